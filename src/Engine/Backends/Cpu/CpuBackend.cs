@@ -1,0 +1,87 @@
+using System.Runtime.InteropServices;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Backends.Cpu;
+
+/// <summary>
+/// The fp32 reference backend (DESIGN.md §2): every op written plainly, vectorised with
+/// System.Numerics.Tensors and multi-threaded where the work is large enough. It defines the semantics
+/// the CUDA kernels are checked against, so clarity wins over cleverness everywhere but the GEMM.
+/// </summary>
+public sealed partial class CpuBackend : IBackend
+{
+    public string Name => "cpu";
+
+    public DType ActivationType => DType.F32;
+
+    public Tensor Upload(ReadOnlySpan<float> values, Shape shape)
+    {
+        if (values.Length != shape.ElementCount)
+            throw new ArgumentException($"{values.Length} values do not fill shape {shape}.");
+        var t = New(shape);
+        values.CopyTo(t.Span);
+        return t;
+    }
+
+    public Tensor UploadWeight(ReadOnlySpan<byte> bytes, DType source, Shape shape)
+    {
+        var t = New(shape);
+        Span<float> dst = t.Span;
+        switch (source)
+        {
+            case DType.F32:
+                CheckBytes(bytes, shape, 4);
+                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(dst);
+                break;
+            case DType.BF16:
+                CheckBytes(bytes, shape, 2);
+                ReadOnlySpan<ushort> bf = MemoryMarshal.Cast<byte, ushort>(bytes);
+                for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(bf[i] << 16);
+                break;
+            case DType.F16:
+                CheckBytes(bytes, shape, 2);
+                ReadOnlySpan<Half> h = MemoryMarshal.Cast<byte, Half>(bytes);
+                for (int i = 0; i < dst.Length; i++) dst[i] = (float)h[i];
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(source), source, "Unsupported weight type.");
+        }
+        return t;
+    }
+
+    public Tensor Zeros(Shape shape) => New(shape);
+
+    public float[] Download(Tensor tensor) => C(tensor).Span.ToArray();
+
+    public void Dispose() { }
+
+    // ---- helpers shared by the op files --------------------------------------------------------
+
+    internal CpuTensor New(Shape shape) => new(this, shape, new float[shape.ElementCount]);
+
+    /// <summary>The CPU view of a tensor, refusing tensors of other backends.</summary>
+    internal CpuTensor C(Tensor t)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        if (t is CpuTensor c && ReferenceEquals(t.Backend, this)) return c;
+        throw new ArgumentException($"Tensor {t} does not belong to this CPU backend.");
+    }
+
+    private static void CheckBytes(ReadOnlySpan<byte> bytes, Shape shape, int size)
+    {
+        if (bytes.Length != (long)shape.ElementCount * size)
+            throw new ArgumentException($"{bytes.Length} bytes do not hold {shape} of {size}-byte elements.");
+    }
+
+    internal static void RequireSameShape(Tensor a, Tensor b, string op)
+    {
+        if (a.Shape != b.Shape)
+            throw new ArgumentException($"{op}: shapes {a.Shape} and {b.Shape} differ.");
+    }
+
+    internal static void RequireRank(Tensor t, int rank, string op, string what)
+    {
+        if (t.Shape.Rank != rank)
+            throw new ArgumentException($"{op}: {what} must have rank {rank}, got {t.Shape}.");
+    }
+}

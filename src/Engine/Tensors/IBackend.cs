@@ -1,0 +1,127 @@
+namespace AccelAes.Engine.Tensors;
+
+/// <summary>
+/// The op set every model is written against. A backend owns its tensors' storage; ops take tensors of
+/// the same backend and return new ones (or update one in place where the name says so).
+///
+/// Conventions for every implementation (the CPU backend is the reference, see DESIGN.md §2):
+/// row-major dense tensors; "rows" means all leading dimensions flattened; activations are stored in
+/// <see cref="ActivationType"/> and every reduction accumulates in fp32.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>Short name for messages and tables ("cpu", "cuda:0").</summary>
+    string Name { get; }
+
+    /// <summary>Storage type of activations (F32 on the CPU reference, BF16 on CUDA).</summary>
+    DType ActivationType { get; }
+
+    // ---- Memory -------------------------------------------------------------------------------
+
+    /// <summary>A new tensor holding <paramref name="values"/>.</summary>
+    Tensor Upload(ReadOnlySpan<float> values, Shape shape);
+
+    /// <summary>A new weight tensor from raw little-endian bytes of type <paramref name="source"/>.</summary>
+    Tensor UploadWeight(ReadOnlySpan<byte> bytes, DType source, Shape shape);
+
+    /// <summary>A new tensor of zeros.</summary>
+    Tensor Zeros(Shape shape);
+
+    /// <summary>Copies a tensor's values to the host as fp32.</summary>
+    float[] Download(Tensor tensor);
+
+    // ---- Linear algebra -----------------------------------------------------------------------
+
+    /// <summary>y = act(x·Wᵀ + b): x [..., K], weight [N, K] (PyTorch Linear layout), bias [N] → [..., N].</summary>
+    Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None);
+
+    /// <summary>
+    /// softmax(Q·Kᵀ·scale + mask)·V per head. q [B, Sq, Hq, D], k [B, Sk, Hkv, D], v [B, Sk, Hkv, Dv] → [B, Sq, Hq, Dv].
+    /// Grouped-query attention: query head h reads key/value head h / (Hq / Hkv).
+    /// <paramref name="keyMask"/> [B, Sk]: 0 excludes a key (padding), any other value keeps it.
+    /// <paramref name="causal"/>: query i sees keys j ≤ i + (Sk − Sq).
+    /// </summary>
+    Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false);
+
+    // ---- Normalisation and modulation ---------------------------------------------------------
+
+    /// <summary>LayerNorm over the last dimension (biased variance, eps inside the square root), optional affine.</summary>
+    Tensor LayerNorm(Tensor x, float eps, Tensor? weight = null, Tensor? bias = null);
+
+    /// <summary>x·rsqrt(mean(x²) + eps)·w over the last dimension (w optional).</summary>
+    Tensor RmsNorm(Tensor x, float eps, Tensor? weight = null);
+
+    /// <summary>GroupNorm of x [B, C, ...spatial] with <paramref name="groups"/> groups, per-channel affine.</summary>
+    Tensor GroupNorm(Tensor x, int groups, float eps, Tensor weight, Tensor bias);
+
+    /// <summary>
+    /// adaLN modulation: x [B, S, D] → x·(1 + scale[b]) + shift[b], scale and shift [B, D] (either may be null).
+    /// </summary>
+    Tensor Modulate(Tensor x, Tensor? scale, Tensor? shift);
+
+    /// <summary>Gated residual, in place: residual [B, S, D] += gate[b] ⊙ y (gate [B, D]; null = 1).</summary>
+    void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate);
+
+    // ---- Pointwise ----------------------------------------------------------------------------
+
+    Tensor Activate(Tensor x, Activation activation);
+
+    /// <summary>a + b, where b's shape equals a trailing part of a's shape (broadcast over the leading dimensions).</summary>
+    Tensor Add(Tensor a, Tensor b);
+
+    /// <summary>Elementwise product of two tensors of the same shape.</summary>
+    Tensor Multiply(Tensor a, Tensor b);
+
+    /// <summary>x·s.</summary>
+    Tensor Scale(Tensor x, float s);
+
+    /// <summary>Softmax over the last dimension (fp32 accumulation).</summary>
+    Tensor Softmax(Tensor x);
+
+    // ---- Positional encodings and embeddings --------------------------------------------------
+
+    /// <summary>
+    /// Rotary embedding on adjacent pairs: x [B, S, H, D], cos/sin [S, P] with P ≤ D/2 pairs;
+    /// (x₂ᵢ, x₂ᵢ₊₁) → (x₂ᵢ·cᵢ − x₂ᵢ₊₁·sᵢ, x₂ᵢ₊₁·cᵢ + x₂ᵢ·sᵢ) for i &lt; P; the remaining features pass through.
+    /// </summary>
+    Tensor Rotary(Tensor x, Tensor cos, Tensor sin);
+
+    /// <summary>
+    /// diffusers get_timestep_embedding: t [B] → [B, dim], with frequencies exp(−ln(maxPeriod)·j/(dim/2 − shift)),
+    /// computed in fp32 as torch does; [sin, cos] or, when <paramref name="flipSinToCos"/>, [cos, sin].
+    /// </summary>
+    Tensor TimestepEmbedding(Tensor t, int dim, bool flipSinToCos, float downscaleFreqShift, float scale = 1f, float maxPeriod = 10000f);
+
+    // ---- Layout -------------------------------------------------------------------------------
+
+    /// <summary>Concatenation along <paramref name="axis"/>; all other dimensions must agree.</summary>
+    Tensor Concat(int axis, params Tensor[] parts);
+
+    /// <summary>Elements [start, start + length) along <paramref name="axis"/>.</summary>
+    Tensor Slice(Tensor x, int axis, int start, int length);
+
+    /// <summary>Swaps the last two dimensions: [..., M, N] → [..., N, M].</summary>
+    Tensor TransposeLast2(Tensor x);
+
+    /// <summary>x [B, C, H, W] → tokens [B, (H/p)·(W/p), C·p·p], tokens row-major over the patch grid.</summary>
+    Tensor Patchify(Tensor x, int patch, PatchLayout layout);
+
+    /// <summary>Inverse of <see cref="Patchify"/>: tokens [B, (H/p)·(W/p), C·p·p] → [B, C, H, W].</summary>
+    Tensor Unpatchify(Tensor tokens, int channels, int height, int width, int patch, PatchLayout layout);
+
+    // ---- Convolution --------------------------------------------------------------------------
+
+    /// <summary>2-D cross-correlation: x [B, Cin, H, W], weight [Cout, Cin, kh, kw], zero padding.</summary>
+    Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padding);
+
+    /// <summary>Nearest-neighbour ×2 upsampling of x [B, C, H, W].</summary>
+    Tensor UpsampleNearest2x(Tensor x);
+
+    // ---- Sampling -----------------------------------------------------------------------------
+
+    /// <summary>Classifier-free guidance: uncond + scale·(cond − uncond).</summary>
+    Tensor GuidanceCombine(Tensor uncond, Tensor cond, float scale);
+
+    /// <summary>Euler step in fp32, in place: latents += dt·velocity.</summary>
+    void EulerStepInPlace(Tensor latents, Tensor velocity, float dt);
+}
