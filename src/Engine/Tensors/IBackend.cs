@@ -124,4 +124,7 @@ public interface IBackend : IDisposable
 
     /// <summary>Euler step in fp32, in place: latents += dt·velocity.</summary>
     void EulerStepInPlace(Tensor latents, Tensor velocity, float dt);
+
+    /// <summary>Number of NaN or infinite elements (the sampler stops on a non-finite latent and names the step).</summary>
+    int CountNonFinite(Tensor x);
 }

@@ -27,4 +27,12 @@ public sealed partial class CpuBackend
             x[i] += step;
         }
     }
+
+    public int CountNonFinite(Tensor x)
+    {
+        int count = 0;
+        foreach (float v in C(x).Span)
+            if (!float.IsFinite(v)) count++;
+        return count;
+    }
 }

@@ -1,0 +1,19 @@
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+
+namespace AccelAes.Engine.Models.Layers;
+
+/// <summary>diffusers <c>FeedForward(activation_fn="gelu-approximate")</c>: <c>net.2(GELU_tanh(net.0.proj(x)))</c>.</summary>
+public sealed class FeedForward
+{
+    private readonly LinearLayer _proj;
+    private readonly LinearLayer _out;
+
+    public FeedForward(WeightReader w, int dim, int innerDim)
+    {
+        _proj = LinearLayer.Load(w, "net.0.proj", dim, innerDim);
+        _out = LinearLayer.Load(w, "net.2", innerDim, dim);
+    }
+
+    public Tensor Forward(Tensor x) => _out.Forward(_proj.Forward(x, Activation.GeluTanh));
+}

@@ -1,0 +1,28 @@
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+
+namespace AccelAes.Engine.Models.Layers;
+
+/// <summary><c>nn.Linear</c>: weight [out, in], optional bias [out].</summary>
+public sealed class LinearLayer
+{
+    private LinearLayer(Tensor weight, Tensor? bias)
+    {
+        Weight = weight;
+        Bias = bias;
+    }
+
+    public Tensor Weight { get; }
+    public Tensor? Bias { get; }
+    public int InFeatures => Weight.Shape[1];
+    public int OutFeatures => Weight.Shape[0];
+
+    public static LinearLayer Load(WeightReader w, string name, int inFeatures, int outFeatures, bool bias = true)
+        => new(w.Get(name + ".weight", outFeatures, inFeatures), bias ? w.Get(name + ".bias", outFeatures) : null);
+
+    /// <summary>A layer over tensors already loaded (e.g. a conv kernel viewed as a matrix).</summary>
+    public static LinearLayer FromTensors(Tensor weight, Tensor? bias) => new(weight, bias);
+
+    public Tensor Forward(Tensor x, Activation activation = Activation.None)
+        => x.Backend.Linear(x, Weight, Bias, activation);
+}

@@ -1,0 +1,73 @@
+using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Pipelines;
+
+/// <summary>Prompt conditioning of <c>StableDiffusion3Pipeline</c>, already encoded.</summary>
+/// <param name="PromptEmbeds">[B, L, joint_attention_dim]</param>
+/// <param name="PooledPromptEmbeds">[B, pooled_projection_dim]</param>
+/// <param name="NegativePromptEmbeds">Required when guidance is on; same shape as the prompt's.</param>
+public sealed record Sd3Conditioning(Tensor PromptEmbeds, Tensor PooledPromptEmbeds, Tensor? NegativePromptEmbeds, Tensor? NegativePooledPromptEmbeds);
+
+/// <summary>
+/// The SD3 pipeline's velocity: timestep 1000·σ for every batch item, CFG with the batch ordered
+/// [negative, positive] and v = v_u + g·(v_c − v_u); guidance is off when g ≤ 1, as in diffusers.
+/// </summary>
+public sealed class Sd3Denoiser : IVelocityPredictor
+{
+    private readonly Sd3Transformer2DModel _model;
+    private readonly Sd3Conditioning _cond;
+    private readonly float _guidance;
+    private readonly GuidanceMode _mode;
+    private readonly Tensor? _batchedContext, _batchedPooled;
+
+    public Sd3Denoiser(Sd3Transformer2DModel model, Sd3Conditioning conditioning, float guidanceScale, GuidanceMode mode = GuidanceMode.Batched)
+    {
+        _model = model;
+        _cond = conditioning;
+        _guidance = guidanceScale;
+        _mode = mode;
+        if (!DoGuidance) return;
+        if (conditioning.NegativePromptEmbeds is null || conditioning.NegativePooledPromptEmbeds is null)
+            throw new AccelAesException(
+                $"Guidance scale {guidanceScale} needs negative_prompt_embeds and negative_pooled_prompt_embeds (set the guidance to 1 to sample without them).");
+        if (conditioning.NegativePromptEmbeds.Shape != conditioning.PromptEmbeds.Shape)
+            throw new AccelAesException($"negative_prompt_embeds {conditioning.NegativePromptEmbeds.Shape} must match prompt_embeds {conditioning.PromptEmbeds.Shape}.");
+        if (conditioning.NegativePooledPromptEmbeds.Shape != conditioning.PooledPromptEmbeds.Shape)
+            throw new AccelAesException($"negative_pooled_prompt_embeds {conditioning.NegativePooledPromptEmbeds.Shape} must match pooled_prompt_embeds {conditioning.PooledPromptEmbeds.Shape}.");
+        if (mode == GuidanceMode.Batched)
+        {
+            IBackend be = conditioning.PromptEmbeds.Backend;
+            _batchedContext = be.Concat(0, conditioning.NegativePromptEmbeds, conditioning.PromptEmbeds);
+            _batchedPooled = be.Concat(0, conditioning.NegativePooledPromptEmbeds, conditioning.PooledPromptEmbeds);
+        }
+    }
+
+    private bool DoGuidance => _guidance > 1f;
+
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule)
+    {
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
+        float t = schedule.Timesteps[step];
+        if (!DoGuidance)
+            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Timesteps(be, t, batch));
+        if (_mode == GuidanceMode.Batched)
+        {
+            Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!, Timesteps(be, t, 2 * batch));
+            return be.GuidanceCombine(be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch), _guidance);
+        }
+        Tensor ts = Timesteps(be, t, batch);
+        Tensor vu = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts);
+        Tensor vc = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts);
+        return be.GuidanceCombine(vu, vc, _guidance);
+    }
+
+    private static Tensor Timesteps(IBackend be, float t, int count)
+    {
+        var values = new float[count];
+        Array.Fill(values, t);
+        return be.Upload(values, new Shape(count));
+    }
+}

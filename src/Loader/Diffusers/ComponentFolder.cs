@@ -1,0 +1,44 @@
+namespace AccelAes.Loader.Diffusers;
+
+/// <summary>One model component: its folder, its config and the base name of its weight files.</summary>
+public sealed class ComponentFolder
+{
+    private ComponentFolder(string path, JsonConfig config, ComponentEntry? entry)
+    {
+        Path = path;
+        Config = config;
+        Entry = entry;
+    }
+
+    public string Path { get; }
+    public JsonConfig Config { get; }
+    public ComponentEntry? Entry { get; }
+
+    /// <summary>The model class from config.json (falling back to model_index.json's entry).</summary>
+    public string ClassName => Config.ClassName ?? Entry?.ClassName
+        ?? throw new ConfigException(Config.FilePath, "_class_name", "is missing, so the model class is unknown.");
+
+    /// <summary>
+    /// Weight file base name: diffusers saves <c>diffusion_pytorch_model*.safetensors</c>, transformers
+    /// <c>model*.safetensors</c>. Decided by which files exist, so a folder copied without model_index.json works.
+    /// </summary>
+    public string WeightsBaseName
+    {
+        get
+        {
+            bool diffusers = Directory.EnumerateFiles(Path, "diffusion_pytorch_model*.safetensors*").Any();
+            bool transformers = Directory.EnumerateFiles(Path, "model*.safetensors*").Any();
+            if (diffusers) return "diffusion_pytorch_model";
+            if (transformers) return "model";
+            return Entry?.Library == "transformers" || Config.Has("architectures") ? "model" : "diffusion_pytorch_model";
+        }
+    }
+
+    public static ComponentFolder Open(string path, ComponentEntry? entry)
+    {
+        string configPath = System.IO.Path.Combine(path, "config.json");
+        if (!File.Exists(configPath))
+            throw new AccelAesException($"Component folder '{path}' has no config.json.");
+        return new ComponentFolder(path, JsonConfig.Load(configPath), entry);
+    }
+}
