@@ -12,4 +12,6 @@ public enum Activation
     Gelu,
     /// <summary>x·sigmoid(1.702·x) — CLIP-L "quick_gelu".</summary>
     QuickGelu,
+    /// <summary>tanh(x) — Lumina's residual and cross-attention gates.</summary>
+    Tanh,
 }

@@ -9,4 +9,6 @@ public enum DType
     F16,
     /// <summary>bfloat16: the CUDA backend's storage type (fp32 accumulation).</summary>
     BF16,
+    /// <summary>32-bit signed integers: token ids and row indices, never activations.</summary>
+    I32,
 }

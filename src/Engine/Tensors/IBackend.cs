@@ -27,6 +27,9 @@ public interface IBackend : IDisposable
     /// <summary>A new tensor of zeros.</summary>
     Tensor Zeros(Shape shape);
 
+    /// <summary>A new tensor of 32-bit integer indices (token ids, row indices for gathers).</summary>
+    Tensor UploadIndices(ReadOnlySpan<int> values, Shape shape);
+
     /// <summary>Copies a tensor's values to the host as fp32.</summary>
     float[] Download(Tensor tensor);
 
@@ -40,8 +43,9 @@ public interface IBackend : IDisposable
     /// Grouped-query attention: query head h reads key/value head h / (Hq / Hkv).
     /// <paramref name="keyMask"/> [B, Sk]: 0 excludes a key (padding), any other value keeps it.
     /// <paramref name="causal"/>: query i sees keys j ≤ i + (Sk − Sq).
+    /// <paramref name="bias"/> [Hq, Sq, Sk] or [B, Hq, Sq, Sk]: added to the scaled scores (T5's relative positions).
     /// </summary>
-    Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false);
+    Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null);
 
     // ---- Normalisation and modulation ---------------------------------------------------------
 
@@ -69,7 +73,7 @@ public interface IBackend : IDisposable
     /// <summary>a + b, where b's shape equals a trailing part of a's shape (broadcast over the leading dimensions).</summary>
     Tensor Add(Tensor a, Tensor b);
 
-    /// <summary>Elementwise product of two tensors of the same shape.</summary>
+    /// <summary>a ⊙ b, where b's shape equals a trailing part of a's shape (broadcast over the leading dimensions).</summary>
     Tensor Multiply(Tensor a, Tensor b);
 
     /// <summary>x·s.</summary>
@@ -81,10 +85,11 @@ public interface IBackend : IDisposable
     // ---- Positional encodings and embeddings --------------------------------------------------
 
     /// <summary>
-    /// Rotary embedding on adjacent pairs: x [B, S, H, D], cos/sin [S, P] with P ≤ D/2 pairs;
-    /// (x₂ᵢ, x₂ᵢ₊₁) → (x₂ᵢ·cᵢ − x₂ᵢ₊₁·sᵢ, x₂ᵢ₊₁·cᵢ + x₂ᵢ·sᵢ) for i &lt; P; the remaining features pass through.
+    /// Rotary embedding: x [B, S, H, D], cos/sin [S, P] with P ≤ D/2 pairs; pair i = (a, b) →
+    /// (a·cᵢ − b·sᵢ, b·cᵢ + a·sᵢ). <see cref="RotaryPairing.Adjacent"/>: a = x₂ᵢ, b = x₂ᵢ₊₁ (FLUX, Lumina);
+    /// <see cref="RotaryPairing.Halves"/>: a = xᵢ, b = x_{i+D/2} (HF rotate_half: Gemma). Features not in a pair pass through.
     /// </summary>
-    Tensor Rotary(Tensor x, Tensor cos, Tensor sin);
+    Tensor Rotary(Tensor x, Tensor cos, Tensor sin, RotaryPairing pairing = RotaryPairing.Adjacent);
 
     /// <summary>
     /// diffusers get_timestep_embedding: t [B] → [B, dim], with frequencies exp(−ln(maxPeriod)·j/(dim/2 − shift)),
@@ -93,6 +98,12 @@ public interface IBackend : IDisposable
     Tensor TimestepEmbedding(Tensor t, int dim, bool flipSinToCos, float downscaleFreqShift, float scale = 1f, float maxPeriod = 10000f);
 
     // ---- Layout -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Row gather: table [N, D], indices (I32, any shape) → [...indices, D]; out[i] = table[indices[i]].
+    /// Embedding lookups, pooled-token selection and focus-token gathers.
+    /// </summary>
+    Tensor GatherRows(Tensor table, Tensor indices);
 
     /// <summary>Concatenation along <paramref name="axis"/>; all other dimensions must agree.</summary>
     Tensor Concat(int axis, params Tensor[] parts);

@@ -8,7 +8,7 @@ public sealed partial class CpuBackend
     /// <summary>Query rows processed together: bounds the score buffer to QueryBlock × Sk floats per task.</summary>
     private const int QueryBlock = 64;
 
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false)
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null)
     {
         RequireRank(q, 4, "Attention", "q");
         RequireRank(k, 4, "Attention", "k");
@@ -22,6 +22,10 @@ public sealed partial class CpuBackend
         if (keyMask is not null && (keyMask.Shape.Rank != 2 || keyMask.Shape[0] != batch || keyMask.Shape[1] != sk))
             throw new ArgumentException($"Attention: key mask {keyMask.Shape} must be [{batch}, {sk}].");
 
+        bool perBatchBias = bias is not null && bias.Shape.Rank == 4;
+        if (bias is not null && !(bias.Shape == new Shape(hq, sq, sk) || bias.Shape == new Shape(batch, hq, sq, sk)))
+            throw new ArgumentException($"Attention: bias {bias.Shape} must be [{hq}, {sq}, {sk}] or [{batch}, {hq}, {sq}, {sk}].");
+        float[]? bd = bias is null ? null : C(bias).Data;
         float[] qd = C(q).Data, kd = C(k).Data, vd = C(v).Data;
         float[]? md = keyMask is null ? null : C(keyMask).Data;
         var o = New(new Shape(batch, sq, hq, dv));
@@ -48,6 +52,11 @@ public sealed partial class CpuBackend
                 for (int r = 0; r < rows; r++)
                 {
                     Span<float> row = s.Slice(r * sk, sk);
+                    if (bd is not null)
+                    {
+                        int biasRow = ((perBatchBias ? b * hq : 0) + h) * sq + q0 + r;
+                        TensorPrimitives.Add(row, bd.AsSpan(biasRow * sk, sk), row);
+                    }
                     if (md is not null)
                         for (int j = 0; j < sk; j++)
                             if (md[b * sk + j] == 0f) row[j] = float.NegativeInfinity;

@@ -4,13 +4,16 @@ namespace AccelAes.Engine.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
-    public Tensor Rotary(Tensor x, Tensor cos, Tensor sin)
+    public Tensor Rotary(Tensor x, Tensor cos, Tensor sin, RotaryPairing pairing = RotaryPairing.Adjacent)
     {
         RequireRank(x, 4, "Rotary", "x");
         int batch = x.Shape[0], seq = x.Shape[1], heads = x.Shape[2], d = x.Shape[3];
         RequireRank(cos, 2, "Rotary", "cos");
         RequireSameShape(cos, sin, "Rotary");
         int pairs = cos.Shape[1];
+        // Adjacent pairs (2i, 2i+1); halves pair (i, i + D/2).
+        int partnerOffset = pairing == RotaryPairing.Adjacent ? 1 : d / 2;
+        int stride = pairing == RotaryPairing.Adjacent ? 2 : 1;
         if (cos.Shape[0] != seq || 2 * pairs > d)
             throw new ArgumentException($"Rotary: table {cos.Shape} does not fit x {x.Shape} (needs [{seq}, ≤{d / 2}]).");
         float[] src = C(x).Data, cd = C(cos).Data, sd = C(sin).Data;
@@ -26,9 +29,10 @@ public sealed partial class CpuBackend
                 for (int i = 0; i < pairs; i++)
                 {
                     float c = cd[s * pairs + i], sn = sd[s * pairs + i];
-                    float x0 = src[o + 2 * i], x1 = src[o + 2 * i + 1];
-                    dst[o + 2 * i] = x0 * c - x1 * sn;
-                    dst[o + 2 * i + 1] = x1 * c + x0 * sn;
+                    int ia = o + stride * i, ib = ia + partnerOffset;
+                    float a = src[ia], b = src[ib];
+                    dst[ia] = a * c - b * sn;
+                    dst[ib] = b * c + a * sn;
                 }
             }
         });

@@ -34,6 +34,24 @@ public sealed partial class CpuBackend
         return y;
     }
 
+    public Tensor GatherRows(Tensor table, Tensor indices)
+    {
+        RequireRank(table, 2, "GatherRows", "table");
+        int rows = table.Shape[0], d = table.Shape[1];
+        int[] idx = I(indices).Data;
+        float[] src = C(table).Data;
+        int[] dims = [.. indices.Shape.Dims, d];
+        var y = New(new Shape(dims));
+        for (int i = 0; i < indices.ElementCount; i++)
+        {
+            int r = idx[i];
+            if ((uint)r >= (uint)rows)
+                throw new ArgumentOutOfRangeException(nameof(indices), $"GatherRows: index {r} at position {i} is outside the table's {rows} rows.");
+            Array.Copy(src, (long)r * d, y.Data, (long)i * d, d);
+        }
+        return y;
+    }
+
     public Tensor Slice(Tensor x, int axis, int start, int length)
     {
         int ax = x.Shape.Axis(axis);

@@ -13,9 +13,7 @@ public sealed partial class CpuBackend
 
     public Tensor Add(Tensor a, Tensor b)
     {
-        int inner = b.ElementCount;
-        if (b.Shape.Rank > a.Shape.Rank || !a.Shape.Dims[(a.Shape.Rank - b.Shape.Rank)..].SequenceEqual(b.Shape.Dims))
-            throw new ArgumentException($"Add: {b.Shape} is not a trailing part of {a.Shape}.");
+        int inner = RequireTrailing(a, b, "Add");
         float[] ad = C(a).Data, bd = C(b).Data;
         var y = New(a.Shape);
         float[] yd = y.Data;
@@ -27,10 +25,22 @@ public sealed partial class CpuBackend
 
     public Tensor Multiply(Tensor a, Tensor b)
     {
-        RequireSameShape(a, b, "Multiply");
+        int inner = RequireTrailing(a, b, "Multiply");
+        float[] ad = C(a).Data, bd = C(b).Data;
         var y = New(a.Shape);
-        TensorPrimitives.Multiply(C(a).Span, C(b).Span, y.Span);
+        float[] yd = y.Data;
+        int outer = inner == 0 ? 0 : a.ElementCount / inner;
+        CpuParallel.For(outer, inner, o =>
+            TensorPrimitives.Multiply(ad.AsSpan(o * inner, inner), bd.AsSpan(0, inner), yd.AsSpan(o * inner, inner)));
         return y;
+    }
+
+    /// <summary>Checks that b's shape is a trailing part of a's and returns b's element count.</summary>
+    private static int RequireTrailing(Tensor a, Tensor b, string op)
+    {
+        if (b.Shape.Rank > a.Shape.Rank || !a.Shape.Dims[(a.Shape.Rank - b.Shape.Rank)..].SequenceEqual(b.Shape.Dims))
+            throw new ArgumentException($"{op}: {b.Shape} is not a trailing part of {a.Shape}.");
+        return b.ElementCount;
     }
 
     public Tensor Scale(Tensor x, float s)
@@ -78,6 +88,9 @@ public sealed partial class CpuBackend
                 break;
             case Activation.QuickGelu:
                 for (int i = 0; i < src.Length; i++) { float v = src[i]; dst[i] = v / (1f + MathF.Exp(-1.702f * v)); }
+                break;
+            case Activation.Tanh:
+                TensorPrimitives.Tanh(src, dst);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(activation), activation, null);

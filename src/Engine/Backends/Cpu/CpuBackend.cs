@@ -51,7 +51,16 @@ public sealed partial class CpuBackend : IBackend
 
     public Tensor Zeros(Shape shape) => New(shape);
 
-    public float[] Download(Tensor tensor) => C(tensor).Span.ToArray();
+    public Tensor UploadIndices(ReadOnlySpan<int> values, Shape shape)
+    {
+        if (values.Length != shape.ElementCount)
+            throw new ArgumentException($"{values.Length} indices do not fill shape {shape}.");
+        return new CpuIndexTensor(this, shape, values.ToArray());
+    }
+
+    public float[] Download(Tensor tensor) => tensor is CpuIndexTensor ids
+        ? Array.ConvertAll(ids.Data, i => (float)i)
+        : C(tensor).Span.ToArray();
 
     public void Dispose() { }
 
@@ -64,7 +73,15 @@ public sealed partial class CpuBackend : IBackend
     {
         ArgumentNullException.ThrowIfNull(t);
         if (t is CpuTensor c && ReferenceEquals(t.Backend, this)) return c;
-        throw new ArgumentException($"Tensor {t} does not belong to this CPU backend.");
+        throw new ArgumentException($"Tensor {t} is not an fp32 tensor of this CPU backend.");
+    }
+
+    /// <summary>The CPU view of an index tensor.</summary>
+    internal CpuIndexTensor I(Tensor t)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        if (t is CpuIndexTensor c && ReferenceEquals(t.Backend, this)) return c;
+        throw new ArgumentException($"Tensor {t} is not an index (I32) tensor of this CPU backend.");
     }
 
     private static void CheckBytes(ReadOnlySpan<byte> bytes, Shape shape, int size)
