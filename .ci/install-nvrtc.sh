@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs NVRTC (CUDA 11.8's runtime compiler, Debian package libnvrtc11.2, ~61 MB) so the kernel
-# compile tests can run on a machine without a GPU. Idempotent; run as root on Debian 12 (bookworm).
+# compile tests can run on a machine without a GPU, and NVTX (libnvtoolsext1, ~130 KB) so the NVTX
+# binding is exercised too. Idempotent; run as root on Debian 12 (bookworm).
 #
 # libnvrtc11.2 lives in Debian's non-free component. Rather than editing the distribution's own
 # sources (deb822 debian.sources or a one-line sources.list, either may or may not exist), this adds
@@ -9,12 +10,14 @@
 set -euo pipefail
 
 nvrtc_present() {
-    ldconfig -p 2>/dev/null | grep -q 'libnvrtc\.so' && return 0
-    ls /usr/lib/x86_64-linux-gnu/libnvrtc.so* >/dev/null 2>&1
+    ls /usr/lib/*-linux-gnu/libnvrtc.so.* >/dev/null 2>&1
+}
+nvtx_present() {
+    ls /usr/lib/*-linux-gnu/libnvToolsExt.so.1 >/dev/null 2>&1
 }
 
-if nvrtc_present; then
-    echo "install-nvrtc: NVRTC already present: $(ls /usr/lib/x86_64-linux-gnu/libnvrtc.so* 2>/dev/null | head -1)"
+if nvrtc_present && nvtx_present; then
+    echo "install-nvrtc: already present: $(ls /usr/lib/*-linux-gnu/libnvrtc.so.* /usr/lib/*-linux-gnu/libnvToolsExt.so.1 | tr '\n' ' ')"
     exit 0
 fi
 
@@ -42,7 +45,7 @@ SRC
     apt-get update -qq
 fi
 
-apt-get install -y -qq --no-install-recommends libnvrtc11.2
+apt-get install -y -qq --no-install-recommends libnvrtc11.2 libnvtoolsext1
 ldconfig
 nvrtc_present || { echo "install-nvrtc: libnvrtc11.2 installed but libnvrtc.so.* not found" >&2; exit 1; }
-echo "install-nvrtc: installed $(ls /usr/lib/x86_64-linux-gnu/libnvrtc.so* | tr '\n' ' ')"
+echo "install-nvrtc: installed $(ls /usr/lib/*-linux-gnu/libnvrtc.so.* /usr/lib/*-linux-gnu/libnvToolsExt.so.1 | tr '\n' ' ')"
