@@ -108,6 +108,16 @@ public class LibraryResolutionTests
     }
 
     [Fact]
+    public void RawDriverCall_WithoutLibcuda_ThrowsCudaUnavailable_NotDllNotFound()
+    {
+        if (NativeLibraries.IsAvailable(CudaLibrary.Driver))
+            return; // a GPU machine: nothing to test here
+        // No Require() in DeviceCount: the resolver itself reports what it tried.
+        var e = Assert.Throws<CudaUnavailableException>(() => CudaDriver.DeviceCount());
+        Assert.Contains("libcuda.so.1", e.Message + string.Join(",", e.Attempts));
+    }
+
+    [Fact]
     public void ShortLoadError_KeepsTheLoadersReason()
     {
         var message = "Unable to load shared library 'libcuda.so.1' or one of its dependencies. In order to help diagnose loading problems, " +

@@ -224,8 +224,13 @@ public static partial class NativeLibraries
             NvtxImport => CudaLibrary.Nvtx,
             _ => null,
         };
-        // Zero lets the runtime apply its default probing (for libc and friends).
-        return library is { } lib ? Load(lib).Handle : 0;
+        if (library is not { } lib)
+            return 0; // not ours (libc, kernel32): the runtime's default probing applies
+        // A failure is thrown here rather than returned as zero: zero would send the runtime probing for
+        // "cuda.so"/"libcuda" on its own, and the caller would get a DllNotFoundException naming neither the
+        // files tried nor the override variable. The exception reaches the caller of the P/Invoke.
+        var result = Load(lib);
+        return result.IsLoaded ? result.Handle : throw new CudaUnavailableException(result);
     }
 
     private static bool TryLoad(string nameOrPath, out nint handle, out string? error)
