@@ -67,6 +67,11 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         if (!File.Exists(fullPath))
             throw new SafeTensorsFormatException(SafeTensorsProblem.FileNotFound, fullPath, null, "the file does not exist.");
 
+        // Checked before opening: a zero-length file cannot be mapped, and a FIFO (whose size reads as 0)
+        // would block the open until some other process writes to it.
+        if (new FileInfo(fullPath).Length == 0)
+            throw EmptyFile(fullPath);
+
         FileStream stream;
         try
         {
@@ -87,9 +92,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         try
         {
             var length = stream.Length;
-            // A zero-length file cannot be mapped at all, so this check must come before the mapping.
             if (length == 0)
-                throw new SafeTensorsFormatException(SafeTensorsProblem.EmptyFile, fullPath, null, "the file is empty (0 bytes).");
+                throw EmptyFile(fullPath);
             if (length < LengthPrefixBytes)
                 throw new SafeTensorsFormatException(SafeTensorsProblem.Truncated, fullPath, null,
                     $"the file has {length} bytes, fewer than the 8-byte header length prefix.");
@@ -135,6 +139,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw;
         }
     }
+
+    private static SafeTensorsFormatException EmptyFile(string path) =>
+        new(SafeTensorsProblem.EmptyFile, path, null, "the file is empty (0 bytes) or is not a regular file.");
 
     /// <summary>Looks a tensor up by its exact name.</summary>
     public bool TryGet(string name, [MaybeNullWhen(false)] out SafeTensorInfo info) => _byName.TryGetValue(name, out info);

@@ -119,6 +119,23 @@ public sealed class HostileFileTests : IDisposable
         Assert.Contains(path, error.Message);
     }
 
+    [Fact]
+    public async Task Fifo_is_refused_without_blocking()
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        var path = _dir.File("pipe.safetensors");
+        Assert.Equal(0, MakeFifo(path, 0x180 /* 0600 */));
+
+        var open = Task.Run(() => Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsFile.Open(path)));
+
+        Assert.Same(open, await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal(SafeTensorsProblem.EmptyFile, (await open).Problem);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static extern int MakeFifo(string path, uint mode);
+
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
