@@ -9,13 +9,17 @@ internal static class TensorNameSuggestions
 {
     internal const int MaxSuggestions = 5;
 
-    // Long names are compared on this many characters only, which keeps the quadratic distance cheap.
-    private const int MaxComparedChars = 256;
+    // Bounds on the quadratic edit distance, so that a hostile header with millions of long names cannot make
+    // an error message take minutes: names are compared on their first characters only, and beyond the first
+    // names (far more than any real checkpoint holds) only prefixes and suffixes are compared.
+    private const int MaxComparedChars = 128;
+    private const int MaxNamesForEditDistance = 20_000;
 
     internal static IReadOnlyList<string> Closest(string wanted, IEnumerable<string> existing)
     {
         var scored = existing
-            .Select(name => new Scored(name, EditDistance(wanted, name),
+            .Select((name, index) => new Scored(name,
+                index < MaxNamesForEditDistance ? EditDistance(wanted, name) : int.MaxValue / 2,
                 CommonSuffix(wanted, name), CommonPrefix(wanted, name)))
             .ToList();
         if (scored.Count == 0)
