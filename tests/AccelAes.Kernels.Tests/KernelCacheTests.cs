@@ -11,7 +11,7 @@ public class KernelCacheTests
     public void SecondCompile_IsACacheHit_AlsoFromANewCompiler()
     {
         Requirements.Nvrtc();
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         var first = new KernelCompiler(new KernelCache(dir.Path)).Compile(Source, GpuArchitecture.Compute(80));
         Assert.Equal(CacheOutcome.Miss, first.Cache);
         var second = new KernelCompiler(new KernelCache(dir.Path)).Compile(Source, GpuArchitecture.Compute(80));
@@ -29,7 +29,7 @@ public class KernelCacheTests
     public void CubinEntries_KeepTheirResourceReport()
     {
         Requirements.Nvrtc();
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         var first = new KernelCompiler(new KernelCache(dir.Path)).Compile(Source, GpuArchitecture.Sm(86));
         var second = new KernelCompiler(new KernelCache(dir.Path)).Compile(Source, GpuArchitecture.Sm(86));
         Assert.Equal(CacheOutcome.Hit, second.Cache);
@@ -42,7 +42,7 @@ public class KernelCacheTests
     public void ChangedSourceHeaderOptionsOrArchitecture_IsAMiss()
     {
         Requirements.Nvrtc();
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         var cache = new KernelCache(dir.Path);
         var compiler = new KernelCompiler(cache);
         var arch = GpuArchitecture.Compute(80);
@@ -70,7 +70,7 @@ public class KernelCacheTests
     public void CorruptEntry_IsRecompiledNotTrusted(string damage)
     {
         Requirements.Nvrtc();
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         var compiler = new KernelCompiler(new KernelCache(dir.Path));
         var arch = GpuArchitecture.Compute(80);
         var good = compiler.Compile(Source, arch);
@@ -113,7 +113,7 @@ public class KernelCacheTests
     [Fact]
     public void Entries_RoundTrip_AndFailVerificationWhenAltered()
     {
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         var cache = new KernelCache(dir.Path);
         var key = new string('a', 64);
         var path = cache.PathFor("x.cu", GpuArchitecture.Sm(89), key);

@@ -22,7 +22,7 @@ public class LibraryResolutionTests
     [Fact]
     public void EmptyOverrideDirectory_IsTriedFirst_ThenTheNameTable()
     {
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         var result = NativeLibraries.Probe(CudaLibrary.Nvrtc, dir.Path);
         var names = NativeLibraries.CandidateNames(CudaLibrary.Nvrtc);
 
@@ -57,7 +57,7 @@ public class LibraryResolutionTests
         Requirements.Nvrtc();
         Skip.IfNot(OperatingSystem.IsLinux(), "symlink-based test is Linux-only");
         var system = NativeLibraries.Load(CudaLibrary.Nvrtc);
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         // Expose the real library under the first (newest) name of the table: it must be taken from the directory.
         var alias = Path.Combine(dir.Path, NativeLibraries.CandidateNames(CudaLibrary.Nvrtc)[0]);
         File.CreateSymbolicLink(alias, system.LoadedPath!);
@@ -70,7 +70,7 @@ public class LibraryResolutionTests
     [SkippableFact]
     public void UnloadableFileInOverrideDirectory_IsReportedAndSkipped()
     {
-        using var dir = Requirements.TempDir();
+        using var dir = new TempDirectory();
         var names = NativeLibraries.CandidateNames(CudaLibrary.Nvrtc);
         Skip.If(names.Count == 0, "no CUDA names on this OS");
         var bogus = Path.Combine(dir.Path, names[0]);

@@ -21,23 +21,4 @@ internal static class Requirements
             Assert.Fail("CI is set, and CI must have NVRTC (.ci/install-nvrtc.sh): " + message);
         Skip.If(true, message);
     }
-
-    /// <summary>A fresh empty directory under the temp folder, deleted by the returned handle.</summary>
-    public static TempDirectory TempDir() => new();
-
-    internal sealed class TempDirectory : IDisposable
-    {
-        public TempDirectory()
-        {
-            Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "accelaes-kernels-tests-" + Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(Path);
-        }
-
-        public string Path { get; }
-
-        public void Dispose()
-        {
-            try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
-        }
-    }
 }

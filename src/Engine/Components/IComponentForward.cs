@@ -24,16 +24,20 @@ public interface IComponentForward
 public static class ForwardInputs
 {
     public static void Validate(IComponentForward component, IReadOnlyDictionary<string, Tensor> inputs)
+        => Validate(component.ClassName + " forward", component.Inputs, inputs);
+
+    /// <summary>Checks <paramref name="inputs"/> against <paramref name="declared"/>; <paramref name="owner"/> names the callee in errors.</summary>
+    public static void Validate(string owner, IReadOnlyList<ForwardInput> declared, IReadOnlyDictionary<string, Tensor> inputs)
     {
-        var known = component.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var known = declared.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var unexpected = inputs.Keys.Where(k => !known.Contains(k)).Order().ToList();
         if (unexpected.Count > 0)
             throw new AccelAesException(
-                $"{component.ClassName} forward does not take input(s) {string.Join(", ", unexpected.Select(n => $"'{n}'"))}; " +
-                $"it takes {string.Join(", ", component.Inputs.Select(i => i.Required ? i.Name : i.Name + " (optional)"))}.");
-        var missing = component.Inputs.Where(i => i.Required && !inputs.ContainsKey(i.Name)).Select(i => $"'{i.Name}'").ToList();
+                $"{owner} does not take input(s) {string.Join(", ", unexpected.Select(n => $"'{n}'"))}; " +
+                $"it takes {string.Join(", ", declared.Select(i => i.Required ? i.Name : i.Name + " (optional)"))}.");
+        var missing = declared.Where(i => i.Required && !inputs.ContainsKey(i.Name)).Select(i => $"'{i.Name}'").ToList();
         if (missing.Count > 0)
-            throw new AccelAesException($"{component.ClassName} forward needs input(s) {string.Join(", ", missing)}.");
+            throw new AccelAesException($"{owner} needs input(s) {string.Join(", ", missing)}.");
     }
 
     /// <summary>A timestep given as a scalar or [1] is broadcast to the batch, as torch's expand would.</summary>

@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using AccelAes.Engine.Tensors;
+using AccelAes.Loader.SafeTensors;
 
 namespace AccelAes.Engine.Backends.Cpu;
 
@@ -25,27 +25,17 @@ public sealed partial class CpuBackend : IBackend
 
     public Tensor UploadWeight(ReadOnlySpan<byte> bytes, DType source, Shape shape)
     {
-        var t = New(shape);
-        Span<float> dst = t.Span;
-        switch (source)
+        SafeTensorDType format = source switch
         {
-            case DType.F32:
-                CheckBytes(bytes, shape, 4);
-                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(dst);
-                break;
-            case DType.BF16:
-                CheckBytes(bytes, shape, 2);
-                ReadOnlySpan<ushort> bf = MemoryMarshal.Cast<byte, ushort>(bytes);
-                for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(bf[i] << 16);
-                break;
-            case DType.F16:
-                CheckBytes(bytes, shape, 2);
-                ReadOnlySpan<Half> h = MemoryMarshal.Cast<byte, Half>(bytes);
-                for (int i = 0; i < dst.Length; i++) dst[i] = (float)h[i];
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(source), source, "Unsupported weight type.");
-        }
+            DType.F32 => SafeTensorDType.F32,
+            DType.F16 => SafeTensorDType.F16,
+            DType.BF16 => SafeTensorDType.BF16,
+            _ => throw new ArgumentOutOfRangeException(nameof(source), source, "Weights are F32, F16 or BF16."),
+        };
+        if (bytes.Length != (long)shape.ElementCount * format.ByteSize())
+            throw new ArgumentException($"{bytes.Length} bytes do not hold {shape} of {source}.");
+        var t = New(shape);
+        DTypeConversion.ToFloat32(bytes, format, t.Span);
         return t;
     }
 
@@ -82,12 +72,6 @@ public sealed partial class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(t);
         if (t is CpuIndexTensor c && ReferenceEquals(t.Backend, this)) return c;
         throw new ArgumentException($"Tensor {t} is not an index (I32) tensor of this CPU backend.");
-    }
-
-    private static void CheckBytes(ReadOnlySpan<byte> bytes, Shape shape, int size)
-    {
-        if (bytes.Length != (long)shape.ElementCount * size)
-            throw new ArgumentException($"{bytes.Length} bytes do not hold {shape} of {size}-byte elements.");
     }
 
     internal static void RequireSameShape(Tensor a, Tensor b, string op)

@@ -14,7 +14,8 @@ public static class SinCosPositionTable
         var table = new float[gridSize * gridSize * dim];
         int quarter = dim / 4;
         var omega = new double[quarter];
-        for (int k = 0; k < quarter; k++) omega[k] = 1.0 / Math.Pow(10000.0, k / (dim / 2.0));
+        // Each half is a 1-D embedding of width dim/2 with dim/4 frequencies ω_k = 10000^(−k/(dim/4)).
+        for (int k = 0; k < quarter; k++) omega[k] = 1.0 / Math.Pow(10000.0, k / (double)quarter);
         // torch computes the grid coordinates in float32: arange(G) / (G / base_size).
         float step = gridSize / (float)baseSize;
         for (int h = 0; h < gridSize; h++)

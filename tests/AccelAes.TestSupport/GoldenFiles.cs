@@ -1,10 +1,10 @@
-namespace AccelAes.Loader.Tests.SafeTensors;
+namespace AccelAes.TestSupport;
 
 /// <summary>
 /// Locates the shared conformance folder: <c>$ACCELAES_SHARED</c> if set, else <c>&lt;repo root&gt;/../shared</c>.
 /// Tests that need it are <see cref="GoldenFactAttribute"/>s: skipped when it is missing, failing when <c>CI</c> is set.
 /// </summary>
-internal static class GoldenFiles
+public static class GoldenFiles
 {
     private static readonly Lazy<string?> SharedFolder = new(Locate);
 
@@ -38,9 +38,19 @@ internal static class GoldenFiles
 }
 
 /// <summary>A fact that needs the shared conformance folder: skipped without it, except under CI where it must fail.</summary>
-internal sealed class GoldenFactAttribute : FactAttribute
+public sealed class GoldenFactAttribute : FactAttribute
 {
     public GoldenFactAttribute()
+    {
+        if (GoldenFiles.Shared is null && !GoldenFiles.RunningInCi)
+            Skip = GoldenFiles.MissingMessage;
+    }
+}
+
+/// <summary>A theory that needs the shared conformance folder: skipped without it, except under CI where it must fail.</summary>
+public sealed class GoldenTheoryAttribute : TheoryAttribute
+{
+    public GoldenTheoryAttribute()
     {
         if (GoldenFiles.Shared is null && !GoldenFiles.RunningInCi)
             Skip = GoldenFiles.MissingMessage;

@@ -1,11 +1,11 @@
-namespace AccelAes.Loader.Tests.SafeTensors;
+namespace AccelAes.TestSupport;
 
 /// <summary>A fresh folder under the system temp directory, deleted on dispose.</summary>
-internal sealed class TempDirectory : IDisposable
+public sealed class TempDirectory : IDisposable
 {
     public TempDirectory()
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "accelaes-loader-tests-" + Guid.NewGuid().ToString("N"));
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "accelaes-tests-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path);
     }
 

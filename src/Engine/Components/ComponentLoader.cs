@@ -1,0 +1,44 @@
+using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.SafeTensors;
+
+namespace AccelAes.Engine.Components;
+
+/// <summary>A component built on a backend, plus what loading noticed (tensors the config left unused).</summary>
+public sealed record LoadedComponent(IComponentForward Forward, string Source, IReadOnlyList<string> UnusedTensors);
+
+/// <summary>
+/// Builds the model class a component's config names (<c>_class_name</c> / <c>architectures</c>) from its
+/// checkpoint. Weights are copied onto the backend while loading, so the memory map is closed afterwards.
+/// </summary>
+public static class ComponentLoader
+{
+    /// <summary>Model classes <c>accelaes forward</c> can run.</summary>
+    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName];
+
+    public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
+    {
+        string cls = folder.ClassName;
+        if (!SupportedClasses.Contains(cls))
+            throw new AccelAesException(
+                $"{folder.Config.FilePath}: model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}.");
+        using var set = SafeTensorsSet.OpenComponent(folder.Path, folder.WeightsBaseName, variant);
+        var source = new SafeTensorsWeightSource(set, set.Source);
+        return Build(cls, folder.Config, source, backend);
+    }
+
+    /// <summary>Builds a component from any weight source (checkpoints, generated tiny weights).</summary>
+    public static LoadedComponent Build(string cls, JsonConfig config, IWeightSource source, IBackend backend)
+    {
+        var reader = new WeightReader(source, backend);
+        IComponentForward forward = cls switch
+        {
+            Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
+            _ => throw new AccelAesException($"Model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}."),
+        };
+        return new LoadedComponent(forward, source.Description, reader.UnusedTensors());
+    }
+}
