@@ -15,6 +15,9 @@ public sealed record TokenizedPrompt(int[] InputIds, int[] AttentionMask, bool T
     /// <summary>Number of ids, padding included.</summary>
     public int Length => InputIds.Length;
 
+    /// <summary>How many tokens truncation dropped (0 when not truncated), for the "prompt was truncated" warning.</summary>
+    public int DroppedTokenCount => Truncated ? Math.Max(0, UntruncatedLength - TokenCount) : 0;
+
     /// <summary>Number of non-padding ids.</summary>
     public int TokenCount
     {

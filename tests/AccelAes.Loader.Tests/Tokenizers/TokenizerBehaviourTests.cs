@@ -29,6 +29,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal([1, 1], r.AttentionMask[..2]);
         Assert.All(r.AttentionMask[2..], m => Assert.Equal(0, m));
         Assert.False(r.Truncated);
+        Assert.Equal(0, r.DroppedTokenCount);
         Assert.Equal(2, r.UntruncatedLength);
     }
 
@@ -45,6 +46,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(77, r.Length);
         Assert.True(r.Truncated);
         Assert.Equal(content.Length + 2, r.UntruncatedLength);
+        Assert.Equal(content.Length - 75, r.DroppedTokenCount);
         Assert.Equal(clip.BosTokenId, r.InputIds[0]);
         Assert.Equal(content[..75], r.InputIds[1..76]);
         Assert.Equal(clip.EosTokenId, r.InputIds[76]);
