@@ -22,30 +22,20 @@ public sealed record AddedToken(string Content, int Id, bool LStrip = false, boo
 internal sealed class AddedTokenSplitter
 {
     private readonly Dictionary<string, AddedToken> _byContent;
-    private readonly Dictionary<char, List<string>> _byFirstChar = new();
+    private readonly LiteralCutter _cutter;
 
     public AddedTokenSplitter(IEnumerable<AddedToken> tokens)
     {
         _byContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
         foreach (AddedToken t in tokens)
         {
-            if (t.Content.Length == 0) continue;
-            _byContent[t.Content] = t;
+            if (t.Content.Length > 0) _byContent[t.Content] = t;
         }
 
-        foreach (string content in _byContent.Keys)
-        {
-            if (!_byFirstChar.TryGetValue(content[0], out List<string>? list)) _byFirstChar[content[0]] = list = new();
-            list.Add(content);
-        }
-
-        // Longest first, so the first hit at a position is the longest.
-        foreach (List<string> list in _byFirstChar.Values) list.Sort((a, b) => b.Length.CompareTo(a.Length));
+        _cutter = new LiteralCutter(_byContent.Keys);
     }
 
     public IReadOnlyCollection<AddedToken> Tokens => _byContent.Values;
-
-    public bool TryGet(string content, out AddedToken token) => _byContent.TryGetValue(content, out token!);
 
     /// <summary>
     /// The pieces of <paramref name="text"/> in order: an added token (Token set) or a text piece to give
@@ -53,43 +43,7 @@ internal sealed class AddedTokenSplitter
     /// </summary>
     public List<(string Text, AddedToken? Token)> Split(string text)
     {
-        var pieces = new List<string>();
-        if (_byContent.Count == 0)
-        {
-            pieces.Add(text);
-        }
-        else
-        {
-            int start = 0, i = 0;
-            while (i < text.Length)
-            {
-                string? hit = null;
-                if (_byFirstChar.TryGetValue(text[i], out List<string>? candidates))
-                {
-                    foreach (string c in candidates)
-                    {
-                        if (i + c.Length <= text.Length && string.CompareOrdinal(text, i, c, 0, c.Length) == 0)
-                        {
-                            hit = c;
-                            break;
-                        }
-                    }
-                }
-
-                if (hit is null)
-                {
-                    i++;
-                    continue;
-                }
-
-                if (i > start) pieces.Add(text[start..i]);
-                pieces.Add(hit);
-                i += hit.Length;
-                start = i;
-            }
-
-            if (start < text.Length) pieces.Add(text[start..]);
-        }
+        List<string> pieces = _cutter.Cut(text).Select(p => p.Text).ToList();
 
         // transformers checks membership by string, after its own in-place edits; so do we.
         for (int i = 0; i < pieces.Count; i++)

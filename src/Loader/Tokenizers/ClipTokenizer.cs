@@ -114,13 +114,7 @@ public sealed class ClipTokenizer : PromptTokenizer
             throw new TokenizerException($"Tokenizer file '{jsonPath}' has no model.vocab object.");
         }
 
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (JsonProperty p in vocabElement.EnumerateObject())
-        {
-            if (!p.Value.TryGetInt32(out int id) || id < 0) throw new TokenizerException($"Tokenizer file '{jsonPath}': token '{p.Name}' has no valid id.");
-            vocab[p.Name] = id;
-        }
-
+        Dictionary<string, int> vocab = ParseVocab(vocabElement, jsonPath);
         var lines = new List<string>();
         if (model.TryGetProperty("merges", out JsonElement mergesElement) && mergesElement.ValueKind == JsonValueKind.Array)
         {
@@ -369,9 +363,15 @@ public sealed class ClipTokenizer : PromptTokenizer
             throw new TokenizerException($"Tokenizer file '{path}' should be a JSON object {{token: id}}.");
         }
 
+        return ParseVocab(doc.RootElement, path);
+    }
+
+    /// <summary>A {token: id} object, ids non-negative and distinct.</summary>
+    private static Dictionary<string, int> ParseVocab(JsonElement element, string path)
+    {
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         var seen = new Dictionary<int, string>();
-        foreach (JsonProperty p in doc.RootElement.EnumerateObject())
+        foreach (JsonProperty p in element.EnumerateObject())
         {
             if (!p.Value.TryGetInt32(out int id) || id < 0)
             {

@@ -12,7 +12,7 @@ namespace AccelAes.Loader.Tokenizers;
 public abstract class SentencePieceTokenizerBase : PromptTokenizer
 {
     private readonly SentencePieceTokenizer _sp;
-    private readonly Dictionary<char, List<string>>? _userDefinedByFirstChar;
+    private readonly LiteralCutter? _userDefined;
     private readonly Dictionary<string, int> _pieceIds;
 
     private protected SentencePieceTokenizerBase(string source, SentencePieceModelFile model, SentencePieceTokenizer sp,
@@ -24,13 +24,8 @@ public abstract class SentencePieceTokenizerBase : PromptTokenizer
         _pieceIds = PieceIds(model);
         if (model.IsBpe)
         {
-            var userDefined = model.Pieces.Where(p => p.Type == PieceType.UserDefined && p.Piece.Length > 0).Select(p => p.Piece).ToList();
-            if (userDefined.Count > 0)
-            {
-                _userDefinedByFirstChar = userDefined
-                    .GroupBy(p => p[0])
-                    .ToDictionary(g => g.Key, g => g.OrderByDescending(p => p.Length).ToList());
-            }
+            var userDefined = new LiteralCutter(model.Pieces.Where(p => p.Type == PieceType.UserDefined).Select(p => p.Piece));
+            _userDefined = userDefined.IsEmpty ? null : userDefined;
         }
     }
 
@@ -69,7 +64,7 @@ public abstract class SentencePieceTokenizerBase : PromptTokenizer
         // Python strings cannot hold unpaired surrogates; sentencepiece sees U+FFFD instead.
         string text = PythonText.ReplaceLoneSurrogates(piece);
         int first = ids.Count;
-        if (_userDefinedByFirstChar is null)
+        if (_userDefined is null)
         {
             Append(_sp.EncodeToTokens(text, out _, addBeginningOfSentence: false, addEndOfSentence: false), ids, tokens, first);
             return;
@@ -79,42 +74,19 @@ public abstract class SentencePieceTokenizerBase : PromptTokenizer
         // pieces (longest match at each position) are single frozen symbols no merge crosses: so the normalized
         // text is cut at them and the parts between are encoded without normalizing again.
         string normalized = _sp.Normalizer is { } normalizer ? normalizer.Normalize(text) : text;
-        int start = 0, i = 0;
-        while (i < normalized.Length)
+        foreach ((string part, bool userDefined) in _userDefined.Cut(normalized))
         {
-            string? hit = null;
-            if (_userDefinedByFirstChar.TryGetValue(normalized[i], out List<string>? candidates))
+            if (userDefined)
             {
-                foreach (string c in candidates)
-                {
-                    if (i + c.Length <= normalized.Length && string.CompareOrdinal(normalized, i, c, 0, c.Length) == 0)
-                    {
-                        hit = c;
-                        break;
-                    }
-                }
+                ids.Add(_pieceIds[part]);
+                tokens.Add(part);
             }
-
-            if (hit is null)
+            else
             {
-                i++;
-                continue;
+                Append(_sp.EncodeToTokens(part, out _, addBeginningOfSentence: false, addEndOfSentence: false, considerNormalization: false),
+                    ids, tokens, first);
             }
-
-            EncodeNormalized(normalized[start..i], ids, tokens, first);
-            ids.Add(_pieceIds[hit]);
-            tokens.Add(hit);
-            i += hit.Length;
-            start = i;
         }
-
-        EncodeNormalized(normalized[start..], ids, tokens, first);
-    }
-
-    private void EncodeNormalized(string normalized, List<int> ids, List<string> tokens, int first)
-    {
-        if (normalized.Length == 0) return;
-        Append(_sp.EncodeToTokens(normalized, out _, addBeginningOfSentence: false, addEndOfSentence: false, considerNormalization: false), ids, tokens, first);
     }
 
     private void Append(IReadOnlyList<EncodedToken> encoded, List<int> ids, List<string> tokens, int first)
