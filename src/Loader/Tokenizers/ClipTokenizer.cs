@@ -58,9 +58,9 @@ public sealed class ClipTokenizer : PromptTokenizer
     /// <summary>Size of vocab.json (added tokens not counted).</summary>
     public int VocabularySize => _vocab.Count;
 
-    protected override int SpecialTokenCount => 2;
+    private protected override int SpecialTokenCount => 2;
 
-    protected override int[] AddSpecialTokens(int[] ids)
+    private protected override int[] AddSpecialTokens(int[] ids)
     {
         var result = new int[ids.Length + 2];
         result[0] = _bosId;

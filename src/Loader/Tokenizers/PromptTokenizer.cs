@@ -53,10 +53,10 @@ public abstract class PromptTokenizer : IPromptTokenizer
     public IReadOnlyCollection<AddedToken> AddedTokens => _splitter.Tokens;
 
     /// <summary>How many ids <see cref="AddSpecialTokens"/> adds to an empty sequence.</summary>
-    protected abstract int SpecialTokenCount { get; }
+    private protected abstract int SpecialTokenCount { get; }
 
     /// <summary>The model's <c>build_inputs_with_special_tokens</c>.</summary>
-    protected abstract int[] AddSpecialTokens(int[] ids);
+    private protected abstract int[] AddSpecialTokens(int[] ids);
 
     /// <summary>The model tokenization of a piece of text that contains no added token.</summary>
     private protected abstract void TokenizePiece(string piece, List<int> ids, List<string> tokens);

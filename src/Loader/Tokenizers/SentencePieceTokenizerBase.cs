@@ -149,10 +149,10 @@ public sealed class T5Tokenizer : SentencePieceTokenizerBase
 
     public int EosTokenId => _eosId;
 
-    protected override int SpecialTokenCount => 1;
+    private protected override int SpecialTokenCount => 1;
 
     /// <summary>T5Tokenizer._add_eos_if_not_present.</summary>
-    protected override int[] AddSpecialTokens(int[] ids)
+    private protected override int[] AddSpecialTokens(int[] ids)
     {
         if (ids.Length > 0 && ids[^1] == _eosId) return ids;
         var result = new int[ids.Length + 1];
@@ -234,9 +234,9 @@ public sealed class GemmaTokenizer : SentencePieceTokenizerBase
     /// <summary>The bos id when add_bos_token is on, else null.</summary>
     public int? BosTokenId => _bosId;
 
-    protected override int SpecialTokenCount => (_bosId is null ? 0 : 1) + (_eosId is null ? 0 : 1);
+    private protected override int SpecialTokenCount => (_bosId is null ? 0 : 1) + (_eosId is null ? 0 : 1);
 
-    protected override int[] AddSpecialTokens(int[] ids)
+    private protected override int[] AddSpecialTokens(int[] ids)
     {
         var result = new List<int>(ids.Length + 2);
         if (_bosId is int bos) result.Add(bos);
