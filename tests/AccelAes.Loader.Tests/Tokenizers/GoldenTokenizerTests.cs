@@ -30,7 +30,7 @@ public sealed class GoldenTokenizerTests
     private static ClipTokenizer Clip(TokenizerOptions? options = null) =>
         ClipTokenizer.FromFolder(Path.Combine(SharedData.TokenizersDir!, "clip"), options);
 
-    [Theory]
+    [GoldenTheory]
     [MemberData(nameof(ClipPrompts))]
     public void Clip_ids_mask_and_untruncated_length(string prompt)
     {
@@ -43,7 +43,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(untruncated > 77, result.Truncated);
     }
 
-    [Theory]
+    [GoldenTheory]
     [MemberData(nameof(ClipPrompts))]
     public void Clip_cleaned_text_and_tokens(string prompt)
     {
@@ -52,7 +52,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(c.GetProperty("tokens").Strings(), Clip().Tokenize(prompt));
     }
 
-    [Theory]
+    [GoldenTheory]
     [MemberData(nameof(ClipPrompts))]
     public void Clip_with_pad_token_bang(string prompt)
     {
@@ -69,7 +69,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(c.GetProperty("pad_bang_changes_unpadded_ids").GetBoolean(), changed);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_added_tokens_case()
     {
         if (SharedData.Golden(ClipGolden) is not JsonElement golden) return;
@@ -86,7 +86,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(c.GetProperty("input_ids_pad_bang").Ints(), tokenizer.Encode(prompt, ClipCall).InputIds);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_special_ids_match_the_golden_header()
     {
         if (SharedData.Golden(ClipGolden) is not JsonElement golden) return;
@@ -98,7 +98,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(golden.GetProperty("vocab_size").GetInt32(), tokenizer.VocabularySize);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_encoder_golden_inputs_are_reproduced()
     {
         // clip_text_tiny/inputs.safetensors: the two prompts of README §1, tokenized by the golden tokenizer.
@@ -108,7 +108,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(expected, batch.SelectMany(r => r.InputIds).ToArray());
     }
 
-    [Theory]
+    [GoldenTheory]
     [MemberData(nameof(T5Prompts))]
     public void T5_ids_mask_and_untruncated_ids(string prompt)
     {
@@ -124,7 +124,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(untruncated.Length > 20, result.Truncated);
     }
 
-    [Theory]
+    [GoldenTheory]
     [MemberData(nameof(T5Prompts))]
     public void T5_tokens(string prompt)
     {
@@ -133,7 +133,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(c.GetProperty("tokens").Strings(), tokenizer.Tokenize(prompt));
     }
 
-    [Fact]
+    [GoldenFact]
     public void T5_special_ids_match_the_golden_header()
     {
         if (SharedData.Golden(T5Golden) is not JsonElement golden) return;
@@ -149,7 +149,7 @@ public sealed class GoldenTokenizerTests
         }
     }
 
-    [Theory]
+    [GoldenTheory]
     [MemberData(nameof(GemmaPrompts))]
     public void Gemma_ids_and_mask(string prompt)
     {
@@ -162,7 +162,7 @@ public sealed class GoldenTokenizerTests
         Assert.False(result.Truncated);
     }
 
-    [Theory]
+    [GoldenTheory]
     [MemberData(nameof(GemmaPrompts))]
     public void Gemma_tokens(string prompt)
     {
@@ -171,7 +171,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal(c.GetProperty("tokens").Strings(), tokenizer.Tokenize(prompt));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Gemma_special_ids_match_the_golden_header()
     {
         if (SharedData.Golden(GemmaGolden) is not JsonElement golden) return;
@@ -183,7 +183,7 @@ public sealed class GoldenTokenizerTests
         Assert.Equal([special.GetProperty("<eos>").GetInt32()], tokenizer.EncodeToIds("<eos>"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Gemma_encoder_golden_batch_is_reproduced()
     {
         // gemma_tiny/inputs.safetensors: the Lumina call on two prompts padded together (16 = 2 x 8).

@@ -5,7 +5,7 @@ namespace AccelAes.Loader.Tests.Tokenizers;
 /// <summary>Lumina-Next's two tokenizer calls per generation.</summary>
 public sealed class PipelineTokenizationTests
 {
-    [Fact]
+    [GoldenFact]
     public void Lumina_conditional_and_unconditional_batches_stack()
     {
         if (SharedData.TokenizersDir is not string d) return;

@@ -3,17 +3,15 @@ using System.Text.Json;
 namespace AccelAes.Loader.Tests.Tokenizers;
 
 /// <summary>
-/// Finds the shared conformance folder: $ACCELAES_SHARED, else &lt;repo root&gt;/../shared. Tests that need it
-/// return early (skip) when it is absent, but fail when the CI environment variable is set.
+/// The tokenizer goldens in the shared conformance folder (located by <see cref="GoldenFiles"/>). Tests that
+/// need them are [GoldenFact]/[GoldenTheory]: skipped visibly without the folder, failing under CI.
 /// </summary>
 internal static class SharedData
 {
     /// <summary>Theory row standing for "no data": the golden file could not be found.</summary>
     public const string Missing = "<shared data missing>";
 
-    private static readonly Lazy<string?> RootLazy = new(FindRoot);
-
-    public static string? Root => RootLazy.Value;
+    public static string? Root => GoldenFiles.Shared;
 
     /// <summary>conformance/text_encoders/tokenizers, or null (skip) when absent; throws under CI.</summary>
     public static string? TokenizersDir => Require(Path.Combine("conformance", "text_encoders", "tokenizers"));
@@ -29,22 +27,6 @@ internal static class SharedData
         {
             throw new InvalidOperationException(
                 $"CI is set but the shared conformance folder '{relative}' was not found (ACCELAES_SHARED or <repo root>/../shared).");
-        }
-
-        return null;
-    }
-
-    private static string? FindRoot()
-    {
-        string? env = Environment.GetEnvironmentVariable("ACCELAES_SHARED");
-        if (!string.IsNullOrEmpty(env)) return Directory.Exists(env) ? env : null;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "AccelAes.sln")))
-            {
-                string shared = Path.Combine(dir.FullName, "..", "shared");
-                return Directory.Exists(shared) ? Path.GetFullPath(shared) : null;
-            }
         }
 
         return null;
@@ -96,19 +78,8 @@ internal static class SharedData
     /// <summary>The int64 tensors of a small safetensors file, flattened to int.</summary>
     public static Dictionary<string, int[]> ReadInt64Tensors(string path)
     {
-        byte[] bytes = File.ReadAllBytes(path);
-        long headerLength = BitConverter.ToInt64(bytes, 0);
-        using JsonDocument header = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
-        var result = new Dictionary<string, int[]>();
-        foreach (JsonProperty p in header.RootElement.EnumerateObject())
-        {
-            if (p.Name == "__metadata__" || p.Value.GetProperty("dtype").GetString() != "I64") continue;
-            int[] offsets = p.Value.GetProperty("data_offsets").Ints();
-            int start = 8 + (int)headerLength + offsets[0];
-            int count = (offsets[1] - offsets[0]) / 8;
-            result[p.Name] = Enumerable.Range(0, count).Select(i => checked((int)BitConverter.ToInt64(bytes, start + 8 * i))).ToArray();
-        }
-
-        return result;
+        using var file = AccelAes.Loader.SafeTensors.SafeTensorsSet.OpenFile(path);
+        return file.Tensors.Where(t => t.DType == AccelAes.Loader.SafeTensors.SafeTensorDType.I64)
+            .ToDictionary(t => t.Name, t => file.ReadAsInt64(t.Name).Select(v => checked((int)v)).ToArray());
     }
 }

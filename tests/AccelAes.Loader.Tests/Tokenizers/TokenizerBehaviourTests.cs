@@ -14,7 +14,7 @@ public sealed class TokenizerBehaviourTests
 
     // ---- CLIP -------------------------------------------------------------------------------------------
 
-    [Theory]
+    [GoldenTheory]
     [InlineData("")]
     [InlineData("   \t\n  ")]
     [InlineData("\u200b\u0000\u00a0")]
@@ -33,7 +33,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(2, r.UntruncatedLength);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_long_prompt_is_truncated_to_77_keeping_bos_and_eos()
     {
         if (Dir("clip") is not string dir) return;
@@ -53,7 +53,7 @@ public sealed class TokenizerBehaviourTests
         Assert.All(r.AttentionMask, m => Assert.Equal(1, m));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_is_case_insensitive_and_unicode_is_lower_cased_too()
     {
         if (Dir("clip") is not string dir) return;
@@ -67,7 +67,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(["ð", "Ł", "Ĳ", "±</w>"], clip.Tokenize("🐱"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_pre_tokenizer_keeps_punctuation_runs_and_splits_digits_and_contractions()
     {
         Assert.Equal(["wow", "!!!", "...", "?!"], ClipTokenizer.PreTokenize("wow!!! ... ?!"));
@@ -79,7 +79,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(["a\U0001D41Bc"], ClipTokenizer.PreTokenize("a\U0001D41Bc"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_repeated_punctuation_with_bang_pad_splits_every_bang()
     {
         if (Dir("clip") is not string dir) return;
@@ -94,7 +94,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal([0, .. plain.EncodeToIds("a"), 0], bang.EncodeToIds("!a!"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_special_tokens_in_the_prompt_are_matched_literally()
     {
         if (Dir("clip") is not string dir) return;
@@ -106,7 +106,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal([clip.BosTokenId], clip.EncodeToIds("<|STARTOFTEXT|>"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_textual_inversion_tokens_match_inside_words()
     {
         if (Dir("clip") is not string dir) return;
@@ -118,7 +118,7 @@ public sealed class TokenizerBehaviourTests
         Assert.DoesNotContain(id, clip.EncodeToIds("<CAT-TOY>"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_left_padding_and_longest_padding()
     {
         if (Dir("clip") is not string dir) return;
@@ -138,15 +138,15 @@ public sealed class TokenizerBehaviourTests
         Assert.True(batch[0].Length >= batch[1].TokenCount);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_reads_pad_token_and_added_tokens_from_tokenizer_config()
     {
         // SD3's tokenizer_2 layout: pad_token "!" with id 0 declared in added_tokens_decoder.
         if (Dir("clip") is not string dir) return;
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         string folder = temp.Sub("tokenizer_2");
-        TempFolder.CopyFiles(dir, folder);
-        TempFolder.Write(folder, "tokenizer_config.json", """
+        TempDirectory.CopyFiles(dir, folder);
+        TempDirectory.WriteText(folder, "tokenizer_config.json", """
             {
               "add_prefix_space": false,
               "added_tokens_decoder": {
@@ -162,7 +162,7 @@ public sealed class TokenizerBehaviourTests
               "unk_token": "<|endoftext|>"
             }
             """);
-        TempFolder.Write(folder, "special_tokens_map.json", """
+        TempDirectory.WriteText(folder, "special_tokens_map.json", """
             {"bos_token": {"content": "<|startoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
              "eos_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
              "pad_token": "!", "unk_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}}
@@ -175,11 +175,11 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(fromOption.Encode(prompt, TokenizerCall.Sd3Clip).InputIds, fromConfig.Encode(prompt, new TokenizerCall { Padding = PaddingStrategy.MaxLength, Truncation = true }).InputIds);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Clip_missing_or_corrupt_files_name_the_file()
     {
         if (Dir("clip") is not string dir) return;
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
 
         string noVocab = temp.Sub("no_vocab");
         File.Copy(Path.Combine(dir, "merges.txt"), Path.Combine(noVocab, "merges.txt"));
@@ -188,27 +188,27 @@ public sealed class TokenizerBehaviourTests
         Assert.Contains(noVocab, e.Message);
 
         string badJson = temp.Sub("bad_json");
-        TempFolder.CopyFiles(dir, badJson);
-        TempFolder.Write(badJson, "vocab.json", "{\"a\": 1, \"b\": ");
+        TempDirectory.CopyFiles(dir, badJson);
+        TempDirectory.WriteText(badJson, "vocab.json", "{\"a\": 1, \"b\": ");
         e = Assert.Throws<TokenizerException>(() => ClipTokenizer.FromFolder(badJson));
         Assert.Contains(Path.Combine(badJson, "vocab.json"), e.Message);
 
         string badMerges = temp.Sub("bad_merges");
-        TempFolder.CopyFiles(dir, badMerges);
-        TempFolder.Write(badMerges, "merges.txt", "#version: 0.2\nq zz\n");
+        TempDirectory.CopyFiles(dir, badMerges);
+        TempDirectory.WriteText(badMerges, "merges.txt", "#version: 0.2\nq zz\n");
         e = Assert.Throws<TokenizerException>(() => ClipTokenizer.FromFolder(badMerges));
         Assert.Contains("merges.txt", e.Message);
 
         string badConfig = temp.Sub("bad_config");
-        TempFolder.CopyFiles(dir, badConfig);
-        TempFolder.Write(badConfig, "tokenizer_config.json", "not json");
+        TempDirectory.CopyFiles(dir, badConfig);
+        TempDirectory.WriteText(badConfig, "tokenizer_config.json", "not json");
         e = Assert.Throws<TokenizerException>(() => ClipTokenizer.FromFolder(badConfig));
         Assert.Contains("tokenizer_config.json", e.Message);
 
         Assert.Throws<TokenizerException>(() => ClipTokenizer.FromFolder(Path.Combine(temp.Path, "nowhere")));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Calls_that_cannot_be_honoured_are_refused()
     {
         if (Dir("clip") is not string dir) return;
@@ -223,7 +223,7 @@ public sealed class TokenizerBehaviourTests
 
     // ---- T5 ---------------------------------------------------------------------------------------------
 
-    [Theory]
+    [GoldenTheory]
     [InlineData("")]
     [InlineData("  \t \n ")]
     public void T5_empty_and_blank_prompts_are_eos_then_padding(string prompt)
@@ -237,7 +237,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(1, r.TokenCount);
     }
 
-    [Fact]
+    [GoldenFact]
     public void T5_long_prompt_is_truncated_keeping_eos()
     {
         if (Dir("t5") is not string dir) return;
@@ -257,7 +257,7 @@ public sealed class TokenizerBehaviourTests
         }
     }
 
-    [Fact]
+    [GoldenFact]
     public void T5_special_tokens_in_text()
     {
         if (Dir("t5") is not string dir) return;
@@ -270,7 +270,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal([200], t5.EncodeToIds("<extra_id_99>"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void T5_runs_of_unknown_characters_are_one_unk_and_nfkc_applies()
     {
         if (Dir("t5") is not string dir) return;
@@ -283,7 +283,7 @@ public sealed class TokenizerBehaviourTests
         Assert.NotEqual(t5.EncodeToIds("a cat"), t5.EncodeToIds("A CAT"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void T5_model_with_negative_bos_id_loads_and_the_file_is_not_changed()
     {
         if (Dir("t5") is not string dir) return;
@@ -297,7 +297,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(-1, model.BosId);
         byte[] patched = model.BytesForMicrosoftMLTokenizers();
         Assert.NotEqual(before, patched);
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         File.WriteAllBytes(Path.Combine(temp.Path, "p.model"), patched);
         var reread = SentencePieceModelFile.Read(Path.Combine(temp.Path, "p.model"));
         Assert.Equal(model.UnkId, reread.BosId);
@@ -305,11 +305,11 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(model.Pieces, reread.Pieces);
     }
 
-    [Fact]
+    [GoldenFact]
     public void T5_corrupt_or_missing_model_names_the_file()
     {
         if (Dir("t5") is not string dir) return;
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         var e = Assert.Throws<TokenizerException>(() => T5Tokenizer.FromFolder(temp.Path));
         Assert.Contains("spiece.model", e.Message);
         Assert.Contains(temp.Path, e.Message);
@@ -326,7 +326,7 @@ public sealed class TokenizerBehaviourTests
 
     // ---- Gemma / Lumina ---------------------------------------------------------------------------------
 
-    [Fact]
+    [GoldenFact]
     public void Gemma_lumina_preset_lower_cases_and_strips_the_prompt()
     {
         if (Dir("gemma") is not string dir) return;
@@ -339,7 +339,7 @@ public sealed class TokenizerBehaviourTests
         Assert.NotEqual(gemma.EncodeToIds("a cat"), gemma.EncodeToIds("A CAT"));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Gemma_empty_prompt_is_bos_padded_to_eight()
     {
         if (Dir("gemma") is not string dir) return;
@@ -349,7 +349,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal([1, 0, 0, 0, 0, 0, 0, 0], r.AttentionMask);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Gemma_long_prompt_is_truncated_to_256_with_bos_and_no_eos()
     {
         if (Dir("gemma") is not string dir) return;
@@ -365,7 +365,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(content[..255], r.InputIds[1..]);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Lumina_batch_pads_together_and_negatives_take_the_conditional_length()
     {
         if (Dir("gemma") is not string dir) return;
@@ -384,13 +384,13 @@ public sealed class TokenizerBehaviourTests
         Assert.NotEqual(gemma.Encode("A CAT", TokenizerCall.LuminaNegative(8)).InputIds, gemma.Encode("a cat", TokenizerCall.LuminaNegative(8)).InputIds);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Gemma_padding_side_and_eos_follow_tokenizer_config()
     {
         if (Dir("gemma") is not string dir) return;
-        using var temp = new TempFolder();
-        TempFolder.CopyFiles(dir, temp.Path);
-        TempFolder.Write(temp.Path, "tokenizer_config.json",
+        using var temp = new TempDirectory();
+        TempDirectory.CopyFiles(dir, temp.Path);
+        TempDirectory.WriteText(temp.Path, "tokenizer_config.json",
             """{"add_bos_token": true, "add_eos_token": true, "padding_side": "left", "tokenizer_class": "GemmaTokenizer"}""");
         var gemma = GemmaTokenizer.FromFolder(temp.Path);
         Assert.Equal(PaddingSide.Left, gemma.PaddingSide);
@@ -402,7 +402,7 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(1, r.AttentionMask[^1]);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Gemma_user_defined_pieces_are_kept_whole_as_sentencepiece_does()
     {
         // sentencepiece's BPE matches USER_DEFINED pieces first and never merges across them (real Gemma
@@ -411,7 +411,7 @@ public sealed class TokenizerBehaviourTests
         var plain = GemmaTokenizer.FromFolder(dir);
         Assert.Equal(["a", "▁ca", "t"], plain.Tokenize("a cat"));
 
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         byte[] model = ModelProtoEditor.SetPieceType(File.ReadAllBytes(Path.Combine(dir, "tokenizer.model")), "at", 4);
         File.WriteAllBytes(Path.Combine(temp.Path, "tokenizer.model"), model);
         var userDefined = GemmaTokenizer.FromFolder(temp.Path);

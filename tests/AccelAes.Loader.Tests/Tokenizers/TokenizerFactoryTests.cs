@@ -8,7 +8,7 @@ public sealed class TokenizerFactoryTests
 {
     private static string? Dir(string name) => SharedData.TokenizersDir is string d ? Path.Combine(d, name) : null;
 
-    [Fact]
+    [GoldenFact]
     public void Kinds_are_detected_from_the_files()
     {
         if (SharedData.TokenizersDir is null) return;
@@ -20,32 +20,32 @@ public sealed class TokenizerFactoryTests
         Assert.IsType<GemmaTokenizer>(TokenizerFactory.FromFolder(Dir("gemma")!));
     }
 
-    [Fact]
+    [GoldenFact]
     public void A_unigram_tokenizer_model_is_t5_and_a_bpe_one_is_gemma()
     {
         if (SharedData.TokenizersDir is null) return;
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         string t5 = temp.Sub("t5_named_tokenizer_model");
         File.Copy(Path.Combine(Dir("t5")!, "spiece.model"), Path.Combine(t5, "tokenizer.model"));
         Assert.Equal(TokenizerKind.T5, TokenizerFactory.DetectKind(t5));
         Assert.Equal([4, 49, 3, 11, 4, 61, 1], TokenizerFactory.FromFolder(t5).Encode("a photo of a cat", TokenizerCall.Untruncated).InputIds);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Sd3_flux_and_lumina_model_folders_load()
     {
         if (SharedData.TokenizersDir is null) return;
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
 
         // SD3: tokenizer/ (CLIP-L), tokenizer_2/ (CLIP-G, pad "!"), tokenizer_3/ (T5).
         string sd3 = temp.Sub("sd3");
-        TempFolder.CopyFiles(Dir("clip")!, Path.Combine(sd3, "tokenizer"));
-        TempFolder.Write(Path.Combine(sd3, "tokenizer"), "tokenizer_config.json", """{"tokenizer_class": "CLIPTokenizer", "model_max_length": 77}""");
-        TempFolder.CopyFiles(Dir("clip")!, Path.Combine(sd3, "tokenizer_2"));
-        TempFolder.Write(Path.Combine(sd3, "tokenizer_2"), "special_tokens_map.json", """{"pad_token": "!"}""");
-        TempFolder.CopyFiles(Dir("t5")!, Path.Combine(sd3, "tokenizer_3"));
-        TempFolder.Write(Path.Combine(sd3, "tokenizer_3"), "tokenizer_config.json", """{"tokenizer_class": "T5Tokenizer", "extra_ids": 100, "model_max_length": 512, "legacy": true}""");
-        TempFolder.Write(sd3, "model_index.json", """
+        TempDirectory.CopyFiles(Dir("clip")!, Path.Combine(sd3, "tokenizer"));
+        TempDirectory.WriteText(Path.Combine(sd3, "tokenizer"), "tokenizer_config.json", """{"tokenizer_class": "CLIPTokenizer", "model_max_length": 77}""");
+        TempDirectory.CopyFiles(Dir("clip")!, Path.Combine(sd3, "tokenizer_2"));
+        TempDirectory.WriteText(Path.Combine(sd3, "tokenizer_2"), "special_tokens_map.json", """{"pad_token": "!"}""");
+        TempDirectory.CopyFiles(Dir("t5")!, Path.Combine(sd3, "tokenizer_3"));
+        TempDirectory.WriteText(Path.Combine(sd3, "tokenizer_3"), "tokenizer_config.json", """{"tokenizer_class": "T5Tokenizer", "extra_ids": 100, "model_max_length": 512, "legacy": true}""");
+        TempDirectory.WriteText(sd3, "model_index.json", """
             {"_class_name": "StableDiffusion3Pipeline", "tokenizer": ["transformers", "CLIPTokenizer"],
              "tokenizer_2": ["transformers", "CLIPTokenizer"], "tokenizer_3": ["transformers", "T5TokenizerFast"]}
             """);
@@ -60,9 +60,9 @@ public sealed class TokenizerFactoryTests
 
         // FLUX: tokenizer/ (CLIP), tokenizer_2/ (T5); kinds from model_index.json and files.
         string flux = temp.Sub("flux");
-        TempFolder.CopyFiles(Dir("clip")!, Path.Combine(flux, "tokenizer"));
-        TempFolder.CopyFiles(Dir("t5")!, Path.Combine(flux, "tokenizer_2"));
-        TempFolder.Write(flux, "model_index.json", """{"tokenizer": ["transformers", "CLIPTokenizer"], "tokenizer_2": ["transformers", "T5TokenizerFast"]}""");
+        TempDirectory.CopyFiles(Dir("clip")!, Path.Combine(flux, "tokenizer"));
+        TempDirectory.CopyFiles(Dir("t5")!, Path.Combine(flux, "tokenizer_2"));
+        TempDirectory.WriteText(flux, "model_index.json", """{"tokenizer": ["transformers", "CLIPTokenizer"], "tokenizer_2": ["transformers", "T5TokenizerFast"]}""");
         DiffusersTokenizers f = TokenizerFactory.FromModelFolder(flux);
         Assert.Equal(TokenizerKind.Clip, f.Tokenizer!.Kind);
         Assert.Equal(TokenizerKind.T5, f.Tokenizer2!.Kind);
@@ -70,16 +70,16 @@ public sealed class TokenizerFactoryTests
 
         // Lumina: tokenizer/ (Gemma).
         string lumina = temp.Sub("lumina");
-        TempFolder.CopyFiles(Dir("gemma")!, Path.Combine(lumina, "tokenizer"));
+        TempDirectory.CopyFiles(Dir("gemma")!, Path.Combine(lumina, "tokenizer"));
         DiffusersTokenizers l = TokenizerFactory.FromModelFolder(lumina);
         Assert.Equal(TokenizerKind.Gemma, l.Tokenizer!.Kind);
         Assert.Null(l.Tokenizer2);
     }
 
-    [Fact]
+    [GoldenFact]
     public void Folders_without_tokenizer_files_are_explained()
     {
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         string empty = temp.Sub("tokenizer");
         var e = Assert.Throws<TokenizerException>(() => TokenizerFactory.FromFolder(empty));
         Assert.Contains(empty, e.Message);
@@ -92,20 +92,20 @@ public sealed class TokenizerFactoryTests
         Assert.Throws<TokenizerException>(() => TokenizerFactory.FromFolder(Path.Combine(temp.Path, "missing")));
     }
 
-    [Fact]
+    [GoldenFact]
     public void Unsupported_tokenizer_class_is_named()
     {
-        using var temp = new TempFolder();
-        TempFolder.Write(temp.Path, "tokenizer_config.json", """{"tokenizer_class": "LlamaTokenizerFast"}""");
+        using var temp = new TempDirectory();
+        TempDirectory.WriteText(temp.Path, "tokenizer_config.json", """{"tokenizer_class": "LlamaTokenizerFast"}""");
         var e = Assert.Throws<TokenizerException>(() => TokenizerFactory.DetectKind(temp.Path));
         Assert.Contains("LlamaTokenizerFast", e.Message);
     }
 
-    [Fact]
+    [GoldenFact]
     public void A_sentencepiece_tokenizer_json_alone_is_refused_with_the_reason()
     {
-        using var temp = new TempFolder();
-        TempFolder.Write(temp.Path, "tokenizer.json", """{"version": "1.0", "model": {"type": "Unigram", "unk_id": 2, "vocab": [["<pad>", 0.0]]}}""");
+        using var temp = new TempDirectory();
+        TempDirectory.WriteText(temp.Path, "tokenizer.json", """{"version": "1.0", "model": {"type": "Unigram", "unk_id": 2, "vocab": [["<pad>", 0.0]]}}""");
         var e = Assert.Throws<TokenizerException>(() => TokenizerFactory.FromFolder(temp.Path));
         Assert.Contains("tokenizer.json", e.Message);
         Assert.Contains("Unigram", e.Message);
@@ -113,11 +113,11 @@ public sealed class TokenizerFactoryTests
         Assert.Contains("spiece.model", e.Message);
     }
 
-    [Fact]
+    [GoldenFact]
     public void A_clip_tokenizer_json_alone_gives_the_same_ids_as_vocab_and_merges()
     {
         if (Dir("clip") is not string dir) return;
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         using JsonDocument vocab = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "vocab.json")));
         string[] merges = File.ReadAllText(Path.Combine(dir, "merges.txt")).Trim().Split('\n').Skip(1).ToArray();
         var json = new Dictionary<string, object>
@@ -137,7 +137,7 @@ public sealed class TokenizerFactoryTests
                 ["merges"] = merges.Select(m => m.Split(' ')).ToArray(),
             },
         };
-        TempFolder.Write(temp.Path, "tokenizer.json", JsonSerializer.Serialize(json));
+        TempDirectory.WriteText(temp.Path, "tokenizer.json", JsonSerializer.Serialize(json));
         Assert.Equal(TokenizerKind.Clip, TokenizerFactory.DetectKind(temp.Path));
         IPromptTokenizer fromJson = TokenizerFactory.FromFolder(temp.Path);
         var fromFiles = ClipTokenizer.FromFolder(dir);

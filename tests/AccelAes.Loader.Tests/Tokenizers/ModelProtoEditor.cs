@@ -2,45 +2,6 @@ using System.Text;
 
 namespace AccelAes.Loader.Tests.Tokenizers;
 
-/// <summary>A temporary folder for hand-made tokenizer folders, deleted on dispose.</summary>
-internal sealed class TempFolder : IDisposable
-{
-    public TempFolder()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "accelaes-tok-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Sub(string name)
-    {
-        string dir = System.IO.Path.Combine(Path, name);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
-
-    public static void Write(string folder, string file, string content) =>
-        File.WriteAllText(System.IO.Path.Combine(folder, file), content, new UTF8Encoding(false));
-
-    public static void CopyFiles(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (string f in Directory.GetFiles(from)) File.Copy(f, System.IO.Path.Combine(to, System.IO.Path.GetFileName(f)));
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}
-
 /// <summary>Edits a SentencePiece .model (protobuf) for tests: changes the type of one piece.</summary>
 internal static class ModelProtoEditor
 {
