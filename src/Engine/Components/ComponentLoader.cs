@@ -1,4 +1,5 @@
 using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Models.Vae;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
@@ -17,7 +18,7 @@ public sealed record LoadedComponent(IComponentForward Forward, string Source, I
 public static class ComponentLoader
 {
     /// <summary>Model classes <c>accelaes forward</c> can run.</summary>
-    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName];
+    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName, AutoencoderKLConfig.ClassName];
 
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
     {
@@ -37,8 +38,12 @@ public static class ComponentLoader
         IComponentForward forward = cls switch
         {
             Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
+            AutoencoderKLConfig.ClassName => new AutoencoderKLComponent(new AutoencoderKL(reader, AutoencoderKLConfig.From(config))),
             _ => throw new AccelAesException($"Model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}."),
         };
-        return new LoadedComponent(forward, source.Description, reader.UnusedTensors());
+        IReadOnlyList<string> unused = reader.UnusedTensors();
+        // The VAE is decode-only: its encoder tensors are expected leftovers, not a config mismatch.
+        if (forward is AutoencoderKLComponent) unused = AutoencoderKLComponent.UnexpectedUnused(unused);
+        return new LoadedComponent(forward, source.Description, unused);
     }
 }
