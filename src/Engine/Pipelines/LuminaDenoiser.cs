@@ -96,9 +96,9 @@ public sealed class LuminaDenoiser : IVelocityPredictor
         float modelTime = ModelTimestep(schedule.Timesteps[step], _numTrainTimesteps);
         var (scaling, table) = RotaryFor(latents, modelTime);
 
-        Tensor cond, uncond;
         if (!DoGuidance)
             return be.Scale(Velocity(Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling), channels), -1f);
+        Tensor cond, uncond;
         if (_mode == GuidanceMode.Batched)
         {
             Tensor both = Run(be.Concat(0, latents, latents), _batchedEmbeds!, _batchedMask!, modelTime, table, scaling);
