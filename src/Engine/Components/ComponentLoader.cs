@@ -1,3 +1,4 @@
+using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Models.Vae;
 using AccelAes.Engine.Tensors;
@@ -18,7 +19,8 @@ public sealed record LoadedComponent(IComponentForward Forward, string Source, I
 public static class ComponentLoader
 {
     /// <summary>Model classes <c>accelaes forward</c> can run.</summary>
-    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName, AutoencoderKLConfig.ClassName];
+    public static IReadOnlyList<string> SupportedClasses { get; } =
+        [Sd3TransformerConfig.ClassName, LuminaNextDiTConfig.ClassName, AutoencoderKLConfig.ClassName];
 
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
     {
@@ -38,6 +40,7 @@ public static class ComponentLoader
         IComponentForward forward = cls switch
         {
             Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
+            LuminaNextDiTConfig.ClassName => new LuminaTransformerComponent(new LuminaNextDiT2DModel(reader, LuminaNextDiTConfig.From(config))),
             AutoencoderKLConfig.ClassName => new AutoencoderKLComponent(new AutoencoderKL(reader, AutoencoderKLConfig.From(config))),
             _ => throw new AccelAesException($"Model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}."),
         };

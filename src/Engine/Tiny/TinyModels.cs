@@ -19,6 +19,7 @@ public static class TinyModels
     [
         TinySd3.Sd3,
         TinySd3.Sd35,
+        TinyLumina.LuminaNext,
         TinyVae.Vae16,
         TinyVae.Vae4,
     ];
