@@ -99,6 +99,30 @@ public class TextEncoderModelTests
         Assert.All(Cpu.Download(both), v => Assert.True(float.IsFinite(v)));
     }
 
+    /// <summary>
+    /// transformers' eager softmax over a row that masks every key is uniform over the keys masked once (CLIP's
+    /// twice-masked keys, at −∞ there, get nothing): the additive path must give the mean of those values.
+    /// </summary>
+    [Fact]
+    public void Fully_masked_query_rows_average_the_values_masked_least_as_transformers_does()
+    {
+        const int keys = 4, d = 3;
+        float m = AttentionMaskArgs.MaskedScore;
+        // one batch, query 0 fully masked: keys 0 and 2 masked once, 1 and 3 twice; query 1 sees keys 0 and 1.
+        float[] additive = [m, 2 * m, m, 2 * m, 0, 0, m, 2 * m];
+        var args = AttentionMaskArgs.FromAdditive(Cpu, additive, batch: 1, queries: 2, keys: keys, heads: 1);
+        float[] q = TestData.Random(2 * d, 40), k = TestData.Random(keys * d, 41), v = TestData.Random(keys * d, 42);
+        float[] o = Cpu.Download(Cpu.Attention(Cpu.Upload(q, new Shape(1, 2, 1, d)), Cpu.Upload(k, new Shape(1, keys, 1, d)),
+            Cpu.Upload(v, new Shape(1, keys, 1, d)), 0.7f, args.KeyMask, args.Causal, args.Bias));
+        for (int f = 0; f < d; f++)
+            Assert.Equal((v[0 * d + f] + v[2 * d + f]) / 2, o[f], 1e-6);
+        double s0 = 0, s1 = 0;
+        for (int f = 0; f < d; f++) { s0 += q[d + f] * k[f]; s1 += q[d + f] * k[d + f]; }
+        double w0 = Math.Exp(0.7 * s0) / (Math.Exp(0.7 * s0) + Math.Exp(0.7 * s1));
+        for (int f = 0; f < d; f++)
+            Assert.Equal(w0 * v[f] + (1 - w0) * v[d + f], o[d + f], 1e-5);
+    }
+
     [Fact]
     public void T5_mask_of_ones_equals_no_mask()
     {

@@ -10,14 +10,20 @@ namespace AccelAes.Engine.Models.TextEncoders;
 /// whenever a query row keeps at least one key (exp underflows to exactly 0 either way), so the usual case uses
 /// the op's key mask and causal flag. They differ only for a row that masks every key (left padding before a
 /// causal mask, or an all-padding sequence): there every score becomes the same huge negative number and the
-/// softmax is uniform over the keys so masked, where the op returns zeros. Those rows are padding whose outputs
+/// softmax is uniform over those keys (over the keys masked once, where CLIP adds two masks), where the op
+/// returns zeros. Those rows are padding whose outputs
 /// nobody reads, but they are part of <c>last_hidden_state</c>, so for them the model builds transformers'
 /// additive mask itself (<see cref="FromAdditive"/>) and the output matches transformers everywhere.
 /// </summary>
 public sealed record AttentionMaskArgs(Tensor? KeyMask, bool Causal, Tensor? Bias)
 {
-    /// <summary>What transformers fills masked scores with: <c>torch.finfo(torch.float32).min</c>.</summary>
-    public const float FloatMin = float.MinValue;
+    /// <summary>
+    /// The score added at a masked position of an additive mask. transformers uses <c>finfo(float32).min</c>;
+    /// any value this large has the same effect (an O(1) score added to it rounds back to it, so a fully masked
+    /// row is uniform, and a position masked twice is still infinitely less likely than one masked once), while
+    /// −1e30 stays finite when a backend stores the bias in bf16, where finfo(float32).min rounds to −∞.
+    /// </summary>
+    public const float MaskedScore = -1e30f;
 
     /// <summary>
     /// True when some query row of <paramref name="mask"/> keeps no key: an all-padding row, or with
@@ -39,8 +45,8 @@ public sealed record AttentionMaskArgs(Tensor? KeyMask, bool Causal, Tensor? Bia
         => mask is null || mask.AllOnes() ? null : mask.UploadAsFloat(backend);
 
     /// <summary>
-    /// Arguments carrying transformers' own additive mask <paramref name="additive"/> [B, Sq, Sk] (values 0,
-    /// <see cref="FloatMin"/>, or −∞ where transformers adds two masks), repeated over <paramref name="heads"/>,
+    /// Arguments carrying transformers' additive mask <paramref name="additive"/> [B, Sq, Sk] (values 0,
+    /// <see cref="MaskedScore"/>, or twice that where transformers adds two masks), repeated over <paramref name="heads"/>,
     /// plus an optional per-head score bias [H, Sq, Sk] (T5's relative positions).
     /// </summary>
     public static AttentionMaskArgs FromAdditive(IBackend backend, float[] additive, int batch, int queries, int keys, int heads, Tensor? headBias = null)

@@ -94,7 +94,9 @@ public sealed class ClipTextTransformer
 
     /// <summary>
     /// CLIPAttention's eager masks, summed as it sums them: <c>_create_4d_causal_attention_mask</c> (min above the
-    /// diagonal) plus <c>_prepare_4d_attention_mask</c> (min at padded keys); both together overflow to −∞.
+    /// diagonal) plus <c>_prepare_4d_attention_mask</c> (min at padded keys). Where both apply transformers' sum
+    /// overflows to −∞ and here it is 2 × <see cref="AttentionMaskArgs.MaskedScore"/>: either way such keys get
+    /// no weight, and a fully masked query spreads its weight evenly over the keys masked only once.
     /// </summary>
     private static float[] AdditiveMask(TokenGrid attentionMask)
     {
@@ -104,8 +106,8 @@ public sealed class ClipTextTransformer
             for (int i = 0; i < length; i++)
                 for (int j = 0; j < length; j++)
                 {
-                    float causal = j > i ? AttentionMaskArgs.FloatMin : 0f;
-                    float padding = attentionMask[b, j] == 1 ? 0f : AttentionMaskArgs.FloatMin;
+                    float causal = j > i ? AttentionMaskArgs.MaskedScore : 0f;
+                    float padding = attentionMask[b, j] == 1 ? 0f : AttentionMaskArgs.MaskedScore;
                     additive[(b * length + i) * length + j] = causal + padding;
                 }
         return additive;

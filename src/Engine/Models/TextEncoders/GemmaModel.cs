@@ -104,7 +104,7 @@ public sealed class GemmaModel
             for (int i = 0; i < length; i++)
                 for (int j = 0; j < length; j++)
                     additive[(b * length + i) * length + j] =
-                        j > i || attentionMask![b, j] == 0 ? AttentionMaskArgs.FloatMin : 0f;
+                        j > i || attentionMask![b, j] == 0 ? AttentionMaskArgs.MaskedScore : 0f;
         return AttentionMaskArgs.FromAdditive(be, additive, batch, length, length, Config.NumAttentionHeads);
     }
 }

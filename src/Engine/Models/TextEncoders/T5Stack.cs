@@ -66,7 +66,7 @@ public sealed class T5Stack
         for (int b = 0; b < inputIds.Batch; b++)
             for (int i = 0; i < length; i++)
                 for (int j = 0; j < length; j++)
-                    additive[(b * length + i) * length + j] = attentionMask![b, j] == 1 ? 0f : AttentionMaskArgs.FloatMin;
+                    additive[(b * length + i) * length + j] = attentionMask![b, j] == 1 ? 0f : AttentionMaskArgs.MaskedScore;
         return AttentionMaskArgs.FromAdditive(be, additive, inputIds.Batch, length, length, Config.NumHeads, positionBias);
     }
 }
