@@ -37,13 +37,13 @@ public class TextEncoderConformanceTests(ITestOutputHelper log)
     {
         var folders = Directory.GetDirectories(GoldenFiles.At(Suite))
             .Where(d => File.Exists(Path.Combine(d, "config.json")) && File.Exists(Path.Combine(d, "outputs.safetensors")))
-            .Select(Path.GetFileName).Order().ToList();
+            .Select(d => Path.GetFileName(d)!).Order().ToList();
         Assert.NotEmpty(folders);
         foreach (string folder in folders)
         {
-            CheckGolden(folder!, null);
-            if (File.Exists(GoldenFiles.At(Suite, folder!, "model.bf16.safetensors")))
-                CheckGolden(folder!, "bf16");
+            CheckGolden(folder, null);
+            if (File.Exists(GoldenFiles.At(Suite, folder, "model.bf16.safetensors")))
+                CheckGolden(folder, "bf16");
         }
     }
 

@@ -61,12 +61,12 @@ public sealed record T5Config
 
     private void Validate(JsonConfig c)
     {
-        TransformersActivations.RequirePositive(c, "vocab_size", VocabSize);
-        TransformersActivations.RequirePositive(c, "d_model", DModel);
-        TransformersActivations.RequirePositive(c, "d_kv", DKv);
-        TransformersActivations.RequirePositive(c, "d_ff", DFf);
-        TransformersActivations.RequirePositive(c, "num_layers", NumLayers);
-        TransformersActivations.RequirePositive(c, "num_heads", NumHeads);
+        Positive(c, "vocab_size", VocabSize);
+        Positive(c, "d_model", DModel);
+        Positive(c, "d_kv", DKv);
+        Positive(c, "d_ff", DFf);
+        Positive(c, "num_layers", NumLayers);
+        Positive(c, "num_heads", NumHeads);
         // Bidirectional buckets: half per direction, half of those exact; the log-spaced rest needs
         // max_exact = num_buckets / 4 ≥ 1 and max_distance above it.
         if (RelativeAttentionNumBuckets < 4)
@@ -78,5 +78,10 @@ public sealed record T5Config
         if (!TransformersActivations.Supported.Contains(DenseActFn))
             throw c.Unsupported("feed_forward_proj", FeedForwardProj,
                 $"activation \"{DenseActFn}\" is not one of: {string.Join(", ", TransformersActivations.Supported)}");
+    }
+
+    private static void Positive(JsonConfig c, string field, int value)
+    {
+        if (value <= 0) throw c.Unsupported(field, value, "it must be positive");
     }
 }

@@ -22,9 +22,4 @@ public static class TransformersActivations
             throw c.Unsupported(field, value, "supported activations: " + string.Join(", ", Supported));
         return value;
     }
-
-    internal static void RequirePositive(JsonConfig c, string field, int value)
-    {
-        if (value <= 0) throw c.Unsupported(field, value, "it must be positive");
-    }
 }
