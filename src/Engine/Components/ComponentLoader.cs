@@ -1,5 +1,6 @@
 using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Models.TextEncoders;
 using AccelAes.Engine.Models.Vae;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -20,7 +21,16 @@ public static class ComponentLoader
 {
     /// <summary>Model classes <c>accelaes forward</c> can run.</summary>
     public static IReadOnlyList<string> SupportedClasses { get; } =
-        [Sd3TransformerConfig.ClassName, LuminaNextDiTConfig.ClassName, AutoencoderKLConfig.ClassName];
+    [
+        Sd3TransformerConfig.ClassName,
+        LuminaNextDiTConfig.ClassName,
+        AutoencoderKLConfig.ClassName,
+        ClipTextConfig.TextModelClass,
+        ClipTextConfig.WithProjectionClass,
+        T5Config.EncoderModelClass,
+        GemmaConfig.ModelClass,
+        GemmaConfig.CausalLmClass,
+    ];
 
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
     {
@@ -42,6 +52,11 @@ public static class ComponentLoader
             Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
             LuminaNextDiTConfig.ClassName => new LuminaTransformerComponent(new LuminaNextDiT2DModel(reader, LuminaNextDiTConfig.From(config))),
             AutoencoderKLConfig.ClassName => new AutoencoderKLComponent(new AutoencoderKL(reader, AutoencoderKLConfig.From(config))),
+            ClipTextConfig.TextModelClass => new ClipTextComponent(new ClipTextModel(reader, ClipTextConfig.From(config))),
+            ClipTextConfig.WithProjectionClass => new ClipTextComponent(new ClipTextModelWithProjection(reader, ClipTextConfig.From(config))),
+            T5Config.EncoderModelClass => new T5EncoderComponent(new T5EncoderModel(reader, T5Config.From(config))),
+            GemmaConfig.ModelClass or GemmaConfig.CausalLmClass =>
+                new GemmaComponent(new GemmaModel(GemmaModel.ModelScope(reader), GemmaConfig.From(config)), cls),
             _ => throw new AccelAesException($"Model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}."),
         };
         IReadOnlyList<string> unused = reader.UnusedTensors();

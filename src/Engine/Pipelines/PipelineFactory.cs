@@ -20,6 +20,7 @@ public static class PipelineFactory
         IDenoisePipeline pipeline = transformer.Forward switch
         {
             Sd3TransformerComponent sd3 => new Sd3Pipeline(sd3.Model),
+            LuminaTransformerComponent lumina => new LuminaPipeline(lumina.Model),
             _ => throw new AccelAesException($"No denoising pipeline for {transformer.Forward.ClassName}."),
         };
         var (scheduler, source) = ResolveScheduler(folder, schedulerFile, transformer.Forward.ClassName);
@@ -40,6 +41,8 @@ public static class PipelineFactory
     public static FlowMatchEulerSchedulerConfig DefaultScheduler(string transformerClass) => transformerClass switch
     {
         Sd3TransformerConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 3.0 },
+        // Lumina-Next-SFT's hub config is {num_train_timesteps: 1000, shift: 1.0} (architectures.md §1.3).
+        LuminaNextDiTConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 1.0 },
         _ => new FlowMatchEulerSchedulerConfig(),
     };
 }

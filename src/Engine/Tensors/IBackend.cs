@@ -79,6 +79,9 @@ public interface IBackend : IDisposable
     /// <summary>x·s.</summary>
     Tensor Scale(Tensor x, float s);
 
+    /// <summary>ReLU, elementwise: y = x where x ≥ 0 or x is NaN, else 0 (torch.relu; NaN propagates). Original T5's feed-forward.</summary>
+    Tensor Relu(Tensor x);
+
     /// <summary>Softmax over the last dimension (fp32 accumulation).</summary>
     Tensor Softmax(Tensor x);
 
