@@ -23,11 +23,12 @@ public static class PipelineFactory
             LuminaTransformerComponent lumina => new LuminaPipeline(lumina.Model),
             _ => throw new AccelAesException($"No denoising pipeline for {transformer.Forward.ClassName}."),
         };
-        var (scheduler, source) = ResolveScheduler(folder, schedulerFile, transformer.Forward.ClassName);
+        var (scheduler, source) = SchedulerOf(folder, transformer.Forward.ClassName, schedulerFile);
         return new DenoisingSetup(pipeline, scheduler, source, transformer);
     }
 
-    private static (FlowMatchEulerSchedulerConfig, string) ResolveScheduler(ModelFolder folder, string? schedulerFile, string transformerClass)
+    /// <summary>The scheduler config to sample with, and where it came from (for the CLI's report).</summary>
+    public static (FlowMatchEulerSchedulerConfig Config, string Source) SchedulerOf(ModelFolder folder, string transformerClass, string? schedulerFile = null)
     {
         if (schedulerFile is not null)
             return (FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(schedulerFile)), schedulerFile);

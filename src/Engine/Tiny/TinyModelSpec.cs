@@ -18,4 +18,14 @@ public sealed record TinyComponentSpec(string Folder, string Library, string Cla
 /// config.json and weights written at the folder root (what <c>ModelFolder.Open</c> reads as a single component).
 /// </summary>
 public sealed record TinyModelSpec(string Arch, string? PipelineClass, string Description, IReadOnlyList<TinyComponentSpec> Components,
-    string? SchedulerConfigJson);
+    string? SchedulerConfigJson)
+{
+    /// <summary>Folders that hold files rather than weights (tokenizers), listed in model_index.json too.</summary>
+    public IReadOnlyList<TinyFileFolder> FileFolders { get; init; } = [];
+
+    /// <summary>Optional pipeline components this tiny model leaves out (model_index.json says [null, null], as diffusers writes).</summary>
+    public IReadOnlyList<string> AbsentComponents { get; init; } = [];
+}
+
+/// <summary>A pipeline folder of plain files (e.g. a tokenizer): its name, model_index.json entry and writer.</summary>
+public sealed record TinyFileFolder(string Folder, string Library, string ClassName, Action<string> Write);

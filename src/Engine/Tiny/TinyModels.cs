@@ -52,6 +52,15 @@ public static class TinyModels
             index[component.Folder] = new JsonArray(component.Library, component.ClassName);
             WriteComponent(component, Path.Combine(directory, component.Folder), seed, storeAs);
         }
+        foreach (var files in spec.FileFolders)
+        {
+            index[files.Folder] = new JsonArray(files.Library, files.ClassName);
+            string folder = Path.Combine(directory, files.Folder);
+            Directory.CreateDirectory(folder);
+            files.Write(folder);
+        }
+        foreach (string absent in spec.AbsentComponents)
+            index[absent] = new JsonArray(null, null);
         if (spec.SchedulerConfigJson is not null)
         {
             index["scheduler"] = new JsonArray("diffusers", "FlowMatchEulerDiscreteScheduler");

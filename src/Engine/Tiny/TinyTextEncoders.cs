@@ -37,8 +37,8 @@ public static class TinyTextEncoders
 
     /// <summary>OpenCLIP bigG-like: exact gelu, pooled at the first <c>eos_token_id</c> (&lt;|endoftext|&gt;).</summary>
     public static TinyComponentSpec ClipG(string folder = "text_encoder_2", int hiddenSize = 32, int projectionDim = 40,
-        int vocabSize = ClipVocabSize)
-        => Clip(folder, withProjection: true, hiddenSize, heads: 4, projectionDim, vocabSize, "gelu", ClipEndOfTextId);
+        int vocabSize = ClipVocabSize, int endOfTextId = ClipEndOfTextId)
+        => Clip(folder, withProjection: true, hiddenSize, heads: 4, projectionDim, vocabSize, "gelu", endOfTextId);
 
     /// <summary>T5 v1.1-like encoder (gated-gelu, relative position buckets), width <paramref name="dModel"/>.</summary>
     public static TinyComponentSpec T5(string folder, int dModel = 64, int vocabSize = T5VocabSize)
@@ -121,7 +121,7 @@ public static class TinyTextEncoders
         return new(folder, "transformers", cls, Json(new JsonObject
         {
             ["architectures"] = new JsonArray(cls),
-            ["bos_token_id"] = eosTokenId == 2 ? 0 : ClipEndOfTextId - 1,
+            ["bos_token_id"] = eosTokenId == 2 ? 0 : eosTokenId - 1,
             ["eos_token_id"] = eosTokenId,
             ["hidden_act"] = activation,
             ["hidden_size"] = hiddenSize,
