@@ -1,3 +1,4 @@
+using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -17,7 +18,7 @@ public sealed record LoadedComponent(IComponentForward Forward, string Source, I
 public static class ComponentLoader
 {
     /// <summary>Model classes <c>accelaes forward</c> can run.</summary>
-    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName];
+    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName, FluxTransformerConfig.ClassName];
 
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
     {
@@ -37,6 +38,7 @@ public static class ComponentLoader
         IComponentForward forward = cls switch
         {
             Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
+            FluxTransformerConfig.ClassName => new FluxTransformerComponent(new FluxTransformer2DModel(reader, FluxTransformerConfig.From(config))),
             _ => throw new AccelAesException($"Model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}."),
         };
         return new LoadedComponent(forward, source.Description, reader.UnusedTensors());
