@@ -19,6 +19,8 @@ public static class TinyModels
     [
         TinySd3.Sd3,
         TinySd3.Sd35,
+        TinyFlux.Flux,
+        TinyFlux.FluxSchnell,
     ];
 
     public static TinyModelSpec Get(string arch)
