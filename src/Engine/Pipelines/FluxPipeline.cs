@@ -12,6 +12,9 @@ namespace AccelAes.Engine.Pipelines;
 /// config (architectures.md §0.10), distilled guidance embedded when the transformer has a guidance embedder,
 /// no CFG unless <see cref="TrueCfgScale"/> &gt; 1 (then a negative pass: v_neg + s·(v_pos − v_neg)).
 /// Latents stay packed [B, (H/16)·(W/16), 4·C] throughout; <see cref="FluxLatentPacking"/> converts.
+/// <see cref="DenoiseSettings.GuidanceScale"/> is diffusers' <c>guidance_scale</c>: the value embedded by a
+/// guidance-distilled transformer (3.5 for FLUX.1-dev), ignored by one without a guidance embedder (schnell).
+/// <see cref="DenoiseSettings.Height"/> and <see cref="DenoiseSettings.Width"/> are required: they fix the image ids.
 /// </summary>
 public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoisePipeline
 {

@@ -203,6 +203,34 @@ public class FluxPipelineTests
     }
 
     [Theory]
+    [InlineData("flux", true)]
+    [InlineData("flux-schnell", false)]
+    public void Tiny_flux_folders_load_and_sample_with_their_own_scheduler(string arch, bool guidance)
+    {
+        using var dir = new TempDirectory();
+        Engine.Tiny.TinyModels.Write(arch, dir.Path, seed: 2);
+        var folder = ModelFolder.Open(dir.Path);
+        Assert.Equal("FluxPipeline", folder.PipelineClass);
+        var model = ((Components.FluxTransformerComponent)Components.ComponentLoader.Load(folder.Component("transformer"), _cpu).Forward).Model;
+        Assert.Equal(guidance, model.Config.GuidanceEmbeds);
+        var scheduler = FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(Path.Combine(dir.Path, "scheduler", "scheduler_config.json")));
+        Assert.Equal(guidance, scheduler.UseDynamicShifting);
+        var c = model.Config;
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["prompt_embeds"] = _cpu.Upload(TestData.Random(5 * c.JointAttentionDim, 1), new Shape(1, 5, c.JointAttentionDim)),
+            ["pooled_prompt_embeds"] = _cpu.Upload(TestData.Random(c.PooledProjectionDim, 2), new Shape(1, c.PooledProjectionDim)),
+            // A 32×48-pixel image of 16 latent channels: 4×6 latent, packed 2×3 tokens of 64 features.
+            ["latents"] = FluxLatentPacking.Pack(_cpu.Upload(TestData.Random(16 * 4 * 6, 3), new Shape(1, 16, 4, 6))),
+        };
+        var settings = new DenoiseSettings { Steps = 2, GuidanceScale = 3.5f, Scheduler = scheduler, Height = 32, Width = 48 };
+        Tensor final = new FluxPipeline(model).Denoise(inputs, settings);
+        Tensor unpacked = FluxLatentPacking.UnpackFromImageSize(final, 32, 48);
+        Assert.Equal(new Shape(1, 16, 4, 6), unpacked.Shape);
+        Assert.All(_cpu.Download(unpacked), v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Theory]
     [InlineData(1, 16, 4, 6)]
     [InlineData(2, 3, 2, 10)]
     [InlineData(1, 16, 6, 2)]
