@@ -1,5 +1,6 @@
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Models.Vae;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
@@ -18,7 +19,8 @@ public sealed record LoadedComponent(IComponentForward Forward, string Source, I
 public static class ComponentLoader
 {
     /// <summary>Model classes <c>accelaes forward</c> can run.</summary>
-    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName, FluxTransformerConfig.ClassName];
+    public static IReadOnlyList<string> SupportedClasses { get; } =
+        [Sd3TransformerConfig.ClassName, FluxTransformerConfig.ClassName, AutoencoderKLConfig.ClassName];
 
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
     {
@@ -39,8 +41,12 @@ public static class ComponentLoader
         {
             Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
             FluxTransformerConfig.ClassName => new FluxTransformerComponent(new FluxTransformer2DModel(reader, FluxTransformerConfig.From(config))),
+            AutoencoderKLConfig.ClassName => new AutoencoderKLComponent(new AutoencoderKL(reader, AutoencoderKLConfig.From(config))),
             _ => throw new AccelAesException($"Model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}."),
         };
-        return new LoadedComponent(forward, source.Description, reader.UnusedTensors());
+        IReadOnlyList<string> unused = reader.UnusedTensors();
+        // The VAE is decode-only: its encoder tensors are expected leftovers, not a config mismatch.
+        if (forward is AutoencoderKLComponent) unused = AutoencoderKLComponent.UnexpectedUnused(unused);
+        return new LoadedComponent(forward, source.Description, unused);
     }
 }

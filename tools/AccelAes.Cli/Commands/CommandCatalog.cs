@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace AccelAes.Cli.Commands;
+
+/// <summary>Every `accelaes` subcommand, in the order `--help` lists them.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All() =>
+    [
+        DenoiseCommand.Create(),
+        ForwardCommand.Create(),
+        InspectCommand.Create(),
+        MakeTinyCommand.Create(),
+        BenchCommand.Create(),
+        KernelsCommand.Create(),
+    ];
+}
