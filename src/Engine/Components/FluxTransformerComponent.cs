@@ -30,10 +30,11 @@ public sealed class FluxTransformerComponent(FluxTransformer2DModel model) : ICo
         ForwardInputs.Validate(this, inputs);
         Tensor hidden = inputs["hidden_states"];
         int batch = hidden.Shape[0];
-        Tensor timestep = ForwardInputs.BroadcastTimestep(inputs["timestep"], batch);
-        Tensor? guidance = inputs.TryGetValue("guidance", out var g) ? ForwardInputs.BroadcastTimestep(g, batch, "guidance") : null;
+        // Ids, timesteps and guidance saved as integers (torch accepts them) arrive as index tensors: use their values.
+        Tensor timestep = ForwardInputs.BroadcastTimestep(ForwardInputs.AsFloat(inputs["timestep"]), batch);
+        Tensor? guidance = inputs.TryGetValue("guidance", out var g) ? ForwardInputs.BroadcastTimestep(ForwardInputs.AsFloat(g), batch, "guidance") : null;
         Tensor sample = Model.Forward(hidden, inputs["encoder_hidden_states"], inputs["pooled_projections"], timestep,
-            inputs["img_ids"], inputs["txt_ids"], guidance);
+            ForwardInputs.AsFloat(inputs["img_ids"]), ForwardInputs.AsFloat(inputs["txt_ids"]), guidance);
         return new Dictionary<string, Tensor> { ["sample"] = sample };
     }
 }
