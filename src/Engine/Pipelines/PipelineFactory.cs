@@ -20,6 +20,7 @@ public static class PipelineFactory
         IDenoisePipeline pipeline = transformer.Forward switch
         {
             Sd3TransformerComponent sd3 => new Sd3Pipeline(sd3.Model),
+            FluxTransformerComponent flux => new FluxPipeline(flux.Model),
             _ => throw new AccelAesException($"No denoising pipeline for {transformer.Forward.ClassName}."),
         };
         var (scheduler, source) = ResolveScheduler(folder, schedulerFile, transformer.Forward.ClassName);
@@ -40,6 +41,8 @@ public static class PipelineFactory
     public static FlowMatchEulerSchedulerConfig DefaultScheduler(string transformerClass) => transformerClass switch
     {
         Sd3TransformerConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 3.0 },
+        // FLUX.1-dev's (schnell folders carry their own: no shifting).
+        FluxTransformerConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 3.0, UseDynamicShifting = true, HasBaseShift = true, HasMaxShift = true },
         _ => new FlowMatchEulerSchedulerConfig(),
     };
 }
