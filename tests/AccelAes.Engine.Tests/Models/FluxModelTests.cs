@@ -172,6 +172,25 @@ public class FluxModelTests
     }
 
     [Fact]
+    public void Component_accepts_integer_ids_as_read_from_int64_files()
+    {
+        var model = FluxTestModels.Model(_cpu);
+        var inputs = FluxTestModels.Inputs.Random(1, 2, 3, 2, seed: 17);
+        var named = new Dictionary<string, Tensor>
+        {
+            ["hidden_states"] = _cpu.Upload(inputs.Hidden, new Shape(1, 6, 16)),
+            ["encoder_hidden_states"] = _cpu.Upload(inputs.Context, new Shape(1, 2, 12)),
+            ["pooled_projections"] = _cpu.Upload(inputs.Pooled, new Shape(1, 10)),
+            ["timestep"] = _cpu.Upload(inputs.Timestep, new Shape(1)),
+            ["guidance"] = _cpu.UploadIndices([4], new Shape(1)),
+            ["img_ids"] = _cpu.UploadIndices(inputs.ImgIds.Select(v => (int)v).ToArray(), new Shape(6, 3)),
+            ["txt_ids"] = _cpu.UploadIndices(new int[6], new Shape(2, 3)),
+        };
+        float[] got = _cpu.Download(new FluxTransformerComponent(model).Forward(named)["sample"]);
+        TestData.AssertClose((inputs with { Guidance = [4f] }).Run(_cpu, model), got, 1e-6, "integer inputs vs float inputs");
+    }
+
+    [Fact]
     public void Component_of_a_guidance_distilled_model_requires_guidance_by_name()
     {
         var component = new FluxTransformerComponent(FluxTestModels.Model(_cpu));
