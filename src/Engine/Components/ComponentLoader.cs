@@ -1,4 +1,5 @@
 using AccelAes.Engine.Models.Lumina;
+using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Models.TextEncoders;
 using AccelAes.Engine.Models.Vae;
@@ -23,6 +24,7 @@ public static class ComponentLoader
     public static IReadOnlyList<string> SupportedClasses { get; } =
     [
         Sd3TransformerConfig.ClassName,
+        FluxTransformerConfig.ClassName,
         LuminaNextDiTConfig.ClassName,
         AutoencoderKLConfig.ClassName,
         ClipTextConfig.TextModelClass,
@@ -51,6 +53,7 @@ public static class ComponentLoader
         {
             Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
             LuminaNextDiTConfig.ClassName => new LuminaTransformerComponent(new LuminaNextDiT2DModel(reader, LuminaNextDiTConfig.From(config))),
+            FluxTransformerConfig.ClassName => new FluxTransformerComponent(new FluxTransformer2DModel(reader, FluxTransformerConfig.From(config))),
             AutoencoderKLConfig.ClassName => new AutoencoderKLComponent(new AutoencoderKL(reader, AutoencoderKLConfig.From(config))),
             ClipTextConfig.TextModelClass => new ClipTextComponent(new ClipTextModel(reader, ClipTextConfig.From(config))),
             ClipTextConfig.WithProjectionClass => new ClipTextComponent(new ClipTextModelWithProjection(reader, ClipTextConfig.From(config))),

@@ -21,6 +21,7 @@ public static class PipelineFactory
         {
             Sd3TransformerComponent sd3 => new Sd3Pipeline(sd3.Model),
             LuminaTransformerComponent lumina => new LuminaPipeline(lumina.Model),
+            FluxTransformerComponent flux => new FluxPipeline(flux.Model),
             _ => throw new AccelAesException($"No denoising pipeline for {transformer.Forward.ClassName}."),
         };
         var (scheduler, source) = SchedulerOf(folder, transformer.Forward.ClassName, schedulerFile);
@@ -44,6 +45,8 @@ public static class PipelineFactory
         Sd3TransformerConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 3.0 },
         // Lumina-Next-SFT's hub config is {num_train_timesteps: 1000, shift: 1.0} (architectures.md §1.3).
         LuminaNextDiTConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 1.0 },
+        // FLUX.1-dev's (schnell folders carry their own: no shifting).
+        FluxTransformerConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 3.0, UseDynamicShifting = true, HasBaseShift = true, HasMaxShift = true },
         _ => new FlowMatchEulerSchedulerConfig(),
     };
 }

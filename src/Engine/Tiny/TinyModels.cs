@@ -20,6 +20,8 @@ public static class TinyModels
         TinySd3.Sd3,
         TinySd3.Sd35,
         TinyLumina.LuminaNext,
+        TinyFlux.Flux,
+        TinyFlux.FluxSchnell,
         TinyVae.Vae16,
         TinyVae.Vae4,
     ];
