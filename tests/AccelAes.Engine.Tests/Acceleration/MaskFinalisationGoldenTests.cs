@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Acceleration.AesMask;
 
 namespace AccelAes.Engine.Tests.Acceleration;
@@ -34,6 +35,7 @@ public class MaskFinalisationGoldenTests
             Assert.Null(mask.Binary);
             Assert.True(mask.IsEverything);
             AesMaskGoldens.AssertMaskEqual(AesMaskGoldens.Mask(g["token_mask_f32"]), mask.IsFocus, $"{name} token_mask_f32 (fallback)");
+            CheckScaleMap(name, g, mask, h, w);
             return;
         }
 
@@ -48,6 +50,40 @@ public class MaskFinalisationGoldenTests
         // The Lumina binary mask blurred with the SD3/FLUX σ.
         float[] binary = Array.ConvertAll(mask.Binary!, b => b ? 1f : 0f);
         AesMaskGoldens.AssertClose(g["soft_sigma1p5"].Values, GaussianBlur.Blur(binary, h, w, 1.5), 5e-7, $"{name} soft_sigma1p5");
+        CheckScaleMap(name, g, mask, h, w);
+    }
+
+    /// <summary>
+    /// s_map_f32 (1 + 6·m nearest-upsampled ×2) where the mask exists; on fallback the engine uses uniform cfg_scale
+    /// while the reference's key is s_fg everywhere, which the ReferenceForegroundScale option reproduces.
+    /// </summary>
+    private static void CheckScaleMap(string name, Dictionary<string, GoldenTensor> g, FocusMask mask, int h, int w)
+    {
+        var meta = AesMaskGoldens.Meta("mask_finalisation", name);
+        var options = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Lumina) with
+        {
+            ForegroundScale = AesMaskGoldens.Number(meta, "lumina_s_fg", 7.0),
+            BackgroundScale = AesMaskGoldens.Number(meta, "lumina_s_bg", 1.0),
+        };
+        var expected = g["s_map_f32"];
+        Assert.Equal(new[] { 2 * h, 2 * w }, expected.Shape);
+        int step = options.MaskStep!.Value;
+        GuidanceScaleMap map = SpatialGuidance.ForStep(options, step, mask, 2 * h, 2 * w);
+        if (!mask.Fallback)
+        {
+            Assert.False(map.IsUniform);
+            AesMaskGoldens.AssertClose(expected.Values, map.Map!, 3e-6, $"{name} s_map_f32");
+            // The map arithmetic itself is bitwise: from the reference's own soft mask.
+            float[] fromReferenceSoft = SpatialGuidance.ScaleMap(g["soft_sigma1"].Values, h, w, 2, options.ForegroundScale, options.BackgroundScale);
+            AesMaskGoldens.AssertBitwise(expected.Values, fromReferenceSoft, $"{name} s_map_f32 from the reference soft mask");
+            return;
+        }
+
+        Assert.True(map.IsUniform);
+        Assert.Equal((float)options.GuidanceScale, map.Uniform);
+        Assert.All(expected.Values, v => Assert.Equal((float)options.ForegroundScale, v));
+        var reference = SpatialGuidance.ForStep(options with { FallbackGuidance = FallbackGuidance.ReferenceForegroundScale }, step, mask, 2 * h, 2 * w);
+        AesMaskGoldens.AssertBitwise(expected.Values, reference.ToArray(), $"{name} s_map_f32 (reference fallback option)");
     }
 
     [GoldenTheory]
