@@ -145,7 +145,7 @@ public sealed record AccelerationOptions
     public double? BlurSigma { get; init; }
 
     /// <summary>Flatness fallback: no mask when the normalised heat map's std is below this (knob <c>std_threshold</c>).</summary>
-    public float StdThreshold { get; init; } = 0.12f;
+    public double StdThreshold { get; init; } = 0.12;
 
     /// <summary>The global anchor-similarity gate of word importance (knob <c>gate</c>).</summary>
     public double ConfidenceGate { get; init; } = TokenImportance.DefaultConfidenceGate;
@@ -289,7 +289,7 @@ public sealed record AccelerationOptions
                 },
             },
             "blur_sigma" => this with { BlurSigma = v.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : Number(k, v) },
-            "std_threshold" => this with { StdThreshold = (float)Number(k, v) },
+            "std_threshold" => this with { StdThreshold = Number(k, v) },
             "gate" => this with { ConfidenceGate = Number(k, v) },
             "fallback_guidance" => this with
             {
@@ -352,7 +352,7 @@ public sealed record AccelerationOptions
         }
 
         if (BlurSigma is double s && !(s > 0 && double.IsFinite(s))) e.Add($"blur_sigma: must be a positive number, got {s}.");
-        if (!(StdThreshold >= 0 && float.IsFinite(StdThreshold))) e.Add($"std_threshold: must be a non-negative number, got {StdThreshold}.");
+        if (!(StdThreshold >= 0 && double.IsFinite(StdThreshold))) e.Add($"std_threshold: must be a non-negative number, got {StdThreshold}.");
         if (!(ConfidenceGate >= -1 && ConfidenceGate <= 1)) e.Add($"gate: a cosine-similarity gate must be in [-1, 1], got {ConfidenceGate}.");
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");

@@ -20,17 +20,18 @@ public enum MaskThresholdRule
 /// <summary>Settings of <see cref="MaskFinalisation.Finalise"/>.</summary>
 /// <param name="SkipRatio">Background fraction; the threshold keeps the top <c>1 − skip_ratio</c> of the heat map.</param>
 /// <param name="BlurSigma">σ of the Gaussian blur of the binary mask (1.0 in AesMask, 1.5 in the SD3/FLUX reference).</param>
-/// <param name="StdThreshold">Flatness fallback: no mask when the unbiased std of the normalised map is below this (float32 compare).</param>
+/// <param name="StdThreshold">Flatness fallback: no mask when the unbiased std of the normalised map (float32, widened to float64 as
+/// the reference's <c>.item()</c> does) is below this.</param>
 /// <param name="Rule">How the threshold is found.</param>
 public sealed record MaskFinalisationOptions(
     double SkipRatio = 0.5,
     double BlurSigma = 1.0,
-    float StdThreshold = 0.12f,
+    double StdThreshold = 0.12,
     MaskThresholdRule Rule = MaskThresholdRule.Quantile)
 {
     /// <summary>The reference code's SD3 / FLUX settings: percentile threshold, σ = 1.5, no fallback.</summary>
     public static MaskFinalisationOptions Sd3FluxReference(double skipRatio = 0.5) =>
-        new(skipRatio, 1.5, 0.12f, MaskThresholdRule.Sd3FluxPercentile);
+        new(skipRatio, 1.5, 0.12, MaskThresholdRule.Sd3FluxPercentile);
 }
 
 /// <summary>
@@ -69,9 +70,9 @@ public static class MaskFinalisation
         double threshold;
         if (options.Rule == MaskThresholdRule.Quantile)
         {
-            // build_mask_from_cross_attention: `if heatmap.std() < MIN_HEATMAP_STD: return None` — a float32
-            // tensor against a Python float compares in float32.
-            if (std < options.StdThreshold)
+            // build_mask_from_cross_attention: `heatmap_std = heatmap.std().item()` (the float32 std as a Python
+            // float), then `if heatmap_std < MIN_HEATMAP_STD: return None` in float64.
+            if ((double)std < options.StdThreshold)
             {
                 var ones = new float[input.Length];
                 Array.Fill(ones, 1f);

@@ -1,14 +1,15 @@
 namespace AccelAes.Engine.Acceleration.AesMask;
 
 /// <summary>
-/// The reference's stop-word rule (<c>SemanticMaskBuilder.STOPWORDS</c>, 63 words, and
+/// The reference's stop-word rule (<c>SemanticMaskBuilder.STOPWORDS</c>, 66 words — the set in the source has 66
+/// entries although accelaes-reference-code.md §1.1 calls it "63" — and
 /// <c>compute_token_importance</c> l.401–405): a word is a stop word iff, with the characters
-/// <c>,.;:!?'"()[]{}</c> stripped from both ends, its lower-case form is one of the 63 words or it has at most
+/// <c>,.;:!?'"()[]{}</c> stripped from both ends, its lower-case form is one of the stop words or it has at most
 /// one character. Stop words get no CLIP score (importance 0 unless no content word exists at all).
 /// </summary>
 public static class Stopwords
 {
-    /// <summary>The 63 stop words, in the reference's order.</summary>
+    /// <summary>The stop words, in the reference's order (66, as in the reference source).</summary>
     public static IReadOnlyList<string> Words { get; } =
     [
         "a", "an", "the", "of", "in", "on", "at", "to", "for", "with", "and", "or", "but", "is", "are", "was", "were",
