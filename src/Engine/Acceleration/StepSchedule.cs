@@ -203,7 +203,11 @@ public sealed class StepSchedule
         var doc = new StepScheduleDocument(
             _steps.Select(s => new StepScheduleEntryDocument(s.Index, s.Kind.JsonName(), s.Sigma)).ToList(),
             FullCount, SparseCount, SkippedCount, RelativeCost);
-        return JsonSerializer.Serialize(doc, indented ? AccelerationJsonContext.Indented.StepScheduleDocument : AccelerationJsonContext.Default.StepScheduleDocument);
+        if (!indented) return JsonSerializer.Serialize(doc, AccelerationJsonContext.Default.StepScheduleDocument);
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+            JsonSerializer.Serialize(writer, doc, AccelerationJsonContext.Default.StepScheduleDocument);
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>Reads <see cref="ToJson"/>'s format back; the counts must agree with the steps.</summary>
@@ -244,11 +248,4 @@ internal sealed record StepScheduleDocument(List<StepScheduleEntryDocument> Step
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(StepScheduleDocument))]
-internal sealed partial class AccelerationJsonContext : JsonSerializerContext
-{
-    private static AccelerationJsonContext? _indented;
-
-    /// <summary>The same contract, indented output.</summary>
-    public static AccelerationJsonContext Indented =>
-        _indented ??= new AccelerationJsonContext(new JsonSerializerOptions(Default.Options) { WriteIndented = true });
-}
+internal sealed partial class AccelerationJsonContext : JsonSerializerContext;

@@ -89,6 +89,13 @@ internal static class AesMaskGoldens
         _ => throw new InvalidDataException($"mask value {v} is neither 0 nor 1"),
     });
 
+    /// <summary>
+    /// The reference's token mask: the soft mask cast to bf16 (round to nearest even) before <c>&gt; 0.5</c>. Used to check
+    /// that the *_bf16 keys differ from the engine's fp32 token mask only by that documented cast.
+    /// </summary>
+    public static bool[] Bf16TokenMask(float[] soft) =>
+        Array.ConvertAll(soft, v => DTypeConversion.BFloat16ToFloat32(DTypeConversion.Float32ToBFloat16(v)) > 0.5f);
+
     public static void AssertBitwise(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);

@@ -31,7 +31,7 @@ public class AggregationGoldenTests
         float[] weights = g.TryGetValue("token_importance", out GoldenTensor? imp) ? imp.Values : HeatMapAccumulator.UniformWeights(l);
         var acc = new HeatMapAccumulator(n, weights);
         int perLayer = heads * n * l;
-        for (int layer = 0; layer < layers; layer++) acc.AddProbabilities(probs.Values.AsSpan(layer * perLayer, perLayer), heads);
+        for (int layer = 0; layer < layers; layer++) acc.AddProbabilities(layer, probs.Values.AsSpan(layer * perLayer, perLayer), heads);
         float[] heat = acc.Result();
         AesMaskGoldens.AssertClose(heatRaw.Values, heat, bf16 ? 2e-3 : 1e-6, $"{name} heat_raw");
 
@@ -72,5 +72,6 @@ public class AggregationGoldenTests
         AesMaskGoldens.AssertClose(soft.Values, mask.Soft, 5e-7, $"{name} soft_sigma1");
         // Engine semantics: token mask = fp32 soft > 0.5 (the file's token mask is the bf16-based one).
         AesMaskGoldens.AssertMaskEqual(Array.ConvertAll(soft.Values, v => v > 0.5f), mask.IsFocus, $"{name} token mask (fp32 soft)");
+        AesMaskGoldens.AssertMaskEqual(AesMaskGoldens.Mask(g["token_mask_bf16"]), AesMaskGoldens.Bf16TokenMask(soft.Values), $"{name} token_mask_bf16 = bf16(soft) > 0.5");
     }
 }

@@ -42,22 +42,30 @@ public class HeatMapAggregationTests
         }
 
         var acc1 = new HeatMapAccumulator(n, w);
-        foreach (int i in new[] { 2, 0, 1 }) acc1.AddProbabilities(probs[i], heads);
+        foreach (int i in new[] { 2, 0, 1 }) acc1.AddProbabilities(i, probs[i], heads);
+        Assert.Throws<InvalidOperationException>(() => acc1.AddProbabilities(1, probs[1], heads));
+        Assert.Equal([0, 1, 2], acc1.AddedLayers);
         Assert.Equal(3, acc1.Layers);
         TestData.AssertClose(expected, acc1.Result(), 1e-7, "streamed heat");
 
         // Row sums (what a fused kernel emits) give the same map.
         var acc2 = new HeatMapAccumulator(n, w);
-        foreach (float[] layer in probs)
+        var acc3 = new HeatMapAccumulator(n, w);
+        for (int i = 0; i < layers; i++)
         {
             var sums = new float[heads * n];
             for (int r = 0; r < heads * n; r++)
-                for (int j = 0; j < l; j++) sums[r] += layer[r * l + j] * w[j];
-            acc2.AddWeightedRowSums(sums, heads);
+                for (int j = 0; j < l; j++) sums[r] += probs[i][r * l + j] * w[j];
+            acc2.AddWeightedRowSums(i, sums, heads);
+            var headSums = new float[n * l];
+            for (int h = 0; h < heads; h++)
+                for (int q = 0; q < n * l; q++) headSums[q] += probs[i][h * n * l + q];
+            acc3.AddHeadSums(i, headSums, heads);
         }
 
         TestData.AssertClose(expected, acc2.Result(), 1e-6, "row-sum heat");
-        Assert.Throws<AccelAesException>(() => acc2.AddProbabilities(new float[5], heads));
+        TestData.AssertClose(expected, acc3.Result(), 1e-6, "head-sum heat");
+        Assert.Throws<AccelAesException>(() => acc2.AddProbabilities(7, new float[5], heads));
         Assert.Throws<InvalidOperationException>(() => new HeatMapAccumulator(n, w).Result());
     }
 
@@ -91,9 +99,9 @@ public class HeatMapAggregationTests
 
         float[] w = [0.2f, 1f, 0.5f, 1f, 1f];
         var fromProbs = new HeatMapAccumulator(n, w);
-        fromProbs.AddProbabilities(p, heads);
+        fromProbs.AddProbabilities(0, p, heads);
         var fromQk = new HeatMapAccumulator(n, w);
-        fromQk.AddCrossAttention(q, heads, d, k, kvHeads, mask, scale);
+        fromQk.AddCrossAttention(0, q, heads, d, k, kvHeads, mask, scale);
         TestData.AssertClose(fromProbs.Result(), fromQk.Result(), 1e-6, "q/k path");
         Assert.Throws<AccelAesException>(() => AttentionProbabilities.CrossAttention(q, heads, n, d, k, kvHeads, l, [0, 0, 0, 0, 0], scale));
     }
@@ -129,14 +137,14 @@ public class HeatMapAggregationTests
 
         float[] w = [1f, 0.5f, 0f]; // last text token = padding: weight 0
         var viaQk = new HeatMapAccumulator(n, w);
-        viaQk.AddJointAttention(q, heads, d, keys, s, 0, scale);
+        viaQk.AddJointAttention(3, q, heads, d, keys, s, 0, scale);
         var viaProbs = new HeatMapAccumulator(n, w);
-        viaProbs.AddProbabilities(block, heads);
+        viaProbs.AddProbabilities(3, block, heads);
         TestData.AssertClose(viaProbs.Result(), viaQk.Result(), 1e-6, "joint q/k path");
 
         // The reference's SD3/FLUX capture: mean of the logits over heads and all text columns.
         var reference = new HeatMapAccumulator(n, HeatMapAccumulator.UniformWeights(l));
-        reference.AddJointLogits(q, heads, d, keys, s, 0, scale);
+        reference.AddJointLogits(3, q, heads, d, keys, s, 0, scale);
         var expected = new float[n];
         for (int t = 0; t < n; t++)
         {
@@ -165,11 +173,14 @@ public class HeatMapAggregationTests
             if (!builder.Captures(layer)) continue;
             Assert.Throws<InvalidOperationException>(() => builder.Build());
             float[] p = Softmax(TestData.Random(heads * rows * cols * l, 500 + layer, -4, 4), heads * rows * cols, l);
-            builder.Accumulator.AddProbabilities(p, heads);
-            accumulator.AddProbabilities(p, heads);
+            builder.Accumulator.AddProbabilities(layer, p, heads);
+            accumulator.AddProbabilities(layer, p, heads);
         }
 
         FocusMask mask = builder.Build();
+        var wrongLayers = new AesMaskBuilder(o, 24, rows, cols, w);
+        foreach (int layer in new[] { 0, 4, 8, 12, 16, 21 }) wrongLayers.Accumulator.AddWeightedRowSums(layer, new float[heads * rows * cols], heads);
+        Assert.Contains("0,4,8,12,16,20", Assert.Throws<InvalidOperationException>(() => wrongLayers.Build()).Message);
         FocusMask expected = MaskFinalisation.Finalise(accumulator.Result(), rows, cols, o.MaskFinalisation);
         Assert.Equal(expected.IsFocus, mask.IsFocus);
         Assert.Throws<AccelAesException>(() => new AesMaskBuilder(AccelerationOptions.ForPreset(AccelerationPreset.StepCache, Backbone.Lumina), 24, rows, cols, w));

@@ -43,6 +43,8 @@ public class MaskFinalisationGoldenTests
         AesMaskGoldens.AssertMaskEqual(AesMaskGoldens.Mask(g["binary_mask"]), mask.Binary!, $"{name} binary_mask");
         AesMaskGoldens.AssertClose(g["soft_sigma1"].Values, mask.Soft, 5e-7, $"{name} soft_sigma1");
         AesMaskGoldens.AssertMaskEqual(AesMaskGoldens.Mask(g["token_mask_f32"]), mask.IsFocus, $"{name} token_mask_f32");
+        // The reference's bf16 token mask is the same soft mask after a bf16 cast (the quirk the engine does not copy).
+        AesMaskGoldens.AssertMaskEqual(AesMaskGoldens.Mask(g["token_mask_bf16"]), AesMaskGoldens.Bf16TokenMask(g["soft_sigma1"].Values), $"{name} token_mask_bf16 = bf16(soft) > 0.5");
 
         // The focus list is the token mask in row-major order.
         Assert.Equal(Enumerable.Range(0, h * w).Where(p => mask.IsFocus[p]).ToArray(), mask.FocusIndices);
@@ -107,5 +109,6 @@ public class MaskFinalisationGoldenTests
         AesMaskGoldens.AssertClose(soft.Values, mask.Soft, 5e-7, $"{name} sd3_soft_sigma1p5");
         // Engine semantics: focus = fp32 soft > 0.5 (the reference's key is bf16-based; none of its soft values sit near 0.5 by design).
         AesMaskGoldens.AssertMaskEqual(Array.ConvertAll(soft.Values, v => v > 0.5f), mask.IsFocus, $"{name} sd3 token mask (fp32 soft)");
+        AesMaskGoldens.AssertMaskEqual(AesMaskGoldens.Mask(g["sd3_token_mask_bf16"]), AesMaskGoldens.Bf16TokenMask(soft.Values), $"{name} sd3_token_mask_bf16 = bf16(soft) > 0.5");
     }
 }

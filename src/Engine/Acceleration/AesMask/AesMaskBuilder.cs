@@ -52,8 +52,9 @@ public sealed class AesMaskBuilder
     /// <exception cref="InvalidOperationException">Not every capture layer added its attention.</exception>
     public FocusMask Build()
     {
-        if (Accumulator.Layers != CaptureLayers.Length)
-            throw new InvalidOperationException($"AesMask expected {CaptureLayers.Length} capture layers ({string.Join(",", CaptureLayers)}) but {Accumulator.Layers} were added.");
+        if (!Accumulator.AddedLayers.SequenceEqual(CaptureLayers))
+            throw new InvalidOperationException(
+                $"AesMask expected capture layers {string.Join(",", CaptureLayers)} but got {(Accumulator.Layers == 0 ? "none" : string.Join(",", Accumulator.AddedLayers))}.");
         return MaskFinalisation.Finalise(Accumulator.Result(), GridHeight, GridWidth, Options.MaskFinalisation);
     }
 }

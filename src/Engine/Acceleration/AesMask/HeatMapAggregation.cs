@@ -8,9 +8,9 @@ namespace AccelAes.Engine.Acceleration.AesMask;
 /// <c>build_mask_from_cross_attention</c>). <c>w</c> is the token importance (0 on padding, specials and stop words).
 /// </summary>
 /// <remarks>
-/// <para>Feed one call per capture layer, cond branch only (CFG batch index of the conditional prompt), in any
-/// order. An attention kernel reduces inside itself and passes per-(head, token) weighted sums
-/// (<see cref="AddWeightedRowSums"/>); the CPU path can pass probabilities (<see cref="AddProbabilities"/>) or
+/// <para>Feed one call per capture layer (its index, so a layer cannot be added twice), cond branch only (the CFG
+/// batch entry of the conditional prompt), in any order. An attention kernel reduces inside itself and passes per-(head, token) weighted sums
+/// (<see cref="AddWeightedRowSums"/>) or per-(token, text key) head sums (<see cref="AddHeadSums"/>); the CPU path can pass probabilities (<see cref="AddProbabilities"/>) or
 /// queries/keys (<see cref="AddCrossAttention"/>, <see cref="AddJointAttention"/>). Accumulation is float64 on
 /// the host; the result is rounded to float32 once.</para>
 /// <para>What P is: Lumina — the softmax over the L text keys of attn2 (padding masked to −inf, so padded columns
@@ -25,6 +25,7 @@ public sealed class HeatMapAccumulator
 {
     private readonly float[] _weights;
     private readonly double[] _sum;
+    private readonly SortedSet<int> _layers = [];
 
     /// <param name="imageTokens">N: image tokens (query rows), the token grid size.</param>
     /// <param name="textWeights">w[L]: per text key; the token importance.</param>
@@ -48,8 +49,11 @@ public sealed class HeatMapAccumulator
     /// <summary>The text-key weights.</summary>
     public ReadOnlySpan<float> Weights => _weights;
 
-    /// <summary>Layers added so far.</summary>
-    public int Layers { get; private set; }
+    /// <summary>Number of layers added so far.</summary>
+    public int Layers => _layers.Count;
+
+    /// <summary>The indices of the layers added so far, ascending.</summary>
+    public IReadOnlyCollection<int> AddedLayers => _layers;
 
     /// <summary>The reference's <c>importance=None</c>: <c>1/L</c> for every column (float32).</summary>
     public static float[] UniformWeights(int textTokens)
@@ -64,9 +68,10 @@ public sealed class HeatMapAccumulator
     /// One layer's per-(head, image token) reductions <c>r[h, p] = Σ_j P[h, p, j] · w[j]</c>, layout (heads, N).
     /// What a fused attention kernel emits.
     /// </summary>
-    public void AddWeightedRowSums(ReadOnlySpan<float> rowSums, int heads)
+    public void AddWeightedRowSums(int layer, ReadOnlySpan<float> rowSums, int heads)
     {
         CheckHeads(heads);
+        CheckLayer(layer);
         if (rowSums.Length != heads * ImageTokens)
             throw new AccelAesException($"Heat-map capture: {rowSums.Length} row sums given, expected heads {heads} × N {ImageTokens}.");
         for (int h = 0; h < heads; h++)
@@ -75,13 +80,36 @@ public sealed class HeatMapAccumulator
             for (int p = 0; p < ImageTokens; p++) _sum[p] += (double)row[p] / heads;
         }
 
-        Layers++;
+        _layers.Add(layer);
+    }
+
+    /// <summary>
+    /// One layer's head-summed attention <c>S[p, j] = Σ_h P[h, p, j]</c>, layout (N, L), over <paramref name="heads"/> heads
+    /// (for a kernel that reduces heads but not text keys).
+    /// </summary>
+    public void AddHeadSums(int layer, ReadOnlySpan<float> headSums, int heads)
+    {
+        CheckHeads(heads);
+        CheckLayer(layer);
+        int l = TextTokens;
+        if (headSums.Length != ImageTokens * l)
+            throw new AccelAesException($"Heat-map capture: {headSums.Length} head sums given, expected N {ImageTokens} × L {l}.");
+        for (int p = 0; p < ImageTokens; p++)
+        {
+            ReadOnlySpan<float> row = headSums.Slice(p * l, l);
+            double acc = 0;
+            for (int j = 0; j < l; j++) acc += (double)row[j] * _weights[j];
+            _sum[p] += acc / heads;
+        }
+
+        _layers.Add(layer);
     }
 
     /// <summary>One layer's image→text attention <c>P</c>, layout (heads, N, L), as the reference's capture stores it.</summary>
-    public void AddProbabilities(ReadOnlySpan<float> probabilities, int heads)
+    public void AddProbabilities(int layer, ReadOnlySpan<float> probabilities, int heads)
     {
         CheckHeads(heads);
+        CheckLayer(layer);
         int l = TextTokens;
         if (probabilities.Length != heads * ImageTokens * l)
             throw new AccelAesException($"Heat-map capture: {probabilities.Length} attention values given, expected heads {heads} × N {ImageTokens} × L {l}.");
@@ -96,7 +124,7 @@ public sealed class HeatMapAccumulator
             }
         }
 
-        Layers++;
+        _layers.Add(layer);
     }
 
     /// <summary>
@@ -105,11 +133,12 @@ public sealed class HeatMapAccumulator
     /// <paramref name="textMask"/>: L entries, 0 = padding (masked out). GQA: query head h uses KV head
     /// <c>h / (heads / kvHeads)</c>.
     /// </summary>
-    public void AddCrossAttention(ReadOnlySpan<float> queries, int heads, int headDim, ReadOnlySpan<float> keys, int kvHeads,
+    public void AddCrossAttention(int layer, ReadOnlySpan<float> queries, int heads, int headDim, ReadOnlySpan<float> keys, int kvHeads,
         ReadOnlySpan<int> textMask, float scale)
     {
+        CheckLayer(layer);
         float[] rowSums = AttentionProbabilities.CrossAttentionRowSums(queries, heads, ImageTokens, headDim, keys, kvHeads, TextTokens, textMask, scale, _weights);
-        AddWeightedRowSums(rowSums, heads);
+        AddWeightedRowSums(layer, rowSums, heads);
     }
 
     /// <summary>
@@ -117,19 +146,21 @@ public sealed class HeatMapAccumulator
     /// the text keys being rows <c>[textStart, textStart + L)</c>; the softmax runs over all S keys and only the
     /// image-query × text-key block is reduced. Pass post-RoPE queries and keys where the model applies RoPE (FLUX).
     /// </summary>
-    public void AddJointAttention(ReadOnlySpan<float> imageQueries, int heads, int headDim, ReadOnlySpan<float> jointKeys, int jointTokens,
+    public void AddJointAttention(int layer, ReadOnlySpan<float> imageQueries, int heads, int headDim, ReadOnlySpan<float> jointKeys, int jointTokens,
         int textStart, float scale)
     {
+        CheckLayer(layer);
         float[] rowSums = AttentionProbabilities.JointRowSums(imageQueries, heads, ImageTokens, headDim, jointKeys, jointTokens, textStart, TextTokens, scale, _weights, softmax: true);
-        AddWeightedRowSums(rowSums, heads);
+        AddWeightedRowSums(layer, rowSums, heads);
     }
 
     /// <summary>The reference's SD3/FLUX capture: pre-softmax logits <c>q·k·scale</c> of the image-query × text-key block, weighted by w.</summary>
-    public void AddJointLogits(ReadOnlySpan<float> imageQueries, int heads, int headDim, ReadOnlySpan<float> jointKeys, int jointTokens,
+    public void AddJointLogits(int layer, ReadOnlySpan<float> imageQueries, int heads, int headDim, ReadOnlySpan<float> jointKeys, int jointTokens,
         int textStart, float scale)
     {
+        CheckLayer(layer);
         float[] rowSums = AttentionProbabilities.JointRowSums(imageQueries, heads, ImageTokens, headDim, jointKeys, jointTokens, textStart, TextTokens, scale, _weights, softmax: false);
-        AddWeightedRowSums(rowSums, heads);
+        AddWeightedRowSums(layer, rowSums, heads);
     }
 
     /// <summary>The heat map (N values, row-major token grid): the mean over the layers added.</summary>
@@ -140,6 +171,12 @@ public sealed class HeatMapAccumulator
         var heat = new float[ImageTokens];
         for (int p = 0; p < heat.Length; p++) heat[p] = (float)(_sum[p] / Layers);
         return heat;
+    }
+
+    private void CheckLayer(int layer)
+    {
+        if (layer < 0) throw new ArgumentOutOfRangeException(nameof(layer), layer, "layer indices are not negative");
+        if (_layers.Contains(layer)) throw new InvalidOperationException($"The AesMask heat map already holds layer {layer}; each capture layer adds once.");
     }
 
     private static void CheckHeads(int heads)
