@@ -86,4 +86,21 @@ public class SpatialGuidanceTests
             Assert.Equal((float)o.GuidanceScale, g.Uniform);
         }
     }
+
+    [Fact]
+    public void Masks_from_a_soft_mask_and_everything()
+    {
+        var m = FocusMask.FromSoft(2, 3, [0.9f, 0.5f, 0.51f, 0f, 1f, 0.2f]);
+        Assert.Equal([0, 2, 4], m.FocusIndices);
+        Assert.Equal([1, 3, 5], m.BackgroundIndices);
+        Assert.Equal(0.5, m.FocusFraction);
+        Assert.False(m.Fallback);
+        var all = FocusMask.Everything(4, 4);
+        Assert.True(all.IsEverything);
+        Assert.Equal(16, all.FocusIndices.Length);
+        var o = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Lumina);
+        Assert.All(SpatialGuidance.ForStep(o, 9, all, 8, 8).ToArray(), v => Assert.Equal(7f, v));
+        Assert.Throws<AccelAesException>(() => FocusMask.FromSoft(1, 2, [0.5f, 1.5f]));
+        Assert.Throws<ArgumentException>(() => FocusMask.FromSoft(2, 2, [0.5f]));
+    }
 }

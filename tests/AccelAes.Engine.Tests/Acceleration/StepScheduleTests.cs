@@ -74,6 +74,17 @@ public class StepScheduleTests
         Assert.Equal((7 + 11 * sparseCost) / 30, s.RelativeCost, 12);
     }
 
+    [Theory]
+    [InlineData(Backbone.Lumina, 30)]
+    [InlineData(Backbone.Sd3, 28)]
+    [InlineData(Backbone.Lumina, 28)]
+    public void Engine_rules_with_warmup_mask_step_plus_3_give_the_reference_lists(Backbone backbone, int steps)
+    {
+        // The reference's first skip is M + 3 (s = i − (M+1) ≥ 2); as an engine warmup that is warmup = M + 3.
+        var o = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, backbone) with { Warmup = 8 };
+        Assert.Equal(Create(o with { Schedule = ScheduleStyle.Reference }, steps).Steps, Create(o, steps).Steps);
+    }
+
     [Fact]
     public void Engine_flux_equals_the_reference_list_and_none_is_dense()
     {

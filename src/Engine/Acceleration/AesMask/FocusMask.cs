@@ -46,6 +46,34 @@ public sealed class FocusMask
         BackgroundIndices = bg;
     }
 
+    /// <summary>
+    /// A mask from a soft mask computed elsewhere (e.g. the device-side finalisation kernel): focus = <c>soft &gt; 0.5</c>.
+    /// <see cref="Heat"/> and <see cref="HeatNormalised"/> are the soft mask itself, <see cref="Threshold"/> is 0.5, no
+    /// binary mask, not a fallback.
+    /// </summary>
+    public static FocusMask FromSoft(int height, int width, ReadOnlySpan<float> soft)
+    {
+        if (height < 1 || width < 1 || soft.Length != height * width)
+            throw new ArgumentException($"A {height} × {width} mask needs {Math.Max(0, height) * Math.Max(0, width)} soft values, got {soft.Length}.");
+        float[] values = soft.ToArray();
+        var focus = new bool[values.Length];
+        for (int p = 0; p < values.Length; p++)
+        {
+            if (!(values[p] >= 0f && values[p] <= 1f)) throw new AccelAesException($"Soft mask value {values[p]} at token {p} is outside [0, 1].");
+            focus[p] = values[p] > 0.5f;
+        }
+
+        return new FocusMask(height, width, values, values, MaskFinalisation.UnbiasedStd(values), fallback: false, 0.5, null, values, focus);
+    }
+
+    /// <summary>Every token in focus (soft mask all ones): sparse steps then compute every row, i.e. equal dense steps.</summary>
+    public static FocusMask Everything(int height, int width)
+    {
+        var ones = new float[Math.Max(0, height) * Math.Max(0, width)];
+        Array.Fill(ones, 1f);
+        return FromSoft(height, width, ones);
+    }
+
     /// <summary>Token grid rows (patch rows: latent height / patch size).</summary>
     public int Height { get; }
 

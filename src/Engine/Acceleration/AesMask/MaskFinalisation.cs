@@ -194,8 +194,7 @@ public static class MaskFinalisation
         int lo = (int)Math.Floor(virtualIndex);
         double t = virtualIndex - lo;
         float a = sorted[lo], b = sorted[lo + 1];
-        double diff = b - a; // float32 subtraction, exact result widened
-        diff = (float)diff;
-        return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+        float diff = b - a; // both operands float32: numpy subtracts in float32
+        return t >= 0.5 ? b - (double)diff * (1 - t) : a + (double)diff * t;
     }
 }
