@@ -83,7 +83,8 @@ public sealed record AccelerationKnob(string Name, string Description);
 /// layers, StepCache interval 2, warmup 5 (the paper's stated warmup). SD3: 28 steps, cfg 7, mask_step 5,
 /// spatial CFG off (paper §0.C.5; the reference ran s_fg 9 / s_bg 2, kept as the values used when it is
 /// switched on), SkipSparse off (the paper only managed it on Lumina; DESIGN §5: on where measured not to
-/// hurt), warmup 5. FLUX: 28 steps, distilled guidance 3.5, no mask (the reference builds none), warmup 5.
+/// hurt), warmup 5; the mask is still built at step 5 (cheap) so <c>accelaes explain</c> can show it and
+/// <c>spatial_cfg</c> / <c>sparse</c> can be switched on without other changes. FLUX: 28 steps, distilled guidance 3.5, no mask (the reference builds none), warmup 5.
 /// </remarks>
 public sealed record AccelerationOptions
 {
