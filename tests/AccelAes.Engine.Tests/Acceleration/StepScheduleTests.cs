@@ -250,7 +250,7 @@ public class StepScheduleTests
     [Fact]
     public void Create_takes_sigmas_from_the_scheduler_and_rejects_bad_input()
     {
-        var sigmas = new Sampling.SigmaSchedule([1000f, 500f, 10f], [1f, 0.5f, 0.01f, 0f]);
+        var sigmas = new AccelAes.Engine.Sampling.SigmaSchedule([1000f, 500f, 10f], [1f, 0.5f, 0.01f, 0f]);
         var s = StepSchedule.Create(AccelerationOptions.ForPreset(AccelerationPreset.None, Backbone.Sd3), sigmas);
         Assert.Equal([1f, 0.5f, 0.01f], s.Steps.Select(e => e.Sigma));
         var o = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Lumina);
