@@ -9,6 +9,7 @@ internal static class CommandCatalog
     [
         GenerateCommand.Create(),
         DenoiseCommand.Create(),
+        ExplainCommand.Create(),
         ForwardCommand.Create(),
         InspectCommand.Create(),
         MakeTinyCommand.Create(),
