@@ -13,6 +13,13 @@ public sealed record GenerationRequest
     public int? Width { get; init; }
     public int? Height { get; init; }
     public GuidanceMode GuidanceMode { get; init; } = GuidanceMode.Batched;
+
+    /// <summary>
+    /// FLUX only: diffusers' <c>true_cfg_scale</c> (null = 1, off). Above 1 FLUX runs real classifier-free guidance
+    /// against <see cref="NegativePrompt"/> (a second forward per step) on top of the embedded guidance. The other
+    /// pipelines have no such setting and ignore it.
+    /// </summary>
+    public float? TrueCfgScale { get; init; }
 }
 
 /// <summary>The phases a generation reports progress for, in order.</summary>
