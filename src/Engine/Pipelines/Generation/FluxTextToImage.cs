@@ -21,7 +21,8 @@ namespace AccelAes.Engine.Pipelines.Generation;
 /// 2×2-patch tokens, as <c>prepare_latents</c> draws and packs it (L556–572).</item>
 /// <item>The <see cref="FluxPipeline"/> loop: σ = linspace(1, 1/N, N), μ from the packed token count, the
 /// guidance scale embedded when the transformer has a guidance embedder (L846), true CFG when
-/// <see cref="GenerationRequest.TrueCfgScale"/> &gt; 1.</item>
+/// <see cref="GenerationRequest.TrueCfgScale"/> &gt; 1 (diffusers also needs a <c>negative_prompt</c> for it, L766–769;
+/// a request always has one, "" by default, which is what passing <c>negative_prompt=""</c> does).</item>
 /// <item>Unpack, then <c>vae.decode(z / scaling_factor + shift_factor)</c> (L959–961).</item>
 /// </list>
 /// Defaults: 28 steps, guidance 3.5 (L609, L611), size <c>default_sample_size · vae_scale_factor</c> = 128 · 8 =
