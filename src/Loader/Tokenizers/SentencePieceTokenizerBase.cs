@@ -222,17 +222,21 @@ public sealed class GemmaTokenizer : SentencePieceTokenizerBase
     private readonly int? _eosId;
 
     private GemmaTokenizer(string source, SentencePieceModelFile model, SentencePieceTokenizer sp, Dictionary<string, AddedToken> added,
-        int? bosId, int? eosId, string? pad, TokenizerFolderConfig config)
+        int? bosId, int? eosId, int? eosTokenId, string? pad, TokenizerFolderConfig config)
         : base(source, model, sp, added.Values, pad is null ? null : added[pad].Id, config.PaddingSide ?? PaddingSide.Right, config)
     {
         _bosId = bosId;
         _eosId = eosId;
+        EosTokenId = eosTokenId;
     }
 
     public override TokenizerKind Kind => TokenizerKind.Gemma;
 
     /// <summary>The bos id when add_bos_token is on, else null.</summary>
     public int? BosTokenId => _bosId;
+
+    /// <summary>The eos token's id (a special id whether or not add_eos_token appends it), or null without an eos token.</summary>
+    public int? EosTokenId { get; }
 
     private protected override int SpecialTokenCount => (_bosId is null ? 0 : 1) + (_eosId is null ? 0 : 1);
 
@@ -277,6 +281,7 @@ public sealed class GemmaTokenizer : SentencePieceTokenizerBase
             model.Pieces.Count);
 
         return new GemmaTokenizer(source, model, CreateSentencePiece(model), added,
-            addBos ? added[bos!.Content].Id : null, addEos ? added[eos!.Content].Id : null, pad?.Content, config);
+            addBos ? added[bos!.Content].Id : null, addEos ? added[eos!.Content].Id : null, eos is null ? null : added[eos.Content].Id,
+            pad?.Content, config);
     }
 }

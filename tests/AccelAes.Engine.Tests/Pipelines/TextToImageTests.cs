@@ -146,6 +146,16 @@ public class TextToImageTests(TinyPipelineFolders tiny) : IClassFixture<TinyPipe
         Assert.NotEqual(guided, pipeline.Generate(Request() with { NegativePrompt = "grainy", TrueCfgScale = 4f }).Image.Pixels);
     }
 
+    [Theory]
+    [InlineData("flux")]
+    [InlineData("lumina-next")]
+    public void Acceleration_is_refused_where_no_accelerated_sampler_exists(string arch)
+    {
+        var request = Request() with { Acceleration = new Engine.Acceleration.AccelerationRequest(Engine.Acceleration.AccelerationPreset.StepCache, []) };
+        var ex = Assert.Throws<AccelAesException>(() => tiny.Open(arch).Generate(request));
+        Assert.Contains("not implemented", ex.Message);
+    }
+
     private sealed class ListProgress(List<GenerationProgress> into, Action<GenerationProgress>? then = null) : IProgress<GenerationProgress>
     {
         public void Report(GenerationProgress value)

@@ -10,6 +10,7 @@ internal static class CommandCatalog
         GenerateCommand.Create(),
         TokenizeCommand.Create(),
         DenoiseCommand.Create(),
+        ExplainCommand.Create(),
         ForwardCommand.Create(),
         InspectCommand.Create(),
         MakeTinyCommand.Create(),

@@ -15,6 +15,19 @@ namespace AccelAes.Cli.Commands;
 /// </summary>
 internal static class DenoiseCommand
 {
+    /// <summary>The options for this folder's backbone (AesMask weighs every text key equally here: no prompt is known).</summary>
+    private static Engine.Acceleration.AccelerationOptions? AccelerationFor(DenoisingSetup setup, Engine.Acceleration.AccelerationRequest request, int steps, float guidance)
+    {
+        if (request.IsNone) return null;
+        Engine.Acceleration.Backbone backbone = setup.Pipeline.PipelineClass switch
+        {
+            "StableDiffusion3Pipeline" => Engine.Acceleration.Backbone.Sd3,
+            "FluxPipeline" => Engine.Acceleration.Backbone.Flux,
+            _ => Engine.Acceleration.Backbone.Lumina,
+        };
+        return request.Resolve(backbone, steps, guidance);
+    }
+
     public static Command Create()
     {
         var model = CommonOptions.Model(required: true);
@@ -34,11 +47,13 @@ internal static class DenoiseCommand
             DefaultValueFactory = _ => GuidanceMode.Batched,
         };
         var output = new Option<string>("--out") { Description = "Where to write latents_step_0 … latents_step_{N-1} (safetensors, F32).", Required = true };
+        var accel = AccelerationOptionsCli.Preset();
+        var overrides = AccelerationOptionsCli.Overrides();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("denoise", "Run a pipeline's denoising loop from precomputed embeddings and initial latents; write the latents after every step.")
         {
-            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, variant, backend,
+            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend,
         };
         command.SetAction(parse =>
         {
@@ -58,6 +73,10 @@ internal static class DenoiseCommand
                 Height = parse.GetValue(height),
                 Width = parse.GetValue(width),
                 GuidanceMode = parse.GetValue(guidanceMode),
+                Acceleration = AccelerationFor(setup, AccelerationOptionsCli.Read(parse, accel, overrides), n, parse.GetValue(guidance)),
+                OnAccelerationReport = r => Ui.Info(
+                    $"acceleration: computed steps {string.Join(",", r.StepsRun)} ({r.SparseForwards} sparse), {r.Skipped} skipped" +
+                    (r.Mask is null ? "" : r.Mask.Fallback ? "; mask fell back" : $"; focus {r.Mask.FocusIndices.Length}/{r.Mask.TokenCount} tokens")),
             };
             var saved = new List<KeyValuePair<string, Tensor>>();
             watch.Restart();

@@ -40,11 +40,14 @@ internal static class GenerateCommand
             DefaultValueFactory = _ => GuidanceMode.Batched,
         };
         var output = new Option<string>("--out") { Description = "PNG file to write.", DefaultValueFactory = _ => "image.png" };
+        var accel = AccelerationOptionsCli.Preset();
+        var overrides = AccelerationOptionsCli.Overrides();
+        var saveMask = new Option<string?>("--save-mask") { Description = "With AesMask: write the focus mask as a PNG overlay (focus tokens bright, background dimmed, soft mask as a heat tint)." };
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (settings stored in the PNG).")
         {
-            model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, variant, backend,
+            model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, saveMask, variant, backend,
         };
         command.SetAction(parse =>
         {
@@ -61,6 +64,7 @@ internal static class GenerateCommand
                 Height = parse.GetValue(height),
                 GuidanceMode = parse.GetValue(guidanceMode),
                 TrueCfgScale = parse.GetValue(trueCfg),
+                Acceleration = AccelerationOptionsCli.Read(parse, accel, overrides),
             };
             string outPath = parse.GetValue(output)!;
             var total = Stopwatch.StartNew();
@@ -93,6 +97,22 @@ internal static class GenerateCommand
             var r = result!;
             PngOutput.Write(outPath, r.Image, PngText(r, folder, be.Name));
             foreach (string w in r.Warnings) Ui.Warn(w);
+            if (r.Acceleration is { } a)
+            {
+                Ui.Info($"acceleration: {a.StepsRun.Length} of {r.Steps} steps computed ({a.SparseForwards} sparse), {a.Skipped} skipped; " +
+                        (a.Mask is null ? "no mask" : a.Mask.Fallback ? "mask fell back (flat heat map): dense, uniform guidance"
+                            : $"focus {a.Mask.FocusIndices.Length} of {a.Mask.TokenCount} tokens") +
+                        (a.PeakCacheBytes > 0 ? $"; caches {Ui.Bytes(a.PeakCacheBytes)} (freed)" : ""));
+                if (parse.GetValue(saveMask) is string maskPath)
+                {
+                    if (a.Mask is null) Ui.Warn("--save-mask: this run built no mask (the preset has no mask step).");
+                    else
+                    {
+                        PngOutput.Write(maskPath, MaskOverlay.Draw(r.Image, a.Mask, r.PixelsPerToken), [new("Software", "AccelAes"), new("content", "AesMask focus overlay")]);
+                        Ui.Done($"mask overlay → {Path.GetFullPath(maskPath)}");
+                    }
+                }
+            }
             var table = Ui.Table("phase", "time");
             table.AddCells("load", Ui.Seconds(pipeline!.LoadTime));
             foreach (var t in r.Timings) table.AddCells(t.Phase, Ui.Seconds(t.Elapsed));

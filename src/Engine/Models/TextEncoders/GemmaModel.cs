@@ -67,7 +67,7 @@ public sealed class GemmaModel
         AttentionMaskArgs mask = Masks(be, inputIds, attentionMask);
         (Tensor cos, Tensor sin) = _rotaryEmbedding.Tables(be, inputIds.Length);
 
-        Tensor x = be.Scale(be.GatherRows(_embedTokens, inputIds.UploadIndices(be)), Normalizer(be, Config.HiddenSize));
+        Tensor x = be.Scale(be.GatherRows(_embedTokens, inputIds.UploadIndices(be)), Normalizer(be.ActivationType, Config.HiddenSize));
         var hiddenStates = new List<Tensor>(layers + 1) { x };
         for (int i = 0; i < layers; i++)
         {
@@ -81,10 +81,10 @@ public sealed class GemmaModel
     /// √hidden_size as <c>torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)</c> makes it: rounded to the
     /// activation type (sqrt(3072) = 55.4256 becomes 55.5 in bf16, and transformers multiplies by that).
     /// </summary>
-    public static float Normalizer(IBackend backend, int hiddenSize)
+    public static float Normalizer(DType activationType, int hiddenSize)
     {
         float normalizer = (float)Math.Sqrt(hiddenSize);
-        return backend.ActivationType switch
+        return activationType switch
         {
             DType.BF16 => BFloat16Bits.Round(normalizer),
             DType.F16 => (float)(Half)normalizer,

@@ -79,12 +79,16 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         byte[] pixels = GenerationSupport.Timed(run.Timings, "decode",
             () => VaeDecoding.DecodeToRgbBytes(_vae, FluxLatentPacking.Unpack(run.Latents, latentHeight, latentWidth))[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
-        return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings);
+        return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
+        {
+            PixelsPerToken = SizeMultiple,
+        };
     }
 
     /// <summary>Everything up to the denoised latents, packed [1, (H/16)·(W/16), in_channels].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
+        GenerationSupport.RequireDenseSampling(request, this);
         var (width, height) = GenerationSupport.ResolveSize(request, this);
         int steps = GenerationSupport.ResolveSteps(request, this);
         float guidance = request.GuidanceScale ?? DefaultGuidanceScale;

@@ -1,3 +1,6 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
+
 namespace AccelAes.Engine.Pipelines.Generation;
 
 /// <summary>What to generate. Null settings take the pipeline's published defaults (steps, guidance, size).</summary>
@@ -20,6 +23,9 @@ public sealed record GenerationRequest
     /// pipelines have no such setting and ignore it.
     /// </summary>
     public float? TrueCfgScale { get; init; }
+
+    /// <summary>AccelAes preset and knob overrides (default: dense sampling).</summary>
+    public AccelerationRequest Acceleration { get; init; } = AccelerationRequest.None;
 }
 
 /// <summary>The phases a generation reports progress for, in order.</summary>
@@ -41,7 +47,14 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels);
 
 /// <summary>The image and everything needed to reproduce and explain it.</summary>
 public sealed record GenerationResult(RgbImage Image, GenerationRequest Request, int Steps, float GuidanceScale,
-    IReadOnlyList<PhaseTiming> Timings, IReadOnlyList<string> Warnings);
+    IReadOnlyList<PhaseTiming> Timings, IReadOnlyList<string> Warnings)
+{
+    /// <summary>What the accelerated sampler did (null for dense sampling).</summary>
+    public AcceleratedRunReport? Acceleration { get; init; }
+
+    /// <summary>Pixels per token side (VAE scale × patch size), to draw the focus mask over the image.</summary>
+    public int PixelsPerToken { get; init; }
+}
 
 /// <summary>A loaded text-to-image pipeline: prompt in, image out. Safe to call repeatedly; not thread-safe.</summary>
 public interface ITextToImagePipeline

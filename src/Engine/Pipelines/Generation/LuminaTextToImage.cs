@@ -63,7 +63,10 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         cancel.ThrowIfCancellationRequested();
         byte[] pixels = GenerationSupport.Timed(run.Timings, "decode", () => VaeDecoding.ToRgbBytes(_vae.Decode(DecoderInput(run.Latents)))[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
-        return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings);
+        return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
+        {
+            PixelsPerToken = SizeMultiple,
+        };
     }
 
     /// <summary>
@@ -75,6 +78,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     /// <summary>Everything up to the denoised latents [1, in_channels, H/8, W/8].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
+        GenerationSupport.RequireDenseSampling(request, this);
         var (width, height) = GenerationSupport.ResolveSize(request, this);
         int steps = GenerationSupport.ResolveSteps(request, this);
         float guidance = request.GuidanceScale ?? DefaultGuidanceScale;

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Models.TextEncoders;
@@ -26,6 +29,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
     private readonly AutoencoderKL _vae;
     private readonly FlowMatchEulerSchedulerConfig _scheduler;
     private readonly IBackend _backend;
+    private TokenImportance? _importance;
 
     public Sd3TextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null)
     {
@@ -84,9 +88,14 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
             inputs["negative_prompt_embeds"] = negative.PromptEmbeds;
             inputs["negative_pooled_prompt_embeds"] = negative.PooledPromptEmbeds;
         }
+        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Sd3, steps, guidance);
+        AcceleratedRunReport? report = null;
         var settings = new DenoiseSettings
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
+            Acceleration = acceleration,
+            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            OnAccelerationReport = r => report = r,
         };
         Tensor latents = GenerationSupport.Timed(timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
         {
@@ -96,7 +105,28 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
 
         byte[] pixels = GenerationSupport.Timed(timings, "decode", () => VaeDecoding.DecodeToRgbBytes(_vae, latents)[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
-        return new GenerationResult(new RgbImage(width, height, pixels), request, steps, guidance, timings, warnings);
+        return new GenerationResult(new RgbImage(width, height, pixels), request, steps, guidance, timings, warnings)
+        {
+            Acceleration = report,
+            PixelsPerToken = SizeMultiple,
+        };
+    }
+
+    /// <summary>
+    /// AesMask's weights over SD3's text keys: the token importance of the 77 CLIP-L tokens (words scored against the
+    /// aesthetic anchors with CLIP-L, the pipeline's own CLIP ViT-L/14 text tower), then the T5 tokens' (zeros when the
+    /// pipeline has no T5: its columns are zeros and carry no meaning).
+    /// </summary>
+    private float[] TextWeights(string prompt)
+    {
+        var clipTokenizer = _tokenizer as ClipTokenizer
+            ?? throw new AccelAesException("AesMask scores words with SD3's CLIP-L, whose tokenizer must be a CLIP tokenizer.");
+        _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => _clipL.TextModel.Forward(ids)));
+        float[] clip = PromptWeights.ForEncoder(_importance, _tokenizer, _tokenizer.Encode(prompt, TokenizerCall.Sd3Clip), prompt);
+        float[] t5 = _t5 is null
+            ? new float[PromptConditioning.Sd3DefaultMaxSequenceLength]
+            : PromptWeights.ForEncoder(_importance, _tokenizer3!, _tokenizer3!.Encode(prompt, TokenizerCall.Sd3T5), prompt);
+        return [.. clip, .. t5];
     }
 
     private Sd3PromptEmbeds Encode(string prompt, List<string> warnings)
