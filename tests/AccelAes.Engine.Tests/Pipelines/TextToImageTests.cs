@@ -147,7 +147,32 @@ public class TextToImageTests(TinyPipelineFolders tiny) : IClassFixture<TinyPipe
     }
 
     [Theory]
-    [InlineData("flux")]
+    [InlineData("sd3", "mask_step=2", "sparse=true", "spatial_cfg=true")]
+    [InlineData("flux", "mask_step=2", "sparse=true")]
+    public void Accelerated_generation_skips_steps_builds_the_mask_and_runs_sparse(string arch, params string[] knobs)
+    {
+        var pipeline = tiny.Open(arch);
+        // A grid of at least 4 × 4 tokens: the mask blur's reflect padding needs it.
+        var dense = pipeline.Generate(Request() with { Steps = 10, Width = 96, Height = 96 });
+        var request = Request() with
+        {
+            Steps = 10,
+            Width = 96,
+            Height = 96,
+            Acceleration = Engine.Acceleration.AccelerationRequest.Parse("accelaes", ["warmup=2", "std_threshold=0", .. knobs]),
+        };
+        var fast = pipeline.Generate(request);
+        var report = Assert.IsType<Engine.Acceleration.Runtime.AcceleratedRunReport>(fast.Acceleration);
+        Assert.True(report.Skipped > 0, "StepCache skipped nothing");
+        Assert.True(report.SparseForwards > 0, "no sparse forward ran");
+        Assert.NotNull(report.Mask);
+        Assert.Equal((dense.Image.Width, dense.Image.Height), (fast.Image.Width, fast.Image.Height));
+        Assert.NotEqual(dense.Image.Pixels, fast.Image.Pixels);
+        Assert.Equal(fast.Image.Pixels, pipeline.Generate(request).Image.Pixels); // deterministic
+        Assert.Null(dense.Acceleration);
+    }
+
+    [Theory]
     [InlineData("lumina-next")]
     public void Acceleration_is_refused_where_no_accelerated_sampler_exists(string arch)
     {

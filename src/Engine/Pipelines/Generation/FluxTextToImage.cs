@@ -1,3 +1,6 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Runtime;
 using System.Diagnostics;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Flux;
@@ -35,6 +38,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
     public const int DefaultSampleSize = 128;
 
     private readonly IPromptTokenizer _clipTokenizer, _t5Tokenizer;
+    private TokenImportance? _importance;
     private readonly ClipTextModel _clip;
     private readonly T5EncoderModel _t5;
     private readonly FluxTransformer2DModel _transformer;
@@ -82,13 +86,13 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
         {
             PixelsPerToken = SizeMultiple,
+            Acceleration = run.Acceleration,
         };
     }
 
     /// <summary>Everything up to the denoised latents, packed [1, (H/16)·(W/16), in_channels].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
-        GenerationSupport.RequireDenseSampling(request, this);
         var (width, height) = GenerationSupport.ResolveSize(request, this);
         int steps = GenerationSupport.ResolveSteps(request, this);
         float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
@@ -121,10 +125,15 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         }
         // FluxPipeline derives the token grid from pixel sizes at its VAE factor of 8; give it the sizes that name this grid.
         int unit = FluxPipeline.VaeScaleFactor * FluxLatentPacking.PatchSize;
+        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Flux, steps, guidance);
+        AcceleratedRunReport? report = null;
         var settings = new DenoiseSettings
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = gridHeight * unit, Width = gridWidth * unit,
             GuidanceMode = request.GuidanceMode,
+            Acceleration = acceleration,
+            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            OnAccelerationReport = r => report = r,
         };
         var pipeline = new FluxPipeline(_transformer) { TrueCfgScale = trueCfg };
         Tensor latents = GenerationSupport.Timed(timings, "denoise", () => pipeline.Denoise(inputs, settings, (i, _) =>
@@ -132,7 +141,21 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();
         }));
-        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings);
+        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report };
+    }
+
+    /// <summary>
+    /// AesMask's weights over FLUX's text keys (the T5 tokens): the words of the T5 ids, scored against the aesthetic
+    /// anchors with the pipeline's own CLIP-L text tower (FLUX's text_encoder is CLIP ViT-L/14).
+    /// </summary>
+    private float[] TextWeights(string prompt)
+    {
+        var clipTokenizer = _clipTokenizer as ClipTokenizer
+            ?? throw new AccelAesException("AesMask scores words with FLUX's CLIP-L, whose tokenizer must be a CLIP tokenizer.");
+        _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => _clip.Forward(ids)));
+        var t5Call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer_2").Call;
+        if (MaxSequenceLength != PipelineTokenizerCalls.FluxMaxSequenceLength) t5Call = TokenizerCall.PaddedTo(MaxSequenceLength);
+        return PromptWeights.ForEncoder(_importance, _t5Tokenizer, _t5Tokenizer.Encode(prompt, t5Call), prompt);
     }
 
     private FluxPromptEmbeds Encode(string prompt, List<string> warnings)

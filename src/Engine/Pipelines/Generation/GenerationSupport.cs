@@ -89,4 +89,8 @@ internal static class GenerationSupport
 /// reports. The pipelines decode it; tests compare it with an independently assembled run.
 /// </summary>
 internal sealed record DenoisedLatents(Tensor Latents, int Width, int Height, int Steps, float GuidanceScale,
-    List<PhaseTiming> Timings, List<string> Warnings);
+    List<PhaseTiming> Timings, List<string> Warnings)
+{
+    /// <summary>What the accelerated sampler did (null for dense sampling).</summary>
+    public Acceleration.Runtime.AcceleratedRunReport? Acceleration { get; init; }
+}
