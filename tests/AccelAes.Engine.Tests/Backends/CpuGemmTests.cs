@@ -40,6 +40,9 @@ public sealed unsafe class CpuGemmTests
         { 3, 37, 100 },
         { 4, 129, 47 },
         { 5, 130, 64 },
+        { 8, 77, 19 },
+        { 9, 100, 50 },
+        { 12, 40, 33 },
         { 64, 200, 20 },
         { 200, 70, 40 },
     };
@@ -142,6 +145,9 @@ public sealed unsafe class CpuGemmTests
     [InlineData(2, 9000, 300, true)]
     [InlineData(3, 9000, 300, false)]
     [InlineData(1, 5000, 700, true)]
+    [InlineData(11, 3000, 200, true)]
+    [InlineData(7, 3000, 200, false)]
+    [InlineData(25, 1030, 1020, true)]
     public void ResultsAreBitIdenticalWhateverTheThreadCount(int m, int n, int k, bool transposedB)
     {
         var random = new Random(HashCode.Combine(m, n, k, transposedB));

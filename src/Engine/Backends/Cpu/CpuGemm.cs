@@ -134,7 +134,7 @@ internal static unsafe class CpuGemm
 
         switch (isa)
         {
-            case GemmIsa.Avx512 when problem.M <= CpuGemmSkinny.MaxRows:
+            case GemmIsa.Avx512 when CpuGemmSkinny.Suits(problem):
                 CpuGemmSkinny.Run(problem, maxTasks);
                 break;
             case GemmIsa.Avx512:

@@ -32,10 +32,10 @@ internal static unsafe class CpuGemmDriver
     /// Below this many multiply-adds a call stays on the calling thread: starting Parallel.For costs a few
     /// microseconds, about what ~2M multiply-adds take on one core at ~100 GFLOP/s.
     /// </summary>
-    public const long ParallelThreshold = 1L << 21;
+    public static long ParallelThreshold = 1L << 21;
 
     /// <summary>A task is not made smaller than this (same reasoning as <see cref="ParallelThreshold"/>).</summary>
-    public const long MinWorkPerTask = 1L << 20;
+    public static long MinWorkPerTask = 1L << 20;
 
     /// <summary>Packed buffers are aligned to a cache line so that zmm loads never split lines.</summary>
     private const int Alignment = 64;

@@ -33,6 +33,7 @@ internal static unsafe class CpuGemmPacking
         {
             int valid = Math.Min(mr, rows - p);
             float* src = a + p * lda;
+            PrefetchRows(src + (mr * lda), lda, Math.Min(mr, rows - p - mr), kc);
 
             // Each transposed 16-row column is stored whole at stride mr: lanes ≥ mr spill into the next k's
             // slots and are overwritten by its store (ascending k), the last ones into the tail or Slack.
@@ -68,26 +69,34 @@ internal static unsafe class CpuGemmPacking
     /// <summary>
     /// Packs a kc × cols block of B stored k-major (<c>B[k, j]</c> at <c>b[k*ldb + j]</c>,
     /// <see cref="GemmBLayout.KMajor"/>) into ceil(cols / nr) panels of <c>kc × nr</c> floats:
-    /// <c>dst[p*nr*kc + k*nr + j] = B[k, p*nr + j]</c>. Each k row of a panel is a contiguous copy.
+    /// <c>dst[p*nr*kc + k*nr + j] = B[k, p*nr + j]</c>. Walks B row by row (one contiguous read of cols
+    /// floats, the next row prefetched) and deals each row out to the panels.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackBKMajor(float* b, nint ldb, int kc, int cols, int nr, float* dst)
     {
-        for (int p = 0; p < cols; p += nr)
+        int full = cols / nr * nr;
+        int rest = cols - full;
+        nint panelSize = (nint)nr * kc;
+        for (int k = 0; k < kc; k++)
         {
-            int valid = Math.Min(nr, cols - p);
-            float* src = b + p;
-            for (int k = 0; k < kc; k++)
+            float* src = b + k * ldb;
+            if (k + 1 < kc)
             {
-                float* d = dst + (nint)k * nr;
-                new ReadOnlySpan<float>(src + k * ldb, valid).CopyTo(new Span<float>(d, valid));
-                if (valid < nr)
-                {
-                    new Span<float>(d + valid, nr - valid).Clear();
-                }
+                PrefetchRow(src + ldb, cols);
             }
 
-            dst += (nint)nr * kc;
+            float* d = dst + (nint)k * nr;
+            for (int p = 0; p < full; p += nr, d += panelSize)
+            {
+                new ReadOnlySpan<float>(src + p, nr).CopyTo(new Span<float>(d, nr));
+            }
+
+            if (rest > 0)
+            {
+                new ReadOnlySpan<float>(src + full, rest).CopyTo(new Span<float>(d, rest));
+                new Span<float>(d + rest, nr - rest).Clear();
+            }
         }
     }
 
@@ -105,6 +114,7 @@ internal static unsafe class CpuGemmPacking
         {
             int valid = Math.Min(nr, cols - p);
             float* src = b + p * ldb;
+            PrefetchRows(src + (nr * ldb), ldb, Math.Min(nr, cols - p - nr), kc);
             for (int half = 0; half < nr && kVec > 0; half += 16)
             {
                 int rows = valid - half;
@@ -150,12 +160,41 @@ internal static unsafe class CpuGemmPacking
     }
 
     /// <summary>
+    /// Asks for the next panel's rows (each <paramref name="length"/> floats) while this one is packed.
+    /// A panel reads 14-32 rows of only kc floats each, runs too short and too many for the hardware
+    /// prefetcher, which left packing B from DRAM at a third of the bandwidth the skinny kernels get.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRows(float* first, nint stride, int rows, int length)
+    {
+        // Into L2 (prefetcht1): a whole next panel is as large as L1.
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = first + (r * stride);
+            for (int j = 0; j < length; j += 16)
+            {
+                Sse.Prefetch1(row + j);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRow(float* row, int length)
+    {
+        for (int j = 0; j < length; j += 16)
+        {
+            Sse.Prefetch0(row + j);
+        }
+    }
+
+    /// <summary>
     /// Reads 16 floats from each of <paramref name="rows"/> rows (stride <paramref name="srcStride"/>; missing
     /// rows repeat row 0) and stores column t, i.e. the 16 rows' t-th values, as 16 floats at
     /// <c>dst + t*dstStride</c> for t = 0..15 in ascending order. Four shuffle stages of 16 instructions:
-    /// 32-bit interleave, 64-bit interleave, then two 128-bit-lane shuffles.
+    /// 32-bit interleave, 64-bit interleave, then two 128-bit-lane shuffles. Too large for the JIT to
+    /// inline; fully optimised from the first call (its Tier-0 form spills every vector to the stack).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose16x16(float* src, nint srcStride, int rows, float* dst, nint dstStride)
     {
         Vector512<float> r0 = Vector512.Load(src);
