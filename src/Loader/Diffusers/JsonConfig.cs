@@ -127,6 +127,14 @@ public sealed class JsonConfig
         return v.EnumerateArray().Select(e => e.GetDouble()).ToArray();
     }
 
+    /// <summary>A nested object (e.g. CLIPModel's <c>text_config</c>) as a config of its own, reported under this file.</summary>
+    public JsonConfig GetObject(string field)
+    {
+        if (!TryGet(field, out var v) || v.ValueKind == JsonValueKind.Null) throw Missing(field);
+        if (v.ValueKind != JsonValueKind.Object) throw Invalid(field, v, "an object");
+        return new JsonConfig($"{FilePath} ({field})", v.Clone());
+    }
+
     public string[] GetStringArray(string field, string[]? defaultValue = null)
     {
         if (!TryGet(field, out var v) || v.ValueKind == JsonValueKind.Null)

@@ -107,7 +107,7 @@ public abstract class PromptTokenizer : IPromptTokenizer
         for (int b = 0; b < prompts.Count; b++)
         {
             string text = prompts[b] ?? throw new ArgumentNullException(nameof(prompts), $"prompt {b} is null");
-            if (call.Preprocessing == PromptPreprocessing.LowerCaseAndStrip) text = PythonText.Strip(PythonText.ToLower(text));
+            text = call.Preprocess(text);
 
             int[] content = EncodeToIds(text);
             int untruncated = call.AddSpecialTokens ? AddSpecialTokens(content).Length : content.Length;

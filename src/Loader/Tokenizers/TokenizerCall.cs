@@ -66,6 +66,10 @@ public sealed record TokenizerCall
     /// <summary>Text preprocessing the pipeline applies before tokenizing.</summary>
     public PromptPreprocessing Preprocessing { get; init; } = PromptPreprocessing.None;
 
+    /// <summary>The text this call actually tokenizes (after the pipeline's preprocessing, e.g. Lumina's lower-casing).</summary>
+    public string Preprocess(string prompt)
+        => Preprocessing == PromptPreprocessing.LowerCaseAndStrip ? PythonText.Strip(PythonText.ToLower(prompt)) : prompt;
+
     /// <summary><c>tokenizer(prompt, padding="max_length", max_length=n, truncation=True)</c>.</summary>
     public static TokenizerCall PaddedTo(int maxLength) =>
         new() { MaxLength = maxLength, Padding = PaddingStrategy.MaxLength, Truncation = true };

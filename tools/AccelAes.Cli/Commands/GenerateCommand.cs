@@ -42,12 +42,16 @@ internal static class GenerateCommand
         var output = new Option<string>("--out") { Description = "PNG file to write.", DefaultValueFactory = _ => "image.png" };
         var accel = AccelerationOptionsCli.Preset();
         var overrides = AccelerationOptionsCli.Overrides();
+        var aesmaskClip = new Option<string?>("--aesmask-clip")
+        {
+            Description = "Lumina-Next: a CLIP ViT-L/14 text encoder folder (openai/clip-vit-large-patch14, or an SD3/FLUX pipeline folder) AesMask scores prompt words with.",
+        };
         var saveMask = new Option<string?>("--save-mask") { Description = "With AesMask: write the focus mask as a PNG overlay (focus tokens bright, background dimmed, soft mask as a heat tint)." };
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (settings stored in the PNG).")
         {
-            model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, saveMask, variant, backend,
+            model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend,
         };
         command.SetAction(parse =>
         {
@@ -65,6 +69,7 @@ internal static class GenerateCommand
                 GuidanceMode = parse.GetValue(guidanceMode),
                 TrueCfgScale = parse.GetValue(trueCfg),
                 Acceleration = AccelerationOptionsCli.Read(parse, accel, overrides),
+                AesMaskClip = parse.GetValue(aesmaskClip),
             };
             string outPath = parse.GetValue(output)!;
             var total = Stopwatch.StartNew();

@@ -59,14 +59,6 @@ internal static class GenerationSupport
         return TokenizerFactory.FromFolder(dir);
     }
 
-    /// <summary>Refuses an acceleration request on a pipeline whose denoising loop has no accelerated sampler yet.</summary>
-    public static void RequireDenseSampling(GenerationRequest request, ITextToImagePipeline pipeline)
-    {
-        if (!request.Acceleration.IsNone)
-            throw new AccelAesException(
-                $"AccelAes acceleration is not implemented for {pipeline.PipelineClass} yet (only StableDiffusion3Pipeline); generate without it.");
-    }
-
     /// <summary>diffusers' <c>2 ** (len(vae.config.block_out_channels) − 1)</c>.</summary>
     public static int VaeScaleFactor(AutoencoderKLConfig vae) => 1 << (vae.BlockOutChannels.Length - 1);
 

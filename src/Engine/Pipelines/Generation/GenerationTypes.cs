@@ -26,6 +26,12 @@ public sealed record GenerationRequest
 
     /// <summary>AccelAes preset and knob overrides (default: dense sampling).</summary>
     public AccelerationRequest Acceleration { get; init; } = AccelerationRequest.None;
+
+    /// <summary>
+    /// A CLIP ViT-L/14 text encoder folder AesMask scores prompt words with on Lumina-Next (SD3 and FLUX use their own
+    /// text_encoder). Without one, Lumina's mask falls back (dense sampling with uniform guidance) and a warning says so.
+    /// </summary>
+    public string? AesMaskClip { get; init; }
 }
 
 /// <summary>The phases a generation reports progress for, in order.</summary>

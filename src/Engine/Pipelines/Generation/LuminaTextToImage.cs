@@ -1,3 +1,6 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Runtime;
 using System.Diagnostics;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Lumina;
@@ -35,6 +38,8 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     private readonly AutoencoderKL _vae;
     private readonly FlowMatchEulerSchedulerConfig _scheduler;
     private readonly IBackend _backend;
+    private TokenImportance? _importance;
+    private string? _importanceSource;
 
     public LuminaTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null)
     {
@@ -66,6 +71,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
         {
             PixelsPerToken = SizeMultiple,
+            Acceleration = run.Acceleration,
         };
     }
 
@@ -78,7 +84,6 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     /// <summary>Everything up to the denoised latents [1, in_channels, H/8, W/8].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
-        GenerationSupport.RequireDenseSampling(request, this);
         var (width, height) = GenerationSupport.ResolveSize(request, this);
         int steps = GenerationSupport.ResolveSteps(request, this);
         float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
@@ -88,7 +93,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
-        var (positive, negative) = GenerationSupport.Timed(timings, "encode", () => Encode(request, cfg, warnings));
+        var (positive, negative, promptTokens) = GenerationSupport.Timed(timings, "encode", () => Encode(request, cfg, warnings));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
 
@@ -105,20 +110,49 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
             inputs["negative_prompt_embeds"] = negative.PromptEmbeds;
             inputs["negative_prompt_attention_mask"] = negative.PromptAttentionMask;
         }
+        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Lumina, steps, guidance);
+        AcceleratedRunReport? report = null;
         var settings = new DenoiseSettings
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
+            Acceleration = acceleration,
+            TextWeights = acceleration is { UsesMask: true }
+                ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request, promptTokens, warnings))
+                : null,
+            OnAccelerationReport = r => report = r,
         };
         Tensor latents = GenerationSupport.Timed(timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
         {
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();
         }));
-        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings);
+        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report };
+    }
+
+    /// <summary>
+    /// AesMask's weights over the caption keys: the words of the Gemma ids the encoder was fed (the lower-cased,
+    /// stripped prompt — DESIGN §5 scores the tokens the encoder sees), scored against the aesthetic anchors with a
+    /// CLIP ViT-L/14 text tower. Lumina's pipeline has no CLIP, so the request must name one; without it the weights
+    /// are zero, the heat map is flat and the mask falls back.
+    /// </summary>
+    private float[] TextWeights(GenerationRequest request, TokenizedPrompt prompt, List<string> warnings)
+    {
+        if (request.AesMaskClip is null)
+        {
+            warnings.Add("AesMask on Lumina-Next needs a CLIP ViT-L/14 text encoder folder (--aesmask-clip); without one the mask falls back to dense sampling with uniform guidance.");
+            return new float[prompt.InputIds.Length];
+        }
+        if (_importance is null || _importanceSource != request.AesMaskClip)
+        {
+            _importance = new TokenImportance(ClipEmbedderLoader.Load(request.AesMaskClip, _backend));
+            _importanceSource = request.AesMaskClip;
+        }
+        string encoded = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer").Call.Preprocess(request.Prompt);
+        return PromptWeights.ForEncoder(_importance, _tokenizer, prompt, encoded);
     }
 
     /// <summary><c>encode_prompt</c>: the prompt batch, then (with guidance) the negative batch at the prompt's length.</summary>
-    private (LuminaPromptEmbeds Positive, LuminaPromptEmbeds? Negative) Encode(GenerationRequest request, bool cfg, List<string> warnings)
+    private (LuminaPromptEmbeds Positive, LuminaPromptEmbeds? Negative, TokenizedPrompt PromptTokens) Encode(GenerationRequest request, bool cfg, List<string> warnings)
     {
         PipelineTokenizerCall call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer");
         LuminaTokens tokens = PipelineTokenization.EncodeLumina(_tokenizer, [request.Prompt], [request.NegativePrompt], cfg);
@@ -126,12 +160,12 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         if (prompt.Truncated)
             warnings.Add($"The prompt is longer than {call.Label} takes: {prompt.DroppedTokenCount} of its tokens were dropped.");
         LuminaPromptEmbeds positive = Embed(prompt);
-        if (tokens.Unconditional is not { } unconditional) return (positive, null);
+        if (tokens.Unconditional is not { } unconditional) return (positive, null, prompt);
         TokenizedPrompt negative = unconditional[0];
         if (negative.Truncated)
             warnings.Add($"The negative prompt is longer than the prompt's {prompt.Length} tokens, to which LuminaPipeline pads or cuts it: " +
                          $"{negative.DroppedTokenCount} of its tokens were dropped.");
-        return (positive, Embed(negative));
+        return (positive, Embed(negative), prompt);
     }
 
     private LuminaPromptEmbeds Embed(TokenizedPrompt tokens)
