@@ -1,0 +1,223 @@
+using AccelAes.Engine.Backends.Cpu;
+using AccelAes.Engine.Backends.Cuda;
+using AccelAes.Engine.Diagnostics;
+using AccelAes.Engine.Tensors;
+using AccelAes.Kernels;
+using AccelAes.Kernels.Interop;
+using Xunit.Abstractions;
+
+namespace AccelAes.Engine.Tests.Cuda;
+
+/// <summary>
+/// One CUDA backend for the GPU tests, or the reason there is none. Every new tensor is poisoned with NaN and
+/// every op synchronises, so unwritten elements and asynchronous faults are caught by the op that caused them.
+/// Runs on a real GPU, or on the CPU emulator (tests/AccelAes.Kernels.Tests/Emulator: ACCELAES_CUDA_LIB_DIR).
+/// </summary>
+public sealed class CudaFixture : IDisposable
+{
+    public CudaFixture()
+    {
+        Detection = CudaDevice.Detect();
+        if (!Detection.IsAvailable)
+        {
+            SkipReason = $"no GPU: {Detection.Reason}";
+            return;
+        }
+        var nvrtc = NativeLibraries.Load(CudaLibrary.Nvrtc);
+        if (!nvrtc.IsLoaded)
+        {
+            SkipReason = "no NVRTC: " + nvrtc.Describe();
+            return;
+        }
+        Backend = new CudaBackend(new CudaBackendOptions { PoisonNewTensors = true, SynchronizeEachOp = true });
+    }
+
+    public GpuDetection Detection { get; }
+
+    public CudaBackend? Backend { get; }
+
+    public CpuBackend Cpu { get; } = new();
+
+    public string? SkipReason { get; }
+
+    public void Dispose() => Backend?.Dispose();
+}
+
+/// <summary>
+/// Every op of the op set on the CUDA backend against the CPU reference (<see cref="OpSelfTest"/>: fresh random
+/// inputs, the rule of DESIGN.md §4), plus memory, scope and error behaviour. Skipped, with the detection
+/// reason, where there is no GPU.
+/// </summary>
+public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : IClassFixture<CudaFixture>
+{
+    public static TheoryData<string> Ops => new(OpSelfTest.Cases().Select(c => c.Op).Distinct());
+
+    private CudaBackend Gpu
+    {
+        get
+        {
+            Skip.If(fixture.Backend is null, fixture.SkipReason);
+            return fixture.Backend!;
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Ops))]
+    public void Op_MatchesTheCpuReference(string op)
+    {
+        var gpu = Gpu;
+        output.WriteLine($"{gpu.Device} | {gpu.Architecture} | GEMM: {gpu.GemmEngine}");
+        var results = OpSelfTest.RunAll(gpu, fixture.Cpu, filter: c => c.Op == op);
+        foreach (var r in results)
+            output.WriteLine(r.ToString());
+        Assert.NotEmpty(results);
+        Assert.All(results, r => Assert.True(r.Passed, r.ToString()));
+    }
+
+    [SkippableFact]
+    public void Upload_KeepsF32_UploadWeight_IsBf16_AndDownloadRoundTrips()
+    {
+        var gpu = Gpu;
+        float[] values = [1.0f, -2.5f, 999f, 3.14159265f, 1e-20f, -0f];
+        using var f32 = gpu.Upload(values, new Shape(2, 3));
+        Assert.Equal(DType.F32, f32.DType);
+        Assert.Equal(values, gpu.Download(f32));
+        using var bf = gpu.UploadBf16(values, new Shape(6));
+        Assert.Equal(DType.BF16, bf.DType);
+        Assert.Equal(values.Select(BFloat16Bits.Round), gpu.Download(bf));
+        using var ids = gpu.UploadIndices([3, -1, 7], new Shape(3));
+        Assert.Equal([3f, -1f, 7f], gpu.Download(ids));
+        using var zeros = gpu.Zeros(new Shape(5, 7));
+        Assert.All(gpu.Download(zeros), v => Assert.Equal(0f, v));
+    }
+
+    [SkippableFact]
+    public void UploadWeight_StreamsThroughSeveralStagingChunks()
+    {
+        Skip.If(fixture.Backend is null, fixture.SkipReason);
+        using var gpu = new CudaBackend(new CudaBackendOptions { StagingChunkBytes = 4096, PoisonNewTensors = true });
+        var rng = new Random(3);
+        var values = Enumerable.Range(0, 10_000).Select(_ => (float)rng.NextDouble() * 8 - 4).ToArray();
+        var bytes = new byte[values.Length * 4];
+        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+        using var w = gpu.UploadWeight(bytes, DType.F32, new Shape(100, 100));
+        Assert.Equal(values.Select(BFloat16Bits.Round), gpu.Download(w));
+        using var f = gpu.Upload(values, new Shape(10_000));
+        Assert.Equal(values, gpu.Download(f));
+    }
+
+    [SkippableFact]
+    public void DisposedTensors_ReturnTheirBlocks_AndTheNextRentReusesThem()
+    {
+        var gpu = Gpu;
+        var before = gpu.Memory;
+        var t = gpu.Zeros(new Shape(1000, 1000));
+        var reshaped = t.Reshape(1_000_000);
+        Assert.Equal(before.BytesInUse + DeviceMemoryPool.SizeClass(2_000_000), gpu.Memory.BytesInUse);
+        t.Dispose();
+        Assert.True(gpu.Memory.BytesInUse > before.BytesInUse, "a reshape still holds the storage");
+        reshaped.Dispose();
+        Assert.Equal(before.BytesInUse, gpu.Memory.BytesInUse);
+        long allocations = gpu.Memory.DeviceAllocations;
+        using var again = gpu.Zeros(new Shape(1_000_000));
+        Assert.Equal(allocations, gpu.Memory.DeviceAllocations);
+    }
+
+    [SkippableFact]
+    public void Scope_DisposesWhatItCreated_ExceptWhatItKeeps()
+    {
+        var gpu = Gpu;
+        var before = gpu.Memory.BytesInUse;
+        Tensor kept;
+        using (var scope = gpu.BeginScope())
+        {
+            var x = gpu.UploadBf16(new float[4096], new Shape(64, 64));
+            var y = gpu.Scale(x, 2f);
+            kept = scope.Keep(gpu.Add(x, y));
+            Assert.Equal(2, scope.Count);
+        }
+        Assert.Equal(before + DeviceMemoryPool.SizeClass(64 * 64 * 2), gpu.Memory.BytesInUse);
+        kept.Dispose();
+        Assert.Equal(before, gpu.Memory.BytesInUse);
+    }
+
+    [SkippableFact]
+    public void OutOfMemory_SaysHowMuchWasAskedAndHowMuchIsFree()
+    {
+        Skip.If(fixture.Backend is null, fixture.SkipReason);
+        using var gpu = new CudaBackend(new CudaBackendOptions { MemoryLimitBytes = 256UL << 20 });
+        using var fits = gpu.Zeros(new Shape(64, 1024, 1024)); // 128 MiB
+        var e = Assert.Throws<CudaException>(() => gpu.Zeros(new Shape(96, 1024, 1024)));
+        output.WriteLine(e.Message);
+        Assert.Equal("CUDA_ERROR_OUT_OF_MEMORY", e.StatusName);
+        Assert.Contains("asked", e.Message);
+        Assert.Contains("free of", e.Message);
+    }
+
+    [SkippableFact]
+    public void FlashAndReferenceAttention_AgreeOnTheGpu_IncludingLogSumExp()
+    {
+        var gpu = Gpu;
+        var rng = new Random(11);
+        float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        using var q = gpu.UploadBf16(R(2 * 70 * 4 * 64), new Shape(2, 70, 4, 64));
+        using var k = gpu.UploadBf16(R(2 * 90 * 2 * 64), new Shape(2, 90, 2, 64));
+        using var v = gpu.UploadBf16(R(2 * 90 * 2 * 64), new Shape(2, 90, 2, 64));
+        var (fo, fl) = gpu.AttentionWithLogSumExp(q, k, v, 0.125f, causal: true, kernel: AttentionKernel.Flash);
+        var (ro, rl) = gpu.AttentionWithLogSumExp(q, k, v, 0.125f, causal: true, kernel: AttentionKernel.Reference);
+        float[] a = gpu.Download(fo), b = gpu.Download(ro), la = gpu.Download(fl), lb = gpu.Download(rl);
+        double maxO = a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
+        double maxL = la.Zip(lb, (x, y) => Math.Abs(x - y)).Max();
+        output.WriteLine($"flash vs reference: max |Δo| {maxO:G3}, max |Δlse| {maxL:G3}");
+        Assert.True(maxO < 0.03, $"outputs differ by {maxO}");
+        Assert.True(maxL < 1e-3, $"log-sum-exp differs by {maxL}");
+        foreach (var t in new[] { fo, fl, ro, rl }) t.Dispose();
+    }
+
+    /// <summary>
+    /// Causal attention with Sq &gt; Sk: query i sees keys j ≤ i − (Sq − Sk), so the first Sq − Sk rows see nothing and are
+    /// zeros; the others equal causal attention of those rows alone (offset 0). (CpuBackend.Attention cannot run
+    /// this shape itself: its causal loop starts at a negative key index.)
+    /// </summary>
+    [SkippableFact]
+    public void CausalAttention_WithMoreQueriesThanKeys_ZerosTheRowsThatSeeNothing()
+    {
+        var gpu = Gpu;
+        var rng = new Random(5);
+        float[] R(int n) => Enumerable.Range(0, n).Select(_ => BFloat16Bits.Round((float)(rng.NextDouble() * 4 - 2))).ToArray();
+        const int sq = 90, sk = 20, d = 32;
+        float[] q = R(sq * d), k = R(sk * d), v = R(sk * d);
+        foreach (var kernel in new[] { AttentionKernel.Flash, AttentionKernel.Reference })
+        {
+            using var gq = gpu.UploadBf16(q, new Shape(1, sq, 1, d));
+            using var gk = gpu.UploadBf16(k, new Shape(1, sk, 1, d));
+            using var gv = gpu.UploadBf16(v, new Shape(1, sk, 1, d));
+            var (o, lse) = gpu.AttentionWithLogSumExp(gq, gk, gv, 0.2f, causal: true, kernel: kernel);
+            float[] got = gpu.Download(o), gotLse = gpu.Download(lse);
+            o.Dispose();
+            lse.Dispose();
+            Assert.All(got[..((sq - sk) * d)], x => Assert.Equal(0f, x));
+            Assert.All(gotLse[..(sq - sk)], x => Assert.Equal(float.NegativeInfinity, x));
+            var cpu = fixture.Cpu;
+            var expected = cpu.Download(cpu.Attention(cpu.Upload(q[((sq - sk) * d)..], new Shape(1, sk, 1, d)),
+                cpu.Upload(k, new Shape(1, sk, 1, d)), cpu.Upload(v, new Shape(1, sk, 1, d)), 0.2f, causal: true));
+            double err = expected.Zip(got[((sq - sk) * d)..], (a, b) => Math.Abs(a - b)).Max();
+            output.WriteLine($"{kernel}: max error of the visible rows {err:G3}");
+            Assert.True(err < 0.02, $"{kernel}: visible rows differ from the CPU by {err}");
+        }
+    }
+
+    [SkippableFact]
+    public void KernelModules_AreCompiledOnce_AndDescribed()
+    {
+        var gpu = Gpu;
+        using var x = gpu.UploadBf16([1, 2, 3], new Shape(3));
+        using var y = gpu.Scale(x, 2f);
+        var modules = gpu.LoadedModules;
+        Assert.Contains(modules, m => m.SourceFile == "pointwise.cu");
+        foreach (var m in modules)
+            output.WriteLine($"{m.SourceFile} {m.Architecture} {m.Cache} {m.CompileTime.TotalMilliseconds:0} ms");
+        foreach (var k in gpu.DescribeKernels())
+            output.WriteLine($"{k.Name}: {k.Registers} regs, {k.LocalBytesPerThread} B local, {k.StaticSharedBytes} B shared");
+    }
+}
