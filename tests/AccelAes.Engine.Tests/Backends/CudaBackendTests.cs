@@ -1,7 +1,10 @@
 using AccelAes.Engine.Backends.Cpu;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Diagnostics;
+using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Interop;
 using Xunit.Abstractions;
@@ -205,6 +208,43 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
             output.WriteLine($"{kernel}: max error of the visible rows {err:G3}");
             Assert.True(err < 0.02, $"{kernel}: visible rows differ from the CPU by {err}");
         }
+    }
+
+    /// <summary>
+    /// A whole SD3 / SD3.5 transformer forward (every op the DiT uses, chained) on the CUDA backend against the CPU
+    /// reference with the same random weights: relative L2 error ≤ 1e-2 (DESIGN.md §4).
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Sd3TransformerForward_MatchesTheCpuWithinBf16Noise(bool sd35)
+    {
+        var gpu = Gpu;
+        var cpu = fixture.Cpu;
+        var config = new Sd3TransformerConfig
+        {
+            SampleSize = 32, PatchSize = 2, InChannels = 16, OutChannels = 16, NumLayers = 3, AttentionHeadDim = 16, NumAttentionHeads = 4,
+            JointAttentionDim = 64, CaptionProjectionDim = 64, PooledProjectionDim = 64, PosEmbedMaxSize = 48,
+            QkNorm = sd35 ? "rms_norm" : null, DualAttentionLayers = sd35 ? [0, 1] : [],
+        };
+        float[] latents = TestData.Random(2 * 16 * 16 * 16, 1), context = TestData.Random(2 * 21 * 64, 2), pooled = TestData.Random(2 * 64, 3);
+        float[] Run(IBackend be)
+        {
+            var model = new Sd3Transformer2DModel(new WeightReader(new RandomWeightSource(7), be), config);
+            var y = model.Forward(be.Upload(latents, new Shape(2, 16, 16, 16)), be.Upload(context, new Shape(2, 21, 64)),
+                be.Upload(pooled, new Shape(2, 64)), be.Upload([999f, 312.5f], new Shape(2)));
+            return be.Download(y);
+        }
+        float[] expected = Run(cpu), actual = Run(gpu);
+        double num = 0, den = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            num += Math.Pow(actual[i] - expected[i], 2);
+            den += Math.Pow(expected[i], 2);
+        }
+        double rel = Math.Sqrt(num / den);
+        output.WriteLine($"SD3{(sd35 ? ".5" : "")} tiny forward: relative L2 error {rel:G3} over {expected.Length} outputs; pool {gpu.Memory}");
+        Assert.True(rel <= 1e-2, $"relative L2 error {rel}");
     }
 
     [SkippableFact]

@@ -132,7 +132,7 @@ public sealed partial class CudaBackend
             return;
         if (rows == 1 || (srcStride == cols && dstStride == cols))
         {
-            CudaDriver.MemcpyDtoDAsync(dst, src, n * (ulong)elementSize, _stream, DescribeCurrentOp());
+            CudaDriver.MemcpyDtoDAsync(dst, src, n * (ulong)elementSize, _stream, "copy");
             return;
         }
         Elementwise(elementSize == 4 ? "copy2d_b32" : "copy2d_b16", n, src, dst, rows, cols, srcStride, dstStride);

@@ -369,11 +369,11 @@ public sealed partial class CudaBackend : IBackend
     }
 
     /// <summary>A new tensor of this backend (poisoned with NaN bits when <see cref="PoisonNewTensors"/>).</summary>
-    internal CudaTensor New(Shape shape, DType dtype, int[]? hostIndices = null)
+    internal CudaTensor New(Shape shape, DType dtype, int[]? hostIndices = null, bool tracked = true)
     {
         ulong bytes = (ulong)shape.ElementCount * (ulong)CudaTensor.SizeOf(dtype);
-        var block = _pool.Rent(bytes, $"{_opName}: {dtype}{shape}");
-        var t = new CudaTensor(this, shape, dtype, new DeviceBuffer(_pool, block, bytes)) { HostIndices = hostIndices };
+        var block = _pool.Rent(bytes, _opName);
+        var t = new CudaTensor(this, shape, dtype, new DeviceBuffer(_pool, block, bytes), tracked) { HostIndices = hostIndices };
         if (PoisonNewTensors)
             CudaDriver.MemsetD32Async(t.Pointer, 0xFFFF_FFFFu, block.Bytes / 4, _stream, "poison");
         return t;
@@ -382,7 +382,7 @@ public sealed partial class CudaBackend : IBackend
     /// <summary>A temporary tensor disposed when the current op returns.</summary>
     internal CudaTensor Temporary(Shape shape, DType dtype)
     {
-        var t = New(shape, dtype);
+        var t = New(shape, dtype, tracked: false);
         _opTemporaries.Add(t);
         return t;
     }
@@ -440,7 +440,7 @@ public sealed partial class CudaBackend : IBackend
     internal CudaTensor CopyOf(CudaTensor t)
     {
         var y = New(t.Shape, t.DType);
-        CudaDriver.MemcpyDtoDAsync(y.Pointer, t.Pointer, t.ByteCount, _stream, DescribeCurrentOp());
+        CudaDriver.MemcpyDtoDAsync(y.Pointer, t.Pointer, t.ByteCount, _stream, "copy");
         return y;
     }
 
@@ -520,7 +520,7 @@ public sealed partial class CudaBackend : IBackend
             var stats = owner._pool.Statistics;
             return new CudaException(CudaApi.Driver, "cuMemAlloc_v2", (int)CuResult.CUDA_ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY",
                 "out of memory",
-                $"{what ?? "allocation"}: asked {FormatBytes(bytes)}, {FormatBytes(free)} free of {FormatBytes(total)} " +
+                $"{(string.IsNullOrEmpty(what) ? "allocation" : what)}: asked {FormatBytes(bytes)}, {FormatBytes(free)} free of {FormatBytes(total)} " +
                 $"(this backend holds {FormatBytes(stats.BytesInUse)} in tensors, cached blocks already released)");
         }
 

@@ -59,12 +59,13 @@ public sealed class CudaTensor : Tensor
 {
     private bool _disposed;
 
-    internal CudaTensor(CudaBackend backend, Shape shape, DType dtype, DeviceBuffer buffer)
+    internal CudaTensor(CudaBackend backend, Shape shape, DType dtype, DeviceBuffer buffer, bool tracked = true)
         : base(backend, shape, dtype)
     {
         Buffer = buffer;
         buffer.AddReference();
-        backend.Track(this);
+        if (tracked)
+            backend.Track(this);
     }
 
     internal DeviceBuffer Buffer { get; }
