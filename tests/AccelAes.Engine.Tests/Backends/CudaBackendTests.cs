@@ -248,6 +248,18 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
     }
 
     [SkippableFact]
+    public void MeasureMilliseconds_TimesQueuedWork()
+    {
+        var gpu = Gpu;
+        using var x = gpu.UploadBf16(new float[1 << 16], new Shape(256, 256));
+        int runs = 0;
+        double ms = gpu.MeasureMilliseconds(() => { runs++; gpu.Scale(x, 2f).Dispose(); }, warmup: 1, repeats: 3);
+        Assert.Equal(4, runs);
+        Assert.True(ms >= 0);
+        output.WriteLine($"scale of 64 Ki bf16: {ms:G3} ms (0 on the emulator)");
+    }
+
+    [SkippableFact]
     public void KernelModules_AreCompiledOnce_AndDescribed()
     {
         var gpu = Gpu;

@@ -112,6 +112,12 @@ internal sealed class CublasLtGemm : IDisposable
     /// <summary>Number of distinct GEMM shapes planned so far.</summary>
     public int PlannedShapes => _plans.Count;
 
+    /// <summary>Shapes for which cuBLASLt had no algorithm (the backend used gemm.cu for them).</summary>
+    public int ShapesWithoutAlgorithm => _plans.Values.Count(p => !p.HasAlgorithm);
+
+    /// <summary>Matmuls cuBLASLt refused after its heuristic had offered an algorithm.</summary>
+    public int Refusals { get; private set; }
+
     /// <summary>Runs D = op(A)·op(B) (+ epilogue). False when cuBLASLt has no algorithm for it (the caller falls back).</summary>
     public bool TryMatmul(GemmMapping g, CuDevicePtr a, CuDevicePtr b, CuDevicePtr d, CudaDataType dType,
         CublasLtEpilogue epilogue, CuDevicePtr bias, string op)
@@ -126,8 +132,19 @@ internal sealed class CublasLtGemm : IDisposable
             return false;
         if (epilogue is CublasLtEpilogue.Bias or CublasLtEpilogue.GeluBias)
             CublasLt.SetEpilogue(plan.Desc, epilogue, bias);
-        CublasLt.Matmul(_handle, plan.Desc, 1f, a, plan.A, b, plan.B, 0f, d, plan.D, d, plan.D, plan.Algo,
-            new CuDevicePtr(_workspace.Address), plan.WorkspaceBytes, _stream, op);
+        try
+        {
+            CublasLt.Matmul(_handle, plan.Desc, 1f, a, plan.A, b, plan.B, 0f, d, plan.D, d, plan.D, plan.Algo,
+                new CuDevicePtr(_workspace.Address), plan.WorkspaceBytes, _stream, op);
+        }
+        catch (AccelAes.Kernels.CudaException e) when (e.Status == (int)CublasStatus.CUBLAS_STATUS_NOT_SUPPORTED)
+        {
+            // The heuristic offered an algorithm the call then refuses (it happens with odd alignments): never
+            // try this shape again, let the caller use gemm.cu. Nothing was written.
+            plan.HasAlgorithm = false;
+            Refusals++;
+            return false;
+        }
         return true;
     }
 
