@@ -1,9 +1,12 @@
 using AccelAes.Engine.Backends.Cpu;
 using AccelAes.Engine.Backends.Cuda;
+using AccelAes.Engine.Components;
 using AccelAes.Engine.Diagnostics;
+using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
+using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Interop;
@@ -245,6 +248,68 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
         double rel = Math.Sqrt(num / den);
         output.WriteLine($"SD3{(sd35 ? ".5" : "")} tiny forward: relative L2 error {rel:G3} over {expected.Length} outputs; pool {gpu.Memory}");
         Assert.True(rel <= 1e-2, $"relative L2 error {rel}");
+    }
+
+    private static double RelativeL2(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            num += Math.Pow((double)actual[i] - expected[i], 2);
+            den += Math.Pow(expected[i], 2);
+        }
+        return Math.Sqrt(num / den);
+    }
+
+    private Dictionary<string, Tensor> UploadGoldens(CudaBackend gpu, Dictionary<string, GoldenTensor> golden, params string[] names) =>
+        names.ToDictionary(n => n, n => gpu.Upload(golden[n].Values, new Shape(golden[n].Shape)));
+
+    /// <summary>The tiny SD3 checkpoint (bf16 weights file) on the CUDA backend against diffusers' own fp32 forward with the
+    /// same bf16-rounded weights (../shared/conformance/sd3_tiny): relative L2 ≤ 1e-2 (DESIGN.md §4).</summary>
+    [SkippableFact]
+    public void Sd3TinyCheckpoint_Forward_MatchesDiffusers()
+    {
+        var gpu = Gpu;
+        Skip.If(GoldenFiles.Shared is null, GoldenFiles.MissingMessage);
+        var component = ComponentLoader.Load(ModelFolder.Open(GoldenFiles.At("sd3_tiny")).Component("transformer"), gpu, "bf16");
+        var inputs = GoldenTensors.Load(GoldenFiles.At("sd3_tiny", "inputs.safetensors"));
+        var expected = GoldenTensors.Load(GoldenFiles.At("sd3_tiny", "outputs.safetensors"))["sample_bf16_weights"];
+        var result = component.Forward.Forward(UploadGoldens(gpu, inputs, "hidden_states", "encoder_hidden_states", "pooled_projections", "timestep"))["sample"];
+        Assert.Equal(expected.Shape, result.Shape.ToArray());
+        double rel = RelativeL2(expected.Values, gpu.Download(result));
+        output.WriteLine($"sd3_tiny forward on {gpu.Name} vs diffusers (bf16 weights, fp32 compute): relative L2 {rel:G3}");
+        Assert.True(rel <= 1e-2, $"relative L2 error {rel}");
+    }
+
+    /// <summary>The 8-step CFG sampling loop of StableDiffusion3Pipeline on the CUDA backend (fp32 latents, bf16 model)
+    /// against diffusers' fp32 trajectory: each step's latents within relative L2 2e-2 (bf16 noise compounding over the steps).</summary>
+    [SkippableFact]
+    public void Sd3TinyTrajectory_FollowsDiffusers()
+    {
+        var gpu = Gpu;
+        Skip.If(GoldenFiles.Shared is null, GoldenFiles.MissingMessage);
+        var golden = GoldenTensors.Load(GoldenFiles.At("sd3_tiny", "trajectory", "trajectory.safetensors"));
+        var component = ComponentLoader.Load(ModelFolder.Open(GoldenFiles.At("sd3_tiny")).Component("transformer"), gpu);
+        var pipeline = new Sd3Pipeline(((Sd3TransformerComponent)component.Forward).Model);
+        var inputs = UploadGoldens(gpu, golden, "prompt_embeds", "pooled_prompt_embeds", "negative_prompt_embeds", "negative_pooled_prompt_embeds");
+        inputs["latents"] = gpu.Upload(golden["initial_latents"].Values, new Shape(golden["initial_latents"].Shape));
+        var settings = new DenoiseSettings
+        {
+            Steps = golden["timesteps"].Values.Length,
+            GuidanceScale = 7f,
+            Scheduler = FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(GoldenFiles.At("sd3_tiny", "trajectory", "scheduler_config.json"))),
+            Height = 128,
+            Width = 192,
+        };
+        var errors = new List<double>();
+        var final = pipeline.Denoise(inputs, settings, (i, latents) =>
+        {
+            Assert.Equal(DType.F32, latents.DType); // the loop integrates in fp32
+            errors.Add(RelativeL2(golden[$"latents_step_{i}"].Values, gpu.Download(latents)));
+        });
+        output.WriteLine($"sd3_tiny trajectory on {gpu.Name}: relative L2 per step {string.Join(", ", errors.Select(e => e.ToString("G3")))}");
+        Assert.Equal(settings.Steps, errors.Count);
+        Assert.All(errors, e => Assert.True(e <= 2e-2, $"relative L2 {e}"));
     }
 
     [SkippableFact]
