@@ -1,1 +1,40 @@
-return 0;
+using System.CommandLine;
+using AccelAes;
+using AccelAes.Cli;
+using AccelAes.Cli.Commands;
+using Spectre.Console;
+
+var root = new RootCommand("AccelAes: a Diffusion Transformer inference engine (SD3 / SD3.5, FLUX.1, Lumina-Next) with the AccelAes acceleration method.");
+foreach (Command command in CommandCatalog.All())
+    root.Subcommands.Add(command);
+
+ParseResult parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors)
+        AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error.Message}");
+    AnsiConsole.MarkupLine("Run [bold]accelaes --help[/] for usage.");
+    return ExitCodes.UsageError;
+}
+
+try
+{
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (AccelAesException e)
+{
+    // User-caused errors: the message names the cause; a stack trace would only hide it.
+    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+    return ExitCodes.UserError;
+}
+catch (OperationCanceledException)
+{
+    AnsiConsole.MarkupLine("[yellow]cancelled[/]");
+    return ExitCodes.UserError;
+}
+catch (Exception e)
+{
+    AnsiConsole.MarkupLine("[red]internal error[/] (please report it with the command line that caused it):");
+    AnsiConsole.WriteLine(e.ToString());
+    return ExitCodes.InternalError;
+}

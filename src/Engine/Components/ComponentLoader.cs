@@ -1,4 +1,8 @@
+using AccelAes.Engine.Models.Lumina;
+using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Models.TextEncoders;
+using AccelAes.Engine.Models.Vae;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
@@ -17,7 +21,18 @@ public sealed record LoadedComponent(IComponentForward Forward, string Source, I
 public static class ComponentLoader
 {
     /// <summary>Model classes <c>accelaes forward</c> can run.</summary>
-    public static IReadOnlyList<string> SupportedClasses { get; } = [Sd3TransformerConfig.ClassName];
+    public static IReadOnlyList<string> SupportedClasses { get; } =
+    [
+        Sd3TransformerConfig.ClassName,
+        FluxTransformerConfig.ClassName,
+        LuminaNextDiTConfig.ClassName,
+        AutoencoderKLConfig.ClassName,
+        ClipTextConfig.TextModelClass,
+        ClipTextConfig.WithProjectionClass,
+        T5Config.EncoderModelClass,
+        GemmaConfig.ModelClass,
+        GemmaConfig.CausalLmClass,
+    ];
 
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
     {
@@ -37,8 +52,19 @@ public static class ComponentLoader
         IComponentForward forward = cls switch
         {
             Sd3TransformerConfig.ClassName => new Sd3TransformerComponent(new Sd3Transformer2DModel(reader, Sd3TransformerConfig.From(config))),
+            LuminaNextDiTConfig.ClassName => new LuminaTransformerComponent(new LuminaNextDiT2DModel(reader, LuminaNextDiTConfig.From(config))),
+            FluxTransformerConfig.ClassName => new FluxTransformerComponent(new FluxTransformer2DModel(reader, FluxTransformerConfig.From(config))),
+            AutoencoderKLConfig.ClassName => new AutoencoderKLComponent(new AutoencoderKL(reader, AutoencoderKLConfig.From(config))),
+            ClipTextConfig.TextModelClass => new ClipTextComponent(new ClipTextModel(reader, ClipTextConfig.From(config))),
+            ClipTextConfig.WithProjectionClass => new ClipTextComponent(new ClipTextModelWithProjection(reader, ClipTextConfig.From(config))),
+            T5Config.EncoderModelClass => new T5EncoderComponent(new T5EncoderModel(reader, T5Config.From(config))),
+            GemmaConfig.ModelClass or GemmaConfig.CausalLmClass =>
+                new GemmaComponent(new GemmaModel(GemmaModel.ModelScope(reader), GemmaConfig.From(config)), cls),
             _ => throw new AccelAesException($"Model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}."),
         };
-        return new LoadedComponent(forward, source.Description, reader.UnusedTensors());
+        IReadOnlyList<string> unused = reader.UnusedTensors();
+        // The VAE is decode-only: its encoder tensors are expected leftovers, not a config mismatch.
+        if (forward is AutoencoderKLComponent) unused = AutoencoderKLComponent.UnexpectedUnused(unused);
+        return new LoadedComponent(forward, source.Description, unused);
     }
 }

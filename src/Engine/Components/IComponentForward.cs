@@ -53,4 +53,23 @@ public static class ForwardInputs
         }
         throw new Models.ModelInputException(name, $"Input '{name}' has shape {timestep.Shape}; expected a scalar, [1] or [{batch}].");
     }
+
+    /// <summary>A float view of an input that users may give as integers (masks saved as int64, as torch accepts).</summary>
+    public static Tensor AsFloat(Tensor t)
+        => t.DType == DType.I32 ? t.Backend.Upload(t.Backend.Download(t), t.Shape) : t;
+
+    /// <summary>An index view of an input that holds integers (token ids saved as float are accepted if integral).</summary>
+    public static Tensor AsIndices(Tensor t, string name)
+    {
+        if (t.DType == DType.I32) return t;
+        float[] v = t.Backend.Download(t);
+        var ids = new int[v.Length];
+        for (int i = 0; i < v.Length; i++)
+        {
+            if (v[i] != MathF.Round(v[i]) || Math.Abs(v[i]) > int.MaxValue)
+                throw new Models.ModelInputException(name, $"Input '{name}' must hold integer ids; element {i} is {v[i]}.");
+            ids[i] = (int)v[i];
+        }
+        return t.Backend.UploadIndices(ids, t.Shape);
+    }
 }

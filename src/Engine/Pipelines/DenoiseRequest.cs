@@ -1,3 +1,5 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers.Configs;
 
@@ -16,6 +18,19 @@ public sealed record DenoiseSettings
     public int? Height { get; init; }
     public int? Width { get; init; }
     public GuidanceMode GuidanceMode { get; init; } = GuidanceMode.Batched;
+
+    /// <summary>AccelAes options (null: plain dense sampling). Their steps and guidance are taken from these settings.</summary>
+    public AccelerationOptions? Acceleration { get; init; }
+
+    /// <summary>AesMask's weights over the text keys (token importance); null: equal weights on every text key.</summary>
+    public float[]? TextWeights { get; init; }
+
+    /// <summary>Receives what an accelerated run did (schedule, mask, forwards run).</summary>
+    public Action<AcceleratedRunReport>? OnAccelerationReport { get; init; }
+
+    /// <summary>The acceleration options with steps and guidance taken from these settings.</summary>
+    public AccelerationOptions? ResolvedAcceleration
+        => Acceleration is null ? null : Acceleration with { Steps = Steps, GuidanceScale = GuidanceScale };
 }
 
 /// <summary>

@@ -1,3 +1,5 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
@@ -14,7 +16,7 @@ public sealed record Sd3Conditioning(Tensor PromptEmbeds, Tensor PooledPromptEmb
 /// The SD3 pipeline's velocity: timestep 1000·σ for every batch item, CFG with the batch ordered
 /// [negative, positive] and v = v_u + g·(v_c − v_u); guidance is off when g ≤ 1, as in diffusers.
 /// </summary>
-public sealed class Sd3Denoiser : IVelocityPredictor
+public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor
 {
     private readonly Sd3Transformer2DModel _model;
     private readonly Sd3Conditioning _cond;
@@ -46,22 +48,42 @@ public sealed class Sd3Denoiser : IVelocityPredictor
 
     private bool DoGuidance => _guidance > 1f;
 
-    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule)
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule) => PredictCore(latents, step, schedule, null, null);
+
+    /// <summary>
+    /// The accelerated velocity: forwards see <paramref name="sparse"/>; CFG uses the step's (possibly spatial) scale,
+    /// asked for after the forwards (the mask step is guided by the mask its own forward built).
+    /// </summary>
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule sigmas, SparseForward sparse, Func<GuidanceScaleMap> guidance)
+        => PredictCore(latents, step, sigmas, sparse, guidance);
+
+    private Tensor PredictCore(Tensor latents, int step, SigmaSchedule schedule, SparseForward? sparse, Func<GuidanceScaleMap>? guidance)
     {
         IBackend be = latents.Backend;
         int batch = latents.Shape[0];
         float t = schedule.Timesteps[step];
         if (!DoGuidance)
-            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Timesteps(be, t, batch));
+        {
+            sparse?.BeginForward(0, condBatchIndex: 0);
+            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Timesteps(be, t, batch), sparse);
+        }
+        Tensor vu, vc;
         if (_mode == GuidanceMode.Batched)
         {
-            Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!, Timesteps(be, t, 2 * batch));
-            return be.GuidanceCombine(be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch), _guidance);
+            // Batch [negative, positive]: the conditional branch starts at row `batch`.
+            sparse?.BeginForward(0, condBatchIndex: batch);
+            Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!, Timesteps(be, t, 2 * batch), sparse);
+            (vu, vc) = (be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch));
         }
-        Tensor ts = Timesteps(be, t, batch);
-        Tensor vu = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts);
-        Tensor vc = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts);
-        return be.GuidanceCombine(vu, vc, _guidance);
+        else
+        {
+            Tensor ts = Timesteps(be, t, batch);
+            sparse?.BeginForward(0, condBatchIndex: null);
+            vu = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts, sparse);
+            sparse?.BeginForward(1, condBatchIndex: 0);
+            vc = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, sparse);
+        }
+        return guidance is null ? be.GuidanceCombine(vu, vc, _guidance) : GuidanceMaps.Combine(vu, vc, guidance());
     }
 
     private static Tensor Timesteps(IBackend be, float t, int count)

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Sampling;
@@ -48,8 +49,21 @@ public sealed class Sd3Pipeline(Sd3Transformer2DModel transformer) : IDenoisePip
             inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_pooled_prompt_embeds"));
         var denoiser = new Sd3Denoiser(Transformer, conditioning, settings.GuidanceScale, settings.GuidanceMode);
         IBackend be = initial.Backend;
-        Tensor latents = be.Scale(initial, 1f); // a private copy: the loop updates in place
-        DenoiseLoop.Run(latents, schedule, denoiser, onStep);
+        Tensor latents = be.Copy(initial); // a private copy: the loop updates in place
+        if (settings.ResolvedAcceleration is { } acceleration)
+        {
+            if (initial.Shape[0] != 1)
+                throw new AccelAesException($"Accelerated sampling builds one focus mask, so it takes one prompt at a time; latents {initial.Shape} hold {initial.Shape[0]}.");
+            int p = Transformer.Config.PatchSize, h = initial.Shape[2], w = initial.Shape[3];
+            var geometry = new AccelerationGeometry(h / p, w / p, h, w, Transformer.BlockCount);
+            float[] weights = settings.TextWeights ?? PromptWeights.Uniform(conditioning.PromptEmbeds.Shape[1]);
+            var report = AcceleratedSampling.Run(latents, schedule, acceleration, geometry, denoiser, weights, onStep);
+            settings.OnAccelerationReport?.Invoke(report);
+        }
+        else
+        {
+            DenoiseLoop.Run(latents, schedule, denoiser, onStep);
+        }
         return latents;
     }
 

@@ -51,6 +51,13 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null);
 
+    /// <summary>
+    /// <see cref="Attention"/> that also reduces its softmax probabilities against per-key weights:
+    /// affinity[b, h, i] = Σⱼ P[b, h, i, j] · keyWeights[b, j] (fp32, [B, Hq, Sq]). AesMask's capture: image
+    /// queries × weighted text keys, without materialising the [Sq, Sk] probability map.
+    /// </summary>
+    (Tensor Output, Tensor Affinity) AttentionWithAffinity(Tensor q, Tensor k, Tensor v, float scale, Tensor keyWeights, Tensor? keyMask = null);
+
     // ---- Normalisation and modulation ---------------------------------------------------------
 
     /// <summary>LayerNorm over the last dimension (biased variance, eps inside the square root), optional affine.</summary>
@@ -83,6 +90,9 @@ public interface IBackend : IDisposable
     /// <summary>x·s.</summary>
     Tensor Scale(Tensor x, float s);
 
+    /// <summary>ReLU, elementwise: y = x where x ≥ 0 or x is NaN, else 0 (torch.relu; NaN propagates). Original T5's feed-forward.</summary>
+    Tensor Relu(Tensor x);
+
     /// <summary>Softmax over the last dimension (fp32 accumulation).</summary>
     Tensor Softmax(Tensor x);
 
@@ -108,6 +118,15 @@ public interface IBackend : IDisposable
     /// Embedding lookups, pooled-token selection and focus-token gathers.
     /// </summary>
     Tensor GatherRows(Tensor table, Tensor indices);
+
+    /// <summary>
+    /// Row scatter, in place: destination [R, D] row indices[i] ← source row i, for source [n, D] and I32 indices [n].
+    /// SkipSparse writes focus rows into a layer's cached output this way.
+    /// </summary>
+    void ScatterRowsInPlace(Tensor destination, Tensor indices, Tensor source);
+
+    /// <summary>A copy of a tensor (caches keep their own storage).</summary>
+    Tensor Copy(Tensor x);
 
     /// <summary>Concatenation along <paramref name="axis"/>; all other dimensions must agree.</summary>
     Tensor Concat(int axis, params Tensor[] parts);
@@ -136,6 +155,15 @@ public interface IBackend : IDisposable
 
     /// <summary>Classifier-free guidance: uncond + scale·(cond − uncond).</summary>
     Tensor GuidanceCombine(Tensor uncond, Tensor cond, float scale);
+
+    /// <summary>
+    /// Spatial classifier-free guidance: uncond + scale ⊙ (cond − uncond), where <paramref name="scale"/>'s shape is a
+    /// trailing part of cond's (a [H, W] map broadcast over batch and channels of [B, C, H, W]).
+    /// </summary>
+    Tensor GuidanceCombine(Tensor uncond, Tensor cond, Tensor scale);
+
+    /// <summary>StepCache extrapolation in fp32: fma(coefficient, latest − previous, latest) (the rounding is part of the contract).</summary>
+    Tensor Extrapolate(Tensor latest, Tensor previous, float coefficient);
 
     /// <summary>Euler step in fp32, in place: latents += dt·velocity.</summary>
     void EulerStepInPlace(Tensor latents, Tensor velocity, float dt);

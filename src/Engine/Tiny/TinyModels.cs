@@ -19,18 +19,31 @@ public static class TinyModels
     [
         TinySd3.Sd3,
         TinySd3.Sd35,
+        TinyLumina.LuminaNext,
+        TinyFlux.Flux,
+        TinyFlux.FluxSchnell,
+        TinyVae.Vae16,
+        TinyVae.Vae4,
     ];
 
     public static TinyModelSpec Get(string arch)
         => All.FirstOrDefault(s => s.Arch == arch)
            ?? throw new AccelAesException($"Unknown tiny architecture '{arch}'; known: {string.Join(", ", All.Select(s => s.Arch))}.");
 
-    /// <summary>Writes the pipeline folder for <paramref name="arch"/> into <paramref name="directory"/> (created or emptied of these files).</summary>
+    /// <summary>
+    /// Writes the pipeline folder for <paramref name="arch"/> into <paramref name="directory"/> (created or emptied of
+    /// these files); for a spec without a pipeline class, the one component's folder itself.
+    /// </summary>
     /// <param name="storeAs">F32 (default) or BF16 weights; BF16 files are named with the diffusers variant suffix.</param>
     public static void Write(string arch, string directory, int seed = 0, SafeTensorDType storeAs = SafeTensorDType.F32)
     {
         TinyModelSpec spec = Get(arch);
         Directory.CreateDirectory(directory);
+        if (spec.PipelineClass is null)
+        {
+            WriteComponent(spec.Components.Single(), directory, seed, storeAs);
+            return;
+        }
         var index = new JsonObject
         {
             ["_class_name"] = spec.PipelineClass,
@@ -41,6 +54,15 @@ public static class TinyModels
             index[component.Folder] = new JsonArray(component.Library, component.ClassName);
             WriteComponent(component, Path.Combine(directory, component.Folder), seed, storeAs);
         }
+        foreach (var files in spec.FileFolders)
+        {
+            index[files.Folder] = new JsonArray(files.Library, files.ClassName);
+            string folder = Path.Combine(directory, files.Folder);
+            Directory.CreateDirectory(folder);
+            files.Write(folder);
+        }
+        foreach (string absent in spec.AbsentComponents)
+            index[absent] = new JsonArray(null, null);
         if (spec.SchedulerConfigJson is not null)
         {
             index["scheduler"] = new JsonArray("diffusers", "FlowMatchEulerDiscreteScheduler");

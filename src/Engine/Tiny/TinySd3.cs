@@ -66,13 +66,42 @@ internal static class TinySd3
             SinCosPositionTable.Create(c.InnerDim, n, c.SampleSize / c.PatchSize));
     }
 
+    /// <summary>
+    /// The rest of an SD3 pipeline: CLIP-L and CLIP-G text encoders with their tokenizers (tokenizer_2 pads with
+    /// '!' as SD3's does) and the 16-channel VAE. T5 is left out (text_encoder_3 = None is a supported SD3
+    /// configuration: its part of the prompt embeddings is zeros), because a SentencePiece model cannot be
+    /// generated as simply as a byte-level BPE vocabulary.
+    /// </summary>
+    private static TinyComponentSpec[] Pipeline(TinyComponentSpec transformer) =>
+    [
+        transformer,
+        TinyTextEncoders.ClipL("text_encoder", withProjection: true, hiddenSize: 24, projectionDim: 32, vocabSize: TinyTokenizers.ClipVocabSize),
+        TinyTextEncoders.ClipG("text_encoder_2", hiddenSize: 32, projectionDim: 32, vocabSize: TinyTokenizers.ClipVocabSize,
+            endOfTextId: TinyTokenizers.ClipEndOfTextId),
+        TinyVae.Vae16.Components[0],
+    ];
+
+    private static readonly TinyFileFolder[] Tokenizers =
+    [
+        new("tokenizer", "transformers", "CLIPTokenizer", dir => TinyTokenizers.WriteClip(dir)),
+        new("tokenizer_2", "transformers", "CLIPTokenizer", dir => TinyTokenizers.WriteClip(dir, padToken: "!")),
+    ];
+
     public static readonly TinyModelSpec Sd3 = new("sd3", "StableDiffusion3Pipeline",
-        "SD3-Medium layout: joint blocks, context_pre_only last block",
-        [new TinyComponentSpec("transformer", "diffusers", Sd3TransformerConfig.ClassName, Sd3Config, AddPositionTable)],
-        Sd3Scheduler);
+        "SD3-Medium layout: joint blocks, context_pre_only last block; CLIP-L/G, VAE (no T5)",
+        Pipeline(new TinyComponentSpec("transformer", "diffusers", Sd3TransformerConfig.ClassName, Sd3Config, AddPositionTable)),
+        Sd3Scheduler)
+    {
+        FileFolders = Tokenizers,
+        AbsentComponents = ["text_encoder_3", "tokenizer_3"],
+    };
 
     public static readonly TinyModelSpec Sd35 = new("sd35", "StableDiffusion3Pipeline",
-        "SD3.5-Medium layout: MMDiT-X dual attention and qk RMSNorm",
-        [new TinyComponentSpec("transformer", "diffusers", Sd3TransformerConfig.ClassName, Sd35Config, AddPositionTable)],
-        Sd3Scheduler);
+        "SD3.5-Medium layout: MMDiT-X dual attention and qk RMSNorm; CLIP-L/G, VAE (no T5)",
+        Pipeline(new TinyComponentSpec("transformer", "diffusers", Sd3TransformerConfig.ClassName, Sd35Config, AddPositionTable)),
+        Sd3Scheduler)
+    {
+        FileFolders = Tokenizers,
+        AbsentComponents = ["text_encoder_3", "tokenizer_3"],
+    };
 }

@@ -118,6 +118,15 @@ public sealed class JsonConfig
         return result;
     }
 
+    /// <summary>An array of numbers (e.g. AutoencoderKL's <c>latents_mean</c>); null when absent or JSON null.</summary>
+    public double[]? GetOptionalDoubleArray(string field)
+    {
+        if (!TryGet(field, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number))
+            throw Invalid(field, v, "an array of numbers");
+        return v.EnumerateArray().Select(e => e.GetDouble()).ToArray();
+    }
+
     public string[] GetStringArray(string field, string[]? defaultValue = null)
     {
         if (!TryGet(field, out var v) || v.ValueKind == JsonValueKind.Null)

@@ -309,6 +309,19 @@ public class CpuOpTests
     }
 
     [Fact]
+    public void Conv2d_tiled_over_output_rows_equals_one_tile()
+    {
+        var x = Rand(40, 2, 3, 13, 11);
+        var w = Rand(41, 5, 3, 3, 3);
+        var b = Rand(42, 5);
+        float[] whole = _cpu.Download(_cpu.Conv2d(x, w, b, 1, 1, columnBudget: int.MaxValue));
+        foreach (int budget in new[] { 1, 27 * 11 * 2, 27 * 11 * 5 })
+            Assert.Equal(whole, _cpu.Download(_cpu.Conv2d(x, w, b, 1, 1, budget)));
+        float[] strided = _cpu.Download(_cpu.Conv2d(x, w, b, 2, 1, columnBudget: int.MaxValue));
+        Assert.Equal(strided, _cpu.Download(_cpu.Conv2d(x, w, b, 2, 1, 27 * 6)));
+    }
+
+    [Fact]
     public void UpsampleNearest2x_repeats_each_pixel()
     {
         var x = Rand(30, 2, 3, 4, 5);

@@ -9,6 +9,16 @@ public sealed partial class CpuBackend
     private const int QueryBlock = 64;
 
     public Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null)
+        => AttentionCore(q, k, v, scale, keyMask, causal, bias, keyWeights: null, out _);
+
+    public (Tensor Output, Tensor Affinity) AttentionWithAffinity(Tensor q, Tensor k, Tensor v, float scale, Tensor keyWeights, Tensor? keyMask = null)
+    {
+        Tensor o = AttentionCore(q, k, v, scale, keyMask, causal: false, bias: null, keyWeights, out Tensor? affinity);
+        return (o, affinity!);
+    }
+
+    private Tensor AttentionCore(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask, bool causal, Tensor? bias,
+        Tensor? keyWeights, out Tensor? affinity)
     {
         RequireRank(q, 4, "Attention", "q");
         RequireRank(k, 4, "Attention", "k");
@@ -28,6 +38,12 @@ public sealed partial class CpuBackend
         float[]? bd = bias is null ? null : C(bias).Data;
         float[] qd = C(q).Data, kd = C(k).Data, vd = C(v).Data;
         float[]? md = keyMask is null ? null : C(keyMask).Data;
+        if (keyWeights is not null && (keyWeights.Shape.Rank != 2 || keyWeights.Shape[0] != batch || keyWeights.Shape[1] != sk))
+            throw new ArgumentException($"Attention: key weights {keyWeights.Shape} must be [{batch}, {sk}].");
+        float[]? wd = keyWeights is null ? null : C(keyWeights).Data;
+        CpuTensor? aff = keyWeights is null ? null : New(new Shape(batch, hq, sq));
+        float[]? ad = aff?.Data;
+        affinity = aff;
         var o = New(new Shape(batch, sq, hq, dv));
         float[] od = o.Data;
         int group = hq / hkv;
@@ -64,6 +80,8 @@ public sealed partial class CpuBackend
                         for (int j = q0 + r + (sk - sq) + 1; j < sk; j++)
                             row[j] = float.NegativeInfinity;
                     SoftmaxRow(row);
+                    if (wd is not null)
+                        ad![(b * hq + h) * sq + q0 + r] = TensorPrimitives.Dot(row, wd.AsSpan(b * sk, sk));
                 }
                 CpuGemm.MatMul(rows, dv, sk, s, sk,
                     vd.AsSpan(b * sk * hkv * dv + kh * dv), hkv * dv,

@@ -5,11 +5,18 @@ namespace AccelAes.Engine.Backends.Cpu;
 
 public sealed partial class CpuBackend
 {
+    /// <summary>Floats of im2col columns materialised at once (64 MiB).</summary>
+    private const int ColumnBufferBudget = 16 << 20;
+
     /// <summary>
     /// im2col + GEMM: for each image, columns [Cin·kh·kw, Hout·Wout] are gathered once and multiplied by the
     /// weight viewed as [Cout, Cin·kh·kw]. The CUDA backend does the same as an implicit GEMM.
     /// </summary>
     public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padding)
+        => Conv2d(x, weight, bias, stride, padding, ColumnBufferBudget);
+
+    /// <summary><see cref="Conv2d(Tensor, Tensor, Tensor?, int, int)"/> with an explicit column-buffer budget (tests force tiling with a small one).</summary>
+    internal Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padding, int columnBudget)
     {
         RequireRank(x, 4, "Conv2d", "x");
         RequireRank(weight, 4, "Conv2d", "weight");
@@ -27,29 +34,37 @@ public sealed partial class CpuBackend
         var y = New(new Shape(batch, cout, hout, wout));
         float[] dst = y.Data;
         int k = cin * kh * kw, n = hout * wout;
-        float[] columns = ArrayPool<float>.Shared.Rent(k * n);
+        // The column buffer is tiled over output rows so it stays bounded (a VAE conv at 1024² would need
+        // k·n ≈ 2.4e9 floats at once); each tile is one GEMM writing a horizontal band of every output plane.
+        int rowsPerTile = Math.Clamp(columnBudget / Math.Max(1, k * wout), 1, hout);
+        float[] columns = ArrayPool<float>.Shared.Rent(k * rowsPerTile * wout);
         try
         {
             for (int b = 0; b < batch; b++)
             {
                 int inputBase = b * cin * h * w;
-                CpuParallel.For(k, n, row =>
+                for (int oy0 = 0; oy0 < hout; oy0 += rowsPerTile)
                 {
-                    int c = row / (kh * kw), ky = row / kw % kh, kx = row % kw;
-                    Span<float> col = columns.AsSpan(row * n, n);
-                    for (int oy = 0; oy < hout; oy++)
+                    int rows = Math.Min(rowsPerTile, hout - oy0), tileN = rows * wout;
+                    CpuParallel.For(k, tileN, row =>
                     {
-                        int iy = oy * stride - padding + ky;
-                        for (int ox = 0; ox < wout; ox++)
+                        int c = row / (kh * kw), ky = row / kw % kh, kx = row % kw;
+                        Span<float> col = columns.AsSpan(row * tileN, tileN);
+                        for (int r = 0; r < rows; r++)
                         {
-                            int ix = ox * stride - padding + kx;
-                            col[oy * wout + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w
-                                ? src[inputBase + (c * h + iy) * w + ix]
-                                : 0f;
+                            int iy = (oy0 + r) * stride - padding + ky;
+                            for (int ox = 0; ox < wout; ox++)
+                            {
+                                int ix = ox * stride - padding + kx;
+                                col[r * wout + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w
+                                    ? src[inputBase + (c * h + iy) * w + ix]
+                                    : 0f;
+                            }
                         }
-                    }
-                });
-                CpuGemm.MatMul(cout, n, k, wd, k, columns.AsSpan(0, k * n), n, dst.AsSpan(b * cout * n, cout * n), n);
+                    });
+                    CpuGemm.MatMul(cout, tileN, k, wd, k, columns.AsSpan(0, k * tileN), tileN,
+                        dst.AsSpan(b * cout * n + oy0 * wout), n);
+                }
                 if (bd is not null)
                     for (int co = 0; co < cout; co++)
                     {

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -48,12 +49,18 @@ public sealed class JointAttention
     /// <summary>
     /// x [B, N, D] (normalised image tokens), context [B, L, D] (normalised text tokens) or null.
     /// Returns the projected image output and, for a joint block that is not context_pre_only, the text output.
+    /// With <paramref name="sparse"/> (AccelAes): on the capture step the image-query × text-key probabilities are
+    /// reduced for AesMask; on sparse steps only focus image tokens (and all text tokens) query all keys, and the
+    /// image output's background rows come from the layer's cache <paramref name="cacheName"/> (after <c>to_out</c>,
+    /// which is row-wise, so the cached rows need no projection).
     /// </summary>
-    public (Tensor Image, Tensor? Text) Forward(Tensor x, Tensor? context)
+    public (Tensor Image, Tensor? Text) Forward(Tensor x, Tensor? context, SparseForward? sparse = null, int layer = 0, string cacheName = "attn")
     {
         IBackend be = x.Backend;
         int batch = x.Shape[0], n = x.Shape[1];
-        Tensor q = Heads(_toQ.Forward(x), _normQ);
+        bool sparseQueries = sparse is { IsSparse: true };
+        Tensor q = Heads(_toQ.Forward(sparseQueries ? SparseRows.Gather(sparse!, x) : x), _normQ);
+        int imageQueries = q.Shape[1];
         Tensor k = Heads(_toK.Forward(x), _normK);
         Tensor v = Heads(_toV.Forward(x), null);
         if (context is not null)
@@ -64,10 +71,27 @@ public sealed class JointAttention
             v = be.Concat(1, v, Heads(_addV!.Forward(context), null));
         }
         int s = q.Shape[1];
-        Tensor o = be.Attention(q, k, v, 1f / MathF.Sqrt(_headDim)).Reshape(batch, s, _heads * _headDim);
-        if (context is null) return (_toOut.Forward(o), null);
-        Tensor image = _toOut.Forward(be.Slice(o, 1, 0, n));
-        Tensor? text = _toAddOut?.Forward(be.Slice(o, 1, n, s - n));
+        float scale = 1f / MathF.Sqrt(_headDim);
+        Tensor o;
+        AffinityCapture? capture = sparse?.Capture;
+        if (context is not null && capture is not null && capture.Captures(layer))
+        {
+            // Joint softmax over [image, text] keys; the weights select the text keys (image keys weigh 0).
+            var (output, affinity) = be.AttentionWithAffinity(q, k, v, scale, capture.KeyWeights(be, batch, before: n, after: 0));
+            capture.Add(layer, affinity, imageStart: 0);
+            o = output;
+        }
+        else
+        {
+            o = be.Attention(q, k, v, scale);
+        }
+        o = o.Reshape(batch, s, _heads * _headDim);
+        Tensor imageRows = context is null ? o : be.Slice(o, 1, 0, imageQueries);
+        Tensor image = _toOut.Forward(imageRows);
+        image = sparseQueries
+            ? SparseRows.ScatterIntoCache(sparse!, layer, cacheName, image)
+            : SparseRows.StoreIfFilling(sparse, layer, cacheName, image);
+        Tensor? text = context is null ? null : _toAddOut?.Forward(be.Slice(o, 1, imageQueries, s - imageQueries));
         return (image, text);
     }
 

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -36,7 +37,10 @@ public sealed class JointTransformerBlock
     public bool ContextPreOnly { get; }
 
     /// <summary>Updates image tokens <paramref name="x"/> in place and returns the new text tokens (null after a context_pre_only block).</summary>
-    public Tensor? Forward(Tensor x, Tensor context, Tensor siluTemb)
+    /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). On sparse steps the image
+    /// stream's attention queries and MLP run on focus tokens only; the text stream always runs in full.</param>
+    /// <param name="layer">This block's index (cache and capture-layer key).</param>
+    public Tensor? Forward(Tensor x, Tensor context, Tensor siluTemb, SparseForward? sparse = null, int layer = 0)
     {
         IBackend be = x.Backend;
         var (mod, normed, normed2) = _norm1.Forward(x, siluTemb);
@@ -51,15 +55,15 @@ public sealed class JointTransformerBlock
             normedContext = _norm1ContextPreOnly!.Forward(context, siluTemb);
         }
 
-        var (attnImage, attnText) = _attn.Forward(normed, normedContext);
+        var (attnImage, attnText) = _attn.Forward(normed, normedContext, sparse, layer, "attn");
         be.AddGatedInPlace(x, attnImage, mod[AdaLayerNormZero.GateMsa]);
         if (_attn2 is not null)
         {
-            var (attn2, _) = _attn2.Forward(normed2!, null);
+            var (attn2, _) = _attn2.Forward(normed2!, null, sparse, layer, "attn2");
             be.AddGatedInPlace(x, attn2, mod[AdaLayerNormZero.GateMsa2]);
         }
         Tensor ffIn = be.Modulate(be.LayerNorm(x, 1e-6f), mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(x, _ff.Forward(ffIn), mod[AdaLayerNormZero.GateMlp]);
+        be.AddGatedInPlace(x, SparseRows.Apply(sparse, layer, "ff", ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
 
         if (ContextPreOnly) return null;
         be.AddGatedInPlace(context, attnText!, cmod![AdaLayerNormZero.GateMsa]);

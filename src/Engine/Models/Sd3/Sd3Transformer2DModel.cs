@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -40,12 +41,16 @@ public sealed class Sd3Transformer2DModel
 
     public Sd3TransformerConfig Config { get; }
 
+    /// <summary>Joint blocks (AesMask capture layers are indices into them).</summary>
+    public int BlockCount => _blocks.Length;
+
     /// <param name="hiddenStates">Latents [B, in_channels, H, W].</param>
     /// <param name="encoderHiddenStates">Text embeddings [B, L, joint_attention_dim].</param>
     /// <param name="pooledProjections">Pooled text embeddings [B, pooled_projection_dim].</param>
     /// <param name="timestep">[B] in the scheduler's 0…1000 scale (1000·σ).</param>
+    /// <param name="sparse">AccelAes state of this forward (capture, cache fill, sparse); null for a plain forward.</param>
     /// <returns>Velocity prediction [B, out_channels, H, W].</returns>
-    public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep)
+    public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep, SparseForward? sparse = null)
     {
         ValidateInputs(hiddenStates, encoderHiddenStates, pooledProjections, timestep);
         IBackend be = hiddenStates.Backend;
@@ -58,8 +63,8 @@ public sealed class Sd3Transformer2DModel
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
         Tensor? context = _contextEmbedder.Forward(encoderHiddenStates);
 
-        foreach (var block in _blocks)
-            context = block.Forward(x, context!, siluTemb);
+        for (int i = 0; i < _blocks.Length; i++)
+            context = _blocks[i].Forward(x, context!, siluTemb, sparse, i);
 
         Tensor y = _projOut.Forward(_normOut.Forward(x, siluTemb));
         return be.Unpatchify(y, Config.OutChannels, height, width, Config.PatchSize, PatchLayout.ChannelMinor);

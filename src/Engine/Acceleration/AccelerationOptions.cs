@@ -1,0 +1,409 @@
+using System.Globalization;
+using AccelAes.Engine.Acceleration.AesMask;
+
+namespace AccelAes.Engine.Acceleration;
+
+/// <summary>The diffusion transformers AccelAes knows defaults and FLOP counts for.</summary>
+public enum Backbone
+{
+    /// <summary>Lumina-Next-SFT (cross-attention to Gemma-2B text states, CFG on [cond, uncond]).</summary>
+    Lumina,
+
+    /// <summary>SD3 / SD3.5 (MMDiT joint attention, CFG on [uncond, cond]).</summary>
+    Sd3,
+
+    /// <summary>FLUX.1 (MMDiT double + single stream blocks, guidance-distilled: one pass, no CFG).</summary>
+    Flux,
+}
+
+/// <summary>Named starting points for <see cref="AccelerationOptions"/>.</summary>
+public enum AccelerationPreset
+{
+    /// <summary>Dense sampling: every step a full forward, uniform guidance.</summary>
+    None,
+
+    /// <summary>StepCache only: 2 warmup steps, then every other step extrapolated (the paper's "StepCache only").</summary>
+    StepCache,
+
+    /// <summary>The paper's AccelAes defaults for the backbone (AesMask, SkipSparse, spatial CFG, StepCache).</summary>
+    AccelAes,
+}
+
+/// <summary>Which rules turn the options into a step schedule.</summary>
+public enum ScheduleStyle
+{
+    /// <summary>
+    /// The engine's rules (DESIGN §5): warmup steps full; the capture step and (with SkipSparse) the cache-fill
+    /// step after it always computed; from the warmup on, computed steps are <c>interval</c> apart and the
+    /// others are skipped, starting with a skip; never a skip before two computed steps exist.
+    /// </summary>
+    Engine,
+
+    /// <summary>
+    /// The reference code's control flow (accelaes-reference-code.md §2.2, §4.2): with a mask step M, skip
+    /// iff <c>s = i − (M+1) ≥ 2</c> and <c>s % interval == 0</c>; without one, skip iff <c>i ≥ warmup</c> and
+    /// <c>(i − warmup) % interval == 0</c>. Sparse steps from M+2 on (behaviour (C)); with a refresh R, dense
+    /// iff <c>s &lt; 2</c> or <c>s % R == 0</c> (behaviour (B)). Interval 1 means no skipping here too (the
+    /// reference would skip every step after M+2, which no config uses).
+    /// </summary>
+    Reference,
+}
+
+/// <summary>What the scale map is when AesMask falls back (flat heat map).</summary>
+public enum FallbackGuidance
+{
+    /// <summary>Uniform <c>cfg_scale</c>, as the reference's docstring intends (engine default, DESIGN §5).</summary>
+    UniformCfg,
+
+    /// <summary>Uniform <c>s_fg</c>, what the reference code actually does (<c>_build_masks_for_dual</c> returns all ones).</summary>
+    ReferenceForegroundScale,
+}
+
+/// <summary>What the MMDiT capture reduces (Lumina always uses cross-attention probabilities).</summary>
+public enum AttentionAffinity
+{
+    /// <summary>The image-query × text-key block of the joint softmax, weighted by word importance (engine default, DESIGN §5).</summary>
+    SoftmaxProbabilities,
+
+    /// <summary>The reference's SD3/FLUX capture: pre-softmax logits <c>q·k/√d</c> averaged uniformly over all text tokens, padding included.</summary>
+    ReferencePreSoftmaxLogits,
+}
+
+/// <summary>One knob: its CLI name and what it does.</summary>
+public sealed record AccelerationKnob(string Name, string Description);
+
+/// <summary>
+/// Every AccelAes hyper-parameter, as one immutable record. Start from <see cref="ForPreset(AccelerationPreset, Backbone)"/> and override
+/// with <c>with { … }</c> or <see cref="With(string, string)"/> (knob names as the CLI spells them);
+/// <see cref="Validate"/> lists what is wrong, naming the knob.
+/// </summary>
+/// <remarks>
+/// Per-backbone AccelAes defaults (paper / reference code, accelaes-reference-code.md §0):
+/// Lumina: 30 steps, cfg 4, mask_step 5, skip_ratio 0.5, s_fg 7, s_bg 1, SkipSparse, capture every 4th of 24
+/// layers, StepCache interval 2, warmup 5 (the paper's stated warmup). SD3: 28 steps, cfg 7, mask_step 5,
+/// spatial CFG off (paper §0.C.5; the reference ran s_fg 9 / s_bg 2, kept as the values used when it is
+/// switched on), SkipSparse off (the paper only managed it on Lumina; DESIGN §5: on where measured not to
+/// hurt), warmup 5; the mask is still built at step 5 (cheap) so <c>accelaes explain</c> can show it and
+/// <c>spatial_cfg</c> / <c>sparse</c> can be switched on without other changes. FLUX: 28 steps, distilled guidance 3.5, no mask (the reference builds none), warmup 5.
+/// </remarks>
+public sealed record AccelerationOptions
+{
+    /// <summary>The backbone the options are for.</summary>
+    public required Backbone Backbone { get; init; }
+
+    /// <summary>The preset the defaults came from (informational).</summary>
+    public AccelerationPreset Preset { get; init; } = AccelerationPreset.None;
+
+    /// <summary>Denoising steps (knob <c>steps</c>).</summary>
+    public int Steps { get; init; } = 28;
+
+    /// <summary>CFG scale (Lumina, SD3), or FLUX's distilled guidance value (knob <c>guidance</c>).</summary>
+    public double GuidanceScale { get; init; } = 7.0;
+
+    /// <summary>The step whose forward captures attention for AesMask; null = no mask (knob <c>mask_step</c>).</summary>
+    public int? MaskStep { get; init; }
+
+    /// <summary>Background fraction: the mask keeps the top <c>1 − skip_ratio</c> of the heat map (knob <c>skip_ratio</c>).</summary>
+    public double SkipRatio { get; init; } = 0.5;
+
+    /// <summary>Spatial CFG from the mask step on (knob <c>spatial_cfg</c>).</summary>
+    public bool SpatialCfg { get; init; }
+
+    /// <summary>Guidance scale on focus tokens (knob <c>s_fg</c>).</summary>
+    public double ForegroundScale { get; init; } = 7.0;
+
+    /// <summary>Guidance scale on background tokens (knob <c>s_bg</c>).</summary>
+    public double BackgroundScale { get; init; } = 1.0;
+
+    /// <summary>SkipSparse: focus-only queries and FFN after the cache-fill step (knob <c>sparse</c>).</summary>
+    public bool SkipSparse { get; init; }
+
+    /// <summary>Background refresh: every R-th computed step after a cache fill runs dense and refills the caches; 0 = never (knob <c>refresh</c>).</summary>
+    public int Refresh { get; init; }
+
+    /// <summary>Steps at the start that are always computed (knob <c>warmup</c>).</summary>
+    public int Warmup { get; init; }
+
+    /// <summary>StepCache stride: computed steps are this many steps apart after the warmup; 1 = no skipping (knob <c>interval</c>).</summary>
+    public int Interval { get; init; } = 1;
+
+    /// <summary>Capture on every n-th layer (0, n, 2n, …) unless <see cref="CaptureLayers"/> is set (knob <c>layers</c> = <c>every:n</c>).</summary>
+    public int CaptureLayerStride { get; init; } = 4;
+
+    /// <summary>Explicit capture layers (knob <c>layers</c> = <c>0,4,8</c>); null = by stride.</summary>
+    public IReadOnlyList<int>? CaptureLayers { get; init; }
+
+    /// <summary>How skipped steps' velocities are extrapolated (knob <c>extrapolation</c>).</summary>
+    public ExtrapolationRule Extrapolation { get; init; } = ExtrapolationRule.LinearInSigma;
+
+    /// <summary>Engine or reference schedule rules (knob <c>schedule</c>).</summary>
+    public ScheduleStyle Schedule { get; init; } = ScheduleStyle.Engine;
+
+    /// <summary>How the heat map is thresholded (knob <c>threshold</c>).</summary>
+    public MaskThresholdRule Threshold { get; init; } = MaskThresholdRule.Quantile;
+
+    /// <summary>σ of the mask blur; null = the threshold rule's (1.0 AesMask, 1.5 SD3/FLUX reference) (knob <c>blur_sigma</c>).</summary>
+    public double? BlurSigma { get; init; }
+
+    /// <summary>Flatness fallback: no mask when the normalised heat map's std is below this (knob <c>std_threshold</c>).</summary>
+    public double StdThreshold { get; init; } = 0.12;
+
+    /// <summary>The global anchor-similarity gate of word importance (knob <c>gate</c>).</summary>
+    public double ConfidenceGate { get; init; } = TokenImportance.DefaultConfidenceGate;
+
+    /// <summary>The guidance used when the mask falls back (knob <c>fallback_guidance</c>).</summary>
+    public FallbackGuidance FallbackGuidance { get; init; } = FallbackGuidance.UniformCfg;
+
+    /// <summary>What the MMDiT capture reduces (knob <c>affinity</c>).</summary>
+    public AttentionAffinity Affinity { get; init; } = AttentionAffinity.SoftmaxProbabilities;
+
+    /// <summary>True when AesMask runs (a mask step is set).</summary>
+    public bool UsesMask => MaskStep is not null;
+
+    /// <summary>True when the backbone runs classifier-free guidance (two branches).</summary>
+    public bool UsesCfg => Backbone != Backbone.Flux;
+
+    /// <summary>The blur σ actually used.</summary>
+    public double EffectiveBlurSigma => BlurSigma ?? (Threshold == MaskThresholdRule.Sd3FluxPercentile ? 1.5 : 1.0);
+
+    /// <summary>The mask finalisation settings these options imply.</summary>
+    public MaskFinalisationOptions MaskFinalisation => new(SkipRatio, EffectiveBlurSigma, StdThreshold, Threshold);
+
+    /// <summary>The defaults of a preset for a backbone.</summary>
+    public static AccelerationOptions ForPreset(AccelerationPreset preset, Backbone backbone)
+    {
+        var dense = backbone switch
+        {
+            Backbone.Lumina => new AccelerationOptions
+            {
+                Backbone = backbone, Steps = 30, GuidanceScale = 4.0, ForegroundScale = 7.0, BackgroundScale = 1.0, CaptureLayerStride = 4,
+            },
+            Backbone.Sd3 => new AccelerationOptions
+            {
+                Backbone = backbone, Steps = 28, GuidanceScale = 7.0, ForegroundScale = 9.0, BackgroundScale = 2.0, CaptureLayerStride = 4,
+            },
+            Backbone.Flux => new AccelerationOptions
+            {
+                Backbone = backbone, Steps = 28, GuidanceScale = 3.5, ForegroundScale = 3.5, BackgroundScale = 3.5, CaptureLayerStride = 3,
+            },
+            _ => throw new ArgumentOutOfRangeException(nameof(backbone), backbone, "unknown backbone"),
+        };
+
+        return preset switch
+        {
+            AccelerationPreset.None => dense,
+            AccelerationPreset.StepCache => dense with { Preset = preset, Warmup = 2, Interval = 2 },
+            AccelerationPreset.AccelAes => backbone switch
+            {
+                Backbone.Lumina => dense with { Preset = preset, MaskStep = 5, SkipRatio = 0.5, SpatialCfg = true, SkipSparse = true, Warmup = 5, Interval = 2 },
+                Backbone.Sd3 => dense with { Preset = preset, MaskStep = 5, SkipRatio = 0.5, SpatialCfg = false, SkipSparse = false, Warmup = 5, Interval = 2 },
+                _ => dense with { Preset = preset, Warmup = 5, Interval = 2 },
+            },
+            _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, "unknown preset"),
+        };
+    }
+
+    /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>.</summary>
+    public static AccelerationOptions ForPreset(string preset, Backbone backbone) => ForPreset(ParsePreset(preset), backbone);
+
+    /// <summary>Parses a preset name (case-insensitive).</summary>
+    public static AccelerationPreset ParsePreset(string name) => name?.Trim().ToLowerInvariant() switch
+    {
+        "none" or "dense" => AccelerationPreset.None,
+        "stepcache" or "step_cache" => AccelerationPreset.StepCache,
+        "accelaes" => AccelerationPreset.AccelAes,
+        _ => throw new AccelAesException($"Unknown acceleration preset '{name}'; use none, stepcache or accelaes."),
+    };
+
+    /// <summary>The knobs <see cref="With(string, string)"/> accepts.</summary>
+    public static IReadOnlyList<AccelerationKnob> Knobs { get; } =
+    [
+        new("steps", "denoising steps"),
+        new("guidance", "CFG scale (FLUX: distilled guidance); alias cfg"),
+        new("skip_ratio", "background fraction of the mask, in [0, 1)"),
+        new("mask_step", "step whose forward captures attention for AesMask, or off"),
+        new("spatial_cfg", "on/off: guidance scale map s_bg + m·(s_fg − s_bg) from mask_step on"),
+        new("s_fg", "guidance scale on focus tokens"),
+        new("s_bg", "guidance scale on background tokens"),
+        new("sparse", "on/off: SkipSparse (focus queries, focus FFN rows) after the cache-fill step"),
+        new("refresh", "dense background refresh every R computed steps after a fill; 0 = never"),
+        new("warmup", "steps at the start that are always computed"),
+        new("interval", "StepCache stride between computed steps; 1 = no skipping"),
+        new("layers", "capture layers: every:N or a list such as 0,4,8"),
+        new("extrapolation", "linear_sigma (engine) or reference (2·v_last − v_prev)"),
+        new("schedule", "engine or reference (the reference code's step lists)"),
+        new("threshold", "quantile (AesMask) or sd3_percentile (the reference's SD3/FLUX rule)"),
+        new("blur_sigma", "σ of the mask blur, or auto"),
+        new("std_threshold", "flat heat maps (std below this) use no mask"),
+        new("gate", "global anchor-similarity gate of word importance"),
+        new("fallback_guidance", "cfg (engine) or s_fg (reference) when the mask falls back"),
+        new("affinity", "probabilities (engine) or logits (reference SD3/FLUX capture)"),
+    ];
+
+    /// <summary>Returns a copy with one knob set from text, e.g. <c>With("skip_ratio", "0.3")</c>.</summary>
+    /// <exception cref="AccelAesException">Unknown knob or unparsable value; the message names the knob.</exception>
+    public AccelerationOptions With(string knob, string value)
+    {
+        ArgumentNullException.ThrowIfNull(knob);
+        ArgumentNullException.ThrowIfNull(value);
+        string k = knob.Trim().ToLowerInvariant().Replace('-', '_');
+        string v = value.Trim();
+        return k switch
+        {
+            "steps" => this with { Steps = Int(k, v) },
+            "guidance" or "cfg" or "cfg_scale" or "guidance_scale" => this with { GuidanceScale = Number(k, v) },
+            "skip_ratio" => this with { SkipRatio = Number(k, v) },
+            "mask_step" => this with { MaskStep = IsOff(v) ? null : Int(k, v) },
+            "spatial_cfg" => this with { SpatialCfg = Bool(k, v) },
+            "s_fg" => this with { ForegroundScale = Number(k, v) },
+            "s_bg" => this with { BackgroundScale = Number(k, v) },
+            "sparse" or "skip_sparse" => this with { SkipSparse = Bool(k, v) },
+            "refresh" => this with { Refresh = IsOff(v) ? 0 : Int(k, v) },
+            "warmup" => this with { Warmup = Int(k, v) },
+            "interval" => this with { Interval = Int(k, v) },
+            "layers" => WithLayers(v),
+            "extrapolation" => this with
+            {
+                Extrapolation = v.ToLowerInvariant() switch
+                {
+                    "linear_sigma" or "linear" or "sigma" => ExtrapolationRule.LinearInSigma,
+                    "reference" or "doubled_slope" => ExtrapolationRule.ReferenceDoubledSlope,
+                    _ => throw Bad(k, v, "linear_sigma or reference"),
+                },
+            },
+            "schedule" => this with
+            {
+                Schedule = v.ToLowerInvariant() switch
+                {
+                    "engine" => ScheduleStyle.Engine,
+                    "reference" => ScheduleStyle.Reference,
+                    _ => throw Bad(k, v, "engine or reference"),
+                },
+            },
+            "threshold" => this with
+            {
+                Threshold = v.ToLowerInvariant() switch
+                {
+                    "quantile" => MaskThresholdRule.Quantile,
+                    "sd3_percentile" or "percentile" => MaskThresholdRule.Sd3FluxPercentile,
+                    _ => throw Bad(k, v, "quantile or sd3_percentile"),
+                },
+            },
+            "blur_sigma" => this with { BlurSigma = v.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : Number(k, v) },
+            "std_threshold" => this with { StdThreshold = Number(k, v) },
+            "gate" => this with { ConfidenceGate = Number(k, v) },
+            "fallback_guidance" => this with
+            {
+                FallbackGuidance = v.ToLowerInvariant() switch
+                {
+                    "cfg" or "uniform" => FallbackGuidance.UniformCfg,
+                    "s_fg" or "reference" => FallbackGuidance.ReferenceForegroundScale,
+                    _ => throw Bad(k, v, "cfg or s_fg"),
+                },
+            },
+            "affinity" => this with
+            {
+                Affinity = v.ToLowerInvariant() switch
+                {
+                    "probabilities" or "probs" => AttentionAffinity.SoftmaxProbabilities,
+                    "logits" or "reference" => AttentionAffinity.ReferencePreSoftmaxLogits,
+                    _ => throw Bad(k, v, "probabilities or logits"),
+                },
+            },
+            _ => throw new AccelAesException(
+                $"Unknown acceleration knob '{knob}'. Knobs: {string.Join(", ", Knobs.Select(x => x.Name))}."),
+        };
+    }
+
+    private AccelerationOptions WithLayers(string v)
+    {
+        if (v.StartsWith("every:", StringComparison.OrdinalIgnoreCase))
+            return this with { CaptureLayerStride = Int("layers", v["every:".Length..]), CaptureLayers = null };
+        if (v.Equals("all", StringComparison.OrdinalIgnoreCase)) return this with { CaptureLayerStride = 1, CaptureLayers = null };
+        string[] parts = v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) throw Bad("layers", v, "every:N, all, or a list such as 0,4,8");
+        return this with { CaptureLayers = parts.Select(p => Int("layers", p)).ToArray() };
+    }
+
+    /// <summary>Every problem with the options, each message starting with the knob's name; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var e = new List<string>();
+        if (Steps < 1) e.Add($"steps: must be at least 1, got {Steps}.");
+        if (!double.IsFinite(GuidanceScale)) e.Add($"guidance: must be a finite number, got {GuidanceScale}.");
+        if (!(SkipRatio >= 0 && SkipRatio < 1)) e.Add($"skip_ratio: must be in [0, 1), got {SkipRatio}.");
+        if (MaskStep is int m && (m < 0 || m >= Steps))
+            e.Add($"mask_step: must be a step index in [0, {Steps - 1}] for {Steps} steps, got {m}.");
+        if (SpatialCfg && Backbone == Backbone.Flux)
+            e.Add("spatial_cfg: FLUX is guidance-distilled (one pass, no CFG branches), so there is no guidance to shape.");
+        if (SpatialCfg && MaskStep is null) e.Add("spatial_cfg: needs a mask (set mask_step).");
+        if (!double.IsFinite(ForegroundScale)) e.Add($"s_fg: must be a finite number, got {ForegroundScale}.");
+        if (!double.IsFinite(BackgroundScale)) e.Add($"s_bg: must be a finite number, got {BackgroundScale}.");
+        if (SkipSparse && MaskStep is null) e.Add("sparse: SkipSparse needs a mask (set mask_step).");
+        if (Refresh < 0) e.Add($"refresh: must be 0 (never) or a positive number of computed steps, got {Refresh}.");
+        if (Refresh > 0 && !SkipSparse) e.Add("refresh: a background refresh only exists with SkipSparse (sparse=on).");
+        if (Warmup < 0 || Warmup > Steps) e.Add($"warmup: must be in [0, {Steps}] for {Steps} steps, got {Warmup}.");
+        if (Interval < 1) e.Add($"interval: must be at least 1 (1 = no skipping), got {Interval}.");
+        if (CaptureLayerStride < 1) e.Add($"layers: the capture stride must be at least 1, got {CaptureLayerStride}.");
+        if (CaptureLayers is { } layers)
+        {
+            if (layers.Count == 0) e.Add("layers: the capture layer list is empty.");
+            if (layers.Any(l => l < 0)) e.Add($"layers: layer indices must not be negative ({string.Join(",", layers)}).");
+            if (layers.Distinct().Count() != layers.Count) e.Add($"layers: layer {layers.GroupBy(l => l).First(g => g.Count() > 1).Key} is listed twice.");
+        }
+
+        if (BlurSigma is double s && !(s > 0 && double.IsFinite(s))) e.Add($"blur_sigma: must be a positive number, got {s}.");
+        if (!(StdThreshold >= 0 && double.IsFinite(StdThreshold))) e.Add($"std_threshold: must be a non-negative number, got {StdThreshold}.");
+        if (!(ConfidenceGate >= -1 && ConfidenceGate <= 1)) e.Add($"gate: a cosine-similarity gate must be in [-1, 1], got {ConfidenceGate}.");
+        if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
+            e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");
+        return e;
+    }
+
+    /// <summary>Returns this when valid; otherwise throws one <see cref="AccelAesException"/> listing every problem.</summary>
+    public AccelerationOptions Validated()
+    {
+        var errors = Validate();
+        if (errors.Count > 0)
+            throw new AccelAesException($"Invalid acceleration options ({Backbone}): " + string.Join(" ", errors));
+        return this;
+    }
+
+    /// <summary>The layers the capture runs on, for a model with <paramref name="layerCount"/> capturable layers.</summary>
+    /// <exception cref="AccelAesException">An explicit layer is out of range (the message names the knob and the count).</exception>
+    public int[] ResolveCaptureLayers(int layerCount)
+    {
+        if (layerCount < 1) throw new ArgumentOutOfRangeException(nameof(layerCount), layerCount, "a model has at least one layer");
+        if (CaptureLayers is { } layers)
+        {
+            foreach (int l in layers)
+            {
+                if (l < 0 || l >= layerCount)
+                    throw new AccelAesException($"layers: layer {l} does not exist; the model has {layerCount} capturable layers (0–{layerCount - 1}).");
+            }
+
+            return layers.Order().ToArray();
+        }
+
+        if (CaptureLayerStride < 1) throw new AccelAesException($"layers: the capture stride must be at least 1, got {CaptureLayerStride}.");
+        return Enumerable.Range(0, (layerCount + CaptureLayerStride - 1) / CaptureLayerStride).Select(i => i * CaptureLayerStride).ToArray();
+    }
+
+    private static bool IsOff(string v) => v.Equals("off", StringComparison.OrdinalIgnoreCase) || v.Equals("none", StringComparison.OrdinalIgnoreCase);
+
+    private static int Int(string knob, string v) =>
+        int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int r) ? r : throw Bad(knob, v, "an integer");
+
+    private static double Number(string knob, string v) =>
+        double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) ? r : throw Bad(knob, v, "a number");
+
+    private static bool Bool(string knob, string v) => v.ToLowerInvariant() switch
+    {
+        "on" or "true" or "yes" or "1" => true,
+        "off" or "false" or "no" or "0" => false,
+        _ => throw Bad(knob, v, "on or off"),
+    };
+
+    private static AccelAesException Bad(string knob, string value, string expected) =>
+        new($"{knob}: '{value}' is not valid; expected {expected}.");
+}

@@ -1,0 +1,115 @@
+using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Acceleration.Runtime;
+
+/// <summary>The geometry an accelerated run needs from its pipeline.</summary>
+/// <param name="GridHeight">Token grid rows (latent height / patch).</param>
+/// <param name="GridWidth">Token grid columns.</param>
+/// <param name="LatentHeight">Latent rows (the spatial guidance map's resolution).</param>
+/// <param name="LatentWidth">Latent columns.</param>
+/// <param name="CaptureLayerCount">Layers AesMask may capture from (Lumina: all, SD3: joint blocks, FLUX: double-stream blocks).</param>
+public sealed record AccelerationGeometry(int GridHeight, int GridWidth, int LatentHeight, int LatentWidth, int CaptureLayerCount)
+{
+    public int ImageTokens => GridHeight * GridWidth;
+}
+
+/// <summary>A backbone's velocity under acceleration: the model forwards see <see cref="SparseForward"/>; guidance asks for the step's scale map.</summary>
+public interface IAcceleratedPredictor
+{
+    /// <summary>
+    /// The velocity of computed step <paramref name="step"/> (guidance and sign applied). Call
+    /// <see cref="SparseForward.BeginForward"/> before each forward, and <paramref name="guidance"/> after the
+    /// forwards (on the mask step it builds the mask from the forward's capture, and that step is guided by it).
+    /// </summary>
+    Tensor Predict(Tensor latents, int step, SigmaSchedule sigmas, SparseForward sparse, Func<GuidanceScaleMap> guidance);
+}
+
+/// <summary>What an accelerated run did.</summary>
+public sealed record AcceleratedRunReport(StepSchedule Schedule, FocusMask? Mask, int[] StepsRun, int SparseForwards, int Skipped, long PeakCacheBytes);
+
+/// <summary>
+/// The AccelAes sampling loop: the step schedule decides per step whether to run the transformer (dense, capture,
+/// cache-fill or sparse) or to skip it and extrapolate the velocity (StepCache); the mask built at the mask step
+/// drives SkipSparse's focus set and spatial guidance. Integrates x ← x + (σᵢ₊₁ − σᵢ)·v in fp32, like
+/// <see cref="DenoiseLoop"/>, which it equals when every step is Full.
+/// </summary>
+public static class AcceleratedSampling
+{
+    public static AcceleratedRunReport Run(Tensor latents, SigmaSchedule sigmas, AccelerationOptions options, AccelerationGeometry geometry,
+        IAcceleratedPredictor predictor, float[] textWeights, Action<int, Tensor>? onStep = null)
+    {
+        options = options.Validated();
+        IBackend be = latents.Backend;
+        var cost = SparseCostModel.For(options.Backbone, geometry.ImageTokens);
+        StepSchedule schedule = StepSchedule.Create(options, sigmas, cost);
+        var history = new StepCacheHistory(options.Extrapolation);
+        var slots = new Tensor?[StepCacheHistory.Capacity];
+        var sparse = new SparseForward();
+        FocusMask? mask = null;
+        var run = new List<int>();
+        int sparseForwards = 0, skipped = 0;
+        long peakCache = 0;
+        try
+        {
+            for (int i = 0; i < sigmas.Steps; i++)
+            {
+                StepScheduleEntry entry = schedule[i];
+                Tensor v;
+                if (entry.Kind == StepKind.Skip)
+                {
+                    ExtrapolationPlan plan = history.Plan(sigmas.Sigmas[i]);
+                    v = be.Extrapolate(slots[plan.LatestSlot]!, slots[plan.PreviousSlot]!, plan.Coefficient);
+                    skipped++;
+                }
+                else
+                {
+                    AffinityCapture? capture = entry.Kind == StepKind.FullCaptureMask
+                        ? new AffinityCapture(new AesMaskBuilder(options, geometry.CaptureLayerCount, geometry.GridHeight, geometry.GridWidth, textWeights), textWeights)
+                        : null;
+                    sparse.BeginStep(entry.Kind, capture);
+                    int step = i;
+                    GuidanceScaleMap Guidance()
+                    {
+                        if (capture is not null && mask is null) mask = Finish(capture, ref schedule, sparse, geometry);
+                        return SpatialGuidance.ForStep(options, step, mask, geometry.LatentHeight, geometry.LatentWidth);
+                    }
+                    v = predictor.Predict(latents, i, sigmas, sparse, Guidance);
+                    if (capture is not null && mask is null) mask = Finish(capture, ref schedule, sparse, geometry);
+                    if (entry.Kind == StepKind.Sparse) sparseForwards++;
+                    slots[history.Record(i, sigmas.Sigmas[i])] = v;
+                    run.Add(i);
+                    peakCache = Math.Max(peakCache, sparse.CacheBytes);
+                }
+                be.EulerStepInPlace(latents, v, sigmas.StepSize(i));
+                int bad = be.CountNonFinite(latents);
+                if (bad > 0)
+                    throw new AccelAesException($"Step {i} ({entry.Kind}, σ = {sigmas.Sigmas[i]:G5}) produced {bad} non-finite latent values; sampling stopped.");
+                onStep?.Invoke(i, latents);
+            }
+        }
+        finally
+        {
+            sparse.Release();
+        }
+        return new AcceleratedRunReport(schedule, mask, [.. run], sparseForwards, skipped, peakCache);
+    }
+
+    /// <summary>Builds the mask after the capture forward and adapts the schedule and focus set to it.</summary>
+    private static FocusMask Finish(AffinityCapture capture, ref StepSchedule schedule, SparseForward sparse, AccelerationGeometry geometry)
+    {
+        FocusMask mask = capture.Builder.Build();
+        if (mask.Fallback)
+        {
+            schedule = schedule.WithMaskFallback();
+            sparse.SetFocus(null, geometry.ImageTokens);
+        }
+        else
+        {
+            schedule = schedule.WithFocusFraction(mask.FocusFraction);
+            sparse.SetFocus(mask.FocusIndices, geometry.ImageTokens);
+        }
+        return mask;
+    }
+}

@@ -1,0 +1,103 @@
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Acceleration.Runtime;
+
+/// <summary>
+/// What the current transformer forward must do for AccelAes, read by the blocks: run dense (Full), capture
+/// attention for AesMask (FullCaptureMask), run dense and fill the per-layer caches (FullFillCache), or run
+/// SkipSparse (Sparse: focus-token queries over all keys/values, focus-only FFN, background rows from the
+/// caches of the last fill). Also owns those caches. One instance per sampling run; models take it as an optional
+/// argument and behave exactly as without it when it is null or the kind is Full.
+/// </summary>
+public sealed class SparseForward
+{
+    private readonly Dictionary<(int Pass, int Layer, string Name), Tensor> _caches = new();
+    private readonly Dictionary<int, Tensor> _focusRows = new();
+    private int[]? _focus;
+
+    /// <summary>What this forward does.</summary>
+    public StepKind Kind { get; private set; } = StepKind.Full;
+
+    /// <summary>Forward index within the step (two-pass CFG runs two); caches are kept per pass.</summary>
+    public int Pass { get; private set; }
+
+    /// <summary>Set during the capture forward.</summary>
+    public AffinityCapture? Capture { get; private set; }
+
+    /// <summary>Image tokens of the model's grid (set with the focus set).</summary>
+    public int ImageTokens { get; private set; }
+
+    /// <summary>Focus token indices (row-major over the token grid), or null before the mask exists / on fallback.</summary>
+    public IReadOnlyList<int>? FocusTokens => _focus;
+
+    public int FocusCount => _focus?.Length ?? 0;
+
+    /// <summary>True when blocks must write their caches in this forward.</summary>
+    public bool WritesCaches => Kind == StepKind.FullFillCache;
+
+    /// <summary>True when blocks run their sparse path in this forward.</summary>
+    public bool IsSparse => Kind == StepKind.Sparse;
+
+    /// <summary>Bytes held by the caches.</summary>
+    public long CacheBytes => _caches.Values.Sum(t => (long)t.ElementCount * ElementSize(t.DType));
+
+    /// <summary>Sets the kind of the step's forwards (the sampler calls this once per computed step).</summary>
+    public void BeginStep(StepKind kind, AffinityCapture? capture)
+    {
+        if (kind == StepKind.Skip) throw new ArgumentException("A skipped step runs no forward.");
+        if (kind == StepKind.Sparse && _focus is null)
+            throw new InvalidOperationException("A sparse step needs a focus set (the mask step must come first).");
+        Kind = kind;
+        Capture = capture;
+        Pass = 0;
+    }
+
+    /// <summary>Called by the denoiser before each forward of a step.</summary>
+    /// <param name="pass">Forward index within the step.</param>
+    /// <param name="condBatchIndex">Batch row of the conditional branch in this forward, or null when it has none.</param>
+    public void BeginForward(int pass, int? condBatchIndex)
+    {
+        Pass = pass;
+        if (Capture is not null) Capture.CondBatchIndex = condBatchIndex;
+    }
+
+    /// <summary>Sets the focus set; null (mask fallback) disables the sparse path.</summary>
+    public void SetFocus(int[]? focusTokens, int imageTokens)
+    {
+        _focus = focusTokens;
+        ImageTokens = imageTokens;
+        _focusRows.Clear();
+    }
+
+    /// <summary>Row indices b·N + f of the focus tokens of every batch item, for a [batch·N, D] view (cached per batch size).</summary>
+    public Tensor FocusRows(IBackend backend, int batch)
+    {
+        if (_focusRows.TryGetValue(batch, out var rows)) return rows;
+        int[] focus = _focus ?? throw new InvalidOperationException("No focus set.");
+        var idx = new int[batch * focus.Length];
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < focus.Length; i++) idx[b * focus.Length + i] = b * ImageTokens + focus[i];
+        rows = backend.UploadIndices(idx, new Shape(idx.Length));
+        _focusRows[batch] = rows;
+        return rows;
+    }
+
+    /// <summary>Stores a layer's cache (the tensor becomes the cache: the caller must not reuse it).</summary>
+    public void Store(int layer, string name, Tensor value) => _caches[(Pass, layer, name)] = value;
+
+    /// <summary>The cache a fill step stored for this layer and pass.</summary>
+    public Tensor Cached(int layer, string name)
+        => _caches.TryGetValue((Pass, layer, name), out var t)
+            ? t
+            : throw new InvalidOperationException($"No '{name}' cache for layer {layer} (pass {Pass}): a cache-fill step must precede sparse steps.");
+
+    /// <summary>Frees the caches (after the run).</summary>
+    public void Release()
+    {
+        foreach (var t in _caches.Values) t.Dispose();
+        _caches.Clear();
+        _focusRows.Clear();
+    }
+
+    private static int ElementSize(DType t) => t switch { DType.F32 or DType.I32 => 4, _ => 2 };
+}

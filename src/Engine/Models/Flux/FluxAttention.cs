@@ -1,0 +1,88 @@
+using AccelAes.Engine.Models.Layers;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+
+namespace AccelAes.Engine.Models.Flux;
+
+/// <summary>
+/// diffusers <c>FluxAttention</c> with <c>FluxAttnProcessor</c>. q/k/v are projected, split into heads
+/// (head h owns features [h·hd, (h+1)·hd)), and q/k are RMS-normalised per head (<c>torch.nn.RMSNorm(hd,
+/// eps=1e-6)</c>). In a double-stream block (<c>added_kv_proj_dim</c>) the text projections
+/// (<c>add_*_proj</c>, <c>norm_added_*</c>) are joined in front: the sequence is <b>[text, image]</b>, the order of
+/// <c>cat(txt_ids, img_ids)</c> the rotary table was built from (architectures.md §0.2). RoPE comes after the
+/// norms, on the joined q and k. A single-stream block's attention is <c>pre_only</c>: no output projection.
+/// </summary>
+public sealed class FluxAttention
+{
+    private readonly int _heads, _headDim;
+    private readonly LinearLayer _toQ, _toK, _toV;
+    private readonly Tensor _normQ, _normK;
+    private readonly LinearLayer? _toOut;
+    private readonly LinearLayer? _addQ, _addK, _addV, _toAddOut;
+    private readonly Tensor? _normAddedQ, _normAddedK;
+
+    /// <param name="joint">Double-stream attention: has the text projections and <c>to_add_out</c>.</param>
+    /// <param name="preOnly">Single-stream attention: no <c>to_out</c>, the block projects the result itself.</param>
+    public FluxAttention(WeightReader w, int dim, int heads, int headDim, bool joint, bool preOnly)
+    {
+        _heads = heads;
+        _headDim = headDim;
+        int inner = heads * headDim;
+        _normQ = w.Get("norm_q.weight", headDim);
+        _normK = w.Get("norm_k.weight", headDim);
+        _toQ = LinearLayer.Load(w, "to_q", dim, inner);
+        _toK = LinearLayer.Load(w, "to_k", dim, inner);
+        _toV = LinearLayer.Load(w, "to_v", dim, inner);
+        if (!preOnly) _toOut = LinearLayer.Load(w, "to_out.0", inner, dim);
+        if (!joint) return;
+        _normAddedQ = w.Get("norm_added_q.weight", headDim);
+        _normAddedK = w.Get("norm_added_k.weight", headDim);
+        _addQ = LinearLayer.Load(w, "add_q_proj", dim, inner);
+        _addK = LinearLayer.Load(w, "add_k_proj", dim, inner);
+        _addV = LinearLayer.Load(w, "add_v_proj", dim, inner);
+        _toAddOut = LinearLayer.Load(w, "to_add_out", inner, dim);
+    }
+
+    /// <summary>
+    /// Double-stream attention. <paramref name="image"/> [B, N, D] and <paramref name="text"/> [B, L, D] are the
+    /// modulated tokens; <paramref name="rope"/> covers the L + N joined tokens, text first.
+    /// </summary>
+    /// <returns>The image output (<c>to_out.0</c>) and the text output (<c>to_add_out</c>).</returns>
+    public (Tensor Image, Tensor Text) Forward(Tensor image, Tensor text, FluxRotaryTable rope)
+    {
+        if (_addQ is null) throw new InvalidOperationException("This FluxAttention has no text projections (it is a single-stream block's).");
+        IBackend be = image.Backend;
+        Tensor q = be.Concat(1, Heads(_addQ.Forward(text), _normAddedQ), Heads(_toQ.Forward(image), _normQ));
+        Tensor k = be.Concat(1, Heads(_addK!.Forward(text), _normAddedK), Heads(_toK.Forward(image), _normK));
+        Tensor v = be.Concat(1, Heads(_addV!.Forward(text), null), Heads(_toV.Forward(image), null));
+        Tensor o = Attend(q, k, v, rope);
+        int l = text.Shape[1], n = image.Shape[1];
+        return (_toOut!.Forward(be.Slice(o, 1, l, n)), _toAddOut!.Forward(be.Slice(o, 1, 0, l)));
+    }
+
+    /// <summary>
+    /// Self-attention over <paramref name="x"/> [B, S, D] (a single-stream block's joined [text, image] tokens).
+    /// Returns the heads flattened to [B, S, heads·hd], projected by <c>to_out.0</c> unless <c>pre_only</c>.
+    /// </summary>
+    public Tensor Forward(Tensor x, FluxRotaryTable rope)
+    {
+        Tensor o = Attend(Heads(_toQ.Forward(x), _normQ), Heads(_toK.Forward(x), _normK), Heads(_toV.Forward(x), null), rope);
+        return _toOut is null ? o : _toOut.Forward(o);
+    }
+
+    private Tensor Attend(Tensor q, Tensor k, Tensor v, FluxRotaryTable rope)
+    {
+        IBackend be = q.Backend;
+        // RMSNorm first, then RoPE (FluxAttnProcessor); one table for every head and batch item.
+        q = be.Rotary(q, rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        k = be.Rotary(k, rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        int batch = q.Shape[0], s = q.Shape[1];
+        return be.Attention(q, k, v, 1f / MathF.Sqrt(_headDim)).Reshape(batch, s, _heads * _headDim);
+    }
+
+    private Tensor Heads(Tensor projected, Tensor? norm)
+    {
+        Tensor h = projected.Reshape(projected.Shape[0], projected.Shape[1], _heads, _headDim);
+        return norm is null ? h : h.Backend.RmsNorm(h, 1e-6f, norm);
+    }
+}

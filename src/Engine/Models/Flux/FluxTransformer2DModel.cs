@@ -1,0 +1,134 @@
+using AccelAes.Engine.Models.Layers;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+using AccelAes.Loader.Diffusers.Configs;
+
+namespace AccelAes.Engine.Models.Flux;
+
+/// <summary>
+/// diffusers <c>FluxTransformer2DModel</c> (transformer_flux.py): FLUX.1-dev and FLUX.1-schnell. Works on packed
+/// latent tokens (the pipeline packs 2×2 patches; architectures.md §4.4). Forward: <c>x_embedder</c> and
+/// <c>context_embedder</c>; temb from σ·1000 (and guidance·1000) plus the pooled text; a rotary table from
+/// cat(txt_ids, img_ids); double-stream blocks over [text, image]; single-stream blocks over the joined sequence;
+/// <c>norm_out</c> (scale, shift) and <c>proj_out</c> on the image tokens.
+/// </summary>
+public sealed class FluxTransformer2DModel
+{
+    /// <summary>FluxPosEmbed's θ, fixed in diffusers' constructor.</summary>
+    public const int RopeTheta = 10000;
+
+    private readonly LinearLayer _xEmbedder;
+    private readonly LinearLayer _contextEmbedder;
+    private readonly CombinedTimestepTextProjEmbeddings _timeTextEmbed;
+    private readonly FluxTransformerBlock[] _transformerBlocks;
+    private readonly FluxSingleTransformerBlock[] _singleTransformerBlocks;
+    private readonly AdaLayerNormContinuous _normOut;
+    private readonly LinearLayer _projOut;
+
+    public FluxTransformer2DModel(WeightReader w, FluxTransformerConfig config)
+    {
+        Config = config;
+        int d = config.InnerDim;
+        PosEmbed = new FluxPosEmbed(RopeTheta, config.AxesDimsRope);
+        _timeTextEmbed = new CombinedTimestepTextProjEmbeddings(w.Scope("time_text_embed"), d, config.PooledProjectionDim, config.GuidanceEmbeds);
+        _contextEmbedder = LinearLayer.Load(w, "context_embedder", config.JointAttentionDim, d);
+        _xEmbedder = LinearLayer.Load(w, "x_embedder", config.InChannels, d);
+        _transformerBlocks = new FluxTransformerBlock[config.NumLayers];
+        for (int i = 0; i < config.NumLayers; i++)
+            _transformerBlocks[i] = new FluxTransformerBlock(w.Scope($"transformer_blocks.{i}"), d, config.NumAttentionHeads, config.AttentionHeadDim);
+        _singleTransformerBlocks = new FluxSingleTransformerBlock[config.NumSingleLayers];
+        for (int i = 0; i < config.NumSingleLayers; i++)
+            _singleTransformerBlocks[i] = new FluxSingleTransformerBlock(w.Scope($"single_transformer_blocks.{i}"), d, config.NumAttentionHeads, config.AttentionHeadDim);
+        _normOut = new AdaLayerNormContinuous(w.Scope("norm_out"), d, d);
+        _projOut = LinearLayer.Load(w, "proj_out", d, config.OutputTokenWidth);
+    }
+
+    public FluxTransformerConfig Config { get; }
+
+    /// <summary>The rotary table builder (<c>pos_embed</c>); callers that reuse ids across steps can build the table once.</summary>
+    public FluxPosEmbed PosEmbed { get; }
+
+    /// <param name="hiddenStates">Packed latent tokens [B, N, in_channels].</param>
+    /// <param name="encoderHiddenStates">T5 embeddings [B, L, joint_attention_dim].</param>
+    /// <param name="pooledProjections">Pooled CLIP embeddings [B, pooled_projection_dim].</param>
+    /// <param name="timestep">[B]: σ ∈ [0, 1] as the pipeline passes it (t / 1000); multiplied by 1000 here.</param>
+    /// <param name="imgIds">Image position ids [N, n_axes] (a deprecated leading batch dimension is dropped, as diffusers does).</param>
+    /// <param name="txtIds">Text position ids [L, n_axes] (zeros in FluxPipeline).</param>
+    /// <param name="guidance">[B] distilled guidance scale; required exactly when <c>guidance_embeds</c>.</param>
+    /// <returns>Velocity tokens [B, N, patch_size²·out_channels].</returns>
+    public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep,
+        Tensor imgIds, Tensor txtIds, Tensor? guidance = null)
+    {
+        imgIds = DropBatchDimension(imgIds);
+        txtIds = DropBatchDimension(txtIds);
+        int axes = PosEmbed.Axes;
+        int n = hiddenStates.Shape.Rank == 3 ? hiddenStates.Shape[1] : -1;
+        int l = encoderHiddenStates.Shape.Rank == 3 ? encoderHiddenStates.Shape[1] : -1;
+        ModelInputs.Require(imgIds.Shape.Rank == 2 && imgIds.Shape[1] == axes && (n < 0 || imgIds.Shape[0] == n), "img_ids",
+            imgIds.Shape, $"[{(n < 0 ? "N" : n)}, {axes}]: one row per image token of hidden_states, one column per axes_dims_rope entry");
+        ModelInputs.Require(txtIds.Shape.Rank == 2 && txtIds.Shape[1] == axes && (l < 0 || txtIds.Shape[0] == l), "txt_ids",
+            txtIds.Shape, $"[{(l < 0 ? "L" : l)}, {axes}]: one row per text token of encoder_hidden_states, one column per axes_dims_rope entry");
+        FluxRotaryTable rope = PosEmbed.Forward(hiddenStates.Backend.Concat(0, txtIds, imgIds));
+        return Forward(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
+    }
+
+    /// <summary>The forward with a rotary table already built from cat(txt_ids, img_ids) by <see cref="PosEmbed"/>.</summary>
+    public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep,
+        Tensor? guidance, FluxRotaryTable rope)
+    {
+        ValidateInputs(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
+        IBackend be = hiddenStates.Backend;
+        int l = encoderHiddenStates.Shape[1], n = hiddenStates.Shape[1];
+
+        Tensor image = _xEmbedder.Forward(hiddenStates);
+        // The pipeline passes σ; the model scales timestep and guidance by 1000 in the activation dtype
+        // (architectures.md §0.4: in bf16, guidance 3.5 becomes 3504, not 3500).
+        Tensor t = be.Scale(timestep, 1000f);
+        Tensor? g = guidance is null ? null : be.Scale(guidance, 1000f);
+        Tensor temb = _timeTextEmbed.Forward(t, g, pooledProjections);
+        Tensor siluTemb = be.Activate(temb, Activation.Silu);
+        Tensor text = _contextEmbedder.Forward(encoderHiddenStates);
+
+        foreach (var block in _transformerBlocks)
+            block.Forward(image, text, siluTemb, rope);
+
+        // Single-stream blocks run on [text, image] (architectures.md §0.2); the image tokens are split off at the end.
+        Tensor joint = be.Concat(1, text, image);
+        foreach (var block in _singleTransformerBlocks)
+            block.Forward(joint, siluTemb, rope);
+        image = be.Slice(joint, 1, l, n);
+
+        return _projOut.Forward(_normOut.Forward(image, siluTemb));
+    }
+
+    private static Tensor DropBatchDimension(Tensor ids)
+        => ids.Shape.Rank == 3 && ids.Shape[0] >= 1
+            ? ids.Backend.Slice(ids, 0, 0, 1).Reshape(ids.Shape[1], ids.Shape[2])
+            : ids;
+
+    private void ValidateInputs(Tensor hidden, Tensor context, Tensor pooled, Tensor timestep, Tensor? guidance, FluxRotaryTable rope)
+    {
+        var c = Config;
+        ModelInputs.Require(hidden.Shape.Rank == 3 && hidden.Shape[2] == c.InChannels, "hidden_states",
+            hidden.Shape, $"[B, N, {c.InChannels}] (packed latent tokens)");
+        int batch = hidden.Shape[0], n = hidden.Shape[1];
+        ModelInputs.Require(context.Shape.Rank == 3 && context.Shape[0] == batch && context.Shape[2] == c.JointAttentionDim,
+            "encoder_hidden_states", context.Shape, $"[{batch}, L, {c.JointAttentionDim}]");
+        ModelInputs.Require(pooled.Shape.Rank == 2 && pooled.Shape[0] == batch && pooled.Shape[1] == c.PooledProjectionDim,
+            "pooled_projections", pooled.Shape, $"[{batch}, {c.PooledProjectionDim}]");
+        ModelInputs.Require(timestep.Shape.Rank == 1 && timestep.Shape[0] == batch, "timestep", timestep.Shape, $"[{batch}]");
+        if (c.GuidanceEmbeds && guidance is null)
+            throw new ModelInputException("guidance",
+                "This FLUX transformer embeds the distilled guidance scale (guidance_embeds: true, as FLUX.1-dev) and needs input 'guidance' " +
+                $"[{batch}] (the guidance scale, e.g. 3.5).");
+        if (!c.GuidanceEmbeds && guidance is not null)
+            throw new ModelInputException("guidance",
+                "This FLUX transformer has no guidance embedder (guidance_embeds: false, as FLUX.1-schnell); input 'guidance' must not be given.");
+        if (guidance is not null)
+            ModelInputs.Require(guidance.Shape.Rank == 1 && guidance.Shape[0] == batch, "guidance", guidance.Shape, $"[{batch}]");
+        int s = context.Shape[1] + n;
+        if (rope.Cos.Shape != new Shape(s, PosEmbed.Pairs) || rope.Sin.Shape != rope.Cos.Shape)
+            throw new ModelInputException("image_rotary_emb",
+                $"The rotary table {rope.Cos.Shape} does not cover the {s} text + image tokens; expected [{s}, {PosEmbed.Pairs}].");
+    }
+}

@@ -1,0 +1,117 @@
+using AccelAes.Engine.Models.Layers;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+
+namespace AccelAes.Engine.Models.Lumina;
+
+/// <summary>A RoPE table on the backend: cos and sin [N, head_dim/2] for <see cref="IBackend.Rotary"/> (adjacent pairs).</summary>
+public sealed record LuminaRotary(Tensor Cos, Tensor Sin);
+
+/// <summary>
+/// diffusers <c>Attention(qk_norm="layer_norm_across_heads", kv_heads, bias=False, out_bias=False)</c> driven by
+/// <c>LuminaAttnProcessor2_0</c>, the math of both <c>attn1</c> (self) and <c>attn2</c> (cross) of a Lumina block
+/// (architectures.md pitfall 6):
+/// <list type="bullet">
+/// <item>q = to_q(x), k = to_k(y), v = to_v(y); the q/k LayerNorms (affine, eps 1e-5) run over the <b>full projected
+/// width</b> (H·hd for q, kv·hd for k) before the head split.</item>
+/// <item>RoPE (complex multiply of adjacent pairs) on q when a query table is given and on k when a key table is
+/// given: attn1 rotates both, attn2 only the query — text keys get no position.</item>
+/// <item>Grouped-query attention: query head h reads kv head h / (H / kv), as diffusers' repeat of each kv head.</item>
+/// <item>Softmax scale: the processor uses proportional attention √(log N / log base_sequence_length)/√hd only when
+/// keys are rotated and a base is given (so attn1 only); otherwise 1/√hd.</item>
+/// <item>The output stays per head [B, N, H, hd]: attn1 has no output projection (<c>to_out</c> is Identity) and
+/// the block mixes both outputs before <c>attn2.to_out.0</c>, which <see cref="ToOut"/> exposes.</item>
+/// </list>
+/// </summary>
+public sealed class LuminaAttention
+{
+    private const float QkNormEps = 1e-5f; // LuminaNextDiTBlock passes eps=1e-5 to both attentions, not norm_eps
+
+    private readonly int _heads, _kvHeads, _headDim;
+    private readonly LinearLayer _toQ, _toK, _toV;
+    private readonly Tensor? _normQWeight, _normQBias, _normKWeight, _normKBias;
+
+    /// <param name="queryDim">Width of the hidden states (D).</param>
+    /// <param name="keyDim">Width of the states keys/values are projected from (D for attn1, cross_attention_dim for attn2).</param>
+    /// <param name="hasOutputProjection">attn2 owns <c>to_out.0</c> [D, H·hd]; attn1's is Identity.</param>
+    public LuminaAttention(WeightReader w, int queryDim, int keyDim, int heads, int kvHeads, int headDim, bool qkNorm, bool hasOutputProjection)
+    {
+        _heads = heads;
+        _kvHeads = kvHeads;
+        _headDim = headDim;
+        int inner = heads * headDim, innerKv = kvHeads * headDim;
+        _toQ = LinearLayer.Load(w, "to_q", queryDim, inner, bias: false);
+        _toK = LinearLayer.Load(w, "to_k", keyDim, innerKv, bias: false);
+        _toV = LinearLayer.Load(w, "to_v", keyDim, innerKv, bias: false);
+        if (qkNorm)
+        {
+            _normQWeight = w.Get("norm_q.weight", inner);
+            _normQBias = w.Get("norm_q.bias", inner);
+            _normKWeight = w.Get("norm_k.weight", innerKv);
+            _normKBias = w.Get("norm_k.bias", innerKv);
+        }
+        if (hasOutputProjection) ToOut = LinearLayer.Load(w, "to_out.0", inner, queryDim, bias: false);
+    }
+
+    /// <summary><c>to_out.0</c>: the output projection (null for attn1, whose to_out is Identity).</summary>
+    public LinearLayer? ToOut { get; }
+
+    /// <summary>The processor's math: per-head output [B, N, H, hd] (not projected).</summary>
+    /// <param name="hiddenStates">Query source [B, N, D].</param>
+    /// <param name="encoderHiddenStates">Key/value source [B, S, keyDim] (the same normed tokens for attn1).</param>
+    /// <param name="keyMask">[B, S], 0 = ignore the key (attn2's caption mask); null for none.</param>
+    public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor? keyMask,
+        LuminaRotary? queryRotary, LuminaRotary? keyRotary, int? baseSequenceLength)
+        => Attend(Query(hiddenStates, queryRotary), encoderHiddenStates, keyMask, keyRotary, baseSequenceLength);
+
+    /// <summary>to_q → norm_q (full width) → heads [B, N, H, hd] → RoPE when a table is given.</summary>
+    public Tensor Query(Tensor hiddenStates, LuminaRotary? rotary)
+        => Project(_toQ, _normQWeight, _normQBias, hiddenStates, _heads, rotary);
+
+    /// <summary>The rest of the processor, given a query from <see cref="Query"/> (possibly computed by another
+    /// attention with identical query weights).</summary>
+    public Tensor Attend(Tensor query, Tensor encoderHiddenStates, Tensor? keyMask, LuminaRotary? keyRotary, int? baseSequenceLength)
+    {
+        Tensor key = Project(_toK, _normKWeight, _normKBias, encoderHiddenStates, _kvHeads, keyRotary);
+        Tensor value = Project(_toV, null, null, encoderHiddenStates, _kvHeads, null);
+        float scale = SoftmaxScale(_headDim, query.Shape[1], keysRotated: keyRotary is not null, baseSequenceLength);
+        return query.Backend.Attention(query, key, value, scale, keyMask);
+    }
+
+    /// <summary>
+    /// True when <paramref name="other"/>'s query path (to_q and norm_q) holds exactly the same values, so its
+    /// <see cref="Query"/> equals this one's. Lumina-Next-SFT's converter copies the original <c>wq</c> / <c>q_norm</c>
+    /// into both attn1 and attn2 (architectures.md §5.1, §7.3), which makes one of the two query GEMMs redundant.
+    /// </summary>
+    public bool HasSameQueryPath(LuminaAttention other)
+        => _heads == other._heads && _headDim == other._headDim
+           && SameValues(_toQ.Weight, other._toQ.Weight)
+           && SameValues(_normQWeight, other._normQWeight) && SameValues(_normQBias, other._normQBias);
+
+    /// <summary>
+    /// diffusers' rule: <c>sqrt(log(N, base)) · dim_head^-0.5</c> when keys carry RoPE and a base is given,
+    /// else SDPA's default 1/√hd. N is the query length (image tokens).
+    /// </summary>
+    public static float SoftmaxScale(int headDim, int sequenceLength, bool keysRotated, int? baseSequenceLength)
+    {
+        double plain = Math.Pow(headDim, -0.5);
+        if (!keysRotated || baseSequenceLength is not int b) return (float)plain;
+        return (float)(Math.Sqrt(Math.Log(sequenceLength) / Math.Log(b)) * plain);
+    }
+
+    private Tensor Project(LinearLayer proj, Tensor? normWeight, Tensor? normBias, Tensor x, int heads, LuminaRotary? rotary)
+    {
+        IBackend be = x.Backend;
+        Tensor y = proj.Forward(x);
+        if (normWeight is not null) y = be.LayerNorm(y, QkNormEps, normWeight, normBias);
+        y = y.Reshape(x.Shape[0], x.Shape[1], heads, _headDim);
+        return rotary is null ? y : be.Rotary(y, rotary.Cos, rotary.Sin, RotaryPairing.Adjacent);
+    }
+
+    private static bool SameValues(Tensor? a, Tensor? b)
+    {
+        if (a is null || b is null) return a is null && b is null;
+        if (a.Shape != b.Shape) return false;
+        return a.Backend.Download(a).AsSpan().SequenceEqual(b.Backend.Download(b));
+    }
+}

@@ -1,0 +1,90 @@
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+using AccelAes.Loader.Diffusers.Configs;
+
+namespace AccelAes.Engine.Models.Lumina;
+
+/// <summary>
+/// diffusers <c>LuminaNextDiTBlock</c> (lumina_nextdit2d.py):
+/// <code>
+/// xn, gate_msa, scale_mlp, gate_mlp = norm1(x, temb)                  # RMS·(1 + scale_msa), no shift
+/// A_self  = attn1(xn, xn, RoPE on q and k, proportional scale)        # [B, N, H, hd], no out projection
+/// A_cross = attn2(xn, norm1_context(y), RoPE on q only, caption key mask)
+/// o = attn2.to_out.0( flatten(A_self + tanh(gate)[h] · A_cross) )     # shared output projection
+/// x = x + tanh(gate_msa) · norm2(o)                                   # sandwich RMSNorm, tanh gate
+/// x = x + tanh(gate_mlp) · ffn_norm2( feed_forward( ffn_norm1(x) · (1 + scale_mlp) ) )
+/// </code>
+/// All RMSNorms are diffusers <c>RMSNorm</c> with weights and eps norm_eps (architectures.md pitfall 6).
+/// </summary>
+public sealed class LuminaNextDiTBlock
+{
+    private readonly LuminaRMSNormZero _norm1;
+    private readonly LuminaAttention _attn1, _attn2;
+    private readonly Tensor _crossGate; // tanh(gate) per head, broadcast to [H, hd] once at load
+    private readonly Tensor _norm1Context, _norm2, _ffnNorm1, _ffnNorm2;
+    private readonly LuminaFeedForward _feedForward;
+    private readonly float _eps;
+
+    public LuminaNextDiTBlock(WeightReader w, LuminaNextDiTConfig config)
+    {
+        int dim = config.HiddenSize, heads = config.NumAttentionHeads, headDim = config.HeadDim;
+        _eps = (float)config.NormEps;
+        _crossGate = TanhPerHead(w.Get("gate", heads), w.Backend, heads, headDim);
+        _attn1 = new LuminaAttention(w.Scope("attn1"), dim, dim, heads, config.KvHeads, headDim, config.QkNorm, hasOutputProjection: false);
+        _attn2 = new LuminaAttention(w.Scope("attn2"), dim, config.CrossAttentionDim, heads, config.KvHeads, headDim, config.QkNorm, hasOutputProjection: true);
+        _feedForward = new LuminaFeedForward(w.Scope("feed_forward"), dim, config.FfnInnerDim);
+        _norm1 = new LuminaRMSNormZero(w.Scope("norm1"), dim, config.ConditioningDim, _eps);
+        _ffnNorm1 = w.Get("ffn_norm1.weight", dim);
+        _norm2 = w.Get("norm2.weight", dim);
+        _ffnNorm2 = w.Get("ffn_norm2.weight", dim);
+        _norm1Context = w.Get("norm1_context.weight", config.CrossAttentionDim);
+        SharesQuery = _attn1.HasSameQueryPath(_attn2);
+    }
+
+    /// <summary>
+    /// attn2's query path holds the same values as attn1's (true for converted Lumina-Next checkpoints), so the
+    /// cross-attention reuses the self-attention query instead of recomputing an identical D×D GEMM.
+    /// </summary>
+    public bool SharesQuery { get; }
+
+    /// <summary>Updates <paramref name="x"/> [B, N, D] in place.</summary>
+    /// <param name="rotary">RoPE table of the N image tokens.</param>
+    /// <param name="captions">Raw caption features [B, L, cross_attention_dim].</param>
+    /// <param name="captionMask">[B, L] key mask of the cross-attention.</param>
+    /// <param name="siluTemb">SiLU(temb) [B, min(D, 1024)].</param>
+    /// <param name="baseSequenceLength">Proportional-attention base of attn1; null = plain scale.</param>
+    public void Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength)
+    {
+        IBackend be = x.Backend;
+        int batch = x.Shape[0], n = x.Shape[1];
+        var (mod, normed) = _norm1.Forward(x, siluTemb);
+
+        Tensor query = _attn1.Query(normed, rotary);
+        Tensor selfAttn = _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength);
+
+        Tensor normedCaptions = be.RmsNorm(captions, _eps, _norm1Context);
+        Tensor crossQuery = SharesQuery ? query : _attn2.Query(normed, rotary);
+        Tensor crossAttn = _attn2.Attend(crossQuery, normedCaptions, captionMask, keyRotary: null, baseSequenceLength);
+
+        Tensor mixed = be.Add(selfAttn, be.Multiply(crossAttn, _crossGate));
+        Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
+        be.AddGatedInPlace(x, be.RmsNorm(projected, _eps, _norm2), be.Activate(mod[LuminaRMSNormZero.GateMsa], Activation.Tanh));
+
+        Tensor ffnIn = be.Modulate(be.RmsNorm(x, _eps, _ffnNorm1), mod[LuminaRMSNormZero.ScaleMlp], shift: null);
+        Tensor ffnOut = be.RmsNorm(_feedForward.Forward(ffnIn), _eps, _ffnNorm2);
+        be.AddGatedInPlace(x, ffnOut, be.Activate(mod[LuminaRMSNormZero.GateMlp], Activation.Tanh));
+    }
+
+    /// <summary>tanh(gate[h]) repeated over each head's hd features, so the per-head scale is one broadcast Multiply.</summary>
+    private static Tensor TanhPerHead(Tensor gate, IBackend be, int heads, int headDim)
+    {
+        float[] g = be.Download(gate);
+        var values = new float[heads * headDim];
+        for (int h = 0; h < heads; h++)
+        {
+            float t = MathF.Tanh(g[h]);
+            values.AsSpan(h * headDim, headDim).Fill(t);
+        }
+        return be.Upload(values, new Shape(heads, headDim));
+    }
+}

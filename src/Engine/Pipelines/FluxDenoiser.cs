@@ -1,0 +1,103 @@
+using AccelAes.Engine.Models.Flux;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Pipelines;
+
+/// <summary>Prompt conditioning of <c>FluxPipeline</c>, already encoded.</summary>
+/// <param name="PromptEmbeds">T5 embeddings [B, L, joint_attention_dim].</param>
+/// <param name="PooledPromptEmbeds">Pooled CLIP embeddings [B, pooled_projection_dim].</param>
+/// <param name="NegativePromptEmbeds">Only for true CFG; same shape as the prompt's.</param>
+/// <param name="NegativePooledPromptEmbeds">Only for true CFG; same shape as the prompt's.</param>
+public sealed record FluxConditioning(Tensor PromptEmbeds, Tensor PooledPromptEmbeds, Tensor? NegativePromptEmbeds = null,
+    Tensor? NegativePooledPromptEmbeds = null);
+
+/// <summary>
+/// FluxPipeline's velocity. The transformer gets <c>timestep = t / 1000</c> (fp32 division of the scheduler's
+/// timestep; the model multiplies back by 1000, architectures.md §0.4), the distilled guidance scale for every
+/// batch item when the model embeds it, text ids of zeros and image ids of the packed grid (one rotary table for
+/// the whole run). Optional true CFG (<c>true_cfg_scale</c> &gt; 1) adds a forward on the negative prompt and
+/// returns v_neg + s·(v_pos − v_neg); diffusers runs it as a second pass, <see cref="GuidanceMode.Batched"/>
+/// stacks [negative, positive] on the batch axis instead (same values, one forward).
+/// </summary>
+public sealed class FluxDenoiser : IVelocityPredictor
+{
+    private readonly FluxTransformer2DModel _model;
+    private readonly FluxConditioning _cond;
+    private readonly float _guidanceScale, _trueCfgScale;
+    private readonly GuidanceMode _mode;
+    private readonly FluxRotaryTable _rope;
+    private readonly Tensor? _batchedContext, _batchedPooled;
+
+    /// <param name="gridHeight">Packed token rows (latent height / 2).</param>
+    /// <param name="gridWidth">Packed token columns (latent width / 2).</param>
+    /// <param name="guidanceScale">Embedded (distilled) guidance; ignored by a model without a guidance embedder, as in diffusers.</param>
+    /// <param name="trueCfgScale">True classifier-free guidance scale; on when &gt; 1, which needs both negative embeddings.</param>
+    public FluxDenoiser(FluxTransformer2DModel model, FluxConditioning conditioning, int gridHeight, int gridWidth,
+        float guidanceScale, float trueCfgScale = 1f, GuidanceMode mode = GuidanceMode.Batched)
+    {
+        _model = model;
+        _cond = conditioning;
+        _guidanceScale = guidanceScale;
+        _trueCfgScale = trueCfgScale;
+        _mode = mode;
+        IBackend be = conditioning.PromptEmbeds.Backend;
+        int textTokens = conditioning.PromptEmbeds.Shape[1];
+        float[] txtIds = FluxLatentPacking.TextIds(textTokens), imgIds = FluxLatentPacking.LatentImageIds(gridHeight, gridWidth);
+        var (cos, sin) = model.PosEmbed.Compute([.. txtIds, .. imgIds], textTokens + gridHeight * gridWidth);
+        var tableShape = new Shape(textTokens + gridHeight * gridWidth, model.PosEmbed.Pairs);
+        _rope = new FluxRotaryTable(be.Upload(cos, tableShape), be.Upload(sin, tableShape));
+
+        if (!DoTrueCfg) return;
+        // diffusers enables true CFG only with both negatives; asking for it without them is an error here,
+        // not a silent fallback to plain sampling.
+        if (conditioning.NegativePromptEmbeds is null || conditioning.NegativePooledPromptEmbeds is null)
+            throw new AccelAesException(
+                $"true_cfg_scale {trueCfgScale} needs negative_prompt_embeds and negative_pooled_prompt_embeds (set it to 1 to sample without them).");
+        if (conditioning.NegativePromptEmbeds.Shape != conditioning.PromptEmbeds.Shape)
+            throw new AccelAesException(
+                $"negative_prompt_embeds {conditioning.NegativePromptEmbeds.Shape} must have the shape of prompt_embeds {conditioning.PromptEmbeds.Shape}.");
+        if (conditioning.NegativePooledPromptEmbeds.Shape != conditioning.PooledPromptEmbeds.Shape)
+            throw new AccelAesException(
+                $"negative_pooled_prompt_embeds {conditioning.NegativePooledPromptEmbeds.Shape} must have the shape of pooled_prompt_embeds {conditioning.PooledPromptEmbeds.Shape}.");
+        if (mode == GuidanceMode.Batched)
+        {
+            _batchedContext = be.Concat(0, conditioning.NegativePromptEmbeds, conditioning.PromptEmbeds);
+            _batchedPooled = be.Concat(0, conditioning.NegativePooledPromptEmbeds, conditioning.PooledPromptEmbeds);
+        }
+    }
+
+    private bool DoTrueCfg => _trueCfgScale > 1f;
+
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule)
+    {
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
+        // timestep = t.expand(B).to(latents.dtype) / 1000: an fp32 division, undone by the model's × 1000.
+        float sigma = schedule.Timesteps[step] / 1000f;
+        if (!DoTrueCfg)
+            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Fill(be, sigma, batch), Guidance(be, batch), _rope);
+        if (_mode == GuidanceMode.Batched)
+        {
+            Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!,
+                Fill(be, sigma, 2 * batch), Guidance(be, 2 * batch), _rope);
+            return be.GuidanceCombine(be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch), _trueCfgScale);
+        }
+        Tensor ts = Fill(be, sigma, batch);
+        Tensor? g = Guidance(be, batch);
+        Tensor positive = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, g, _rope);
+        Tensor negative = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts, g, _rope);
+        return be.GuidanceCombine(negative, positive, _trueCfgScale);
+    }
+
+    /// <summary><c>torch.full([1], guidance_scale, dtype=float32).expand(B)</c> when the model embeds guidance, else none.</summary>
+    private Tensor? Guidance(IBackend be, int count)
+        => _model.Config.GuidanceEmbeds ? Fill(be, _guidanceScale, count) : null;
+
+    private static Tensor Fill(IBackend be, float value, int count)
+    {
+        var values = new float[count];
+        Array.Fill(values, value);
+        return be.Upload(values, new Shape(count));
+    }
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Components;
+using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Models.TextEncoders;
+using AccelAes.Engine.Models.Vae;
+using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.Tokenizers;
+
+namespace AccelAes.Engine.Pipelines.Generation;
+
+/// <summary>
+/// <c>StableDiffusion3Pipeline</c> from prompt to image: CLIP-L and CLIP-G (77 tokens, penultimate hidden
+/// states and projected pooled outputs) and T5 (256 tokens, no mask; zeros when the folder has no
+/// text_encoder_3), the SD3 denoising loop with CFG over [negative, positive], then the VAE decode of
+/// <c>z / scaling_factor + shift_factor</c>.
+/// </summary>
+public sealed class Sd3TextToImage : ITextToImagePipeline
+{
+    private readonly IPromptTokenizer _tokenizer, _tokenizer2;
+    private readonly IPromptTokenizer? _tokenizer3;
+    private readonly ClipTextModelWithProjection _clipL, _clipG;
+    private readonly T5EncoderModel? _t5;
+    private readonly Sd3Pipeline _pipeline;
+    private readonly AutoencoderKL _vae;
+    private readonly FlowMatchEulerSchedulerConfig _scheduler;
+    private readonly IBackend _backend;
+    private TokenImportance? _importance;
+
+    public Sd3TextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null)
+    {
+        var watch = Stopwatch.StartNew();
+        _backend = backend;
+        _tokenizer = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer"));
+        _tokenizer2 = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer_2"));
+        _clipL = Load<ClipTextComponent>(folder, "text_encoder", backend, variant).WithProjection
+                 ?? throw new AccelAesException("SD3's text_encoder must be a CLIPTextModelWithProjection.");
+        _clipG = Load<ClipTextComponent>(folder, "text_encoder_2", backend, variant).WithProjection
+                 ?? throw new AccelAesException("SD3's text_encoder_2 must be a CLIPTextModelWithProjection.");
+        if (folder.HasComponent("text_encoder_3"))
+        {
+            _tokenizer3 = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer_3"));
+            _t5 = Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model;
+        }
+        _pipeline = new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant).Model);
+        _vae = Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model;
+        _scheduler = scheduler ?? PipelineFactory.SchedulerOf(folder, Sd3TransformerConfig.ClassName).Config;
+        LoadTime = watch.Elapsed;
+    }
+
+    public string PipelineClass => "StableDiffusion3Pipeline";
+    public int DefaultSteps => 28;
+    public float DefaultGuidanceScale => 7f;
+    public int DefaultWidth => _pipeline.Transformer.Config.SampleSize * Sd3Pipeline.VaeScaleFactor;
+    public int DefaultHeight => DefaultWidth;
+    public int SizeMultiple => Sd3Pipeline.VaeScaleFactor * _pipeline.Transformer.Config.PatchSize;
+    public TimeSpan LoadTime { get; }
+
+    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var (width, height) = GenerationSupport.ResolveSize(request, this);
+        int steps = GenerationSupport.ResolveSteps(request, this);
+        float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
+        var timings = new List<PhaseTiming>();
+        var warnings = new List<string>();
+        IBackend be = _backend;
+
+        progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
+        var (positive, negative) = GenerationSupport.Timed(timings, "encode", () =>
+            (Encode(request.Prompt, warnings), guidance > 1f ? Encode(request.NegativePrompt, warnings) : null));
+        progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
+        cancel.ThrowIfCancellationRequested();
+
+        var c = _pipeline.Transformer.Config;
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["prompt_embeds"] = positive.PromptEmbeds,
+            ["pooled_prompt_embeds"] = positive.PooledPromptEmbeds,
+            ["latents"] = GenerationSupport.InitialNoise(be, request.Seed,
+                new Shape(1, c.InChannels, height / Sd3Pipeline.VaeScaleFactor, width / Sd3Pipeline.VaeScaleFactor)),
+        };
+        if (negative is not null)
+        {
+            inputs["negative_prompt_embeds"] = negative.PromptEmbeds;
+            inputs["negative_pooled_prompt_embeds"] = negative.PooledPromptEmbeds;
+        }
+        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Sd3, steps, guidance);
+        AcceleratedRunReport? report = null;
+        var settings = new DenoiseSettings
+        {
+            Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
+            Acceleration = acceleration,
+            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            OnAccelerationReport = r => report = r,
+        };
+        Tensor latents = GenerationSupport.Timed(timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
+        {
+            progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
+            cancel.ThrowIfCancellationRequested();
+        }));
+
+        byte[] pixels = GenerationSupport.Timed(timings, "decode", () => VaeDecoding.DecodeToRgbBytes(_vae, latents)[0]);
+        progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
+        return new GenerationResult(new RgbImage(width, height, pixels), request, steps, guidance, timings, warnings)
+        {
+            Acceleration = report,
+            PixelsPerToken = SizeMultiple,
+        };
+    }
+
+    /// <summary>
+    /// AesMask's weights over SD3's text keys: the token importance of the 77 CLIP-L tokens (words scored against the
+    /// aesthetic anchors with CLIP-L, the pipeline's own CLIP ViT-L/14 text tower), then the T5 tokens' (zeros when the
+    /// pipeline has no T5: its columns are zeros and carry no meaning).
+    /// </summary>
+    private float[] TextWeights(string prompt)
+    {
+        var clipTokenizer = _tokenizer as ClipTokenizer
+            ?? throw new AccelAesException("AesMask scores words with SD3's CLIP-L, whose tokenizer must be a CLIP tokenizer.");
+        _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => _clipL.TextModel.Forward(ids)));
+        float[] clip = PromptWeights.ForEncoder(_importance, _tokenizer, _tokenizer.Encode(prompt, TokenizerCall.Sd3Clip), prompt);
+        float[] t5 = _t5 is null
+            ? new float[PromptConditioning.Sd3DefaultMaxSequenceLength]
+            : PromptWeights.ForEncoder(_importance, _tokenizer3!, _tokenizer3!.Encode(prompt, TokenizerCall.Sd3T5), prompt);
+        return [.. clip, .. t5];
+    }
+
+    private Sd3PromptEmbeds Encode(string prompt, List<string> warnings)
+    {
+        TextEncoderOutput clipL = _clipL.Forward(GenerationSupport.Tokenize(_tokenizer, prompt, TokenizerCall.Sd3Clip, "tokenizer (CLIP-L)", warnings));
+        TextEncoderOutput clipG = _clipG.Forward(GenerationSupport.Tokenize(_tokenizer2, prompt, TokenizerCall.Sd3Clip, "tokenizer_2 (CLIP-G)", warnings));
+        TextEncoderOutput? t5 = _t5 is null ? null
+            : _t5.Forward(GenerationSupport.Tokenize(_tokenizer3!, prompt, TokenizerCall.Sd3T5, "tokenizer_3 (T5)", warnings));
+        return PromptConditioning.Sd3(clipL, clipG, t5, _pipeline.Transformer.Config.JointAttentionDim);
+    }
+
+    private static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant) where T : class, IComponentForward
+    {
+        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant);
+        return loaded.Forward as T ?? throw new AccelAesException(
+            $"{folder.Root}: component '{component}' is a {loaded.Forward.ClassName}, which this pipeline cannot use there.");
+    }
+}

@@ -1,0 +1,25 @@
+using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
+
+namespace AccelAes.Engine.Pipelines.Generation;
+
+/// <summary>Opens the text-to-image pipeline a diffusers folder's model_index.json names.</summary>
+public static class TextToImage
+{
+    public static IReadOnlyList<string> SupportedPipelines { get; } = ["StableDiffusion3Pipeline"];
+
+    public static ITextToImagePipeline Open(string modelFolder, IBackend backend, string? variant = null)
+    {
+        var folder = ModelFolder.Open(modelFolder);
+        if (folder.IsSingleComponent)
+            throw new AccelAesException(
+                $"'{folder.Root}' is a single model component; generating an image needs a pipeline folder with model_index.json " +
+                "(transformer, vae, text encoders, tokenizers, scheduler).");
+        return folder.PipelineClass switch
+        {
+            "StableDiffusion3Pipeline" => new Sd3TextToImage(folder, backend, variant),
+            _ => throw new AccelAesException(
+                $"{folder.Root}: pipeline '{folder.PipelineClass}' is not supported for generation; supported: {string.Join(", ", SupportedPipelines)}."),
+        };
+    }
+}

@@ -1,0 +1,142 @@
+using AccelAes.Engine.Models.Lumina;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Pipelines;
+
+/// <summary>Prompt conditioning of <c>LuminaPipeline</c>, already encoded (Gemma <c>hidden_states[-2]</c> and its tokenizer mask).</summary>
+/// <param name="PromptEmbeds">[B, L, cross_attention_dim]</param>
+/// <param name="PromptAttentionMask">[B, L], 1 = token</param>
+/// <param name="NegativePromptEmbeds">Required when guidance is on; same shape as the prompt's (the pipeline pads "" to L).</param>
+/// <param name="NegativePromptAttentionMask">Required with the negative embeddings; same shape as the prompt mask.</param>
+public sealed record LuminaConditioning(Tensor PromptEmbeds, Tensor PromptAttentionMask, Tensor? NegativePromptEmbeds, Tensor? NegativePromptAttentionMask);
+
+/// <summary>LuminaPipeline call arguments that change the math, with the pipeline's defaults.</summary>
+public sealed record LuminaPipelineOptions
+{
+    /// <summary>
+    /// false (default, as diffusers): guidance on latent channels 0..2 only, channel 3 keeps the conditional
+    /// prediction ("for exact reproducibility reasons", pipeline_lumina.py). true: the standard CFG on every channel.
+    /// </summary>
+    public bool GuideAllChannels { get; init; }
+
+    /// <summary><c>scaling_watershed</c>: RoPE uses linear scaling while the model time is below it, NTK scaling after.</summary>
+    public double ScalingWatershed { get; init; } = LuminaResolutionScaling.DefaultScalingWatershed;
+
+    /// <summary><c>proportional_attn</c>: self-attention scale √(log N / log base_sequence_length)/√hd.</summary>
+    public bool ProportionalAttention { get; init; } = true;
+}
+
+/// <summary>
+/// The Lumina pipeline's velocity for one step (pipeline_lumina.py, <c>__call__</c> denoising loop):
+/// <list type="number">
+/// <item>model time = 1 − t/num_train_timesteps in float32 (t = the scheduler's timestep 1000·σ): Lumina's t = 0 is
+/// noise (architectures.md pitfall 4); the same for every batch item.</item>
+/// <item>RoPE factors from that time and the image size (<see cref="LuminaResolutionScaling.ForPipeline"/>).</item>
+/// <item>CFG batch <b>[cond, uncond]</b> (SD3's is the reverse); out = transformer(...)[:, :in_channels] (the first
+/// half of the learn_sigma channels).</item>
+/// <item>Guidance u + g·(c − u) on channels 0..2 only; channel 3 = the conditional prediction (pitfall 5), unless
+/// <see cref="LuminaPipelineOptions.GuideAllChannels"/>. Off when g ≤ 1.</item>
+/// <item>v = −out: the model predicts the image-ward direction, the flow-matching Euler step wants noise-ward.</item>
+/// </list>
+/// With learn_sigma false diffusers' <c>chunk(2, dim=1)[0]</c> would keep only half the latent channels and its Euler
+/// step fails on the shape; the engine then uses all in_channels output channels.
+/// </summary>
+public sealed class LuminaDenoiser : IVelocityPredictor
+{
+    /// <summary>Channels LuminaPipeline guides (its <c>noise_pred[:, :3]</c>).</summary>
+    public const int PipelineGuidedChannels = 3;
+
+    private readonly LuminaNextDiT2DModel _model;
+    private readonly LuminaConditioning _cond;
+    private readonly float _guidance;
+    private readonly GuidanceMode _mode;
+    private readonly LuminaPipelineOptions _options;
+    private readonly int _numTrainTimesteps;
+    private readonly Tensor? _batchedEmbeds, _batchedMask;
+    private (LuminaResolutionScaling Scaling, int Height, int Width, LuminaRotaryTable Table)? _lastTable;
+
+    public LuminaDenoiser(LuminaNextDiT2DModel model, LuminaConditioning conditioning, float guidanceScale, int numTrainTimesteps,
+        LuminaPipelineOptions? options = null, GuidanceMode mode = GuidanceMode.Batched)
+    {
+        _model = model;
+        _cond = conditioning;
+        _guidance = guidanceScale;
+        _mode = mode;
+        _options = options ?? new LuminaPipelineOptions();
+        _numTrainTimesteps = numTrainTimesteps;
+        if (!DoGuidance) return;
+        if (conditioning.NegativePromptEmbeds is null || conditioning.NegativePromptAttentionMask is null)
+            throw new AccelAesException(
+                $"Guidance scale {guidanceScale} needs negative_prompt_embeds and negative_prompt_attention_mask (the embeddings of \"\" padded to the prompt's length; set the guidance to 1 to sample without them).");
+        if (conditioning.NegativePromptEmbeds.Shape != conditioning.PromptEmbeds.Shape)
+            throw new AccelAesException(
+                $"negative_prompt_embeds {conditioning.NegativePromptEmbeds.Shape} must have the shape of prompt_embeds {conditioning.PromptEmbeds.Shape}.");
+        if (conditioning.NegativePromptAttentionMask.Shape != conditioning.PromptAttentionMask.Shape)
+            throw new AccelAesException(
+                $"negative_prompt_attention_mask {conditioning.NegativePromptAttentionMask.Shape} must have the shape of prompt_attention_mask {conditioning.PromptAttentionMask.Shape}.");
+        if (mode == GuidanceMode.Batched)
+        {
+            IBackend be = conditioning.PromptEmbeds.Backend;
+            // [cond, uncond]: pipeline_lumina.py concatenates the prompt first.
+            _batchedEmbeds = be.Concat(0, conditioning.PromptEmbeds, conditioning.NegativePromptEmbeds);
+            _batchedMask = be.Concat(0, conditioning.PromptAttentionMask, conditioning.NegativePromptAttentionMask);
+        }
+    }
+
+    private bool DoGuidance => _guidance > 1f;
+
+    /// <summary>The model time the pipeline passes for scheduler timestep <paramref name="t"/>: float32 1 − t/T.</summary>
+    public static float ModelTimestep(float t, int numTrainTimesteps) => 1f - t / numTrainTimesteps;
+
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule)
+    {
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0], channels = latents.Shape[1];
+        float modelTime = ModelTimestep(schedule.Timesteps[step], _numTrainTimesteps);
+        var (scaling, table) = RotaryFor(latents, modelTime);
+
+        if (!DoGuidance)
+            return be.Scale(Velocity(Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling), channels), -1f);
+        Tensor cond, uncond;
+        if (_mode == GuidanceMode.Batched)
+        {
+            Tensor both = Run(be.Concat(0, latents, latents), _batchedEmbeds!, _batchedMask!, modelTime, table, scaling);
+            cond = be.Slice(both, 0, 0, batch);
+            uncond = be.Slice(both, 0, batch, batch);
+        }
+        else
+        {
+            cond = Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling);
+            uncond = Run(latents, _cond.NegativePromptEmbeds!, _cond.NegativePromptAttentionMask!, modelTime, table, scaling);
+        }
+        Tensor vc = Velocity(cond, channels), vu = Velocity(uncond, channels);
+        int guided = _options.GuideAllChannels ? channels : Math.Min(PipelineGuidedChannels, channels);
+        Tensor v = be.GuidanceCombine(be.Slice(vu, 1, 0, guided), be.Slice(vc, 1, 0, guided), _guidance);
+        if (guided < channels) v = be.Concat(1, v, be.Slice(vc, 1, guided, channels - guided));
+        return be.Scale(v, -1f);
+    }
+
+    private Tensor Run(Tensor latents, Tensor embeds, Tensor mask, float modelTime, LuminaRotaryTable table, LuminaResolutionScaling scaling)
+    {
+        var t = new float[latents.Shape[0]];
+        Array.Fill(t, modelTime);
+        Tensor timestep = latents.Backend.Upload(t, new Shape(t.Length));
+        return _model.Forward(latents, timestep, embeds, mask, table, scaling.BaseSequenceLength);
+    }
+
+    /// <summary>The first in_channels output channels: <c>noise_pred.chunk(2, dim=1)[0]</c> with learn_sigma.</summary>
+    private static Tensor Velocity(Tensor output, int channels)
+        => output.Shape[1] == channels ? output : output.Backend.Slice(output, 1, 0, channels);
+
+    /// <summary>The step's RoPE table, rebuilt only when the factors change (they do not within a normal run).</summary>
+    private (LuminaResolutionScaling, LuminaRotaryTable) RotaryFor(Tensor latents, float modelTime)
+    {
+        var scaling = LuminaResolutionScaling.ForPipeline(_model.Config, latents.Shape[2], latents.Shape[3], modelTime,
+            _options.ScalingWatershed, _options.ProportionalAttention);
+        int height = latents.Shape[2], width = latents.Shape[3];
+        if (_lastTable is not { } last || last.Scaling != scaling || last.Height != height || last.Width != width)
+            _lastTable = (scaling, height, width, _model.RotaryTableFor(latents, scaling));
+        return (scaling, _lastTable.Value.Table);
+    }
+}

@@ -1,0 +1,80 @@
+using AccelAes.Engine.Components;
+using AccelAes.Engine.Models;
+using AccelAes.Engine.Models.Lumina;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Pipelines;
+
+/// <summary>
+/// <c>LuminaPipeline</c> (formerly <c>LuminaText2ImgPipeline</c>, pipeline_lumina.py) denoising from encoded prompts:
+/// <c>set_timesteps(N)</c> with no explicit sigmas and no μ (Lumina-Next-SFT's scheduler: shift 1, no dynamic
+/// shifting, so σ = linspace(1, 1/T, N)), then the loop of <see cref="LuminaDenoiser"/> (model time 1 − σ,
+/// [cond, uncond], guidance on 3 of 4 channels, negated output) and the scheduler's Euler step.
+/// Height and width in pixels are the latent size ×8; diffusers requires them divisible by 16, i.e. an even latent.
+/// </summary>
+public sealed class LuminaPipeline(LuminaNextDiT2DModel transformer, LuminaPipelineOptions? options = null) : IDenoisePipeline
+{
+    /// <summary>The pipeline's hard-coded VAE downsampling factor.</summary>
+    public const int VaeScaleFactor = LuminaResolutionScaling.VaeScaleFactor;
+
+    /// <summary>Names of this pipeline in model_index.json: the current one and the deprecated alias older repos carry.</summary>
+    public static IReadOnlyList<string> PipelineClassNames { get; } = ["LuminaPipeline", "LuminaText2ImgPipeline"];
+
+    public string PipelineClass => "LuminaPipeline";
+
+    public LuminaNextDiT2DModel Transformer { get; } = transformer;
+
+    public LuminaPipelineOptions Options { get; } = options ?? new LuminaPipelineOptions();
+
+    public IReadOnlyList<ForwardInput> Inputs { get; } =
+    [
+        new("prompt_embeds", true, "Gemma hidden_states[-2] [B, L, cross_attention_dim]"),
+        new("prompt_attention_mask", true, "[B, L], 1 = token, 0 = padding"),
+        new("negative_prompt_embeds", false, "[B, L, cross_attention_dim] (\"\" padded to L); required when guidance > 1"),
+        new("negative_prompt_attention_mask", false, "[B, L]; required with negative_prompt_embeds"),
+        new("latents", true, "initial noise [B, in_channels, H/8, W/8]"),
+    ];
+
+    public Tensor Denoise(IReadOnlyDictionary<string, Tensor> inputs, DenoiseSettings settings, Action<int, Tensor>? onStep = null)
+    {
+        ForwardInputs.Validate(PipelineClass, Inputs, inputs);
+        Tensor initial = inputs["latents"];
+        var conditioning = new LuminaConditioning(inputs["prompt_embeds"], inputs["prompt_attention_mask"],
+            inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_prompt_attention_mask"));
+        CheckInputs(initial, conditioning, settings);
+
+        // retrieve_timesteps(scheduler, num_inference_steps, device, sigmas=None): no mu is passed, so a scheduler
+        // with dynamic shifting fails here exactly as it does in diffusers.
+        SigmaSchedule schedule = new FlowMatchEulerScheduler(settings.Scheduler).SetTimesteps(settings.Steps);
+        var denoiser = new LuminaDenoiser(Transformer, conditioning, settings.GuidanceScale, settings.Scheduler.NumTrainTimesteps,
+            Options, settings.GuidanceMode);
+        Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
+        DenoiseLoop.Run(latents, schedule, denoiser, onStep);
+        return latents;
+    }
+
+    private void CheckInputs(Tensor latents, LuminaConditioning c, DenoiseSettings settings)
+    {
+        var config = Transformer.Config;
+        ModelInputs.Require(latents.Shape.Rank == 4 && latents.Shape[1] == config.InChannels, "latents", latents.Shape,
+            $"[B, {config.InChannels}, H/{VaeScaleFactor}, W/{VaeScaleFactor}]");
+        int batch = latents.Shape[0];
+        ModelInputs.Require(latents.Shape[2] % 2 == 0 && latents.Shape[3] % 2 == 0 && latents.Shape[2] > 0 && latents.Shape[3] > 0,
+            "latents", latents.Shape, "an even latent height and width (the pipeline requires pixel sizes divisible by 16)");
+        if (settings.Height is int h && h != latents.Shape[2] * VaeScaleFactor)
+            throw new AccelAesException($"--height {h} does not match latents {latents.Shape}, which are {latents.Shape[2] * VaeScaleFactor} pixels high.");
+        if (settings.Width is int w && w != latents.Shape[3] * VaeScaleFactor)
+            throw new AccelAesException($"--width {w} does not match latents {latents.Shape}, which are {latents.Shape[3] * VaeScaleFactor} pixels wide.");
+        ModelInputs.Require(c.PromptEmbeds.Shape.Rank == 3 && c.PromptEmbeds.Shape[0] == batch && c.PromptEmbeds.Shape[2] == config.CrossAttentionDim,
+            "prompt_embeds", c.PromptEmbeds.Shape, $"[{batch}, L, {config.CrossAttentionDim}] (one prompt per latent)");
+        int length = c.PromptEmbeds.Shape[1];
+        ModelInputs.Require(c.PromptAttentionMask.Shape == new Shape(batch, length), "prompt_attention_mask",
+            c.PromptAttentionMask.Shape, $"[{batch}, {length}]");
+        LuminaNextDiT2DModel.CheckCaptionMask(c.PromptAttentionMask, "prompt_attention_mask");
+        if (c.NegativePromptEmbeds is not null && c.NegativePromptAttentionMask is null)
+            throw new ModelInputException("negative_prompt_attention_mask", "negative_prompt_embeds needs negative_prompt_attention_mask.");
+        if (c.NegativePromptAttentionMask is not null && settings.GuidanceScale > 1f)
+            LuminaNextDiT2DModel.CheckCaptionMask(c.NegativePromptAttentionMask, "negative_prompt_attention_mask");
+    }
+}

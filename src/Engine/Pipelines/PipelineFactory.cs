@@ -1,0 +1,52 @@
+using AccelAes.Engine.Components;
+using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
+
+namespace AccelAes.Engine.Pipelines;
+
+/// <summary>The denoising pipeline of a model folder, with the scheduler config it samples with.</summary>
+public sealed record DenoisingSetup(IDenoisePipeline Pipeline, FlowMatchEulerSchedulerConfig Scheduler, string SchedulerSource, LoadedComponent Transformer);
+
+/// <summary>
+/// Picks the pipeline for a model folder from its transformer class, and the scheduler config: an explicit file,
+/// else the folder's own <c>scheduler/scheduler_config.json</c>, else the architecture's published default.
+/// </summary>
+public static class PipelineFactory
+{
+    public static DenoisingSetup Open(ModelFolder folder, IBackend backend, string? variant = null, string? schedulerFile = null)
+    {
+        var transformer = ComponentLoader.Load(folder.Component("transformer"), backend, variant);
+        IDenoisePipeline pipeline = transformer.Forward switch
+        {
+            Sd3TransformerComponent sd3 => new Sd3Pipeline(sd3.Model),
+            LuminaTransformerComponent lumina => new LuminaPipeline(lumina.Model),
+            FluxTransformerComponent flux => new FluxPipeline(flux.Model),
+            _ => throw new AccelAesException($"No denoising pipeline for {transformer.Forward.ClassName}."),
+        };
+        var (scheduler, source) = SchedulerOf(folder, transformer.Forward.ClassName, schedulerFile);
+        return new DenoisingSetup(pipeline, scheduler, source, transformer);
+    }
+
+    /// <summary>The scheduler config to sample with, and where it came from (for the CLI's report).</summary>
+    public static (FlowMatchEulerSchedulerConfig Config, string Source) SchedulerOf(ModelFolder folder, string transformerClass, string? schedulerFile = null)
+    {
+        if (schedulerFile is not null)
+            return (FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(schedulerFile)), schedulerFile);
+        string own = Path.Combine(folder.Root, "scheduler", "scheduler_config.json");
+        if (!folder.IsSingleComponent && File.Exists(own))
+            return (FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(own)), own);
+        return (DefaultScheduler(transformerClass), $"the default {transformerClass} scheduler");
+    }
+
+    /// <summary>The scheduler configs of the published repos (architectures.md §1).</summary>
+    public static FlowMatchEulerSchedulerConfig DefaultScheduler(string transformerClass) => transformerClass switch
+    {
+        Sd3TransformerConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 3.0 },
+        // Lumina-Next-SFT's hub config is {num_train_timesteps: 1000, shift: 1.0} (architectures.md §1.3).
+        LuminaNextDiTConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 1.0 },
+        // FLUX.1-dev's (schnell folders carry their own: no shifting).
+        FluxTransformerConfig.ClassName => new FlowMatchEulerSchedulerConfig { Shift = 3.0, UseDynamicShifting = true, HasBaseShift = true, HasMaxShift = true },
+        _ => new FlowMatchEulerSchedulerConfig(),
+    };
+}

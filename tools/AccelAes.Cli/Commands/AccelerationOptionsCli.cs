@@ -1,0 +1,30 @@
+using System.CommandLine;
+using AccelAes.Engine.Acceleration;
+
+namespace AccelAes.Cli.Commands;
+
+/// <summary>The acceleration options shared by generate, denoise and explain.</summary>
+internal static class AccelerationOptionsCli
+{
+    public static Option<string> Preset() => new Option<string>("--accel")
+    {
+        Description = "Acceleration: none (dense), stepcache (skip every other step, extrapolated), accelaes (AesMask + SkipSparse + spatial CFG + StepCache with the paper's per-backbone defaults).",
+        DefaultValueFactory = _ => "none",
+    }.WithChoices("none", "stepcache", "accelaes");
+
+    public static Option<string[]> Overrides() => new("--set")
+    {
+        Description = "Override an acceleration knob, knob=value (repeatable). Knobs: "
+            + string.Join("; ", AccelerationOptions.Knobs.Select(k => $"{k.Name} ({k.Description})")),
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static AccelerationRequest Read(ParseResult parse, Option<string> preset, Option<string[]> overrides)
+        => AccelerationRequest.Parse(parse.GetValue(preset)!, parse.GetValue(overrides) ?? []);
+
+    private static Option<string> WithChoices(this Option<string> option, params string[] values)
+    {
+        option.AcceptOnlyFromAmong(values);
+        return option;
+    }
+}

@@ -1,0 +1,19 @@
+using System.CommandLine;
+
+namespace AccelAes.Cli.Commands;
+
+/// <summary>Every `accelaes` subcommand, in the order `--help` lists them.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All() =>
+    [
+        GenerateCommand.Create(),
+        DenoiseCommand.Create(),
+        ExplainCommand.Create(),
+        ForwardCommand.Create(),
+        InspectCommand.Create(),
+        MakeTinyCommand.Create(),
+        BenchCommand.Create(),
+        KernelsCommand.Create(),
+    ];
+}

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Globalization;
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Pipelines;
+using AccelAes.Engine.Sampling;
+using AccelAes.Loader.Diffusers.Configs;
+
+namespace AccelAes.Cli.Commands;
+
+/// <summary>
+/// `accelaes explain`: the step schedule an acceleration setting produces — one entry per step (Full,
+/// FullCaptureMask, FullFillCache, Sparse, Skip), the transformer evaluations, the theoretical skip ratio and the
+/// expected relative cost (sparse forwards costed from the focus fraction by FLOP counts).
+/// </summary>
+internal static class ExplainCommand
+{
+    public static Command Create()
+    {
+        var arch = new Option<string>("--arch")
+        {
+            Description = "Backbone: sd3 (SD3-Medium), flux (FLUX.1-dev), lumina (Lumina-Next-SFT).",
+            Required = true,
+        };
+        arch.AcceptOnlyFromAmong("sd3", "flux", "lumina");
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the preset's)." };
+        var size = new Option<int>("--size") { Description = "Image side in pixels (token count for the cost model and FLUX's shift).", DefaultValueFactory = _ => 1024 };
+        var focus = new Option<double>("--focus-fraction") { Description = "Focus fraction assumed for sparse forwards (the mask decides it at run time; default 1 − skip_ratio)." , DefaultValueFactory = _ => double.NaN };
+        var json = new Option<bool>("--json") { Description = "Print {\"steps\": [{\"index\", \"kind\", \"sigma\"}…], \"full\", \"sparse\", \"skipped\", \"relative_cost\"}." };
+        var preset = AccelerationOptionsCli.Preset();
+        preset.DefaultValueFactory = _ => "accelaes";
+        var overrides = AccelerationOptionsCli.Overrides();
+        var command = new Command("explain", "Print the step schedule of an acceleration setting, its evaluations, skip ratio and expected cost.")
+        {
+            arch, steps, size, focus, json, preset, overrides,
+        };
+        command.SetAction(parse =>
+        {
+            Backbone backbone = parse.GetValue(arch) switch { "sd3" => Backbone.Sd3, "flux" => Backbone.Flux, _ => Backbone.Lumina };
+            var request = AccelerationOptionsCli.Read(parse, preset, overrides);
+            var defaults = AccelerationOptions.ForPreset(request.Preset, backbone);
+            int n = parse.GetValue(steps) ?? defaults.Steps;
+            AccelerationOptions options = request.Resolve(backbone, n, defaults.GuidanceScale);
+            int side = parse.GetValue(size);
+            if (side <= 0 || side % 16 != 0) throw new AccelAesException($"--size must be a positive multiple of 16, got {side}.");
+            int tokens = side / 16 * (side / 16);
+            SigmaSchedule sigmas = Sigmas(backbone, n, tokens);
+            double f = parse.GetValue(focus);
+            double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;
+            var cost = SparseCostModel.For(backbone, tokens);
+            StepSchedule schedule = StepSchedule.Create(options, sigmas, cost, fraction);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(schedule.ToJson(indented: true));
+                return ExitCodes.Success;
+            }
+            var table = Ui.Table("step", "kind", "σ", "timestep");
+            foreach (var e in schedule.Steps)
+                table.AddCells(e.Index, e.Kind, e.Sigma.ToString("F4", CultureInfo.InvariantCulture), sigmas.Timesteps[e.Index].ToString("F2", CultureInfo.InvariantCulture));
+            Ui.Show(table);
+            var inv = CultureInfo.InvariantCulture;
+            Ui.Info($"{backbone}, {options.Preset} preset, {n} steps at {side}×{side} ({tokens} image tokens)");
+            Ui.Info($"transformer evaluations: {schedule.ComputedCount} ({schedule.FullCount} full, {schedule.SparseCount} sparse), skipped {schedule.SkippedCount} → theoretical skip ratio {schedule.TheoreticalSkipRatio.ToString("P1", inv)}");
+            if (schedule.SparseCount > 0)
+                Ui.Info($"sparse forward ≈ {schedule.SparseStepCost.ToString("F3", inv)} of a dense one at focus fraction {(schedule.FocusFraction ?? 1).ToString("F2", inv)} " +
+                        $"({cost.ScalableFraction.ToString("P0", inv)} of {cost.TotalGflop.ToString("F0", inv)} GFLOP per forward scales with it)");
+            Ui.Info($"expected relative cost {schedule.RelativeCost.ToString("F3", inv)} → {schedule.ExpectedSpeedup.ToString("F2", inv)}× over dense (FLOPs; measure with `accelaes bench`)");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>The σ schedule each backbone's published pipeline and scheduler give.</summary>
+    private static SigmaSchedule Sigmas(Backbone backbone, int steps, int imageTokens) => backbone switch
+    {
+        Backbone.Flux => FluxPipeline.Schedule(steps, imageTokens, PipelineFactory.DefaultScheduler(FluxTransformerConfig.ClassName)),
+        Backbone.Sd3 => new FlowMatchEulerScheduler(PipelineFactory.DefaultScheduler(Sd3TransformerConfig.ClassName)).SetTimesteps(steps),
+        _ => new FlowMatchEulerScheduler(PipelineFactory.DefaultScheduler(LuminaNextDiTConfig.ClassName)).SetTimesteps(steps),
+    };
+}

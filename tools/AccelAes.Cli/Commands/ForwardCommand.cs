@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Diagnostics;
+using AccelAes.Engine.Backends;
+using AccelAes.Engine.Components;
+using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
+
+namespace AccelAes.Cli.Commands;
+
+/// <summary>
+/// `accelaes forward`: one component's forward on named input tensors (diffusers' keyword-argument names),
+/// outputs written under the names diffusers / transformers return. The conformance harness, and a tool for
+/// comparing against your own PyTorch runs (`--compare`).
+/// </summary>
+internal static class ForwardCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model(required: true);
+        var component = new Option<string>("--component")
+        {
+            Description = "Component of a pipeline folder to run (transformer, vae, text_encoder, ...).",
+            DefaultValueFactory = _ => "transformer",
+        };
+        var inputs = new Option<string>("--inputs") { Description = "A safetensors file of input tensors named as the model's forward arguments.", Required = true };
+        var output = new Option<string>("--out") { Description = "Where to write the outputs (safetensors, F32).", Required = true };
+        var compare = new Option<string?>("--compare") { Description = "A safetensors file of reference outputs: report the error of each output present in it." };
+        var variant = CommonOptions.Variant();
+        var backend = CommonOptions.Backend();
+        var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
+        {
+            model, component, inputs, output, compare, variant, backend,
+        };
+        command.SetAction(parse =>
+        {
+            using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            var folder = ModelFolder.Open(parse.GetValue(model)!);
+            var watch = Stopwatch.StartNew();
+            LoadedComponent loaded = ComponentLoader.Load(folder.Component(parse.GetValue(component)!), be, parse.GetValue(variant));
+            TimeSpan loadTime = watch.Elapsed;
+            foreach (string unused in loaded.UnusedTensors.Take(10))
+                Ui.Warn($"checkpoint tensor '{unused}' is not used by this config");
+            var named = TensorFiles.Read(parse.GetValue(inputs)!, be);
+            watch.Restart();
+            var outputs = loaded.Forward.Forward(named);
+            TimeSpan runTime = watch.Elapsed;
+            string outPath = parse.GetValue(output)!;
+            TensorFiles.Write(outPath, outputs, new Dictionary<string, string> { ["producer"] = "accelaes forward", ["class"] = loaded.Forward.ClassName });
+
+            var table = Ui.Table("output", "shape", "mean |x|");
+            foreach (var (name, t) in outputs)
+            {
+                float[] v = be.Download(t);
+                table.AddCells(name, t.Shape, v.Length == 0 ? 0 : v.Average(x => Math.Abs(x)).ToString("G6"));
+            }
+            Ui.Show(table);
+            Ui.Done($"{loaded.Forward.ClassName} on {be.Name}: load {Ui.Seconds(loadTime)}, forward {Ui.Seconds(runTime)} → {outPath}");
+            if (parse.GetValue(compare) is string reference)
+                return Compare(outputs, reference, be);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>Prints max |ours − ref| / max(1, max |ref|) per output; fails the command above 1e-4 (DESIGN §4).</summary>
+    private static int Compare(IReadOnlyDictionary<string, Tensor> outputs, string referencePath, IBackend be)
+    {
+        var reference = TensorFiles.Read(referencePath, be);
+        var table = Ui.Table("output", "reference", "max |diff|", "relative", "within 1e-4");
+        bool allGood = true, any = false;
+        foreach (var (name, t) in outputs)
+        {
+            if (!reference.TryGetValue(name, out var r)) continue;
+            any = true;
+            if (r.Shape != t.Shape)
+                throw new AccelAesException($"Reference '{name}' has shape {r.Shape}, the output {t.Shape}.");
+            float[] a = be.Download(t), b = be.Download(r);
+            double maxDiff = 0, maxRef = 1;
+            for (int i = 0; i < a.Length; i++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs((double)a[i] - b[i]));
+                maxRef = Math.Max(maxRef, Math.Abs(b[i]));
+            }
+            double rel = double.IsNaN(maxDiff) ? double.PositiveInfinity : maxDiff / maxRef;
+            allGood &= rel <= 1e-4;
+            table.AddCells(name, Path.GetFileName(referencePath), maxDiff.ToString("E3"), rel.ToString("E3"), rel <= 1e-4 ? "yes" : "NO");
+        }
+        if (!any) throw new AccelAesException($"'{referencePath}' holds none of the outputs ({string.Join(", ", outputs.Keys)}).");
+        Ui.Show(table);
+        return allGood ? ExitCodes.Success : ExitCodes.CheckFailed;
+    }
+}
