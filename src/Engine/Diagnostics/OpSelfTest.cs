@@ -251,7 +251,8 @@ public static class OpSelfTest
         return m;
     }
 
-    /// <summary>max |a − b|; NaN or a mismatch of infinities counts as ∞ (equal infinities count as 0).</summary>
+    /// <summary>max |a − b|; a NaN on one side only, or a mismatch of infinities, counts as ∞ (equal infinities and NaN
+    /// on both sides count as 0: an op that propagates NaN must do so where the reference does).</summary>
     private static double MaxDiff(float[] a, float[] b)
     {
         if (a.Length != b.Length)
@@ -259,7 +260,7 @@ public static class OpSelfTest
         double m = 0;
         for (int i = 0; i < a.Length; i++)
         {
-            if (a[i] == b[i]) continue; // also equal infinities
+            if (a[i] == b[i] || (float.IsNaN(a[i]) && float.IsNaN(b[i]))) continue; // also equal infinities
             double d = Math.Abs((double)a[i] - b[i]);
             if (double.IsNaN(d) || double.IsInfinity(d)) return double.PositiveInfinity;
             m = Math.Max(m, d);
@@ -277,12 +278,14 @@ public static class OpSelfTest
         var cases = new List<OpCase>();
         AddLinear(cases);
         AddAttention(cases);
+        AddAffinity(cases);
         AddNorms(cases);
         AddPointwise(cases);
         AddEmbeddings(cases);
         AddLayout(cases);
         AddConvolution(cases);
         AddSampling(cases);
+        AddAcceleration(cases);
         AddMemory(cases);
         AddErrors(cases);
         return cases;
@@ -371,6 +374,54 @@ public static class OpSelfTest
         }
     }
 
+    private static void AddAffinity(List<OpCase> cases)
+    {
+        foreach (var (b, sq, sk, hq, hkv, d, mask) in new[] { (2, 70, 90, 4, 2, 64, true), (1, 33, 77, 2, 2, 16, false), (1, 20, 30, 2, 1, 72, true), (1, 9, 13, 2, 2, 256, false) })
+        {
+            var inputs = new List<InputSpec>
+            {
+                new("q", [b, sq, hq, d], Magnitude: 2f), new("k", [b, sk, hkv, d], Magnitude: 2f), new("v", [b, sk, hkv, d]),
+                new("w", [b, sk], InputKind.F32),
+            };
+            if (mask) inputs.Add(new("mask", [b, sk], InputKind.Mask));
+            float scale = 1f / MathF.Sqrt(d);
+            string desc = $"B{b} Sq{sq} Sk{sk} H{hq}/{hkv} D{d}{(mask ? " mask" : "")}";
+            Tensor? M(Tensor[] t) => mask ? t[4] : null;
+            cases.Add(new OpCase { Op = "AttentionWithAffinity", Description = desc + " → output", Inputs = inputs, Floor = 1.0 / 512,
+                Run = (be, t) => be.AttentionWithAffinity(t[0], t[1], t[2], scale, t[3], M(t)).Output });
+            cases.Add(new OpCase { Op = "AttentionWithAffinity", Description = desc + " → affinity", Inputs = inputs,
+                Run = (be, t) => be.AttentionWithAffinity(t[0], t[1], t[2], scale, t[3], M(t)).Affinity });
+            if ((long)b * sq * hq * sk <= 60_000)
+                cases.Add(new OpCase { Op = "AttentionWithAffinity[reference kernel]", Description = desc + " → affinity", Inputs = inputs,
+                    Run = (be, t) => be is CudaBackend c ? c.AttentionWithAffinityReference(t[0], t[1], t[2], scale, t[3], M(t)).Affinity
+                        : be.AttentionWithAffinity(t[0], t[1], t[2], scale, t[3], M(t)).Affinity });
+        }
+    }
+
+    private static void AddAcceleration(List<OpCase> cases)
+    {
+        float[] Distinct(Random rng, int n, int rows) => Enumerable.Range(0, rows).OrderBy(_ => rng.Next()).Take(n).Select(i => (float)i).ToArray();
+        cases.Add(new OpCase { Op = "ScatterRowsInPlace", Description = "destination[10,24] ← source[4,24]",
+            Inputs = [new("dst", [10, 24]), new("idx", [4], InputKind.Indices, Generate: (rng, n) => Distinct(rng, n, 10)), new("src", [4, 24])],
+            Run = (be, t) => { be.ScatterRowsInPlace(t[0], t[1], t[2]); return t[0]; } });
+        cases.Add(new OpCase { Op = "ScatterRowsInPlace", Description = "destination[300,72] F32 ← source[123,72] bf16",
+            Inputs = [new("dst", [300, 72], InputKind.F32), new("idx", [123], InputKind.Indices, Generate: (rng, n) => Distinct(rng, n, 300)), new("src", [123, 72])],
+            Run = (be, t) => { be.ScatterRowsInPlace(t[0], t[1], t[2]); return t[0]; } });
+        cases.Add(new OpCase { Op = "Copy", Description = "[3,5]", Inputs = [new("x", [3, 5])], Run = (be, t) => be.Copy(t[0]) });
+        cases.Add(new OpCase { Op = "Copy", Description = "[2,4,8,8] F32", Inputs = [new("x", [2, 4, 8, 8], InputKind.F32)], Run = (be, t) => be.Copy(t[0]) });
+        cases.Add(new OpCase { Op = "Copy", Description = "indices [9]", Inputs = [new("i", [9], InputKind.Indices, 100)], Run = (be, t) => be.Copy(t[0]) });
+        cases.Add(new OpCase { Op = "GuidanceCombine(map)", Description = "[2,4,6,8] scale map [6,8] F32",
+            Inputs = [new("u", [2, 4, 6, 8]), new("c", [2, 4, 6, 8]), new("s", [6, 8], InputKind.F32, Magnitude: 7f)],
+            Run = (be, t) => be.GuidanceCombine(t[0], t[1], t[2]) });
+        cases.Add(new OpCase { Op = "GuidanceCombine(map)", Description = "[1,3,5,5] F32, scale map [3,5,5] bf16",
+            Inputs = [new("u", [1, 3, 5, 5], InputKind.F32), new("c", [1, 3, 5, 5], InputKind.F32), new("s", [3, 5, 5], Magnitude: 5f)],
+            Run = (be, t) => be.GuidanceCombine(t[0], t[1], t[2]) });
+        cases.Add(new OpCase { Op = "Extrapolate", Description = "[2,4,8,8] c 0.5", Inputs = [new("a", [2, 4, 8, 8]), new("b", [2, 4, 8, 8])],
+            Run = (be, t) => be.Extrapolate(t[0], t[1], 0.5f) });
+        cases.Add(new OpCase { Op = "Extrapolate", Description = "[300] F32 c −1.3", Inputs = [new("a", [300], InputKind.F32), new("b", [300], InputKind.F32)],
+            Run = (be, t) => be.Extrapolate(t[0], t[1], -1.3f) });
+    }
+
     private static void AddNorms(List<OpCase> cases)
     {
         foreach (var (shape, affine) in new (int[], int)[] { ([3, 7, 40], 2), ([2, 5, 1536], 2), ([4, 4100], 1), ([1, 3, 8], 0), ([2, 9, 33], 2) })
@@ -416,6 +467,16 @@ public static class OpSelfTest
             cases.Add(new OpCase { Op = "Activate", Description = $"x[3,17,33] {act}", Inputs = [new("x", [3, 17, 33], Magnitude: 5f)], Run = (be, t) => be.Activate(t[0], act) });
             cases.Add(new OpCase { Op = "Activate", Description = $"x[257] F32 {act}", Inputs = [new("x", [257], InputKind.F32, Magnitude: 5f)], Run = (be, t) => be.Activate(t[0], act) });
         }
+        float[] WithNaN(Random rng, int n)
+        {
+            var v = new float[n];
+            for (int i = 0; i < n; i++) v[i] = (float)(rng.NextDouble() * 6 - 3);
+            v[0] = float.NaN;
+            v[n / 2] = -0f;
+            return v;
+        }
+        cases.Add(new OpCase { Op = "Relu", Description = "x[3,17,33] with NaN and −0", Inputs = [new("x", [3, 17, 33], Generate: WithNaN)], Run = (be, t) => be.Relu(t[0]) });
+        cases.Add(new OpCase { Op = "Relu", Description = "x[257] F32", Inputs = [new("x", [257], InputKind.F32, Magnitude: 3f)], Run = (be, t) => be.Relu(t[0]) });
         foreach (var (a, b) in new (int[], int[])[] { ([2, 3, 4, 5], [4, 5]), ([2, 3, 4, 5], [5]), ([7, 9], [7, 9]), ([1000], [1000]) })
         {
             cases.Add(new OpCase { Op = "Add", Description = $"a{S(a)} b{S(b)}", Inputs = [new("a", a), new("b", b)], Run = (be, t) => be.Add(t[0], t[1]) });
@@ -583,5 +644,13 @@ public static class OpSelfTest
         E("Conv2d", "channels", [new("x", [1, 3, 5, 5]), new("w", [2, 4, 3, 3])], (be, t) => be.Conv2d(t[0], t[1], null, 1, 1));
         E("TimestepEmbedding", "rank", [new("t", [2, 2], InputKind.F32)], (be, t) => be.TimestepEmbedding(t[0], 8, true, 0f));
         E("GuidanceCombine", "shapes", [new("u", [2, 3]), new("c", [3, 2])], (be, t) => be.GuidanceCombine(t[0], t[1], 2f));
+        E("GuidanceCombine(map)", "map not trailing", [new("u", [2, 3]), new("c", [2, 3]), new("s", [2])], (be, t) => be.GuidanceCombine(t[0], t[1], t[2]));
+        E("AttentionWithAffinity", "key weights shape", [new("q", [1, 2, 2, 8]), new("k", [1, 3, 2, 8]), new("v", [1, 3, 2, 8]), new("w", [1, 2], InputKind.F32)],
+            (be, t) => be.AttentionWithAffinity(t[0], t[1], t[2], 1f, t[3]).Output);
+        E("ScatterRowsInPlace", "index out of range", [new("d", [4, 3]), new("i", [2], InputKind.Indices, Generate: (_, _) => [1, 4]), new("s", [2, 3])],
+            (be, t) => { be.ScatterRowsInPlace(t[0], t[1], t[2]); return t[0]; });
+        E("ScatterRowsInPlace", "source shape", [new("d", [4, 3]), new("i", [2], InputKind.Indices, 4), new("s", [3, 3])],
+            (be, t) => { be.ScatterRowsInPlace(t[0], t[1], t[2]); return t[0]; });
+        E("Extrapolate", "shapes", [new("a", [2, 3]), new("b", [3, 2])], (be, t) => be.Extrapolate(t[0], t[1], 1f));
     }
 }

@@ -7,7 +7,10 @@
 // with q [B,Sq,Hq,D], k [B,Sk,Hkv,D], v [B,Sk,Hkv,Dv], o [B,Sq,Hq,Dv] (row-major, contiguous) and
 // grouped-query attention: query head h reads key/value head h / (Hq / Hkv). Optionally writes the
 // natural-log log-sum-exp of each row's scaled scores to lse [B, Hq, Sq] (FlashAttention's softmax_lse),
-// which split-KV and sequence-parallel merges need.
+// which split-KV and sequence-parallel merges need, and optionally AesMask's affinity
+//   affinity[b, h, i] = Σ_j softmax(s)_j · key_weights[b, j]   (fp32 [B, Hq, Sq]; 0 for a row that sees no key)
+// without materialising the probabilities: a running weighted sum a is kept next to the row sum l, rescaled
+// by the same exp2(m_old − m_new), and a / l is written at the end (both from the fp32 P).
 //
 // Shape of the kernel (FlashAttention-2, arXiv 2307.08691 §3): one CTA of FA_WARPS warps owns a tile of
 // FA_BLOCK_M = 16·FA_WARPS queries of one (b, h); each warp owns 16 query rows, so the softmax needs no
@@ -75,7 +78,8 @@ template <int DP>
 __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
                                               float* __restrict__ lse, const float* __restrict__ key_mask,
-                                              const bf16* __restrict__ bias, int sq, int sk, int hq, int hkv,
+                                              const bf16* __restrict__ bias, const float* __restrict__ key_weights,
+                                              float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
                                               int d, int dv, float scale, int causal, int bias_per_batch) {
     constexpr int STRIDE = DP + 8;
     constexpr int KSTEPS = DP / 16;          // k16 steps of Q·Kᵀ over the head dim
@@ -119,6 +123,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             if (i < sq) o_base[(u64)i * o_stride + e % dv].bits = 0;
         }
         if (lse != nullptr && tid < FA_BLOCK_M && q0 + tid < sq) lse[((u64)b * hq + h) * sq + q0 + tid] = -ACCELAES_INF;
+        if (affinity != nullptr && tid < FA_BLOCK_M && q0 + tid < sq) affinity[((u64)b * hq + h) * sq + q0 + tid] = 0.0f;
         return;
     }
 
@@ -135,6 +140,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     for (int i = 0; i < DTILES; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
     float m_run[2] = {-ACCELAES_INF, -ACCELAES_INF};  // rows g and g+8, log2 domain
     float l_run[2] = {0.0f, 0.0f};                    // this thread's part of the row sums
+    float a_run[2] = {0.0f, 0.0f};                    // this thread's part of the key-weighted row sums (affinity)
     const float scale_log2 = scale * FA_LOG2E;
     const int row0 = q0 + warp * 16 + g;              // query index of fragment row g (row g+8 is row0 + 8)
 
@@ -223,6 +229,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             m_run[r] = mx[r];
         }
         float rowsum[2] = {0.0f, 0.0f};
+        float rowaff[2] = {0.0f, 0.0f};
 #pragma unroll
         for (int nt = 0; nt < NTILES; ++nt) {
 #pragma unroll
@@ -231,8 +238,20 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                 rowsum[e >> 1] += s[nt][e];
             }
         }
+        if (key_weights != nullptr) {
+            const float* w = key_weights + (u64)b * sk + key0 + 2 * tq;
+            const int valid = sk - key0 - 2 * tq;  // keys of this thread's columns that exist: j − key0 − 2tq < valid
 #pragma unroll
-        for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + rowsum[r];
+            for (int nt = 0; nt < NTILES; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    if (nt * 8 + (e & 1) < valid) rowaff[e >> 1] += s[nt][e] * w[nt * 8 + (e & 1)];
+        }
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            l_run[r] = l_run[r] * alpha[r] + rowsum[r];
+            a_run[r] = a_run[r] * alpha[r] + rowaff[r];
+        }
 #pragma unroll
         for (int dt = 0; dt < DTILES; ++dt) {
             o[dt][0] *= alpha[0];
@@ -284,31 +303,46 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             if (lse != nullptr && tq == 0)
                 lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] + log2f(l)) * FA_LN2 : -ACCELAES_INF;
         }
+        if (affinity != nullptr) {
+            float a = a_run[r];
+            a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 1);
+            a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 2);
+            if (i < sq && tq == 0) affinity[((u64)b * hq + h) * sq + i] = a * inv;
+        }
     }
 }
 
 // Grid (ceil(Sq / 64), Hq, B), block FA_THREADS, dynamic shared memory 640·(DP+8) bytes.
-// key_mask: fp32 [B, Sk] or null; bias: bf16 [Hq,Sq,Sk] / [B,Hq,Sq,Sk] or null; lse: fp32 [B,Hq,Sq] or null.
-extern "C" __global__ __launch_bounds__(FA_THREADS) void attention_fwd_d32_bf16(
+// key_mask: fp32 [B, Sk] or null; bias: bf16 [Hq,Sq,Sk] / [B,Hq,Sq,Sk] or null; lse: fp32 [B,Hq,Sq] or null;
+// key_weights: fp32 [B, Sk] or null, with affinity: fp32 [B, Hq, Sq] (both or neither).
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d32_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
-    int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal, int bias_per_batch) {
-    attention_fwd<32>(q, k, v, out, lse, key_mask, bias, sq, sk, hq, hkv, d, dv, scale, causal, bias_per_batch);
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<32>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
 }
 
-extern "C" __global__ __launch_bounds__(FA_THREADS) void attention_fwd_d64_bf16(
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
-    int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal, int bias_per_batch) {
-    attention_fwd<64>(q, k, v, out, lse, key_mask, bias, sq, sk, hq, hkv, d, dv, scale, causal, bias_per_batch);
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<64>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
 }
 
-extern "C" __global__ __launch_bounds__(FA_THREADS) void attention_fwd_d80_bf16(
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d80_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
-    int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal, int bias_per_batch) {
-    attention_fwd<80>(q, k, v, out, lse, key_mask, bias, sq, sk, hq, hkv, d, dv, scale, causal, bias_per_batch);
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<80>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
 }
 
-extern "C" __global__ __launch_bounds__(FA_THREADS) void attention_fwd_d128_bf16(
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
-    int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal, int bias_per_batch) {
-    attention_fwd<128>(q, k, v, out, lse, key_mask, bias, sq, sk, hq, hkv, d, dv, scale, causal, bias_per_batch);
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<128>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
 }

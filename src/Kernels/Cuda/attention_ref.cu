@@ -1,7 +1,8 @@
 // attention_ref.cu — plain, obviously-correct attention: one warp per query row, everything in fp32.
 //
 // Computes exactly what attention.cu computes (same layouts, GQA, key mask, causal offset Sk − Sq, score
-// bias, fully masked rows → zeros, optional natural-log lse), the way the CPU reference does it:
+// bias, fully masked rows → zeros, optional natural-log lse, optional affinity Σ_j P_j·key_weights[b, j]),
+// the way the CPU reference does it:
 //   pass 1: m = max_j s_j          (s_j = scale·q·k_j + bias, −∞ where masked)
 //   pass 2: o = Σ_j exp(s_j − m)·v_j / Σ_j exp(s_j − m)
 // Why it exists: the selftest cross-checks the tensor-core kernel against it on the GPU (same inputs,
@@ -41,7 +42,8 @@ __device__ __forceinline__ float ref_score(const RefRow& r, int j, int lane) {
 extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
                                               float* __restrict__ lse, const float* __restrict__ key_mask,
-                                              const bf16* __restrict__ bias, int batch, int sq, int sk, int hq,
+                                              const bf16* __restrict__ bias, const float* __restrict__ key_weights,
+                                              float* __restrict__ affinity, int batch, int sq, int sk, int hq,
                                               int hkv, int d, int dv, float scale, int causal, int bias_per_batch) {
     const int lane = threadIdx.x & 31;
     const u64 row = (u64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);  // ((b·Sq + i)·Hq + h)
@@ -74,12 +76,13 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
     if (m == -ACCELAES_INF) {  // every key masked: zeros, like the CPU reference
         for (int dd = lane; dd < dv; dd += 32) orow[dd].bits = 0;
         if (lse != nullptr && lane == 0) lse[((u64)b * hq + h) * sq + i] = -ACCELAES_INF;
+        if (affinity != nullptr && lane == 0) affinity[((u64)b * hq + h) * sq + i] = 0.0f;
         return;
     }
 
     const bf16* vb = v + ((u64)b * sk * hkv + kh) * dv;
     const u64 v_stride = (u64)hkv * dv;
-    float sum = 0.0f;
+    float sum = 0.0f, weighted = 0.0f;
     float acc[REF_MAX_PER_LANE];
 #pragma unroll
     for (int e = 0; e < REF_MAX_PER_LANE; ++e) acc[e] = 0.0f;
@@ -88,6 +91,7 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
         if (s == -ACCELAES_INF) continue;  // uniform across the warp
         const float p = expf(s - m);
         sum += p;
+        if (key_weights != nullptr) weighted += p * key_weights[(u64)b * sk + j];
         const bf16* vr = vb + (u64)j * v_stride;
 #pragma unroll
         for (int e = 0; e < REF_MAX_PER_LANE; ++e) {
@@ -101,4 +105,5 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
         if (dd < dv) orow[dd] = f32_to_bf16(acc[e] / sum);
     }
     if (lse != nullptr && lane == 0) lse[((u64)b * hq + h) * sq + i] = m + logf(sum);
+    if (affinity != nullptr && lane == 0) affinity[((u64)b * hq + h) * sq + i] = weighted / sum;
 }

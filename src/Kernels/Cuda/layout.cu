@@ -1,5 +1,5 @@
 // layout.cu — data movement without arithmetic: strided block copies (slice, concat), transpose of the last
-// two dimensions, row gathers, nearest-neighbour 2× upsampling.
+// two dimensions, row gathers and scatters, nearest-neighbour 2× upsampling.
 //
 // Every kernel exists for 2-byte (bf16) and 4-byte (f32) elements (`_b16`, `_b32`): the values are moved,
 // not converted, so the CUDA backend keeps a tensor's storage type through layout ops.
@@ -11,6 +11,9 @@
 //   gather_rows_b16/_b32        out[i, :] = table[idx[i], :]; an index outside [0, rows) writes NaN to the
 //                               row and sets bit 0 of *error (the host checks it at its next sync and throws;
 //                               indices uploaded from the host are checked on the host before launching)
+//   scatter_rows_b16/_b32       dst[idx[i], :] = src[i, :] in place (SkipSparse writing focus rows into a cache);
+//                               an index outside [0, rows) skips the row and sets bit 0 of *error. Indices must be
+//                               distinct (with duplicates, which row wins is unspecified: threads race)
 //   upsample_nearest2x_b16/_b32 [planes, h, w] → [planes, 2h, 2w], out[p, y, x] = in[p, y/2, x/2]
 // Shape: grid-stride over output elements (transpose: 2-D tiles, grid.z loops over batches).
 #include "common.cuh"
@@ -88,6 +91,30 @@ extern "C" __global__ void gather_rows_b16(const u16* __restrict__ table, const 
 extern "C" __global__ void gather_rows_b32(const u32* __restrict__ table, const int* __restrict__ idx, u32* __restrict__ out,
                                            u64 count, int rows, int d, u32* error) {
     gather_rows(table, idx, out, count, rows, d, 0x7fc00000u, error);
+}
+
+template <typename T>
+__device__ __forceinline__ void scatter_rows(T* dst, const int* idx, const T* src, u64 count, int rows, int d, u32* error) {
+    ACCELAES_GRID_STRIDE(e, count * d) {
+        const u64 i = e / d;
+        const int c = (int)(e % d);
+        const int r = idx[i];
+        if (r < 0 || r >= rows) {
+            if (c == 0) atomicOr(error, 1u);
+        } else {
+            dst[(u64)r * d + c] = src[e];
+        }
+    }
+}
+
+extern "C" __global__ void scatter_rows_b16(u16* dst, const int* __restrict__ idx, const u16* __restrict__ src, u64 count,
+                                            int rows, int d, u32* error) {
+    scatter_rows(dst, idx, src, count, rows, d, error);
+}
+
+extern "C" __global__ void scatter_rows_b32(u32* dst, const int* __restrict__ idx, const u32* __restrict__ src, u64 count,
+                                            int rows, int d, u32* error) {
+    scatter_rows(dst, idx, src, count, rows, d, error);
 }
 
 template <typename T>

@@ -7,6 +7,7 @@
 //                                     vector broadcast over rows of `cols` (bias[i % cols]) added first:
 //                                     the Linear epilogue for activations cuBLASLt has no epilogue for
 //   scale_bf16 / scale_f32            f = x·s
+//   relu_bf16 / relu_f32              f = x < 0 ? 0 : x (torch.relu: a NaN stays NaN, −0 stays −0)
 // `out` may alias `x` (each element is read before it is written, by the same thread).
 // Shape: grid-stride, one element per thread per iteration; bandwidth-bound.
 #include "common.cuh"
@@ -37,3 +38,15 @@ __device__ __forceinline__ void scale_values(const T* x, T* out, float s, u64 n)
 extern "C" __global__ void scale_bf16(const bf16* x, bf16* out, float s, u64 n) { scale_values(x, out, s, n); }
 
 extern "C" __global__ void scale_f32(const float* x, float* out, float s, u64 n) { scale_values(x, out, s, n); }
+
+template <typename T>
+__device__ __forceinline__ void relu_values(const T* x, T* out, u64 n) {
+    ACCELAES_GRID_STRIDE(i, n) {
+        const float v = load_f32(x, i);
+        store_f32(out, i, v < 0.0f ? 0.0f : v);
+    }
+}
+
+extern "C" __global__ void relu_bf16(const bf16* x, bf16* out, u64 n) { relu_values(x, out, n); }
+
+extern "C" __global__ void relu_f32(const float* x, float* out, u64 n) { relu_values(x, out, n); }

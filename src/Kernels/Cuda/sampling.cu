@@ -1,10 +1,15 @@
-// sampling.cu — the sampler's elementwise ops: guidance combine, Euler step, non-finite count.
+// sampling.cu — the sampler's elementwise ops: guidance combine (uniform and spatial), StepCache extrapolation,
+// Euler step, non-finite count.
 //
 //   guidance_combine_bf16/_f32  out = uncond + scale·(cond − uncond), in that order, each operation rounded
 //                               in fp32 (__fsub_rn/__fmul_rn/__fadd_rn: no FMA contraction), as diffusers
+//   guidance_combine_map_bf16/_f32  the same with a per-position scale, scale[i % inner] (fp32 map, e.g. [H, W]
+//                               broadcast over [B, C, H, W]): AccelAes' spatial CFG
+//   extrapolate_bf16/_f32       out = fma(c, latest − previous, latest): the difference rounded to fp32, then one
+//                               fused multiply-add (the rounding is the contract: StepCacheMath.Extrapolate)
 //   euler_step_<latents>_<velocity>   latents += dt·velocity in place, fp32: the product is rounded before
 //                               the add (torch's `sample + dt * model_output`, no FMA). Latents are fp32 in
-//                               the CUDA backend's recommended setup (UploadF32), so the trajectory does
+//                               the CUDA backend (Upload keeps fp32), so the trajectory does
 //                               not lose 8 bits per step; bf16 latents (diffusers' own bf16 behaviour:
 //                               prev_sample.to(model dtype)) are supported too.
 //   count_nonfinite_bf16/_f32   *count += number of NaN/±∞ elements (the host zeroes it first); per-warp
@@ -26,6 +31,40 @@ extern "C" __global__ void guidance_combine_bf16(const bf16* uncond, const bf16*
 
 extern "C" __global__ void guidance_combine_f32(const float* uncond, const float* cond, float* out, float scale, u64 n) {
     guidance_combine(uncond, cond, out, scale, n);
+}
+
+template <typename T>
+__device__ __forceinline__ void guidance_combine_map(const T* uncond, const T* cond, const float* scale, T* out, u64 n, u64 inner) {
+    ACCELAES_GRID_STRIDE(i, n) {
+        const float u = load_f32(uncond, i);
+        store_f32(out, i, __fadd_rn(u, __fmul_rn(scale[i % inner], __fsub_rn(load_f32(cond, i), u))));
+    }
+}
+
+extern "C" __global__ void guidance_combine_map_bf16(const bf16* uncond, const bf16* cond, const float* __restrict__ scale,
+                                                     bf16* out, u64 n, u64 inner) {
+    guidance_combine_map(uncond, cond, scale, out, n, inner);
+}
+
+extern "C" __global__ void guidance_combine_map_f32(const float* uncond, const float* cond, const float* __restrict__ scale,
+                                                    float* out, u64 n, u64 inner) {
+    guidance_combine_map(uncond, cond, scale, out, n, inner);
+}
+
+template <typename T>
+__device__ __forceinline__ void extrapolate(const T* latest, const T* previous, T* out, float c, u64 n) {
+    ACCELAES_GRID_STRIDE(i, n) {
+        const float a = load_f32(latest, i);
+        store_f32(out, i, __fmaf_rn(c, __fsub_rn(a, load_f32(previous, i)), a));
+    }
+}
+
+extern "C" __global__ void extrapolate_bf16(const bf16* latest, const bf16* previous, bf16* out, float c, u64 n) {
+    extrapolate(latest, previous, out, c, n);
+}
+
+extern "C" __global__ void extrapolate_f32(const float* latest, const float* previous, float* out, float c, u64 n) {
+    extrapolate(latest, previous, out, c, n);
 }
 
 template <typename TX, typename TV>

@@ -59,6 +59,44 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    /// <summary>
+    /// destination[indices[i]] ← source[i], in place; source is converted to destination's storage type. Indices uploaded
+    /// from the host are all checked before anything is written (the CPU reference's message); they must be distinct
+    /// (duplicates race on the GPU).
+    /// </summary>
+    public void ScatterRowsInPlace(Tensor destination, Tensor indices, Tensor source)
+    {
+        RequireRank(destination, 2, "ScatterRowsInPlace", "destination");
+        RequireRank(source, 2, "ScatterRowsInPlace", "source");
+        int rows = destination.Shape[0], d = destination.Shape[1];
+        var ci = Index(indices, "ScatterRowsInPlace");
+        if (source.Shape[1] != d || source.Shape[0] != indices.ElementCount)
+            throw new ArgumentException($"ScatterRowsInPlace: source {source.Shape} does not match {indices.ElementCount} indices of rows of width {d}.");
+        var cd = Float(destination, "ScatterRowsInPlace");
+        var cs = Float(source, "ScatterRowsInPlace");
+        if (ci.HostIndices is { } host)
+            for (int i = 0; i < host.Length; i++)
+                if ((uint)host[i] >= (uint)rows)
+                    throw new ArgumentOutOfRangeException(nameof(indices), $"ScatterRowsInPlace: index {host[i]} at position {i} is outside the destination's {rows} rows.");
+        using var op = Enter("ScatterRowsInPlace", destination, indices, source);
+        var src = cd.DType == DType.F32 ? F32(cs) : Bf16(cs);
+        ulong count = (ulong)indices.ElementCount;
+        Elementwise(cd.ElementSize == 4 ? "scatter_rows_b32" : "scatter_rows_b16", count * (ulong)d,
+            cd.Pointer, ci.Pointer, src.Pointer, count, rows, d, ScratchSlot(ScratchGatherError));
+        if (ci.HostIndices is null && count * (ulong)d > 0)
+            _gatherChecksPending = true;
+    }
+
+    /// <summary>A copy with the same storage type (index tensors included).</summary>
+    public Tensor Copy(Tensor x)
+    {
+        var cx = Own(x);
+        using var op = Enter("Copy", x);
+        var y = New(cx.Shape, cx.DType, cx.HostIndices is null ? null : (int[])cx.HostIndices.Clone());
+        CudaDriver.MemcpyDtoDAsync(y.Pointer, cx.Pointer, cx.ByteCount, _stream, "Copy");
+        return y;
+    }
+
     public Tensor Slice(Tensor x, int axis, int start, int length)
     {
         int ax = x.Shape.Axis(axis);

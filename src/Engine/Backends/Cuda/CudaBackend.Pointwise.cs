@@ -60,6 +60,17 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    /// <summary>ReLU (x &lt; 0 → 0; NaN and −0 pass through, as torch.relu); F32 in → F32 out, otherwise BF16.</summary>
+    public Tensor Relu(Tensor x)
+    {
+        var cx = Float(x, "Relu");
+        using var op = Enter("Relu", x);
+        var y = New(x.Shape, cx.DType);
+        ulong n = (ulong)x.ElementCount;
+        Elementwise(cx.DType == DType.F32 ? "relu_f32" : "relu_bf16", n, cx.Pointer, y.Pointer, n);
+        return y;
+    }
+
     public Tensor Softmax(Tensor x)
     {
         int d = x.Shape.Last;

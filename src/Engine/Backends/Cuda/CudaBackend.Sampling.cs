@@ -22,6 +22,44 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    /// <summary>Spatial guidance: uncond + scale ⊙ (cond − uncond), scale (read as fp32) broadcast over cond's leading dimensions.</summary>
+    public Tensor GuidanceCombine(Tensor uncond, Tensor cond, Tensor scale)
+    {
+        RequireSameShape(uncond, cond, "GuidanceCombine");
+        int inner = RequireTrailing(cond, scale, "GuidanceCombine");
+        var cu = Float(uncond, "GuidanceCombine");
+        var cc = Float(cond, "GuidanceCombine");
+        var cs = Float(scale, "GuidanceCombine");
+        using var op = Enter("GuidanceCombine", uncond, cond, scale);
+        bool f32 = cu.DType == DType.F32 && cc.DType == DType.F32;
+        var y = New(cond.Shape, f32 ? DType.F32 : DType.BF16);
+        ulong n = (ulong)y.ElementCount;
+        if (n == 0)
+            return y;
+        if (f32)
+            Elementwise("guidance_combine_map_f32", n, cu.Pointer, cc.Pointer, F32(cs).Pointer, y.Pointer, n, (ulong)inner);
+        else
+            Elementwise("guidance_combine_map_bf16", n, Bf16(cu).Pointer, Bf16(cc).Pointer, F32(cs).Pointer, y.Pointer, n, (ulong)inner);
+        return y;
+    }
+
+    /// <summary>StepCache extrapolation fma(c, latest − previous, latest) in fp32; F32 when both are F32, otherwise BF16.</summary>
+    public Tensor Extrapolate(Tensor latest, Tensor previous, float coefficient)
+    {
+        RequireSameShape(latest, previous, "Extrapolate");
+        var ca = Float(latest, "Extrapolate");
+        var cb = Float(previous, "Extrapolate");
+        using var op = Enter("Extrapolate", latest, previous);
+        bool f32 = ca.DType == DType.F32 && cb.DType == DType.F32;
+        var y = New(latest.Shape, f32 ? DType.F32 : DType.BF16);
+        ulong n = (ulong)y.ElementCount;
+        if (f32)
+            Elementwise("extrapolate_f32", n, ca.Pointer, cb.Pointer, y.Pointer, coefficient, n);
+        else
+            Elementwise("extrapolate_bf16", n, Bf16(ca).Pointer, Bf16(cb).Pointer, y.Pointer, coefficient, n);
+        return y;
+    }
+
     /// <summary>latents += dt·velocity in fp32, in place; latents F32 (recommended: <see cref="Upload"/>) or BF16, velocity either.</summary>
     public void EulerStepInPlace(Tensor latents, Tensor velocity, float dt)
     {
