@@ -13,10 +13,11 @@ public sealed record FlopComponent(string Name, double Gflop, bool ScalesWithFoc
 /// </summary>
 /// <remarks>
 /// <para>What scales with the focus fraction f in a sparse block (DESIGN §5): the query projection of image tokens,
-/// the attention of image queries (over all keys: keys/values are global), and the FFN of image tokens. What stays
-/// dense: key/value projections (recomputed for every token from the current hidden states), the output
-/// projection (its input mixes fresh and cached rows and, on Lumina, the dense cross-attention), Lumina's
-/// cross-attention, everything on text tokens (MMDiT text tokens are always queries), embeddings, modulation.</para>
+/// the attention of image queries (over all keys: keys/values are global), the FFN of image tokens, and on MMDiT
+/// backbones the image output projection (row-wise, so the caches hold its output). What stays dense: key/value
+/// projections (recomputed for every token from the current hidden states), Lumina's output projection (its input
+/// sums the cached self-attention with the dense cross-attention), Lumina's cross-attention, everything on text
+/// tokens (MMDiT text tokens are always queries), embeddings, modulation.</para>
 /// <para>FLOPs are not time: the sparse path adds gathers/scatters and smaller GEMMs run at lower efficiency, so
 /// the measured ratio is higher; <c>accelaes bench</c> measures it. At 1024² (N = 4096) with f = 0.5 this model gives
 /// ≈ 0.59 for Lumina, the "≈ 0.6 of a dense forward" that fits the paper's timings (accelaes-reference-code.md §2.2).</para>
@@ -96,8 +97,8 @@ public sealed class SparseCostModel
     /// SD3-Medium: 24 joint blocks, D = 1536, <paramref name="textTokens"/> text tokens (77 CLIP + 256 T5), the last
     /// block's text stream only projects q/k/v; context embedder from 4096-d, 16 latent channels, patch 2.
     /// </summary>
-    public static SparseCostModel Sd3Medium(int imageTokens = 4096, int textTokens = 333, int blocks = 24, int dim = 1536) =>
-        Mmdit("SD3-Medium", imageTokens, textTokens, blocks, 0, dim, contextDim: 4096, latentChannels: 16, lastBlockContextPreOnly: true,
+    public static SparseCostModel Sd3Medium(int imageTokens = 4096, int textTokens = 333, int blocks = 24, int dim = 1536, int contextDim = 4096) =>
+        Mmdit("SD3-Medium", imageTokens, textTokens, blocks, 0, dim, contextDim, latentChannels: 16, lastBlockContextPreOnly: true,
             modulationGflop: 1e-9 * blocks * 2 * 2 * dim * 6.0 * dim);
 
     /// <summary>
@@ -121,7 +122,8 @@ public sealed class SparseCostModel
             new("image query projection", g * blocks * 2 * n * d * d, true),
             new("image key/value projections", g * blocks * 4 * n * d * d, false),
             new("image-query attention (over image + text keys)", g * blocks * 4 * n * s * d, true),
-            new("image attention-output projection", g * blocks * 2 * n * d * d, false),
+            // The image output projection is row-wise, so the caches hold its output and only focus rows are projected.
+            new("image attention-output projection", g * blocks * 2 * n * d * d, true),
             new("image MLP", g * blocks * 16 * n * d * d, true),
             new("text stream (projections, MLP, text-query attention)", g * (textLinear + blocks * 4 * l * s * d), false),
             new("embeddings and output layer", g * (2 * l * contextDim * d + 2 * n * patch * d * 2), false),

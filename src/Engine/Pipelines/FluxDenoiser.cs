@@ -1,3 +1,5 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
@@ -20,7 +22,7 @@ public sealed record FluxConditioning(Tensor PromptEmbeds, Tensor PooledPromptEm
 /// returns v_neg + s·(v_pos − v_neg); diffusers runs it as a second pass, <see cref="GuidanceMode.Batched"/>
 /// stacks [negative, positive] on the batch axis instead (same values, one forward).
 /// </summary>
-public sealed class FluxDenoiser : IVelocityPredictor
+public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor
 {
     private readonly FluxTransformer2DModel _model;
     private readonly FluxConditioning _cond;
@@ -69,25 +71,64 @@ public sealed class FluxDenoiser : IVelocityPredictor
 
     private bool DoTrueCfg => _trueCfgScale > 1f;
 
-    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule)
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule) => PredictCore(latents, step, schedule, null, null);
+
+    /// <summary>
+    /// The accelerated velocity: forwards see <paramref name="sparse"/> (pass 0 holds the positive prompt: batch row 0,
+    /// or row B of a batched true-CFG forward [negative, positive]; a two-pass true CFG runs the negative as pass 1,
+    /// which has no conditional branch). <paramref name="guidance"/> is asked for after the forwards, as the runtime
+    /// requires (on the mask step that builds the mask from the capture). FLUX has no spatial CFG: the distilled
+    /// guidance is an input of the model, not a combine, and true CFG keeps its own uniform <c>true_cfg_scale</c>; the
+    /// options refuse <c>spatial_cfg</c> for FLUX, and a non-uniform map reaching this denoiser is an error.
+    /// </summary>
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule sigmas, SparseForward sparse, Func<GuidanceScaleMap> guidance)
+        => PredictCore(latents, step, sigmas, sparse, guidance);
+
+    private Tensor PredictCore(Tensor latents, int step, SigmaSchedule schedule, SparseForward? sparse, Func<GuidanceScaleMap>? guidance)
     {
         IBackend be = latents.Backend;
         int batch = latents.Shape[0];
         // timestep = t.expand(B).to(latents.dtype) / 1000: an fp32 division, undone by the model's × 1000.
         float sigma = schedule.Timesteps[step] / 1000f;
         if (!DoTrueCfg)
-            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Fill(be, sigma, batch), Guidance(be, batch), _rope);
+        {
+            sparse?.BeginForward(0, condBatchIndex: 0);
+            Tensor v = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Fill(be, sigma, batch), Guidance(be, batch), _rope, sparse);
+            if (guidance is not null) RequireUniform(guidance());
+            return v;
+        }
+        Tensor negative, positive;
         if (_mode == GuidanceMode.Batched)
         {
+            // Batch [negative, positive]: the conditional branch starts at row `batch`.
+            sparse?.BeginForward(0, condBatchIndex: batch);
             Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!,
-                Fill(be, sigma, 2 * batch), Guidance(be, 2 * batch), _rope);
-            return be.GuidanceCombine(be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch), _trueCfgScale);
+                Fill(be, sigma, 2 * batch), Guidance(be, 2 * batch), _rope, sparse);
+            (negative, positive) = (be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch));
         }
-        Tensor ts = Fill(be, sigma, batch);
-        Tensor? g = Guidance(be, batch);
-        Tensor positive = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, g, _rope);
-        Tensor negative = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts, g, _rope);
+        else
+        {
+            Tensor ts = Fill(be, sigma, batch);
+            Tensor? g = Guidance(be, batch);
+            sparse?.BeginForward(0, condBatchIndex: 0);
+            positive = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, g, _rope, sparse);
+            sparse?.BeginForward(1, condBatchIndex: null);
+            negative = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts, g, _rope, sparse);
+        }
+        if (guidance is not null) RequireUniform(guidance());
         return be.GuidanceCombine(negative, positive, _trueCfgScale);
+    }
+
+    /// <summary>
+    /// The step's guidance from the accelerated runtime. Its uniform value is the options' guidance (FLUX: the
+    /// distilled scale, already embedded), so it is not applied again; a spatial map has nothing to shape here.
+    /// </summary>
+    private static void RequireUniform(GuidanceScaleMap map)
+    {
+        if (!map.IsUniform)
+            throw new AccelAesException(
+                "Spatial CFG is not available on FLUX: the distilled guidance is a model input, not a combine of two branches, " +
+                "and true CFG (true_cfg_scale > 1) uses one uniform scale. Set spatial_cfg off.");
     }
 
     /// <summary><c>torch.full([1], guidance_scale, dtype=float32).expand(B)</c> when the model embeds guidance, else none.</summary>

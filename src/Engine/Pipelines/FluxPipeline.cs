@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
@@ -15,6 +16,8 @@ namespace AccelAes.Engine.Pipelines;
 /// <see cref="DenoiseSettings.GuidanceScale"/> is diffusers' <c>guidance_scale</c>: the value embedded by a
 /// guidance-distilled transformer (3.5 for FLUX.1-dev), ignored by one without a guidance embedder (schnell).
 /// <see cref="DenoiseSettings.Height"/> and <see cref="DenoiseSettings.Width"/> are required: they fix the image ids.
+/// With <see cref="DenoiseSettings.Acceleration"/> the loop is AccelAes's (one prompt at a time): AesMask over the
+/// packed token grid from the double-stream blocks, SkipSparse in every block, StepCache; no spatial CFG.
 /// </summary>
 public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoisePipeline
 {
@@ -59,7 +62,25 @@ public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoiseP
             inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_pooled_prompt_embeds"));
         var denoiser = new FluxDenoiser(Transformer, conditioning, gridHeight, gridWidth, settings.GuidanceScale, TrueCfgScale, settings.GuidanceMode);
         Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
-        DenoiseLoop.Run(latents, schedule, denoiser, onStep);
+        if (settings.ResolvedAcceleration is { } acceleration)
+        {
+            if (initial.Shape[0] != 1)
+                throw new AccelAesException($"Accelerated sampling builds one focus mask, so it takes one prompt at a time; latents {initial.Shape} hold {initial.Shape[0]}.");
+            // Tokens are 2×2 latent patches: the mask lives on the packed token grid, guidance maps (none on FLUX) on
+            // the latent grid; AesMask captures in the double-stream blocks.
+            var geometry = new AccelerationGeometry(gridHeight, gridWidth, FluxLatentPacking.PatchSize * gridHeight,
+                FluxLatentPacking.PatchSize * gridWidth, Transformer.DoubleBlockCount);
+            int textTokens = prompt.Shape[1];
+            float[] weights = settings.TextWeights ?? PromptWeights.Uniform(textTokens);
+            if (weights.Length != textTokens)
+                throw new AccelAesException($"AesMask's text weights cover {weights.Length} tokens, but prompt_embeds {prompt.Shape} hold {textTokens} text tokens.");
+            var report = AcceleratedSampling.Run(latents, schedule, acceleration, geometry, denoiser, weights, onStep);
+            settings.OnAccelerationReport?.Invoke(report);
+        }
+        else
+        {
+            DenoiseLoop.Run(latents, schedule, denoiser, onStep);
+        }
         return latents;
     }
 

@@ -1,3 +1,5 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
@@ -42,7 +44,7 @@ public sealed record LuminaPipelineOptions
 /// With learn_sigma false diffusers' <c>chunk(2, dim=1)[0]</c> would keep only half the latent channels and its Euler
 /// step fails on the shape; the engine then uses all in_channels output channels.
 /// </summary>
-public sealed class LuminaDenoiser : IVelocityPredictor
+public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor
 {
     /// <summary>Channels LuminaPipeline guides (its <c>noise_pred[:, :3]</c>).</summary>
     public const int PipelineGuidedChannels = 3;
@@ -89,7 +91,20 @@ public sealed class LuminaDenoiser : IVelocityPredictor
     /// <summary>The model time the pipeline passes for scheduler timestep <paramref name="t"/>: float32 1 − t/T.</summary>
     public static float ModelTimestep(float t, int numTrainTimesteps) => 1f - t / numTrainTimesteps;
 
-    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule)
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule) => PredictCore(latents, step, schedule, null, null);
+
+    /// <summary>
+    /// The accelerated velocity (<see cref="IAcceleratedPredictor"/>): the forwards see <paramref name="sparse"/> —
+    /// batched [cond, uncond] is one forward whose conditional branch is batch row 0; two-pass runs the conditional
+    /// forward as pass 0 (row 0) and the unconditional one as pass 1 (no conditional branch), so each keeps its own
+    /// caches. The step's scale, uniform or a [latent H, latent W] map, is asked for after the forwards (the mask step
+    /// is guided by the mask its own forward built) and applied where the pipeline guides: channels 0..2, channel 3
+    /// keeping the conditional prediction unless <see cref="LuminaPipelineOptions.GuideAllChannels"/>; then the sign flip.
+    /// </summary>
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule sigmas, SparseForward sparse, Func<GuidanceScaleMap> guidance)
+        => PredictCore(latents, step, sigmas, sparse, guidance);
+
+    private Tensor PredictCore(Tensor latents, int step, SigmaSchedule schedule, SparseForward? sparse, Func<GuidanceScaleMap>? guidance)
     {
         IBackend be = latents.Backend;
         int batch = latents.Shape[0], channels = latents.Shape[1];
@@ -97,32 +112,40 @@ public sealed class LuminaDenoiser : IVelocityPredictor
         var (scaling, table) = RotaryFor(latents, modelTime);
 
         if (!DoGuidance)
-            return be.Scale(Velocity(Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling), channels), -1f);
+        {
+            sparse?.BeginForward(0, condBatchIndex: 0);
+            return be.Scale(Velocity(Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling, sparse), channels), -1f);
+        }
         Tensor cond, uncond;
         if (_mode == GuidanceMode.Batched)
         {
-            Tensor both = Run(be.Concat(0, latents, latents), _batchedEmbeds!, _batchedMask!, modelTime, table, scaling);
+            sparse?.BeginForward(0, condBatchIndex: 0); // [cond, uncond]: the conditional rows come first
+            Tensor both = Run(be.Concat(0, latents, latents), _batchedEmbeds!, _batchedMask!, modelTime, table, scaling, sparse);
             cond = be.Slice(both, 0, 0, batch);
             uncond = be.Slice(both, 0, batch, batch);
         }
         else
         {
-            cond = Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling);
-            uncond = Run(latents, _cond.NegativePromptEmbeds!, _cond.NegativePromptAttentionMask!, modelTime, table, scaling);
+            sparse?.BeginForward(0, condBatchIndex: 0);
+            cond = Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling, sparse);
+            sparse?.BeginForward(1, condBatchIndex: null);
+            uncond = Run(latents, _cond.NegativePromptEmbeds!, _cond.NegativePromptAttentionMask!, modelTime, table, scaling, sparse);
         }
         Tensor vc = Velocity(cond, channels), vu = Velocity(uncond, channels);
         int guided = _options.GuideAllChannels ? channels : Math.Min(PipelineGuidedChannels, channels);
-        Tensor v = be.GuidanceCombine(be.Slice(vu, 1, 0, guided), be.Slice(vc, 1, 0, guided), _guidance);
+        Tensor gu = be.Slice(vu, 1, 0, guided), gc = be.Slice(vc, 1, 0, guided);
+        Tensor v = guidance is null ? be.GuidanceCombine(gu, gc, _guidance) : GuidanceMaps.Combine(gu, gc, guidance());
         if (guided < channels) v = be.Concat(1, v, be.Slice(vc, 1, guided, channels - guided));
         return be.Scale(v, -1f);
     }
 
-    private Tensor Run(Tensor latents, Tensor embeds, Tensor mask, float modelTime, LuminaRotaryTable table, LuminaResolutionScaling scaling)
+    private Tensor Run(Tensor latents, Tensor embeds, Tensor mask, float modelTime, LuminaRotaryTable table, LuminaResolutionScaling scaling,
+        SparseForward? sparse)
     {
         var t = new float[latents.Shape[0]];
         Array.Fill(t, modelTime);
         Tensor timestep = latents.Backend.Upload(t, new Shape(t.Length));
-        return _model.Forward(latents, timestep, embeds, mask, table, scaling.BaseSequenceLength);
+        return _model.Forward(latents, timestep, embeds, mask, table, scaling.BaseSequenceLength, sparse);
     }
 
     /// <summary>The first in_channels output channels: <c>noise_pred.chunk(2, dim=1)[0]</c> with learn_sigma.</summary>

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models;
 using AccelAes.Engine.Models.Lumina;
@@ -12,6 +13,8 @@ namespace AccelAes.Engine.Pipelines;
 /// shifting, so σ = linspace(1, 1/T, N)), then the loop of <see cref="LuminaDenoiser"/> (model time 1 − σ,
 /// [cond, uncond], guidance on 3 of 4 channels, negated output) and the scheduler's Euler step.
 /// Height and width in pixels are the latent size ×8; diffusers requires them divisible by 16, i.e. an even latent.
+/// With <see cref="DenoiseSettings.Acceleration"/> the loop is <see cref="AcceleratedSampling"/> (AesMask on attn2 of
+/// the capture layers, SkipSparse, spatial CFG on the guided channels, StepCache), one prompt at a time.
 /// </summary>
 public sealed class LuminaPipeline(LuminaNextDiT2DModel transformer, LuminaPipelineOptions? options = null) : IDenoisePipeline
 {
@@ -50,8 +53,48 @@ public sealed class LuminaPipeline(LuminaNextDiT2DModel transformer, LuminaPipel
         var denoiser = new LuminaDenoiser(Transformer, conditioning, settings.GuidanceScale, settings.Scheduler.NumTrainTimesteps,
             Options, settings.GuidanceMode);
         Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
-        DenoiseLoop.Run(latents, schedule, denoiser, onStep);
+        if (settings.ResolvedAcceleration is { } acceleration)
+        {
+            int p = Transformer.Config.PatchSize, h = initial.Shape[2], w = initial.Shape[3];
+            var geometry = new AccelerationGeometry(h / p, w / p, h, w, Transformer.LayerCount);
+            var report = AcceleratedSampling.Run(latents, schedule, acceleration, geometry, denoiser, AesMaskWeights(conditioning, settings), onStep);
+            settings.OnAccelerationReport?.Invoke(report);
+        }
+        else
+        {
+            DenoiseLoop.Run(latents, schedule, denoiser, onStep);
+        }
         return latents;
+    }
+
+    /// <summary>
+    /// AesMask's weights over the L caption keys of attn2: <see cref="DenoiseSettings.TextWeights"/>, the token
+    /// importance of the Gemma tokens; without it (no prompt known), zeros.
+    /// <para>Why not equal weights, as on SD3: weights that are equal on every real token carry no information on
+    /// Lumina. The capture reduces a softmax over the unmasked caption keys, whose rows sum to 1, so the heat map is
+    /// the same constant at every image token and AesMask must fall back (flat map: no focus set, uniform guidance,
+    /// no sparse steps). In fp32 that map is constant only to an ulp, and the finalisation's min-max normalisation
+    /// (epsilon 1e-8) stretches the rounding noise into a random mask (measured on a tiny model: normalised std 0.15,
+    /// above the 0.12 gate). Zeros give an exactly constant map, so the fallback is what happens; given weights that
+    /// are equal on every token of <c>prompt_attention_mask</c> row 0 are replaced by zeros for the same reason.</para>
+    /// </summary>
+    internal static float[] AesMaskWeights(LuminaConditioning conditioning, DenoiseSettings settings)
+    {
+        int length = conditioning.PromptEmbeds.Shape[1];
+        if (settings.TextWeights is not { } weights) return new float[length];
+        if (weights.Length != length)
+            throw new AccelAesException(
+                $"AesMask text weights have {weights.Length} entries; the caption (prompt_embeds {conditioning.PromptEmbeds.Shape}) has {length} tokens.");
+        Tensor mask = conditioning.PromptAttentionMask;
+        float[] real = mask.Backend.Download(mask);
+        float? first = null;
+        for (int l = 0; l < length; l++)
+        {
+            if (real[l] == 0f) continue;
+            first ??= weights[l];
+            if (weights[l] != first) return weights;
+        }
+        return new float[length];
     }
 
     private void CheckInputs(Tensor latents, LuminaConditioning c, DenoiseSettings settings)
@@ -60,6 +103,8 @@ public sealed class LuminaPipeline(LuminaNextDiT2DModel transformer, LuminaPipel
         ModelInputs.Require(latents.Shape.Rank == 4 && latents.Shape[1] == config.InChannels, "latents", latents.Shape,
             $"[B, {config.InChannels}, H/{VaeScaleFactor}, W/{VaeScaleFactor}]");
         int batch = latents.Shape[0];
+        if (settings.Acceleration is not null && batch != 1)
+            throw new AccelAesException($"Accelerated sampling builds one focus mask, so it takes one prompt at a time; latents {latents.Shape} hold {batch}.");
         ModelInputs.Require(latents.Shape[2] % 2 == 0 && latents.Shape[3] % 2 == 0 && latents.Shape[2] > 0 && latents.Shape[3] > 0,
             "latents", latents.Shape, "an even latent height and width (the pipeline requires pixel sizes divisible by 16)");
         if (settings.Height is int h && h != latents.Shape[2] * VaeScaleFactor)

@@ -75,13 +75,42 @@ internal static class TinyFlux
         }
         """;
 
+    /// <summary>
+    /// The rest of a FLUX.1 pipeline, as the real repos lay it out: tokenizer (CLIP, 77 tokens) and text_encoder
+    /// (CLIPTextModel whose pooler_output has the transformer's pooled_projection_dim), tokenizer_2 (T5,
+    /// generated SentencePiece model) and text_encoder_2 (T5 encoder of joint_attention_dim), and the 16-channel
+    /// VAE with FLUX's scaling and shift.
+    /// </summary>
+    private static TinyComponentSpec[] Pipeline(string transformerConfig)
+    {
+        var config = FluxTransformerConfig.From(Loader.Diffusers.JsonConfig.Parse("<tiny flux>", transformerConfig));
+        return
+        [
+            new TinyComponentSpec("transformer", "diffusers", FluxTransformerConfig.ClassName, transformerConfig),
+            .. TinyTextEncoders.ForFlux(config.JointAttentionDim, config.PooledProjectionDim, clipVocabSize: TinyTokenizers.ClipVocabSize),
+            TinyVae.FluxVae,
+        ];
+    }
+
+    private static readonly TinyFileFolder[] Tokenizers =
+    [
+        new("tokenizer", "transformers", "CLIPTokenizer", dir => TinyTokenizers.WriteClip(dir)),
+        new("tokenizer_2", "transformers", "T5Tokenizer", dir => TinyTokenizers.WriteT5(dir)),
+    ];
+
     public static readonly TinyModelSpec Flux = new("flux", "FluxPipeline",
-        "FLUX.1-dev layout: double + single stream blocks, guidance embedding, dynamic shifting",
-        [new TinyComponentSpec("transformer", "diffusers", FluxTransformerConfig.ClassName, DevConfig)],
-        DevScheduler);
+        "FLUX.1-dev layout: double + single stream blocks, guidance embedding, dynamic shifting; CLIP, T5, VAE",
+        Pipeline(DevConfig),
+        DevScheduler)
+    {
+        FileFolders = Tokenizers,
+    };
 
     public static readonly TinyModelSpec FluxSchnell = new("flux-schnell", "FluxPipeline",
-        "FLUX.1-schnell layout: no guidance embedding, unshifted schedule",
-        [new TinyComponentSpec("transformer", "diffusers", FluxTransformerConfig.ClassName, SchnellConfig)],
-        SchnellScheduler);
+        "FLUX.1-schnell layout: no guidance embedding, unshifted schedule; CLIP, T5, VAE",
+        Pipeline(SchnellConfig),
+        SchnellScheduler)
+    {
+        FileFolders = Tokenizers,
+    };
 }

@@ -64,8 +64,20 @@ internal static class TinyLumina
             }
     }
 
+    /// <summary>
+    /// Lumina-Next-SFT's pipeline folders: the transformer, tokenizer (Gemma, generated SentencePiece BPE model with
+    /// byte fallback) and text_encoder (GemmaModel of the transformer's cross_attention_dim), and the 4-channel
+    /// SDXL-layout VAE (scaling 0.13025).
+    /// </summary>
     public static readonly TinyModelSpec LuminaNext = new("lumina-next", "LuminaPipeline",
-        "Lumina-Next-SFT layout: GQA, qk LayerNorm across heads, learn_sigma, shared attn1/attn2 query weights",
-        [new TinyComponentSpec("transformer", "diffusers", LuminaNextDiTConfig.ClassName, Config, ShareQueryWeights)],
-        Scheduler);
+        "Lumina-Next-SFT layout: GQA, qk LayerNorm across heads, learn_sigma, shared attn1/attn2 query weights; Gemma, VAE",
+        [
+            new TinyComponentSpec("transformer", "diffusers", LuminaNextDiTConfig.ClassName, Config, ShareQueryWeights),
+            .. TinyTextEncoders.ForLumina(LuminaNextDiTConfig.From(JsonConfig.Parse("<tiny lumina>", Config)).CrossAttentionDim),
+            TinyVae.Vae4.Components[0],
+        ],
+        Scheduler)
+    {
+        FileFolders = [new("tokenizer", "transformers", "GemmaTokenizer", TinyTokenizers.WriteGemma)],
+    };
 }

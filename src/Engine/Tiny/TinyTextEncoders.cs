@@ -32,8 +32,8 @@ public static class TinyTextEncoders
     /// (legacy configs: pooled at argmax(input_ids)).
     /// </summary>
     public static TinyComponentSpec ClipL(string folder = "text_encoder", bool withProjection = true, int hiddenSize = 24,
-        int projectionDim = 24, int vocabSize = ClipVocabSize)
-        => Clip(folder, withProjection, hiddenSize, heads: 3, projectionDim, vocabSize, "quick_gelu", eosTokenId: 2);
+        int projectionDim = 24, int vocabSize = ClipVocabSize, int heads = 3)
+        => Clip(folder, withProjection, hiddenSize, heads, projectionDim, vocabSize, "quick_gelu", eosTokenId: 2);
 
     /// <summary>OpenCLIP bigG-like: exact gelu, pooled at the first <c>eos_token_id</c> (&lt;|endoftext|&gt;).</summary>
     public static TinyComponentSpec ClipG(string folder = "text_encoder_2", int hiddenSize = 32, int projectionDim = 40,
@@ -102,12 +102,17 @@ public static class TinyTextEncoders
         ];
     }
 
-    /// <summary>FLUX's encoders: CLIPTextModel (pooler_output width = <paramref name="pooledProjectionDim"/>) and T5.</summary>
-    public static IReadOnlyList<TinyComponentSpec> ForFlux(int jointAttentionDim, int pooledProjectionDim)
+    /// <summary>
+    /// FLUX's encoders: CLIPTextModel (pooler_output width = <paramref name="pooledProjectionDim"/>, 3 heads when
+    /// that divides it, else the fewest heads that do) and T5.
+    /// </summary>
+    public static IReadOnlyList<TinyComponentSpec> ForFlux(int jointAttentionDim, int pooledProjectionDim,
+        int clipVocabSize = ClipVocabSize, int t5VocabSize = T5VocabSize)
         =>
         [
-            ClipL("text_encoder", withProjection: false, hiddenSize: pooledProjectionDim),
-            T5("text_encoder_2", dModel: jointAttentionDim),
+            ClipL("text_encoder", withProjection: false, hiddenSize: pooledProjectionDim, vocabSize: clipVocabSize,
+                heads: pooledProjectionDim % 3 == 0 ? 3 : Enumerable.Range(2, pooledProjectionDim).First(h => pooledProjectionDim % h == 0)),
+            T5("text_encoder_2", dModel: jointAttentionDim, vocabSize: t5VocabSize),
         ];
 
     /// <summary>Lumina-Next's encoder: Gemma with hidden width = the transformer's <c>cross_attention_dim</c>.</summary>

@@ -68,6 +68,13 @@ internal static class TinyVae
         [new TinyComponentSpec("vae", "diffusers", AutoencoderKLConfig.ClassName, Vae16Config)],
         null);
 
+    /// <summary>
+    /// FLUX.1's VAE layout: the SD3 one with FLUX's latent statistics (scaling 0.3611, shift 0.1159), for the tiny
+    /// FLUX pipelines' <c>vae</c> folder.
+    /// </summary>
+    public static readonly TinyComponentSpec FluxVae = new("vae", "diffusers", AutoencoderKLConfig.ClassName,
+        Vae16Config.Replace("\"scaling_factor\": 1.5305", "\"scaling_factor\": 0.3611").Replace("\"shift_factor\": 0.0609", "\"shift_factor\": 0.1159"));
+
     /// <summary>SDXL VAE layout, as Lumina-Next uses it.</summary>
     public static readonly TinyModelSpec Vae4 = new("vae4", null,
         "AutoencoderKL, SDXL/Lumina layout: 4 latent channels, scaling 0.13025, post_quant_conv",

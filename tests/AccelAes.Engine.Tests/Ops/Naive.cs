@@ -10,7 +10,7 @@ internal static class Naive
         Activation.None => x,
         Activation.Silu => x / (1 + Math.Exp(-x)),
         Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
-        Activation.Gelu => 0.5 * x * (1 + Backends.Cpu.CpuBackend.Erf(x / Math.Sqrt(2))),
+        Activation.Gelu => 0.5 * x * (1 + AccelAes.Engine.Backends.Cpu.CpuBackend.Erf(x / Math.Sqrt(2))),
         Activation.QuickGelu => x / (1 + Math.Exp(-1.702 * x)),
         Activation.Tanh => Math.Tanh(x),
         _ => throw new ArgumentOutOfRangeException(nameof(act)),

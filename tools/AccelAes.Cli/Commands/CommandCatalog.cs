@@ -8,6 +8,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All() =>
     [
         GenerateCommand.Create(),
+        TokenizeCommand.Create(),
         DenoiseCommand.Create(),
         ExplainCommand.Create(),
         ForwardCommand.Create(),

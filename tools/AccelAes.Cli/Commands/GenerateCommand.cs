@@ -19,11 +19,18 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var model = CommonOptions.Model(required: false);
-        model.Description = "A diffusers pipeline folder (SD3 / SD3.5). Default: the built-in tiny random-weight model.";
+        model.Description = "A diffusers pipeline folder (SD3 / SD3.5, FLUX.1, Lumina-Next). Default: the built-in tiny random-weight model.";
         var prompt = new Option<string>("--prompt") { Description = "What to draw.", DefaultValueFactory = _ => "a photo of a cat" };
         var negative = new Option<string>("--negative-prompt") { Description = "What to avoid (classifier-free guidance).", DefaultValueFactory = _ => "" };
-        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the pipeline's, 28 for SD3)." };
-        var guidance = new Option<float?>("--guidance") { Description = "Guidance scale (default: the pipeline's, 7.0 for SD3; ≤ 1 turns CFG off)." };
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the pipeline's: 28 for SD3 and FLUX, 30 for Lumina-Next)." };
+        var guidance = new Option<float?>("--guidance")
+        {
+            Description = "Guidance scale (default: the pipeline's: 7.0 SD3, 4.0 Lumina-Next, ≤ 1 turns their CFG off; FLUX: the embedded guidance, 3.5).",
+        };
+        var trueCfg = new Option<float?>("--true-cfg-scale")
+        {
+            Description = "FLUX only: real classifier-free guidance against --negative-prompt when > 1 (a second forward per step). Default 1: off.",
+        };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the initial noise (same seed, same image, on every backend).", DefaultValueFactory = _ => 0UL };
         var width = new Option<int?>("--width") { Description = "Image width in pixels (default: the model's native size)." };
         var height = new Option<int?>("--height") { Description = "Image height in pixels (default: the model's native size)." };
@@ -40,7 +47,7 @@ internal static class GenerateCommand
         var backend = CommonOptions.Backend();
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (settings stored in the PNG).")
         {
-            model, prompt, negative, steps, guidance, seed, width, height, guidanceMode, output, accel, overrides, saveMask, variant, backend,
+            model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, saveMask, variant, backend,
         };
         command.SetAction(parse =>
         {
@@ -56,6 +63,7 @@ internal static class GenerateCommand
                 Width = parse.GetValue(width),
                 Height = parse.GetValue(height),
                 GuidanceMode = parse.GetValue(guidanceMode),
+                TrueCfgScale = parse.GetValue(trueCfg),
                 Acceleration = AccelerationOptionsCli.Read(parse, accel, overrides),
             };
             string outPath = parse.GetValue(output)!;
@@ -68,6 +76,8 @@ internal static class GenerateCommand
                 {
                     var load = ctx.AddTask("load", maxValue: 1);
                     pipeline = TextToImage.Open(folder, be, parse.GetValue(variant));
+                    if (request.TrueCfgScale is not null && pipeline.PipelineClass != "FluxPipeline")
+                        throw new AccelAesException($"--true-cfg-scale is a FluxPipeline setting; {pipeline.PipelineClass} guides with --guidance.");
                     load.Increment(1);
                     var tasks = new Dictionary<GenerationPhase, ProgressTask>
                     {
@@ -130,6 +140,7 @@ internal static class GenerateCommand
         yield return new("seed", r.Request.Seed.ToString(inv));
         yield return new("steps", r.Steps.ToString(inv));
         yield return new("guidance_scale", r.GuidanceScale.ToString(inv));
+        if (r.Request.TrueCfgScale is float trueCfg) yield return new("true_cfg_scale", trueCfg.ToString(inv));
         yield return new("size", $"{r.Image.Width}x{r.Image.Height}");
         yield return new("model", folder);
         yield return new("backend", backend);

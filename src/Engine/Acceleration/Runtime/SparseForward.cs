@@ -83,7 +83,12 @@ public sealed class SparseForward
     }
 
     /// <summary>Stores a layer's cache (the tensor becomes the cache: the caller must not reuse it).</summary>
-    public void Store(int layer, string name, Tensor value) => _caches[(Pass, layer, name)] = value;
+    public void Store(int layer, string name, Tensor value)
+    {
+        // A refresh fill replaces the layer's cache; the old storage goes back to the backend now, not at the end.
+        if (_caches.TryGetValue((Pass, layer, name), out var old) && !ReferenceEquals(old, value)) old.Dispose();
+        _caches[(Pass, layer, name)] = value;
+    }
 
     /// <summary>The cache a fill step stored for this layer and pass.</summary>
     public Tensor Cached(int layer, string name)

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -14,6 +15,9 @@ namespace AccelAes.Engine.Models.Flux;
 /// </summary>
 public sealed class FluxAttention
 {
+    /// <summary>SkipSparse cache of a double-stream block's image attention output (after <c>to_out</c>), [B, N, D].</summary>
+    public const string AttentionCache = "attn";
+
     private readonly int _heads, _headDim;
     private readonly LinearLayer _toQ, _toK, _toV;
     private readonly Tensor _normQ, _normK;
@@ -46,38 +50,75 @@ public sealed class FluxAttention
     /// <summary>
     /// Double-stream attention. <paramref name="image"/> [B, N, D] and <paramref name="text"/> [B, L, D] are the
     /// modulated tokens; <paramref name="rope"/> covers the L + N joined tokens, text first.
+    /// With <paramref name="sparse"/> (AccelAes): on the capture step, in a capture layer, the softmax probabilities
+    /// of the image queries on the text keys (post-RoPE q and k, as the attention uses them) are reduced for AesMask;
+    /// on a fill step the image output (after <c>to_out</c>) becomes the layer's cache <c>attn</c>; on a sparse step only
+    /// the focus image tokens (and every text token) query the keys/values of all tokens, and the background rows
+    /// of the image output come from that cache (<c>to_out</c> is row-wise, so cached rows need no projection).
     /// </summary>
+    /// <param name="queries">The sparse forward's query rows (required on a sparse step; their rotary rows).</param>
     /// <returns>The image output (<c>to_out.0</c>) and the text output (<c>to_add_out</c>).</returns>
-    public (Tensor Image, Tensor Text) Forward(Tensor image, Tensor text, FluxRotaryTable rope)
+    public (Tensor Image, Tensor Text) Forward(Tensor image, Tensor text, FluxRotaryTable rope,
+        SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null)
     {
         if (_addQ is null) throw new InvalidOperationException("This FluxAttention has no text projections (it is a single-stream block's).");
         IBackend be = image.Backend;
-        Tensor q = be.Concat(1, Heads(_addQ.Forward(text), _normAddedQ), Heads(_toQ.Forward(image), _normQ));
+        int batch = image.Shape[0], l = text.Shape[1], n = image.Shape[1];
+        bool sparseQueries = sparse is { IsSparse: true };
+        if (sparseQueries && queries is null) throw new InvalidOperationException("A sparse FLUX attention needs the forward's query rows.");
+        Tensor imageQueries = sparseQueries ? SparseRows.Gather(sparse!, image) : image;
+        Tensor q = be.Concat(1, Heads(_addQ.Forward(text), _normAddedQ), Heads(_toQ.Forward(imageQueries), _normQ));
         Tensor k = be.Concat(1, Heads(_addK!.Forward(text), _normAddedK), Heads(_toK.Forward(image), _normK));
         Tensor v = be.Concat(1, Heads(_addV!.Forward(text), null), Heads(_toV.Forward(image), null));
-        Tensor o = Attend(q, k, v, rope);
-        int l = text.Shape[1], n = image.Shape[1];
-        return (_toOut!.Forward(be.Slice(o, 1, l, n)), _toAddOut!.Forward(be.Slice(o, 1, 0, l)));
+        FluxRotaryTable queryRope = sparseQueries ? queries!.Rope : rope;
+        q = be.Rotary(q, queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
+        k = be.Rotary(k, rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        int s = q.Shape[1];
+        float scale = 1f / MathF.Sqrt(_headDim);
+        Tensor o;
+        AffinityCapture? capture = sparse?.Capture;
+        if (capture is not null && capture.Captures(layer))
+        {
+            // Joint softmax over [text, image] keys; the weights select the L text keys (image keys weigh 0), and
+            // the image queries are rows L … L + N − 1.
+            var (output, affinity) = be.AttentionWithAffinity(q, k, v, scale, capture.KeyWeights(be, batch, before: 0, after: n));
+            capture.Add(layer, affinity, imageStart: l);
+            o = output;
+        }
+        else
+        {
+            o = be.Attention(q, k, v, scale);
+        }
+        o = o.Reshape(batch, s, _heads * _headDim);
+        Tensor imageOut = _toOut!.Forward(be.Slice(o, 1, l, s - l));
+        imageOut = sparseQueries
+            ? SparseRows.ScatterIntoCache(sparse!, layer, AttentionCache, imageOut)
+            : SparseRows.StoreIfFilling(sparse, layer, AttentionCache, imageOut);
+        return (imageOut, _toAddOut!.Forward(be.Slice(o, 1, 0, l)));
     }
 
     /// <summary>
     /// Self-attention over <paramref name="x"/> [B, S, D] (a single-stream block's joined [text, image] tokens).
     /// Returns the heads flattened to [B, S, heads·hd], projected by <c>to_out.0</c> unless <c>pre_only</c>.
     /// </summary>
-    public Tensor Forward(Tensor x, FluxRotaryTable rope)
-    {
-        Tensor o = Attend(Heads(_toQ.Forward(x), _normQ), Heads(_toK.Forward(x), _normK), Heads(_toV.Forward(x), null), rope);
-        return _toOut is null ? o : _toOut.Forward(o);
-    }
+    public Tensor Forward(Tensor x, FluxRotaryTable rope) => Forward(x, rope, x, rope);
 
-    private Tensor Attend(Tensor q, Tensor k, Tensor v, FluxRotaryTable rope)
+    /// <summary>
+    /// Self-attention of the rows <paramref name="queries"/> [B, Sq, D] (with their rotary rows
+    /// <paramref name="queryRope"/>) over all rows <paramref name="keysValues"/> [B, S, D] (rotary table
+    /// <paramref name="rope"/>): a sparse single-stream block's queries are a subset of its keys. Returns [B, Sq, heads·hd]
+    /// (projected by <c>to_out.0</c> unless <c>pre_only</c>).
+    /// </summary>
+    public Tensor Forward(Tensor queries, FluxRotaryTable queryRope, Tensor keysValues, FluxRotaryTable rope)
     {
-        IBackend be = q.Backend;
+        IBackend be = queries.Backend;
         // RMSNorm first, then RoPE (FluxAttnProcessor); one table for every head and batch item.
-        q = be.Rotary(q, rope.Cos, rope.Sin, RotaryPairing.Adjacent);
-        k = be.Rotary(k, rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        Tensor q = be.Rotary(Heads(_toQ.Forward(queries), _normQ), queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
+        Tensor k = be.Rotary(Heads(_toK.Forward(keysValues), _normK), rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        Tensor v = Heads(_toV.Forward(keysValues), null);
         int batch = q.Shape[0], s = q.Shape[1];
-        return be.Attention(q, k, v, 1f / MathF.Sqrt(_headDim)).Reshape(batch, s, _heads * _headDim);
+        Tensor o = be.Attention(q, k, v, 1f / MathF.Sqrt(_headDim)).Reshape(batch, s, _heads * _headDim);
+        return _toOut is null ? o : _toOut.Forward(o);
     }
 
     private Tensor Heads(Tensor projected, Tensor? norm)

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -26,17 +27,44 @@ public sealed class FluxSingleTransformerBlock
         _projOut = LinearLayer.Load(w, "proj_out", dim + mlpHidden, dim);
     }
 
+    /// <summary>SkipSparse cache of the image rows of the block's pre-gate output <c>proj_out(cat(attn, mlp))</c>, [B, N, D].</summary>
+    public const string DeltaCache = "single_delta";
+
     /// <summary>
     /// Updates the joined tokens <paramref name="hidden"/> [B, L + N, D] (text first) in place. diffusers
     /// concatenates before and splits after every block; keeping the joined sequence across consecutive single
     /// blocks is the same arithmetic (concatenation and slicing are exact).
     /// </summary>
-    public void Forward(Tensor hidden, Tensor siluTemb, FluxRotaryTable rope)
+    /// <param name="textTokens">L, the text rows at the front of <paramref name="hidden"/> (the AccelAes paths treat them apart).</param>
+    /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). Fill step: the image rows of the
+    /// pre-gate output become the cache <see cref="DeltaCache"/>. Sparse step: the query rows [all text, focus image]
+    /// attend over the keys/values of every token, the MLP branch and <c>proj_out</c> run on those rows only, and the
+    /// background image rows of the pre-gate output come from the cache (text rows are always fresh).</param>
+    /// <param name="layer">Cache key of this block (distinct from every other block's).</param>
+    /// <param name="queries">The sparse forward's query rows (required on a sparse step).</param>
+    public void Forward(Tensor hidden, Tensor siluTemb, FluxRotaryTable rope, int textTokens,
+        SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null)
     {
         IBackend be = hidden.Backend;
         var (normed, gate) = _norm.Forward(hidden, siluTemb);
+        int batch = hidden.Shape[0], joint = hidden.Shape[1], d = hidden.Shape[2], n = joint - textTokens;
+        if (sparse is { IsSparse: true })
+        {
+            if (queries is null) throw new InvalidOperationException("A sparse FLUX single-stream block needs the forward's query rows.");
+            if (queries.TextTokens != textTokens || queries.ImageTokens != n)
+                throw new InvalidOperationException($"Query rows for {queries.TextTokens} + {queries.ImageTokens} tokens do not fit a block over {textTokens} + {n}.");
+            Tensor rows = be.GatherRows(normed.Reshape(batch * joint, d), queries.JointRows).Reshape(batch, queries.Count, d);
+            Tensor mlpRows = _projMlp.Forward(rows, Activation.GeluTanh);
+            Tensor attnRows = _attn.Forward(rows, queries.Rope, normed, rope);
+            Tensor deltaRows = _projOut.Forward(be.Concat(2, attnRows, mlpRows));
+            Tensor imageDelta = SparseRows.ScatterIntoCache(sparse, layer, DeltaCache, be.Slice(deltaRows, 1, textTokens, queries.FocusCount));
+            be.AddGatedInPlace(hidden, be.Concat(1, be.Slice(deltaRows, 1, 0, textTokens), imageDelta), gate);
+            return;
+        }
         Tensor mlp = _projMlp.Forward(normed, Activation.GeluTanh);
         Tensor attn = _attn.Forward(normed, rope);
-        be.AddGatedInPlace(hidden, _projOut.Forward(be.Concat(2, attn, mlp)), gate);
+        Tensor delta = _projOut.Forward(be.Concat(2, attn, mlp));
+        if (sparse is { WritesCaches: true }) sparse.Store(layer, DeltaCache, be.Slice(delta, 1, textTokens, n));
+        be.AddGatedInPlace(hidden, delta, gate);
     }
 }

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -45,6 +46,12 @@ public sealed class FluxTransformer2DModel
 
     public FluxTransformerConfig Config { get; }
 
+    /// <summary>Double-stream blocks (AesMask capture layers are indices into them).</summary>
+    public int DoubleBlockCount => _transformerBlocks.Length;
+
+    /// <summary>Single-stream blocks.</summary>
+    public int SingleBlockCount => _singleTransformerBlocks.Length;
+
     /// <summary>The rotary table builder (<c>pos_embed</c>); callers that reuse ids across steps can build the table once.</summary>
     public FluxPosEmbed PosEmbed { get; }
 
@@ -55,9 +62,10 @@ public sealed class FluxTransformer2DModel
     /// <param name="imgIds">Image position ids [N, n_axes] (a deprecated leading batch dimension is dropped, as diffusers does).</param>
     /// <param name="txtIds">Text position ids [L, n_axes] (zeros in FluxPipeline).</param>
     /// <param name="guidance">[B] distilled guidance scale; required exactly when <c>guidance_embeds</c>.</param>
+    /// <param name="sparse">AccelAes state of this forward; null for a plain forward (see the overload with a rotary table).</param>
     /// <returns>Velocity tokens [B, N, patch_size²·out_channels].</returns>
     public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep,
-        Tensor imgIds, Tensor txtIds, Tensor? guidance = null)
+        Tensor imgIds, Tensor txtIds, Tensor? guidance = null, SparseForward? sparse = null)
     {
         imgIds = DropBatchDimension(imgIds);
         txtIds = DropBatchDimension(txtIds);
@@ -69,12 +77,15 @@ public sealed class FluxTransformer2DModel
         ModelInputs.Require(txtIds.Shape.Rank == 2 && txtIds.Shape[1] == axes && (l < 0 || txtIds.Shape[0] == l), "txt_ids",
             txtIds.Shape, $"[{(l < 0 ? "L" : l)}, {axes}]: one row per text token of encoder_hidden_states, one column per axes_dims_rope entry");
         FluxRotaryTable rope = PosEmbed.Forward(hiddenStates.Backend.Concat(0, txtIds, imgIds));
-        return Forward(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
+        return Forward(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope, sparse);
     }
 
     /// <summary>The forward with a rotary table already built from cat(txt_ids, img_ids) by <see cref="PosEmbed"/>.</summary>
+    /// <param name="sparse">AccelAes state of this forward (capture, cache fill, sparse); null for a plain forward. AesMask
+    /// captures in the double-stream blocks (capture layer i = double-stream block i); SkipSparse runs in both kinds of
+    /// block, with focus queries [all text, focus image tokens] over the keys/values of every token.</param>
     public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep,
-        Tensor? guidance, FluxRotaryTable rope)
+        Tensor? guidance, FluxRotaryTable rope, SparseForward? sparse = null)
     {
         ValidateInputs(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
         IBackend be = hiddenStates.Backend;
@@ -89,13 +100,18 @@ public sealed class FluxTransformer2DModel
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
         Tensor text = _contextEmbedder.Forward(encoderHiddenStates);
 
-        foreach (var block in _transformerBlocks)
-            block.Forward(image, text, siluTemb, rope);
+        // A sparse forward's query rows and their rotary rows, shared by every block.
+        FluxQueryRows? queries = sparse is { IsSparse: true }
+            ? FluxQueryRows.Create(be, sparse, rope, hiddenStates.Shape[0], l, n)
+            : null;
+        for (int i = 0; i < _transformerBlocks.Length; i++)
+            _transformerBlocks[i].Forward(image, text, siluTemb, rope, sparse, i, queries);
 
         // Single-stream blocks run on [text, image] (architectures.md §0.2); the image tokens are split off at the end.
+        // Their caches are keyed by their index after the double-stream blocks (and a name of their own).
         Tensor joint = be.Concat(1, text, image);
-        foreach (var block in _singleTransformerBlocks)
-            block.Forward(joint, siluTemb, rope);
+        for (int i = 0; i < _singleTransformerBlocks.Length; i++)
+            _singleTransformerBlocks[i].Forward(joint, siluTemb, rope, l, sparse, _transformerBlocks.Length + i, queries);
         image = be.Slice(joint, 1, l, n);
 
         return _projOut.Forward(_normOut.Forward(image, siluTemb));

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -27,18 +28,28 @@ public sealed class FluxTransformerBlock
         _ffContext = new FeedForward(w.Scope("ff_context"), dim, 4 * dim);
     }
 
+    /// <summary>SkipSparse cache of the image feed-forward output (before the gate), [B, N, D].</summary>
+    public const string FeedForwardCache = "ff";
+
     /// <summary>Updates <paramref name="image"/> [B, N, D] and <paramref name="text"/> [B, L, D] in place.</summary>
-    public void Forward(Tensor image, Tensor text, Tensor siluTemb, FluxRotaryTable rope)
+    /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). Capture step: this block's joint
+    /// attention feeds AesMask if <paramref name="layer"/> is a capture layer. Fill step: the image attention output and
+    /// the image FFN output become caches. Sparse step: the image stream's attention queries and FFN run on focus tokens
+    /// only (background rows from the caches); keys/values come from every token; the text stream always runs in full.</param>
+    /// <param name="layer">This block's index among the double-stream blocks (capture layer and cache key).</param>
+    /// <param name="queries">The sparse forward's query rows (required on a sparse step).</param>
+    public void Forward(Tensor image, Tensor text, Tensor siluTemb, FluxRotaryTable rope,
+        SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null)
     {
         IBackend be = image.Backend;
         var (mod, normedImage, _) = _norm1.Forward(image, siluTemb);
         var (cmod, normedText, _) = _norm1Context.Forward(text, siluTemb);
 
-        var (attnImage, attnText) = _attn.Forward(normedImage, normedText, rope);
+        var (attnImage, attnText) = _attn.Forward(normedImage, normedText, rope, sparse, layer, queries);
 
         be.AddGatedInPlace(image, attnImage, mod[AdaLayerNormZero.GateMsa]);
         Tensor ffIn = be.Modulate(be.LayerNorm(image, 1e-6f), mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(image, _ff.Forward(ffIn), mod[AdaLayerNormZero.GateMlp]);
+        be.AddGatedInPlace(image, SparseRows.Apply(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
 
         be.AddGatedInPlace(text, attnText, cmod[AdaLayerNormZero.GateMsa]);
         Tensor ctxIn = be.Modulate(be.LayerNorm(text, 1e-6f), cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);

@@ -70,12 +70,35 @@ public sealed class LuminaAttention
 
     /// <summary>The rest of the processor, given a query from <see cref="Query"/> (possibly computed by another
     /// attention with identical query weights).</summary>
-    public Tensor Attend(Tensor query, Tensor encoderHiddenStates, Tensor? keyMask, LuminaRotary? keyRotary, int? baseSequenceLength)
+    /// <param name="sequenceLength">The processor's <c>sequence_length</c> for the proportional scale: the image tokens
+    /// of the forward. Null = the query rows, which is the same thing unless the query holds only some tokens
+    /// (SkipSparse's focus queries still attend with the scale of the full sequence).</param>
+    public Tensor Attend(Tensor query, Tensor encoderHiddenStates, Tensor? keyMask, LuminaRotary? keyRotary, int? baseSequenceLength,
+        int? sequenceLength = null)
+    {
+        var (key, value, scale) = KeysAndScale(query, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength);
+        return query.Backend.Attention(query, key, value, scale, keyMask);
+    }
+
+    /// <summary>
+    /// <see cref="Attend"/> through <see cref="IBackend.AttentionWithAffinity"/>: the same output, plus per (batch, head,
+    /// query) the softmax probabilities reduced against <paramref name="keyWeights"/> [B, S] (AesMask's capture on
+    /// attn2: image queries × the caption's weighted text keys, padding masked by <paramref name="keyMask"/>).
+    /// </summary>
+    public (Tensor Output, Tensor Affinity) AttendWithAffinity(Tensor query, Tensor encoderHiddenStates, Tensor? keyMask,
+        LuminaRotary? keyRotary, int? baseSequenceLength, Tensor keyWeights)
+    {
+        var (key, value, scale) = KeysAndScale(query, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength: null);
+        return query.Backend.AttentionWithAffinity(query, key, value, scale, keyWeights, keyMask);
+    }
+
+    private (Tensor Key, Tensor Value, float Scale) KeysAndScale(Tensor query, Tensor encoderHiddenStates, LuminaRotary? keyRotary,
+        int? baseSequenceLength, int? sequenceLength)
     {
         Tensor key = Project(_toK, _normKWeight, _normKBias, encoderHiddenStates, _kvHeads, keyRotary);
         Tensor value = Project(_toV, null, null, encoderHiddenStates, _kvHeads, null);
-        float scale = SoftmaxScale(_headDim, query.Shape[1], keysRotated: keyRotary is not null, baseSequenceLength);
-        return query.Backend.Attention(query, key, value, scale, keyMask);
+        float scale = SoftmaxScale(_headDim, sequenceLength ?? query.Shape[1], keysRotated: keyRotary is not null, baseSequenceLength);
+        return (key, value, scale);
     }
 
     /// <summary>

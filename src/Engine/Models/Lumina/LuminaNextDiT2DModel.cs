@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -18,7 +19,7 @@ namespace AccelAes.Engine.Models.Lumina;
 /// </list>
 /// diffusers' forward takes <c>image_rotary_emb</c> and <c>cross_attention_kwargs["base_sequence_length"]</c> from
 /// the pipeline; here they are <see cref="LuminaRotaryTable"/> and an int, and
-/// <see cref="Forward(Tensor, Tensor, Tensor, Tensor)"/> derives both exactly as LuminaText2ImgPipeline does
+/// <see cref="Forward(Tensor, Tensor, Tensor, Tensor, SparseForward)"/> derives both exactly as LuminaText2ImgPipeline does
 /// (<see cref="LuminaResolutionScaling"/>).
 /// </summary>
 public sealed class LuminaNextDiT2DModel
@@ -50,6 +51,9 @@ public sealed class LuminaNextDiT2DModel
 
     public LuminaNextDiTConfig Config { get; }
 
+    /// <summary>Transformer layers (AesMask capture layers are indices into them).</summary>
+    public int LayerCount => _layers.Length;
+
     /// <summary>Layers whose cross-attention reuses the self-attention query (identical query weights).</summary>
     public int LayersSharingQuery => _layers.Count(l => l.SharesQuery);
 
@@ -58,12 +62,14 @@ public sealed class LuminaNextDiT2DModel
     /// first batch item's timestep (LuminaText2ImgPipeline defaults: scaling_watershed 1.0, proportional_attn on).
     /// Reads the timestep on the host.
     /// </summary>
-    public Tensor Forward(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderMask)
+    /// <param name="sparse">AccelAes state of this forward; null for a plain forward (see the other overload).</param>
+    public Tensor Forward(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderMask, SparseForward? sparse = null)
     {
         ValidateInputs(hiddenStates, timestep, encoderHiddenStates, encoderMask);
         float t0 = timestep.Backend.Download(timestep)[0];
         var scaling = LuminaResolutionScaling.ForPipeline(Config, hiddenStates.Shape[2], hiddenStates.Shape[3], t0);
-        return Forward(hiddenStates, timestep, encoderHiddenStates, encoderMask, RotaryTableFor(hiddenStates, scaling), scaling.BaseSequenceLength);
+        return Forward(hiddenStates, timestep, encoderHiddenStates, encoderMask, RotaryTableFor(hiddenStates, scaling), scaling.BaseSequenceLength,
+            sparse);
     }
 
     /// <summary>The RoPE table the pipeline would build for this latent under <paramref name="scaling"/>.</summary>
@@ -80,9 +86,12 @@ public sealed class LuminaNextDiT2DModel
     /// <param name="encoderMask">[B, L], 1 = token, 0 = padding; each row needs at least one token.</param>
     /// <param name="imageRotaryEmb">A RoPE table covering at least the (H/p)×(W/p) token grid (its top-left corner is used).</param>
     /// <param name="baseSequenceLength">Proportional-attention base; null = proportional attention off.</param>
+    /// <param name="sparse">AccelAes state of this forward (AesMask capture on attn2 of the capture layers, cache fill,
+    /// SkipSparse; <see cref="LuminaNextDiTBlock.Forward"/>); null or a Full step: the plain dense forward. Its focus set
+    /// is over the (H/p)·(W/p) token grid.</param>
     /// <returns>[B, out_channels, H, W].</returns>
     public Tensor Forward(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderMask,
-        LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength)
+        LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength, SparseForward? sparse = null)
     {
         ValidateInputs(hiddenStates, timestep, encoderHiddenStates, encoderMask);
         if (imageRotaryEmb.HeadDim != Config.HeadDim)
@@ -100,8 +109,8 @@ public sealed class LuminaNextDiT2DModel
         Tensor temb = _timeCaptionEmbed.Forward(timestep, encoderHiddenStates, encoderMask);
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
 
-        foreach (var layer in _layers)
-            layer.Forward(x, rotary, encoderHiddenStates, encoderMask, siluTemb, baseSequenceLength);
+        for (int i = 0; i < _layers.Length; i++)
+            _layers[i].Forward(x, rotary, encoderHiddenStates, encoderMask, siluTemb, baseSequenceLength, sparse, i);
 
         Tensor y = _normOut.Forward(x, siluTemb);
         return be.Unpatchify(y, Config.OutChannels, height, width, Config.PatchSize, PatchLayout.ChannelMinor);

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers.Configs;
@@ -18,6 +19,12 @@ namespace AccelAes.Engine.Models.Lumina;
 /// </summary>
 public sealed class LuminaNextDiTBlock
 {
+    /// <summary>Cache of attn1's per-head output A_self [B, N, H·hd], before the sum with attn2 and <c>to_out</c>.</summary>
+    public const string SelfAttentionCache = "attn1";
+
+    /// <summary>Cache of the SwiGLU output [B, N, D], before <c>ffn_norm2</c> and the gate.</summary>
+    public const string FeedForwardCache = "ffn";
+
     private readonly LuminaRMSNormZero _norm1;
     private readonly LuminaAttention _attn1, _attn2;
     private readonly Tensor _crossGate; // tanh(gate) per head, broadcast to [H, hd] once at load
@@ -53,26 +60,75 @@ public sealed class LuminaNextDiTBlock
     /// <param name="captionMask">[B, L] key mask of the cross-attention.</param>
     /// <param name="siluTemb">SiLU(temb) [B, min(D, 1024)].</param>
     /// <param name="baseSequenceLength">Proportional-attention base of attn1; null = plain scale.</param>
-    public void Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength)
+    /// <param name="sparse">AccelAes state of this forward (null: the plain dense forward, as is Full). Capture step:
+    /// a capture layer's attn2 also reduces its probabilities for AesMask (output unchanged). Fill step: the dense
+    /// forward, keeping A_self and the FFN output as this layer's caches. Sparse step: attn1 queries and the FFN run
+    /// on focus tokens only, background rows from those caches (reference §2.1); attn2, every norm, modulation,
+    /// gate and <c>to_out</c> stay dense, so stale background rows meet the current step's norms and gates.</param>
+    /// <param name="layer">This layer's index (cache and capture-layer key).</param>
+    public void Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength,
+        SparseForward? sparse = null, int layer = 0)
     {
         IBackend be = x.Backend;
         int batch = x.Shape[0], n = x.Shape[1];
         var (mod, normed) = _norm1.Forward(x, siluTemb);
 
+        // attn2 needs the query of every token (cross-attention stays dense), so it is computed in full even on
+        // sparse steps; attn1 then takes its focus rows.
         Tensor query = _attn1.Query(normed, rotary);
-        Tensor selfAttn = _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength);
+        Tensor selfAttn = SelfAttention(query, normed, rotary, baseSequenceLength, sparse, layer);
 
         Tensor normedCaptions = be.RmsNorm(captions, _eps, _norm1Context);
         Tensor crossQuery = SharesQuery ? query : _attn2.Query(normed, rotary);
-        Tensor crossAttn = _attn2.Attend(crossQuery, normedCaptions, captionMask, keyRotary: null, baseSequenceLength);
+        Tensor crossAttn = CrossAttention(crossQuery, normedCaptions, captionMask, baseSequenceLength, sparse?.Capture, layer);
 
         Tensor mixed = be.Add(selfAttn, be.Multiply(crossAttn, _crossGate));
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
         be.AddGatedInPlace(x, be.RmsNorm(projected, _eps, _norm2), be.Activate(mod[LuminaRMSNormZero.GateMsa], Activation.Tanh));
 
         Tensor ffnIn = be.Modulate(be.RmsNorm(x, _eps, _ffnNorm1), mod[LuminaRMSNormZero.ScaleMlp], shift: null);
-        Tensor ffnOut = be.RmsNorm(_feedForward.Forward(ffnIn), _eps, _ffnNorm2);
+        Tensor ffnOut = be.RmsNorm(SparseRows.Apply(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _eps, _ffnNorm2);
         be.AddGatedInPlace(x, ffnOut, be.Activate(mod[LuminaRMSNormZero.GateMlp], Activation.Tanh));
+    }
+
+    /// <summary>
+    /// attn1: every token's query over every token's keys/values, or on a sparse step the focus tokens' queries
+    /// (rows of the RoPE'd full query) over the fresh keys/values of all tokens, with the proportional scale of the
+    /// full sequence and GQA as in the dense path; background rows are the cached A_self of the last fill step.
+    /// </summary>
+    private Tensor SelfAttention(Tensor query, Tensor normed, LuminaRotary rotary, int? baseSequenceLength, SparseForward? sparse, int layer)
+    {
+        int batch = query.Shape[0], n = query.Shape[1], heads = query.Shape[2], headDim = query.Shape[3];
+        if (sparse is not { IsSparse: true })
+        {
+            Tensor full = _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength);
+            SparseRows.StoreIfFilling(sparse, layer, SelfAttentionCache, full.Reshape(batch, n, heads * headDim));
+            return full;
+        }
+        int focus = sparse.FocusCount;
+        Tensor focusQuery = SparseRows.Gather(sparse, query.Reshape(batch, n, heads * headDim)).Reshape(batch, focus, heads, headDim);
+        Tensor focusOut = _attn1.Attend(focusQuery, normed, keyMask: null, keyRotary: rotary, baseSequenceLength, sequenceLength: n);
+        return SparseRows.ScatterIntoCache(sparse, layer, SelfAttentionCache, focusOut.Reshape(batch, focus, heads * headDim))
+            .Reshape(batch, n, heads, headDim);
+    }
+
+    /// <summary>
+    /// attn2 over the caption (caption mask on the keys). In an AesMask capture layer the same attention runs through
+    /// the affinity reduction: per head and image query, Σ_j softmax_j · w_j over the L caption keys, with w the token
+    /// importance (masked padding has probability 0); the capture keeps the conditional branch's rows.
+    /// </summary>
+    private Tensor CrossAttention(Tensor query, Tensor normedCaptions, Tensor captionMask, int? baseSequenceLength, AffinityCapture? capture, int layer)
+    {
+        if (capture is null || !capture.Captures(layer))
+            return _attn2.Attend(query, normedCaptions, captionMask, keyRotary: null, baseSequenceLength);
+        int batch = query.Shape[0], textTokens = normedCaptions.Shape[1];
+        if (capture.TextTokens != textTokens)
+            throw new InvalidOperationException(
+                $"AesMask capture: {capture.TextTokens} text weights given for a caption of {textTokens} tokens (layer {layer}).");
+        var (output, affinity) = _attn2.AttendWithAffinity(query, normedCaptions, captionMask, keyRotary: null, baseSequenceLength,
+            capture.KeyWeights(query.Backend, batch, before: 0, after: 0));
+        capture.Add(layer, affinity, imageStart: 0);
+        return output;
     }
 
     /// <summary>tanh(gate[h]) repeated over each head's hd features, so the per-head scale is one broadcast Multiply.</summary>

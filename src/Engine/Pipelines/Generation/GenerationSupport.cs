@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.TextEncoders;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Loader.Tokenizers;
 
 namespace AccelAes.Engine.Pipelines.Generation;
@@ -35,6 +38,38 @@ internal static class GenerationSupport
         return TokenGrid.FromRows([t.InputIds], "input_ids");
     }
 
+    /// <summary>Tokenizes one prompt with a pipeline's call for one of its tokenizers (see <see cref="PipelineTokenizerCalls"/>).</summary>
+    public static TokenGrid Tokenize(IPromptTokenizer tokenizer, string prompt, PipelineTokenizerCall call, List<string> warnings)
+        => Tokenize(tokenizer, prompt, call.Call, call.Label, warnings);
+
+    /// <summary>Loads a pipeline component and checks it is the model class the pipeline uses there.</summary>
+    public static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant) where T : class, IComponentForward
+    {
+        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant);
+        return loaded.Forward as T ?? throw new AccelAesException(
+            $"{folder.Root}: component '{component}' is a {loaded.Forward.ClassName}, which this pipeline cannot use there.");
+    }
+
+    /// <summary>Loads the tokenizer in the pipeline's <paramref name="component"/> folder, naming the component when it is missing.</summary>
+    public static IPromptTokenizer LoadTokenizer(ModelFolder folder, string component)
+    {
+        string dir = Path.Combine(folder.Root, component);
+        if (!Directory.Exists(dir))
+            throw new AccelAesException($"Model folder '{folder.Root}' has no component '{component}' (its tokenizer folder '{dir}' is missing).");
+        return TokenizerFactory.FromFolder(dir);
+    }
+
+    /// <summary>Refuses an acceleration request on a pipeline whose denoising loop has no accelerated sampler yet.</summary>
+    public static void RequireDenseSampling(GenerationRequest request, ITextToImagePipeline pipeline)
+    {
+        if (!request.Acceleration.IsNone)
+            throw new AccelAesException(
+                $"AccelAes acceleration is not implemented for {pipeline.PipelineClass} yet (only StableDiffusion3Pipeline); generate without it.");
+    }
+
+    /// <summary>diffusers' <c>2 ** (len(vae.config.block_out_channels) − 1)</c>.</summary>
+    public static int VaeScaleFactor(AutoencoderKLConfig vae) => 1 << (vae.BlockOutChannels.Length - 1);
+
     /// <summary>Initial latents N(0, 1) from the engine's seeded generator (<see cref="GaussianNoise"/>).</summary>
     public static Tensor InitialNoise(IBackend backend, ulong seed, Shape shape)
         => backend.Upload(GaussianNoise.Create(shape.ElementCount, seed), shape);
@@ -47,4 +82,15 @@ internal static class GenerationSupport
         timings.Add(new PhaseTiming(phase, watch.Elapsed));
         return result;
     }
+}
+
+/// <summary>
+/// A generation up to the denoised latents, in the pipeline's own layout (FLUX: packed), with what the result
+/// reports. The pipelines decode it; tests compare it with an independently assembled run.
+/// </summary>
+internal sealed record DenoisedLatents(Tensor Latents, int Width, int Height, int Steps, float GuidanceScale,
+    List<PhaseTiming> Timings, List<string> Warnings)
+{
+    /// <summary>What the accelerated sampler did (null for dense sampling).</summary>
+    public Acceleration.Runtime.AcceleratedRunReport? Acceleration { get; init; }
 }

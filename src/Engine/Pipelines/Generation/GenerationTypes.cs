@@ -17,6 +17,13 @@ public sealed record GenerationRequest
     public int? Height { get; init; }
     public GuidanceMode GuidanceMode { get; init; } = GuidanceMode.Batched;
 
+    /// <summary>
+    /// FLUX only: diffusers' <c>true_cfg_scale</c> (null = 1, off). Above 1 FLUX runs real classifier-free guidance
+    /// against <see cref="NegativePrompt"/> (a second forward per step) on top of the embedded guidance. The other
+    /// pipelines have no such setting and ignore it.
+    /// </summary>
+    public float? TrueCfgScale { get; init; }
+
     /// <summary>AccelAes preset and knob overrides (default: dense sampling).</summary>
     public AccelerationRequest Acceleration { get; init; } = AccelerationRequest.None;
 }

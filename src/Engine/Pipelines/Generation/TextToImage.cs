@@ -6,7 +6,9 @@ namespace AccelAes.Engine.Pipelines.Generation;
 /// <summary>Opens the text-to-image pipeline a diffusers folder's model_index.json names.</summary>
 public static class TextToImage
 {
-    public static IReadOnlyList<string> SupportedPipelines { get; } = ["StableDiffusion3Pipeline"];
+    /// <summary>model_index.json <c>_class_name</c>s that can generate (Lumina's under both of its names).</summary>
+    public static IReadOnlyList<string> SupportedPipelines { get; } =
+        ["StableDiffusion3Pipeline", "FluxPipeline", .. LuminaPipeline.PipelineClassNames];
 
     public static ITextToImagePipeline Open(string modelFolder, IBackend backend, string? variant = null)
     {
@@ -18,6 +20,8 @@ public static class TextToImage
         return folder.PipelineClass switch
         {
             "StableDiffusion3Pipeline" => new Sd3TextToImage(folder, backend, variant),
+            "FluxPipeline" => new FluxTextToImage(folder, backend, variant),
+            "LuminaPipeline" or "LuminaText2ImgPipeline" => new LuminaTextToImage(folder, backend, variant),
             _ => throw new AccelAesException(
                 $"{folder.Root}: pipeline '{folder.PipelineClass}' is not supported for generation; supported: {string.Join(", ", SupportedPipelines)}."),
         };

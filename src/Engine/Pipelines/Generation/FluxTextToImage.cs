@@ -1,0 +1,187 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Runtime;
+using System.Diagnostics;
+using AccelAes.Engine.Components;
+using AccelAes.Engine.Models.Flux;
+using AccelAes.Engine.Models.TextEncoders;
+using AccelAes.Engine.Models.Vae;
+using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.Tokenizers;
+
+namespace AccelAes.Engine.Pipelines.Generation;
+
+/// <summary>
+/// <c>FluxPipeline</c> (FLUX.1-dev / -schnell) from prompt to image, as pipeline_flux.py does it (line numbers:
+/// the diffusers mirror at 58eb52c):
+/// <list type="number">
+/// <item>CLIP (<c>tokenizer</c>, 77 tokens) → <c>CLIPTextModel.pooler_output</c> as pooled embeddings; T5
+/// (<c>tokenizer_2</c>, 512 tokens, no mask) → <c>last_hidden_state</c> as prompt embeddings
+/// (<see cref="PromptConditioning.Flux"/>). The negative prompt is encoded only for true CFG (L766–805).</item>
+/// <item>Initial noise N(0, 1) in the unpacked layout [1, in_channels/4, 2·⌊H/16⌋, 2·⌊W/16⌋], then packed into
+/// 2×2-patch tokens, as <c>prepare_latents</c> draws and packs it (L556–572).</item>
+/// <item>The <see cref="FluxPipeline"/> loop: σ = linspace(1, 1/N, N), μ from the packed token count, the
+/// guidance scale embedded when the transformer has a guidance embedder (L846), true CFG when
+/// <see cref="GenerationRequest.TrueCfgScale"/> &gt; 1 (diffusers also needs a <c>negative_prompt</c> for it, L766–769;
+/// a request always has one, "" by default, which is what passing <c>negative_prompt=""</c> does).</item>
+/// <item>Unpack, then <c>vae.decode(z / scaling_factor + shift_factor)</c> (L959–961).</item>
+/// </list>
+/// Defaults: 28 steps, guidance 3.5 (L609, L611), size <c>default_sample_size · vae_scale_factor</c> = 128 · 8 =
+/// 1024 whatever the transformer (L215, L729–730), and sizes in multiples of vae_scale_factor · 2 = 16. diffusers
+/// only warns about other sizes and rounds the latents down (L451–454); this pipeline refuses them.
+/// </summary>
+public sealed class FluxTextToImage : ITextToImagePipeline
+{
+    /// <summary>FluxPipeline's <c>default_sample_size</c>: a constant, not the transformer's sample size.</summary>
+    public const int DefaultSampleSize = 128;
+
+    private readonly IPromptTokenizer _clipTokenizer, _t5Tokenizer;
+    private TokenImportance? _importance;
+    private readonly ClipTextModel _clip;
+    private readonly T5EncoderModel _t5;
+    private readonly FluxTransformer2DModel _transformer;
+    private readonly AutoencoderKL _vae;
+    private readonly FlowMatchEulerSchedulerConfig _scheduler;
+    private readonly IBackend _backend;
+    private readonly int _vaeScaleFactor;
+
+    public FluxTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null)
+    {
+        var watch = Stopwatch.StartNew();
+        _backend = backend;
+        _clipTokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
+        _t5Tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer_2");
+        _clip = GenerationSupport.Load<ClipTextComponent>(folder, "text_encoder", backend, variant).TextModel
+                ?? throw new AccelAesException("FLUX's text_encoder must be a CLIPTextModel (its pooler_output is the pooled embedding), not a CLIPTextModelWithProjection.");
+        _t5 = GenerationSupport.Load<T5EncoderComponent>(folder, "text_encoder_2", backend, variant).Model;
+        _transformer = GenerationSupport.Load<FluxTransformerComponent>(folder, "transformer", backend, variant).Model;
+        _vae = GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model;
+        _vaeScaleFactor = GenerationSupport.VaeScaleFactor(_vae.Config);
+        _scheduler = scheduler ?? PipelineFactory.SchedulerOf(folder, FluxTransformerConfig.ClassName).Config;
+        CheckWidths();
+        LoadTime = watch.Elapsed;
+    }
+
+    public string PipelineClass => "FluxPipeline";
+    public int DefaultSteps => 28;
+    public float DefaultGuidanceScale => 3.5f;
+    public int DefaultWidth => DefaultSampleSize * _vaeScaleFactor;
+    public int DefaultHeight => DefaultWidth;
+    public int SizeMultiple => _vaeScaleFactor * FluxLatentPacking.PatchSize;
+    public TimeSpan LoadTime { get; }
+
+    /// <summary>diffusers' <c>max_sequence_length</c>: T5 tokens, at most 512.</summary>
+    public int MaxSequenceLength { get; init; } = PipelineTokenizerCalls.FluxMaxSequenceLength;
+
+    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
+    {
+        DenoisedLatents run = Denoise(request, progress, cancel);
+        cancel.ThrowIfCancellationRequested();
+        int latentHeight = run.Height / _vaeScaleFactor, latentWidth = run.Width / _vaeScaleFactor;
+        byte[] pixels = GenerationSupport.Timed(run.Timings, "decode",
+            () => VaeDecoding.DecodeToRgbBytes(_vae, FluxLatentPacking.Unpack(run.Latents, latentHeight, latentWidth))[0]);
+        progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
+        return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
+        {
+            PixelsPerToken = SizeMultiple,
+            Acceleration = run.Acceleration,
+        };
+    }
+
+    /// <summary>Everything up to the denoised latents, packed [1, (H/16)·(W/16), in_channels].</summary>
+    internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
+    {
+        var (width, height) = GenerationSupport.ResolveSize(request, this);
+        int steps = GenerationSupport.ResolveSteps(request, this);
+        float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
+        float trueCfg = request.TrueCfgScale ?? 1f;
+        if (MaxSequenceLength is <= 0 or > PipelineTokenizerCalls.FluxMaxSequenceLength)
+            throw new AccelAesException($"max_sequence_length must be between 1 and 512, got {MaxSequenceLength}.");
+        var timings = new List<PhaseTiming>();
+        var warnings = new List<string>();
+        cancel.ThrowIfCancellationRequested();
+
+        progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
+        var (positive, negative) = GenerationSupport.Timed(timings, "encode", () =>
+            (Encode(request.Prompt, warnings), trueCfg > 1f ? Encode(request.NegativePrompt, warnings) : null));
+        progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
+        cancel.ThrowIfCancellationRequested();
+
+        // prepare_latents: noise in the unpacked layout, 2·⌊size / (2·vae_scale_factor)⌋ latent pixels a side, then packed.
+        int gridHeight = height / SizeMultiple, gridWidth = width / SizeMultiple;
+        var noiseShape = new Shape(1, _transformer.Config.InChannels / 4, FluxLatentPacking.PatchSize * gridHeight, FluxLatentPacking.PatchSize * gridWidth);
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["prompt_embeds"] = positive.PromptEmbeds,
+            ["pooled_prompt_embeds"] = positive.PooledPromptEmbeds,
+            ["latents"] = FluxLatentPacking.Pack(GenerationSupport.InitialNoise(_backend, request.Seed, noiseShape)),
+        };
+        if (negative is not null)
+        {
+            inputs["negative_prompt_embeds"] = negative.PromptEmbeds;
+            inputs["negative_pooled_prompt_embeds"] = negative.PooledPromptEmbeds;
+        }
+        // FluxPipeline derives the token grid from pixel sizes at its VAE factor of 8; give it the sizes that name this grid.
+        int unit = FluxPipeline.VaeScaleFactor * FluxLatentPacking.PatchSize;
+        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Flux, steps, guidance);
+        AcceleratedRunReport? report = null;
+        var settings = new DenoiseSettings
+        {
+            Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = gridHeight * unit, Width = gridWidth * unit,
+            GuidanceMode = request.GuidanceMode,
+            Acceleration = acceleration,
+            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            OnAccelerationReport = r => report = r,
+        };
+        var pipeline = new FluxPipeline(_transformer) { TrueCfgScale = trueCfg };
+        Tensor latents = GenerationSupport.Timed(timings, "denoise", () => pipeline.Denoise(inputs, settings, (i, _) =>
+        {
+            progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
+            cancel.ThrowIfCancellationRequested();
+        }));
+        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report };
+    }
+
+    /// <summary>
+    /// AesMask's weights over FLUX's text keys (the T5 tokens): the words of the T5 ids, scored against the aesthetic
+    /// anchors with the pipeline's own CLIP-L text tower (FLUX's text_encoder is CLIP ViT-L/14).
+    /// </summary>
+    private float[] TextWeights(string prompt)
+    {
+        var clipTokenizer = _clipTokenizer as ClipTokenizer
+            ?? throw new AccelAesException("AesMask scores words with FLUX's CLIP-L, whose tokenizer must be a CLIP tokenizer.");
+        _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => _clip.Forward(ids)));
+        var t5Call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer_2").Call;
+        if (MaxSequenceLength != PipelineTokenizerCalls.FluxMaxSequenceLength) t5Call = TokenizerCall.PaddedTo(MaxSequenceLength);
+        return PromptWeights.ForEncoder(_importance, _t5Tokenizer, _t5Tokenizer.Encode(prompt, t5Call), prompt);
+    }
+
+    private FluxPromptEmbeds Encode(string prompt, List<string> warnings)
+    {
+        var clipCall = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer");
+        var t5Call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer_2");
+        if (MaxSequenceLength != PipelineTokenizerCalls.FluxMaxSequenceLength)
+            t5Call = t5Call with { Call = TokenizerCall.PaddedTo(MaxSequenceLength) };
+        TextEncoderOutput clip = _clip.Forward(GenerationSupport.Tokenize(_clipTokenizer, prompt, clipCall, warnings));
+        TextEncoderOutput t5 = _t5.Forward(GenerationSupport.Tokenize(_t5Tokenizer, prompt, t5Call, warnings));
+        return PromptConditioning.Flux(clip, t5);
+    }
+
+    /// <summary>The encoders must produce the widths the transformer takes; say which does not, before any work.</summary>
+    private void CheckWidths()
+    {
+        var c = _transformer.Config;
+        if (_clip.Config.HiddenSize != c.PooledProjectionDim)
+            throw new AccelAesException(
+                $"text_encoder's pooler_output has {_clip.Config.HiddenSize} features, but the transformer's pooled_projection_dim is {c.PooledProjectionDim}.");
+        if (_t5.Config.DModel != c.JointAttentionDim)
+            throw new AccelAesException(
+                $"text_encoder_2 (T5) has d_model {_t5.Config.DModel}, but the transformer's joint_attention_dim is {c.JointAttentionDim}.");
+        if (_vae.Config.LatentChannels * 4 != c.InChannels)
+            throw new AccelAesException(
+                $"The VAE has {_vae.Config.LatentChannels} latent channels, packed 2×2 that is {_vae.Config.LatentChannels * 4} features, " +
+                $"but the transformer takes in_channels {c.InChannels}.");
+    }
+}

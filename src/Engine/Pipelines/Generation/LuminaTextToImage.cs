@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using AccelAes.Engine.Components;
+using AccelAes.Engine.Models.Lumina;
+using AccelAes.Engine.Models.TextEncoders;
+using AccelAes.Engine.Models.Vae;
+using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.Tokenizers;
+
+namespace AccelAes.Engine.Pipelines.Generation;
+
+/// <summary>
+/// <c>LuminaPipeline</c> (Lumina-Next-SFT; older repos name it <c>LuminaText2ImgPipeline</c>) from prompt to image,
+/// as lumina/pipeline_lumina.py does it (line numbers: the diffusers mirror at 58eb52c):
+/// <list type="number">
+/// <item>The prompt is lower-cased and stripped (<c>_text_preprocessing</c>; caption cleaning needs bs4 and ftfy,
+/// without which diffusers falls back to exactly this, L458–477), tokenized with <c>padding=True,
+/// pad_to_multiple_of=8, max_length=256, truncation=True</c> (L218–226), and encoded by Gemma with the mask:
+/// <c>hidden_states[-2]</c> (L237–241).</item>
+/// <item>With guidance &gt; 1 (L775) the negative prompt (default "") is tokenized as given, not lower-cased,
+/// padded or cut to the prompt's length (L320–357), and encoded the same way.</item>
+/// <item>Initial noise N(0, 1) [1, in_channels, H/8, W/8] (L597–611, L810), the <see cref="LuminaPipeline"/> loop
+/// ([cond, uncond], guidance on 3 of 4 channels, RoPE scaling from the size), then
+/// <c>vae.decode(z / scaling_factor)</c> with no shift (L926–927).</item>
+/// </list>
+/// Defaults: 30 steps, guidance 4.0 (L639–640), size <c>transformer.config.sample_size · 8</c> (L199–204, L737–738);
+/// sizes must be multiples of 16 (L401–403). <c>vae_scale_factor</c> is hard-coded to 8 (L196).
+/// </summary>
+public sealed class LuminaTextToImage : ITextToImagePipeline
+{
+    private readonly IPromptTokenizer _tokenizer;
+    private readonly GemmaModel _gemma;
+    private readonly LuminaPipeline _pipeline;
+    private readonly AutoencoderKL _vae;
+    private readonly FlowMatchEulerSchedulerConfig _scheduler;
+    private readonly IBackend _backend;
+
+    public LuminaTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null)
+    {
+        var watch = Stopwatch.StartNew();
+        _backend = backend;
+        _tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
+        _gemma = GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model;
+        _pipeline = new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant).Model);
+        _vae = GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model;
+        _scheduler = scheduler ?? PipelineFactory.SchedulerOf(folder, LuminaNextDiTConfig.ClassName).Config;
+        CheckWidths();
+        LoadTime = watch.Elapsed;
+    }
+
+    public string PipelineClass => "LuminaPipeline";
+    public int DefaultSteps => 30;
+    public float DefaultGuidanceScale => 4f;
+    public int DefaultWidth => _pipeline.Transformer.Config.SampleSize * LuminaPipeline.VaeScaleFactor;
+    public int DefaultHeight => DefaultWidth;
+    public int SizeMultiple => LuminaPipeline.VaeScaleFactor * 2;
+    public TimeSpan LoadTime { get; }
+
+    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
+    {
+        DenoisedLatents run = Denoise(request, progress, cancel);
+        cancel.ThrowIfCancellationRequested();
+        byte[] pixels = GenerationSupport.Timed(run.Timings, "decode", () => VaeDecoding.ToRgbBytes(_vae.Decode(DecoderInput(run.Latents)))[0]);
+        progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
+        return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
+        {
+            PixelsPerToken = SizeMultiple,
+        };
+    }
+
+    /// <summary>
+    /// <c>latents / vae.config.scaling_factor</c>, nothing else: the Lumina pipeline ignores any shift or latent
+    /// statistics the VAE config has (VaeDecoding's rule for a bare SDXL config is the same computation).
+    /// </summary>
+    internal Tensor DecoderInput(Tensor latents) => latents.Backend.Scale(latents, 1f / (float)_vae.Config.ScalingFactor);
+
+    /// <summary>Everything up to the denoised latents [1, in_channels, H/8, W/8].</summary>
+    internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
+    {
+        GenerationSupport.RequireDenseSampling(request, this);
+        var (width, height) = GenerationSupport.ResolveSize(request, this);
+        int steps = GenerationSupport.ResolveSteps(request, this);
+        float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
+        bool cfg = guidance > 1f;
+        var timings = new List<PhaseTiming>();
+        var warnings = new List<string>();
+        cancel.ThrowIfCancellationRequested();
+
+        progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
+        var (positive, negative) = GenerationSupport.Timed(timings, "encode", () => Encode(request, cfg, warnings));
+        progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
+        cancel.ThrowIfCancellationRequested();
+
+        var c = _pipeline.Transformer.Config;
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["prompt_embeds"] = positive.PromptEmbeds,
+            ["prompt_attention_mask"] = positive.PromptAttentionMask,
+            ["latents"] = GenerationSupport.InitialNoise(_backend, request.Seed,
+                new Shape(1, c.InChannels, height / LuminaPipeline.VaeScaleFactor, width / LuminaPipeline.VaeScaleFactor)),
+        };
+        if (negative is not null)
+        {
+            inputs["negative_prompt_embeds"] = negative.PromptEmbeds;
+            inputs["negative_prompt_attention_mask"] = negative.PromptAttentionMask;
+        }
+        var settings = new DenoiseSettings
+        {
+            Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
+        };
+        Tensor latents = GenerationSupport.Timed(timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
+        {
+            progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
+            cancel.ThrowIfCancellationRequested();
+        }));
+        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings);
+    }
+
+    /// <summary><c>encode_prompt</c>: the prompt batch, then (with guidance) the negative batch at the prompt's length.</summary>
+    private (LuminaPromptEmbeds Positive, LuminaPromptEmbeds? Negative) Encode(GenerationRequest request, bool cfg, List<string> warnings)
+    {
+        PipelineTokenizerCall call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer");
+        LuminaTokens tokens = PipelineTokenization.EncodeLumina(_tokenizer, [request.Prompt], [request.NegativePrompt], cfg);
+        TokenizedPrompt prompt = tokens.Conditional[0];
+        if (prompt.Truncated)
+            warnings.Add($"The prompt is longer than {call.Label} takes: {prompt.DroppedTokenCount} of its tokens were dropped.");
+        LuminaPromptEmbeds positive = Embed(prompt);
+        if (tokens.Unconditional is not { } unconditional) return (positive, null);
+        TokenizedPrompt negative = unconditional[0];
+        if (negative.Truncated)
+            warnings.Add($"The negative prompt is longer than the prompt's {prompt.Length} tokens, to which LuminaPipeline pads or cuts it: " +
+                         $"{negative.DroppedTokenCount} of its tokens were dropped.");
+        return (positive, Embed(negative));
+    }
+
+    private LuminaPromptEmbeds Embed(TokenizedPrompt tokens)
+    {
+        TokenGrid ids = TokenGrid.FromRows([tokens.InputIds], "input_ids");
+        TokenGrid mask = TokenGrid.FromRows([tokens.AttentionMask], "attention_mask");
+        return PromptConditioning.Lumina(_gemma.HiddenState(ids, mask, -2), mask);
+    }
+
+    /// <summary>The encoder and VAE must produce the widths the transformer takes; say which does not, before any work.</summary>
+    private void CheckWidths()
+    {
+        var c = _pipeline.Transformer.Config;
+        if (_gemma.Config.HiddenSize != c.CrossAttentionDim)
+            throw new AccelAesException(
+                $"text_encoder (Gemma) has hidden_size {_gemma.Config.HiddenSize}, but the transformer's cross_attention_dim is {c.CrossAttentionDim}.");
+        if (_vae.Config.LatentChannels != c.InChannels)
+            throw new AccelAesException(
+                $"The VAE has {_vae.Config.LatentChannels} latent channels, but the transformer takes in_channels {c.InChannels}.");
+        if (GenerationSupport.VaeScaleFactor(_vae.Config) != LuminaPipeline.VaeScaleFactor)
+            throw new AccelAesException(
+                $"LuminaPipeline assumes a VAE that scales by {LuminaPipeline.VaeScaleFactor}; this one scales by {GenerationSupport.VaeScaleFactor(_vae.Config)}.");
+    }
+}
