@@ -18,7 +18,10 @@ public interface IBackend : IDisposable
 
     // ---- Memory -------------------------------------------------------------------------------
 
-    /// <summary>A new tensor holding <paramref name="values"/>.</summary>
+    /// <summary>
+    /// A new tensor holding <paramref name="values"/>. Its storage type is the backend's choice: the CUDA backend keeps
+    /// uploads in fp32 (timesteps, latents and tables must not be rounded to bf16) and converts on use where an op computes in bf16.
+    /// </summary>
     Tensor Upload(ReadOnlySpan<float> values, Shape shape);
 
     /// <summary>A new weight tensor from raw little-endian bytes of type <paramref name="source"/>.</summary>
@@ -44,6 +47,7 @@ public interface IBackend : IDisposable
     /// <paramref name="keyMask"/> [B, Sk]: 0 excludes a key (padding), any other value keeps it.
     /// <paramref name="causal"/>: query i sees keys j ≤ i + (Sk − Sq).
     /// <paramref name="bias"/> [Hq, Sq, Sk] or [B, Hq, Sq, Sk]: added to the scaled scores (T5's relative positions).
+    /// A query row that sees no key at all (every key masked, or causal with Sq &gt; Sk for its first Sq − Sk rows) is zeros.
     /// </summary>
     Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null);
 

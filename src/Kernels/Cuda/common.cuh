@@ -100,6 +100,64 @@ __device__ __forceinline__ float gelu_tanh(float x) {
 // SiLU: x·σ(x).
 __device__ __forceinline__ float silu(float x) { return x / (1.0f + expf(-x)); }
 
+// Exact GELU: 0.5·x·(1 + erf(x/√2)) (CLIP-G "gelu"); erff is the accurate library function (≤ 2 ulp).
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f)); }
+
+// QuickGELU: x·σ(1.702·x) (CLIP-L).
+__device__ __forceinline__ float quick_gelu(float x) { return x / (1.0f + expf(-1.702f * x)); }
+
+// Activation codes: the values of AccelAes.Engine.Tensors.Activation (None = 0, Silu = 1, GeluTanh = 2,
+// Gelu = 3, QuickGelu = 4, Tanh = 5). A runtime switch, uniform across a launch, so one kernel serves all;
+// an unknown code returns NaN, which the harness's NaN checks make loud.
+#define ACT_NONE       0
+#define ACT_SILU       1
+#define ACT_GELU_TANH  2
+#define ACT_GELU       3
+#define ACT_QUICK_GELU 4
+#define ACT_TANH       5
+
+__device__ __forceinline__ float apply_activation(float x, int act) {
+    switch (act) {
+        case ACT_NONE:       return x;
+        case ACT_SILU:       return silu(x);
+        case ACT_GELU_TANH:  return gelu_tanh(x);
+        case ACT_GELU:       return gelu_erf(x);
+        case ACT_QUICK_GELU: return quick_gelu(x);
+        case ACT_TANH:       return tanhf(x);
+        default:             return __int_as_float(0x7fc00000);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Typed loads and stores: kernels that exist for both storage types are written once as templates over
+// the pointer type and read/write through these, so the arithmetic is always fp32.
+// ---------------------------------------------------------------------------------------------------
+__device__ __forceinline__ float load_f32(const bf16* p, u64 i) { return bf16_to_f32(p[i]); }
+__device__ __forceinline__ float load_f32(const float* p, u64 i) { return p[i]; }
+__device__ __forceinline__ void store_f32(bf16* p, u64 i, float v) { p[i] = f32_to_bf16(v); }
+__device__ __forceinline__ void store_f32(float* p, u64 i, float v) { p[i] = v; }
+
+// Eight consecutive bf16 as one 16-byte access (p must be 16-byte aligned).
+__device__ __forceinline__ void load_bf16x8(const bf16* p, float (&f)[8]) {
+    const uint4 u = *reinterpret_cast<const uint4*>(p);
+    const u32 w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        f[2 * i] = __uint_as_float(w[i] << 16);
+        f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+    }
+}
+
+__device__ __forceinline__ void store_bf16x8(bf16* p, const float (&f)[8]) {
+    u32 w[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        w[i] = (u32)f32_to_bf16(f[2 * i]).bits | ((u32)f32_to_bf16(f[2 * i + 1]).bits << 16);
+    *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+#define ACCELAES_INF __int_as_float(0x7f800000)
+
 // ---------------------------------------------------------------------------------------------------
 // Reductions. Warp reductions use the butterfly pattern (every lane ends with the result). Block
 // reductions need `scratch` in shared memory with room for 32 floats, and every thread of the block

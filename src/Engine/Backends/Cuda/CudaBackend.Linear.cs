@@ -1,0 +1,132 @@
+using AccelAes.Engine.Tensors;
+using AccelAes.Kernels.Interop;
+
+namespace AccelAes.Engine.Backends.Cuda;
+
+public sealed partial class CudaBackend
+{
+    /// <summary>
+    /// y = act(x·Wᵀ + b) through cuBLASLt (mapping: <see cref="GemmMapping.ForLinear"/>): no activation → BIAS or
+    /// DEFAULT epilogue straight to bf16; GeluTanh → GELU_BIAS / GELU epilogue (cuBLASLt's GELU is the tanh
+    /// form); any other activation → fp32 GEMM output, then one kernel adds the bias, applies the activation
+    /// and rounds once. Without cuBLASLt, or when it has no algorithm for the shape: gemm.cu with the same
+    /// single rounding.
+    /// </summary>
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
+    {
+        var cx = Float(x, "Linear");
+        var cw = Float(weight, "Linear");
+        RequireRank(weight, 2, "Linear", "weight");
+        int n = weight.Shape[0], k = weight.Shape[1];
+        if (x.Shape.Last != k)
+            throw new ArgumentException($"Linear: input {x.Shape} has {x.Shape.Last} features, weight {weight.Shape} expects {k}.");
+        if (bias is not null && (bias.Shape.Rank != 1 || bias.Shape[0] != n))
+            throw new ArgumentException($"Linear: bias {bias.Shape} does not match {n} outputs.");
+        var cb = bias is null ? null : Float(bias, "Linear");
+        using var op = Enter("Linear", x, weight, bias);
+        int m = x.Shape.Rows;
+        int[] dims = x.Shape.ToArray();
+        dims[^1] = n;
+        var y = New(new Shape(dims), DType.BF16);
+        if (y.ElementCount == 0)
+            return y;
+        if (m == 0)
+        {
+            // K = 0 (Shape.Rows is 0 then): the CPU reference multiplies nothing and leaves zeros.
+            CudaDriver.MemsetD8Async(y.Pointer, 0, y.ByteCount, _stream, "Linear");
+            return y;
+        }
+        LinearInto(Bf16(cx), Bf16(cw), cb is null ? null : Bf16(cb), activation, y.Pointer, m, n, k, "Linear");
+        return y;
+    }
+
+    /// <summary>Y[m×n] (bf16, at <paramref name="y"/>) = act(X[m×k]·W[n×k]ᵀ + b); all operands bf16.</summary>
+    private void LinearInto(CudaTensor x, CudaTensor w, CudaTensor? bias, Activation activation, CuDevicePtr y, int m, int n, int k, string what)
+    {
+        if (_gemm is not null)
+        {
+            var mapping = GemmMapping.ForLinear(m, n, k);
+            bool done;
+            if (activation is Activation.None or Activation.GeluTanh)
+            {
+                var epilogue = (activation, bias is null) switch
+                {
+                    (Activation.None, true) => CublasLtEpilogue.Default,
+                    (Activation.None, false) => CublasLtEpilogue.Bias,
+                    (_, true) => CublasLtEpilogue.Gelu,
+                    _ => CublasLtEpilogue.GeluBias,
+                };
+                done = _gemm.TryMatmul(mapping, w.Pointer, x.Pointer, y, CudaDataType.R16BF, epilogue, PointerOf(bias), what);
+            }
+            else
+            {
+                var acc = Temporary(new Shape(m, n), DType.F32);
+                done = _gemm.TryMatmul(mapping, w.Pointer, x.Pointer, acc.Pointer, CudaDataType.R32F, CublasLtEpilogue.Default, default, what);
+                if (done)
+                {
+                    ulong count = (ulong)m * (ulong)n;
+                    Elementwise("activate_f32_to_bf16", count, acc.Pointer, PointerOf(bias), y, count, (ulong)n, (int)activation);
+                }
+            }
+            if (done)
+                return;
+        }
+        // gemm.cu: A = x [m, k] (row stride k), B = w [n, k] (row stride k), C = y [m, n].
+        Gemm(x.Pointer, k, 1, w.Pointer, k, 1, y, n, 1, m, n, k, bias, biasPerRow: false, activation, outF32: false);
+    }
+
+    /// <summary>gemm.cu: C[i, j] = act(Σ_p A[i·sam + p·sak]·B[j·sbn + p·sbk] + bias) for i &lt; m, j &lt; n.</summary>
+    private void Gemm(CuDevicePtr a, long sam, long sak, CuDevicePtr b, long sbn, long sbk, CuDevicePtr c, long scm, long scn,
+        int m, int n, int k, CudaTensor? bias, bool biasPerRow, Activation activation, bool outF32)
+    {
+        long tilesM = LaunchConfig.CeilDiv(m, 64), tilesN = LaunchConfig.CeilDiv(n, 64);
+        if (tilesM > 65535)
+            throw new NotSupportedException($"gemm.cu: {m} rows exceed its grid limit ({65535 * 64}).");
+        int biasMode = bias is null ? 0 : biasPerRow ? 2 : 1;
+        Launch("gemm_bf16", new Dim3((uint)tilesN, (uint)tilesM), 256, 0,
+            a, b, c, PointerOf(bias), m, n, k, sam, sak, sbn, sbk, scm, scn, biasMode, (int)activation, outF32 ? 1 : 0);
+    }
+
+    /// <summary>
+    /// Linear computed by gemm.cu even when cuBLASLt is present: the selftest's on-device cross-check of
+    /// cuBLASLt (same inputs, independent GEMM).
+    /// </summary>
+    public Tensor LinearReference(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
+    {
+        var cx = Float(x, "Linear");
+        var cw = Float(weight, "Linear");
+        RequireRank(weight, 2, "Linear", "weight");
+        int n = weight.Shape[0], k = weight.Shape[1];
+        if (x.Shape.Last != k)
+            throw new ArgumentException($"Linear: input {x.Shape} has {x.Shape.Last} features, weight {weight.Shape} expects {k}.");
+        if (bias is not null && (bias.Shape.Rank != 1 || bias.Shape[0] != n))
+            throw new ArgumentException($"Linear: bias {bias.Shape} does not match {n} outputs.");
+        var cb = bias is null ? null : Float(bias, "Linear");
+        using var op = Enter("LinearReference", x, weight, bias);
+        int m = x.Shape.Rows;
+        int[] dims = x.Shape.ToArray();
+        dims[^1] = n;
+        var y = New(new Shape(dims), DType.BF16);
+        if (y.ElementCount == 0)
+            return y;
+        if (m == 0)
+        {
+            CudaDriver.MemsetD8Async(y.Pointer, 0, y.ByteCount, _stream, "LinearReference");
+            return y;
+        }
+        Gemm(Bf16(cx).Pointer, k, 1, Bf16(cw).Pointer, k, 1, y.Pointer, n, 1, m, n, k, cb is null ? null : Bf16(cb), false, activation, false);
+        return y;
+    }
+
+    internal static void RequireSameShape(Tensor a, Tensor b, string op)
+    {
+        if (a.Shape != b.Shape)
+            throw new ArgumentException($"{op}: shapes {a.Shape} and {b.Shape} differ.");
+    }
+
+    internal static void RequireRank(Tensor t, int rank, string op, string what)
+    {
+        if (t.Shape.Rank != rank)
+            throw new ArgumentException($"{op}: {what} must have rank {rank}, got {t.Shape}.");
+    }
+}

@@ -1,0 +1,92 @@
+using AccelAes.Engine.Tensors;
+using AccelAes.Kernels.Interop;
+
+namespace AccelAes.Engine.Backends.Cuda;
+
+public sealed partial class CudaBackend
+{
+    /// <summary>uncond + scale·(cond − uncond); F32 when both are F32, otherwise BF16.</summary>
+    public Tensor GuidanceCombine(Tensor uncond, Tensor cond, float scale)
+    {
+        RequireSameShape(uncond, cond, "GuidanceCombine");
+        var cu = Float(uncond, "GuidanceCombine");
+        var cc = Float(cond, "GuidanceCombine");
+        using var op = Enter("GuidanceCombine", uncond, cond);
+        bool f32 = cu.DType == DType.F32 && cc.DType == DType.F32;
+        var y = New(cond.Shape, f32 ? DType.F32 : DType.BF16);
+        ulong n = (ulong)y.ElementCount;
+        if (f32)
+            Elementwise("guidance_combine_f32", n, cu.Pointer, cc.Pointer, y.Pointer, scale, n);
+        else
+            Elementwise("guidance_combine_bf16", n, Bf16(cu).Pointer, Bf16(cc).Pointer, y.Pointer, scale, n);
+        return y;
+    }
+
+    /// <summary>Spatial guidance: uncond + scale ⊙ (cond − uncond), scale (read as fp32) broadcast over cond's leading dimensions.</summary>
+    public Tensor GuidanceCombine(Tensor uncond, Tensor cond, Tensor scale)
+    {
+        RequireSameShape(uncond, cond, "GuidanceCombine");
+        int inner = RequireTrailing(cond, scale, "GuidanceCombine");
+        var cu = Float(uncond, "GuidanceCombine");
+        var cc = Float(cond, "GuidanceCombine");
+        var cs = Float(scale, "GuidanceCombine");
+        using var op = Enter("GuidanceCombine", uncond, cond, scale);
+        bool f32 = cu.DType == DType.F32 && cc.DType == DType.F32;
+        var y = New(cond.Shape, f32 ? DType.F32 : DType.BF16);
+        ulong n = (ulong)y.ElementCount;
+        if (n == 0)
+            return y;
+        if (f32)
+            Elementwise("guidance_combine_map_f32", n, cu.Pointer, cc.Pointer, F32(cs).Pointer, y.Pointer, n, (ulong)inner);
+        else
+            Elementwise("guidance_combine_map_bf16", n, Bf16(cu).Pointer, Bf16(cc).Pointer, F32(cs).Pointer, y.Pointer, n, (ulong)inner);
+        return y;
+    }
+
+    /// <summary>StepCache extrapolation fma(c, latest − previous, latest) in fp32; F32 when both are F32, otherwise BF16.</summary>
+    public Tensor Extrapolate(Tensor latest, Tensor previous, float coefficient)
+    {
+        RequireSameShape(latest, previous, "Extrapolate");
+        var ca = Float(latest, "Extrapolate");
+        var cb = Float(previous, "Extrapolate");
+        using var op = Enter("Extrapolate", latest, previous);
+        bool f32 = ca.DType == DType.F32 && cb.DType == DType.F32;
+        var y = New(latest.Shape, f32 ? DType.F32 : DType.BF16);
+        ulong n = (ulong)y.ElementCount;
+        if (f32)
+            Elementwise("extrapolate_f32", n, ca.Pointer, cb.Pointer, y.Pointer, coefficient, n);
+        else
+            Elementwise("extrapolate_bf16", n, Bf16(ca).Pointer, Bf16(cb).Pointer, y.Pointer, coefficient, n);
+        return y;
+    }
+
+    /// <summary>latents += dt·velocity in fp32, in place; latents F32 (recommended: <see cref="Upload"/>) or BF16, velocity either.</summary>
+    public void EulerStepInPlace(Tensor latents, Tensor velocity, float dt)
+    {
+        RequireSameShape(latents, velocity, "EulerStepInPlace");
+        var cx = Float(latents, "EulerStepInPlace");
+        var cv = Float(velocity, "EulerStepInPlace");
+        using var op = Enter("EulerStepInPlace", latents, velocity);
+        ulong n = (ulong)cx.ElementCount;
+        string kernel = $"euler_step_{Suffix(cx.DType)}_{Suffix(cv.DType)}";
+        Elementwise(kernel, n, cx.Pointer, cv.Pointer, dt, n);
+    }
+
+    /// <summary>Number of NaN/±∞ elements (waits for the queued work).</summary>
+    public unsafe int CountNonFinite(Tensor x)
+    {
+        var cx = Float(x, "CountNonFinite");
+        using var op = Enter("CountNonFinite", x);
+        var counter = ScratchSlot(ScratchCount);
+        CudaDriver.MemsetD32Async(counter, 0, 1, _stream, "CountNonFinite");
+        ulong n = (ulong)cx.ElementCount;
+        Elementwise(cx.DType == DType.F32 ? "count_nonfinite_f32" : "count_nonfinite_bf16", n, cx.Pointer, n, counter);
+        uint count;
+        CudaDriver.MemcpyDtoHAsync(&count, counter, 4, _stream, "CountNonFinite");
+        CudaDriver.StreamSynchronize(_stream, "CountNonFinite");
+        CheckDeviceErrors();
+        return (int)Math.Min(count, int.MaxValue);
+    }
+
+    private static string Suffix(DType dtype) => dtype == DType.F32 ? "f32" : "bf16";
+}

@@ -1,0 +1,41 @@
+using AccelAes.Kernels.Compilation;
+
+namespace AccelAes.Engine.Backends.Cuda;
+
+/// <summary>Construction options of <see cref="CudaBackend"/>. The defaults are the product configuration.</summary>
+public sealed record CudaBackendOptions
+{
+    /// <summary>CUDA device ordinal.</summary>
+    public int Device { get; init; }
+
+    /// <summary>Use cuBLASLt for Linear and Conv2d when it is installed (otherwise, and when this is false, gemm.cu).</summary>
+    public bool UseCublasLt { get; init; } = true;
+
+    /// <summary>cuBLASLt workspace (32 MiB is NVIDIA's recommendation for Hopper).</summary>
+    public ulong CublasWorkspaceBytes { get; init; } = 32UL << 20;
+
+    /// <summary>Size of each of the two pinned staging buffers used by uploads and downloads.</summary>
+    public ulong StagingChunkBytes { get; init; } = 64UL << 20;
+
+    /// <summary>Fresh device allocations between two garbage collections that return undisposed tensors' memory; null: 1/8 of device memory.</summary>
+    public ulong? ReclaimThresholdBytes { get; init; }
+
+    /// <summary>Most device memory this backend may hold (tensors, cached blocks, workspaces); null: what the device has.
+    /// An allocation beyond it fails like a real out-of-memory error (leave room for other processes, test OOM paths).</summary>
+    public ulong? MemoryLimitBytes { get; init; }
+
+    /// <summary>Column chunk budget of Conv2d's im2col + fp32 GEMM buffers.</summary>
+    public ulong ConvolutionScratchBytes { get; init; } = 256UL << 20;
+
+    /// <summary>Synchronize the stream after every op, so an asynchronous kernel fault is reported by the op that caused it (selftest, debugging).</summary>
+    public bool SynchronizeEachOp { get; init; }
+
+    /// <summary>Fill every new tensor with NaN bits before the op writes it, so an element an op forgets to write shows up (tests, selftest).</summary>
+    public bool PoisonNewTensors { get; init; }
+
+    /// <summary>Always use the reference attention kernel (for cross-checks).</summary>
+    public bool ForceReferenceAttention { get; init; }
+
+    /// <summary>The kernel compiler (and its disk cache); null: the default cache directory.</summary>
+    public KernelCompiler? Compiler { get; init; }
+}

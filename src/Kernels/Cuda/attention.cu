@@ -1,0 +1,348 @@
+// attention.cu — fused multi-head attention forward (FlashAttention-2 style), bf16 in/out, fp32 softmax.
+//
+// Computes, per batch b, query head h and query i:
+//   s_j = scale·(q_i · k_j) + bias[(b,) h, i, j]               (bias optional, [Hq,Sq,Sk] or [B,Hq,Sq,Sk])
+//   s_j = −∞ where key_mask[b, j] == 0, or (causal) j > i + (Sk − Sq), or j ≥ Sk (tile tail)
+//   o_i = Σ_j softmax(s)_j · v_j ; a row whose keys are all masked is written as zeros (lse = −∞)
+// with q [B,Sq,Hq,D], k [B,Sk,Hkv,D], v [B,Sk,Hkv,Dv], o [B,Sq,Hq,Dv] (row-major, contiguous) and
+// grouped-query attention: query head h reads key/value head h / (Hq / Hkv). Optionally writes the
+// natural-log log-sum-exp of each row's scaled scores to lse [B, Hq, Sq] (FlashAttention's softmax_lse),
+// which split-KV and sequence-parallel merges need, and optionally AesMask's affinity
+//   affinity[b, h, i] = Σ_j softmax(s)_j · key_weights[b, j]   (fp32 [B, Hq, Sq]; 0 for a row that sees no key)
+// without materialising the probabilities: a running weighted sum a is kept next to the row sum l, rescaled
+// by the same exp2(m_old − m_new), and a / l is written at the end (both from the fp32 P).
+//
+// Shape of the kernel (FlashAttention-2, arXiv 2307.08691 §3): one CTA of FA_WARPS warps owns a tile of
+// FA_BLOCK_M = 16·FA_WARPS queries of one (b, h); each warp owns 16 query rows, so the softmax needs no
+// cross-warp reduction. K/V are streamed in tiles of FA_BLOCK_N keys through shared memory, two stages
+// (cp.async prefetch of tile t+1 while tile t is computed). Q stays in registers as mma A fragments for the
+// whole loop; S = Q·Kᵀ and O += P·V run on tensor cores (mma m16n8k16, fp32 accumulation). Softmax is
+// online: running row max m and row sum l in fp32 registers, in the log2 domain (scores pre-multiplied by
+// log2 e, so exp is one ex2.approx), O rescaled by exp2(m_old − m_new) when the max grows, divided by l once
+// at the end. P is rounded to bf16 for the P·V mma (as FlashAttention does); l sums the fp32 P.
+//
+// Head dims: the kernel is compiled for padded head dims DP ∈ {32, 64, 80, 128} (entry points
+// attention_fwd_d<DP>_bf16); D and Dv ≤ DP are zero-padded in shared memory (zero Q/K columns add nothing
+// to the dot products, padded O columns are never stored). Lumina's 72 runs as 80, the tiny test models
+// (8–32) as 32, 81–128 as 128 (a DP = 96 instance spilled 8 bytes on sm_80 and cost 4 s of NVRTC time).
+// Head dims above 128 use attention_ref.cu (a 256-wide variant would need Q kept in shared memory to stay
+// under 255 registers: a follow-up). Rows of Q/K/V are copied 16 bytes at a time with
+// cp.async when D (resp. Dv) is a multiple of 8 (then every row start is 16-byte aligned, given the
+// 256-byte-aligned tensor bases the CUDA backend guarantees); otherwise element by element (slow, exact).
+//
+// Shared memory: Q [64][DP+8], K and V [2][64][DP+8] bf16 = 640·(DP+8) bytes (85 KiB at DP=128, so the host
+// raises the dynamic shared memory limit). The +8 elements of padding per row make every ldmatrix phase
+// (8 rows × 16 bytes) hit 8 distinct 4-bank groups for all the DP above, i.e. conflict-free without a swizzle.
+//
+// Tuning knobs (should not affect results, only speed): FA_WARPS, FA_BLOCK_N. Performance targets for the
+// H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k tokens.
+#include "common.cuh"
+#include "mma.cuh"
+
+#define FA_WARPS 4
+#define FA_THREADS (32 * FA_WARPS)
+#define FA_BLOCK_M (16 * FA_WARPS)
+#define FA_BLOCK_N 64
+#define FA_LOG2E 1.4426950408889634f
+#define FA_LN2 0.6931471805599453f
+
+extern __shared__ __align__(16) unsigned char fa_smem[];
+
+// Copies rows [0, rows_valid) × columns [0, cols) of a row-major global tile (row stride g_stride elements)
+// into shared rows of DP+8 elements; everything else of the ROWS × DP tile becomes zero.
+template <int DP, int ROWS>
+__device__ __forceinline__ void fa_load_tile(bf16* s, const bf16* g, u64 g_stride, int rows_valid, int cols, bool vec) {
+    constexpr int STRIDE = DP + 8;
+    constexpr int CHUNKS = DP / 8;  // 16-byte chunks per row
+    if (vec) {
+        for (int c = threadIdx.x; c < ROWS * CHUNKS; c += FA_THREADS) {
+            const int r = c / CHUNKS;
+            const int col = (c % CHUNKS) * 8;
+            const bool inside = r < rows_valid && col < cols;  // cols % 8 == 0: a chunk is all in or all out
+            const bf16* src = inside ? g + (u64)r * g_stride + col : g;  // g is valid; 0 bytes are read from it
+            cp_async_16(smem_u32(s + r * STRIDE + col), src, inside ? 16 : 0);
+        }
+    } else {
+        for (int e = threadIdx.x; e < ROWS * DP; e += FA_THREADS) {
+            const int r = e / DP;
+            const int col = e % DP;
+            bf16 v;
+            v.bits = 0;
+            if (r < rows_valid && col < cols) v = g[(u64)r * g_stride + col];
+            s[r * STRIDE + col] = v;
+        }
+    }
+}
+
+template <int DP>
+__device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const bf16* __restrict__ k,
+                                              const bf16* __restrict__ v, bf16* __restrict__ out,
+                                              float* __restrict__ lse, const float* __restrict__ key_mask,
+                                              const bf16* __restrict__ bias, const float* __restrict__ key_weights,
+                                              float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
+                                              int d, int dv, float scale, int causal, int bias_per_batch) {
+    constexpr int STRIDE = DP + 8;
+    constexpr int KSTEPS = DP / 16;          // k16 steps of Q·Kᵀ over the head dim
+    constexpr int DTILES = DP / 8;           // n8 tiles of O over the head dim
+    constexpr int NTILES = FA_BLOCK_N / 8;   // n8 tiles of S over the keys of one tile
+
+    bf16* sQ = reinterpret_cast<bf16*>(fa_smem);
+    bf16* sK = sQ + FA_BLOCK_M * STRIDE;
+    bf16* sV = sK + 2 * FA_BLOCK_N * STRIDE;
+
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+    const int g = lane >> 2;   // fragment row group
+    const int tq = lane & 3;   // fragment column pair
+    const int q0 = blockIdx.x * FA_BLOCK_M;
+    const int h = blockIdx.y;
+    const int b = blockIdx.z;
+    const int kh = h / (hq / hkv);
+    const int offset = sk - sq;  // causal: query i sees keys j <= i + offset
+
+    const u64 q_stride = (u64)hq * d;
+    const u64 k_stride = (u64)hkv * d;
+    const u64 v_stride = (u64)hkv * dv;
+    const u64 o_stride = (u64)hq * dv;
+    const bf16* q_base = q + ((u64)b * sq * hq + h) * d;      // token i at q_base + i·q_stride
+    const bf16* k_base = k + ((u64)b * sk * hkv + kh) * d;
+    const bf16* v_base = v + ((u64)b * sk * hkv + kh) * dv;
+    bf16* o_base = out + ((u64)b * sq * hq + h) * dv;
+
+    // Key tiles this CTA visits: all of them, or under causal masking only those holding a key visible to
+    // the CTA's last query. None at all (Sk < Sq, early queries): every row is fully masked → zeros.
+    int n_tiles = (sk + FA_BLOCK_N - 1) / FA_BLOCK_N;
+    if (causal) {
+        const int last_key = min(q0 + FA_BLOCK_M, sq) - 1 + offset;
+        n_tiles = min(n_tiles, last_key < 0 ? 0 : last_key / FA_BLOCK_N + 1);
+    }
+    if (n_tiles == 0) {
+        for (int e = tid; e < FA_BLOCK_M * dv; e += FA_THREADS) {
+            const int i = q0 + e / dv;
+            if (i < sq) o_base[(u64)i * o_stride + e % dv].bits = 0;
+        }
+        if (lse != nullptr && tid < FA_BLOCK_M && q0 + tid < sq) lse[((u64)b * hq + h) * sq + q0 + tid] = -ACCELAES_INF;
+        if (affinity != nullptr && tid < FA_BLOCK_M && q0 + tid < sq) affinity[((u64)b * hq + h) * sq + q0 + tid] = 0.0f;
+        return;
+    }
+
+    const bool vec_qk = (d & 7) == 0;
+    const bool vec_v = (dv & 7) == 0;
+    fa_load_tile<DP, FA_BLOCK_M>(sQ, q_base + (u64)q0 * q_stride, q_stride, sq - q0, d, vec_qk);
+    fa_load_tile<DP, FA_BLOCK_N>(sK, k_base, k_stride, sk, d, vec_qk);
+    fa_load_tile<DP, FA_BLOCK_N>(sV, v_base, v_stride, sk, dv, vec_v);
+    cp_async_commit();
+
+    u32 qf[KSTEPS][4];
+    float o[DTILES][4];
+#pragma unroll
+    for (int i = 0; i < DTILES; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    float m_run[2] = {-ACCELAES_INF, -ACCELAES_INF};  // rows g and g+8, log2 domain
+    float l_run[2] = {0.0f, 0.0f};                    // this thread's part of the row sums
+    float a_run[2] = {0.0f, 0.0f};                    // this thread's part of the key-weighted row sums (affinity)
+    const float scale_log2 = scale * FA_LOG2E;
+    const int row0 = q0 + warp * 16 + g;              // query index of fragment row g (row g+8 is row0 + 8)
+
+    for (int t = 0; t < n_tiles; ++t) {
+        const int stage = t & 1;
+        if (t + 1 < n_tiles) {
+            const int next = (t + 1) & 1;
+            const int key0 = (t + 1) * FA_BLOCK_N;
+            fa_load_tile<DP, FA_BLOCK_N>(sK + next * FA_BLOCK_N * STRIDE, k_base + (u64)key0 * k_stride, k_stride, sk - key0, d, vec_qk);
+            fa_load_tile<DP, FA_BLOCK_N>(sV + next * FA_BLOCK_N * STRIDE, v_base + (u64)key0 * v_stride, v_stride, sk - key0, dv, vec_v);
+            cp_async_commit();
+            cp_async_wait<1>();  // everything but the tile just issued has landed
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+
+        if (t == 0) {
+            // A fragments of this warp's 16 query rows: matrices (rows 0-7 | 8-15) × (cols 0-7 | 8-15).
+            const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+            const int c = (lane >> 4) * 8;
+#pragma unroll
+            for (int ks = 0; ks < KSTEPS; ++ks)
+                ldmatrix_x4(qf[ks][0], qf[ks][1], qf[ks][2], qf[ks][3], smem_u32(sQ + r * STRIDE + ks * 16 + c));
+        }
+
+        // S = Q·Kᵀ for 16 rows × 64 keys per warp. K is [key][d] in shared memory, which is exactly the
+        // "col" B operand: one ldmatrix.x4 gives the B fragments of keys 0-7 and 8-15 for one k16 step.
+        const bf16* sKs = sK + stage * FA_BLOCK_N * STRIDE;
+        float s[NTILES][4];
+#pragma unroll
+        for (int i = 0; i < NTILES; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+#pragma unroll
+        for (int ks = 0; ks < KSTEPS; ++ks) {
+#pragma unroll
+            for (int p = 0; p < NTILES / 2; ++p) {
+                const int key = p * 16 + (lane & 7) + (lane >> 4) * 8;
+                const int col = ks * 16 + ((lane >> 3) & 1) * 8;
+                u32 b0, b1, b2, b3;
+                ldmatrix_x4(b0, b1, b2, b3, smem_u32(sKs + key * STRIDE + col));
+                mma_bf16_16816(s[2 * p], qf[ks], b0, b1);
+                mma_bf16_16816(s[2 * p + 1], qf[ks], b2, b3);
+            }
+        }
+
+        // Scale (+ bias) into the log2 domain and mask. Element e of n-tile nt is row g + 8·(e/2), key
+        // nt·8 + 2·tq + e%2 of this tile. Per-element checks run only on tiles that need them.
+        const int key0 = t * FA_BLOCK_N;
+        const bool need_mask = key0 + FA_BLOCK_N > sk || key_mask != nullptr || (causal && key0 + FA_BLOCK_N - 1 > q0 + offset);
+#pragma unroll
+        for (int nt = 0; nt < NTILES; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int i = row0 + (e >> 1) * 8;
+                const int j = key0 + nt * 8 + 2 * tq + (e & 1);
+                float x = s[nt][e] * scale_log2;
+                if (bias != nullptr && i < sq && j < sk) {
+                    const u64 bias_row = ((u64)(bias_per_batch ? b : 0) * hq + h) * sq + i;
+                    x += bf16_to_f32(bias[bias_row * sk + j]) * FA_LOG2E;
+                }
+                if (need_mask) {
+                    const bool visible = j < sk && (key_mask == nullptr || key_mask[(u64)b * sk + j] != 0.0f) &&
+                                         (!causal || j <= i + offset);
+                    if (!visible) x = -ACCELAES_INF;
+                }
+                s[nt][e] = x;
+            }
+        }
+
+        // Online softmax: new running max (the 4 threads of a row group hold one row between them).
+        float mx[2] = {m_run[0], m_run[1]};
+#pragma unroll
+        for (int nt = 0; nt < NTILES; ++nt) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
+        }
+        float m_sub[2], alpha[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(ACCELAES_FULL_MASK, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(ACCELAES_FULL_MASK, mx[r], 2));
+            // A row with nothing visible yet keeps max −∞; subtracting 0 instead keeps exp2(−∞ − m) = 0
+            // rather than NaN, so its P, O and l stay exactly zero.
+            m_sub[r] = mx[r] == -ACCELAES_INF ? 0.0f : mx[r];
+            alpha[r] = exp2_approx(m_run[r] - m_sub[r]);  // old max −∞ → 0 (O and l are 0 then anyway)
+            m_run[r] = mx[r];
+        }
+        float rowsum[2] = {0.0f, 0.0f};
+        float rowaff[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int nt = 0; nt < NTILES; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                s[nt][e] = exp2_approx(s[nt][e] - m_sub[e >> 1]);
+                rowsum[e >> 1] += s[nt][e];
+            }
+        }
+        if (key_weights != nullptr) {
+            const float* w = key_weights + (u64)b * sk + key0 + 2 * tq;
+            const int valid = sk - key0 - 2 * tq;  // keys of this thread's columns that exist: j − key0 − 2tq < valid
+#pragma unroll
+            for (int nt = 0; nt < NTILES; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    if (nt * 8 + (e & 1) < valid) rowaff[e >> 1] += s[nt][e] * w[nt * 8 + (e & 1)];
+        }
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            l_run[r] = l_run[r] * alpha[r] + rowsum[r];
+            a_run[r] = a_run[r] * alpha[r] + rowaff[r];
+        }
+#pragma unroll
+        for (int dt = 0; dt < DTILES; ++dt) {
+            o[dt][0] *= alpha[0];
+            o[dt][1] *= alpha[0];
+            o[dt][2] *= alpha[1];
+            o[dt][3] *= alpha[1];
+        }
+
+        // O += P·V. The C fragments of S n-tiles 2kk and 2kk+1 are exactly the A fragment of P for keys
+        // 16kk..16kk+15. V is [key][d]: the "col" B operand needs it transposed, hence ldmatrix.trans;
+        // one x4 gives the B fragments of head-dim columns 0-7 and 8-15 for these 16 keys.
+        const bf16* sVs = sV + stage * FA_BLOCK_N * STRIDE;
+#pragma unroll
+        for (int kk = 0; kk < FA_BLOCK_N / 16; ++kk) {
+            u32 pa[4];
+            pa[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+            pa[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+            pa[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+            for (int dp = 0; dp < DTILES / 2; ++dp) {
+                const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+                const int col = dp * 16 + (lane >> 4) * 8;
+                u32 b0, b1, b2, b3;
+                ldmatrix_x4_trans(b0, b1, b2, b3, smem_u32(sVs + key * STRIDE + col));
+                mma_bf16_16816(o[2 * dp], pa, b0, b1);
+                mma_bf16_16816(o[2 * dp + 1], pa, b2, b3);
+            }
+        }
+        __syncthreads();  // the next iteration's prefetch overwrites this stage
+    }
+
+    // Epilogue: complete the row sums across the 4 threads of each row, normalise, store.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        float l = l_run[r];
+        l += __shfl_xor_sync(ACCELAES_FULL_MASK, l, 1);
+        l += __shfl_xor_sync(ACCELAES_FULL_MASK, l, 2);
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // fully masked row → zeros
+        const int i = row0 + r * 8;
+        if (i < sq) {
+            bf16* orow = o_base + (u64)i * o_stride;
+#pragma unroll
+            for (int dt = 0; dt < DTILES; ++dt) {
+                const int c = dt * 8 + 2 * tq;
+                if (c < dv) orow[c] = f32_to_bf16(o[dt][2 * r] * inv);
+                if (c + 1 < dv) orow[c + 1] = f32_to_bf16(o[dt][2 * r + 1] * inv);
+            }
+            if (lse != nullptr && tq == 0)
+                lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] + log2f(l)) * FA_LN2 : -ACCELAES_INF;
+        }
+        if (affinity != nullptr) {
+            float a = a_run[r];
+            a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 1);
+            a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 2);
+            if (i < sq && tq == 0) affinity[((u64)b * hq + h) * sq + i] = a * inv;
+        }
+    }
+}
+
+// Grid (ceil(Sq / 64), Hq, B), block FA_THREADS, dynamic shared memory 640·(DP+8) bytes.
+// key_mask: fp32 [B, Sk] or null; bias: bf16 [Hq,Sq,Sk] / [B,Hq,Sq,Sk] or null; lse: fp32 [B,Hq,Sq] or null;
+// key_weights: fp32 [B, Sk] or null, with affinity: fp32 [B, Hq, Sq] (both or neither).
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d32_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<32>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
+}
+
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d64_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<64>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
+}
+
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d80_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<80>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
+}
+
+extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d128_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<128>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
+                       bias_per_batch);
+}
