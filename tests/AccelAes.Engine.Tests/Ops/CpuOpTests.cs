@@ -49,6 +49,7 @@ public class CpuOpTests
     [InlineData(2, 9, 70, 4, 2, 12, 12, true, false)]
     [InlineData(2, 77, 77, 3, 3, 8, 8, false, true)]
     [InlineData(1, 130, 131, 2, 1, 32, 24, true, false)]
+    [InlineData(2, 9, 4, 2, 2, 8, 8, false, true)]
     public void Attention_matches_naive(int batch, int sq, int sk, int hq, int hkv, int d, int dv, bool mask, bool causal)
     {
         var q = Rand(4, batch, sq, hq, d);

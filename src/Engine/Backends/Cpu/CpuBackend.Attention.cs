@@ -77,7 +77,7 @@ public sealed partial class CpuBackend
                         for (int j = 0; j < sk; j++)
                             if (md[b * sk + j] == 0f) row[j] = float.NegativeInfinity;
                     if (causal)
-                        for (int j = q0 + r + (sk - sq) + 1; j < sk; j++)
+                        for (int j = Math.Max(0, q0 + r + (sk - sq) + 1); j < sk; j++)
                             row[j] = float.NegativeInfinity;
                     SoftmaxRow(row);
                     if (wd is not null)
