@@ -53,19 +53,12 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor
         if (!DoTrueCfg) return;
         // diffusers enables true CFG only with both negatives; asking for it without them is an error here,
         // not a silent fallback to plain sampling.
-        if (conditioning.NegativePromptEmbeds is null || conditioning.NegativePooledPromptEmbeds is null)
-            throw new AccelAesException(
-                $"true_cfg_scale {trueCfgScale} needs negative_prompt_embeds and negative_pooled_prompt_embeds (set it to 1 to sample without them).");
-        if (conditioning.NegativePromptEmbeds.Shape != conditioning.PromptEmbeds.Shape)
-            throw new AccelAesException(
-                $"negative_prompt_embeds {conditioning.NegativePromptEmbeds.Shape} must have the shape of prompt_embeds {conditioning.PromptEmbeds.Shape}.");
-        if (conditioning.NegativePooledPromptEmbeds.Shape != conditioning.PooledPromptEmbeds.Shape)
-            throw new AccelAesException(
-                $"negative_pooled_prompt_embeds {conditioning.NegativePooledPromptEmbeds.Shape} must have the shape of pooled_prompt_embeds {conditioning.PooledPromptEmbeds.Shape}.");
+        var (negative, negativePooled) = NegativeConditioning.Require($"true_cfg_scale {trueCfgScale}", "set it to 1",
+            conditioning.PromptEmbeds, conditioning.PooledPromptEmbeds, conditioning.NegativePromptEmbeds, conditioning.NegativePooledPromptEmbeds);
         if (mode == GuidanceMode.Batched)
         {
-            _batchedContext = be.Concat(0, conditioning.NegativePromptEmbeds, conditioning.PromptEmbeds);
-            _batchedPooled = be.Concat(0, conditioning.NegativePooledPromptEmbeds, conditioning.PooledPromptEmbeds);
+            _batchedContext = be.Concat(0, negative, conditioning.PromptEmbeds);
+            _batchedPooled = be.Concat(0, negativePooled, conditioning.PooledPromptEmbeds);
         }
     }
 

@@ -31,18 +31,13 @@ public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor
         _guidance = guidanceScale;
         _mode = mode;
         if (!DoGuidance) return;
-        if (conditioning.NegativePromptEmbeds is null || conditioning.NegativePooledPromptEmbeds is null)
-            throw new AccelAesException(
-                $"Guidance scale {guidanceScale} needs negative_prompt_embeds and negative_pooled_prompt_embeds (set the guidance to 1 to sample without them).");
-        if (conditioning.NegativePromptEmbeds.Shape != conditioning.PromptEmbeds.Shape)
-            throw new AccelAesException($"negative_prompt_embeds {conditioning.NegativePromptEmbeds.Shape} must match prompt_embeds {conditioning.PromptEmbeds.Shape}.");
-        if (conditioning.NegativePooledPromptEmbeds.Shape != conditioning.PooledPromptEmbeds.Shape)
-            throw new AccelAesException($"negative_pooled_prompt_embeds {conditioning.NegativePooledPromptEmbeds.Shape} must match pooled_prompt_embeds {conditioning.PooledPromptEmbeds.Shape}.");
+        var (negative, negativePooled) = NegativeConditioning.Require($"Guidance scale {guidanceScale}", "set the guidance to 1",
+            conditioning.PromptEmbeds, conditioning.PooledPromptEmbeds, conditioning.NegativePromptEmbeds, conditioning.NegativePooledPromptEmbeds);
         if (mode == GuidanceMode.Batched)
         {
             IBackend be = conditioning.PromptEmbeds.Backend;
-            _batchedContext = be.Concat(0, conditioning.NegativePromptEmbeds, conditioning.PromptEmbeds);
-            _batchedPooled = be.Concat(0, conditioning.NegativePooledPromptEmbeds, conditioning.PooledPromptEmbeds);
+            _batchedContext = be.Concat(0, negative, conditioning.PromptEmbeds);
+            _batchedPooled = be.Concat(0, negativePooled, conditioning.PooledPromptEmbeds);
         }
     }
 
