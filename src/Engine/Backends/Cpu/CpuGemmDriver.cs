@@ -4,21 +4,24 @@ using System.Runtime.CompilerServices;
 namespace AccelAes.Engine.Backends.Cpu;
 
 /// <summary>
-/// Cache-blocking sizes of the packed GEMM, in elements. They depend only on the problem shape, never on
-/// the thread count, so every element of C is summed in the same order however the work is split.
+/// Cache-blocking sizes of the packed GEMM, in elements. KC depends only on the problem shape, never on the
+/// thread count, so every element of C is summed in the same order however the work is split.
 /// </summary>
 /// <param name="KC">Depth of a packed block. A k-block's sums are finished in registers and folded into C
 /// by one FMA, so KC also fixes the summation order.</param>
-/// <param name="MC">Rows of A packed at once (rounded to whole MR panels).</param>
-/// <param name="NC">Columns of B packed at once (rounded to whole NR panels).</param>
+/// <param name="MC">Rows of A packed at once (the L3 block; rounded to whole MR panels).</param>
+/// <param name="NC">Columns of B packed at once (the L2 block; rounded to whole NR panels).</param>
 internal readonly record struct GemmBlocking(int KC, int MC, int NC)
 {
     /// <summary>
-    /// Sizes measured on the 2.5 GHz Xeon (32 KiB L1d, 1 MiB L2 per core) with the 14×32 kernel:
-    /// the k-loop keeps one 32-wide B micro-panel (KC·32·4 bytes) hot in L1 while it walks the MC/14
-    /// A micro-panels of the packed A block (MC·KC·4 bytes) from L2.
+    /// Sizes measured on the 2.5 GHz Xeon (32 KiB L1d, 1 MiB L2 per core) with the 14×32 kernel, BLIS-style:
+    /// one 14-row A micro-panel (14·KC·4 = 14 KiB) stays in L1 while the 32-wide B micro-panels of the packed
+    /// B block (KC·NC·4 = 256 KiB) stream from L2, and the packed A block (up to MC·KC·4 = 4 MiB) sits in
+    /// L3. MC is large because each A block re-packs all of B, and transposing a Linear weight costs about
+    /// as much per element as a 14-row tile's worth of FMAs. KC = 384 ran as fast as 256 but leaves L1
+    /// less room; NC = 512 and 1024 were 2-8 % slower than 256 at 1024³.
     /// </summary>
-    public static GemmBlocking Default { get; } = new(KC: 256, MC: 168, NC: 2048);
+    public static GemmBlocking Default { get; } = new(KC: 256, MC: 4096, NC: 256);
 }
 
 /// <summary>
@@ -32,10 +35,10 @@ internal static unsafe class CpuGemmDriver
     /// Below this many multiply-adds a call stays on the calling thread: starting Parallel.For costs a few
     /// microseconds, about what ~2M multiply-adds take on one core at ~100 GFLOP/s.
     /// </summary>
-    public static long ParallelThreshold = 1L << 21;
+    public const long ParallelThreshold = 1L << 21;
 
     /// <summary>A task is not made smaller than this (same reasoning as <see cref="ParallelThreshold"/>).</summary>
-    public static long MinWorkPerTask = 1L << 20;
+    public const long MinWorkPerTask = 1L << 20;
 
     /// <summary>Packed buffers are aligned to a cache line so that zmm loads never split lines.</summary>
     private const int Alignment = 64;
@@ -69,13 +72,12 @@ internal static unsafe class CpuGemmDriver
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         int kcStep = BalancedStep(p.K, blocking.KC);
-        int mcStep = Math.Max(mr, blocking.MC / mr * mr);
+        int mcStep = RoundUp(BalancedStep(m1 - m0, Math.Max(mr, blocking.MC / mr * mr)), mr);
         int ncStep = Math.Max(nr, blocking.NC / nr * nr);
-        int mcMax = Math.Min(mcStep, RoundUp(m1 - m0, mr));
         int ncMax = Math.Min(ncStep, RoundUp(n1 - n0, nr));
 
-        float[] aBuffer = ArrayPool<float>.Shared.Rent(mcMax * kcStep + CpuGemmPacking.Slack + (Alignment / sizeof(float)));
-        float[] bBuffer = ArrayPool<float>.Shared.Rent(ncMax * kcStep + CpuGemmPacking.Slack + (Alignment / sizeof(float)));
+        float[] aBuffer = ArrayPool<float>.Shared.Rent((mcStep * kcStep) + CpuGemmPacking.Slack + (Alignment / sizeof(float)));
+        float[] bBuffer = ArrayPool<float>.Shared.Rent((ncMax * kcStep) + CpuGemmPacking.Slack + (Alignment / sizeof(float)));
         float* scratch = stackalloc float[mr * nr];
         try
         {
@@ -162,9 +164,18 @@ internal static unsafe class CpuGemmDriver
         }
     }
 
-    /// <summary>Splits <paramref name="total"/> into equal steps of at most <paramref name="max"/> (8-aligned).</summary>
+    /// <summary>
+    /// The step that splits <paramref name="total"/> into the fewest blocks of at most <paramref name="max"/>,
+    /// as equal as possible (rounded up to 8 when that stays within max), so that k = 300 runs as 2 × 152
+    /// rather than 256 + 44.
+    /// </summary>
     public static int BalancedStep(int total, int max)
     {
+        if (total <= max)
+        {
+            return Math.Max(total, 1);
+        }
+
         int blocks = (total + max - 1) / max;
         int step = (total + blocks - 1) / blocks;
         return Math.Min(max, RoundUp(step, 8));
