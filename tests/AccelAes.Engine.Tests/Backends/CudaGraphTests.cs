@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Lumina;
@@ -139,6 +141,39 @@ public class CudaGraphTests(ITestOutputHelper output)
         // One capture, unless the RoPE scaling crosses the watershed (a new table: a second key, warmed then captured).
         Assert.InRange(stats.Captures, 1, 2);
         Assert.True(stats.Replays >= 2, $"{stats.Replays} replays");
+        Assert.Equal(0, stats.FailedCaptures);
+    }
+
+    /// <summary>
+    /// An AccelAes run (AesMask at step 2, cache fill, SkipSparse steps, StepCache skips, spatial CFG): dense and sparse
+    /// forwards are graphs (the mask-capture and cache-fill forwards run eagerly), and the run is bit-identical to the
+    /// same run op by op.
+    /// </summary>
+    [SkippableFact]
+    public void Sd3_accelerated_run_with_graphs_is_bit_identical()
+    {
+        using var gpu = Backend();
+        var model = Sd3Model(gpu);
+        var x = Sd3Inputs(gpu, 8, 10);
+        var cond = new Sd3Conditioning(x["prompt_embeds"], x["pooled_prompt_embeds"], x["negative_prompt_embeds"], x["negative_pooled_prompt_embeds"]);
+        var sigmas = new FlowMatchEulerScheduler(new FlowMatchEulerSchedulerConfig { Shift = 3.0 }).SetTimesteps(12);
+        var options = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Sd3) with
+        {
+            Steps = 12, GuidanceScale = 5, MaskStep = 2, Warmup = 2, SkipSparse = true, SpatialCfg = true, StdThreshold = 0.0,
+        };
+        AcceleratedRunReport? report = null;
+        var (eager, graphs, stats) = RunBoth(gpu, () =>
+        {
+            using var denoiser = new Sd3Denoiser(model, cond, 5f);
+            Tensor latents = gpu.Copy(x["latents"]);
+            report = AcceleratedSampling.Run(latents, sigmas, options,
+                new AccelerationGeometry(4, 5, 8, 10, model.BlockCount), denoiser, [0f, 1f, 1f, 0.5f, 0f, 1f, 0.2f]);
+            return latents;
+        });
+        output.WriteLine($"schedule: {string.Join(" ", Enumerable.Range(0, 12).Select(i => report!.Schedule[i].Kind))}");
+        Assert.True(report!.SparseForwards > 0, "the run has sparse steps");
+        Assert.Equal(eager, graphs);
+        Assert.True(stats.Captures >= 1, "dense or sparse steps were captured");
         Assert.Equal(0, stats.FailedCaptures);
     }
 
