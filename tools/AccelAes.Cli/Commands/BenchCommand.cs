@@ -91,7 +91,7 @@ internal static class BenchCommand
         if (!o.SkipPeak)
         {
             int size = backendName == "cpu" ? 1024 : 8192;
-            Ui.Info($"measuring the bf16 matmul peak ({size}³ GEMM through Linear)");
+            Ui.Info($"measuring the matmul peak: a {size}³ {be.ActivationType} GEMM through Linear");
             peak = MicroBenchmarks.Gemm(be, [size], o.Warmup, o.Repeats)[0];
         }
         var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps);

@@ -32,7 +32,7 @@ internal static class BenchReports
         Ui.Show(ops);
         Ui.Info($"per-op times come from a separate pass that synchronises around every op (sum {F(profiled, "F1")} ms vs {F(r.ForwardMilliseconds, "F1")} ms unprofiled)");
 
-        string vsPeak = peak is null ? "" : $" = {F(r.AchievedTflops / peak.Tflops, "P1")} of the measured bf16 GEMM peak ({F(peak.Tflops, "F2")} TFLOP/s at {peak.Shape})";
+        string vsPeak = peak is null ? "" : $" = {F(r.AchievedTflops / peak.Tflops, "P1")} of the measured GEMM peak ({F(peak.Tflops, "F2")} TFLOP/s at {peak.Shape})";
         Ui.Info($"forward: {F(r.ForwardFlops / 1e12, "F2")} TFLOP (Linear + attention FLOPs counted from the op shapes) in {F(r.ForwardMilliseconds, "F2")} ms → {F(r.AchievedTflops, "F3")} TFLOP/s{vsPeak}");
         Ui.Info($"peak memory: {Ui.Bytes(r.PeakMemoryBytes)} ({r.PeakMemoryWhat})");
 
