@@ -5,7 +5,8 @@ namespace AccelAes.Engine.Benchmarks;
 /// <summary>One micro-benchmark row: the shape, the median time and the rate.</summary>
 public sealed record MicroResult(string Op, string Shape, double Milliseconds, double Flops)
 {
-    public double Tflops => Flops / (Milliseconds * 1e-3) / 1e12;
+    /// <summary>NaN when no time was measured (the CPU emulator of libcuda reports 0 ms for every event pair).</summary>
+    public double Tflops => Milliseconds > 0 ? Flops / (Milliseconds * 1e-3) / 1e12 : double.NaN;
 }
 
 /// <summary>

@@ -23,10 +23,11 @@ public sealed record ModelBenchmarkResult(
     AccelerationPreset Accel, IReadOnlyList<StepKindTiming> StepKinds, int Steps, double DenseMilliseconds, double MixMilliseconds,
     double? FocusFraction, long PeakMemoryBytes, string PeakMemoryWhat)
 {
-    public double AchievedTflops => ForwardFlops / (ForwardMilliseconds * 1e-3) / 1e12;
+    /// <summary>NaN when no time was measured (the CPU emulator of libcuda reports 0 ms for every event pair).</summary>
+    public double AchievedTflops => ForwardMilliseconds > 0 ? ForwardFlops / (ForwardMilliseconds * 1e-3) / 1e12 : double.NaN;
 
-    /// <summary>Dense sampling time / the mix's time (1 with --accel none).</summary>
-    public double Speedup => DenseMilliseconds / MixMilliseconds;
+    /// <summary>Dense sampling time / the mix's time (1 with --accel none; NaN when no time was measured).</summary>
+    public double Speedup => MixMilliseconds > 0 ? DenseMilliseconds / MixMilliseconds : double.NaN;
 }
 
 /// <summary>

@@ -16,11 +16,12 @@ namespace AccelAes.Engine.Diagnostics;
 /// <param name="RelativeL2">‖device − cpu‖₂ / ‖cpu‖₂ of <paramref name="WorstOutput"/> (∞ with NaN or a shape mismatch).</param>
 /// <param name="MaxError">max |device − cpu| of that output.</param>
 /// <param name="Bound">The relative-L2 bound it had to meet (see <see cref="ModelSelfTest"/>).</param>
+/// <param name="Bf16WeightError">Relative L2 of the CPU forward with bf16-rounded weights (what bf16 storage alone costs), for context.</param>
 public sealed record ModelCheckResult(string Name, string Case, string WorstOutput, double RelativeL2, double MaxError, double Bound, bool Passed,
-    int Seed, string? Error = null)
+    int Seed, string? Error = null, double Bf16WeightError = double.NaN)
 {
     public override string ToString() => Error is null
-        ? string.Create(CultureInfo.InvariantCulture, $"{(Passed ? "ok  " : "FAIL")} {Name,-36} {Case,-50} {WorstOutput}: rel L2 {RelativeL2:G3} ≤ {Bound:G3} (max |Δ| {MaxError:G3})")
+        ? string.Create(CultureInfo.InvariantCulture, $"{(Passed ? "ok  " : "FAIL")} {Name,-36} {Case,-50} {WorstOutput}: rel L2 {RelativeL2:G3} ≤ {Bound:G3} (max |Δ| {MaxError:G3}; CPU with bf16 weights: {Bf16WeightError:G3})")
         : $"{(Passed ? "ok  " : "FAIL")} {Name,-36} {Case,-50} {Error}";
 }
 
@@ -96,7 +97,8 @@ public static class ModelSelfTest
             description = $"{cls} {string.Join(" ", inputs.Select(i => $"{i.Name}{Dims(i.Shape)}"))}";
             var expected = Forward(cls, config, weights, cpu, inputs);
             var actual = Forward(cls, config, weights, device, inputs);
-            double bound = IsTransformer(cls) ? RelativeL2Bound : Math.Max(RelativeL2Bound, 2 * Bf16WeightError(cls, config, weights, cpu, inputs, expected));
+            double weightError = Bf16WeightError(cls, config, weights, cpu, inputs, expected);
+            double bound = IsTransformer(cls) ? RelativeL2Bound : Math.Max(RelativeL2Bound, 2 * weightError);
             string worst = "";
             double worstRel = -1, worstMax = 0;
             foreach (var (name, (shape, values)) in expected)
@@ -114,7 +116,7 @@ public static class ModelSelfTest
             }
             bool passed = worstRel <= bound;
             return new ModelCheckResult(c.Name, description, worst, worstRel, worstMax, bound, passed, seed,
-                double.IsFinite(worstRel) ? null : $"output '{worst}' holds non-finite values on the device");
+                double.IsFinite(worstRel) ? null : $"output '{worst}' holds non-finite values on the device", weightError);
         }
         catch (Exception e)
         {

@@ -11,7 +11,8 @@ internal static class BenchReports
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    private static string F(double v, string format) => v.ToString(format, Inv);
+    /// <summary>A number for a table; "n/a" for NaN/∞ (a rate over a time of 0, as the CUDA emulator reports).</summary>
+    private static string F(double v, string format) => double.IsFinite(v) ? v.ToString(format, Inv) : "n/a";
 
     public static void ShowModel(ModelBenchmarkResult r, MicroResult? peak)
     {
