@@ -54,6 +54,7 @@ public sealed class CudaFixture : IDisposable
 /// inputs, the rule of DESIGN.md §4), plus memory, scope and error behaviour. Skipped, with the detection
 /// reason, where there is no GPU.
 /// </summary>
+[Collection(CudaDeviceCollection.Name)]
 public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : IClassFixture<CudaFixture>
 {
     public static TheoryData<string> Ops => new(OpSelfTest.Cases().Select(c => c.Op).Distinct());

@@ -23,6 +23,7 @@ namespace AccelAes.Engine.Tests.Cuda;
 /// needs the host during a capture. On the CPU emulator the driver's counters also show that the steady steps
 /// queue no synchronisation, no cuMemAlloc and no pageable copy. Skipped where there is no GPU (or emulator).
 /// </summary>
+[Collection(CudaDeviceCollection.Name)]
 public class CudaGraphTests(ITestOutputHelper output)
 {
     private static CudaBackend? NewBackend()
