@@ -38,7 +38,8 @@
  *
  * Environment: ACCELAES_CACHE_DIR (default $XDG_CACHE_HOME/accelaes or ~/.cache/accelaes) is where the
  * built-in tiny model is written on first use; ACCELAES_CUDA_LIB_DIR is a folder the CUDA libraries are
- * loaded from first. Both are read from the process environment as it is when the library is loaded.
+ * loaded from first. They are read when the library needs them (ACCELAES_CACHE_DIR at each load of the built-in
+ * model); set them before the first accelaes_* call.
  * ---------------------------------------------------------------------------------------------------------
  */
 #ifndef ACCELAES_H

@@ -175,6 +175,21 @@ static void test_bad_options(void) {
     expect("accelaes_engine_create(device -1)", accelaes_engine_create(&eo, &engine), ACCELAES_ERR_INVALID_ARGUMENT, "device");
     expect("accelaes_engine_create(out NULL)", accelaes_engine_create(NULL, NULL), ACCELAES_ERR_INVALID_ARGUMENT, "NULL");
 
+    /* The CUDA backend where there is none (no GPU, or not in this build) is an error with a reason, not a crash. */
+    accelaes_engine_options_init(&eo);
+    eo.backend = "cuda";
+    s = accelaes_engine_create(&eo, &engine);
+    printf("   accelaes_engine_create(backend cuda) -> %s: %s\n", accelaes_status_name(s), accelaes_last_error());
+    if (s == ACCELAES_OK) {
+        CHECK(engine != NULL, "a CUDA engine where a GPU is present");
+        accelaes_engine_free(engine);
+        engine = NULL;
+    } else {
+        CHECK((s == ACCELAES_ERR_NO_GPU || s == ACCELAES_ERR_UNSUPPORTED) && accelaes_last_error()[0] != '\0',
+              "no usable CUDA backend is NO_GPU or UNSUPPORTED, with a message");
+        CHECK(engine == NULL, "no engine after a failed create");
+    }
+
     memset(&newer, 0, sizeof newer);
     accelaes_engine_options_init(&newer.v1);
     newer.v1.size = (uint32_t)sizeof newer;
