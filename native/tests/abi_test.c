@@ -10,12 +10,16 @@
  *   bad-options                  bad engine / generate options: size fields, backend, knobs, preset, NULLs, buffer
  *   cancel                       the progress callback cancels; the buffer is untouched; the model stays usable
  *   handles                      double free, use after free, a model passed as an engine, a made-up handle
+ *   threads                      two engines generate in parallel; a second call on a busy engine is BUSY;
+ *                                error messages are per thread
  *
  * Every check prints "ok - ..." or "FAIL - ... (file:line)"; the exit code is the number of failures (0: all
  * passed), 2 for a bad command line. Uses the built-in tiny model (ACCELAES_CACHE_DIR says where it is written).
  */
+#define _POSIX_C_SOURCE 200809L
 #include "accelaes.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +386,103 @@ static void test_handles(void) {
     expect("accelaes_engine_free(other, again)", accelaes_engine_free(other), ACCELAES_ERR_INVALID_HANDLE, "already freed");
 }
 
+/* ---- threads --------------------------------------------------------------------------------------- */
+
+typedef struct {
+    accelaes_model* model;
+    uint8_t rgb[IMAGE_BYTES];
+    accelaes_status status;
+    /* Hand-shake with the main thread: the worker's callback waits at denoise step 1 until the main thread has
+     * made its own calls, so those happen while this generation is certainly running. */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int in_denoise, main_done, wait_for_main;
+    int message_empty; /* accelaes_last_error() on the worker's thread after its call was "" */
+} worker;
+
+static int32_t ACCELAES_CALL worker_progress(int32_t phase, int32_t step, int32_t total, void* user_data) {
+    worker* w = (worker*)user_data;
+    (void)total;
+    if (w->wait_for_main && phase == ACCELAES_PHASE_DENOISE && step == 1) {
+        pthread_mutex_lock(&w->lock);
+        w->in_denoise = 1;
+        pthread_cond_broadcast(&w->changed);
+        while (!w->main_done) pthread_cond_wait(&w->changed, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+    }
+    return 0;
+}
+
+static void* worker_main(void* arg) {
+    worker* w = (worker*)arg;
+    accelaes_generate_options o;
+    small_options(&o);
+    o.progress = worker_progress;
+    o.user_data = w;
+    w->status = accelaes_generate(w->model, &o, w->rgb, sizeof w->rgb, NULL);
+    w->message_empty = accelaes_last_error()[0] == '\0';
+    return NULL;
+}
+
+static void worker_init(worker* w, accelaes_model* model, int wait_for_main) {
+    memset(w, 0, sizeof *w);
+    w->model = model;
+    w->wait_for_main = wait_for_main;
+    w->status = -1;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->changed, NULL);
+}
+
+static void test_threads(void) {
+    accelaes_engine* engine_a = new_engine();
+    accelaes_engine* engine_b = new_engine();
+    accelaes_model* model_a = builtin_model(engine_a);
+    accelaes_model* model_b = builtin_model(engine_b);
+    accelaes_model* not_loaded = NULL;
+    static worker a, b;
+    pthread_t ta, tb;
+    accelaes_generate_options o;
+    uint8_t rgb[IMAGE_BYTES];
+    accelaes_status s;
+
+    /* One engine per thread: both generate at once, and get the same image for the same seed. */
+    worker_init(&a, model_a, 0);
+    worker_init(&b, model_b, 0);
+    CHECK(pthread_create(&ta, NULL, worker_main, &a) == 0 && pthread_create(&tb, NULL, worker_main, &b) == 0, "two threads started");
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    printf("   parallel generations on two engines -> %s, %s\n", accelaes_status_name(a.status), accelaes_status_name(b.status));
+    CHECK(a.status == ACCELAES_OK && b.status == ACCELAES_OK, "two engines generate in parallel");
+    CHECK(memcmp(a.rgb, b.rgb, IMAGE_BYTES) == 0, "the same seed gives the same image on both engines");
+
+    /* One engine, two threads: while the worker's generation runs, the main thread's calls on that engine are
+     * BUSY at once (no waiting, no deadlock), and its error message does not leak into the worker's thread. */
+    worker_init(&a, model_a, 1);
+    CHECK(pthread_create(&ta, NULL, worker_main, &a) == 0, "worker started");
+    pthread_mutex_lock(&a.lock);
+    while (!a.in_denoise) pthread_cond_wait(&a.changed, &a.lock);
+    pthread_mutex_unlock(&a.lock);
+    small_options(&o);
+    s = accelaes_generate(model_a, &o, rgb, sizeof rgb, NULL);
+    expect("accelaes_generate(engine busy on another thread)", s, ACCELAES_ERR_BUSY, "one operation per engine");
+    expect("accelaes_engine_free(engine busy on another thread)", accelaes_engine_free(engine_a), ACCELAES_ERR_BUSY, "running a generation");
+    expect("accelaes_model_load(engine busy on another thread)", accelaes_model_load(engine_a, NULL, NULL, &not_loaded), ACCELAES_ERR_BUSY, "one operation per engine");
+    expect("accelaes_generate(the other engine meanwhile)", accelaes_generate(model_b, &o, rgb, sizeof rgb, NULL), ACCELAES_OK, "");
+    pthread_mutex_lock(&a.lock);
+    a.main_done = 1;
+    pthread_cond_broadcast(&a.changed);
+    pthread_mutex_unlock(&a.lock);
+    pthread_join(ta, NULL);
+    printf("   the worker's generation -> %s\n", accelaes_status_name(a.status));
+    CHECK(a.status == ACCELAES_OK, "the running generation was not disturbed by the BUSY calls");
+    CHECK(a.message_empty, "the main thread's BUSY messages did not reach the worker's thread (messages are thread-local)");
+    CHECK(accelaes_last_error()[0] == '\0', "the main thread's own last call succeeded, so its message is empty");
+    CHECK(memcmp(a.rgb, rgb, IMAGE_BYTES) == 0, "and gave the same image as the other engine");
+
+    expect("accelaes_engine_free(a, idle again)", accelaes_engine_free(engine_a), ACCELAES_OK, "");
+    expect("accelaes_engine_free(b)", accelaes_engine_free(engine_b), ACCELAES_OK, "");
+}
+
 int main(int argc, char** argv) {
     const char* which = argc > 1 ? argv[1] : "";
     setvbuf(stdout, NULL, _IONBF, 0); /* the log shows every line even if a check crashes */
@@ -390,8 +491,9 @@ int main(int argc, char** argv) {
     else if (strcmp(which, "bad-options") == 0) test_bad_options();
     else if (strcmp(which, "cancel") == 0) test_cancel();
     else if (strcmp(which, "handles") == 0) test_handles();
+    else if (strcmp(which, "threads") == 0) test_threads();
     else {
-        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles\n");
+        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads\n");
         return 2;
     }
     printf("%d failure(s)\n", failures);

@@ -107,6 +107,7 @@ public class CAbiContractTests(NativeBuild build)
     [InlineData("bad-options", 45)]
     [InlineData("cancel", 15)]
     [InlineData("handles", 30)]
+    [InlineData("threads", 30)]
     public void The_abi_contract_holds_from_C(string testCase, int minimumChecks)
     {
         build.Require();
