@@ -103,10 +103,10 @@ public class CHostTests(NativeBuild build)
 public class CAbiContractTests(NativeBuild build)
 {
     [SkippableTheory]
-    [InlineData("version", 25)]
-    [InlineData("bad-options", 45)]
-    [InlineData("cancel", 15)]
-    [InlineData("handles", 30)]
+    [InlineData("version", 50)]
+    [InlineData("bad-options", 60)]
+    [InlineData("cancel", 22)]
+    [InlineData("handles", 45)]
     [InlineData("threads", 30)]
     public void The_abi_contract_holds_from_C(string testCase, int minimumChecks)
     {
@@ -121,7 +121,7 @@ public class CAbiContractTests(NativeBuild build)
         using var dir = new TempDirectory();
         string notModel = dir.Sub("just-a-folder");
         File.WriteAllText(Path.Combine(notModel, "readme.txt"), "not a model");
-        Check(build.Run(build.AbiTest, "bad-folder", dir.File("missing"), notModel), 12);
+        Check(build.Run(build.AbiTest, "bad-folder", dir.File("missing"), notModel), 18);
     }
 
     private static void Check(ProcessResult r, int minimumChecks)
