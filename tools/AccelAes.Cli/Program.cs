@@ -21,6 +21,12 @@ try
 {
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
+catch (AccelAes.Engine.Backends.GpuUnavailableException e)
+{
+    // Distinct from user errors, so scripts (tools/device-check.sh, CI) can tell "no GPU here" from a failure.
+    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+    return ExitCodes.NoGpu;
+}
 catch (AccelAesException e)
 {
     // User-caused errors: the message names the cause; a stack trace would only hide it.

@@ -1,5 +1,8 @@
 using AccelAes.Engine.Backends.Cpu;
+using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Tensors;
+using AccelAes.Kernels;
+using AccelAes.Kernels.Interop;
 
 namespace AccelAes.Engine.Backends;
 
@@ -8,10 +11,49 @@ public static class BackendFactory
 {
     public static IReadOnlyList<string> Names { get; } = ["cpu", "cuda"];
 
-    public static IBackend Create(string name, int device = 0) => name switch
+    /// <param name="name">cpu or cuda.</param>
+    /// <param name="device">CUDA device ordinal (cuda only).</param>
+    /// <param name="cudaOptions">Options of the CUDA backend (cuda only); null: the product defaults.</param>
+    /// <exception cref="GpuUnavailableException">cuda was asked for and there is no usable GPU or no NVRTC.</exception>
+    public static IBackend Create(string name, int device = 0, CudaBackendOptions? cudaOptions = null) => name switch
     {
         "cpu" => new CpuBackend(),
-        "cuda" => throw new AccelAesException("The CUDA backend is not available in this build yet; use --backend cpu."),
+        "cuda" => CreateCuda((cudaOptions ?? new CudaBackendOptions()) with { Device = device }),
         _ => throw new AccelAesException($"Unknown backend '{name}'; choose one of: {string.Join(", ", Names)}."),
     };
+
+    /// <summary>
+    /// The CUDA backend after the checks it depends on: the three GPU checks of <see cref="CudaDevice.Detect"/>
+    /// (libcuda loads, cuInit succeeds, a device exists), the device ordinal, and NVRTC (every kernel is compiled at
+    /// first use). The error names the check that failed, so "no GPU" is never a mystery.
+    /// </summary>
+    public static CudaBackend CreateCuda(CudaBackendOptions options)
+    {
+        var detection = CudaDevice.Detect();
+        RequireUsable(detection, options.Device);
+        return new CudaBackend(options);
+    }
+
+    /// <summary>Throws <see cref="GpuUnavailableException"/> unless the CUDA backend can run on device <paramref name="device"/>.</summary>
+    public static void RequireUsable(GpuDetection detection, int device = 0)
+    {
+        if (!detection.IsAvailable)
+            throw new GpuUnavailableException(detection, $"--backend cuda: {detection.Summary}");
+        if (device < 0 || device >= detection.Devices.Count)
+            throw new GpuUnavailableException(detection,
+                $"--backend cuda: device {device} does not exist; the driver sees {detection.Devices.Count} device(s): {string.Join("; ", detection.Devices)}");
+        var nvrtc = NativeLibraries.Load(CudaLibrary.Nvrtc);
+        if (!nvrtc.IsLoaded)
+            throw new GpuUnavailableException(detection,
+                $"--backend cuda: the GPU is there ({detection.Devices[device]}) but the kernels cannot be compiled: {nvrtc.Describe()}");
+    }
+}
+
+/// <summary>
+/// The CUDA backend cannot run here: no usable GPU (<see cref="Detection"/> says which of the three checks failed
+/// and why) or no NVRTC. The CLI maps it to its own exit code (4), distinct from user errors.
+/// </summary>
+public sealed class GpuUnavailableException(GpuDetection detection, string message) : AccelAesException(message)
+{
+    public GpuDetection Detection { get; } = detection;
 }

@@ -36,6 +36,7 @@ public static class ComponentLoader
 
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
     {
+        using var range = backend.Range($"load {System.IO.Path.GetFileName(folder.Path.TrimEnd('/', '\\'))}");
         string cls = folder.ClassName;
         if (!SupportedClasses.Contains(cls))
             throw new AccelAesException(

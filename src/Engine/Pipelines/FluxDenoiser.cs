@@ -22,7 +22,7 @@ public sealed record FluxConditioning(Tensor PromptEmbeds, Tensor PooledPromptEm
 /// returns v_neg + s·(v_pos − v_neg); diffusers runs it as a second pass, <see cref="GuidanceMode.Batched"/>
 /// stacks [negative, positive] on the batch axis instead (same values, one forward).
 /// </summary>
-public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor
+public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor, IDisposable
 {
     private readonly FluxTransformer2DModel _model;
     private readonly FluxConditioning _cond;
@@ -30,6 +30,7 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor
     private readonly GuidanceMode _mode;
     private readonly FluxRotaryTable _rope;
     private readonly Tensor? _batchedContext, _batchedPooled;
+    private readonly StepGraph _graph;
 
     /// <param name="gridHeight">Packed token rows (latent height / 2).</param>
     /// <param name="gridWidth">Packed token columns (latent width / 2).</param>
@@ -49,6 +50,7 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor
         var (cos, sin) = model.PosEmbed.Compute([.. txtIds, .. imgIds], textTokens + gridHeight * gridWidth);
         var tableShape = new Shape(textTokens + gridHeight * gridWidth, model.PosEmbed.Pairs);
         _rope = new FluxRotaryTable(be.Upload(cos, tableShape), be.Upload(sin, tableShape));
+        _graph = new StepGraph(be, "flux step");
 
         if (!DoTrueCfg) return;
         // diffusers enables true CFG only with both negatives; asking for it without them is an error here,
@@ -79,38 +81,54 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor
 
     private Tensor PredictCore(Tensor latents, int step, SigmaSchedule schedule, SparseForward? sparse, Func<GuidanceScaleMap>? guidance)
     {
-        IBackend be = latents.Backend;
         int batch = latents.Shape[0];
         // timestep = t.expand(B).to(latents.dtype) / 1000: an fp32 division, undone by the model's × 1000.
-        float sigma = schedule.Timesteps[step] / 1000f;
+        // It and the guidance live in fixed tensors refilled each step, so a captured step reads this step's values.
+        int rows = DoTrueCfg && _mode == GuidanceMode.Batched ? 2 * batch : batch;
+        Tensor ts = _graph.Scalars(0, schedule.Timesteps[step] / 1000f, rows);
+        Tensor? g = _model.Config.GuidanceEmbeds ? _graph.Scalars(1, _guidanceScale, rows) : null;
+        Tensor v;
+        if (sparse is null)
+            v = _graph.Run(StepGraphKey.Dense(latents), () => Velocity(latents, ts, g, null));
+        else if (sparse.Kind == StepKind.Full && (!DoTrueCfg || _mode == GuidanceMode.Batched))
+            // Accelerated dense steps are graphs too; sparse ones are not: FluxQueryRows uploads the focus rows'
+            // indices and rotary rows on every sparse forward.
+            v = _graph.Run(StepGraphKey.ForSparse(latents, sparse)!.Value, () => Velocity(latents, ts, g, sparse));
+        else
+            v = Velocity(latents, ts, g, sparse);
+        if (guidance is not null) RequireUniform(guidance());
+        return v;
+    }
+
+    private Tensor Velocity(Tensor latents, Tensor ts, Tensor? g, SparseForward? sparse)
+    {
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
         if (!DoTrueCfg)
         {
             sparse?.BeginForward(0, condBatchIndex: 0);
-            Tensor v = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Fill(be, sigma, batch), Guidance(be, batch), _rope, sparse);
-            if (guidance is not null) RequireUniform(guidance());
-            return v;
+            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, g, _rope, sparse);
         }
         Tensor negative, positive;
         if (_mode == GuidanceMode.Batched)
         {
             // Batch [negative, positive]: the conditional branch starts at row `batch`.
             sparse?.BeginForward(0, condBatchIndex: batch);
-            Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!,
-                Fill(be, sigma, 2 * batch), Guidance(be, 2 * batch), _rope, sparse);
+            Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!, ts, g, _rope, sparse);
             (negative, positive) = (be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch));
         }
         else
         {
-            Tensor ts = Fill(be, sigma, batch);
-            Tensor? g = Guidance(be, batch);
             sparse?.BeginForward(0, condBatchIndex: 0);
             positive = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, g, _rope, sparse);
             sparse?.BeginForward(1, condBatchIndex: null);
             negative = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts, g, _rope, sparse);
         }
-        if (guidance is not null) RequireUniform(guidance());
         return be.GuidanceCombine(negative, positive, _trueCfgScale);
     }
+
+    /// <summary>Frees the step graphs and their reserved memory (the pipeline calls this after the loop).</summary>
+    public void Dispose() => _graph.Dispose();
 
     /// <summary>
     /// The step's guidance from the accelerated runtime. Its uniform value is the options' guidance (FLUX: the
@@ -122,16 +140,5 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor
             throw new AccelAesException(
                 "Spatial CFG is not available on FLUX: the distilled guidance is a model input, not a combine of two branches, " +
                 "and true CFG (true_cfg_scale > 1) uses one uniform scale. Set spatial_cfg off.");
-    }
-
-    /// <summary><c>torch.full([1], guidance_scale, dtype=float32).expand(B)</c> when the model embeds guidance, else none.</summary>
-    private Tensor? Guidance(IBackend be, int count)
-        => _model.Config.GuidanceEmbeds ? Fill(be, _guidanceScale, count) : null;
-
-    private static Tensor Fill(IBackend be, float value, int count)
-    {
-        var values = new float[count];
-        Array.Fill(values, value);
-        return be.Upload(values, new Shape(count));
     }
 }

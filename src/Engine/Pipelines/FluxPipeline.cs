@@ -60,7 +60,7 @@ public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoiseP
         SigmaSchedule schedule = Schedule(settings.Steps, gridHeight * gridWidth, settings.Scheduler);
         var conditioning = new FluxConditioning(prompt, pooled,
             inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_pooled_prompt_embeds"));
-        var denoiser = new FluxDenoiser(Transformer, conditioning, gridHeight, gridWidth, settings.GuidanceScale, TrueCfgScale, settings.GuidanceMode);
+        using var denoiser = new FluxDenoiser(Transformer, conditioning, gridHeight, gridWidth, settings.GuidanceScale, TrueCfgScale, settings.GuidanceMode);
         Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
         if (settings.ResolvedAcceleration is { } acceleration)
         {

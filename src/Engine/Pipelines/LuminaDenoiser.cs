@@ -44,7 +44,7 @@ public sealed record LuminaPipelineOptions
 /// With learn_sigma false diffusers' <c>chunk(2, dim=1)[0]</c> would keep only half the latent channels and its Euler
 /// step fails on the shape; the engine then uses all in_channels output channels.
 /// </summary>
-public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor
+public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, IDisposable
 {
     /// <summary>Channels LuminaPipeline guides (its <c>noise_pred[:, :3]</c>).</summary>
     public const int PipelineGuidedChannels = 3;
@@ -57,6 +57,7 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor
     private readonly int _numTrainTimesteps;
     private readonly Tensor? _batchedEmbeds, _batchedMask;
     private (LuminaResolutionScaling Scaling, int Height, int Width, LuminaRotaryTable Table)? _lastTable;
+    private readonly StepGraph _graph;
 
     public LuminaDenoiser(LuminaNextDiT2DModel model, LuminaConditioning conditioning, float guidanceScale, int numTrainTimesteps,
         LuminaPipelineOptions? options = null, GuidanceMode mode = GuidanceMode.Batched)
@@ -67,6 +68,7 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor
         _mode = mode;
         _options = options ?? new LuminaPipelineOptions();
         _numTrainTimesteps = numTrainTimesteps;
+        _graph = new StepGraph(conditioning.PromptEmbeds.Backend, "lumina step");
         if (!DoGuidance) return;
         if (conditioning.NegativePromptEmbeds is null || conditioning.NegativePromptAttentionMask is null)
             throw new AccelAesException(
@@ -106,31 +108,61 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor
 
     private Tensor PredictCore(Tensor latents, int step, SigmaSchedule schedule, SparseForward? sparse, Func<GuidanceScaleMap>? guidance)
     {
-        IBackend be = latents.Backend;
-        int batch = latents.Shape[0], channels = latents.Shape[1];
+        int batch = latents.Shape[0];
         float modelTime = ModelTimestep(schedule.Timesteps[step], _numTrainTimesteps);
         var (scaling, table) = RotaryFor(latents, modelTime);
+        bool batched = DoGuidance && _mode == GuidanceMode.Batched;
+        // The model time lives in a fixed tensor refilled each step, so a captured step reads this step's value. The
+        // RoPE table (and its scaling) can change at the watershed: it is part of the graph key.
+        Tensor timestep = _graph.Scalars(0, modelTime, batched ? 2 * batch : batch);
+        if (sparse is null)
+            return _graph.Run(StepGraphKey.Dense(latents, (table, scaling)), () => Velocity(latents, timestep, table, scaling, null, null));
+        // Accelerated: the spatial guidance map is uploaded per step (and built from the capture's download on the mask
+        // step), so only the forward is a graph, and only where its work is fixed (StepGraphKey.ForSparse).
+        if (DoGuidance && !batched)
+            return Velocity(latents, timestep, table, scaling, sparse, guidance);
+        Tensor Forward() => Forwards(latents, timestep, table, scaling, sparse);
+        Tensor output = StepGraphKey.ForSparse(latents, sparse, (table, scaling)) is { } key ? _graph.Run(key, Forward) : Forward();
+        return Guide(latents, output, guidance);
+    }
 
+    /// <summary>The model output of the step: one forward, or the batched [cond, uncond] forward.</summary>
+    private Tensor Forwards(Tensor latents, Tensor timestep, LuminaRotaryTable table, LuminaResolutionScaling scaling, SparseForward? sparse)
+    {
+        IBackend be = latents.Backend;
+        sparse?.BeginForward(0, condBatchIndex: 0); // [cond, uncond]: the conditional rows come first
+        return DoGuidance
+            ? _model.Forward(be.Concat(0, latents, latents), timestep, _batchedEmbeds!, _batchedMask!, table, scaling.BaseSequenceLength, sparse)
+            : _model.Forward(latents, timestep, _cond.PromptEmbeds, _cond.PromptAttentionMask, table, scaling.BaseSequenceLength, sparse);
+    }
+
+    private Tensor Velocity(Tensor latents, Tensor timestep, LuminaRotaryTable table, LuminaResolutionScaling scaling, SparseForward? sparse,
+        Func<GuidanceScaleMap>? guidance)
+    {
+        if (!DoGuidance || _mode == GuidanceMode.Batched)
+            return Guide(latents, Forwards(latents, timestep, table, scaling, sparse), guidance);
+        sparse?.BeginForward(0, condBatchIndex: 0);
+        Tensor cond = _model.Forward(latents, timestep, _cond.PromptEmbeds, _cond.PromptAttentionMask, table, scaling.BaseSequenceLength, sparse);
+        sparse?.BeginForward(1, condBatchIndex: null);
+        Tensor uncond = _model.Forward(latents, timestep, _cond.NegativePromptEmbeds!, _cond.NegativePromptAttentionMask!, table,
+            scaling.BaseSequenceLength, sparse);
+        return Combine(latents, cond, uncond, guidance);
+    }
+
+    /// <summary>The velocity from the model output: the first in_channels channels, guided (batched [cond, uncond]), sign-flipped.</summary>
+    private Tensor Guide(Tensor latents, Tensor output, Func<GuidanceScaleMap>? guidance)
+    {
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
         if (!DoGuidance)
-        {
-            sparse?.BeginForward(0, condBatchIndex: 0);
-            return be.Scale(Velocity(Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling, sparse), channels), -1f);
-        }
-        Tensor cond, uncond;
-        if (_mode == GuidanceMode.Batched)
-        {
-            sparse?.BeginForward(0, condBatchIndex: 0); // [cond, uncond]: the conditional rows come first
-            Tensor both = Run(be.Concat(0, latents, latents), _batchedEmbeds!, _batchedMask!, modelTime, table, scaling, sparse);
-            cond = be.Slice(both, 0, 0, batch);
-            uncond = be.Slice(both, 0, batch, batch);
-        }
-        else
-        {
-            sparse?.BeginForward(0, condBatchIndex: 0);
-            cond = Run(latents, _cond.PromptEmbeds, _cond.PromptAttentionMask, modelTime, table, scaling, sparse);
-            sparse?.BeginForward(1, condBatchIndex: null);
-            uncond = Run(latents, _cond.NegativePromptEmbeds!, _cond.NegativePromptAttentionMask!, modelTime, table, scaling, sparse);
-        }
+            return be.Scale(Velocity(output, latents.Shape[1]), -1f);
+        return Combine(latents, be.Slice(output, 0, 0, batch), be.Slice(output, 0, batch, batch), guidance);
+    }
+
+    private Tensor Combine(Tensor latents, Tensor cond, Tensor uncond, Func<GuidanceScaleMap>? guidance)
+    {
+        IBackend be = latents.Backend;
+        int channels = latents.Shape[1];
         Tensor vc = Velocity(cond, channels), vu = Velocity(uncond, channels);
         int guided = _options.GuideAllChannels ? channels : Math.Min(PipelineGuidedChannels, channels);
         Tensor gu = be.Slice(vu, 1, 0, guided), gc = be.Slice(vc, 1, 0, guided);
@@ -139,14 +171,8 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor
         return be.Scale(v, -1f);
     }
 
-    private Tensor Run(Tensor latents, Tensor embeds, Tensor mask, float modelTime, LuminaRotaryTable table, LuminaResolutionScaling scaling,
-        SparseForward? sparse)
-    {
-        var t = new float[latents.Shape[0]];
-        Array.Fill(t, modelTime);
-        Tensor timestep = latents.Backend.Upload(t, new Shape(t.Length));
-        return _model.Forward(latents, timestep, embeds, mask, table, scaling.BaseSequenceLength, sparse);
-    }
+    /// <summary>Frees the step graphs and their reserved memory (the pipeline calls this after the loop).</summary>
+    public void Dispose() => _graph.Dispose();
 
     /// <summary>The first in_channels output channels: <c>noise_pred.chunk(2, dim=1)[0]</c> with learn_sigma.</summary>
     private static Tensor Velocity(Tensor output, int channels)

@@ -50,7 +50,7 @@ public sealed class LuminaPipeline(LuminaNextDiT2DModel transformer, LuminaPipel
         // retrieve_timesteps(scheduler, num_inference_steps, device, sigmas=None): no mu is passed, so a scheduler
         // with dynamic shifting fails here exactly as it does in diffusers.
         SigmaSchedule schedule = new FlowMatchEulerScheduler(settings.Scheduler).SetTimesteps(settings.Steps);
-        var denoiser = new LuminaDenoiser(Transformer, conditioning, settings.GuidanceScale, settings.Scheduler.NumTrainTimesteps,
+        using var denoiser = new LuminaDenoiser(Transformer, conditioning, settings.GuidanceScale, settings.Scheduler.NumTrainTimesteps,
             Options, settings.GuidanceMode);
         Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
         if (settings.ResolvedAcceleration is { } acceleration)

@@ -16,13 +16,14 @@ public sealed record Sd3Conditioning(Tensor PromptEmbeds, Tensor PooledPromptEmb
 /// The SD3 pipeline's velocity: timestep 1000·σ for every batch item, CFG with the batch ordered
 /// [negative, positive] and v = v_u + g·(v_c − v_u); guidance is off when g ≤ 1, as in diffusers.
 /// </summary>
-public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor
+public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor, IDisposable
 {
     private readonly Sd3Transformer2DModel _model;
     private readonly Sd3Conditioning _cond;
     private readonly float _guidance;
     private readonly GuidanceMode _mode;
     private readonly Tensor? _batchedContext, _batchedPooled;
+    private readonly StepGraph _graph;
 
     public Sd3Denoiser(Sd3Transformer2DModel model, Sd3Conditioning conditioning, float guidanceScale, GuidanceMode mode = GuidanceMode.Batched)
     {
@@ -30,6 +31,7 @@ public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor
         _cond = conditioning;
         _guidance = guidanceScale;
         _mode = mode;
+        _graph = new StepGraph(conditioning.PromptEmbeds.Backend, "sd3 step");
         if (!DoGuidance) return;
         var (negative, negativePooled) = NegativeConditioning.Require($"Guidance scale {guidanceScale}", "set the guidance to 1",
             conditioning.PromptEmbeds, conditioning.PooledPromptEmbeds, conditioning.NegativePromptEmbeds, conditioning.NegativePooledPromptEmbeds);
@@ -56,35 +58,56 @@ public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor
     {
         IBackend be = latents.Backend;
         int batch = latents.Shape[0];
-        float t = schedule.Timesteps[step];
+        bool batched = DoGuidance && _mode == GuidanceMode.Batched;
+        // The timestep lives in a fixed tensor refilled each step, so a captured step reads this step's value.
+        Tensor ts = _graph.Scalars(0, schedule.Timesteps[step], batched ? 2 * batch : batch);
+        if (sparse is null)
+            return _graph.Run(StepGraphKey.Dense(latents), () => Velocity(latents, ts, null, null));
+        // Accelerated: the spatial guidance map is uploaded per step (and on the mask step built from the capture's
+        // download), so only the forward is a graph, and only where its work is fixed (StepGraphKey.ForSparse).
+        if (DoGuidance && !batched)
+            return Velocity(latents, ts, sparse, guidance);
+        Tensor Forward() => Forwards(latents, ts, sparse);
+        Tensor v = StepGraphKey.ForSparse(latents, sparse) is { } key ? _graph.Run(key, Forward) : Forward();
+        if (!DoGuidance)
+            return v;
+        return GuidanceMaps.Combine(be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch), guidance!());
+    }
+
+    /// <summary>The model output of the step: one forward, or the batched [negative, positive] forward.</summary>
+    private Tensor Forwards(Tensor latents, Tensor ts, SparseForward? sparse)
+    {
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
         if (!DoGuidance)
         {
             sparse?.BeginForward(0, condBatchIndex: 0);
-            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, Timesteps(be, t, batch), sparse);
+            return _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, sparse);
         }
-        Tensor vu, vc;
-        if (_mode == GuidanceMode.Batched)
+        // Batch [negative, positive]: the conditional branch starts at row `batch`.
+        sparse?.BeginForward(0, condBatchIndex: batch);
+        return _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!, ts, sparse);
+    }
+
+    private Tensor Velocity(Tensor latents, Tensor ts, SparseForward? sparse, Func<GuidanceScaleMap>? guidance)
+    {
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
+        if (!DoGuidance || _mode == GuidanceMode.Batched)
         {
-            // Batch [negative, positive]: the conditional branch starts at row `batch`.
-            sparse?.BeginForward(0, condBatchIndex: batch);
-            Tensor v = _model.Forward(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!, Timesteps(be, t, 2 * batch), sparse);
-            (vu, vc) = (be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch));
+            Tensor v = Forwards(latents, ts, sparse);
+            if (!DoGuidance)
+                return v;
+            Tensor u = be.Slice(v, 0, 0, batch), c = be.Slice(v, 0, batch, batch);
+            return guidance is null ? be.GuidanceCombine(u, c, _guidance) : GuidanceMaps.Combine(u, c, guidance());
         }
-        else
-        {
-            Tensor ts = Timesteps(be, t, batch);
-            sparse?.BeginForward(0, condBatchIndex: null);
-            vu = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts, sparse);
-            sparse?.BeginForward(1, condBatchIndex: 0);
-            vc = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, sparse);
-        }
+        sparse?.BeginForward(0, condBatchIndex: null);
+        Tensor vu = _model.Forward(latents, _cond.NegativePromptEmbeds!, _cond.NegativePooledPromptEmbeds!, ts, sparse);
+        sparse?.BeginForward(1, condBatchIndex: 0);
+        Tensor vc = _model.Forward(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, sparse);
         return guidance is null ? be.GuidanceCombine(vu, vc, _guidance) : GuidanceMaps.Combine(vu, vc, guidance());
     }
 
-    private static Tensor Timesteps(IBackend be, float t, int count)
-    {
-        var values = new float[count];
-        Array.Fill(values, t);
-        return be.Upload(values, new Shape(count));
-    }
+    /// <summary>Frees the step graphs and their reserved memory (the pipeline calls this after the loop).</summary>
+    public void Dispose() => _graph.Dispose();
 }

@@ -47,7 +47,7 @@ public sealed class Sd3Pipeline(Sd3Transformer2DModel transformer) : IDenoisePip
         SigmaSchedule schedule = scheduler.SetTimesteps(settings.Steps, mu: mu);
         var conditioning = new Sd3Conditioning(inputs["prompt_embeds"], inputs["pooled_prompt_embeds"],
             inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_pooled_prompt_embeds"));
-        var denoiser = new Sd3Denoiser(Transformer, conditioning, settings.GuidanceScale, settings.GuidanceMode);
+        using var denoiser = new Sd3Denoiser(Transformer, conditioning, settings.GuidanceScale, settings.GuidanceMode);
         IBackend be = initial.Backend;
         Tensor latents = be.Copy(initial); // a private copy: the loop updates in place
         if (settings.ResolvedAcceleration is { } acceleration)

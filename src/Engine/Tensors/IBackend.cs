@@ -16,6 +16,13 @@ public interface IBackend : IDisposable
     /// <summary>Storage type of activations (F32 on the CPU reference, BF16 on CUDA).</summary>
     DType ActivationType { get; }
 
+    /// <summary>
+    /// Marks a named span of work for profilers (<c>using (be.Range("step 3/28")) { ... }</c>): an NVTX range on
+    /// CUDA, nothing by default. Pipelines mark load, text encoding, each step and decode; models mark each
+    /// transformer block ("joint_block 5").
+    /// </summary>
+    IDisposable Range(string name) => ProfilerRange.None;
+
     // ---- Memory -------------------------------------------------------------------------------
 
     /// <summary>

@@ -144,6 +144,12 @@ public sealed class JsonConfig
         return v.EnumerateArray().Select(e => e.GetString()!).ToArray();
     }
 
+    /// <summary>Refuses a size-like value (a width, a count of heads or layers) that is zero or negative.</summary>
+    public void RequirePositive(string field, int value)
+    {
+        if (value <= 0) throw Unsupported(field, value, "it must be positive");
+    }
+
     /// <summary>An error for a well-formed value the engine cannot honour.</summary>
     public ConfigException Unsupported(string field, object? value, string why)
         => new(FilePath, field, $"has value {FormatValue(value)}, which is not supported ({why}).");

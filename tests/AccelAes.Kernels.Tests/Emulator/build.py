@@ -66,7 +66,8 @@ def main():
         if h != "common.cuh":
             write(os.path.join(gen, h), '#pragma once\n#include "common.cuh"\n')  # mma.cuh: provided by emu_mma.h
 
-    registry = ['#include "common.cuh"', "struct EmuKernel { const char* name; void (*launch)(void**); };"]
+    registry = ['#include "common.cuh"', "#include <cstddef>",
+                "struct EmuKernel { const char* name; void (*launch)(void**); int param_count; const size_t* param_sizes; };"]
     table = []
     for f in sources:
         text = read(os.path.join(KERNELS, f))
@@ -80,7 +81,10 @@ def main():
             registry.append(f'extern "C" void {name}({", ".join(types)});')
             args = ", ".join(f"*({t}*)p[{i}]" for i, t in enumerate(types))
             registry.append(f"static void launch_{name}(void** p) {{ {name}({args}); }}")
-            table.append(f'{{"{name}", launch_{name}}}')
+            # Parameter sizes: stream capture copies the values at launch time, as the driver does.
+            sizes = ", ".join(f"sizeof({t})" for t in types) or "0"
+            registry.append(f"static const size_t sizes_{name}[] = {{{sizes}}};")
+            table.append(f'{{"{name}", launch_{name}, {len(types)}, sizes_{name}}}')
     registry.append("extern const EmuKernel emu_kernels[] = {" + ", ".join(table) + "};")
     registry.append(f"extern const int emu_kernel_count = {len(table)};")
     write(os.path.join(gen, "registry.cpp"), "\n".join(registry) + "\n")

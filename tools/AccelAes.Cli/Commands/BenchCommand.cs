@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Tensors;
@@ -9,29 +10,111 @@ namespace AccelAes.Cli.Commands;
 
 /// <summary>
 /// `accelaes bench`: measurements that go into docs/perf. Speed is only ever measured here, never in unit tests.
+/// Model benchmarks (--arch / --model), micro-benchmarks (--op gemm|attention), checkpoint read throughput (--read),
+/// sparse-forward cost against the FLOP model (--sparse-cost).
 /// </summary>
 internal static class BenchCommand
 {
+    /// <summary>CPU runs of real configs above this many GFLOP per forward are refused (minutes per forward at CPU rates).</summary>
+    internal const double CpuGflopLimit = 500;
+
     public static Command Create()
     {
         var read = new Option<string?>("--read") { Description = "Measure reading every tensor of a safetensors file or model component folder from page cache (GB/s)." };
         var repeat = new Option<int>("--repeat") { Description = "Measured repetitions (the median is reported).", DefaultValueFactory = _ => 5 };
+        var warmup = new Option<int>("--warmup") { Description = "Unmeasured runs before the measured ones.", DefaultValueFactory = _ => 2 };
         var sparseCost = new Option<bool>("--sparse-cost") { Description = "Time a dense and a SkipSparse forward of a mid-size SD3-shaped model and compare with the FLOP model explain uses." };
-        var focus = new Option<double>("--focus-fraction") { Description = "Focus fraction for --sparse-cost.", DefaultValueFactory = _ => 0.5 };
+        var focus = new Option<double>("--focus-fraction") { Description = "Focus fraction of the sparse steps (a synthetic random focus set).", DefaultValueFactory = _ => 0.5 };
+        var arch = new Option<string?>("--arch") { Description = $"Benchmark a real configuration with generated weights: {string.Join(", ", RealConfigs.All.Select(c => c.Name))}." };
+        var model = CommonOptions.Model(required: false);
+        model.Description = "Benchmark the transformer of a model folder (its config and weights).";
+        var layers = new Option<int?>("--layers") { Description = "Keep only the first N transformer blocks (smoke runs on the CPU)." };
+        var resolution = new Option<int>("--resolution") { Description = "Image side in pixels.", DefaultValueFactory = _ => 1024 };
+        var batch = new Option<int?>("--batch") { Description = "Batch of the forward (default: 2 for CFG backbones, 1 for FLUX)." };
+        var accel = new Option<string>("--accel") { Description = "Step mix to compare with dense: none, stepcache, accelaes.", DefaultValueFactory = _ => "none" };
+        accel.AcceptOnlyFromAmong("none", "stepcache", "accelaes");
+        var steps = new Option<int?>("--steps") { Description = "Steps of the mix (default: the preset's)." };
+        var op = new Option<string?>("--op") { Description = "Micro-benchmark: gemm (M = N = K) or attention (bf16, 4096/4608 tokens, head dims 64/72/128)." };
+        var sizes = new Option<int[]>("--sizes") { Description = "GEMM sizes for --op gemm (default: 1024..8192 on a GPU, 256..1024 on the CPU).", AllowMultipleArgumentsPerToken = true };
+        var skipPeak = new Option<bool>("--skip-peak") { Description = "Do not measure the GEMM peak that --arch compares its TFLOP/s with." };
+        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
+        var device = new Option<int>("--device") { Description = "CUDA device ordinal.", DefaultValueFactory = _ => 0 };
         var backend = CommonOptions.Backend();
-        var command = new Command("bench", "Benchmarks: checkpoint read throughput (--read), sparse-forward cost (--sparse-cost).")
+        var command = new Command("bench", "Benchmarks: real model configs (--arch, --model), micro-benchmarks (--op), checkpoint reads (--read), sparse-forward cost (--sparse-cost).")
         {
-            read, repeat, sparseCost, focus, backend,
+            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, steps, op, sizes, skipPeak, json, device, backend,
         };
         command.SetAction(parse =>
         {
+            int reps = Math.Max(1, parse.GetValue(repeat)), warm = Math.Max(0, parse.GetValue(warmup));
+            string? jsonPath = parse.GetValue(json);
             if (parse.GetValue(read) is string path)
-                return ReadThroughput(path, Math.Max(1, parse.GetValue(repeat)));
+                return ReadThroughput(path, reps);
+            string backendName = parse.GetValue(backend)!;
             if (parse.GetValue(sparseCost))
-                return SparseCost(parse.GetValue(backend)!, parse.GetValue(focus), Math.Max(1, parse.GetValue(repeat)));
-            throw new AccelAesException("Choose a benchmark: --read PATH or --sparse-cost.");
+                return SparseCost(backendName, parse.GetValue(focus), reps);
+            if (parse.GetValue(op) is string opName)
+                return Micro(backendName, parse.GetValue(device), opName, parse.GetValue(sizes), parse.GetValue(batch) ?? 2, warm, reps, jsonPath);
+            string? archName = parse.GetValue(arch), modelDir = parse.GetValue(model);
+            if (archName is null && modelDir is null)
+                throw new AccelAesException("Choose a benchmark: --arch NAME, --model DIR, --op gemm|attention, --read PATH or --sparse-cost.");
+            if (archName is not null && modelDir is not null)
+                throw new AccelAesException("--arch and --model are alternatives; give one.");
+            var config = archName is not null ? RealConfigs.Get(archName) : null;
+            var preset = parse.GetValue(accel) switch { "stepcache" => AccelerationPreset.StepCache, "accelaes" => AccelerationPreset.AccelAes, _ => AccelerationPreset.None };
+            var options = new ModelOptions(config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
+                parse.GetValue(steps), parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
+            return Model(backendName, parse.GetValue(device), options);
         });
         return command;
+    }
+
+    internal sealed record ModelOptions(RealConfig? Config, string? ModelDir, int? Layers, int Resolution, int? Batch, AccelerationPreset Accel,
+        int? Steps, double Focus, int Warmup, int Repeats, bool SkipPeak, string? JsonPath);
+
+    private static int Model(string backendName, int deviceOrdinal, ModelOptions o)
+    {
+        using var folder = o.ModelDir is null ? null : BenchModelFolder.Open(o.ModelDir);
+        RealConfig config = folder?.Config ?? o.Config!;
+        if (o.Layers is int n) config = config.Truncated(n);
+        int batch = o.Batch ?? (config.UsesCfg ? 2 : 1);
+        int tokens = (o.Resolution / 16) * (o.Resolution / 16);
+        double gflop = config.CostModel(Math.Max(1, tokens)).TotalGflop * batch;
+        if (backendName == "cpu" && gflop > CpuGflopLimit)
+            throw new AccelAesException(string.Create(CultureInfo.InvariantCulture,
+                $"{config.Description} at {o.Resolution}² (batch {batch}) is ≈ {gflop / 1000:F1} TFLOP per forward: minutes to hours on the CPU. " +
+                $"Use --backend cuda, or a smoke run such as --layers 1 --resolution 128 (the CPU limit is {CpuGflopLimit} GFLOP per forward)."));
+
+        using IBackend be = BackendFactory.Create(backendName, deviceOrdinal);
+        Ui.Info($"{config.Description} on {be.Name}; {o.Resolution}², batch {batch}; weights: {(folder is null ? "generated on the host (uniform, bf16), uploaded" : folder.Description)}");
+        MicroResult? peak = null;
+        if (!o.SkipPeak)
+        {
+            int size = backendName == "cpu" ? 1024 : 8192;
+            Ui.Info($"measuring the matmul peak: a {size}³ {be.ActivationType} GEMM through Linear");
+            peak = MicroBenchmarks.Gemm(be, [size], o.Warmup, o.Repeats)[0];
+        }
+        var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps);
+        var result = ModelBenchmark.Run(be, request, folder?.Weights, Ui.Info);
+        BenchReports.ShowModel(result, peak);
+        if (o.JsonPath is not null)
+            JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak));
+        return ExitCodes.Success;
+    }
+
+    private static int Micro(string backendName, int deviceOrdinal, string op, int[]? sizes, int batch, int warmup, int repeats, string? jsonPath)
+    {
+        if (op is not ("gemm" or "attention"))
+            throw new AccelAesException($"Unknown --op '{op}'; choose gemm or attention.");
+        using IBackend be = BackendFactory.Create(backendName, deviceOrdinal);
+        bool gpu = backendName != "cpu";
+        IReadOnlyList<MicroResult> results = op == "gemm"
+            ? MicroBenchmarks.Gemm(be, sizes is { Length: > 0 } ? sizes : MicroBenchmarks.DefaultGemmSizes(gpu), warmup, repeats)
+            : MicroBenchmarks.Attention(be, MicroBenchmarks.AttentionTokens, MicroBenchmarks.AttentionHeads, batch, warmup, repeats);
+        BenchReports.ShowMicro(be, results, repeats);
+        if (jsonPath is not null)
+            JsonFiles.Write(jsonPath, w => BenchReports.WriteMicroJson(w, be, results, repeats));
+        return ExitCodes.Success;
     }
 
     private static int SparseCost(string backendName, double focus, int repeat)

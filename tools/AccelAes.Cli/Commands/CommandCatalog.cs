@@ -15,6 +15,7 @@ internal static class CommandCatalog
         InspectCommand.Create(),
         MakeTinyCommand.Create(),
         BenchCommand.Create(),
+        SelftestCommand.Create(),
         KernelsCommand.Create(),
     ];
 }

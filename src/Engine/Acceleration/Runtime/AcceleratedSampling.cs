@@ -47,6 +47,8 @@ public static class AcceleratedSampling
         var history = new StepCacheHistory(options.Extrapolation);
         var slots = new Tensor?[StepCacheHistory.Capacity];
         var sparse = new SparseForward();
+        using var check = new NonFiniteCheck(be, sigmas.Steps, (i, bad) =>
+            $"Step {i} ({schedule[i].Kind}, σ = {sigmas.Sigmas[i]:G5}) produced {bad} non-finite latent values; sampling stopped.");
         FocusMask? mask = null;
         var run = new List<int>();
         int sparseForwards = 0, skipped = 0;
@@ -55,6 +57,7 @@ public static class AcceleratedSampling
         {
             for (int i = 0; i < sigmas.Steps; i++)
             {
+                using var stepRange = be.Range($"step {i + 1}/{sigmas.Steps}");
                 StepScheduleEntry entry = schedule[i];
                 Tensor v;
                 if (entry.Kind == StepKind.Skip)
@@ -78,16 +81,16 @@ public static class AcceleratedSampling
                     v = predictor.Predict(latents, i, sigmas, sparse, Guidance);
                     if (capture is not null && mask is null) mask = Finish(capture, ref schedule, sparse, geometry);
                     if (entry.Kind == StepKind.Sparse) sparseForwards++;
-                    slots[history.Record(i, sigmas.Sigmas[i])] = v;
+                    // A copy: v may be a replayed graph's output, which the next replay rewrites.
+                    slots[history.Record(i, sigmas.Sigmas[i])] = be.Copy(v);
                     run.Add(i);
                     peakCache = Math.Max(peakCache, sparse.CacheBytes);
                 }
                 be.EulerStepInPlace(latents, v, sigmas.StepSize(i));
-                int bad = be.CountNonFinite(latents);
-                if (bad > 0)
-                    throw new AccelAesException($"Step {i} ({entry.Kind}, σ = {sigmas.Sigmas[i]:G5}) produced {bad} non-finite latent values; sampling stopped.");
+                check.After(i, latents);
                 onStep?.Invoke(i, latents);
             }
+            check.Flush(sigmas.Steps - 1);
         }
         finally
         {

@@ -32,6 +32,12 @@ public sealed class SparseForward
 
     public int FocusCount => _focus?.Length ?? 0;
 
+    /// <summary>
+    /// Changes whenever a cache tensor or the focus set is replaced: a captured sparse step reads them at fixed
+    /// addresses, so its graph key includes this (<see cref="Sampling.StepGraph"/>).
+    /// </summary>
+    public int Generation { get; private set; }
+
     /// <summary>True when blocks must write their caches in this forward.</summary>
     public bool WritesCaches => Kind == StepKind.FullFillCache;
 
@@ -67,6 +73,7 @@ public sealed class SparseForward
         _focus = focusTokens;
         ImageTokens = imageTokens;
         _focusRows.Clear();
+        Generation++;
     }
 
     /// <summary>Row indices b·N + f of the focus tokens of every batch item, for a [batch·N, D] view (cached per batch size).</summary>
@@ -87,6 +94,7 @@ public sealed class SparseForward
     {
         // A refresh fill replaces the layer's cache; the old storage goes back to the backend now, not at the end.
         if (_caches.TryGetValue((Pass, layer, name), out var old) && !ReferenceEquals(old, value)) old.Dispose();
+        if (!ReferenceEquals(old, value)) Generation++;
         _caches[(Pass, layer, name)] = value;
     }
 

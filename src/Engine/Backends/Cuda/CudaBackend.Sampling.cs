@@ -77,6 +77,7 @@ public sealed partial class CudaBackend
     {
         var cx = Float(x, "CountNonFinite");
         using var op = Enter("CountNonFinite", x);
+        ThrowIfCapturing($"CountNonFinite({x})", "reads a count back to the host (a host synchronisation)");
         var counter = ScratchSlot(ScratchCount);
         CudaDriver.MemsetD32Async(counter, 0, 1, _stream, "CountNonFinite");
         ulong n = (ulong)cx.ElementCount;

@@ -86,6 +86,7 @@ public sealed partial class CudaBackend : IBackend
             PoisonNewTensors = options.PoisonNewTensors;
             SynchronizeEachOp = options.SynchronizeEachOp;
             ForceReferenceAttention = options.ForceReferenceAttention;
+            UseGraphs = options.UseGraphs;
             CudaDriver.MemsetD8Async(new CuDevicePtr(_scratch.Address), 0, 256, _stream, "scratch counters");
         }
         catch
@@ -122,6 +123,9 @@ public sealed partial class CudaBackend : IBackend
     /// <summary>See <see cref="CudaBackendOptions.ForceReferenceAttention"/>.</summary>
     public bool ForceReferenceAttention { get; set; }
 
+    /// <summary>Weights streamed through the pinned double buffers so far, and the rate (for `generate` and `bench`).</summary>
+    public WeightUploadStatistics WeightUploads { get; private set; } = new(0, 0, 0, TimeSpan.Zero);
+
     /// <summary>Device memory pool counters.</summary>
     public PoolStatistics Memory => _pool.Statistics;
 
@@ -155,6 +159,7 @@ public sealed partial class CudaBackend : IBackend
     public void Synchronize()
     {
         EnsureCurrent();
+        ThrowIfCapturing("Synchronize", "waits for the device");
         CudaDriver.StreamSynchronize(_stream, "synchronize");
         CheckDeviceErrors();
     }
@@ -168,6 +173,7 @@ public sealed partial class CudaBackend : IBackend
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         EnsureCurrent();
+        ThrowIfCapturing("MeasureMilliseconds", "waits for the device");
         for (int i = 0; i < warmup; i++) work();
         var start = CudaDriver.EventCreate();
         var end = CudaDriver.EventCreate();
@@ -196,6 +202,7 @@ public sealed partial class CudaBackend : IBackend
     public void TrimMemory()
     {
         EnsureCurrent();
+        ThrowIfCapturing("TrimMemory", "frees device memory (cuMemFree synchronises)");
         _pool.Trim();
     }
 
@@ -207,6 +214,7 @@ public sealed partial class CudaBackend : IBackend
         if (values.Length != shape.ElementCount)
             throw new ArgumentException($"{values.Length} values do not fill shape {shape}.");
         using var op = Enter("Upload");
+        ThrowIfCapturing($"Upload({shape})", "copies host memory (a replay would read the staging buffer's later contents)");
         var t = New(shape, DType.F32);
         _staging.Upload(MemoryMarshal.AsBytes(values), 4, t.Pointer, 4, null);
         return t;
@@ -218,6 +226,7 @@ public sealed partial class CudaBackend : IBackend
         if (values.Length != shape.ElementCount)
             throw new ArgumentException($"{values.Length} values do not fill shape {shape}.");
         using var op = Enter("UploadBf16");
+        ThrowIfCapturing($"UploadBf16({shape})", "copies host memory");
         var t = New(shape, DType.BF16);
         _staging.Upload(MemoryMarshal.AsBytes(values), 4, t.Pointer, 2, ConvertF32ToBf16);
         return t;
@@ -235,6 +244,8 @@ public sealed partial class CudaBackend : IBackend
         if (bytes.Length != (long)shape.ElementCount * size)
             throw new ArgumentException($"{bytes.Length} bytes do not hold {shape} of {source}.");
         using var op = Enter("UploadWeight");
+        ThrowIfCapturing($"UploadWeight({shape})", "copies host memory");
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var t = New(shape, DType.BF16);
         PinnedStaging.Convert? convert = source switch
         {
@@ -243,6 +254,9 @@ public sealed partial class CudaBackend : IBackend
             _ => null,
         };
         _staging.Upload(bytes, size, t.Pointer, 2, convert);
+        var u = WeightUploads;
+        WeightUploads = new WeightUploadStatistics(u.Tensors + 1, u.SourceBytes + (ulong)bytes.Length, u.DeviceBytes + t.ByteCount,
+            u.Elapsed + System.Diagnostics.Stopwatch.GetElapsedTime(started));
         return t;
     }
 
@@ -269,6 +283,7 @@ public sealed partial class CudaBackend : IBackend
         if (values.Length != shape.ElementCount)
             throw new ArgumentException($"{values.Length} indices do not fill shape {shape}.");
         using var op = Enter("UploadIndices");
+        ThrowIfCapturing($"UploadIndices({shape})", "copies host memory");
         var host = values.ToArray();
         var t = New(shape, DType.I32, host);
         _staging.Upload(MemoryMarshal.AsBytes(values), 4, t.Pointer, 4, null);
@@ -280,6 +295,7 @@ public sealed partial class CudaBackend : IBackend
     {
         var t = Own(tensor);
         using var op = Enter("Download", tensor);
+        ThrowIfCapturing($"Download({tensor})", "waits for the device and copies to the host");
         var result = new float[t.ElementCount];
         switch (t.DType)
         {
@@ -384,7 +400,7 @@ public sealed partial class CudaBackend : IBackend
         for (int i = _opTemporaries.Count - 1; i >= 0; i--)
             _opTemporaries[i].Dispose();
         _opTemporaries.Clear();
-        if (SynchronizeEachOp)
+        if (SynchronizeEachOp && _capturing is null) // a capture records: there is nothing to wait for
             CudaDriver.StreamSynchronize(_stream, DescribeCurrentOp());
         (_opA, _opB, _opC) = (null, null, null);
     }

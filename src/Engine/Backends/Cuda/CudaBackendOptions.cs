@@ -33,6 +33,13 @@ public sealed record CudaBackendOptions
     /// <summary>Fill every new tensor with NaN bits before the op writes it, so an element an op forgets to write shows up (tests, selftest).</summary>
     public bool PoisonNewTensors { get; init; }
 
+    /// <summary>
+    /// Capture each denoising step's transformer forward as a CUDA graph once its shapes are fixed, and replay it
+    /// every step (see README.md, "CUDA graphs"). Off: every step runs op by op. A capture that fails falls back
+    /// to eager execution with a warning naming the op.
+    /// </summary>
+    public bool UseGraphs { get; init; } = true;
+
     /// <summary>Always use the reference attention kernel (for cross-checks).</summary>
     public bool ForceReferenceAttention { get; init; }
 

@@ -56,6 +56,10 @@ public sealed record PoolStatistics(
 /// much is free.</item>
 /// <item>The same sequence of rents and returns gets the same addresses (LIFO lists, no coalescing), which
 /// is what replaying a captured CUDA graph needs once shapes are fixed.</item>
+/// <item>A capture records into a <see cref="PoolReservation"/>: while it is open, rents must be served from cached
+/// blocks (a fresh cuMemAlloc throws <see cref="Tensors.GraphCaptureException"/>: run the step once eagerly
+/// first), and every block rented or returned is tagged with it; once closed, those blocks stay the graph's
+/// until <see cref="ReleaseReservation"/>.</item>
 /// </list>
 /// Not thread-safe, except <see cref="ReturnFromAnyThread"/>: the backend drives it from one thread.
 /// </remarks>
@@ -69,6 +73,8 @@ public sealed class DeviceMemoryPool : IDisposable
     private readonly Dictionary<ulong, Stack<ulong>> _free = new();
     private readonly Dictionary<ulong, ulong> _inUse = new();      // address → class bytes
     private readonly ConcurrentQueue<PoolBlock> _returned = new(); // from finalizers
+    private readonly Dictionary<ulong, PoolReservation> _owner = new(); // blocks owned by captured graphs
+    private PoolReservation? _recording;                                // the reservation of the capture under way
     private ulong _bytesInUse, _bytesCached, _peak, _sinceReclaim;
     private long _rents, _reuses, _deviceAllocations, _reclaims, _trims;
     private int _blocksCached;
@@ -117,6 +123,21 @@ public sealed class DeviceMemoryPool : IDisposable
                 return Hand(address, size);
             }
         }
+        if (_recording is not null)
+        {
+            // Recording a graph: no cuMemAlloc (it is not part of the graph, may synchronise, and the
+            // capture would then depend on memory the next run does not have). What the eager warm-up
+            // run left as garbage comes back with a reclaim.
+            Reclaim();
+            if (TryPop(size, out address))
+            {
+                _reuses++;
+                return Hand(address, size);
+            }
+            throw new Tensors.GraphCaptureException(string.IsNullOrEmpty(what) ? "allocation" : what,
+                $"needs {size} B of fresh device memory while recording graph '{_recording.Name}' (no cached block of that size class; " +
+                "the pool must be warm: run the same work once eagerly before capturing it)");
+        }
         address = _memory.TryAllocate(size);
         if (address == 0)
         {
@@ -141,8 +162,16 @@ public sealed class DeviceMemoryPool : IDisposable
     {
         if (_disposed)
             return;
-        if (!_inUse.Remove(block.Address))
+        if (!_inUse.ContainsKey(block.Address) || (_owner.TryGetValue(block.Address, out var owner) && owner.Held.Contains(block.Address)))
             throw new InvalidOperationException($"Block 0x{block.Address:x} ({block.Bytes} B) is not in use by this pool (returned twice?).");
+        if (_recording is not null && !_owner.ContainsKey(block.Address))
+            Tag(_recording, block.Address, block.Bytes); // the graph may have read it: it stays the graph's
+        if (_owner.TryGetValue(block.Address, out owner) && !owner.IsOpen)
+        {
+            owner.Held.Add(block.Address); // a closed graph's block: kept for its replays
+            return;
+        }
+        _inUse.Remove(block.Address);
         _bytesInUse -= block.Bytes;
         if (!_free.TryGetValue(block.Bytes, out var list))
             _free[block.Bytes] = list = new Stack<ulong>();
@@ -182,6 +211,73 @@ public sealed class DeviceMemoryPool : IDisposable
                 _memory.Free(list.Pop(), size);
         _bytesCached = 0;
         _blocksCached = 0;
+    }
+
+    /// <summary>
+    /// Starts recording a graph's blocks (see remarks): until <see cref="EndReservation"/>, rents come only from
+    /// cached blocks and every block rented or returned becomes the graph's.
+    /// </summary>
+    public PoolReservation BeginReservation(string name)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_recording is not null)
+            throw new InvalidOperationException($"Graph '{_recording.Name}' is still recording; captures do not nest.");
+        DrainReturned();
+        _recording = new PoolReservation(name);
+        return _recording;
+    }
+
+    /// <summary>
+    /// Ends the recording. The graph's blocks that sit in the free lists now (returned during the capture) leave
+    /// them: they are held for the graph (counted as in use) until <see cref="ReleaseReservation"/>.
+    /// </summary>
+    public void EndReservation(PoolReservation reservation)
+    {
+        if (!ReferenceEquals(reservation, _recording))
+            throw new InvalidOperationException($"Graph '{reservation.Name}' is not the one recording.");
+        DrainReturned();
+        _recording = null;
+        reservation.IsOpen = false;
+        foreach (var (size, list) in _free)
+        {
+            if (!list.Any(reservation.Blocks.ContainsKey))
+                continue;
+            var keep = list.Where(a => !reservation.Blocks.ContainsKey(a)).Reverse().ToArray();
+            foreach (var address in list.Where(reservation.Blocks.ContainsKey))
+            {
+                reservation.Held.Add(address);
+                _inUse.Add(address, size);
+                _bytesInUse += size;
+                _bytesCached -= size;
+                _blocksCached--;
+            }
+            list.Clear();
+            foreach (var a in keep) list.Push(a);
+        }
+    }
+
+    /// <summary>
+    /// The graph is gone: its held blocks go back to the free lists, and the blocks tensors still hold become
+    /// ordinary blocks again. Safe while a replay is still queued: reuse is stream-ordered (one stream).
+    /// </summary>
+    public void ReleaseReservation(PoolReservation reservation)
+    {
+        if (reservation.IsReleased || _disposed)
+            return;
+        if (ReferenceEquals(reservation, _recording))
+            EndReservation(reservation);
+        reservation.IsReleased = true;
+        foreach (var address in reservation.Blocks.Keys)
+            _owner.Remove(address);
+        foreach (var address in reservation.Held)
+            Return(new PoolBlock(address, reservation.Blocks[address]));
+        reservation.Held.Clear();
+    }
+
+    private void Tag(PoolReservation reservation, ulong address, ulong size)
+    {
+        _owner[address] = reservation;
+        reservation.Blocks[address] = size;
     }
 
     public PoolStatistics Statistics
@@ -228,6 +324,8 @@ public sealed class DeviceMemoryPool : IDisposable
 
     private PoolBlock Hand(ulong address, ulong size)
     {
+        if (_recording is not null && !_owner.ContainsKey(address))
+            Tag(_recording, address, size);
         _inUse.Add(address, size);
         _bytesInUse += size;
         if (_bytesInUse > _peak)

@@ -105,13 +105,15 @@ public sealed class FluxTransformer2DModel
             ? FluxQueryRows.Create(be, sparse, rope, hiddenStates.Shape[0], l, n)
             : null;
         for (int i = 0; i < _transformerBlocks.Length; i++)
-            _transformerBlocks[i].Forward(image, text, siluTemb, rope, sparse, i, queries);
+            using (be.Range($"transformer_block {i}"))
+                _transformerBlocks[i].Forward(image, text, siluTemb, rope, sparse, i, queries);
 
         // Single-stream blocks run on [text, image] (architectures.md §0.2); the image tokens are split off at the end.
         // Their caches are keyed by their index after the double-stream blocks (and a name of their own).
         Tensor joint = be.Concat(1, text, image);
         for (int i = 0; i < _singleTransformerBlocks.Length; i++)
-            _singleTransformerBlocks[i].Forward(joint, siluTemb, rope, l, sparse, _transformerBlocks.Length + i, queries);
+            using (be.Range($"single_transformer_block {i}"))
+                _singleTransformerBlocks[i].Forward(joint, siluTemb, rope, l, sparse, _transformerBlocks.Length + i, queries);
         image = be.Slice(joint, 1, l, n);
 
         return _projOut.Forward(_normOut.Forward(image, siluTemb));

@@ -49,15 +49,29 @@ public sealed class LuminaCombinedTimestepCaptionEmbedding
     /// Σ_l y_l·m_l / Σ_l m_l per batch item, computed as an attention whose scores are all equal: the softmax
     /// over the unmasked keys is then exactly 1/count, so the output is the mean of the unmasked values. This
     /// keeps the pool on the device (no host round trip per step) and batched. Equals diffusers' pool for 0/1
-    /// masks, which is what tokenizers produce (callers check that).
+    /// masks, which is what tokenizers produce (callers check that). The feature width is split into heads of at
+    /// most <see cref="MaxPoolHeadWidth"/> values: Gemma's 2048 would exceed the CUDA attention's head-dim limit (256).
     /// </summary>
     internal static Tensor MaskedMean(Tensor features, Tensor mask)
     {
         IBackend be = features.Backend;
         int batch = features.Shape[0], length = features.Shape[1], dim = features.Shape[2];
-        Tensor q = be.Zeros(new Shape(batch, 1, 1, 1));
-        Tensor k = be.Zeros(new Shape(batch, length, 1, 1));
-        Tensor v = features.Reshape(batch, length, 1, dim);
+        int heads = PoolHeads(dim);
+        Tensor q = be.Zeros(new Shape(batch, 1, heads, 1));
+        Tensor k = be.Zeros(new Shape(batch, length, heads, 1));
+        Tensor v = features.Reshape(batch, length, heads, dim / heads);
         return be.Attention(q, k, v, 1f, keyMask: mask).Reshape(batch, dim);
+    }
+
+    /// <summary>Widest value head of the pooling attention: the flash kernel's largest specialisation.</summary>
+    internal const int MaxPoolHeadWidth = 128;
+
+    /// <summary>The fewest heads that split <paramref name="dim"/> evenly into widths ≤ <see cref="MaxPoolHeadWidth"/>.</summary>
+    internal static int PoolHeads(int dim)
+    {
+        for (int heads = 1; heads < dim; heads++)
+            if (dim % heads == 0 && dim / heads <= MaxPoolHeadWidth)
+                return heads;
+        return Math.Max(1, dim);
     }
 }

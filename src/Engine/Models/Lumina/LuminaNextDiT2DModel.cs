@@ -110,7 +110,8 @@ public sealed class LuminaNextDiT2DModel
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
 
         for (int i = 0; i < _layers.Length; i++)
-            _layers[i].Forward(x, rotary, encoderHiddenStates, encoderMask, siluTemb, baseSequenceLength, sparse, i);
+            using (be.Range($"layer {i}"))
+                _layers[i].Forward(x, rotary, encoderHiddenStates, encoderMask, siluTemb, baseSequenceLength, sparse, i);
 
         Tensor y = _normOut.Forward(x, siluTemb);
         return be.Unpatchify(y, Config.OutChannels, height, width, Config.PatchSize, PatchLayout.ChannelMinor);

@@ -64,7 +64,8 @@ public sealed class Sd3Transformer2DModel
         Tensor? context = _contextEmbedder.Forward(encoderHiddenStates);
 
         for (int i = 0; i < _blocks.Length; i++)
-            context = _blocks[i].Forward(x, context!, siluTemb, sparse, i);
+            using (be.Range($"joint_block {i}"))
+                context = _blocks[i].Forward(x, context!, siluTemb, sparse, i);
 
         Tensor y = _projOut.Forward(_normOut.Forward(x, siluTemb));
         return be.Unpatchify(y, Config.OutChannels, height, width, Config.PatchSize, PatchLayout.ChannelMinor);

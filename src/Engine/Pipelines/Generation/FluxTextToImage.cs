@@ -80,7 +80,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         DenoisedLatents run = Denoise(request, progress, cancel);
         cancel.ThrowIfCancellationRequested();
         int latentHeight = run.Height / _vaeScaleFactor, latentWidth = run.Width / _vaeScaleFactor;
-        byte[] pixels = GenerationSupport.Timed(run.Timings, "decode",
+        byte[] pixels = GenerationSupport.Timed(_backend, run.Timings, "decode",
             () => VaeDecoding.DecodeToRgbBytes(_vae, FluxLatentPacking.Unpack(run.Latents, latentHeight, latentWidth))[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
@@ -104,7 +104,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
-        var (positive, negative) = GenerationSupport.Timed(timings, "encode", () =>
+        var (positive, negative) = GenerationSupport.Timed(_backend, timings, "encode", () =>
             (Encode(request.Prompt, warnings), trueCfg > 1f ? Encode(request.NegativePrompt, warnings) : null));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
@@ -132,11 +132,11 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = gridHeight * unit, Width = gridWidth * unit,
             GuidanceMode = request.GuidanceMode,
             Acceleration = acceleration,
-            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
             OnAccelerationReport = r => report = r,
         };
         var pipeline = new FluxPipeline(_transformer) { TrueCfgScale = trueCfg };
-        Tensor latents = GenerationSupport.Timed(timings, "denoise", () => pipeline.Denoise(inputs, settings, (i, _) =>
+        Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => pipeline.Denoise(inputs, settings, (i, _) =>
         {
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();

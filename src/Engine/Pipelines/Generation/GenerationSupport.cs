@@ -67,8 +67,9 @@ internal static class GenerationSupport
         => backend.Upload(GaussianNoise.Create(shape.ElementCount, seed), shape);
 
     /// <summary>Times a phase into <paramref name="timings"/>.</summary>
-    public static T Timed<T>(List<PhaseTiming> timings, string phase, Func<T> work)
+    public static T Timed<T>(IBackend backend, List<PhaseTiming> timings, string phase, Func<T> work)
     {
+        using var range = backend.Range(phase); // the phase on the profiler's timeline too (NVTX on CUDA)
         var watch = Stopwatch.StartNew();
         T result = work();
         timings.Add(new PhaseTiming(phase, watch.Elapsed));

@@ -66,7 +66,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     {
         DenoisedLatents run = Denoise(request, progress, cancel);
         cancel.ThrowIfCancellationRequested();
-        byte[] pixels = GenerationSupport.Timed(run.Timings, "decode", () => VaeDecoding.ToRgbBytes(_vae.Decode(DecoderInput(run.Latents)))[0]);
+        byte[] pixels = GenerationSupport.Timed(_backend, run.Timings, "decode", () => VaeDecoding.ToRgbBytes(_vae.Decode(DecoderInput(run.Latents)))[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
         {
@@ -93,7 +93,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
-        var (positive, negative, promptTokens) = GenerationSupport.Timed(timings, "encode", () => Encode(request, cfg, warnings));
+        var (positive, negative, promptTokens) = GenerationSupport.Timed(_backend, timings, "encode", () => Encode(request, cfg, warnings));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
 
@@ -117,11 +117,11 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
             Acceleration = acceleration,
             TextWeights = acceleration is { UsesMask: true }
-                ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request, promptTokens, warnings))
+                ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request, promptTokens, warnings))
                 : null,
             OnAccelerationReport = r => report = r,
         };
-        Tensor latents = GenerationSupport.Timed(timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
+        Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
         {
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();

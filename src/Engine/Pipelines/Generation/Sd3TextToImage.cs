@@ -70,7 +70,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         IBackend be = _backend;
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
-        var (positive, negative) = GenerationSupport.Timed(timings, "encode", () =>
+        var (positive, negative) = GenerationSupport.Timed(_backend, timings, "encode", () =>
             (Encode(request.Prompt, warnings), guidance > 1f ? Encode(request.NegativePrompt, warnings) : null));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
@@ -94,16 +94,16 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
             Acceleration = acceleration,
-            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
             OnAccelerationReport = r => report = r,
         };
-        Tensor latents = GenerationSupport.Timed(timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
+        Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
         {
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();
         }));
 
-        byte[] pixels = GenerationSupport.Timed(timings, "decode", () => VaeDecoding.DecodeToRgbBytes(_vae, latents)[0]);
+        byte[] pixels = GenerationSupport.Timed(_backend, timings, "decode", () => VaeDecoding.DecodeToRgbBytes(_vae, latents)[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
         return new GenerationResult(new RgbImage(width, height, pixels), request, steps, guidance, timings, warnings)
         {

@@ -74,9 +74,9 @@ public sealed record AutoencoderKLConfig
 
     private void Validate(JsonConfig c)
     {
-        Positive(c, "out_channels", OutChannels);
-        Positive(c, "latent_channels", LatentChannels);
-        Positive(c, "norm_num_groups", NormNumGroups);
+        c.RequirePositive("out_channels", OutChannels);
+        c.RequirePositive("latent_channels", LatentChannels);
+        c.RequirePositive("norm_num_groups", NormNumGroups);
         if (LayersPerBlock < 0)
             throw c.Unsupported("layers_per_block", LayersPerBlock, "it must be 0 or more");
         if (BlockOutChannels.Length == 0 || BlockOutChannels.Any(ch => ch <= 0))
@@ -112,11 +112,6 @@ public sealed record AutoencoderKLConfig
             throw c.Unsupported(field, values, $"it needs one value per latent channel ({LatentChannels})");
         if (values.Any(v => !double.IsFinite(v)))
             throw c.Unsupported(field, values, "every value must be finite");
-    }
-
-    private static void Positive(JsonConfig c, string field, int value)
-    {
-        if (value <= 0) throw c.Unsupported(field, value, "it must be positive");
     }
 
     private static string StripResPrefix(string type) => type.StartsWith("UNetRes", StringComparison.Ordinal) ? type[7..] : type;

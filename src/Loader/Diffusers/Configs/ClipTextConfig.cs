@@ -51,21 +51,16 @@ public sealed record ClipTextConfig
 
     private void Validate(JsonConfig c)
     {
-        Positive(c, "vocab_size", VocabSize);
-        Positive(c, "hidden_size", HiddenSize);
-        Positive(c, "intermediate_size", IntermediateSize);
-        Positive(c, "projection_dim", ProjectionDim);
-        Positive(c, "num_hidden_layers", NumHiddenLayers);
-        Positive(c, "num_attention_heads", NumAttentionHeads);
-        Positive(c, "max_position_embeddings", MaxPositionEmbeddings);
+        c.RequirePositive("vocab_size", VocabSize);
+        c.RequirePositive("hidden_size", HiddenSize);
+        c.RequirePositive("intermediate_size", IntermediateSize);
+        c.RequirePositive("projection_dim", ProjectionDim);
+        c.RequirePositive("num_hidden_layers", NumHiddenLayers);
+        c.RequirePositive("num_attention_heads", NumAttentionHeads);
+        c.RequirePositive("max_position_embeddings", MaxPositionEmbeddings);
         // CLIPAttention raises the same ValueError: heads split the hidden width evenly.
         if (HiddenSize % NumAttentionHeads != 0)
             throw c.Unsupported("num_attention_heads", NumAttentionHeads, $"it must divide hidden_size {HiddenSize}");
         if (!(LayerNormEps > 0)) throw c.Unsupported("layer_norm_eps", LayerNormEps, "it must be positive");
-    }
-
-    private static void Positive(JsonConfig c, string field, int value)
-    {
-        if (value <= 0) throw c.Unsupported(field, value, "it must be positive");
     }
 }

@@ -63,15 +63,15 @@ public sealed record FluxTransformerConfig
 
     private void Validate(JsonConfig c)
     {
-        Sd3TransformerConfig.Positive(c, "patch_size", PatchSize);
-        Sd3TransformerConfig.Positive(c, "in_channels", InChannels);
-        Sd3TransformerConfig.Positive(c, "out_channels", OutChannels);
+        c.RequirePositive("patch_size", PatchSize);
+        c.RequirePositive("in_channels", InChannels);
+        c.RequirePositive("out_channels", OutChannels);
         NonNegative(c, "num_layers", NumLayers);
         NonNegative(c, "num_single_layers", NumSingleLayers);
-        Sd3TransformerConfig.Positive(c, "attention_head_dim", AttentionHeadDim);
-        Sd3TransformerConfig.Positive(c, "num_attention_heads", NumAttentionHeads);
-        Sd3TransformerConfig.Positive(c, "joint_attention_dim", JointAttentionDim);
-        Sd3TransformerConfig.Positive(c, "pooled_projection_dim", PooledProjectionDim);
+        c.RequirePositive("attention_head_dim", AttentionHeadDim);
+        c.RequirePositive("num_attention_heads", NumAttentionHeads);
+        c.RequirePositive("joint_attention_dim", JointAttentionDim);
+        c.RequirePositive("pooled_projection_dim", PooledProjectionDim);
         ValidateAxes(c, AxesDimsRope, AttentionHeadDim);
     }
 

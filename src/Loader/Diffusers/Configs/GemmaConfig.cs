@@ -53,13 +53,13 @@ public sealed record GemmaConfig
 
     private void Validate(JsonConfig c)
     {
-        Positive(c, "vocab_size", VocabSize);
-        Positive(c, "hidden_size", HiddenSize);
-        Positive(c, "intermediate_size", IntermediateSize);
-        Positive(c, "num_hidden_layers", NumHiddenLayers);
-        Positive(c, "num_attention_heads", NumAttentionHeads);
-        Positive(c, "num_key_value_heads", NumKeyValueHeads);
-        Positive(c, "head_dim", HeadDim);
+        c.RequirePositive("vocab_size", VocabSize);
+        c.RequirePositive("hidden_size", HiddenSize);
+        c.RequirePositive("intermediate_size", IntermediateSize);
+        c.RequirePositive("num_hidden_layers", NumHiddenLayers);
+        c.RequirePositive("num_attention_heads", NumAttentionHeads);
+        c.RequirePositive("num_key_value_heads", NumKeyValueHeads);
+        c.RequirePositive("head_dim", HeadDim);
         // GemmaAttention raises the same ValueError, although head_dim comes from the config.
         if (HiddenSize % NumAttentionHeads != 0)
             throw c.Unsupported("num_attention_heads", NumAttentionHeads, $"it must divide hidden_size {HiddenSize}");
@@ -71,10 +71,5 @@ public sealed record GemmaConfig
         if (!(RopeTheta > 0)) throw c.Unsupported("rope_theta", RopeTheta, "it must be positive");
         if (c.Has("rope_scaling"))
             throw c.Unsupported("rope_scaling", "(set)", "Gemma's attention uses unscaled rotary embeddings; scaled variants are not implemented");
-    }
-
-    private static void Positive(JsonConfig c, string field, int value)
-    {
-        if (value <= 0) throw c.Unsupported(field, value, "it must be positive");
     }
 }

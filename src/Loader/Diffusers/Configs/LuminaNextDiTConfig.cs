@@ -84,17 +84,17 @@ public sealed record LuminaNextDiTConfig
 
     private void Validate(JsonConfig c)
     {
-        Sd3TransformerConfig.Positive(c, "sample_size", SampleSize);
-        Sd3TransformerConfig.Positive(c, "patch_size", PatchSize);
-        Sd3TransformerConfig.Positive(c, "in_channels", InChannels);
-        Sd3TransformerConfig.Positive(c, "hidden_size", HiddenSize);
-        Sd3TransformerConfig.Positive(c, "num_layers", NumLayers);
-        Sd3TransformerConfig.Positive(c, "num_attention_heads", NumAttentionHeads);
-        Sd3TransformerConfig.Positive(c, "multiple_of", MultipleOf);
-        Sd3TransformerConfig.Positive(c, "cross_attention_dim", CrossAttentionDim);
+        c.RequirePositive("sample_size", SampleSize);
+        c.RequirePositive("patch_size", PatchSize);
+        c.RequirePositive("in_channels", InChannels);
+        c.RequirePositive("hidden_size", HiddenSize);
+        c.RequirePositive("num_layers", NumLayers);
+        c.RequirePositive("num_attention_heads", NumAttentionHeads);
+        c.RequirePositive("multiple_of", MultipleOf);
+        c.RequirePositive("cross_attention_dim", CrossAttentionDim);
         if (NumKvHeads is int kv)
         {
-            Sd3TransformerConfig.Positive(c, "num_kv_heads", kv);
+            c.RequirePositive("num_kv_heads", kv);
             // diffusers repeats each kv head heads/kv times; any other ratio gives a head-count mismatch in SDPA.
             if (NumAttentionHeads % kv != 0)
                 throw c.Unsupported("num_kv_heads", kv, $"num_attention_heads {NumAttentionHeads} must be a multiple of it");

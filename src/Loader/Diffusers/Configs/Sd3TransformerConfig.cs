@@ -50,15 +50,15 @@ public sealed record Sd3TransformerConfig
 
     private void Validate(JsonConfig c)
     {
-        Positive(c, "patch_size", PatchSize);
-        Positive(c, "in_channels", InChannels);
-        Positive(c, "num_layers", NumLayers);
-        Positive(c, "attention_head_dim", AttentionHeadDim);
-        Positive(c, "num_attention_heads", NumAttentionHeads);
-        Positive(c, "joint_attention_dim", JointAttentionDim);
-        Positive(c, "pooled_projection_dim", PooledProjectionDim);
-        Positive(c, "out_channels", OutChannels);
-        Positive(c, "pos_embed_max_size", PosEmbedMaxSize);
+        c.RequirePositive("patch_size", PatchSize);
+        c.RequirePositive("in_channels", InChannels);
+        c.RequirePositive("num_layers", NumLayers);
+        c.RequirePositive("attention_head_dim", AttentionHeadDim);
+        c.RequirePositive("num_attention_heads", NumAttentionHeads);
+        c.RequirePositive("joint_attention_dim", JointAttentionDim);
+        c.RequirePositive("pooled_projection_dim", PooledProjectionDim);
+        c.RequirePositive("out_channels", OutChannels);
+        c.RequirePositive("pos_embed_max_size", PosEmbedMaxSize);
         // The joint attention concatenates image and text tokens of one width, so the text projection must
         // produce the model width (diffusers would fail later with a shape error).
         if (CaptionProjectionDim != InnerDim)
@@ -67,10 +67,5 @@ public sealed record Sd3TransformerConfig
         foreach (int layer in DualAttentionLayers)
             if (layer < 0 || layer >= NumLayers)
                 throw c.Unsupported("dual_attention_layers", DualAttentionLayers, $"layer {layer} is outside 0..{NumLayers - 1}");
-    }
-
-    internal static void Positive(JsonConfig c, string field, int value)
-    {
-        if (value <= 0) throw c.Unsupported(field, value, "it must be positive");
     }
 }

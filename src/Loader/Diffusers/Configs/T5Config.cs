@@ -61,12 +61,12 @@ public sealed record T5Config
 
     private void Validate(JsonConfig c)
     {
-        Positive(c, "vocab_size", VocabSize);
-        Positive(c, "d_model", DModel);
-        Positive(c, "d_kv", DKv);
-        Positive(c, "d_ff", DFf);
-        Positive(c, "num_layers", NumLayers);
-        Positive(c, "num_heads", NumHeads);
+        c.RequirePositive("vocab_size", VocabSize);
+        c.RequirePositive("d_model", DModel);
+        c.RequirePositive("d_kv", DKv);
+        c.RequirePositive("d_ff", DFf);
+        c.RequirePositive("num_layers", NumLayers);
+        c.RequirePositive("num_heads", NumHeads);
         // Bidirectional buckets: half per direction, half of those exact; the log-spaced rest needs
         // max_exact = num_buckets / 4 ≥ 1 and max_distance above it.
         if (RelativeAttentionNumBuckets < 4)
@@ -78,10 +78,5 @@ public sealed record T5Config
         if (!TransformersActivations.Supported.Contains(DenseActFn))
             throw c.Unsupported("feed_forward_proj", FeedForwardProj,
                 $"activation \"{DenseActFn}\" is not one of: {string.Join(", ", TransformersActivations.Supported)}");
-    }
-
-    private static void Positive(JsonConfig c, string field, int value)
-    {
-        if (value <= 0) throw c.Unsupported(field, value, "it must be positive");
     }
 }

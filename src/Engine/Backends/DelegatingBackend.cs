@@ -1,0 +1,182 @@
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Backends;
+
+/// <summary>
+/// An <see cref="IBackend"/> that forwards every op to <see cref="Inner"/> through two hooks, <see cref="Call{T}"/> and
+/// <see cref="Call(string, Action)"/>, which receive the op's name. Decorators (per-op profiling in `accelaes bench`,
+/// fault injection in the self-test tests) override the hooks instead of re-implementing forty members.
+/// </summary>
+/// <remarks>
+/// Models reach their backend through <see cref="Tensor.Backend"/> (<c>x.Backend.Linear(x, …)</c>), so the tensors this
+/// backend hands out are <see cref="DelegatedTensor"/>s whose Backend is the decorator; each wraps the inner backend's
+/// tensor (no copy) and is unwrapped on the way in. Inside the hooks, <c>run</c> works on inner tensors.
+/// </remarks>
+public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) : IBackend
+{
+    public IBackend Inner { get; } = inner;
+
+    public virtual string Name => Inner.Name;
+
+    public DType ActivationType => Inner.ActivationType;
+
+    /// <summary>Runs one op that returns a value; <paramref name="op"/> is the IBackend member's name.</summary>
+    protected virtual T Call<T>(string op, Func<T> run) => run();
+
+    /// <summary>Runs one op that returns nothing (the in-place ops).</summary>
+    protected virtual void Call(string op, Action run) => run();
+
+    /// <summary>
+    /// Called just before the matmul-like ops (Linear, Attention, AttentionWithAffinity, Conv2d) with their operand
+    /// shapes (Linear: x, weight; attention: q, k, v; Conv2d: x, weight), so a decorator can count FLOPs.
+    /// </summary>
+    protected virtual void BeforeMatmul(string op, Shape a, Shape b, Shape? c) { }
+
+    public virtual void Dispose()
+    {
+        if (ownsInner) Inner.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The inner backend's tensor behind <paramref name="t"/> (inner tensors pass through unchanged).</summary>
+    public static Tensor Unwrap(Tensor t) => t is DelegatedTensor d ? d.Inner : t;
+
+    private static Tensor? U(Tensor? t) => t is null ? null : Unwrap(t);
+
+    private DelegatedTensor W(Tensor t) => new(this, t);
+
+    // Every member below only unwraps, routes through the hooks and wraps; no decorator logic lives here.
+    // Spans cannot be captured by lambdas, so the memory ops copy them to arrays first (only on this path).
+
+    public Tensor Upload(ReadOnlySpan<float> values, Shape shape)
+    {
+        float[] copy = values.ToArray();
+        return W(Call(nameof(Upload), () => Inner.Upload(copy, shape)));
+    }
+
+    public Tensor UploadWeight(ReadOnlySpan<byte> bytes, DType source, Shape shape)
+    {
+        byte[] copy = bytes.ToArray();
+        return W(Call(nameof(UploadWeight), () => Inner.UploadWeight(copy, source, shape)));
+    }
+
+    public Tensor Zeros(Shape shape) => W(Call(nameof(Zeros), () => Inner.Zeros(shape)));
+
+    public Tensor UploadIndices(ReadOnlySpan<int> values, Shape shape)
+    {
+        int[] copy = values.ToArray();
+        return W(Call(nameof(UploadIndices), () => Inner.UploadIndices(copy, shape)));
+    }
+
+    public float[] Download(Tensor tensor) => Call(nameof(Download), () => Inner.Download(U(tensor)!));
+
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
+        return W(Call(nameof(Linear), () => Inner.Linear(U(x)!, U(weight)!, U(bias), activation)));
+    }
+
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null)
+    {
+        BeforeMatmul(nameof(Attention), q.Shape, k.Shape, v.Shape);
+        return W(Call(nameof(Attention), () => Inner.Attention(U(q)!, U(k)!, U(v)!, scale, U(keyMask), causal, U(bias))));
+    }
+
+    public (Tensor Output, Tensor Affinity) AttentionWithAffinity(Tensor q, Tensor k, Tensor v, float scale, Tensor keyWeights, Tensor? keyMask = null)
+    {
+        BeforeMatmul(nameof(AttentionWithAffinity), q.Shape, k.Shape, v.Shape);
+        var (output, affinity) = Call(nameof(AttentionWithAffinity), () => Inner.AttentionWithAffinity(U(q)!, U(k)!, U(v)!, scale, U(keyWeights)!, U(keyMask)));
+        return (W(output), W(affinity));
+    }
+
+    public Tensor LayerNorm(Tensor x, float eps, Tensor? weight = null, Tensor? bias = null) =>
+        W(Call(nameof(LayerNorm), () => Inner.LayerNorm(U(x)!, eps, U(weight), U(bias))));
+
+    public Tensor RmsNorm(Tensor x, float eps, Tensor? weight = null) => W(Call(nameof(RmsNorm), () => Inner.RmsNorm(U(x)!, eps, U(weight))));
+
+    public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor weight, Tensor bias) =>
+        W(Call(nameof(GroupNorm), () => Inner.GroupNorm(U(x)!, groups, eps, U(weight)!, U(bias)!)));
+
+    public Tensor Modulate(Tensor x, Tensor? scale, Tensor? shift) => W(Call(nameof(Modulate), () => Inner.Modulate(U(x)!, U(scale), U(shift))));
+
+    public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate) =>
+        Call(nameof(AddGatedInPlace), () => Inner.AddGatedInPlace(U(residual)!, U(y)!, U(gate)));
+
+    public Tensor Activate(Tensor x, Activation activation) => W(Call(nameof(Activate), () => Inner.Activate(U(x)!, activation)));
+
+    public Tensor Add(Tensor a, Tensor b) => W(Call(nameof(Add), () => Inner.Add(U(a)!, U(b)!)));
+
+    public Tensor Multiply(Tensor a, Tensor b) => W(Call(nameof(Multiply), () => Inner.Multiply(U(a)!, U(b)!)));
+
+    public Tensor Scale(Tensor x, float s) => W(Call(nameof(Scale), () => Inner.Scale(U(x)!, s)));
+
+    public Tensor Relu(Tensor x) => W(Call(nameof(Relu), () => Inner.Relu(U(x)!)));
+
+    public Tensor Softmax(Tensor x) => W(Call(nameof(Softmax), () => Inner.Softmax(U(x)!)));
+
+    public Tensor Rotary(Tensor x, Tensor cos, Tensor sin, RotaryPairing pairing = RotaryPairing.Adjacent) =>
+        W(Call(nameof(Rotary), () => Inner.Rotary(U(x)!, U(cos)!, U(sin)!, pairing)));
+
+    public Tensor TimestepEmbedding(Tensor t, int dim, bool flipSinToCos, float downscaleFreqShift, float scale = 1f, float maxPeriod = 10000f) =>
+        W(Call(nameof(TimestepEmbedding), () => Inner.TimestepEmbedding(U(t)!, dim, flipSinToCos, downscaleFreqShift, scale, maxPeriod)));
+
+    public Tensor GatherRows(Tensor table, Tensor indices) => W(Call(nameof(GatherRows), () => Inner.GatherRows(U(table)!, U(indices)!)));
+
+    public void ScatterRowsInPlace(Tensor destination, Tensor indices, Tensor source) =>
+        Call(nameof(ScatterRowsInPlace), () => Inner.ScatterRowsInPlace(U(destination)!, U(indices)!, U(source)!));
+
+    public Tensor Copy(Tensor x) => W(Call(nameof(Copy), () => Inner.Copy(U(x)!)));
+
+    public Tensor Concat(int axis, params Tensor[] parts)
+    {
+        Tensor[] inner = Array.ConvertAll(parts, Unwrap);
+        return W(Call(nameof(Concat), () => Inner.Concat(axis, inner)));
+    }
+
+    public Tensor Slice(Tensor x, int axis, int start, int length) => W(Call(nameof(Slice), () => Inner.Slice(U(x)!, axis, start, length)));
+
+    public Tensor TransposeLast2(Tensor x) => W(Call(nameof(TransposeLast2), () => Inner.TransposeLast2(U(x)!)));
+
+    public Tensor Patchify(Tensor x, int patch, PatchLayout layout) => W(Call(nameof(Patchify), () => Inner.Patchify(U(x)!, patch, layout)));
+
+    public Tensor Unpatchify(Tensor tokens, int channels, int height, int width, int patch, PatchLayout layout) =>
+        W(Call(nameof(Unpatchify), () => Inner.Unpatchify(U(tokens)!, channels, height, width, patch, layout)));
+
+    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padding)
+    {
+        BeforeMatmul(nameof(Conv2d), x.Shape, weight.Shape, null);
+        return W(Call(nameof(Conv2d), () => Inner.Conv2d(U(x)!, U(weight)!, U(bias), stride, padding)));
+    }
+
+    public Tensor UpsampleNearest2x(Tensor x) => W(Call(nameof(UpsampleNearest2x), () => Inner.UpsampleNearest2x(U(x)!)));
+
+    public Tensor GuidanceCombine(Tensor uncond, Tensor cond, float scale) =>
+        W(Call(nameof(GuidanceCombine), () => Inner.GuidanceCombine(U(uncond)!, U(cond)!, scale)));
+
+    public Tensor GuidanceCombine(Tensor uncond, Tensor cond, Tensor scale) =>
+        W(Call(nameof(GuidanceCombine), () => Inner.GuidanceCombine(U(uncond)!, U(cond)!, U(scale)!)));
+
+    public Tensor Extrapolate(Tensor latest, Tensor previous, float coefficient) =>
+        W(Call(nameof(Extrapolate), () => Inner.Extrapolate(U(latest)!, U(previous)!, coefficient)));
+
+    public void EulerStepInPlace(Tensor latents, Tensor velocity, float dt) =>
+        Call(nameof(EulerStepInPlace), () => Inner.EulerStepInPlace(U(latents)!, U(velocity)!, dt));
+
+    public int CountNonFinite(Tensor x) => Call(nameof(CountNonFinite), () => Inner.CountNonFinite(U(x)!));
+}
+
+/// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>
+public sealed class DelegatedTensor : Tensor
+{
+    internal DelegatedTensor(DelegatingBackend owner, Tensor inner) : base(owner, inner.Shape, inner.DType) => Inner = inner;
+
+    public Tensor Inner { get; }
+
+    protected override Tensor ReshapeCore(Shape shape) => new DelegatedTensor((DelegatingBackend)Backend, Inner.Reshape(shape.ToArray()));
+
+    public override void Dispose()
+    {
+        Inner.Dispose();
+        base.Dispose();
+    }
+}

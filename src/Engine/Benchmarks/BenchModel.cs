@@ -1,0 +1,100 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Models.Flux;
+using AccelAes.Engine.Models.Lumina;
+using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+
+namespace AccelAes.Engine.Benchmarks;
+
+/// <summary>
+/// One transformer of a <see cref="RealConfig"/> built on a backend, with the inputs its pipeline would feed at a given
+/// resolution and batch (random embeddings of the real text lengths), so a benchmark can call
+/// <see cref="Forward"/> repeatedly. The forward is exactly the one the pipelines run (same model classes).
+/// </summary>
+public sealed class BenchModel
+{
+    private readonly Func<SparseForward?, Tensor> _forward;
+
+    private BenchModel(RealConfig config, int imageTokens, int batch, Tensor latentShapeProbe, Func<SparseForward?, Tensor> forward)
+    {
+        Config = config;
+        ImageTokens = imageTokens;
+        Batch = batch;
+        Latents = latentShapeProbe;
+        _forward = forward;
+    }
+
+    public RealConfig Config { get; }
+
+    /// <summary>Image tokens of the latent grid (the focus set is over these).</summary>
+    public int ImageTokens { get; }
+
+    public int Batch { get; }
+
+    /// <summary>The model's latent input (the Euler step of a benchmarked step updates a tensor of this shape).</summary>
+    public Tensor Latents { get; }
+
+    /// <summary>One forward (null: dense; otherwise the step kind <paramref name="sparse"/> was begun with).</summary>
+    public Tensor Forward(SparseForward? sparse = null)
+    {
+        sparse?.BeginForward(0, null);
+        return _forward(sparse);
+    }
+
+    /// <summary>Builds <paramref name="config"/>'s transformer from <paramref name="weights"/> on <paramref name="backend"/>.</summary>
+    /// <param name="resolution">Image side in pixels; must give a latent grid divisible by the patch size.</param>
+    public static BenchModel Build(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch)
+    {
+        int latent = resolution / RealConfig.VaeFactor;
+        if (resolution % (RealConfig.VaeFactor * 2) != 0 || latent < 2)
+            throw new AccelAesException($"--resolution must be a positive multiple of 16 (latent grid divisible by the patch size 2); got {resolution}.");
+        if (batch < 1) throw new AccelAesException($"--batch must be at least 1 (got {batch}).");
+        var reader = new WeightReader(weights, backend);
+        int text = config.TextTokens, grid = latent / 2, n = grid * grid;
+        Tensor F(ulong seed, params int[] shape) => backend.Upload(BenchRandom.Floats(new Shape(shape).ElementCount, 1.0, seed), new Shape(shape));
+        float[] Repeat(float v) => Enumerable.Repeat(v, batch).ToArray();
+
+        if (config.Sd3 is { } sd3)
+        {
+            if (grid > sd3.PosEmbedMaxSize)
+                throw new AccelAesException($"{config.Name}: {resolution}² needs a {grid}² position table; the model has {sd3.PosEmbedMaxSize}².");
+            var model = new Sd3Transformer2DModel(reader, sd3);
+            Tensor x = F(1, batch, sd3.InChannels, latent, latent), ctx = F(2, batch, text, sd3.JointAttentionDim), pooled = F(3, batch, sd3.PooledProjectionDim);
+            Tensor t = backend.Upload(Repeat(500f), new Shape(batch));
+            return new BenchModel(config, n, batch, x, s => model.Forward(x, ctx, pooled, t, s));
+        }
+        if (config.Lumina is { } lumina)
+        {
+            var model = new LuminaNextDiT2DModel(reader, lumina);
+            Tensor x = F(1, batch, lumina.InChannels, latent, latent), ctx = F(2, batch, text, lumina.CrossAttentionDim);
+            Tensor mask = backend.Upload(Enumerable.Repeat(1f, batch * text).ToArray(), new Shape(batch, text));
+            Tensor t = backend.Upload(Repeat(0.5f), new Shape(batch));
+            return new BenchModel(config, n, batch, x, s => model.Forward(x, t, ctx, mask, s));
+        }
+        var flux = config.Flux!;
+        var fluxModel = new FluxTransformer2DModel(reader, flux);
+        var ids = new float[n * 3];
+        for (int r = 0; r < grid; r++)
+            for (int c = 0; c < grid; c++)
+                (ids[(r * grid + c) * 3 + 1], ids[(r * grid + c) * 3 + 2]) = (r, c);
+        Tensor hidden = F(1, batch, n, flux.InChannels), enc = F(2, batch, text, flux.JointAttentionDim), pool = F(3, batch, flux.PooledProjectionDim);
+        Tensor ts = backend.Upload(Repeat(0.5f), new Shape(batch));
+        Tensor imgIds = backend.Upload(ids, new Shape(n, 3)), txtIds = backend.Zeros(new Shape(text, 3));
+        Tensor? guidance = flux.GuidanceEmbeds ? backend.Upload(Repeat(3.5f), new Shape(batch)) : null;
+        return new BenchModel(config, n, batch, hidden, s => fluxModel.Forward(hidden, enc, pool, ts, imgIds, txtIds, guidance, s));
+    }
+
+    /// <summary>A synthetic focus set: <paramref name="fraction"/> of the image tokens, drawn uniformly (seeded).</summary>
+    public int[] SyntheticFocus(double fraction, int seed = 4)
+    {
+        if (!(fraction > 0 && fraction <= 1)) throw new AccelAesException($"The focus fraction must be in (0, 1]; got {fraction}.");
+        var rng = new Random(seed);
+        int count = Math.Max(1, (int)Math.Round(fraction * ImageTokens));
+        return Enumerable.Range(0, ImageTokens).OrderBy(_ => rng.Next()).Take(count).Order().ToArray();
+    }
+
+    /// <summary>The backbone's acceleration options for a preset (the CLI's --accel).</summary>
+    public AccelerationOptions Options(AccelerationPreset preset) => AccelerationOptions.ForPreset(preset, Config.Backbone);
+}

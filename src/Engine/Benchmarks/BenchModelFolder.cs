@@ -1,0 +1,52 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Weights;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.SafeTensors;
+
+namespace AccelAes.Engine.Benchmarks;
+
+/// <summary>
+/// The transformer of a model folder for `accelaes bench --model DIR`: its config as a <see cref="RealConfig"/> (text
+/// lengths of its pipeline) and its checkpoint as the weight source. Keeps the checkpoint open until disposed.
+/// </summary>
+public sealed class BenchModelFolder : IDisposable
+{
+    private readonly SafeTensorsSet _set;
+
+    private BenchModelFolder(RealConfig config, SafeTensorsSet set, string description)
+    {
+        Config = config;
+        _set = set;
+        Weights = new SafeTensorsWeightSource(set, set.Source);
+        Description = description;
+    }
+
+    public RealConfig Config { get; }
+
+    public IWeightSource Weights { get; }
+
+    public string Description { get; }
+
+    /// <summary>Opens <paramref name="dir"/>/transformer (a pipeline folder) or <paramref name="dir"/> itself (a component folder).</summary>
+    public static BenchModelFolder Open(string dir)
+    {
+        string folder = File.Exists(Path.Combine(dir, "transformer", "config.json")) ? Path.Combine(dir, "transformer") : dir;
+        string configPath = Path.Combine(folder, "config.json");
+        if (!File.Exists(configPath))
+            throw new AccelAesException($"{dir}: no transformer/config.json or config.json; --model needs a diffusers pipeline or transformer folder.");
+        var json = JsonConfig.Load(configPath);
+        string name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));
+        RealConfig config = json.ClassName switch
+        {
+            Sd3TransformerConfig.ClassName => new(name, name, Backbone.Sd3, 333, Sd3: Sd3TransformerConfig.From(json)),
+            FluxTransformerConfig.ClassName => new(name, name, Backbone.Flux, 512, Flux: FluxTransformerConfig.From(json)),
+            LuminaNextDiTConfig.ClassName => new(name, name, Backbone.Lumina, 256, Lumina: LuminaNextDiTConfig.From(json)),
+            var other => throw new AccelAesException($"{configPath}: bench runs SD3, FLUX and Lumina-Next transformers, not '{other}'."),
+        };
+        var set = SafeTensorsSet.OpenComponent(folder, "diffusion_pytorch_model", null);
+        return new BenchModelFolder(config, set, $"checkpoint {set.Source}");
+    }
+
+    public void Dispose() => _set.Dispose();
+}

@@ -1,0 +1,89 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Loader.Diffusers.Configs;
+
+namespace AccelAes.Engine.Benchmarks;
+
+/// <summary>
+/// A published transformer configuration, for benchmarking with generated weights (no download):
+/// exactly one of the typed configs is set. <see cref="TextTokens"/> is the sequence length the real pipeline feeds.
+/// </summary>
+public sealed record RealConfig(string Name, string Description, Backbone Backbone, int TextTokens,
+    Sd3TransformerConfig? Sd3 = null, FluxTransformerConfig? Flux = null, LuminaNextDiTConfig? Lumina = null)
+{
+    /// <summary>Transformer blocks (FLUX: double + single stream).</summary>
+    public int Layers => Sd3?.NumLayers ?? Lumina?.NumLayers ?? Flux!.NumLayers + Flux.NumSingleLayers;
+
+    /// <summary>Pixels per latent pixel of the VAE these transformers pair with.</summary>
+    public const int VaeFactor = 8;
+
+    /// <summary>Whether the pipeline runs classifier-free guidance as one batch of 2 (FLUX.1-dev is guidance-distilled).</summary>
+    public bool UsesCfg => Backbone != Backbone.Flux;
+
+    /// <summary>
+    /// The same model cut to its first <paramref name="layers"/> blocks (for CPU smoke runs). FLUX keeps the ratio of
+    /// double to single stream blocks as far as it can, with at least one of each.
+    /// </summary>
+    public RealConfig Truncated(int layers)
+    {
+        if (layers < 1) throw new AccelAesException($"--layers must be at least 1 (got {layers}).");
+        if (layers >= Layers) return this;
+        string name = $"{Name} ({layers} of {Layers} blocks)";
+        if (Sd3 is not null) return this with { Description = name, Sd3 = Sd3 with { NumLayers = layers, DualAttentionLayers = Sd3.DualAttentionLayers.Where(l => l < layers).ToArray() } };
+        if (Lumina is not null) return this with { Description = name, Lumina = Lumina with { NumLayers = layers } };
+        int doubles = Math.Max(1, (int)Math.Round(layers * (double)Flux!.NumLayers / Layers));
+        return this with { Description = name, Flux = Flux with { NumLayers = doubles, NumSingleLayers = Math.Max(1, layers - doubles) } };
+    }
+
+    /// <summary>The FLOP model of one dense forward of one CFG branch at <paramref name="imageTokens"/> (for the CPU guard).</summary>
+    public SparseCostModel CostModel(int imageTokens) =>
+        Sd3 is not null ? SparseCostModel.Sd3Medium(imageTokens, TextTokens, Sd3.NumLayers, Sd3.InnerDim, Sd3.JointAttentionDim)
+        : Lumina is not null ? SparseCostModel.LuminaNext(imageTokens, TextTokens, Lumina.NumLayers, Lumina.HiddenSize, Lumina.KvDim, Lumina.FfnInnerDim, Lumina.CrossAttentionDim)
+        : SparseCostModel.Flux1(imageTokens, TextTokens, Flux!.NumLayers, Flux.NumSingleLayers, Flux.NumAttentionHeads * Flux.AttentionHeadDim);
+}
+
+/// <summary>
+/// The real configurations `accelaes bench --arch` knows: the transformer/config.json values of the published
+/// checkpoints (architectures.md §1; SD3.5-Large from its model card's config). Weights are generated, so these
+/// run anywhere the memory allows.
+/// </summary>
+public static class RealConfigs
+{
+    /// <summary>stabilityai/stable-diffusion-3-medium-diffusers: 24 joint blocks, 24 heads × 64, 77 CLIP + 256 T5 tokens.</summary>
+    public static RealConfig Sd3Medium { get; } = new("sd3-medium", "SD3-Medium (MMDiT, D 1536)", Backbone.Sd3, TextTokens: 333,
+        Sd3: new Sd3TransformerConfig
+        {
+            SampleSize = 128, PatchSize = 2, InChannels = 16, OutChannels = 16, NumLayers = 24, AttentionHeadDim = 64, NumAttentionHeads = 24,
+            JointAttentionDim = 4096, CaptionProjectionDim = 1536, PooledProjectionDim = 2048, PosEmbedMaxSize = 192,
+        });
+
+    /// <summary>stabilityai/stable-diffusion-3.5-large: 38 joint blocks, 38 heads × 64, RMSNorm on q/k.</summary>
+    public static RealConfig Sd35Large { get; } = new("sd35-large", "SD3.5-Large (MMDiT, D 2432, qk rms_norm)", Backbone.Sd3, TextTokens: 333,
+        Sd3: new Sd3TransformerConfig
+        {
+            SampleSize = 128, PatchSize = 2, InChannels = 16, OutChannels = 16, NumLayers = 38, AttentionHeadDim = 64, NumAttentionHeads = 38,
+            JointAttentionDim = 4096, CaptionProjectionDim = 2432, PooledProjectionDim = 2048, PosEmbedMaxSize = 192, QkNorm = "rms_norm",
+        });
+
+    /// <summary>black-forest-labs/FLUX.1-dev: 19 double + 38 single stream blocks, 24 heads × 128, 512 T5 tokens, guidance embedding.</summary>
+    public static RealConfig FluxDev { get; } = new("flux-dev", "FLUX.1-dev (D 3072, 19 + 38 blocks)", Backbone.Flux, TextTokens: 512,
+        Flux: new FluxTransformerConfig
+        {
+            PatchSize = 1, InChannels = 64, OutChannels = 64, NumLayers = 19, NumSingleLayers = 38, AttentionHeadDim = 128, NumAttentionHeads = 24,
+            JointAttentionDim = 4096, PooledProjectionDim = 768, GuidanceEmbeds = true, AxesDimsRope = [16, 56, 56],
+        });
+
+    /// <summary>Alpha-VLLM/Lumina-Next-SFT-diffusers: 24 layers, D 2304, 32 heads (8 KV heads), Gemma-2B captions of 256 tokens.</summary>
+    public static RealConfig LuminaNextSft { get; } = new("lumina-next-sft", "Lumina-Next-SFT (D 2304, 32 heads / 8 KV)", Backbone.Lumina, TextTokens: 256,
+        Lumina: new LuminaNextDiTConfig
+        {
+            SampleSize = 128, PatchSize = 2, InChannels = 4, HiddenSize = 2304, NumLayers = 24, NumAttentionHeads = 32, NumKvHeads = 8,
+            MultipleOf = 256, FfnDimMultiplier = null, NormEps = 1e-5, LearnSigma = true, QkNorm = true, CrossAttentionDim = 2048, ScalingFactor = 1.0,
+        });
+
+    public static IReadOnlyList<RealConfig> All { get; } = [Sd3Medium, Sd35Large, FluxDev, LuminaNextSft];
+
+    /// <summary>The configuration named <paramref name="name"/>, or an error listing the known names.</summary>
+    public static RealConfig Get(string name) =>
+        All.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new AccelAesException($"Unknown architecture '{name}'; choose one of: {string.Join(", ", All.Select(c => c.Name))}.");
+}

@@ -1,0 +1,97 @@
+using System.Text.Json;
+
+namespace AccelAes.Cli.Tests;
+
+/// <summary>
+/// `accelaes bench` on the CPU with small shapes: the code paths the GPU runs (model benchmark, per-op profile, step
+/// mixes, micro-benchmarks, JSON) are exercised here; no speed is asserted.
+/// </summary>
+public class BenchCliTests
+{
+    private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;
+
+    [Fact]
+    public void A_truncated_real_config_runs_on_the_cpu_and_reports_phases_ops_and_flops()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "sd3.json");
+        var r = CliRunner.Run("bench", "--arch", "sd3-medium", "--layers", "1", "--resolution", "128", "--backend", "cpu",
+            "--repeat", "1", "--warmup", "0", "--skip-peak", "--json", json);
+
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("sd3-medium (1 of 24 blocks)", r.Output);
+        Assert.Contains("transformer forward (dense)", r.Output);
+        var root = Json(json);
+        Assert.Equal("model", root.GetProperty("kind").GetString());
+        Assert.Equal(64, root.GetProperty("image_tokens").GetInt32());
+        Assert.Equal(333, root.GetProperty("text_tokens").GetInt32());
+        Assert.Equal(2, root.GetProperty("batch").GetInt32());
+        var ops = root.GetProperty("ops").EnumerateArray().ToDictionary(o => o.GetProperty("op").GetString()!);
+        Assert.True(ops["Linear"].GetProperty("flops").GetDouble() > 0);
+        Assert.True(ops["Attention"].GetProperty("flops").GetDouble() > 0);
+        // The forward's FLOPs are the sum of the matmul-like ops' FLOPs.
+        double sum = ops.Values.Sum(o => o.GetProperty("flops").GetDouble());
+        Assert.Equal(sum, root.GetProperty("forward_flops").GetDouble(), 1e-6 * sum);
+        Assert.Equal(1.0, root.GetProperty("speedup").GetDouble());
+    }
+
+    [Fact]
+    public void A_stepcache_mix_of_flux_times_skipped_steps()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "flux.json");
+        var r = CliRunner.Run("bench", "--arch", "flux-dev", "--layers", "2", "--resolution", "64", "--backend", "cpu", "--accel", "stepcache",
+            "--steps", "8", "--repeat", "1", "--warmup", "0", "--skip-peak", "--json", json);
+
+        Assert.True(r.ExitCode == 0, r.All);
+        var root = Json(json);
+        Assert.Equal(1, root.GetProperty("batch").GetInt32()); // guidance-distilled: no CFG batch
+        var kinds = root.GetProperty("step_kinds").EnumerateArray().ToDictionary(k => k.GetProperty("kind").GetString()!, k => k.GetProperty("count").GetInt32());
+        Assert.Equal(8, kinds.Values.Sum());
+        Assert.True(kinds.GetValueOrDefault("Skip") > 0, string.Join(", ", kinds));
+    }
+
+    [Fact]
+    public void An_accelaes_mix_of_lumina_runs_sparse_steps_on_a_stated_synthetic_mask()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "lumina.json");
+        var r = CliRunner.Run("bench", "--arch", "lumina-next-sft", "--layers", "1", "--resolution", "64", "--backend", "cpu", "--accel", "accelaes",
+            "--steps", "12", "--repeat", "1", "--warmup", "0", "--skip-peak", "--json", json);
+
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("synthetic focus set", r.Output);
+        var root = Json(json);
+        Assert.Equal(0.5, root.GetProperty("synthetic_focus_fraction").GetDouble());
+        var kinds = root.GetProperty("step_kinds").EnumerateArray().Select(k => k.GetProperty("kind").GetString()).ToList();
+        Assert.Contains("Sparse", kinds);
+        Assert.Contains("FullFillCache", kinds);
+        Assert.Contains("FullCaptureMask", kinds);
+    }
+
+    [Fact]
+    public void The_cpu_gemm_benchmark_reports_each_size()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "gemm.json");
+        var r = CliRunner.Run("bench", "--op", "gemm", "--backend", "cpu", "--sizes", "64", "96", "--repeat", "1", "--json", json);
+
+        Assert.True(r.ExitCode == 0, r.All);
+        var rows = Json(json).GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(["64×64×64", "96×96×96"], rows.Select(x => x.GetProperty("shape").GetString()));
+        Assert.Equal(2.0 * 96 * 96 * 96, rows[1].GetProperty("flops").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("Unknown architecture 'sd4'", "--arch", "sd4")]
+    [InlineData("Unknown --op 'conv'", "--op", "conv")]
+    [InlineData("--layers 1 --resolution 128", "--arch", "flux-dev", "--backend", "cpu")]
+    [InlineData("--resolution must be a positive multiple of 16", "--arch", "sd3-medium", "--layers", "1", "--resolution", "100", "--skip-peak")]
+    [InlineData("Choose a benchmark", "--repeat", "1")]
+    public void Bad_input_is_a_user_error_that_says_what_to_do(string message, params string[] args)
+    {
+        var r = CliRunner.Run(["bench", .. args]);
+        Assert.True(r.ExitCode == 1, r.All);
+        Assert.Contains(message, r.All);
+    }
+}

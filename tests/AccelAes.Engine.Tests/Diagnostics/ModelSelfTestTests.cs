@@ -1,0 +1,75 @@
+using AccelAes.Engine.Backends;
+using AccelAes.Engine.Backends.Cpu;
+using AccelAes.Engine.Diagnostics;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Tiny;
+
+namespace AccelAes.Engine.Tests.Diagnostics;
+
+/// <summary>
+/// The harness of `accelaes selftest`'s model part, checked on the CPU: its cases cover every tiny model, their inputs
+/// are valid for every component class, and a device that computes wrongly fails.
+/// </summary>
+public class ModelSelfTestTests
+{
+    [Fact]
+    public void Cases_CoverEveryComponentClassOfTheTinyModels_AndEachBackbone()
+    {
+        var cases = ModelSelfTest.Cases();
+        var names = cases.Select(c => c.Name).ToList();
+        // Components equal in class and config are checked once (e.g. a VAE shared by several tiny models).
+        foreach (var component in TinyModels.All.SelectMany(s => s.Components))
+            Assert.Contains(cases, c => c.Component.ClassName == component.ClassName && c.Component.ConfigJson == component.ConfigJson);
+        foreach (string arch in new[] { "sd3", "sd35", "lumina-next", "flux" })
+            Assert.Contains($"Forward[{arch}/transformer]", names);
+        Assert.Contains(names, n => n.Contains("/vae]", StringComparison.Ordinal));
+        Assert.Contains(names, n => n.Contains("/text_encoder", StringComparison.Ordinal));
+        Assert.Equal(names.Count, names.Distinct().Count());
+    }
+
+    [Fact]
+    public void TheCpuAgainstItself_PassesEveryCase_WithZeroError()
+    {
+        using var a = new CpuBackend();
+        using var b = new CpuBackend();
+        var results = ModelSelfTest.RunAll(a, b, seed: 11);
+        Assert.Equal(ModelSelfTest.Cases().Count, results.Count);
+        Assert.All(results, r =>
+        {
+            Assert.True(r.Passed, r.ToString());
+            Assert.Equal(0, r.RelativeL2);
+            Assert.NotEmpty(r.WorstOutput);
+        });
+    }
+
+    [Fact]
+    public void ADeviceWithAWrongLinear_FailsTheTransformerForwards()
+    {
+        using var cpu = new CpuBackend();
+        using var faulty = new ScaledLinearBackend(new CpuBackend());
+        var results = ModelSelfTest.RunAll(faulty, cpu, seed: 5, filter: c => c.Name.Contains("sd3/transformer", StringComparison.Ordinal));
+        var r = Assert.Single(results);
+        Assert.False(r.Passed, r.ToString());
+        Assert.True(r.RelativeL2 > ModelSelfTest.RelativeL2Bound, r.ToString());
+        Assert.Null(r.Error);
+    }
+
+    [Fact]
+    public void NaNInTheDeviceOutput_IsAnInfiniteError()
+    {
+        var (rel, max) = ModelSelfTest.Compare([1f, 2f], [1f, float.NaN]);
+        Assert.Equal(double.PositiveInfinity, rel);
+        Assert.Equal(double.PositiveInfinity, max);
+        Assert.Equal((0.5, 1.0), ModelSelfTest.Compare([0f, 2f], [0f, 3f]));
+    }
+
+    /// <summary>A "device" whose Linear is 5 % too large: the kind of error a wrong GEMM epilogue makes.</summary>
+    private sealed class ScaledLinearBackend(IBackend inner) : DelegatingBackend(inner, ownsInner: true)
+    {
+        protected override T Call<T>(string op, Func<T> run)
+        {
+            T result = run();
+            return op == nameof(Linear) && result is Tensor t ? (T)(object)Inner.Scale(t, 1.05f) : result;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using System.Text.Json;
+
+namespace AccelAes.Cli;
+
+/// <summary>Writing result files the way every output is written (DESIGN.md §7): a temporary name, renamed when complete.</summary>
+internal static class JsonFiles
+{
+    public static void WriteAtomically(string path, byte[] bytes)
+    {
+        string full = Path.GetFullPath(path);
+        string? dir = Path.GetDirectoryName(full);
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        string tmp = full + ".tmp-" + Guid.NewGuid().ToString("N");
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, full, overwrite: true);
+    }
+
+    /// <summary>JSON has no ∞ or NaN: those become null.</summary>
+    public static void Number(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value)) w.WriteNumber(name, value);
+        else w.WriteNull(name);
+    }
+
+    /// <summary>Writes an indented JSON document built by <paramref name="write"/> to <paramref name="path"/>, atomically.</summary>
+    public static void Write(string path, Action<Utf8JsonWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            write(w);
+        WriteAtomically(path, stream.ToArray());
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The one script to run on a GPU machine (no .NET SDK needed): it uses the NativeAOT `accelaes` next to it
+# (built here with `dotnet cake --target=DeviceKit`, which copies this script into devicekit/).
+#
+#   devicekit/device-check.sh [OUT]          # OUT defaults to $OUT, else ./device-check-out
+#
+# Runs, each with its own time limit, never stopping at a failure:
+#   selftest (every op and a tiny-model forward of each backbone vs the CPU), kernels --compile,
+#   gemm and attention micro-benchmarks, and benchmarks of sd3-medium, flux-dev and lumina-next-sft at 1024²
+#   with --accel accelaes (one run per model reports the dense forward, per-op profile and peak comparison, and the
+#   accelaes step mix against dense: the weights are generated once). Every command's output goes to OUT/<name>.log
+#   (JSON results to OUT/<name>.json);
+#   OUT/summary.txt lists each command's exit status and time. docs/perf/README.md says how to record the numbers.
+set -u
+
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="${ACCELAES:-$here/accelaes}"
+out="${1:-${OUT:-$PWD/device-check-out}}"
+limit="${DEVICE_CHECK_TIMEOUT:-900}"   # seconds per command
+repeat="${DEVICE_CHECK_REPEAT:-5}"     # measured runs per benchmark (the median is reported)
+mkdir -p "$out"
+summary="$out/summary.txt"
+: > "$summary"
+failures=0
+
+if [ ! -x "$bin" ]; then
+    echo "device-check: no accelaes binary at $bin (build devicekit/ with: dotnet cake --target=DeviceKit)" | tee -a "$summary"
+    exit 2
+fi
+
+# run NAME COMMAND...: one step, logged, timed, its status recorded; a failure or a timeout does not stop the script.
+run() {
+    local name="$1"; shift
+    local start end rc
+    start=$(date +%s)
+    echo "== $name: $*" | tee "$out/$name.log"
+    timeout --kill-after=30 "$limit" "$@" >> "$out/$name.log" 2>&1
+    rc=$?
+    end=$(date +%s)
+    case $rc in
+        0) status="ok" ;;
+        124|137) status="TIMEOUT after ${limit}s" ;;
+        4) status="NO GPU (exit 4)" ;;
+        *) status="FAILED (exit $rc)" ;;
+    esac
+    [ "$rc" -ne 0 ] && failures=$((failures + 1))
+    printf '%-32s %-24s %5ss\n' "$name" "$status" "$((end - start))" | tee -a "$summary"
+}
+
+{
+    echo "device-check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || echo "nvidia-smi not available"
+    "$bin" --version 2>&1 || true
+} > "$out/machine.txt"
+
+run selftest            "$bin" selftest --json "$out/selftest.json"
+run kernels-compile     "$bin" kernels --compile
+run gemm                "$bin" bench --backend cuda --op gemm --repeat "$repeat" --json "$out/gemm.json"
+run attention           "$bin" bench --backend cuda --op attention --repeat "$repeat" --json "$out/attention.json"
+for arch in sd3-medium flux-dev lumina-next-sft; do
+    run "$arch"         "$bin" bench --backend cuda --arch "$arch" --resolution 1024 --accel accelaes --repeat "$repeat" --json "$out/$arch.json"
+done
+
+echo "$failures step(s) failed; logs in $out" | tee -a "$summary"
+exit $(( failures > 0 ? 1 : 0 ))
