@@ -1,3 +1,4 @@
+using AccelAes.Engine.Backends;
 using AccelAes.Kernels;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.SafeTensors;
@@ -42,7 +43,7 @@ internal static class ErrorMapping
         NativeError n => (n.Status, n.Message),
         OperationCanceledException => (Status.Cancelled, "Cancelled by the progress callback."),
         OutOfMemoryException or InsufficientMemoryException => (Status.OutOfMemory, $"Out of host memory: {e.Message}"),
-        CudaUnavailableException => (Status.NoGpu, e.Message),
+        CudaUnavailableException or GpuUnavailableException => (Status.NoGpu, e.Message),
         CudaException { StatusName: "CUDA_ERROR_OUT_OF_MEMORY" } => (Status.OutOfMemory, e.Message),
         CudaException { StatusName: "CUDA_ERROR_NO_DEVICE" or "CUDA_ERROR_STUB_LIBRARY" or "CUDA_ERROR_INVALID_DEVICE" or "CUDA_ERROR_NOT_INITIALIZED" }
             => (Status.NoGpu, e.Message),
