@@ -1,6 +1,7 @@
 // Build script: `dotnet tool restore` then `dotnet cake --target=<Target>`.
 // Targets: Build, Test (the test command of the README and CI), Publish (NativeAOT `accelaes`),
-// DeviceKit (NativeAOT `accelaes` + tools/device-check.sh in devicekit/, the folder carried to a GPU machine).
+// DeviceKit (NativeAOT `accelaes` + tools/device-check.sh in devicekit/, the folder carried to a GPU machine),
+// NativeLib (NativeAOT libaccelaes.so, the C ABI of native/include/accelaes.h).
 
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
@@ -71,6 +72,19 @@ Task("DeviceKit")
     CopyFile("./tools/device-check.sh", kit + "/device-check.sh");
     StartProcess("chmod", new ProcessSettings { Arguments = "+x " + kit + "/device-check.sh " + kit + "/accelaes" });
     Information("devicekit/ is ready: carry it to the GPU machine and run devicekit/device-check.sh $OUT (docs/perf/README.md).");
+});
+
+Task("NativeLib")
+    .Description("NativeAOT build of the C ABI library (libaccelaes.so, linux-x64) into artifacts/native/linux-x64, where native/examples/Makefile links it from. The C ABI tests build it themselves.")
+    .Does(() =>
+{
+    DotNetPublish("./native/AccelAes.Native/AccelAes.Native.csproj", new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        Runtime = "linux-x64",
+        OutputDirectory = "./artifacts/native/linux-x64",
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("CppCompilerAndLinker", AotLinker()),
+    });
 });
 
 RunTarget(target);

@@ -1,0 +1,486 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Backends;
+using AccelAes.Engine.Pipelines;
+using AccelAes.Engine.Pipelines.Generation;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Tiny;
+
+namespace AccelAes.Native;
+
+/// <summary>
+/// The C entry points of accelaes.h. Each one is a thin shell around the Engine's public API: check the arguments,
+/// call the engine, turn whatever it throws into a status and a thread-local message. The contract of every function
+/// (ownership, threading, errors) is documented in native/include/accelaes.h.
+/// </summary>
+internal static unsafe class Exports
+{
+    public const uint AbiVersion = 1;
+    public const string Version = "0.1.0";
+
+    // ---- Library ----------------------------------------------------------------------------------------
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_abi_version", CallConvs = [typeof(CallConvCdecl)])]
+    public static uint AbiVersionExport() => AbiVersion;
+
+    // The functions documented as "never fails" still catch: the only thing that could throw in them is the first
+    // allocation of their static string, and then they answer with a string that needs no allocation.
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_version", CallConvs = [typeof(CallConvCdecl)])]
+    public static byte* VersionExport()
+    {
+        try { return NativeText.Static(Version); }
+        catch (Exception) { return NativeText.Empty; }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_status_name", CallConvs = [typeof(CallConvCdecl)])]
+    public static byte* StatusName(int status)
+    {
+        try { return NativeText.Static(ErrorMapping.Name(status)); }
+        catch (Exception) { return NativeText.Empty; }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_last_error", CallConvs = [typeof(CallConvCdecl)])]
+    public static byte* LastErrorExport()
+    {
+        try { return LastError.Message; }
+        catch (Exception) { return NativeText.Empty; }
+    }
+
+    // ---- Engine -----------------------------------------------------------------------------------------
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_engine_create", CallConvs = [typeof(CallConvCdecl)])]
+    public static int EngineCreate(EngineOptions* options, nint* engine)
+    {
+        try
+        {
+            LastError.Clear();
+            if (engine is null) throw InvalidArgument("accelaes_engine_create: the out pointer (accelaes_engine**) is NULL.");
+            *engine = 0;
+            EngineOptions o = options is null
+                ? new EngineOptions { Size = (uint)sizeof(EngineOptions) }
+                : Versioned.Read<EngineOptions>(options, "accelaes_engine_options", (uint)sizeof(EngineOptions));
+            string backend = NativeText.Read(o.Backend, "accelaes_engine_options.backend") is { Length: > 0 } b ? b : "cpu";
+            if (!BackendFactory.Names.Contains(backend))
+                throw InvalidArgument($"accelaes_engine_options.backend: unknown backend '{backend}'; choose one of: {string.Join(", ", BackendFactory.Names)}.");
+            if (o.Device < 0)
+                throw InvalidArgument($"accelaes_engine_options.device is {o.Device}; a device ordinal is 0 or more.");
+
+            IBackend created = BackendFactory.Create(backend, o.Device);
+            lock (Handles.Gate)
+            {
+                var state = new EngineState(created);
+                state.Handle = Handles.Add(state);
+                *engine = state.Handle;
+            }
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            // A backend the factory knows by name but cannot create here (not in this build) is UNSUPPORTED.
+            return Fail(e, Status.Unsupported);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_engine_free", CallConvs = [typeof(CallConvCdecl)])]
+    public static int EngineFree(nint engine)
+    {
+        try
+        {
+            LastError.Clear();
+            if (engine == 0) return (int)Status.Ok;
+            EngineState state;
+            ModelState[] models;
+            lock (Handles.Gate)
+            {
+                state = Handles.Get<EngineState>(engine, "accelaes_engine");
+                if (state.Running is { } running)
+                    throw new NativeError(Status.Busy, $"accelaes_engine_free: the engine is running {running}; free it after that call returns.");
+                models = [.. state.Models];
+                foreach (var m in models) Handles.Remove(m.Handle);
+                state.Models.Clear();
+                Handles.Remove(engine);
+            }
+            foreach (var m in models) m.FreeStrings();
+            state.Backend.Dispose();
+            ReleaseMemory();
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.Internal);
+        }
+    }
+
+    // ---- Models -----------------------------------------------------------------------------------------
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_model_load", CallConvs = [typeof(CallConvCdecl)])]
+    public static int ModelLoad(nint engine, byte* folder, byte* variant, nint* model)
+    {
+        try
+        {
+            LastError.Clear();
+            if (model is null) throw InvalidArgument("accelaes_model_load: the out pointer (accelaes_model**) is NULL.");
+            *model = 0;
+            string? folderText = NativeText.Read(folder, "accelaes_model_load: folder");
+            string? variantText = NativeText.Read(variant, "accelaes_model_load: variant") is { Length: > 0 } v ? v : null;
+            if (folderText is { Length: 0 })
+                throw InvalidArgument("accelaes_model_load: folder is \"\"; pass a model folder, or NULL for the built-in tiny model.");
+
+            EngineState state = BeginOnEngine(engine, "a model load");
+            try
+            {
+                string path = folderText is null ? BuiltInModel.EnsureWritten() : ExistingFolder(folderText);
+                ITextToImagePipeline pipeline = TextToImage.Open(path, state.Backend, variantText);
+                lock (Handles.Gate)
+                {
+                    var loaded = new ModelState(state, pipeline, path);
+                    loaded.Handle = Handles.Add(loaded);
+                    state.Models.Add(loaded);
+                    *model = loaded.Handle;
+                }
+            }
+            finally
+            {
+                End(state);
+            }
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.InvalidModel);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_model_free", CallConvs = [typeof(CallConvCdecl)])]
+    public static int ModelFree(nint model)
+    {
+        try
+        {
+            LastError.Clear();
+            if (model == 0) return (int)Status.Ok;
+            ModelState state;
+            lock (Handles.Gate)
+            {
+                state = Handles.Get<ModelState>(model, "accelaes_model");
+                if (state.Engine.Running is { } running)
+                    throw new NativeError(Status.Busy, $"accelaes_model_free: the model's engine is running {running}; free the model after that call returns.");
+                Handles.Remove(model);
+                state.Engine.Models.Remove(state);
+            }
+            state.FreeStrings();
+            ReleaseMemory();
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.Internal);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_model_info_get", CallConvs = [typeof(CallConvCdecl)])]
+    public static int ModelInfoGet(nint model, ModelInfo* info)
+    {
+        try
+        {
+            LastError.Clear();
+            ModelState state = Lookup(model);
+            if (info is null) throw InvalidArgument("accelaes_model_info_get: info is NULL.");
+            Versioned.CheckOut(info, "accelaes_model_info", (uint)sizeof(ModelInfo));
+            ITextToImagePipeline p = state.Pipeline;
+            Versioned.Write(info, new ModelInfo
+            {
+                DefaultSteps = p.DefaultSteps,
+                DefaultGuidance = p.DefaultGuidanceScale,
+                DefaultWidth = p.DefaultWidth,
+                DefaultHeight = p.DefaultHeight,
+                SizeMultiple = p.SizeMultiple,
+                PipelineClass = state.PipelineClassText,
+                Folder = state.FolderText,
+                LoadSeconds = p.LoadTime.TotalSeconds,
+            });
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.InvalidArgument);
+        }
+    }
+
+    // ---- Generation -------------------------------------------------------------------------------------
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_image_size", CallConvs = [typeof(CallConvCdecl)])]
+    public static int ImageSize(nint model, GenerateOptions* options, int* width, int* height)
+    {
+        try
+        {
+            LastError.Clear();
+            ModelState state = Lookup(model);
+            if (width is null || height is null) throw InvalidArgument("accelaes_image_size: width and height must not be NULL.");
+            Parsed parsed = Parse(state, options);
+            *width = parsed.Width;
+            *height = parsed.Height;
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.InvalidArgument);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_generate", CallConvs = [typeof(CallConvCdecl)])]
+    public static int Generate(nint model, GenerateOptions* options, byte* rgb, nuint rgbCapacity, GenerateResult* result)
+    {
+        try
+        {
+            LastError.Clear();
+            ModelState state = Lookup(model);
+            if (result is not null) Versioned.CheckOut(result, "accelaes_generate_result", (uint)sizeof(GenerateResult));
+            Parsed parsed = Parse(state, options);
+            ulong needed = (ulong)parsed.Width * (ulong)parsed.Height * 3;
+            if (rgb is null)
+                throw InvalidArgument($"accelaes_generate: rgb is NULL; pass a buffer of width × height × 3 = {needed} bytes (see accelaes_image_size).");
+            if ((ulong)rgbCapacity < needed)
+                throw new NativeError(Status.BufferTooSmall,
+                    $"accelaes_generate: the image buffer holds {rgbCapacity} bytes; a {parsed.Width}×{parsed.Height} RGB image needs {needed} (width × height × 3).");
+
+            BeginOnModel(model, "a generation");
+            try
+            {
+                using var cancel = new CancellationTokenSource();
+                var progress = parsed.Options.Progress is null ? null : new CallbackProgress(parsed.Options.Progress, parsed.Options.UserData, cancel);
+                var watch = Stopwatch.StartNew();
+                GenerationResult r = state.Pipeline.Generate(parsed.Request, progress, cancel.Token);
+                double total = watch.Elapsed.TotalSeconds;
+                // The decode phase is not followed by a check inside the engine: a cancel asked for there still cancels.
+                cancel.Token.ThrowIfCancellationRequested();
+                if (r.Image.Width != parsed.Width || r.Image.Height != parsed.Height || (ulong)r.Image.Pixels.LongLength != needed)
+                    throw new InvalidOperationException(
+                        $"The pipeline returned a {r.Image.Width}×{r.Image.Height} image ({r.Image.Pixels.LongLength} bytes) for a {parsed.Width}×{parsed.Height} request.");
+
+                fixed (byte* pixels = r.Image.Pixels)
+                    Buffer.MemoryCopy(pixels, rgb, (long)rgbCapacity, (long)needed);
+                NativeText.Free(ref state.WarningsText);
+                state.WarningsText = NativeText.Allocate(string.Join("\n", r.Warnings));
+                if (result is not null) Versioned.Write(result, Statistics(r, total, state.WarningsText));
+            }
+            finally
+            {
+                End(state.Engine);
+            }
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.InvalidArgument);
+        }
+    }
+
+    // ---- Acceleration knobs -----------------------------------------------------------------------------
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_knob_count", CallConvs = [typeof(CallConvCdecl)])]
+    public static int KnobCount()
+    {
+        try
+        {
+            LastError.Clear();
+            return AccelerationOptions.Knobs.Count;
+        }
+        catch (Exception e)
+        {
+            Fail(e, Status.Internal);
+            return 0;
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_knob", CallConvs = [typeof(CallConvCdecl)])]
+    public static int Knob(int index, byte** name, byte** description)
+    {
+        try
+        {
+            LastError.Clear();
+            var knobs = AccelerationOptions.Knobs;
+            if (index < 0 || index >= knobs.Count)
+                throw InvalidArgument($"accelaes_knob: index {index} is out of range; there are {knobs.Count} knobs (0–{knobs.Count - 1}).");
+            if (name is not null) *name = NativeText.Static(knobs[index].Name);
+            if (description is not null) *description = NativeText.Static(knobs[index].Description);
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.InvalidArgument);
+        }
+    }
+
+    // ---- Helpers ----------------------------------------------------------------------------------------
+
+    /// <summary>The generate options, checked and turned into the engine's request, with the image size they give.</summary>
+    private sealed record Parsed(GenerateOptions Options, GenerationRequest Request, int Width, int Height);
+
+    private static Parsed Parse(ModelState state, GenerateOptions* options)
+    {
+        const string S = "accelaes_generate_options";
+        if (options is null) throw InvalidArgument($"{S} is NULL; a prompt at least is needed.");
+        GenerateOptions o = Versioned.Read<GenerateOptions>(options, S, (uint)sizeof(GenerateOptions));
+        ITextToImagePipeline p = state.Pipeline;
+
+        string prompt = NativeText.Read(o.Prompt, $"{S}.prompt")
+                        ?? throw InvalidArgument($"{S}.prompt is NULL; pass \"\" for an empty prompt.");
+        string negative = NativeText.Read(o.NegativePrompt, $"{S}.negative_prompt") ?? "";
+        if (o.Steps < 0)
+            throw InvalidArgument($"{S}.steps is {o.Steps}; use a positive number of steps, or 0 for the pipeline's default ({p.DefaultSteps}).");
+        if (!float.IsFinite(o.Guidance) || o.Guidance < 0)
+            throw InvalidArgument($"{S}.guidance is {o.Guidance}; use a finite scale ≥ 0 (0 = the pipeline's default, {p.DefaultGuidanceScale}).");
+        if (!float.IsFinite(o.TrueCfgScale) || o.TrueCfgScale < 0)
+            throw InvalidArgument($"{S}.true_cfg_scale is {o.TrueCfgScale}; use a finite scale ≥ 0 (0 = off).");
+        if (o.TrueCfgScale != 0 && p.PipelineClass != "FluxPipeline")
+            throw InvalidArgument($"{S}.true_cfg_scale is a FluxPipeline setting; {p.PipelineClass} guides with guidance.");
+        if (o.GuidanceMode is not (0 or 1))
+            throw InvalidArgument($"{S}.guidance_mode is {o.GuidanceMode}; use ACCELAES_GUIDANCE_BATCHED (0) or ACCELAES_GUIDANCE_TWO_PASS (1).");
+        if (o.Width < 0 || o.Height < 0)
+            throw InvalidArgument($"{S}: width and height must be positive (or 0 for the model's default); got {o.Width}×{o.Height}.");
+        int width = o.Width == 0 ? p.DefaultWidth : o.Width;
+        int height = o.Height == 0 ? p.DefaultHeight : o.Height;
+        if (width % p.SizeMultiple != 0 || height % p.SizeMultiple != 0)
+            throw InvalidArgument($"{S}: {p.PipelineClass} needs a width and height that are multiples of {p.SizeMultiple}; got {width}×{height}.");
+
+        if (o.AccelOverrideCount < 0)
+            throw InvalidArgument($"{S}.accel_override_count is {o.AccelOverrideCount}; it must be 0 or more.");
+        if (o.AccelOverrideCount > 0 && o.AccelOverrides is null)
+            throw InvalidArgument($"{S}.accel_overrides is NULL but accel_override_count is {o.AccelOverrideCount}.");
+        var overrides = new string[o.AccelOverrideCount];
+        for (int i = 0; i < overrides.Length; i++)
+            overrides[i] = NativeText.Read(o.AccelOverrides[i], $"{S}.accel_overrides[{i}]")
+                           ?? throw InvalidArgument($"{S}.accel_overrides[{i}] is NULL; each entry is a \"knob=value\" string.");
+        string preset = NativeText.Read(o.AccelPreset, $"{S}.accel_preset") is { Length: > 0 } given ? given : "none";
+        AccelerationRequest acceleration = AccelerationRequest.Parse(preset, overrides);
+
+        string? clip = NativeText.Read(o.AesMaskClip, $"{S}.aesmask_clip") is { Length: > 0 } c ? c : null;
+        if (clip is not null && !Directory.Exists(clip))
+            throw new NativeError(Status.NotFound, $"{S}.aesmask_clip: the CLIP text encoder folder '{Path.GetFullPath(clip)}' does not exist.");
+
+        var request = new GenerationRequest
+        {
+            Prompt = prompt,
+            NegativePrompt = negative,
+            Steps = o.Steps == 0 ? null : o.Steps,
+            GuidanceScale = o.Guidance == 0 ? null : o.Guidance,
+            Seed = o.Seed,
+            Width = width,
+            Height = height,
+            GuidanceMode = o.GuidanceMode == 1 ? GuidanceMode.TwoPass : GuidanceMode.Batched,
+            TrueCfgScale = o.TrueCfgScale == 0 ? null : o.TrueCfgScale,
+            Acceleration = acceleration,
+            AesMaskClip = clip,
+        };
+        // The pipeline resolves the knobs only after encoding the prompt; resolving them here too makes a bad knob
+        // value an immediate error (and lets accelaes_image_size validate them).
+        if (!acceleration.IsNone && BackboneOf(p.PipelineClass) is { } backbone)
+            acceleration.Resolve(backbone, request.Steps ?? p.DefaultSteps, request.GuidanceScale ?? p.DefaultGuidanceScale);
+        return new Parsed(o, request, width, height);
+    }
+
+    private static Backbone? BackboneOf(string pipelineClass) => pipelineClass switch
+    {
+        "StableDiffusion3Pipeline" => Backbone.Sd3,
+        "FluxPipeline" => Backbone.Flux,
+        _ when LuminaPipeline.PipelineClassNames.Contains(pipelineClass) => Backbone.Lumina,
+        _ => null,
+    };
+
+    private static GenerateResult Statistics(GenerationResult r, double totalSeconds, byte* warnings)
+    {
+        double Phase(string name) => r.Timings.Where(t => t.Phase == name).Sum(t => t.Elapsed.TotalSeconds);
+        double timed = r.Timings.Sum(t => t.Elapsed.TotalSeconds);
+        double encode = Phase("encode"), denoise = Phase("denoise"), decode = Phase("decode");
+        var a = r.Acceleration;
+        return new GenerateResult
+        {
+            Width = r.Image.Width,
+            Height = r.Image.Height,
+            Steps = r.Steps,
+            StepsComputed = a?.StepsRun.Length ?? r.Steps,
+            StepsSkipped = a?.Skipped ?? 0,
+            StepsSparse = a?.SparseForwards ?? 0,
+            Guidance = r.GuidanceScale,
+            EncodeSeconds = encode,
+            DenoiseSeconds = denoise,
+            DecodeSeconds = decode,
+            OtherSeconds = Math.Max(0, timed - encode - denoise - decode),
+            TotalSeconds = totalSeconds,
+            WarningCount = r.Warnings.Count,
+            MaskFocusTokens = a?.Mask is { Fallback: false } m ? m.FocusIndices.Length : -1,
+            MaskTokens = a?.Mask?.TokenCount ?? -1,
+            Warnings = warnings,
+        };
+    }
+
+    /// <summary>Progress reports to the host's callback, on the generating thread; a non-zero return cancels.</summary>
+    private sealed class CallbackProgress(
+        delegate* unmanaged[Cdecl]<int, int, int, void*, int> callback, void* userData, CancellationTokenSource cancel)
+        : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress value)
+        {
+            if (cancel.IsCancellationRequested) return;
+            if (callback((int)value.Phase, value.Done, value.Total, userData) != 0) cancel.Cancel();
+        }
+    }
+
+    private static string ExistingFolder(string folder)
+    {
+        string path = Path.GetFullPath(folder);
+        if (Directory.Exists(path)) return path;
+        throw new NativeError(Status.NotFound, File.Exists(path)
+            ? $"Model folder '{path}' is a file; pass a diffusers pipeline folder (the one with model_index.json)."
+            : $"Model folder '{path}' does not exist.");
+    }
+
+    private static ModelState Lookup(nint model)
+    {
+        lock (Handles.Gate) return Handles.Get<ModelState>(model, "accelaes_model");
+    }
+
+    /// <summary>Marks the engine busy with <paramref name="operation"/>; BUSY when it already is.</summary>
+    private static EngineState BeginOnEngine(nint engine, string operation)
+    {
+        lock (Handles.Gate)
+        {
+            EngineState state = Handles.Get<EngineState>(engine, "accelaes_engine");
+            Claim(state, operation);
+            return state;
+        }
+    }
+
+    /// <summary>Marks a model's engine busy with <paramref name="operation"/> (the model must still be live).</summary>
+    private static void BeginOnModel(nint model, string operation)
+    {
+        lock (Handles.Gate) Claim(Handles.Get<ModelState>(model, "accelaes_model").Engine, operation);
+    }
+
+    private static void Claim(EngineState state, string operation)
+    {
+        if (state.Running is { } running)
+            throw new NativeError(Status.Busy,
+                $"The engine is running {running}: one operation per engine at a time (use one engine per thread for parallel work).");
+        state.Running = operation;
+    }
+
+    private static void End(EngineState state)
+    {
+        lock (Handles.Gate) state.Running = null;
+    }
+
+    /// <summary>Gives a freed model's memory back now rather than at the next collection the host cannot see coming.</summary>
+    private static void ReleaseMemory() => GC.Collect();
+
+    private static NativeError InvalidArgument(string message) => new(Status.InvalidArgument, message);
+
+    private static int Fail(Exception e, Status userError)
+    {
+        var (status, message) = ErrorMapping.Map(e, userError);
+        return LastError.Set(status, message);
+    }
+}
