@@ -25,6 +25,18 @@ internal static class TestData
         return m;
     }
 
+    /// <summary>
+    /// The conformance rule's shape: max |diff| ≤ <paramref name="relative"/> · max(1, max |expected|). For outputs of
+    /// whole models, whose magnitude (Gemma's scaled embeddings, say) makes a fixed absolute bound a test of fp32
+    /// rounding rather than of the code.
+    /// </summary>
+    public static void AssertCloseScaled(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what = "")
+    {
+        double scale = 1;
+        foreach (float v in expected) scale = Math.Max(scale, Math.Abs(v));
+        AssertClose(expected, actual, relative * scale, what);
+    }
+
     public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double tolerance, string what = "")
     {
         double diff = MaxAbsDiff(expected, actual);
