@@ -90,10 +90,10 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor, ID
         Tensor v;
         if (sparse is null)
             v = _graph.Run(StepGraphKey.Dense(latents), () => Velocity(latents, ts, g, null));
-        else if (sparse.Kind == StepKind.Full && (!DoTrueCfg || _mode == GuidanceMode.Batched))
-            // Accelerated dense steps are graphs too; sparse ones are not: FluxQueryRows uploads the focus rows'
-            // indices and rotary rows on every sparse forward.
-            v = _graph.Run(StepGraphKey.ForSparse(latents, sparse)!.Value, () => Velocity(latents, ts, g, sparse));
+        else if ((!DoTrueCfg || _mode == GuidanceMode.Batched) && StepGraphKey.ForSparse(latents, sparse) is { } key)
+            // Accelerated dense and sparse forwards are graphs too (FluxQueryRows uploads its indices once per focus
+            // set); the mask capture and cache fills run eagerly (StepGraphKey.ForSparse).
+            v = _graph.Run(key, () => Velocity(latents, ts, g, sparse));
         else
             v = Velocity(latents, ts, g, sparse);
         if (guidance is not null) RequireUniform(guidance());

@@ -178,6 +178,45 @@ public class CudaGraphTests(ITestOutputHelper output)
         Assert.Equal(0, stats.FailedCaptures);
     }
 
+    /// <summary>
+    /// The same for FLUX: its sparse forwards gather the focus rows' rotary table and index the joined sequence, with
+    /// index lists uploaded once per focus set (<see cref="SparseForward.DerivedIndices"/>), so they are graphs too.
+    /// </summary>
+    [SkippableFact]
+    public void Flux_accelerated_run_with_graphs_is_bit_identical_and_captures_the_sparse_steps()
+    {
+        using var gpu = Backend();
+        const int grid = 6, tokens = grid * grid;
+        var config = new FluxTransformerConfig
+        {
+            InChannels = 16, OutChannels = 16, NumLayers = 2, NumSingleLayers = 1, AttentionHeadDim = 8, NumAttentionHeads = 2,
+            JointAttentionDim = 12, PooledProjectionDim = 10, GuidanceEmbeds = true, AxesDimsRope = [2, 2, 4],
+        };
+        var model = new FluxTransformer2DModel(new WeightReader(new RandomWeightSource(21), gpu), config);
+        var cond = new FluxConditioning(gpu.Upload(TestData.Random(5 * 12, 31), new Shape(1, 5, 12)), gpu.Upload(TestData.Random(10, 32), new Shape(1, 10)));
+        Tensor initial = gpu.Upload(TestData.Random(tokens * 16, 33), new Shape(1, tokens, 16));
+        var sigmas = FluxPipeline.Schedule(12, tokens, new FlowMatchEulerSchedulerConfig { Shift = 3.0, UseDynamicShifting = true });
+        var options = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Flux) with
+        {
+            Steps = 12, GuidanceScale = 3.5, MaskStep = 2, Warmup = 2, SkipSparse = true, StdThreshold = 0.0,
+        };
+        AcceleratedRunReport? report = null;
+        var (eager, graphs, stats) = RunBoth(gpu, () =>
+        {
+            using var denoiser = new FluxDenoiser(model, cond, grid, grid, 3.5f);
+            Tensor latents = gpu.Copy(initial);
+            report = AcceleratedSampling.Run(latents, sigmas, options,
+                new AccelerationGeometry(grid, grid, 2 * grid, 2 * grid, model.DoubleBlockCount), denoiser, [0f, 1f, 1f, 0.5f, 0f]);
+            return latents;
+        });
+        output.WriteLine($"schedule: {string.Join(" ", Enumerable.Range(0, 12).Select(i => report!.Schedule[i].Kind))}");
+        Assert.True(report!.SparseForwards > 1, $"{report.SparseForwards} sparse forwards");
+        Assert.False(report.Mask!.Fallback);
+        Assert.Equal(eager, graphs);
+        Assert.Equal(2, stats.Captures); // the dense steps and the sparse steps
+        Assert.Equal(0, stats.FailedCaptures);
+    }
+
     [SkippableFact]
     public void A_new_latent_shape_is_captured_anew_and_still_matches_the_eager_run()
     {

@@ -13,6 +13,7 @@ public sealed class SparseForward
 {
     private readonly Dictionary<(int Pass, int Layer, string Name), Tensor> _caches = new();
     private readonly Dictionary<int, Tensor> _focusRows = new();
+    private readonly Dictionary<string, Tensor> _derivedIndices = new();
     private int[]? _focus;
 
     /// <summary>What this forward does.</summary>
@@ -72,7 +73,7 @@ public sealed class SparseForward
     {
         _focus = focusTokens;
         ImageTokens = imageTokens;
-        _focusRows.Clear();
+        ClearIndexCaches();
         Generation++;
     }
 
@@ -87,6 +88,22 @@ public sealed class SparseForward
         rows = backend.UploadIndices(idx, new Shape(idx.Length));
         _focusRows[batch] = rows;
         return rows;
+    }
+
+    /// <summary>
+    /// An index list a model derives from the focus set (FLUX's query positions and joined-sequence rows), uploaded on
+    /// first use and kept until the focus set changes. Uploading once matters beyond the copy: a captured sparse
+    /// forward may not upload, so a model that rebuilt its indices every forward could never be a graph.
+    /// </summary>
+    /// <param name="key">Names the list and every size it depends on (the focus set is implied).</param>
+    /// <param name="build">Builds the list from <see cref="FocusTokens"/>; called once per key and focus set.</param>
+    public Tensor DerivedIndices(IBackend backend, string key, Func<int[]> build)
+    {
+        if (_derivedIndices.TryGetValue(key, out var t)) return t;
+        int[] values = build();
+        t = backend.UploadIndices(values, new Shape(values.Length));
+        _derivedIndices[key] = t;
+        return t;
     }
 
     /// <summary>Stores a layer's cache (the tensor becomes the cache: the caller must not reuse it).</summary>
@@ -109,7 +126,15 @@ public sealed class SparseForward
     {
         foreach (var t in _caches.Values) t.Dispose();
         _caches.Clear();
+        ClearIndexCaches();
+    }
+
+    private void ClearIndexCaches()
+    {
+        foreach (var t in _focusRows.Values) t.Dispose();
+        foreach (var t in _derivedIndices.Values) t.Dispose();
         _focusRows.Clear();
+        _derivedIndices.Clear();
     }
 
     private static int ElementSize(DType t) => t switch { DType.F32 or DType.I32 => 4, _ => 2 };

@@ -4,7 +4,7 @@ using AccelAes.Engine.Tensors;
 namespace AccelAes.Engine.Models.Flux;
 
 /// <summary>
-/// The query rows of a SkipSparse forward on FLUX, built once per forward and shared by every block: all text
+/// The query rows of a SkipSparse forward on FLUX, built once per forward (its index lists once per focus set) and shared by every block: all text
 /// tokens, then the focus image tokens, in that order ([text, image focus], the order of FLUX's joint sequence
 /// with the background image rows left out). Holds the rotary table of those rows (the full table's rows gathered,
 /// so a query keeps the rotation of its own position) and, for the single-stream blocks, their row indices in the
@@ -44,14 +44,26 @@ public sealed class FluxQueryRows
         if (sparse.ImageTokens != imageTokens)
             throw new InvalidOperationException($"SkipSparse: the focus set is over {sparse.ImageTokens} image tokens, the FLUX forward has {imageTokens}.");
         int rows = textTokens + focus.Count, joint = textTokens + imageTokens;
-        var positions = new int[rows];
-        for (int t = 0; t < textTokens; t++) positions[t] = t;
-        for (int i = 0; i < focus.Count; i++) positions[textTokens + i] = textTokens + focus[i];
-        var jointRows = new int[batch * rows];
-        for (int b = 0; b < batch; b++)
-            for (int i = 0; i < rows; i++) jointRows[b * rows + i] = b * joint + positions[i];
-        Tensor positionIndices = backend.UploadIndices(positions, new Shape(rows));
+        int[] Positions()
+        {
+            var positions = new int[rows];
+            for (int t = 0; t < textTokens; t++) positions[t] = t;
+            for (int i = 0; i < focus.Count; i++) positions[textTokens + i] = textTokens + focus[i];
+            return positions;
+        }
+        int[] JointRowsOf()
+        {
+            int[] positions = Positions();
+            var jointRows = new int[batch * rows];
+            for (int b = 0; b < batch; b++)
+                for (int i = 0; i < rows; i++) jointRows[b * rows + i] = b * joint + positions[i];
+            return jointRows;
+        }
+        // Uploaded once per focus set (the sparse forward keeps them), so a sparse step can be captured as a graph;
+        // the rotary rows are gathered on the device every forward, which a graph replays.
+        Tensor positionIndices = sparse.DerivedIndices(backend, $"flux.positions L={textTokens}", Positions);
+        Tensor jointIndices = sparse.DerivedIndices(backend, $"flux.joint B={batch} L={textTokens} N={imageTokens}", JointRowsOf);
         var queryRope = new FluxRotaryTable(backend.GatherRows(rope.Cos, positionIndices), backend.GatherRows(rope.Sin, positionIndices));
-        return new FluxQueryRows(textTokens, imageTokens, focus.Count, queryRope, backend.UploadIndices(jointRows, new Shape(jointRows.Length)));
+        return new FluxQueryRows(textTokens, imageTokens, focus.Count, queryRope, jointIndices);
     }
 }
