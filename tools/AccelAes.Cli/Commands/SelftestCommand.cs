@@ -48,17 +48,18 @@ internal static class SelftestCommand
     private static int Run(string[] filters, int? seedOption, string? jsonPath, bool skipModels, int deviceOrdinal)
     {
         var detection = CudaDevice.Detect();
-        Ui.Info(detection.Summary);
         try
         {
             BackendFactory.RequireUsable(detection, deviceOrdinal);
         }
         catch (GpuUnavailableException e)
         {
+            // One message: the failed check and its cause are in it (printing the detection summary too repeats them).
             Ui.Warn(e.Message);
             Ui.Info("selftest needs a CUDA GPU; nothing was checked.");
             return ExitCodes.NoGpu;
         }
+        Ui.Info(detection.Summary);
 
         int seed = seedOption ?? Random.Shared.Next();
         using var cuda = new CudaBackend(new CudaBackendOptions { Device = deviceOrdinal, PoisonNewTensors = true, SynchronizeEachOp = true });
