@@ -16,7 +16,9 @@ set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${ACCELAES:-$here/accelaes}"
 out="${1:-${OUT:-$PWD/device-check-out}}"
-limit="${DEVICE_CHECK_TIMEOUT:-900}"   # seconds per command
+# Seconds per command. One device call may run 600 s in all, so the default keeps the six steps inside that when
+# each stays near its expected time; a step that hangs loses only its own share.
+limit="${DEVICE_CHECK_TIMEOUT:-150}"
 repeat="${DEVICE_CHECK_REPEAT:-5}"     # measured runs per benchmark (the median is reported)
 mkdir -p "$out"
 summary="$out/summary.txt"
@@ -47,8 +49,26 @@ run() {
     printf '%-32s %-24s %5ss\n' "$name" "$status" "$((end - start))" | tee -a "$summary"
 }
 
+# NVRTC and cuBLASLt: the engine dlopens them by name (NativeLibraries.cs). Images that carry CUDA as a toolkit
+# folder or as pip wheels (nvidia-cuda-nvrtc, nvidia-cublas) keep them off the loader's path, so add the first
+# folder found for each unless the caller chose one (ACCELAES_CUDA_LIB_DIR) or ldconfig already knows it.
+add_lib_dir() {
+    local pattern="$1" found
+    ldconfig -p 2>/dev/null | grep -q "$pattern" && return
+    found=$(find /usr/local/cuda*/lib64 /usr/local/cuda*/targets/*/lib $wheel_root \
+        -name "$pattern*" 2>/dev/null | head -n1)
+    [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+wheel_root=$(python3 -c 'import nvidia, os; print(list(nvidia.__path__)[0])' 2>/dev/null || true)
+if [ -z "${ACCELAES_CUDA_LIB_DIR:-}" ]; then
+    add_lib_dir libnvrtc.so
+    add_lib_dir libcublasLt.so
+    add_lib_dir libnvToolsExt.so
+fi
+
 {
     echo "device-check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+    echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-} ACCELAES_CUDA_LIB_DIR=${ACCELAES_CUDA_LIB_DIR:-}"
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || echo "nvidia-smi not available"
     "$bin" --version 2>&1 || true
 } > "$out/machine.txt"
