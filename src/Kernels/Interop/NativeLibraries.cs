@@ -14,7 +14,8 @@ public enum CudaLibrary
     Nvrtc,
     /// <summary>cuBLASLt, for GEMMs with fused epilogues.</summary>
     CublasLt,
-    /// <summary>NVTX ranges for Nsight; optional, calls are no-ops without it.</summary>
+    /// <summary>NVTX v2 (libnvToolsExt), for Nsight ranges; optional: a profiler that sets NVTX_INJECTION64_PATH is
+    /// attached without it (NVTX v3, see <see cref="Nvtx"/>), and otherwise calls are no-ops.</summary>
     Nvtx,
 }
 
@@ -204,7 +205,7 @@ public static partial class NativeLibraries
         CudaLibrary.Driver => "libcuda comes with the NVIDIA display driver; a machine without an NVIDIA GPU has none.",
         CudaLibrary.Nvrtc => "On Debian 12: enable the non-free component and `apt-get install libnvrtc11.2` (see .ci/install-nvrtc.sh); elsewhere install the CUDA toolkit's NVRTC.",
         CudaLibrary.CublasLt => "Install the CUDA toolkit's cuBLAS (libcublasLt) matching your driver.",
-        CudaLibrary.Nvtx => "Optional; without it NVTX ranges are no-ops.",
+        CudaLibrary.Nvtx => "Optional (deprecated in CUDA 12, absent in CUDA 13); Nsight attaches through NVTX_INJECTION64_PATH without it.",
         _ => "",
     };
 
