@@ -18,9 +18,28 @@ public static class BackendFactory
     public static IBackend Create(string name, int device = 0, CudaBackendOptions? cudaOptions = null) => name switch
     {
         "cpu" => new CpuBackend(),
-        "cuda" => CreateCuda((cudaOptions ?? new CudaBackendOptions()) with { Device = device }),
+        "cuda" => CreateCuda((cudaOptions ?? DefaultCudaOptions()) with { Device = device }),
         _ => throw new AccelAesException($"Unknown backend '{name}'; choose one of: {string.Join(", ", Names)}."),
     };
+
+    /// <summary>The environment variable that turns CUDA graphs off (<c>0</c> / <c>off</c>) for every host: CLI, C ABI.</summary>
+    public const string GraphsVariable = "ACCELAES_CUDA_GRAPHS";
+
+    /// <summary>
+    /// The product defaults, with <see cref="GraphsVariable"/> applied: profiling kernel by kernel (Nsight Compute, or
+    /// Nsight Systems without graph-node tracing) is easier when every op is launched on its own.
+    /// </summary>
+    public static CudaBackendOptions DefaultCudaOptions()
+    {
+        string? value = Environment.GetEnvironmentVariable(GraphsVariable)?.Trim();
+        bool graphs = value?.ToLowerInvariant() switch
+        {
+            null or "" or "1" or "on" or "true" => true,
+            "0" or "off" or "false" => false,
+            _ => throw new AccelAesException($"{GraphsVariable}='{value}' is not understood; use 1/on or 0/off."),
+        };
+        return new CudaBackendOptions { UseGraphs = graphs };
+    }
 
     /// <summary>
     /// The CUDA backend after the checks it depends on: the three GPU checks of <see cref="CudaDevice.Detect"/>
