@@ -3,6 +3,7 @@ using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Models.Sd3;
+using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 
@@ -71,19 +72,24 @@ public sealed class BenchModel
             Tensor x = F(1, batch, lumina.InChannels, latent, latent), ctx = F(2, batch, text, lumina.CrossAttentionDim);
             Tensor mask = backend.Upload(Enumerable.Repeat(1f, batch * text).ToArray(), new Shape(batch, text));
             Tensor t = backend.Upload(Repeat(0.5f), new Shape(batch));
-            return new BenchModel(config, n, batch, x, s => model.Forward(x, t, ctx, mask, s));
+            // RoPE scaling and table chosen once, as LuminaDenoiser does per size (the timestep overload reads t back to
+            // the host every call, which no sampling step does and no CUDA graph can).
+            var scaling = LuminaResolutionScaling.ForPipeline(lumina, latent, latent, 0.5f);
+            var table = model.RotaryTableFor(x, scaling);
+            return new BenchModel(config, n, batch, x, s => model.Forward(x, t, ctx, mask, table, scaling.BaseSequenceLength, s));
         }
         var flux = config.Flux!;
         var fluxModel = new FluxTransformer2DModel(reader, flux);
-        var ids = new float[n * 3];
-        for (int r = 0; r < grid; r++)
-            for (int c = 0; c < grid; c++)
-                (ids[(r * grid + c) * 3 + 1], ids[(r * grid + c) * 3 + 2]) = (r, c);
         Tensor hidden = F(1, batch, n, flux.InChannels), enc = F(2, batch, text, flux.JointAttentionDim), pool = F(3, batch, flux.PooledProjectionDim);
         Tensor ts = backend.Upload(Repeat(0.5f), new Shape(batch));
-        Tensor imgIds = backend.Upload(ids, new Shape(n, 3)), txtIds = backend.Zeros(new Shape(text, 3));
         Tensor? guidance = flux.GuidanceEmbeds ? backend.Upload(Repeat(3.5f), new Shape(batch)) : null;
-        return new BenchModel(config, n, batch, hidden, s => fluxModel.Forward(hidden, enc, pool, ts, imgIds, txtIds, guidance, s));
+        // The rotary table of cat(txt_ids, img_ids), built once as FluxDenoiser builds it: the ids overload of the
+        // forward reads the ids back to the host every call, which a sampling step never does (nor a CUDA graph can).
+        float[] ids = [.. FluxLatentPacking.TextIds(text), .. FluxLatentPacking.LatentImageIds(grid, grid)];
+        var (cos, sin) = fluxModel.PosEmbed.Compute(ids, text + n);
+        var tableShape = new Shape(text + n, fluxModel.PosEmbed.Pairs);
+        var rope = new FluxRotaryTable(backend.Upload(cos, tableShape), backend.Upload(sin, tableShape));
+        return new BenchModel(config, n, batch, hidden, s => fluxModel.Forward(hidden, enc, pool, ts, guidance, rope, s));
     }
 
     /// <summary>A synthetic focus set: <paramref name="fraction"/> of the image tokens, drawn uniformly (seeded).</summary>
