@@ -83,12 +83,8 @@ public sealed class BenchModel
         Tensor hidden = F(1, batch, n, flux.InChannels), enc = F(2, batch, text, flux.JointAttentionDim), pool = F(3, batch, flux.PooledProjectionDim);
         Tensor ts = backend.Upload(Repeat(0.5f), new Shape(batch));
         Tensor? guidance = flux.GuidanceEmbeds ? backend.Upload(Repeat(3.5f), new Shape(batch)) : null;
-        // The rotary table of cat(txt_ids, img_ids), built once as FluxDenoiser builds it: the ids overload of the
-        // forward reads the ids back to the host every call, which a sampling step never does (nor a CUDA graph can).
-        float[] ids = [.. FluxLatentPacking.TextIds(text), .. FluxLatentPacking.LatentImageIds(grid, grid)];
-        var (cos, sin) = fluxModel.PosEmbed.Compute(ids, text + n);
-        var tableShape = new Shape(text + n, fluxModel.PosEmbed.Pairs);
-        var rope = new FluxRotaryTable(backend.Upload(cos, tableShape), backend.Upload(sin, tableShape));
+        // The rotary table built once, as FluxDenoiser builds it (the ids overload reads the ids back every call).
+        var rope = FluxLatentPacking.RotaryTable(fluxModel, backend, text, grid, grid);
         return new BenchModel(config, n, batch, hidden, s => fluxModel.Forward(hidden, enc, pool, ts, guidance, rope, s));
     }
 

@@ -46,10 +46,7 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor, ID
         _mode = mode;
         IBackend be = conditioning.PromptEmbeds.Backend;
         int textTokens = conditioning.PromptEmbeds.Shape[1];
-        float[] txtIds = FluxLatentPacking.TextIds(textTokens), imgIds = FluxLatentPacking.LatentImageIds(gridHeight, gridWidth);
-        var (cos, sin) = model.PosEmbed.Compute([.. txtIds, .. imgIds], textTokens + gridHeight * gridWidth);
-        var tableShape = new Shape(textTokens + gridHeight * gridWidth, model.PosEmbed.Pairs);
-        _rope = new FluxRotaryTable(be.Upload(cos, tableShape), be.Upload(sin, tableShape));
+        _rope = FluxLatentPacking.RotaryTable(model, be, textTokens, gridHeight, gridWidth);
         _graph = new StepGraph(be, "flux step");
 
         if (!DoTrueCfg) return;

@@ -1,4 +1,5 @@
 using AccelAes.Engine.Models;
+using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Pipelines;
@@ -66,4 +67,17 @@ public static class FluxLatentPacking
 
     /// <summary>FluxPipeline's <c>text_ids</c>: zeros [L, 3] (text tokens are never rotated).</summary>
     public static float[] TextIds(int textTokens) => new float[textTokens * 3];
+
+    /// <summary>
+    /// The rotary table of cat(text_ids, latent_image_ids) the pipeline's every step uses, computed on the host once and
+    /// uploaded: the transformer's ids overload would read the ids back every forward, which a CUDA graph cannot hold.
+    /// </summary>
+    public static FluxRotaryTable RotaryTable(FluxTransformer2DModel model, IBackend backend, int textTokens, int gridHeight, int gridWidth)
+    {
+        float[] ids = [.. TextIds(textTokens), .. LatentImageIds(gridHeight, gridWidth)];
+        int tokens = textTokens + gridHeight * gridWidth;
+        var (cos, sin) = model.PosEmbed.Compute(ids, tokens);
+        var shape = new Shape(tokens, model.PosEmbed.Pairs);
+        return new FluxRotaryTable(backend.Upload(cos, shape), backend.Upload(sin, shape));
+    }
 }
