@@ -11,6 +11,7 @@
 #   accelaes step mix against dense: the weights are generated once). Every command's output goes to OUT/<name>.log
 #   (JSON results to OUT/<name>.json);
 #   OUT/summary.txt lists each command's exit status and time. docs/perf/README.md says how to record the numbers.
+#   DEVICE_CHECK_SANITIZER=1 adds compute-sanitizer memcheck runs (see the end of this script).
 set -u
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -80,6 +81,21 @@ run attention           "$bin" bench --backend cuda --op attention --repeat "$re
 for arch in sd3-medium flux-dev lumina-next-sft; do
     run "$arch"         "$bin" bench --backend cuda --arch "$arch" --resolution 1024 --accel accelaes --repeat "$repeat" --json "$out/$arch.json"
 done
+
+# DEVICE_CHECK_SANITIZER=1: also compute-sanitizer's memcheck over a tiny-model generation (every stage: encoders,
+# denoising steps as graphs, VAE) and over selftest's op checks. Off by default: under memcheck these take minutes,
+# so they belong in a device call of their own.
+if [ "${DEVICE_CHECK_SANITIZER:-0}" = "1" ]; then
+    if command -v compute-sanitizer >/dev/null 2>&1; then
+        export ACCELAES_CACHE_DIR="${ACCELAES_CACHE_DIR:-/tmp/accelaes-cache}"
+        run memcheck-generate compute-sanitizer --tool memcheck --error-exitcode 9 \
+            "$bin" generate --backend cuda --steps 4 --prompt "a lighthouse at dusk" --out /tmp/device-check-memcheck.png
+        run memcheck-selftest compute-sanitizer --tool memcheck --error-exitcode 9 "$bin" selftest --skip-models
+    else
+        echo "compute-sanitizer not found: memcheck steps skipped" | tee -a "$summary"
+        failures=$((failures + 1))
+    fi
+fi
 
 echo "$failures step(s) failed; logs in $out" | tee -a "$summary"
 exit $(( failures > 0 ? 1 : 0 ))
