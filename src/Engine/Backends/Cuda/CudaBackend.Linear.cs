@@ -13,32 +13,7 @@ public sealed partial class CudaBackend
     /// single rounding.
     /// </summary>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
-    {
-        var cx = Float(x, "Linear");
-        var cw = Float(weight, "Linear");
-        RequireRank(weight, 2, "Linear", "weight");
-        int n = weight.Shape[0], k = weight.Shape[1];
-        if (x.Shape.Last != k)
-            throw new ArgumentException($"Linear: input {x.Shape} has {x.Shape.Last} features, weight {weight.Shape} expects {k}.");
-        if (bias is not null && (bias.Shape.Rank != 1 || bias.Shape[0] != n))
-            throw new ArgumentException($"Linear: bias {bias.Shape} does not match {n} outputs.");
-        var cb = bias is null ? null : Float(bias, "Linear");
-        using var op = Enter("Linear", x, weight, bias);
-        int m = x.Shape.Rows;
-        int[] dims = x.Shape.ToArray();
-        dims[^1] = n;
-        var y = New(new Shape(dims), DType.BF16);
-        if (y.ElementCount == 0)
-            return y;
-        if (m == 0)
-        {
-            // K = 0 (Shape.Rows is 0 then): the CPU reference multiplies nothing and leaves zeros.
-            CudaDriver.MemsetD8Async(y.Pointer, 0, y.ByteCount, _stream, "Linear");
-            return y;
-        }
-        LinearInto(Bf16(cx), Bf16(cw), cb is null ? null : Bf16(cb), activation, y.Pointer, m, n, k, "Linear");
-        return y;
-    }
+        => LinearCore("Linear", x, weight, bias, activation, reference: false);
 
     /// <summary>Y[m×n] (bf16, at <paramref name="y"/>) = act(X[m×k]·W[n×k]ᵀ + b); all operands bf16.</summary>
     private void LinearInto(CudaTensor x, CudaTensor w, CudaTensor? bias, Activation activation, CuDevicePtr y, int m, int n, int k, string what)
@@ -92,6 +67,13 @@ public sealed partial class CudaBackend
     /// cuBLASLt (same inputs, independent GEMM).
     /// </summary>
     public Tensor LinearReference(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
+        => LinearCore("LinearReference", x, weight, bias, activation, reference: true);
+
+    /// <summary>
+    /// Linear's checks, output and K = 0 case, then the product: <see cref="LinearInto"/> (cuBLASLt where it has an
+    /// algorithm) or, for <paramref name="reference"/>, gemm.cu always.
+    /// </summary>
+    private Tensor LinearCore(string name, Tensor x, Tensor weight, Tensor? bias, Activation activation, bool reference)
     {
         var cx = Float(x, "Linear");
         var cw = Float(weight, "Linear");
@@ -102,7 +84,7 @@ public sealed partial class CudaBackend
         if (bias is not null && (bias.Shape.Rank != 1 || bias.Shape[0] != n))
             throw new ArgumentException($"Linear: bias {bias.Shape} does not match {n} outputs.");
         var cb = bias is null ? null : Float(bias, "Linear");
-        using var op = Enter("LinearReference", x, weight, bias);
+        using var op = Enter(name, x, weight, bias);
         int m = x.Shape.Rows;
         int[] dims = x.Shape.ToArray();
         dims[^1] = n;
@@ -111,10 +93,14 @@ public sealed partial class CudaBackend
             return y;
         if (m == 0)
         {
-            CudaDriver.MemsetD8Async(y.Pointer, 0, y.ByteCount, _stream, "LinearReference");
+            // K = 0 (Shape.Rows is 0 then): the CPU reference multiplies nothing and leaves zeros.
+            CudaDriver.MemsetD8Async(y.Pointer, 0, y.ByteCount, _stream, name);
             return y;
         }
-        Gemm(Bf16(cx).Pointer, k, 1, Bf16(cw).Pointer, k, 1, y.Pointer, n, 1, m, n, k, cb is null ? null : Bf16(cb), false, activation, false);
+        if (reference)
+            Gemm(Bf16(cx).Pointer, k, 1, Bf16(cw).Pointer, k, 1, y.Pointer, n, 1, m, n, k, cb is null ? null : Bf16(cb), false, activation, false);
+        else
+            LinearInto(Bf16(cx), Bf16(cw), cb is null ? null : Bf16(cb), activation, y.Pointer, m, n, k, "Linear");
         return y;
     }
 
