@@ -6,21 +6,7 @@ namespace AccelAes.Engine.Backends.Cuda;
 public sealed partial class CudaBackend
 {
     /// <summary>uncond + scale·(cond − uncond); F32 when both are F32, otherwise BF16.</summary>
-    public Tensor GuidanceCombine(Tensor uncond, Tensor cond, float scale)
-    {
-        RequireSameShape(uncond, cond, "GuidanceCombine");
-        var cu = Float(uncond, "GuidanceCombine");
-        var cc = Float(cond, "GuidanceCombine");
-        using var op = Enter("GuidanceCombine", uncond, cond);
-        bool f32 = cu.DType == DType.F32 && cc.DType == DType.F32;
-        var y = New(cond.Shape, f32 ? DType.F32 : DType.BF16);
-        ulong n = (ulong)y.ElementCount;
-        if (f32)
-            Elementwise("guidance_combine_f32", n, cu.Pointer, cc.Pointer, y.Pointer, scale, n);
-        else
-            Elementwise("guidance_combine_bf16", n, Bf16(cu).Pointer, Bf16(cc).Pointer, y.Pointer, scale, n);
-        return y;
-    }
+    public Tensor GuidanceCombine(Tensor uncond, Tensor cond, float scale) => PairWithScalar("GuidanceCombine", "guidance_combine", uncond, cond, scale);
 
     /// <summary>Spatial guidance: uncond + scale ⊙ (cond − uncond), scale (read as fp32) broadcast over cond's leading dimensions.</summary>
     public Tensor GuidanceCombine(Tensor uncond, Tensor cond, Tensor scale)
@@ -44,19 +30,25 @@ public sealed partial class CudaBackend
     }
 
     /// <summary>StepCache extrapolation fma(c, latest − previous, latest) in fp32; F32 when both are F32, otherwise BF16.</summary>
-    public Tensor Extrapolate(Tensor latest, Tensor previous, float coefficient)
+    public Tensor Extrapolate(Tensor latest, Tensor previous, float coefficient) => PairWithScalar("Extrapolate", "extrapolate", latest, previous, coefficient);
+
+    /// <summary>
+    /// Two same-shaped float tensors and an fp32 scalar through <c>{kernel}_f32</c> (both F32: F32 out) or
+    /// <c>{kernel}_bf16</c> (otherwise: BF16 out); the kernels take (a, b, y, scalar, n).
+    /// </summary>
+    private Tensor PairWithScalar(string name, string kernel, Tensor a, Tensor b, float scalar)
     {
-        RequireSameShape(latest, previous, "Extrapolate");
-        var ca = Float(latest, "Extrapolate");
-        var cb = Float(previous, "Extrapolate");
-        using var op = Enter("Extrapolate", latest, previous);
+        RequireSameShape(a, b, name);
+        var ca = Float(a, name);
+        var cb = Float(b, name);
+        using var op = Enter(name, a, b);
         bool f32 = ca.DType == DType.F32 && cb.DType == DType.F32;
-        var y = New(latest.Shape, f32 ? DType.F32 : DType.BF16);
+        var y = New(b.Shape, f32 ? DType.F32 : DType.BF16);
         ulong n = (ulong)y.ElementCount;
         if (f32)
-            Elementwise("extrapolate_f32", n, ca.Pointer, cb.Pointer, y.Pointer, coefficient, n);
+            Elementwise(kernel + "_f32", n, ca.Pointer, cb.Pointer, y.Pointer, scalar, n);
         else
-            Elementwise("extrapolate_bf16", n, Bf16(ca).Pointer, Bf16(cb).Pointer, y.Pointer, coefficient, n);
+            Elementwise(kernel + "_bf16", n, Bf16(ca).Pointer, Bf16(cb).Pointer, y.Pointer, scalar, n);
         return y;
     }
 
