@@ -6,20 +6,9 @@ public sealed partial class CpuBackend
 {
     public Tensor Concat(int axis, params Tensor[] parts)
     {
-        if (parts.Length == 0) throw new ArgumentException("Concat needs at least one tensor.");
+        var (shape, ax) = OpShapes.Concat(axis, parts);
         Shape first = parts[0].Shape;
-        int ax = first.Axis(axis);
-        int total = 0;
-        foreach (var p in parts)
-        {
-            if (p.Shape.Rank != first.Rank)
-                throw new ArgumentException($"Concat: ranks of {first} and {p.Shape} differ.");
-            for (int i = 0; i < first.Rank; i++)
-                if (i != ax && p.Shape[i] != first[i])
-                    throw new ArgumentException($"Concat along axis {ax}: {first} and {p.Shape} differ in axis {i}.");
-            total += p.Shape[ax];
-        }
-        var y = New(first.With(ax, total));
+        var y = New(shape);
         int outer = first.Outer(ax), inner = first.Inner(ax);
         float[] dst = y.Data;
         int offset = 0;
@@ -28,7 +17,7 @@ public sealed partial class CpuBackend
             float[] src = C(p).Data;
             int block = p.Shape[ax] * inner;
             for (int o = 0; o < outer; o++)
-                Array.Copy(src, o * block, dst, (o * total + offset) * inner, block);
+                Array.Copy(src, o * block, dst, (o * shape[ax] + offset) * inner, block);
             offset += p.Shape[ax];
         }
         return y;

@@ -8,23 +8,12 @@ public sealed partial class CudaBackend
     /// <summary>Concatenation; the parts' storage type is kept when they all share it, otherwise the result is BF16.</summary>
     public Tensor Concat(int axis, params Tensor[] parts)
     {
-        if (parts.Length == 0) throw new ArgumentException("Concat needs at least one tensor.");
+        var (shape, ax) = OpShapes.Concat(axis, parts);
         Shape first = parts[0].Shape;
-        int ax = first.Axis(axis);
-        int total = 0;
-        foreach (var p in parts)
-        {
-            if (p.Shape.Rank != first.Rank)
-                throw new ArgumentException($"Concat: ranks of {first} and {p.Shape} differ.");
-            for (int i = 0; i < first.Rank; i++)
-                if (i != ax && p.Shape[i] != first[i])
-                    throw new ArgumentException($"Concat along axis {ax}: {first} and {p.Shape} differ in axis {i}.");
-            total += p.Shape[ax];
-        }
         var cparts = parts.Select(p => Float(p, "Concat")).ToArray();
         using var op = Enter("Concat", parts[0], parts.Length > 1 ? parts[1] : null, parts.Length > 2 ? parts[2] : null);
         DType dtype = cparts.All(p => p.DType == cparts[0].DType) ? cparts[0].DType : DType.BF16;
-        var y = New(first.With(ax, total), dtype);
+        var y = New(shape, dtype);
         int outer = first.Outer(ax), inner = first.Inner(ax);
         int offset = 0;
         foreach (var part in cparts)
@@ -32,7 +21,7 @@ public sealed partial class CudaBackend
             var src = dtype == DType.BF16 ? Bf16(part) : part;
             ulong block = (ulong)part.Shape[ax] * (ulong)inner;
             Copy2d(src.Pointer, y.Pointer + (ulong)offset * (ulong)inner * (ulong)y.ElementSize, (ulong)outer, block, block,
-                (ulong)total * (ulong)inner, y.ElementSize);
+                (ulong)shape[ax] * (ulong)inner, y.ElementSize);
             offset += part.Shape[ax];
         }
         return y;
