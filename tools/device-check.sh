@@ -5,13 +5,15 @@
 #   devicekit/device-check.sh [OUT]          # OUT defaults to $OUT, else ./device-check-out
 #
 # Runs, each with its own time limit, never stopping at a failure:
-#   selftest (every op and a tiny-model forward of each backbone vs the CPU), kernels --compile,
+#   a quick first step (selftest's op checks alone, 60 s: a crash or a refused module shows before the long steps),
+#   selftest's tiny-model forward of each backbone vs the CPU, kernels --compile (the device's target, then every
+#   target the NVRTC lists, with registers and spills),
 #   gemm and attention micro-benchmarks, and benchmarks of sd3-medium, flux-dev and lumina-next-sft at 1024²
 #   with --accel accelaes (one run per model reports the dense forward, per-op profile and peak comparison, and the
 #   accelaes step mix against dense: the weights are generated once). Every command's output goes to OUT/<name>.log
 #   (JSON results to OUT/<name>.json);
 #   OUT/summary.txt lists each command's exit status and time. docs/perf/README.md says how to record the numbers.
-#   DEVICE_CHECK_SANITIZER=1 adds compute-sanitizer memcheck runs (see the end of this script).
+#   DEVICE_CHECK_SANITIZER=1 adds compute-sanitizer runs (memcheck, racecheck, synccheck; see the end of this script).
 set -u
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -34,15 +36,15 @@ fi
 # run NAME COMMAND...: one step, logged, timed, its status recorded; a failure or a timeout does not stop the script.
 run() {
     local name="$1"; shift
-    local start end rc
+    local start end rc step_limit="${STEP_LIMIT:-$limit}"
     start=$(date +%s)
     echo "== $name: $*" | tee "$out/$name.log"
-    timeout --kill-after=30 "$limit" "$@" >> "$out/$name.log" 2>&1
+    timeout --kill-after=30 "$step_limit" "$@" >> "$out/$name.log" 2>&1
     rc=$?
     end=$(date +%s)
     case $rc in
         0) status="ok" ;;
-        124|137) status="TIMEOUT after ${limit}s" ;;
+        124|137) status="TIMEOUT after ${step_limit}s" ;;
         4) status="NO GPU (exit 4)" ;;
         *) status="FAILED (exit $rc)" ;;
     esac
@@ -74,25 +76,35 @@ fi
     "$bin" --version 2>&1 || true
 } > "$out/machine.txt"
 
-run selftest            "$bin" selftest --json "$out/selftest.json"
-run kernels-compile     "$bin" kernels --compile
+STEP_LIMIT=60 run selftest-ops "$bin" selftest --skip-models --json "$out/selftest-ops.json"
+run selftest-models     "$bin" selftest --skip-ops --json "$out/selftest-models.json"
+STEP_LIMIT=60 run kernels-compile "$bin" kernels --compile --json "$out/kernels-device.json"
 run gemm                "$bin" bench --backend cuda --op gemm --repeat "$repeat" --json "$out/gemm.json"
 run attention           "$bin" bench --backend cuda --op attention --repeat "$repeat" --json "$out/attention.json"
 for arch in sd3-medium flux-dev lumina-next-sft; do
     run "$arch"         "$bin" bench --backend cuda --arch "$arch" --resolution 1024 --accel accelaes --repeat "$repeat" --json "$out/$arch.json"
 done
+# Last, as it only reads the compiler: every target this machine's NVRTC lists (a newer NVRTC than CI's 11.8).
+run kernels-all         "$bin" kernels --compile --arch all --json "$out/kernels-all.json"
 
-# DEVICE_CHECK_SANITIZER=1: also compute-sanitizer's memcheck over a tiny-model generation (every stage: encoders,
-# denoising steps as graphs, VAE) and over selftest's op checks. Off by default: under memcheck these take minutes,
-# so they belong in a device call of their own.
+# DEVICE_CHECK_SANITIZER=1: also compute-sanitizer over a tiny-model generation (every stage: encoders, denoising steps
+# as graphs, VAE) and selftest's op checks (memcheck), and over selftest's attention cases (racecheck: shared-memory
+# hazards between the warps of a CTA; synccheck: barriers in divergent code). Off by default: under the sanitizers
+# these take minutes, so they belong in a device call of their own. compute-sanitizer ships with the CUDA toolkit
+# (or the nvidia-cuda-sanitizer wheel); it is looked up on PATH, in /usr/local/cuda*/bin and in the wheel.
 if [ "${DEVICE_CHECK_SANITIZER:-0}" = "1" ]; then
-    if command -v compute-sanitizer >/dev/null 2>&1; then
+    sanitizer=$(command -v compute-sanitizer 2>/dev/null || find /usr/local/cuda*/bin /usr/local/cuda*/compute-sanitizer $wheel_root \
+        -name compute-sanitizer -type f 2>/dev/null | head -n1)
+    if [ -n "$sanitizer" ]; then
         export ACCELAES_CACHE_DIR="${ACCELAES_CACHE_DIR:-/tmp/accelaes-cache}"
-        run memcheck-generate compute-sanitizer --tool memcheck --error-exitcode 9 \
+        run memcheck-generate "$sanitizer" --tool memcheck --error-exitcode 9 \
             "$bin" generate --backend cuda --steps 4 --prompt "a lighthouse at dusk" --out /tmp/device-check-memcheck.png
-        run memcheck-selftest compute-sanitizer --tool memcheck --error-exitcode 9 "$bin" selftest --skip-models
+        run memcheck-selftest "$sanitizer" --tool memcheck --error-exitcode 9 "$bin" selftest --skip-models
+        run racecheck-attention "$sanitizer" --tool racecheck --racecheck-report hazard --error-exitcode 9 \
+            "$bin" selftest --skip-models --filter attention
+        run synccheck-attention "$sanitizer" --tool synccheck --error-exitcode 9 "$bin" selftest --skip-models --filter attention
     else
-        echo "compute-sanitizer not found: memcheck steps skipped" | tee -a "$summary"
+        echo "compute-sanitizer not found: sanitizer steps skipped" | tee -a "$summary"
         failures=$((failures + 1))
     fi
 fi

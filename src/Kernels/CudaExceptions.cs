@@ -89,7 +89,11 @@ public class KernelCompileException : AccelAesException
         Architecture = architecture;
         Log = log;
         Options = options;
+        StatusName = statusName;
     }
+
+    /// <summary>NVRTC's status ("NVRTC_ERROR_COMPILATION"), or what else went wrong; null when none applies.</summary>
+    public string? StatusName { get; }
 
     public string SourceFile { get; }
 
@@ -99,4 +103,27 @@ public class KernelCompileException : AccelAesException
     public string Log { get; }
 
     public IReadOnlyList<string> Options { get; }
+}
+
+/// <summary>
+/// The compiler itself died (ptxas crashing inside NVRTC: a stack overflow, a segfault) while compiling a kernel
+/// in an isolated child process. The engine survived; the message names the file, the target, the NVRTC version,
+/// the options and how the child ended, so the combination can be avoided (another target, other options).
+/// </summary>
+public sealed class KernelCompilerCrashException : KernelCompileException
+{
+    public KernelCompilerCrashException(string sourceFile, string architecture, string nvrtcVersion, IReadOnlyList<string> options, string howItEnded, string output)
+        : base(sourceFile, architecture,
+            $"NVRTC {nvrtcVersion} crashed ({howItEnded}) in an isolated compile; the engine is unaffected." +
+            (output.Length == 0 ? "" : "\nlast output of the compiler process:\n" + output),
+            options, "compiler crash")
+    {
+        NvrtcVersion = nvrtcVersion;
+        HowItEnded = howItEnded;
+    }
+
+    public string NvrtcVersion { get; }
+
+    /// <summary>"exit code 134 (SIGABRT)", "signal 11 (SIGSEGV)".</summary>
+    public string HowItEnded { get; }
 }

@@ -176,7 +176,8 @@ public class KernelCompileTests(ITestOutputHelper output)
         var fast = compiler.Compile("convert.cu", GpuArchitecture.Compute(80), new KernelCompileOptions { FastMath = true });
         Assert.DoesNotContain("--use_fast_math", precise.Options);
         Assert.Contains("--use_fast_math", fast.Options);
-        Assert.Contains("-lineinfo", precise.Options);
+        Assert.DoesNotContain("-lineinfo", precise.Options); // a profiling choice (ACCELAES_KERNEL_LINEINFO), off by default
+        Assert.Contains("-lineinfo", compiler.Compile("convert.cu", GpuArchitecture.Compute(80), new KernelCompileOptions { LineInfo = true }).Options);
         Assert.Contains("-DACCELAES_ARCH=80", precise.Options);
         Assert.Contains("-std=c++17", precise.Options);
         Assert.NotEqual(precise.CacheKey, fast.CacheKey);

@@ -138,3 +138,34 @@ public class LibraryResolutionTests
         Nvtx.Pop();
     }
 }
+
+/// <summary>Library versions newer than the driver are tried last.</summary>
+public class DriverAwareProbeOrderTests
+{
+    [Fact]
+    public void A12Driver_TriesThe12And11LibrariesBeforeCuda13()
+    {
+        var names = NativeLibraries.CandidateNames(CudaLibrary.Nvrtc, OSPlatform.Linux);
+        Assert.Equal(["libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so", "libnvrtc.so.13"], NativeLibraries.OrderForDriver(names, 12080));
+        var windows = NativeLibraries.CandidateNames(CudaLibrary.CublasLt, OSPlatform.Windows);
+        Assert.Equal(["cublasLt64_12.dll", "cublasLt64_11.dll", "cublasLt64_13.dll"], NativeLibraries.OrderForDriver(windows, 12040));
+    }
+
+    [Fact]
+    public void A13Driver_OrUnknownDriver_KeepsNewestFirst()
+    {
+        var names = NativeLibraries.CandidateNames(CudaLibrary.Nvrtc, OSPlatform.Linux);
+        Assert.Equal(names, NativeLibraries.OrderForDriver(names, 13000));
+        Assert.Equal(names, NativeLibraries.OrderForDriver(names, null));
+    }
+
+    [Theory]
+    [InlineData("libnvrtc.so.13", 13)]
+    [InlineData("libnvrtc.so.11.2", 11)]
+    [InlineData("/opt/cuda/lib64/libcublasLt.so.12", 12)]
+    [InlineData("nvrtc64_120_0.dll", 12)]
+    [InlineData("nvrtc64_112_0.dll", 11)]
+    [InlineData("cublasLt64_13.dll", 13)]
+    [InlineData("libnvrtc.so", null)]
+    public void CudaMajor_IsReadFromTheFileName(string name, int? major) => Assert.Equal(major, NativeLibraries.CudaMajorOf(name));
+}

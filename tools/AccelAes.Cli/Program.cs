@@ -2,7 +2,15 @@ using System.CommandLine;
 using AccelAes;
 using AccelAes.Cli;
 using AccelAes.Cli.Commands;
+using AccelAes.Kernels.Compilation;
 using Spectre.Console;
+
+// The child side of isolated kernel compiles (ChildProcessCompilation): served before anything else starts, so a
+// compiler crash in here ends only this child.
+if (args.Length == 2 && args[0] == ChildProcessCompilation.CommandName)
+    return ChildProcessCompilation.Serve(args[1], Console.Error);
+// Every compile that runs ptxas happens in a child of this program: a compiler crash becomes an error, not an abort.
+KernelCompiler.Isolation = ChildProcessCompilation.ForCurrentProcess();
 
 var root = new RootCommand("AccelAes: a Diffusion Transformer inference engine (SD3 / SD3.5, FLUX.1, Lumina-Next) with the AccelAes acceleration method.");
 foreach (Command command in CommandCatalog.All())

@@ -35,8 +35,12 @@ public sealed record CompiledModule(
     string CacheKey,
     string NvrtcVersion,
     IReadOnlyList<string> Options,
-    string? CacheProblem)
+    string? CacheProblem,
+    IReadOnlyList<string>? Adjustments = null)
 {
+    /// <summary>Options the compiler changed to stay clear of a known compiler crash (<see cref="CompilerHazards"/>), one note each.</summary>
+    public IReadOnlyList<string> OptionNotes => Adjustments ?? [];
+
     /// <summary>Warning lines of the log (NVRTC front end and ptxas).</summary>
     public IReadOnlyList<string> Warnings => CompilerLog.Warnings(Log);
 

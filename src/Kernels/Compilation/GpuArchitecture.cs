@@ -57,7 +57,7 @@ public enum KernelImageKind : byte
     Cubin = 2,
 }
 
-/// <summary>The architecture <see cref="KernelCompiler.ChooseArchitecture(ComputeCapability)"/> picked, and why.</summary>
+/// <summary>A kernel target <see cref="KernelTargetPlan"/> chose, and why.</summary>
 public sealed record ArchitectureChoice(GpuArchitecture Architecture, string Reason)
 {
     public override string ToString() => $"{Architecture}: {Reason}";

@@ -3,19 +3,30 @@ using System.Globalization;
 namespace AccelAes.Kernels.Compilation;
 
 /// <summary>
-/// The choices a kernel build can make. Defaults favour reference accuracy and profiling: no fast math
-/// (which flushes denormals and uses approximate division, sqrt and transcendentals), line info on (Nsight
-/// maps SASS back to .cu lines; it costs no speed), ptxas resource report on for real architectures.
+/// The choices a kernel build can make. Defaults favour reference accuracy and robustness: no fast math
+/// (which flushes denormals and uses approximate division, sqrt and transcendentals), no line info unless asked
+/// for (<see cref="LineInfoVariable"/>: it costs no speed, but NVRTC 11.8's ptxas crashes with it on sm_90, see
+/// <see cref="CompilerHazards"/>), ptxas resource report on for real architectures.
 /// </summary>
 public sealed record KernelCompileOptions
 {
-    public static KernelCompileOptions Default { get; } = new();
+    /// <summary>Set to 1 to compile with -lineinfo (Nsight Compute maps SASS back to .cu lines): a profiling build.</summary>
+    public const string LineInfoVariable = "ACCELAES_KERNEL_LINEINFO";
+
+    /// <summary>The options the engine compiles with: the defaults, plus -lineinfo when <see cref="LineInfoVariable"/> is 1.</summary>
+    public static KernelCompileOptions Default { get; } = new() { LineInfo = Environment.GetEnvironmentVariable(LineInfoVariable) == "1" };
 
     /// <summary>--use_fast_math. Off by default: the CUDA-vs-CPU tolerance rule assumes IEEE fp32 math.</summary>
     public bool FastMath { get; init; }
 
-    /// <summary>-lineinfo.</summary>
-    public bool LineInfo { get; init; } = true;
+    /// <summary>-lineinfo (source lines in Nsight Compute). Dropped where the NVRTC is known to crash with it.</summary>
+    public bool LineInfo { get; init; }
+
+    /// <summary>
+    /// Compile even the option combinations <see cref="CompilerHazards"/> knows to crash the compiler. Only for tests
+    /// that prove a crash is contained by <see cref="ChildProcessCompilation"/>.
+    /// </summary>
+    public bool KeepKnownHazards { get; init; }
 
     /// <summary>-Xptxas=-v for sm_XX targets: registers, stack and spills per kernel (parsed from the log).</summary>
     public bool ResourceUsage { get; init; } = true;

@@ -16,7 +16,8 @@ public sealed record KernelFileReport(
     IReadOnlyList<string> Warnings,
     IReadOnlyList<KernelResourceUsage> Resources,
     CacheOutcome Cache,
-    string? Error);
+    string? Error,
+    GpuArchitecture? ResourceArchitecture);
 
 /// <summary>
 /// Compiles the embedded kernel sources with NVRTC, with the embedded headers, for one architecture, and
@@ -66,32 +67,19 @@ public sealed class KernelCompiler
         };
     }
 
-    /// <summary>The architecture to compile for on a device of compute capability <paramref name="device"/>.</summary>
-    public ArchitectureChoice ChooseArchitecture(ComputeCapability device) => ChooseArchitecture(device.Architecture, Nvrtc);
+    /// <summary>The targets to try on a device of compute capability <paramref name="device"/> with a driver of <paramref name="driverVersion"/> (null: unknown).</summary>
+    public KernelTargetPlan PlanTargets(ComputeCapability device, int? driverVersion) =>
+        KernelTargetPlan.Create(device.Architecture, Nvrtc, driverVersion);
 
     /// <summary>
-    /// Picks the newest architecture both the device and NVRTC support. When NVRTC knows the device's own
-    /// architecture: <c>sm_XX</c>, a CUBIN for exactly that GPU (no JIT at load, and ptxas reports registers
-    /// and spills). Otherwise the newest <c>compute_YY</c> ≤ the device, whose PTX the driver JIT-compiles
-    /// for the device at load time (e.g. an sm_120 GPU with NVRTC 11.8 gets compute_90). Arch-specific
-    /// (<c>a</c>) targets are never chosen here: they are for kernels written for them.
+    /// The first choice of <see cref="KernelTargetPlan"/> when the driver's version is not considered: when NVRTC
+    /// knows the device's own architecture, <c>sm_XX</c>, a CUBIN for exactly that GPU (no JIT at load, and ptxas
+    /// reports registers and spills); otherwise the newest <c>compute_YY</c> ≤ the device, whose PTX the driver
+    /// JIT-compiles at load time (e.g. an sm_120 GPU with NVRTC 11.8 gets compute_90). Arch-specific (<c>a</c>)
+    /// targets are never chosen: they are for kernels written for them.
     /// </summary>
-    public static ArchitectureChoice ChooseArchitecture(int deviceArchitecture, NvrtcInfo nvrtc)
-    {
-        if (deviceArchitecture < MinimumArchitecture)
-            throw new AccelAesException(
-                $"the GPU is sm_{deviceArchitecture}; AccelAes kernels need compute capability {MinimumArchitecture / 10}.{MinimumArchitecture % 10} (Ampere) or newer");
-        if (nvrtc.Supports(deviceArchitecture))
-            return new ArchitectureChoice(GpuArchitecture.Sm(deviceArchitecture),
-                $"NVRTC {nvrtc.Version} supports the device's architecture: native CUBIN, no JIT");
-        var best = nvrtc.SupportedArchitectures.Where(a => a <= deviceArchitecture && a >= MinimumArchitecture).DefaultIfEmpty(0).Max();
-        if (best == 0)
-            throw new AccelAesException(
-                $"NVRTC {nvrtc.Version} ({nvrtc.LibraryPath}) supports none of the architectures {MinimumArchitecture}..{deviceArchitecture} " +
-                $"(it lists {string.Join(", ", nvrtc.SupportedArchitectures)}); install a newer NVRTC");
-        return new ArchitectureChoice(GpuArchitecture.Compute(best),
-            $"NVRTC {nvrtc.Version} does not know sm_{deviceArchitecture}; newest it has is compute_{best}: PTX, JIT-compiled by the driver at load");
-    }
+    public static ArchitectureChoice ChooseArchitecture(int deviceArchitecture, NvrtcInfo nvrtc) =>
+        KernelTargetPlan.Create(deviceArchitecture, nvrtc, driverVersion: null).Targets[0];
 
     /// <summary>Compiles the embedded source <paramref name="fileName"/>.</summary>
     public CompiledModule Compile(string fileName, GpuArchitecture architecture, KernelCompileOptions? options = null) =>
@@ -106,7 +94,10 @@ public sealed class KernelCompiler
     {
         options ??= KernelCompileOptions.Default;
         var nvrtc = Nvrtc;
-        var nvrtcOptions = options.ToNvrtcOptions(architecture);
+        var requested = options.ToNvrtcOptions(architecture);
+        var (nvrtcOptions, adjustments) = options.KeepKnownHazards
+            ? (requested, (IReadOnlyList<string>)[])
+            : CompilerHazards.Apply(requested, architecture, nvrtc.Major, nvrtc.Version);
         var key = KernelCache.Key(source, _headers, nvrtcOptions, architecture, nvrtc.Version);
 
         string? cacheProblem = null;
@@ -115,19 +106,63 @@ public sealed class KernelCompiler
         if (Cache is not null)
         {
             path = Cache.PathFor(source.FileName, architecture, key);
-            var entry = Cache.TryRead(path, key, out cacheProblem);
-            if (entry is not null)
-                return new CompiledModule(source.FileName, architecture, entry.ImageKind, entry.Image, entry.PtxBytes, entry.Log,
-                    entry.CompileTime, CacheOutcome.Hit, key, nvrtc.Version, nvrtcOptions, null);
+            var cached = Cache.TryRead(path, key, out cacheProblem);
+            if (cached is not null)
+                return new CompiledModule(source.FileName, architecture, cached.ImageKind, cached.Image, cached.PtxBytes, cached.Log,
+                    cached.CompileTime, CacheOutcome.Hit, key, nvrtc.Version, nvrtcOptions, null, adjustments);
             outcome = cacheProblem is null ? CacheOutcome.Miss : CacheOutcome.CorruptRecompiled;
         }
 
+        // Only targets that run ptxas can crash the process; PTX targets stay in-process.
+        var isolation = Isolation;
+        var entry = isolation is not null && !architecture.IsVirtual && ChildProcessCompilation.CanCompile(source, _headers)
+            ? isolation.Compile(source, architecture, nvrtcOptions, key, nvrtc.Version)
+            : CompileInProcess(source, _headers, architecture, nvrtcOptions, nvrtc);
+
+        string? writeProblem = null;
+        if (Cache is not null && path is not null)
+        {
+            try
+            {
+                Cache.Write(path, key, entry);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                writeProblem = $"could not write cache entry {path}: {e.Message}";
+            }
+        }
+        var problem = writeProblem ?? (cacheProblem is null ? null : $"cache entry {path} was corrupt ({cacheProblem}); recompiled");
+        return new CompiledModule(source.FileName, architecture, entry.ImageKind, entry.Image, entry.PtxBytes, entry.Log, entry.CompileTime,
+            outcome, key, nvrtc.Version, nvrtcOptions, problem, adjustments);
+    }
+
+    /// <summary>
+    /// How this process protects itself from compiler crashes: null (the default) compiles in-process; the
+    /// <c>accelaes</c> program sets <see cref="ChildProcessCompilation.ForCurrentProcess"/> at start-up, so every
+    /// compile that runs ptxas happens in a child process.
+    /// </summary>
+    public static ChildProcessCompilation? Isolation { get; set; }
+
+    /// <summary>One NVRTC compilation in this process, with exactly <paramref name="nvrtcOptions"/>.</summary>
+    internal static KernelCache.Entry CompileInProcess(KernelSource source, IReadOnlyList<KernelSource> headers, GpuArchitecture architecture,
+        IReadOnlyList<string> nvrtcOptions, NvrtcInfo nvrtc)
+    {
+        // One NVRTC compile at a time per process: older NVRTC releases are not documented as thread-safe.
+        lock (s_inProcessCompile)
+            return CompileInProcessLocked(source, headers, architecture, nvrtcOptions, nvrtc);
+    }
+
+    private static readonly Lock s_inProcessCompile = new();
+
+    private static KernelCache.Entry CompileInProcessLocked(KernelSource source, IReadOnlyList<KernelSource> headers, GpuArchitecture architecture,
+        IReadOnlyList<string> nvrtcOptions, NvrtcInfo nvrtc)
+    {
         var stopwatch = Stopwatch.StartNew();
         byte[] ptx;
         byte[]? cubin;
         string log;
         using (var program = NvrtcProgram.Create(source.Text, source.FileName,
-                   _headers.Select(h => KeyValuePair.Create(h.FileName, h.Text)).ToArray()))
+                   headers.Select(h => KeyValuePair.Create(h.FileName, h.Text)).ToArray()))
         {
             var status = program.Compile(nvrtcOptions);
             log = program.Log();
@@ -142,24 +177,9 @@ public sealed class KernelCompiler
             throw new KernelCompileException(source.FileName, architecture.ToString(),
                 $"NVRTC {nvrtc.Version} produced no CUBIN for {architecture} (nvrtcGetCUBIN missing or empty); compile for compute_{architecture.Number} instead",
                 nvrtcOptions, null);
-        var kind = cubin is null ? KernelImageKind.Ptx : KernelImageKind.Cubin;
-        var image = cubin ?? ptx;
-
-        string? writeProblem = null;
-        if (Cache is not null && path is not null)
-        {
-            try
-            {
-                Cache.Write(path, key, new KernelCache.Entry(kind, ptx.Length, stopwatch.Elapsed, log, image));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                writeProblem = $"could not write cache entry {path}: {e.Message}";
-            }
-        }
-        var problem = writeProblem ?? (cacheProblem is null ? null : $"cache entry {path} was corrupt ({cacheProblem}); recompiled");
-        return new CompiledModule(source.FileName, architecture, kind, image, ptx.Length, log, stopwatch.Elapsed, outcome, key,
-            nvrtc.Version, nvrtcOptions, problem);
+        return cubin is null
+            ? new KernelCache.Entry(KernelImageKind.Ptx, ptx.Length, stopwatch.Elapsed, log, ptx)
+            : new KernelCache.Entry(KernelImageKind.Cubin, ptx.Length, stopwatch.Elapsed, log, cubin);
     }
 
     /// <summary>Compiles every embedded kernel file for <paramref name="architecture"/> ("compute_86", "sm_89").</summary>
@@ -168,8 +188,11 @@ public sealed class KernelCompiler
 
     /// <summary>
     /// Compiles every embedded kernel file for <paramref name="architecture"/> and reports each: time, PTX and
-    /// CUBIN size, warnings, per-kernel registers/spills (CUBIN targets), or the error. By default the cache
-    /// is bypassed so the times are compile times. Throws when NVRTC cannot target the architecture at all.
+    /// CUBIN size, warnings, per-kernel registers/spills/shared memory, or the error. For a PTX target
+    /// (<c>compute_XX</c>) the resources come from also assembling for <c>sm_XX</c> when the NVRTC has it (what
+    /// the driver's JIT would build for that GPU, give or take its ptxas version); <see cref="KernelFileReport.ResourceArchitecture"/>
+    /// says which. By default the cache is bypassed so the times are compile times. Throws when NVRTC cannot
+    /// target the architecture at all.
     /// </summary>
     public IReadOnlyList<KernelFileReport> CompileAll(GpuArchitecture architecture, KernelCompileOptions? options = null, bool useCache = false)
     {
@@ -178,23 +201,45 @@ public sealed class KernelCompiler
             throw new AccelAesException(
                 $"NVRTC {nvrtc.Version} ({nvrtc.LibraryPath}) cannot compile for {architecture}; it supports {string.Join(", ", nvrtc.SupportedArchitectures)}");
         var compiler = useCache ? this : new KernelCompiler(null, _headers);
-        var reports = new List<KernelFileReport>();
-        foreach (var source in KernelSources.Files)
+        GpuArchitecture? assembled = architecture.IsVirtual && Supports(GpuArchitecture.Sm(architecture.Number), nvrtc)
+            ? GpuArchitecture.Sm(architecture.Number)
+            : architecture.IsVirtual ? null : architecture;
+        var files = KernelSources.Files;
+        var reports = new KernelFileReport[files.Count];
+        // Isolated compiles are separate processes: run them side by side. In-process NVRTC calls are serialised (CompileInProcess).
+        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Isolation is null ? 1 : Environment.ProcessorCount }, index =>
         {
+            var source = files[index];
             var kernels = KernelCatalog.EntriesOf(source).Select(k => k.Name).ToArray();
             try
             {
                 var module = compiler.Compile(source, architecture, options);
-                reports.Add(new KernelFileReport(source.FileName, source.Family, architecture, true, module.CompileTime, module.PtxBytes,
-                    module.ImageKind == KernelImageKind.Cubin ? module.Image.Length : null, kernels, module.Warnings, module.Resources,
-                    module.Cache, null));
+                var notes = module.Warnings.Concat(module.OptionNotes).ToList();
+                var resources = module.Resources;
+                if (assembled is { } sm && sm != architecture)
+                {
+                    try
+                    {
+                        var cubin = compiler.Compile(source, sm, options);
+                        resources = cubin.Resources;
+                        notes.AddRange(cubin.OptionNotes);
+                    }
+                    catch (KernelCompileException e)
+                    {
+                        // The PTX is what runs; failing to assemble it here is a finding, not a failed compile.
+                        notes.Add($"assembling for {sm} to read registers failed: {e.Message.Split('\n')[0]}");
+                    }
+                }
+                reports[index] = new KernelFileReport(source.FileName, source.Family, architecture, true, module.CompileTime, module.PtxBytes,
+                    module.ImageKind == KernelImageKind.Cubin ? module.Image.Length : null, kernels, notes, resources,
+                    module.Cache, null, resources.Count > 0 ? assembled : null);
             }
             catch (KernelCompileException e)
             {
-                reports.Add(new KernelFileReport(source.FileName, source.Family, architecture, false, TimeSpan.Zero, 0, null, kernels,
-                    CompilerLog.Warnings(e.Log), [], CacheOutcome.Disabled, e.Message));
+                reports[index] = new KernelFileReport(source.FileName, source.Family, architecture, false, TimeSpan.Zero, 0, null, kernels,
+                    CompilerLog.Warnings(e.Log), [], CacheOutcome.Disabled, e.Message, null);
             }
-        }
+        });
         return reports;
     }
 }

@@ -97,7 +97,8 @@ public static partial class NativeLibraries
     internal const string NvtxImport = "nvToolsExt";
 
     private static readonly Lazy<LibraryLoadResult>[] s_cache =
-        Enum.GetValues<CudaLibrary>().Select(lib => new Lazy<LibraryLoadResult>(() => Probe(lib, OverrideDirectoryFromEnvironment()))).ToArray();
+        Enum.GetValues<CudaLibrary>().Select(lib => new Lazy<LibraryLoadResult>(() =>
+            Probe(lib, OverrideDirectoryFromEnvironment(), lib is CudaLibrary.Nvrtc or CudaLibrary.CublasLt ? InstalledDriverVersion() : null))).ToArray();
 
     [ModuleInitializer]
     [SuppressMessage("Usage", "CA2255:The 'ModuleInitializer' attribute should not be used in libraries",
@@ -153,10 +154,12 @@ public static partial class NativeLibraries
     /// <summary>
     /// Looks for <paramref name="library"/> without touching the process-wide cache: every candidate name in
     /// <paramref name="overrideDirectory"/> (when given), then every candidate name through the OS search path.
+    /// With <paramref name="driverVersion"/> known, versions of a newer CUDA major than the driver are tried last
+    /// (<see cref="OrderForDriver"/>).
     /// </summary>
-    public static LibraryLoadResult Probe(CudaLibrary library, string? overrideDirectory)
+    public static LibraryLoadResult Probe(CudaLibrary library, string? overrideDirectory, int? driverVersion = null)
     {
-        var names = CandidateNames(library);
+        var names = OrderForDriver(CandidateNames(library), driverVersion);
         var attempts = new List<LibraryAttempt>();
         if (!string.IsNullOrWhiteSpace(overrideDirectory))
         {
@@ -188,6 +191,47 @@ public static partial class NativeLibraries
         }
         return new LibraryLoadResult(library, 0, null, null, attempts,
             string.IsNullOrWhiteSpace(overrideDirectory) ? null : overrideDirectory);
+    }
+
+    /// <summary>
+    /// <paramref name="names"/> with the libraries of a CUDA major newer than the driver's moved behind the others
+    /// (order otherwise kept): a CUDA 13 NVRTC emits PTX and CUBINs a 12.x driver refuses, and cuBLASLt 13 fails to
+    /// initialise on it, while the 12.x libraries beside them work. Unversioned names keep their place.
+    /// </summary>
+    public static IReadOnlyList<string> OrderForDriver(IReadOnlyList<string> names, int? driverVersion)
+    {
+        if (driverVersion is not { } version || version <= 0)
+            return names;
+        int driverMajor = version / 1000;
+        return names.OrderBy(n => CudaMajorOf(n) is { } major && major > driverMajor ? 1 : 0).ToArray();
+    }
+
+    /// <summary>The CUDA major version a library file name is built for: libnvrtc.so.13 → 13, libnvrtc.so.11.2 → 11, nvrtc64_120_0.dll → 12, cublasLt64_12.dll → 12; null when the name has none.</summary>
+    internal static int? CudaMajorOf(string name)
+    {
+        var file = Path.GetFileName(name);
+        var so = file.IndexOf(".so.", StringComparison.Ordinal);
+        if (so >= 0)
+        {
+            var digits = new string(file[(so + 4)..].TakeWhile(char.IsAsciiDigit).ToArray());
+            return digits.Length > 0 ? int.Parse(digits, System.Globalization.CultureInfo.InvariantCulture) : null;
+        }
+        var windows = System.Text.RegularExpressions.Regex.Match(file, @"64_(\d+)(?:_\d+)?\.dll$");
+        if (!windows.Success)
+            return null;
+        var number = windows.Groups[1].Value;
+        // nvrtc64_120_0.dll carries major and minor (120 = 12.0); cublasLt64_12.dll the major alone.
+        return int.Parse(number.Length >= 3 ? number[..^1] : number, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>cuDriverGetVersion of the installed driver, or null when there is none (read without cuInit, never throws).</summary>
+    private static unsafe int? InstalledDriverVersion()
+    {
+        var driver = Load(CudaLibrary.Driver);
+        if (!driver.IsLoaded || !NativeLibrary.TryGetExport(driver.Handle, "cuDriverGetVersion", out var function))
+            return null;
+        int version = 0;
+        return ((delegate* unmanaged<int*, int>)function)(&version) == 0 && version > 0 ? version : null;
     }
 
     /// <summary>Human name of a library, for messages.</summary>

@@ -86,6 +86,7 @@ internal static class BenchCommand
                 $"Use --backend cuda, or a smoke run such as --layers 1 --resolution 128 (the CPU limit is {CpuGflopLimit} GFLOP per forward)."));
 
         using IBackend be = BackendFactory.Create(backendName, deviceOrdinal);
+        CudaEnvironmentReport.Show(be);
         Ui.Info($"{config.Description} on {be.Name}; {o.Resolution}², batch {batch}; weights: {(folder is null ? "generated on the host (uniform, bf16), uploaded" : folder.Description)}");
         MicroResult? peak = null;
         if (!o.SkipPeak)
@@ -107,6 +108,7 @@ internal static class BenchCommand
         if (op is not ("gemm" or "attention"))
             throw new AccelAesException($"Unknown --op '{op}'; choose gemm or attention.");
         using IBackend be = BackendFactory.Create(backendName, deviceOrdinal);
+        CudaEnvironmentReport.Show(be);
         bool gpu = backendName != "cpu";
         IReadOnlyList<MicroResult> results = op == "gemm"
             ? MicroBenchmarks.Gemm(be, sizes is { Length: > 0 } ? sizes : MicroBenchmarks.DefaultGemmSizes(gpu), warmup, repeats)

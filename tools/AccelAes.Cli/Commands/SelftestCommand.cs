@@ -28,12 +28,13 @@ internal static class SelftestCommand
         var seed = new Option<int?>("--seed") { Description = "Base seed of the random inputs (default: a fresh one, printed so a failure can be rerun)." };
         var json = new Option<string?>("--json") { Description = "Also write every result as JSON to this file." };
         var skipModels = new Option<bool>("--skip-models") { Description = "Only the op checks, no whole-model forwards." };
+        var skipOps = new Option<bool>("--skip-ops") { Description = "Only the whole-model forwards, no op checks." };
         var device = new Option<int>("--device") { Description = "CUDA device ordinal.", DefaultValueFactory = _ => 0 };
         var command = new Command("selftest", "Check every CUDA op and a whole tiny-model forward of each backbone against the CPU reference (needs a GPU).")
         {
-            filter, seed, json, skipModels, device,
+            filter, seed, json, skipModels, skipOps, device,
         };
-        command.SetAction(parse => Run(Filters(parse.GetValue(filter)), parse.GetValue(seed), parse.GetValue(json), parse.GetValue(skipModels),
+        command.SetAction(parse => Run(Filters(parse.GetValue(filter)), parse.GetValue(seed), parse.GetValue(json), parse.GetValue(skipModels), parse.GetValue(skipOps),
             parse.GetValue(device)));
         return command;
     }
@@ -45,7 +46,7 @@ internal static class SelftestCommand
     internal static bool Matches(string[] filters, string name) =>
         filters.Length == 0 || filters.Any(f => name.Contains(f, StringComparison.OrdinalIgnoreCase));
 
-    private static int Run(string[] filters, int? seedOption, string? jsonPath, bool skipModels, int deviceOrdinal)
+    private static int Run(string[] filters, int? seedOption, string? jsonPath, bool skipModels, bool skipOps, int deviceOrdinal)
     {
         var detection = CudaDevice.Detect();
         try
@@ -64,16 +65,18 @@ internal static class SelftestCommand
         int seed = seedOption ?? Random.Shared.Next();
         using var cuda = new CudaBackend(new CudaBackendOptions { Device = deviceOrdinal, PoisonNewTensors = true, SynchronizeEachOp = true });
         using var cpu = new CpuBackend();
-        Ui.Info($"device {cuda.Device}; kernels for {cuda.Architecture}; GEMM: {cuda.GemmEngine}");
+        CudaEnvironmentReport.Show(cuda);
         Ui.Info($"seed {seed} (rerun with --seed {seed}{(filters.Length > 0 ? " --filter " + string.Join(",", filters) : "")})");
 
         var started = DateTime.UtcNow;
-        var ops = OpSelfTest.RunAll(cuda, cpu, seed, c => Matches(filters, c.Op) || Matches(filters, $"{c.Op} {c.Description}"),
+        var ops = skipOps ? [] : OpSelfTest.RunAll(cuda, cpu, seed, c => Matches(filters, c.Op) || Matches(filters, $"{c.Op} {c.Description}"),
             r => { if (!r.Passed) Ui.Warn(r.ToString()); });
         var models = skipModels
             ? []
             : ModelSelfTest.RunAll(cuda, cpu, seed, c => Matches(filters, c.Name), r => { if (!r.Passed) Ui.Warn(r.ToString()); });
         var elapsed = DateTime.UtcNow - started;
+        if (cuda.KernelTargetNotes.Count > 0)
+            CudaEnvironmentReport.ShowTargetNotes(cuda);
 
         var inv = CultureInfo.InvariantCulture;
         var table = Ui.Table("op", "case", "max error", "error bound", "pass");
@@ -117,6 +120,11 @@ internal static class SelftestCommand
             w.WriteString("device", cuda.Device.Name);
             w.WriteString("compute_capability", cuda.Device.ComputeCapability.ToString());
             w.WriteString("architecture", cuda.Architecture.ToString());
+            w.WriteNumber("driver_version", cuda.DriverVersion);
+            w.WriteString("nvrtc", AccelAes.Kernels.Interop.Nvrtc.Info.Version);
+            w.WriteStartArray("kernel_target_notes");
+            foreach (var note in cuda.KernelTargetNotes) w.WriteStringValue(note);
+            w.WriteEndArray();
             w.WriteString("gemm", cuda.GemmEngine);
             w.WriteNumber("seed", seed);
             w.WriteString("filter", string.Join(",", filters));

@@ -66,7 +66,8 @@ public sealed partial class CudaBackend : IBackend
             _stream = CudaDriver.StreamCreate();
             var (_, total) = CudaDriver.MemoryInfo();
             _pool = new DeviceMemoryPool(new CudaDeviceMemory(this), Reclaim, options.ReclaimThresholdBytes ?? Math.Max(256UL << 20, total / 8));
-            _kernels = new KernelLauncher(options.Compiler ?? new KernelCompiler(), Device.ComputeCapability, _stream)
+            DriverVersion = CudaDriver.DriverVersion();
+            _kernels = new KernelLauncher(options.Compiler ?? new KernelCompiler(), Device.ComputeCapability, DriverVersion, _stream)
             {
                 Context = DescribeCurrentOp,
             };
@@ -107,6 +108,12 @@ public sealed partial class CudaBackend : IBackend
 
     /// <summary>The NVRTC target the kernels are compiled for, and why.</summary>
     public ArchitectureChoice Architecture => _kernels.Architecture;
+
+    /// <summary>cuDriverGetVersion (12080 for CUDA 12.8): what the driver can load.</summary>
+    public int DriverVersion { get; }
+
+    /// <summary>Targets ruled out for this driver and NVRTC, and every switch to another target after a refused module, with reasons.</summary>
+    public IReadOnlyList<string> KernelTargetNotes => _kernels.TargetNotes;
 
     /// <summary>What runs Linear and Conv2d GEMMs ("cuBLASLt 120403" or the gemm.cu fallback and why).</summary>
     public string GemmEngine { get; }

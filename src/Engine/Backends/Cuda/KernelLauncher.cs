@@ -101,20 +101,28 @@ public static class LaunchConfig
 internal sealed unsafe class KernelLauncher : IDisposable
 {
     private readonly KernelCompiler _compiler;
-    private readonly ArchitectureChoice _architecture;
+    private readonly KernelTargetPlan _plan;
+    private readonly List<string> _targetNotes = [];
+    private int _target;
     private readonly Dictionary<string, CudaModule> _modules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (CuFunction Function, int DynamicSharedLimit)> _functions = new(StringComparer.Ordinal);
     private readonly CuStream _stream;
     private readonly HashSet<string> _checked = new(StringComparer.Ordinal);
 
-    public KernelLauncher(KernelCompiler compiler, ComputeCapability capability, CuStream stream)
+    /// <param name="driverVersion">cuDriverGetVersion's value (12080), which rules out targets the driver cannot load; null when unknown.</param>
+    public KernelLauncher(KernelCompiler compiler, ComputeCapability capability, int? driverVersion, CuStream stream)
     {
         _compiler = compiler;
-        _architecture = compiler.ChooseArchitecture(capability);
+        _plan = compiler.PlanTargets(capability, driverVersion);
+        _targetNotes.AddRange(_plan.Excluded.Select(e => "not used: " + e));
         _stream = stream;
     }
 
-    public ArchitectureChoice Architecture => _architecture;
+    /// <summary>The target modules are compiled for now: the plan's first, or a later one after a refusal.</summary>
+    public ArchitectureChoice Architecture => _plan.Targets[_target];
+
+    /// <summary>Every target the plan ruled out and every switch to a later target, with the reason.</summary>
+    public IReadOnlyList<string> TargetNotes => _targetNotes;
 
     /// <summary>What the compiler reported for each module loaded so far (cache outcome, time, registers).</summary>
     public IReadOnlyList<CompiledModule> LoadedModules => _modules.Values.Select(m => m.Compiled).ToArray();
@@ -177,14 +185,46 @@ internal sealed unsafe class KernelLauncher : IDisposable
             ?? throw new InvalidOperationException($"No kernel named {kernel} in the embedded sources.");
         if (!_modules.TryGetValue(catalogEntry.SourceFile, out var module))
         {
-            var compiled = _compiler.Compile(catalogEntry.SourceFile, _architecture.Architecture);
-            module = CudaModule.Load(compiled);
+            module = LoadModule(catalogEntry.SourceFile);
             _modules[catalogEntry.SourceFile] = module;
         }
         entry = (module.Function(kernel), 48 * 1024);
         _functions[kernel] = entry;
         return entry;
     }
+
+    /// <summary>
+    /// Compiles and loads <paramref name="sourceFile"/> for the current target. When the driver refuses the image
+    /// (a CUBIN for another GPU, a PTX ISA newer than the driver, JIT unavailable) or the compiler crashes, moves
+    /// to the plan's next target for this module and every later one, and records why; modules already loaded
+    /// keep the target they loaded with. Other failures (a source error, out of memory) are not retried.
+    /// </summary>
+    private CudaModule LoadModule(string sourceFile)
+    {
+        while (true)
+        {
+            var target = _plan.Targets[_target];
+            try
+            {
+                return CudaModule.Load(_compiler.Compile(sourceFile, target.Architecture));
+            }
+            catch (Exception e) when (RefusalReason(e) is { } why && _target + 1 < _plan.Targets.Count)
+            {
+                var next = _plan.Targets[_target + 1];
+                _targetNotes.Add($"{sourceFile} for {target.Architecture} failed ({why}); switched to {next.Architecture}: {next.Reason}");
+                _target++;
+            }
+        }
+    }
+
+    /// <summary>Why <paramref name="e"/> is a failure another target can avoid, or null when it is not.</summary>
+    internal static string? RefusalReason(Exception e) => e switch
+    {
+        KernelCompilerCrashException crash => $"NVRTC {crash.NvrtcVersion} crashed: {crash.HowItEnded}",
+        CudaException { Api: CudaApi.Driver } cuda when KernelTargetPlan.IsImageRefusal((CuResult)cuda.Status) =>
+            $"the driver refused the image: {cuda.StatusName}",
+        _ => null,
+    };
 
     /// <summary>Registers, spills and shared memory per kernel of the modules loaded so far (from the driver).</summary>
     public IReadOnlyList<KernelFunctionInfo> Describe() =>
