@@ -16,12 +16,14 @@ namespace AccelAes.Engine.Diagnostics;
 /// <param name="RelativeL2">‖device − cpu‖₂ / ‖cpu‖₂ of <paramref name="WorstOutput"/> (∞ with NaN or a shape mismatch).</param>
 /// <param name="MaxError">max |device − cpu| of that output.</param>
 /// <param name="Bound">The relative-L2 bound it had to meet (see <see cref="ModelSelfTest"/>).</param>
-/// <param name="Bf16WeightError">Relative L2 of the CPU forward with bf16-rounded weights (what bf16 storage alone costs), for context.</param>
+/// <param name="Bf16WeightError">Relative L2 of the CPU forward with bf16-rounded weights only, for context.</param>
+/// <param name="Bf16StorageError">Relative L2 of the CPU forward that stores weights and every activation in bf16 (<see cref="Bf16StorageBackend"/>):
+/// what bf16 storage costs; the bound is twice this.</param>
 public sealed record ModelCheckResult(string Name, string Case, string WorstOutput, double RelativeL2, double MaxError, double Bound, bool Passed,
-    int Seed, string? Error = null, double Bf16WeightError = double.NaN)
+    int Seed, string? Error = null, double Bf16WeightError = double.NaN, double Bf16StorageError = double.NaN)
 {
     public override string ToString() => Error is null
-        ? string.Create(CultureInfo.InvariantCulture, $"{(Passed ? "ok  " : "FAIL")} {Name,-36} {Case,-50} {WorstOutput}: rel L2 {RelativeL2:G3} ≤ {Bound:G3} (max |Δ| {MaxError:G3}; CPU with bf16 weights: {Bf16WeightError:G3})")
+        ? string.Create(CultureInfo.InvariantCulture, $"{(Passed ? "ok  " : "FAIL")} {Name,-36} {Case,-50} {WorstOutput}: rel L2 {RelativeL2:G3} ≤ {Bound:G3} (max |Δ| {MaxError:G3}; CPU with bf16 storage: {Bf16StorageError:G3}, bf16 weights only: {Bf16WeightError:G3})")
         : $"{(Passed ? "ok  " : "FAIL")} {Name,-36} {Case,-50} {Error}";
 }
 
@@ -43,12 +45,16 @@ public sealed class ModelCase
 /// </summary>
 /// <remarks>
 /// The bound is DESIGN.md §4's rule applied at the model level: the device may be at most twice as far from the fp32
-/// CPU forward as the CPU forward with bf16-rounded weights is (what bf16 storage unavoidably costs), and it never
-/// needs to beat 1e-2 — the ceiling §4 sets for a whole transformer forward. §4 makes 1e-2 a hard ceiling for
-/// transformers; here it is a floor instead, because on the tiny random-weight Lumina-Next the bf16 weights alone
-/// already cost 0.63–0.74e-2 (three seeds) and the emulated device measured 1.16–1.27e-2 (1.7–1.9× that): a flat
-/// ceiling would flag bf16 itself, not a bug. Real checkpoints, where bf16 costs far less, still meet 1e-2. The
-/// VAE decoders (≈ 1.8e-2) and T5 (≈ 1.6e-2) sit above a flat 1e-2 on the emulator for the same reason.
+/// CPU forward as the CPU forward that stores everything in bf16 (<see cref="Bf16StorageBackend"/>: weights, inputs and
+/// every op output rounded to bf16, fp32 arithmetic inside each op — exactly the device's storage, so what bf16
+/// unavoidably costs), and it never needs to beat 1e-2, the ceiling §4 sets for a whole transformer forward. §4 makes
+/// 1e-2 a hard ceiling for transformers; here it is a floor instead, because on the tiny random-weight Lumina-Next the
+/// bf16 weights alone already cost 0.63–0.74e-2: a flat ceiling would flag bf16 itself, not a bug. Real checkpoints,
+/// where bf16 costs far less, still meet 1e-2. An earlier bound rounded only the weights; the VAE decoders then
+/// failed on the emulator (1.76e-2 against 2 × 0.82e-2): a decoder rounds its activations after each of dozens of
+/// convolutions, norms and residual adds, which weight rounding does not see. The VAE computes as diffusers runs it
+/// in a bf16 pipeline (GroupNorm statistics and attention accumulate in fp32, storage is bf16; diffusers' force_upcast
+/// applies to fp16 pipelines only), so the bound, not the kernels, was what needed to change.
 /// A kernel bug shows up orders of magnitude above either number.
 /// </remarks>
 public static class ModelSelfTest
@@ -101,7 +107,8 @@ public static class ModelSelfTest
             var expected = Forward(cls, config, weights, cpu, inputs);
             var actual = Forward(cls, config, weights, device, inputs);
             double weightError = Bf16WeightError(cls, config, weights, cpu, inputs, expected);
-            double bound = Math.Max(RelativeL2Bound, 2 * weightError);
+            double storageError = Bf16StorageError(cls, config, weights, cpu, inputs, expected);
+            double bound = Math.Max(RelativeL2Bound, 2 * storageError);
             string worst = "";
             double worstRel = -1, worstMax = 0;
             foreach (var (name, (shape, values)) in expected)
@@ -119,7 +126,7 @@ public static class ModelSelfTest
             }
             bool passed = worstRel <= bound;
             return new ModelCheckResult(c.Name, description, worst, worstRel, worstMax, bound, passed, seed,
-                double.IsFinite(worstRel) ? null : $"output '{worst}' holds non-finite values on the device", weightError);
+                double.IsFinite(worstRel) ? null : $"output '{worst}' holds non-finite values on the device", weightError, storageError);
         }
         catch (Exception e)
         {
@@ -130,12 +137,25 @@ public static class ModelSelfTest
 
     /// <summary>The largest relative L2 over the outputs of a CPU forward with bf16-rounded weights against <paramref name="expected"/>.</summary>
     private static double Bf16WeightError(string cls, JsonConfig config, RandomWeightSource weights, IBackend cpu, IReadOnlyList<HostInput> inputs,
+        Dictionary<string, (Shape Shape, float[] Values)> expected) =>
+        WorstRelativeL2(expected, Forward(cls, config, new Bf16RoundedWeights(weights), cpu, inputs));
+
+    /// <summary>
+    /// The same for a CPU forward that stores everything in bf16 as the device does (<see cref="Bf16StorageBackend"/>:
+    /// weights, inputs and every op's output rounded, fp32 arithmetic inside each op): what bf16 storage costs this model.
+    /// </summary>
+    private static double Bf16StorageError(string cls, JsonConfig config, RandomWeightSource weights, IBackend cpu, IReadOnlyList<HostInput> inputs,
         Dictionary<string, (Shape Shape, float[] Values)> expected)
     {
-        var rounded = Forward(cls, config, new Bf16RoundedWeights(weights), cpu, inputs);
+        using var storage = new Bf16StorageBackend(cpu);
+        return WorstRelativeL2(expected, Forward(cls, config, weights, storage, inputs));
+    }
+
+    private static double WorstRelativeL2(Dictionary<string, (Shape Shape, float[] Values)> expected, Dictionary<string, (Shape Shape, float[] Values)> actual)
+    {
         double worst = 0;
         foreach (var (name, (_, values)) in expected)
-            worst = Math.Max(worst, Compare(values, rounded[name].Values).RelativeL2);
+            worst = Math.Max(worst, Compare(values, actual[name].Values).RelativeL2);
         return worst;
     }
 

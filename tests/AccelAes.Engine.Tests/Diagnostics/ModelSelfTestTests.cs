@@ -43,6 +43,29 @@ public class ModelSelfTestTests
     }
 
     [Fact]
+    public void TheBf16StorageReference_RoundsEveryOpOutput_AndCostsTheVaeMoreThanItsWeightsAlone()
+    {
+        using var cpu = new CpuBackend();
+        using var storage = new Bf16StorageBackend(cpu);
+        var x = storage.Upload([1.2345678f, -3.3333333f, 1e-3f, 7.77777f], new Shape(1, 4));
+        var y = storage.Scale(x, 1.0001f);
+        foreach (float v in storage.Download(y))
+            Assert.Equal(AccelAes.Kernels.BFloat16Bits.Round(v), v);
+        Assert.NotEqual(1.2345678f * 1.0001f, storage.Download(y)[0]);
+
+        // A decoder rounds its activations after each of dozens of ops: more than its weights alone cost, which is
+        // what the bound (2 × this) has to allow for a device that stores bf16.
+        using var reference = new CpuBackend();
+        var vae = ModelSelfTest.RunAll(cpu, reference, seed: 3, filter: c => c.Name.Contains("/vae]", StringComparison.Ordinal));
+        Assert.NotEmpty(vae);
+        Assert.All(vae, r =>
+        {
+            Assert.True(r.Bf16StorageError > r.Bf16WeightError, r.ToString());
+            Assert.Equal(Math.Max(ModelSelfTest.RelativeL2Bound, 2 * r.Bf16StorageError), r.Bound, 12);
+        });
+    }
+
+    [Fact]
     public void ADeviceWithAWrongLinear_FailsTheTransformerForwards()
     {
         using var cpu = new CpuBackend();

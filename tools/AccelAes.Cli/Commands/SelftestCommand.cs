@@ -84,7 +84,7 @@ internal static class SelftestCommand
             table.AddCells(r.Op, r.Case, Number(r.MaxError), r.Error is null ? Number(r.Bound) : r.Error, r.Passed ? "ok" : "FAIL");
         foreach (var r in models)
             table.AddCells(r.Name, r.Case, r.Error is null ? $"rel L2 {Number(r.RelativeL2)} ({r.WorstOutput})" : Number(r.RelativeL2),
-                r.Error is null ? $"rel L2 {Number(r.Bound)} (CPU, bf16 weights: {Number(r.Bf16WeightError)})" : r.Error, r.Passed ? "ok" : "FAIL");
+                r.Error is null ? $"rel L2 {Number(r.Bound)} (2 × CPU with bf16 storage: {Number(r.Bf16StorageError)}; bf16 weights only: {Number(r.Bf16WeightError)})" : r.Error, r.Passed ? "ok" : "FAIL");
         if (ops.Count + models.Count > 0)
             Ui.Show(table);
 
@@ -158,6 +158,7 @@ internal static class SelftestCommand
                 JsonFiles.Number(w, "max_error", r.MaxError);
                 JsonFiles.Number(w, "bound", r.Bound);
                 JsonFiles.Number(w, "cpu_bf16_weights_relative_l2", r.Bf16WeightError);
+                JsonFiles.Number(w, "cpu_bf16_storage_relative_l2", r.Bf16StorageError);
                 w.WriteBoolean("passed", r.Passed);
                 w.WriteNumber("seed", r.Seed);
                 if (r.Error is not null) w.WriteString("error", r.Error);
