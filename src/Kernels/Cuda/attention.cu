@@ -33,11 +33,13 @@
 //
 // Shared memory: two stages, each K [64][DP+8] then V [64][DP+8] bf16, = 512·(DP+8) bytes (69,632 B at
 // DP = 128). Q has no buffer of its own: it is loaded into stage 1, moved to registers (ldmatrix) while
-// tile 0 is still landing in stage 0, and stage 1 is then free for tile 1's prefetch. That costs nothing
-// (tile 1 could not be issued earlier without a third buffer) and saves the 128·(DP+8)·2 bytes that made
-// the old layout (Q [64] + K, V [2][64] = 640·(DP+8) B, 87,040 B at DP = 128) fit only one CTA per SM
-// at DP = 80 and 128 on the 100 KB parts (sm_86/89/120) — and, at DP = 128, on sm_80 too (2 × (87,040 +
-// 1,024 reserved) > 164 KiB). The +8 elements of padding per row make every ldmatrix phase (8 rows × 16
+// tile 0 is still landing in stage 0, and stage 1 is then free for tile 1's prefetch. The price is that
+// tile 1's prefetch starts once Q has landed instead of together with tile 0 (about one global-memory
+// latency per CTA, against dozens of K/V tiles per CTA at DiT sequence lengths); the gain is the
+// 128·(DP+8)·2 bytes of a separate Q [64] buffer (twice that in a 128-row CTA). The old layout, Q [64] +
+// K, V [2][64] = 640·(DP+8) B (87,040 B at DP = 128), fit only one 4-warp CTA per SM at DP = 80 and 128 on
+// the 100 KB parts (sm_86/89/120), and at DP = 128 on sm_80 too (2 × (87,040 + 1,024 reserved) > 164 KiB).
+// The +8 elements of padding per row make every ldmatrix phase (8 rows × 16
 // bytes) hit 8 distinct 4-bank groups for all the DP above, i.e. conflict-free without a swizzle.
 //
 // Variants (entry points attention_fwd_d<DP>_<variant>_bf16; the host picks one per device and call in
