@@ -39,8 +39,8 @@
 // 128·(DP+8)·2 bytes of a separate Q [64] buffer (twice that in a 128-row CTA). The old layout, Q [64] +
 // K, V [2][64] = 640·(DP+8) B (87,040 B at DP = 128), fit only one 4-warp CTA per SM at DP = 80 and 128 on
 // the 100 KB parts (sm_86/89/120), and at DP = 128 on sm_80 too (2 × (87,040 + 1,024 reserved) > 164 KiB).
-// The +8 elements of padding per row make every ldmatrix phase (8 rows × 16
-// bytes) hit 8 distinct 4-bank groups for all the DP above, i.e. conflict-free without a swizzle.
+// The +8 elements of padding per row make every ldmatrix phase (8 rows × 16 bytes) hit 8 distinct 4-bank
+// groups for all the DP above, i.e. conflict-free without a swizzle.
 //
 // Variants (entry points attention_fwd_d<DP>_<variant>_bf16; the host picks one per device and call in
 // AttentionPlan.cs from the device's shared-memory, thread, block and register limits):
