@@ -32,6 +32,26 @@ public sealed record CudaDeviceInfo(
         $"#{Ordinal} {Name} (sm_{ComputeCapability.Architecture}, {MultiprocessorCount} SMs, {CudaDriver.FormatBytes(TotalMemoryBytes)})";
 }
 
+/// <summary>
+/// The per-SM and per-block limits that decide how many CTAs of a kernel are resident on one SM at a time, and the
+/// SM count: the input of occupancy decisions such as the attention plan's. Shared memory in bytes; a CTA uses its
+/// dynamic shared memory plus <see cref="ReservedSharedMemoryPerBlock"/> of the SM's <see cref="SharedMemoryPerMultiprocessor"/>.
+/// </summary>
+public sealed record DeviceLimits(
+    int MultiprocessorCount,
+    int SharedMemoryPerBlockOptin,
+    int SharedMemoryPerMultiprocessor,
+    int ReservedSharedMemoryPerBlock,
+    int MaxThreadsPerMultiprocessor,
+    int MaxBlocksPerMultiprocessor,
+    int RegistersPerMultiprocessor)
+{
+    public override string ToString() =>
+        $"{MultiprocessorCount} SMs, shared {SharedMemoryPerBlockOptin} B/block (opt-in), {SharedMemoryPerMultiprocessor} B/SM " +
+        $"({ReservedSharedMemoryPerBlock} B reserved per CTA), {MaxThreadsPerMultiprocessor} threads/SM, " +
+        $"{MaxBlocksPerMultiprocessor} CTAs/SM, {RegistersPerMultiprocessor} registers/SM";
+}
+
 /// <summary>Why there is or is not a usable GPU. The numbers are stable (the CLI maps them to exit codes).</summary>
 public enum GpuStatus
 {
@@ -159,6 +179,29 @@ public static class CudaDevice
             CudaDriver.TryDeviceAttribute(device, CuDeviceAttribute.L2CacheSize),
             Attr(CuDeviceAttribute.MaxThreadsPerBlock),
             Attr(CuDeviceAttribute.MaxSharedMemoryPerBlockOptin));
+    }
+
+    /// <summary>
+    /// Reads the occupancy limits of device <paramref name="ordinal"/> (needs cuInit). An attribute the driver does not
+    /// report (an error, or 0 where 0 is impossible) takes the most restrictive value of the sm_80+ parts the engine
+    /// supports: 1,024 B reserved per CTA, 1,536 threads and 16 CTAs per SM, 64 Ki registers, shared memory per SM =
+    /// the per-block opt-in + the reservation.
+    /// </summary>
+    public static DeviceLimits ReadLimits(int ordinal)
+    {
+        var device = CudaDriver.DeviceGet(ordinal);
+        int? Try(CuDeviceAttribute a) => CudaDriver.TryDeviceAttribute(device, a);
+        int Positive(CuDeviceAttribute a, int fallback) => Try(a) is int v && v > 0 ? v : fallback;
+        int optin = CudaDriver.DeviceAttribute(device, CuDeviceAttribute.MaxSharedMemoryPerBlockOptin);
+        int reserved = Try(CuDeviceAttribute.ReservedSharedMemoryPerBlock) ?? 1024;
+        return new DeviceLimits(
+            CudaDriver.DeviceAttribute(device, CuDeviceAttribute.MultiprocessorCount),
+            optin,
+            Positive(CuDeviceAttribute.MaxSharedMemoryPerMultiprocessor, optin + reserved),
+            reserved,
+            Positive(CuDeviceAttribute.MaxThreadsPerMultiprocessor, 1536),
+            Positive(CuDeviceAttribute.MaxBlocksPerMultiprocessor, 16),
+            Positive(CuDeviceAttribute.MaxRegistersPerMultiprocessor, 65536));
     }
 }
 

@@ -12,36 +12,56 @@
 // without materialising the probabilities: a running weighted sum a is kept next to the row sum l, rescaled
 // by the same exp2(m_old − m_new), and a / l is written at the end (both from the fp32 P).
 //
-// Shape of the kernel (FlashAttention-2, arXiv 2307.08691 §3): one CTA of FA_WARPS warps owns a tile of
-// FA_BLOCK_M = 16·FA_WARPS queries of one (b, h); each warp owns 16 query rows, so the softmax needs no
+// Shape of the kernel (FlashAttention-2, arXiv 2307.08691 §3): one CTA of WARPS warps owns a tile of
+// BLOCK_M = 16·WARPS queries of one (b, h); each warp owns 16 query rows, so the softmax needs no
 // cross-warp reduction. K/V are streamed in tiles of FA_BLOCK_N keys through shared memory, two stages
-// (cp.async prefetch of tile t+1 while tile t is computed). Q stays in registers as mma A fragments for the
-// whole loop; S = Q·Kᵀ and O += P·V run on tensor cores (mma m16n8k16, fp32 accumulation). Softmax is
-// online: running row max m and row sum l in fp32 registers, in the log2 domain (scores pre-multiplied by
-// log2 e, so exp is one ex2.approx), O rescaled by exp2(m_old − m_new) when the max grows, divided by l once
-// at the end. P is rounded to bf16 for the P·V mma (as FlashAttention does); l sums the fp32 P.
+// (cp.async prefetch of tile t+1 while tile t is computed). Q is read into registers once, as mma A
+// fragments, before the loop; S = Q·Kᵀ and O += P·V run on tensor cores (mma m16n8k16, fp32 accumulation).
+// Softmax is online: running row max m and row sum l in fp32 registers, in the log2 domain (scores
+// pre-multiplied by log2 e, so exp is one ex2.approx), O rescaled by exp2(m_old − m_new) when the max grows,
+// divided by l once at the end. P is rounded to bf16 for the P·V mma (as FlashAttention does); l sums the
+// fp32 P.
 //
-// Head dims: the kernel is compiled for padded head dims DP ∈ {32, 64, 80, 128} (entry points
-// attention_fwd_d<DP>_bf16); D and Dv ≤ DP are zero-padded in shared memory (zero Q/K columns add nothing
-// to the dot products, padded O columns are never stored). Lumina's 72 runs as 80, the tiny test models
-// (8–32) as 32, 81–128 as 128 (a DP = 96 instance spilled 8 bytes on sm_80 and cost 4 s of NVRTC time).
-// Head dims above 128 use attention_ref.cu (a 256-wide variant would need Q kept in shared memory to stay
-// under 255 registers: a follow-up). Rows of Q/K/V are copied 16 bytes at a time with
-// cp.async when D (resp. Dv) is a multiple of 8 (then every row start is 16-byte aligned, given the
-// 256-byte-aligned tensor bases the CUDA backend guarantees); otherwise element by element (slow, exact).
+// Head dims: the kernel is compiled for padded head dims DP ∈ {32, 64, 80, 128}; D and Dv ≤ DP are
+// zero-padded in shared memory (zero Q/K columns add nothing to the dot products, padded O columns are never
+// stored). Lumina's 72 runs as 80, the tiny test models (8–32) as 32, 81–128 as 128 (a DP = 96 instance
+// spilled 8 bytes on sm_80 and cost 4 s of NVRTC time). Head dims above 128 use attention_ref.cu (a
+// 256-wide variant would need Q kept in shared memory to stay under 255 registers: a follow-up). Rows of
+// Q/K/V are copied 16 bytes at a time with cp.async when D (resp. Dv) is a multiple of 8 (then every row
+// start is 16-byte aligned, given the 256-byte-aligned tensor bases the CUDA backend guarantees); otherwise
+// element by element (slow, exact).
 //
-// Shared memory: Q [64][DP+8], K and V [2][64][DP+8] bf16 = 640·(DP+8) bytes (85 KiB at DP=128, so the host
-// raises the dynamic shared memory limit). The +8 elements of padding per row make every ldmatrix phase
-// (8 rows × 16 bytes) hit 8 distinct 4-bank groups for all the DP above, i.e. conflict-free without a swizzle.
+// Shared memory: two stages, each K [64][DP+8] then V [64][DP+8] bf16, = 512·(DP+8) bytes (69,632 B at
+// DP = 128). Q has no buffer of its own: it is loaded into stage 1, moved to registers (ldmatrix) while
+// tile 0 is still landing in stage 0, and stage 1 is then free for tile 1's prefetch. The price is that
+// tile 1's prefetch starts once Q has landed instead of together with tile 0 (about one global-memory
+// latency per CTA, against dozens of K/V tiles per CTA at DiT sequence lengths); the gain is the
+// 128·(DP+8)·2 bytes of a separate Q [64] buffer (twice that in a 128-row CTA). The old layout, Q [64] +
+// K, V [2][64] = 640·(DP+8) B (87,040 B at DP = 128), fit only one 4-warp CTA per SM at DP = 80 and 128 on
+// the 100 KB parts (sm_86/89/120), and at DP = 128 on sm_80 too (2 × (87,040 + 1,024 reserved) > 164 KiB).
+// The +8 elements of padding per row make every ldmatrix phase (8 rows × 16 bytes) hit 8 distinct 4-bank
+// groups for all the DP above, i.e. conflict-free without a swizzle.
 //
-// Tuning knobs (should not affect results, only speed): FA_WARPS, FA_BLOCK_N. Performance targets for the
-// H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k tokens.
+// Variants (entry points attention_fwd_d<DP>_<variant>_bf16; the host picks one per device and call in
+// AttentionPlan.cs from the device's shared-memory, thread, block and register limits):
+//   m128  8 warps, BLOCK_M = 128 (the default): FlashAttention-2's large CTA. Every K/V tile is loaded from
+//         global memory and written to shared memory once per 128 queries instead of 64, and one CTA of 8
+//         warps fits every sm_80+ part (69.6 KB at DP = 128 < the 99 KB per-block opt-in of sm_86/89/120),
+//         so at least 8 warps per SM run at every DP: softmax, barriers and ldmatrix latency of one warp hide
+//         behind the others' mma. __launch_bounds__(256, 1): ≤ 255 registers, i.e. 8 warps always fit by
+//         registers (65,536 per SM).
+//   m64   4 warps, BLOCK_M = 64: twice the CTAs. Chosen when the grid of 128-row CTAs would not give every SM
+//         one (few heads × short sequences), where spreading the rows over more SMs beats the larger tile.
+//         __launch_bounds__(128, 2): two CTAs (8 warps) fit by registers.
+// Both use FA_BLOCK_N = 64 keys per tile and 2 stages; they differ only in WARPS, so each warp runs exactly
+// the same code (same registers per thread) in both.
+//
+// Tuning knobs (should not affect results, only speed): the variants above, FA_BLOCK_N. Performance targets
+// for the H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k
+// tokens.
 #include "common.cuh"
 #include "mma.cuh"
 
-#define FA_WARPS 4
-#define FA_THREADS (32 * FA_WARPS)
-#define FA_BLOCK_M (16 * FA_WARPS)
 #define FA_BLOCK_N 64
 #define FA_LOG2E 1.4426950408889634f
 #define FA_LN2 0.6931471805599453f
@@ -50,12 +70,12 @@ extern __shared__ __align__(16) unsigned char fa_smem[];
 
 // Copies rows [0, rows_valid) × columns [0, cols) of a row-major global tile (row stride g_stride elements)
 // into shared rows of DP+8 elements; everything else of the ROWS × DP tile becomes zero.
-template <int DP, int ROWS>
+template <int DP, int ROWS, int THREADS>
 __device__ __forceinline__ void fa_load_tile(bf16* s, const bf16* g, u64 g_stride, int rows_valid, int cols, bool vec) {
     constexpr int STRIDE = DP + 8;
     constexpr int CHUNKS = DP / 8;  // 16-byte chunks per row
     if (vec) {
-        for (int c = threadIdx.x; c < ROWS * CHUNKS; c += FA_THREADS) {
+        for (int c = threadIdx.x; c < ROWS * CHUNKS; c += THREADS) {
             const int r = c / CHUNKS;
             const int col = (c % CHUNKS) * 8;
             const bool inside = r < rows_valid && col < cols;  // cols % 8 == 0: a chunk is all in or all out
@@ -63,7 +83,7 @@ __device__ __forceinline__ void fa_load_tile(bf16* s, const bf16* g, u64 g_strid
             cp_async_16(smem_u32(s + r * STRIDE + col), src, inside ? 16 : 0);
         }
     } else {
-        for (int e = threadIdx.x; e < ROWS * DP; e += FA_THREADS) {
+        for (int e = threadIdx.x; e < ROWS * DP; e += THREADS) {
             const int r = e / DP;
             const int col = e % DP;
             bf16 v;
@@ -74,28 +94,31 @@ __device__ __forceinline__ void fa_load_tile(bf16* s, const bf16* g, u64 g_strid
     }
 }
 
-template <int DP>
+template <int DP, int WARPS>
 __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
                                               float* __restrict__ lse, const float* __restrict__ key_mask,
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
                                               int d, int dv, float scale, int causal, int bias_per_batch) {
+    constexpr int THREADS = 32 * WARPS;
+    constexpr int BLOCK_M = 16 * WARPS;
     constexpr int STRIDE = DP + 8;
+    constexpr int STAGE = 2 * FA_BLOCK_N * STRIDE;   // elements of one stage: K rows, then V rows
+    static_assert(BLOCK_M <= 2 * FA_BLOCK_N, "Q is staged in one K/V stage");
     constexpr int KSTEPS = DP / 16;          // k16 steps of Q·Kᵀ over the head dim
     constexpr int DTILES = DP / 8;           // n8 tiles of O over the head dim
     constexpr int NTILES = FA_BLOCK_N / 8;   // n8 tiles of S over the keys of one tile
 
-    bf16* sQ = reinterpret_cast<bf16*>(fa_smem);
-    bf16* sK = sQ + FA_BLOCK_M * STRIDE;
-    bf16* sV = sK + 2 * FA_BLOCK_N * STRIDE;
+    bf16* const smem = reinterpret_cast<bf16*>(fa_smem);
+    bf16* const sQ = smem + STAGE;  // stage 1, until Q is in registers
 
     const int tid = threadIdx.x;
     const int warp = tid >> 5;
     const int lane = tid & 31;
     const int g = lane >> 2;   // fragment row group
     const int tq = lane & 3;   // fragment column pair
-    const int q0 = blockIdx.x * FA_BLOCK_M;
+    const int q0 = blockIdx.x * BLOCK_M;
     const int h = blockIdx.y;
     const int b = blockIdx.z;
     const int kh = h / (hq / hkv);
@@ -114,24 +137,25 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     // the CTA's last query. None at all (Sk < Sq, early queries): every row is fully masked → zeros.
     int n_tiles = (sk + FA_BLOCK_N - 1) / FA_BLOCK_N;
     if (causal) {
-        const int last_key = min(q0 + FA_BLOCK_M, sq) - 1 + offset;
+        const int last_key = min(q0 + BLOCK_M, sq) - 1 + offset;
         n_tiles = min(n_tiles, last_key < 0 ? 0 : last_key / FA_BLOCK_N + 1);
     }
     if (n_tiles == 0) {
-        for (int e = tid; e < FA_BLOCK_M * dv; e += FA_THREADS) {
+        for (int e = tid; e < BLOCK_M * dv; e += THREADS) {
             const int i = q0 + e / dv;
             if (i < sq) o_base[(u64)i * o_stride + e % dv].bits = 0;
         }
-        if (lse != nullptr && tid < FA_BLOCK_M && q0 + tid < sq) lse[((u64)b * hq + h) * sq + q0 + tid] = -ACCELAES_INF;
-        if (affinity != nullptr && tid < FA_BLOCK_M && q0 + tid < sq) affinity[((u64)b * hq + h) * sq + q0 + tid] = 0.0f;
+        if (lse != nullptr && tid < BLOCK_M && q0 + tid < sq) lse[((u64)b * hq + h) * sq + q0 + tid] = -ACCELAES_INF;
+        if (affinity != nullptr && tid < BLOCK_M && q0 + tid < sq) affinity[((u64)b * hq + h) * sq + q0 + tid] = 0.0f;
         return;
     }
 
     const bool vec_qk = (d & 7) == 0;
     const bool vec_v = (dv & 7) == 0;
-    fa_load_tile<DP, FA_BLOCK_M>(sQ, q_base + (u64)q0 * q_stride, q_stride, sq - q0, d, vec_qk);
-    fa_load_tile<DP, FA_BLOCK_N>(sK, k_base, k_stride, sk, d, vec_qk);
-    fa_load_tile<DP, FA_BLOCK_N>(sV, v_base, v_stride, sk, dv, vec_v);
+    fa_load_tile<DP, BLOCK_M, THREADS>(sQ, q_base + (u64)q0 * q_stride, q_stride, sq - q0, d, vec_qk);
+    cp_async_commit();
+    fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem, k_base, k_stride, sk, d, vec_qk);
+    fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem + FA_BLOCK_N * STRIDE, v_base, v_stride, sk, dv, vec_v);
     cp_async_commit();
 
     u32 qf[KSTEPS][4];
@@ -144,13 +168,27 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     const float scale_log2 = scale * FA_LOG2E;
     const int row0 = q0 + warp * 16 + g;              // query index of fragment row g (row g+8 is row0 + 8)
 
+    // Q → registers while tile 0 may still be landing: A fragments of this warp's 16 query rows, matrices
+    // (rows 0-7 | 8-15) × (cols 0-7 | 8-15). The second barrier frees stage 1 for tile 1's prefetch.
+    cp_async_wait<1>();  // Q has landed (tile 0 may not have)
+    __syncthreads();
+    {
+        const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+        const int c = (lane >> 4) * 8;
+#pragma unroll
+        for (int ks = 0; ks < KSTEPS; ++ks)
+            ldmatrix_x4(qf[ks][0], qf[ks][1], qf[ks][2], qf[ks][3], smem_u32(sQ + r * STRIDE + ks * 16 + c));
+    }
+    __syncthreads();
+
     for (int t = 0; t < n_tiles; ++t) {
         const int stage = t & 1;
         if (t + 1 < n_tiles) {
             const int next = (t + 1) & 1;
             const int key0 = (t + 1) * FA_BLOCK_N;
-            fa_load_tile<DP, FA_BLOCK_N>(sK + next * FA_BLOCK_N * STRIDE, k_base + (u64)key0 * k_stride, k_stride, sk - key0, d, vec_qk);
-            fa_load_tile<DP, FA_BLOCK_N>(sV + next * FA_BLOCK_N * STRIDE, v_base + (u64)key0 * v_stride, v_stride, sk - key0, dv, vec_v);
+            bf16* const sNext = smem + next * STAGE;
+            fa_load_tile<DP, FA_BLOCK_N, THREADS>(sNext, k_base + (u64)key0 * k_stride, k_stride, sk - key0, d, vec_qk);
+            fa_load_tile<DP, FA_BLOCK_N, THREADS>(sNext + FA_BLOCK_N * STRIDE, v_base + (u64)key0 * v_stride, v_stride, sk - key0, dv, vec_v);
             cp_async_commit();
             cp_async_wait<1>();  // everything but the tile just issued has landed
         } else {
@@ -158,18 +196,9 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         }
         __syncthreads();
 
-        if (t == 0) {
-            // A fragments of this warp's 16 query rows: matrices (rows 0-7 | 8-15) × (cols 0-7 | 8-15).
-            const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-            const int c = (lane >> 4) * 8;
-#pragma unroll
-            for (int ks = 0; ks < KSTEPS; ++ks)
-                ldmatrix_x4(qf[ks][0], qf[ks][1], qf[ks][2], qf[ks][3], smem_u32(sQ + r * STRIDE + ks * 16 + c));
-        }
-
         // S = Q·Kᵀ for 16 rows × 64 keys per warp. K is [key][d] in shared memory, which is exactly the
         // "col" B operand: one ldmatrix.x4 gives the B fragments of keys 0-7 and 8-15 for one k16 step.
-        const bf16* sKs = sK + stage * FA_BLOCK_N * STRIDE;
+        const bf16* sKs = smem + stage * STAGE;
         float s[NTILES][4];
 #pragma unroll
         for (int i = 0; i < NTILES; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
@@ -263,7 +292,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         // O += P·V. The C fragments of S n-tiles 2kk and 2kk+1 are exactly the A fragment of P for keys
         // 16kk..16kk+15. V is [key][d]: the "col" B operand needs it transposed, hence ldmatrix.trans;
         // one x4 gives the B fragments of head-dim columns 0-7 and 8-15 for these 16 keys.
-        const bf16* sVs = sV + stage * FA_BLOCK_N * STRIDE;
+        const bf16* sVs = smem + stage * STAGE + FA_BLOCK_N * STRIDE;
 #pragma unroll
         for (int kk = 0; kk < FA_BLOCK_N / 16; ++kk) {
             u32 pa[4];
@@ -312,37 +341,71 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     }
 }
 
-// Grid (ceil(Sq / 64), Hq, B), block FA_THREADS, dynamic shared memory 640·(DP+8) bytes.
+// Grid (ceil(Sq / BLOCK_M), Hq, B), block 32·WARPS threads, dynamic shared memory 512·(DP+8) bytes.
 // key_mask: fp32 [B, Sk] or null; bias: bf16 [Hq,Sq,Sk] / [B,Hq,Sq,Sk] or null; lse: fp32 [B,Hq,Sq] or null;
 // key_weights: fp32 [B, Sk] or null, with affinity: fp32 [B, Hq, Sq] (both or neither).
-extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d32_bf16(
+// (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
+
+extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch) {
-    attention_fwd<32>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
-                       bias_per_batch);
+    attention_fwd<32, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
 }
 
-extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d64_bf16(
+extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d64_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch) {
-    attention_fwd<64>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
-                       bias_per_batch);
+    attention_fwd<64, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
 }
 
-extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d80_bf16(
+extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d80_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch) {
-    attention_fwd<80>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
-                       bias_per_batch);
+    attention_fwd<80, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
 }
 
-extern "C" __global__ __launch_bounds__(FA_THREADS, 1) void attention_fwd_d128_bf16(
+extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d128_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch) {
-    attention_fwd<128>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale, causal,
-                       bias_per_batch);
+    attention_fwd<128, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
+}
+
+extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d32_m64_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<32, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
+}
+
+extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d64_m64_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<64, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
+}
+
+extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d80_m64_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<80, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
+}
+
+extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d128_m64_bf16(
+    const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
+    const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
+    int bias_per_batch) {
+    attention_fwd<128, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
+        causal, bias_per_batch);
 }

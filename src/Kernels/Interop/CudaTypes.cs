@@ -159,6 +159,8 @@ public enum CuDeviceAttribute
     MaxSharedMemoryPerMultiprocessor = 81,
     MaxRegistersPerMultiprocessor = 82,
     MaxSharedMemoryPerBlockOptin = 97,
+    MaxBlocksPerMultiprocessor = 106,
+    ReservedSharedMemoryPerBlock = 111,   // bytes the driver reserves per CTA (1 KiB on sm_80 and newer)
 }
 
 /// <summary>CUfunction_attribute (cuda.h numbering).</summary>

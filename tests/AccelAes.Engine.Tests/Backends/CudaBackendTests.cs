@@ -81,6 +81,42 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
         Assert.All(results, r => Assert.True(r.Passed, r.ToString()));
     }
 
+    public static TheoryData<string> FlashVariants => new(FlashVariant.All.Select(v => v.Name));
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with every flash attention call forced to <paramref name="variant"/>, whatever the plan
+    /// would pick for this device and shape (the emulator reports one device; the plan picks per device and grid size).
+    /// </summary>
+    private void WithFlashVariant(CudaBackend gpu, string variant, Action body)
+    {
+        var saved = gpu.FlashAttentionVariant;
+        gpu.FlashAttentionVariant = FlashVariant.Parse(variant);
+        try
+        {
+            body();
+        }
+        finally
+        {
+            gpu.FlashAttentionVariant = saved;
+        }
+    }
+
+    /// <summary>Every flash attention case of the op self-test (shapes, masks, GQA, bias, causal, affinity) with each variant.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(FlashVariants))]
+    public void AttentionFlashVariant_MatchesTheCpuReference(string variant)
+    {
+        var gpu = Gpu;
+        WithFlashVariant(gpu, variant, () =>
+        {
+            var results = OpSelfTest.RunAll(gpu, fixture.Cpu, filter: c => c.Op is "Attention" or "AttentionWithAffinity");
+            foreach (var r in results)
+                output.WriteLine($"{variant}: {r}");
+            Assert.NotEmpty(results);
+            Assert.All(results, r => Assert.True(r.Passed, $"{variant}: {r}"));
+        });
+    }
+
     [SkippableFact]
     public void Upload_KeepsF32_UploadWeight_IsBf16_AndDownloadRoundTrips()
     {
@@ -161,8 +197,12 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
         Assert.Contains("free of", e.Message);
     }
 
-    [SkippableFact]
-    public void FlashAndReferenceAttention_AgreeOnTheGpu_IncludingLogSumExp()
+    [SkippableTheory]
+    [MemberData(nameof(FlashVariants))]
+    public void FlashAndReferenceAttention_AgreeOnTheGpu_IncludingLogSumExp(string variant) =>
+        WithFlashVariant(Gpu, variant, FlashAndReferenceAttentionAgree);
+
+    private void FlashAndReferenceAttentionAgree()
     {
         var gpu = Gpu;
         var rng = new Random(11);
@@ -186,13 +226,17 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
     /// zeros; the others equal causal attention of those rows alone (offset 0). (CpuBackend.Attention cannot run
     /// this shape itself: its causal loop starts at a negative key index.)
     /// </summary>
-    [SkippableFact]
-    public void CausalAttention_WithMoreQueriesThanKeys_ZerosTheRowsThatSeeNothing()
+    [SkippableTheory]
+    [MemberData(nameof(FlashVariants))]
+    public void CausalAttention_WithMoreQueriesThanKeys_ZerosTheRowsThatSeeNothing(string variant) =>
+        WithFlashVariant(Gpu, variant, CausalAttentionWithMoreQueriesThanKeys);
+
+    private void CausalAttentionWithMoreQueriesThanKeys()
     {
         var gpu = Gpu;
         var rng = new Random(5);
         float[] R(int n) => Enumerable.Range(0, n).Select(_ => BFloat16Bits.Round((float)(rng.NextDouble() * 4 - 2))).ToArray();
-        const int sq = 90, sk = 20, d = 32;
+        const int sq = 200, sk = 20, d = 32; // rows 0..179 see nothing: whole CTAs of either variant (no key tile) and part of the next
         float[] q = R(sq * d), k = R(sk * d), v = R(sk * d);
         foreach (var kernel in new[] { AttentionKernel.Flash, AttentionKernel.Reference })
         {

@@ -239,63 +239,74 @@ public class CudaHostLogicTests
     public void FlashHeadDim_IsTheSmallestSpecialisationHoldingBoth(int d, int dv, int expected)
     {
         Assert.Equal(expected, AttentionPlan.FlashHeadDimFor(d, dv));
-        var plan = AttentionPlan.Create(2, 100, 3, d, dv);
-        Assert.Equal(AttentionKernel.Flash, plan.Kernel);
-        Assert.Equal($"attention_fwd_d{expected}_bf16", plan.KernelName);
-        Assert.Equal(((uint)2, (uint)3, (uint)2), (plan.GridX, plan.GridY, plan.GridZ)); // ceil(100/64) query tiles, Hq, B
-        Assert.Equal(640u * (uint)(expected + 8), plan.SharedBytes);
-        Assert.Contains(plan.KernelName, KernelCatalog.All.Select(k => k.Name));
+        foreach (var variant in FlashVariant.All)
+        {
+            var plan = AttentionPlan.Create(2, 100, 3, d, dv, AttentionPlanTests.Published["8.6"], variant: variant);
+            Assert.Equal(AttentionKernel.Flash, plan.Kernel);
+            Assert.Equal($"attention_fwd_d{expected}_{variant.Name}_bf16", plan.KernelName);
+            Assert.Equal(((uint)(variant.BlockM == 64 ? 2 : 1), (uint)3, (uint)2), (plan.GridX, plan.GridY, plan.GridZ)); // ceil(100/BlockM), Hq, B
+            Assert.Equal((uint)variant.Threads, plan.BlockThreads);
+            Assert.Equal(512u * (uint)(expected + 8), plan.SharedBytes); // 2 stages × (K, V) × 64 rows of DP+8 bf16
+            Assert.Contains(plan.KernelName, KernelCatalog.All.Select(k => k.Name));
+        }
     }
 
     [Fact]
     public void HeadDimsAbove128_UseTheReferenceKernel_UpTo256()
     {
-        var plan = AttentionPlan.Create(1, 33, 2, 256, 256);
+        var device = AttentionPlanTests.Published["8.0"];
+        var plan = AttentionPlan.Create(1, 33, 2, 256, 256, device);
         Assert.Equal(AttentionKernel.Reference, plan.Kernel);
         Assert.Equal((uint)LaunchConfig.CeilDiv(33 * 2, 4), plan.GridX);
         Assert.Equal(128u, plan.BlockThreads);
         Assert.Contains(plan.KernelName, KernelCatalog.All.Select(k => k.Name));
-        Assert.Throws<NotSupportedException>(() => AttentionPlan.Create(1, 1, 1, 257, 64));
-        Assert.Equal(AttentionKernel.Reference, AttentionPlan.Create(1, 5, 1, 64, 64, forceReference: true).Kernel);
-        Assert.Equal(AttentionKernel.Reference, AttentionPlan.Create(1, 5, 1, 128, 128, maxSharedBytes: 48 * 1024).Kernel);
+        Assert.Throws<NotSupportedException>(() => AttentionPlan.Create(1, 1, 1, 257, 64, device));
+        Assert.Equal(AttentionKernel.Reference, AttentionPlan.Create(1, 5, 1, 64, 64, device, forceReference: true).Kernel);
+        var small = device with { SharedMemoryPerBlockOptin = 48 * 1024 };
+        Assert.Equal(AttentionKernel.Reference, AttentionPlan.Create(1, 5, 1, 128, 128, small).Kernel);
+        Assert.Throws<NotSupportedException>(() => AttentionPlan.Create(1, 5, 1, 128, 128, small, variant: FlashVariant.M128));
     }
 
     [Theory]
-    [InlineData(0, 100, 100, false, 2)]
-    [InlineData(0, 100, 100, true, 1)]     // last query 63 sees keys ≤ 63
-    [InlineData(64, 100, 100, true, 2)]
-    [InlineData(0, 40, 20, true, 1)]       // Sk < Sq: queries 0..39 see keys ≤ i − 20, i.e. up to 19: tile 0 only
-    [InlineData(0, 90, 20, true, 0)]       // queries 0..63 see keys ≤ 63 − 70 < 0: nothing
-    [InlineData(64, 90, 20, true, 1)]
-    [InlineData(0, 1, 513, true, 9)]       // one query at the end sees everything
-    [InlineData(0, 1, 513, false, 9)]
-    [InlineData(0, 5, 0, false, 0)]
-    public void KeyTiles_VisitOnlyTilesWithVisibleKeys(int q0, int sq, int sk, bool causal, int expected)
+    [InlineData(0, 64, 100, 100, false, 2)]
+    [InlineData(0, 64, 100, 100, true, 1)]     // last query 63 sees keys ≤ 63
+    [InlineData(64, 64, 100, 100, true, 2)]
+    [InlineData(0, 128, 100, 100, true, 2)]    // 128 rows: last query 99 sees keys ≤ 99
+    [InlineData(0, 64, 40, 20, true, 1)]       // Sk < Sq: queries 0..39 see keys ≤ i − 20, i.e. up to 19: tile 0 only
+    [InlineData(0, 64, 90, 20, true, 0)]       // queries 0..63 see keys ≤ 63 − 70 < 0: nothing
+    [InlineData(64, 64, 90, 20, true, 1)]
+    [InlineData(0, 128, 90, 20, true, 1)]      // queries 0..89 of a 128-row CTA: up to key 19
+    [InlineData(0, 128, 200, 20, true, 0)]     // queries 0..127 see keys ≤ 127 − 180 < 0: nothing
+    [InlineData(0, 64, 1, 513, true, 9)]       // one query at the end sees everything
+    [InlineData(0, 64, 1, 513, false, 9)]
+    [InlineData(0, 64, 5, 0, false, 0)]
+    public void KeyTiles_VisitOnlyTilesWithVisibleKeys(int q0, int blockM, int sq, int sk, bool causal, int expected)
     {
-        Assert.Equal(expected, AttentionPlan.KeyTiles(q0, sq, sk, causal));
+        Assert.Equal(expected, AttentionPlan.KeyTiles(q0, blockM, sq, sk, causal));
     }
 
     [Fact]
     public void KeyTiles_AreExactlyTheTilesHoldingAVisibleKey_ByBruteForce()
     {
-        foreach (int sq in new[] { 1, 17, 64, 65, 130 })
-            foreach (int sk in new[] { 1, 20, 64, 65, 200 })
-                for (int q0 = 0; q0 < sq; q0 += 64)
-                {
-                    int lastVisible = -1;
-                    for (int i = q0; i < Math.Min(q0 + 64, sq); i++)
-                        lastVisible = Math.Max(lastVisible, Math.Min(sk - 1, i + sk - sq));
-                    int expected = lastVisible < 0 ? 0 : lastVisible / 64 + 1;
-                    Assert.Equal(expected, AttentionPlan.KeyTiles(q0, sq, sk, causal: true));
-                    for (int t = 0; t < expected; t++)
+        foreach (int blockM in FlashVariant.All.Select(v => v.BlockM))
+            foreach (int sq in new[] { 1, 17, 64, 65, 130, 257 })
+                foreach (int sk in new[] { 1, 20, 64, 65, 200 })
+                    for (int q0 = 0; q0 < sq; q0 += blockM)
                     {
-                        bool anyMasked = false;
-                        for (int i = q0; i < Math.Min(q0 + 64, sq); i++)
-                            for (int j = t * 64; j < t * 64 + 64; j++)
-                                anyMasked |= j >= sk || j > i + sk - sq;
-                        if (anyMasked) Assert.True(AttentionPlan.TileNeedsMask(t, q0, sq, sk, causal: true, hasKeyMask: false), $"sq {sq} sk {sk} q0 {q0} tile {t}");
+                        int lastVisible = -1;
+                        for (int i = q0; i < Math.Min(q0 + blockM, sq); i++)
+                            lastVisible = Math.Max(lastVisible, Math.Min(sk - 1, i + sk - sq));
+                        int expected = lastVisible < 0 ? 0 : lastVisible / 64 + 1;
+                        Assert.Equal(expected, AttentionPlan.KeyTiles(q0, blockM, sq, sk, causal: true));
+                        for (int t = 0; t < expected; t++)
+                        {
+                            bool anyMasked = false;
+                            for (int i = q0; i < Math.Min(q0 + blockM, sq); i++)
+                                for (int j = t * 64; j < t * 64 + 64; j++)
+                                    anyMasked |= j >= sk || j > i + sk - sq;
+                            if (anyMasked) Assert.True(AttentionPlan.TileNeedsMask(t, q0, sq, sk, causal: true, hasKeyMask: false), $"M {blockM} sq {sq} sk {sk} q0 {q0} tile {t}");
+                        }
                     }
-                }
     }
 
     // ---- launch and chunk arithmetic ----------------------------------------------------------------

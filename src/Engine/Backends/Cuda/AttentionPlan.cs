@@ -1,3 +1,5 @@
+using AccelAes.Kernels;
+
 namespace AccelAes.Engine.Backends.Cuda;
 
 /// <summary>Which attention kernel runs a call.</summary>
@@ -10,9 +12,77 @@ public enum AttentionKernel
 }
 
 /// <summary>
-/// Launch plan of one attention call, computed on the host from the shapes alone (pure; unit-tested without
-/// a GPU). Mirrors the constants of attention.cu: FA_WARPS = 4 warps of 16 query rows (BlockM = 64 queries
-/// per CTA), BlockN = 64 keys per K/V tile, shared rows padded by 8 elements.
+/// A compile-time variant of attention.cu (its header says what each is and why): <see cref="Warps"/> warps of 16 query
+/// rows per CTA, K/V tiles of <see cref="BlockN"/> keys in <see cref="Stages"/> shared-memory stages, Q staged in
+/// stage 1 until it is in registers. Entry point <c>attention_fwd_d&lt;DP&gt;_&lt;Name&gt;_bf16</c>.
+/// </summary>
+public sealed record FlashVariant(string Name, int Warps, int MinBlocksPerSm)
+{
+    public const int BlockN = 64;
+    public const int Stages = 2;
+
+    /// <summary>8 warps, 128 query rows per CTA (FlashAttention-2's large tile): the default.</summary>
+    public static FlashVariant M128 { get; } = new("m128", 8, 1);
+
+    /// <summary>4 warps, 64 query rows per CTA: twice the CTAs, for grids too small to give every SM a 128-row CTA.</summary>
+    public static FlashVariant M64 { get; } = new("m64", 4, 2);
+
+    /// <summary>Every variant, in order of preference (the first wins ties).</summary>
+    public static IReadOnlyList<FlashVariant> All { get; } = [M128, M64];
+
+    /// <summary>Query rows per CTA.</summary>
+    public int BlockM => 16 * Warps;
+
+    public int Threads => 32 * Warps;
+
+    /// <summary>
+    /// Registers per thread the kernel can use at most: the ISA's 255, further bounded by its
+    /// <c>__launch_bounds__(Threads, MinBlocksPerSm)</c> on a 64 Ki-register SM (both give 255 for m64 and m128: one
+    /// 8-warp or two 4-warp CTAs always fit by registers). Measured at sm_80/86/89/90: 160–217, no spills.
+    /// </summary>
+    public int MaxRegistersPerThread => Math.Min(255, 65536 / (Threads * MinBlocksPerSm));
+
+    public string KernelName(int paddedHeadDim) => $"attention_fwd_d{paddedHeadDim}_{Name}_bf16";
+
+    /// <summary>Dynamic shared memory for padded head dim <paramref name="dp"/>: [Stages] × (K, V) × BlockN rows of dp+8 bf16 (Q reuses stage 1).</summary>
+    public static uint SharedBytes(int dp) => (uint)(Stages * 2 * BlockN * (dp + 8) * 2);
+
+    public static FlashVariant Parse(string name) =>
+        All.FirstOrDefault(v => v.Name == name)
+        ?? throw new ArgumentException($"Unknown flash attention variant '{name}' (known: {string.Join(", ", All.Select(v => v.Name))}).");
+
+    public override string ToString() => Name;
+}
+
+/// <summary>How many CTAs of a kernel are resident per SM, and which limits bind (" &amp; "-joined when several do; for reports and tests).</summary>
+public sealed record Occupancy(int CtasPerSm, int WarpsPerSm, string Limit)
+{
+    /// <summary>
+    /// CTAs of <paramref name="threads"/> threads using <paramref name="sharedBytes"/> of dynamic shared memory and at most
+    /// <paramref name="registersPerThread"/> registers that fit one SM of <paramref name="device"/>: the least of the shared
+    /// memory (each CTA also takes the per-CTA reservation; 0 when the block exceeds the opt-in limit), thread, CTA and
+    /// register limits (registers are allocated per warp in units of 256).
+    /// </summary>
+    public static Occupancy Of(DeviceLimits device, int threads, uint sharedBytes, int registersPerThread)
+    {
+        int warps = (threads + 31) / 32;
+        int registersPerWarp = (registersPerThread * 32 + 255) / 256 * 256;
+        var limits = new (int Ctas, string Name)[]
+        {
+            (sharedBytes > device.SharedMemoryPerBlockOptin ? 0
+                : (int)(device.SharedMemoryPerMultiprocessor / (sharedBytes + (long)device.ReservedSharedMemoryPerBlock)), "shared memory"),
+            (device.MaxThreadsPerMultiprocessor / threads, "threads"),
+            (device.MaxBlocksPerMultiprocessor, "CTAs"),
+            (device.RegistersPerMultiprocessor / registersPerWarp / warps, "registers"),
+        };
+        int ctas = limits.Min(l => l.Ctas);
+        return new Occupancy(ctas, ctas * warps, string.Join(" & ", limits.Where(l => l.Ctas == ctas).Select(l => l.Name)));
+    }
+}
+
+/// <summary>
+/// Launch plan of one attention call, computed on the host from the shapes and the device's limits (pure; unit-tested
+/// without a GPU). For the flash kernel: the padded head dim, the <see cref="FlashVariant"/> and the occupancy it gets.
 /// </summary>
 public sealed record AttentionPlan(
     AttentionKernel Kernel,
@@ -20,11 +90,11 @@ public sealed record AttentionPlan(
     int PaddedHeadDim,
     uint GridX, uint GridY, uint GridZ,
     uint BlockThreads,
-    uint SharedBytes)
+    uint SharedBytes,
+    FlashVariant? Variant = null,
+    Occupancy? Occupancy = null)
 {
-    public const int BlockM = 64;
-    public const int BlockN = 64;
-    public const int FlashThreads = 128;
+    public const int BlockN = FlashVariant.BlockN;
     public const int ReferenceWarpsPerBlock = 4;
 
     /// <summary>The padded head dims attention.cu is compiled for.</summary>
@@ -32,9 +102,6 @@ public sealed record AttentionPlan(
 
     /// <summary>Largest head dim of any path (the reference kernel holds 8 values per lane).</summary>
     public const int MaxHeadDim = 256;
-
-    /// <summary>Shared memory of the flash kernel for padded head dim <paramref name="dp"/>: Q [64] + K,V [2][64] rows of dp+8 bf16.</summary>
-    public static uint FlashSharedBytes(int dp) => (uint)((BlockM + 4 * BlockN) * (dp + 8) * 2);
 
     /// <summary>The smallest flash specialisation holding both head dims, or null (then the reference kernel).</summary>
     public static int? FlashHeadDimFor(int d, int dv)
@@ -46,32 +113,73 @@ public sealed record AttentionPlan(
         return null;
     }
 
-    /// <summary>Plans a call; <paramref name="forceReference"/> picks the reference kernel regardless of shape.</summary>
-    public static AttentionPlan Create(int batch, int sq, int hq, int d, int dv, bool forceReference = false, int maxSharedBytes = 99 * 1024)
+    /// <summary>Occupancy of <paramref name="variant"/> at padded head dim <paramref name="dp"/> on <paramref name="device"/>,
+    /// assuming the most registers the variant may use (<see cref="FlashVariant.MaxRegistersPerThread"/>) unless told.</summary>
+    public static Occupancy FlashOccupancy(FlashVariant variant, int dp, DeviceLimits device, int? registersPerThread = null) =>
+        Occupancy.Of(device, variant.Threads, FlashVariant.SharedBytes(dp), registersPerThread ?? variant.MaxRegistersPerThread);
+
+    /// <summary>
+    /// The flash variant for a call on <paramref name="device"/>: the one with the most resident warps per SM (ties:
+    /// <see cref="FlashVariant.All"/>'s order, i.e. 128-row CTAs, which load each K/V tile once per 128 queries); but
+    /// when its grid would leave SMs without a CTA (few heads × short sequences), 64-row CTAs, which spread the same
+    /// rows over twice the CTAs. Null when no variant fits the device's shared memory.
+    /// </summary>
+    public static FlashVariant? ChooseVariant(int batch, int sq, int hq, int dp, DeviceLimits device)
+    {
+        var fitting = FlashVariant.All.Select(v => (Variant: v, Occupancy: FlashOccupancy(v, dp, device)))
+            .Where(c => c.Occupancy.CtasPerSm > 0).ToArray();
+        if (fitting.Length == 0)
+            return null;
+        var best = fitting.MaxBy(c => c.Occupancy.WarpsPerSm).Variant; // MaxBy keeps the first of equals
+        long ctas = LaunchConfig.CeilDiv(sq, best.BlockM) * hq * batch;
+        if (ctas < device.MultiprocessorCount)
+        {
+            var smaller = fitting.Select(c => c.Variant).Where(v => v.BlockM < best.BlockM).MinBy(v => v.BlockM);
+            if (smaller is not null)
+                return smaller;
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// Plans a call; <paramref name="forceReference"/> picks the reference kernel regardless of shape,
+    /// <paramref name="variant"/> a flash variant regardless of the device's occupancy (tests, benchmarks; it must
+    /// still fit the device's shared memory).
+    /// </summary>
+    public static AttentionPlan Create(int batch, int sq, int hq, int d, int dv, DeviceLimits device, bool forceReference = false,
+        FlashVariant? variant = null)
     {
         if (d > MaxHeadDim || dv > MaxHeadDim)
             throw new NotSupportedException($"Attention: head dims {d}/{dv} exceed the CUDA backend's maximum of {MaxHeadDim}.");
         int? dp = forceReference ? null : FlashHeadDimFor(d, dv);
-        if (dp is { } p && FlashSharedBytes(p) <= maxSharedBytes)
-            return new AttentionPlan(AttentionKernel.Flash, $"attention_fwd_d{p}_bf16", p,
-                (uint)LaunchConfig.CeilDiv(sq, BlockM), (uint)hq, (uint)batch, FlashThreads, FlashSharedBytes(p));
+        if (dp is { } p)
+        {
+            if (variant is not null && FlashOccupancy(variant, p, device).CtasPerSm == 0)
+                throw new NotSupportedException(
+                    $"Attention: flash variant {variant} at head dim {p} needs {FlashVariant.SharedBytes(p)} B of shared memory; the device has {device}.");
+            var v = variant ?? ChooseVariant(batch, sq, hq, p, device);
+            if (v is not null)
+                return new AttentionPlan(AttentionKernel.Flash, v.KernelName(p), p,
+                    (uint)LaunchConfig.CeilDiv(sq, v.BlockM), (uint)hq, (uint)batch, (uint)v.Threads, FlashVariant.SharedBytes(p),
+                    v, FlashOccupancy(v, p, device));
+        }
         long rows = (long)batch * sq * hq;
         return new AttentionPlan(AttentionKernel.Reference, "attention_ref_bf16", 0,
             (uint)LaunchConfig.CeilDiv(rows, ReferenceWarpsPerBlock), 1, 1, 32 * ReferenceWarpsPerBlock, 0);
     }
 
     /// <summary>
-    /// Number of K/V tiles the CTA owning queries [q0, q0 + 64) visits: all ceil(Sk / 64) of them, or under
+    /// Number of K/V tiles the CTA owning queries [q0, q0 + blockM) visits: all ceil(Sk / 64) of them, or under
     /// causal masking (query i sees keys j ≤ i + Sk − Sq) only those up to the tile holding the last key
     /// visible to the CTA's last query; 0 when no query of the CTA sees any key (rows written as zeros).
     /// Same formula as attention.cu.
     /// </summary>
-    public static int KeyTiles(int q0, int sq, int sk, bool causal)
+    public static int KeyTiles(int q0, int blockM, int sq, int sk, bool causal)
     {
         int tiles = (int)LaunchConfig.CeilDiv(sk, BlockN);
         if (causal)
         {
-            int lastKey = Math.Min(q0 + BlockM, sq) - 1 + (sk - sq);
+            int lastKey = Math.Min(q0 + blockM, sq) - 1 + (sk - sq);
             tiles = Math.Min(tiles, lastKey < 0 ? 0 : lastKey / BlockN + 1);
         }
         return tiles;

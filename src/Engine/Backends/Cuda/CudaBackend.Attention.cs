@@ -41,9 +41,9 @@ public sealed partial class CudaBackend
     public Tensor AttentionReference(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null) =>
         AttentionCore(q, k, v, scale, keyMask, causal, bias, null, withLse: false, forceReference: true, "Attention").Output;
 
-    /// <summary>The plan (kernel, grid, shared memory) an attention call with these shapes would use.</summary>
+    /// <summary>The plan (kernel, variant, grid, shared memory, occupancy) an attention call with these shapes would use.</summary>
     public AttentionPlan PlanAttention(int batch, int sq, int hq, int d, int dv) =>
-        AttentionPlan.Create(batch, sq, hq, d, dv, ForceReferenceAttention, Device.MaxSharedMemoryPerBlockOptin);
+        AttentionPlan.Create(batch, sq, hq, d, dv, Limits, ForceReferenceAttention, FlashAttentionVariant);
 
     private (Tensor Output, Tensor? Lse, Tensor? Affinity) AttentionCore(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask, bool causal,
         Tensor? bias, Tensor? keyWeights, bool withLse, bool forceReference, string name)
@@ -71,7 +71,7 @@ public sealed partial class CudaBackend
         if (keyWeights is not null && (keyWeights.Shape.Rank != 2 || keyWeights.Shape[0] != batch || keyWeights.Shape[1] != sk))
             throw new ArgumentException($"Attention: key weights {keyWeights.Shape} must be [{batch}, {sk}].");
         var cw = keyWeights is null ? null : Float(keyWeights, name);
-        var plan = AttentionPlan.Create(batch, sq, hq, d, dv, forceReference, Device.MaxSharedMemoryPerBlockOptin);
+        var plan = AttentionPlan.Create(batch, sq, hq, d, dv, Limits, forceReference, FlashAttentionVariant);
         if (hq > 65535 || batch > 65535)
             throw new NotSupportedException($"Attention: {batch} batches × {hq} heads exceed the CUDA grid limits (65535 each).");
 

@@ -63,6 +63,7 @@ public sealed partial class CudaBackend : IBackend
         try
         {
             Device = CudaDevice.Describe(options.Device);
+            Limits = CudaDevice.ReadLimits(options.Device);
             _stream = CudaDriver.StreamCreate();
             var (_, total) = CudaDriver.MemoryInfo();
             _pool = new DeviceMemoryPool(new CudaDeviceMemory(this), Reclaim, options.ReclaimThresholdBytes ?? Math.Max(256UL << 20, total / 8));
@@ -87,6 +88,7 @@ public sealed partial class CudaBackend : IBackend
             PoisonNewTensors = options.PoisonNewTensors;
             SynchronizeEachOp = options.SynchronizeEachOp;
             ForceReferenceAttention = options.ForceReferenceAttention;
+            FlashAttentionVariant = options.FlashAttentionVariant;
             UseGraphs = options.UseGraphs;
             CudaDriver.MemsetD8Async(new CuDevicePtr(_scratch.Address), 0, 256, _stream, "scratch counters");
         }
@@ -105,6 +107,9 @@ public sealed partial class CudaBackend : IBackend
 
     /// <summary>The device (name, compute capability, SMs, memory).</summary>
     public CudaDeviceInfo Device { get; }
+
+    /// <summary>The device's occupancy limits (shared memory per block and SM, threads, CTAs and registers per SM, SMs).</summary>
+    public DeviceLimits Limits { get; }
 
     /// <summary>The NVRTC target the kernels are compiled for, and why.</summary>
     public ArchitectureChoice Architecture => _kernels.Architecture;
@@ -129,6 +134,9 @@ public sealed partial class CudaBackend : IBackend
 
     /// <summary>See <see cref="CudaBackendOptions.ForceReferenceAttention"/>.</summary>
     public bool ForceReferenceAttention { get; set; }
+
+    /// <summary>See <see cref="CudaBackendOptions.FlashAttentionVariant"/>.</summary>
+    public FlashVariant? FlashAttentionVariant { get; set; }
 
     /// <summary>Weights streamed through the pinned double buffers so far, and the rate (for `generate` and `bench`).</summary>
     public WeightUploadStatistics WeightUploads { get; private set; } = new(0, 0, 0, TimeSpan.Zero);

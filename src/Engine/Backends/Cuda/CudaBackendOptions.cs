@@ -43,6 +43,12 @@ public sealed record CudaBackendOptions
     /// <summary>Always use the reference attention kernel (for cross-checks).</summary>
     public bool ForceReferenceAttention { get; init; }
 
+    /// <summary>
+    /// Run every flash attention call with this variant of attention.cu (tests, benchmarks); null: the plan picks one
+    /// from the device's limits and the call's shape (<see cref="AttentionPlan.ChooseVariant"/>).
+    /// </summary>
+    public FlashVariant? FlashAttentionVariant { get; init; }
+
     /// <summary>The kernel compiler (and its disk cache); null: the default cache directory.</summary>
     public KernelCompiler? Compiler { get; init; }
 }
