@@ -159,6 +159,7 @@ public enum CuDeviceAttribute
     MaxSharedMemoryPerMultiprocessor = 81,
     MaxRegistersPerMultiprocessor = 82,
     MaxSharedMemoryPerBlockOptin = 97,
+    MaxBlocksPerMultiprocessor = 106,
 }
 
 /// <summary>CUfunction_attribute (cuda.h numbering).</summary>
