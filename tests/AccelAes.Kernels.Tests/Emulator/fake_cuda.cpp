@@ -17,10 +17,10 @@
 // is per stream with the capture mode's thread rules, counters are atomic, modules and their functions are
 // per cuModuleLoadData, as on hardware.
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <barrier>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -53,76 +53,123 @@ enum : int {
     GRAPH_EXEC_UPDATE_FAILURE = 910,
 };
 
+const size_t kPageSize = 4096;
+
 // ---- thread model ---------------------------------------------------------------------------------
-thread_local uint3_ threadIdx;
+// A block's CUDA threads are fibers (ucontext) on the launching OS thread, switched at barriers: a thread runs until it
+// waits at __syncthreads or a warp collective, or returns; the scheduler resumes the threads round-robin until all have
+// returned. No OS threads, no futexes: a barrier costs two user-space context switches per thread. A pass in which no
+// thread arrives at a barrier or returns while some still wait is a deadlock (threads waiting at different barriers,
+// or at a barrier some threads never reach): the emulator prints the kernel and block and aborts, where hardware
+// would hang.
+uint3_ threadIdx;
 uint3_ blockIdx;
 dim3_ blockDim;
 dim3_ gridDim;
 
 namespace {
-thread_local int t_index;  // linear thread index in the block
+struct FiberBarrier {
+    int expected = 0;
+    int arrived = 0;
+    uint64_t generation = 0;
+};
+struct Fiber {
+    ucontext_t context;
+    char* stack = nullptr;
+    bool done = false;
+};
+const size_t kFiberStack = 1 << 20;  // 1 MiB per CUDA thread (reserved, not committed), a guard page below it
+
+std::vector<Fiber> g_fibers;  // reused by every launch (only one runs at a time: the device lock)
+ucontext_t g_scheduler;
+int g_current;        // the running fiber: linear thread index in the block
+uint64_t g_progress;  // barrier arrivals and returns, for deadlock detection
+void (*g_launch)(void**);
+void** g_params;
 unsigned char* g_dynamic_smem;
-std::unique_ptr<std::barrier<>> g_block_barrier;
-std::vector<std::unique_ptr<std::barrier<>>> g_warp_barriers;
+FiberBarrier g_block_barrier;
+std::vector<FiberBarrier> g_warp_barriers;
 std::vector<uint64_t> g_warp_slots, g_warp_slots2;
 
-class Pool {
-public:
-    void run(int n, const std::function<void(int)>& job) {
-        while ((int)workers_.size() < n) {
-            int i = (int)workers_.size();
-            workers_.emplace_back([this, i] { loop(i); });
-        }
-        {
-            std::unique_lock lock(m_);
-            job_ = &job;
-            active_ = n;
-            remaining_ = n;
-            generation_++;
-        }
-        start_.notify_all();
-        std::unique_lock lock(m_);
-        done_.wait(lock, [this] { return remaining_ == 0; });
+void yield_to_scheduler() { swapcontext(&g_fibers[g_current].context, &g_scheduler); }
+
+void arrive_and_wait(FiberBarrier& b) {
+    g_progress++;
+    const uint64_t generation = b.generation;
+    if (++b.arrived == b.expected) {  // the last one releases the others and goes on
+        b.arrived = 0;
+        b.generation++;
+        return;
     }
+    while (b.generation == generation) yield_to_scheduler();
+}
 
-private:
-    void loop(int i) {
-        uint64_t seen = 0;
-        for (;;) {
-            const std::function<void(int)>* job;
-            {
-                std::unique_lock lock(m_);
-                start_.wait(lock, [&] { return generation_ != seen; });
-                seen = generation_;
-                if (i >= active_) continue;
-                job = job_;
-            }
-            (*job)(i);
-            std::unique_lock lock(m_);
-            if (--remaining_ == 0) done_.notify_one();
+// A returned thread no longer counts (exited threads drop out of barriers on Volta and newer).
+void arrive_and_drop(FiberBarrier& b) {
+    g_progress++;
+    b.expected--;
+    if (b.arrived > 0 && b.arrived == b.expected) {
+        b.arrived = 0;
+        b.generation++;
+    }
+}
+
+void fiber_main() {
+    const int i = g_current;
+    g_launch(g_params);
+    arrive_and_drop(g_block_barrier);
+    arrive_and_drop(g_warp_barriers[(size_t)i / 32]);
+    g_fibers[(size_t)i].done = true;
+}  // returns to uc_link: the scheduler
+
+char* fiber_stack() {
+    void* p = mmap(nullptr, kFiberStack + kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        std::fprintf(stderr, "[fake cuda] cannot map a fiber stack\n");
+        std::abort();
+    }
+    mprotect(p, kPageSize, PROT_NONE);  // a thread overflowing its stack dies with SIGSEGV
+    return static_cast<char*>(p) + kPageSize;
+}
+
+// Runs one block of `threads` CUDA threads of `name` to completion.
+void run_block(const char* name, int threads) {
+    if ((int)g_fibers.size() < threads) g_fibers.resize((size_t)threads);
+    for (int i = 0; i < threads; i++) {
+        Fiber& f = g_fibers[(size_t)i];
+        if (!f.stack) f.stack = fiber_stack();
+        getcontext(&f.context);
+        f.context.uc_stack.ss_sp = f.stack;
+        f.context.uc_stack.ss_size = kFiberStack;
+        f.context.uc_link = &g_scheduler;
+        makecontext(&f.context, fiber_main, 0);
+        f.done = false;
+    }
+    int remaining = threads;
+    while (remaining > 0) {
+        const uint64_t before = g_progress;
+        for (int i = 0; i < threads; i++) {
+            if (g_fibers[(size_t)i].done) continue;
+            g_current = i;
+            threadIdx = uint3_{i % blockDim.x, (i / blockDim.x) % blockDim.y, i / (blockDim.x * blockDim.y)};
+            swapcontext(&g_scheduler, &g_fibers[(size_t)i].context);
+            if (g_fibers[(size_t)i].done) remaining--;
+        }
+        if (remaining > 0 && g_progress == before) {
+            std::fprintf(stderr, "[fake cuda] deadlock in %s, block (%u,%u,%u): %d of %d threads wait at barriers that cannot complete\n",
+                         name, blockIdx.x, blockIdx.y, blockIdx.z, remaining, threads);
+            std::abort();
         }
     }
-
-    std::vector<std::thread> workers_;
-    std::mutex m_;
-    std::condition_variable start_, done_;
-    const std::function<void(int)>* job_ = nullptr;
-    uint64_t generation_ = 0;
-    int active_ = 0, remaining_ = 0;
-};
-
-Pool& pool() {
-    static Pool* p = new Pool();  // never destroyed: workers live as long as the process
-    return *p;
 }
 }  // namespace
 
-void __syncthreads() { g_block_barrier->arrive_and_wait(); }
-void emu_warp_sync() { g_warp_barriers[t_index / 32]->arrive_and_wait(); }
-uint64_t* emu_warp_slots() { return &g_warp_slots[(size_t)(t_index / 32) * 256]; }
-uint64_t* emu_warp_slots2() { return &g_warp_slots2[(size_t)(t_index / 32) * 256]; }
+void __syncthreads() { arrive_and_wait(g_block_barrier); }
+void emu_warp_sync() { arrive_and_wait(g_warp_barriers[(size_t)g_current / 32]); }
+uint64_t* emu_warp_slots() { return &g_warp_slots[(size_t)(g_current / 32) * 256]; }
+uint64_t* emu_warp_slots2() { return &g_warp_slots2[(size_t)(g_current / 32) * 256]; }
 unsigned char* emu_dynamic_smem() { return g_dynamic_smem; }
-int emu_lane() { return t_index % 32; }
+int emu_lane() { return g_current % 32; }
 
 // ---- emulated device: compute capability, limits, driver version ----------------------------------------
 namespace {
@@ -218,7 +265,7 @@ struct Mapping {
 std::mutex g_memory_mutex;
 std::map<uintptr_t, Mapping> g_allocations;  // device pointer → mapping
 size_t g_allocated = 0;
-const size_t kPage = 4096;
+const size_t kPage = kPageSize;
 
 size_t memory_limit() {
     const char* v = std::getenv("FAKE_CUDA_MEMORY_LIMIT");
@@ -683,7 +730,7 @@ CUresult cuFuncSetAttribute(void* f, int attribute, int value) {
 
 // ---- launches -------------------------------------------------------------------------------------------
 namespace {
-// One kernel runs at a time: blockIdx/blockDim/gridDim, the barriers, the dynamic shared memory, the thread pool
+// One kernel runs at a time: blockIdx/blockDim/gridDim, the barriers, the dynamic shared memory, the fibers
 // and the kernels' __shared__ statics are the one device's state. Launches from several host threads queue here.
 std::mutex g_device_mutex;
 }  // namespace
@@ -701,23 +748,16 @@ static CUresult run_kernel(EmuFunction* fn, unsigned gx, unsigned gy, unsigned g
     const int warps = (int)((threads + 31) / 32);
     g_warp_slots.assign((size_t)warps * 256, 0);
     g_warp_slots2.assign((size_t)warps * 256, 0);
-    auto launch = fn->kernel->launch;
-    std::function<void(int)> job = [&](int i) {
-        t_index = i;
-        threadIdx = uint3_{i % bx, (i / bx) % by, i / (bx * by)};
-        launch(params);
-        g_block_barrier->arrive_and_drop();
-        g_warp_barriers[i / 32]->arrive_and_drop();
-    };
+    g_launch = fn->kernel->launch;
+    g_params = params;
     for (unsigned z = 0; z < gz; z++)
         for (unsigned y = 0; y < gy; y++)
             for (unsigned x = 0; x < gx; x++) {
                 blockIdx = uint3_{x, y, z};
-                g_block_barrier = std::make_unique<std::barrier<>>((std::ptrdiff_t)threads);
-                g_warp_barriers.clear();
-                for (int w = 0; w < warps; w++)
-                    g_warp_barriers.push_back(std::make_unique<std::barrier<>>((std::ptrdiff_t)std::min(32u, threads - 32u * w)));
-                pool().run((int)threads, job);
+                g_block_barrier = FiberBarrier{(int)threads, 0, 0};
+                g_warp_barriers.assign((size_t)warps, FiberBarrier{});
+                for (int w = 0; w < warps; w++) g_warp_barriers[(size_t)w].expected = (int)std::min(32u, threads - 32u * w);
+                run_block(fn->kernel->name, (int)threads);
             }
     return SUCCESS;
 }
