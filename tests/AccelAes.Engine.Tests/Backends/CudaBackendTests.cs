@@ -63,7 +63,7 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
     {
         get
         {
-            Skip.If(fixture.Backend is null, fixture.SkipReason);
+            CudaTests.SkipUnless(fixture.Backend is not null, fixture.SkipReason);
             return fixture.Backend!;
         }
     }
@@ -137,7 +137,7 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
     [SkippableFact]
     public void UploadWeight_StreamsThroughSeveralStagingChunks()
     {
-        Skip.If(fixture.Backend is null, fixture.SkipReason);
+        CudaTests.SkipUnless(fixture.Backend is not null, fixture.SkipReason);
         using var gpu = new CudaBackend(new CudaBackendOptions { StagingChunkBytes = 4096, PoisonNewTensors = true });
         var rng = new Random(3);
         var values = Enumerable.Range(0, 10_000).Select(_ => (float)rng.NextDouble() * 8 - 4).ToArray();
@@ -187,7 +187,7 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
     [SkippableFact]
     public void OutOfMemory_SaysHowMuchWasAskedAndHowMuchIsFree()
     {
-        Skip.If(fixture.Backend is null, fixture.SkipReason);
+        CudaTests.SkipUnless(fixture.Backend is not null, fixture.SkipReason);
         using var gpu = new CudaBackend(new CudaBackendOptions { MemoryLimitBytes = 256UL << 20 });
         using var fits = gpu.Zeros(new Shape(64, 1024, 1024)); // 128 MiB
         var e = Assert.Throws<CudaException>(() => gpu.Zeros(new Shape(96, 1024, 1024)));

@@ -36,7 +36,7 @@ public class CudaGraphTests(ITestOutputHelper output)
     private static CudaBackend Backend()
     {
         var be = NewBackend();
-        Skip.If(be is null, $"no GPU: {CudaDevice.Detect().Reason}");
+        CudaTests.SkipUnless(be is not null, $"no GPU or no NVRTC: {CudaDevice.Detect().Reason}");
         return be!;
     }
 

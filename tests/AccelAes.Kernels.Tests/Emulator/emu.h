@@ -1,13 +1,12 @@
 // emu.h — the CUDA device built-ins the AccelAes kernels use, for compiling them with g++ and running them on
 // the CPU (test infrastructure; see README.md).
 //
-// Execution model: a launch runs its blocks one after another; a block runs every CUDA thread as its own OS
-// thread (a persistent pool), so __syncthreads is a real barrier and warp collectives (shuffles, ldmatrix,
-// mma) are real exchanges between the 32 lanes of a warp. __shared__ variables become `static`: correct
-// because only one block runs at a time. A thread that returns drops out of its block's and warp's barriers
-// (as exited threads do on Volta and newer).
+// Execution model: a launch runs its blocks one after another; a block runs every CUDA thread as a fiber of the
+// launching OS thread (fake_cuda.cpp, "thread model"), switched when it waits, so __syncthreads is a real barrier
+// and warp collectives (shuffles, ldmatrix, mma) are real exchanges between the 32 lanes of a warp. __shared__
+// variables become `static`: correct because only one block runs at a time. A thread that returns drops out of its
+// block's and warp's barriers (as exited threads do on Volta and newer).
 #pragma once
-#include <barrier>
 #include <cmath>
 #include <math.h>
 #include <cstdint>
@@ -29,7 +28,7 @@ struct uint4 { unsigned x, y, z, w; };
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 
 // Per-thread and per-block coordinates.
-extern thread_local uint3_ threadIdx;
+extern uint3_ threadIdx;  // set by the scheduler before it resumes each thread
 extern uint3_ blockIdx;
 extern dim3_ blockDim;
 extern dim3_ gridDim;

@@ -7,12 +7,20 @@
 // It checks what the real driver checks and a few things it would only show as corruption: launch
 // dimensions, dynamic shared memory above 48 KiB without cuFuncSetAttribute, accesses past either end of an
 // allocation (guard pages: the process dies with SIGSEGV, loudly), use of freed memory (unmapped).
-// FAKE_CUDA_MEMORY_LIMIT (bytes) caps device memory, to exercise out-of-memory paths.
+// FAKE_CUDA_MEMORY_LIMIT (bytes) caps device memory, to exercise out-of-memory paths; FAKE_CUDA_CC picks the
+// emulated compute capability and its limits, FAKE_CUDA_DRIVER_VERSION the driver version (which PTX ISA
+// cuModuleLoadData accepts), FAKE_CUDA_REFUSE_IMAGES refuses every cubin or PTX image (README.md).
+//
+// Thread safety: the engine may drive the device from several host threads at once (two backends in one
+// process, each with its own stream). Kernel execution is serialised by one device lock (the blocks of a
+// launch run on one shared thread pool, and __shared__ variables are per-process statics), stream capture
+// is per stream with the capture mode's thread rules, counters are atomic, modules and their functions are
+// per cuModuleLoadData, as on hardware.
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <barrier>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -39,80 +47,213 @@ extern const int emu_kernel_count;
 typedef int CUresult;
 enum : int {
     SUCCESS = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_DEVICE = 101,
+    INVALID_IMAGE = 200, NO_BINARY_FOR_GPU = 209, UNSUPPORTED_PTX_VERSION = 222,
     INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, LAUNCH_OUT_OF_RESOURCES = 701, NOT_SUPPORTED = 801,
-    STREAM_CAPTURE_UNSUPPORTED = 900, STREAM_CAPTURE_INVALIDATED = 901, GRAPH_EXEC_UPDATE_FAILURE = 910,
+    STREAM_CAPTURE_UNSUPPORTED = 900, STREAM_CAPTURE_INVALIDATED = 901, STREAM_CAPTURE_WRONG_THREAD = 908,
+    GRAPH_EXEC_UPDATE_FAILURE = 910,
 };
 
+const size_t kPageSize = 4096;
+
 // ---- thread model ---------------------------------------------------------------------------------
-thread_local uint3_ threadIdx;
+// A block's CUDA threads are fibers (ucontext) on the launching OS thread, switched at barriers: a thread runs until it
+// waits at __syncthreads or a warp collective, or returns; the scheduler resumes the threads round-robin until all have
+// returned. No OS threads, no futexes: a barrier costs two user-space context switches per thread. A pass in which no
+// thread arrives at a barrier or returns while some still wait is a deadlock (threads waiting at different barriers,
+// or at a barrier some threads never reach): the emulator prints the kernel and block and aborts, where hardware
+// would hang.
+uint3_ threadIdx;
 uint3_ blockIdx;
 dim3_ blockDim;
 dim3_ gridDim;
 
 namespace {
-thread_local int t_index;  // linear thread index in the block
+struct FiberBarrier {
+    int expected = 0;
+    int arrived = 0;
+    uint64_t generation = 0;
+};
+struct Fiber {
+    ucontext_t context;
+    char* stack = nullptr;
+    bool done = false;
+};
+const size_t kFiberStack = 1 << 20;  // 1 MiB per CUDA thread (reserved, not committed), a guard page below it
+
+std::vector<Fiber> g_fibers;  // reused by every launch (only one runs at a time: the device lock)
+ucontext_t g_scheduler;
+int g_current;        // the running fiber: linear thread index in the block
+uint64_t g_progress;  // barrier arrivals and returns, for deadlock detection
+void (*g_launch)(void**);
+void** g_params;
 unsigned char* g_dynamic_smem;
-std::unique_ptr<std::barrier<>> g_block_barrier;
-std::vector<std::unique_ptr<std::barrier<>>> g_warp_barriers;
+FiberBarrier g_block_barrier;
+std::vector<FiberBarrier> g_warp_barriers;
 std::vector<uint64_t> g_warp_slots, g_warp_slots2;
 
-class Pool {
-public:
-    void run(int n, const std::function<void(int)>& job) {
-        while ((int)workers_.size() < n) {
-            int i = (int)workers_.size();
-            workers_.emplace_back([this, i] { loop(i); });
-        }
-        {
-            std::unique_lock lock(m_);
-            job_ = &job;
-            active_ = n;
-            remaining_ = n;
-            generation_++;
-        }
-        start_.notify_all();
-        std::unique_lock lock(m_);
-        done_.wait(lock, [this] { return remaining_ == 0; });
+void yield_to_scheduler() { swapcontext(&g_fibers[g_current].context, &g_scheduler); }
+
+void arrive_and_wait(FiberBarrier& b) {
+    g_progress++;
+    const uint64_t generation = b.generation;
+    if (++b.arrived == b.expected) {  // the last one releases the others and goes on
+        b.arrived = 0;
+        b.generation++;
+        return;
     }
+    while (b.generation == generation) yield_to_scheduler();
+}
 
-private:
-    void loop(int i) {
-        uint64_t seen = 0;
-        for (;;) {
-            const std::function<void(int)>* job;
-            {
-                std::unique_lock lock(m_);
-                start_.wait(lock, [&] { return generation_ != seen; });
-                seen = generation_;
-                if (i >= active_) continue;
-                job = job_;
-            }
-            (*job)(i);
-            std::unique_lock lock(m_);
-            if (--remaining_ == 0) done_.notify_one();
+// A returned thread no longer counts (exited threads drop out of barriers on Volta and newer).
+void arrive_and_drop(FiberBarrier& b) {
+    g_progress++;
+    b.expected--;
+    if (b.arrived > 0 && b.arrived == b.expected) {
+        b.arrived = 0;
+        b.generation++;
+    }
+}
+
+void fiber_main() {
+    const int i = g_current;
+    g_launch(g_params);
+    arrive_and_drop(g_block_barrier);
+    arrive_and_drop(g_warp_barriers[(size_t)i / 32]);
+    g_fibers[(size_t)i].done = true;
+}  // returns to uc_link: the scheduler
+
+char* fiber_stack() {
+    void* p = mmap(nullptr, kFiberStack + kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        std::fprintf(stderr, "[fake cuda] cannot map a fiber stack\n");
+        std::abort();
+    }
+    mprotect(p, kPageSize, PROT_NONE);  // a thread overflowing its stack dies with SIGSEGV
+    return static_cast<char*>(p) + kPageSize;
+}
+
+// Runs one block of `threads` CUDA threads of `name` to completion.
+void run_block(const char* name, int threads) {
+    if ((int)g_fibers.size() < threads) g_fibers.resize((size_t)threads);
+    for (int i = 0; i < threads; i++) {
+        Fiber& f = g_fibers[(size_t)i];
+        if (!f.stack) f.stack = fiber_stack();
+        getcontext(&f.context);
+        f.context.uc_stack.ss_sp = f.stack;
+        f.context.uc_stack.ss_size = kFiberStack;
+        f.context.uc_link = &g_scheduler;
+        makecontext(&f.context, fiber_main, 0);
+        f.done = false;
+    }
+    int remaining = threads;
+    while (remaining > 0) {
+        const uint64_t before = g_progress;
+        for (int i = 0; i < threads; i++) {
+            if (g_fibers[(size_t)i].done) continue;
+            g_current = i;
+            threadIdx = uint3_{i % blockDim.x, (i / blockDim.x) % blockDim.y, i / (blockDim.x * blockDim.y)};
+            swapcontext(&g_scheduler, &g_fibers[(size_t)i].context);
+            if (g_fibers[(size_t)i].done) remaining--;
+        }
+        if (remaining > 0 && g_progress == before) {
+            std::fprintf(stderr, "[fake cuda] deadlock in %s, block (%u,%u,%u): %d of %d threads wait at barriers that cannot complete\n",
+                         name, blockIdx.x, blockIdx.y, blockIdx.z, remaining, threads);
+            std::abort();
         }
     }
-
-    std::vector<std::thread> workers_;
-    std::mutex m_;
-    std::condition_variable start_, done_;
-    const std::function<void(int)>* job_ = nullptr;
-    uint64_t generation_ = 0;
-    int active_ = 0, remaining_ = 0;
-};
-
-Pool& pool() {
-    static Pool* p = new Pool();  // never destroyed: workers live as long as the process
-    return *p;
 }
 }  // namespace
 
-void __syncthreads() { g_block_barrier->arrive_and_wait(); }
-void emu_warp_sync() { g_warp_barriers[t_index / 32]->arrive_and_wait(); }
-uint64_t* emu_warp_slots() { return &g_warp_slots[(size_t)(t_index / 32) * 256]; }
-uint64_t* emu_warp_slots2() { return &g_warp_slots2[(size_t)(t_index / 32) * 256]; }
+void __syncthreads() { arrive_and_wait(g_block_barrier); }
+void emu_warp_sync() { arrive_and_wait(g_warp_barriers[(size_t)g_current / 32]); }
+uint64_t* emu_warp_slots() { return &g_warp_slots[(size_t)(g_current / 32) * 256]; }
+uint64_t* emu_warp_slots2() { return &g_warp_slots2[(size_t)(g_current / 32) * 256]; }
 unsigned char* emu_dynamic_smem() { return g_dynamic_smem; }
-int emu_lane() { return t_index % 32; }
+int emu_lane() { return g_current % 32; }
+
+// ---- emulated device: compute capability, limits, driver version ----------------------------------------
+namespace {
+struct Arch {
+    const char* name;  // FAKE_CUDA_CC value
+    int major, minor;
+    int shared_optin;       // max dynamic + static shared memory per block after cuFuncSetAttribute
+    int shared_per_sm;
+    int threads_per_sm;
+    int blocks_per_sm;
+};
+// The per-architecture limits of the CUDA programming guide's "technical specifications" table.
+const Arch kArchs[] = {
+    {"8.0", 8, 0, 166912, 167936, 2048, 32},
+    {"8.6", 8, 6, 101376, 102400, 1536, 16},
+    {"8.9", 8, 9, 101376, 102400, 1536, 24},
+    {"9.0", 9, 0, 232448, 233472, 2048, 32},
+    {"12.0", 12, 0, 101376, 102400, 1536, 32},
+};
+const int kDefaultSharedPerBlock = 48 * 1024;
+
+const Arch* parse_arch(const char* v) {
+    for (const Arch& a : kArchs)
+        if (std::strcmp(a.name, v) == 0) return &a;
+    return nullptr;
+}
+int parse_driver_version(const char* v) {
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    return *v && *end == '\0' && n >= 1000 && n <= 99990 ? (int)n : -1;
+}
+int parse_refused(const char* v) {  // 0: none, 1: cubin, 2: ptx, -1: invalid
+    if (!*v) return 0;
+    if (std::strcmp(v, "cubin") == 0) return 1;
+    if (std::strcmp(v, "ptx") == 0) return 2;
+    return -1;
+}
+
+// A knob's value from the environment (read once), or from fake_cuda_configure (tests, between launches).
+template <typename T>
+T knob(std::atomic<T>& value, T unset, const char* name, T (*parse)(const char*), T fallback, bool invalid(T)) {
+    T v = value.load();
+    if (v != unset) return v;
+    const char* text = std::getenv(name);
+    v = text && *text ? parse(text) : fallback;
+    if (invalid(v)) {
+        // A misspelt knob must not silently test the default device: stop the process, loudly.
+        std::fprintf(stderr, "[fake cuda] invalid %s=%s (see tests/AccelAes.Kernels.Tests/Emulator/README.md)\n", name, text);
+        std::abort();
+    }
+    T expected = unset;
+    value.compare_exchange_strong(expected, v);
+    return value.load();
+}
+std::atomic<const Arch*> g_arch{nullptr};
+std::atomic<int> g_driver{0}, g_refused{-2};
+
+const Arch& arch() {
+    return *knob<const Arch*>(g_arch, nullptr, "FAKE_CUDA_CC", parse_arch, &kArchs[0], [](const Arch* a) { return a == nullptr; });
+}
+int arch_number() { return arch().major * 10 + arch().minor; }
+int driver_version() {
+    return knob<int>(g_driver, 0, "FAKE_CUDA_DRIVER_VERSION", parse_driver_version, 12080, [](int v) { return v < 0; });
+}
+
+// The newest PTX ISA (major*10 + minor) a driver version accepts; a version between two rows takes the lower row,
+// one older than the first row accepts no PTX.
+int newest_ptx_isa(int driver) {
+    static const int table[][2] = {
+        {11000, 70}, {11010, 71}, {11020, 72}, {11030, 73}, {11040, 74}, {11050, 75}, {11060, 76}, {11070, 77},
+        {11080, 78}, {12000, 80}, {12010, 81}, {12020, 82}, {12030, 83}, {12040, 84}, {12050, 85}, {12060, 85},
+        {12080, 87}, {12090, 88}, {13000, 90},
+    };
+    int isa = 0;
+    for (auto& row : table)
+        if (driver >= row[0]) isa = row[1];
+    return isa;
+}
+
+// FAKE_CUDA_REFUSE_IMAGES=cubin|ptx: every image of that kind is refused (tests force the engine's retry).
+bool refuses(int kind) {
+    return knob<int>(g_refused, -2, "FAKE_CUDA_REFUSE_IMAGES", parse_refused, 0, [](int v) { return v < 0; }) == kind;
+}
+}  // namespace
 
 // ---- memory -----------------------------------------------------------------------------------------
 namespace {
@@ -124,7 +265,7 @@ struct Mapping {
 std::mutex g_memory_mutex;
 std::map<uintptr_t, Mapping> g_allocations;  // device pointer → mapping
 size_t g_allocated = 0;
-const size_t kPage = 4096;
+const size_t kPage = kPageSize;
 
 size_t memory_limit() {
     const char* v = std::getenv("FAKE_CUDA_MEMORY_LIMIT");
@@ -149,14 +290,22 @@ void* guarded_alloc(size_t size, Mapping& m) {
 
 extern "C" {
 
-CUresult cuInit(unsigned) { return SUCCESS; }
-CUresult cuDriverGetVersion(int* v) { *v = 12040; return SUCCESS; }
+CUresult cuInit(unsigned) {
+    arch();  // validate the knobs now, not in the middle of a test
+    driver_version();
+    refuses(0);
+    return SUCCESS;
+}
+CUresult cuDriverGetVersion(int* v) { *v = driver_version(); return SUCCESS; }
 
 CUresult cuGetErrorName(CUresult e, const char** s) {
     switch (e) {
         case SUCCESS: *s = "CUDA_SUCCESS"; break;
         case INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; break;
         case OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
+        case INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
+        case NO_BINARY_FOR_GPU: *s = "CUDA_ERROR_NO_BINARY_FOR_GPU"; break;
+        case UNSUPPORTED_PTX_VERSION: *s = "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"; break;
         case NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; break;
         case NOT_SUPPORTED: *s = "CUDA_ERROR_NOT_SUPPORTED"; break;
         case LAUNCH_OUT_OF_RESOURCES: *s = "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"; break;
@@ -164,6 +313,7 @@ CUresult cuGetErrorName(CUresult e, const char** s) {
         case ILLEGAL_STATE: *s = "CUDA_ERROR_ILLEGAL_STATE"; break;
         case STREAM_CAPTURE_UNSUPPORTED: *s = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"; break;
         case STREAM_CAPTURE_INVALIDATED: *s = "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"; break;
+        case STREAM_CAPTURE_WRONG_THREAD: *s = "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD"; break;
         case GRAPH_EXEC_UPDATE_FAILURE: *s = "CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE"; break;
         default: *s = "CUDA_ERROR_UNKNOWN"; break;
     }
@@ -173,56 +323,106 @@ CUresult cuGetErrorString(CUresult e, const char** s) { return cuGetErrorName(e,
 
 CUresult cuDeviceGetCount(int* c) { *c = 1; return SUCCESS; }
 CUresult cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return INVALID_DEVICE; *d = 0; return SUCCESS; }
-CUresult cuDeviceGetName(char* name, int len, int) { std::snprintf(name, (size_t)len, "AccelAes CPU emulator (sm_80)"); return SUCCESS; }
+CUresult cuDeviceGetName(char* name, int len, int) {
+    std::snprintf(name, (size_t)len, "AccelAes CPU emulator (sm_%d)", arch_number());
+    return SUCCESS;
+}
 
 CUresult cuDeviceGetAttribute(int* v, int attribute, int) {
+    const Arch& a = arch();
     switch (attribute) {
-        case 1: *v = 1024; break;          // max threads per block
-        case 8: *v = 48 * 1024; break;     // max shared per block
-        case 10: *v = 32; break;           // warp size
-        case 13: *v = 1410000; break;      // clock kHz
-        case 16: *v = 2; break;            // SMs
-        case 36: *v = 1215000; break;      // memory clock kHz
-        case 37: *v = 5120; break;         // bus width
-        case 38: *v = 40 << 20; break;     // L2
-        case 39: *v = 2048; break;         // threads per SM
-        case 75: *v = 8; break;            // CC major
-        case 76: *v = 0; break;            // CC minor
-        case 81: *v = 167936; break;       // shared per SM
-        case 82: *v = 65536; break;        // registers per SM
-        case 97: *v = 166912; break;       // shared per block opt-in
+        case 1: *v = 1024; break;                    // max threads per block
+        case 8: *v = kDefaultSharedPerBlock; break;  // max shared per block (without opt-in)
+        case 10: *v = 32; break;                     // warp size
+        case 13: *v = 1410000; break;                // clock kHz
+        case 16: *v = 2; break;                      // SMs
+        case 36: *v = 1215000; break;                // memory clock kHz
+        case 37: *v = 5120; break;                   // bus width
+        case 38: *v = 40 << 20; break;               // L2
+        case 39: *v = a.threads_per_sm; break;       // max threads per SM
+        case 75: *v = a.major; break;                // CC major
+        case 76: *v = a.minor; break;                // CC minor
+        case 81: *v = a.shared_per_sm; break;        // shared per SM
+        case 82: *v = 65536; break;                  // registers per SM
+        case 97: *v = a.shared_optin; break;         // shared per block opt-in
+        case 106: *v = a.blocks_per_sm; break;       // max blocks per SM
         default: *v = 0; break;
     }
     return SUCCESS;
 }
 CUresult cuDeviceTotalMem_v2(size_t* bytes, int) { *bytes = memory_limit(); return SUCCESS; }
 
-// ---- stream capture state ----------------------------------------------------------------------------
-// One capture at a time (the engine has one stream). While it is active, asynchronous work on the stream is
-// recorded instead of run; synchronising calls invalidate it (as on hardware: the capture then ends with
-// CUDA_ERROR_STREAM_CAPTURE_INVALIDATED), and the synchronising call itself fails with
-// CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED. Counters let tests assert what a denoising step did.
+// ---- streams and stream capture -------------------------------------------------------------------------
+// Every cuStreamCreate makes its own stream. While a stream captures, asynchronous work on it is recorded instead
+// of run. A "potentially unsafe" call (one that would wait for the device: cuCtxSynchronize, cuMemFree, event
+// synchronisation, ...) fails with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the capture (which then
+// ends with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED) when it is made by the thread that began a THREAD_LOCAL or
+// GLOBAL capture; a GLOBAL capture also forbids such calls to every other thread (those calls fail, the capture
+// survives). RELAXED captures forbid nothing. Counters let tests assert what a denoising step did.
 namespace {
 struct Counters {
-    long launches = 0, graph_launches = 0, captures = 0, syncs = 0, allocations = 0, frees = 0, host_to_device = 0,
-         pageable_host_to_device = 0;
+    std::atomic<long> launches{0}, graph_launches{0}, captures{0}, syncs{0}, allocations{0}, frees{0},
+        host_to_device{0}, pageable_host_to_device{0};
 };
 Counters g_counters;
-bool g_capturing = false;
-bool g_capture_invalid = false;
-void* g_capture_stream = nullptr;
-std::vector<std::function<CUresult()>>* g_recording = nullptr;
+
+enum CaptureMode { kGlobal = 0, kThreadLocal = 1, kRelaxed = 2 };
+struct EmuStream {
+    // Guarded by g_capture_mutex.
+    bool capturing = false;
+    bool invalid = false;
+    int mode = kGlobal;
+    std::thread::id owner;
+    std::vector<std::function<CUresult()>>* recording = nullptr;
+};
+std::mutex g_capture_mutex;
+int g_global_captures = 0;                  // GLOBAL-mode captures in progress (guarded by g_capture_mutex)
+thread_local EmuStream* t_capture = nullptr;  // the non-relaxed capture this thread began, if any
+
 std::mutex g_pinned_mutex;
 std::map<uintptr_t, size_t> g_pinned;  // page-locked host allocations: start → bytes
 
-bool capturing(void* stream) { return g_capturing && (stream == g_capture_stream || stream == nullptr); }
+// The capture that work on `stream` joins: the stream's own, or for the legacy stream (null) the calling thread's.
+EmuStream* capture_of(void* stream) {
+    auto* s = stream ? static_cast<EmuStream*>(stream) : t_capture;
+    return s && s->capturing ? s : nullptr;
+}
 
-// A call that would wait for the device: fails and invalidates an active capture.
+// Whether this thread may make a call that would wait for the device (see above); invalidates its own capture if not.
+CUresult capture_check() {
+    std::lock_guard lock(g_capture_mutex);
+    if (t_capture && t_capture->capturing) {
+        t_capture->invalid = true;
+        return STREAM_CAPTURE_UNSUPPORTED;
+    }
+    if (g_global_captures > 0) return STREAM_CAPTURE_UNSUPPORTED;  // another thread's GLOBAL capture
+    return SUCCESS;
+}
+
+// A call that would wait for the device (counted).
 CUresult sync_point() {
     g_counters.syncs++;
-    if (!g_capturing) return SUCCESS;
-    g_capture_invalid = true;
-    return STREAM_CAPTURE_UNSUPPORTED;
+    return capture_check();
+}
+
+// A call that may wait for the device (cuMemFree, cuMemFreeHost): counted only when it breaks a capture.
+CUresult maybe_sync_point() {
+    CUresult r = capture_check();
+    if (r != SUCCESS) g_counters.syncs++;
+    return r;
+}
+
+// Synchronising with one stream: illegal while that stream captures (from any thread), else a sync point.
+CUresult stream_sync_point(void* stream) {
+    {
+        std::lock_guard lock(g_capture_mutex);
+        if (EmuStream* s = capture_of(stream)) {
+            g_counters.syncs++;
+            s->invalid = true;
+            return STREAM_CAPTURE_UNSUPPORTED;
+        }
+    }
+    return sync_point();
 }
 
 bool is_pinned(const void* p, size_t n) {
@@ -233,12 +433,19 @@ bool is_pinned(const void* p, size_t n) {
     return (uintptr_t)p + n <= it->first + it->second;
 }
 
-// Runs `op` now, or records it when the stream is capturing (copies from pageable memory cannot be captured).
-CUresult enqueue(void* stream, std::function<CUresult()> op) {
-    if (!capturing(stream)) return op();
-    if (g_capture_invalid) return STREAM_CAPTURE_INVALIDATED;
-    g_recording->push_back(std::move(op));
-    return SUCCESS;
+// Runs `op` now, or records it when the stream is capturing. `capturable` false (a copy from pageable memory)
+// invalidates the capture instead.
+CUresult enqueue(void* stream, std::function<CUresult()> op, bool capturable = true) {
+    {
+        std::lock_guard lock(g_capture_mutex);
+        if (EmuStream* s = capture_of(stream)) {
+            if (!capturable) { s->invalid = true; return STREAM_CAPTURE_UNSUPPORTED; }
+            if (s->invalid) return STREAM_CAPTURE_INVALIDATED;
+            s->recording->push_back(std::move(op));
+            return SUCCESS;
+        }
+    }
+    return op();
 }
 }  // namespace
 
@@ -256,20 +463,39 @@ CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
     return SUCCESS;
 }
 
-static int g_stream_dummy, g_event_dummy;
-CUresult cuStreamCreate(void** s, unsigned) { *s = &g_stream_dummy; return SUCCESS; }
-CUresult cuStreamDestroy_v2(void*) { return SUCCESS; }
-CUresult cuStreamSynchronize(void*) { return sync_point(); }
-CUresult cuStreamQuery(void*) { return g_capturing ? sync_point() : SUCCESS; }
+static int g_event_dummy;
+CUresult cuStreamCreate(void** s, unsigned) { *s = new EmuStream(); return SUCCESS; }
+CUresult cuStreamDestroy_v2(void* s) {
+    if (!s) return INVALID_HANDLE;
+    std::lock_guard lock(g_capture_mutex);
+    auto* stream = static_cast<EmuStream*>(s);
+    if (stream->capturing) return ILLEGAL_STATE;
+    delete stream;
+    return SUCCESS;
+}
+CUresult cuStreamSynchronize(void* s) { return stream_sync_point(s); }
+CUresult cuStreamQuery(void* s) {
+    std::lock_guard lock(g_capture_mutex);
+    if (EmuStream* c = capture_of(s)) { g_counters.syncs++; c->invalid = true; return STREAM_CAPTURE_UNSUPPORTED; }
+    return SUCCESS;
+}
 CUresult cuEventCreate(void** e, unsigned) { *e = &g_event_dummy; return SUCCESS; }
 CUresult cuEventDestroy_v2(void*) { return SUCCESS; }
-CUresult cuEventRecord(void*, void*) { return g_capture_invalid && g_capturing ? STREAM_CAPTURE_INVALIDATED : SUCCESS; }
+CUresult cuEventRecord(void*, void* stream) {
+    std::lock_guard lock(g_capture_mutex);
+    EmuStream* s = capture_of(stream);
+    return s && s->invalid ? STREAM_CAPTURE_INVALIDATED : SUCCESS;
+}
 CUresult cuEventSynchronize(void*) { return sync_point(); }
-CUresult cuEventQuery(void*) { return g_capturing ? sync_point() : SUCCESS; }
+CUresult cuEventQuery(void*) {
+    std::lock_guard lock(g_capture_mutex);
+    if (t_capture && t_capture->capturing) { g_counters.syncs++; t_capture->invalid = true; return STREAM_CAPTURE_UNSUPPORTED; }
+    return SUCCESS;
+}
 CUresult cuEventElapsedTime(float* ms, void*, void*) { *ms = 0; return SUCCESS; }
 
 // cuMemAlloc is legal during capture (it is not a stream operation; the engine avoids it anyway, and the counter
-// shows whether it did); cuMemFree may synchronise, so it invalidates a capture.
+// shows whether it did); cuMemFree may synchronise, so it is a sync point.
 CUresult cuMemAlloc_v2(uint64_t* ptr, size_t bytes) {
     std::lock_guard lock(g_memory_mutex);
     if (bytes == 0) return INVALID_VALUE;
@@ -285,7 +511,7 @@ CUresult cuMemAlloc_v2(uint64_t* ptr, size_t bytes) {
 }
 
 CUresult cuMemFree_v2(uint64_t ptr) {
-    if (g_capturing) return sync_point();
+    if (CUresult r = maybe_sync_point(); r != SUCCESS) return r;
     std::lock_guard lock(g_memory_mutex);
     auto it = g_allocations.find((uintptr_t)ptr);
     if (it == g_allocations.end()) return INVALID_VALUE;
@@ -305,7 +531,7 @@ CUresult cuMemAllocHost_v2(void** p, size_t bytes) {
     return SUCCESS;
 }
 CUresult cuMemFreeHost(void* p) {
-    if (g_capturing) return sync_point();
+    if (CUresult r = maybe_sync_point(); r != SUCCESS) return r;
     {
         std::lock_guard lock(g_pinned_mutex);
         g_pinned.erase((uintptr_t)p);
@@ -318,17 +544,15 @@ CUresult cuMemFreeHost(void* p) {
 // captured; the driver refuses pageable memory in a capture.
 CUresult cuMemcpyHtoDAsync_v2(uint64_t dst, const void* src, size_t n, void* stream) {
     bool pinned = is_pinned(src, n);
-    if (capturing(stream) && !pinned) { g_capture_invalid = true; return STREAM_CAPTURE_UNSUPPORTED; }
     return enqueue(stream, [=]() -> CUresult {
         g_counters.host_to_device++;
         if (!pinned) g_counters.pageable_host_to_device++;
         std::memcpy((void*)(uintptr_t)dst, src, n);
         return SUCCESS;
-    });
+    }, pinned);
 }
 CUresult cuMemcpyDtoHAsync_v2(void* dst, uint64_t src, size_t n, void* stream) {
-    if (capturing(stream) && !is_pinned(dst, n)) { g_capture_invalid = true; return STREAM_CAPTURE_UNSUPPORTED; }
-    return enqueue(stream, [=]() -> CUresult { std::memcpy(dst, (const void*)(uintptr_t)src, n); return SUCCESS; });
+    return enqueue(stream, [=]() -> CUresult { std::memcpy(dst, (const void*)(uintptr_t)src, n); return SUCCESS; }, is_pinned(dst, n));
 }
 CUresult cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t n, void* stream) {
     return enqueue(stream, [=]() -> CUresult { std::memmove((void*)(uintptr_t)dst, (const void*)(uintptr_t)src, n); return SUCCESS; });
@@ -351,55 +575,169 @@ CUresult cuMemsetD32Async(uint64_t dst, unsigned v, size_t n, void* stream) {
     });
 }
 
-// ---- modules and launches ---------------------------------------------------------------------------
+// ---- modules --------------------------------------------------------------------------------------------
+// cuModuleLoadData inspects the image as the driver would: a PTX text is refused when its ISA (.version) is newer
+// than the driver accepts (CUDA_ERROR_UNSUPPORTED_PTX_VERSION) or its .target is newer than the device
+// (CUDA_ERROR_NO_BINARY_FOR_GPU); a cubin (ELF) runs only on its own major architecture at a minor ≥ its own.
+// The image's code itself is not used: kernels run from the g++ build, found by name.
 struct EmuFunction {
     const EmuKernel* kernel;
     int max_dynamic_shared;
 };
-static std::map<std::string, EmuFunction*> g_functions;
-static int g_module_dummy;
+namespace {
+struct EmuModule {
+    std::mutex mutex;
+    std::map<std::string, std::unique_ptr<EmuFunction>> functions;
+};
 
-CUresult cuModuleLoadData(void** m, const void*) { *m = &g_module_dummy; return SUCCESS; }
-CUresult cuModuleLoadDataEx(void** m, const void*, unsigned, void*, void**) { *m = &g_module_dummy; return SUCCESS; }
-CUresult cuModuleUnload(void*) { return SUCCESS; }
+// Writes `message` into a CU_JIT_ERROR_LOG_BUFFER option if the caller gave one (and its size back, as the driver does).
+void write_error_log(unsigned count, const int* options, void** values, const std::string& message) {
+    if (!options || !values) return;
+    char* buffer = nullptr;
+    size_t size = 0;
+    int size_index = -1;
+    for (unsigned i = 0; i < count; i++) {
+        if (options[i] == 5) buffer = static_cast<char*>(values[i]);                       // CU_JIT_ERROR_LOG_BUFFER
+        if (options[i] == 6) { size = (size_t)(uintptr_t)values[i]; size_index = (int)i; }  // ..._SIZE_BYTES
+    }
+    if (!buffer || size == 0) return;
+    size_t n = std::min(message.size(), size - 1);
+    std::memcpy(buffer, message.data(), n);
+    buffer[n] = '\0';
+    if (size_index >= 0) values[size_index] = (void*)(uintptr_t)(n + 1);
+}
 
-CUresult cuModuleGetFunction(void** f, void*, const char* name) {
-    auto it = g_functions.find(name);
-    if (it == g_functions.end()) {
+// Checks an image; on refusal returns the status and sets `log` to the driver-style explanation.
+CUresult check_image(const void* image, std::string& log) {
+    if (!image) { log = "no image"; return INVALID_VALUE; }
+    const auto* bytes = static_cast<const unsigned char*>(image);
+    const int device = arch_number();
+    char text[256];
+    if (bytes[0] == 0x7f && bytes[1] == 'E' && bytes[2] == 'L' && bytes[3] == 'F') {
+        if (refuses(1)) {
+            log = "FAKE_CUDA_REFUSE_IMAGES=cubin: cubin refused";
+            return NO_BINARY_FOR_GPU;
+        }
+        if (bytes[4] != 2) { log = "cubin is not a 64-bit ELF"; return INVALID_IMAGE; }
+        uint32_t flags;
+        std::memcpy(&flags, bytes + 0x30, 4);
+        // NVIDIA's cubin ABI v1 (EI_ABIVERSION 7) keeps the SM number in the low byte of e_flags; ABI v2
+        // (EI_ABIVERSION 8, CUDA 12.8 and later) in bits 8..15.
+        const int sm = bytes[8] == 8 ? (int)((flags >> 8) & 0xff) : (int)(flags & 0xff);
+        if (sm / 10 != device / 10 || sm % 10 > device % 10) {
+            std::snprintf(text, sizeof text, "cubin for sm_%d cannot run on an sm_%d device", sm, device);
+            log = text;
+            return NO_BINARY_FOR_GPU;
+        }
+        return SUCCESS;
+    }
+    // PTX: text up to the terminating NUL.
+    const char* ptx = static_cast<const char*>(image);
+    const char* version = std::strstr(ptx, ".version ");
+    const char* target = std::strstr(ptx, ".target ");
+    int isa_major, isa_minor, sm;
+    if (!version || !target || std::sscanf(version, ".version %d.%d", &isa_major, &isa_minor) != 2 ||
+        std::sscanf(target, ".target sm_%d", &sm) != 1) {
+        log = "image is neither a cubin nor a PTX text with .version and .target sm_NN";
+        return INVALID_IMAGE;
+    }
+    if (refuses(2)) {
+        log = "FAKE_CUDA_REFUSE_IMAGES=ptx: PTX refused";
+        return NO_BINARY_FOR_GPU;
+    }
+    const int newest = newest_ptx_isa(driver_version());
+    if (isa_major * 10 + isa_minor > newest) {
+        std::snprintf(text, sizeof text, "ptxas application ptx input, line 1; fatal   : Unsupported .version %d.%d; current version is '%d.%d' (driver %d)",
+                      isa_major, isa_minor, newest / 10, newest % 10, driver_version());
+        log = text;
+        return UNSUPPORTED_PTX_VERSION;
+    }
+    // An architecture-specific target (sm_90a) runs only on exactly that architecture.
+    const char* suffix = target + std::strlen(".target sm_");
+    while (*suffix >= '0' && *suffix <= '9') suffix++;
+    const bool specific = *suffix == 'a';
+    if (sm > device || (specific && sm != device)) {
+        std::snprintf(text, sizeof text, "PTX .target sm_%d%s cannot be compiled for an sm_%d device", sm, specific ? "a" : "", device);
+        log = text;
+        return NO_BINARY_FOR_GPU;
+    }
+    return SUCCESS;
+}
+
+CUresult load_module(void** m, const void* image, unsigned count, const int* options, void** values) {
+    std::string log;
+    CUresult r = check_image(image, log);
+    if (r != SUCCESS) {
+        write_error_log(count, options, values, log);
+        if (std::getenv("FAKE_CUDA_TRACE")) std::fprintf(stderr, "[fake cuda] module refused: %s\n", log.c_str());
+        return r;
+    }
+    *m = new EmuModule();
+    return SUCCESS;
+}
+}  // namespace
+
+CUresult cuModuleLoadData(void** m, const void* image) { return load_module(m, image, 0, nullptr, nullptr); }
+CUresult cuModuleLoadDataEx(void** m, const void* image, unsigned count, int* options, void** values) {
+    return load_module(m, image, count, options, values);
+}
+CUresult cuModuleUnload(void* m) {
+    if (!m) return INVALID_HANDLE;
+    delete static_cast<EmuModule*>(m);
+    return SUCCESS;
+}
+
+CUresult cuModuleGetFunction(void** f, void* m, const char* name) {
+    if (!m) return INVALID_HANDLE;
+    auto* module = static_cast<EmuModule*>(m);
+    std::lock_guard lock(module->mutex);
+    auto it = module->functions.find(name);
+    if (it == module->functions.end()) {
         for (int i = 0; i < emu_kernel_count; i++)
             if (std::strcmp(emu_kernels[i].name, name) == 0) {
-                it = g_functions.emplace(name, new EmuFunction{&emu_kernels[i], 48 * 1024}).first;
+                it = module->functions.emplace(name, std::make_unique<EmuFunction>(EmuFunction{&emu_kernels[i], kDefaultSharedPerBlock})).first;
                 break;
             }
-        if (it == g_functions.end()) return NOT_FOUND;
+        if (it == module->functions.end()) return NOT_FOUND;
     }
-    *f = it->second;
+    *f = it->second.get();
     return SUCCESS;
 }
 
 CUresult cuFuncGetAttribute(int* v, int attribute, void* f) {
     auto* fn = static_cast<EmuFunction*>(f);
+    if (!fn) return INVALID_HANDLE;
     switch (attribute) {
         case 0: *v = 1024; break;                     // max threads per block
         case 4: *v = 64; break;                       // registers (unknown here)
-        case 5: case 6: *v = 80; break;               // PTX / binary version
+        case 5: case 6: *v = arch_number(); break;    // PTX / binary version
         case 8: *v = fn->max_dynamic_shared; break;
         default: *v = 0; break;
     }
     return SUCCESS;
 }
 
+// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES may be raised up to the architecture's opt-in limit.
 CUresult cuFuncSetAttribute(void* f, int attribute, int value) {
     auto* fn = static_cast<EmuFunction*>(f);
+    if (!fn) return INVALID_HANDLE;
     if (attribute == 8) {
-        if (value > 166912) return INVALID_VALUE;
+        if (value < 0 || value > arch().shared_optin) return INVALID_VALUE;
         fn->max_dynamic_shared = value;
     }
     return SUCCESS;
 }
 
+// ---- launches -------------------------------------------------------------------------------------------
+namespace {
+// One kernel runs at a time: blockIdx/blockDim/gridDim, the barriers, the dynamic shared memory, the fibers
+// and the kernels' __shared__ statics are the one device's state. Launches from several host threads queue here.
+std::mutex g_device_mutex;
+}  // namespace
+
 static CUresult run_kernel(EmuFunction* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                            unsigned shared, void** params) {
+    std::lock_guard device(g_device_mutex);
     if (std::getenv("FAKE_CUDA_TRACE")) std::fprintf(stderr, "[fake cuda] %s grid (%u,%u,%u) block (%u,%u,%u) shared %u\n", fn->kernel->name, gx, gy, gz, bx, by, bz, shared);
     g_counters.launches++;
     const unsigned threads = bx * by * bz;
@@ -410,23 +748,16 @@ static CUresult run_kernel(EmuFunction* fn, unsigned gx, unsigned gy, unsigned g
     const int warps = (int)((threads + 31) / 32);
     g_warp_slots.assign((size_t)warps * 256, 0);
     g_warp_slots2.assign((size_t)warps * 256, 0);
-    auto launch = fn->kernel->launch;
-    std::function<void(int)> job = [&](int i) {
-        t_index = i;
-        threadIdx = uint3_{i % bx, (i / bx) % by, i / (bx * by)};
-        launch(params);
-        g_block_barrier->arrive_and_drop();
-        g_warp_barriers[i / 32]->arrive_and_drop();
-    };
+    g_launch = fn->kernel->launch;
+    g_params = params;
     for (unsigned z = 0; z < gz; z++)
         for (unsigned y = 0; y < gy; y++)
             for (unsigned x = 0; x < gx; x++) {
                 blockIdx = uint3_{x, y, z};
-                g_block_barrier = std::make_unique<std::barrier<>>((std::ptrdiff_t)threads);
-                g_warp_barriers.clear();
-                for (int w = 0; w < warps; w++)
-                    g_warp_barriers.push_back(std::make_unique<std::barrier<>>((std::ptrdiff_t)std::min(32u, threads - 32u * w)));
-                pool().run((int)threads, job);
+                g_block_barrier = FiberBarrier{(int)threads, 0, 0};
+                g_warp_barriers.assign((size_t)warps, FiberBarrier{});
+                for (int w = 0; w < warps; w++) g_warp_barriers[(size_t)w].expected = (int)std::min(32u, threads - 32u * w);
+                run_block(fn->kernel->name, (int)threads);
             }
     return SUCCESS;
 }
@@ -438,11 +769,16 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
     if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return INVALID_VALUE;
     if (gy > 65535 || gz > 65535 || bx > 1024 || by > 1024 || bz > 64) return INVALID_VALUE;
     if (bx * by * bz > 1024) return INVALID_VALUE;
-    if ((int)shared > fn->max_dynamic_shared) return INVALID_VALUE;
-    if (!capturing(stream)) return run_kernel(fn, gx, gy, gz, bx, by, bz, shared, params);
+    // Above 48 KiB only after cuFuncSetAttribute raised the function's limit, and never above the opt-in limit.
+    if ((int)shared > fn->max_dynamic_shared || (int)shared > arch().shared_optin) return INVALID_VALUE;
     // Captured: the parameter values are copied now (the caller may reuse its argument storage), as the driver does.
     const EmuKernel* k = fn->kernel;
     auto values = std::make_shared<std::vector<std::vector<unsigned char>>>();
+    {
+        std::lock_guard lock(g_capture_mutex);
+        if (!capture_of(stream)) values = nullptr;
+    }
+    if (!values) return run_kernel(fn, gx, gy, gz, bx, by, bz, shared, params);
     for (int i = 0; i < k->param_count; i++) {
         auto* src = static_cast<const unsigned char*>(params[i]);
         values->emplace_back(src, src + k->param_sizes[i]);
@@ -463,22 +799,35 @@ struct EmuGraph {
 };
 }  // namespace
 
-CUresult cuStreamBeginCapture_v2(void* stream, int) {
-    if (g_capturing) return ILLEGAL_STATE;
-    g_capturing = true;
-    g_capture_invalid = false;
-    g_capture_stream = stream;
-    g_recording = new std::vector<std::function<CUresult()>>();
+CUresult cuStreamBeginCapture_v2(void* stream, int mode) {
+    if (!stream) return INVALID_VALUE;  // the legacy stream cannot be captured
+    if (mode < kGlobal || mode > kRelaxed) return INVALID_VALUE;
+    std::lock_guard lock(g_capture_mutex);
+    auto* s = static_cast<EmuStream*>(stream);
+    if (s->capturing) return ILLEGAL_STATE;
+    if (mode != kRelaxed && t_capture && t_capture->capturing) return ILLEGAL_STATE;  // one capture per thread here
+    s->capturing = true;
+    s->invalid = false;
+    s->mode = mode;
+    s->owner = std::this_thread::get_id();
+    s->recording = new std::vector<std::function<CUresult()>>();
+    if (mode != kRelaxed) t_capture = s;
+    if (mode == kGlobal) g_global_captures++;
     return SUCCESS;
 }
 
 CUresult cuStreamEndCapture(void* stream, void** graph) {
-    if (!g_capturing || stream != g_capture_stream) return ILLEGAL_STATE;
-    g_capturing = false;
-    std::unique_ptr<std::vector<std::function<CUresult()>>> ops(g_recording);
-    g_recording = nullptr;
+    std::lock_guard lock(g_capture_mutex);
+    auto* s = static_cast<EmuStream*>(stream);
+    if (!s || !s->capturing) return ILLEGAL_STATE;
+    if (s->mode != kRelaxed && s->owner != std::this_thread::get_id()) return STREAM_CAPTURE_WRONG_THREAD;
+    s->capturing = false;
+    if (t_capture == s) t_capture = nullptr;
+    if (s->mode == kGlobal) g_global_captures--;
+    std::unique_ptr<std::vector<std::function<CUresult()>>> ops(s->recording);
+    s->recording = nullptr;
     *graph = nullptr;
-    if (g_capture_invalid) return STREAM_CAPTURE_INVALIDATED;
+    if (s->invalid) return STREAM_CAPTURE_INVALIDATED;
     g_counters.captures++;
     *graph = new EmuGraph{std::move(*ops)};
     return SUCCESS;
@@ -521,11 +870,37 @@ CUresult cuGraphExecUpdate_v2(void* exec, void* graph, int* info) {
     return SUCCESS;
 }
 
+// For tests: sets a knob of README.md in this process, as if the environment had said so ("FAKE_CUDA_CC",
+// "FAKE_CUDA_DRIVER_VERSION", "FAKE_CUDA_REFUSE_IMAGES"); value null or "" goes back to what the environment says.
+// Returns CUDA_ERROR_INVALID_VALUE for an unknown knob or value. A backend does not see a device property changed
+// after it read it: change FAKE_CUDA_CC only for code that queries the device afterwards.
+CUresult fake_cuda_configure(const char* name, const char* value) {
+    if (!name) return INVALID_VALUE;
+    const bool reset = !value || !*value;
+    if (std::strcmp(name, "FAKE_CUDA_CC") == 0) {
+        const Arch* a = reset ? nullptr : parse_arch(value);
+        if (!reset && !a) return INVALID_VALUE;
+        g_arch = a;
+    } else if (std::strcmp(name, "FAKE_CUDA_DRIVER_VERSION") == 0) {
+        int d = reset ? 0 : parse_driver_version(value);
+        if (d < 0) return INVALID_VALUE;
+        g_driver = d;
+    } else if (std::strcmp(name, "FAKE_CUDA_REFUSE_IMAGES") == 0) {
+        int r = reset ? -2 : parse_refused(value);
+        if (r < 0 && !reset) return INVALID_VALUE;
+        g_refused = r;
+    } else {
+        return INVALID_VALUE;
+    }
+    return SUCCESS;
+}
+
 // For tests: number of kernels launched so far (eagerly or by graph replays).
 long fake_cuda_launch_count() { return g_counters.launches; }
 
 // For tests: counters[0..7] = kernel launches, graph launches, completed captures, synchronising calls,
-// cuMemAlloc calls, cuMemFree calls, host-to-device copies, of which from pageable memory.
+// cuMemAlloc calls, cuMemFree calls, host-to-device copies, of which from pageable memory. Process-wide: tests
+// that compare them run one at a time (the CUDA device test collection).
 void fake_cuda_counters(long* counters) {
     counters[0] = g_counters.launches;
     counters[1] = g_counters.graph_launches;

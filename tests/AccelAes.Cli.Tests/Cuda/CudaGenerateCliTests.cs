@@ -1,0 +1,67 @@
+using AccelAes.Kernels;
+using AccelAes.Kernels.Interop;
+using BigGustave;
+using Xunit.Abstractions;
+
+namespace AccelAes.Cli.Tests.Cuda;
+
+/// <summary>
+/// `accelaes generate --backend cuda` end to end in a child process, on the built-in tiny model: the command a user
+/// runs, through the CUDA backend (a GPU, or the CPU emulator: ACCELAES_CUDA_LIB_DIR is passed to the child). The
+/// image must be the CPU backend's image up to bf16 rounding. Skipped where there is no GPU (fails under
+/// ACCELAES_REQUIRE_CUDA=1, the build's emulator pass).
+/// </summary>
+public class CudaGenerateCliTests(CliCache cache, ITestOutputHelper output) : IClassFixture<CliCache>
+{
+    private static byte[] Pixels(string path)
+    {
+        using var stream = File.OpenRead(path);
+        var png = Png.Open(stream);
+        var rgb = new byte[png.Width * png.Height * 3];
+        for (int y = 0; y < png.Height; y++)
+            for (int x = 0; x < png.Width; x++)
+            {
+                var p = png.GetPixel(x, y);
+                int o = (y * png.Width + x) * 3;
+                (rgb[o], rgb[o + 1], rgb[o + 2]) = (p.R, p.G, p.B);
+            }
+        return rgb;
+    }
+
+    [SkippableFact]
+    public void Generate_on_the_cuda_backend_writes_the_cpu_backends_image_up_to_bf16_rounding()
+    {
+        var detection = CudaDevice.Detect();
+        var nvrtc = NativeLibraries.Load(CudaLibrary.Nvrtc);
+        CudaTests.SkipUnless(detection.IsAvailable && nvrtc.IsLoaded,
+            detection.IsAvailable ? "no NVRTC: " + nvrtc.Describe() : $"no GPU: {detection.Reason}");
+
+        using var dir = new TempDirectory();
+        var environment = new Dictionary<string, string>(cache.Environment);
+        if (Environment.GetEnvironmentVariable("ACCELAES_CUDA_LIB_DIR") is { Length: > 0 } lib)
+            environment["ACCELAES_CUDA_LIB_DIR"] = lib;
+        string[] settings = ["--prompt", "a red cube on a table", "--seed", "11", "--steps", "2", "--width", "32", "--height", "32"];
+
+        string gpuImage = dir.File("cuda.png"), cpuImage = dir.File("cpu.png");
+        var gpu = CliRunner.Run(environment, ["generate", "--backend", "cuda", "--out", gpuImage, .. settings]);
+        output.WriteLine(gpu.All);
+        Assert.True(gpu.ExitCode == 0, gpu.All);
+        var cpu = CliRunner.Run(environment, ["generate", "--backend", "cpu", "--out", cpuImage, .. settings]);
+        Assert.True(cpu.ExitCode == 0, cpu.All);
+
+        Assert.StartsWith("cuda", PngText.Read(File.ReadAllBytes(gpuImage))["backend"]); // "cuda:0"
+        Assert.Equal("cpu", PngText.Read(File.ReadAllBytes(cpuImage))["backend"]);
+        byte[] a = Pixels(gpuImage), b = Pixels(cpuImage);
+        Assert.Equal(b.Length, a.Length);
+        Assert.Contains(a, v => v != a[0]); // not a blank (or all-NaN) image
+
+        // bf16 weights and activations on the GPU move an 8-bit pixel by a level or two; a wrong kernel moves the
+        // whole image. (The tolerance is on the picture a user sees, not on the latents the op tests check.)
+        var diffs = a.Zip(b, (x, y) => Math.Abs(x - y)).ToArray();
+        double mean = diffs.Average();
+        int max = diffs.Max();
+        output.WriteLine($"CUDA vs CPU: mean |Δ| {mean:F3} levels, max |Δ| {max}, {diffs.Count(d => d > 4)} of {diffs.Length} channels off by more than 4");
+        Assert.True(mean < 2.0, $"mean |Δ| {mean:F3} levels between the CUDA and the CPU image");
+        Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 100, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
+    }
+}
