@@ -28,38 +28,10 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
         ["12.0"] = (12, 0, 101376, 102400, 1536, 32),
     };
 
-    private static unsafe delegate* unmanaged<byte*, byte*, int> Configure()
-    {
-        var driver = NativeLibraries.Load(CudaLibrary.Driver);
-        CudaTests.SkipUnless(driver.IsLoaded && CudaDevice.Detect().IsAvailable, $"no GPU: {CudaDevice.Detect().Reason}");
-        Skip.If(!NativeLibrary.TryGetExport(driver.Handle, "fake_cuda_configure", out var export),
-            "tests the CPU emulator's driver (a real driver is what it imitates)");
-        var nvrtc = NativeLibraries.Load(CudaLibrary.Nvrtc);
-        CudaTests.SkipUnless(nvrtc.IsLoaded, "no NVRTC: " + nvrtc.Describe());
-        return (delegate* unmanaged<byte*, byte*, int>)export;
-    }
+    private static unsafe delegate* unmanaged<byte*, byte*, int> Configure() => EmulatorKnobs.Configure();
 
     /// <summary>Sets an emulator knob in this process until disposed (then the environment's value again).</summary>
-    private static unsafe IDisposable Knob(string name, string value)
-    {
-        var configure = Configure();
-        Set(configure, name, value);
-        return new Restore(() => Set(configure, name, null));
-    }
-
-    private static unsafe void Set(delegate* unmanaged<byte*, byte*, int> configure, string name, string? value)
-    {
-        var n = Encoding.ASCII.GetBytes(name + "\0");
-        var v = value is null ? null : Encoding.ASCII.GetBytes(value + "\0");
-        fixed (byte* np = n)
-        fixed (byte* vp = v)
-            Assert.Equal(0, configure(np, vp));
-    }
-
-    private sealed class Restore(Action action) : IDisposable
-    {
-        public void Dispose() => action();
-    }
+    private static IDisposable Knob(string name, string value) => EmulatorKnobs.Set(name, value);
 
     /// <summary>fill_f32(buffer, value, n): one launch of ⌈n / 256⌉ blocks of 256 threads (or 1 × 32 when n is 32).</summary>
     private static void Fill(CuFunction fill, CuStream stream, CuDevicePtr buffer, float value, ulong n, uint shared = 0)
