@@ -215,6 +215,8 @@ const char* status_name(int s) {
         case ST_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
         case ST_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
         case ST_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+        case 11: return "CUBLAS_STATUS_MAPPING_ERROR";
+        case 16: return "CUBLAS_STATUS_LICENSE_ERROR";
         default: return "CUBLAS_STATUS_UNKNOWN";
     }
 }
