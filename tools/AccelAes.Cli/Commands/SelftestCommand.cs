@@ -65,6 +65,7 @@ internal static class SelftestCommand
         using var cuda = new CudaBackend(new CudaBackendOptions { Device = deviceOrdinal, PoisonNewTensors = true, SynchronizeEachOp = true });
         using var cpu = new CpuBackend();
         Ui.Info($"device {cuda.Device}; kernels for {cuda.Architecture}; GEMM: {cuda.GemmEngine}");
+        BackendDiagnostics.ShowWarnings(cuda);
         Ui.Info($"seed {seed} (rerun with --seed {seed}{(filters.Length > 0 ? " --filter " + string.Join(",", filters) : "")})");
 
         var started = DateTime.UtcNow;
@@ -89,6 +90,7 @@ internal static class SelftestCommand
         int total = ops.Count + models.Count;
         var pool = cuda.Memory;
         Ui.Info($"{ops.Count} op checks, {models.Count} model forwards in {Ui.Seconds(elapsed)}; device memory peak {Ui.Bytes((long)pool.PeakBytesInUse)} in tensors");
+        BackendDiagnostics.ShowGemmSummary(cuda);
         if (jsonPath is not null)
             WriteJson(jsonPath, cuda, seed, filters, ops, models, elapsed);
         if (total == 0)
@@ -118,6 +120,7 @@ internal static class SelftestCommand
             w.WriteString("compute_capability", cuda.Device.ComputeCapability.ToString());
             w.WriteString("architecture", cuda.Architecture.ToString());
             w.WriteString("gemm", cuda.GemmEngine);
+            BackendDiagnostics.WriteJson(w, cuda, engine: false);
             w.WriteNumber("seed", seed);
             w.WriteString("filter", string.Join(",", filters));
             w.WriteNumber("seconds", elapsed.TotalSeconds);
