@@ -7,6 +7,7 @@ namespace AccelAes.Engine.Tests.Cuda;
 /// `accelaes selftest`'s model part on the CUDA backend: one whole tiny-model forward per component class against the
 /// CPU. Skipped without a GPU; runs on the CPU emulator (tests/AccelAes.Kernels.Tests/Emulator/run-gpu-tests.sh ModelSelfTest).
 /// </summary>
+[Collection(CudaDeviceCollection.Name)]
 public class CudaModelSelfTests(CudaFixture fixture, ITestOutputHelper output) : IClassFixture<CudaFixture>
 {
     public static TheoryData<string> Cases => new(ModelSelfTest.Cases().Select(c => c.Name));
