@@ -95,7 +95,10 @@ public class GemmDispatchTests
         Assert.Contains("Linear", refused);
         Assert.Contains(shape, refused);
         Assert.Contains("gemm.cu", refused);
-        Assert.Contains("all 4 of the 4 algorithm(s)", refused);
+        Assert.Contains("refused all 4 algorithm(s)", refused);
+        // Refusals spread over several calls (the search resumes after earlier ones): still every offered algorithm.
+        Assert.Contains("refused all 4 algorithm(s)",
+            GemmDispatch.FallbackWarning("Linear", shape, 4, Ok, new AlgorithmSearch(null, 1, NotSupported, null)));
         Assert.Contains("CUBLAS_STATUS_NOT_SUPPORTED", refused);
 
         var none = GemmDispatch.FallbackWarning("Conv2d", shape, 0, NotSupported, new AlgorithmSearch(null, 0, null, null));

@@ -78,11 +78,16 @@ public sealed partial class CudaBackend : IBackend
                 _gemm = OpenCublasLt(options.CublasWorkspaceBytes, out var engine);
                 GemmEngine = engine;
             }
+            else if (options.UseCublasLt)
+            {
+                // Asked for but not installed: as slow as a bypassed one, so it is reported the same way.
+                var probe = NativeLibraries.Load(CudaLibrary.CublasLt).Describe();
+                GemmEngine = "gemm.cu (cuBLASLt not found: " + probe.Split('\n')[0] + ")";
+                Warn(GemmDispatch.MissingLibraryWarning(string.Join("; ", probe.Split('\n').Select(l => l.Trim()))));
+            }
             else
             {
-                GemmEngine = options.UseCublasLt
-                    ? "gemm.cu (cuBLASLt not found: " + NativeLibraries.Load(CudaLibrary.CublasLt).Describe().Split('\n')[0] + ")"
-                    : "gemm.cu (cuBLASLt disabled)";
+                GemmEngine = "gemm.cu (cuBLASLt disabled)";
             }
             PoisonNewTensors = options.PoisonNewTensors;
             SynchronizeEachOp = options.SynchronizeEachOp;

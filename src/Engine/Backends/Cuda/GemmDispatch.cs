@@ -70,13 +70,15 @@ public static class GemmDispatch
     /// <summary>
     /// The once-per-shape warning for a GEMM that gemm.cu runs because cuBLASLt could not: which op and shape, and the
     /// reason — the heuristic's status when it offered nothing, else how many algorithms were refused and the last status.
+    /// A shape falls back only once every offered algorithm has refused it (earlier calls may have refused some: a search
+    /// resumes after them), so the count is <paramref name="offered"/>.
     /// </summary>
     public static string FallbackWarning(string op, string shape, int offered, CublasStatus heuristicStatus, AlgorithmSearch search)
     {
         string reason = offered == 0
             ? "cuBLASLt's heuristic offered no algorithm" +
               (heuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)heuristicStatus)})")
-            : $"cuBLASLt refused all {search.Refused} of the {offered} algorithm(s) its heuristic offered" +
+            : $"cuBLASLt refused all {offered} algorithm(s) its heuristic offered" +
               (search.LastRefusal is { } last ? $" (last: {StatusNames.Cublas((int)last)})" : "");
         return $"GEMM fallback: {op} {shape} runs on gemm.cu (CUDA cores, far slower than cuBLASLt): {reason}. Reported once per shape.";
     }
@@ -133,6 +135,10 @@ public static class GemmDispatch
             return $"{lib} (CUDA 13) no longer supports compute capability {cc}";
         return null;
     }
+
+    /// <summary>The warning for a backend without cuBLASLt although it was asked for: what the probe tried.</summary>
+    public static string MissingLibraryWarning(string probe) =>
+        $"cuBLASLt not found: every GEMM runs on gemm.cu (CUDA cores, far slower). {probe}";
 
     /// <summary>The warning for a cuBLASLt that is bypassed: the file, its version (when known) and why.</summary>
     public static string LibraryWarning(string path, ulong? version, string why) =>
