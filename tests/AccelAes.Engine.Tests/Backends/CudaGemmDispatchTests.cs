@@ -21,10 +21,16 @@ public class CudaGemmDispatchTests(CudaFixture fixture, ITestOutputHelper output
     private static bool GemmCase(OpCase c) =>
         c.Op is "Linear" or "Conv2d" && c.Inputs.Sum(i => i.Shape.Aggregate(1L, (a, d) => a * d)) <= 40_000;
 
-    private CudaBackend NewBackend(bool useCublasLt = true)
+    /// <summary>Skips without a device or without the fake cuBLASLt; then sets its knobs (undone by disposing the result).</summary>
+    private IDisposable Knobs(int refuse = 0, bool noAlgo = false, bool createFails = false, int version = 120400)
     {
         Skip.If(fixture.Backend is null, fixture.SkipReason);
         Skip.IfNot(FakeCublasLt.IsLoaded, "needs the CPU emulator's fake cuBLASLt (ACCELAES_CUDA_LIB_DIR from build.py)");
+        return FakeCublasLt.Configure(refuse, noAlgo, createFails, version);
+    }
+
+    private static CudaBackend NewBackend(bool useCublasLt = true)
+    {
         return new CudaBackend(new CudaBackendOptions { PoisonNewTensors = true, SynchronizeEachOp = true, UseCublasLt = useCublasLt });
     }
 
@@ -42,7 +48,7 @@ public class CudaGemmDispatchTests(CudaFixture fixture, ITestOutputHelper output
     [SkippableFact]
     public void RefusedAlgorithms_AreSkipped_TheNextOneRuns_AndNothingIsReported()
     {
-        using var knobs = FakeCublasLt.Configure(refuse: 2);
+        using var knobs = Knobs(refuse: 2);
         using var gpu = NewBackend();
         Assert.StartsWith("cuBLASLt", gpu.GemmEngine);
         RunGemmCases(gpu, seed: 12);
@@ -62,7 +68,7 @@ public class CudaGemmDispatchTests(CudaFixture fixture, ITestOutputHelper output
     [SkippableFact]
     public void AllAlgorithmsRefused_GemmCuRuns_WithOneWarningPerShape()
     {
-        using var knobs = FakeCublasLt.Configure(refuse: 4); // the fake offers 4
+        using var knobs = Knobs(refuse: 4); // the fake offers 4
         using var gpu = NewBackend();
         RunGemmCases(gpu, seed: 34);
         var shapes = gpu.GemmPlans.Planned;
@@ -81,7 +87,7 @@ public class CudaGemmDispatchTests(CudaFixture fixture, ITestOutputHelper output
     [SkippableFact]
     public void NoAlgorithmFromTheHeuristic_GemmCuRuns_WithOneWarningPerShape()
     {
-        using var knobs = FakeCublasLt.Configure(noAlgo: true);
+        using var knobs = Knobs(noAlgo: true);
         using var gpu = NewBackend();
         RunGemmCases(gpu, seed: 56);
         Assert.Equal(gpu.GemmPlans.Planned, gpu.GemmPlans.WithoutAlgorithm);
@@ -91,7 +97,7 @@ public class CudaGemmDispatchTests(CudaFixture fixture, ITestOutputHelper output
     [SkippableFact]
     public void CublasLtCreateFails_TheBackendRunsOnGemmCu_WithOneWarning()
     {
-        using var knobs = FakeCublasLt.Configure(createFails: true);
+        using var knobs = Knobs(createFails: true);
         using var gpu = NewBackend();
         output.WriteLine(gpu.GemmEngine);
         Assert.StartsWith("gemm.cu", gpu.GemmEngine);
@@ -109,7 +115,7 @@ public class CudaGemmDispatchTests(CudaFixture fixture, ITestOutputHelper output
     [SkippableFact]
     public void CublasLtNewerThanTheDriver_IsBypassed_WithOneWarning()
     {
-        using var knobs = FakeCublasLt.Configure(version: 130000); // the emulator's driver is CUDA 12.4
+        using var knobs = Knobs(version: 130000); // the emulator's driver is CUDA 12.4
         using var gpu = NewBackend();
         var warning = Assert.Single(gpu.Warnings);
         output.WriteLine(warning);
@@ -125,7 +131,7 @@ public class CudaGemmDispatchTests(CudaFixture fixture, ITestOutputHelper output
     [SkippableFact]
     public void GemmCu_WithCublasLtDisabled_MatchesTheCpu_Silently()
     {
-        using var knobs = FakeCublasLt.Configure();
+        using var knobs = Knobs();
         using var gpu = NewBackend(useCublasLt: false);
         Assert.Equal("gemm.cu (cuBLASLt disabled)", gpu.GemmEngine);
         RunGemmCases(gpu, seed: 90);
