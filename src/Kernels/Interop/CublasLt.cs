@@ -205,6 +205,16 @@ public static unsafe class CublasLt
         return handle;
     }
 
+    /// <summary>cublasLtCreate's status, without throwing: a library that cannot initialise is bypassed, not fatal.</summary>
+    public static CublasStatus TryCreate(out CublasLtHandle handle)
+    {
+        NativeLibraries.Require(CudaLibrary.CublasLt);
+        CublasLtHandle h = default;
+        var status = CublasLtNative.cublasLtCreate(&h);
+        handle = status == CublasStatus.CUBLAS_STATUS_SUCCESS ? h : default;
+        return status;
+    }
+
     public static void Destroy(CublasLtHandle handle) => Check(CublasLtNative.cublasLtDestroy(handle), "cublasLtDestroy");
 
     /// <summary>A matmul descriptor; fp32 compute and fp32 alpha/beta by default.</summary>
@@ -276,6 +286,23 @@ public static unsafe class CublasLt
 
     public static void PreferenceDestroy(CublasLtMatmulPreference preference) => Check(CublasLtNative.cublasLtMatmulPreferenceDestroy(preference), "cublasLtMatmulPreferenceDestroy");
 
+    /// <summary>
+    /// Up to <paramref name="maxResults"/> algorithms, best first, and cuBLASLt's status, without throwing: the GEMM
+    /// dispatch decides which statuses only mean "no algorithm here" (it then falls back) and which are errors.
+    /// </summary>
+    public static (CublasStatus Status, CublasLtMatmulHeuristicResult[] Results) TryHeuristic(CublasLtHandle handle, CublasLtMatmulDesc desc,
+        CublasLtMatrixLayout a, CublasLtMatrixLayout b, CublasLtMatrixLayout c, CublasLtMatrixLayout d,
+        CublasLtMatmulPreference preference, int maxResults)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxResults, 1);
+        var results = new CublasLtMatmulHeuristicResult[maxResults];
+        int returned = 0;
+        CublasStatus status;
+        fixed (CublasLtMatmulHeuristicResult* p = results)
+            status = CublasLtNative.cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, c, d, preference, maxResults, p, &returned);
+        return (status, status == CublasStatus.CUBLAS_STATUS_SUCCESS ? results[..Math.Clamp(returned, 0, maxResults)] : []);
+    }
+
     /// <summary>Up to <paramref name="maxResults"/> algorithms, best first; empty when none fits (cuBLASLt says NOT_SUPPORTED).</summary>
     public static CublasLtMatmulHeuristicResult[] Heuristic(CublasLtHandle handle, CublasLtMatmulDesc desc,
         CublasLtMatrixLayout a, CublasLtMatrixLayout b, CublasLtMatrixLayout c, CublasLtMatrixLayout d,
@@ -290,6 +317,20 @@ public static unsafe class CublasLt
             return [];
         Check(status, "cublasLtMatmulAlgoGetHeuristic", op);
         return results[..returned];
+    }
+
+    /// <summary>
+    /// <see cref="Matmul"/> returning cuBLASLt's status instead of throwing, so a caller can try the heuristic's next
+    /// algorithm when one is refused (a refusal writes nothing).
+    /// </summary>
+    public static CublasStatus TryMatmul(CublasLtHandle handle, CublasLtMatmulDesc desc, float alpha,
+        CuDevicePtr a, CublasLtMatrixLayout aLayout, CuDevicePtr b, CublasLtMatrixLayout bLayout, float beta,
+        CuDevicePtr c, CublasLtMatrixLayout cLayout, CuDevicePtr d, CublasLtMatrixLayout dLayout,
+        in CublasLtMatmulAlgo algo, CuDevicePtr workspace, ulong workspaceBytes, CuStream stream)
+    {
+        fixed (CublasLtMatmulAlgo* algoPtr = &algo)
+            return CublasLtNative.cublasLtMatmul(handle, desc, &alpha, a, aLayout, b, bLayout, &beta, c, cLayout, d, dLayout,
+                algoPtr, workspace, (nuint)workspaceBytes, stream);
     }
 
     /// <summary>D = alpha·op(A)·op(B) + beta·C (+ epilogue), fp32 alpha/beta (the descriptor's scale type).</summary>

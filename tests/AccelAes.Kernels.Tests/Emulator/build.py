@@ -38,6 +38,23 @@ def write(path, text):
         f.write(text)
 
 
+def build_fake_cublaslt(out):
+    """fake_cublaslt.cpp → <out>/libcublasLt.so.12, the name the engine's probe tries in ACCELAES_CUDA_LIB_DIR (see
+    fake_cublaslt.cpp). It has its own source stamp, so it is rebuilt when its source changes even where the emulator's
+    libcuda.so.1 is cached; it needs no kernel sources and binds to libcuda.so.1 at run time."""
+    src = os.path.join(HERE, "fake_cublaslt.cpp")
+    lib = os.path.join(out, "libcublasLt.so.12")
+    stamp = lib + ".sha256"
+    digest = hashlib.sha256(read(src).encode()).hexdigest()
+    if os.path.exists(lib) and os.path.exists(stamp) and read(stamp) == digest:
+        return
+    os.makedirs(out, exist_ok=True)
+    tmp = lib + ".tmp"
+    subprocess.run(["g++", "-std=c++20", "-O2", "-g", "-fPIC", "-shared", "-pthread", "-Wall", "-o", tmp, src, "-ldl"], check=True)
+    os.replace(tmp, lib)
+    write(stamp, digest)
+
+
 def main():
     sources = sorted(f for f in os.listdir(KERNELS) if f.endswith(".cu"))
     headers = sorted(f for f in os.listdir(KERNELS) if f.endswith(".cuh"))
@@ -48,6 +65,7 @@ def main():
         digest.update(read(p).encode())
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(tempfile.gettempdir(), "accelaes-cuda-emulator", digest.hexdigest()[:16])
     lib = os.path.join(out, "libcuda.so.1")
+    build_fake_cublaslt(out)
     if os.path.exists(lib):
         print(out)
         return

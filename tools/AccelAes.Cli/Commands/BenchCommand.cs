@@ -86,7 +86,8 @@ internal static class BenchCommand
                 $"Use --backend cuda, or a smoke run such as --layers 1 --resolution 128 (the CPU limit is {CpuGflopLimit} GFLOP per forward)."));
 
         using IBackend be = BackendFactory.Create(backendName, deviceOrdinal);
-        CudaEnvironmentReport.Show(be);
+        BackendDiagnostics.ShowEnvironment(be);
+        BackendDiagnostics.ShowWarnings(be);
         Ui.Info($"{config.Description} on {be.Name}; {o.Resolution}², batch {batch}; weights: {(folder is null ? "generated on the host (uniform, bf16), uploaded" : folder.Description)}");
         MicroResult? peak = null;
         if (!o.SkipPeak)
@@ -98,8 +99,9 @@ internal static class BenchCommand
         var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps);
         var result = ModelBenchmark.Run(be, request, folder?.Weights, Ui.Info);
         BenchReports.ShowModel(result, peak);
+        BackendDiagnostics.ShowGemmSummary(be);
         if (o.JsonPath is not null)
-            JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak));
+            JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak, be));
         return ExitCodes.Success;
     }
 
@@ -108,12 +110,14 @@ internal static class BenchCommand
         if (op is not ("gemm" or "attention"))
             throw new AccelAesException($"Unknown --op '{op}'; choose gemm or attention.");
         using IBackend be = BackendFactory.Create(backendName, deviceOrdinal);
-        CudaEnvironmentReport.Show(be);
+        BackendDiagnostics.ShowEnvironment(be);
+        BackendDiagnostics.ShowWarnings(be);
         bool gpu = backendName != "cpu";
         IReadOnlyList<MicroResult> results = op == "gemm"
             ? MicroBenchmarks.Gemm(be, sizes is { Length: > 0 } ? sizes : MicroBenchmarks.DefaultGemmSizes(gpu), warmup, repeats)
             : MicroBenchmarks.Attention(be, MicroBenchmarks.AttentionTokens, MicroBenchmarks.AttentionHeads, batch, warmup, repeats);
         BenchReports.ShowMicro(be, results, repeats);
+        BackendDiagnostics.ShowGemmSummary(be);
         if (jsonPath is not null)
             JsonFiles.Write(jsonPath, w => BenchReports.WriteMicroJson(w, be, results, repeats));
         return ExitCodes.Success;

@@ -49,7 +49,7 @@ internal static class BenchReports
         Ui.Info($"{r.Steps} steps: dense {F(r.DenseMilliseconds / 1e3, "F2")} s; {r.Accel} mix {F(r.MixMilliseconds / 1e3, "F2")} s → speed-up ×{F(r.Speedup, "F2")} (transformer + step ops; text encoders and VAE not included)");
     }
 
-    public static void WriteModelJson(Utf8JsonWriter w, ModelBenchmarkResult r, MicroResult? peak)
+    public static void WriteModelJson(Utf8JsonWriter w, ModelBenchmarkResult r, MicroResult? peak, IBackend? be = null)
     {
         w.WriteStartObject();
         w.WriteString("kind", "model");
@@ -111,6 +111,8 @@ internal static class BenchReports
         JsonFiles.Number(w, "dense_ms", r.DenseMilliseconds);
         JsonFiles.Number(w, "mix_ms", r.MixMilliseconds);
         JsonFiles.Number(w, "speedup", r.Speedup);
+        if (be is not null)
+            BackendDiagnostics.WriteJson(w, be, engine: true);
         w.WriteEndObject();
     }
 
@@ -143,6 +145,7 @@ internal static class BenchReports
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        BackendDiagnostics.WriteJson(w, be, engine: true);
         w.WriteEndObject();
     }
 }

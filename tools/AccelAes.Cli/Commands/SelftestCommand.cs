@@ -65,7 +65,8 @@ internal static class SelftestCommand
         int seed = seedOption ?? Random.Shared.Next();
         using var cuda = new CudaBackend(new CudaBackendOptions { Device = deviceOrdinal, PoisonNewTensors = true, SynchronizeEachOp = true });
         using var cpu = new CpuBackend();
-        CudaEnvironmentReport.Show(cuda);
+        BackendDiagnostics.ShowEnvironment(cuda);
+        BackendDiagnostics.ShowWarnings(cuda);
         Ui.Info($"seed {seed} (rerun with --seed {seed}{(filters.Length > 0 ? " --filter " + string.Join(",", filters) : "")})");
 
         var started = DateTime.UtcNow;
@@ -75,8 +76,6 @@ internal static class SelftestCommand
             ? []
             : ModelSelfTest.RunAll(cuda, cpu, seed, c => Matches(filters, c.Name), r => { if (!r.Passed) Ui.Warn(r.ToString()); });
         var elapsed = DateTime.UtcNow - started;
-        if (cuda.KernelTargetNotes.Count > 0)
-            CudaEnvironmentReport.ShowTargetNotes(cuda);
 
         var inv = CultureInfo.InvariantCulture;
         var table = Ui.Table("op", "case", "max error", "error bound", "pass");
@@ -92,6 +91,7 @@ internal static class SelftestCommand
         int total = ops.Count + models.Count;
         var pool = cuda.Memory;
         Ui.Info($"{ops.Count} op checks, {models.Count} model forwards in {Ui.Seconds(elapsed)}; device memory peak {Ui.Bytes((long)pool.PeakBytesInUse)} in tensors");
+        BackendDiagnostics.ShowGemmSummary(cuda);
         if (jsonPath is not null)
             WriteJson(jsonPath, cuda, seed, filters, ops, models, elapsed);
         if (total == 0)
@@ -126,6 +126,7 @@ internal static class SelftestCommand
             foreach (var note in cuda.KernelTargetNotes) w.WriteStringValue(note);
             w.WriteEndArray();
             w.WriteString("gemm", cuda.GemmEngine);
+            BackendDiagnostics.WriteJson(w, cuda, engine: false);
             w.WriteNumber("seed", seed);
             w.WriteString("filter", string.Join(",", filters));
             w.WriteNumber("seconds", elapsed.TotalSeconds);

@@ -75,9 +75,12 @@ public readonly record struct GemmMapping(
 
 /// <summary>
 /// cuBLASLt matmuls on the backend's stream: bf16 A/B, fp32 compute and scale, bf16 or fp32 D, optional
-/// BIAS / GELU / GELU_BIAS epilogue. Descriptors, layouts and the heuristic's first algorithm are cached
-/// per (mapping, D type, epilogue), so a shape pays for the heuristic query once. All pointers are pool
-/// blocks (256-byte aligned), which is the alignment cuBLASLt's heuristics assume by default.
+/// BIAS / GELU / GELU_BIAS epilogue. Per (mapping, D type, epilogue) it caches the descriptors, layouts, up to
+/// <see cref="GemmDispatch.HeuristicCandidates"/> algorithms from the heuristic and the one that ran, so a shape pays for
+/// the heuristic query once. A matmul that refuses an algorithm moves on to the next; a shape for which every
+/// algorithm is refused, or the heuristic offers none, is left to gemm.cu (the caller's fallback) for good, with one
+/// warning naming the reason. All pointers are pool blocks (256-byte aligned), which is the alignment cuBLASLt's
+/// heuristics assume by default.
 /// </summary>
 internal sealed class CublasLtGemm : IDisposable
 {
@@ -87,22 +90,29 @@ internal sealed class CublasLtGemm : IDisposable
     {
         public CublasLtMatmulDesc Desc;
         public CublasLtMatrixLayout A, B, D;
-        public CublasLtMatmulAlgo Algo;
-        public ulong WorkspaceBytes;
-        public bool HasAlgorithm;
+        public CublasLtMatmulHeuristicResult[] Algorithms = [];
+        public CublasStatus HeuristicStatus;
+        /// <summary>Index of the algorithm that last ran (or is to be tried first).</summary>
+        public int Current;
+        public string Op = "", Shape = "";
+        /// <summary>Set when gemm.cu takes the shape: the warning that said so.</summary>
+        public string? Fallback;
     }
 
     private readonly CublasLtHandle _handle;
     private readonly CuStream _stream;
     private readonly DeviceMemoryPool _pool;
     private readonly PoolBlock _workspace;
+    private readonly Action<string> _warn;
     private readonly Dictionary<Key, Plan> _plans = new();
 
-    public CublasLtGemm(CuStream stream, DeviceMemoryPool pool, ulong workspaceBytes)
+    /// <summary>Takes a handle from cublasLtCreate (the backend decides what a failure there means) and rents the workspace.</summary>
+    public CublasLtGemm(CublasLtHandle handle, CuStream stream, DeviceMemoryPool pool, ulong workspaceBytes, Action<string> warn)
     {
-        _handle = CublasLt.Create();
+        _handle = handle;
         _stream = stream;
         _pool = pool;
+        _warn = warn;
         _workspace = pool.Rent(workspaceBytes, "cuBLASLt workspace");
         WorkspaceBytes = workspaceBytes;
     }
@@ -112,13 +122,17 @@ internal sealed class CublasLtGemm : IDisposable
     /// <summary>Number of distinct GEMM shapes planned so far.</summary>
     public int PlannedShapes => _plans.Count;
 
-    /// <summary>Shapes for which cuBLASLt had no algorithm (the backend used gemm.cu for them).</summary>
-    public int ShapesWithoutAlgorithm => _plans.Values.Count(p => !p.HasAlgorithm);
+    /// <summary>Shapes that gemm.cu runs because cuBLASLt offered no algorithm or refused them all (each was warned about once).</summary>
+    public int ShapesWithoutAlgorithm => _plans.Values.Count(p => p.Fallback is not null);
 
-    /// <summary>Matmuls cuBLASLt refused after its heuristic had offered an algorithm.</summary>
+    /// <summary>Matmul attempts cuBLASLt refused (each followed by the next algorithm, or by gemm.cu).</summary>
     public int Refusals { get; private set; }
 
-    /// <summary>Runs D = op(A)·op(B) (+ epilogue). False when cuBLASLt has no algorithm for it (the caller falls back).</summary>
+    /// <summary>Every planned shape: the algorithm in use, or why it fell back.</summary>
+    public IReadOnlyList<GemmShapeReport> Shapes =>
+        _plans.Values.Select(p => new GemmShapeReport(p.Op, p.Shape, p.Algorithms.Length, p.Fallback is null ? p.Current : null, p.Fallback)).ToList();
+
+    /// <summary>Runs D = op(A)·op(B) (+ epilogue). False when cuBLASLt cannot run the shape (the caller falls back to gemm.cu).</summary>
     public bool TryMatmul(GemmMapping g, CuDevicePtr a, CuDevicePtr b, CuDevicePtr d, CudaDataType dType,
         CublasLtEpilogue epilogue, CuDevicePtr bias, string op)
     {
@@ -128,24 +142,28 @@ internal sealed class CublasLtGemm : IDisposable
             plan = CreatePlan(g, dType, epilogue, bias, op);
             _plans[key] = plan;
         }
-        if (!plan.HasAlgorithm)
+        if (plan.Fallback is not null)
             return false;
         if (epilogue is CublasLtEpilogue.Bias or CublasLtEpilogue.GeluBias)
             CublasLt.SetEpilogue(plan.Desc, epilogue, bias);
-        try
+        var workspace = new CuDevicePtr(_workspace.Address);
+        // From the algorithm that ran last time: one that refused once is not asked again (refusals are properties of
+        // the algorithm and problem, and a refused call wrote nothing).
+        var search = GemmDispatch.Search(plan.Current, plan.Algorithms.Length, i =>
+            CublasLt.TryMatmul(_handle, plan.Desc, 1f, a, plan.A, b, plan.B, 0f, d, plan.D, d, plan.D, plan.Algorithms[i].Algo,
+                workspace, plan.Algorithms[i].WorkspaceSize, _stream));
+        Refusals += search.Refused;
+        if (search.Fatal is { } fatal)
+            CublasLt.Check(fatal, "cublasLtMatmul", $"{op} {plan.Shape}, algorithm {plan.Current + search.Refused} of {plan.Algorithms.Length}");
+        if (search.Chosen is { } chosen)
         {
-            CublasLt.Matmul(_handle, plan.Desc, 1f, a, plan.A, b, plan.B, 0f, d, plan.D, d, plan.D, plan.Algo,
-                new CuDevicePtr(_workspace.Address), plan.WorkspaceBytes, _stream, op);
+            plan.Current = chosen;
+            return true;
         }
-        catch (AccelAes.Kernels.CudaException e) when (e.Status == (int)CublasStatus.CUBLAS_STATUS_NOT_SUPPORTED)
-        {
-            // The heuristic offered an algorithm the call then refuses (it happens with odd alignments): never
-            // try this shape again, let the caller use gemm.cu. Nothing was written.
-            plan.HasAlgorithm = false;
-            Refusals++;
-            return false;
-        }
-        return true;
+        plan.Current = plan.Algorithms.Length;
+        plan.Fallback = GemmDispatch.FallbackWarning(plan.Op, plan.Shape, plan.Algorithms.Length, plan.HeuristicStatus, search);
+        _warn(plan.Fallback);
+        return false;
     }
 
     private Plan CreatePlan(GemmMapping g, CudaDataType dType, CublasLtEpilogue epilogue, CuDevicePtr bias, string op)
@@ -156,19 +174,21 @@ internal sealed class CublasLtGemm : IDisposable
             A = CublasLt.MatrixLayoutCreate(CudaDataType.R16BF, g.ARows, g.ACols, g.Lda),
             B = CublasLt.MatrixLayoutCreate(CudaDataType.R16BF, g.BRows, g.BCols, g.Ldb),
             D = CublasLt.MatrixLayoutCreate(dType, g.DRows, g.DCols, g.Ldd),
+            Op = op,
+            Shape = GemmDispatch.DescribeShape(g, dType, epilogue),
         };
         CublasLt.SetTranspose(plan.Desc, g.TransA, g.TransB);
         CublasLt.SetEpilogue(plan.Desc, epilogue, bias);
         var preference = CublasLt.PreferenceCreate(WorkspaceBytes);
         try
         {
-            var results = CublasLt.Heuristic(_handle, plan.Desc, plan.A, plan.B, plan.D, plan.D, preference, 1, op);
-            if (results.Length > 0 && results[0].State == CublasStatus.CUBLAS_STATUS_SUCCESS)
-            {
-                plan.Algo = results[0].Algo;
-                plan.WorkspaceBytes = results[0].WorkspaceSize;
-                plan.HasAlgorithm = true;
-            }
+            var (status, results) = CublasLt.TryHeuristic(_handle, plan.Desc, plan.A, plan.B, plan.D, plan.D, preference,
+                GemmDispatch.HeuristicCandidates);
+            if (status != CublasStatus.CUBLAS_STATUS_SUCCESS && !GemmDispatch.IsRefusal(status))
+                CublasLt.Check(status, "cublasLtMatmulAlgoGetHeuristic", $"{op} {plan.Shape}");
+            plan.HeuristicStatus = status;
+            // A result whose state is not SUCCESS is a slot the heuristic could not fill: not an algorithm.
+            plan.Algorithms = results.Where(r => r.State == CublasStatus.CUBLAS_STATUS_SUCCESS).ToArray();
         }
         finally
         {

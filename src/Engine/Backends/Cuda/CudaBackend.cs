@@ -45,6 +45,7 @@ public sealed partial class CudaBackend : IBackend
     private readonly PinnedStaging _staging;
     private readonly PoolBlock _scratch;
     private readonly List<CudaTensor> _opTemporaries = [];
+    private readonly List<string> _warnings = [];
     private TensorScope? _scope;
     private int _opDepth;
     private string _opName = "";
@@ -68,7 +69,7 @@ public sealed partial class CudaBackend : IBackend
             var (_, total) = CudaDriver.MemoryInfo();
             _pool = new DeviceMemoryPool(new CudaDeviceMemory(this), Reclaim, options.ReclaimThresholdBytes ?? Math.Max(256UL << 20, total / 8));
             DriverVersion = CudaDriver.DriverVersion();
-            _kernels = new KernelLauncher(options.Compiler ?? new KernelCompiler(), Device.ComputeCapability, DriverVersion, _stream)
+            _kernels = new KernelLauncher(options.Compiler ?? new KernelCompiler(), Device.ComputeCapability, DriverVersion, _stream, Warn)
             {
                 Context = DescribeCurrentOp,
             };
@@ -76,14 +77,19 @@ public sealed partial class CudaBackend : IBackend
             _scratch = _pool.Rent(256, "scratch counters");
             if (options.UseCublasLt && CublasLt.IsAvailable)
             {
-                _gemm = new CublasLtGemm(_stream, _pool, options.CublasWorkspaceBytes);
-                GemmEngine = $"cuBLASLt {CublasLt.Version()}";
+                _gemm = OpenCublasLt(options.CublasWorkspaceBytes, out var engine);
+                GemmEngine = engine;
+            }
+            else if (options.UseCublasLt)
+            {
+                // Asked for but not installed: as slow as a bypassed one, so it is reported the same way.
+                var probe = NativeLibraries.Load(CudaLibrary.CublasLt).Describe();
+                GemmEngine = "gemm.cu (cuBLASLt not found: " + probe.Split('\n')[0] + ")";
+                Warn(GemmDispatch.MissingLibraryWarning(string.Join("; ", probe.Split('\n').Select(l => l.Trim()))));
             }
             else
             {
-                GemmEngine = options.UseCublasLt
-                    ? "gemm.cu (cuBLASLt not found: " + NativeLibraries.Load(CudaLibrary.CublasLt).Describe().Split('\n')[0] + ")"
-                    : "gemm.cu (cuBLASLt disabled)";
+                GemmEngine = "gemm.cu (cuBLASLt disabled)";
             }
             PoisonNewTensors = options.PoisonNewTensors;
             SynchronizeEachOp = options.SynchronizeEachOp;
@@ -120,11 +126,76 @@ public sealed partial class CudaBackend : IBackend
     /// <summary>Targets ruled out for this driver and NVRTC, and every switch to another target after a refused module, with reasons.</summary>
     public IReadOnlyList<string> KernelTargetNotes => _kernels.TargetNotes;
 
-    /// <summary>What runs Linear and Conv2d GEMMs ("cuBLASLt 120403" or the gemm.cu fallback and why).</summary>
+    /// <summary>What runs Linear and Conv2d GEMMs ("cuBLASLt 12.4.3 (path)" or "gemm.cu (why)").</summary>
     public string GemmEngine { get; }
 
-    /// <summary>GEMM shapes planned by cuBLASLt, and how many of them fell back to gemm.cu (no algorithm or refused).</summary>
+    /// <summary>GEMM shapes planned by cuBLASLt, and how many of them fell back to gemm.cu (no algorithm or all refused).</summary>
     public (int Planned, int WithoutAlgorithm) GemmPlans => _gemm is null ? (0, 0) : (_gemm.PlannedShapes, _gemm.ShapesWithoutAlgorithm);
+
+    /// <summary>Every GEMM shape cuBLASLt planned: the algorithm in use, or why gemm.cu runs it. Empty without cuBLASLt.</summary>
+    public IReadOnlyList<GemmShapeReport> GemmShapes => _gemm?.Shapes ?? [];
+
+    /// <summary>
+    /// What this backend had to do differently from the fast path, for people (the CLI prints them; the engine never
+    /// prints): a cuBLASLt that was bypassed, a GEMM shape that fell back to gemm.cu (once per shape), a kernel target
+    /// ruled out for this driver or abandoned after the driver refused a module (<see cref="KernelTargetNotes"/>). Those found while
+    /// the constructor ran are here before anyone could subscribe to <see cref="Warned"/>.
+    /// </summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    /// <summary>Raised for each new entry of <see cref="Warnings"/>, on the thread using the backend.</summary>
+    public event Action<string>? Warned;
+
+    internal void Warn(string message)
+    {
+        _warnings.Add(message);
+        Warned?.Invoke(message);
+    }
+
+    /// <summary>
+    /// cuBLASLt when it can serve this device and driver (<see cref="GemmDispatch.LibraryProblem"/>) and initialises;
+    /// otherwise null and one warning naming the file, its version and why — the backend then runs gemm.cu (DESIGN.md §3:
+    /// a library that cannot serve is reported and bypassed, never fatal).
+    /// </summary>
+    private CublasLtGemm? OpenCublasLt(ulong workspaceBytes, out string engine)
+    {
+        var library = NativeLibraries.Load(CudaLibrary.CublasLt);
+        string path = library.LoadedPath ?? library.LoadedName ?? "cuBLASLt";
+        ulong? version = null;
+        string? problem;
+        var handle = default(CublasLtHandle);
+        try
+        {
+            version = CublasLt.Version();
+            int? driver;
+            try { driver = CudaDriver.DriverVersion(); }
+            catch (CudaException) { driver = null; } // unknown: the major-version check is skipped, not failed
+            problem = GemmDispatch.LibraryProblem(version.Value, driver, Device.ComputeCapability);
+            if (problem is null && CublasLt.TryCreate(out handle) is var status and not CublasStatus.CUBLAS_STATUS_SUCCESS)
+                problem = $"cublasLtCreate returned {CublasLt.StatusName(status)}";
+        }
+        catch (EntryPointNotFoundException e)
+        {
+            problem = $"it lacks an entry point the engine binds ({e.Message})";
+        }
+        if (problem is not null)
+        {
+            Warn(GemmDispatch.LibraryWarning(path, version, problem));
+            engine = $"gemm.cu (cuBLASLt bypassed: {problem})";
+            return null;
+        }
+        try
+        {
+            var gemm = new CublasLtGemm(handle, _stream, _pool, workspaceBytes, Warn);
+            engine = $"cuBLASLt {GemmDispatch.VersionText(version!.Value)} ({path})";
+            return gemm;
+        }
+        catch
+        {
+            CublasLt.Destroy(handle); // the workspace did not fit: that is an out-of-memory error, not the library's
+            throw;
+        }
+    }
 
     /// <summary>See <see cref="CudaBackendOptions.PoisonNewTensors"/>.</summary>
     public bool PoisonNewTensors { get; set; }

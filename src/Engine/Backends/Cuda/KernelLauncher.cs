@@ -110,12 +110,23 @@ internal sealed unsafe class KernelLauncher : IDisposable
     private readonly HashSet<string> _checked = new(StringComparer.Ordinal);
 
     /// <param name="driverVersion">cuDriverGetVersion's value (12080), which rules out targets the driver cannot load; null when unknown.</param>
-    public KernelLauncher(KernelCompiler compiler, ComputeCapability capability, int? driverVersion, CuStream stream)
+    /// <param name="note">Told each target note as it is made (the backend's warnings).</param>
+    public KernelLauncher(KernelCompiler compiler, ComputeCapability capability, int? driverVersion, CuStream stream, Action<string>? note = null)
     {
         _compiler = compiler;
         _plan = compiler.PlanTargets(capability, driverVersion);
-        _targetNotes.AddRange(_plan.Excluded.Select(e => "not used: " + e));
+        _note = note;
+        foreach (var excluded in _plan.Excluded)
+            AddNote("not used: " + excluded);
         _stream = stream;
+    }
+
+    private readonly Action<string>? _note;
+
+    private void AddNote(string note)
+    {
+        _targetNotes.Add(note);
+        _note?.Invoke("kernel target: " + note);
     }
 
     /// <summary>The target modules are compiled for now: the plan's first, or a later one after a refusal.</summary>
@@ -211,7 +222,7 @@ internal sealed unsafe class KernelLauncher : IDisposable
             catch (Exception e) when (RefusalReason(e) is { } why && _target + 1 < _plan.Targets.Count)
             {
                 var next = _plan.Targets[_target + 1];
-                _targetNotes.Add($"{sourceFile} for {target.Architecture} failed ({why}); switched to {next.Architecture}: {next.Reason}");
+                AddNote($"{sourceFile} for {target.Architecture} failed ({why}); switched to {next.Architecture}: {next.Reason}");
                 _target++;
             }
         }
