@@ -41,7 +41,35 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
     /// <summary>The inner backend's tensor behind <paramref name="t"/> (inner tensors pass through unchanged).</summary>
     public static Tensor Unwrap(Tensor t) => t is DelegatedTensor d ? d.Inner : t;
 
-    private static Tensor? U(Tensor? t) => t is null ? null : Unwrap(t);
+    private static Tensor? U(Tensor? t)
+    {
+        var inner = t is null ? null : Unwrap(t);
+        if (inner is not null)
+            t_inputs?.Add(inner);
+        return inner;
+    }
+
+    [ThreadStatic] private static List<Tensor>? t_inputs;
+
+    /// <summary>
+    /// Runs <paramref name="run"/> (the <c>run</c> of a hook) and collects the inner tensors the op was given, in argument
+    /// order: for decorators whose behaviour depends on the inputs (Bf16StorageBackend follows the device's dtypes).
+    /// </summary>
+    protected static T RunRecordingInputs<T>(Func<T> run, out IReadOnlyList<Tensor> inputs)
+    {
+        var outer = t_inputs;
+        var recorded = t_inputs = [];
+        try
+        {
+            var result = run();
+            inputs = recorded;
+            return result;
+        }
+        finally
+        {
+            t_inputs = outer;
+        }
+    }
 
     private DelegatedTensor W(Tensor t) => new(this, t);
 
