@@ -46,7 +46,7 @@ string BuildCudaEmulator()
     }
     catch (Exception e)
     {
-        throw new Exception($"the CUDA emulator needs python3 and g++ (.ci/install-emulator-toolchain.sh): {e.Message}", e);
+        throw new Exception($"the CUDA emulator needs python3 and g++ (.ci/install-c-toolchain.sh): {e.Message}", e);
     }
     if (exit != 0)
         throw new Exception($"building the CUDA emulator failed (build.py exit code {exit})");
