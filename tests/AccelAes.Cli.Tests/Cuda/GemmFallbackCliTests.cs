@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using AccelAes.Kernels.Interop;
 
-namespace AccelAes.Cli.Tests;
+namespace AccelAes.Cli.Tests.Cuda;
 
 /// <summary>
 /// `accelaes selftest` shows what the CUDA backend reports about its GEMM path — a bypassed cuBLASLt, shapes that fell
