@@ -82,4 +82,16 @@ public class GemmFallbackCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.Equal(0, doc.RootElement.GetProperty("gemm_fallback_shapes").GetInt32());
         Assert.True(doc.RootElement.GetProperty("gemm_shapes").GetInt32() > 0);
     }
+
+    [SkippableFact]
+    public void Generate_on_cuda_says_when_a_bypassed_cublaslt_leaves_its_gemms_to_gemm_cu()
+    {
+        Skip.IfNot(FakeCublasLtLoaded(), "needs the CPU emulator's fake cuBLASLt (ACCELAES_CUDA_LIB_DIR from build.py)");
+        using var dir = new TempDirectory();
+        var r = CliRunner.Run(Environment("FAKE_CUBLASLT_CREATE_FAILS", "1"), TimeSpan.FromMinutes(10),
+            "generate", "--backend", "cuda", "--steps", "2", "--width", "32", "--height", "32", "--prompt", "a red cube", "--out", dir.File("cube.png"));
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("warning: cuBLASLt bypassed:", CliCache.Flat(r.All));
+        Assert.True(File.Exists(dir.File("cube.png")));
+    }
 }

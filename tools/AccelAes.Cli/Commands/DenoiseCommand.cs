@@ -60,6 +60,7 @@ internal static class DenoiseCommand
             int n = parse.GetValue(steps);
             if (n <= 0) throw new AccelAesException($"--steps must be positive, got {n}.");
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
             DenoisingSetup setup = PipelineFactory.Open(ModelFolder.Open(parse.GetValue(model)!), be, parse.GetValue(variant), parse.GetValue(scheduler));
             TimeSpan loadTime = watch.Elapsed;

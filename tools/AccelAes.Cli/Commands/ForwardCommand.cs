@@ -34,6 +34,7 @@ internal static class ForwardCommand
         command.SetAction(parse =>
         {
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var folder = ModelFolder.Open(parse.GetValue(model)!);
             var watch = Stopwatch.StartNew();
             LoadedComponent loaded = ComponentLoader.Load(folder.Component(parse.GetValue(component)!), be, parse.GetValue(variant));

@@ -57,6 +57,7 @@ internal static class GenerateCommand
         {
             string folder = parse.GetValue(model) ?? BuiltInFolder();
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var request = new GenerationRequest
             {
                 Prompt = parse.GetValue(prompt)!,
