@@ -28,11 +28,6 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
         ["12.0"] = (12, 0, 101376, 102400, 1536, 32),
     };
 
-    private static unsafe delegate* unmanaged<byte*, byte*, int> Configure() => EmulatorKnobs.Configure();
-
-    /// <summary>Sets an emulator knob in this process until disposed (then the environment's value again).</summary>
-    private static IDisposable Knob(string name, string value) => EmulatorKnobs.Set(name, value);
-
     /// <summary>fill_f32(buffer, value, n): one launch of ⌈n / 256⌉ blocks of 256 threads (or 1 × 32 when n is 32).</summary>
     private static void Fill(CuFunction fill, CuStream stream, CuDevicePtr buffer, float value, ulong n, uint shared = 0)
     {
@@ -56,7 +51,7 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
     [SkippableFact]
     public void The_device_reports_the_emulated_compute_capability_and_its_limits()
     {
-        Configure();
+        EmulatorKnobs.Configure();
         Assert.True(Architectures.TryGetValue(ExpectedCc, out var expected), $"FAKE_CUDA_CC={ExpectedCc} is not a documented value");
         var device = CudaDevice.Detect().Devices[0];
         output.WriteLine($"FAKE_CUDA_CC={ExpectedCc}: {device}");
@@ -79,7 +74,7 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
     [InlineData("12.0")]
     public unsafe void Dynamic_shared_memory_is_limited_to_48_KiB_then_to_the_architectures_opt_in_limit(string cc)
     {
-        using var knob = Knob("FAKE_CUDA_CC", cc);
+        using var knob = EmulatorKnobs.Set("FAKE_CUDA_CC", cc);
         var expected = Architectures[cc];
         Assert.Equal(expected.SharedOptin, CudaDriver.DeviceAttribute(0, CuDeviceAttribute.MaxSharedMemoryPerBlockOptin));
         Assert.Equal(expected.Major, CudaDriver.DeviceAttribute(0, CuDeviceAttribute.ComputeCapabilityMajor));
@@ -147,7 +142,7 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
     [SkippableFact]
     public void The_driver_version_is_the_knobs_and_a_PTX_newer_than_it_accepts_is_refused_with_its_JIT_log()
     {
-        Configure();
+        EmulatorKnobs.Configure();
         var expectedDefault = Environment.GetEnvironmentVariable("FAKE_CUDA_DRIVER_VERSION") is { Length: > 0 } v
             ? int.Parse(v, CultureInfo.InvariantCulture) : 12080;
         Assert.Equal(expectedDefault, CudaDriver.DriverVersion());
@@ -155,18 +150,18 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
         var ptx = new KernelCompiler(cache: null).Compile("fill.cu", GpuArchitecture.Compute(80)).Image;
         foreach (var driver in new[] { 11000, 11070, 11080, 11085, 12000, 12040, 12060, 12070, 12080, 12090, 13000 })
         {
-            using var knob = Knob("FAKE_CUDA_DRIVER_VERSION", driver.ToString(CultureInfo.InvariantCulture));
+            using var knob = EmulatorKnobs.Set("FAKE_CUDA_DRIVER_VERSION", driver.ToString(CultureInfo.InvariantCulture));
             Assert.Equal(driver, CudaDriver.DriverVersion());
             int newest = NewestIsa(driver);
             output.WriteLine($"driver {driver}: newest PTX ISA {newest / 10}.{newest % 10}");
             Assert.Equal(0, LoadStatus(WithPtxVersion(ptx, newest)));
             Assert.Equal((int)CuResult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION, LoadStatus(WithPtxVersion(ptx, newest + 1)));
         }
-        using (Knob("FAKE_CUDA_DRIVER_VERSION", "10020"))
+        using (EmulatorKnobs.Set("FAKE_CUDA_DRIVER_VERSION", "10020"))
             Assert.Equal((int)CuResult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION, LoadStatus(WithPtxVersion(ptx, 70)));
 
         // The engine's loader passes CU_JIT_ERROR_LOG_BUFFER: the refusal's explanation reaches the exception.
-        using (Knob("FAKE_CUDA_DRIVER_VERSION", "11080"))
+        using (EmulatorKnobs.Set("FAKE_CUDA_DRIVER_VERSION", "11080"))
         {
             var e = Assert.Throws<CudaException>(() => CudaDriver.ModuleLoadData(WithPtxVersion(ptx, 80), "a PTX 8.0 on driver 11.8"));
             output.WriteLine(e.Message);
@@ -178,7 +173,7 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
     [SkippableFact]
     public void Cubins_load_on_their_own_major_at_a_minor_at_least_theirs_and_PTX_on_any_newer_device()
     {
-        Configure();
+        EmulatorKnobs.Configure();
         var device = CudaDevice.Detect().Devices[0].ComputeCapability;
         var compiler = new KernelCompiler(cache: null);
         foreach (var sm in compiler.Nvrtc.SupportedArchitectures.Where(a => a >= KernelCompiler.MinimumArchitecture))
@@ -202,20 +197,20 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
     [SkippableFact]
     public void Refuse_images_refuses_every_image_of_the_kind_it_names_and_only_those()
     {
-        Configure();
+        EmulatorKnobs.Configure();
         var compiler = new KernelCompiler(cache: null);
         var cubin = compiler.Compile("fill.cu", GpuArchitecture.Sm(80)).Image;
         var ptx = compiler.Compile("fill.cu", GpuArchitecture.Compute(80)).Image;
-        using (Knob("FAKE_CUDA_CC", "8.0"))
+        using (EmulatorKnobs.Set("FAKE_CUDA_CC", "8.0"))
         {
             Assert.Equal(0, LoadStatus(cubin));
             Assert.Equal(0, LoadStatus(ptx));
-            using (Knob("FAKE_CUDA_REFUSE_IMAGES", "cubin"))
+            using (EmulatorKnobs.Set("FAKE_CUDA_REFUSE_IMAGES", "cubin"))
             {
                 Assert.Equal((int)CuResult.CUDA_ERROR_NO_BINARY_FOR_GPU, LoadStatus(cubin));
                 Assert.Equal(0, LoadStatus(ptx));
             }
-            using (Knob("FAKE_CUDA_REFUSE_IMAGES", "ptx"))
+            using (EmulatorKnobs.Set("FAKE_CUDA_REFUSE_IMAGES", "ptx"))
             {
                 Assert.Equal(0, LoadStatus(cubin));
                 Assert.Equal((int)CuResult.CUDA_ERROR_NO_BINARY_FOR_GPU, LoadStatus(ptx));
@@ -233,7 +228,7 @@ public unsafe class CudaEmulatorTests(ITestOutputHelper output)
     [SkippableFact]
     public unsafe void Launches_and_a_capture_from_several_host_threads_at_once_do_not_interfere()
     {
-        Configure();
+        EmulatorKnobs.Configure();
         var compiled = new KernelCompiler(cache: null).Compile("fill.cu", GpuArchitecture.Compute(80));
         using var module = CudaModule.Load(compiled);
         var fill = module.Function("fill_f32");

@@ -27,6 +27,15 @@ public class CudaKernelTargetTests(ITestOutputHelper output)
         Assert.Equal(values.Select(v => v * 2f), backend.Download(y));
     }
 
+    /// <summary>Emulates a driver one minor release below the NVRTC: its PTX ISA is too new for that driver, its CUBIN is fine.</summary>
+    private static IDisposable DriverOneMinorBelowTheNvrtc()
+    {
+        var nvrtc = new KernelCompiler(cache: null).Nvrtc;
+        Skip.If(nvrtc.Minor == 0, $"NVRTC {nvrtc.Version}: no older driver of the same major to emulate");
+        return EmulatorKnobs.Set("FAKE_CUDA_DRIVER_VERSION",
+            (nvrtc.Major * 1000 + (nvrtc.Minor - 1) * 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [SkippableFact]
     public void ARefusedCubin_MovesTheBackendToPtx_ForThisAndLaterModules_AndSaysWhy()
     {
@@ -54,10 +63,7 @@ public class CudaKernelTargetTests(ITestOutputHelper output)
     [SkippableFact]
     public void ADriverOlderThanTheNvrtc_IsNeverOfferedItsPtx()
     {
-        // One minor release below the NVRTC: its PTX ISA is too new for the driver, its CUBIN is fine.
-        var nvrtc = new KernelCompiler(cache: null).Nvrtc;
-        Skip.If(nvrtc.Minor == 0, $"NVRTC {nvrtc.Version}: no older driver of the same major to emulate");
-        using var driver = EmulatorKnobs.Set("FAKE_CUDA_DRIVER_VERSION", (nvrtc.Major * 1000 + (nvrtc.Minor - 1) * 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var driver = DriverOneMinorBelowTheNvrtc();
         using var backend = Backend();
         Assert.False(backend.Architecture.Architecture.IsVirtual);
         var ruledOut = Assert.Single(backend.KernelTargetNotes);
@@ -70,9 +76,7 @@ public class CudaKernelTargetTests(ITestOutputHelper output)
     [SkippableFact]
     public void ARefusalWithNoTargetLeft_IsAnErrorNamingTheStatus()
     {
-        var nvrtc = new KernelCompiler(cache: null).Nvrtc;
-        Skip.If(nvrtc.Minor == 0, $"NVRTC {nvrtc.Version}: no older driver of the same major to emulate");
-        using var driver = EmulatorKnobs.Set("FAKE_CUDA_DRIVER_VERSION", (nvrtc.Major * 1000 + (nvrtc.Minor - 1) * 10).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var driver = DriverOneMinorBelowTheNvrtc();
         using var refuse = EmulatorKnobs.Set("FAKE_CUDA_REFUSE_IMAGES", "cubin");
         using var backend = Backend();
         var e = Assert.Throws<CudaException>(() => ScaleWorks(backend));
