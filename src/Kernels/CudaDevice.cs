@@ -87,7 +87,7 @@ public sealed record GpuDetection(
     public bool IsAvailable => Status == GpuStatus.Available;
 
     /// <summary>"12.4" from the driver's 12040.</summary>
-    public string? DriverVersionText => DriverVersion is { } v ? $"{v / 1000}.{v % 1000 / 10}" : null;
+    public string? DriverVersionText => DriverVersion is { } v ? CudaDriver.FormatVersion(v) : null;
 
     /// <summary>One line: the devices, or the failed check and its reason.</summary>
     public string Summary => IsAvailable

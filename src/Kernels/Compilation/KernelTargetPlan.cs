@@ -1,4 +1,3 @@
-using System.Globalization;
 using AccelAes.Kernels.Interop;
 
 namespace AccelAes.Kernels.Compilation;
@@ -27,7 +26,7 @@ public sealed record KernelTargetPlan(IReadOnlyList<ArchitectureChoice> Targets,
         var targets = new List<ArchitectureChoice>();
         var excluded = new List<string>();
         int nvrtcVersion = nvrtc.Major * 1000 + nvrtc.Minor * 10;
-        string driver = driverVersion is { } d ? FormatCudaVersion(d) : "unknown";
+        string driver = driverVersion is { } d ? CudaDriver.FormatVersion(d) : "unknown";
 
         if (nvrtc.Supports(deviceArchitecture) && nvrtc.CanEmitCubin)
         {
@@ -61,10 +60,6 @@ public sealed record KernelTargetPlan(IReadOnlyList<ArchitectureChoice> Targets,
                 + $"\nUse an NVRTC no newer than the driver (put its folder in {NativeLibraries.OverrideDirectoryVariable}) or update the NVIDIA driver.");
         return new KernelTargetPlan(targets, excluded);
     }
-
-    /// <summary>"12.8" from cuDriverGetVersion's 12080.</summary>
-    public static string FormatCudaVersion(int version) =>
-        string.Create(CultureInfo.InvariantCulture, $"{version / 1000}.{version % 1000 / 10}");
 
     /// <summary>
     /// True when the driver refused the image itself (wrong architecture, PTX ISA too new, JIT unavailable or

@@ -332,6 +332,10 @@ public static unsafe class CudaDriver
         return true;
     }
 
+    /// <summary>"12.8" from cuDriverGetVersion's 12080 (1000·major + 10·minor).</summary>
+    public static string FormatVersion(int version) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{version / 1000}.{version % 1000 / 10}");
+
     internal static string FormatBytes(ulong bytes) => bytes switch
     {
         >= 1UL << 30 => $"{bytes / (double)(1UL << 30):0.##} GiB",

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Backends.Cuda;
-using AccelAes.Kernels.Compilation;
 using AccelAes.Kernels.Interop;
 
 namespace AccelAes.Cli.Commands;
@@ -22,7 +21,7 @@ internal static class BackendDiagnostics
     {
         if (be is not CudaBackend cuda)
             return;
-        Ui.Info($"CUDA driver {KernelTargetPlan.FormatCudaVersion(cuda.DriverVersion)} ({NativeLibraries.Load(CudaLibrary.Driver).LoadedPath}); " +
+        Ui.Info($"CUDA driver {CudaDriver.FormatVersion(cuda.DriverVersion)} ({NativeLibraries.Load(CudaLibrary.Driver).LoadedPath}); " +
                 $"NVRTC {Nvrtc.Info.Version} ({Nvrtc.Info.LibraryPath}); GEMM: {cuda.GemmEngine}");
         Ui.Info($"device {cuda.Device}; kernels for {cuda.Architecture}");
     }

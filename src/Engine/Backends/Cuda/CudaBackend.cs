@@ -167,10 +167,7 @@ public sealed partial class CudaBackend : IBackend
         try
         {
             version = CublasLt.Version();
-            int? driver;
-            try { driver = CudaDriver.DriverVersion(); }
-            catch (CudaException) { driver = null; } // unknown: the major-version check is skipped, not failed
-            problem = GemmDispatch.LibraryProblem(version.Value, driver, Device.ComputeCapability);
+            problem = GemmDispatch.LibraryProblem(version.Value, DriverVersion, Device.ComputeCapability);
             if (problem is null && CublasLt.TryCreate(out handle) is var status and not CublasStatus.CUBLAS_STATUS_SUCCESS)
                 problem = $"cublasLtCreate returned {CublasLt.StatusName(status)}";
         }

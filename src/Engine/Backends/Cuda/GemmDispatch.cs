@@ -128,7 +128,7 @@ public static class GemmDispatch
         if (major < 11)
             return $"{lib} is older than 11.0, which added bf16 GEMMs";
         if (driverVersion is { } driver && (int)major > driver / 1000)
-            return $"{lib} needs a CUDA {major}.x driver; this driver supports CUDA {driver / 1000}.{driver % 1000 / 10}";
+            return $"{lib} needs a CUDA {major}.x driver; this driver supports CUDA {CudaDriver.FormatVersion(driver)}";
         if (MinimumCublasLtVersion(cc) is { } minimum && cublasLtVersion < minimum)
             return $"{lib} has no kernels for compute capability {cc} (sm_{cc.Architecture}); it needs cuBLASLt {VersionText(minimum)} or newer";
         if (major >= 13 && cc.Architecture < 75)
