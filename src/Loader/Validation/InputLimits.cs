@@ -1,0 +1,38 @@
+namespace AccelAes.Loader.Validation;
+
+/// <summary>
+/// Upper bounds on every count and size a user can type or a file can claim (DESIGN.md §7), checked before
+/// anything is allocated. They sit far above every real model and run, and far below what would exhaust memory or
+/// time: a value past one is a typo or a hostile file, and the error says which bound it broke. One table, used by
+/// the CLI and the C ABI alike, so the two cannot disagree.
+/// </summary>
+public static class InputLimits
+{
+    // ---- What a user types (CLI options, C ABI fields) -------------------------------------------------
+
+    /// <summary>Denoising steps. Real runs use 1–100; the schedulers' training grid has 1000 timesteps.</summary>
+    public const int MaxSteps = 10_000;
+
+    /// <summary>Image width or height in pixels. 8192² latents already need tens of GB of activations on every backbone.</summary>
+    public const int MaxImageSide = 8192;
+
+    /// <summary>A guidance scale's magnitude (real ones are 0–20; beyond this the output is numerically meaningless).</summary>
+    public const float MaxGuidanceScale = 1000f;
+
+    /// <summary>Token sequence lengths a user can ask for (tokenize --max-length, max_sequence_length). T5 takes 512, Gemma 256.</summary>
+    public const int MaxSequenceLength = 16_384;
+
+    /// <summary>Benchmark repetitions and warm-up runs.</summary>
+    public const int MaxRepeat = 100_000;
+
+    // ---- What a file claims ----------------------------------------------------------------------------
+
+    /// <summary>A JSON config (model_index.json, config.json, scheduler_config.json, tokenizer_config.json). Real ones are a few KB.</summary>
+    public const long MaxConfigFileBytes = 16L << 20;
+
+    /// <summary>A tokenizer file (vocab.json, merges.txt, tokenizer.json, spiece.model). Gemma's tokenizer.json is ~34 MB.</summary>
+    public const long MaxTokenizerFileBytes = 512L << 20;
+
+    /// <summary>Tokens in a vocabulary (including added and extra ids). Gemma has 256 000; T5 32 100.</summary>
+    public const int MaxVocabularySize = 4_000_000;
+}
