@@ -316,6 +316,14 @@ internal static unsafe class Exports
 
     // ---- Helpers ----------------------------------------------------------------------------------------
 
+    /// <summary>The generate options as <see cref="GenerationRequestValidation"/> names them in its messages (0 = default where the header says so).</summary>
+    private static readonly GenerationFieldNames FieldNames = new(
+        "accelaes_generate_options.steps (0 = the pipeline's default)",
+        "accelaes_generate_options.guidance (0 = the pipeline's default)",
+        "accelaes_generate_options.true_cfg_scale (0 = off)",
+        "accelaes_generate_options.width (0 = the model's default)",
+        "accelaes_generate_options.height (0 = the model's default)");
+
     /// <summary>The generate options, checked and turned into the engine's request, with the image size they give.</summary>
     private sealed record Parsed(GenerateOptions Options, GenerationRequest Request, int Width, int Height);
 
@@ -329,22 +337,8 @@ internal static unsafe class Exports
         string prompt = NativeText.Read(o.Prompt, $"{S}.prompt")
                         ?? throw InvalidArgument($"{S}.prompt is NULL; pass \"\" for an empty prompt.");
         string negative = NativeText.Read(o.NegativePrompt, $"{S}.negative_prompt") ?? "";
-        if (o.Steps < 0)
-            throw InvalidArgument($"{S}.steps is {o.Steps}; use a positive number of steps, or 0 for the pipeline's default ({p.DefaultSteps}).");
-        if (!float.IsFinite(o.Guidance) || o.Guidance < 0)
-            throw InvalidArgument($"{S}.guidance is {o.Guidance}; use a finite scale ≥ 0 (0 = the pipeline's default, {p.DefaultGuidanceScale}).");
-        if (!float.IsFinite(o.TrueCfgScale) || o.TrueCfgScale < 0)
-            throw InvalidArgument($"{S}.true_cfg_scale is {o.TrueCfgScale}; use a finite scale ≥ 0 (0 = off).");
-        if (o.TrueCfgScale != 0 && p.PipelineClass != "FluxPipeline")
-            throw InvalidArgument($"{S}.true_cfg_scale is a FluxPipeline setting; {p.PipelineClass} guides with guidance.");
         if (o.GuidanceMode is not (0 or 1))
             throw InvalidArgument($"{S}.guidance_mode is {o.GuidanceMode}; use ACCELAES_GUIDANCE_BATCHED (0) or ACCELAES_GUIDANCE_TWO_PASS (1).");
-        if (o.Width < 0 || o.Height < 0)
-            throw InvalidArgument($"{S}: width and height must be positive (or 0 for the model's default); got {o.Width}×{o.Height}.");
-        int width = o.Width == 0 ? p.DefaultWidth : o.Width;
-        int height = o.Height == 0 ? p.DefaultHeight : o.Height;
-        if (width % p.SizeMultiple != 0 || height % p.SizeMultiple != 0)
-            throw InvalidArgument($"{S}: {p.PipelineClass} needs a width and height that are multiples of {p.SizeMultiple}; got {width}×{height}.");
 
         if (o.AccelOverrideCount < 0)
             throw InvalidArgument($"{S}.accel_override_count is {o.AccelOverrideCount}; it must be 0 or more.");
@@ -368,27 +362,18 @@ internal static unsafe class Exports
             Steps = o.Steps == 0 ? null : o.Steps,
             GuidanceScale = o.Guidance == 0 ? null : o.Guidance,
             Seed = o.Seed,
-            Width = width,
-            Height = height,
+            Width = o.Width == 0 ? null : o.Width,
+            Height = o.Height == 0 ? null : o.Height,
             GuidanceMode = o.GuidanceMode == 1 ? GuidanceMode.TwoPass : GuidanceMode.Batched,
             TrueCfgScale = o.TrueCfgScale == 0 ? null : o.TrueCfgScale,
             Acceleration = acceleration,
             AesMaskClip = clip,
         };
-        // The pipeline resolves the knobs only after encoding the prompt; resolving them here too makes a bad knob
-        // value an immediate error (and lets accelaes_image_size validate them).
-        if (!acceleration.IsNone && BackboneOf(p.PipelineClass) is { } backbone)
-            acceleration.Resolve(backbone, request.Steps ?? p.DefaultSteps, request.GuidanceScale ?? p.DefaultGuidanceScale);
-        return new Parsed(o, request, width, height);
+        // The one validation the CLI and the pipelines use too (so accelaes_image_size accepts exactly what
+        // accelaes_generate does); the zeros that mean "default" here were turned into unset values above.
+        ResolvedGeneration resolved = GenerationRequestValidation.Resolve(request, p, FieldNames);
+        return new Parsed(o, request, resolved.Width, resolved.Height);
     }
-
-    private static Backbone? BackboneOf(string pipelineClass) => pipelineClass switch
-    {
-        "StableDiffusion3Pipeline" => Backbone.Sd3,
-        "FluxPipeline" => Backbone.Flux,
-        _ when LuminaPipeline.PipelineClassNames.Contains(pipelineClass) => Backbone.Lumina,
-        _ => null,
-    };
 
     private static GenerateResult Statistics(GenerationResult r, double totalSeconds, byte* warnings)
     {

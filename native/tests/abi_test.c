@@ -20,6 +20,7 @@
 #include "accelaes.h"
 
 #include <pthread.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,21 @@ static void test_bad_options(void) {
     small_options(&o);
     o.width = 40;
     expect("accelaes_generate(width 40)", accelaes_generate(model, &o, rgb, sizeof rgb, NULL), ACCELAES_ERR_INVALID_ARGUMENT, "multiples of 16");
+    /* Bounds and non-finite values: the validation the CLI shares (InputLimits), checked before anything is allocated. */
+    small_options(&o);
+    o.steps = INT32_MAX;
+    expect("accelaes_generate(steps INT32_MAX)", accelaes_generate(model, &o, rgb, sizeof rgb, NULL), ACCELAES_ERR_INVALID_ARGUMENT, "between 1 and 10000");
+    small_options(&o);
+    o.guidance = NAN;
+    expect("accelaes_generate(guidance NaN)", accelaes_generate(model, &o, rgb, sizeof rgb, NULL), ACCELAES_ERR_INVALID_ARGUMENT, "guidance (0 = the pipeline's default) is NaN");
+    small_options(&o);
+    o.true_cfg_scale = -INFINITY;
+    expect("accelaes_generate(true_cfg_scale -inf)", accelaes_generate(model, &o, rgb, sizeof rgb, NULL), ACCELAES_ERR_INVALID_ARGUMENT, "true_cfg_scale");
+    small_options(&o);
+    o.width = 4096; /* a multiple of 16, beyond the tiny SD3's position table */
+    w = h = -1;
+    expect("accelaes_image_size(width beyond the position table)", accelaes_image_size(model, &o, &w, &h), ACCELAES_ERR_INVALID_ARGUMENT, "pos_embed_max_size");
+    CHECK(w == -1 && h == -1, "accelaes_image_size refuses a size accelaes_generate would refuse");
     small_options(&o);
     o.guidance_mode = 7;
     expect("accelaes_generate(guidance_mode 7)", accelaes_generate(model, &o, rgb, sizeof rgb, NULL), ACCELAES_ERR_INVALID_ARGUMENT, "guidance_mode");

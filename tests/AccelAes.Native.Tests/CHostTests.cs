@@ -104,7 +104,7 @@ public class CAbiContractTests(NativeBuild build)
 {
     [SkippableTheory]
     [InlineData("version", 50)]
-    [InlineData("bad-options", 60)]
+    [InlineData("bad-options", 65)]
     [InlineData("cancel", 22)]
     [InlineData("handles", 45)]
     [InlineData("threads", 30)]

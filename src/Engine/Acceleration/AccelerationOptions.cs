@@ -1,5 +1,6 @@
 using System.Globalization;
 using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Engine.Acceleration;
 
@@ -325,11 +326,23 @@ public sealed record AccelerationOptions
         return this with { CaptureLayers = parts.Select(p => Int("layers", p)).ToArray() };
     }
 
+    /// <summary>The largest layer index or capture stride accepted (the deepest real backbones have 57 blocks).</summary>
+    private const int MaxLayerIndex = 10_000;
+
+    /// <summary>
+    /// The largest heat-map blur, in tokens: the widest token grid the engine generates is 8192 / 16 = 512 tokens, so a
+    /// larger σ only flattens the map (and its kernel, 3σ wide, would be an allocation the size of the typo).
+    /// </summary>
+    private const double MaxBlurSigma = 1024;
+
+    /// <summary>The flat-heat-map threshold compares a standard deviation of min-max normalised values (at most 0.5); far above is a typo.</summary>
+    private const double MaxStdThreshold = 1e6;
+
     /// <summary>Every problem with the options, each message starting with the knob's name; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
         var e = new List<string>();
-        if (Steps < 1) e.Add($"steps: must be at least 1, got {Steps}.");
+        if (Steps < 1 || Steps > InputLimits.MaxSteps) e.Add($"steps: must be between 1 and {InputLimits.MaxSteps}, got {Steps}.");
         if (!double.IsFinite(GuidanceScale)) e.Add($"guidance: must be a finite number, got {GuidanceScale}.");
         if (!(SkipRatio >= 0 && SkipRatio < 1)) e.Add($"skip_ratio: must be in [0, 1), got {SkipRatio}.");
         if (MaskStep is int m && (m < 0 || m >= Steps))
@@ -337,23 +350,23 @@ public sealed record AccelerationOptions
         if (SpatialCfg && Backbone == Backbone.Flux)
             e.Add("spatial_cfg: FLUX is guidance-distilled (one pass, no CFG branches), so there is no guidance to shape.");
         if (SpatialCfg && MaskStep is null) e.Add("spatial_cfg: needs a mask (set mask_step).");
-        if (!double.IsFinite(ForegroundScale)) e.Add($"s_fg: must be a finite number, got {ForegroundScale}.");
-        if (!double.IsFinite(BackgroundScale)) e.Add($"s_bg: must be a finite number, got {BackgroundScale}.");
+        if (!(Math.Abs(ForegroundScale) <= InputLimits.MaxGuidanceScale)) e.Add($"s_fg: must be a number between ±{InputLimits.MaxGuidanceScale}, got {ForegroundScale}.");
+        if (!(Math.Abs(BackgroundScale) <= InputLimits.MaxGuidanceScale)) e.Add($"s_bg: must be a number between ±{InputLimits.MaxGuidanceScale}, got {BackgroundScale}.");
         if (SkipSparse && MaskStep is null) e.Add("sparse: SkipSparse needs a mask (set mask_step).");
-        if (Refresh < 0) e.Add($"refresh: must be 0 (never) or a positive number of computed steps, got {Refresh}.");
+        if (Refresh < 0 || Refresh > InputLimits.MaxSteps) e.Add($"refresh: must be 0 (never) or a number of computed steps up to {InputLimits.MaxSteps}, got {Refresh}.");
         if (Refresh > 0 && !SkipSparse) e.Add("refresh: a background refresh only exists with SkipSparse (sparse=on).");
         if (Warmup < 0 || Warmup > Steps) e.Add($"warmup: must be in [0, {Steps}] for {Steps} steps, got {Warmup}.");
-        if (Interval < 1) e.Add($"interval: must be at least 1 (1 = no skipping), got {Interval}.");
-        if (CaptureLayerStride < 1) e.Add($"layers: the capture stride must be at least 1, got {CaptureLayerStride}.");
+        if (Interval < 1 || Interval > InputLimits.MaxSteps) e.Add($"interval: must be between 1 (no skipping) and {InputLimits.MaxSteps}, got {Interval}.");
+        if (CaptureLayerStride < 1 || CaptureLayerStride > MaxLayerIndex) e.Add($"layers: the capture stride must be between 1 and {MaxLayerIndex}, got {CaptureLayerStride}.");
         if (CaptureLayers is { } layers)
         {
             if (layers.Count == 0) e.Add("layers: the capture layer list is empty.");
-            if (layers.Any(l => l < 0)) e.Add($"layers: layer indices must not be negative ({string.Join(",", layers)}).");
+            if (layers.Any(l => l < 0 || l > MaxLayerIndex)) e.Add($"layers: layer indices must be between 0 and {MaxLayerIndex} ({string.Join(",", layers)}).");
             if (layers.Distinct().Count() != layers.Count) e.Add($"layers: layer {layers.GroupBy(l => l).First(g => g.Count() > 1).Key} is listed twice.");
         }
 
-        if (BlurSigma is double s && !(s > 0 && double.IsFinite(s))) e.Add($"blur_sigma: must be a positive number, got {s}.");
-        if (!(StdThreshold >= 0 && double.IsFinite(StdThreshold))) e.Add($"std_threshold: must be a non-negative number, got {StdThreshold}.");
+        if (BlurSigma is double s && !(s > 0 && s <= MaxBlurSigma)) e.Add($"blur_sigma: must be a number above 0 and at most {MaxBlurSigma} tokens, got {s}.");
+        if (!(StdThreshold >= 0 && StdThreshold <= MaxStdThreshold)) e.Add($"std_threshold: must be a number between 0 and {MaxStdThreshold}, got {StdThreshold}.");
         if (!(ConfidenceGate >= -1 && ConfidenceGate <= 1)) e.Add($"gate: a cosine-similarity gate must be in [-1, 1], got {ConfidenceGate}.");
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");

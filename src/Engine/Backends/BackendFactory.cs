@@ -57,14 +57,14 @@ public static class BackendFactory
     public static void RequireUsable(GpuDetection detection, int device = 0)
     {
         if (!detection.IsAvailable)
-            throw new GpuUnavailableException(detection, $"--backend cuda: {detection.Summary}");
+            throw new GpuUnavailableException(detection, $"The CUDA backend cannot run here: {detection.Summary}");
         if (device < 0 || device >= detection.Devices.Count)
             throw new GpuUnavailableException(detection,
-                $"--backend cuda: device {device} does not exist; the driver sees {detection.Devices.Count} device(s): {string.Join("; ", detection.Devices)}");
+                $"The CUDA backend cannot run on device {device}: it does not exist; the driver sees {detection.Devices.Count} device(s): {string.Join("; ", detection.Devices)}");
         var nvrtc = NativeLibraries.Load(CudaLibrary.Nvrtc);
         if (!nvrtc.IsLoaded)
             throw new GpuUnavailableException(detection,
-                $"--backend cuda: the GPU is there ({detection.Devices[device]}) but the kernels cannot be compiled: {nvrtc.Describe()}");
+                $"The CUDA backend cannot run here: the GPU is there ({detection.Devices[device]}) but the kernels cannot be compiled: {nvrtc.Describe()}");
     }
 }
 

@@ -39,7 +39,7 @@ public readonly record struct GpuArchitecture(int Number, bool IsVirtual, string
         while (digits < text.Length && char.IsAsciiDigit(text[digits]))
             digits++;
         var suffix = text[digits..];
-        if (digits < 2 || suffix is not ("" or "a" or "f"))
+        if (digits is < 2 or > 4 || suffix is not ("" or "a" or "f"))
             return false;
         architecture = new GpuArchitecture(int.Parse(text[..digits], CultureInfo.InvariantCulture), isVirtual, suffix);
         return true;

@@ -5,6 +5,7 @@ using AccelAes.Engine.Backends;
 using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.SafeTensors;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Cli.Commands;
 
@@ -17,6 +18,18 @@ internal static class BenchCommand
 {
     /// <summary>CPU runs of real configs above this many GFLOP per forward are refused (minutes per forward at CPU rates).</summary>
     internal const double CpuGflopLimit = 500;
+
+    /// <summary>Deeper than any real backbone (57 blocks at most): the value only truncates.</summary>
+    private const int MaxLayers = 10_000;
+
+    /// <summary>A benchmark batch; real ones are 1 or 2 (CFG).</summary>
+    private const int MaxBatch = 64;
+
+    /// <summary>The largest GEMM side: 16384³ is already 8.8 TFLOP and three 1 GiB bf16 operands.</summary>
+    private const int MaxGemmSize = 16_384;
+
+    /// <summary>CUDA device ordinals: the driver enumerates far fewer.</summary>
+    private const int MaxDeviceOrdinal = 1024;
 
     public static Command Create()
     {
@@ -46,7 +59,17 @@ internal static class BenchCommand
         };
         command.SetAction(parse =>
         {
-            int reps = Math.Max(1, parse.GetValue(repeat)), warm = Math.Max(0, parse.GetValue(warmup));
+            // Every number is checked before any work, never clamped: a typo is an error, not a different benchmark.
+            int reps = ValueChecks.Count(parse.GetValue(repeat), "--repeat", 1, InputLimits.MaxRepeat);
+            int warm = ValueChecks.Count(parse.GetValue(warmup), "--warmup", 0, InputLimits.MaxRepeat);
+            ValueChecks.Fraction(parse.GetValue(focus), "--focus-fraction");
+            int side = ValueChecks.Count(parse.GetValue(resolution), "--resolution", 16, InputLimits.MaxImageSide);
+            if (side % 16 != 0) throw new AccelAesException($"--resolution must be a multiple of 16, got {side}.");
+            if (parse.GetValue(layers) is int keep) ValueChecks.Count(keep, "--layers", 1, MaxLayers);
+            if (parse.GetValue(batch) is int b) ValueChecks.Count(b, "--batch", 1, MaxBatch);
+            if (parse.GetValue(steps) is int n) ValueChecks.Count(n, "--steps", 1, InputLimits.MaxSteps);
+            foreach (int gemmSize in parse.GetValue(sizes) ?? []) ValueChecks.Count(gemmSize, "--sizes", 1, MaxGemmSize);
+            ValueChecks.Count(parse.GetValue(device), "--device", 0, MaxDeviceOrdinal);
             string? jsonPath = parse.GetValue(json);
             if (parse.GetValue(read) is string path)
                 return ReadThroughput(path, reps);

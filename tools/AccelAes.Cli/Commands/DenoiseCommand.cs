@@ -6,6 +6,7 @@ using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 using Spectre.Console;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Cli.Commands;
 
@@ -19,12 +20,8 @@ internal static class DenoiseCommand
     private static Engine.Acceleration.AccelerationOptions? AccelerationFor(DenoisingSetup setup, Engine.Acceleration.AccelerationRequest request, int steps, float guidance)
     {
         if (request.IsNone) return null;
-        Engine.Acceleration.Backbone backbone = setup.Pipeline.PipelineClass switch
-        {
-            "StableDiffusion3Pipeline" => Engine.Acceleration.Backbone.Sd3,
-            "FluxPipeline" => Engine.Acceleration.Backbone.Flux,
-            _ => Engine.Acceleration.Backbone.Lumina,
-        };
+        Engine.Acceleration.Backbone backbone = PipelineBackbones.Of(setup.Pipeline.PipelineClass)
+            ?? throw new AccelAesException($"{setup.Pipeline.PipelineClass} has no acceleration presets.");
         return request.Resolve(backbone, steps, guidance);
     }
 
@@ -57,8 +54,10 @@ internal static class DenoiseCommand
         };
         command.SetAction(parse =>
         {
-            int n = parse.GetValue(steps);
-            if (n <= 0) throw new AccelAesException($"--steps must be positive, got {n}.");
+            int n = ValueChecks.Count(parse.GetValue(steps), "--steps", 1, InputLimits.MaxSteps);
+            ValueChecks.Finite(parse.GetValue(guidance), "--guidance", 0, InputLimits.MaxGuidanceScale);
+            if (parse.GetValue(width) is int w) ValueChecks.Count(w, "--width", 1, InputLimits.MaxImageSide);
+            if (parse.GetValue(height) is int h) ValueChecks.Count(h, "--height", 1, InputLimits.MaxImageSide);
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();

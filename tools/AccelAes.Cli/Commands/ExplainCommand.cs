@@ -4,6 +4,7 @@ using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Sampling;
 using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Cli.Commands;
 
@@ -38,13 +39,14 @@ internal static class ExplainCommand
             Backbone backbone = parse.GetValue(arch) switch { "sd3" => Backbone.Sd3, "flux" => Backbone.Flux, _ => Backbone.Lumina };
             var request = AccelerationOptionsCli.Read(parse, preset, overrides);
             var defaults = AccelerationOptions.ForPreset(request.Preset, backbone);
-            int n = parse.GetValue(steps) ?? defaults.Steps;
+            int n = ValueChecks.Count(parse.GetValue(steps) ?? defaults.Steps, "--steps", 1, InputLimits.MaxSteps);
+            int side = ValueChecks.Count(parse.GetValue(size), "--size", 16, InputLimits.MaxImageSide);
+            if (side % 16 != 0) throw new AccelAesException($"--size must be a multiple of 16, got {side}.");
+            double f = parse.GetValue(focus);
+            if (!double.IsNaN(f)) ValueChecks.Fraction(f, "--focus-fraction");
             AccelerationOptions options = request.Resolve(backbone, n, defaults.GuidanceScale);
-            int side = parse.GetValue(size);
-            if (side <= 0 || side % 16 != 0) throw new AccelAesException($"--size must be a positive multiple of 16, got {side}.");
             int tokens = side / 16 * (side / 16);
             SigmaSchedule sigmas = Sigmas(backbone, n, tokens);
-            double f = parse.GetValue(focus);
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;
             var cost = SparseCostModel.For(backbone, tokens);
             StepSchedule schedule = StepSchedule.Create(options, sigmas, cost, fraction);

@@ -33,6 +33,9 @@ internal static class ForwardCommand
         };
         command.SetAction(parse =>
         {
+            // The reference is read after the forward: a missing one must be noticed before the forward runs and writes --out.
+            if (parse.GetValue(compare) is string referenceFile && !File.Exists(referenceFile))
+                throw new AccelAesException($"--compare: the reference file '{Path.GetFullPath(referenceFile)}' does not exist.");
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var folder = ModelFolder.Open(parse.GetValue(model)!);

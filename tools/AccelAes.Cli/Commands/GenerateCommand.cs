@@ -55,9 +55,6 @@ internal static class GenerateCommand
         };
         command.SetAction(parse =>
         {
-            string folder = parse.GetValue(model) ?? BuiltInFolder();
-            using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
-            BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var request = new GenerationRequest
             {
                 Prompt = parse.GetValue(prompt)!,
@@ -72,6 +69,11 @@ internal static class GenerateCommand
                 Acceleration = AccelerationOptionsCli.Read(parse, accel, overrides),
                 AesMaskClip = parse.GetValue(aesmaskClip),
             };
+            // What needs no model is checked before anything loads (the rest right after loading, before encoding).
+            GenerationRequestValidation.CheckSettings(request, GenerationFieldNames.Cli);
+            string folder = parse.GetValue(model) ?? BuiltInFolder();
+            using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             string outPath = parse.GetValue(output)!;
             var total = Stopwatch.StartNew();
             GenerationResult? result = null;
@@ -82,8 +84,7 @@ internal static class GenerateCommand
                 {
                     var load = ctx.AddTask("load", maxValue: 1);
                     pipeline = TextToImage.Open(folder, be, parse.GetValue(variant));
-                    if (request.TrueCfgScale is not null && pipeline.PipelineClass != "FluxPipeline")
-                        throw new AccelAesException($"--true-cfg-scale is a FluxPipeline setting; {pipeline.PipelineClass} guides with --guidance.");
+                    GenerationRequestValidation.Resolve(request, pipeline, GenerationFieldNames.Cli);
                     load.Increment(1);
                     var tasks = new Dictionary<GenerationPhase, ProgressTask>
                     {

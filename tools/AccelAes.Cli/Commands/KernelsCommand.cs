@@ -30,6 +30,8 @@ internal static class KernelsCommand
         };
         command.SetAction(parse =>
         {
+            // A malformed --arch is refused before anything is listed or loaded (with or without an NVRTC here).
+            if (parse.GetValue(arch) is string requestedArch && requestedArch != "all") ParseArchitecture(requestedArch);
             var list = Ui.Table("kernel", "source", "op family");
             foreach (var k in KernelCatalog.All.OrderBy(k => k.SourceFile).ThenBy(k => k.Name))
                 list.AddCells(k.Name, k.SourceFile, k.Family);
@@ -108,6 +110,12 @@ internal static class KernelsCommand
             Ui.Warn(w);
     }
 
+    /// <summary>--arch as an architecture (not "all"), or the user error that names the accepted forms.</summary>
+    private static GpuArchitecture ParseArchitecture(string requested) =>
+        GpuArchitecture.TryParse(requested, out var arch)
+            ? arch
+            : throw new AccelAesException($"--arch '{requested}' is not an architecture; use all, compute_XX or sm_XX (e.g. compute_80, sm_89, sm_90a).");
+
     private static IReadOnlyList<GpuArchitecture> ChooseTargets(KernelCompiler compiler, string? requested)
     {
         if (requested is "all")
@@ -118,7 +126,7 @@ internal static class KernelsCommand
         }
         if (requested is not null)
         {
-            var arch = GpuArchitecture.Parse(requested);
+            GpuArchitecture arch = ParseArchitecture(requested);
             if (!compiler.Supports(arch))
                 throw new AccelAesException($"NVRTC {compiler.Nvrtc.Version} cannot compile for {arch}; it lists {string.Join(", ", compiler.Nvrtc.SupportedArchitectures)}.");
             return [arch];

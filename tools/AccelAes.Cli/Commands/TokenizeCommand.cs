@@ -4,6 +4,7 @@ using System.Text;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tiny;
 using AccelAes.Loader.Tokenizers;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Cli.Commands;
 
@@ -37,14 +38,10 @@ internal static class TokenizeCommand
         };
         command.SetAction(parse =>
         {
+            int? maxLengthOverride = parse.GetValue(maxLength) is int n ? ValueChecks.Count(n, "--max-length", 1, InputLimits.MaxSequenceLength) : null;
             string folder = parse.GetValue(model) ?? BuiltInFolder();
             var (tokenizer, slot, pipeline) = Open(folder, parse.GetValue(component));
-            TokenizerCall call = slot.Call;
-            if (parse.GetValue(maxLength) is int n)
-            {
-                if (n <= 0) throw new AccelAesException($"--max-length must be positive, got {n}.");
-                call = call with { MaxLength = n };
-            }
+            TokenizerCall call = maxLengthOverride is int length ? slot.Call with { MaxLength = length } : slot.Call;
             string text = parse.GetValue(prompt)!;
             TokenizedPrompt t = tokenizer.Encode(text, call);
 

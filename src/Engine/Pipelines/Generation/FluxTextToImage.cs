@@ -70,6 +70,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
     public int DefaultWidth => DefaultSampleSize * _vaeScaleFactor;
     public int DefaultHeight => DefaultWidth;
     public int SizeMultiple => _vaeScaleFactor * FluxLatentPacking.PatchSize;
+    public ImageSideLimit MaxImageSide => ImageSideLimit.EngineWide;
     public TimeSpan LoadTime { get; }
 
     /// <summary>diffusers' <c>max_sequence_length</c>: T5 tokens, at most 512.</summary>
@@ -93,9 +94,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
     /// <summary>Everything up to the denoised latents, packed [1, (H/16)·(W/16), in_channels].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
-        var (width, height) = GenerationSupport.ResolveSize(request, this);
-        int steps = GenerationSupport.ResolveSteps(request, this);
-        float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
+        var (width, height, steps, guidance, acceleration) = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
         float trueCfg = request.TrueCfgScale ?? 1f;
         if (MaxSequenceLength is <= 0 or > PipelineTokenizerCalls.FluxMaxSequenceLength)
             throw new AccelAesException($"max_sequence_length must be between 1 and 512, got {MaxSequenceLength}.");
@@ -105,7 +104,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
         var (positive, negative) = GenerationSupport.Timed(_backend, timings, "encode", () =>
-            (Encode(request.Prompt, warnings), trueCfg > 1f ? Encode(request.NegativePrompt, warnings) : null));
+            (Encode(request.Prompt, PromptRole.Positive, warnings), trueCfg > 1f ? Encode(request.NegativePrompt, PromptRole.Negative, warnings) : null));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
 
@@ -125,7 +124,6 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         }
         // FluxPipeline derives the token grid from pixel sizes at its VAE factor of 8; give it the sizes that name this grid.
         int unit = FluxPipeline.VaeScaleFactor * FluxLatentPacking.PatchSize;
-        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Flux, steps, guidance);
         AcceleratedRunReport? report = null;
         var settings = new DenoiseSettings
         {
@@ -158,14 +156,14 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         return PromptWeights.ForEncoder(_importance, _t5Tokenizer, _t5Tokenizer.Encode(prompt, t5Call), prompt);
     }
 
-    private FluxPromptEmbeds Encode(string prompt, List<string> warnings)
+    private FluxPromptEmbeds Encode(string prompt, PromptRole role, List<string> warnings)
     {
         var clipCall = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer");
         var t5Call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer_2");
         if (MaxSequenceLength != PipelineTokenizerCalls.FluxMaxSequenceLength)
             t5Call = t5Call with { Call = TokenizerCall.PaddedTo(MaxSequenceLength) };
-        TextEncoderOutput clip = _clip.Forward(GenerationSupport.Tokenize(_clipTokenizer, prompt, clipCall, warnings));
-        TextEncoderOutput t5 = _t5.Forward(GenerationSupport.Tokenize(_t5Tokenizer, prompt, t5Call, warnings));
+        TextEncoderOutput clip = _clip.Forward(GenerationSupport.Tokenize(_clipTokenizer, prompt, clipCall, role, warnings));
+        TextEncoderOutput t5 = _t5.Forward(GenerationSupport.Tokenize(_t5Tokenizer, prompt, t5Call, role, warnings));
         return PromptConditioning.Flux(clip, t5);
     }
 

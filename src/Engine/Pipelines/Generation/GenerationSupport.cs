@@ -9,38 +9,26 @@ using AccelAes.Loader.Tokenizers;
 
 namespace AccelAes.Engine.Pipelines.Generation;
 
-/// <summary>Pieces every text-to-image pipeline shares: size checks, tokenizing with warnings, noise, timing.</summary>
+/// <summary>Pieces every text-to-image pipeline shares: tokenizing with warnings, component loading, noise, timing.</summary>
 internal static class GenerationSupport
 {
-    public static (int Width, int Height) ResolveSize(GenerationRequest request, ITextToImagePipeline pipeline)
-    {
-        int width = request.Width ?? pipeline.DefaultWidth, height = request.Height ?? pipeline.DefaultHeight;
-        int unit = pipeline.SizeMultiple;
-        if (width <= 0 || height <= 0 || width % unit != 0 || height % unit != 0)
-            throw new AccelAesException(
-                $"{pipeline.PipelineClass} needs a width and height that are positive multiples of {unit}; got {width}×{height}.");
-        return (width, height);
-    }
-
-    public static int ResolveSteps(GenerationRequest request, ITextToImagePipeline pipeline)
-    {
-        int steps = request.Steps ?? pipeline.DefaultSteps;
-        if (steps <= 0) throw new AccelAesException($"The number of steps must be positive, got {steps}.");
-        return steps;
-    }
-
-    /// <summary>Tokenizes one prompt, recording a warning (shown by the CLI) when it was cut to the encoder's limit.</summary>
-    public static TokenGrid Tokenize(IPromptTokenizer tokenizer, string prompt, TokenizerCall call, string component, List<string> warnings)
+    /// <summary>
+    /// Tokenizes one prompt, recording a warning (shown by the CLI) when it was cut to the encoder's limit;
+    /// <paramref name="role"/> ("prompt", "negative prompt") says which of the run's texts it was.
+    /// </summary>
+    public static TokenGrid Tokenize(IPromptTokenizer tokenizer, string prompt, TokenizerCall call, string component, PromptRole role, List<string> warnings)
     {
         TokenizedPrompt t = tokenizer.Encode(prompt, call);
         if (t.Truncated)
-            warnings.Add($"The prompt is longer than {component} takes: {t.DroppedTokenCount} of its tokens were dropped.");
+            warnings.Add($"The {Describe(role)} is longer than {component} takes: {t.DroppedTokenCount} of its tokens were dropped.");
         return TokenGrid.FromRows([t.InputIds], "input_ids");
     }
 
     /// <summary>Tokenizes one prompt with a pipeline's call for one of its tokenizers (see <see cref="PipelineTokenizerCalls"/>).</summary>
-    public static TokenGrid Tokenize(IPromptTokenizer tokenizer, string prompt, PipelineTokenizerCall call, List<string> warnings)
-        => Tokenize(tokenizer, prompt, call.Call, call.Label, warnings);
+    public static TokenGrid Tokenize(IPromptTokenizer tokenizer, string prompt, PipelineTokenizerCall call, PromptRole role, List<string> warnings)
+        => Tokenize(tokenizer, prompt, call.Call, call.Label, role, warnings);
+
+    private static string Describe(PromptRole role) => role == PromptRole.Negative ? "negative prompt" : "prompt";
 
     /// <summary>Loads a pipeline component and checks it is the model class the pipeline uses there.</summary>
     public static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant) where T : class, IComponentForward
@@ -75,6 +63,13 @@ internal static class GenerationSupport
         timings.Add(new PhaseTiming(phase, watch.Elapsed));
         return result;
     }
+}
+
+/// <summary>Which of a run's texts is being encoded, so warnings name the one the user must shorten.</summary>
+internal enum PromptRole
+{
+    Positive,
+    Negative,
 }
 
 /// <summary>

@@ -34,6 +34,14 @@ public sealed record GenerationRequest
     public string? AesMaskClip { get; init; }
 }
 
+/// <summary>The largest image side a pipeline can generate (<paramref name="Pixels"/>), and what sets it (<paramref name="Reason"/>).</summary>
+public sealed record ImageSideLimit(int Pixels, string Reason)
+{
+    /// <summary>The engine-wide bound, for models with no limit of their own (rotary positions extend to any size).</summary>
+    public static ImageSideLimit EngineWide { get; } =
+        new(Loader.Validation.InputLimits.MaxImageSide, "the engine's bound on image sides; larger needs more memory than any single GPU has");
+}
+
 /// <summary>The phases a generation reports progress for, in order.</summary>
 public enum GenerationPhase
 {
@@ -75,6 +83,9 @@ public interface ITextToImagePipeline
 
     /// <summary>Width and height must be multiples of this (VAE scale factor × patch size).</summary>
     int SizeMultiple { get; }
+
+    /// <summary>The largest width or height this model can generate, and why.</summary>
+    ImageSideLimit MaxImageSide { get; }
 
     /// <summary>Time spent loading the components.</summary>
     TimeSpan LoadTime { get; }

@@ -60,6 +60,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     public int DefaultWidth => _pipeline.Transformer.Config.SampleSize * LuminaPipeline.VaeScaleFactor;
     public int DefaultHeight => DefaultWidth;
     public int SizeMultiple => LuminaPipeline.VaeScaleFactor * 2;
+    public ImageSideLimit MaxImageSide => ImageSideLimit.EngineWide;
     public TimeSpan LoadTime { get; }
 
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
@@ -84,9 +85,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     /// <summary>Everything up to the denoised latents [1, in_channels, H/8, W/8].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
-        var (width, height) = GenerationSupport.ResolveSize(request, this);
-        int steps = GenerationSupport.ResolveSteps(request, this);
-        float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
+        var (width, height, steps, guidance, acceleration) = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
         bool cfg = guidance > 1f;
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
@@ -110,7 +109,6 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
             inputs["negative_prompt_embeds"] = negative.PromptEmbeds;
             inputs["negative_prompt_attention_mask"] = negative.PromptAttentionMask;
         }
-        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Lumina, steps, guidance);
         AcceleratedRunReport? report = null;
         var settings = new DenoiseSettings
         {

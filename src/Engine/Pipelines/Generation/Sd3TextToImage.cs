@@ -58,20 +58,29 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
     public int DefaultWidth => _pipeline.Transformer.Config.SampleSize * Sd3Pipeline.VaeScaleFactor;
     public int DefaultHeight => DefaultWidth;
     public int SizeMultiple => Sd3Pipeline.VaeScaleFactor * _pipeline.Transformer.Config.PatchSize;
+    public ImageSideLimit MaxImageSide
+    {
+        get
+        {
+            // The patch embedding crops a pos_embed_max_size² table of learned positions; a larger token grid has none.
+            int table = _pipeline.Transformer.Config.PosEmbedMaxSize, pixels = table * SizeMultiple;
+            return pixels < ImageSideLimit.EngineWide.Pixels
+                ? new ImageSideLimit(pixels, $"the transformer's position table is {table}×{table} tokens (pos_embed_max_size) of {SizeMultiple} pixels")
+                : ImageSideLimit.EngineWide;
+        }
+    }
     public TimeSpan LoadTime { get; }
 
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
     {
-        var (width, height) = GenerationSupport.ResolveSize(request, this);
-        int steps = GenerationSupport.ResolveSteps(request, this);
-        float guidance = request.GuidanceScale ?? DefaultGuidanceScale;
+        var (width, height, steps, guidance, acceleration) = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
         IBackend be = _backend;
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
         var (positive, negative) = GenerationSupport.Timed(_backend, timings, "encode", () =>
-            (Encode(request.Prompt, warnings), guidance > 1f ? Encode(request.NegativePrompt, warnings) : null));
+            (Encode(request.Prompt, PromptRole.Positive, warnings), guidance > 1f ? Encode(request.NegativePrompt, PromptRole.Negative, warnings) : null));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
 
@@ -88,7 +97,6 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
             inputs["negative_prompt_embeds"] = negative.PromptEmbeds;
             inputs["negative_pooled_prompt_embeds"] = negative.PooledPromptEmbeds;
         }
-        AccelerationOptions? acceleration = request.Acceleration.IsNone ? null : request.Acceleration.Resolve(Backbone.Sd3, steps, guidance);
         AcceleratedRunReport? report = null;
         var settings = new DenoiseSettings
         {
@@ -129,12 +137,12 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         return [.. clip, .. t5];
     }
 
-    private Sd3PromptEmbeds Encode(string prompt, List<string> warnings)
+    private Sd3PromptEmbeds Encode(string prompt, PromptRole role, List<string> warnings)
     {
-        TextEncoderOutput clipL = _clipL.Forward(GenerationSupport.Tokenize(_tokenizer, prompt, TokenizerCall.Sd3Clip, "tokenizer (CLIP-L)", warnings));
-        TextEncoderOutput clipG = _clipG.Forward(GenerationSupport.Tokenize(_tokenizer2, prompt, TokenizerCall.Sd3Clip, "tokenizer_2 (CLIP-G)", warnings));
+        TextEncoderOutput clipL = _clipL.Forward(GenerationSupport.Tokenize(_tokenizer, prompt, TokenizerCall.Sd3Clip, "tokenizer (CLIP-L)", role, warnings));
+        TextEncoderOutput clipG = _clipG.Forward(GenerationSupport.Tokenize(_tokenizer2, prompt, TokenizerCall.Sd3Clip, "tokenizer_2 (CLIP-G)", role, warnings));
         TextEncoderOutput? t5 = _t5 is null ? null
-            : _t5.Forward(GenerationSupport.Tokenize(_tokenizer3!, prompt, TokenizerCall.Sd3T5, "tokenizer_3 (T5)", warnings));
+            : _t5.Forward(GenerationSupport.Tokenize(_tokenizer3!, prompt, TokenizerCall.Sd3T5, "tokenizer_3 (T5)", role, warnings));
         return PromptConditioning.Sd3(clipL, clipG, t5, _pipeline.Transformer.Config.JointAttentionDim);
     }
 
