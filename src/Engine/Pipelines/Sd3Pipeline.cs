@@ -20,8 +20,10 @@ public sealed class Sd3Pipeline(Sd3Transformer2DModel transformer) : IDenoisePip
 
     public Sd3Transformer2DModel Transformer { get; } = transformer;
 
+    // Latents first: they fix the batch B (one image per latent), and each prompt tensor is checked against them.
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
+        new("latents", true, "initial noise [B, C, H/8, W/8], one per prompt", $"[B, {transformer.Config.InChannels}, h, w]"),
         new("prompt_embeds", true, "[B, L, joint_attention_dim]", $"[B, L, {transformer.Config.JointAttentionDim}]"),
         new("pooled_prompt_embeds", true, "[B, pooled_projection_dim]", $"[B, {transformer.Config.PooledProjectionDim}]"),
         // diffusers' check_inputs: negatives given directly must have the shape of the prompt's.
@@ -29,7 +31,6 @@ public sealed class Sd3Pipeline(Sd3Transformer2DModel transformer) : IDenoisePip
             $"[B, L, {transformer.Config.JointAttentionDim}]"),
         new("negative_pooled_prompt_embeds", false, "[B, pooled_projection_dim]; required when guidance > 1",
             $"[B, {transformer.Config.PooledProjectionDim}]"),
-        new("latents", true, "initial noise [B, C, H/8, W/8], one per prompt", $"[B, {transformer.Config.InChannels}, h, w]"),
     ];
 
     public Tensor Denoise(IReadOnlyDictionary<string, Tensor> inputs, DenoiseSettings settings, Action<int, Tensor>? onStep = null)
