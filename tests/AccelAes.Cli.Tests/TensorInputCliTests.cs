@@ -31,6 +31,14 @@ public class TensorInputCliTests(CliCache cache) : IClassFixture<CliCache>
             return this;
         }
 
+        /// <summary>A U64 tensor of 2^64 − 1 everywhere (past what int64 holds).</summary>
+        public Inputs UInt64Max(string name, long[] shape)
+        {
+            int n = (int)shape.Aggregate(1L, (x, d) => x * d);
+            _writer.Add(name, SafeTensorDType.U64, shape, Enumerable.Repeat((byte)0xFF, 8 * n).ToArray());
+            return this;
+        }
+
         public Inputs Int32(string name, long[] shape, params int[] values)
         {
             _writer.Add(name, SafeTensorDType.I32, shape, values.SelectMany(BitConverter.GetBytes).ToArray());
@@ -92,6 +100,16 @@ public class TensorInputCliTests(CliCache cache) : IClassFixture<CliCache>
 
         AssertRefused(Forward(model, inputs, dir.File("o.safetensors")), "'timestep'", "16777217", "at [0]", "2^24");
         Assert.False(File.Exists(dir.File("o.safetensors")));
+    }
+
+    [Fact]
+    public void A_uint64_beyond_int64_is_refused_naming_the_tensor()
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("sd3", dir);
+        string inputs = Sd3Conditioning().Floats("hidden_states", [1, 16, 8, 8]).UInt64Max("timestep", [1]).Save(dir, "u64.safetensors");
+
+        AssertRefused(Forward(model, inputs, dir.File("o.safetensors")), "'timestep'", "U64", "2^63");
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public static class TensorFiles
             }
             else if (DTypeConversion.CanConvertToInt64(info.DType))
             {
-                long[] values = file.ReadAsInt64(info.Name);
+                long[] values = ReadIntegers(file, path, info);
                 var ints = new int[values.Length];
                 for (int i = 0; i < values.Length; i++)
                     ints[i] = Math.Abs(values[i]) <= InputLimits.MaxExactFloatInteger
@@ -45,6 +45,21 @@ public static class TensorFiles
             }
         }
         return result;
+    }
+
+    private static long[] ReadIntegers(SafeTensorsSet file, string path, SafeTensorInfo info)
+    {
+        try
+        {
+            return file.ReadAsInt64(info.Name);
+        }
+        catch (OverflowException)
+        {
+            // Only a U64 element above 2^63 overflows int64, and it is far beyond what any integer input may hold.
+            throw new AccelAesException(
+                $"{path}: tensor '{info.Name}' ({info.DType.HeaderName()}) holds a value above 2^63; integer inputs must lie within " +
+                $"±{InputLimits.MaxExactFloatInteger:N0} (2^24).");
+        }
     }
 
     /// <summary>The tensor's shape as the backends index it (every dimension and the element count within int).</summary>
