@@ -16,12 +16,13 @@ public sealed class AutoencoderKLComponent(AutoencoderKL model) : IComponentForw
 
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
-        new("z", true, "decoder input [B, latent_channels, h, w] (latents / scaling_factor + shift_factor)"),
+        new("z", true, "decoder input [B, latent_channels, h, w] (latents / scaling_factor + shift_factor)",
+            $"[B, {model.Config.LatentChannels}, h, w]"),
     ];
 
     public IReadOnlyDictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        ForwardInputs.Validate(this, inputs);
+        inputs = ForwardInputs.Bind(this, inputs);
         return new Dictionary<string, Tensor> { ["sample"] = Model.Decode(inputs["z"]) };
     }
 

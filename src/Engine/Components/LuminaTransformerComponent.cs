@@ -29,20 +29,20 @@ public sealed class LuminaTransformerComponent(LuminaNextDiT2DModel model) : ICo
 
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
-        new("hidden_states", true, "latents [B, in_channels, H, W]"),
-        new("timestep", true, "[B] (or a scalar): Lumina's model time 1 − σ, 0 = noise, 1 = image"),
-        new("encoder_hidden_states", true, "caption features [B, L, cross_attention_dim]"),
-        new("encoder_mask", true, "[B, L], 1 = token, 0 = padding"),
-        new("base_sequence_length", false, "scalar override of the proportional-attention base; 0 = off"),
-        new("image_rotary_emb_real", false, "real part of a RoPE table [h, w, head_dim/2] overriding the computed one"),
-        new("image_rotary_emb_imag", false, "imaginary part, with image_rotary_emb_real"),
+        new("hidden_states", true, "latents [B, in_channels, H, W]", $"[B, {model.Config.InChannels}, H, W]"),
+        new("timestep", true, "[B] (or a scalar): Lumina's model time 1 − σ, 0 = noise, 1 = image", "[] | [1] | [B]"),
+        new("encoder_hidden_states", true, "caption features [B, L, cross_attention_dim]", $"[B, L, {model.Config.CrossAttentionDim}]"),
+        new("encoder_mask", true, "[B, L], 1 = token, 0 = padding (float, int64 or bool)", "[B, L]"),
+        new("base_sequence_length", false, "scalar override of the proportional-attention base; 0 = off", "[] | [1]"),
+        new("image_rotary_emb_real", false, "real part of a RoPE table [h, w, head_dim/2] overriding the computed one",
+            $"[h, w, {model.Config.HeadDim / 2}]"),
+        new("image_rotary_emb_imag", false, "imaginary part, with image_rotary_emb_real", $"[h, w, {model.Config.HeadDim / 2}]"),
     ];
 
     public IReadOnlyDictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        ForwardInputs.Validate(this, inputs);
+        inputs = ForwardInputs.Bind(this, inputs);
         Tensor hidden = inputs["hidden_states"];
-        ModelInputs.Require(hidden.Shape.Rank == 4, "hidden_states", hidden.Shape, $"[B, {Model.Config.InChannels}, H, W]");
         Tensor timestep = ForwardInputs.BroadcastTimestep(inputs["timestep"], hidden.Shape[0]);
         Tensor mask = inputs["encoder_mask"];
         LuminaNextDiT2DModel.CheckCaptionMask(mask, "encoder_mask");

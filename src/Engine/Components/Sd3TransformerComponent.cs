@@ -12,15 +12,15 @@ public sealed class Sd3TransformerComponent(Sd3Transformer2DModel model) : IComp
 
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
-        new("hidden_states", true, "latents [B, C, H, W]"),
-        new("encoder_hidden_states", true, "text embeddings [B, L, joint_attention_dim]"),
-        new("pooled_projections", true, "pooled text embeddings [B, pooled_projection_dim]"),
-        new("timestep", true, "[B] (or a scalar) in 0…1000"),
+        new("hidden_states", true, "latents [B, in_channels, H, W]", $"[B, {model.Config.InChannels}, H, W]"),
+        new("encoder_hidden_states", true, "text embeddings [B, L, joint_attention_dim]", $"[B, L, {model.Config.JointAttentionDim}]"),
+        new("pooled_projections", true, "pooled text embeddings [B, pooled_projection_dim]", $"[B, {model.Config.PooledProjectionDim}]"),
+        new("timestep", true, "[B] (or a scalar) in 0…1000", "[] | [1] | [B]"),
     ];
 
     public IReadOnlyDictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        ForwardInputs.Validate(this, inputs);
+        inputs = ForwardInputs.Bind(this, inputs);
         Tensor hidden = inputs["hidden_states"];
         Tensor timestep = ForwardInputs.BroadcastTimestep(inputs["timestep"], hidden.Shape[0]);
         Tensor sample = Model.Forward(hidden, inputs["encoder_hidden_states"], inputs["pooled_projections"], timestep);

@@ -16,13 +16,13 @@ public sealed class T5EncoderComponent(T5EncoderModel model) : IComponentForward
 
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
-        new("input_ids", true, "token ids [B, L]"),
-        new("attention_mask", false, "[B, L] of 1 (attend) / 0 (padding); SD3 and FLUX pass none"),
+        new("input_ids", true, "token ids [B, L]", "[B, L]", InputKind.Indices),
+        new("attention_mask", false, "[B, L] of 1 (attend) / 0 (padding); SD3 and FLUX pass none", "[B, L]", InputKind.Indices),
     ];
 
     public IReadOnlyDictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        ForwardInputs.Validate(this, inputs);
+        inputs = ForwardInputs.Bind(this, inputs);
         var ids = TokenGrid.FromTensor(inputs["input_ids"], "input_ids");
         TokenGrid? mask = inputs.TryGetValue("attention_mask", out var m) ? TokenGrid.FromTensor(m, "attention_mask") : null;
         return Model.Forward(ids, mask).ToNamedOutputs();

@@ -1,5 +1,6 @@
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.SafeTensors;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Engine.Components;
 
@@ -7,8 +8,12 @@ namespace AccelAes.Engine.Components;
 public static class TensorFiles
 {
     /// <summary>
-    /// Reads every tensor of <paramref name="path"/> onto <paramref name="backend"/>: floating-point tensors as
-    /// activations, integer and boolean tensors (token ids, masks) as I32 index tensors.
+    /// Reads every tensor of <paramref name="path"/> onto <paramref name="backend"/>: floating-point tensors as fp32
+    /// activations, integer and boolean tensors (token ids, masks, a timestep saved by <c>torch.tensor([500])</c>) as
+    /// I32 index tensors, BOOL as 0/1. What each input must be is decided where it is bound
+    /// (<c>ForwardInputs.Bind</c>, <see cref="InputConversion"/>); here integers are held to
+    /// ±<see cref="InputLimits.MaxExactFloatInteger"/> (2^24), where the values are still exact, so that the binding
+    /// can turn them into floats without changing one. No real integer input comes near that bound.
     /// </summary>
     public static Dictionary<string, Tensor> Read(string path, IBackend backend)
     {
@@ -16,19 +21,22 @@ public static class TensorFiles
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var info in file.Tensors)
         {
-            var shape = new Shape(info.Shape.Select(d => checked((int)d)).ToArray());
+            var shape = ShapeOf(path, info.Name, info.Shape);
             if (info.DType is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16 or SafeTensorDType.F64)
             {
                 result[info.Name] = backend.Upload(file.ReadAsFloat32(info.Name), shape);
             }
             else if (DTypeConversion.CanConvertToInt64(info.DType))
             {
-                long[] values = file.ReadAsInt64(info.Name);
+                long[] values = ReadIntegers(file, path, info);
                 var ints = new int[values.Length];
                 for (int i = 0; i < values.Length; i++)
-                    ints[i] = values[i] is >= int.MinValue and <= int.MaxValue
+                    ints[i] = Math.Abs(values[i]) <= InputLimits.MaxExactFloatInteger
                         ? (int)values[i]
-                        : throw new AccelAesException($"{path}: tensor '{info.Name}' element {i} = {values[i]} does not fit in 32 bits.");
+                        : throw new AccelAesException(
+                            $"{path}: tensor '{info.Name}' ({info.DType.HeaderName()}) holds {values[i]} at {InputConversion.Element(info.Shape, i)}; " +
+                            $"integer inputs must lie within ±{InputLimits.MaxExactFloatInteger:N0} (2^24), the integers float32 holds exactly " +
+                            "(timesteps, masks and position ids are used as floats; token ids are far smaller).");
                 result[info.Name] = backend.UploadIndices(ints, shape);
             }
             else
@@ -37,6 +45,37 @@ public static class TensorFiles
             }
         }
         return result;
+    }
+
+    private static long[] ReadIntegers(SafeTensorsSet file, string path, SafeTensorInfo info)
+    {
+        try
+        {
+            return file.ReadAsInt64(info.Name);
+        }
+        catch (OverflowException)
+        {
+            // Only a U64 element above 2^63 overflows int64, and it is far beyond what any integer input may hold.
+            throw new AccelAesException(
+                $"{path}: tensor '{info.Name}' ({info.DType.HeaderName()}) holds a value above 2^63; integer inputs must lie within " +
+                $"±{InputLimits.MaxExactFloatInteger:N0} (2^24).");
+        }
+    }
+
+    /// <summary>The tensor's shape as the backends index it (every dimension and the element count within int).</summary>
+    private static Shape ShapeOf(string path, string name, IReadOnlyList<long> dims)
+    {
+        if (dims.Any(d => d > int.MaxValue))
+            throw new AccelAesException(
+                $"{path}: tensor '{name}' has shape [{string.Join(", ", dims)}], a dimension beyond {int.MaxValue:N0}, more than a tensor may hold.");
+        try
+        {
+            return new Shape(dims.Select(d => (int)d).ToArray());
+        }
+        catch (AccelAesException e)
+        {
+            throw new AccelAesException($"{path}: tensor '{name}': {e.Message}");
+        }
     }
 
     /// <summary>Writes tensors as F32 (atomically: a temporary file renamed into place).</summary>

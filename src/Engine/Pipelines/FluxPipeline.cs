@@ -39,18 +39,22 @@ public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoiseP
     /// </summary>
     public float TrueCfgScale { get; init; } = 1f;
 
+    // Latents first: they fix the batch B (one image per latent), and each prompt tensor is checked against them.
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
-        new("prompt_embeds", true, "T5 embeddings [B, L, joint_attention_dim]"),
-        new("pooled_prompt_embeds", true, "pooled CLIP embeddings [B, pooled_projection_dim]"),
-        new("negative_prompt_embeds", false, "[B, L, joint_attention_dim]; used only with true_cfg_scale > 1"),
-        new("negative_pooled_prompt_embeds", false, "[B, pooled_projection_dim]; used only with true_cfg_scale > 1"),
-        new("latents", true, "initial noise, packed [B, (H/16)·(W/16), in_channels]"),
+        new("latents", true, "initial noise, packed [B, (H/16)·(W/16), in_channels], one per prompt", $"[B, N, {transformer.Config.InChannels}]"),
+        new("prompt_embeds", true, "T5 embeddings [B, L, joint_attention_dim]", $"[B, L, {transformer.Config.JointAttentionDim}]"),
+        new("pooled_prompt_embeds", true, "pooled CLIP embeddings [B, pooled_projection_dim]", $"[B, {transformer.Config.PooledProjectionDim}]"),
+        // Their sequence length is checked only where true CFG uses them (NegativeConditioning).
+        new("negative_prompt_embeds", false, "[B, L, joint_attention_dim]; used only with true_cfg_scale > 1",
+            $"[B, *, {transformer.Config.JointAttentionDim}]"),
+        new("negative_pooled_prompt_embeds", false, "[B, pooled_projection_dim]; used only with true_cfg_scale > 1",
+            $"[B, {transformer.Config.PooledProjectionDim}]"),
     ];
 
     public Tensor Denoise(IReadOnlyDictionary<string, Tensor> inputs, DenoiseSettings settings, Action<int, Tensor>? onStep = null)
     {
-        ForwardInputs.Validate(PipelineClass, Inputs, inputs);
+        inputs = ForwardInputs.Bind(PipelineClass, Inputs, inputs);
         CheckTransformer();
         var (gridHeight, gridWidth) = TokenGrid(settings);
         Tensor initial = inputs["latents"];

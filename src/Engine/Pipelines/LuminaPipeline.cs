@@ -30,18 +30,20 @@ public sealed class LuminaPipeline(LuminaNextDiT2DModel transformer, LuminaPipel
 
     public LuminaPipelineOptions Options { get; } = options ?? new LuminaPipelineOptions();
 
+    // Latents first: they fix the batch B (one image per latent), and each prompt tensor is checked against them.
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
-        new("prompt_embeds", true, "Gemma hidden_states[-2] [B, L, cross_attention_dim]"),
-        new("prompt_attention_mask", true, "[B, L], 1 = token, 0 = padding"),
-        new("negative_prompt_embeds", false, "[B, L, cross_attention_dim] (\"\" padded to L); required when guidance > 1"),
-        new("negative_prompt_attention_mask", false, "[B, L]; required with negative_prompt_embeds"),
-        new("latents", true, "initial noise [B, in_channels, H/8, W/8]"),
+        new("latents", true, "initial noise [B, in_channels, H/8, W/8], one per prompt", $"[B, {transformer.Config.InChannels}, h, w]"),
+        new("prompt_embeds", true, "Gemma hidden_states[-2] [B, L, cross_attention_dim]", $"[B, L, {transformer.Config.CrossAttentionDim}]"),
+        new("prompt_attention_mask", true, "[B, L], 1 = token, 0 = padding (float, int64 or bool)", "[B, L]"),
+        new("negative_prompt_embeds", false, "[B, L, cross_attention_dim] (\"\" padded to L); required when guidance > 1",
+            $"[B, L, {transformer.Config.CrossAttentionDim}]"),
+        new("negative_prompt_attention_mask", false, "[B, L]; required with negative_prompt_embeds", "[B, L]"),
     ];
 
     public Tensor Denoise(IReadOnlyDictionary<string, Tensor> inputs, DenoiseSettings settings, Action<int, Tensor>? onStep = null)
     {
-        ForwardInputs.Validate(PipelineClass, Inputs, inputs);
+        inputs = ForwardInputs.Bind(PipelineClass, Inputs, inputs);
         Tensor initial = inputs["latents"];
         var conditioning = new LuminaConditioning(inputs["prompt_embeds"], inputs["prompt_attention_mask"],
             inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_prompt_attention_mask"));

@@ -20,18 +20,22 @@ public sealed class Sd3Pipeline(Sd3Transformer2DModel transformer) : IDenoisePip
 
     public Sd3Transformer2DModel Transformer { get; } = transformer;
 
+    // Latents first: they fix the batch B (one image per latent), and each prompt tensor is checked against them.
     public IReadOnlyList<ForwardInput> Inputs { get; } =
     [
-        new("prompt_embeds", true, "[B, L, joint_attention_dim]"),
-        new("pooled_prompt_embeds", true, "[B, pooled_projection_dim]"),
-        new("negative_prompt_embeds", false, "[B, L, joint_attention_dim]; required when guidance > 1"),
-        new("negative_pooled_prompt_embeds", false, "[B, pooled_projection_dim]; required when guidance > 1"),
-        new("latents", true, "initial noise [B, C, H/8, W/8]"),
+        new("latents", true, "initial noise [B, C, H/8, W/8], one per prompt", $"[B, {transformer.Config.InChannels}, h, w]"),
+        new("prompt_embeds", true, "[B, L, joint_attention_dim]", $"[B, L, {transformer.Config.JointAttentionDim}]"),
+        new("pooled_prompt_embeds", true, "[B, pooled_projection_dim]", $"[B, {transformer.Config.PooledProjectionDim}]"),
+        // diffusers' check_inputs: negatives given directly must have the shape of the prompt's.
+        new("negative_prompt_embeds", false, "[B, L, joint_attention_dim]; required when guidance > 1",
+            $"[B, L, {transformer.Config.JointAttentionDim}]"),
+        new("negative_pooled_prompt_embeds", false, "[B, pooled_projection_dim]; required when guidance > 1",
+            $"[B, {transformer.Config.PooledProjectionDim}]"),
     ];
 
     public Tensor Denoise(IReadOnlyDictionary<string, Tensor> inputs, DenoiseSettings settings, Action<int, Tensor>? onStep = null)
     {
-        ForwardInputs.Validate(PipelineClass, Inputs, inputs);
+        inputs = ForwardInputs.Bind(PipelineClass, Inputs, inputs);
         Tensor initial = inputs["latents"];
         CheckLatentSize(initial, settings);
         var scheduler = new FlowMatchEulerScheduler(settings.Scheduler);

@@ -96,7 +96,26 @@ public sealed class FlowMatchEulerScheduler
             ts[i] = sig[i] * _config.NumTrainTimesteps; // torch float32 multiply
         }
         sig[steps] = 0f;
+        CheckFinite(sig, steps, mu);
         return new SigmaSchedule(ts, sig);
+    }
+
+    /// <summary>
+    /// The config's fields are range-checked where they are read; what is left (a μ extrapolated from a huge image, a
+    /// shift_terminal stretch with one step) is caught here, naming the fields that made σ, before a model runs on it.
+    /// </summary>
+    private void CheckFinite(float[] sigmas, int steps, double? mu)
+    {
+        int bad = Array.FindIndex(sigmas, v => !float.IsFinite(v) || v < 0f);
+        if (bad < 0) return;
+        var fields = new List<string> { $"shift {_config.Shift}" };
+        if (_config.UseDynamicShifting) fields.Add($"use_dynamic_shifting with μ = {mu:G6} (base_shift {_config.BaseShift}, max_shift {_config.MaxShift})");
+        if (_config.ShiftTerminal is double terminal) fields.Add($"shift_terminal {terminal}");
+        if (_config.UseKarrasSigmas) fields.Add("use_karras_sigmas");
+        if (_config.UseExponentialSigmas) fields.Add("use_exponential_sigmas");
+        throw new AccelAesException(
+            $"The scheduler config ({string.Join(", ", fields)}) gives σ = {sigmas[bad]} at step {bad} of a {steps}-step schedule; " +
+            "σ must be finite and non-negative. Change those scheduler_config.json fields or the step count.");
     }
 
     /// <summary>diffusers / FLUX <c>calculate_shift</c>: μ linear in the image token count.</summary>

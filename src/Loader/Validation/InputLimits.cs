@@ -35,4 +35,37 @@ public static class InputLimits
 
     /// <summary>Tokens in a vocabulary (including added and extra ids). Gemma has 256 000; T5 32 100.</summary>
     public const int MaxVocabularySize = 4_000_000;
+
+    // ---- Named input tensors and the sampling configs they meet (issue 14 classes 4 and 10) ------------
+
+    /// <summary>
+    /// The largest integer magnitude a float32 holds exactly (2^24). An integer tensor given where a model computes in
+    /// floats (a timestep saved by <c>torch.tensor([500])</c>, an int64 mask, int latents) is converted only within it,
+    /// and a float tensor given as token ids must hold whole numbers within it; beyond it the conversion would
+    /// silently change the value. No real input comes near: timesteps are ≤ 1000, masks 0/1, position ids and token
+    /// ids below <see cref="MaxVocabularySize"/>.
+    /// </summary>
+    public const int MaxExactFloatInteger = 1 << 24;
+
+    /// <summary>
+    /// Range of a flow-matching scheduler's static <c>shift</c> (σ' = s·σ / (1 + (s − 1)·σ)). Released models use
+    /// 1–7; past 10³ (or below 10⁻³) every σ of the schedule is squeezed against 1 (or 0), and the float32 arithmetic
+    /// the scheduler reproduces overflows to NaN long before the config's value stops being finite.
+    /// </summary>
+    public const double MinSchedulerShift = 1e-3, MaxSchedulerShift = 1e3;
+
+    /// <summary>
+    /// Largest |base_shift| / |max_shift|: they are μ, an exponent (σ' = e^μ / (e^μ + 1/σ − 1)). Released models use
+    /// 0.5–1.16; e^20 already maps every σ above 10⁻⁸ to 1, and μ is extrapolated linearly in the token count.
+    /// </summary>
+    public const double MaxSchedulerShiftExponent = 20;
+
+    /// <summary>
+    /// Range of a VAE's |scaling_factor| (latents are divided by it before decoding). Released VAEs use 0.13–1.6;
+    /// outside 10⁻³…10³ the decoder input leaves the range its weights were trained on by orders of magnitude.
+    /// </summary>
+    public const double MinVaeScalingFactor = 1e-3, MaxVaeScalingFactor = 1e3;
+
+    /// <summary>Largest |shift_factor| of a VAE (added to the un-scaled latents; released VAEs use 0.06–0.16).</summary>
+    public const double MaxVaeShiftFactor = 1e3;
 }

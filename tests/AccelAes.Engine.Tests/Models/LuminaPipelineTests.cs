@@ -184,7 +184,7 @@ public class LuminaPipelineTests
 
         var named = Named(x);
         named["negative_prompt_embeds"] = _cpu.Zeros(new Shape(Batch, Length + 1, 12));
-        Assert.Contains("negative_prompt_embeds", Assert.Throws<AccelAesException>(() => pipeline.Denoise(named, Settings(1, 4f))).Message);
+        Assert.Contains("negative_prompt_embeds", Assert.ThrowsAny<AccelAesException>(() => pipeline.Denoise(named, Settings(1, 4f))).Message);
 
         Assert.Contains("--height", Assert.Throws<AccelAesException>(() =>
             pipeline.Denoise(Named(x), Settings(1, 4f) with { Height = 64 })).Message);

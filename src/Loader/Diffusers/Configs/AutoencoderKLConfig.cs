@@ -1,3 +1,5 @@
+using AccelAes.Loader.Validation;
+
 namespace AccelAes.Loader.Diffusers.Configs;
 
 /// <summary>
@@ -93,10 +95,15 @@ public sealed record AutoencoderKLConfig
         foreach (string type in UpBlockTypes)
             if (StripResPrefix(type) != UpDecoderBlock)
                 throw c.Unsupported("up_block_types", UpBlockTypes, $"\"{type}\" is not implemented; supported: \"{UpDecoderBlock}\"");
-        if (!double.IsFinite(ScalingFactor) || ScalingFactor == 0)
-            throw c.Unsupported("scaling_factor", ScalingFactor, "latents are divided by it, so it must be finite and non-zero");
-        if (ShiftFactor is double shift && !double.IsFinite(shift))
-            throw c.Unsupported("shift_factor", shift, "it must be finite");
+        // Latents are divided by scaling_factor (and shifted) before decoding, in float32: far outside what VAEs use the
+        // decoder input overflows or drowns in rounding, which would surface as a non-finite image, not as this field.
+        if (!(Math.Abs(ScalingFactor) >= InputLimits.MinVaeScalingFactor && Math.Abs(ScalingFactor) <= InputLimits.MaxVaeScalingFactor))
+            throw c.Unsupported("scaling_factor", ScalingFactor,
+                $"its magnitude must lie in {InputLimits.MinVaeScalingFactor}…{InputLimits.MaxVaeScalingFactor}: latents are divided by it " +
+                "before decoding, and released VAEs use 0.13–1.6");
+        if (ShiftFactor is double shift && !(Math.Abs(shift) <= InputLimits.MaxVaeShiftFactor))
+            throw c.Unsupported("shift_factor", shift,
+                $"its magnitude must be at most {InputLimits.MaxVaeShiftFactor}: it is added to the un-scaled latents, and released VAEs use 0.06–0.16");
         // diffusers' SDXL pipeline uses the statistics only when both are set; one alone is a broken config.
         if ((LatentsMean is null) != (LatentsStd is null))
             throw c.Unsupported(LatentsMean is null ? "latents_std" : "latents_mean", LatentsMean ?? LatentsStd,
