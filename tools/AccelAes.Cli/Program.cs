@@ -25,6 +25,7 @@ if (parsed.Errors.Count > 0)
     return ExitCodes.UsageError;
 }
 
+using var interrupt = CliCancellation.Listen();
 try
 {
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -41,10 +42,9 @@ catch (AccelAesException e)
     AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
     return ExitCodes.UserError;
 }
-catch (OperationCanceledException)
+catch (OperationCanceledException) when (CliCancellation.Token.IsCancellationRequested)
 {
-    AnsiConsole.MarkupLine("[yellow]cancelled[/]");
-    return ExitCodes.UserError;
+    return CliCancellation.Finish();
 }
 catch (Exception e)
 {

@@ -35,4 +35,13 @@ public static class InputLimits
 
     /// <summary>Tokens in a vocabulary (including added and extra ids). Gemma has 256 000; T5 32 100.</summary>
     public const int MaxVocabularySize = 4_000_000;
+
+    // ---- Output safety (RunFiles: outputs never overwrite inputs) ----------------------------------------
+
+    /// <summary>
+    /// Files of an input folder (such as --model) whose identity an existing output is compared with, to catch a
+    /// symbolic or hard link into it. A model folder has tens; past this bound (a --model of "/") the check falls
+    /// back to the folder's path alone.
+    /// </summary>
+    public const int MaxInputFolderFilesCompared = 100_000;
 }

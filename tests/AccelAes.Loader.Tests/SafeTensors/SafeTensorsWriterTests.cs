@@ -128,8 +128,14 @@ public sealed class SafeTensorsWriterTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir.Path));
         Assert.True(Directory.Exists(target));
 
-        var missingFolder = Path.Combine(_dir.Path, "no", "such", "x.safetensors");
-        Assert.Throws<AccelAesException>(() => writer.Save(missingFolder));
+    }
+
+    [Fact]
+    public void Saving_creates_missing_folders_on_the_way()
+    {
+        var nested = Path.Combine(_dir.Path, "no", "such", "x.safetensors");
+        new SafeTensorsWriter().Add("a", SafeTensorDType.U8, [1], new byte[] { 1 }).Save(nested);
+        Assert.Equal(["x.safetensors"], Directory.GetFiles(Path.GetDirectoryName(nested)!).Select(Path.GetFileName));
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
 
 namespace AccelAes.Cli.Commands;
@@ -48,6 +49,7 @@ internal static class BenchCommand
         {
             int reps = Math.Max(1, parse.GetValue(repeat)), warm = Math.Max(0, parse.GetValue(warmup));
             string? jsonPath = parse.GetValue(json);
+            new RunFiles().Input(parse.GetValue(model), "--model").Input(parse.GetValue(read), "--read").Output(jsonPath, "--json").Check();
             if (parse.GetValue(read) is string path)
                 return ReadThroughput(path, reps);
             string backendName = parse.GetValue(backend)!;

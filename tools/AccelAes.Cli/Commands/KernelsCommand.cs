@@ -1,6 +1,7 @@
 using System.CommandLine;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Compilation;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Cli.Commands;
 
@@ -30,6 +31,7 @@ internal static class KernelsCommand
         };
         command.SetAction(parse =>
         {
+            new RunFiles().Output(parse.GetValue(json), "--json").Check(); // before a compile run of minutes
             var list = Ui.Table("kernel", "source", "op family");
             foreach (var k in KernelCatalog.All.OrderBy(k => k.SourceFile).ThenBy(k => k.Name))
                 list.AddCells(k.Name, k.SourceFile, k.Family);
