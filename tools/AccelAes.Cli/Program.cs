@@ -30,6 +30,12 @@ try
 {
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
+catch (Exception) when (CliCancellation.Token.IsCancellationRequested)
+{
+    // Ctrl-C: the OperationCanceledException of a command that listened, or whatever the interruption caused on the
+    // way out (a kernel-compile child process ends on the same SIGINT): the run was cancelled, and says so.
+    return CliCancellation.Finish();
+}
 catch (AccelAes.Engine.Backends.GpuUnavailableException e)
 {
     // Distinct from user errors, so scripts (tools/device-check.sh, CI) can tell "no GPU here" from a failure.
@@ -41,10 +47,6 @@ catch (AccelAesException e)
     // User-caused errors: the message names the cause; a stack trace would only hide it.
     AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
     return ExitCodes.UserError;
-}
-catch (OperationCanceledException) when (CliCancellation.Token.IsCancellationRequested)
-{
-    return CliCancellation.Finish();
 }
 catch (Exception e)
 {
