@@ -131,6 +131,19 @@ public sealed class OutputSafetyCliTests(OutputSafetyCliTests.Setup setup) : ICl
         Assert.Equal([5, 6], File.ReadAllBytes(inputs));
     }
 
+    [Theory]
+    [InlineData("forward")]
+    [InlineData("denoise")]
+    public void Tensor_outputs_never_replace_a_pipe(string command)
+    {
+        using var dir = new TempDirectory();
+        string fifo = SpecialFiles.Fifo(dir.File("pipe"));
+        string inputs = dir.Write("inputs.safetensors", [1]);
+        string[] extra = command == "denoise" ? ["--steps", "1", "--guidance", "1"] : [];
+        Run([command, "--model", _model, "--inputs", inputs, "--out", fifo, .. extra]).AssertRefused("--out", "named pipe (FIFO)");
+        Assert.Equal(["inputs.safetensors", "pipe"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order());
+    }
+
     [Fact]
     public void Json_outputs_are_checked_before_the_work_starts()
     {
