@@ -67,11 +67,11 @@ public sealed class OutputSafetyCliTests(OutputSafetyCliTests.Setup setup) : ICl
             "fifo" => fifo,
             _ => dir.File("link"),
         };
-        var before = SpecialFiles.Fingerprint(_model, file);
+        var before = FileFingerprints.Of(_model, file);
 
         Run("generate", "--model", _model, "--steps", "1", "--out", output).AssertRefused(message);
 
-        Assert.Equal(before, SpecialFiles.Fingerprint(_model, file));
+        Assert.Equal(before, FileFingerprints.Of(_model, file));
         Assert.Equal(["images", "link", "pipe", "plain.txt"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order());
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
@@ -99,10 +99,10 @@ public sealed class OutputSafetyCliTests(OutputSafetyCliTests.Setup setup) : ICl
     [Fact]
     public void Generate_refuses_to_write_over_a_file_of_its_model()
     {
-        var before = SpecialFiles.Fingerprint(_model);
+        var before = FileFingerprints.Of(_model);
         Run("generate", "--model", _model, "--steps", "1", "--out", Path.Combine(_model, "model_index.json"))
             .AssertRefused("of --model", "an input of this run");
-        Assert.Equal(before, SpecialFiles.Fingerprint(_model));
+        Assert.Equal(before, FileFingerprints.Of(_model));
     }
 
     [Fact]
@@ -113,13 +113,13 @@ public sealed class OutputSafetyCliTests(OutputSafetyCliTests.Setup setup) : ICl
         string weights = Path.Combine(_model, "transformer", "diffusion_pytorch_model.safetensors");
         string weightsLink = dir.File("weights-link.safetensors");
         File.CreateSymbolicLink(weightsLink, weights);
-        var before = SpecialFiles.Fingerprint(_model, inputs);
+        var before = FileFingerprints.Of(_model, inputs);
 
         Run("forward", "--model", _model, "--inputs", inputs, "--out", inputs).AssertRefused("is --inputs", "an input of this run");
         Run("forward", "--model", _model, "--inputs", inputs, "--out", weights).AssertRefused("of --model", "an input of this run");
         Run("forward", "--model", _model, "--inputs", inputs, "--out", weightsLink).AssertRefused("of --model");
 
-        Assert.Equal(before, SpecialFiles.Fingerprint(_model, inputs));
+        Assert.Equal(before, FileFingerprints.Of(_model, inputs));
     }
 
     [Fact]
@@ -156,9 +156,9 @@ public sealed class OutputSafetyCliTests(OutputSafetyCliTests.Setup setup) : ICl
     [Fact]
     public void Make_tiny_refuses_an_existing_model_folder_without_force_and_a_file()
     {
-        var before = SpecialFiles.Fingerprint(_model);
+        var before = FileFingerprints.Of(_model);
         Run("make-tiny", "--arch", "sd3", "--seed", "7", "--out", _model).AssertRefused("already exists and is not empty", "--force");
-        Assert.Equal(before, SpecialFiles.Fingerprint(_model));
+        Assert.Equal(before, FileFingerprints.Of(_model));
 
         using var dir = new TempDirectory();
         string file = dir.Write("model", [8]);
