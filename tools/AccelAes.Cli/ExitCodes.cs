@@ -12,6 +12,8 @@ internal static class ExitCodes
     public const int CheckFailed = 3;
     /// <summary>The command needs a GPU and none is usable (the message says which check failed).</summary>
     public const int NoGpu = 4;
+    /// <summary>Cancelled by Ctrl-C (128 + SIGINT, as a shell reports a process SIGINT ended); no partial output is left.</summary>
+    public const int Cancelled = 130;
     /// <summary>A bug: an unexpected exception (the stack trace is printed).</summary>
     public const int InternalError = 70;
 }

@@ -1,16 +1,18 @@
 using BigGustave;
 using AccelAes.Engine.Pipelines.Generation;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Cli;
 
 /// <summary>
 /// Writes generated images as PNG with the settings in tEXt chunks. BigGustave does the encoding: a small,
 /// pure-managed library (no native dependency, unlike SkiaSharp; no licence strings, unlike ImageSharp 3)
-/// that can store text chunks. The file is written under a temporary name and renamed when complete.
+/// that can store text chunks. The file is written through <see cref="OutputFile"/> (checked, temporary name, renamed);
+/// <c>what</c> is the option it came from, for messages.
 /// </summary>
 internal static class PngOutput
 {
-    public static void Write(string path, RgbImage image, IEnumerable<KeyValuePair<string, string>> text)
+    public static void Write(string path, string what, RgbImage image, IEnumerable<KeyValuePair<string, string>> text)
     {
         var builder = PngBuilder.Create(image.Width, image.Height, hasAlphaChannel: false);
         byte[] p = image.Pixels;
@@ -22,18 +24,6 @@ internal static class PngOutput
             }
         foreach (var (key, value) in text)
             builder.StoreText(key, value);
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            using (var stream = File.Create(temp))
-                builder.Save(stream);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        OutputFile.Write(path, what, stream => builder.Save(stream));
     }
 }

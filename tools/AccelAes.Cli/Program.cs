@@ -25,9 +25,16 @@ if (parsed.Errors.Count > 0)
     return ExitCodes.UsageError;
 }
 
+using var interrupt = CliCancellation.Listen();
 try
 {
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception) when (CliCancellation.Token.IsCancellationRequested)
+{
+    // Ctrl-C: the OperationCanceledException of a command that listened, or whatever the interruption caused on the
+    // way out (a kernel-compile child process ends on the same SIGINT): the run was cancelled, and says so.
+    return CliCancellation.Finish();
 }
 catch (AccelAes.Engine.Backends.GpuUnavailableException e)
 {
@@ -39,11 +46,6 @@ catch (AccelAesException e)
 {
     // User-caused errors: the message names the cause; a stack trace would only hide it.
     AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
-    return ExitCodes.UserError;
-}
-catch (OperationCanceledException)
-{
-    AnsiConsole.MarkupLine("[yellow]cancelled[/]");
     return ExitCodes.UserError;
 }
 catch (Exception e)

@@ -78,14 +78,16 @@ public static class TensorFiles
         }
     }
 
-    /// <summary>Writes tensors as F32 (atomically: a temporary file renamed into place).</summary>
-    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes tensors as F32 through <see cref="Loader.Files.OutputFile"/> (checked, then a temporary file renamed into place).</summary>
+    /// <param name="what">How messages name the output: the option it came from, such as <c>--out</c>.</param>
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        string what = "safetensors file")
     {
         var writer = new SafeTensorsWriter();
         foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
             writer.AddMetadata(key, value);
         foreach (var (name, tensor) in tensors)
             writer.Add(name, tensor.Shape.Dims.ToArray().Select(d => (long)d).ToArray(), tensor.Backend.Download(tensor));
-        writer.Save(path);
+        writer.Save(path, what);
     }
 }

@@ -128,7 +128,9 @@ public sealed class KernelCompiler
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                writeProblem = $"could not write cache entry {path}: {e.Message}";
+                // Not an error: the cache only saves compile time, so a cache folder that is a file or read-only
+                // (ACCELAES_CACHE_DIR pointing at the wrong place) costs a recompile next run, and the warning says where to look.
+                writeProblem = $"could not write cache entry {path}: {e.Message} (kernels are not cached; point {KernelCache.CacheDirectoryVariable} at a writable folder)";
             }
         }
         var problem = writeProblem ?? (cacheProblem is null ? null : $"cache entry {path} was corrupt ({cacheProblem}); recompiled");

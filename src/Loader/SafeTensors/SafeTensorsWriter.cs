@@ -1,16 +1,17 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Immutable;
-using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Loader.SafeTensors;
 
 /// <summary>
 /// Writes a safetensors file: u64 little-endian header length, JSON header padded with spaces to a multiple of
 /// 8 bytes, then the tensors' little-endian bytes back to back in the order they were added. The file is written
-/// under a temporary name and renamed into place, so an interrupted write never leaves a partial file at the path.
+/// through <see cref="OutputFile"/>: under a temporary name renamed into place, so an interrupted write never leaves
+/// a partial file at the path, and never over anything but a regular file.
 /// </summary>
 public sealed class SafeTensorsWriter
 {
@@ -65,42 +66,28 @@ public sealed class SafeTensorsWriter
         return Add(name, storeAs, shape, bytes);
     }
 
-    /// <summary>Writes the file atomically (temporary file, flushed, then renamed over <paramref name="path"/>).</summary>
+    /// <summary>
+    /// Writes the file through <see cref="OutputFile"/>: checked first (never over a folder, device, pipe or socket),
+    /// then a temporary file, flushed, renamed over <paramref name="path"/>; missing folders on the way are created.
+    /// </summary>
+    /// <param name="what">How messages name the output: the option it came from (<c>--out</c>), or the default.</param>
     /// <exception cref="AccelAesException">The file could not be written; nothing is left at <paramref name="path"/> or beside it.</exception>
-    public void Save(string path)
+    public void Save(string path, string what = "safetensors file")
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(path);
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("safetensors data is little-endian; big-endian hosts are not supported.");
 
-        var fullPath = Path.GetFullPath(path);
         var header = BuildHeader();
-        var temporary = $"{fullPath}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
-        try
+        OutputFile.Write(path, what, stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None,
-                       bufferSize: 1 << 20))
-            {
-                Span<byte> prefix = stackalloc byte[sizeof(ulong)];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                foreach (var entry in _entries)
-                    stream.Write(entry.Data.Span);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(temporary);
-            throw new AccelAesException($"Cannot write safetensors file '{fullPath}': {e.Message}", e);
-        }
-        catch
-        {
-            TryDelete(temporary);
-            throw;
-        }
+            Span<byte> prefix = stackalloc byte[sizeof(ulong)];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            stream.Write(header);
+            foreach (var entry in _entries)
+                stream.Write(entry.Data.Span);
+        });
     }
 
     private byte[] BuildHeader()
@@ -138,11 +125,5 @@ public sealed class SafeTensorsWriter
         json.WrittenSpan.CopyTo(padded);
         padded.AsSpan(json.WrittenCount).Fill((byte)' ');
         return padded;
-    }
-
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* best effort: the original error matters */ }
     }
 }

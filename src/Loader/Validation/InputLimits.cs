@@ -68,4 +68,13 @@ public static class InputLimits
 
     /// <summary>Largest |shift_factor| of a VAE (added to the un-scaled latents; released VAEs use 0.06–0.16).</summary>
     public const double MaxVaeShiftFactor = 1e3;
+
+    // ---- Output safety (RunFiles: outputs never overwrite inputs) ----------------------------------------
+
+    /// <summary>
+    /// Files of an input folder (such as --model) whose identity an existing output is compared with, to catch a
+    /// symbolic or hard link into it. A model folder has tens; past this bound (a --model of "/") the check falls
+    /// back to the folder's path alone.
+    /// </summary>
+    public const int MaxInputFolderFilesCompared = 100_000;
 }

@@ -128,8 +128,24 @@ public sealed class SafeTensorsWriterTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir.Path));
         Assert.True(Directory.Exists(target));
 
-        var missingFolder = Path.Combine(_dir.Path, "no", "such", "x.safetensors");
-        Assert.Throws<AccelAesException>(() => writer.Save(missingFolder));
+    }
+
+    [Fact]
+    public void Saving_over_a_fifo_is_refused_and_leaves_it()
+    {
+        var fifo = SpecialFiles.Fifo(_dir.File("pipe"));
+        var error = Assert.Throws<AccelAesException>(() => new SafeTensorsWriter().Add("a", SafeTensorDType.U8, [1], new byte[] { 1 }).Save(fifo, "--out"));
+        Assert.Contains("--out", error.Message);
+        Assert.Contains("named pipe", error.Message);
+        Assert.Equal(["pipe"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Saving_creates_missing_folders_on_the_way()
+    {
+        var nested = Path.Combine(_dir.Path, "no", "such", "x.safetensors");
+        new SafeTensorsWriter().Add("a", SafeTensorDType.U8, [1], new byte[] { 1 }).Save(nested);
+        Assert.Equal(["x.safetensors"], Directory.GetFiles(Path.GetDirectoryName(nested)!).Select(Path.GetFileName));
     }
 
     [Fact]

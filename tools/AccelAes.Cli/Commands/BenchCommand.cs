@@ -4,6 +4,7 @@ using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
 using AccelAes.Loader.Validation;
 
@@ -71,6 +72,7 @@ internal static class BenchCommand
             foreach (int gemmSize in parse.GetValue(sizes) ?? []) ValueChecks.Count(gemmSize, "--sizes", 1, MaxGemmSize);
             ValueChecks.Count(parse.GetValue(device), "--device", 0, MaxDeviceOrdinal);
             string? jsonPath = parse.GetValue(json);
+            new RunFiles().Input(parse.GetValue(model), "--model").Input(parse.GetValue(read), "--read").Output(jsonPath, "--json").Check();
             if (parse.GetValue(read) is string path)
                 return ReadThroughput(path, reps);
             string backendName = parse.GetValue(backend)!;

@@ -5,6 +5,7 @@ using AccelAes.Engine.Components;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Files;
 using Spectre.Console;
 using AccelAes.Loader.Validation;
 
@@ -58,6 +59,12 @@ internal static class DenoiseCommand
             ValueChecks.Finite(parse.GetValue(guidance), "--guidance", 0, InputLimits.MaxGuidanceScale);
             if (parse.GetValue(width) is int w) ValueChecks.Count(w, "--width", 1, InputLimits.MaxImageSide);
             if (parse.GetValue(height) is int h) ValueChecks.Count(h, "--height", 1, InputLimits.MaxImageSide);
+            new RunFiles() // before anything loads: --out writable and none of the inputs
+                .Input(parse.GetValue(model), "--model")
+                .Input(parse.GetValue(inputs), "--inputs")
+                .Input(parse.GetValue(scheduler), "--scheduler")
+                .Output(parse.GetValue(output), "--out")
+                .Check();
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
@@ -88,11 +95,12 @@ internal static class DenoiseCommand
                 {
                     saved.Add(new($"latents_step_{i}", be.Upload(be.Download(latents), latents.Shape)));
                     task.Increment(1);
+                    CliCancellation.Token.ThrowIfCancellationRequested();
                 });
             });
             TimeSpan runTime = watch.Elapsed;
             string outPath = parse.GetValue(output)!;
-            TensorFiles.Write(outPath, saved, new Dictionary<string, string> { ["producer"] = "accelaes denoise", ["pipeline"] = setup.Pipeline.PipelineClass });
+            TensorFiles.Write(outPath, saved, new Dictionary<string, string> { ["producer"] = "accelaes denoise", ["pipeline"] = setup.Pipeline.PipelineClass }, "--out");
             Ui.Done($"{n} steps in {Ui.Seconds(runTime)} ({runTime.TotalMilliseconds / n:F1} ms/step; load {Ui.Seconds(loadTime)}) → {outPath}");
             return ExitCodes.Success;
         });

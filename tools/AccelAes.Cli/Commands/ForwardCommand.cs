@@ -4,6 +4,7 @@ using AccelAes.Engine.Backends;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Cli.Commands;
 
@@ -36,6 +37,12 @@ internal static class ForwardCommand
             // The reference is read after the forward: a missing one must be noticed before the forward runs and writes --out.
             if (parse.GetValue(compare) is string referenceFile && !File.Exists(referenceFile))
                 throw new AccelAesException($"--compare: the reference file '{Path.GetFullPath(referenceFile)}' does not exist.");
+            new RunFiles() // before anything loads: --out writable and none of the inputs
+                .Input(parse.GetValue(model), "--model")
+                .Input(parse.GetValue(inputs), "--inputs")
+                .Input(parse.GetValue(compare), "--compare")
+                .Output(parse.GetValue(output), "--out")
+                .Check();
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var folder = ModelFolder.Open(parse.GetValue(model)!);
@@ -49,7 +56,8 @@ internal static class ForwardCommand
             var outputs = loaded.Forward.Forward(named);
             TimeSpan runTime = watch.Elapsed;
             string outPath = parse.GetValue(output)!;
-            TensorFiles.Write(outPath, outputs, new Dictionary<string, string> { ["producer"] = "accelaes forward", ["class"] = loaded.Forward.ClassName });
+            CliCancellation.Token.ThrowIfCancellationRequested();
+            TensorFiles.Write(outPath, outputs, new Dictionary<string, string> { ["producer"] = "accelaes forward", ["class"] = loaded.Forward.ClassName }, "--out");
 
             var table = Ui.Table("output", "shape", "mean |x|");
             foreach (var (name, t) in outputs)

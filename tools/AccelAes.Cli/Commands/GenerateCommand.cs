@@ -6,6 +6,7 @@ using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Tiny;
+using AccelAes.Loader.Files;
 using Spectre.Console;
 
 namespace AccelAes.Cli.Commands;
@@ -55,6 +56,13 @@ internal static class GenerateCommand
         };
         command.SetAction(parse =>
         {
+            string? modelPath = parse.GetValue(model);
+            new RunFiles() // before anything loads: outputs writable, distinct, and none of them an input
+                .Input(modelPath ?? BuiltInModel.Folder, modelPath is null ? "the built-in model" : "--model")
+                .Input(parse.GetValue(aesmaskClip), "--aesmask-clip")
+                .Output(parse.GetValue(output), "--out")
+                .Output(parse.GetValue(saveMask), "--save-mask")
+                .Check();
             var request = new GenerationRequest
             {
                 Prompt = parse.GetValue(prompt)!,
@@ -71,7 +79,7 @@ internal static class GenerateCommand
             };
             // What needs no model is checked before anything loads (the rest right after loading, before encoding).
             GenerationRequestValidation.CheckSettings(request, GenerationFieldNames.Cli);
-            string folder = parse.GetValue(model) ?? BuiltInFolder();
+            string folder = modelPath ?? BuiltInFolder();
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             string outPath = parse.GetValue(output)!;
@@ -99,10 +107,11 @@ internal static class GenerateCommand
                         task.MaxValue = p.Total;
                         task.Value = p.Done;
                     });
-                    result = pipeline.Generate(request, progress);
+                    result = pipeline.Generate(request, progress, CliCancellation.Token);
                 });
             var r = result!;
-            PngOutput.Write(outPath, r.Image, PngText(r, folder, be.Name));
+            CliCancellation.Token.ThrowIfCancellationRequested();
+            PngOutput.Write(outPath, "--out", r.Image, PngText(r, folder, be.Name));
             foreach (string w in r.Warnings) Ui.Warn(w);
             if (r.Acceleration is { } a)
             {
@@ -115,7 +124,7 @@ internal static class GenerateCommand
                     if (a.Mask is null) Ui.Warn("--save-mask: this run built no mask (the preset has no mask step).");
                     else
                     {
-                        PngOutput.Write(maskPath, MaskOverlay.Draw(r.Image, a.Mask, r.PixelsPerToken), [new("Software", "AccelAes"), new("content", "AesMask focus overlay")]);
+                        PngOutput.Write(maskPath, "--save-mask", MaskOverlay.Draw(r.Image, a.Mask, r.PixelsPerToken), [new("Software", "AccelAes"), new("content", "AesMask focus overlay")]);
                         Ui.Done($"mask overlay → {Path.GetFullPath(maskPath)}");
                     }
                 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Compilation;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Cli.Commands;
 
@@ -32,6 +33,7 @@ internal static class KernelsCommand
         {
             // A malformed --arch is refused before anything is listed or loaded (with or without an NVRTC here).
             if (parse.GetValue(arch) is string requestedArch && requestedArch != "all") ParseArchitecture(requestedArch);
+            new RunFiles().Output(parse.GetValue(json), "--json").Check(); // before a compile run of minutes
             var list = Ui.Table("kernel", "source", "op family");
             foreach (var k in KernelCatalog.All.OrderBy(k => k.SourceFile).ThenBy(k => k.Name))
                 list.AddCells(k.Name, k.SourceFile, k.Family);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AccelAes.Engine.Tiny;
+using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
 
 namespace AccelAes.Cli.Commands;
@@ -15,7 +16,7 @@ internal static class MakeTinyCommand
             Required = true,
         };
         arch.AcceptOnlyFromAmong([.. TinyModels.All.Select(s => s.Arch)]);
-        var output = new Option<string>("--out") { Description = "Folder to write (created if missing).", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder to write (created if missing; an existing non-empty one needs --force).", Required = true };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 0 };
         var dtype = new Option<string>("--dtype")
         {
@@ -23,16 +24,24 @@ internal static class MakeTinyCommand
             DefaultValueFactory = _ => "f32",
         };
         dtype.AcceptOnlyFromAmong("f32", "bf16");
+        var force = new Option<bool>("--force")
+        {
+            Description = "Replace an existing non-empty model folder at --out (as a whole: the new folder is written aside and swapped in).",
+        };
         var command = new Command("make-tiny", "Write a tiny random-weight diffusers model folder (demos, tests, bug reports).")
         {
-            arch, output, seed, dtype,
+            arch, output, seed, dtype, force,
         };
         command.SetAction(parse =>
         {
             string dir = parse.GetValue(output)!;
             var storeAs = parse.GetValue(dtype) == "bf16" ? SafeTensorDType.BF16 : SafeTensorDType.F32;
-            TinyModels.Write(parse.GetValue(arch)!, dir, parse.GetValue(seed), storeAs);
-            Ui.Done($"tiny {parse.GetValue(arch)} model written to {Path.GetFullPath(dir)}");
+            string written = OutputFolder.Write(dir, "--out", parse.GetValue(force), temp =>
+            {
+                TinyModels.Write(parse.GetValue(arch)!, temp, parse.GetValue(seed), storeAs);
+                CliCancellation.Token.ThrowIfCancellationRequested(); // before the swap: a cancelled run changes nothing
+            });
+            Ui.Done($"tiny {parse.GetValue(arch)} model written to {written}");
             return ExitCodes.Success;
         });
         return command;

@@ -6,6 +6,7 @@ using AccelAes.Engine.Backends.Cpu;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Diagnostics;
 using AccelAes.Kernels;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Cli.Commands;
 
@@ -48,6 +49,7 @@ internal static class SelftestCommand
 
     private static int Run(string[] filters, int? seedOption, string? jsonPath, bool skipModels, bool skipOps, int deviceOrdinal)
     {
+        new RunFiles().Output(jsonPath, "--json").Check(); // before the checks run, not after
         var detection = CudaDevice.Detect();
         try
         {

@@ -1,0 +1,96 @@
+using System.Runtime.InteropServices;
+
+namespace AccelAes.Loader.Files;
+
+/// <summary>
+/// What an existing path is — its type and its (device, inode) identity — found without opening it. .NET calls a
+/// FIFO, a socket and /dev/null "files" alike and has no inode, so on Linux both come from <c>statx</c>, whose buffer
+/// layout is the same on every architecture. Elsewhere (or on a libc without statx) the type is only "folder" or
+/// "file" and the identity is unknown: callers then compare paths instead.
+/// </summary>
+internal readonly record struct PathStatus(PathStatus.EntryType Type, ulong Device, ulong Inode)
+{
+    public enum EntryType { RegularFile, Directory, Fifo, CharacterDevice, BlockDevice, Socket, Symlink, Other }
+
+    public bool IsRegularFile => Type == EntryType.RegularFile;
+    public bool IsDirectory => Type == EntryType.Directory;
+
+    /// <summary>True when both name the same file (hard links, symbolic links and bind mounts included).</summary>
+    public bool SameFileAs(PathStatus other) => Inode != 0 && Inode == other.Inode && Device == other.Device;
+
+    /// <summary>"a named pipe (FIFO)", "a character device", ...: for messages.</summary>
+    public string Description => Type switch
+    {
+        EntryType.RegularFile => "a file",
+        EntryType.Directory => "a folder",
+        EntryType.Fifo => "a named pipe (FIFO)",
+        EntryType.CharacterDevice => "a character device",
+        EntryType.BlockDevice => "a block device",
+        EntryType.Socket => "a socket",
+        EntryType.Symlink => "a symbolic link",
+        _ => "not a regular file",
+    };
+
+    /// <summary>
+    /// The status of <paramref name="path"/>, following symbolic links unless <paramref name="followLinks"/> is
+    /// false; null when nothing is there (or a folder on the way is missing or is a file).
+    /// </summary>
+    /// <exception cref="IOException">A symbolic link loop, a name too long, or a folder that cannot be searched.</exception>
+    public static PathStatus? Of(string path, bool followLinks = true)
+    {
+        if (OperatingSystem.IsLinux() && TryStatx(path, followLinks, out PathStatus? status)) return status;
+        var info = new FileInfo(path);
+        if (!followLinks && info.LinkTarget is not null) return new PathStatus(EntryType.Symlink, 0, 0);
+        if (Directory.Exists(path)) return new PathStatus(EntryType.Directory, 0, 0);
+        return File.Exists(path) ? new PathStatus(EntryType.RegularFile, 0, 0) : null;
+    }
+
+    // ---- Linux statx: struct statx is fixed-layout (include/uapi/linux/stat.h) ---------------------------
+
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxTypeAndInode = 0x0001 | 0x0100; // STATX_TYPE | STATX_INO
+    private const int BufferBytes = 256;
+    private const int ModeOffset = 28;       // u16 stx_mode
+    private const int InodeOffset = 32;      // u64 stx_ino
+    private const int DeviceMajorOffset = 136, DeviceMinorOffset = 140; // u32 stx_dev_major, stx_dev_minor
+    private const int ENOENT = 2, ENOTDIR = 20;
+
+    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static extern int Statx(int dirFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
+
+    private static bool TryStatx(string path, bool followLinks, out PathStatus? status)
+    {
+        status = null;
+        var buffer = new byte[BufferBytes];
+        int rc;
+        try
+        {
+            rc = Statx(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow, StatxTypeAndInode, buffer);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false; // a libc without statx (glibc < 2.28): fall back to .NET's view
+        }
+        if (rc != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is ENOENT or ENOTDIR) return true; // nothing there
+            throw new IOException($"cannot examine '{path}': {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+        var type = (BitConverter.ToUInt16(buffer, ModeOffset) & 0xF000) switch
+        {
+            0x8000 => EntryType.RegularFile,
+            0x4000 => EntryType.Directory,
+            0x1000 => EntryType.Fifo,
+            0x2000 => EntryType.CharacterDevice,
+            0x6000 => EntryType.BlockDevice,
+            0xC000 => EntryType.Socket,
+            0xA000 => EntryType.Symlink,
+            _ => EntryType.Other,
+        };
+        ulong device = ((ulong)BitConverter.ToUInt32(buffer, DeviceMajorOffset) << 32) | BitConverter.ToUInt32(buffer, DeviceMinorOffset);
+        status = new PathStatus(type, device, BitConverter.ToUInt64(buffer, InodeOffset));
+        return true;
+    }
+}
