@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AccelAes.Loader.Files;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Loader.Diffusers;
 
@@ -18,11 +20,15 @@ public sealed class JsonConfig
 
     public string FilePath { get; }
 
+    /// <summary>
+    /// Reads and parses a config file: only a regular file (a FIFO, /dev/zero or a looping link is refused before it
+    /// is opened) of at most <see cref="InputLimits.MaxConfigFileBytes"/>.
+    /// </summary>
     public static JsonConfig Load(string path)
     {
-        if (!File.Exists(path))
+        if (!InputFile.Exists(path))
             throw new ConfigException(path, null, "file not found.");
-        string text = File.ReadAllText(path);
+        string text = InputFile.ReadAllText(path, InputLimits.MaxConfigFileBytes, "Config file");
         return Parse(path, text);
     }
 
@@ -56,6 +62,9 @@ public sealed class JsonConfig
     public bool Has(string field) => TryGet(field, out var v) && v.ValueKind != JsonValueKind.Null;
 
     public IEnumerable<string> Keys => _root.EnumerateObject().Select(p => p.Name);
+
+    /// <summary>Every top-level field with its raw JSON value (model_index.json's component entries).</summary>
+    public IEnumerable<JsonProperty> Fields => _root.EnumerateObject();
 
     public int GetInt(string field, int? defaultValue = null)
     {

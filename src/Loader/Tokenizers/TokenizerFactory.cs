@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Loader.Tokenizers;
 
@@ -90,7 +91,7 @@ public static class TokenizerFactory
             };
         }
 
-        bool Has(string file) => File.Exists(Path.Combine(folder, file));
+        bool Has(string file) => InputFile.Exists(Path.Combine(folder, file));
         if (Has(ClipTokenizer.VocabFile) && Has(ClipTokenizer.MergesFile)) return TokenizerKind.Clip;
         if (Has(T5Tokenizer.ModelFile)) return TokenizerKind.T5;
         if (Has(GemmaTokenizer.ModelFile))
@@ -125,7 +126,7 @@ public static class TokenizerFactory
     {
         var classes = new Dictionary<string, string>(StringComparer.Ordinal);
         string path = Path.Combine(modelFolder, "model_index.json");
-        if (!File.Exists(path)) return classes;
+        if (!InputFile.Exists(path)) return classes;
         using JsonDocument doc = TokenizerFolderConfig.ParseJson(path);
         if (doc.RootElement.ValueKind != JsonValueKind.Object) return classes;
         foreach (string component in ComponentFolders)
