@@ -70,9 +70,21 @@ public sealed class JsonConfig
     {
         if (!TryGet(field, out var v) || v.ValueKind == JsonValueKind.Null)
             return defaultValue ?? throw Missing(field);
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return i;
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue) return (int)d;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return WithinBound(field, i);
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue) return WithinBound(field, (int)d);
         throw Invalid(field, v, "an integer");
+    }
+
+    /// <summary>
+    /// Every integer a model or scheduler config gives is a size, a count, an id or an index that the engine may
+    /// allocate or loop over before the weights are checked against it (layers, widths, sample size, position
+    /// table side); one beyond <see cref="InputLimits.MaxConfigDimension"/> is refused here, naming the field.
+    /// </summary>
+    private int WithinBound(string field, int value)
+    {
+        if (value > InputLimits.MaxConfigDimension || value < -InputLimits.MaxConfigDimension)
+            throw Unsupported(field, value, $"a size, count or id in a config is at most {InputLimits.MaxConfigDimension} in magnitude");
+        return value;
     }
 
     public int? GetOptionalInt(string field) => Has(field) ? GetInt(field) : null;
@@ -121,8 +133,9 @@ public sealed class JsonConfig
         int i = 0;
         foreach (var e in v.EnumerateArray())
         {
-            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out result[i++]))
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out result[i]))
                 throw Invalid(field, v, "an array of integers");
+            WithinBound(field, result[i++]);
         }
         return result;
     }
