@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace AccelAes.Loader.Tests.Files;
+namespace AccelAes.TestSupport;
 
 /// <summary>Makes the non-regular entries hostile input is built from: FIFOs and symbolic-link loops.</summary>
-internal static class SpecialFiles
+public static class SpecialFiles
 {
     /// <summary>Creates a FIFO (named pipe) with the system's mkfifo; nothing ever writes to it, so opening it to read would block.</summary>
     public static string Fifo(string path)
