@@ -99,7 +99,12 @@ public sealed class ModelFolder
             // Components are ["library", "Class"]; [null, null] marks an absent optional component.
             if (p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() == 2
                 && p.Value[0].ValueKind == JsonValueKind.String && p.Value[1].ValueKind == JsonValueKind.String)
+            {
+                // The name is a subfolder: a hostile index must not point outside the model folder ("../x", "/etc").
+                if (!PathRules.IsPlainName(p.Name))
+                    throw new ConfigException(indexPath, p.Name, "names a component, but a component must be a folder name inside the model folder.");
                 components[p.Name] = new ComponentEntry(p.Name, p.Value[0].GetString()!, p.Value[1].GetString()!);
+            }
         }
         return new ModelFolder(root, config.ClassName ?? "(unnamed pipeline)", components);
     }

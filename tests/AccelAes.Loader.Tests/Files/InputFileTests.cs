@@ -175,4 +175,15 @@ public sealed class InputFileTests : IDisposable
     {
         Assert.Contains($"Variant '{variant}'", Assert.Throws<AccelAesException>(() => PathRules.RequireVariant(variant)).Message);
     }
+
+    [Fact]
+    public void A_model_index_naming_a_component_outside_the_folder_is_refused()
+    {
+        string model = _dir.Sub("model");
+        TempDirectory.WriteText(model, "model_index.json",
+            "{\"_class_name\": \"StableDiffusion3Pipeline\", \"../evil\": [\"diffusers\", \"AutoencoderKL\"]}");
+        var e = Assert.Throws<ConfigException>(() => ModelFolder.Open(model));
+        Assert.Equal("../evil", e.Field);
+        Assert.Contains("folder name inside the model folder", e.Message);
+    }
 }
