@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AccelAes.Loader.Files;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Loader.Tokenizers;
 
@@ -127,7 +128,7 @@ public static class TokenizerFactory
         var classes = new Dictionary<string, string>(StringComparer.Ordinal);
         string path = Path.Combine(modelFolder, "model_index.json");
         if (!InputFile.Exists(path)) return classes;
-        using JsonDocument doc = TokenizerFolderConfig.ParseJson(path);
+        using JsonDocument doc = TokenizerFolderConfig.ParseJson(path, InputLimits.MaxConfigFileBytes);
         if (doc.RootElement.ValueKind != JsonValueKind.Object) return classes;
         foreach (string component in ComponentFolders)
         {

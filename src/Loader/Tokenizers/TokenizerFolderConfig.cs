@@ -53,7 +53,7 @@ internal sealed class TokenizerFolderConfig
         string addedPath = Path.Combine(folder, AddedTokensFile);
         if (InputFile.Exists(addedPath))
         {
-            using JsonDocument doc = ParseJson(addedPath);
+            using JsonDocument doc = ParseJson(addedPath, InputLimits.MaxConfigFileBytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(addedPath, "expected a JSON object {token: id}");
             foreach (JsonProperty p in doc.RootElement.EnumerateObject())
             {
@@ -65,7 +65,7 @@ internal sealed class TokenizerFolderConfig
         string configPath = Path.Combine(folder, TokenizerConfigFile);
         if (InputFile.Exists(configPath))
         {
-            using JsonDocument doc = ParseJson(configPath);
+            using JsonDocument doc = ParseJson(configPath, InputLimits.MaxConfigFileBytes);
             JsonElement root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Bad(configPath, "expected a JSON object");
             config.ApplySpecialTokens(root, configPath);
@@ -119,7 +119,7 @@ internal sealed class TokenizerFolderConfig
         string mapPath = Path.Combine(folder, SpecialTokensMapFile);
         if (InputFile.Exists(mapPath))
         {
-            using JsonDocument doc = ParseJson(mapPath);
+            using JsonDocument doc = ParseJson(mapPath, InputLimits.MaxConfigFileBytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(mapPath, "expected a JSON object");
             config.ApplySpecialTokens(doc.RootElement, mapPath);
         }
@@ -199,12 +199,16 @@ internal sealed class TokenizerFolderConfig
         throw Bad(path, $"{entry} has id {value.GetRawText()}, expected an integer from 0 to {InputLimits.MaxVocabularySize - 1}");
     }
 
-    /// <summary>Reads a tokenizer JSON file through <see cref="InputFile"/> (regular files only, size-limited).</summary>
-    internal static JsonDocument ParseJson(string path)
+    /// <summary>
+    /// Reads a tokenizer JSON file through <see cref="InputFile"/> (regular files only): vocabularies and tokenizer.json
+    /// up to <see cref="InputLimits.MaxTokenizerFileBytes"/>, the small config files up to <paramref name="maxBytes"/>
+    /// = <see cref="InputLimits.MaxConfigFileBytes"/>.
+    /// </summary>
+    internal static JsonDocument ParseJson(string path, long maxBytes = InputLimits.MaxTokenizerFileBytes)
     {
         try
         {
-            byte[] bytes = InputFile.ReadAllBytes(path, InputLimits.MaxTokenizerFileBytes, "Tokenizer file");
+            byte[] bytes = InputFile.ReadAllBytes(path, maxBytes, "Tokenizer file");
             return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true });
         }
         catch (JsonException e)

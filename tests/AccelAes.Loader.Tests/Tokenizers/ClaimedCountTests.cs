@@ -54,4 +54,13 @@ public sealed class ClaimedCountTests : IDisposable
         Assert.Equal("sample_size", Assert.Throws<ConfigException>(() => config.GetIntArray("sample_size")).Field);
         Assert.Equal(InputLimits.MaxConfigDimension, JsonConfig.Parse("c.json", $"{{\"n\": {InputLimits.MaxConfigDimension}}}").GetInt("n"));
     }
+
+    [Fact]
+    public void A_tokenizer_config_over_the_config_limit_is_refused_naming_it()
+    {
+        string path = _dir.Write("tokenizer_config.json", new byte[InputLimits.MaxConfigFileBytes + 1]);
+        var e = Assert.Throws<AccelAes.Loader.Files.InputFileException>(() => TokenizerFolderConfig.Read(_dir.Path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains($"{InputLimits.MaxConfigFileBytes}-byte limit", e.Message);
+    }
 }
