@@ -59,7 +59,7 @@ internal static partial class FileEntryProbe
     private const int StatxBufferBytes = 256;
     private const int StatxModeOffset = 28; // after stx_mask, stx_blksize (u32), stx_attributes (u64), stx_nlink, stx_uid, stx_gid (u32)
 
-    private const int ENOENT = 2, EACCES = 13, ENOTDIR = 20, ENAMETOOLONG = 36, ENOSYS = 38, ELOOP = 40;
+    private const int ENOENT = 2, EACCES = 13, ENOTDIR = 20, ENAMETOOLONG = 36, ELOOP = 40;
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int Statx(int dirFd, string path, int flags, uint mask, byte* buffer);
@@ -85,8 +85,7 @@ internal static partial class FileEntryProbe
                 case ENOENT or ENOTDIR: kind = FileEntryKind.Missing; return true;
                 case ELOOP: kind = FileEntryKind.SymlinkLoop; return true;
                 case EACCES or ENAMETOOLONG: kind = FileEntryKind.Inaccessible; return true;
-                case ENOSYS: return false;
-                default: return false;
+                default: return false; // ENOSYS (a kernel before 4.11) and the rest: fall back to .NET's view
             }
         }
 
