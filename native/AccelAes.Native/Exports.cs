@@ -7,6 +7,8 @@ using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Tiny;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Native;
 
@@ -128,6 +130,14 @@ internal static unsafe class Exports
             string? variantText = NativeText.Read(variant, "accelaes_model_load: variant") is { Length: > 0 } v ? v : null;
             if (folderText is { Length: 0 })
                 throw InvalidArgument("accelaes_model_load: folder is \"\"; pass a model folder, or NULL for the built-in tiny model.");
+            try
+            {
+                PathRules.RequireVariant(variantText);
+            }
+            catch (AccelAesException e)
+            {
+                throw InvalidArgument($"accelaes_model_load: {e.Message}");
+            }
 
             EngineState state = BeginOnEngine(engine, "a model load");
             try
@@ -414,13 +424,17 @@ internal static unsafe class Exports
         }
     }
 
+    /// <summary>The CLI's check and words (<see cref="ModelFolder.RequireFolder"/>), returned as NOT_FOUND.</summary>
     private static string ExistingFolder(string folder)
     {
-        string path = Path.GetFullPath(folder);
-        if (Directory.Exists(path)) return path;
-        throw new NativeError(Status.NotFound, File.Exists(path)
-            ? $"Model folder '{path}' is a file; pass a diffusers pipeline folder (the one with model_index.json)."
-            : $"Model folder '{path}' does not exist.");
+        try
+        {
+            return ModelFolder.RequireFolder(folder);
+        }
+        catch (ModelFolderNotFoundException e)
+        {
+            throw new NativeError(Status.NotFound, e.Message);
+        }
     }
 
     private static ModelState Lookup(nint model)

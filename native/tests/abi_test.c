@@ -129,6 +129,10 @@ static void test_bad_folder(const char* missing, const char* not_model) {
     s = accelaes_model_load(engine, "", NULL, &model);
     expect("accelaes_model_load(\"\")", s, ACCELAES_ERR_INVALID_ARGUMENT, "folder");
 
+    /* A variant becomes part of a weights file name: one that could leave the folder is refused up front. */
+    s = accelaes_model_load(engine, not_model, "../x", &model);
+    expect("accelaes_model_load(variant \"../x\")", s, ACCELAES_ERR_INVALID_ARGUMENT, "Variant '../x'");
+
     s = accelaes_model_load(engine, "\xff\xfe-not-utf8", NULL, &model);
     expect("accelaes_model_load(invalid UTF-8)", s, ACCELAES_ERR_INVALID_ARGUMENT, "UTF-8");
 

@@ -2,6 +2,7 @@ using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
 
 namespace AccelAes.Engine.Benchmarks;
@@ -31,9 +32,9 @@ public sealed class BenchModelFolder : IDisposable
     /// <summary>Opens <paramref name="dir"/>/transformer (a pipeline folder) or <paramref name="dir"/> itself (a component folder).</summary>
     public static BenchModelFolder Open(string dir)
     {
-        string folder = File.Exists(Path.Combine(dir, "transformer", "config.json")) ? Path.Combine(dir, "transformer") : dir;
+        string folder = InputFile.Exists(Path.Combine(dir, "transformer", "config.json")) ? Path.Combine(dir, "transformer") : dir;
         string configPath = Path.Combine(folder, "config.json");
-        if (!File.Exists(configPath))
+        if (!InputFile.Exists(configPath))
             throw new AccelAesException($"{dir}: no transformer/config.json or config.json; --model needs a diffusers pipeline or transformer folder.");
         var json = JsonConfig.Load(configPath);
         string name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));

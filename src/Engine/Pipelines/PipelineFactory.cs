@@ -2,6 +2,7 @@ using AccelAes.Engine.Components;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Engine.Pipelines;
 
@@ -34,7 +35,7 @@ public static class PipelineFactory
         if (schedulerFile is not null)
             return (FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(schedulerFile)), schedulerFile);
         string own = Path.Combine(folder.Root, "scheduler", "scheduler_config.json");
-        if (!folder.IsSingleComponent && File.Exists(own))
+        if (!folder.IsSingleComponent && InputFile.Exists(own))
             return (FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(own)), own);
         return (DefaultScheduler(transformerClass), $"the default {transformerClass} scheduler");
     }

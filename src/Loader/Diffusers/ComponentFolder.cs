@@ -1,3 +1,5 @@
+using AccelAes.Loader.Files;
+
 namespace AccelAes.Loader.Diffusers;
 
 /// <summary>One model component: its folder, its config and the base name of its weight files.</summary>
@@ -37,7 +39,7 @@ public sealed class ComponentFolder
     public static ComponentFolder Open(string path, ComponentEntry? entry)
     {
         string configPath = System.IO.Path.Combine(path, "config.json");
-        if (!File.Exists(configPath))
+        if (!InputFile.Exists(configPath))
             throw new AccelAesException($"Component folder '{path}' has no config.json.");
         return new ComponentFolder(path, JsonConfig.Load(configPath), entry);
     }

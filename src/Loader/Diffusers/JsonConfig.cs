@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AccelAes.Loader.Files;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Loader.Diffusers;
 
@@ -18,11 +20,15 @@ public sealed class JsonConfig
 
     public string FilePath { get; }
 
+    /// <summary>
+    /// Reads and parses a config file: only a regular file (a FIFO, /dev/zero or a looping link is refused before it
+    /// is opened) of at most <see cref="InputLimits.MaxConfigFileBytes"/>.
+    /// </summary>
     public static JsonConfig Load(string path)
     {
-        if (!File.Exists(path))
+        if (!InputFile.Exists(path))
             throw new ConfigException(path, null, "file not found.");
-        string text = File.ReadAllText(path);
+        string text = InputFile.ReadAllText(path, InputLimits.MaxConfigFileBytes, "Config file");
         return Parse(path, text);
     }
 
@@ -57,13 +63,28 @@ public sealed class JsonConfig
 
     public IEnumerable<string> Keys => _root.EnumerateObject().Select(p => p.Name);
 
+    /// <summary>Every top-level field with its raw JSON value (model_index.json's component entries).</summary>
+    public IEnumerable<JsonProperty> Fields => _root.EnumerateObject();
+
     public int GetInt(string field, int? defaultValue = null)
     {
         if (!TryGet(field, out var v) || v.ValueKind == JsonValueKind.Null)
             return defaultValue ?? throw Missing(field);
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return i;
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue) return (int)d;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return WithinBound(field, i);
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue) return WithinBound(field, (int)d);
         throw Invalid(field, v, "an integer");
+    }
+
+    /// <summary>
+    /// Every integer a model or scheduler config gives is a size, a count, an id or an index that the engine may
+    /// allocate or loop over before the weights are checked against it (layers, widths, sample size, position
+    /// table side); one beyond <see cref="InputLimits.MaxConfigDimension"/> is refused here, naming the field.
+    /// </summary>
+    private int WithinBound(string field, int value)
+    {
+        if (value > InputLimits.MaxConfigDimension || value < -InputLimits.MaxConfigDimension)
+            throw Unsupported(field, value, $"a size, count or id in a config is at most {InputLimits.MaxConfigDimension} in magnitude");
+        return value;
     }
 
     public int? GetOptionalInt(string field) => Has(field) ? GetInt(field) : null;
@@ -112,8 +133,9 @@ public sealed class JsonConfig
         int i = 0;
         foreach (var e in v.EnumerateArray())
         {
-            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out result[i++]))
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out result[i]))
                 throw Invalid(field, v, "an array of integers");
+            WithinBound(field, result[i++]);
         }
         return result;
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Loader.Diffusers;
 
@@ -31,15 +32,36 @@ public sealed class ModelFolder
 
     public static ModelFolder Open(string path)
     {
-        string root = System.IO.Path.GetFullPath(path);
-        if (!Directory.Exists(root))
-            throw new AccelAesException($"Model folder '{root}' does not exist.");
+        string root = RequireFolder(path);
         string index = System.IO.Path.Combine(root, "model_index.json");
-        if (File.Exists(index))
+        if (InputFile.Exists(index))
             return ParseIndex(root, index);
-        if (File.Exists(System.IO.Path.Combine(root, "config.json")))
+        if (InputFile.Exists(System.IO.Path.Combine(root, "config.json")))
             return new ModelFolder(root, null, new Dictionary<string, ComponentEntry>());
         throw new AccelAesException($"'{root}' is not a diffusers model folder: it has neither model_index.json nor config.json.");
+    }
+
+    /// <summary>
+    /// The full path of <paramref name="path"/> when it is an existing folder, else an error that says what is there
+    /// instead: nothing, a file (e.g. an image passed by mistake), a looping link. The CLI and the C ABI both check
+    /// a model folder argument here.
+    /// </summary>
+    public static string RequireFolder(string path)
+    {
+        string root = System.IO.Path.GetFullPath(path);
+        FileEntryKind kind = InputFile.KindOf(root);
+        switch (kind)
+        {
+            case FileEntryKind.Directory:
+                return root;
+            case FileEntryKind.Missing:
+                throw new ModelFolderNotFoundException(root, $"Model folder '{root}' does not exist.");
+            case FileEntryKind.RegularFile:
+                throw new ModelFolderNotFoundException(root,
+                    $"Model folder '{root}' is a file, not a model folder; pass a diffusers pipeline folder (the one with model_index.json).");
+            default:
+                throw new ModelFolderNotFoundException(root, $"Model folder '{root}' {InputFile.Describe(kind)}, not a model folder.");
+        }
     }
 
     /// <summary>
@@ -49,6 +71,7 @@ public sealed class ModelFolder
     public ComponentFolder Component(string name)
     {
         if (IsSingleComponent) return ComponentFolder.Open(Root, null);
+        PathRules.RequireComponentName(name);
         string dir = System.IO.Path.Combine(Root, name);
         if (!_components.ContainsKey(name) && !Directory.Exists(dir))
             throw new AccelAesException(
@@ -58,22 +81,30 @@ public sealed class ModelFolder
         return ComponentFolder.Open(dir, _components.GetValueOrDefault(name));
     }
 
-    public bool HasComponent(string name) => IsSingleComponent
-        ? false
-        : _components.ContainsKey(name) && Directory.Exists(System.IO.Path.Combine(Root, name));
+    /// <summary>
+    /// Whether model_index.json lists <paramref name="name"/> with a library and class. A listed component is part of
+    /// the pipeline even when its folder is missing — diffusers' from_pretrained fails then, and so does
+    /// <see cref="Component"/>, naming the folder — rather than being silently left out; only a [null, null] entry
+    /// (or none) marks an optional component absent.
+    /// </summary>
+    public bool HasComponent(string name) => !IsSingleComponent && _components.ContainsKey(name);
 
     private static ModelFolder ParseIndex(string root, string indexPath)
     {
         var config = JsonConfig.Load(indexPath);
         var components = new Dictionary<string, ComponentEntry>();
-        using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
-        foreach (var p in doc.RootElement.EnumerateObject())
+        foreach (var p in config.Fields)
         {
             if (p.Name.StartsWith('_')) continue;
             // Components are ["library", "Class"]; [null, null] marks an absent optional component.
             if (p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() == 2
                 && p.Value[0].ValueKind == JsonValueKind.String && p.Value[1].ValueKind == JsonValueKind.String)
+            {
+                // The name is a subfolder: a hostile index must not point outside the model folder ("../x", "/etc").
+                if (!PathRules.IsPlainName(p.Name))
+                    throw new ConfigException(indexPath, p.Name, "names a component, but a component must be a folder name inside the model folder.");
                 components[p.Name] = new ComponentEntry(p.Name, p.Value[0].GetString()!, p.Value[1].GetString()!);
+            }
         }
         return new ModelFolder(root, config.ClassName ?? "(unnamed pipeline)", components);
     }

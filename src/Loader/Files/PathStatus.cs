@@ -8,7 +8,7 @@ namespace AccelAes.Loader.Files;
 /// layout is the same on every architecture. Elsewhere (or on a libc without statx) the type is only "folder" or
 /// "file" and the identity is unknown: callers then compare paths instead.
 /// </summary>
-internal readonly record struct PathStatus(PathStatus.EntryType Type, ulong Device, ulong Inode)
+internal readonly partial record struct PathStatus(PathStatus.EntryType Type, ulong Device, ulong Inode)
 {
     public enum EntryType { RegularFile, Directory, Fifo, CharacterDevice, BlockDevice, Socket, Symlink, Other }
 
@@ -38,7 +38,11 @@ internal readonly record struct PathStatus(PathStatus.EntryType Type, ulong Devi
     /// <exception cref="IOException">A symbolic link loop, a name too long, or a folder that cannot be searched.</exception>
     public static PathStatus? Of(string path, bool followLinks = true)
     {
-        if (OperatingSystem.IsLinux() && TryStatx(path, followLinks, out PathStatus? status)) return status;
+        if (OperatingSystem.IsLinux() && TryStatx(path, followLinks, out PathStatus? status, out int errno))
+        {
+            if (errno == 0 || errno is ENOENT or ENOTDIR) return status;
+            throw new IOException($"cannot examine '{path}': {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
         var info = new FileInfo(path);
         if (!followLinks && info.LinkTarget is not null) return new PathStatus(EntryType.Symlink, 0, 0);
         if (Directory.Exists(path)) return new PathStatus(EntryType.Directory, 0, 0);
@@ -54,15 +58,21 @@ internal readonly record struct PathStatus(PathStatus.EntryType Type, ulong Devi
     private const int ModeOffset = 28;       // u16 stx_mode
     private const int InodeOffset = 32;      // u64 stx_ino
     private const int DeviceMajorOffset = 136, DeviceMinorOffset = 140; // u32 stx_dev_major, stx_dev_minor
-    private const int ENOENT = 2, ENOTDIR = 20;
+    internal const int ENOENT = 2, EACCES = 13, ENOTDIR = 20, ENAMETOOLONG = 36, ELOOP = 40;
 
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int Statx(int dirFd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte[] buffer);
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statx(int dirFd, string path, int flags, uint mask, byte* buffer);
 
-    private static bool TryStatx(string path, bool followLinks, out PathStatus? status)
+    /// <summary>
+    /// Asks Linux statx about <paramref name="path"/>: true when statx answered — with the status, or with null and
+    /// the <paramref name="errno"/> it failed with (ENOENT: nothing there; ELOOP: a link loop; ...); false when
+    /// statx is unavailable (a libc before glibc 2.28, a kernel before 4.11), and callers fall back to .NET's view.
+    /// </summary>
+    internal static unsafe bool TryStatx(string path, bool followLinks, out PathStatus? status, out int errno)
     {
         status = null;
-        var buffer = new byte[BufferBytes];
+        errno = 0;
+        byte* buffer = stackalloc byte[BufferBytes];
         int rc;
         try
         {
@@ -70,15 +80,14 @@ internal readonly record struct PathStatus(PathStatus.EntryType Type, ulong Devi
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return false; // a libc without statx (glibc < 2.28): fall back to .NET's view
+            return false;
         }
         if (rc != 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno is ENOENT or ENOTDIR) return true; // nothing there
-            throw new IOException($"cannot examine '{path}': {Marshal.GetPInvokeErrorMessage(errno)}");
+            errno = Marshal.GetLastPInvokeError();
+            return errno != ENOSYS;
         }
-        var type = (BitConverter.ToUInt16(buffer, ModeOffset) & 0xF000) switch
+        var type = (*(ushort*)(buffer + ModeOffset) & 0xF000) switch
         {
             0x8000 => EntryType.RegularFile,
             0x4000 => EntryType.Directory,
@@ -89,8 +98,10 @@ internal readonly record struct PathStatus(PathStatus.EntryType Type, ulong Devi
             0xA000 => EntryType.Symlink,
             _ => EntryType.Other,
         };
-        ulong device = ((ulong)BitConverter.ToUInt32(buffer, DeviceMajorOffset) << 32) | BitConverter.ToUInt32(buffer, DeviceMinorOffset);
-        status = new PathStatus(type, device, BitConverter.ToUInt64(buffer, InodeOffset));
+        ulong device = ((ulong)*(uint*)(buffer + DeviceMajorOffset) << 32) | *(uint*)(buffer + DeviceMinorOffset);
+        status = new PathStatus(type, device, *(ulong*)(buffer + InodeOffset));
         return true;
     }
+
+    private const int ENOSYS = 38;
 }

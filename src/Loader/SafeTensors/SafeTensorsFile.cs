@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.MemoryMappedFiles;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Loader.SafeTensors;
 
@@ -62,10 +63,18 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             throw new PlatformNotSupportedException("safetensors data is little-endian; big-endian hosts are not supported.");
 
         var fullPath = System.IO.Path.GetFullPath(path);
-        if (Directory.Exists(fullPath))
-            throw new SafeTensorsFormatException(SafeTensorsProblem.NotAFile, fullPath, null, "the path is a directory.");
-        if (!File.Exists(fullPath))
-            throw new SafeTensorsFormatException(SafeTensorsProblem.FileNotFound, fullPath, null, "the file does not exist.");
+        // The type is checked before anything is opened: a FIFO would block the open, a device would map garbage.
+        switch (InputFile.KindOf(fullPath))
+        {
+            case FileEntryKind.RegularFile:
+                break;
+            case FileEntryKind.Directory:
+                throw new SafeTensorsFormatException(SafeTensorsProblem.NotAFile, fullPath, null, "the path is a directory.");
+            case FileEntryKind.Missing:
+                throw new SafeTensorsFormatException(SafeTensorsProblem.FileNotFound, fullPath, null, "the file does not exist.");
+            case var other:
+                throw new SafeTensorsFormatException(SafeTensorsProblem.NotAFile, fullPath, null, $"the path {InputFile.Describe(other)}.");
+        }
 
         // Checked before opening: a zero-length file cannot be mapped, and a FIFO (whose size reads as 0)
         // would block the open until some other process writes to it.

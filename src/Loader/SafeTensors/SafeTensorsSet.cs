@@ -1,3 +1,4 @@
+using AccelAes.Loader.Files;
 using System.Diagnostics.CodeAnalysis;
 
 namespace AccelAes.Loader.SafeTensors;
@@ -58,14 +59,13 @@ public sealed class SafeTensorsSet : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentException.ThrowIfNullOrEmpty(baseName);
-        if (variant is not null && !ComponentWeightsLocator.IsValidVariant(variant))
-            throw new ArgumentException($"Variant '{variant}' must be letters, digits, '_' or '-' (e.g. bf16, fp16).", nameof(variant));
+        PathRules.RequireVariant(variant);
 
         var fullFolder = Path.GetFullPath(folder);
         var candidates = ComponentWeightsLocator.Candidates(fullFolder, baseName, variant);
         foreach (var candidate in candidates)
         {
-            if (!File.Exists(candidate.Path))
+            if (!InputFile.Exists(candidate.Path))
                 continue;
             return candidate.IsIndex ? OpenSharded(candidate.Path) : OpenFile(candidate.Path);
         }
@@ -175,7 +175,7 @@ public sealed class SafeTensorsSet : IDisposable
         foreach (var shard in shardNames)
         {
             var shardPath = Path.Combine(folder, shard);
-            if (!File.Exists(shardPath))
+            if (!InputFile.Exists(shardPath))
                 throw new SafeTensorsFormatException(SafeTensorsProblem.MissingShard, indexPath, null,
                     $"shard file '{shard}' does not exist in '{folder}'.");
         }

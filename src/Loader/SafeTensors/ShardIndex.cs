@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Unicode;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Loader.SafeTensors;
 
@@ -28,14 +29,13 @@ internal sealed class ShardIndex
         byte[] json;
         try
         {
-            var length = new FileInfo(path).Length;
-            if (length > MaxIndexBytes)
-                throw Invalid(path, $"the index file has {length} bytes, more than the {MaxIndexBytes}-byte limit.");
-            json = File.ReadAllBytes(path);
+            // Regular files only (a FIFO would block the read), at most MaxIndexBytes.
+            json = InputFile.ReadAllBytes(path, MaxIndexBytes, "Shard index");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new SafeTensorsFormatException(SafeTensorsProblem.Unreadable, path, null, e.Message, e);
+            throw new SafeTensorsFormatException(
+                e.Kind == FileEntryKind.RegularFile ? SafeTensorsProblem.Unreadable : SafeTensorsProblem.NotAFile, path, null, e.Message, e);
         }
         if (!Utf8.IsValid(json))
             throw Invalid(path, "the index is not valid UTF-8.");

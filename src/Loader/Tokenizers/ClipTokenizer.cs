@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
+using AccelAes.Loader.Files;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Loader.Tokenizers;
 
@@ -81,8 +83,8 @@ public sealed class ClipTokenizer : PromptTokenizer
         string vocabPath = Path.Combine(folder, VocabFile);
         string mergesPath = Path.Combine(folder, MergesFile);
         string jsonPath = Path.Combine(folder, TokenizerFactory.FastTokenizerFile);
-        bool haveVocab = File.Exists(vocabPath), haveMerges = File.Exists(mergesPath);
-        if (!haveVocab && !haveMerges && File.Exists(jsonPath)) return FromTokenizerJson(folder, jsonPath, options);
+        bool haveVocab = InputFile.Exists(vocabPath), haveMerges = InputFile.Exists(mergesPath);
+        if (!haveVocab && !haveMerges && InputFile.Exists(jsonPath)) return FromTokenizerJson(folder, jsonPath, options);
         if (!haveVocab || !haveMerges)
         {
             throw new TokenizerException(
@@ -369,14 +371,14 @@ public sealed class ClipTokenizer : PromptTokenizer
     /// <summary>A {token: id} object, ids non-negative and distinct.</summary>
     private static Dictionary<string, int> ParseVocab(JsonElement element, string path)
     {
+        int count = element.GetPropertyCount();
+        if (count > InputLimits.MaxVocabularySize)
+            throw new TokenizerException($"Tokenizer file '{path}' has {count} tokens, more than the {InputLimits.MaxVocabularySize}-token vocabulary limit.");
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         var seen = new Dictionary<int, string>();
         foreach (JsonProperty p in element.EnumerateObject())
         {
-            if (!p.Value.TryGetInt32(out int id) || id < 0)
-            {
-                throw new TokenizerException($"Tokenizer file '{path}': token '{p.Name}' has no valid id.");
-            }
+            int id = TokenizerFolderConfig.ReadId(p.Value, path, $"token '{p.Name}'");
 
             if (seen.TryGetValue(id, out string? other))
             {
@@ -396,7 +398,7 @@ public sealed class ClipTokenizer : PromptTokenizer
         string content;
         try
         {
-            content = File.ReadAllText(path, Encoding.UTF8);
+            content = InputFile.ReadAllText(path, InputLimits.MaxTokenizerFileBytes, "Tokenizer file");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

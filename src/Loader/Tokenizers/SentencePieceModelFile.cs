@@ -1,4 +1,6 @@
 using System.Text;
+using AccelAes.Loader.Files;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Loader.Tokenizers;
 
@@ -74,7 +76,7 @@ internal sealed class SentencePieceModelFile
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = InputFile.ReadAllBytes(path, InputLimits.MaxTokenizerFileBytes, "SentencePiece model");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -118,6 +120,8 @@ internal sealed class SentencePieceModelFile
             switch (field)
             {
                 case PiecesField when wireType == WireReader.LengthDelimited:
+                    if (Pieces.Count >= InputLimits.MaxVocabularySize)
+                        throw new FormatException($"it has more than {InputLimits.MaxVocabularySize} pieces, the vocabulary limit");
                     Pieces.Add(ParsePiece(reader.ReadMessage()));
                     break;
                 case TrainerSpecField when wireType == WireReader.LengthDelimited:

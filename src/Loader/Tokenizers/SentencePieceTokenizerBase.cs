@@ -1,4 +1,5 @@
 using Microsoft.ML.Tokenizers;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Loader.Tokenizers;
 
@@ -113,7 +114,7 @@ public abstract class SentencePieceTokenizerBase : PromptTokenizer
         foreach (string name in names)
         {
             string path = Path.Combine(folder, name);
-            if (File.Exists(path)) return path;
+            if (InputFile.Exists(path)) return path;
         }
 
         throw new TokenizerException($"{kind} tokenizer folder '{folder}' has no SentencePiece model (looked for {string.Join(", ", names)}).");

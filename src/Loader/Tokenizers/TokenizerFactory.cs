@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AccelAes.Loader.Files;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Loader.Tokenizers;
 
@@ -90,7 +92,7 @@ public static class TokenizerFactory
             };
         }
 
-        bool Has(string file) => File.Exists(Path.Combine(folder, file));
+        bool Has(string file) => InputFile.Exists(Path.Combine(folder, file));
         if (Has(ClipTokenizer.VocabFile) && Has(ClipTokenizer.MergesFile)) return TokenizerKind.Clip;
         if (Has(T5Tokenizer.ModelFile)) return TokenizerKind.T5;
         if (Has(GemmaTokenizer.ModelFile))
@@ -125,8 +127,8 @@ public static class TokenizerFactory
     {
         var classes = new Dictionary<string, string>(StringComparer.Ordinal);
         string path = Path.Combine(modelFolder, "model_index.json");
-        if (!File.Exists(path)) return classes;
-        using JsonDocument doc = TokenizerFolderConfig.ParseJson(path);
+        if (!InputFile.Exists(path)) return classes;
+        using JsonDocument doc = TokenizerFolderConfig.ParseJson(path, InputLimits.MaxConfigFileBytes);
         if (doc.RootElement.ValueKind != JsonValueKind.Object) return classes;
         foreach (string component in ComponentFolders)
         {

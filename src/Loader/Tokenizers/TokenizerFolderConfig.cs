@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AccelAes.Loader.Files;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Loader.Tokenizers;
 
@@ -49,21 +51,21 @@ internal sealed class TokenizerFolderConfig
         var config = new TokenizerFolderConfig();
 
         string addedPath = Path.Combine(folder, AddedTokensFile);
-        if (File.Exists(addedPath))
+        if (InputFile.Exists(addedPath))
         {
-            using JsonDocument doc = ParseJson(addedPath);
+            using JsonDocument doc = ParseJson(addedPath, InputLimits.MaxConfigFileBytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(addedPath, "expected a JSON object {token: id}");
             foreach (JsonProperty p in doc.RootElement.EnumerateObject())
             {
-                if (!p.Value.TryGetInt32(out int id) || id < 0) throw Bad(addedPath, $"token '{p.Name}' has no valid id");
+                int id = ReadId(p.Value, addedPath, $"token '{p.Name}'");
                 config.AddedTokens[id] = new TokenSpec(p.Name);
             }
         }
 
         string configPath = Path.Combine(folder, TokenizerConfigFile);
-        if (File.Exists(configPath))
+        if (InputFile.Exists(configPath))
         {
-            using JsonDocument doc = ParseJson(configPath);
+            using JsonDocument doc = ParseJson(configPath, InputLimits.MaxConfigFileBytes);
             JsonElement root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Bad(configPath, "expected a JSON object");
             config.ApplySpecialTokens(root, configPath);
@@ -96,6 +98,9 @@ internal sealed class TokenizerFolderConfig
             if (root.TryGetProperty("extra_ids", out JsonElement extra) && extra.ValueKind == JsonValueKind.Number)
             {
                 if (!extra.TryGetInt32(out int n) || n < 0) throw Bad(configPath, "extra_ids is not a non-negative integer");
+                // Each extra id becomes a sentinel token built at load; checked before any is made.
+                if (n > InputLimits.MaxExtraIds)
+                    throw Bad(configPath, $"extra_ids is {n}, more than the limit of {InputLimits.MaxExtraIds} sentinel tokens");
                 config.ExtraIds = n;
             }
 
@@ -103,7 +108,8 @@ internal sealed class TokenizerFolderConfig
             {
                 foreach (JsonProperty p in decoder.EnumerateObject())
                 {
-                    if (!int.TryParse(p.Name, out int id) || id < 0) throw Bad(configPath, $"added_tokens_decoder key '{p.Name}' is not an id");
+                    if (!int.TryParse(p.Name, out int id) || id < 0 || id >= InputLimits.MaxVocabularySize)
+                        throw Bad(configPath, $"added_tokens_decoder key '{p.Name}' is not an id below {InputLimits.MaxVocabularySize}");
                     config.AddedTokens[id] = ReadToken(p.Value, configPath, $"added_tokens_decoder[{p.Name}]")
                         ?? throw Bad(configPath, $"added_tokens_decoder[{p.Name}] has no content");
                 }
@@ -111,9 +117,9 @@ internal sealed class TokenizerFolderConfig
         }
 
         string mapPath = Path.Combine(folder, SpecialTokensMapFile);
-        if (File.Exists(mapPath))
+        if (InputFile.Exists(mapPath))
         {
-            using JsonDocument doc = ParseJson(mapPath);
+            using JsonDocument doc = ParseJson(mapPath, InputLimits.MaxConfigFileBytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(mapPath, "expected a JSON object");
             config.ApplySpecialTokens(doc.RootElement, mapPath);
         }
@@ -130,8 +136,8 @@ internal sealed class TokenizerFolderConfig
         int i = 0;
         foreach (JsonElement item in list.EnumerateArray())
         {
-            if (!item.TryGetProperty("id", out JsonElement idElement) || !idElement.TryGetInt32(out int id) || id < 0)
-                throw Bad(path, $"added_tokens[{i}] has no valid id");
+            if (!item.TryGetProperty("id", out JsonElement idElement)) throw Bad(path, $"added_tokens[{i}] has no valid id");
+            int id = ReadId(idElement, path, $"added_tokens[{i}]");
             AddedTokens[id] = ReadToken(item, path, $"added_tokens[{i}]") ?? throw Bad(path, $"added_tokens[{i}] has no content");
             i++;
         }
@@ -182,11 +188,28 @@ internal sealed class TokenizerFolderConfig
             ? v.GetBoolean()
             : null;
 
-    internal static JsonDocument ParseJson(string path)
+    /// <summary>
+    /// A token id as a file gives it: a JSON integer in [0, <see cref="InputLimits.MaxVocabularySize"/>); anything else
+    /// (a string, a fraction, a huge number) is refused naming the file and the entry.
+    /// </summary>
+    internal static int ReadId(JsonElement value, string path, string entry)
+    {
+        if (value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int id) && id >= 0 && id < InputLimits.MaxVocabularySize)
+            return id;
+        throw Bad(path, $"{entry} has id {value.GetRawText()}, expected an integer from 0 to {InputLimits.MaxVocabularySize - 1}");
+    }
+
+    /// <summary>
+    /// Reads a tokenizer JSON file through <see cref="InputFile"/> (regular files only): vocabularies and tokenizer.json
+    /// up to <see cref="InputLimits.MaxTokenizerFileBytes"/>, the small config files up to <paramref name="maxBytes"/>
+    /// = <see cref="InputLimits.MaxConfigFileBytes"/>.
+    /// </summary>
+    internal static JsonDocument ParseJson(string path, long maxBytes = InputLimits.MaxTokenizerFileBytes)
     {
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+            byte[] bytes = InputFile.ReadAllBytes(path, maxBytes, "Tokenizer file");
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {

@@ -77,4 +77,16 @@ public static class InputLimits
     /// back to the folder's path alone.
     /// </summary>
     public const int MaxInputFolderFilesCompared = 100_000;
+
+    // ---- Counts a tokenizer or model file claims (input files: issue 14 classes 5 and 6) ------------------
+
+    /// <summary>T5's <c>extra_ids</c> sentinel tokens, each built as an added token at load. T5 has 100, ByT5 125.</summary>
+    public const int MaxExtraIds = 10_000;
+
+    /// <summary>
+    /// A size-like config field (hidden size, number of layers or heads, channels, sample size, vocabulary size in a
+    /// model config) that the engine allocates proportionally to before the weights are checked against it. The
+    /// largest real value is a vocabulary (Gemma: 256 000); layers and heads are below 100, widths below 20 000.
+    /// </summary>
+    public const int MaxConfigDimension = 1 << 20;
 }

@@ -145,7 +145,9 @@ public sealed class SafeTensorsSetTests : IDisposable
 
         var empty = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsSet.OpenComponent(_dir.Path, "model", null));
         Assert.Contains("model.safetensors", empty.Message);
-        Assert.Throws<ArgumentException>(() => SafeTensorsSet.OpenComponent(_dir.Path, "model", "../x"));
+        // A variant becomes part of a file name: a user error (not an internal one) when it could leave the folder.
+        var variant = Assert.Throws<AccelAesException>(() => SafeTensorsSet.OpenComponent(_dir.Path, "model", "../x"));
+        Assert.Contains("Variant '../x'", variant.Message);
     }
 
     [Fact]

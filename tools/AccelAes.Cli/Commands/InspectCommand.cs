@@ -1,10 +1,17 @@
 using System.CommandLine;
 using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
+using Spectre.Console;
 
 namespace AccelAes.Cli.Commands;
 
-/// <summary>`accelaes inspect PATH`: what a checkpoint or model folder holds and which model class it is.</summary>
+/// <summary>
+/// `accelaes inspect PATH`: what a checkpoint or model folder holds and which model class it is. In a folder, a
+/// weights file that cannot be read (empty, truncated, corrupt) does not stop the listing — the rest is still worth
+/// seeing — but its error is printed where its weights line would be and the command exits 1, so a broken folder
+/// never passes as a healthy one.
+/// </summary>
 internal static class InspectCommand
 {
     public static Command Create()
@@ -18,9 +25,19 @@ internal static class InspectCommand
         command.SetAction(parse =>
         {
             string p = parse.GetValue(path)!;
-            if (File.Exists(p)) InspectFile(p);
-            else if (Directory.Exists(p)) InspectFolder(p, parse.GetValue(all));
-            else throw new AccelAesException($"'{p}' is neither a file nor a folder.");
+            switch (InputFile.KindOf(p))
+            {
+                case FileEntryKind.Directory:
+                    int unreadable = InspectFolder(p, parse.GetValue(all));
+                    if (unreadable > 0)
+                        throw new AccelAesException($"'{Path.GetFullPath(p)}': {unreadable} weights file(s) could not be read (errors above).");
+                    break;
+                case FileEntryKind.Missing:
+                    throw new AccelAesException($"'{Path.GetFullPath(p)}' does not exist.");
+                default:
+                    InspectFile(p); // SafeTensorsFile refuses FIFOs, devices and looping links by name
+                    break;
+            }
             return ExitCodes.Success;
         });
         return command;
@@ -37,14 +54,12 @@ internal static class InspectCommand
         Summary(set, ModelClassDetector.Detect(set.Tensors.Select(t => t.Name)));
     }
 
-    private static void InspectFolder(string path, bool listTensors)
+    /// <summary>Lists a model or component folder; returns how many weights files could not be read.</summary>
+    private static int InspectFolder(string path, bool listTensors)
     {
         var folder = ModelFolder.Open(path);
         if (folder.IsSingleComponent)
-        {
-            InspectComponent(folder.Component(""), listTensors: true);
-            return;
-        }
+            return InspectComponent(folder.Component(""), listTensors: true);
         Ui.Heading($"{folder.Root}: {folder.PipelineClass}");
         var table = Ui.Table("component", "library", "class", "weights");
         foreach (var entry in folder.Components.Values.OrderBy(c => c.Name))
@@ -56,12 +71,14 @@ internal static class InspectCommand
             table.AddCells(entry.Name, entry.Library, entry.ClassName, weights.Length == 0 ? "-" : weights);
         }
         Ui.Show(table);
+        int unreadable = 0;
         foreach (var entry in folder.Components.Values.OrderBy(c => c.Name))
-            if (File.Exists(Path.Combine(folder.Root, entry.Name, "config.json")))
-                InspectComponent(folder.Component(entry.Name), listTensors);
+            if (InputFile.Exists(Path.Combine(folder.Root, entry.Name, "config.json")))
+                unreadable += InspectComponent(folder.Component(entry.Name), listTensors);
+        return unreadable;
     }
 
-    private static void InspectComponent(ComponentFolder component, bool listTensors)
+    private static int InspectComponent(ComponentFolder component, bool listTensors)
     {
         Ui.Heading($"{component.Path}: {component.ClassName}");
         Ui.Info("  config: " + string.Join(", ", component.Config.Keys.Where(k => !k.StartsWith('_')).Order()
@@ -69,14 +86,27 @@ internal static class InspectCommand
         if (!Directory.EnumerateFiles(component.Path, "*.safetensors").Any())
         {
             Ui.Info("  (no safetensors weights here)");
-            return;
+            return 0;
         }
+        int unreadable = 0;
         IReadOnlyList<string> variants = SafeTensorsSet.FindVariants(component.Path, component.WeightsBaseName);
         foreach (string? variant in new string?[] { null }.Concat(variants))
         {
             SafeTensorsSet set;
-            try { set = SafeTensorsSet.OpenComponent(component.Path, component.WeightsBaseName, variant); }
-            catch (AccelAesException) when (variant is null) { continue; } // only variant files exist
+            try
+            {
+                set = SafeTensorsSet.OpenComponent(component.Path, component.WeightsBaseName, variant);
+            }
+            catch (SafeTensorsFormatException e) when (variant is null && e.Problem == SafeTensorsProblem.FileNotFound)
+            {
+                continue; // only variant files exist
+            }
+            catch (AccelAesException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"  [red]error:[/] weights{(variant is null ? "" : $" (variant {variant})")}: {e.Message}");
+                unreadable++;
+                continue;
+            }
             using (set)
             {
                 Ui.Info($"  weights{(variant is null ? "" : $" (variant {variant})")}: {set.Source}");
@@ -84,6 +114,7 @@ internal static class InspectCommand
                 Summary(set, ModelClassDetector.Detect(set.Tensors.Select(t => t.Name)));
             }
         }
+        return unreadable;
     }
 
     private static string ConfigValue(JsonConfig config, string key)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tiny;
+using AccelAes.Loader.Files;
 using AccelAes.Loader.Tokenizers;
 using AccelAes.Loader.Validation;
 
@@ -61,8 +62,8 @@ internal static class TokenizeCommand
 
     private static (IPromptTokenizer Tokenizer, PipelineTokenizerCall Slot, string? Pipeline) Open(string folder, string? component)
     {
-        if (!Directory.Exists(folder)) throw new AccelAesException($"Model folder '{Path.GetFullPath(folder)}' does not exist.");
-        if (!File.Exists(Path.Combine(folder, "model_index.json")))
+        Loader.Diffusers.ModelFolder.RequireFolder(folder);
+        if (!InputFile.Exists(Path.Combine(folder, "model_index.json")))
         {
             if (component is not null)
                 throw new AccelAesException(

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
+using AccelAes.Loader.Files;
 
 namespace AccelAes.Engine.Acceleration.AesMask;
 
@@ -117,22 +118,26 @@ public static class AestheticAnchors
 
     private static AnchorTable? TryRead(string path)
     {
-        if (!File.Exists(path)) return null;
+        // A cache file that is not a regular file of the expected size at most is ignored (and recomputed), never opened.
+        if (InputFile.KindOf(path) != FileEntryKind.RegularFile) return null;
         try
         {
-            byte[] bytes = File.ReadAllBytes(path);
+            byte[] bytes = InputFile.ReadAllBytes(path, 16 + (long)Phrases.Count * MaxCachedDimension * sizeof(float), "Anchor cache");
             if (bytes.Length < 16 || Encoding.ASCII.GetString(bytes, 0, 8) != Magic) return null;
             int count = BitConverter.ToInt32(bytes, 8), dim = BitConverter.ToInt32(bytes, 12);
-            if (count != Phrases.Count || dim < 1 || dim > 1 << 16 || bytes.Length != 16 + (long)count * dim * 4) return null;
+            if (count != Phrases.Count || dim < 1 || dim > MaxCachedDimension || bytes.Length != 16 + (long)count * dim * 4) return null;
             var data = new float[count * dim];
             Buffer.BlockCopy(bytes, 16, data, 0, data.Length * 4);
             return data.All(float.IsFinite) ? new AnchorTable(data, count, dim) : null;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or AccelAesException)
         {
             return null;
         }
     }
+
+    // CLIP-L's projection is 768 wide; a cache claiming more is damaged.
+    private const int MaxCachedDimension = 1 << 16;
 
     private static void Write(string path, AnchorTable table)
     {

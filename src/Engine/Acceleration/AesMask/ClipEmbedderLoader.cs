@@ -4,6 +4,7 @@ using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
+using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
 using AccelAes.Loader.Tokenizers;
 
@@ -20,7 +21,7 @@ public static class ClipEmbedderLoader
     public static ClipPhraseEmbedder Load(string path, IBackend backend)
     {
         string root = Path.GetFullPath(path);
-        if (File.Exists(Path.Combine(root, "model_index.json")))
+        if (InputFile.Exists(Path.Combine(root, "model_index.json")))
             return Load(Path.Combine(root, "text_encoder"), Path.Combine(root, "tokenizer"), backend);
         return Load(root, root, backend);
     }

@@ -41,10 +41,12 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
                  ?? throw new AccelAesException("SD3's text_encoder must be a CLIPTextModelWithProjection.");
         _clipG = Load<ClipTextComponent>(folder, "text_encoder_2", backend, variant).WithProjection
                  ?? throw new AccelAesException("SD3's text_encoder_2 must be a CLIPTextModelWithProjection.");
+        // T5 is optional in SD3 ([null, null] in model_index.json); listed, it must load — a missing folder is an
+        // error naming it, never a silent run without T5.
         if (folder.HasComponent("text_encoder_3"))
         {
-            _tokenizer3 = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer_3"));
             _t5 = Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model;
+            _tokenizer3 = GenerationSupport.LoadTokenizer(folder, "tokenizer_3");
         }
         _pipeline = new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant).Model);
         _vae = Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model;
