@@ -86,7 +86,7 @@ public class BenchCliTests
     [InlineData("Unknown architecture 'sd4'", "--arch", "sd4")]
     [InlineData("Unknown --op 'conv'", "--op", "conv")]
     [InlineData("--layers 1 --resolution 128", "--arch", "flux-dev", "--backend", "cpu")]
-    [InlineData("--resolution must be a positive multiple of 16", "--arch", "sd3-medium", "--layers", "1", "--resolution", "100", "--skip-peak")]
+    [InlineData("--resolution must be a multiple of 16, got 100", "--arch", "sd3-medium", "--layers", "1", "--resolution", "100", "--skip-peak")]
     [InlineData("Choose a benchmark", "--repeat", "1")]
     public void Bad_input_is_a_user_error_that_says_what_to_do(string message, params string[] args)
     {
