@@ -17,7 +17,7 @@ namespace AccelAes.Cli.Tests.Fuzz;
 /// </summary>
 public sealed class CliFuzzTests(FuzzModels models, ITestOutputHelper output) : IClassFixture<FuzzModels>
 {
-    internal const int DefaultCases = 100;
+    internal const int DefaultCases = 150;
     internal const int DefaultSeed = 1414;
     private const int Parallelism = 2;
     private static readonly TimeSpan CaseTimeLimit = TimeSpan.FromSeconds(60);

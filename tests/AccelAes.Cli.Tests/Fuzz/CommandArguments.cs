@@ -99,7 +99,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
 
     private void Tokenize(string arch)
     {
-        if (draw.Chance(0.9)) Option("--model", Model(arch));
+        if (draw.Chance(0.9)) Option("--model", Model(arch, "tokenizer", "tokenizer_2", "tokenizer_3"));
         if (draw.Chance(0.4)) Option("--component", Choice("tokenizer", "tokenizer_2", "tokenizer_3"));
         if (Present()) Option("--prompt", Text());
         if (draw.Chance(0.3)) Option("--max-length", draw.Fault(FaultSite.Value) ? draw.Pick([.. EdgeValues.Integers, "2000000000", "16385", "1000000"]) : draw.Int(1, 100).ToString());
@@ -107,7 +107,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
 
     private void Denoise(string arch)
     {
-        if (Present()) Option("--model", Model(arch));
+        if (Present()) Option("--model", Model(arch, "transformer", "scheduler"));
         if (Present()) Option("--inputs", TensorInputs("denoise", arch));
         string preset = draw.Chance(0.25) ? Choice("none", "stepcache", "accelaes") : "none";
         if (Present()) Option("--steps", preset == "none" ? Int(1, 3) : Int(8, 12));
@@ -136,7 +136,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
 
     private void Forward(string arch)
     {
-        string model = Present() ? Model(arch) : "";
+        string model = Present() ? Model(arch, "transformer") : "";
         if (model.Length > 0) Option("--model", model);
         if (draw.Chance(0.25))
             Option("--component", draw.Fault(FaultSite.Input)
@@ -185,7 +185,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         {
             case < 3:
                 Option("--read", draw.Fault(FaultSite.Input) ? HostileInput()
-                    : workspace.Input(Path.Combine(Model(arch), "transformer", draw.Chance(0.5) ? "" : "diffusion_pytorch_model.safetensors")));
+                    : workspace.Input(Path.Combine(Model(arch, "transformer"), "transformer", draw.Chance(0.5) ? "" : "diffusion_pytorch_model.safetensors")));
                 if (draw.Chance(0.6)) Option("--repeat", Int(1, 2));
                 break;
             case < 6:
@@ -196,7 +196,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
                 Option("--warmup", Int(0, 1));
                 break;
             case < 9:
-                Option("--model", Model(arch));
+                Option("--model", Model(arch, "transformer"));
                 Option("--resolution", Size("32", "64"));
                 Option("--repeat", Int(1, 1));
                 Option("--warmup", Int(0, 1));
@@ -269,7 +269,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
     }
 
     /// <summary>The case's model copy (recorded as an input), broken by one or more mutations when the budget allows.</summary>
-    private string Model(string arch)
+    private string Model(string arch, params string[] focus)
     {
         if (draw.Fault(FaultSite.Input)) return workspace.Input(draw.Chance(0.7) ? HostileInput() : draw.Pick(
             Path.Combine(workspace.Model(arch), "transformer"), Path.Combine(workspace.Model(arch), "model_index.json"),
@@ -278,7 +278,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         if (!_mutated && draw.Fault(FaultSite.Model))
         {
             _mutated = true;
-            var mutator = new ModelFolderMutator(folder);
+            var mutator = new ModelFolderMutator(folder, focus);
             do mutations.Add(mutator.Mutate(draw));
             while (draw.Chance(0.3) && draw.Fault(FaultSite.Model));
         }

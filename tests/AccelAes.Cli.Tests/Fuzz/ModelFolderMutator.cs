@@ -10,10 +10,13 @@ internal sealed class ModelFolderMutator
 {
     private readonly string _folder;
     private readonly List<string> _regularFiles;
+    private readonly string[] _focus;
 
-    public ModelFolderMutator(string folder)
+    /// <param name="focus">The components the command reads most (forward: the transformer): most mutations go to their files or the folder's own.</param>
+    public ModelFolderMutator(string folder, params string[] focus)
     {
         _folder = folder;
+        _focus = focus;
         _regularFiles = [.. Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
     }
 
@@ -27,7 +30,7 @@ internal sealed class ModelFolderMutator
             // Config and safetensors edits want their own file types; the rest take any file.
             7 or 8 => PickOr(draw, f => f.EndsWith(".json", StringComparison.Ordinal)),
             9 or 10 or 11 => PickOr(draw, f => f.EndsWith(".safetensors", StringComparison.Ordinal)),
-            _ => draw.PickFrom(_regularFiles),
+            _ => PickOr(draw, _ => true),
         };
         switch (kind)
         {
@@ -94,10 +97,19 @@ internal sealed class ModelFolderMutator
         }
     }
 
+    /// <summary>A file <paramref name="wanted"/> takes, in the focus most of the time; any file when none matches.</summary>
     private string PickOr(FuzzDraw draw, Func<string, bool> wanted)
     {
         var matching = _regularFiles.Where(wanted).ToList();
-        return matching.Count > 0 ? draw.PickFrom(matching) : draw.PickFrom(_regularFiles);
+        if (matching.Count == 0) return draw.PickFrom(_regularFiles);
+        var focused = matching.Where(InFocus).ToList();
+        return focused.Count > 0 && draw.Chance(0.7) ? draw.PickFrom(focused) : draw.PickFrom(matching);
+    }
+
+    private bool InFocus(string file)
+    {
+        string folder = Path.GetDirectoryName(file)!;
+        return folder == _folder || _focus.Contains(Path.GetFileName(folder));
     }
 
     private void Forget(string file) => _regularFiles.Remove(file);
