@@ -55,6 +55,14 @@ internal sealed class CaseWorkspace
         foreach (string d in Directory.GetDirectories(from)) CopyTree(d, Path.Combine(to, Path.GetFileName(d)));
     }
 
+    /// <summary>Whether <paramref name="path"/> (absolute or relative to the working directory) lies inside <see cref="Root"/>.</summary>
+    public bool Contains(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) return false;
+        string full = Path.GetFullPath(path, WorkingDirectory);
+        return full.StartsWith(Root + "/", StringComparison.Ordinal);
+    }
+
     /// <summary>Records <paramref name="path"/> as read by the run (it must come out unchanged) and returns it.</summary>
     public string Input(string path)
     {
@@ -82,8 +90,8 @@ internal sealed class CaseWorkspace
     {
         0 => $"out{draw.Int(0, 1000)}{extension}",
         1 => Path.Combine(Root, $"out{draw.Int(0, 1000)}{extension}"),
-        2 => Path.Combine("sub", $"deeper{draw.Int(0, 10)}", $"out{extension}"),
-        _ => Path.Combine(Root, "new-folder", $"out{extension}"),
+        2 => Path.Combine("sub", $"deeper{draw.Int(0, 1000)}", $"out{extension}"),
+        _ => Path.Combine(Root, $"new-folder{draw.Int(0, 1000)}", $"out{extension}"),
     };
 
     /// <summary>Paths that should be refused as an output file (or, for the pseudo file systems, cannot be created).</summary>

@@ -309,11 +309,14 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
     private string OutputFile(string extension)
     {
         if (!draw.Fault(FaultSite.Output)) return workspace.FileOutput(workspace.NewOutputFile(draw, extension));
-        var inputs = workspace.Inputs.Where(p => File.Exists(p) || Directory.Exists(p)).ToList();
+        // Only inputs inside the case's folder: a hostile input such as /dev/zero must never become an output (root would replace it).
+        var inputs = workspace.Inputs.Where(p => workspace.Contains(p) && (File.Exists(p) || Directory.Exists(p))).ToList();
         // An input folder's own files count: `forward --out` naming the model's weights must be refused too.
         foreach (string folder in inputs.Where(Directory.Exists).ToList())
             inputs.AddRange(Directory.EnumerateFiles(folder, "*.*", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 1 })
                 .Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal)));
+        // Symlinks among them may point out of the case's folder (/dev/zero): never an output, whatever the CLI does with it.
+        inputs.RemoveAll(p => new FileInfo(p).LinkTarget is not null);
         // Inputs of the run and non-regular files first: replacing those is what does damage.
         string path = draw.Int(0, 10) switch
         {
