@@ -124,4 +124,29 @@ public class InputBoundsCliTests(CliCache cache) : IClassFixture<CliCache>
             "--out", output, "--compare", dir.File("no-such-reference.safetensors"));
         Assert.False(File.Exists(output));
     }
+
+    [Theory]
+    [InlineData("forward", "--inputs")]
+    [InlineData("denoise", "--model")]
+    [InlineData("generate", "--model")]
+    [InlineData("tokenize", "--model")]
+    [InlineData("bench", "--read")]
+    [InlineData("inspect", "")]
+    public void An_empty_path_is_a_user_error_naming_it(string command, string option)
+    {
+        // Found by the fuzz test (ArgumentException from .NET's path APIs, exit 70): every user path goes through UserPath.
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("sd3", dir);
+        string[] args = command switch
+        {
+            "forward" => ["forward", "--model", model, "--inputs", "", "--out", dir.File("o.safetensors")],
+            "denoise" => ["denoise", "--model", "", "--inputs", dir.File("i.safetensors"), "--steps", "2", "--guidance", "1", "--out", dir.File("o.safetensors")],
+            "generate" => ["generate", "--model", "", "--out", dir.File("o.png"), "--steps", "1"],
+            "tokenize" => ["tokenize", "--model", "", "--prompt", "a cat"],
+            "bench" => ["bench", "--read", ""],
+            _ => ["inspect", ""],
+        };
+        Assert.Contains(option, args);
+        Refused("is empty: give a path", args);
+    }
 }

@@ -48,7 +48,7 @@ public sealed class ModelFolder
     /// </summary>
     public static string RequireFolder(string path)
     {
-        string root = System.IO.Path.GetFullPath(path);
+        string root = UserPath.Full(path, "The model folder");
         FileEntryKind kind = InputFile.KindOf(root);
         switch (kind)
         {

@@ -19,7 +19,7 @@ public static class InputFile
     public static bool Exists(string path) => KindOf(path) != FileEntryKind.Missing;
 
     /// <summary>What sits at <paramref name="path"/>, following symbolic links; nothing is opened.</summary>
-    public static FileEntryKind KindOf(string path) => FileEntryProbe.KindOf(Path.GetFullPath(path));
+    public static FileEntryKind KindOf(string path) => FileEntryProbe.KindOf(UserPath.Full(path, "The path"));
 
     /// <summary>
     /// Returns the full path when it names an existing regular file (through any symbolic links), else throws an
@@ -27,7 +27,7 @@ public static class InputFile
     /// </summary>
     public static string RequireRegularFile(string path, string what)
     {
-        string fullPath = Path.GetFullPath(path);
+        string fullPath = UserPath.Full(path, what);
         FileEntryKind kind = FileEntryProbe.KindOf(fullPath);
         if (kind != FileEntryKind.RegularFile)
             throw new InputFileException(fullPath, kind, $"{what} '{fullPath}' {Describe(kind)}.");

@@ -13,17 +13,7 @@ internal static class OutputPath
     /// <summary>The absolute path with its symbolic links followed to the final target (which may not exist yet).</summary>
     public static string Resolve(string path, string what)
     {
-        if (string.IsNullOrWhiteSpace(path))
-            throw new AccelAesException($"{what} is empty: give a path.");
-        string full;
-        try
-        {
-            full = Path.GetFullPath(path);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
-        {
-            throw new AccelAesException($"{what} '{path}' is not a usable path: {e.Message}");
-        }
+        string full = UserPath.Full(path, what);
         try
         {
             var info = new FileInfo(full);

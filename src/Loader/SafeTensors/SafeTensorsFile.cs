@@ -58,11 +58,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <exception cref="SafeTensorsFormatException">The file is missing, unreadable or not a valid safetensors file.</exception>
     public static SafeTensorsFile Open(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("safetensors data is little-endian; big-endian hosts are not supported.");
 
-        var fullPath = System.IO.Path.GetFullPath(path);
+        var fullPath = UserPath.Full(path, "The safetensors file");
         // The type is checked before anything is opened: a FIFO would block the open, a device would map garbage.
         switch (InputFile.KindOf(fullPath))
         {

@@ -57,11 +57,10 @@ public sealed class SafeTensorsSet : IDisposable
     /// </exception>
     public static SafeTensorsSet OpenComponent(string folder, string baseName, string? variant)
     {
-        ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentException.ThrowIfNullOrEmpty(baseName);
+        var fullFolder = UserPath.Full(folder, "The component folder");
         PathRules.RequireVariant(variant);
 
-        var fullFolder = Path.GetFullPath(folder);
         var candidates = ComponentWeightsLocator.Candidates(fullFolder, baseName, variant);
         foreach (var candidate in candidates)
         {
