@@ -132,6 +132,7 @@ public class InputBoundsCliTests(CliCache cache) : IClassFixture<CliCache>
     [InlineData("tokenize", "--model")]
     [InlineData("bench", "--read")]
     [InlineData("inspect", "")]
+    [InlineData("forward", "--compare")]
     public void An_empty_path_is_a_user_error_naming_it(string command, string option)
     {
         // Found by the fuzz test (ArgumentException from .NET's path APIs, exit 70): every user path goes through UserPath.
@@ -139,6 +140,8 @@ public class InputBoundsCliTests(CliCache cache) : IClassFixture<CliCache>
         string model = cache.MakeTiny("sd3", dir);
         string[] args = command switch
         {
+            "forward" when option == "--compare" =>
+                ["forward", "--model", model, "--inputs", dir.File("i.safetensors"), "--out", dir.File("o.safetensors"), "--compare", ""],
             "forward" => ["forward", "--model", model, "--inputs", "", "--out", dir.File("o.safetensors")],
             "denoise" => ["denoise", "--model", "", "--inputs", dir.File("i.safetensors"), "--steps", "2", "--guidance", "1", "--out", dir.File("o.safetensors")],
             "generate" => ["generate", "--model", "", "--out", dir.File("o.png"), "--steps", "1"],

@@ -35,8 +35,7 @@ internal static class ForwardCommand
         command.SetAction(parse =>
         {
             // The reference is read after the forward: a missing one must be noticed before the forward runs and writes --out.
-            if (parse.GetValue(compare) is string referenceFile && !File.Exists(referenceFile))
-                throw new AccelAesException($"--compare: the reference file '{Path.GetFullPath(referenceFile)}' does not exist.");
+            if (parse.GetValue(compare) is string referenceFile) InputFile.RequireRegularFile(referenceFile, "--compare: the reference file");
             new RunFiles() // before anything loads: --out writable and none of the inputs
                 .Input(parse.GetValue(model), "--model")
                 .Input(parse.GetValue(inputs), "--inputs")
