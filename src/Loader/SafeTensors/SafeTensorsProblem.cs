@@ -49,6 +49,8 @@ public enum SafeTensorsProblem
     DuplicateName,
     /// <summary><c>__metadata__</c> is not a string → string map.</summary>
     InvalidMetadata,
+    /// <summary>A JSON file (a config, model_index.json) was given where a safetensors checkpoint was expected.</summary>
+    JsonNotCheckpoint,
     /// <summary>A sharded checkpoint's index file is malformed (JSON, <c>weight_map</c>, shard file names).</summary>
     InvalidIndex,
     /// <summary>A shard file named by the index does not exist.</summary>

@@ -41,6 +41,12 @@ public sealed class SafeTensorsSet : IDisposable
     /// <exception cref="SafeTensorsFormatException">The file is missing or invalid.</exception>
     public static SafeTensorsSet OpenFile(string path)
     {
+        // A shard index names the files that hold the tensors; any other JSON (a config, model_index.json) is no checkpoint.
+        if (path.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase))
+            return OpenSharded(InputFile.RequireRegularFile(path, "Shard index"));
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            throw new SafeTensorsFormatException(SafeTensorsProblem.JsonNotCheckpoint, UserPath.Full(path, "The safetensors file"), null,
+                "this is a JSON file, not a safetensors checkpoint (for a model_index.json or config.json, give its folder).");
         var file = SafeTensorsFile.Open(path);
         return new SafeTensorsSet(file.Path, [file]);
     }

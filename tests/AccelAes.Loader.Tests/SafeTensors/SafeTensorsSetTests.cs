@@ -74,6 +74,20 @@ public sealed class SafeTensorsSetTests : IDisposable
         Assert.Equal((5 + 3 + 8) * 4, set.TotalBytes);
     }
 
+    [Fact]
+    public void A_shard_index_opens_as_a_file_and_any_other_json_is_named_as_no_checkpoint()
+    {
+        var (a, _, _) = WriteTwoShards(Base, $"{Base}.safetensors.index.json");
+        using (var set = SafeTensorsSet.OpenFile(_dir.File($"{Base}.safetensors.index.json")))
+            Assert.Equal(a, set.ReadAsFloat32("a.weight"));
+
+        string config = _dir.File("config.json");
+        File.WriteAllText(config, "{\"_class_name\": \"SD3Transformer2DModel\"}");
+        var error = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsSet.OpenFile(config));
+        Assert.Equal(SafeTensorsProblem.JsonNotCheckpoint, error.Problem);
+        Assert.Contains("this is a JSON file, not a safetensors checkpoint", error.Message);
+    }
+
     [Theory]
     [InlineData(Base + ".safetensors.index.fp16.json")] // what save_pretrained writes
     [InlineData(Base + ".fp16.safetensors.index.json")]
