@@ -68,6 +68,16 @@ public class TensorInputCliTests(CliCache cache) : IClassFixture<CliCache>
     private CliRunner.Result Forward(string model, string inputs, string output, string component = "transformer")
         => cache.Run("forward", "--model", model, "--component", component, "--inputs", inputs, "--out", output);
 
+    /// <summary>Runs the forward on both input files and asserts both succeed with the same <c>sample</c>, to the bit.</summary>
+    private void AssertSameSample(string model, string expectedInputs, string actualInputs, TempDirectory dir, string component = "transformer")
+    {
+        var a = Forward(model, expectedInputs, dir.File("a.safetensors"), component);
+        var b = Forward(model, actualInputs, dir.File("b.safetensors"), component);
+        Assert.True(a.ExitCode == 0, a.All);
+        Assert.True(b.ExitCode == 0, b.All);
+        Assert.Equal(Output(dir.File("a.safetensors"), "sample"), Output(dir.File("b.safetensors"), "sample"));
+    }
+
     private static void AssertRefused(CliRunner.Result r, params string[] fragments)
     {
         Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}: {r.All}");
@@ -84,11 +94,7 @@ public class TensorInputCliTests(CliCache cache) : IClassFixture<CliCache>
         string f32 = Sd3Conditioning().Floats("hidden_states", [1, 16, 8, 8]).Floats("timestep", [1], _ => 500f).Save(dir, "f32.safetensors");
         string i64 = Sd3Conditioning().Floats("hidden_states", [1, 16, 8, 8]).Int64("timestep", [1], 500).Save(dir, "i64.safetensors");
 
-        var a = Forward(model, f32, dir.File("a.safetensors"));
-        var b = Forward(model, i64, dir.File("b.safetensors"));
-        Assert.True(a.ExitCode == 0, a.All);
-        Assert.True(b.ExitCode == 0, b.All);
-        Assert.Equal(Output(dir.File("a.safetensors"), "sample"), Output(dir.File("b.safetensors"), "sample"));
+        AssertSameSample(model, f32, i64, dir);
     }
 
     [Fact]
@@ -146,11 +152,7 @@ public class TensorInputCliTests(CliCache cache) : IClassFixture<CliCache>
         string f32 = new Inputs().Floats("z", shape, i => i % 5 - 2).Save(dir, "f32.safetensors");
         string i64 = new Inputs().Int64("z", shape, Enumerable.Range(0, 256).Select(i => (long)(i % 5 - 2)).ToArray()).Save(dir, "i64.safetensors");
 
-        var a = Forward(model, f32, dir.File("a.safetensors"), component: ".");
-        var b = Forward(model, i64, dir.File("b.safetensors"), component: ".");
-        Assert.True(a.ExitCode == 0, a.All);
-        Assert.True(b.ExitCode == 0, b.All);
-        Assert.Equal(Output(dir.File("a.safetensors"), "sample"), Output(dir.File("b.safetensors"), "sample"));
+        AssertSameSample(model, f32, i64, dir, component: ".");
     }
 
     [Fact]
