@@ -197,6 +197,7 @@ static void test_bad_options(void) {
         CHECK(s == ACCELAES_ERR_NO_GPU && strstr(accelaes_last_error(), "GPU") != NULL,
               "the CUDA backend without a usable GPU is NO_GPU, and the message says what is missing");
         CHECK(engine == NULL, "no engine after a failed create");
+        CHECK(strstr(accelaes_last_error(), "--backend") == NULL, "the NO_GPU message names no CLI option (a host has none)");
     }
 
     memset(&newer, 0, sizeof newer);
