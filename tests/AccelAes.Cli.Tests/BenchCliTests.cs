@@ -35,6 +35,24 @@ public class BenchCliTests
         Assert.Equal(1.0, root.GetProperty("speedup").GetDouble());
     }
 
+    [Theory]
+    [InlineData("sd3", "1")]
+    [InlineData("sd35", "2")] // its last block is not dual-attention, block 0 is: the cut keeps each as it was
+    [InlineData("flux", "2")]
+    [InlineData("lumina-next", "1")]
+    public void A_model_folder_cut_to_fewer_blocks_runs_on_its_own_weights(string arch, string layers)
+    {
+        // Found by the fuzz test: a cut SD3 made its last kept block context_pre_only, which the checkpoint's block at
+        // that index is not (shape error). The cut now keeps the checkpoint's last block there.
+        using var cache = new CliCache();
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny(arch, dir);
+        var r = cache.Run("bench", "--model", model, "--layers", layers, "--resolution", "64", "--repeat", "1", "--warmup", "0", "--skip-peak");
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains($"({layers} of ", r.Output);
+        Assert.Contains("weights: checkpoint", CliCache.Flat(r.Output));
+    }
+
     [Fact]
     public void A_stepcache_mix_of_flux_times_skipped_steps()
     {

@@ -49,5 +49,17 @@ public sealed class BenchModelFolder : IDisposable
         return new BenchModelFolder(config, set, $"checkpoint {set.Source}");
     }
 
+    /// <summary>
+    /// The checkpoint's weights for <paramref name="config"/>, this folder's config possibly cut by
+    /// <see cref="RealConfig.Truncated"/>: a cut SD3's last block is the checkpoint's last block, renamed into place.
+    /// </summary>
+    public IWeightSource WeightsFor(RealConfig config)
+    {
+        if (config.Sd3 is not { } cut || Config.Sd3 is not { } full || cut.NumLayers >= full.NumLayers) return Weights;
+        string into = $"transformer_blocks.{cut.NumLayers - 1}.", from = $"transformer_blocks.{full.NumLayers - 1}.";
+        return new RenamedWeightSource(Weights, name => name.StartsWith(into, StringComparison.Ordinal) ? from + name[into.Length..] : name,
+            $"{Weights.Description} (block {full.NumLayers - 1} as block {cut.NumLayers - 1})");
+    }
+
     public void Dispose() => _set.Dispose();
 }

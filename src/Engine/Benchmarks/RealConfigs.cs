@@ -20,15 +20,21 @@ public sealed record RealConfig(string Name, string Description, Backbone Backbo
     public bool UsesCfg => Backbone != Backbone.Flux;
 
     /// <summary>
-    /// The same model cut to its first <paramref name="layers"/> blocks (for CPU smoke runs). FLUX keeps the ratio of
-    /// double to single stream blocks as far as it can, with at least one of each.
+    /// The same model cut to <paramref name="layers"/> blocks (for CPU smoke runs). FLUX keeps the ratio of double to
+    /// single stream blocks as far as it can, with at least one of each. SD3 keeps its first <c>layers − 1</c> blocks
+    /// and its last one: diffusers always builds the last joint block <c>context_pre_only</c>, so that is the block a
+    /// checkpoint's weights can fill there (<see cref="BenchModelFolder.WeightsFor"/> maps its names).
     /// </summary>
     public RealConfig Truncated(int layers)
     {
         if (layers < 1) throw new AccelAesException($"--layers must be at least 1 (got {layers}).");
         if (layers >= Layers) return this;
         string name = $"{Name} ({layers} of {Layers} blocks)";
-        if (Sd3 is not null) return this with { Description = name, Sd3 = Sd3 with { NumLayers = layers, DualAttentionLayers = Sd3.DualAttentionLayers.Where(l => l < layers).ToArray() } };
+        if (Sd3 is not null)
+        {
+            int[] dual = [.. Sd3.DualAttentionLayers.Where(l => l < layers - 1), .. Sd3.DualAttentionLayers.Contains(Layers - 1) ? [layers - 1] : Array.Empty<int>()];
+            return this with { Description = name, Sd3 = Sd3 with { NumLayers = layers, DualAttentionLayers = dual } };
+        }
         if (Lumina is not null) return this with { Description = name, Lumina = Lumina with { NumLayers = layers } };
         int doubles = Math.Max(1, (int)Math.Round(layers * (double)Flux!.NumLayers / Layers));
         return this with { Description = name, Flux = Flux with { NumLayers = doubles, NumSingleLayers = Math.Max(1, layers - doubles) } };

@@ -122,7 +122,7 @@ internal static class BenchCommand
             peak = MicroBenchmarks.Gemm(be, [size], o.Warmup, o.Repeats)[0];
         }
         var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps);
-        var result = ModelBenchmark.Run(be, request, folder?.Weights, Ui.Info);
+        var result = ModelBenchmark.Run(be, request, folder?.WeightsFor(config), Ui.Info);
         BenchReports.ShowModel(result, peak);
         BackendDiagnostics.ShowGemmSummary(be);
         if (o.JsonPath is not null)
