@@ -25,6 +25,39 @@ public class AccelerationCliTests
         Assert.Equal("full_capture_mask", steps[5].GetProperty("kind").GetString());
     }
 
+    [Theory]
+    [InlineData("sd3")]
+    [InlineData("flux")]
+    [InlineData("lumina")]
+    public void Explain_gives_a_schedule_for_every_preset_at_every_step_count_and_warns_where_a_preset_turns_off(string arch)
+    {
+        foreach (int n in new[] { 1, 2, 3, 4, 6, 8, 12, 28, 50 })
+            foreach (string preset in new[] { "none", "stepcache", "accelaes" })
+            {
+                var r = CliRunner.Run("explain", "--json", "--arch", arch, "--steps", n.ToString(), "--accel", preset);
+                Assert.True(r.ExitCode == 0, $"{arch} {n} {preset}: {r.All}");
+                using var doc = JsonDocument.Parse(r.Output); // stdout stays pure JSON; warnings go to stderr
+                Assert.Equal(n, doc.RootElement.GetProperty("steps").GetArrayLength());
+                bool turnedOff = preset != "none" && n < 8;
+                Assert.True(turnedOff == r.Error.Contains("StepCache is off"), $"{arch} {n} {preset}: {r.Error}");
+                if (turnedOff) Assert.Contains("computes all", r.Error);
+                if (preset != "none" && !turnedOff) Assert.True(doc.RootElement.GetProperty("skipped").GetInt32() > 0);
+            }
+    }
+
+    [Fact]
+    public void A_preset_at_a_few_step_count_generates_densely_with_a_warning()
+    {
+        using var cache = new CliCache();
+        using var dir = new TempDirectory();
+        var r = cache.Run("generate", "--out", dir.File("x.png"), "--steps", "3", "--width", "32", "--height", "32", "--accel", "accelaes");
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("AesMask is off", text);
+        Assert.Contains("StepCache is off", text);
+        Assert.Contains("3 of 3 steps computed", text);
+    }
+
     [Fact]
     public void Explain_rejects_an_unknown_knob_naming_it()
     {

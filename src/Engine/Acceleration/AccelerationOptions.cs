@@ -158,6 +158,12 @@ public sealed record AccelerationOptions
     /// <summary>What the MMDiT capture reduces (knob <c>affinity</c>).</summary>
     public AttentionAffinity Affinity { get; init; } = AttentionAffinity.SoftmaxProbabilities;
 
+    /// <summary>
+    /// What <see cref="ForPreset(AccelerationPreset, Backbone, int)"/> changed in the preset for the run's step count
+    /// (a component turned off below its minimum), as sentences a user reads; null when the preset applied as published.
+    /// </summary>
+    public string? PresetNote { get; init; }
+
     /// <summary>True when AesMask runs (a mask step is set).</summary>
     public bool UsesMask => MaskStep is not null;
 
@@ -203,6 +209,62 @@ public sealed record AccelerationOptions
             _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, "unknown preset"),
         };
     }
+
+    /// <summary>Fewest steps at which a preset keeps AesMask on (mask capture, spatial CFG, SkipSparse).</summary>
+    public const int MinimumStepsForAesMask = 8;
+
+    /// <summary>Fewest steps at which a preset keeps StepCache on.</summary>
+    public const int MinimumStepsForStepCache = 8;
+
+    /// <summary>
+    /// A preset for a run of <paramref name="steps"/> steps. The published values (<see cref="ForPreset(AccelerationPreset, Backbone)"/>)
+    /// are for the paper's step counts (30 Lumina-Next, 28 SD3 and FLUX); at other counts the step indices scale with
+    /// N, so the mask is captured and the skipping starts at the same point of the trajectory: mask_step =
+    /// max(1, round(5·N/N₀)), warmup = max(2, round(w·N/N₀)). Below <see cref="MinimumStepsForAesMask"/> steps the
+    /// mask would leave too few steps to use it, and below <see cref="MinimumStepsForStepCache"/> each step covers
+    /// too much of the trajectory to extrapolate (few-step and distilled models: FLUX.1-schnell runs 4): those
+    /// components turn off, and <see cref="PresetNote"/> says so. A preset never makes a valid step count an error.
+    /// </summary>
+    public static AccelerationOptions ForPreset(AccelerationPreset preset, Backbone backbone, int steps)
+    {
+        AccelerationOptions published = ForPreset(preset, backbone);
+        int reference = published.Steps;
+        int Scaled(int index) => (int)Math.Round(index * (double)steps / reference, MidpointRounding.AwayFromZero);
+        var options = published with { Steps = steps };
+        if (published.MaskStep is int maskStep)
+            options = steps < MinimumStepsForAesMask
+                ? options with { MaskStep = null, SpatialCfg = false, SkipSparse = false }
+                : options with { MaskStep = Math.Max(1, Scaled(maskStep)) };
+        if (published.Interval > 1)
+            options = steps < MinimumStepsForStepCache
+                ? options with { Interval = 1, Warmup = 0 }
+                : options with { Warmup = Math.Max(2, Scaled(published.Warmup)) };
+        return options.WithPresetNote();
+    }
+
+    /// <summary>
+    /// These options with <see cref="PresetNote"/> saying which of the preset's components the step count turned off
+    /// and stayed off (an override that switched one back on, such as <c>interval=2</c>, leaves no note for it).
+    /// </summary>
+    public AccelerationOptions WithPresetNote()
+    {
+        AccelerationOptions published = ForPreset(Preset, Backbone);
+        var notes = new List<string>();
+        if (published.MaskStep is int maskStep && MaskStep is null && Steps < MinimumStepsForAesMask)
+            notes.Add($"AesMask is off: the {Name(Preset)} preset captures its mask {maskStep} of {published.Steps} steps in, and with {Steps} steps " +
+                      $"(fewer than {MinimumStepsForAesMask}) too few would be left to use it; this run has no mask, spatial CFG or SkipSparse.");
+        if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache)
+            notes.Add($"StepCache is off: with {Steps} steps (fewer than {MinimumStepsForStepCache}) each step covers too much of the trajectory " +
+                      "to extrapolate; every step is computed (few-step and distilled models such as FLUX.1-schnell run this way).");
+        return this with { PresetNote = notes.Count == 0 ? null : string.Join(" ", notes) };
+    }
+
+    private static string Name(AccelerationPreset preset) => preset switch
+    {
+        AccelerationPreset.StepCache => "stepcache",
+        AccelerationPreset.AccelAes => "accelaes",
+        _ => "none",
+    };
 
     /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>.</summary>
     public static AccelerationOptions ForPreset(string preset, Backbone backbone) => ForPreset(ParsePreset(preset), backbone);

@@ -24,11 +24,15 @@ public sealed record AccelerationRequest(AccelerationPreset Preset, IReadOnlyLis
     /// <summary>True when the request changes nothing (dense sampling, no overrides).</summary>
     public bool IsNone => Preset == AccelerationPreset.None && Overrides.Count == 0;
 
-    /// <summary>The options for <paramref name="backbone"/>, with the run's steps and guidance and the overrides applied (validated).</summary>
+    /// <summary>
+    /// The options for <paramref name="backbone"/>: the preset scaled to the run's steps (see
+    /// <see cref="AccelerationOptions.ForPreset(AccelerationPreset, Backbone, int)"/>), its guidance, then the overrides
+    /// (validated: an override the run cannot honour is an error naming the knob; the preset alone never is).
+    /// </summary>
     public AccelerationOptions Resolve(Backbone backbone, int steps, double guidance)
     {
-        AccelerationOptions options = AccelerationOptions.ForPreset(Preset, backbone) with { Steps = steps, GuidanceScale = guidance };
+        AccelerationOptions options = AccelerationOptions.ForPreset(Preset, backbone, steps) with { GuidanceScale = guidance };
         foreach (var (knob, value) in Overrides) options = options.With(knob, value);
-        return options.Validated();
+        return options.WithPresetNote().Validated();
     }
 }

@@ -23,7 +23,9 @@ internal static class DenoiseCommand
         if (request.IsNone) return null;
         Engine.Acceleration.Backbone backbone = PipelineBackbones.Of(setup.Pipeline.PipelineClass)
             ?? throw new AccelAesException($"{setup.Pipeline.PipelineClass} has no acceleration presets.");
-        return request.Resolve(backbone, steps, guidance);
+        var options = request.Resolve(backbone, steps, guidance);
+        if (options.PresetNote is { } note) Ui.Warn(note);
+        return options;
     }
 
     public static Command Create()

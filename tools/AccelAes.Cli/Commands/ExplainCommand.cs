@@ -50,11 +50,17 @@ internal static class ExplainCommand
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;
             var cost = SparseCostModel.For(backbone, tokens);
             StepSchedule schedule = StepSchedule.Create(options, sigmas, cost, fraction);
+            var warnings = new List<string>();
+            if (options.PresetNote is { } note) warnings.Add(note);
+            if (options.Preset != AccelerationPreset.None && schedule.SkippedCount == 0 && schedule.SparseCount == 0)
+                warnings.Add($"This schedule computes all {n} steps densely (relative cost 1.00): the {options.Preset} preset saves nothing at these settings.");
             if (parse.GetValue(json))
             {
                 Console.WriteLine(schedule.ToJson(indented: true));
+                foreach (string w in warnings) Console.Error.WriteLine("warning: " + w); // stdout stays pure JSON
                 return ExitCodes.Success;
             }
+            foreach (string w in warnings) Ui.Warn(w);
             var table = Ui.Table("step", "kind", "σ", "timestep");
             foreach (var e in schedule.Steps)
                 table.AddCells(e.Index, e.Kind, e.Sigma.ToString("F4", CultureInfo.InvariantCulture), sigmas.Timesteps[e.Index].ToString("F2", CultureInfo.InvariantCulture));

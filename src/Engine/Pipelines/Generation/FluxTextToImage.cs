@@ -100,6 +100,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             throw new AccelAesException($"max_sequence_length must be between 1 and 512, got {MaxSequenceLength}.");
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
+        if (acceleration?.PresetNote is { } presetNote) warnings.Add(presetNote); // a component the step count turned off
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));

@@ -89,6 +89,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         bool cfg = guidance > 1f;
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
+        if (acceleration?.PresetNote is { } presetNote) warnings.Add(presetNote); // a component the step count turned off
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));

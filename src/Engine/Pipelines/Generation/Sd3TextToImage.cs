@@ -78,6 +78,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         var (width, height, steps, guidance, acceleration) = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
+        if (acceleration?.PresetNote is { } presetNote) warnings.Add(presetNote); // a component the step count turned off
         IBackend be = _backend;
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
