@@ -54,7 +54,7 @@ internal static class FileEntryProbe
     private static bool TryStatx(string fullPath, out FileEntryKind kind)
     {
         kind = FileEntryKind.Missing;
-        if (!PathStatus.TryStatx(fullPath, followLinks: true, out PathStatus? status, out int errno)) return false;
+        if (!PathStatus.TryStatx(fullPath, out PathStatus? status, out int errno)) return false;
         if (status is not { } s)
         {
             switch (errno)
@@ -65,16 +65,7 @@ internal static class FileEntryProbe
                 default: return false; // anything else: fall back to .NET's view
             }
         }
-        kind = s.Type switch
-        {
-            PathStatus.EntryType.RegularFile => FileEntryKind.RegularFile,
-            PathStatus.EntryType.Directory => FileEntryKind.Directory,
-            PathStatus.EntryType.Fifo => FileEntryKind.Fifo,
-            PathStatus.EntryType.CharacterDevice => FileEntryKind.CharacterDevice,
-            PathStatus.EntryType.BlockDevice => FileEntryKind.BlockDevice,
-            PathStatus.EntryType.Socket => FileEntryKind.Socket,
-            _ => FileEntryKind.Inaccessible,
-        };
+        kind = s.Kind;
         return true;
     }
 }

@@ -8,51 +8,42 @@ namespace AccelAes.Loader.Files;
 /// layout is the same on every architecture. Elsewhere (or on a libc without statx) the type is only "folder" or
 /// "file" and the identity is unknown: callers then compare paths instead.
 /// </summary>
-internal readonly partial record struct PathStatus(PathStatus.EntryType Type, ulong Device, ulong Inode)
+internal readonly partial record struct PathStatus(FileEntryKind Kind, ulong Device, ulong Inode)
 {
-    public enum EntryType { RegularFile, Directory, Fifo, CharacterDevice, BlockDevice, Socket, Symlink, Other }
-
-    public bool IsRegularFile => Type == EntryType.RegularFile;
-    public bool IsDirectory => Type == EntryType.Directory;
+    public bool IsRegularFile => Kind == FileEntryKind.RegularFile;
+    public bool IsDirectory => Kind == FileEntryKind.Directory;
 
     /// <summary>True when both name the same file (hard links, symbolic links and bind mounts included).</summary>
     public bool SameFileAs(PathStatus other) => Inode != 0 && Inode == other.Inode && Device == other.Device;
 
     /// <summary>"a named pipe (FIFO)", "a character device", ...: for messages.</summary>
-    public string Description => Type switch
+    public string Description => Kind switch
     {
-        EntryType.RegularFile => "a file",
-        EntryType.Directory => "a folder",
-        EntryType.Fifo => "a named pipe (FIFO)",
-        EntryType.CharacterDevice => "a character device",
-        EntryType.BlockDevice => "a block device",
-        EntryType.Socket => "a socket",
-        EntryType.Symlink => "a symbolic link",
+        FileEntryKind.RegularFile => "a file",
+        FileEntryKind.Directory => "a folder",
+        FileEntryKind.Fifo => "a named pipe (FIFO)",
+        FileEntryKind.CharacterDevice => "a character device",
+        FileEntryKind.BlockDevice => "a block device",
+        FileEntryKind.Socket => "a socket",
         _ => "not a regular file",
     };
 
-    /// <summary>
-    /// The status of <paramref name="path"/>, following symbolic links unless <paramref name="followLinks"/> is
-    /// false; null when nothing is there (or a folder on the way is missing or is a file).
-    /// </summary>
+    /// <summary>The status of <paramref name="path"/>, symbolic links followed; null when nothing is there (or a folder on the way is missing or is a file).</summary>
     /// <exception cref="IOException">A symbolic link loop, a name too long, or a folder that cannot be searched.</exception>
-    public static PathStatus? Of(string path, bool followLinks = true)
+    public static PathStatus? Of(string path)
     {
-        if (OperatingSystem.IsLinux() && TryStatx(path, followLinks, out PathStatus? status, out int errno))
+        if (OperatingSystem.IsLinux() && TryStatx(path, out PathStatus? status, out int errno))
         {
             if (errno == 0 || errno is ENOENT or ENOTDIR) return status;
             throw new IOException($"cannot examine '{path}': {Marshal.GetPInvokeErrorMessage(errno)}");
         }
-        var info = new FileInfo(path);
-        if (!followLinks && info.LinkTarget is not null) return new PathStatus(EntryType.Symlink, 0, 0);
-        if (Directory.Exists(path)) return new PathStatus(EntryType.Directory, 0, 0);
-        return File.Exists(path) ? new PathStatus(EntryType.RegularFile, 0, 0) : null;
+        if (Directory.Exists(path)) return new PathStatus(FileEntryKind.Directory, 0, 0);
+        return File.Exists(path) ? new PathStatus(FileEntryKind.RegularFile, 0, 0) : null;
     }
 
     // ---- Linux statx: struct statx is fixed-layout (include/uapi/linux/stat.h) ---------------------------
 
     private const int AtFdCwd = -100;
-    private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxTypeAndInode = 0x0001 | 0x0100; // STATX_TYPE | STATX_INO
     private const int BufferBytes = 256;
     private const int ModeOffset = 28;       // u16 stx_mode
@@ -68,7 +59,7 @@ internal readonly partial record struct PathStatus(PathStatus.EntryType Type, ul
     /// the <paramref name="errno"/> it failed with (ENOENT: nothing there; ELOOP: a link loop; ...); false when
     /// statx is unavailable (a libc before glibc 2.28, a kernel before 4.11), and callers fall back to .NET's view.
     /// </summary>
-    internal static unsafe bool TryStatx(string path, bool followLinks, out PathStatus? status, out int errno)
+    internal static unsafe bool TryStatx(string path, out PathStatus? status, out int errno)
     {
         status = null;
         errno = 0;
@@ -76,7 +67,7 @@ internal readonly partial record struct PathStatus(PathStatus.EntryType Type, ul
         int rc;
         try
         {
-            rc = Statx(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow, StatxTypeAndInode, buffer);
+            rc = Statx(AtFdCwd, path, 0, StatxTypeAndInode, buffer); // flags 0: symbolic links are followed
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -87,19 +78,18 @@ internal readonly partial record struct PathStatus(PathStatus.EntryType Type, ul
             errno = Marshal.GetLastPInvokeError();
             return errno != ENOSYS;
         }
-        var type = (*(ushort*)(buffer + ModeOffset) & 0xF000) switch
+        var kind = (*(ushort*)(buffer + ModeOffset) & 0xF000) switch
         {
-            0x8000 => EntryType.RegularFile,
-            0x4000 => EntryType.Directory,
-            0x1000 => EntryType.Fifo,
-            0x2000 => EntryType.CharacterDevice,
-            0x6000 => EntryType.BlockDevice,
-            0xC000 => EntryType.Socket,
-            0xA000 => EntryType.Symlink,
-            _ => EntryType.Other,
+            0x8000 => FileEntryKind.RegularFile,
+            0x4000 => FileEntryKind.Directory,
+            0x1000 => FileEntryKind.Fifo,
+            0x2000 => FileEntryKind.CharacterDevice,
+            0x6000 => FileEntryKind.BlockDevice,
+            0xC000 => FileEntryKind.Socket,
+            _ => FileEntryKind.Inaccessible, // a type no reader or writer handles
         };
         ulong device = ((ulong)*(uint*)(buffer + DeviceMajorOffset) << 32) | *(uint*)(buffer + DeviceMinorOffset);
-        status = new PathStatus(type, device, *(ulong*)(buffer + InodeOffset));
+        status = new PathStatus(kind, device, *(ulong*)(buffer + InodeOffset));
         return true;
     }
 

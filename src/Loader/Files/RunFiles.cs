@@ -14,7 +14,8 @@ public sealed class RunFiles
     private readonly List<(string Path, string What)> _inputs = [];
     private readonly List<(string Path, string What)> _outputs = [];
 
-    private static StringComparer PathComparer => OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
+    /// <summary>How paths compare: case matters on Linux, not on the file systems macOS and Windows use by default.</summary>
+    private static StringComparison PathComparison => OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
 
     /// <summary>A file or folder the run reads, named as the user gave it (<paramref name="what"/>: the option, e.g. <c>--model</c>). Null is skipped.</summary>
     public RunFiles Input(string? path, string what)
@@ -39,7 +40,7 @@ public sealed class RunFiles
             string target = OutputFile.Check(path, what);
             PathStatus? status = OutputPath.StatusOf(target, what, path);
             foreach (var other in targets)
-                if (PathComparer.Equals(other.Target, target) || status is { } s && other.Status is { } o && s.SameFileAs(o))
+                if (string.Equals(other.Target, target, PathComparison) || status is { } s && other.Status is { } o && s.SameFileAs(o))
                     throw new AccelAesException($"{other.What} and {what} both name '{target}': one would overwrite the other. Give them different paths.");
             targets.Add((path, what, target, status));
         }
@@ -53,11 +54,11 @@ public sealed class RunFiles
 
     private static void CheckNotInput(string outPath, string outWhat, string target, PathStatus written, string inPath, string inWhat)
     {
-        string? input = Existing(inPath, out PathStatus? status);
+        string? input = Existing(inPath, inWhat, out PathStatus? status);
         if (input is null || status is null) return;
         if (!status.Value.IsDirectory)
         {
-            if (PathComparer.Equals(input, target) || written.SameFileAs(status.Value))
+            if (string.Equals(input, target, PathComparison) || written.SameFileAs(status.Value))
                 throw new AccelAesException($"{outWhat} '{outPath}' is {inWhat} '{inPath}', an input of this run: writing it would destroy the input. Write the output somewhere else.");
             return;
         }
@@ -68,25 +69,23 @@ public sealed class RunFiles
     }
 
     /// <summary>The input's absolute path with links followed, and its status; null when it cannot be examined (loading it will say why).</summary>
-    private static string? Existing(string path, out PathStatus? status)
+    private static string? Existing(string path, string what, out PathStatus? status)
     {
         status = null;
         try
         {
-            string full = Path.GetFullPath(path);
-            var info = new FileInfo(full);
-            string resolved = info.LinkTarget is null ? full : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
+            string resolved = OutputPath.Resolve(path, what); // the same resolution the outputs get, so the two compare
             status = PathStatus.Of(resolved);
             return resolved;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is AccelAesException or IOException)
         {
             return null;
         }
     }
 
     private static bool IsInside(string path, string folder) =>
-        path.StartsWith(Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar, OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
+        path.StartsWith(Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar, PathComparison);
 
     /// <summary>A file of <paramref name="folder"/> (any depth, links followed) that is the same file as <paramref name="written"/>; null if none.</summary>
     private static string? FileOfFolder(string folder, PathStatus written)

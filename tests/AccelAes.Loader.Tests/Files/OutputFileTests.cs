@@ -55,8 +55,8 @@ public sealed class OutputFileTests : IDisposable
         Assert.Contains("named pipe", viaLink.Message);
         Assert.Throws<AccelAesException>(() => OutputFile.WriteAllBytes(link, "--out", new byte[] { 1 }));
 
-        Assert.Equal(PathStatus.EntryType.Fifo, PathStatus.Of(fifo)!.Value.Type);
-        Assert.Equal(PathStatus.EntryType.Symlink, PathStatus.Of(link, followLinks: false)!.Value.Type);
+        Assert.Equal(FileEntryKind.Fifo, PathStatus.Of(fifo)!.Value.Kind);
+        Assert.Equal(fifo, new FileInfo(link).LinkTarget); // still the link it was: nothing replaced it
         Assert.Equal(["link-to-pipe", "pipe"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order());
     }
 
@@ -66,7 +66,7 @@ public sealed class OutputFileTests : IDisposable
         string path = _dir.File("server.sock");
         using var socket = SpecialFiles.Socket(path);
         Assert.Contains("is a socket", Refused(path).Message);
-        Assert.Equal(PathStatus.EntryType.Socket, PathStatus.Of(path)!.Value.Type);
+        Assert.Equal(FileEntryKind.Socket, PathStatus.Of(path)!.Value.Kind);
     }
 
     [Fact]
@@ -74,7 +74,7 @@ public sealed class OutputFileTests : IDisposable
     {
         // Only the check runs here (it writes nothing at the target): run as root, a rename over /dev/null used to replace it.
         Assert.Contains("is a character device", Refused("/dev/null").Message);
-        Assert.Equal(PathStatus.EntryType.CharacterDevice, PathStatus.Of("/dev/null")!.Value.Type);
+        Assert.Equal(FileEntryKind.CharacterDevice, PathStatus.Of("/dev/null")!.Value.Kind);
     }
 
     [Fact]

@@ -6,8 +6,8 @@ using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Files;
-using Spectre.Console;
 using AccelAes.Loader.Validation;
+using Spectre.Console;
 
 namespace AccelAes.Cli.Commands;
 
