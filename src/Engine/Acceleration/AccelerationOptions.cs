@@ -159,10 +159,26 @@ public sealed record AccelerationOptions
     public AttentionAffinity Affinity { get; init; } = AttentionAffinity.SoftmaxProbabilities;
 
     /// <summary>
-    /// What <see cref="ForPreset(AccelerationPreset, Backbone, int)"/> changed in the preset for the run's step count
-    /// (a component turned off below its minimum), as sentences a user reads; null when the preset applied as published.
+    /// Which of the preset's components are off because of the step count (see
+    /// <see cref="ForPreset(AccelerationPreset, Backbone, int)"/>), as sentences a user reads; null when none is. Derived
+    /// from the options themselves, so an override that switched a component back on (such as <c>interval=2</c>)
+    /// leaves no note for it.
     /// </summary>
-    public string? PresetNote { get; init; }
+    public string? PresetNote
+    {
+        get
+        {
+            AccelerationOptions published = ForPreset(Preset, Backbone);
+            var notes = new List<string>();
+            if (published.MaskStep is int maskStep && MaskStep is null && Steps < MinimumStepsForAesMask)
+                notes.Add($"AesMask is off: the {Name(Preset)} preset captures its mask {maskStep} of {published.Steps} steps in, and with {Steps} steps " +
+                          $"(fewer than {MinimumStepsForAesMask}) too few would be left to use it; this run has no mask, spatial CFG or SkipSparse.");
+            if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache)
+                notes.Add($"StepCache is off: with {Steps} steps (fewer than {MinimumStepsForStepCache}) each step covers too much of the trajectory " +
+                          "to extrapolate; every step is computed (few-step and distilled models such as FLUX.1-schnell run this way).");
+            return notes.Count == 0 ? null : string.Join(" ", notes);
+        }
+    }
 
     /// <summary>True when AesMask runs (a mask step is set).</summary>
     public bool UsesMask => MaskStep is not null;
@@ -239,24 +255,7 @@ public sealed record AccelerationOptions
             options = steps < MinimumStepsForStepCache
                 ? options with { Interval = 1, Warmup = 0 }
                 : options with { Warmup = Math.Max(2, Scaled(published.Warmup)) };
-        return options.WithPresetNote();
-    }
-
-    /// <summary>
-    /// These options with <see cref="PresetNote"/> saying which of the preset's components the step count turned off
-    /// and stayed off (an override that switched one back on, such as <c>interval=2</c>, leaves no note for it).
-    /// </summary>
-    public AccelerationOptions WithPresetNote()
-    {
-        AccelerationOptions published = ForPreset(Preset, Backbone);
-        var notes = new List<string>();
-        if (published.MaskStep is int maskStep && MaskStep is null && Steps < MinimumStepsForAesMask)
-            notes.Add($"AesMask is off: the {Name(Preset)} preset captures its mask {maskStep} of {published.Steps} steps in, and with {Steps} steps " +
-                      $"(fewer than {MinimumStepsForAesMask}) too few would be left to use it; this run has no mask, spatial CFG or SkipSparse.");
-        if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache)
-            notes.Add($"StepCache is off: with {Steps} steps (fewer than {MinimumStepsForStepCache}) each step covers too much of the trajectory " +
-                      "to extrapolate; every step is computed (few-step and distilled models such as FLUX.1-schnell run this way).");
-        return this with { PresetNote = notes.Count == 0 ? null : string.Join(" ", notes) };
+        return options;
     }
 
     private static string Name(AccelerationPreset preset) => preset switch

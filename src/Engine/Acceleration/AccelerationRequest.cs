@@ -33,6 +33,6 @@ public sealed record AccelerationRequest(AccelerationPreset Preset, IReadOnlyLis
     {
         AccelerationOptions options = AccelerationOptions.ForPreset(Preset, backbone, steps) with { GuidanceScale = guidance };
         foreach (var (knob, value) in Overrides) options = options.With(knob, value);
-        return options.WithPresetNote().Validated();
+        return options.Validated();
     }
 }
