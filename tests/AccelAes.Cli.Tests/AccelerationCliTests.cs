@@ -59,6 +59,54 @@ public class AccelerationCliTests
     }
 
     [Fact]
+    public void The_sd3_preset_at_32_pixels_runs_without_its_mask_and_says_why()
+    {
+        // The SD3 preset's mask is used by nothing (spatial CFG and SkipSparse are off there); a 2 × 2 token grid is
+        // too small for its blur, so it turns off with a note instead of failing at the mask step.
+        using var cache = new CliCache();
+        using var dir = new TempDirectory();
+        var r = cache.Run("generate", "--out", dir.File("x.png"), "--steps", "8", "--width", "32", "--height", "32", "--accel", "accelaes");
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("AesMask is off: the token grid of this size, 2 × 2", text);
+        Assert.Contains("skipped", text);
+    }
+
+    [Fact]
+    public void Conflicting_guidance_settings_are_errors_or_warnings_never_silent()
+    {
+        using var cache = new CliCache();
+        using var dir = new TempDirectory();
+        // Spatial CFG shapes a CFG that --guidance 1 turns off: an error, before anything loads.
+        var off = cache.Run("generate", "--out", dir.File("a.png"), "--guidance", "1", "--set", "spatial_cfg=on", "--accel", "accelaes");
+        Assert.Equal(1, off.ExitCode);
+        Assert.Contains("spatial_cfg:", CliCache.Flat(off.All));
+        Assert.False(File.Exists(dir.File("a.png")));
+        // --set steps / guidance are the run's own settings, named as such.
+        var steps = cache.Run("generate", "--out", dir.File("b.png"), "--set", "steps=4", "--accel", "accelaes");
+        Assert.Equal(1, steps.ExitCode);
+        Assert.Contains("--steps", CliCache.Flat(steps.All));
+        // A --guidance that spatial CFG replaces from the mask step on is run, with a sentence saying where it applies.
+        var shaped = cache.Run("generate", "--out", dir.File("c.png"), "--guidance", "5", "--steps", "8", "--width", "64", "--height", "64",
+            "--accel", "accelaes", "--set", "spatial_cfg=on", "--set", "std_threshold=0");
+        Assert.True(shaped.ExitCode == 0, shaped.All);
+        Assert.Contains("guidance scale 5 applies to steps 0–", CliCache.Flat(shaped.All));
+    }
+
+    [Fact]
+    public void Explain_states_the_capture_layers_and_the_papers_skip_ratio()
+    {
+        var r = CliRunner.Run("explain", "--arch", "lumina", "--steps", "30");
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("every 4th layer (layers=every:4", text);
+        Assert.Contains("Table 4 quotes ≈ 46 %", text);
+        Assert.Contains("StepCache alone with warmup 2 (the reference code's runs), which skips 46.7 % here", text);
+        var all = CliCache.Flat(CliRunner.Run("explain", "--arch", "lumina", "--set", "layers=all").All);
+        Assert.Contains("every layer (layers=all, the paper's Eq. 6)", all);
+    }
+
+    [Fact]
     public void Explain_rejects_an_unknown_knob_naming_it()
     {
         var r = CliRunner.Run("explain", "--arch", "sd3", "--set", "no_such_knob=1");

@@ -197,6 +197,12 @@ public sealed record AccelerationOptions
     /// </summary>
     public bool SparseFeedForward { get; init; } = true;
 
+    /// <summary>
+    /// The run's token grid (rows, columns) when known: the mask must fit it (its blur pads by reflection), so a mask
+    /// on a grid too small is a preset note or a validation error before any model loads, not a failure at the mask step.
+    /// </summary>
+    public ImageTokenGrid? TokenGrid { get; init; }
+
     /// <summary>The guidance used when the mask falls back (knob <c>fallback_guidance</c>).</summary>
     public FallbackGuidance FallbackGuidance { get; init; } = FallbackGuidance.UniformCfg;
 
@@ -221,9 +227,30 @@ public sealed record AccelerationOptions
             if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache)
                 notes.Add($"StepCache is off: with {Steps} steps (fewer than {MinimumStepsForStepCache}) each step covers too much of the trajectory " +
                           "to extrapolate; every step is computed (few-step and distilled models such as FLUX.1-schnell run this way).");
+            if (published.MaskStep is not null && MaskStep is null && Steps >= MinimumStepsForAesMask && TokenGrid is { } grid && !MaskFits(grid))
+                notes.Add($"AesMask is off: the token grid of this size, {grid}, is smaller than the mask's blur (σ {EffectiveBlurSigma}) " +
+                          $"needs ({MinimumMaskGridSide} × {MinimumMaskGridSide} tokens); this run has no mask, spatial CFG or SkipSparse.");
+            if (published.SpatialCfg && !SpatialCfg && MaskStep is not null && UsesCfg && GuidanceScale <= 1)
+                notes.Add($"Spatial CFG is off: guidance {GuidanceScale.ToString(CultureInfo.InvariantCulture)} (≤ 1) runs without classifier-free guidance, so there is no guidance to shape.");
             return notes.Count == 0 ? null : string.Join(" ", notes);
         }
     }
+
+    /// <summary>The smallest token-grid side the mask's blur accepts.</summary>
+    public int MinimumMaskGridSide => GaussianBlur.MinimumGridSide(EffectiveBlurSigma);
+
+    /// <summary>True when a mask of these options can be built on <paramref name="grid"/>.</summary>
+    public bool MaskFits(ImageTokenGrid grid) => grid.Height >= MinimumMaskGridSide && grid.Width >= MinimumMaskGridSide;
+
+    /// <summary>
+    /// What the guidance scale does under spatial CFG, for a user who set it: it guides only before the mask exists and
+    /// when the mask falls back. Null without spatial CFG.
+    /// </summary>
+    public string? SpatialGuidanceNote => SpatialCfg && MaskStep is int m
+        ? $"With spatial CFG the guidance scale {GuidanceScale.ToString(CultureInfo.InvariantCulture)} applies to steps 0–{m - 1} " +
+          $"(and every step if the mask falls back, fallback_guidance=cfg); from step {m} on the scale runs from s_bg " +
+          $"{BackgroundScale.ToString(CultureInfo.InvariantCulture)} on the background to s_fg {ForegroundScale.ToString(CultureInfo.InvariantCulture)} on the focus tokens."
+        : null;
 
     /// <summary>True when AesMask runs (a mask step is set).</summary>
     public bool UsesMask => MaskStep is not null;
@@ -287,6 +314,30 @@ public sealed record AccelerationOptions
     /// components turn off, and <see cref="PresetNote"/> says so. A preset never makes a valid step count an error.
     /// </summary>
     public static AccelerationOptions ForPreset(AccelerationPreset preset, Backbone backbone, int steps)
+        => ForRun(preset, backbone, steps, guidance: null, grid: null);
+
+    /// <summary>
+    /// A preset for a run: <see cref="ForPreset(AccelerationPreset, Backbone, int)"/>, then with the run's guidance (when
+    /// given: a guidance ≤ 1 runs SD3 and Lumina without CFG, so the preset's spatial CFG turns off) and token grid (when
+    /// given: a grid smaller than the mask's blur turns AesMask off). <see cref="PresetNote"/> says what turned off.
+    /// </summary>
+    public static AccelerationOptions ForRun(AccelerationPreset preset, Backbone backbone, int steps, double? guidance, ImageTokenGrid? grid)
+    {
+        AccelerationOptions options = ScaledToSteps(preset, backbone, steps);
+        if (guidance is double g)
+        {
+            options = options with { GuidanceScale = g };
+            if (options.SpatialCfg && options.UsesCfg && g <= 1) options = options with { SpatialCfg = false };
+        }
+        if (grid is { } tokens)
+        {
+            options = options with { TokenGrid = tokens };
+            if (options.UsesMask && !options.MaskFits(tokens)) options = options with { MaskStep = null, SpatialCfg = false, SkipSparse = false };
+        }
+        return options;
+    }
+
+    private static AccelerationOptions ScaledToSteps(AccelerationPreset preset, Backbone backbone, int steps)
     {
         AccelerationOptions published = ForPreset(preset, backbone);
         int reference = published.Steps;
@@ -485,6 +536,13 @@ public sealed record AccelerationOptions
         if (SpatialCfg && Backbone == Backbone.Flux)
             e.Add("spatial_cfg: FLUX is guidance-distilled (one pass, no CFG branches), so there is no guidance to shape.");
         if (SpatialCfg && MaskStep is null) e.Add("spatial_cfg: needs a mask (set mask_step).");
+        if (SpatialCfg && UsesCfg && GuidanceScale <= 1)
+            e.Add($"spatial_cfg: shapes classifier-free guidance, which a guidance scale of {GuidanceScale.ToString(CultureInfo.InvariantCulture)} (≤ 1) turns off; " +
+                  "raise --guidance above 1 or leave spatial_cfg off.");
+        bool blurValid = BlurSigma is not double sigma || (sigma > 0 && sigma <= MaxBlurSigma); // an invalid σ has its own message above
+        if (MaskStep is not null && TokenGrid is { } grid && blurValid && !MaskFits(grid))
+            e.Add($"mask_step: the mask's blur (σ {EffectiveBlurSigma}) needs a token grid of at least {MinimumMaskGridSide} × {MinimumMaskGridSide}, " +
+                  $"but this image gives {grid} tokens; generate a larger image, lower blur_sigma, or set mask_step=off.");
         if (!(Math.Abs(ForegroundScale) <= InputLimits.MaxGuidanceScale)) e.Add($"s_fg: must be a number between ±{InputLimits.MaxGuidanceScale}, got {ForegroundScale}.");
         if (!(Math.Abs(BackgroundScale) <= InputLimits.MaxGuidanceScale)) e.Add($"s_bg: must be a number between ±{InputLimits.MaxGuidanceScale}, got {BackgroundScale}.");
         if (SkipSparse && MaskStep is null) e.Add("sparse: SkipSparse needs a mask (set mask_step).");

@@ -25,13 +25,13 @@ public sealed record AccelerationRequest(AccelerationPreset Preset, IReadOnlyLis
     public bool IsNone => Preset == AccelerationPreset.None && Overrides.Count == 0;
 
     /// <summary>
-    /// The options for <paramref name="backbone"/>: the preset scaled to the run's steps (see
-    /// <see cref="AccelerationOptions.ForPreset(AccelerationPreset, Backbone, int)"/>), its guidance, then the overrides
+    /// The options for <paramref name="backbone"/>: the preset scaled to the run's steps, guidance and token grid (see
+    /// <see cref="AccelerationOptions.ForRun"/>), then the overrides
     /// (validated: an override the run cannot honour is an error naming the knob; the preset alone never is).
     /// </summary>
-    public AccelerationOptions Resolve(Backbone backbone, int steps, double guidance)
+    public AccelerationOptions Resolve(Backbone backbone, int steps, double guidance, ImageTokenGrid? grid = null)
     {
-        AccelerationOptions options = AccelerationOptions.ForPreset(Preset, backbone, steps) with { GuidanceScale = guidance };
+        AccelerationOptions options = AccelerationOptions.ForRun(Preset, backbone, steps, guidance, grid);
         foreach (var (knob, value) in Overrides) options = options.With(knob, value);
         return options.Validated();
     }

@@ -44,7 +44,7 @@ internal static class ExplainCommand
             if (side % 16 != 0) throw new AccelAesException($"--size must be a multiple of 16, got {side}.");
             double f = parse.GetValue(focus);
             if (!double.IsNaN(f)) ValueChecks.Fraction(f, "--focus-fraction");
-            AccelerationOptions options = request.Resolve(backbone, n, defaults.GuidanceScale);
+            AccelerationOptions options = request.Resolve(backbone, n, defaults.GuidanceScale, new ImageTokenGrid(side / 16, side / 16));
             int tokens = side / 16 * (side / 16);
             SigmaSchedule sigmas = Sigmas(backbone, n, tokens);
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;
@@ -61,6 +61,7 @@ internal static class ExplainCommand
                 return ExitCodes.Success;
             }
             foreach (string w in warnings) Ui.Warn(w);
+            foreach (string line in ExplainNotes.For(options, schedule, o => StepSchedule.Create(o, sigmas, cost, fraction))) Ui.Info(line);
             var table = Ui.Table("step", "kind", "σ", "timestep");
             foreach (var e in schedule.Steps)
                 table.AddCells(e.Index, e.Kind, e.Sigma.ToString("F4", CultureInfo.InvariantCulture), sigmas.Timesteps[e.Index].ToString("F2", CultureInfo.InvariantCulture));

@@ -29,6 +29,9 @@ public static class GaussianBlur
         return k % 2 == 0 ? k + 1 : k;
     }
 
+    /// <summary>The smallest grid side the blur of σ = <paramref name="sigma"/> can pad by reflection (half its taps, plus one).</summary>
+    public static int MinimumGridSide(double sigma) => KernelSize(sigma) / 2 + 1;
+
     /// <summary>The normalised float32 1-D taps (length <see cref="KernelSize"/>).</summary>
     public static float[] Taps(double sigma)
     {

@@ -95,13 +95,14 @@ public sealed class FluxTextToImage : ITextToImagePipeline
     /// <summary>Everything up to the denoised latents, packed [1, (H/16)·(W/16), in_channels].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
-        var (width, height, steps, guidance, acceleration) = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
+        ResolvedGeneration resolved = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
+        var (width, height, steps, guidance, acceleration) = resolved;
         float trueCfg = request.TrueCfgScale ?? 1f;
         if (MaxSequenceLength is <= 0 or > PipelineTokenizerCalls.FluxMaxSequenceLength)
             throw new AccelAesException($"max_sequence_length must be between 1 and 512, got {MaxSequenceLength}.");
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
-        if (acceleration?.PresetNote is { } presetNote) warnings.Add(presetNote); // a component the step count turned off
+        warnings.AddRange(resolved.Notes); // components the settings turned off, settings that override others
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));

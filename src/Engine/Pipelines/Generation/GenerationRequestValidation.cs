@@ -4,7 +4,15 @@ using AccelAes.Loader.Validation;
 namespace AccelAes.Engine.Pipelines.Generation;
 
 /// <summary>A request's settings with the pipeline's defaults filled in, all checked.</summary>
-public sealed record ResolvedGeneration(int Width, int Height, int Steps, float GuidanceScale, AccelerationOptions? Acceleration);
+public sealed record ResolvedGeneration(int Width, int Height, int Steps, float GuidanceScale, AccelerationOptions? Acceleration)
+{
+    /// <summary>
+    /// What the user should know about how the settings combine, as sentences: a preset component the step count,
+    /// guidance or image size turned off; a guidance scale that spatial CFG overrides from the mask step on. Runs
+    /// report them as warnings.
+    /// </summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
 
 /// <summary>
 /// The one validation of a <see cref="GenerationRequest"/> (DESIGN.md §7): the CLI, the C ABI and the pipelines
@@ -54,7 +62,11 @@ public static class GenerationRequestValidation
         float guidance = request.GuidanceScale ?? pipeline.DefaultGuidanceScale;
         AccelerationOptions? acceleration = request.Acceleration.IsNone || PipelineBackbones.Of(pipeline.PipelineClass) is not { } backbone
             ? null
-            : request.Acceleration.Resolve(backbone, steps, guidance);
-        return new ResolvedGeneration(width, height, steps, guidance, acceleration);
+            : request.Acceleration.Resolve(backbone, steps, guidance, ImageTokenGrid.OfImage(width, height, unit));
+        var notes = new List<string>();
+        if (acceleration?.PresetNote is { } presetNote) notes.Add(presetNote);
+        // A guidance scale the user typed that spatial CFG replaces from the mask step on is worth a sentence.
+        if (request.GuidanceScale is not null && acceleration?.SpatialGuidanceNote is { } guidanceNote) notes.Add(guidanceNote);
+        return new ResolvedGeneration(width, height, steps, guidance, acceleration) { Notes = notes };
     }
 }

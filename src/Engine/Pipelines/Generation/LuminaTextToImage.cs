@@ -86,11 +86,12 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     /// <summary>Everything up to the denoised latents [1, in_channels, H/8, W/8].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
     {
-        var (width, height, steps, guidance, acceleration) = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
+        ResolvedGeneration resolved = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
+        var (width, height, steps, guidance, acceleration) = resolved;
         bool cfg = guidance > 1f;
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
-        if (acceleration?.PresetNote is { } presetNote) warnings.Add(presetNote); // a component the step count turned off
+        warnings.AddRange(resolved.Notes); // components the settings turned off, settings that override others
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));

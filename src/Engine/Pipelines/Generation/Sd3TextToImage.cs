@@ -75,10 +75,11 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
 
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
     {
-        var (width, height, steps, guidance, acceleration) = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
+        ResolvedGeneration resolved = GenerationRequestValidation.Resolve(request, this, GenerationFieldNames.Engine);
+        var (width, height, steps, guidance, acceleration) = resolved;
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
-        if (acceleration?.PresetNote is { } presetNote) warnings.Add(presetNote); // a component the step count turned off
+        warnings.AddRange(resolved.Notes); // components the settings turned off, settings that override others
         IBackend be = _backend;
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
