@@ -5,9 +5,10 @@ namespace AccelAes.Engine.Acceleration.Runtime;
 /// <summary>
 /// What the current transformer forward must do for AccelAes, read by the blocks: run dense (Full), capture
 /// attention for AesMask (FullCaptureMask), run dense and fill the per-layer caches (FullFillCache), or run
-/// SkipSparse (Sparse: focus-token queries over all keys/values, a focus-only FFN unless <see cref="SparseFeedForward"/> is
-/// off, background rows from the caches of the last fill). Also owns those caches. One instance per sampling run; models take it as an optional
-/// argument and behave exactly as without it when it is null or the kind is Full.
+/// SkipSparse (Sparse: focus-token queries over all keys/values, a focus-only FFN unless
+/// <see cref="SparseFeedForward"/> is off, background rows from the caches of the last fill). Also owns those caches.
+/// One instance per sampling run; models take it as an optional argument and behave exactly as without it when it
+/// is null or the kind is Full.
 /// </summary>
 public sealed class SparseForward
 {
