@@ -3,8 +3,16 @@ namespace AccelAes.Engine.Acceleration;
 /// <summary>One part of a forward's FLOPs (GFLOP per forward, batch 1) and whether SkipSparse shrinks it with the focus fraction.</summary>
 /// <param name="Name">What the FLOPs are.</param>
 /// <param name="Gflop">GFLOP per forward for one CFG branch (a GEMM is 2·M·K·N, attention 4·Sq·Sk·width).</param>
-/// <param name="ScalesWithFocus">True when a sparse forward does only the focus fraction f of it.</param>
-public sealed record FlopComponent(string Name, double Gflop, bool ScalesWithFocus);
+/// <param name="ScalesWithFocus">True when a sparse forward with attention + FFN sparsity (<c>sparse_ffn</c> on) does
+/// only the focus fraction f of it.</param>
+/// <param name="NeedsSparseFeedForward">True when it shrinks only if the FFN runs sparse too: the FFN itself, and FLUX's
+/// single-stream <c>proj_out</c>, which the dense MLP branch forces onto every row. With <c>sparse_ffn</c> off these
+/// parts cost the same as in a dense forward.</param>
+public sealed record FlopComponent(string Name, double Gflop, bool ScalesWithFocus, bool NeedsSparseFeedForward = false)
+{
+    /// <summary>Whether a sparse forward does only f of it, given the run's <c>sparse_ffn</c>.</summary>
+    public bool Scales(bool sparseFeedForward) => ScalesWithFocus && (sparseFeedForward || !NeedsSparseFeedForward);
+}
 
 /// <summary>
 /// The expected cost of a sparse forward relative to a dense one, from FLOP counts
@@ -14,7 +22,9 @@ public sealed record FlopComponent(string Name, double Gflop, bool ScalesWithFoc
 /// <remarks>
 /// <para>What scales with the focus fraction f in a sparse block (DESIGN §5): the query projection of image tokens,
 /// the attention of image queries (over all keys: keys/values are global), the FFN of image tokens, and on MMDiT
-/// backbones the image output projection (row-wise, so the caches hold its output). What stays dense: key/value
+/// backbones the image output projection (row-wise, so the caches hold its output). With attention-only sparsity
+/// (<c>sparse_ffn</c> off, paper Table 7, <see cref="SparseFeedForward"/>) the FFN and FLUX's single-stream
+/// <c>proj_out</c> stay dense too (<see cref="FlopComponent.NeedsSparseFeedForward"/>). What stays dense: key/value
 /// projections (recomputed for every token from the current hidden states), Lumina's output projection (its input
 /// sums the cached self-attention with the dense cross-attention), Lumina's cross-attention, everything on text
 /// tokens (MMDiT text tokens are always queries), embeddings, modulation.</para>
@@ -24,7 +34,8 @@ public sealed record FlopComponent(string Name, double Gflop, bool ScalesWithFoc
 /// </remarks>
 public sealed class SparseCostModel
 {
-    public SparseCostModel(string network, int imageTokens, int textTokens, IReadOnlyList<FlopComponent> components)
+    /// <param name="sparseFeedForward">The run's <c>sparse_ffn</c>: false costs attention-only sparsity.</param>
+    public SparseCostModel(string network, int imageTokens, int textTokens, IReadOnlyList<FlopComponent> components, bool sparseFeedForward = true)
     {
         ArgumentNullException.ThrowIfNull(components);
         if (components.Count == 0 || components.Any(c => !(c.Gflop >= 0) || double.IsInfinity(c.Gflop)))
@@ -33,8 +44,9 @@ public sealed class SparseCostModel
         ImageTokens = imageTokens;
         TextTokens = textTokens;
         Components = components;
+        SparseFeedForward = sparseFeedForward;
         TotalGflop = components.Sum(c => c.Gflop);
-        ScalableGflop = components.Where(c => c.ScalesWithFocus).Sum(c => c.Gflop);
+        ScalableGflop = components.Where(c => c.Scales(sparseFeedForward)).Sum(c => c.Gflop);
         if (TotalGflop <= 0) throw new ArgumentException("A cost model needs a positive total.", nameof(components));
     }
 
@@ -44,6 +56,9 @@ public sealed class SparseCostModel
     public int ImageTokens { get; }
 
     public int TextTokens { get; }
+
+    /// <summary>Whether the FFN runs sparse too (<c>sparse_ffn</c>); false: attention-only sparsity.</summary>
+    public bool SparseFeedForward { get; }
 
     /// <summary>The FLOP split, for <c>accelaes explain</c>.</summary>
     public IReadOnlyList<FlopComponent> Components { get; }
@@ -63,6 +78,17 @@ public sealed class SparseCostModel
         if (!(focusFraction >= 0 && focusFraction <= 1))
             throw new ArgumentOutOfRangeException(nameof(focusFraction), focusFraction, "the focus fraction is in [0, 1]");
         return (TotalGflop - (1 - focusFraction) * ScalableGflop) / TotalGflop;
+    }
+
+    /// <summary>The same FLOP split costed with <c>sparse_ffn</c> = <paramref name="sparseFeedForward"/>.</summary>
+    public SparseCostModel WithSparseFeedForward(bool sparseFeedForward)
+        => sparseFeedForward == SparseFeedForward ? this : new SparseCostModel(Network, ImageTokens, TextTokens, Components, sparseFeedForward);
+
+    /// <summary>The published-model split of <paramref name="options"/>' backbone, costed with its <c>sparse_ffn</c>.</summary>
+    public static SparseCostModel For(AccelerationOptions options, int imageTokens = 4096)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return For(options.Backbone, imageTokens).WithSparseFeedForward(options.SparseFeedForward);
     }
 
     /// <summary>The published-model split of a backbone at <paramref name="imageTokens"/> image tokens (4096 at 1024²).</summary>
@@ -89,7 +115,7 @@ public sealed class SparseCostModel
             new("attn1 attention (image queries × all keys)", g * 4 * n * n * d, true),
             new("attn2 cross-attention (queries, text keys/values, attention)", g * (2 * n * d * d + 4 * l * textDim * kvWidth + 4 * n * l * d), false),
             new("output projection", g * 2 * n * d * d, false),
-            new("feed-forward (SwiGLU)", g * 6 * n * d * ffnHidden, true),
+            new("feed-forward (SwiGLU)", g * 6 * n * d * ffnHidden, true, NeedsSparseFeedForward: true),
         ]);
     }
 
@@ -117,17 +143,25 @@ public sealed class SparseCostModel
         double textLinear = blocks * 24 * l * d * d;
         if (lastBlockContextPreOnly) textLinear -= 18 * l * d * d; // the last block's text stream has only q/k/v
         double patch = latentChannels * 4.0; // patch 2: 2·2·channels inputs per token
-        return new SparseCostModel(name, imageTokens, textTokens,
-        [
+        var components = new List<FlopComponent>
+        {
             new("image query projection", g * blocks * 2 * n * d * d, true),
             new("image key/value projections", g * blocks * 4 * n * d * d, false),
             new("image-query attention (over image + text keys)", g * blocks * 4 * n * s * d, true),
             // The image output projection is row-wise, so the caches hold its output and only focus rows are projected.
-            new("image attention-output projection", g * blocks * 2 * n * d * d, true),
-            new("image MLP", g * blocks * 16 * n * d * d, true),
+            new("image attention-output projection", g * doubleBlocks * 2 * n * d * d, true),
+        };
+        // A single-stream block's attention columns of proj_out: sparse only while the MLP branch is, since both share
+        // proj_out (attention-only sparsity caches the attention before proj_out and projects every row).
+        if (singleBlocks > 0)
+            components.Add(new("image attention-output projection (single-stream proj_out)", g * singleBlocks * 2 * n * d * d, true, NeedsSparseFeedForward: true));
+        components.AddRange(
+        [
+            new("image MLP", g * blocks * 16 * n * d * d, true, NeedsSparseFeedForward: true),
             new("text stream (projections, MLP, text-query attention)", g * (textLinear + blocks * 4 * l * s * d), false),
             new("embeddings and output layer", g * (2 * l * contextDim * d + 2 * n * patch * d * 2), false),
             new("modulation", modulationGflop, false),
         ]);
+        return new SparseCostModel(name, imageTokens, textTokens, components);
     }
 }

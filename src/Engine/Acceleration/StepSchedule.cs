@@ -27,7 +27,7 @@ public readonly record struct StepScheduleEntry(int Index, StepKind Kind, float 
 /// <para><b>Reference rules</b> (<see cref="ScheduleStyle.Reference"/>) reproduce the step lists of the reference
 /// code (accelaes-reference-code.md §4.2), see <see cref="ScheduleStyle"/>.</para>
 /// <para><b>Cost</b>: full steps cost 1, skipped steps 0, sparse steps <c>sparseCost(f)</c> of
-/// <see cref="SparseCostModel"/> at focus fraction f (before the mask exists: <c>1 − skip_ratio</c>;
+/// <see cref="SparseCostModel"/> at focus fraction f, with the FFN dense under <c>sparse_ffn</c> off (before the mask exists: <c>1 − skip_ratio</c>;
 /// <see cref="WithFocusFraction"/> updates it once the mask is known). Capture and cache writes are not costed.</para>
 /// </remarks>
 public sealed class StepSchedule
@@ -105,7 +105,8 @@ public sealed class StepSchedule
 
     /// <summary>
     /// Builds the schedule of <paramref name="steps"/> steps; <paramref name="sigmas"/> holds σ per step (the terminal 0
-    /// may follow). <paramref name="costModel"/> defaults to <see cref="SparseCostModel.For"/> of the backbone at 1024²;
+    /// may follow). <paramref name="costModel"/> defaults to <see cref="SparseCostModel.For(Backbone, int)"/> of the backbone
+    /// at 1024², and is costed with the options' <c>sparse_ffn</c> (attention-only sparsity saves less);
     /// <paramref name="focusFraction"/> to <c>1 − skip_ratio</c>.
     /// </summary>
     /// <exception cref="AccelAesException">Invalid options (the message names the knob), or too few σ values.</exception>
@@ -118,7 +119,8 @@ public sealed class StepSchedule
         var entries = new StepScheduleEntry[steps];
         for (int i = 0; i < steps; i++) entries[i] = new StepScheduleEntry(i, kinds[i], sigmas[i]);
 
-        costModel ??= SparseCostModel.For(options.Backbone);
+        // The run's sparse_ffn decides which FLOPs a sparse forward saves, whatever model the caller passed.
+        costModel = (costModel ?? SparseCostModel.For(options.Backbone)).WithSparseFeedForward(options.SparseFeedForward);
         double f = focusFraction ?? 1 - options.SkipRatio;
         return new StepSchedule(entries, costModel.SparseCost(f), f, costModel);
     }

@@ -3,6 +3,7 @@ using AccelAes.Engine.Acceleration.AesMask;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Backends.Cpu;
 using AccelAes.Engine.Models.Flux;
+using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
@@ -135,6 +136,108 @@ public class FluxSparseForwardTests
         Begin(sparse, StepKind.Sparse);
         var e = Assert.Throws<InvalidOperationException>(() => Run(model, Inputs(1), sparse));
         Assert.Contains("cache-fill step must precede", e.Message);
+    }
+
+    private static SparseForward AttentionOnly(int[] focus)
+    {
+        var sparse = new SparseForward(sparseFeedForward: false);
+        sparse.SetFocus(focus, Tokens);
+        return sparse;
+    }
+
+    [Fact]
+    public void With_sparse_ffn_off_a_sparse_forward_over_every_token_equals_the_dense_forward()
+    {
+        var model = Model();
+        Tensor[] x = Inputs(batch: 2);
+        var sparse = AttentionOnly(Enumerable.Range(0, Tokens).ToArray());
+        Begin(sparse, StepKind.FullFillCache);
+        TestData.AssertClose(Run(model, x, null), Run(model, x, sparse), 0, "fill step");
+        Tensor[] moved = WithTimestep(x, _cpu.Upload([0.1f, 0.1f], new Shape(2)));
+        Begin(sparse, StepKind.Sparse);
+        double err = GoldenTensors.RelativeMaxError(Run(model, moved, null), Run(model, moved, sparse));
+        Assert.True(err <= 1e-5, $"sparse vs dense on new inputs: {err:E3}");
+    }
+
+    [Fact]
+    public void With_sparse_ffn_off_the_caches_hold_attention_only_and_unchanged_inputs_reproduce_the_dense_forward()
+    {
+        var model = Model();
+        Tensor[] x = Inputs(batch: 2, seed: 5);
+        var sparse = AttentionOnly([11, 0, 19, 3, 4, 7]);
+        Begin(sparse, StepKind.FullFillCache, condBatchIndex: 1);
+        Run(model, x, sparse);
+        // Per double block its attention output, per single block the image rows of its attention before proj_out:
+        // no FFN cache and no single-stream delta cache. [B, N, D] fp32 each.
+        Assert.Equal((long)(DoubleBlocks + SingleBlocks) * 2 * Tokens * Dim * sizeof(float), sparse.CacheBytes);
+        Assert.Throws<InvalidOperationException>(() => sparse.Cached(0, FluxTransformerBlock.FeedForwardCache));
+        Assert.Throws<InvalidOperationException>(() => sparse.Cached(DoubleBlocks, FluxSingleTransformerBlock.DeltaCache));
+        Assert.Equal([2, Tokens, Dim], sparse.Cached(DoubleBlocks, FluxSingleTransformerBlock.AttentionCache).Shape.ToArray());
+        Begin(sparse, StepKind.Sparse, condBatchIndex: 1);
+        double err = GoldenTensors.RelativeMaxError(Run(model, x, null), Run(model, x, sparse));
+        Assert.True(err <= 1e-5, $"sparse vs dense: {err:E3}");
+    }
+
+    [Fact]
+    public void Sparse_ffn_off_changes_a_sparse_step_after_the_inputs_moved()
+    {
+        var model = Model();
+        Tensor[] x = Inputs(batch: 1);
+        Tensor[] moved = WithTimestep(x, _cpu.Upload([0.1f], new Shape(1)));
+        float[] SparseStep(SparseForward sparse)
+        {
+            Begin(sparse, StepKind.FullFillCache);
+            Run(model, x, sparse);
+            Begin(sparse, StepKind.Sparse);
+            return Run(model, moved, sparse);
+        }
+        float[] on = SparseStep(Sparse([0, 1, 2, 9])), off = SparseStep(AttentionOnly([0, 1, 2, 9]));
+        Assert.True(TestData.MaxAbsDiff(on, off) > 1e-4, "sparse_ffn off must change the sparse step's output");
+        Assert.True(TestData.MaxAbsDiff(Run(model, moved, null), off) > 1e-4, "stale attention rows must still show");
+    }
+
+    [Fact]
+    public void Attention_only_single_stream_block_projects_cached_background_attention_with_the_fresh_mlp_of_every_row()
+    {
+        // The block against its own parts (the same generated weights): the attention output is the current one on the
+        // text and focus rows and the fill step's on the background rows; the MLP branch is the current input's on every
+        // row; proj_out and the gate apply to all of it.
+        const int heads = 2, headDim = 8, batch = 2, joint = TextTokens + Tokens;
+        int[] focus = [6, 2, 13];
+        var w = new WeightReader(new RandomWeightSource(29), _cpu);
+        var block = new FluxSingleTransformerBlock(w, Dim, heads, headDim);
+        var norm = new AdaLayerNormZeroSingle(w.Scope("norm"), Dim);
+        var projMlp = LinearLayer.Load(w, "proj_mlp", Dim, 4 * Dim);
+        var attention = new FluxAttention(w.Scope("attn"), Dim, heads, headDim, joint: false, preOnly: true);
+        var projOut = LinearLayer.Load(w, "proj_out", 5 * Dim, Dim);
+
+        float[] ids = [.. TestData.Random(TextTokens * 3, 60, 0f, 7f), .. FluxLatentPacking.LatentImageIds(GridHeight, GridWidth)];
+        var posEmbed = new FluxPosEmbed(FluxTransformer2DModel.RopeTheta, [2, 2, 4]);
+        var (cos, sin) = posEmbed.Compute(ids, joint);
+        var rope = new FluxRotaryTable(_cpu.Upload(cos, new Shape(joint, posEmbed.Pairs)), _cpu.Upload(sin, new Shape(joint, posEmbed.Pairs)));
+        Tensor temb = _cpu.Upload(TestData.Random(batch * Dim, 61), new Shape(batch, Dim));
+        Tensor filled = _cpu.Upload(TestData.Random(batch * joint * Dim, 62), new Shape(batch, joint, Dim));
+        Tensor current = _cpu.Upload(TestData.Random(batch * joint * Dim, 63), new Shape(batch, joint, Dim));
+
+        var sparse = AttentionOnly(focus);
+        Begin(sparse, StepKind.FullFillCache);
+        block.Forward(_cpu.Copy(filled), temb, rope, TextTokens, sparse, layer: 0);
+        Begin(sparse, StepKind.Sparse);
+        Tensor actual = _cpu.Copy(current);
+        block.Forward(actual, temb, rope, TextTokens, sparse, layer: 0, FluxQueryRows.Create(_cpu, sparse, rope, batch, TextTokens, Tokens));
+
+        float[] staleAttention = _cpu.Download(attention.Forward(norm.Forward(filled, temb).Normed, rope));
+        var (normed, gate) = norm.Forward(current, temb);
+        float[] mixed = _cpu.Download(attention.Forward(normed, rope));
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < Tokens; t++)
+                if (!focus.Contains(t))
+                    staleAttention.AsSpan((b * joint + TextTokens + t) * Dim, Dim).CopyTo(mixed.AsSpan((b * joint + TextTokens + t) * Dim, Dim));
+        Tensor attentionRows = _cpu.Upload(mixed, new Shape(batch, joint, Dim));
+        Tensor expected = _cpu.Copy(current);
+        _cpu.AddGatedInPlace(expected, projOut.Forward(_cpu.Concat(2, attentionRows, projMlp.Forward(normed, Activation.GeluTanh))), gate);
+        double err = GoldenTensors.RelativeMaxError(_cpu.Download(expected), _cpu.Download(actual));
+        Assert.True(err <= 1e-5, $"attention-only single block vs its parts: {err:E3}");
     }
 
     private (AesMaskBuilder Builder, AffinityCapture Capture) NewCapture(float[] weights)
@@ -322,6 +425,22 @@ public class FluxSparseForwardTests
         Assert.Equal(StepKind.FullCaptureMask, report.Schedule[2].Kind);
         Assert.Equal(StepKind.FullFillCache, report.Schedule[3].Kind);
         Assert.Equal((2L * DoubleBlocks + SingleBlocks) * PipelineTokens * Dim * sizeof(float), report.PeakCacheBytes);
+    }
+
+    [Fact]
+    public void The_pipeline_passes_sparse_ffn_to_the_forwards()
+    {
+        var pipeline = new FluxPipeline(Model());
+        var inputs = PipelineInputs(1, negatives: false);
+        AcceleratedRunReport? on = null, off = null;
+        float[] a = _cpu.Download(pipeline.Denoise(inputs, Settings(12, MaskedSparse(), r => on = r)));
+        float[] b = _cpu.Download(pipeline.Denoise(inputs, Settings(12, MaskedSparse().With("sparse_ffn", "off"), r => off = r)));
+        Assert.Equal(on!.StepsRun, off!.StepsRun);
+        Assert.True(off.SparseForwards > 0);
+        Assert.True(TestData.MaxAbsDiff(a, b) > 1e-5, "sparse_ffn off must change the image");
+        // Attention only: one [N, D] cache per double and per single block (the FFN caches are gone).
+        Assert.Equal((long)(DoubleBlocks + SingleBlocks) * PipelineTokens * Dim * sizeof(float), off.PeakCacheBytes);
+        Assert.True(off.Schedule.RelativeCost > on.Schedule.RelativeCost);
     }
 
     [Fact]

@@ -244,4 +244,69 @@ public class LuminaSparseForwardTests
         var e = Assert.Throws<InvalidOperationException>(() => Capture(model, MakeInputs(), [1f, 1f, 1f]));
         Assert.Contains("3 text weights", e.Message);
     }
+
+    [Fact]
+    public void With_sparse_ffn_off_the_fill_step_keeps_only_attn1_and_a_sparse_forward_over_every_token_equals_the_dense_forward()
+    {
+        var model = Model(_cpu, 2, sharedQuery: true);
+        var x = MakeInputs();
+        var sparse = new SparseForward(sparseFeedForward: false);
+        sparse.SetFocus(Enumerable.Range(0, Tokens).ToArray(), Tokens);
+        Assert.Equal(Run(model, x, null), Run(model, x, Begin(sparse, StepKind.FullFillCache)));
+        // Per layer only A_self [2, N, 4·8] fp32: attention-only sparsity needs no FFN cache.
+        Assert.Equal(Layers * 2L * Tokens * 32 * 4, sparse.CacheBytes);
+        Assert.Throws<InvalidOperationException>(() => sparse.Cached(0, LuminaNextDiTBlock.FeedForwardCache));
+
+        var moved = MakeInputs(time: 0.8f) with { Latents = _cpu.Upload(TestData.Random(2 * 4 * 8 * 10, 5, -2f, 2f), new Shape(2, 4, 8, 10)) };
+        double error = GoldenTensors.RelativeMaxError(Run(model, moved, null), Run(model, moved, Begin(sparse, StepKind.Sparse)));
+        Assert.True(error <= 1e-5, $"relative error {error:E3}");
+    }
+
+    [Fact]
+    public void With_sparse_ffn_off_and_unchanged_inputs_a_focus_subset_reproduces_the_dense_forward()
+    {
+        var model = Model(_cpu, 4, sharedQuery: false);
+        var x = MakeInputs();
+        var sparse = new SparseForward(sparseFeedForward: false);
+        sparse.SetFocus([0, 3, 4, 11, 19], Tokens);
+        Run(model, x, Begin(sparse, StepKind.FullFillCache));
+        double error = GoldenTensors.RelativeMaxError(Run(model, x, null), Run(model, x, Begin(sparse, StepKind.Sparse)));
+        Assert.True(error <= 1e-5, $"relative error {error:E3}");
+    }
+
+    [Fact]
+    public void Sparse_ffn_off_recomputes_the_background_ffn_rows_while_attn1_background_rows_stay_cached()
+    {
+        // After a fill at one input, a sparse step at another: with sparse_ffn on the background FFN rows are the
+        // fill step's; off they are computed from the current input, so the two outputs differ. A_self's background
+        // rows come from the fill step under both settings.
+        var model = Model(_cpu, 2, sharedQuery: true);
+        var x = MakeInputs();
+        var moved = MakeInputs(time: 0.9f);
+        int[] focus = [0, 1, 2, 9];
+        float[] SparseStep(bool sparseFeedForward, out SparseForward sparse)
+        {
+            sparse = new SparseForward(sparseFeedForward);
+            sparse.SetFocus(focus, Tokens);
+            Run(model, x, Begin(sparse, StepKind.FullFillCache));
+            return Run(model, moved, Begin(sparse, StepKind.Sparse));
+        }
+        float[] on = SparseStep(true, out _), off = SparseStep(false, out var attentionOnly);
+        float[] dense = Run(model, moved, null);
+        Assert.True(TestData.MaxAbsDiff(on, off) > 1e-4, "sparse_ffn off must change the sparse step's output");
+        Assert.True(TestData.MaxAbsDiff(dense, off) > 1e-4, "attn1's stale background rows must still show");
+
+        var fresh = new SparseForward(sparseFeedForward: false);
+        fresh.SetFocus(focus, Tokens);
+        Run(model, x, Begin(fresh, StepKind.FullFillCache));
+        float[] filled = _cpu.Download(fresh.Cached(0, LuminaNextDiTBlock.SelfAttentionCache));
+        float[] after = _cpu.Download(attentionOnly.Cached(0, LuminaNextDiTBlock.SelfAttentionCache));
+        for (int b = 0; b < 2; b++)
+            for (int t = 0; t < Tokens; t++)
+            {
+                var rowBefore = filled.AsSpan((b * Tokens + t) * 32, 32);
+                var rowAfter = after.AsSpan((b * Tokens + t) * 32, 32);
+                Assert.True(focus.Contains(t) ? TestData.MaxAbsDiff(rowBefore, rowAfter) > 0 : rowBefore.SequenceEqual(rowAfter), $"row {b}/{t}");
+            }
+    }
 }

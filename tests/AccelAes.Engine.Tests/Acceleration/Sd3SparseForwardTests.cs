@@ -150,6 +150,92 @@ public class Sd3SparseForwardTests
         Assert.Equal(StepKind.FullFillCache, report.Schedule[3].Kind);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void With_sparse_ffn_off_no_ff_cache_is_kept_and_a_sparse_forward_over_every_token_equals_the_dense_forward(bool sd35)
+    {
+        var (model, x) = Setup(sd35);
+        var sparse = new SparseForward(sparseFeedForward: false);
+        sparse.SetFocus(Enumerable.Range(0, 20).ToArray(), 20);
+        sparse.BeginStep(StepKind.FullFillCache, null);
+        sparse.BeginForward(0, 1);
+        TestData.AssertClose(Run(model, x, null), Run(model, x, sparse), 0, "fill step");
+        Assert.Throws<InvalidOperationException>(() => sparse.Cached(0, JointTransformerBlock.FeedForwardCache));
+        // Attention caches only: [2, 20, 16] fp32 per attention (3 blocks, plus SD3.5's attn2 in block 1).
+        Assert.Equal((sd35 ? 4L : 3L) * 2 * 20 * 16 * sizeof(float), sparse.CacheBytes);
+
+        Tensor[] moved = [_cpu.Upload(TestData.Random(2 * 4 * 8 * 10, 8), new Shape(2, 4, 8, 10)), x[1], x[2], _cpu.Upload([100f, 100f], new Shape(2))];
+        sparse.BeginStep(StepKind.Sparse, null);
+        sparse.BeginForward(0, 1);
+        Assert.True(GoldenTensors.RelativeMaxError(Run(model, moved, null), Run(model, moved, sparse)) <= 1e-5);
+    }
+
+    [Fact]
+    public void With_sparse_ffn_off_and_unchanged_inputs_a_focus_subset_reproduces_the_dense_forward()
+    {
+        var (model, x) = Setup(true);
+        var sparse = new SparseForward(sparseFeedForward: false);
+        sparse.SetFocus([0, 3, 4, 11, 19], 20);
+        sparse.BeginStep(StepKind.FullFillCache, null);
+        sparse.BeginForward(0, 1);
+        Run(model, x, sparse);
+        sparse.BeginStep(StepKind.Sparse, null);
+        sparse.BeginForward(0, 1);
+        Assert.True(GoldenTensors.RelativeMaxError(Run(model, x, null), Run(model, x, sparse)) <= 1e-5);
+    }
+
+    [Fact]
+    public void Sparse_ffn_off_recomputes_the_background_mlp_rows()
+    {
+        // Fill at one timestep, sparse step at another: on, the background MLP rows are the fill step's; off, they
+        // are computed from the current input. Attention background rows are stale under both.
+        var (model, x) = Setup(false);
+        Tensor[] moved = [x[0], x[1], x[2], _cpu.Upload([100f, 100f], new Shape(2))];
+        float[] SparseStep(bool sparseFeedForward)
+        {
+            var sparse = new SparseForward(sparseFeedForward);
+            sparse.SetFocus([0, 1, 2], 20);
+            sparse.BeginStep(StepKind.FullFillCache, null);
+            sparse.BeginForward(0, 1);
+            Run(model, x, sparse);
+            sparse.BeginStep(StepKind.Sparse, null);
+            sparse.BeginForward(0, 1);
+            return Run(model, moved, sparse);
+        }
+        float[] on = SparseStep(true), off = SparseStep(false);
+        Assert.True(TestData.MaxAbsDiff(on, off) > 1e-4, "sparse_ffn off must change the sparse step's output");
+        Assert.True(TestData.MaxAbsDiff(Run(model, moved, null), off) > 1e-4, "stale attention rows must still show");
+    }
+
+    [Fact]
+    public void The_sampler_passes_sparse_ffn_to_the_forwards()
+    {
+        var (model, x) = Setup(false, batch: 1);
+        var cond = new Sd3Conditioning(x[1], x[2], _cpu.Upload(TestData.Random(60, 9), new Shape(1, 5, 12)), _cpu.Upload(TestData.Random(10, 10), new Shape(1, 10)));
+        var sigmas = new FlowMatchEulerScheduler(new FlowMatchEulerSchedulerConfig { Shift = 3.0 }).SetTimesteps(12);
+        var options = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Sd3) with
+        {
+            Steps = 12, GuidanceScale = 5, MaskStep = 2, Warmup = 2, SkipSparse = true, StdThreshold = 0.0,
+        };
+        (float[] Latents, AcceleratedRunReport Report) Sample(AccelerationOptions o)
+        {
+            Tensor latents = _cpu.Copy(x[0]);
+            var report = AcceleratedSampling.Run(latents, sigmas, o, new AccelerationGeometry(4, 5, 8, 10, model.BlockCount),
+                new Sd3Denoiser(model, cond, 5f), [0f, 1f, 1f, 0.5f, 0f]);
+            return (_cpu.Download(latents), report);
+        }
+        var (on, onReport) = Sample(options);
+        var (off, offReport) = Sample(options.With("sparse_ffn", "off"));
+        Assert.Equal(onReport.StepsRun, offReport.StepsRun);
+        Assert.True(offReport.SparseForwards > 0);
+        Assert.True(TestData.MaxAbsDiff(on, off) > 1e-5, "sparse_ffn off must change the sampled latents");
+        // The batched CFG forward [2, 20, 16] per cache: attention and MLP per block on, attention only off.
+        Assert.Equal(3L * 2 * 20 * 16 * sizeof(float), offReport.PeakCacheBytes);
+        Assert.Equal(2 * offReport.PeakCacheBytes, onReport.PeakCacheBytes);
+        Assert.True(offReport.Schedule.RelativeCost > onReport.Schedule.RelativeCost);
+    }
+
     private sealed class CountingPredictor(IAcceleratedPredictor inner) : IAcceleratedPredictor
     {
         public List<int> Steps { get; } = [];

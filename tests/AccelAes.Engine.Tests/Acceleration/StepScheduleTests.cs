@@ -75,6 +75,27 @@ public class StepScheduleTests
     }
 
     [Theory]
+    [InlineData(Backbone.Lumina)]
+    [InlineData(Backbone.Sd3)]
+    [InlineData(Backbone.Flux)]
+    public void Sparse_ffn_off_keeps_the_steps_and_raises_the_relative_cost(Backbone backbone)
+    {
+        var on = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, backbone) with { SkipSparse = true, MaskStep = 5 };
+        var off = on.With("sparse_ffn", "off");
+        StepSchedule a = Create(on), b = Create(off);
+        Assert.Equal(a.Steps, b.Steps);
+        Assert.True(a.SparseCount > 0);
+        Assert.True(b.SparseStepCost > a.SparseStepCost, $"sparse step {b.SparseStepCost} vs {a.SparseStepCost}");
+        Assert.True(b.RelativeCost > a.RelativeCost, $"relative cost {b.RelativeCost} vs {a.RelativeCost}");
+        Assert.Equal(SparseCostModel.For(off).SparseCost(1 - off.SkipRatio), b.SparseStepCost, 12);
+        // A cost model passed in (as explain and the sampler do) is costed with the options' sparse_ffn, also after
+        // the mask's focus fraction is known.
+        StepSchedule given = StepSchedule.Create(off, off.Steps, Sigmas(off.Steps), SparseCostModel.For(backbone, 1024));
+        Assert.False(given.CostModel!.SparseFeedForward);
+        Assert.Equal(SparseCostModel.For(off, 1024).SparseCost(0.4), given.WithFocusFraction(0.4).SparseStepCost, 12);
+    }
+
+    [Theory]
     [InlineData(Backbone.Lumina, 30)]
     [InlineData(Backbone.Sd3, 28)]
     [InlineData(Backbone.Lumina, 28)]

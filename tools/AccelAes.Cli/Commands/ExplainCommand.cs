@@ -48,7 +48,7 @@ internal static class ExplainCommand
             int tokens = side / 16 * (side / 16);
             SigmaSchedule sigmas = Sigmas(backbone, n, tokens);
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;
-            var cost = SparseCostModel.For(backbone, tokens);
+            var cost = SparseCostModel.For(options, tokens); // sparse_ffn decides what a sparse forward saves
             StepSchedule schedule = StepSchedule.Create(options, sigmas, cost, fraction);
             var warnings = new List<string>();
             if (options.PresetNote is { } note) warnings.Add(note);

@@ -46,7 +46,7 @@ public static class AcceleratedSampling
         StepSchedule schedule = StepSchedule.Create(options, sigmas, cost);
         var history = new StepCacheHistory(options.Extrapolation);
         var slots = new Tensor?[StepCacheHistory.Capacity];
-        var sparse = new SparseForward();
+        var sparse = new SparseForward(options.SparseFeedForward);
         using var check = new NonFiniteCheck(be, sigmas.Steps, (i, bad) =>
             $"Step {i} ({schedule[i].Kind}, σ = {sigmas.Sigmas[i]:G5}) produced {bad} non-finite latent values; sampling stopped.");
         FocusMask? mask = null;

@@ -5,12 +5,18 @@ namespace AccelAes.Engine.Acceleration.Runtime;
 /// <summary>
 /// What the current transformer forward must do for AccelAes, read by the blocks: run dense (Full), capture
 /// attention for AesMask (FullCaptureMask), run dense and fill the per-layer caches (FullFillCache), or run
-/// SkipSparse (Sparse: focus-token queries over all keys/values, focus-only FFN, background rows from the
-/// caches of the last fill). Also owns those caches. One instance per sampling run; models take it as an optional
-/// argument and behave exactly as without it when it is null or the kind is Full.
+/// SkipSparse (Sparse: focus-token queries over all keys/values, a focus-only FFN unless
+/// <see cref="SparseFeedForward"/> is off, background rows from the caches of the last fill). Also owns those caches.
+/// One instance per sampling run; models take it as an optional argument and behave exactly as without it when it
+/// is null or the kind is Full.
 /// </summary>
 public sealed class SparseForward
 {
+    /// <param name="sparseFeedForward">The run's <c>sparse_ffn</c> (<see cref="AccelerationOptions.SparseFeedForward"/>):
+    /// true runs the FFN on focus rows too (attention + FFN sparsity); false keeps the FFN dense on sparse steps
+    /// (attention-only sparsity, the paper's Table 7 ablation).</param>
+    public SparseForward(bool sparseFeedForward = true) => SparseFeedForward = sparseFeedForward;
+
     private readonly Dictionary<(int Pass, int Layer, string Name), Tensor> _caches = new();
     private readonly Dictionary<int, Tensor> _focusRows = new();
     private readonly Dictionary<string, Tensor> _derivedIndices = new();
@@ -44,6 +50,12 @@ public sealed class SparseForward
 
     /// <summary>True when blocks run their sparse path in this forward.</summary>
     public bool IsSparse => Kind == StepKind.Sparse;
+
+    /// <summary>
+    /// Whether SkipSparse covers the FFN (<c>sparse_ffn</c>). When false, a sparse step computes the FFN of every
+    /// image row and fill steps keep no FFN cache; attention stays focus-query sparse either way.
+    /// </summary>
+    public bool SparseFeedForward { get; }
 
     /// <summary>Bytes held by the caches.</summary>
     public long CacheBytes => _caches.Values.Sum(t => (long)t.ElementCount * ElementSize(t.DType));

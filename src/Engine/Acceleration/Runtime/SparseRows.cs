@@ -27,6 +27,14 @@ public static class SparseRows
         return ScatterIntoCache(sparse, layer, name, focus);
     }
 
+    /// <summary>
+    /// <see cref="Apply"/> for a block's feed-forward: with <see cref="SparseForward.SparseFeedForward"/> off
+    /// (attention-only sparsity) the FFN runs on every row on every step and no cache is filled or read, so a
+    /// background row's FFN output is always that of its current input.
+    /// </summary>
+    public static Tensor FeedForward(SparseForward? sparse, int layer, string name, Tensor x, Func<Tensor, Tensor> feedForward)
+        => sparse is { SparseFeedForward: false } ? feedForward(x) : Apply(sparse, layer, name, x, feedForward);
+
     /// <summary>The focus rows of x [B, N, D] as [B, nF, D] (batch-major, focus order).</summary>
     public static Tensor Gather(SparseForward sparse, Tensor x)
     {

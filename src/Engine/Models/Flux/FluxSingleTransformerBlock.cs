@@ -31,6 +31,13 @@ public sealed class FluxSingleTransformerBlock
     public const string DeltaCache = "single_delta";
 
     /// <summary>
+    /// Attention-only SkipSparse (<c>sparse_ffn</c> off): cache of the image rows of the attention output before
+    /// <c>proj_out</c>, [B, N, heads·hd]. The MLP branch is dense then, so the shared <c>proj_out</c> runs on every row and
+    /// only the attention part of its input can be cached.
+    /// </summary>
+    public const string AttentionCache = "single_attn";
+
+    /// <summary>
     /// Updates the joined tokens <paramref name="hidden"/> [B, L + N, D] (text first) in place. diffusers
     /// concatenates before and splits after every block; keeping the joined sequence across consecutive single
     /// blocks is the same arithmetic (concatenation and slicing are exact).
@@ -39,7 +46,10 @@ public sealed class FluxSingleTransformerBlock
     /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). Fill step: the image rows of the
     /// pre-gate output become the cache <see cref="DeltaCache"/>. Sparse step: the query rows [all text, focus image]
     /// attend over the keys/values of every token, the MLP branch and <c>proj_out</c> run on those rows only, and the
-    /// background image rows of the pre-gate output come from the cache (text rows are always fresh).</param>
+    /// background image rows of the pre-gate output come from the cache (text rows are always fresh). With
+    /// <see cref="SparseForward.SparseFeedForward"/> off the fill step caches the image rows of the attention output
+    /// instead (<see cref="AttentionCache"/>), and a sparse step runs only the attention on the query rows: the MLP
+    /// branch and <c>proj_out</c> cover every row, with the background attention rows from that cache.</param>
     /// <param name="layer">Cache key of this block (distinct from every other block's).</param>
     /// <param name="queries">The sparse forward's query rows (required on a sparse step).</param>
     public void Forward(Tensor hidden, Tensor siluTemb, FluxRotaryTable rope, int textTokens,
@@ -54,6 +64,11 @@ public sealed class FluxSingleTransformerBlock
             if (queries.TextTokens != textTokens || queries.ImageTokens != n)
                 throw new InvalidOperationException($"Query rows for {queries.TextTokens} + {queries.ImageTokens} tokens do not fit a block over {textTokens} + {n}.");
             Tensor rows = be.GatherRows(normed.Reshape(batch * joint, d), queries.JointRows).Reshape(batch, queries.Count, d);
+            if (!sparse.SparseFeedForward)
+            {
+                AttentionOnlySparseStep(hidden, normed, gate, rows, rope, textTokens, sparse, layer, queries);
+                return;
+            }
             Tensor mlpRows = _projMlp.Forward(rows, Activation.GeluTanh);
             Tensor attnRows = _attn.Forward(rows, queries.Rope, normed, rope);
             Tensor deltaRows = _projOut.Forward(be.Concat(2, attnRows, mlpRows));
@@ -64,7 +79,27 @@ public sealed class FluxSingleTransformerBlock
         Tensor mlp = _projMlp.Forward(normed, Activation.GeluTanh);
         Tensor attn = _attn.Forward(normed, rope);
         Tensor delta = _projOut.Forward(be.Concat(2, attn, mlp));
-        if (sparse is { WritesCaches: true }) sparse.Store(layer, DeltaCache, be.Slice(delta, 1, textTokens, n));
+        if (sparse is { WritesCaches: true })
+        {
+            if (sparse.SparseFeedForward) sparse.Store(layer, DeltaCache, be.Slice(delta, 1, textTokens, n));
+            else sparse.Store(layer, AttentionCache, be.Slice(attn, 1, textTokens, n));
+        }
         be.AddGatedInPlace(hidden, delta, gate);
+    }
+
+    /// <summary>
+    /// A sparse step with attention-only sparsity: the query rows (all text, focus image) attend over every token;
+    /// their image rows are written into <see cref="AttentionCache"/>, whose background rows still hold the last fill
+    /// step's attention; the MLP branch and <c>proj_out</c> then run on every row of cat(attention, mlp).
+    /// </summary>
+    private void AttentionOnlySparseStep(Tensor hidden, Tensor normed, Tensor gate, Tensor rows, FluxRotaryTable rope, int textTokens,
+        SparseForward sparse, int layer, FluxQueryRows queries)
+    {
+        IBackend be = hidden.Backend;
+        Tensor attnRows = _attn.Forward(rows, queries.Rope, normed, rope);
+        Tensor imageAttn = SparseRows.ScatterIntoCache(sparse, layer, AttentionCache, be.Slice(attnRows, 1, textTokens, queries.FocusCount));
+        Tensor attn = be.Concat(1, be.Slice(attnRows, 1, 0, textTokens), imageAttn);
+        Tensor mlp = _projMlp.Forward(normed, Activation.GeluTanh);
+        be.AddGatedInPlace(hidden, _projOut.Forward(be.Concat(2, attn, mlp)), gate);
     }
 }

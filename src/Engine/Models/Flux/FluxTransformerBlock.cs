@@ -28,14 +28,15 @@ public sealed class FluxTransformerBlock
         _ffContext = new FeedForward(w.Scope("ff_context"), dim, 4 * dim);
     }
 
-    /// <summary>SkipSparse cache of the image feed-forward output (before the gate), [B, N, D].</summary>
+    /// <summary>SkipSparse cache of the image feed-forward output (before the gate), [B, N, D]; none with <c>sparse_ffn</c> off.</summary>
     public const string FeedForwardCache = "ff";
 
     /// <summary>Updates <paramref name="image"/> [B, N, D] and <paramref name="text"/> [B, L, D] in place.</summary>
     /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). Capture step: this block's joint
     /// attention feeds AesMask if <paramref name="layer"/> is a capture layer. Fill step: the image attention output and
     /// the image FFN output become caches. Sparse step: the image stream's attention queries and FFN run on focus tokens
-    /// only (background rows from the caches); keys/values come from every token; the text stream always runs in full.</param>
+    /// only (background rows from the caches); keys/values come from every token; the text stream always runs in full.
+    /// With <see cref="SparseForward.SparseFeedForward"/> off the image FFN runs on every token and has no cache.</param>
     /// <param name="layer">This block's index among the double-stream blocks (capture layer and cache key).</param>
     /// <param name="queries">The sparse forward's query rows (required on a sparse step).</param>
     public void Forward(Tensor image, Tensor text, Tensor siluTemb, FluxRotaryTable rope,
@@ -49,7 +50,7 @@ public sealed class FluxTransformerBlock
 
         be.AddGatedInPlace(image, attnImage, mod[AdaLayerNormZero.GateMsa]);
         Tensor ffIn = be.Modulate(be.LayerNorm(image, 1e-6f), mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(image, SparseRows.Apply(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
+        be.AddGatedInPlace(image, SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
 
         be.AddGatedInPlace(text, attnText, cmod[AdaLayerNormZero.GateMsa]);
         Tensor ctxIn = be.Modulate(be.LayerNorm(text, 1e-6f), cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);

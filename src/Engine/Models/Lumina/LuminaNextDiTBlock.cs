@@ -22,7 +22,7 @@ public sealed class LuminaNextDiTBlock
     /// <summary>Cache of attn1's per-head output A_self [B, N, H·hd], before the sum with attn2 and <c>to_out</c>.</summary>
     public const string SelfAttentionCache = "attn1";
 
-    /// <summary>Cache of the SwiGLU output [B, N, D], before <c>ffn_norm2</c> and the gate.</summary>
+    /// <summary>Cache of the SwiGLU output [B, N, D], before <c>ffn_norm2</c> and the gate (none with <c>sparse_ffn</c> off).</summary>
     public const string FeedForwardCache = "ffn";
 
     private readonly LuminaRMSNormZero _norm1;
@@ -64,7 +64,8 @@ public sealed class LuminaNextDiTBlock
     /// a capture layer's attn2 also reduces its probabilities for AesMask (output unchanged). Fill step: the dense
     /// forward, keeping A_self and the FFN output as this layer's caches. Sparse step: attn1 queries and the FFN run
     /// on focus tokens only, background rows from those caches (reference §2.1); attn2, every norm, modulation,
-    /// gate and <c>to_out</c> stay dense, so stale background rows meet the current step's norms and gates.</param>
+    /// gate and <c>to_out</c> stay dense, so stale background rows meet the current step's norms and gates. With
+    /// <see cref="SparseForward.SparseFeedForward"/> off only attn1 is sparse: the FFN runs on every token and has no cache.</param>
     /// <param name="layer">This layer's index (cache and capture-layer key).</param>
     public void Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength,
         SparseForward? sparse = null, int layer = 0)
@@ -87,7 +88,7 @@ public sealed class LuminaNextDiTBlock
         be.AddGatedInPlace(x, be.RmsNorm(projected, _eps, _norm2), be.Activate(mod[LuminaRMSNormZero.GateMsa], Activation.Tanh));
 
         Tensor ffnIn = be.Modulate(be.RmsNorm(x, _eps, _ffnNorm1), mod[LuminaRMSNormZero.ScaleMlp], shift: null);
-        Tensor ffnOut = be.RmsNorm(SparseRows.Apply(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _eps, _ffnNorm2);
+        Tensor ffnOut = be.RmsNorm(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _eps, _ffnNorm2);
         be.AddGatedInPlace(x, ffnOut, be.Activate(mod[LuminaRMSNormZero.GateMlp], Activation.Tanh));
     }
 

@@ -36,9 +36,13 @@ public sealed class JointTransformerBlock
 
     public bool ContextPreOnly { get; }
 
+    /// <summary>SkipSparse cache of the image MLP output (before the gate), [B, N, D]; none with <c>sparse_ffn</c> off.</summary>
+    public const string FeedForwardCache = "ff";
+
     /// <summary>Updates image tokens <paramref name="x"/> in place and returns the new text tokens (null after a context_pre_only block).</summary>
     /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). On sparse steps the image
-    /// stream's attention queries and MLP run on focus tokens only; the text stream always runs in full.</param>
+    /// stream's attention queries and MLP run on focus tokens only (the MLP on every token when
+    /// <see cref="SparseForward.SparseFeedForward"/> is off); the text stream always runs in full.</param>
     /// <param name="layer">This block's index (cache and capture-layer key).</param>
     public Tensor? Forward(Tensor x, Tensor context, Tensor siluTemb, SparseForward? sparse = null, int layer = 0)
     {
@@ -63,7 +67,7 @@ public sealed class JointTransformerBlock
             be.AddGatedInPlace(x, attn2, mod[AdaLayerNormZero.GateMsa2]);
         }
         Tensor ffIn = be.Modulate(be.LayerNorm(x, 1e-6f), mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(x, SparseRows.Apply(sparse, layer, "ff", ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
+        be.AddGatedInPlace(x, SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
 
         if (ContextPreOnly) return null;
         be.AddGatedInPlace(context, attnText!, cmod![AdaLayerNormZero.GateMsa]);
