@@ -18,12 +18,14 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         "skip_ratio=0.5", "mask_step=1", "mask_step=off", "spatial_cfg=on", "spatial_cfg=off", "s_fg=7", "s_bg=3", "sparse=off",
         "sparse=on", "refresh=0", "refresh=1", "warmup=1", "interval=2", "layers=every:2", "layers=0,1", "extrapolation=reference",
         "schedule=reference", "threshold=quantile", "threshold=sd3_percentile", "blur_sigma=auto", "blur_sigma=1", "std_threshold=0.12",
-        "gate=0.6", "fallback_guidance=cfg", "affinity=logits", "guidance=3", "steps=2",
+        "gate=0.6", "fallback_guidance=cfg", "affinity=logits", "guidance=3", "steps=2", "words=topk", "top_k=2",
+        "weighting=uniform", "weighting=non_aesthetic", "sparse_ffn=off", "extrapolation=index",
     ];
     private static readonly string[] Knobs =
     [
         "steps", "guidance", "cfg", "skip_ratio", "mask_step", "spatial_cfg", "s_fg", "s_bg", "sparse", "refresh", "warmup", "interval", "layers",
-        "extrapolation", "schedule", "threshold", "blur_sigma", "std_threshold", "gate", "fallback_guidance", "affinity", "nonexistent",
+        "extrapolation", "schedule", "threshold", "blur_sigma", "std_threshold", "gate", "fallback_guidance", "affinity", "words", "top_k",
+        "weighting", "sparse_ffn", "nonexistent",
     ];
 
     private readonly List<string> _args = [];
