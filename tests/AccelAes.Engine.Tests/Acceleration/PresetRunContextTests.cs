@@ -1,4 +1,9 @@
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Backends.Cpu;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers.Configs;
 
 namespace AccelAes.Engine.Tests.Acceleration;
 
@@ -74,5 +79,30 @@ public class PresetRunContextTests
         var o = new AccelerationRequest(AccelerationPreset.AccelAes, []).Resolve(Backbone.Lumina, 30, 5.5, Large);
         Assert.Contains("guidance scale 5.5 applies to steps 0–4", o.SpatialGuidanceNote);
         Assert.Null(new AccelerationRequest(AccelerationPreset.AccelAes, []).Resolve(Backbone.Sd3, 28, 5.5, Large).SpatialGuidanceNote);
+    }
+
+    [Fact]
+    public void Sampling_refuses_a_mask_its_grid_cannot_hold_before_the_first_step()
+    {
+        // denoise resolves its options without an image size; the sampler knows the grid and checks it up front.
+        using var cpu = new CpuBackend();
+        var options = AccelerationRequest.Parse("accelaes", ["mask_step=3"]).Resolve(Backbone.Sd3, 12, 5.0);
+        var sigmas = new FlowMatchEulerScheduler(new FlowMatchEulerSchedulerConfig()).SetTimesteps(12);
+        var never = new NeverCalled();
+        var ex = Assert.Throws<AccelAesException>(() => AcceleratedSampling.Run(cpu.Upload(new float[16], new Shape(1, 4, 2, 2)), sigmas, options,
+            new AccelerationGeometry(2, 2, 2, 2, 4), never, [1f]));
+        Assert.Contains("mask_step:", ex.Message);
+        Assert.Equal(0, never.Calls);
+    }
+
+    private sealed class NeverCalled : IAcceleratedPredictor
+    {
+        public int Calls { get; private set; }
+
+        public Tensor Predict(Tensor latents, int step, SigmaSchedule sigmas, SparseForward sparse, Func<GuidanceScaleMap> guidance)
+        {
+            Calls++;
+            throw new InvalidOperationException("no forward should run");
+        }
     }
 }

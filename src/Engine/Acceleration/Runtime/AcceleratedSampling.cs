@@ -40,7 +40,8 @@ public static class AcceleratedSampling
     public static AcceleratedRunReport Run(Tensor latents, SigmaSchedule sigmas, AccelerationOptions options, AccelerationGeometry geometry,
         IAcceleratedPredictor predictor, float[] textWeights, Action<int, Tensor>? onStep = null)
     {
-        options = options.Validated();
+        // The grid is known here at the latest: a mask that cannot fit it is refused before the first step, not at the mask step.
+        options = (options with { TokenGrid = new ImageTokenGrid(geometry.GridHeight, geometry.GridWidth) }).Validated();
         IBackend be = latents.Backend;
         var cost = SparseCostModel.For(options.Backbone, geometry.ImageTokens);
         StepSchedule schedule = StepSchedule.Create(options, sigmas, cost);
