@@ -70,6 +70,36 @@ public enum AttentionAffinity
     ReferencePreSoftmaxLogits,
 }
 
+/// <summary>Which prompt words carry the heat map's weight (word selection, before <see cref="TokenWeighting"/>).</summary>
+public enum WordSelection
+{
+    /// <summary>
+    /// The reference code's <c>compute_token_importance</c> (engine default): one global gate (the best word's anchor
+    /// similarity must reach <c>gate</c>), then every content word weighted by its similarity, min-max normalised.
+    /// </summary>
+    GlobalGate,
+
+    /// <summary>
+    /// The paper's Eq. 5: the <c>top_k</c> content words with the highest anchor similarity among those at or above
+    /// <c>gate</c> (a per-word threshold), each weighted by its similarity; no word at the gate → equal weights on
+    /// every content word (the same fallback as the global gate).
+    /// </summary>
+    TopK,
+}
+
+/// <summary>How the text keys are weighted in the heat map (the paper's Table 8 ablation).</summary>
+public enum TokenWeighting
+{
+    /// <summary>Anchor-aware: the word importance of <see cref="WordSelection"/> (engine default, the paper's method).</summary>
+    Anchor,
+
+    /// <summary>Table 8 "Uniform": <c>1/L</c> on all L text keys, special tokens, stop words and padding included (the reference's <c>importance=None</c>).</summary>
+    Uniform,
+
+    /// <summary>Table 8 "Non-Aesthetic": positions whose anchor importance is above 0.5 weigh 0.02, every other non-special position 1.</summary>
+    NonAesthetic,
+}
+
 /// <summary>One knob: its CLI name and what it does.</summary>
 public sealed record AccelerationKnob(string Name, string Description);
 
@@ -151,6 +181,21 @@ public sealed record AccelerationOptions
 
     /// <summary>The global anchor-similarity gate of word importance (knob <c>gate</c>).</summary>
     public double ConfidenceGate { get; init; } = TokenImportance.DefaultConfidenceGate;
+
+    /// <summary>Which words carry weight: the reference's global gate or the paper's top-k (knob <c>words</c>).</summary>
+    public WordSelection WordSelection { get; init; } = WordSelection.GlobalGate;
+
+    /// <summary>k of <see cref="WordSelection.TopK"/> (knob <c>top_k</c>; the reference's unused <c>top_m</c> is 5).</summary>
+    public int TopK { get; init; } = 5;
+
+    /// <summary>Anchor-aware, uniform or non-aesthetic text-key weights (knob <c>weighting</c>).</summary>
+    public TokenWeighting TokenWeighting { get; init; } = TokenWeighting.Anchor;
+
+    /// <summary>
+    /// SkipSparse also runs the FFN on focus rows only (knob <c>sparse_ffn</c>; the paper's Table 7 "attention + FFN");
+    /// off = attention-only sparsity, the FFN runs on every row.
+    /// </summary>
+    public bool SparseFeedForward { get; init; } = true;
 
     /// <summary>The guidance used when the mask falls back (knob <c>fallback_guidance</c>).</summary>
     public FallbackGuidance FallbackGuidance { get; init; } = FallbackGuidance.UniformCfg;
@@ -280,8 +325,6 @@ public sealed record AccelerationOptions
     /// <summary>The knobs <see cref="With(string, string)"/> accepts.</summary>
     public static IReadOnlyList<AccelerationKnob> Knobs { get; } =
     [
-        new("steps", "denoising steps"),
-        new("guidance", "CFG scale (FLUX: distilled guidance); alias cfg"),
         new("skip_ratio", "background fraction of the mask, in [0, 1)"),
         new("mask_step", "step whose forward captures attention for AesMask, or off"),
         new("spatial_cfg", "on/off: guidance scale map s_bg + m·(s_fg − s_bg) from mask_step on"),
@@ -292,12 +335,16 @@ public sealed record AccelerationOptions
         new("warmup", "steps at the start that are always computed"),
         new("interval", "StepCache stride between computed steps; 1 = no skipping"),
         new("layers", "capture layers: every:N or a list such as 0,4,8"),
-        new("extrapolation", "linear_sigma (engine) or reference (2·v_last − v_prev)"),
+        new("extrapolation", "linear_sigma (engine), index (paper Eq. 12–13: linear in the step index) or reference (2·v_last − v_prev)"),
         new("schedule", "engine or reference (the reference code's step lists)"),
         new("threshold", "quantile (AesMask) or sd3_percentile (the reference's SD3/FLUX rule)"),
         new("blur_sigma", "σ of the mask blur, or auto"),
         new("std_threshold", "flat heat maps (std below this) use no mask"),
-        new("gate", "global anchor-similarity gate of word importance"),
+        new("gate", "anchor-similarity gate of word importance (global with words=gate, per word with words=topk)"),
+        new("words", "gate (reference: global gate, min-max weights) or topk (paper Eq. 5: the top_k words at or above the gate)"),
+        new("top_k", "words=topk: how many words keep weight"),
+        new("weighting", "anchor (engine), uniform or non_aesthetic (paper Table 8 ablations)"),
+        new("sparse_ffn", "on/off: SkipSparse also runs the FFN on focus rows (off: attention-only sparsity, paper Table 7)"),
         new("fallback_guidance", "cfg (engine) or s_fg (reference) when the mask falls back"),
         new("affinity", "probabilities (engine) or logits (reference SD3/FLUX capture)"),
     ];
@@ -312,8 +359,10 @@ public sealed record AccelerationOptions
         string v = value.Trim();
         return k switch
         {
-            "steps" => this with { Steps = Int(k, v) },
-            "guidance" or "cfg" or "cfg_scale" or "guidance_scale" => this with { GuidanceScale = Number(k, v) },
+            "steps" => throw new AccelAesException(
+                $"{k}: the step count is the run's own setting, not a knob; give it once, as --steps (C ABI: accelaes_generate_options.steps)."),
+            "guidance" or "cfg" or "cfg_scale" or "guidance_scale" => throw new AccelAesException(
+                $"{k}: the guidance scale is the run's own setting, not a knob; give it once, as --guidance (C ABI: accelaes_generate_options.guidance)."),
             "skip_ratio" => this with { SkipRatio = Number(k, v) },
             "mask_step" => this with { MaskStep = IsOff(v) ? null : Int(k, v) },
             "spatial_cfg" => this with { SpatialCfg = Bool(k, v) },
@@ -329,8 +378,9 @@ public sealed record AccelerationOptions
                 Extrapolation = v.ToLowerInvariant() switch
                 {
                     "linear_sigma" or "linear" or "sigma" => ExtrapolationRule.LinearInSigma,
+                    "index" or "linear_index" => ExtrapolationRule.LinearInStepIndex,
                     "reference" or "doubled_slope" => ExtrapolationRule.ReferenceDoubledSlope,
-                    _ => throw Bad(k, v, "linear_sigma or reference"),
+                    _ => throw Bad(k, v, "linear_sigma, index or reference"),
                 },
             },
             "schedule" => this with
@@ -354,6 +404,27 @@ public sealed record AccelerationOptions
             "blur_sigma" => this with { BlurSigma = v.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : Number(k, v) },
             "std_threshold" => this with { StdThreshold = Number(k, v) },
             "gate" => this with { ConfidenceGate = Number(k, v) },
+            "words" => this with
+            {
+                WordSelection = v.ToLowerInvariant() switch
+                {
+                    "gate" or "global" or "reference" => WordSelection.GlobalGate,
+                    "topk" or "top_k" or "paper" => WordSelection.TopK,
+                    _ => throw Bad(k, v, "gate or topk"),
+                },
+            },
+            "top_k" => this with { TopK = Int(k, v) },
+            "weighting" => this with
+            {
+                TokenWeighting = v.ToLowerInvariant() switch
+                {
+                    "anchor" or "aesthetic" => TokenWeighting.Anchor,
+                    "uniform" => TokenWeighting.Uniform,
+                    "non_aesthetic" or "nonaesthetic" or "inverted" => TokenWeighting.NonAesthetic,
+                    _ => throw Bad(k, v, "anchor, uniform or non_aesthetic"),
+                },
+            },
+            "sparse_ffn" => this with { SparseFeedForward = Bool(k, v) },
             "fallback_guidance" => this with
             {
                 FallbackGuidance = v.ToLowerInvariant() switch
@@ -396,6 +467,9 @@ public sealed record AccelerationOptions
     /// </summary>
     private const double MaxBlurSigma = 1024;
 
+    /// <summary>The most words top-k may keep (a prompt of the longest sequence has fewer).</summary>
+    private const int MaxTopK = InputLimits.MaxSequenceLength;
+
     /// <summary>The flat-heat-map threshold compares a standard deviation of min-max normalised values (at most 0.5); far above is a typo.</summary>
     private const double MaxStdThreshold = 1e6;
 
@@ -429,6 +503,7 @@ public sealed record AccelerationOptions
         if (BlurSigma is double s && !(s > 0 && s <= MaxBlurSigma)) e.Add($"blur_sigma: must be a number above 0 and at most {MaxBlurSigma} tokens, got {s}.");
         if (!(StdThreshold >= 0 && StdThreshold <= MaxStdThreshold)) e.Add($"std_threshold: must be a number between 0 and {MaxStdThreshold}, got {StdThreshold}.");
         if (!(ConfidenceGate >= -1 && ConfidenceGate <= 1)) e.Add($"gate: a cosine-similarity gate must be in [-1, 1], got {ConfidenceGate}.");
+        if (TopK < 1 || TopK > MaxTopK) e.Add($"top_k: must be between 1 and {MaxTopK} words, got {TopK}.");
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");
         return e;

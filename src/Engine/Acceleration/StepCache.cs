@@ -10,6 +10,13 @@ public enum ExtrapolationRule
     LinearInSigma,
 
     /// <summary>
+    /// The paper's form (Eq. 12–13): linear in the step index through the last two computed steps,
+    /// <c>v̂(i) = v_a + (i − i_a)·(v_a − v_b)/(i_a − i_b)</c> — coefficient 0.5 for every skip at stride 2, whatever the
+    /// σ spacing (on shifted schedules the σ form gives 0.55–0.61).
+    /// </summary>
+    LinearInStepIndex,
+
+    /// <summary>
     /// The reference code's <c>SkipUpdateCache.get_prediction</c>: <c>2·v_last − v_prev</c> over the last two stored
     /// entries, whatever their spacing. Skipped steps are not stored, so entries are two steps apart after the first
     /// skip and the slope is doubled (accelaes-reference-code.md §7.4). For comparison only.
@@ -24,7 +31,8 @@ public enum ExtrapolationRule
 /// </summary>
 /// <param name="LatestSlot">History slot of the most recent computed velocity (v_a).</param>
 /// <param name="PreviousSlot">History slot of the one before it (v_b), or −1.</param>
-/// <param name="Coefficient">c: <c>(σ − σ_a)/(σ_a − σ_b)</c> (evaluated in float64, rounded to float32), or 1 for the reference rule.</param>
+/// <param name="Coefficient">c: <c>(σ − σ_a)/(σ_a − σ_b)</c>, or <c>(i − i_a)/(i_a − i_b)</c> for the index rule (evaluated in
+/// float64, rounded to float32), or 1 for the reference rule.</param>
 public readonly record struct ExtrapolationPlan(int LatestSlot, int PreviousSlot, float Coefficient);
 
 /// <summary>
@@ -68,14 +76,20 @@ public sealed class StepCacheHistory
         return slot;
     }
 
-    /// <summary>The plan for a skipped step at noise level <paramref name="sigma"/>.</summary>
+    /// <summary>The plan for skipped step <paramref name="step"/> at noise level <paramref name="sigma"/>.</summary>
     /// <exception cref="InvalidOperationException">No computed velocity exists yet, or the two held share one σ.</exception>
-    public ExtrapolationPlan Plan(float sigma)
+    public ExtrapolationPlan Plan(int step, float sigma)
     {
         if (_count == 0) throw new InvalidOperationException("StepCache: a step cannot be skipped before any step was computed.");
         if (_count == 1) return new ExtrapolationPlan(_latest, -1, 0f);
         int previous = (_latest + Capacity - 1) % Capacity;
         if (Rule == ExtrapolationRule.ReferenceDoubledSlope) return new ExtrapolationPlan(_latest, previous, 1f);
+        if (Rule == ExtrapolationRule.LinearInStepIndex)
+        {
+            int ia = _entries[_latest].Step, ib = _entries[previous].Step;
+            if (step <= ia) throw new InvalidOperationException($"StepCache: step {step} is extrapolated after computed step {ia}; skipped steps come after the steps they extend.");
+            return new ExtrapolationPlan(_latest, previous, (float)((double)(step - ia) / (ia - ib)));
+        }
 
         double sa = _entries[_latest].Sigma, sb = _entries[previous].Sigma;
         if (sa == sb)
@@ -133,11 +147,11 @@ public sealed class HostStepCache
         velocity.CopyTo(_slots[slot]);
     }
 
-    /// <summary>Writes the predicted velocity at noise level <paramref name="sigma"/> into <paramref name="destination"/>.</summary>
-    public void Extrapolate(float sigma, Span<float> destination)
+    /// <summary>Writes the predicted velocity of step <paramref name="step"/> at noise level <paramref name="sigma"/> into <paramref name="destination"/>.</summary>
+    public void Extrapolate(int step, float sigma, Span<float> destination)
     {
         if (destination.Length != Length) throw new ArgumentException($"StepCache holds velocities of {Length} values, got a destination of {destination.Length}.");
-        ExtrapolationPlan plan = History.Plan(sigma);
+        ExtrapolationPlan plan = History.Plan(step, sigma);
         if (plan.PreviousSlot < 0)
         {
             _slots[plan.LatestSlot].CopyTo(destination);
@@ -147,11 +161,11 @@ public sealed class HostStepCache
         StepCacheMath.Extrapolate(_slots[plan.LatestSlot], _slots[plan.PreviousSlot], plan.Coefficient, destination);
     }
 
-    /// <summary>The predicted velocity at <paramref name="sigma"/>, newly allocated.</summary>
-    public float[] Extrapolate(float sigma)
+    /// <summary>The predicted velocity of step <paramref name="step"/> at <paramref name="sigma"/>, newly allocated.</summary>
+    public float[] Extrapolate(int step, float sigma)
     {
         var v = new float[Length];
-        Extrapolate(sigma, v);
+        Extrapolate(step, sigma, v);
         return v;
     }
 }

@@ -38,7 +38,7 @@ public class AccelerationOptionsTests
     }
 
     [Theory]
-    [InlineData("steps", "0", "steps:")]
+    [InlineData("top_k", "0", "top_k:")]
     [InlineData("skip_ratio", "1", "skip_ratio:")]
     [InlineData("skip_ratio", "-0.1", "skip_ratio:")]
     [InlineData("mask_step", "30", "mask_step:")]
@@ -54,7 +54,6 @@ public class AccelerationOptionsTests
     [InlineData("blur_sigma", "0", "blur_sigma:")]
     [InlineData("std_threshold", "-1", "std_threshold:")]
     [InlineData("gate", "1.5", "gate:")]
-    [InlineData("guidance", "Infinity", "guidance:")]
     [InlineData("affinity", "logits", "affinity:")]
     public void Validation_names_the_knob(string knob, string value, string prefix)
     {
@@ -81,13 +80,14 @@ public class AccelerationOptionsTests
     public void Every_knob_is_settable_from_text()
     {
         var o = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Lumina);
-        var changed = o.With("steps", "40").With("cfg", "5.5").With("skip_ratio", "0.3").With("mask_step", "7").With("spatial_cfg", "off")
+        var changed = o.With("skip_ratio", "0.3").With("mask_step", "7").With("spatial_cfg", "off")
             .With("s_fg", "8").With("s_bg", "2").With("sparse", "off").With("warmup", "3").With("interval", "3")
             .With("layers", "1,5,9").With("extrapolation", "reference").With("schedule", "reference").With("threshold", "sd3_percentile")
             .With("blur_sigma", "2").With("std_threshold", "0.2").With("gate", "0.5").With("fallback_guidance", "s_fg")
-            .With("affinity", "probabilities");
-        Assert.Equal(40, changed.Steps);
-        Assert.Equal(5.5, changed.GuidanceScale);
+            .With("affinity", "probabilities").With("words", "topk").With("top_k", "3").With("weighting", "non_aesthetic").With("sparse_ffn", "off");
+        Assert.Equal((WordSelection.TopK, 3, TokenWeighting.NonAesthetic), (changed.WordSelection, changed.TopK, changed.TokenWeighting));
+        Assert.False(changed.SparseFeedForward);
+        Assert.Equal(ExtrapolationRule.LinearInStepIndex, o.With("extrapolation", "index").Extrapolation);
         Assert.Equal(0.3, changed.SkipRatio);
         Assert.Equal(7, changed.MaskStep);
         Assert.False(changed.SpatialCfg);
@@ -108,6 +108,18 @@ public class AccelerationOptionsTests
         Assert.Equal([0, 2, 4, 6], o.With("layers", "every:2").ResolveCaptureLayers(7));
         Assert.Equal(24, o.With("layers", "all").ResolveCaptureLayers(24).Length);
         Assert.All(AccelerationOptions.Knobs, k => Assert.False(string.IsNullOrWhiteSpace(k.Description)));
+    }
+
+    [Theory]
+    [InlineData("steps", "4", "--steps")]
+    [InlineData("guidance", "3", "--guidance")]
+    [InlineData("cfg", "3", "--guidance")]
+    public void The_runs_own_settings_are_not_knobs(string knob, string value, string option)
+    {
+        // One place sets each: a --set steps=… that the run's --steps silently replaced was a trap.
+        var o = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Sd3);
+        Assert.Contains(option, Assert.Throws<AccelAesException>(() => o.With(knob, value)).Message);
+        Assert.DoesNotContain(AccelerationOptions.Knobs, k => k.Name == knob);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public class StepCacheTests
         cache.Store(3, 0.75f, [V(0.75f)]);
         cache.Store(4, 0.5f, [V(0.5f)]);
         foreach (float sigma in new[] { 0.375f, 0.25f, 0.125f, 0f })
-            Assert.Equal(V(sigma), cache.Extrapolate(sigma)[0]);
+            Assert.Equal(V(sigma), cache.Extrapolate(5, sigma)[0]);
 
         // Random velocities, uneven spacing (several skipped steps apart): exact up to float32 rounding.
         int n = 4096;
@@ -23,7 +23,7 @@ public class StepCacheTests
         var c2 = new HostStepCache(ExtrapolationRule.LinearInSigma, n);
         c2.Store(10, sb, a.Select((x, i) => x + b[i] * sb).ToArray());
         c2.Store(13, sa, a.Select((x, i) => x + b[i] * sa).ToArray());
-        float[] predicted = c2.Extrapolate(target);
+        float[] predicted = c2.Extrapolate(14, target);
         TestData.AssertClose(a.Select((x, i) => x + b[i] * target).ToArray(), predicted, 2e-6, "linear-in-σ prediction");
     }
 
@@ -34,9 +34,9 @@ public class StepCacheTests
         var cache = new HostStepCache(ExtrapolationRule.ReferenceDoubledSlope, vPrev.Length);
         cache.Store(7, 0.8f, vPrev);
         cache.Store(9, 0.7f, vLast); // two steps apart: the reference still uses slope 1 per step
-        float[] p = cache.Extrapolate(0.65f);
+        float[] p = cache.Extrapolate(10, 0.65f);
         for (int i = 0; i < p.Length; i++) Assert.Equal(vLast[i] + (vLast[i] - vPrev[i]), p[i]);
-        Assert.Equal(1f, cache.History.Plan(0.1f).Coefficient);
+        Assert.Equal(1f, cache.History.Plan(11, 0.1f).Coefficient);
     }
 
     [Fact]
@@ -46,22 +46,22 @@ public class StepCacheTests
         var h = new StepCacheHistory(ExtrapolationRule.LinearInSigma);
         h.Record(7, 0.7f);
         h.Record(9, 0.5f);
-        Assert.Equal(0.5f, h.Plan(0.4f).Coefficient, 6);
+        Assert.Equal(0.5f, h.Plan(10, 0.4f).Coefficient, 6);
     }
 
     [Fact]
     public void History_keeps_the_last_two_computed_steps()
     {
         var cache = new HostStepCache(ExtrapolationRule.LinearInSigma, 1);
-        Assert.Throws<InvalidOperationException>(() => cache.Extrapolate(0.5f));
+        Assert.Throws<InvalidOperationException>(() => cache.Extrapolate(0, 0.5f));
         cache.Store(0, 1f, [10f]);
-        Assert.Equal(10f, cache.Extrapolate(0.9f)[0]); // one entry: copy (as the reference)
-        Assert.Equal(-1, cache.History.Plan(0.9f).PreviousSlot);
+        Assert.Equal(10f, cache.Extrapolate(1, 0.9f)[0]); // one entry: copy (as the reference)
+        Assert.Equal(-1, cache.History.Plan(1, 0.9f).PreviousSlot);
         cache.Store(1, 0.9f, [9f]);
         cache.Store(3, 0.7f, [7f]); // step 2 skipped, not stored
         Assert.Equal(2, cache.History.Count);
         Assert.Equal(3, cache.History.LatestStep);
-        Assert.Equal(6f, cache.Extrapolate(0.6f)[0], 5); // through (0.9, 9) and (0.7, 7)
+        Assert.Equal(6f, cache.Extrapolate(4, 0.6f)[0], 5); // through (0.9, 9) and (0.7, 7)
         Assert.Throws<InvalidOperationException>(() => cache.Store(3, 0.6f, [1f]));
         cache.History.Clear();
         Assert.Equal(0, cache.History.Count);
@@ -73,7 +73,7 @@ public class StepCacheTests
         var cache = new HostStepCache(ExtrapolationRule.LinearInSigma, 2);
         cache.Store(0, 0.5f, [1f, 2f]);
         cache.Store(1, 0.5f, [1f, 2f]);
-        Assert.Throws<InvalidOperationException>(() => cache.Extrapolate(0.4f));
+        Assert.Throws<InvalidOperationException>(() => cache.Extrapolate(2, 0.4f));
         Assert.Throws<ArgumentException>(() => cache.Store(2, 0.3f, [1f]));
         Assert.Throws<ArgumentException>(() => StepCacheMath.Extrapolate([1f], [1f, 2f], 1f, new float[1]));
     }
@@ -100,7 +100,7 @@ public class StepCacheTests
         {
             if (e.Kind == StepKind.Skip)
             {
-                Assert.Equal(V(e.Sigma), cache.Extrapolate(e.Sigma)[0], 5);
+                Assert.Equal(V(e.Sigma), cache.Extrapolate(e.Index, e.Sigma)[0], 5);
                 Assert.True(cache.History.LatestStep == e.Index - 1);
             }
             else
@@ -108,5 +108,28 @@ public class StepCacheTests
                 cache.Store(e.Index, e.Sigma, [V(e.Sigma)]);
             }
         }
+    }
+
+    [Fact]
+    public void Index_rule_is_linear_in_the_step_index_whatever_the_sigmas()
+    {
+        // The paper's Eq. 12–13: stride 2, one step ahead → c = 1/2 however σ is spaced (here a shifted, uneven schedule).
+        var h = new StepCacheHistory(ExtrapolationRule.LinearInStepIndex);
+        h.Record(7, 0.81f);
+        h.Record(9, 0.62f);
+        Assert.Equal(0.5f, h.Plan(10, 0.57f).Coefficient);
+        Assert.Equal(1.5f, h.Plan(12, 0.3f).Coefficient); // three steps ahead of two steps apart
+        Assert.Throws<InvalidOperationException>(() => h.Plan(9, 0.62f));
+        var sigma = new StepCacheHistory(ExtrapolationRule.LinearInSigma);
+        sigma.Record(7, 0.81f);
+        sigma.Record(9, 0.62f);
+        Assert.NotEqual(0.5f, sigma.Plan(10, 0.57f).Coefficient); // the σ form differs on this schedule
+
+        float[] vPrev = TestData.Random(64, 5), vLast = TestData.Random(64, 6);
+        var cache = new HostStepCache(ExtrapolationRule.LinearInStepIndex, vPrev.Length);
+        cache.Store(7, 0.81f, vPrev);
+        cache.Store(9, 0.62f, vLast);
+        float[] p = cache.Extrapolate(10, 0.57f);
+        for (int i = 0; i < p.Length; i++) Assert.Equal(MathF.FusedMultiplyAdd(0.5f, vLast[i] - vPrev[i], vLast[i]), p[i]);
     }
 }

@@ -62,7 +62,7 @@ public static class AcceleratedSampling
                 Tensor v;
                 if (entry.Kind == StepKind.Skip)
                 {
-                    ExtrapolationPlan plan = history.Plan(sigmas.Sigmas[i]);
+                    ExtrapolationPlan plan = history.Plan(i, sigmas.Sigmas[i]);
                     v = be.Extrapolate(slots[plan.LatestSlot]!, slots[plan.PreviousSlot]!, plan.Coefficient);
                     skipped++;
                 }
