@@ -13,8 +13,6 @@ internal static class AccelerationKnobValues
 {
     public static IEnumerable<KeyValuePair<string, string>> Of(AccelerationOptions o)
     {
-        yield return new("steps", Number(o.Steps));
-        yield return new("guidance", Number(o.GuidanceScale));
         yield return new("skip_ratio", Number(o.SkipRatio));
         yield return new("mask_step", o.MaskStep is int m ? Number(m) : "off");
         yield return new("spatial_cfg", OnOff(o.SpatialCfg));
@@ -28,6 +26,7 @@ internal static class AccelerationKnobValues
         yield return new("extrapolation", o.Extrapolation switch
         {
             ExtrapolationRule.LinearInSigma => "linear_sigma",
+            ExtrapolationRule.LinearInStepIndex => "index",
             ExtrapolationRule.ReferenceDoubledSlope => "reference",
             var other => other.ToString(),
         });
@@ -46,6 +45,21 @@ internal static class AccelerationKnobValues
         yield return new("blur_sigma", o.BlurSigma is double sigma ? Number(sigma) : "auto");
         yield return new("std_threshold", Number(o.StdThreshold));
         yield return new("gate", Number(o.ConfidenceGate));
+        yield return new("words", o.WordSelection switch
+        {
+            WordSelection.GlobalGate => "gate",
+            WordSelection.TopK => "topk",
+            var other => other.ToString(),
+        });
+        yield return new("top_k", Number(o.TopK));
+        yield return new("weighting", o.TokenWeighting switch
+        {
+            TokenWeighting.Anchor => "anchor",
+            TokenWeighting.Uniform => "uniform",
+            TokenWeighting.NonAesthetic => "non_aesthetic",
+            var other => other.ToString(),
+        });
+        yield return new("sparse_ffn", OnOff(o.SparseFeedForward));
         yield return new("fallback_guidance", o.FallbackGuidance switch
         {
             FallbackGuidance.UniformCfg => "cfg",
