@@ -56,8 +56,8 @@ internal static class GenerateCommand
         var from = new Option<string?>("--from")
         {
             Description = "Rerun the generation recorded in a PNG written by generate (its run record: prompt, seed, steps, guidance, size, cfg mode, "
-                + "true CFG, model, variant, backend, --accel and --set). Options given here override the record's values (--model replaces the recorded model, "
-                + "--set adds overrides after the recorded ones); --out and --save-mask are never taken from the record.",
+                + "true CFG, model, variant, backend, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
+                + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
         };
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
@@ -98,9 +98,9 @@ internal static class GenerateCommand
                 Height = Pick(height, recordedRequest?.Height),
                 GuidanceMode = Pick(guidanceMode, recordedRequest?.GuidanceMode ?? GuidanceMode.Batched),
                 TrueCfgScale = Pick(trueCfg, recordedRequest?.TrueCfgScale),
-                Acceleration = recordedRequest?.Acceleration is { } recordedAcceleration
-                    ? new AccelerationRequest(Given(accel) ? typedAcceleration.Preset : recordedAcceleration.Preset,
-                        [.. recordedAcceleration.Overrides, .. typedAcceleration.Overrides])
+                // A typed --accel replaces the recorded preset with its overrides (they were chosen for it); --set alone adds to them.
+                Acceleration = recordedRequest?.Acceleration is { } recordedAcceleration && !Given(accel)
+                    ? recordedAcceleration with { Overrides = [.. recordedAcceleration.Overrides, .. typedAcceleration.Overrides] }
                     : typedAcceleration,
                 AesMaskClip = Pick(aesmaskClip, recordedRequest?.AesMaskClip),
             };
