@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Compression;
 using System.Text;
 
 namespace AccelAes.Cli.Tests;
@@ -29,6 +30,16 @@ internal static class PngChunkEditor
         if (value is null) text.RemoveAt(i);
         else text[i] = new(key, value);
         return WithText(png, text);
+    }
+
+    /// <summary>The PNG with <paramref name="key"/>'s text replaced by a zlib-compressed zTXt chunk holding <paramref name="latin1"/>.</summary>
+    public static byte[] WithCompressedText(byte[] png, string key, byte[] latin1)
+    {
+        var chunks = Chunks(WithValue(png, key, null));
+        using var compressed = new MemoryStream();
+        using (var zlib = new ZLibStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true)) zlib.Write(latin1);
+        chunks.Insert(chunks.FindIndex(c => c.Type == "IEND"), new Chunk("zTXt", [.. Encoding.Latin1.GetBytes(key), 0, 0, .. compressed.ToArray()]));
+        return Write(chunks);
     }
 
     /// <summary>The PNG with a byte of the <paramref name="key"/> text chunk's value changed and its CRC left as it was.</summary>

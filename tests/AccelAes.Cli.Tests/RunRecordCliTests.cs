@@ -107,9 +107,10 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         string model = cache.MakeTiny("flux", dir);
         string a = dir.File("a.png"), b = dir.File("b.png"), c = dir.File("c.png");
         AssertSucceeded(Generate(a, "--model", model, "--steps", "2", "--width", "32", "--height", "32", "--seed", "11",
-            "--true-cfg-scale", "2.5", "--negative-prompt", "blurry"));
+            "--true-cfg-scale", "2.5", "--negative-prompt", "blurry", "--prompt", "un caf\u00e9 \u2615 au lait"));
         Assert.Equal(Path.GetFullPath(model), Record(a)["model"]);
         Assert.Equal("2.5", Record(a)["true_cfg_scale"]);
+        Assert.Equal("un caf\u00e9 \u2615 au lait", Record(a)["prompt"]); // UTF-8 text chunks: any prompt round-trips
 
         AssertSucceeded(cache.Run("generate", "--from", a, "--out", b));
         Assert.Equal(Pixels(a), Pixels(b));
@@ -220,6 +221,7 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
             ("text.png", "seed=1\n"u8.ToArray(), ["not a PNG file"]),
             ("twice.png", PngChunkEditor.WithText(png, [.. PngText.Read(png), new("seed", "8")]), ["'seed' twice"]),
             ("plain.png", PngChunkEditor.WithText(png, [new("Software", "AccelAes")]), ["no AccelAes run record"]),
+            ("bomb.png", PngChunkEditor.WithCompressedText(png, "prompt", new byte[20 << 20]), ["'prompt' inflates past the 16777216-byte limit"]),
         };
         foreach (var (name, bytes, message) in cases)
         {
@@ -228,6 +230,16 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
             AssertRefused(cache.Run("generate", "--from", path, "--out", output), [name, .. message]);
             Assert.False(File.Exists(output));
         }
+    }
+
+    [Fact]
+    public void A_compressed_text_chunk_is_read_like_a_plain_one()
+    {
+        using var dir = new TempDirectory();
+        string edited = dir.File("edited.png"), output = dir.File("out.png");
+        File.WriteAllBytes(edited, PngChunkEditor.WithCompressedText(Template(), "prompt", System.Text.Encoding.Latin1.GetBytes("a caf\u00e9 by the sea")));
+        AssertSucceeded(cache.Run("generate", "--from", edited, "--out", output));
+        Assert.Equal("a caf\u00e9 by the sea", Record(output)["prompt"]);
     }
 
     [Fact]
