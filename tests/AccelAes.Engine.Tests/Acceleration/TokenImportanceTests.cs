@@ -1,4 +1,6 @@
+using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Loader.Tokenizers;
 
 namespace AccelAes.Engine.Tests.Acceleration;
@@ -71,6 +73,48 @@ public class TokenImportanceTests
         var below = new TokenImportance(embedder, PrescribedSimilarityEmbedder.Anchors, confidenceGate: 0.95);
         Assert.Equal([0f, 0f, 1f, 1f, 1f, 1f, 1f, 0f], below.Compute(tokens).Importance);
         Assert.Equal(ImportanceBranch.BelowGate, below.Compute(tokens).Branch);
+    }
+
+    [Fact]
+    public void The_runs_rule_sets_the_gate_and_top_k_keeps_the_k_best_words_at_the_gate()
+    {
+        var embedder = new TableEmbedder(new() { ["bright"] = 0.9f, ["moody"] = 0.7f, ["soft"] = 0.65f, ["cat"] = 0.3f });
+        var importance = new TokenImportance(embedder, PrescribedSimilarityEmbedder.Anchors);
+        var tokens = new PromptTokens([null, "▁bright", "▁moody", "▁soft", "▁cat", "▁bright", null], [1, 1, 1, 1, 1, 1, 0]);
+
+        // The gate comes from the rule, not only the constructor: 0.95 is above every word.
+        var gated = importance.Compute(tokens, WordScoringRule.Reference with { Gate = 0.95 });
+        Assert.Equal(ImportanceBranch.BelowGate, gated.Branch);
+        Assert.Equal(ImportanceBranch.Normalised, importance.Compute(tokens, WordScoringRule.Reference).Branch);
+
+        // Top-2 at gate 0.6: "bright" (both occurrences count as one word each; ties keep the earlier) and "moody";
+        // raw similarities, no min-max; "soft" is at the gate but third, "cat" below it.
+        var top2 = importance.Compute(tokens, new WordScoringRule(0.6, WordSelection.TopK, 2));
+        Assert.Equal(ImportanceBranch.TopK, top2.Branch);
+        Assert.Equal([0f, 0.9f, 0f, 0f, 0f, 0.9f, 0f], top2.Importance);
+        var top3 = importance.Compute(tokens, new WordScoringRule(0.6, WordSelection.TopK, 3));
+        Assert.Equal([0f, 0.9f, 0.7f, 0f, 0f, 0.9f, 0f], top3.Importance);
+        var top9 = importance.Compute(tokens, new WordScoringRule(0.6, WordSelection.TopK, 9));
+        Assert.Equal([0f, 0.9f, 0.7f, 0.65f, 0f, 0.9f, 0f], top9.Importance); // only words at the gate, however large k
+        // No word at the gate: the same fallback as the global gate.
+        Assert.Equal(ImportanceBranch.BelowGate, importance.Compute(tokens, new WordScoringRule(0.95, WordSelection.TopK, 2)).Branch);
+        Assert.Equal([0f, 1f, 1f, 1f, 1f, 1f, 0f], top2.ContentMask);
+    }
+
+    [Fact]
+    public void Token_weighting_lays_out_anchor_uniform_and_non_aesthetic_weights()
+    {
+        var embedder = new TableEmbedder(new() { ["bright"] = 0.9f, ["moody"] = 0.7f, ["cat"] = 0.3f });
+        var importance = new TokenImportance(embedder, PrescribedSimilarityEmbedder.Anchors);
+        var tokens = new PromptTokens([null, "▁a", "▁bright", "▁moody", "▁cat", null, null], [1, 1, 1, 1, 1, 1, 0]);
+        TokenImportanceResult scores = importance.Compute(tokens);
+        TokenImportanceResult blank = TokenImportanceResult.Blank(3);
+
+        float[] anchor = PromptWeights.TextKeys([scores, blank], TokenWeighting.Anchor);
+        Assert.Equal([.. scores.Importance, 0f, 0f, 0f], anchor);
+        Assert.Equal(Enumerable.Repeat(1f / 10, 10), PromptWeights.TextKeys([scores, blank], TokenWeighting.Uniform));
+        // bright 1.0 and moody ≈ 0.67 are aesthetic (> 0.5): 0.02; "a" (a stop word) and cat: 1; specials, padding, blank: 0.
+        Assert.Equal([0f, 1f, 0.02f, 0.02f, 1f, 0f, 0f, 0f, 0f, 0f], PromptWeights.TextKeys([scores, blank], TokenWeighting.NonAesthetic));
     }
 
     [Fact]

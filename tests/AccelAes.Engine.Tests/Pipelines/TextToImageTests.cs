@@ -172,6 +172,33 @@ public class TextToImageTests(TinyPipelineFolders tiny) : IClassFixture<TinyPipe
         Assert.Null(dense.Acceleration);
     }
 
+    [Theory]
+    [InlineData("sd3", "gate=1", "BelowGate")]
+    [InlineData("sd3", "words=topk,top_k=1", "TopK")]
+    [InlineData("sd3", "words=topk,top_k=3", "TopK")]
+    [InlineData("sd3", "weighting=uniform", "Normalised")]
+    [InlineData("sd3", "weighting=non_aesthetic", "Normalised")]
+    [InlineData("flux", "gate=1", "BelowGate")]
+    [InlineData("flux", "weighting=uniform", "Normalised")]
+    [InlineData("sd3", "affinity=logits", "Normalised")]
+    [InlineData("flux", "affinity=logits", "Normalised")]
+    public void Word_scoring_and_affinity_knobs_change_the_heat_map_and_not_the_schedule(string arch, string knobs, string branch)
+    {
+        // gate −1: every random tiny-CLIP similarity passes, so the baseline takes the min-max branch.
+        string[] baseline = ["mask_step=2", "warmup=2", "std_threshold=0", "gate=-1"];
+        GenerationResult Run(params string[] extra) => tiny.Open(arch).Generate(Request() with
+        {
+            Steps = 8, Width = 96, Height = 96,
+            Acceleration = Engine.Acceleration.AccelerationRequest.Parse("accelaes", [.. baseline, .. extra]),
+        });
+        GenerationResult reference = Run(), changed = Run(knobs.Split(','));
+        Assert.Equal("Normalised", reference.WordScores![0].Scores.Branch.ToString());
+        Assert.Equal(branch, changed.WordScores![0].Scores.Branch.ToString());
+        Assert.NotEqual(reference.Acceleration!.Mask!.Heat, changed.Acceleration!.Mask!.Heat);
+        Assert.Equal(reference.Acceleration.Schedule.Steps.Select(e => e.Kind), changed.Acceleration.Schedule.Steps.Select(e => e.Kind));
+        Assert.Equal(reference.WordScores[0].Scores.Words.Select(w => w.Text), changed.WordScores[0].Scores.Words.Select(w => w.Text));
+    }
+
     [Fact]
     public void Lumina_acceleration_scores_words_with_the_given_clip_and_falls_back_without_one()
     {

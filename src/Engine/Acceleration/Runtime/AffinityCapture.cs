@@ -28,6 +28,12 @@ public sealed class AffinityCapture
 
     public AesMaskBuilder Builder => _builder;
 
+    /// <summary>
+    /// True when the MMDiT capture reduces pre-softmax logits (<see cref="AttentionAffinity.ReferencePreSoftmaxLogits"/>,
+    /// knob <c>affinity=logits</c>) through <see cref="AddLogits"/> instead of the fused kernel's probabilities.
+    /// </summary>
+    public bool CapturesLogits => _builder.Options.Affinity == AttentionAffinity.ReferencePreSoftmaxLogits;
+
     /// <summary>True when <paramref name="layer"/> should capture in the current forward.</summary>
     public bool Captures(int layer) => CondBatchIndex is not null && _builder.Captures(layer);
 
@@ -60,6 +66,46 @@ public sealed class AffinityCapture
         var rowSums = new float[heads * n];
         for (int h = 0; h < heads; h++)
             Array.Copy(all, (cond * heads + h) * queries + imageStart, rowSums, h * n, n);
+        _builder.Accumulator.AddWeightedRowSums(layer, rowSums, heads);
+    }
+
+    /// <summary>
+    /// Adds one layer's pre-softmax image→text logits reduced by the text weights (the reference's SD3/FLUX capture):
+    /// <c>r[h, p] = Σ_j w_j · (q_{h,p} · k_{h,j}) · scale = scale · q_{h,p} · k̄_h</c> with <c>k̄_h = Σ_j w_j k_{h,j}</c>, so
+    /// each layer costs one weighted key sum and one dot product per (head, image token) instead of an N × L logit
+    /// map. <paramref name="queries"/> and <paramref name="keys"/> are [B, S, H, d]; the image queries are rows
+    /// [<paramref name="imageStart"/>, +N), the text keys rows [<paramref name="textStart"/>, +L), conditional batch row only.
+    /// </summary>
+    public void AddLogits(int layer, Tensor queries, int imageStart, Tensor keys, int textStart, float scale)
+    {
+        int cond = CondBatchIndex ?? throw new InvalidOperationException("No conditional branch in this forward.");
+        int n = _builder.GridHeight * _builder.GridWidth, l = _textWeights.Length;
+        int sq = queries.Shape[1], heads = queries.Shape[2], d = queries.Shape[3], sk = keys.Shape[1];
+        if (keys.Shape[2] != heads || keys.Shape[3] != d)
+            throw new InvalidOperationException($"Logit capture: keys {keys.Shape} do not match queries {queries.Shape} in heads and head size.");
+        if (imageStart + n > sq || textStart + l > sk)
+            throw new InvalidOperationException($"Logit capture: {n} image queries from row {imageStart} of {sq}, {l} text keys from row {textStart} of {sk}.");
+        float[] q = queries.Backend.Download(queries), k = keys.Backend.Download(keys);
+        var weightedKey = new double[heads * d];
+        for (int j = 0; j < l; j++)
+        {
+            double w = _textWeights[j];
+            if (w == 0) continue;
+            int row = ((cond * sk) + textStart + j) * heads * d;
+            for (int i = 0; i < heads * d; i++) weightedKey[i] += w * k[row + i];
+        }
+
+        var rowSums = new float[heads * n];
+        for (int p = 0; p < n; p++)
+        {
+            int row = ((cond * sq) + imageStart + p) * heads * d;
+            for (int h = 0; h < heads; h++)
+            {
+                double acc = 0;
+                for (int i = 0; i < d; i++) acc += q[row + h * d + i] * weightedKey[h * d + i];
+                rowSums[h * n + p] = (float)(acc * scale);
+            }
+        }
         _builder.Accumulator.AddWeightedRowSums(layer, rowSums, heads);
     }
 }

@@ -51,7 +51,8 @@ public sealed class FluxAttention
     /// Double-stream attention. <paramref name="image"/> [B, N, D] and <paramref name="text"/> [B, L, D] are the
     /// modulated tokens; <paramref name="rope"/> covers the L + N joined tokens, text first.
     /// With <paramref name="sparse"/> (AccelAes): on the capture step, in a capture layer, the softmax probabilities
-    /// of the image queries on the text keys (post-RoPE q and k, as the attention uses them) are reduced for AesMask;
+    /// of the image queries on the text keys (post-RoPE q and k, as the attention uses them) are reduced for AesMask
+    /// (with <c>affinity=logits</c>: the pre-softmax logits of the pre-RoPE q and k, as the reference's hook sees them);
     /// on a fill step the image output (after <c>to_out</c>) becomes the layer's cache <c>attn</c>; on a sparse step only
     /// the focus image tokens (and every text token) query the keys/values of all tokens, and the background rows
     /// of the image output come from that cache (<c>to_out</c> is row-wise, so cached rows need no projection).
@@ -71,13 +72,21 @@ public sealed class FluxAttention
         Tensor k = be.Concat(1, Heads(_addK!.Forward(text), _normAddedK), Heads(_toK.Forward(image), _normK));
         Tensor v = be.Concat(1, Heads(_addV!.Forward(text), null), Heads(_toV.Forward(image), null));
         FluxRotaryTable queryRope = sparseQueries ? queries!.Rope : rope;
+        Tensor qBeforeRope = q, kBeforeRope = k;
         q = be.Rotary(q, queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
         k = be.Rotary(k, rope.Cos, rope.Sin, RotaryPairing.Adjacent);
         int s = q.Shape[1];
         float scale = 1f / MathF.Sqrt(_headDim);
         Tensor o;
         AffinityCapture? capture = sparse?.Capture;
-        if (capture is not null && capture.Captures(layer))
+        if (capture is not null && capture.Captures(layer) && capture.CapturesLogits)
+        {
+            // The reference's capture (a forward pre-hook): RMS-normed q and k before RoPE, pre-softmax logits of the
+            // image queries (rows L …) on the text keys (rows 0 … L − 1).
+            capture.AddLogits(layer, qBeforeRope, imageStart: l, kBeforeRope, textStart: 0, scale);
+            o = be.Attention(q, k, v, scale);
+        }
+        else if (capture is not null && capture.Captures(layer))
         {
             // Joint softmax over [text, image] keys; the weights select the L text keys (image keys weigh 0), and
             // the image queries are rows L … L + N − 1.

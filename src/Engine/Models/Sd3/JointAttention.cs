@@ -49,8 +49,8 @@ public sealed class JointAttention
     /// <summary>
     /// x [B, N, D] (normalised image tokens), context [B, L, D] (normalised text tokens) or null.
     /// Returns the projected image output and, for a joint block that is not context_pre_only, the text output.
-    /// With <paramref name="sparse"/> (AccelAes): on the capture step the image-query × text-key probabilities are
-    /// reduced for AesMask; on sparse steps only focus image tokens (and all text tokens) query all keys, and the
+    /// With <paramref name="sparse"/> (AccelAes): on the capture step the image-query × text-key probabilities (or,
+    /// with <c>affinity=logits</c>, the pre-softmax logits) are reduced for AesMask; on sparse steps only focus image tokens (and all text tokens) query all keys, and the
     /// image output's background rows come from the layer's cache <paramref name="cacheName"/> (after <c>to_out</c>,
     /// which is row-wise, so the cached rows need no projection).
     /// </summary>
@@ -74,7 +74,13 @@ public sealed class JointAttention
         float scale = 1f / MathF.Sqrt(_headDim);
         Tensor o;
         AffinityCapture? capture = sparse?.Capture;
-        if (context is not null && capture is not null && capture.Captures(layer))
+        if (context is not null && capture is not null && capture.Captures(layer) && capture.CapturesLogits)
+        {
+            // The reference's capture: pre-softmax logits of the image queries on the text keys (rows n …), reduced on the host.
+            capture.AddLogits(layer, q, imageStart: 0, k, textStart: n, scale);
+            o = be.Attention(q, k, v, scale);
+        }
+        else if (context is not null && capture is not null && capture.Captures(layer))
         {
             // Joint softmax over [image, text] keys; the weights select the text keys (image keys weigh 0).
             var (output, affinity) = be.AttentionWithAffinity(q, k, v, scale, capture.KeyWeights(be, batch, before: n, after: 0));

@@ -86,6 +86,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
         {
+            WordScores = run.WordScores,
             PixelsPerToken = SizeMultiple,
             Acceleration = run.Acceleration,
         };
@@ -126,12 +127,15 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         // FluxPipeline derives the token grid from pixel sizes at its VAE factor of 8; give it the sizes that name this grid.
         int unit = FluxPipeline.VaeScaleFactor * FluxLatentPacking.PatchSize;
         AcceleratedRunReport? report = null;
+        AesMaskWords? words = acceleration is { UsesMask: true }
+            ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt, acceleration))
+            : null;
         var settings = new DenoiseSettings
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = gridHeight * unit, Width = gridWidth * unit,
             GuidanceMode = request.GuidanceMode,
             Acceleration = acceleration,
-            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            TextWeights = words?.Weights,
             OnAccelerationReport = r => report = r,
         };
         var pipeline = new FluxPipeline(_transformer) { TrueCfgScale = trueCfg };
@@ -140,21 +144,22 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();
         }));
-        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report };
+        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report, WordScores = words?.Encoders };
     }
 
     /// <summary>
     /// AesMask's weights over FLUX's text keys (the T5 tokens): the words of the T5 ids, scored against the aesthetic
     /// anchors with the pipeline's own CLIP-L text tower (FLUX's text_encoder is CLIP ViT-L/14).
     /// </summary>
-    private float[] TextWeights(string prompt)
+    private AesMaskWords TextWeights(string prompt, AccelerationOptions options)
     {
         var clipTokenizer = _clipTokenizer as ClipTokenizer
             ?? throw new AccelAesException("AesMask scores words with FLUX's CLIP-L, whose tokenizer must be a CLIP tokenizer.");
         _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => _clip.Forward(ids)));
         var t5Call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer_2").Call;
         if (MaxSequenceLength != PipelineTokenizerCalls.FluxMaxSequenceLength) t5Call = TokenizerCall.PaddedTo(MaxSequenceLength);
-        return PromptWeights.ForEncoder(_importance, _t5Tokenizer, _t5Tokenizer.Encode(prompt, t5Call), prompt);
+        TokenImportanceResult t5 = PromptWeights.ForEncoder(_importance, _t5Tokenizer, _t5Tokenizer.Encode(prompt, t5Call), prompt, WordScoringRule.Of(options));
+        return AesMaskWords.From([("tokenizer_2 (T5)", t5)], options.TokenWeighting);
     }
 
     private FluxPromptEmbeds Encode(string prompt, PromptRole role, List<string> warnings)

@@ -81,4 +81,7 @@ internal sealed record DenoisedLatents(Tensor Latents, int Width, int Height, in
 {
     /// <summary>What the accelerated sampler did (null for dense sampling).</summary>
     public Acceleration.Runtime.AcceleratedRunReport? Acceleration { get; init; }
+
+    /// <summary>AesMask's word scores per encoder (null when no mask was built).</summary>
+    public IReadOnlyList<Acceleration.Runtime.EncoderWordScores>? WordScores { get; init; }
 }

@@ -66,6 +66,12 @@ public sealed record GenerationResult(RgbImage Image, GenerationRequest Request,
     /// <summary>What the accelerated sampler did (null for dense sampling).</summary>
     public AcceleratedRunReport? Acceleration { get; init; }
 
+    /// <summary>
+    /// AesMask's word scores, one entry per scored text encoder (words, stop-word flags, anchor similarities, the
+    /// selection rule's branch, per-position importance); null when the run built no mask.
+    /// </summary>
+    public IReadOnlyList<EncoderWordScores>? WordScores { get; init; }
+
     /// <summary>Pixels per token side (VAE scale × patch size), to draw the focus mask over the image.</summary>
     public int PixelsPerToken { get; init; }
 }

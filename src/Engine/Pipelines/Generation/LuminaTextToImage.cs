@@ -71,6 +71,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
         {
+            WordScores = run.WordScores,
             PixelsPerToken = SizeMultiple,
             Acceleration = run.Acceleration,
         };
@@ -111,13 +112,14 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
             inputs["negative_prompt_attention_mask"] = negative.PromptAttentionMask;
         }
         AcceleratedRunReport? report = null;
+        AesMaskWords? words = acceleration is { UsesMask: true }
+            ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request, acceleration, promptTokens, warnings))
+            : null;
         var settings = new DenoiseSettings
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
             Acceleration = acceleration,
-            TextWeights = acceleration is { UsesMask: true }
-                ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request, promptTokens, warnings))
-                : null,
+            TextWeights = words?.Weights,
             OnAccelerationReport = r => report = r,
         };
         Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
@@ -125,21 +127,22 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();
         }));
-        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report };
+        return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report, WordScores = words?.Encoders };
     }
 
     /// <summary>
     /// AesMask's weights over the caption keys: the words of the Gemma ids the encoder was fed (the lower-cased,
     /// stripped prompt — DESIGN §5 scores the tokens the encoder sees), scored against the aesthetic anchors with a
     /// CLIP ViT-L/14 text tower. Lumina's pipeline has no CLIP, so the request must name one; without it the weights
-    /// are zero, the heat map is flat and the mask falls back.
+    /// are zero, the heat map is flat and the mask falls back — unless the weighting is uniform, which scores no words.
     /// </summary>
-    private float[] TextWeights(GenerationRequest request, TokenizedPrompt prompt, List<string> warnings)
+    private AesMaskWords TextWeights(GenerationRequest request, AccelerationOptions options, TokenizedPrompt prompt, List<string> warnings)
     {
         if (request.AesMaskClip is null)
         {
+            if (options.TokenWeighting == TokenWeighting.Uniform) return new AesMaskWords(PromptWeights.Uniform(prompt.InputIds.Length), []);
             warnings.Add("AesMask on Lumina-Next needs a CLIP ViT-L/14 text encoder folder (--aesmask-clip); without one the mask falls back to dense sampling with uniform guidance.");
-            return new float[prompt.InputIds.Length];
+            return new AesMaskWords(new float[prompt.InputIds.Length], []);
         }
         if (_importance is null || _importanceSource != request.AesMaskClip)
         {
@@ -147,7 +150,8 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
             _importanceSource = request.AesMaskClip;
         }
         string encoded = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer").Call.Preprocess(request.Prompt);
-        return PromptWeights.ForEncoder(_importance, _tokenizer, prompt, encoded);
+        TokenImportanceResult scores = PromptWeights.ForEncoder(_importance, _tokenizer, prompt, encoded, WordScoringRule.Of(options));
+        return AesMaskWords.From([("tokenizer (Gemma)", scores)], options.TokenWeighting);
     }
 
     /// <summary><c>encode_prompt</c>: the prompt batch, then (with guidance) the negative batch at the prompt's length.</summary>

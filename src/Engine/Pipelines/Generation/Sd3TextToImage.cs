@@ -101,11 +101,14 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
             inputs["negative_pooled_prompt_embeds"] = negative.PooledPromptEmbeds;
         }
         AcceleratedRunReport? report = null;
+        AesMaskWords? words = acceleration is { UsesMask: true }
+            ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt, acceleration))
+            : null;
         var settings = new DenoiseSettings
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = height, Width = width, GuidanceMode = request.GuidanceMode,
             Acceleration = acceleration,
-            TextWeights = acceleration is { UsesMask: true } ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt)) : null,
+            TextWeights = words?.Weights,
             OnAccelerationReport = r => report = r,
         };
         Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
@@ -119,6 +122,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         return new GenerationResult(new RgbImage(width, height, pixels), request, steps, guidance, timings, warnings)
         {
             Acceleration = report,
+            WordScores = words?.Encoders,
             PixelsPerToken = SizeMultiple,
         };
     }
@@ -128,16 +132,17 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
     /// aesthetic anchors with CLIP-L, the pipeline's own CLIP ViT-L/14 text tower), then the T5 tokens' (zeros when the
     /// pipeline has no T5: its columns are zeros and carry no meaning).
     /// </summary>
-    private float[] TextWeights(string prompt)
+    private AesMaskWords TextWeights(string prompt, AccelerationOptions options)
     {
         var clipTokenizer = _tokenizer as ClipTokenizer
             ?? throw new AccelAesException("AesMask scores words with SD3's CLIP-L, whose tokenizer must be a CLIP tokenizer.");
         _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => _clipL.TextModel.Forward(ids)));
-        float[] clip = PromptWeights.ForEncoder(_importance, _tokenizer, _tokenizer.Encode(prompt, TokenizerCall.Sd3Clip), prompt);
-        float[] t5 = _t5 is null
-            ? new float[PromptConditioning.Sd3DefaultMaxSequenceLength]
-            : PromptWeights.ForEncoder(_importance, _tokenizer3!, _tokenizer3!.Encode(prompt, TokenizerCall.Sd3T5), prompt);
-        return [.. clip, .. t5];
+        var rule = WordScoringRule.Of(options);
+        TokenImportanceResult clip = PromptWeights.ForEncoder(_importance, _tokenizer, _tokenizer.Encode(prompt, TokenizerCall.Sd3Clip), prompt, rule);
+        (string?, TokenImportanceResult) t5 = _t5 is null
+            ? (null, TokenImportanceResult.Blank(PromptConditioning.Sd3DefaultMaxSequenceLength))
+            : ("tokenizer_3 (T5)", PromptWeights.ForEncoder(_importance, _tokenizer3!, _tokenizer3!.Encode(prompt, TokenizerCall.Sd3T5), prompt, rule));
+        return AesMaskWords.From([("tokenizer (CLIP-L)", clip), t5], options.TokenWeighting);
     }
 
     private Sd3PromptEmbeds Encode(string prompt, PromptRole role, List<string> warnings)
