@@ -266,7 +266,7 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.True(max > min);
         for (int p = 0; p < heat.Length; p++)
         {
-            Assert.Equal((heat[p] - min) / (max - min), normalised[p], 5);
+            Assert.Equal((heat[p] - min) / (double)(max - min), normalised[p], 1e-5);
             Assert.Equal(normalised[p] >= threshold ? 1f : 0f, binary[p]);
             Assert.InRange(soft[p], 0f, 1f);
             Assert.Equal(soft[p] > 0.5f ? 1f : 0f, focus[p]);
@@ -281,6 +281,20 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.Equal(int.Parse(record["mask_focus_tokens"]), root.GetProperty("focus_tokens").GetInt32());
         Assert.Equal(5, root.GetProperty("grid").GetProperty("height").GetInt32());
         Assert.Equal(4, root.GetProperty("grid").GetProperty("width").GetInt32());
+        JsonElement[] encoders = root.GetProperty("encoders").EnumerateArray().ToArray();
+        Assert.NotEmpty(encoders);
+        foreach (JsonElement encoder in encoders)
+        {
+            JsonElement[] words = encoder.GetProperty("words").EnumerateArray().ToArray();
+            Assert.Equal(["a", "red", "apple", "on", "a", "wooden", "table"], words.Select(w => w.GetProperty("word").GetString()!.Trim()));
+            foreach (JsonElement word in words)
+            {
+                bool stop = word.GetProperty("stopword").GetBoolean();
+                Assert.Equal(word.GetProperty("word").GetString()!.Trim() is "a" or "on", stop);
+                Assert.Equal(stop, word.GetProperty("similarity").ValueKind == JsonValueKind.Null); // stop words are not scored
+                Assert.NotEmpty(word.GetProperty("positions").EnumerateArray());
+            }
+        }
     }
 
     [Fact]
