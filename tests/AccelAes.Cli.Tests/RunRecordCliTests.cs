@@ -232,6 +232,18 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         }
     }
 
+    [Theory]
+    [InlineData("/dev/zero", "is a character device")]
+    [InlineData("/tmp", "is a folder")]
+    [InlineData("missing.png", "does not exist")]
+    public void From_reads_only_a_regular_file(string path, string message)
+    {
+        using var dir = new TempDirectory();
+        string output = dir.File("out.png");
+        AssertRefused(cache.Run("generate", "--from", path == "missing.png" ? dir.File(path) : path, "--out", output), "--from", message);
+        Assert.False(File.Exists(output));
+    }
+
     [Fact]
     public void A_compressed_text_chunk_is_read_like_a_plain_one()
     {
