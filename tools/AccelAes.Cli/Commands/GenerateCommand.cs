@@ -74,17 +74,10 @@ internal static class GenerateCommand
             T Pick<T>(Option<T> option, T recorded) => record is not null && !Given(option) ? recorded : parse.GetValue(option)!;
 
             string? modelPath = Given(model) ? parse.GetValue(model) : record?.ModelFolder;
-            string modelWhat = Given(model) ? "--model" : record is not null ? $"the model recorded in --from '{fromPath}'" : "--model";
+            string modelWhat = record is not null && !Given(model) ? $"the model recorded in --from '{fromPath}'" : "--model";
             if (!Given(model) && record?.ModelFolder is { } recorded && InputFile.KindOf(recorded) != FileEntryKind.Directory)
                 throw new AccelAesException(
                     $"--from '{fromPath}': record key '{RunRecordKeys.Model}' names the model folder '{recorded}', which {InputFile.Describe(InputFile.KindOf(recorded))} here; give --model DIR.");
-            string? saveMaskPath = parse.GetValue(saveMask);
-            MaskFiles.Declare(new RunFiles() // before anything loads: outputs writable, distinct, and none of them an input
-                    .Input(fromPath, "--from")
-                    .Input(modelPath ?? BuiltInModel.Folder, modelPath is null ? "the built-in model" : modelWhat)
-                    .Input(Pick(aesmaskClip, record?.Request.AesMaskClip), "--aesmask-clip")
-                    .Output(parse.GetValue(output), "--out"), saveMaskPath)
-                .Check();
             AccelerationRequest typedAcceleration = AccelerationOptionsCli.Read(parse, accel, overrides);
             var recordedRequest = record?.Request;
             var request = new GenerationRequest
@@ -104,13 +97,20 @@ internal static class GenerateCommand
                     : typedAcceleration,
                 AesMaskClip = Pick(aesmaskClip, recordedRequest?.AesMaskClip),
             };
+            string? saveMaskPath = parse.GetValue(saveMask);
+            MaskFiles.Declare(new RunFiles() // before anything loads: outputs writable, distinct, and none of them an input
+                    .Input(fromPath, "--from")
+                    .Input(modelPath ?? BuiltInModel.Folder, modelPath is null ? "the built-in model" : modelWhat)
+                    .Input(request.AesMaskClip, "--aesmask-clip")
+                    .Output(parse.GetValue(output), "--out"), saveMaskPath)
+                .Check();
             string? variantName = Pick(variant, record?.Variant);
             string backendName = Pick(backend, record?.Backend!);
             if (record is not null)
             {
                 string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend }
                     .Where(Given).Select(o => o.Name)];
-                Ui.Info($"Rerunning the record of {fromPath}" + (typed.Length == 0 ? "." : $"; given here instead: {string.Join(", ", typed)}."));
+                Ui.Info($"Rerunning the record of {fromPath}" + (typed.Length == 0 ? "." : $"; taken from the command line instead: {string.Join(", ", typed)}."));
             }
             // What needs no model is checked before anything loads (the rest right after loading, before encoding).
             GenerationRequestValidation.CheckSettings(request, GenerationFieldNames.Cli);
