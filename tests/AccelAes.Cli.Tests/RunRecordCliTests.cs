@@ -310,6 +310,36 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
     }
 
     [Fact]
+    public void After_a_mask_fallback_the_record_and_mask_files_hold_what_ran()
+    {
+        using var dir = new TempDirectory();
+        string image = dir.File("a.png"), overlay = dir.File("mask.png");
+        string[] knobs = ["--accel", "accelaes", "--set", "sparse=on"];
+        // No heat map is that uneven: the mask falls back, and sparse steps and cache fills run as full steps.
+        AssertSucceeded(Generate(image, ["--steps", "8", "--width", "64", "--height", "64", .. knobs, "--set", "std_threshold=0.9", "--save-mask", overlay]));
+        var record = Record(image);
+        Assert.Equal("true", record["mask_fallback"]);
+        Assert.Equal("16", record["mask_focus_tokens"]);
+        StepSchedule ran = StepSchedule.FromJson(record["schedule"]);
+        Assert.Equal(0, ran.SparseCount);
+        Assert.Empty(ran.IndicesOf(StepKind.FullFillCache));
+        Assert.Single(ran.IndicesOf(StepKind.FullCaptureMask));
+
+        var explain = cache.Run(["explain", "--arch", "sd3", "--steps", "8", "--json", .. knobs]);
+        AssertSucceeded(explain);
+        Assert.True(StepSchedule.FromJson(explain.Output).SparseCount > 0, explain.Output); // what was planned
+
+        using var tensors = SafeTensorsFile.Open(dir.File("mask.safetensors"));
+        Assert.Equal("true", tensors.Metadata["fallback"]);
+        Assert.Equal("none", tensors.Metadata["threshold"]);
+        foreach (string name in new[] { "binary", "soft", "focus" })
+            Assert.All(MemoryMarshal.Cast<byte, float>(tensors.GetBytes(tensors[name])).ToArray(), v => Assert.Equal(1f, v));
+        using var scores = JsonDocument.Parse(File.ReadAllText(dir.File("mask.json")));
+        Assert.Equal(JsonValueKind.Null, scores.RootElement.GetProperty("threshold").ValueKind);
+        Assert.True(scores.RootElement.GetProperty("fallback").GetBoolean());
+    }
+
+    [Fact]
     public void Save_mask_side_files_are_checked_before_anything_loads()
     {
         using var dir = new TempDirectory();
