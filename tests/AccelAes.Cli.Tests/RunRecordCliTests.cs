@@ -125,6 +125,21 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
     }
 
     [Fact]
+    public void The_weight_variant_is_recorded_and_loaded_again()
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("sd3", dir);
+        // Only fp16-variant weight files: a rerun that forgot the variant would find no weights.
+        foreach (string file in Directory.GetFiles(model, "*.safetensors", SearchOption.AllDirectories))
+            File.Move(file, Path.ChangeExtension(file, ".fp16.safetensors"));
+        string a = dir.File("a.png"), b = dir.File("b.png");
+        AssertSucceeded(Generate(a, "--model", model, "--variant", "fp16", "--steps", "2", "--width", "32", "--height", "32"));
+        Assert.Equal("fp16", Record(a)["variant"]);
+        AssertSucceeded(cache.Run("generate", "--from", a, "--out", b));
+        Assert.Equal(Pixels(a), Pixels(b));
+    }
+
+    [Fact]
     public void Options_typed_with_from_override_the_record_and_give_the_image_of_a_direct_run()
     {
         using var dir = new TempDirectory();
