@@ -235,7 +235,8 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
             ("short.png", png[..(png.Length - 30)], ["truncated"]),
             ("text.png", "seed=1\n"u8.ToArray(), ["not a PNG file"]),
             ("twice.png", PngChunkEditor.WithText(png, [.. PngText.Read(png), new("seed", "8")]), ["'seed' twice"]),
-            ("plain.png", PngChunkEditor.WithText(png, [new("Software", "AccelAes")]), ["no AccelAes run record"]),
+            ("plain.png", PngChunkEditor.WithText(png, [new("Software", "AccelAes")]), ["no AccelAes run record", "older than run records"]),
+            ("foreign.png", PngChunkEditor.WithText(png, [new("Software", "GIMP"), new("prompt", "a cat")]), ["no AccelAes run record", "not written by `accelaes generate`"]),
             ("bomb.png", PngChunkEditor.WithCompressedText(png, "prompt", new byte[20 << 20]), ["'prompt' inflates past the 16777216-byte limit"]),
         };
         foreach (var (name, bytes, message) in cases)

@@ -76,8 +76,10 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
     public static RunRecord Read(IReadOnlyDictionary<string, string> text, string source)
     {
         if (!text.TryGetValue(RunRecordKeys.Version, out string? version))
-            throw new AccelAesException(
-                $"{source} holds no AccelAes run record (no '{RunRecordKeys.Version}' text key): it was not written by `accelaes generate` of this version line, or its text chunks were stripped.");
+            throw new AccelAesException($"{source} holds no AccelAes run record (no '{RunRecordKeys.Version}' text key): " + (
+                text.TryGetValue(RunRecordKeys.Software, out string? software) && software == "AccelAes"
+                    ? "it was written by an accelaes older than run records, or is a --save-mask overlay."
+                    : "it was not written by `accelaes generate`, or its text chunks were stripped."));
         if (version != FormatVersion)
             throw new AccelAesException(
                 $"{source}: record key '{RunRecordKeys.Version}' is '{version}'; this accelaes reads record version {FormatVersion} only.");
