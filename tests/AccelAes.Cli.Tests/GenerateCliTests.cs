@@ -14,7 +14,7 @@ public class GenerateCliTests(CliCache cache) : IClassFixture<CliCache>
     }
 
     /// <summary>Decodes the PNG and returns its pixels as RGB bytes.</summary>
-    private static (int Width, int Height, byte[] Rgb) Decode(string path)
+    internal static (int Width, int Height, byte[] Rgb) Decode(string path)
     {
         using var stream = File.OpenRead(path);
         Png png = Png.Open(stream);

@@ -36,6 +36,15 @@ public static class InputLimits
     /// <summary>Tokens in a vocabulary (including added and extra ids). Gemma has 256 000; T5 32 100.</summary>
     public const int MaxVocabularySize = 4_000_000;
 
+    /// <summary>
+    /// The text chunks of a PNG read back as a run record (<c>generate --from</c>), keys and values together, after any
+    /// decompression. A record is a few KB; its step schedule grows by ~60 bytes a step (600 KB at <see cref="MaxSteps"/>).
+    /// </summary>
+    public const int MaxPngTextBytes = 16 << 20;
+
+    /// <summary>Chunks a PNG may have when its text is read. Encoders split image data into 8–64 KB chunks: an 8192² image has a few thousand.</summary>
+    public const int MaxPngChunks = 1_000_000;
+
     // ---- Named input tensors and the sampling configs they meet (issue 14 classes 4 and 10) ------------
 
     /// <summary>

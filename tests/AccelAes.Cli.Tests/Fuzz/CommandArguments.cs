@@ -94,7 +94,13 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         if (draw.Chance(0.9)) Option("--out", output = OutputFile(".png"));
         else workspace.FileOutput(output);
         if (draw.Chance(preset == "accelaes" ? 0.5 : 0.1))
-            Option("--save-mask", draw.Chance(0.3) && draw.Fault(FaultSite.Output) ? workspace.FileOutput(output) : OutputFile(".png"));
+        {
+            string mask = draw.Chance(0.3) && draw.Fault(FaultSite.Output) ? workspace.FileOutput(output) : OutputFile(".png");
+            Option("--save-mask", mask);
+            // Beside the overlay: the mask tensors and the word scores, named after it.
+            workspace.FileOutput(Path.ChangeExtension(mask, ".safetensors"));
+            workspace.FileOutput(Path.ChangeExtension(mask, ".json"));
+        }
         Variant();
         Backend();
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
@@ -47,52 +48,87 @@ internal static class GenerateCommand
         {
             Description = "Lumina-Next: a CLIP ViT-L/14 text encoder folder (openai/clip-vit-large-patch14, or an SD3/FLUX pipeline folder) AesMask scores prompt words with.",
         };
-        var saveMask = new Option<string?>("--save-mask") { Description = "With AesMask: write the focus mask as a PNG overlay (focus tokens bright, background dimmed, soft mask as a heat tint)." };
+        var saveMask = new Option<string?>(MaskFiles.Option)
+        {
+            Description = "With AesMask: write the focus mask as a PNG overlay at this path (focus tokens bright, background dimmed, soft mask as a heat tint), "
+                + "and beside it, named after it, a .safetensors (heat, heat_normalised, binary, soft, focus: F32 [grid rows, grid columns]) and a .json (mask statistics, per-word anchor scores).",
+        };
+        var from = new Option<string?>("--from")
+        {
+            Description = "Rerun the generation recorded in a PNG written by generate (its run record: prompt, seed, steps, guidance, size, cfg mode, "
+                + "true CFG, model, variant, backend, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
+                + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
+        };
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
-        var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (settings stored in the PNG).")
+        var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
-            model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend,
+            model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
         };
         command.SetAction(parse =>
         {
-            string? modelPath = parse.GetValue(model);
-            new RunFiles() // before anything loads: outputs writable, distinct, and none of them an input
-                .Input(modelPath ?? BuiltInModel.Folder, modelPath is null ? "the built-in model" : "--model")
-                .Input(parse.GetValue(aesmaskClip), "--aesmask-clip")
-                .Output(parse.GetValue(output), "--out")
-                .Output(parse.GetValue(saveMask), "--save-mask")
-                .Check();
+            string? fromPath = parse.GetValue(from);
+            RunRecord? record = fromPath is null ? null : RunRecord.Read(PngTextChunks.Read(fromPath, "--from"), $"--from '{fromPath}'");
+            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+            // The record's value unless the option was typed (its default counts as not typed).
+            T Pick<T>(Option<T> option, T recorded) => record is not null && !Given(option) ? recorded : parse.GetValue(option)!;
+
+            string? modelPath = Given(model) ? parse.GetValue(model) : record?.ModelFolder;
+            string modelWhat = record is not null && !Given(model) ? $"the model recorded in --from '{fromPath}'" : "--model";
+            if (!Given(model) && record?.ModelFolder is { } recorded && InputFile.KindOf(recorded) != FileEntryKind.Directory)
+                throw new AccelAesException(
+                    $"--from '{fromPath}': record key '{RunRecordKeys.Model}' names the model folder '{recorded}', which {InputFile.Describe(InputFile.KindOf(recorded))} here; give --model DIR.");
+            AccelerationRequest typedAcceleration = AccelerationOptionsCli.Read(parse, accel, overrides);
+            var recordedRequest = record?.Request;
             var request = new GenerationRequest
             {
-                Prompt = parse.GetValue(prompt)!,
-                NegativePrompt = parse.GetValue(negative)!,
-                Steps = parse.GetValue(steps),
-                GuidanceScale = parse.GetValue(guidance),
-                Seed = parse.GetValue(seed),
-                Width = parse.GetValue(width),
-                Height = parse.GetValue(height),
-                GuidanceMode = parse.GetValue(guidanceMode),
-                TrueCfgScale = parse.GetValue(trueCfg),
-                Acceleration = AccelerationOptionsCli.Read(parse, accel, overrides),
-                AesMaskClip = parse.GetValue(aesmaskClip),
+                Prompt = Pick(prompt, recordedRequest?.Prompt!),
+                NegativePrompt = Pick(negative, recordedRequest?.NegativePrompt!),
+                Steps = Pick(steps, recordedRequest?.Steps),
+                GuidanceScale = Pick(guidance, recordedRequest?.GuidanceScale),
+                Seed = Pick(seed, recordedRequest?.Seed ?? 0),
+                Width = Pick(width, recordedRequest?.Width),
+                Height = Pick(height, recordedRequest?.Height),
+                GuidanceMode = Pick(guidanceMode, recordedRequest?.GuidanceMode ?? GuidanceMode.Batched),
+                TrueCfgScale = Pick(trueCfg, recordedRequest?.TrueCfgScale),
+                // A typed --accel replaces the recorded preset with its overrides (they were chosen for it); --set alone adds to them.
+                Acceleration = recordedRequest?.Acceleration is { } recordedAcceleration && !Given(accel)
+                    ? recordedAcceleration with { Overrides = [.. recordedAcceleration.Overrides, .. typedAcceleration.Overrides] }
+                    : typedAcceleration,
+                AesMaskClip = Pick(aesmaskClip, recordedRequest?.AesMaskClip),
             };
+            string? saveMaskPath = parse.GetValue(saveMask);
+            MaskFiles.Declare(new RunFiles() // before anything loads: outputs writable, distinct, and none of them an input
+                    .Input(fromPath, "--from")
+                    .Input(modelPath ?? BuiltInModel.Folder, modelPath is null ? "the built-in model" : modelWhat)
+                    .Input(request.AesMaskClip, "--aesmask-clip")
+                    .Output(parse.GetValue(output), "--out"), saveMaskPath)
+                .Check();
+            string? variantName = Pick(variant, record?.Variant);
+            string backendName = Pick(backend, record?.Backend!);
+            if (record is not null)
+            {
+                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend }
+                    .Where(Given).Select(o => o.Name)];
+                Ui.Info($"Rerunning the record of {fromPath}" + (typed.Length == 0 ? "." : $"; taken from the command line instead: {string.Join(", ", typed)}."));
+            }
             // What needs no model is checked before anything loads (the rest right after loading, before encoding).
             GenerationRequestValidation.CheckSettings(request, GenerationFieldNames.Cli);
             string folder = modelPath ?? BuiltInFolder();
-            using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            using IBackend be = BackendFactory.Create(backendName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             string outPath = parse.GetValue(output)!;
             var total = Stopwatch.StartNew();
             GenerationResult? result = null;
+            ResolvedGeneration? resolved = null;
             ITextToImagePipeline? pipeline = null;
             AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                 .Start(ctx =>
                 {
                     var load = ctx.AddTask("load", maxValue: 1);
-                    pipeline = TextToImage.Open(folder, be, parse.GetValue(variant));
-                    GenerationRequestValidation.Resolve(request, pipeline, GenerationFieldNames.Cli);
+                    pipeline = TextToImage.Open(folder, be, variantName);
+                    resolved = GenerationRequestValidation.Resolve(request, pipeline, GenerationFieldNames.Cli);
                     load.Increment(1);
                     var tasks = new Dictionary<GenerationPhase, ProgressTask>
                     {
@@ -111,7 +147,7 @@ internal static class GenerateCommand
                 });
             var r = result!;
             CliCancellation.Token.ThrowIfCancellationRequested();
-            PngOutput.Write(outPath, "--out", r.Image, PngText(r, folder, be.Name));
+            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration));
             foreach (string w in r.Warnings) Ui.Warn(w);
             if (r.Acceleration is { } a)
             {
@@ -119,15 +155,11 @@ internal static class GenerateCommand
                         (a.Mask is null ? "no mask" : a.Mask.Fallback ? "mask fell back (flat heat map): dense, uniform guidance"
                             : $"focus {a.Mask.FocusIndices.Length} of {a.Mask.TokenCount} tokens") +
                         (a.PeakCacheBytes > 0 ? $"; caches {Ui.Bytes(a.PeakCacheBytes)} (freed)" : ""));
-                if (parse.GetValue(saveMask) is string maskPath)
-                {
-                    if (a.Mask is null) Ui.Warn("--save-mask: this run built no mask (the preset has no mask step).");
-                    else
-                    {
-                        PngOutput.Write(maskPath, "--save-mask", MaskOverlay.Draw(r.Image, a.Mask, r.PixelsPerToken), [new("Software", "AccelAes"), new("content", "AesMask focus overlay")]);
-                        Ui.Done($"mask overlay → {Path.GetFullPath(maskPath)}");
-                    }
-                }
+            }
+            if (saveMaskPath is not null)
+            {
+                if (r.Acceleration?.Mask is not { } mask) Ui.Warn($"{MaskFiles.Option}: this run built no mask (the preset has no mask step); nothing written.");
+                else Ui.Done($"mask → {string.Join(", ", MaskFiles.Write(saveMaskPath, r, mask).Select(Path.GetFullPath))}");
             }
             var table = Ui.Table("phase", "time");
             table.AddCells("load", Ui.Seconds(pipeline!.LoadTime));
@@ -145,21 +177,6 @@ internal static class GenerateCommand
         string folder = BuiltInModel.EnsureWritten();
         Ui.Info($"No --model given: using the built-in tiny model ({BuiltInModel.Name}, random weights) at {folder}");
         return folder;
-    }
-
-    private static IEnumerable<KeyValuePair<string, string>> PngText(GenerationResult r, string folder, string backend)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        yield return new("Software", "AccelAes");
-        yield return new("prompt", r.Request.Prompt);
-        yield return new("negative_prompt", r.Request.NegativePrompt);
-        yield return new("seed", r.Request.Seed.ToString(inv));
-        yield return new("steps", r.Steps.ToString(inv));
-        yield return new("guidance_scale", r.GuidanceScale.ToString(inv));
-        if (r.Request.TrueCfgScale is float trueCfg) yield return new("true_cfg_scale", trueCfg.ToString(inv));
-        yield return new("size", $"{r.Image.Width}x{r.Image.Height}");
-        yield return new("model", folder);
-        yield return new("backend", backend);
     }
 
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
