@@ -39,7 +39,7 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Unmeasured runs before the measured ones.", DefaultValueFactory = _ => 2 };
         var sparseCost = new Option<bool>("--sparse-cost") { Description = "Time a dense and a SkipSparse forward of a mid-size SD3-shaped model and compare with the FLOP model explain uses." };
         var focus = new Option<double>("--focus-fraction") { Description = "Focus fraction of the sparse steps (a synthetic random focus set).", DefaultValueFactory = _ => 0.5 };
-        var arch = new Option<string?>("--arch") { Description = $"Benchmark a real configuration with generated weights: {string.Join(", ", RealConfigs.All.Select(c => c.Name))}." };
+        var arch = ArchitectureOption.Create("Benchmark a published configuration with generated weights");
         var model = CommonOptions.Model(required: false);
         model.Description = "Benchmark the transformer of a model folder (its config and weights).";
         var layers = new Option<int?>("--layers") { Description = "Keep only the first N transformer blocks (smoke runs on the CPU)." };
@@ -85,7 +85,7 @@ internal static class BenchCommand
                 throw new AccelAesException("Choose a benchmark: --arch NAME, --model DIR, --op gemm|attention, --read PATH or --sparse-cost.");
             if (archName is not null && modelDir is not null)
                 throw new AccelAesException("--arch and --model are alternatives; give one.");
-            var config = archName is not null ? RealConfigs.Get(archName) : null;
+            var config = archName is not null ? ModelArchitectures.Find(archName).Config : null;
             var preset = parse.GetValue(accel) switch { "stepcache" => AccelerationPreset.StepCache, "accelaes" => AccelerationPreset.AccelAes, _ => AccelerationPreset.None };
             var options = new ModelOptions(config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
                 parse.GetValue(steps), parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
