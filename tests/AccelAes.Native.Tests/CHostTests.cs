@@ -108,6 +108,7 @@ public class CAbiContractTests(NativeBuild build)
     [InlineData("cancel", 22)]
     [InlineData("handles", 45)]
     [InlineData("threads", 30)]
+    [InlineData("mask", 40)]
     public void The_abi_contract_holds_from_C(string testCase, int minimumChecks)
     {
         build.Require();
