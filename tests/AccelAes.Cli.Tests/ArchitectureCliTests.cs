@@ -31,6 +31,7 @@ public class ArchitectureCliTests(CliCache cache) : IClassFixture<CliCache>
     [Theory]
     [InlineData("explain")]
     [InlineData("bench")]
+    [InlineData("make-tiny")]
     public void Every_arch_option_lists_every_name_and_alias_in_its_help(string command)
     {
         var r = CliRunner.Run(command, "--help");

@@ -22,6 +22,9 @@ public sealed record ModelArchitecture(string Name, IReadOnlyList<string> Aliase
 
     public string Description => Config.Description;
 
+    /// <summary>The <c>make-tiny</c> layout with this model's code paths (null for a model folder).</summary>
+    public string? TinyLayout { get; init; }
+
     /// <summary>Image tokens of a <paramref name="width"/> × <paramref name="height"/> pixel image.</summary>
     public int ImageTokens(int width, int height) => width / PixelsPerToken * (height / PixelsPerToken);
 
@@ -48,29 +51,35 @@ public static class ModelArchitectures
         Shift = 1.0, UseDynamicShifting = false, HasBaseShift = true, HasMaxShift = true,
     };
 
-    public static ModelArchitecture Sd3Medium { get; } = new("sd3-medium", ["sd3"], RealConfigs.Sd3Medium, PipelineDefaults.Sd3, Sd3Scheduler);
+    public static ModelArchitecture Sd3Medium { get; } = new("sd3-medium", ["sd3"], RealConfigs.Sd3Medium, PipelineDefaults.Sd3, Sd3Scheduler) { TinyLayout = "sd3" };
 
-    public static ModelArchitecture Sd35Medium { get; } = new("sd3.5-medium", ["sd35-medium"], RealConfigs.Sd35Medium, PipelineDefaults.Sd3, Sd3Scheduler);
+    public static ModelArchitecture Sd35Medium { get; } = new("sd3.5-medium", ["sd35-medium"], RealConfigs.Sd35Medium, PipelineDefaults.Sd3, Sd3Scheduler) { TinyLayout = "sd35" };
 
-    public static ModelArchitecture Sd35Large { get; } = new("sd3.5-large", ["sd35-large"], RealConfigs.Sd35Large, PipelineDefaults.Sd3, Sd3Scheduler);
+    public static ModelArchitecture Sd35Large { get; } = new("sd3.5-large", ["sd35-large"], RealConfigs.Sd35Large, PipelineDefaults.Sd3, Sd3Scheduler) { TinyLayout = "sd35" };
 
     public static ModelArchitecture FluxDev { get; } = new("flux-dev", ["flux"], RealConfigs.FluxDev, PipelineDefaults.FluxDev,
-        PipelineFactory.DefaultScheduler(FluxTransformerConfig.ClassName));
+        PipelineFactory.DefaultScheduler(FluxTransformerConfig.ClassName)) { TinyLayout = "flux" };
 
-    public static ModelArchitecture FluxSchnell { get; } = new("flux-schnell", [], RealConfigs.FluxSchnell, PipelineDefaults.FluxSchnell, SchnellScheduler);
+    public static ModelArchitecture FluxSchnell { get; } = new("flux-schnell", [], RealConfigs.FluxSchnell, PipelineDefaults.FluxSchnell, SchnellScheduler) { TinyLayout = "flux-schnell" };
 
     public static ModelArchitecture LuminaNextSft { get; } = new("lumina-next-sft", ["lumina", "lumina-next"], RealConfigs.LuminaNextSft,
-        PipelineDefaults.Lumina, PipelineFactory.DefaultScheduler(LuminaNextDiTConfig.ClassName));
+        PipelineDefaults.Lumina, PipelineFactory.DefaultScheduler(LuminaNextDiTConfig.ClassName)) { TinyLayout = "lumina-next" };
 
     public static IReadOnlyList<ModelArchitecture> All { get; } = [Sd3Medium, Sd35Medium, Sd35Large, FluxDev, FluxSchnell, LuminaNextSft];
 
     /// <summary>Every accepted name, canonical names first, as help texts and errors list them: "sd3-medium (sd3), ...".</summary>
     public static string NameList => string.Join(", ", All.Select(a => a.Aliases.Count == 0 ? a.Name : $"{a.Name} ({string.Join(", ", a.Aliases)})"));
 
+    /// <summary>Every canonical name and alias.</summary>
+    public static IEnumerable<string> AllNames => All.SelectMany(a => a.Aliases.Prepend(a.Name));
+
     /// <summary>The architecture named <paramref name="name"/> (a canonical name or an alias), or an error listing the names.</summary>
     public static ModelArchitecture Find(string name, string option = "--arch") =>
-        All.FirstOrDefault(a => Matches(a.Name, name) || a.Aliases.Any(alias => Matches(alias, name)))
-        ?? throw new AccelAesException($"Unknown architecture '{name}' ({option}); choose one of: {NameList}.");
+        TryFind(name) ?? throw new AccelAesException($"Unknown architecture '{name}' ({option}); choose one of: {NameList}.");
+
+    /// <summary>The architecture named <paramref name="name"/>, or null.</summary>
+    public static ModelArchitecture? TryFind(string name) =>
+        All.FirstOrDefault(a => Matches(a.Name, name) || a.Aliases.Any(alias => Matches(alias, name)));
 
     private static bool Matches(string known, string name) => string.Equals(known, name, StringComparison.OrdinalIgnoreCase);
 

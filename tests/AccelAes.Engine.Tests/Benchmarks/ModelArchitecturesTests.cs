@@ -58,6 +58,20 @@ public class ModelArchitecturesTests
         Assert.True(ModelArchitectures.FluxDev.Sigmas(4, 4096).Sigmas[2] > 0.6f); // μ = 1.15 pushes σ up
     }
 
+    [Theory]
+    [InlineData("sd3-medium", "sd3")]
+    [InlineData("sd3.5-large", "sd35")]
+    [InlineData("SD35-medium", "sd35")]
+    [InlineData("flux-dev", "flux")]
+    [InlineData("flux-schnell", "flux-schnell")]
+    [InlineData("lumina", "lumina-next")]
+    [InlineData("lumina-next-sft", "lumina-next")]
+    public void Make_tiny_takes_the_model_names_for_the_tiny_layout_with_their_code_paths(string name, string layout)
+    {
+        Assert.Same(AccelAes.Engine.Tiny.TinyModels.Get(layout), AccelAes.Engine.Tiny.TinyModels.Get(name));
+        Assert.Contains(name.ToLowerInvariant(), AccelAes.Engine.Tiny.TinyModels.Names);
+    }
+
     [Fact]
     public void An_unknown_name_is_one_error_listing_every_name()
     {
