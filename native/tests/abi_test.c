@@ -12,6 +12,8 @@
  *   handles                      double free, use after free, a model passed as an engine, a made-up handle
  *   threads                      two engines generate in parallel; a second call on a busy engine is BUSY;
  *                                error messages are per thread
+ *   schnell FOLDER               a FLUX.1-schnell folder: model info and a default generation use its model
+ *                                card's 4 steps and guidance 0, and the warnings say so
  *   mask                         the executed schedule in accelaes_generate_result (and the 0.1.0 struct size
  *                                still accepted); accelaes_mask_get: sizes, capacity checks, values, lifetime
  *
@@ -507,6 +509,36 @@ static void test_threads(void) {
     expect("accelaes_engine_free(b)", accelaes_engine_free(engine_b), ACCELAES_OK, "");
 }
 
+/* ---- schnell ---------------------------------------------------------------------------------------- */
+
+static void test_schnell(const char* folder) {
+    accelaes_engine* engine = new_engine();
+    accelaes_model* model = NULL;
+    accelaes_model_info info;
+    accelaes_generate_options o;
+    accelaes_generate_result result;
+    static uint8_t rgb[IMAGE_BYTES];
+
+    expect("accelaes_model_load(a FLUX.1-schnell folder)", accelaes_model_load(engine, folder, NULL, &model), ACCELAES_OK, "");
+    accelaes_model_info_init(&info);
+    expect("accelaes_model_info_get", accelaes_model_info_get(model, &info), ACCELAES_OK, "");
+    printf("   %s: default %d steps, guidance %g\n", info.pipeline_class, info.default_steps, (double)info.default_guidance);
+    CHECK(strcmp(info.pipeline_class, "FluxPipeline") == 0, "it is a FluxPipeline");
+    CHECK(info.default_steps == 4 && info.default_guidance == 0.0f, "its defaults are the model card's: 4 steps, guidance 0");
+
+    small_options(&o);
+    o.steps = 0;    /* the pipeline's default */
+    o.guidance = 0; /* the pipeline's default */
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(schnell, default steps)", accelaes_generate(model, &o, rgb, sizeof rgb, &result), ACCELAES_OK, "");
+    printf("   %d steps, schedule %s, warnings: %s\n", result.steps, result.schedule ? result.schedule : "(null)", result.warnings);
+    CHECK(result.steps == 4 && result.guidance == 0.0f, "a default generation runs 4 steps with guidance 0");
+    CHECK(result.schedule != NULL && strcmp(result.schedule, "FFFF") == 0, "its schedule is four full steps");
+    CHECK(strstr(result.warnings, "FLUX.1-schnell") != NULL && result.warning_count >= 1, "the warnings say the model card's defaults were used");
+
+    expect("accelaes_engine_free", accelaes_engine_free(engine), ACCELAES_OK, "");
+}
+
 /* ---- mask ------------------------------------------------------------------------------------------- */
 
 static int count_char(const char* text, char c) {
@@ -617,8 +649,9 @@ int main(int argc, char** argv) {
     else if (strcmp(which, "handles") == 0) test_handles();
     else if (strcmp(which, "threads") == 0) test_threads();
     else if (strcmp(which, "mask") == 0) test_mask();
+    else if (strcmp(which, "schnell") == 0 && argc == 3) test_schnell(argv[2]);
     else {
-        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads | mask\n");
+        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads | mask | schnell FOLDER\n");
         return 2;
     }
     printf("%d failure(s)\n", failures);
