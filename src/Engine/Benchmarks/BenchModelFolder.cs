@@ -15,15 +15,19 @@ public sealed class BenchModelFolder : IDisposable
 {
     private readonly SafeTensorsSet _set;
 
-    private BenchModelFolder(RealConfig config, SafeTensorsSet set, string description)
+    private BenchModelFolder(RealConfig config, int? defaultSteps, SafeTensorsSet set, string description)
     {
         Config = config;
+        DefaultSteps = defaultSteps;
         _set = set;
         Weights = new SafeTensorsWeightSource(set, set.Source);
         Description = description;
     }
 
     public RealConfig Config { get; }
+
+    /// <summary>The steps its pipeline samples by default (a pipeline folder: 4 for FLUX.1-schnell); null for a lone transformer folder.</summary>
+    public int? DefaultSteps { get; }
 
     public IWeightSource Weights { get; }
 
@@ -38,10 +42,10 @@ public sealed class BenchModelFolder : IDisposable
             throw new AccelAesException($"{dir}: no transformer/config.json or config.json; --model needs a diffusers pipeline or transformer folder.");
         // A pipeline folder's scheduler and model card decide its text length (FLUX.1-schnell: 256 T5 tokens).
         bool pipeline = folder != dir && InputFile.Exists(Path.Combine(dir, "model_index.json"));
-        RealConfig config = pipeline ? ModelArchitectures.FromFolder(dir).Config
-            : RealConfigs.FromTransformerConfig(JsonConfig.Load(configPath), configPath, Name(dir));
+        ModelArchitecture? architecture = pipeline ? ModelArchitectures.FromFolder(dir) : null;
+        RealConfig config = architecture?.Config ?? RealConfigs.FromTransformerConfig(JsonConfig.Load(configPath), configPath, Name(dir));
         var set = SafeTensorsSet.OpenComponent(folder, "diffusion_pytorch_model", null);
-        return new BenchModelFolder(config, set, $"checkpoint {set.Source}");
+        return new BenchModelFolder(config, architecture?.Defaults.Steps, set, $"checkpoint {set.Source}");
     }
 
     /// <summary>
