@@ -116,10 +116,10 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             throw new AccelAesException($"max_sequence_length must be between 1 and 512, got {MaxSequenceLength}.");
         var timings = new List<PhaseTiming>();
         var warnings = new List<string>();
-        if (SchnellNote(request) is { } schnellNote) warnings.Add(schnellNote);
         if (acceleration?.PresetNote is { } presetNote) warnings.Add(presetNote); // a component the step count turned off
         cancel.ThrowIfCancellationRequested();
 
+        if (SchnellNote(request) is { } schnellNote) warnings.Add(schnellNote);
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
         var (positive, negative) = GenerationSupport.Timed(_backend, timings, "encode", () =>
             (Encode(request.Prompt, PromptRole.Positive, warnings), trueCfg > 1f ? Encode(request.NegativePrompt, PromptRole.Negative, warnings) : null));
