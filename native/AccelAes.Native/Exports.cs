@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.AesMask;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
@@ -20,7 +21,7 @@ namespace AccelAes.Native;
 internal static unsafe class Exports
 {
     public const uint AbiVersion = 1;
-    public const string Version = "0.1.0";
+    public const string Version = "0.2.0";
 
     // ---- Library ----------------------------------------------------------------------------------------
 
@@ -247,7 +248,7 @@ internal static unsafe class Exports
         {
             LastError.Clear();
             ModelState state = Lookup(model);
-            if (result is not null) Versioned.CheckOut(result, "accelaes_generate_result", (uint)sizeof(GenerateResult));
+            if (result is not null) Versioned.CheckOut(result, "accelaes_generate_result", GenerateResult.FirstSize);
             Parsed parsed = Parse(state, options);
             ulong needed = (ulong)parsed.Width * (ulong)parsed.Height * 3;
             if (rgb is null)
@@ -274,12 +275,48 @@ internal static unsafe class Exports
                     Buffer.MemoryCopy(pixels, rgb, (long)rgbCapacity, (long)needed);
                 NativeText.Free(ref state.WarningsText);
                 state.WarningsText = NativeText.Allocate(string.Join("\n", r.Warnings));
-                if (result is not null) Versioned.Write(result, Statistics(r, total, state.WarningsText));
+                NativeText.Free(ref state.ScheduleText);
+                // The schedule that ran: after a mask fallback that is the dense one, not what explain predicted.
+                state.ScheduleText = NativeText.Allocate(r.Acceleration?.Schedule.ToLetters() ?? StepScheduleLetters.Dense(r.Steps));
+                lock (Handles.Gate) state.LastMask = r.Acceleration?.Mask;
+                if (result is not null) Versioned.Write(result, Statistics(r, total, state.WarningsText, state.ScheduleText));
             }
             finally
             {
                 End(state.Engine);
             }
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.InvalidArgument);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_mask_get", CallConvs = [typeof(CallConvCdecl)])]
+    public static int MaskGet(nint model, float* soft, nuint softCapacity, byte* binary, nuint binaryCapacity, int* height, int* width)
+    {
+        try
+        {
+            LastError.Clear();
+            FocusMask? mask;
+            lock (Handles.Gate) mask = Handles.Get<ModelState>(model, "accelaes_model").LastMask;
+            if (height is null || width is null) throw InvalidArgument("accelaes_mask_get: height and width must not be NULL.");
+            int h = mask?.Height ?? 0, w = mask?.Width ?? 0;
+            ulong needed = (ulong)h * (ulong)w;
+            // Both buffers are checked before either is written: a failing call writes nothing.
+            if (soft is not null && (ulong)softCapacity < needed)
+                throw new NativeError(Status.BufferTooSmall, $"accelaes_mask_get: soft holds {softCapacity} floats; the {h}×{w} mask needs {needed}.");
+            if (binary is not null && (ulong)binaryCapacity < needed)
+                throw new NativeError(Status.BufferTooSmall, $"accelaes_mask_get: binary holds {binaryCapacity} bytes; the {h}×{w} mask needs {needed}.");
+            if (mask is not null)
+            {
+                if (soft is not null) mask.Soft.AsSpan().CopyTo(new Span<float>(soft, mask.Soft.Length));
+                if (binary is not null)
+                    for (int p = 0; p < mask.IsFocus.Length; p++) binary[p] = mask.IsFocus[p] ? (byte)1 : (byte)0;
+            }
+            *height = h;
+            *width = w;
             return (int)Status.Ok;
         }
         catch (Exception e)
@@ -385,7 +422,7 @@ internal static unsafe class Exports
         return new Parsed(o, request, resolved.Width, resolved.Height);
     }
 
-    private static GenerateResult Statistics(GenerationResult r, double totalSeconds, byte* warnings)
+    private static GenerateResult Statistics(GenerationResult r, double totalSeconds, byte* warnings, byte* schedule)
     {
         double Phase(string name) => r.Timings.Where(t => t.Phase == name).Sum(t => t.Elapsed.TotalSeconds);
         double timed = r.Timings.Sum(t => t.Elapsed.TotalSeconds);
@@ -409,6 +446,7 @@ internal static unsafe class Exports
             MaskFocusTokens = a?.Mask is { Fallback: false } m ? m.FocusIndices.Length : -1,
             MaskTokens = a?.Mask?.TokenCount ?? -1,
             Warnings = warnings,
+            Schedule = schedule,
         };
     }
 

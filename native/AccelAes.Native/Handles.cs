@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.AesMask;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tensors;
 
@@ -28,11 +29,18 @@ internal sealed unsafe class ModelState(EngineState engine, ITextToImagePipeline
     /// <summary>The warnings of the last generation (accelaes_generate_result.warnings); replaced by the next one.</summary>
     public byte* WarningsText;
 
+    /// <summary>The executed schedule of the last generation (accelaes_generate_result.schedule); replaced by the next one.</summary>
+    public byte* ScheduleText;
+
+    /// <summary>The AesMask of the last successful generation (accelaes_mask_get), null when it built none. Guarded by <see cref="Handles.Gate"/>.</summary>
+    public FocusMask? LastMask;
+
     public void FreeStrings()
     {
         NativeText.Free(ref PipelineClassText);
         NativeText.Free(ref FolderText);
         NativeText.Free(ref WarningsText);
+        NativeText.Free(ref ScheduleText);
     }
 }
 

@@ -4,7 +4,8 @@ namespace AccelAes.Native;
 
 // The option and result structs of accelaes.h, field for field (LayoutKind.Sequential follows the C layout rules).
 // ABI version 1: the sizes below are the C sizes on 64-bit targets; the size field of each struct is checked by
-// Versioned.Read / Versioned.CheckOut.
+// Versioned.Read / Versioned.CheckOut. Fields appended after the first release are listed with the struct's first size
+// (a host built against the older header passes that size, and gets the fields it knows).
 
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct EngineOptions
@@ -70,6 +71,19 @@ internal unsafe struct GenerateResult
     public int MaskTokens;
     public int Reserved0;
     public byte* Warnings;
+
+    // ---- appended (0.2.0); a host built against 0.1.0's header passes FirstSize and gets the fields above ----
+    public byte* Schedule;
+
+    /// <summary>sizeof(accelaes_generate_result) as 0.1.0 declared it: everything before <see cref="Schedule"/>.</summary>
+    public static uint FirstSize
+    {
+        get
+        {
+            GenerateResult r = default;
+            return (uint)((byte*)&r.Schedule - (byte*)&r);
+        }
+    }
 }
 
 /// <summary>The size-field protocol of the option structs (accelaes.h, Conventions).</summary>

@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
     printf("image: %dx%d, %d steps (%d computed, %d skipped), guidance %g, seed %llu -> %s\n",
            (int)result.width, (int)result.height, (int)result.steps, (int)result.steps_computed,
            (int)result.steps_skipped, (double)result.guidance, (unsigned long long)options.seed, out_path);
+    if (result.schedule) printf("schedule: %s\n", result.schedule); /* NULL from a library before 0.2.0 */
     printf("load     %8.3f s\n", info.load_seconds);
     printf("encode   %8.3f s\n", result.encode_seconds);
     printf("denoise  %8.3f s\n", result.denoise_seconds);

@@ -22,9 +22,11 @@
  *    gives ACCELAES_ERR_INVALID_HANDLE instead of undefined behaviour, and freeing twice is an error, not a
  *    crash. Handle values are never reused within a process.
  *  - Option structs start with `uint32_t size`, which the caller sets to sizeof(the struct) as its header
- *    declares it (use the *_init helpers). Fields may be appended in later ABI versions: the library reads the
- *    fields it knows, accepts a larger struct whose extra bytes are all zero, and rejects one whose unknown
- *    fields are set (ACCELAES_ERR_UNSUPPORTED: the host was built against a newer header than the library).
+ *    declares it (use the *_init helpers). Fields may be appended in later library versions (the ABI version
+ *    stays): the library reads the fields it knows, accepts a larger struct whose extra bytes are all zero, and
+ *    rejects one whose unknown fields are set (ACCELAES_ERR_UNSUPPORTED: the host was built against a newer
+ *    header than the library). Output structs work the other way round: the library writes only the fields
+ *    that fit the size the caller set, so a host built against an older header gets the fields it knows.
  *    A zero field means "the default" unless its comment says otherwise.
  *  - Threading. Every function may be called from any thread. Engines are independent: generations on
  *    different engines run in parallel. One engine runs one operation at a time (a model load or a
@@ -65,7 +67,9 @@ extern "C" {
 #endif
 
 /* The ABI this header describes. Bumped on any incompatible change; compatible additions (new functions,
- * fields appended to option structs) keep it. Compare with accelaes_abi_version() at start-up. */
+ * fields appended to option structs) keep it. Compare with accelaes_abi_version() at start-up.
+ * Compatible additions so far, with the library version that has them (accelaes_version()):
+ *   0.2.0  accelaes_generate_result.schedule (appended), accelaes_mask_get. */
 #define ACCELAES_ABI_VERSION 1
 
 /* ---- Status codes ------------------------------------------------------------------------------------ */
@@ -80,7 +84,7 @@ enum {
     ACCELAES_ERR_CANCELLED = 5,        /* the progress callback asked to stop */
     ACCELAES_ERR_OUT_OF_MEMORY = 6,    /* host or GPU memory ran out; the message says how much was asked for */
     ACCELAES_ERR_NO_GPU = 7,           /* the CUDA backend was asked for and no usable GPU / driver was found */
-    ACCELAES_ERR_BUFFER_TOO_SMALL = 8, /* the caller's image buffer is smaller than width * height * 3 bytes */
+    ACCELAES_ERR_BUFFER_TOO_SMALL = 8, /* a caller's buffer is too small (the image: width * height * 3 bytes; a mask) */
     ACCELAES_ERR_INVALID_HANDLE = 9,   /* a freed, unknown or wrongly typed handle */
     ACCELAES_ERR_BUSY = 10,            /* the engine is running another operation (see Threading) */
     ACCELAES_ERR_IO = 11,              /* a file could not be read or written (permissions, disk full) */
@@ -100,7 +104,7 @@ typedef struct accelaes_model accelaes_model;
  * it differs. Never fails; any thread. */
 ACCELAES_API uint32_t ACCELAES_CALL accelaes_abi_version(void);
 
-/* The library's version, e.g. "0.1.0". Static string owned by the library (never free it). Never fails. */
+/* The library's version, e.g. "0.2.0". Static string owned by the library (never free it). Never fails. */
 ACCELAES_API const char* ACCELAES_CALL accelaes_version(void);
 
 /* The symbolic name of a status ("ACCELAES_ERR_NOT_FOUND"; "ACCELAES_UNKNOWN_STATUS" for other values).
@@ -165,8 +169,9 @@ ACCELAES_API accelaes_status ACCELAES_CALL accelaes_model_free(accelaes_model* m
 
 typedef struct accelaes_model_info {
     uint32_t size;              /* caller sets sizeof(accelaes_model_info) */
-    int32_t default_steps;      /* the pipeline's default denoising steps (28 SD3 / FLUX, 30 Lumina-Next) */
-    float default_guidance;     /* the pipeline's default guidance scale */
+    int32_t default_steps;      /* the pipeline's default denoising steps (28 SD3 / FLUX.1-dev, 30 Lumina-Next; 4 for a
+                                   FLUX.1-schnell folder: no guidance embedder and an unshifted scheduler) */
+    float default_guidance;     /* the pipeline's default guidance scale (0 for FLUX.1-schnell, which takes none) */
     int32_t default_width;      /* default image size in pixels */
     int32_t default_height;
     int32_t size_multiple;      /* width and height must be positive multiples of this */
@@ -213,7 +218,7 @@ typedef struct accelaes_generate_options {
     const char* prompt;          /* required, UTF-8 ("" is a valid prompt; NULL is an error) */
     const char* negative_prompt; /* NULL = "" (the pipelines' default) */
     uint64_t seed;               /* seed of the initial noise: same seed, same image, on every backend */
-    float guidance;              /* guidance scale; 0 = the pipeline's default (7 SD3, 4 Lumina, 3.5 FLUX);
+    float guidance;              /* guidance scale; 0 = the pipeline's default (7 SD3, 4 Lumina, 3.5 FLUX.1-dev);
                                     <= 1 turns SD3 / Lumina CFG off; negative, NaN or infinite is an error */
     float true_cfg_scale;        /* FLUX only: real CFG against the negative prompt when > 1; 0 = off */
     int32_t width;               /* pixels; 0 = the model's default; must be a multiple of size_multiple */
@@ -255,6 +260,15 @@ typedef struct accelaes_generate_result {
     int32_t reserved0;       /* 0 */
     const char* warnings;    /* "" or '\n'-separated messages (prompt truncated, mask fell back, ...);
                                 owned by the model, valid until its next generation or until it is freed */
+    /* ---- appended in 0.2.0 (same ABI): a library older than that leaves it as the caller set it (NULL after
+     *      accelaes_generate_result_init); a host built against 0.1.0's header passes the smaller size and the
+     *      library writes only the fields that header has ---- */
+    const char* schedule;    /* the schedule that ran, one letter per step (steps letters):
+                                'F' full forward, 'M' full forward that captured the AesMask, 'C' full forward that
+                                filled the SkipSparse caches, 'S' sparse forward (focus tokens only), 'X' skipped
+                                (StepCache extrapolated the velocity). Dense runs are all 'F'. After a mask fallback
+                                this is the executed (dense) schedule, not the one accelaes explain predicts.
+                                Owned by the model, valid until its next generation or until it is freed */
 } accelaes_generate_result;
 
 static inline void accelaes_generate_result_init(accelaes_generate_result* result) {
@@ -288,6 +302,27 @@ ACCELAES_API accelaes_status ACCELAES_CALL accelaes_generate(accelaes_model* mod
                                                              const accelaes_generate_options* options,
                                                              uint8_t* rgb, size_t rgb_capacity,
                                                              accelaes_generate_result* result);
+
+/* The AesMask of the model's last successful accelaes_generate, copied into the caller's buffers. The mask lives
+ * on the image token grid (height x width tokens, row-major: token y * width + x covers the image's pixels
+ * [y * s, (y + 1) * s) x [x * s, (x + 1) * s), s = size_multiple of accelaes_model_info).
+ * soft: NULL, or height * width floats in [0, 1]: the blurred mask that drives spatial guidance (all 1 when the
+ *       mask fell back: a flat heat map, reported in result.warnings and as mask_focus_tokens == -1).
+ * soft_capacity: the number of floats soft holds (not bytes).
+ * binary: NULL, or height * width bytes: 1 for a focus token (soft > 0.5; the tokens sparse steps compute), else 0.
+ * binary_capacity: the number of bytes binary holds.
+ * height, width: receive the grid; 0 x 0 when the last generation built no mask (dense, StepCache only, a preset
+ *       that turned AesMask off at a small step count) or the model has not generated yet. Pass NULL buffers
+ *       first to learn the size.
+ * The mask stays available until the model's next successful generation (as result.warnings does); a failed or
+ * cancelled generation keeps the previous one. Any thread; never BUSY (a generation running on the engine
+ * replaces the mask only when it succeeds).
+ * Errors: INVALID_HANDLE; INVALID_ARGUMENT (height or width NULL); BUFFER_TOO_SMALL (a non-NULL buffer holds
+ *         fewer than height * width elements: the message gives the number needed; nothing is written). */
+ACCELAES_API accelaes_status ACCELAES_CALL accelaes_mask_get(const accelaes_model* model,
+                                                             float* soft, size_t soft_capacity,
+                                                             uint8_t* binary, size_t binary_capacity,
+                                                             int32_t* height, int32_t* width);
 
 /* ---- Acceleration knobs ------------------------------------------------------------------------------ */
 

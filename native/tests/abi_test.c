@@ -12,6 +12,10 @@
  *   handles                      double free, use after free, a model passed as an engine, a made-up handle
  *   threads                      two engines generate in parallel; a second call on a busy engine is BUSY;
  *                                error messages are per thread
+ *   schnell FOLDER               a FLUX.1-schnell folder: model info and a default generation use its model
+ *                                card's 4 steps and guidance 0, and the warnings say so
+ *   mask                         the executed schedule in accelaes_generate_result (and the 0.1.0 struct size
+ *                                still accepted); accelaes_mask_get: sizes, capacity checks, values, lifetime
  *
  * Every check prints "ok - ..." or "FAIL - ... (file:line)"; the exit code is the number of failures (0: all
  * passed), 2 for a bad command line. Uses the built-in tiny model (ACCELAES_CACHE_DIR says where it is written).
@@ -21,6 +25,7 @@
 
 #include <pthread.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,6 +509,136 @@ static void test_threads(void) {
     expect("accelaes_engine_free(b)", accelaes_engine_free(engine_b), ACCELAES_OK, "");
 }
 
+/* ---- schnell ---------------------------------------------------------------------------------------- */
+
+static void test_schnell(const char* folder) {
+    accelaes_engine* engine = new_engine();
+    accelaes_model* model = NULL;
+    accelaes_model_info info;
+    accelaes_generate_options o;
+    accelaes_generate_result result;
+    static uint8_t rgb[IMAGE_BYTES];
+
+    expect("accelaes_model_load(a FLUX.1-schnell folder)", accelaes_model_load(engine, folder, NULL, &model), ACCELAES_OK, "");
+    accelaes_model_info_init(&info);
+    expect("accelaes_model_info_get", accelaes_model_info_get(model, &info), ACCELAES_OK, "");
+    printf("   %s: default %d steps, guidance %g\n", info.pipeline_class, info.default_steps, (double)info.default_guidance);
+    CHECK(strcmp(info.pipeline_class, "FluxPipeline") == 0, "it is a FluxPipeline");
+    CHECK(info.default_steps == 4 && info.default_guidance == 0.0f, "its defaults are the model card's: 4 steps, guidance 0");
+
+    small_options(&o);
+    o.steps = 0;    /* the pipeline's default */
+    o.guidance = 0; /* the pipeline's default */
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(schnell, default steps)", accelaes_generate(model, &o, rgb, sizeof rgb, &result), ACCELAES_OK, "");
+    printf("   %d steps, schedule %s, warnings: %s\n", result.steps, result.schedule ? result.schedule : "(null)", result.warnings);
+    CHECK(result.steps == 4 && result.guidance == 0.0f, "a default generation runs 4 steps with guidance 0");
+    CHECK(result.schedule != NULL && strcmp(result.schedule, "FFFF") == 0, "its schedule is four full steps");
+    CHECK(strstr(result.warnings, "FLUX.1-schnell") != NULL && result.warning_count >= 1, "the warnings say the model card's defaults were used");
+
+    expect("accelaes_engine_free", accelaes_engine_free(engine), ACCELAES_OK, "");
+}
+
+/* ---- mask ------------------------------------------------------------------------------------------- */
+
+static int count_char(const char* text, char c) {
+    int n = 0;
+    for (; *text; text++) n += *text == c;
+    return n;
+}
+
+static void test_mask(void) {
+    accelaes_engine* engine = new_engine();
+    accelaes_model* model = builtin_model(engine);
+    accelaes_generate_options o;
+    accelaes_generate_result result;
+    static uint8_t rgb[64 * 64 * 3];
+    const char* sparse_knobs[] = { "sparse=on" };
+    const char* sentinel_text = "untouched";
+    float soft[64];
+    uint8_t binary[64];
+    int32_t h = -1, w = -1, i, n, ones = 0, consistent = 1, in_range = 1, untouched_soft = 1;
+    char line[256];
+
+    expect("accelaes_mask_get(before any generation)", accelaes_mask_get(model, NULL, 0, NULL, 0, &h, &w), ACCELAES_OK, "");
+    CHECK(h == 0 && w == 0, "no generation yet: the mask is 0 x 0");
+
+    /* Dense: every step 'F', and no mask. */
+    small_options(&o);
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(dense, 3 steps)", accelaes_generate(model, &o, rgb, sizeof rgb, &result), ACCELAES_OK, "");
+    CHECK(result.schedule != NULL && strcmp(result.schedule, "FFF") == 0, "a dense run's schedule is \"FFF\"");
+    expect("accelaes_mask_get(after a dense run)", accelaes_mask_get(model, NULL, 0, NULL, 0, &h, &w), ACCELAES_OK, "");
+    CHECK(h == 0 && w == 0, "a dense run built no mask: 0 x 0");
+
+    /* A host built against 0.1.0's header passes the smaller struct: accepted, and nothing past it is written. */
+    accelaes_generate_result_init(&result);
+    result.size = (uint32_t)offsetof(accelaes_generate_result, schedule);
+    result.schedule = sentinel_text;
+    expect("accelaes_generate(result.size of 0.1.0)", accelaes_generate(model, &o, rgb, sizeof rgb, &result), ACCELAES_OK, "");
+    CHECK(result.steps == 3 && result.warnings != NULL, "the 0.1.0 fields are written");
+    CHECK(result.schedule == sentinel_text, "the field appended in 0.2.0 is not written for a 0.1.0-sized struct");
+    CHECK(result.size == (uint32_t)offsetof(accelaes_generate_result, schedule), "the size field is kept");
+
+    /* AesMask + SkipSparse + StepCache at 12 steps on a 4 x 4 token grid. */
+    small_options(&o);
+    o.steps = 12;
+    o.width = 64;
+    o.height = 64;
+    o.accel_preset = "accelaes";
+    o.accel_overrides = sparse_knobs;
+    o.accel_override_count = 1;
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(accelaes + sparse=on, 12 steps, 64x64)", accelaes_generate(model, &o, rgb, sizeof rgb, &result), ACCELAES_OK, "");
+    printf("   schedule %s: computed %d, skipped %d, sparse %d; mask %d of %d tokens\n", result.schedule ? result.schedule : "(null)",
+           result.steps_computed, result.steps_skipped, result.steps_sparse, result.mask_focus_tokens, result.mask_tokens);
+    CHECK(result.schedule != NULL && (int)strlen(result.schedule) == result.steps, "one schedule letter per step");
+    if (result.schedule != NULL) {
+        CHECK(count_char(result.schedule, 'M') == 1, "one step captured the mask ('M')");
+        CHECK(count_char(result.schedule, 'X') == result.steps_skipped, "'X' letters are the skipped steps");
+        CHECK(count_char(result.schedule, 'S') == result.steps_sparse, "'S' letters are the sparse steps");
+        CHECK(result.steps - count_char(result.schedule, 'X') == result.steps_computed, "the other letters are the computed steps");
+        CHECK((int)strspn(result.schedule, "FMCSX") == result.steps, "only the documented letters appear");
+    }
+
+    h = w = -1;
+    expect("accelaes_mask_get(NULL buffers: the size)", accelaes_mask_get(model, NULL, 0, NULL, 0, &h, &w), ACCELAES_OK, "");
+    CHECK(h == 4 && w == 4, "the mask is the 4 x 4 token grid of a 64 x 64 image");
+    CHECK(h * w == result.mask_tokens, "its size is result.mask_tokens");
+    n = h * w;
+
+    for (i = 0; i < 64; i++) { soft[i] = -7.0f; binary[i] = SENTINEL; }
+    h = w = -1;
+    snprintf(line, sizeof line, "needs %d", n);
+    expect("accelaes_mask_get(soft one float short)", accelaes_mask_get(model, soft, (size_t)n - 1, binary, 64, &h, &w), ACCELAES_ERR_BUFFER_TOO_SMALL, line);
+    expect("accelaes_mask_get(binary one byte short)", accelaes_mask_get(model, soft, 64, binary, (size_t)n - 1, &h, &w), ACCELAES_ERR_BUFFER_TOO_SMALL, line);
+    for (i = 0; i < 64; i++) untouched_soft &= soft[i] == -7.0f;
+    CHECK(untouched_soft && untouched(binary, 64) && h == -1 && w == -1, "a failing call writes no buffer and no size");
+    expect("accelaes_mask_get(height NULL)", accelaes_mask_get(model, soft, 64, binary, 64, NULL, &w), ACCELAES_ERR_INVALID_ARGUMENT, "NULL");
+    expect("accelaes_mask_get(an engine as the model)", accelaes_mask_get((accelaes_model*)engine, NULL, 0, NULL, 0, &h, &w), ACCELAES_ERR_INVALID_HANDLE, "");
+
+    expect("accelaes_mask_get(exact buffers)", accelaes_mask_get(model, soft, (size_t)n, binary, (size_t)n, &h, &w), ACCELAES_OK, "");
+    for (i = 0; i < n; i++) {
+        in_range &= soft[i] >= 0.0f && soft[i] <= 1.0f;
+        consistent &= binary[i] == (soft[i] > 0.5f ? 1 : 0);
+        ones += binary[i];
+    }
+    CHECK(in_range, "soft values are in [0, 1]");
+    CHECK(consistent, "binary is 1 exactly where soft > 0.5");
+    CHECK(result.mask_focus_tokens == -1 ? ones == n : ones == result.mask_focus_tokens, "binary's ones are the focus tokens the result reports");
+    CHECK(soft[n] == -7.0f && binary[n] == SENTINEL, "nothing is written past height * width");
+    expect("accelaes_mask_get(binary only)", accelaes_mask_get(model, NULL, 0, binary, (size_t)n, &h, &w), ACCELAES_OK, "");
+
+    /* The next successful generation replaces it: a dense one leaves no mask. */
+    small_options(&o);
+    expect("accelaes_generate(dense again)", accelaes_generate(model, &o, rgb, sizeof rgb, NULL), ACCELAES_OK, "");
+    expect("accelaes_mask_get(after the next dense run)", accelaes_mask_get(model, NULL, 0, NULL, 0, &h, &w), ACCELAES_OK, "");
+    CHECK(h == 0 && w == 0, "the next generation replaced the mask");
+
+    expect("accelaes_engine_free", accelaes_engine_free(engine), ACCELAES_OK, "");
+    expect("accelaes_mask_get(a freed model)", accelaes_mask_get(model, NULL, 0, NULL, 0, &h, &w), ACCELAES_ERR_INVALID_HANDLE, "");
+}
+
 int main(int argc, char** argv) {
     const char* which = argc > 1 ? argv[1] : "";
     setvbuf(stdout, NULL, _IONBF, 0); /* the log shows every line even if a check crashes */
@@ -513,8 +648,10 @@ int main(int argc, char** argv) {
     else if (strcmp(which, "cancel") == 0) test_cancel();
     else if (strcmp(which, "handles") == 0) test_handles();
     else if (strcmp(which, "threads") == 0) test_threads();
+    else if (strcmp(which, "mask") == 0) test_mask();
+    else if (strcmp(which, "schnell") == 0 && argc == 3) test_schnell(argv[2]);
     else {
-        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads\n");
+        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads | mask | schnell FOLDER\n");
         return 2;
     }
     printf("%d failure(s)\n", failures);

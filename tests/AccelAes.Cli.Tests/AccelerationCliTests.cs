@@ -29,6 +29,8 @@ public class AccelerationCliTests
     [InlineData("sd3")]
     [InlineData("flux")]
     [InlineData("lumina")]
+    [InlineData("flux-schnell")]
+    [InlineData("sd3.5-medium")]
     public void Explain_gives_a_schedule_for_every_preset_at_every_step_count_and_warns_where_a_preset_turns_off(string arch)
     {
         foreach (int n in new[] { 1, 2, 3, 4, 6, 8, 12, 28, 50 })

@@ -70,6 +70,21 @@ public class BenchCliTests
     }
 
     [Fact]
+    public void A_schnell_mix_takes_its_4_steps_where_the_preset_turns_stepcache_off()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "schnell.json");
+        var r = CliRunner.Run("bench", "--arch", "flux-schnell", "--layers", "2", "--resolution", "64", "--backend", "cpu", "--accel", "stepcache",
+            "--repeat", "1", "--warmup", "0", "--skip-peak", "--json", json);
+
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("StepCache is off", CliCache.Flat(r.All));
+        var kinds = Json(json).GetProperty("step_kinds").EnumerateArray().ToDictionary(k => k.GetProperty("kind").GetString()!, k => k.GetProperty("count").GetInt32());
+        Assert.Equal(4, kinds.Values.Sum());
+        Assert.False(kinds.ContainsKey("Skip"), string.Join(", ", kinds));
+    }
+
+    [Fact]
     public void An_accelaes_mix_of_lumina_runs_sparse_steps_on_a_stated_synthetic_mask()
     {
         using var dir = new TempDirectory();

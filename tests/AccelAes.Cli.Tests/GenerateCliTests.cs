@@ -67,7 +67,7 @@ public class GenerateCliTests(CliCache cache) : IClassFixture<CliCache>
 
     [Theory]
     [InlineData("flux", "3.5")]
-    [InlineData("flux-schnell", "3.5")]
+    [InlineData("flux-schnell", "0")] // the model card's guidance 0, not FluxPipeline's 3.5
     [InlineData("lumina-next", "4")]
     public void Every_tiny_backbone_generates_from_its_make_tiny_folder(string arch, string defaultGuidance)
     {
@@ -80,6 +80,25 @@ public class GenerateCliTests(CliCache cache) : IClassFixture<CliCache>
         var text = PngText.Read(File.ReadAllBytes(output));
         Assert.Equal(defaultGuidance, text["guidance_scale"]);
         Assert.Equal("A Cat", text["prompt"]);
+    }
+
+    [Fact]
+    public void A_schnell_folder_samples_the_model_cards_4_steps_and_says_so()
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("flux-schnell", dir);
+        string output = dir.File("out.png");
+        var r = cache.Run("generate", "--out", output, "--model", model, "--width", "32", "--height", "32");
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("FLUX.1-schnell model", text);
+        Assert.Contains("4 steps", text);
+        Assert.Contains("max_sequence_length 256", text);
+        Assert.Equal("4", PngText.Read(File.ReadAllBytes(output))["steps"]);
+
+        var dev = cache.Run("generate", "--out", dir.File("dev.png"), "--model", cache.MakeTiny("flux", dir), "--steps", "2", "--width", "32", "--height", "32");
+        Assert.True(dev.ExitCode == 0, dev.All);
+        Assert.DoesNotContain("FLUX.1-schnell", CliCache.Flat(dev.All));
     }
 
     [Fact]

@@ -24,6 +24,7 @@ public class CHostTests(NativeBuild build)
         Assert.True(r.ExitCode == 0, r.All);
         Assert.Contains("StableDiffusion3Pipeline (built-in tiny model", r.Output);
         Assert.Contains("image: 48x32, 3 steps", r.Output);
+        Assert.Contains("schedule: FFF\n", r.Output); // accelaes_generate_result.schedule: a dense run
         foreach (string phase in new[] { "load", "encode", "denoise", "decode", "total" })
             Assert.Matches(new Regex($@"(?m)^{phase}\s+\d+\.\d{{3}} s$"), r.Output);
         Assert.False(File.Exists(output + ".tmp"));
@@ -108,6 +109,7 @@ public class CAbiContractTests(NativeBuild build)
     [InlineData("cancel", 22)]
     [InlineData("handles", 45)]
     [InlineData("threads", 30)]
+    [InlineData("mask", 40)]
     public void The_abi_contract_holds_from_C(string testCase, int minimumChecks)
     {
         build.Require();
@@ -122,6 +124,16 @@ public class CAbiContractTests(NativeBuild build)
         string notModel = dir.Sub("just-a-folder");
         File.WriteAllText(Path.Combine(notModel, "readme.txt"), "not a model");
         Check(build.Run(build.AbiTest, "bad-folder", dir.File("missing"), notModel), 18);
+    }
+
+    [SkippableFact]
+    public void A_schnell_folder_reports_and_uses_its_model_cards_defaults()
+    {
+        build.Require();
+        using var dir = new TempDirectory();
+        string folder = dir.File("flux-schnell");
+        AccelAes.Engine.Tiny.TinyModels.Write("flux-schnell", folder, seed: 1);
+        Check(build.Run(build.AbiTest, "schnell", folder), 12);
     }
 
     private static void Check(ProcessResult r, int minimumChecks)

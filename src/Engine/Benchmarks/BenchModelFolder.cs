@@ -15,15 +15,19 @@ public sealed class BenchModelFolder : IDisposable
 {
     private readonly SafeTensorsSet _set;
 
-    private BenchModelFolder(RealConfig config, SafeTensorsSet set, string description)
+    private BenchModelFolder(RealConfig config, int? defaultSteps, SafeTensorsSet set, string description)
     {
         Config = config;
+        DefaultSteps = defaultSteps;
         _set = set;
         Weights = new SafeTensorsWeightSource(set, set.Source);
         Description = description;
     }
 
     public RealConfig Config { get; }
+
+    /// <summary>The steps its pipeline samples by default (a pipeline folder: 4 for FLUX.1-schnell); null for a lone transformer folder.</summary>
+    public int? DefaultSteps { get; }
 
     public IWeightSource Weights { get; }
 
@@ -36,17 +40,12 @@ public sealed class BenchModelFolder : IDisposable
         string configPath = Path.Combine(folder, "config.json");
         if (!InputFile.Exists(configPath))
             throw new AccelAesException($"{dir}: no transformer/config.json or config.json; --model needs a diffusers pipeline or transformer folder.");
-        var json = JsonConfig.Load(configPath);
-        string name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));
-        RealConfig config = json.ClassName switch
-        {
-            Sd3TransformerConfig.ClassName => new(name, name, Backbone.Sd3, 333, Sd3: Sd3TransformerConfig.From(json)),
-            FluxTransformerConfig.ClassName => new(name, name, Backbone.Flux, 512, Flux: FluxTransformerConfig.From(json)),
-            LuminaNextDiTConfig.ClassName => new(name, name, Backbone.Lumina, 256, Lumina: LuminaNextDiTConfig.From(json)),
-            var other => throw new AccelAesException($"{configPath}: bench runs SD3, FLUX and Lumina-Next transformers, not '{other}'."),
-        };
+        // A pipeline folder's scheduler and model card decide its text length (FLUX.1-schnell: 256 T5 tokens).
+        bool pipeline = folder != dir && InputFile.Exists(Path.Combine(dir, "model_index.json"));
+        ModelArchitecture? architecture = pipeline ? ModelArchitectures.FromFolder(dir) : null;
+        RealConfig config = architecture?.Config ?? RealConfigs.FromTransformerConfig(JsonConfig.Load(configPath), configPath, Name(dir));
         var set = SafeTensorsSet.OpenComponent(folder, "diffusion_pytorch_model", null);
-        return new BenchModelFolder(config, set, $"checkpoint {set.Source}");
+        return new BenchModelFolder(config, architecture?.Defaults.Steps, set, $"checkpoint {set.Source}");
     }
 
     /// <summary>
@@ -60,6 +59,8 @@ public sealed class BenchModelFolder : IDisposable
         return new RenamedWeightSource(Weights, name => name.StartsWith(into, StringComparison.Ordinal) ? from + name[into.Length..] : name,
             $"{Weights.Description} (block {full.NumLayers - 1} as block {cut.NumLayers - 1})");
     }
+
+    private static string Name(string dir) => Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar));
 
     public void Dispose() => _set.Dispose();
 }

@@ -48,8 +48,11 @@ public static class ModelBenchmark
     public static ModelBenchmarkResult Run(IBackend device, ModelBenchmarkRequest request, IWeightSource? weights = null, Action<string>? progress = null)
     {
         var config = request.Config;
-        var options = AccelerationOptions.ForPreset(request.Accel, config.Backbone);
-        int steps = request.Steps ?? options.Steps;
+        int steps = request.Steps ?? AccelerationOptions.ForPreset(request.Accel, config.Backbone).Steps;
+        // The preset as a run of this many steps would resolve it (mask step and warmup scaled, components below their
+        // minimum step count off), so a few-step mix (FLUX.1-schnell's 4) is timed as it would run, never refused.
+        var options = AccelerationOptions.ForPreset(request.Accel, config.Backbone, steps);
+        if (options.PresetNote is { } presetNote) progress?.Invoke(presetNote);
         var profiler = new ProfilingBackend(device) { Recording = false };
         var source = weights ?? new BenchWeightSource();
 

@@ -1,4 +1,6 @@
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Pipelines;
+using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
 
 namespace AccelAes.Engine.Benchmarks;
@@ -48,9 +50,9 @@ public sealed record RealConfig(string Name, string Description, Backbone Backbo
 }
 
 /// <summary>
-/// The real configurations `accelaes bench --arch` knows: the transformer/config.json values of the published
-/// checkpoints (architectures.md §1; SD3.5-Large from its model card's config). Weights are generated, so these
-/// run anywhere the memory allows.
+/// The transformer/config.json values of the published checkpoints (architectures.md §1; SD3.5 from their model
+/// cards' configs), which `accelaes bench --arch` runs with generated weights (so anywhere the memory allows).
+/// The names users type are <see cref="ModelArchitectures"/>'.
 /// </summary>
 public static class RealConfigs
 {
@@ -62,8 +64,20 @@ public static class RealConfigs
             JointAttentionDim = 4096, CaptionProjectionDim = 1536, PooledProjectionDim = 2048, PosEmbedMaxSize = 192,
         });
 
+    /// <summary>
+    /// stabilityai/stable-diffusion-3.5-medium: SD3-Medium's width with RMSNorm on q/k, a second (image-only) attention in
+    /// blocks 0–12 (MMDiT-X) and a 384² position table.
+    /// </summary>
+    public static RealConfig Sd35Medium { get; } = new("sd3.5-medium", "SD3.5-Medium (MMDiT-X, D 1536, qk rms_norm)", Backbone.Sd3, TextTokens: 333,
+        Sd3: new Sd3TransformerConfig
+        {
+            SampleSize = 128, PatchSize = 2, InChannels = 16, OutChannels = 16, NumLayers = 24, AttentionHeadDim = 64, NumAttentionHeads = 24,
+            JointAttentionDim = 4096, CaptionProjectionDim = 1536, PooledProjectionDim = 2048, PosEmbedMaxSize = 384, QkNorm = "rms_norm",
+            DualAttentionLayers = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        });
+
     /// <summary>stabilityai/stable-diffusion-3.5-large: 38 joint blocks, 38 heads × 64, RMSNorm on q/k.</summary>
-    public static RealConfig Sd35Large { get; } = new("sd35-large", "SD3.5-Large (MMDiT, D 2432, qk rms_norm)", Backbone.Sd3, TextTokens: 333,
+    public static RealConfig Sd35Large { get; } = new("sd3.5-large", "SD3.5-Large (MMDiT, D 2432, qk rms_norm)", Backbone.Sd3, TextTokens: 333,
         Sd3: new Sd3TransformerConfig
         {
             SampleSize = 128, PatchSize = 2, InChannels = 16, OutChannels = 16, NumLayers = 38, AttentionHeadDim = 64, NumAttentionHeads = 38,
@@ -78,6 +92,13 @@ public static class RealConfigs
             JointAttentionDim = 4096, PooledProjectionDim = 768, GuidanceEmbeds = true, AxesDimsRope = [16, 56, 56],
         });
 
+    /// <summary>
+    /// black-forest-labs/FLUX.1-schnell: FLUX.1-dev's transformer without the guidance embedder; its model card runs
+    /// 256 T5 tokens.
+    /// </summary>
+    public static RealConfig FluxSchnell { get; } = new("flux-schnell", "FLUX.1-schnell (D 3072, 19 + 38 blocks, no guidance embedding)", Backbone.Flux,
+        TextTokens: PipelineDefaults.FluxSchnell.MaxSequenceLength, Flux: FluxDev.Flux! with { GuidanceEmbeds = false });
+
     /// <summary>Alpha-VLLM/Lumina-Next-SFT-diffusers: 24 layers, D 2304, 32 heads (8 KV heads), Gemma-2B captions of 256 tokens.</summary>
     public static RealConfig LuminaNextSft { get; } = new("lumina-next-sft", "Lumina-Next-SFT (D 2304, 32 heads / 8 KV)", Backbone.Lumina, TextTokens: 256,
         Lumina: new LuminaNextDiTConfig
@@ -86,10 +107,18 @@ public static class RealConfigs
             MultipleOf = 256, FfnDimMultiplier = null, NormEps = 1e-5, LearnSigma = true, QkNorm = true, CrossAttentionDim = 2048, ScalingFactor = 1.0,
         });
 
-    public static IReadOnlyList<RealConfig> All { get; } = [Sd3Medium, Sd35Large, FluxDev, LuminaNextSft];
+    public static IReadOnlyList<RealConfig> All { get; } = [Sd3Medium, Sd35Medium, Sd35Large, FluxDev, FluxSchnell, LuminaNextSft];
 
-    /// <summary>The configuration named <paramref name="name"/>, or an error listing the known names.</summary>
-    public static RealConfig Get(string name) =>
-        All.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new AccelAesException($"Unknown architecture '{name}'; choose one of: {string.Join(", ", All.Select(c => c.Name))}.");
+    /// <summary>
+    /// The transformer config of a model folder as a <see cref="RealConfig"/> named <paramref name="name"/>:
+    /// <paramref name="textTokens"/> is the text sequence its pipeline feeds (null: the backbone's usual one).
+    /// Reads the config only.
+    /// </summary>
+    public static RealConfig FromTransformerConfig(JsonConfig json, string configPath, string name, int? textTokens = null) => json.ClassName switch
+    {
+        Sd3TransformerConfig.ClassName => new(name, name, Backbone.Sd3, textTokens ?? Sd3Medium.TextTokens, Sd3: Sd3TransformerConfig.From(json)),
+        FluxTransformerConfig.ClassName => new(name, name, Backbone.Flux, textTokens ?? FluxDev.TextTokens, Flux: FluxTransformerConfig.From(json)),
+        LuminaNextDiTConfig.ClassName => new(name, name, Backbone.Lumina, textTokens ?? LuminaNextSft.TextTokens, Lumina: LuminaNextDiTConfig.From(json)),
+        var other => throw new AccelAesException($"{configPath}: AccelAes runs SD3, FLUX and Lumina-Next transformers, not '{other}'."),
+    };
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AccelAes.Engine.Backends.Cpu;
+using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
@@ -26,9 +27,17 @@ public static class TinyModels
         TinyVae.Vae4,
     ];
 
+    /// <summary>
+    /// The tiny layout <paramref name="arch"/>, or the one with the code paths of the model <paramref name="arch"/>
+    /// names in the vocabulary every <c>--arch</c> takes (<see cref="ModelArchitectures"/>: flux-dev → flux, ...).
+    /// </summary>
     public static TinyModelSpec Get(string arch)
         => All.FirstOrDefault(s => s.Arch == arch)
-           ?? throw new AccelAesException($"Unknown tiny architecture '{arch}'; known: {string.Join(", ", All.Select(s => s.Arch))}.");
+           ?? (ModelArchitectures.TryFind(arch)?.TinyLayout is { } layout ? Get(layout) : null)
+           ?? throw new AccelAesException($"Unknown tiny architecture '{arch}'; known: {string.Join(", ", Names)}.");
+
+    /// <summary>Every name <see cref="Get"/> takes: the tiny layouts, then the model names that map to one.</summary>
+    public static IReadOnlyList<string> Names => [.. All.Select(s => s.Arch).Concat(ModelArchitectures.AllNames).Distinct()];
 
     /// <summary>
     /// Writes the pipeline folder for <paramref name="arch"/> into <paramref name="directory"/> (created or emptied of

@@ -1,3 +1,5 @@
+using AccelAes.Engine.Benchmarks;
+
 namespace AccelAes.Cli.Tests.Fuzz;
 
 /// <summary>
@@ -133,7 +135,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
 
     private void Explain()
     {
-        if (Present()) Option("--arch", Choice("sd3", "flux", "lumina"));
+        if (Present()) Option("--arch", Choice([.. ModelArchitectures.AllNames]));
         if (draw.Chance(0.6)) Option("--steps", draw.Fault(FaultSite.Value) ? draw.Pick([.. EdgeValues.Integers, "100000"]) : draw.Int(1, 51).ToString());
         if (draw.Chance(0.3)) Option("--size", Size("256", "512", "1024"));
         if (draw.Chance(0.2)) Option("--focus-fraction", Float("0.3", "0.5", "1"));
@@ -217,7 +219,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
                 break;
             default:
                 // Real configurations are refused on the CPU at their native size (the GFLOP limit): a fast check, not a run.
-                Option("--arch", draw.Fault(FaultSite.Value) ? draw.Pick([.. EdgeValues.Names]) : draw.Pick("sd3-medium", "sd35-large", "flux-dev", "lumina-next-sft"));
+                Option("--arch", draw.Fault(FaultSite.Value) ? draw.Pick([.. EdgeValues.Names]) : draw.Pick([.. ModelArchitectures.AllNames]));
                 Option("--resolution", draw.Fault(FaultSite.Value) ? draw.Pick([.. EdgeValues.Integers]) : "1024");
                 break;
         }

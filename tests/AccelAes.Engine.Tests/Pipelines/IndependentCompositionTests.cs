@@ -32,10 +32,10 @@ public class IndependentCompositionTests(TinyPipelineFolders tiny) : IClassFixtu
     private static TokenGrid Ids(TokenizedPrompt t) => TokenGrid.FromRows([t.InputIds]);
 
     [Theory]
-    [InlineData("flux", null)]
-    [InlineData("flux-schnell", null)]
-    [InlineData("flux", 3f)]
-    public void Flux_generation_is_its_denoise_pipeline_on_hand_assembled_embeddings(string arch, float? trueCfg)
+    [InlineData("flux", null, 512)]
+    [InlineData("flux-schnell", null, 256)] // FLUX.1-schnell's model card passes max_sequence_length=256
+    [InlineData("flux", 3f, 512)]
+    public void Flux_generation_is_its_denoise_pipeline_on_hand_assembled_embeddings(string arch, float? trueCfg, int t5Length)
     {
         const string prompt = "A photo of a Cat", negative = "blurry";
         var request = new GenerationRequest
@@ -54,17 +54,17 @@ public class IndependentCompositionTests(TinyPipelineFolders tiny) : IClassFixtu
         T5EncoderModel t5 = Load<T5EncoderComponent>(folder, "text_encoder_2").Model;
         var transformer = Load<FluxTransformerComponent>(folder, "transformer").Model;
         // _get_clip_prompt_embeds: padding="max_length", max_length=77, truncation → pooler_output;
-        // _get_t5_prompt_embeds: padding="max_length", max_length=512, truncation → last_hidden_state (no mask).
+        // _get_t5_prompt_embeds: padding="max_length", max_length=max_sequence_length, truncation → last_hidden_state (no mask).
         (Tensor Embeds, Tensor Pooled) Encode(string text)
         {
             Tensor pooled = clip.Forward(Ids(clipTokenizer.Encode(text, new TokenizerCall { Padding = PaddingStrategy.MaxLength, MaxLength = 77, Truncation = true })))
                 .PoolerOutput!;
-            Tensor embeds = t5.Forward(Ids(t5Tokenizer.Encode(text, new TokenizerCall { Padding = PaddingStrategy.MaxLength, MaxLength = 512, Truncation = true })))
+            Tensor embeds = t5.Forward(Ids(t5Tokenizer.Encode(text, new TokenizerCall { Padding = PaddingStrategy.MaxLength, MaxLength = t5Length, Truncation = true })))
                 .LastHiddenState;
             return (embeds, pooled);
         }
         var (embeds, pooledEmbeds) = Encode(prompt);
-        Assert.Equal(new Shape(1, 512, transformer.Config.JointAttentionDim), embeds.Shape);
+        Assert.Equal(new Shape(1, t5Length, transformer.Config.JointAttentionDim), embeds.Shape);
         // prepare_latents: randn [1, in_channels / 4, 2·(48 // 16), 2·(32 // 16)], then _pack_latents.
         var noiseShape = new Shape(1, 16, 6, 4);
         Tensor noise = _cpu.Upload(GaussianNoise.Create(noiseShape.ElementCount, 11), noiseShape);

@@ -34,7 +34,7 @@ public class TextToImageTests(TinyPipelineFolders tiny) : IClassFixture<TinyPipe
     [Theory]
     [InlineData("sd3", "StableDiffusion3Pipeline", typeof(Sd3TextToImage), 28, 7f, 256)]
     [InlineData("flux", "FluxPipeline", typeof(FluxTextToImage), 28, 3.5f, 1024)]
-    [InlineData("flux-schnell", "FluxPipeline", typeof(FluxTextToImage), 28, 3.5f, 1024)]
+    [InlineData("flux-schnell", "FluxPipeline", typeof(FluxTextToImage), 4, 0f, 1024)] // the model card's, not FluxPipeline's
     [InlineData("lumina-next", "LuminaPipeline", typeof(LuminaTextToImage), 30, 4f, 128)]
     public void Model_index_picks_the_pipeline_and_its_diffusers_defaults(string arch, string pipelineClass, Type type, int steps,
         float guidance, int size)
@@ -110,6 +110,45 @@ public class TextToImageTests(TinyPipelineFolders tiny) : IClassFixture<TinyPipe
         Assert.Contains("tokenizer (CLIP)", warning);
         Assert.Empty(tiny.Open("flux").Generate(Request() with { Steps = 1 }).Warnings);
     }
+
+    [Fact]
+    public void Schnell_takes_its_model_cards_defaults_says_so_and_gives_the_transformer_no_guidance()
+    {
+        var schnell = (FluxTextToImage)tiny.Open("flux-schnell");
+        Assert.True(schnell.IsSchnell);
+        Assert.False(((FluxTextToImage)tiny.Open("flux")).IsSchnell);
+        Assert.Equal(256, schnell.MaxSequenceLength);
+        Assert.Equal(512, ((FluxTextToImage)tiny.Open("flux")).MaxSequenceLength);
+
+        var reports = new List<GenerationProgress>();
+        var defaults = new GenerationRequest { Prompt = "a photo of a cat", Seed = 7, Width = 32, Height = 32 };
+        GenerationResult r = schnell.Generate(defaults, new ListProgress(reports));
+        Assert.Equal(4, r.Steps);
+        Assert.Equal(0f, r.GuidanceScale);
+        Assert.Equal(4, reports.Count(p => p.Phase == GenerationPhase.Denoise));
+        string note = Assert.Single(r.Warnings);
+        Assert.Contains("4 steps", note);
+        Assert.Contains("guidance 0", note);
+        Assert.Contains("max_sequence_length 256", note);
+
+        // FluxPipeline gives a transformer without a guidance embedder no guidance input: any guidance scale samples the same.
+        GenerationResult explicitSettings = schnell.Generate(defaults with { Steps = 4, GuidanceScale = 3.5f });
+        Assert.Equal(r.Image.Pixels, explicitSettings.Image.Pixels);
+        Assert.Contains(explicitSettings.Warnings, w => w.Contains("max_sequence_length 256") && !w.Contains("4 steps"));
+        Assert.NotEqual(r.Image.Pixels, schnell.Generate(defaults with { Steps = 3 }).Image.Pixels);
+    }
+
+    [Fact]
+    public void Schnell_pads_t5_to_256_tokens_where_dev_pads_to_512()
+    {
+        string longPrompt = string.Join(" ", Enumerable.Repeat("zq", SchnellPromptWords));
+        var request = Request(longPrompt) with { Steps = 1 };
+        Assert.Contains(tiny.Open("flux-schnell").Generate(request).Warnings, w => w.Contains("T5") && w.Contains("dropped"));
+        Assert.DoesNotContain(tiny.Open("flux").Generate(request).Warnings, w => w.Contains("T5"));
+    }
+
+    /// <summary>Words of "zq" that the tiny T5 tokenizer turns into more than 256 and at most 512 tokens.</summary>
+    private const int SchnellPromptWords = 200;
 
     [Fact]
     public void A_lumina_prompt_longer_than_256_tokens_is_cut_with_a_warning()

@@ -39,7 +39,7 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Unmeasured runs before the measured ones.", DefaultValueFactory = _ => 2 };
         var sparseCost = new Option<bool>("--sparse-cost") { Description = "Time a dense and a SkipSparse forward of a mid-size SD3-shaped model and compare with the FLOP model explain uses." };
         var focus = new Option<double>("--focus-fraction") { Description = "Focus fraction of the sparse steps (a synthetic random focus set).", DefaultValueFactory = _ => 0.5 };
-        var arch = new Option<string?>("--arch") { Description = $"Benchmark a real configuration with generated weights: {string.Join(", ", RealConfigs.All.Select(c => c.Name))}." };
+        var arch = ArchitectureOption.Create("Benchmark a published configuration with generated weights");
         var model = CommonOptions.Model(required: false);
         model.Description = "Benchmark the transformer of a model folder (its config and weights).";
         var layers = new Option<int?>("--layers") { Description = "Keep only the first N transformer blocks (smoke runs on the CPU)." };
@@ -47,7 +47,7 @@ internal static class BenchCommand
         var batch = new Option<int?>("--batch") { Description = "Batch of the forward (default: 2 for CFG backbones, 1 for FLUX)." };
         var accel = new Option<string>("--accel") { Description = "Step mix to compare with dense: none, stepcache, accelaes.", DefaultValueFactory = _ => "none" };
         accel.AcceptOnlyFromAmong("none", "stepcache", "accelaes");
-        var steps = new Option<int?>("--steps") { Description = "Steps of the mix (default: the preset's)." };
+        var steps = new Option<int?>("--steps") { Description = "Steps of the mix (default: the model's pipeline default: 4 for FLUX.1-schnell, else the preset's)." };
         var op = new Option<string?>("--op") { Description = "Micro-benchmark: gemm (M = N = K) or attention (bf16, 4096/4608 tokens, head dims 64/72/128)." };
         var sizes = new Option<int[]>("--sizes") { Description = "GEMM sizes for --op gemm (default: 1024..8192 on a GPU, 256..1024 on the CPU).", AllowMultipleArgumentsPerToken = true };
         var skipPeak = new Option<bool>("--skip-peak") { Description = "Do not measure the GEMM peak that --arch compares its TFLOP/s with." };
@@ -85,10 +85,10 @@ internal static class BenchCommand
                 throw new AccelAesException("Choose a benchmark: --arch NAME, --model DIR, --op gemm|attention, --read PATH or --sparse-cost.");
             if (archName is not null && modelDir is not null)
                 throw new AccelAesException("--arch and --model are alternatives; give one.");
-            var config = archName is not null ? RealConfigs.Get(archName) : null;
+            ModelArchitecture? architecture = archName is not null ? ModelArchitectures.Find(archName) : null;
             var preset = parse.GetValue(accel) switch { "stepcache" => AccelerationPreset.StepCache, "accelaes" => AccelerationPreset.AccelAes, _ => AccelerationPreset.None };
-            var options = new ModelOptions(config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
-                parse.GetValue(steps), parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
+            var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
+                parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
             return Model(backendName, parse.GetValue(device), options);
         });
         return command;
@@ -121,7 +121,7 @@ internal static class BenchCommand
             Ui.Info($"measuring the matmul peak: a {size}³ {be.ActivationType} GEMM through Linear");
             peak = MicroBenchmarks.Gemm(be, [size], o.Warmup, o.Repeats)[0];
         }
-        var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps);
+        var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps ?? folder?.DefaultSteps);
         var result = ModelBenchmark.Run(be, request, folder?.WeightsFor(config), Ui.Info);
         BenchReports.ShowModel(result, peak);
         BackendDiagnostics.ShowGemmSummary(be);

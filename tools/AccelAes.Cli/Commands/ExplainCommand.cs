@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using AccelAes.Engine.Acceleration;
-using AccelAes.Engine.Pipelines;
+using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Sampling;
-using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Loader.Validation;
 
 namespace AccelAes.Cli.Commands;
@@ -17,14 +16,11 @@ internal static class ExplainCommand
 {
     public static Command Create()
     {
-        var arch = new Option<string>("--arch")
-        {
-            Description = "Backbone: sd3 (SD3-Medium), flux (FLUX.1-dev), lumina (Lumina-Next-SFT).",
-            Required = true,
-        };
-        arch.AcceptOnlyFromAmong("sd3", "flux", "lumina");
-        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the preset's)." };
-        var size = new Option<int>("--size") { Description = "Image side in pixels (token count for the cost model and FLUX's shift).", DefaultValueFactory = _ => 1024 };
+        var arch = ArchitectureOption.Create("The model whose pipeline defaults, scheduler and token geometry to use");
+        var model = CommonOptions.Model(required: false);
+        model.Description = "A model folder instead of --arch: its configs (model_index.json, transformer, scheduler, VAE) are read, no weights.";
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the model's pipeline default: 28 SD3 / FLUX.1-dev, 4 FLUX.1-schnell, 30 Lumina-Next)." };
+        var size = new Option<int>("--size") { Description = "Image side in pixels (token count for the cost model and FLUX's shift); a multiple of the model's pixels per token (16 for the published models).", DefaultValueFactory = _ => 1024 };
         var focus = new Option<double>("--focus-fraction") { Description = "Focus fraction assumed for sparse forwards (the mask decides it at run time; default 1 − skip_ratio)." , DefaultValueFactory = _ => double.NaN };
         var json = new Option<bool>("--json") { Description = "Print {\"steps\": [{\"index\", \"kind\", \"sigma\"}…], \"full\", \"sparse\", \"skipped\", \"relative_cost\"}." };
         var preset = AccelerationOptionsCli.Preset();
@@ -32,23 +28,24 @@ internal static class ExplainCommand
         var overrides = AccelerationOptionsCli.Overrides();
         var command = new Command("explain", "Print the step schedule of an acceleration setting, its evaluations, skip ratio and expected cost.")
         {
-            arch, steps, size, focus, json, preset, overrides,
+            arch, model, steps, size, focus, json, preset, overrides,
         };
         command.SetAction(parse =>
         {
-            Backbone backbone = parse.GetValue(arch) switch { "sd3" => Backbone.Sd3, "flux" => Backbone.Flux, _ => Backbone.Lumina };
+            ModelArchitecture architecture = ArchitectureOption.Resolve(parse.GetValue(arch), parse.GetValue(model), required: true)!;
+            Backbone backbone = architecture.Backbone;
             var request = AccelerationOptionsCli.Read(parse, preset, overrides);
-            var defaults = AccelerationOptions.ForPreset(request.Preset, backbone);
-            int n = ValueChecks.Count(parse.GetValue(steps) ?? defaults.Steps, "--steps", 1, InputLimits.MaxSteps);
+            int n = ValueChecks.Count(parse.GetValue(steps) ?? architecture.Defaults.Steps, "--steps", 1, InputLimits.MaxSteps);
             int side = ValueChecks.Count(parse.GetValue(size), "--size", 16, InputLimits.MaxImageSide);
-            if (side % 16 != 0) throw new AccelAesException($"--size must be a multiple of 16, got {side}.");
+            int unit = architecture.PixelsPerToken;
+            if (side % unit != 0) throw new AccelAesException($"--size must be a multiple of {unit} (pixels per image token of {architecture.Name}), got {side}.");
             double f = parse.GetValue(focus);
             if (!double.IsNaN(f)) ValueChecks.Fraction(f, "--focus-fraction");
-            AccelerationOptions options = request.Resolve(backbone, n, defaults.GuidanceScale, new ImageTokenGrid(side / 16, side / 16));
-            int tokens = side / 16 * (side / 16);
-            SigmaSchedule sigmas = Sigmas(backbone, n, tokens);
+            AccelerationOptions options = request.Resolve(backbone, n, architecture.Defaults.GuidanceScale, new ImageTokenGrid(side / unit, side / unit));
+            int tokens = architecture.ImageTokens(side, side);
+            SigmaSchedule sigmas = architecture.Sigmas(n, tokens);
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;
-            var cost = SparseCostModel.For(options, tokens); // sparse_ffn decides what a sparse forward saves
+            var cost = architecture.Config.CostModel(tokens).WithSparseFeedForward(options.SparseFeedForward); // sparse_ffn decides what a sparse forward saves
             StepSchedule schedule = StepSchedule.Create(options, sigmas, cost, fraction);
             var warnings = new List<string>();
             if (options.PresetNote is { } note) warnings.Add(note);
@@ -67,7 +64,8 @@ internal static class ExplainCommand
                 table.AddCells(e.Index, e.Kind, e.Sigma.ToString("F4", CultureInfo.InvariantCulture), sigmas.Timesteps[e.Index].ToString("F2", CultureInfo.InvariantCulture));
             Ui.Show(table);
             var inv = CultureInfo.InvariantCulture;
-            Ui.Info($"{backbone}, {options.Preset} preset, {n} steps at {side}×{side} ({tokens} image tokens)");
+            Ui.Info($"{architecture.Name}: {architecture.Description} ({backbone} backbone; pipeline defaults {architecture.Defaults.Steps} steps, " +
+                    $"guidance {architecture.Defaults.GuidanceScale.ToString(inv)}); {options.Preset} preset, {n} steps at {side}×{side} ({tokens} image tokens)");
             Ui.Info($"transformer evaluations: {schedule.ComputedCount} ({schedule.FullCount} full, {schedule.SparseCount} sparse), skipped {schedule.SkippedCount} → theoretical skip ratio {schedule.TheoreticalSkipRatio.ToString("P1", inv)}");
             if (schedule.SparseCount > 0)
                 Ui.Info($"sparse forward ≈ {schedule.SparseStepCost.ToString("F3", inv)} of a dense one at focus fraction {(schedule.FocusFraction ?? 1).ToString("F2", inv)} " +
@@ -77,12 +75,4 @@ internal static class ExplainCommand
         });
         return command;
     }
-
-    /// <summary>The σ schedule each backbone's published pipeline and scheduler give.</summary>
-    private static SigmaSchedule Sigmas(Backbone backbone, int steps, int imageTokens) => backbone switch
-    {
-        Backbone.Flux => FluxPipeline.Schedule(steps, imageTokens, PipelineFactory.DefaultScheduler(FluxTransformerConfig.ClassName)),
-        Backbone.Sd3 => new FlowMatchEulerScheduler(PipelineFactory.DefaultScheduler(Sd3TransformerConfig.ClassName)).SetTimesteps(steps),
-        _ => new FlowMatchEulerScheduler(PipelineFactory.DefaultScheduler(LuminaNextDiTConfig.ClassName)).SetTimesteps(steps),
-    };
 }

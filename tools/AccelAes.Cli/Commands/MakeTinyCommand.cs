@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Tiny;
 using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
@@ -12,10 +13,11 @@ internal static class MakeTinyCommand
     {
         var arch = new Option<string>("--arch")
         {
-            Description = "Architecture: " + string.Join(", ", TinyModels.All.Select(s => $"{s.Arch} ({s.Description})")) + ".",
+            Description = "Architecture: " + string.Join(", ", TinyModels.All.Select(s => $"{s.Arch} ({s.Description})")) +
+                          $"; or a model name, for the tiny layout with its code paths: {ModelArchitectures.NameList}.",
             Required = true,
         };
-        arch.AcceptOnlyFromAmong([.. TinyModels.All.Select(s => s.Arch)]);
+        arch.AcceptOnlyFromAmong([.. TinyModels.Names]);
         var output = new Option<string>("--out") { Description = "Folder to write (created if missing; an existing non-empty one needs --force).", Required = true };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 0 };
         var dtype = new Option<string>("--dtype")

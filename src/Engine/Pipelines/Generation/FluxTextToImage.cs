@@ -28,7 +28,9 @@ namespace AccelAes.Engine.Pipelines.Generation;
 /// a request always has one, "" by default, which is what passing <c>negative_prompt=""</c> does).</item>
 /// <item>Unpack, then <c>vae.decode(z / scaling_factor + shift_factor)</c> (L959–961).</item>
 /// </list>
-/// Defaults: 28 steps, guidance 3.5 (L609, L611), size <c>default_sample_size · vae_scale_factor</c> = 128 · 8 =
+/// Defaults: 28 steps, guidance 3.5 (L609, L611), max_sequence_length 512 — except for a FLUX.1-schnell model (no
+/// guidance embedder and an unshifted scheduler, <see cref="PipelineDefaults.IsFluxSchnell"/>), which samples with its
+/// model card's 4 steps, guidance 0 and max_sequence_length 256, and says so in the result's warnings. Size <c>default_sample_size · vae_scale_factor</c> = 128 · 8 =
 /// 1024 whatever the transformer (L215, L729–730), and sizes in multiples of vae_scale_factor · 2 = 16. diffusers
 /// only warns about other sizes and rounds the latents down (L451–454); this pipeline refuses them.
 /// </summary>
@@ -60,21 +62,35 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         _vae = GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model;
         _vaeScaleFactor = GenerationSupport.VaeScaleFactor(_vae.Config);
         _scheduler = scheduler ?? PipelineFactory.SchedulerOf(folder, FluxTransformerConfig.ClassName).Config;
+        Defaults = PipelineDefaults.ForFlux(_transformer.Config, _scheduler);
         CheckWidths();
         LoadTime = watch.Elapsed;
     }
 
     public string PipelineClass => "FluxPipeline";
-    public int DefaultSteps => 28;
-    public float DefaultGuidanceScale => 3.5f;
+
+    /// <summary>FluxPipeline's defaults, or FLUX.1-schnell's model card's for a schnell model.</summary>
+    public PipelineDefaults Defaults { get; }
+
+    /// <summary>Whether this is a FLUX.1-schnell model (no guidance embedder, unshifted scheduler).</summary>
+    public bool IsSchnell => Defaults == PipelineDefaults.FluxSchnell;
+
+    public int DefaultSteps => Defaults.Steps;
+    public float DefaultGuidanceScale => Defaults.GuidanceScale;
     public int DefaultWidth => DefaultSampleSize * _vaeScaleFactor;
     public int DefaultHeight => DefaultWidth;
     public int SizeMultiple => _vaeScaleFactor * FluxLatentPacking.PatchSize;
     public ImageSideLimit MaxImageSide => ImageSideLimit.EngineWide;
     public TimeSpan LoadTime { get; }
 
-    /// <summary>diffusers' <c>max_sequence_length</c>: T5 tokens, at most 512.</summary>
-    public int MaxSequenceLength { get; init; } = PipelineTokenizerCalls.FluxMaxSequenceLength;
+    private readonly int? _maxSequenceLength;
+
+    /// <summary>diffusers' <c>max_sequence_length</c>: T5 tokens, at most 512 (default 512, FLUX.1-schnell 256).</summary>
+    public int MaxSequenceLength
+    {
+        get => _maxSequenceLength ?? Defaults.MaxSequenceLength;
+        init => _maxSequenceLength = value;
+    }
 
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -105,6 +121,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         warnings.AddRange(resolved.Notes); // components the settings turned off, settings that override others
         cancel.ThrowIfCancellationRequested();
 
+        if (SchnellNote(request) is { } schnellNote) warnings.Add(schnellNote);
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
         var (positive, negative) = GenerationSupport.Timed(_backend, timings, "encode", () =>
             (Encode(request.Prompt, PromptRole.Positive, warnings), trueCfg > 1f ? Encode(request.NegativePrompt, PromptRole.Negative, warnings) : null));
@@ -146,6 +163,21 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             cancel.ThrowIfCancellationRequested();
         }));
         return new DenoisedLatents(latents, width, height, steps, guidance, timings, warnings) { Acceleration = report, WordScores = words?.Encoders };
+    }
+
+    /// <summary>
+    /// Says which of FLUX.1-schnell's model-card defaults this run took (the ones the request left unset), so a user
+    /// who expected FluxPipeline's 28 steps learns why there were 4; null for other models and when all were set.
+    /// </summary>
+    private string? SchnellNote(GenerationRequest request)
+    {
+        if (!IsSchnell) return null;
+        var taken = new List<string>();
+        if (request.Steps is null) taken.Add($"{Defaults.Steps} steps");
+        if (request.GuidanceScale is null) taken.Add($"guidance {Defaults.GuidanceScale:0.#} (the transformer takes no guidance input)");
+        if (_maxSequenceLength is null) taken.Add($"max_sequence_length {Defaults.MaxSequenceLength} T5 tokens");
+        return taken.Count == 0 ? null
+            : $"FLUX.1-schnell model (no guidance embedder, unshifted scheduler): using its model card's {string.Join(", ", taken)} instead of FluxPipeline's defaults.";
     }
 
     /// <summary>

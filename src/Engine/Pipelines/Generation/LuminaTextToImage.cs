@@ -55,8 +55,8 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     }
 
     public string PipelineClass => "LuminaPipeline";
-    public int DefaultSteps => 30;
-    public float DefaultGuidanceScale => 4f;
+    public int DefaultSteps => PipelineDefaults.Lumina.Steps;
+    public float DefaultGuidanceScale => PipelineDefaults.Lumina.GuidanceScale;
     public int DefaultWidth => _pipeline.Transformer.Config.SampleSize * LuminaPipeline.VaeScaleFactor;
     public int DefaultHeight => DefaultWidth;
     public int SizeMultiple => LuminaPipeline.VaeScaleFactor * 2;

@@ -55,8 +55,8 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
     }
 
     public string PipelineClass => "StableDiffusion3Pipeline";
-    public int DefaultSteps => 28;
-    public float DefaultGuidanceScale => 7f;
+    public int DefaultSteps => PipelineDefaults.Sd3.Steps;
+    public float DefaultGuidanceScale => PipelineDefaults.Sd3.GuidanceScale;
     public int DefaultWidth => _pipeline.Transformer.Config.SampleSize * Sd3Pipeline.VaeScaleFactor;
     public int DefaultHeight => DefaultWidth;
     public int SizeMultiple => Sd3Pipeline.VaeScaleFactor * _pipeline.Transformer.Config.PatchSize;
