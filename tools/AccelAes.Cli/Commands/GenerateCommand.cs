@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Backends;
+using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tensors;
@@ -115,6 +116,10 @@ internal static class GenerateCommand
             // What needs no model is checked before anything loads (the rest right after loading, before encoding).
             GenerationRequestValidation.CheckSettings(request, GenerationFieldNames.Cli);
             string folder = modelPath ?? BuiltInFolder();
+            // An accelerated request is checked whole against the model's configs before its weights load (minutes for a
+            // real model): knobs for the backbone, the step count, guidance and the mask against the image size.
+            if (!request.Acceleration.IsNone)
+                GenerationRequestValidation.CheckBeforeLoading(request, ModelArchitectures.FromFolder(folder), GenerationFieldNames.Cli);
             using IBackend be = BackendFactory.Create(backendName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             string outPath = parse.GetValue(output)!;

@@ -39,6 +39,25 @@ public static class GenerationRequestValidation
     }
 
     /// <summary>
+    /// The checks a model's configs allow before any weight loads (DESIGN §5: a request is validated whole before any
+    /// model loads): <see cref="CheckSettings"/>, the size unit, true CFG only for FLUX, and — for an accelerated request —
+    /// every knob resolved for the model's backbone, the run's step count and guidance (the model's pipeline defaults
+    /// where the request has none) and, when the request gives its size, the token grid the mask must fit.
+    /// <see cref="Resolve"/> repeats all of it against the loaded pipeline.
+    /// </summary>
+    /// <param name="model">The model folder read for its configs (<see cref="Benchmarks.ModelArchitectures.FromFolder"/>).</param>
+    public static void CheckBeforeLoading(GenerationRequest request, Benchmarks.ModelArchitecture model, GenerationFieldNames names)
+    {
+        CheckSettings(request, names);
+        int unit = model.PixelsPerToken;
+        CheckSizeUnit(request.Width, request.Height, unit, model.Name, names);
+        CheckTrueCfg(request, model.Backbone == Backbone.Flux, model.Name, names);
+        if (request.Acceleration.IsNone) return;
+        ImageTokenGrid? grid = request is { Width: int width, Height: int height } ? ImageTokenGrid.OfImage(width, height, unit) : null;
+        request.Acceleration.Resolve(model.Backbone, request.Steps ?? model.Defaults.Steps, request.GuidanceScale ?? model.Defaults.GuidanceScale, grid);
+    }
+
+    /// <summary>
     /// Checks <paramref name="request"/> against <paramref name="pipeline"/> and fills in its defaults: the size a
     /// multiple of the pipeline's unit and within what its transformer can position (SD3's position table), true CFG
     /// only where the pipeline has it, and every acceleration knob resolved for the run's step count and guidance.
@@ -49,14 +68,11 @@ public static class GenerationRequestValidation
         int width = request.Width ?? pipeline.DefaultWidth, height = request.Height ?? pipeline.DefaultHeight;
         int unit = pipeline.SizeMultiple;
         ImageSideLimit limit = pipeline.MaxImageSide;
-        if (width % unit != 0 || height % unit != 0)
-            throw new AccelAesException(
-                $"{pipeline.PipelineClass} needs a width and height ({names.Width}, {names.Height}) that are multiples of {unit}; got {width}×{height}.");
+        CheckSizeUnit(width, height, unit, pipeline.PipelineClass, names);
         if (width > limit.Pixels || height > limit.Pixels)
             throw new AccelAesException(
                 $"{pipeline.PipelineClass}: {width}×{height} is larger than this model can generate; the largest side is {limit.Pixels} pixels ({limit.Reason}).");
-        if (request.TrueCfgScale is not null && pipeline.PipelineClass != "FluxPipeline")
-            throw new AccelAesException($"{names.TrueCfgScale} is a FluxPipeline setting; {pipeline.PipelineClass} guides with {names.Guidance}.");
+        CheckTrueCfg(request, pipeline.PipelineClass == "FluxPipeline", pipeline.PipelineClass, names);
 
         int steps = request.Steps ?? pipeline.DefaultSteps;
         float guidance = request.GuidanceScale ?? pipeline.DefaultGuidanceScale;
@@ -68,5 +84,20 @@ public static class GenerationRequestValidation
         // A guidance scale the user typed that spatial CFG replaces from the mask step on is worth a sentence.
         if (request.GuidanceScale is not null && acceleration?.SpatialGuidanceNote is { } guidanceNote) notes.Add(guidanceNote);
         return new ResolvedGeneration(width, height, steps, guidance, acceleration) { Notes = notes };
+    }
+
+    /// <summary>Width and height (null: the model's default, which fits) must be multiples of the model's pixels per token.</summary>
+    private static void CheckSizeUnit(int? width, int? height, int unit, string model, GenerationFieldNames names)
+    {
+        if (width % unit is null or 0 && height % unit is null or 0) return;
+        throw new AccelAesException(
+            $"{model} needs a width and height ({names.Width}, {names.Height}) that are multiples of {unit}; got {width?.ToString() ?? "the default"}×{height?.ToString() ?? "the default"}.");
+    }
+
+    /// <summary>True CFG is FluxPipeline's setting; the other pipelines guide with the guidance scale.</summary>
+    private static void CheckTrueCfg(GenerationRequest request, bool flux, string model, GenerationFieldNames names)
+    {
+        if (request.TrueCfgScale is not null && !flux)
+            throw new AccelAesException($"{names.TrueCfgScale} is a FluxPipeline setting; {model} guides with {names.Guidance}.");
     }
 }
