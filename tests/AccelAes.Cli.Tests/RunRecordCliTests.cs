@@ -90,6 +90,12 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.Equal(AccelerationOptions.Knobs.Select(k => k.Name).Order(), values.Keys.Order());
         Assert.Equal("3", values["interval"]);
         Assert.Equal("6.5", values["s_fg"]);
+        // Each value is in the vocabulary --set takes, and means what the run used: given back, every one as an
+        // override, they reproduce the image.
+        string again = dir.File("again.png");
+        AssertSucceeded(Generate(again, ["--steps", "8", "--width", "64", "--height", "64", "--accel", "accelaes",
+            .. values.SelectMany(v => new[] { "--set", $"{v.Key}={v.Value}" })]));
+        Assert.Equal(Pixels(a), Pixels(again));
 
         string dense = dir.File("dense.png");
         AssertSucceeded(Generate(dense, "--steps", "2", "--width", "32", "--height", "32"));
