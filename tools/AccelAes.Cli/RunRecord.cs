@@ -57,7 +57,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         yield return new(RunRecordKeys.AccelSet, JsonArray(q.Acceleration.Overrides.Select(o => $"{o.Key}={o.Value}")));
 
         // For information (not read back: a rerun recomputes them).
-        if (resolved is not null) yield return new(RunRecordKeys.AccelResolved, JsonObject(AccelerationKnobValues.Of(resolved)));
+        if (resolved is not null) yield return new(RunRecordKeys.AccelResolved, JsonObject(resolved.KnobValues()));
         if (result.Acceleration is not { } run) yield break;
         yield return new(RunRecordKeys.Schedule, run.Schedule.ToJson());
         if (run.Mask is not FocusMask mask) yield break;

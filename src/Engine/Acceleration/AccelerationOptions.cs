@@ -424,79 +424,85 @@ public sealed record AccelerationOptions
             "warmup" => this with { Warmup = Int(k, v) },
             "interval" => this with { Interval = Int(k, v) },
             "layers" => WithLayers(v),
-            "extrapolation" => this with
-            {
-                Extrapolation = v.ToLowerInvariant() switch
-                {
-                    "linear_sigma" or "linear" or "sigma" => ExtrapolationRule.LinearInSigma,
-                    "index" or "linear_index" => ExtrapolationRule.LinearInStepIndex,
-                    "reference" or "doubled_slope" => ExtrapolationRule.ReferenceDoubledSlope,
-                    _ => throw Bad(k, v, "linear_sigma, index or reference"),
-                },
-            },
-            "schedule" => this with
-            {
-                Schedule = v.ToLowerInvariant() switch
-                {
-                    "engine" => ScheduleStyle.Engine,
-                    "reference" => ScheduleStyle.Reference,
-                    _ => throw Bad(k, v, "engine or reference"),
-                },
-            },
-            "threshold" => this with
-            {
-                Threshold = v.ToLowerInvariant() switch
-                {
-                    "quantile" => MaskThresholdRule.Quantile,
-                    "sd3_percentile" or "percentile" => MaskThresholdRule.Sd3FluxPercentile,
-                    _ => throw Bad(k, v, "quantile or sd3_percentile"),
-                },
-            },
+            "extrapolation" => this with { Extrapolation = ExtrapolationNames.Parse(v) },
+            "schedule" => this with { Schedule = ScheduleNames.Parse(v) },
+            "threshold" => this with { Threshold = ThresholdNames.Parse(v) },
             "blur_sigma" => this with { BlurSigma = v.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : Number(k, v) },
             "std_threshold" => this with { StdThreshold = Number(k, v) },
             "gate" => this with { ConfidenceGate = Number(k, v) },
-            "words" => this with
-            {
-                WordSelection = v.ToLowerInvariant() switch
-                {
-                    "gate" or "global" or "reference" => WordSelection.GlobalGate,
-                    "topk" or "top_k" or "paper" => WordSelection.TopK,
-                    _ => throw Bad(k, v, "gate or topk"),
-                },
-            },
+            "words" => this with { WordSelection = WordNames.Parse(v) },
             "top_k" => this with { TopK = Int(k, v) },
-            "weighting" => this with
-            {
-                TokenWeighting = v.ToLowerInvariant() switch
-                {
-                    "anchor" or "aesthetic" => TokenWeighting.Anchor,
-                    "uniform" => TokenWeighting.Uniform,
-                    "non_aesthetic" or "nonaesthetic" or "inverted" => TokenWeighting.NonAesthetic,
-                    _ => throw Bad(k, v, "anchor, uniform or non_aesthetic"),
-                },
-            },
+            "weighting" => this with { TokenWeighting = WeightingNames.Parse(v) },
             "sparse_ffn" => this with { SparseFeedForward = Bool(k, v) },
-            "fallback_guidance" => this with
-            {
-                FallbackGuidance = v.ToLowerInvariant() switch
-                {
-                    "cfg" or "uniform" => FallbackGuidance.UniformCfg,
-                    "s_fg" or "reference" => FallbackGuidance.ReferenceForegroundScale,
-                    _ => throw Bad(k, v, "cfg or s_fg"),
-                },
-            },
-            "affinity" => this with
-            {
-                Affinity = v.ToLowerInvariant() switch
-                {
-                    "probabilities" or "probs" => AttentionAffinity.SoftmaxProbabilities,
-                    "logits" or "reference" => AttentionAffinity.ReferencePreSoftmaxLogits,
-                    _ => throw Bad(k, v, "probabilities or logits"),
-                },
-            },
+            "fallback_guidance" => this with { FallbackGuidance = FallbackNames.Parse(v) },
+            "affinity" => this with { Affinity = AffinityNames.Parse(v) },
             _ => throw new AccelAesException(
                 $"Unknown acceleration knob '{knob}'. Knobs: {string.Join(", ", Knobs.Select(x => x.Name))}."),
         };
+    }
+
+    private static readonly KnobVocabulary<ExtrapolationRule> ExtrapolationNames = new("extrapolation",
+        (ExtrapolationRule.LinearInSigma, "linear_sigma", ["linear", "sigma"]),
+        (ExtrapolationRule.LinearInStepIndex, "index", ["linear_index"]),
+        (ExtrapolationRule.ReferenceDoubledSlope, "reference", ["doubled_slope"]));
+
+    private static readonly KnobVocabulary<ScheduleStyle> ScheduleNames = new("schedule",
+        (ScheduleStyle.Engine, "engine", []),
+        (ScheduleStyle.Reference, "reference", []));
+
+    private static readonly KnobVocabulary<MaskThresholdRule> ThresholdNames = new("threshold",
+        (MaskThresholdRule.Quantile, "quantile", []),
+        (MaskThresholdRule.Sd3FluxPercentile, "sd3_percentile", ["percentile"]));
+
+    private static readonly KnobVocabulary<WordSelection> WordNames = new("words",
+        (WordSelection.GlobalGate, "gate", ["global", "reference"]),
+        (WordSelection.TopK, "topk", ["top_k", "paper"]));
+
+    private static readonly KnobVocabulary<TokenWeighting> WeightingNames = new("weighting",
+        (TokenWeighting.Anchor, "anchor", ["aesthetic"]),
+        (TokenWeighting.Uniform, "uniform", []),
+        (TokenWeighting.NonAesthetic, "non_aesthetic", ["nonaesthetic", "inverted"]));
+
+    private static readonly KnobVocabulary<FallbackGuidance> FallbackNames = new("fallback_guidance",
+        (FallbackGuidance.UniformCfg, "cfg", ["uniform"]),
+        (FallbackGuidance.ReferenceForegroundScale, "s_fg", ["reference"]));
+
+    private static readonly KnobVocabulary<AttentionAffinity> AffinityNames = new("affinity",
+        (AttentionAffinity.SoftmaxProbabilities, "probabilities", ["probs"]),
+        (AttentionAffinity.ReferencePreSoftmaxLogits, "logits", ["reference"]));
+
+    /// <summary>
+    /// Every knob's value as text <see cref="With(string, string)"/> accepts back (canonical names, round-trip numbers):
+    /// what run records store, so each pair could be given again as an override.
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, string>> KnobValues()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string N(double value) => value.ToString("R", inv);
+        string I(int value) => value.ToString(inv);
+        string OnOff(bool value) => value ? "on" : "off";
+        yield return new("skip_ratio", N(SkipRatio));
+        yield return new("mask_step", MaskStep is int m ? I(m) : "off");
+        yield return new("spatial_cfg", OnOff(SpatialCfg));
+        yield return new("s_fg", N(ForegroundScale));
+        yield return new("s_bg", N(BackgroundScale));
+        yield return new("sparse", OnOff(SkipSparse));
+        yield return new("refresh", I(Refresh));
+        yield return new("warmup", I(Warmup));
+        yield return new("interval", I(Interval));
+        yield return new("layers", CaptureLayers is { } layers ? string.Join(",", layers.Select(I)) : $"every:{I(CaptureLayerStride)}");
+        yield return new("extrapolation", ExtrapolationNames.Name(Extrapolation));
+        yield return new("schedule", ScheduleNames.Name(Schedule));
+        yield return new("threshold", ThresholdNames.Name(Threshold));
+        yield return new("blur_sigma", BlurSigma is double sigma ? N(sigma) : "auto");
+        yield return new("std_threshold", N(StdThreshold));
+        yield return new("gate", N(ConfidenceGate));
+        yield return new("words", WordNames.Name(WordSelection));
+        yield return new("top_k", I(TopK));
+        yield return new("weighting", WeightingNames.Name(TokenWeighting));
+        yield return new("sparse_ffn", OnOff(SparseFeedForward));
+        yield return new("fallback_guidance", FallbackNames.Name(FallbackGuidance));
+        yield return new("affinity", AffinityNames.Name(Affinity));
     }
 
     private AccelerationOptions WithLayers(string v)

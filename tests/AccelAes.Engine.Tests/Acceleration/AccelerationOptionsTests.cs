@@ -122,6 +122,22 @@ public class AccelerationOptionsTests
         Assert.DoesNotContain(AccelerationOptions.Knobs, k => k.Name == knob);
     }
 
+    [Theory]
+    [InlineData("skip_ratio=0.3", "extrapolation=index", "schedule=reference", "threshold=sd3_percentile", "words=topk", "weighting=non_aesthetic")]
+    [InlineData("mask_step=off", "spatial_cfg=off", "sparse=off", "extrapolation=reference", "fallback_guidance=s_fg", "weighting=uniform", "layers=0,2")]
+    [InlineData("affinity=logits", "blur_sigma=0.7", "sparse_ffn=off", "top_k=3", "gate=0.55", "s_fg=8.25", "refresh=2")]
+    public void Knob_values_are_written_as_with_reads_them(params string[] overrides)
+    {
+        // Every knob written by KnobValues and given back through With reproduces the options (records rerun from these).
+        var preset = AccelerationOptions.ForPreset(AccelerationPreset.AccelAes, Backbone.Sd3);
+        var options = overrides.Aggregate(preset, (o, kv) => o.With(kv[..kv.IndexOf('=')], kv[(kv.IndexOf('=') + 1)..]));
+        var values = options.KnobValues().ToList();
+        Assert.Equal(AccelerationOptions.Knobs.Select(k => k.Name).Order(), values.Select(v => v.Key).Order());
+        var again = values.Aggregate(AccelerationOptions.ForPreset(AccelerationPreset.None, Backbone.Sd3), (o, kv) => o.With(kv.Key, kv.Value));
+        Assert.Equal(values, again.KnobValues());
+        Assert.NotEqual(values, preset.KnobValues());
+    }
+
     [Fact]
     public void Text_errors_name_the_knob()
     {

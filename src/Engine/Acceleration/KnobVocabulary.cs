@@ -1,0 +1,38 @@
+namespace AccelAes.Engine.Acceleration;
+
+/// <summary>
+/// The spellings of one enum-valued knob, both ways: the canonical name each value is written as (run records,
+/// <c>explain</c>) and the aliases <see cref="AccelerationOptions.With(string, string)"/> also accepts. One table per knob,
+/// so a value can never be parsed under one name and written under another.
+/// </summary>
+public sealed class KnobVocabulary<T> where T : struct, Enum
+{
+    private readonly string _knob;
+    private readonly (T Value, string Name, string[] Aliases)[] _entries;
+
+    public KnobVocabulary(string knob, params (T Value, string Name, string[] Aliases)[] entries)
+    {
+        _knob = knob;
+        _entries = entries;
+    }
+
+    /// <summary>The canonical names, as an error lists them: "a, b or c".</summary>
+    public string Expected => _entries.Length == 1 ? _entries[0].Name
+        : string.Join(", ", _entries[..^1].Select(e => e.Name)) + " or " + _entries[^1].Name;
+
+    /// <summary>The value named <paramref name="text"/> (canonical name or alias, any case).</summary>
+    /// <exception cref="AccelAesException">No value has that name; the message names the knob and the accepted names.</exception>
+    public T Parse(string text)
+    {
+        foreach (var (value, name, aliases) in _entries)
+        {
+            if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase) ||
+                aliases.Any(a => string.Equals(a, text, StringComparison.OrdinalIgnoreCase)))
+                return value;
+        }
+        throw new AccelAesException($"{_knob}: '{text}' is not valid; expected {Expected}.");
+    }
+
+    /// <summary>The canonical name of <paramref name="value"/>.</summary>
+    public string Name(T value) => _entries.First(e => EqualityComparer<T>.Default.Equals(e.Value, value)).Name;
+}
