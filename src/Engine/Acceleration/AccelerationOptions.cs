@@ -385,7 +385,7 @@ public sealed record AccelerationOptions
         new("refresh", "dense background refresh every R computed steps after a fill; 0 = never"),
         new("warmup", "steps at the start that are always computed"),
         new("interval", "StepCache stride between computed steps; 1 = no skipping"),
-        new("layers", "capture layers: every:N or a list such as 0,4,8"),
+        new("layers", "capture layers: every:N (default every 4th, FLUX every 3rd: the reference code's, which produced the paper's tables), all (the paper's Eq. 6) or a list such as 0,4,8"),
         new("extrapolation", "linear_sigma (engine), index (paper Eq. 12–13: linear in the step index) or reference (2·v_last − v_prev)"),
         new("schedule", "engine or reference (the reference code's step lists)"),
         new("threshold", "quantile (AesMask) or sd3_percentile (the reference's SD3/FLUX rule)"),
