@@ -72,6 +72,7 @@ internal static class AccelerationKnobValues
             AttentionAffinity.ReferencePreSoftmaxLogits => "logits",
             var other => other.ToString(),
         });
+        yield return new("rel_l1_thresh", Number(o.RelL1Threshold));
     }
 
     private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
