@@ -88,11 +88,13 @@ public class TeaCacheFluxConformanceTests
         Assert.True(ours is double v && Math.Abs(v - expected.GetDouble()) <= 1e-5, $"{what}: ours {ours}, official {expected.GetDouble()}");
     }
 
-    [GoldenFact]
-    public void Through_FluxPipeline_the_report_names_the_reused_steps_and_the_latents_match()
+    [GoldenTheory]
+    [InlineData("thresh_0.25_steps_8", "0.25", "FFFFFFFF")]
+    [InlineData("thresh_0.6_steps_8", "0.6", "FXFFXFXF")]
+    public void Through_FluxPipeline_the_report_names_the_reused_steps_and_the_latents_match(string @case, string threshold, string letters)
     {
         var inputs = Inputs();
-        var golden = GoldenTensors.Load(GoldenFiles.At("teacache_flux", "thresh_0.6_steps_8", "trajectory.safetensors"));
+        var golden = GoldenTensors.Load(GoldenFiles.At("teacache_flux", @case, "trajectory.safetensors"));
         var model = ((FluxTransformerComponent)ConformanceHarness.LoadComponent("flux_tiny").Forward).Model;
         var pipeline = new FluxPipeline(model);
         var tensors = ConformanceHarness.Inputs(inputs, "prompt_embeds", "pooled_prompt_embeds");
@@ -101,13 +103,13 @@ public class TeaCacheFluxConformanceTests
         var settings = new DenoiseSettings
         {
             Steps = 8, GuidanceScale = 3.5f, Scheduler = Scheduler(), Height = Height, Width = Width,
-            Acceleration = AccelerationRequest.Parse("teacache", ["rel_l1_thresh=0.6"]).Resolve(Backbone.Flux, 8, 3.5),
+            Acceleration = AccelerationRequest.Parse("teacache", [$"rel_l1_thresh={threshold}"]).Resolve(Backbone.Flux, 8, 3.5),
             OnAccelerationReport = r => report = r,
         };
         Tensor final = pipeline.Denoise(tensors, settings);
         GoldenTensors.AssertConforms(golden["final_latents"].Values, ConformanceHarness.Cpu.Download(final), "final latents");
         Assert.NotNull(report);
-        Assert.Equal("FXFFXFXF", report.Schedule.ToLetters());
+        Assert.Equal(letters, report.Schedule.ToLetters());
     }
 
     [GoldenFact]
