@@ -444,6 +444,7 @@ public sealed record AccelerationOptions
             "s_bg" => this with { BackgroundScale = Number(k, v) },
             "sparse" or "skip_sparse" => this with { SkipSparse = Bool(k, v) },
             "refresh" => this with { Refresh = IsOff(v) ? 0 : Int(k, v) },
+            "rel_l1_thresh" => this with { RelL1Threshold = Number(k, v) },
             "warmup" => this with { Warmup = Int(k, v) },
             "interval" => this with { Interval = Int(k, v) },
             "layers" => WithLayers(v),
@@ -499,7 +500,6 @@ public sealed record AccelerationOptions
                 },
             },
             "sparse_ffn" => this with { SparseFeedForward = Bool(k, v) },
-            "rel_l1_thresh" => this with { RelL1Threshold = Number(k, v) },
             "fallback_guidance" => this with
             {
                 FallbackGuidance = v.ToLowerInvariant() switch
