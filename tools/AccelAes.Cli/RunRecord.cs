@@ -136,6 +136,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         AccelerationPreset.None => "none",
         AccelerationPreset.StepCache => "stepcache",
         AccelerationPreset.AccelAes => "accelaes",
+        AccelerationPreset.TeaCache => "teacache",
         _ => preset.ToString().ToLowerInvariant(),
     };
 

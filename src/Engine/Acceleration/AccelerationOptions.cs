@@ -28,6 +28,13 @@ public enum AccelerationPreset
 
     /// <summary>The paper's AccelAes defaults for the backbone (AesMask, SkipSparse, spatial CFG, StepCache).</summary>
     AccelAes,
+
+    /// <summary>
+    /// TeaCache (the official TeaCache4FLUX rule): reuse the transformer's cached residual while the rescaled relative
+    /// L1 change of block 0's modulated input, accumulated, stays below <c>rel_l1_thresh</c>. FLUX only: the authors
+    /// published rescaling coefficients for FLUX, none for SD3 or Lumina-Next.
+    /// </summary>
+    TeaCache,
 }
 
 /// <summary>Which rules turn the options into a step schedule.</summary>
@@ -124,6 +131,18 @@ public sealed record AccelerationOptions
 
     /// <summary>The preset the defaults came from (informational).</summary>
     public AccelerationPreset Preset { get; init; } = AccelerationPreset.None;
+
+    /// <summary>
+    /// TeaCache's <c>rel_l1_thresh</c> (preset teacache only). Default 0.6, the official TeaCache4FLUX demo's value for
+    /// FLUX.1-dev ("0.25 for 1.5x speedup, 0.4 for 1.8x, 0.6 for 2.0x, 0.8 for 2.25x"; teacache_flux.py, ali-vilab/TeaCache@7c10efc).
+    /// </summary>
+    public double RelL1Threshold { get; init; } = DefaultRelL1Threshold;
+
+    /// <summary>The official TeaCache4FLUX demo's <c>rel_l1_thresh</c>.</summary>
+    public const double DefaultRelL1Threshold = 0.6;
+
+    /// <summary>True when TeaCache decides the steps (dynamic: no schedule before the run).</summary>
+    public bool UsesTeaCache => Preset == AccelerationPreset.TeaCache;
 
     /// <summary>Denoising steps (knob <c>steps</c>).</summary>
     public int Steps { get; init; } = 28;
@@ -287,6 +306,7 @@ public sealed record AccelerationOptions
         return preset switch
         {
             AccelerationPreset.None => dense,
+            AccelerationPreset.TeaCache => dense with { Preset = preset },
             AccelerationPreset.StepCache => dense with { Preset = preset, Warmup = 2, Interval = 2 },
             AccelerationPreset.AccelAes => backbone switch
             {
@@ -358,10 +378,11 @@ public sealed record AccelerationOptions
     {
         AccelerationPreset.StepCache => "stepcache",
         AccelerationPreset.AccelAes => "accelaes",
+        AccelerationPreset.TeaCache => "teacache",
         _ => "none",
     };
 
-    /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>.</summary>
+    /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>, <c>teacache</c>.</summary>
     public static AccelerationOptions ForPreset(string preset, Backbone backbone) => ForPreset(ParsePreset(preset), backbone);
 
     /// <summary>Parses a preset name (case-insensitive).</summary>
@@ -370,7 +391,8 @@ public sealed record AccelerationOptions
         "none" or "dense" => AccelerationPreset.None,
         "stepcache" or "step_cache" => AccelerationPreset.StepCache,
         "accelaes" => AccelerationPreset.AccelAes,
-        _ => throw new AccelAesException($"Unknown acceleration preset '{name}'; use none, stepcache or accelaes."),
+        "teacache" => AccelerationPreset.TeaCache,
+        _ => throw new AccelAesException($"Unknown acceleration preset '{name}'; use none, stepcache, accelaes or teacache."),
     };
 
     /// <summary>The knobs <see cref="With(string, string)"/> accepts.</summary>
@@ -398,6 +420,7 @@ public sealed record AccelerationOptions
         new("sparse_ffn", "on/off: SkipSparse also runs the FFN on focus rows (off: attention-only sparsity, paper Table 7)"),
         new("fallback_guidance", "cfg (engine) or s_fg (reference) when the mask falls back"),
         new("affinity", "probabilities (engine) or logits (reference SD3/FLUX capture)"),
+        new("rel_l1_thresh", "teacache: reuse the cached residual while the accumulated rescaled relative L1 change stays below this; 0 = never"),
     ];
 
     /// <summary>Returns a copy with one knob set from text, e.g. <c>With("skip_ratio", "0.3")</c>.</summary>
@@ -421,6 +444,7 @@ public sealed record AccelerationOptions
             "s_bg" => this with { BackgroundScale = Number(k, v) },
             "sparse" or "skip_sparse" => this with { SkipSparse = Bool(k, v) },
             "refresh" => this with { Refresh = IsOff(v) ? 0 : Int(k, v) },
+            "rel_l1_thresh" => this with { RelL1Threshold = Number(k, v) },
             "warmup" => this with { Warmup = Int(k, v) },
             "interval" => this with { Interval = Int(k, v) },
             "layers" => WithLayers(v),
@@ -503,6 +527,7 @@ public sealed record AccelerationOptions
         yield return new("sparse_ffn", OnOff(SparseFeedForward));
         yield return new("fallback_guidance", FallbackNames.Name(FallbackGuidance));
         yield return new("affinity", AffinityNames.Name(Affinity));
+        yield return new("rel_l1_thresh", N(RelL1Threshold));
     }
 
     private AccelerationOptions WithLayers(string v)
@@ -568,9 +593,29 @@ public sealed record AccelerationOptions
         if (!(StdThreshold >= 0 && StdThreshold <= MaxStdThreshold)) e.Add($"std_threshold: must be a number between 0 and {MaxStdThreshold}, got {StdThreshold}.");
         if (!(ConfidenceGate >= -1 && ConfidenceGate <= 1)) e.Add($"gate: a cosine-similarity gate must be in [-1, 1], got {ConfidenceGate}.");
         if (TopK < 1 || TopK > MaxTopK) e.Add($"top_k: must be between 1 and {MaxTopK} words, got {TopK}.");
+        e.AddRange(TeaCacheProblems());
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");
         return e;
+    }
+
+    /// <summary>The largest <c>rel_l1_thresh</c>: the official demo's largest is 0.8; far above, every middle step reuses.</summary>
+    private const double MaxRelL1Threshold = 1e6;
+
+    private IEnumerable<string> TeaCacheProblems()
+    {
+        if (!(RelL1Threshold >= 0 && RelL1Threshold <= MaxRelL1Threshold))
+            yield return $"rel_l1_thresh: must be a number between 0 and {MaxRelL1Threshold}, got {RelL1Threshold}.";
+        if (!UsesTeaCache)
+        {
+            if (RelL1Threshold != DefaultRelL1Threshold) yield return "rel_l1_thresh: only --accel teacache uses it.";
+            yield break;
+        }
+        if (Backbone != Backbone.Flux)
+            yield return $"teacache: runs on FLUX only (official coefficients): the TeaCache authors published its rescaling polynomial for FLUX, none for {Backbone}.";
+        // TeaCache decides every step itself; AccelAes's own components would fight over the same steps.
+        if (MaskStep is not null) yield return "mask_step: teacache has no AesMask; leave mask_step off.";
+        if (Interval > 1) yield return "interval: teacache decides which steps to skip itself; leave interval at 1.";
     }
 
     /// <summary>Returns this when valid; otherwise throws one <see cref="AccelAesException"/> listing every problem.</summary>

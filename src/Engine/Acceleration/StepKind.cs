@@ -15,7 +15,10 @@ public enum StepKind
     /// <summary>Focus queries against global keys/values and the FFN on focus rows; background rows from the caches.</summary>
     Sparse,
 
-    /// <summary>No forward: the velocity is extrapolated by StepCache.</summary>
+    /// <summary>
+    /// No transformer body: StepCache extrapolates the velocity, or TeaCache adds the residual cached at its last
+    /// computed step to this step's embedded input (only the embedders and the output layer run).
+    /// </summary>
     Skip,
 }
 

@@ -179,6 +179,20 @@ public sealed class StepSchedule
         return kinds;
     }
 
+    /// <summary>
+    /// The schedule a dynamic policy executed (TeaCache decides each step during the run): dense kinds and skips as
+    /// given, σ per step from <paramref name="sigmas"/>; no cost model (a skip costs 0, any other step 1).
+    /// </summary>
+    public static StepSchedule Executed(IReadOnlyList<StepKind> kinds, ReadOnlySpan<float> sigmas)
+    {
+        ArgumentNullException.ThrowIfNull(kinds);
+        if (sigmas.Length < kinds.Count) throw new ArgumentException($"{kinds.Count} steps need as many σ values; got {sigmas.Length}.");
+        if (kinds.Any(k => k == StepKind.Sparse)) throw new ArgumentException("An executed dense-or-skip schedule has no sparse step.");
+        var entries = new StepScheduleEntry[kinds.Count];
+        for (int i = 0; i < entries.Length; i++) entries[i] = new StepScheduleEntry(i, kinds[i], sigmas[i]);
+        return new StepSchedule(entries, 1, null, null);
+    }
+
     /// <summary>The same schedule costed at another focus fraction (e.g. the mask's actual one).</summary>
     public StepSchedule WithFocusFraction(double focusFraction)
     {

@@ -2,7 +2,7 @@ namespace AccelAes.Engine.Acceleration;
 
 /// <summary>
 /// A schedule as one letter per step, for records that must stay short (the C ABI's <c>schedule</c> string):
-/// F full, M full + mask capture, C full + cache fill, S sparse, X skipped (velocity extrapolated).
+/// F full, M full + mask capture, C full + cache fill, S sparse, X skipped (StepCache: velocity extrapolated; TeaCache: cached residual reused).
 /// </summary>
 public static class StepScheduleLetters
 {

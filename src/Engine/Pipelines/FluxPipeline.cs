@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Acceleration.TeaCache;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
@@ -17,7 +18,8 @@ namespace AccelAes.Engine.Pipelines;
 /// guidance-distilled transformer (3.5 for FLUX.1-dev), ignored by one without a guidance embedder (schnell).
 /// <see cref="DenoiseSettings.Height"/> and <see cref="DenoiseSettings.Width"/> are required: they fix the image ids.
 /// With <see cref="DenoiseSettings.Acceleration"/> the loop is AccelAes's (one prompt at a time): AesMask over the
-/// packed token grid from the double-stream blocks, SkipSparse in every block, StepCache; no spatial CFG.
+/// packed token grid from the double-stream blocks, SkipSparse in every block, StepCache; no spatial CFG. With the
+/// teacache preset the loop is TeaCache's (<see cref="FluxTeaCache"/>), any batch size.
 /// </summary>
 public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoisePipeline
 {
@@ -66,7 +68,14 @@ public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoiseP
             inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_pooled_prompt_embeds"));
         using var denoiser = new FluxDenoiser(Transformer, conditioning, gridHeight, gridWidth, settings.GuidanceScale, TrueCfgScale, settings.GuidanceMode);
         Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
-        if (settings.ResolvedAcceleration is { } acceleration)
+        if (settings.ResolvedAcceleration is { UsesTeaCache: true } teaCache)
+        {
+            // TeaCache decides per step from the batch as a whole (the official rule), so it takes any batch size.
+            var cache = new FluxTeaCache(teaCache.Validated().RelL1Threshold, schedule.Steps);
+            DenoiseLoop.Run(latents, schedule, new FluxTeaCachePredictor(denoiser, cache), onStep);
+            settings.OnAccelerationReport?.Invoke(cache.Report(schedule));
+        }
+        else if (settings.ResolvedAcceleration is { } acceleration)
         {
             if (initial.Shape[0] != 1)
                 throw new AccelAesException($"Accelerated sampling builds one focus mask, so it takes one prompt at a time; latents {initial.Shape} hold {initial.Shape[0]}.");

@@ -8,9 +8,9 @@ internal static class AccelerationOptionsCli
 {
     public static Option<string> Preset() => new Option<string>("--accel")
     {
-        Description = "Acceleration: none (dense), stepcache (skip every other step, extrapolated), accelaes (AesMask + SkipSparse + spatial CFG + StepCache with the paper's per-backbone defaults).",
+        Description = "Acceleration: none (dense), stepcache (skip every other step, extrapolated), accelaes (AesMask + SkipSparse + spatial CFG + StepCache with the paper's per-backbone defaults), teacache (FLUX only: reuse the transformer's residual while the rescaled change of block 0's modulated input stays below rel_l1_thresh, default 0.6).",
         DefaultValueFactory = _ => "none",
-    }.WithChoices("none", "stepcache", "accelaes");
+    }.WithChoices("none", "stepcache", "accelaes", "teacache");
 
     public static Option<string[]> Overrides() => new("--set")
     {

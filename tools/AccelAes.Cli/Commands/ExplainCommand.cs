@@ -42,6 +42,11 @@ internal static class ExplainCommand
             double f = parse.GetValue(focus);
             if (!double.IsNaN(f)) ValueChecks.Fraction(f, "--focus-fraction");
             AccelerationOptions options = request.Resolve(backbone, n, architecture.Defaults.GuidanceScale, new ImageTokenGrid(side / unit, side / unit));
+            if (options.UsesTeaCache)
+            {
+                ExplainTeaCache.Show(options, n, parse.GetValue(json));
+                return ExitCodes.Success;
+            }
             int tokens = architecture.ImageTokens(side, side);
             SigmaSchedule sigmas = architecture.Sigmas(n, tokens);
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;

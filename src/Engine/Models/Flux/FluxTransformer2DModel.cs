@@ -80,17 +80,28 @@ public sealed class FluxTransformer2DModel
         return Forward(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope, sparse);
     }
 
-    /// <summary>The forward with a rotary table already built from cat(txt_ids, img_ids) by <see cref="PosEmbed"/>.</summary>
-    /// <param name="sparse">AccelAes state of this forward (capture, cache fill, sparse); null for a plain forward. AesMask
-    /// captures in the double-stream blocks (capture layer i = double-stream block i); SkipSparse runs in both kinds of
-    /// block, with focus queries [all text, focus image tokens] over the keys/values of every token.</param>
+    /// <summary>
+    /// The forward with a rotary table already built from cat(txt_ids, img_ids) by <see cref="PosEmbed"/>:
+    /// <see cref="Embed"/>, <see cref="RunBlocks"/>, <see cref="Output"/>.
+    /// </summary>
+    /// <param name="sparse">AccelAes state of this forward; null for a plain forward (see <see cref="RunBlocks"/>).</param>
     public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep,
         Tensor? guidance, FluxRotaryTable rope, SparseForward? sparse = null)
     {
+        FluxEmbeddedStep step = Embed(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
+        return Output(RunBlocks(step, rope, sparse), step);
+    }
+
+    /// <summary>
+    /// The forward's embeddings (the part before the first block): <c>x_embedder</c> on the latent tokens,
+    /// temb = <c>time_text_embed</c>(σ·1000, guidance·1000, pooled) and SiLU(temb), <c>context_embedder</c> on the text.
+    /// TeaCache needs them on their own: it decides from them whether the blocks run at all.
+    /// </summary>
+    public FluxEmbeddedStep Embed(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep,
+        Tensor? guidance, FluxRotaryTable rope)
+    {
         ValidateInputs(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
         IBackend be = hiddenStates.Backend;
-        int l = encoderHiddenStates.Shape[1], n = hiddenStates.Shape[1];
-
         Tensor image = _xEmbedder.Forward(hiddenStates);
         // The pipeline passes σ; the model scales timestep and guidance by 1000 in the activation dtype
         // (architectures.md §0.4: in bf16, guidance 3.5 becomes 3504, not 3500).
@@ -99,10 +110,37 @@ public sealed class FluxTransformer2DModel
         Tensor temb = _timeTextEmbed.Forward(t, g, pooledProjections);
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
         Tensor text = _contextEmbedder.Forward(encoderHiddenStates);
+        return new FluxEmbeddedStep(image, text, siluTemb);
+    }
+
+    /// <summary>
+    /// The first double-stream block's timestep-modulated image input, <c>transformer_blocks[0].norm1(image, temb)[0]</c>
+    /// = LayerNorm(image)·(1 + scale_msa) + shift_msa: the signal TeaCache compares between steps.
+    /// </summary>
+    public Tensor FirstBlockModulatedInput(FluxEmbeddedStep step)
+    {
+        if (_transformerBlocks.Length == 0)
+            throw new AccelAesException("This FLUX transformer has no double-stream block (num_layers 0), so it has no first-block modulated input.");
+        return _transformerBlocks[0].ModulatedImageInput(step.Image, step.SiluTemb);
+    }
+
+    /// <summary>
+    /// Every block: double-stream blocks over (image, text), single-stream blocks over [text, image]; returns the image
+    /// tokens after the last block [B, N, D]. Updates <see cref="FluxEmbeddedStep.Image"/> and
+    /// <see cref="FluxEmbeddedStep.Text"/> in place (copy the image first to keep it).
+    /// </summary>
+    /// <param name="sparse">AccelAes state of this forward (capture, cache fill, sparse); null for a plain forward. AesMask
+    /// captures in the double-stream blocks (capture layer i = double-stream block i); SkipSparse runs in both kinds of
+    /// block, with focus queries [all text, focus image tokens] over the keys/values of every token.</param>
+    public Tensor RunBlocks(FluxEmbeddedStep step, FluxRotaryTable rope, SparseForward? sparse = null)
+    {
+        Tensor image = step.Image, text = step.Text, siluTemb = step.SiluTemb;
+        IBackend be = image.Backend;
+        int l = text.Shape[1], n = image.Shape[1];
 
         // A sparse forward's query rows and their rotary rows, shared by every block.
         FluxQueryRows? queries = sparse is { IsSparse: true }
-            ? FluxQueryRows.Create(be, sparse, rope, hiddenStates.Shape[0], l, n)
+            ? FluxQueryRows.Create(be, sparse, rope, image.Shape[0], l, n)
             : null;
         for (int i = 0; i < _transformerBlocks.Length; i++)
             using (be.Range($"transformer_block {i}"))
@@ -114,10 +152,11 @@ public sealed class FluxTransformer2DModel
         for (int i = 0; i < _singleTransformerBlocks.Length; i++)
             using (be.Range($"single_transformer_block {i}"))
                 _singleTransformerBlocks[i].Forward(joint, siluTemb, rope, l, sparse, _transformerBlocks.Length + i, queries);
-        image = be.Slice(joint, 1, l, n);
-
-        return _projOut.Forward(_normOut.Forward(image, siluTemb));
+        return be.Slice(joint, 1, l, n);
     }
+
+    /// <summary><c>proj_out(norm_out(image, temb))</c>: the velocity of image tokens [B, N, D], with this step's temb.</summary>
+    public Tensor Output(Tensor image, FluxEmbeddedStep step) => _projOut.Forward(_normOut.Forward(image, step.SiluTemb));
 
     private static Tensor DropBatchDimension(Tensor ids)
         => ids.Shape.Rank == 3 && ids.Shape[0] >= 1

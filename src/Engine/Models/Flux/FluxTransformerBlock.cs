@@ -31,6 +31,12 @@ public sealed class FluxTransformerBlock
     /// <summary>SkipSparse cache of the image feed-forward output (before the gate), [B, N, D]; none with <c>sparse_ffn</c> off.</summary>
     public const string FeedForwardCache = "ff";
 
+    /// <summary>
+    /// <c>norm1(image, temb)[0]</c>: LayerNorm(image)·(1 + scale_msa) + shift_msa, the image input of this block's
+    /// attention (TeaCache's signal, taken from block 0 without running the block).
+    /// </summary>
+    public Tensor ModulatedImageInput(Tensor image, Tensor siluTemb) => _norm1.Forward(image, siluTemb).Normed;
+
     /// <summary>Updates <paramref name="image"/> [B, N, D] and <paramref name="text"/> [B, L, D] in place.</summary>
     /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). Capture step: this block's joint
     /// attention feeds AesMask if <paramref name="layer"/> is a capture layer. Fill step: the image attention output and

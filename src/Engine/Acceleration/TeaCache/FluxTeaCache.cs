@@ -1,0 +1,66 @@
+using AccelAes.Engine.Models.Flux;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Acceleration.TeaCache;
+
+/// <summary>
+/// TeaCache on a FLUX transformer, one run's state: the previous step's modulated input of block 0, the residual of
+/// the last computed step (image tokens after the last block minus <c>x_embedder</c>'s output) and the decision rule.
+/// A computed step runs every block and stores its residual; a reused step adds the stored residual to this step's
+/// <c>x_embedder</c> output. Both go through <c>norm_out</c> / <c>proj_out</c> with this step's temb. The modulated
+/// input is replaced on every step, reused or not, so each distance compares consecutive steps.
+/// </summary>
+public sealed class FluxTeaCache
+{
+    private readonly RelativeL1Distance _distance = new();
+    private Tensor? _previousModulated, _residual;
+
+    /// <param name="threshold"><c>rel_l1_thresh</c>.</param>
+    /// <param name="steps">The run's step count (one transformer call per step).</param>
+    public FluxTeaCache(double threshold, int steps)
+    {
+        Rule = new TeaCacheRule(threshold, steps, TeaCacheRescale.Flux);
+    }
+
+    public TeaCacheRule Rule { get; }
+
+    /// <summary>Bytes held between steps (modulated input and residual).</summary>
+    public long StateBytes { get; private set; }
+
+    /// <summary>The velocity of step <paramref name="step"/> from its embeddings (<see cref="FluxTransformer2DModel.Embed"/>).</summary>
+    public Tensor Velocity(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope, int step)
+    {
+        IBackend be = embedded.Image.Backend;
+        Tensor modulated = model.FirstBlockModulatedInput(embedded);
+        TeaCacheDecision decision = Rule.Decide(step, () => _distance.Compute(modulated, _previousModulated!));
+        _previousModulated = modulated;
+
+        Tensor image;
+        if (decision.Computed)
+        {
+            Tensor original = be.Copy(embedded.Image); // RunBlocks updates the embedded image in place
+            image = model.RunBlocks(embedded, rope);
+            _residual = be.Add(image, be.Scale(original, -1f));
+        }
+        else
+        {
+            image = be.Add(embedded.Image, _residual!);
+        }
+        StateBytes = 4L * (modulated.Shape.ElementCount + _residual!.Shape.ElementCount);
+        return model.Output(image, embedded);
+    }
+
+    /// <summary>
+    /// The executed schedule as a run report: computed steps <see cref="StepKind.Full"/>, reused ones
+    /// <see cref="StepKind.Skip"/> (no transformer body).
+    /// </summary>
+    public AcceleratedRunReport Report(SigmaSchedule sigmas)
+    {
+        var kinds = Rule.Decisions.Select(d => d.Computed ? StepKind.Full : StepKind.Skip).ToArray();
+        var schedule = StepSchedule.Executed(kinds, sigmas.Sigmas);
+        int[] computed = Rule.Decisions.Where(d => d.Computed).Select(d => d.Step).ToArray();
+        return new AcceleratedRunReport(schedule, null, computed, 0, kinds.Length - computed.Length, StateBytes);
+    }
+}
