@@ -30,6 +30,15 @@ internal static class Float8Kernels
             destination[i] = table[source[i]];
     }
 
+    // NaN keeps the code's sign bit (as torch's cast does); (float)-double.NaN would not say which sign it had.
+    private static float Signed(int bits, double magnitude)
+    {
+        bool negative = (bits & 0x80) != 0;
+        if (double.IsNaN(magnitude))
+            return BitConverter.Int32BitsToSingle(negative ? unchecked((int)0xFFC00000) : 0x7FC00000);
+        return (float)(negative ? -magnitude : magnitude);
+    }
+
     private static float[] BuildE4M3()
     {
         var table = new float[256];
@@ -39,7 +48,7 @@ internal static class Float8Kernels
             double magnitude = exponent == 0xF && mantissa == 0x7
                 ? double.NaN
                 : exponent == 0 ? Math.ScaleB(mantissa / 8.0, -6) : Math.ScaleB(1 + mantissa / 8.0, exponent - 7);
-            table[bits] = (float)((bits & 0x80) != 0 ? -magnitude : magnitude);
+            table[bits] = Signed(bits, magnitude);
         }
         return table;
     }
@@ -53,7 +62,7 @@ internal static class Float8Kernels
             double magnitude = exponent == 0x1F
                 ? mantissa == 0 ? double.PositiveInfinity : double.NaN
                 : exponent == 0 ? Math.ScaleB(mantissa / 4.0, -14) : Math.ScaleB(1 + mantissa / 4.0, exponent - 15);
-            table[bits] = (float)((bits & 0x80) != 0 ? -magnitude : magnitude);
+            table[bits] = Signed(bits, magnitude);
         }
         return table;
     }

@@ -78,3 +78,43 @@ public class FluxSingleFileConformanceTests
         Assert.Equal(new CheckpointFormat(layout, prefix, encoding), checkpoint.Format);
     }
 }
+
+/// <summary>Single files that are not the goldens: inferred configs that build, and shapes the model refuses by name.</summary>
+public class FluxSingleFileLoadTests
+{
+    [Fact]
+    public void Published_head_dim_file_builds_from_its_inferred_config_and_runs()
+    {
+        using var dir = new TempDirectory();
+        string path = new BflFluxFile { Width = 256, HeadDim = 128, DoubleBlocks = 1, SingleBlocks = 2, InChannels = 8 }
+            .Save(dir.File("flux.safetensors"));
+        var loaded = ComponentLoader.LoadSingleFile(path, ConformanceHarness.Cpu);
+        Assert.Empty(loaded.UnusedTensors);
+        var model = ((FluxTransformerComponent)loaded.Forward).Model;
+        Assert.Equal(2, model.Config.NumAttentionHeads);
+        Assert.Equal(2, model.Config.NumSingleLayers);
+        Assert.Equal([16, 56, 56], model.Config.AxesDimsRope);
+    }
+
+    [Fact]
+    public void Tensor_of_the_wrong_shape_names_both_names()
+    {
+        using var dir = new TempDirectory();
+        var file = new BflFluxFile { Width = 128, HeadDim = 128 };
+        string path = file.Save(dir.File("flux.safetensors"), s => s["double_blocks.0.img_mlp.0.weight"] = [3 * 128, 128]);
+        var error = Assert.Throws<Weights.WeightShapeException>(() => ComponentLoader.LoadSingleFile(path, ConformanceHarness.Cpu));
+        Assert.Contains("transformer_blocks.0.ff.net.0.proj.weight", error.Message);
+        Assert.Contains("double_blocks.0.img_mlp.0.weight", error.Message);
+        Assert.Contains("[384, 128]", error.Message);
+    }
+
+    [Fact]
+    public void Leftover_file_keys_are_reported_as_unused()
+    {
+        using var dir = new TempDirectory();
+        string path = new BflFluxFile { Width = 128, HeadDim = 128 }.Save(dir.File("flux.safetensors"),
+            s => s["double_blocks.0.extra.weight"] = [2]);
+        var loaded = ComponentLoader.LoadSingleFile(path, ConformanceHarness.Cpu);
+        Assert.Equal(["double_blocks.0.extra.weight"], loaded.UnusedTensors);
+    }
+}
