@@ -1,0 +1,59 @@
+namespace AccelAes.Cli.Tests;
+
+/// <summary>`forward` and `inspect` take a FLUX single-file checkpoint (../shared/conformance/flux_singlefile).</summary>
+public class SingleFileCliTests
+{
+    private static string Case(string folder, string file) => GoldenFiles.At("flux_singlefile", folder, file);
+
+    [GoldenTheory]
+    [InlineData("flux_singlefile_tiny_prefixed", "flux1-tiny-prefixed.safetensors")]
+    [InlineData("flux_fp8_scaled_tiny", "flux1-tiny-fp8-scaled.safetensors")]
+    public void Forward_runs_the_transformer_of_a_single_file(string folder, string file)
+    {
+        using var dir = new TempDirectory();
+        string output = dir.File("out.safetensors");
+        var r = CliRunner.Run("forward", "--model", Case(folder, file), "--inputs", Case(folder, "inputs.safetensors"),
+            "--out", output, "--compare", Case(folder, "outputs.safetensors"));
+        Assert.True(r.ExitCode == 0, r.All);
+        GoldenTensors.AssertConforms(GoldenTensors.Load(Case(folder, "outputs.safetensors"))["sample"].Values,
+            GoldenTensors.Load(output)["sample"].Values, $"accelaes forward {file}");
+    }
+
+    [GoldenFact]
+    public void Forward_refuses_a_component_the_file_does_not_hold()
+    {
+        using var dir = new TempDirectory();
+        var r = CliRunner.Run("forward", "--model", Case("flux_singlefile_tiny", "flux1-tiny.safetensors"), "--component", "vae",
+            "--inputs", Case("flux_singlefile_tiny", "inputs.safetensors"), "--out", dir.File("out.safetensors"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--component vae", CliCache.Flat(r.All));
+        Assert.Contains("holds only a transformer", CliCache.Flat(r.All));
+    }
+
+    [GoldenTheory]
+    [InlineData("flux_singlefile_tiny", "flux1-tiny.safetensors", "BFL FLUX.1 single-file layout")]
+    [InlineData("flux_singlefile_tiny_prefixed", "flux1-tiny-prefixed.safetensors", "ComfyUI-prefixed")]
+    [InlineData("flux_fp8_e4m3_tiny", "flux1-tiny-fp8-e4m3fn.safetensors", "fp8 weights")]
+    [InlineData("flux_fp8_scaled_tiny", "flux1-tiny-fp8-scaled.safetensors", "ComfyUI scaled fp8")]
+    public void Inspect_names_the_format_and_the_model(string folder, string file, string format)
+    {
+        var r = CliRunner.Run("inspect", Case(folder, file));
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains(format, text);
+        Assert.Contains("maps to: FluxTransformer2DModel", text);
+        Assert.Contains("num_single_layers=2", text);
+    }
+
+    [GoldenFact]
+    public void Generate_with_a_single_file_names_what_is_missing()
+    {
+        using var dir = new TempDirectory();
+        var r = CliRunner.Run("generate", "--model", Case("flux_singlefile_tiny", "flux1-tiny.safetensors"), "--prompt", "a cat",
+            "--out", dir.File("cat.png"));
+        Assert.NotEqual(0, r.ExitCode);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("single-file checkpoint holds only the transformer", text);
+        Assert.Contains("text encoders", text);
+    }
+}
