@@ -56,4 +56,27 @@ public class SingleFileCliTests
         Assert.Contains("single-file checkpoint holds only the transformer", text);
         Assert.Contains("text encoders", text);
     }
+
+    [GoldenFact]
+    public void Forward_takes_the_config_folder_from_config()
+    {
+        using var dir = new TempDirectory();
+        string folder = "flux_singlefile_tiny";
+        string copy = dir.File("alone.safetensors");
+        File.Copy(Case(folder, "flux1-tiny.safetensors"), copy);
+        string output = dir.File("out.safetensors");
+        string[] common = ["forward", "--model", copy, "--inputs", Case(folder, "inputs.safetensors"), "--out", output];
+
+        var alone = CliRunner.Run(common);
+        Assert.NotEqual(0, alone.ExitCode);
+        Assert.Contains("axes_dims_rope", CliCache.Flat(alone.All));
+
+        var r = CliRunner.Run([.. common, "--config", GoldenFiles.At("flux_singlefile", folder), "--compare", Case(folder, "outputs.safetensors")]);
+        Assert.True(r.ExitCode == 0, r.All);
+
+        var onFolder = CliRunner.Run("forward", "--model", GoldenFiles.At("flux_tiny"), "--config", GoldenFiles.At("flux_singlefile", folder),
+            "--inputs", Case(folder, "inputs.safetensors"), "--out", dir.File("other.safetensors"));
+        Assert.NotEqual(0, onFolder.ExitCode);
+        Assert.Contains("--config applies to a single-file --model only", CliCache.Flat(onFolder.All));
+    }
 }

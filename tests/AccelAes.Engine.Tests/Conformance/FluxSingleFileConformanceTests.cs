@@ -118,3 +118,54 @@ public class FluxSingleFileLoadTests
         Assert.Equal(["double_blocks.0.extra.weight"], loaded.UnusedTensors);
     }
 }
+
+/// <summary>What <see cref="Weights.SingleFileWeightSource"/> hands the backend for each kind of view.</summary>
+public class SingleFileWeightSourceTests
+{
+    [GoldenFact]
+    public void Bf16_file_keeps_its_bits_through_slices_and_swapped_halves()
+    {
+        using var dir = new TempDirectory();
+        string f32 = GoldenFiles.At("flux_singlefile", "flux_singlefile_tiny", "flux1-tiny.safetensors");
+        string bf16 = dir.File("flux1-tiny-bf16.safetensors");
+        using (var source = Loader.SafeTensors.SafeTensorsSet.OpenFile(f32))
+        {
+            var writer = new Loader.SafeTensors.SafeTensorsWriter();
+            foreach (var t in source.Tensors)
+                writer.Add(t.Name, t.Shape.ToArray(), source.ReadAsFloat32(t.Name), Loader.SafeTensors.SafeTensorDType.BF16);
+            writer.Save(bf16);
+        }
+        using var reference = SingleFileCheckpoint.Open(f32);
+        using var checkpoint = SingleFileCheckpoint.Open(bf16, GoldenFiles.At("flux_singlefile", "flux_singlefile_tiny"));
+        var weights = new Weights.SingleFileWeightSource(checkpoint);
+        foreach (string name in new[] { "norm_out.linear.weight", "norm_out.linear.bias", "single_transformer_blocks.0.proj_mlp.weight", "x_embedder.weight" })
+        {
+            var view = reference.Tensors[name];
+            var expected = new float[view.ElementCount];
+            reference.ReadFloat32(view, expected);
+            for (int i = 0; i < expected.Length; i++)
+                expected[i] = Loader.SafeTensors.DTypeConversion.BFloat16ToFloat32(Loader.SafeTensors.DTypeConversion.Float32ToBFloat16(expected[i]));
+            var loaded = weights.Load(name, new Tensors.Shape(view.Shape.Select(d => (int)d).ToArray()), ConformanceHarness.Cpu);
+            Assert.Equal(expected, ConformanceHarness.Cpu.Download(loaded));
+        }
+    }
+
+    [Fact]
+    public void Weight_of_an_unreadable_dtype_is_named()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("flux.safetensors");
+        var file = new BflFluxFile { Width = 128, HeadDim = 128 };
+        var writer = new Loader.SafeTensors.SafeTensorsWriter();
+        using (var source = Loader.SafeTensors.SafeTensorsSet.OpenFile(file.Save(dir.File("plain.safetensors"))))
+            foreach (var t in source.Tensors)
+                if (t.Name == "txt_in.weight")
+                    writer.Add(t.Name, Loader.SafeTensors.SafeTensorDType.F8E8M0, t.Shape.ToArray(), new byte[t.ElementCount]);
+                else
+                    writer.Add(t.Name, t.Shape.ToArray(), source.ReadAsFloat32(t.Name));
+        writer.Save(path);
+        var error = Assert.Throws<AccelAesException>(() => ComponentLoader.LoadSingleFile(path, ConformanceHarness.Cpu));
+        Assert.Contains("'txt_in.weight'", error.Message);
+        Assert.Contains("F8_E8M0", error.Message);
+    }
+}
