@@ -68,6 +68,8 @@ public static class FluxConfigInference
     {
         if (given is not null)
         {
+            if (given.ClassName is { } cls && cls != FluxTransformerConfig.ClassName)
+                throw new AccelAesException($"{given.FilePath}: _class_name '{cls}' is not {FluxTransformerConfig.ClassName}, the model {source} holds.");
             var g = FluxTransformerConfig.From(given);
             var fromGiven = new Dictionary<string, object>
             {

@@ -65,6 +65,12 @@ public class FluxSingleFileConformanceTests
         var mismatch = Assert.Throws<AccelAesException>(() => ComponentLoader.LoadSingleFile(copy, ConformanceHarness.Cpu, wrong));
         Assert.Contains("num_layers = 3", mismatch.Message);
         Assert.Contains("say 2", mismatch.Message);
+
+        // A config of another model class is refused by its class, not by whichever field differs first.
+        string sd3 = dir.Sub("sd3");
+        TempDirectory.WriteText(sd3, "config.json", config.Replace("FluxTransformer2DModel", "SD3Transformer2DModel"));
+        var wrongClass = Assert.Throws<AccelAesException>(() => ComponentLoader.LoadSingleFile(copy, ConformanceHarness.Cpu, sd3));
+        Assert.Contains("'SD3Transformer2DModel' is not FluxTransformer2DModel", wrongClass.Message);
     }
 
     [GoldenTheory]
