@@ -80,3 +80,31 @@ public class SingleFileCliTests
         Assert.Contains("--config applies to a single-file --model only", CliCache.Flat(onFolder.All));
     }
 }
+
+/// <summary>`denoise --model FILE`: the sampling loop on a single file's transformer, from precomputed embeddings.</summary>
+public class SingleFileDenoiseCliTests
+{
+    [GoldenFact]
+    public void Denoise_samples_with_the_transformer_of_a_single_file()
+    {
+        using var dir = new TempDirectory();
+        string folder = GoldenFiles.At("flux_singlefile", "flux_fp8_scaled_tiny");
+        var golden = GoldenTensors.Load(Path.Combine(folder, "inputs.safetensors"));
+        var writer = new Loader.SafeTensors.SafeTensorsWriter();
+        foreach (var (name, source) in new[] { ("latents", "hidden_states"), ("prompt_embeds", "encoder_hidden_states"), ("pooled_prompt_embeds", "pooled_projections") })
+            writer.Add(name, golden[source].Shape.Select(d => (long)d).ToArray(), golden[source].Values);
+        string inputs = dir.File("inputs.safetensors");
+        writer.Save(inputs);
+        string output = dir.File("latents.safetensors");
+
+        // hidden_states are the packed latents of an 8 × 12 token grid: 128 × 192 pixels.
+        var r = CliRunner.Run("denoise", "--model", Path.Combine(folder, "flux1-tiny-fp8-scaled.safetensors"), "--inputs", inputs,
+            "--steps", "2", "--guidance", "3.5", "--height", "128", "--width", "192", "--out", output);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("FluxPipeline with FluxTransformer2DModel", CliCache.Flat(r.All));
+        var latents = GoldenTensors.Load(output);
+        Assert.Equal(2, latents.Count);
+        Assert.All(latents["latents_step_1"].Values, v => Assert.True(float.IsFinite(v)));
+        Assert.NotEqual(golden["hidden_states"].Values, latents["latents_step_1"].Values);
+    }
+}

@@ -62,7 +62,7 @@ public sealed class ModelFolder
                 throw new ModelFolderNotFoundException(root,
                     $"Model folder '{root}' is a file, not a model folder: a single-file checkpoint holds only the transformer, "
                     + "without the text encoders, tokenizers, VAE and scheduler this command needs; pass a diffusers pipeline folder "
-                    + "(the one with model_index.json), or run the file's transformer with `accelaes forward --model FILE`.");
+                    + "(the one with model_index.json), or run the file's transformer with `accelaes forward --model FILE` (one forward) or `accelaes denoise --model FILE` (precomputed embeddings).");
             case FileEntryKind.RegularFile:
                 throw new ModelFolderNotFoundException(root,
                     $"Model folder '{root}' is a file, not a model folder; pass a diffusers pipeline folder (the one with model_index.json).");

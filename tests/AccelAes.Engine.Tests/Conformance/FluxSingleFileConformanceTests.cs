@@ -175,3 +175,30 @@ public class SingleFileWeightSourceTests
         Assert.Contains("F8_E8M0", error.Message);
     }
 }
+
+/// <summary><see cref="Pipelines.PipelineFactory.OpenSingleFile"/>: the denoising loop of a single file's transformer.</summary>
+public class SingleFileDenoisingTests
+{
+    [Fact]
+    public void Scheduler_is_the_published_one_of_the_model_the_file_is()
+    {
+        using var dir = new TempDirectory();
+        string dev = new BflFluxFile { Width = 128, HeadDim = 128 }.Save(dir.File("dev.safetensors"));
+        string schnell = new BflFluxFile { Width = 128, HeadDim = 128, Guidance = false }.Save(dir.File("schnell.safetensors"));
+
+        var devSetup = Pipelines.PipelineFactory.OpenSingleFile(dev, ConformanceHarness.Cpu);
+        Assert.True(devSetup.Scheduler.UseDynamicShifting);
+        Assert.IsType<Pipelines.FluxPipeline>(devSetup.Pipeline);
+
+        var schnellSetup = Pipelines.PipelineFactory.OpenSingleFile(schnell, ConformanceHarness.Cpu);
+        Assert.False(schnellSetup.Scheduler.UseDynamicShifting);
+        Assert.Equal(1.0, schnellSetup.Scheduler.Shift);
+        Assert.Contains("schnell", schnellSetup.SchedulerSource);
+
+        string file = dir.File("scheduler_config.json");
+        File.WriteAllText(file, """{"shift": 2.5, "use_dynamic_shifting": false}""");
+        var explicitSetup = Pipelines.PipelineFactory.OpenSingleFile(schnell, ConformanceHarness.Cpu, schedulerFile: file);
+        Assert.Equal(2.5, explicitSetup.Scheduler.Shift);
+        Assert.Equal(file, explicitSetup.SchedulerSource);
+    }
+}
