@@ -13,12 +13,13 @@ namespace AccelAes.Loader.SingleFile;
 public sealed class SingleFileCheckpoint : IDisposable
 {
     private SingleFileCheckpoint(SafeTensorsSet set, CheckpointFormat format, IReadOnlyDictionary<string, MappedTensor> tensors,
-        IReadOnlyList<string> unconsumed, JsonConfig config, string configOrigin)
+        IReadOnlyList<string> unconsumed, IReadOnlyList<string> otherComponents, JsonConfig config, string configOrigin)
     {
         Set = set;
         Format = format;
         Tensors = tensors;
         Unconsumed = unconsumed;
+        OtherComponents = otherComponents;
         Config = config;
         ConfigOrigin = configOrigin;
     }
@@ -35,8 +36,14 @@ public sealed class SingleFileCheckpoint : IDisposable
     /// <summary>Diffusers name → view.</summary>
     public IReadOnlyDictionary<string, MappedTensor> Tensors { get; }
 
-    /// <summary>File keys (prefix removed) that no mapping rule consumed.</summary>
+    /// <summary>Transformer keys (prefix removed) that no mapping rule consumed: a file that does not match its layout.</summary>
     public IReadOnlyList<string> Unconsumed { get; }
+
+    /// <summary>
+    /// In a prefixed (ComfyUI "all-in-one") file, the keys outside <c>model.diffusion_model.</c>: the VAE and text
+    /// encoders bundled beside the transformer, which are not loaded from here (and are not leftovers of the transformer).
+    /// </summary>
+    public IReadOnlyList<string> OtherComponents { get; }
 
     /// <summary>The diffusers config the model is built with.</summary>
     public JsonConfig Config { get; }
@@ -77,7 +84,14 @@ public sealed class SingleFileCheckpoint : IDisposable
                     throw new AccelAesException($"{config.FilePath}: _class_name '{config.ClassName}' is not {FluxTransformerConfig.ClassName}; only FLUX transformers load from a single file so far.");
             }
             string origin = given is null ? "inferred from tensor shapes" : given.FilePath;
-            return new SingleFileCheckpoint(set, format, mapped, unconsumed, config, origin);
+            IReadOnlyList<string> others = [];
+            if (prefixed)
+            {
+                bool Outside(string key) => !stripped[key].Name.Contains(CheckpointFormatDetector.ComfyPrefix, StringComparison.Ordinal);
+                others = unconsumed.Where(Outside).Select(k => stripped[k].Name).ToList();
+                unconsumed = unconsumed.Where(k => !Outside(k)).ToList();
+            }
+            return new SingleFileCheckpoint(set, format, mapped, unconsumed, others, config, origin);
         }
         catch
         {

@@ -102,6 +102,23 @@ public class FluxSingleFileMappingTests : IDisposable
     }
 
     [Fact]
+    public void Bundled_components_of_a_prefixed_file_are_not_transformer_leftovers()
+    {
+        string path = _dir.File("all-in-one.safetensors");
+        var file = new BflFluxFile { Prefix = "model.diffusion_model.", Width = 128, HeadDim = 128 };
+        string plain = file.Save(_dir.File("plain.safetensors"), s => s["double_blocks.0.stray.weight"] = [2]);
+        var writer = new SafeTensorsWriter();
+        using (var source = SafeTensorsSet.OpenFile(plain))
+            foreach (var t in source.Tensors)
+                writer.Add(t.Name, t.Shape.ToArray(), source.ReadAsFloat32(t.Name));
+        writer.Add("first_stage_model.decoder.conv_in.weight", [2], [1f, 2f]).Save(path);
+
+        using var checkpoint = SingleFileCheckpoint.Open(path);
+        Assert.Equal(["first_stage_model.decoder.conv_in.weight"], checkpoint.OtherComponents);
+        Assert.Equal(["double_blocks.0.stray.weight"], checkpoint.Unconsumed);
+    }
+
+    [Fact]
     public void Prefix_is_removed_wherever_it_occurs_as_diffusers_replace_does()
     {
         string path = _dir.File("mid.safetensors");

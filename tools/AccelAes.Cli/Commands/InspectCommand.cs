@@ -81,6 +81,9 @@ internal static class InspectCommand
             using var checkpoint = SingleFileCheckpoint.Open(set.Files[0].Path);
             Ui.Info($"  maps to: {checkpoint.ClassName} ({checkpoint.Tensors.Count} diffusers tensors"
                 + (checkpoint.Unconsumed.Count == 0 ? "" : $", {checkpoint.Unconsumed.Count} file tensors unused") + ")");
+            if (checkpoint.OtherComponents.Count > 0)
+                Ui.Info($"  other components in the file (not loaded from it): {checkpoint.OtherComponents.Count} tensors outside "
+                    + $"'{CheckpointFormatDetector.ComfyPrefix}', e.g. {checkpoint.OtherComponents[0]}");
             Ui.Info($"  config ({checkpoint.ConfigOrigin}): " + string.Join(", ", checkpoint.Config.Keys.Where(k => !k.StartsWith('_')).Order()
                 .Select(k => $"{k}={ConfigValue(checkpoint.Config, k)}")));
         }
