@@ -8,6 +8,7 @@ using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Loader.SafeTensors;
+using AccelAes.Loader.SingleFile;
 
 namespace AccelAes.Engine.Components;
 
@@ -44,6 +45,19 @@ public static class ComponentLoader
         using var set = SafeTensorsSet.OpenComponent(folder.Path, folder.WeightsBaseName, variant);
         var source = new SafeTensorsWeightSource(set, set.Source);
         return Build(cls, folder.Config, source, backend);
+    }
+
+    /// <summary>
+    /// Builds the transformer of a single-file checkpoint (BFL FLUX.1 layout, ComfyUI prefix, fp8, scaled fp8; see
+    /// <see cref="SingleFileCheckpoint"/>) with its inferred config, or the config.json in <paramref name="configFolder"/>.
+    /// File keys no rule consumed are reported as unused.
+    /// </summary>
+    public static LoadedComponent LoadSingleFile(string path, IBackend backend, string? configFolder = null)
+    {
+        using var range = backend.Range($"load {System.IO.Path.GetFileName(path)}");
+        using var checkpoint = SingleFileCheckpoint.Open(path, configFolder);
+        var loaded = Build(checkpoint.ClassName, checkpoint.Config, new SingleFileWeightSource(checkpoint), backend);
+        return loaded with { UnusedTensors = [.. checkpoint.Unconsumed, .. loaded.UnusedTensors] };
     }
 
     /// <summary>Builds a component from any weight source (checkpoints, generated tiny weights).</summary>

@@ -18,16 +18,37 @@ public static class PipelineFactory
     public static DenoisingSetup Open(ModelFolder folder, IBackend backend, string? variant = null, string? schedulerFile = null)
     {
         var transformer = ComponentLoader.Load(folder.Component("transformer"), backend, variant);
-        IDenoisePipeline pipeline = transformer.Forward switch
-        {
-            Sd3TransformerComponent sd3 => new Sd3Pipeline(sd3.Model),
-            LuminaTransformerComponent lumina => new LuminaPipeline(lumina.Model),
-            FluxTransformerComponent flux => new FluxPipeline(flux.Model),
-            _ => throw new AccelAesException($"No denoising pipeline for {transformer.Forward.ClassName}."),
-        };
         var (scheduler, source) = SchedulerOf(folder, transformer.Forward.ClassName, schedulerFile);
-        return new DenoisingSetup(pipeline, scheduler, source, transformer);
+        return new DenoisingSetup(PipelineOf(transformer), scheduler, source, transformer);
     }
+
+    /// <summary>
+    /// The denoising pipeline of a single-file transformer checkpoint (<see cref="ComponentLoader.LoadSingleFile"/>).
+    /// The file carries no scheduler: an explicit file, else the published one of the model the file is — FLUX.1-schnell's
+    /// unshifted one for a FLUX transformer without a guidance embedder, FLUX.1-dev's otherwise.
+    /// </summary>
+    public static DenoisingSetup OpenSingleFile(string path, IBackend backend, string? configFolder = null, string? schedulerFile = null)
+    {
+        var transformer = ComponentLoader.LoadSingleFile(path, backend, configFolder);
+        string cls = transformer.Forward.ClassName;
+        var (scheduler, source) = schedulerFile is not null
+            ? (FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(schedulerFile)), schedulerFile)
+            : transformer.Forward is FluxTransformerComponent { Model.Config.GuidanceEmbeds: false }
+                ? (SchnellScheduler, "FLUX.1-schnell's published scheduler (the file has no guidance embedder)")
+                : (DefaultScheduler(cls), $"the default {cls} scheduler");
+        return new DenoisingSetup(PipelineOf(transformer), scheduler, source, transformer);
+    }
+
+    /// <summary>FLUX.1-schnell's scheduler_config.json: a static shift of 1, no dynamic shifting.</summary>
+    public static FlowMatchEulerSchedulerConfig SchnellScheduler { get; } = new() { Shift = 1.0 };
+
+    private static IDenoisePipeline PipelineOf(LoadedComponent transformer) => transformer.Forward switch
+    {
+        Sd3TransformerComponent sd3 => new Sd3Pipeline(sd3.Model),
+        LuminaTransformerComponent lumina => new LuminaPipeline(lumina.Model),
+        FluxTransformerComponent flux => new FluxPipeline(flux.Model),
+        _ => throw new AccelAesException($"No denoising pipeline for {transformer.Forward.ClassName}."),
+    };
 
     /// <summary>The scheduler config to sample with, and where it came from (for the CLI's report).</summary>
     public static (FlowMatchEulerSchedulerConfig Config, string Source) SchedulerOf(ModelFolder folder, string transformerClass, string? schedulerFile = null)

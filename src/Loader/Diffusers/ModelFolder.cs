@@ -56,6 +56,13 @@ public sealed class ModelFolder
                 return root;
             case FileEntryKind.Missing:
                 throw new ModelFolderNotFoundException(root, $"Model folder '{root}' does not exist.");
+            case FileEntryKind.RegularFile when root.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase):
+                // A single-file checkpoint carries the transformer only: the text encoders, tokenizers, VAE and
+                // scheduler a pipeline needs are not in it.
+                throw new ModelFolderNotFoundException(root,
+                    $"Model folder '{root}' is a file, not a model folder: a single-file checkpoint holds only the transformer, "
+                    + "without the text encoders, tokenizers, VAE and scheduler this command needs; pass a diffusers pipeline folder "
+                    + "(the one with model_index.json), or run the file's transformer with `accelaes forward --model FILE` (one forward) or `accelaes denoise --model FILE` (precomputed embeddings).");
             case FileEntryKind.RegularFile:
                 throw new ModelFolderNotFoundException(root,
                     $"Model folder '{root}' is a file, not a model folder; pass a diffusers pipeline folder (the one with model_index.json).");

@@ -11,10 +11,13 @@ namespace AccelAes.Loader.SafeTensors;
 public static class DTypeConversion
 {
     /// <summary>Whether <see cref="ToFloat32(ReadOnlySpan{byte}, SafeTensorDType, Span{float})"/> accepts the dtype.</summary>
-    /// <remarks>F8 and complex types are stored raw only.</remarks>
+    /// <remarks>
+    /// F8_E4M3 and F8_E5M2 decode exactly (see <see cref="Float8Kernels"/>); F8_E8M0 (an MX scale type) and complex
+    /// types are stored raw only.
+    /// </remarks>
     public static bool CanConvertToFloat32(SafeTensorDType dtype) => dtype switch
     {
-        SafeTensorDType.F8E4M3 or SafeTensorDType.F8E5M2 or SafeTensorDType.F8E8M0 or SafeTensorDType.C64 => false,
+        SafeTensorDType.F8E8M0 or SafeTensorDType.C64 => false,
         _ => true,
     };
 
@@ -30,7 +33,7 @@ public static class DTypeConversion
     /// Converts <paramref name="source"/> (elements of <paramref name="dtype"/>) to float32. Integers wider than
     /// 24 bits round to the nearest float; BOOL gives 0 or 1.
     /// </summary>
-    /// <exception cref="NotSupportedException">The dtype has no float32 conversion (F8, C64).</exception>
+    /// <exception cref="NotSupportedException">The dtype has no float32 conversion (F8_E8M0, C64).</exception>
     /// <exception cref="ArgumentException">The byte count is not <c>destination.Length × size</c>.</exception>
     public static void ToFloat32(ReadOnlySpan<byte> source, SafeTensorDType dtype, Span<float> destination)
     {
@@ -47,6 +50,12 @@ public static class DTypeConversion
                 break;
             case SafeTensorDType.F16:
                 Float16Kernels.ToFloat32(MemoryMarshal.Cast<byte, ushort>(source), destination);
+                break;
+            case SafeTensorDType.F8E4M3:
+                Float8Kernels.E4M3ToFloat32(source, destination);
+                break;
+            case SafeTensorDType.F8E5M2:
+                Float8Kernels.E5M2ToFloat32(source, destination);
                 break;
             case SafeTensorDType.F64:
                 ConvertTo(MemoryMarshal.Cast<byte, double>(source), destination);

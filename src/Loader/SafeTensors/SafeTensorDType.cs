@@ -12,9 +12,9 @@ public enum SafeTensorDType
     U8,
     /// <summary>Signed 8-bit integer.</summary>
     I8,
-    /// <summary>8-bit float, 5 exponent and 2 mantissa bits. Readable as raw bytes only.</summary>
+    /// <summary>8-bit float, 5 exponent and 2 mantissa bits (torch.float8_e5m2); decodes exactly to float32.</summary>
     F8E5M2,
-    /// <summary>8-bit float, 4 exponent and 3 mantissa bits. Readable as raw bytes only.</summary>
+    /// <summary>8-bit float, 4 exponent and 3 mantissa bits (torch.float8_e4m3fn: no infinities, max 448); decodes exactly to float32.</summary>
     F8E4M3,
     /// <summary>8-bit exponent-only scale type (MX formats). Readable as raw bytes only.</summary>
     F8E8M0,

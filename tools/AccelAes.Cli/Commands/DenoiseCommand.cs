@@ -28,9 +28,28 @@ internal static class DenoiseCommand
         return options;
     }
 
+    /// <summary>A folder as diffusers lays it out, or a single-file transformer checkpoint (the embeddings come precomputed).</summary>
+    private static DenoisingSetup Open(string model, string? variant, string? config, string? scheduler, IBackend be)
+    {
+        if (InputFile.KindOf(model) == FileEntryKind.RegularFile)
+        {
+            if (variant is not null)
+                throw new AccelAesException($"--variant {variant}: variants name files inside a diffusers folder; '{model}' is a single file.");
+            return PipelineFactory.OpenSingleFile(model, be, config, scheduler);
+        }
+        if (config is not null)
+            throw new AccelAesException("--config applies to a single-file --model only; a diffusers folder carries its own config.json.");
+        return PipelineFactory.Open(ModelFolder.Open(model), be, variant, scheduler);
+    }
+
     public static Command Create()
     {
         var model = CommonOptions.Model(required: true);
+        model.Description = "A diffusers model folder, a transformer component folder, or a FLUX single-file checkpoint (.safetensors; see `forward`).";
+        var config = new Option<string?>("--config")
+        {
+            Description = "With a single-file --model: a folder whose config.json gives the transformer's config (checked against the tensors).",
+        };
         var inputs = new Option<string>("--inputs")
         {
             Description = "A safetensors file with the pipeline's arguments: prompt_embeds, pooled_prompt_embeds, negative_prompt_embeds, negative_pooled_prompt_embeds, latents (names per pipeline).",
@@ -53,7 +72,7 @@ internal static class DenoiseCommand
         var backend = CommonOptions.Backend();
         var command = new Command("denoise", "Run a pipeline's denoising loop from precomputed embeddings and initial latents; write the latents after every step.")
         {
-            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend,
+            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend, config,
         };
         command.SetAction(parse =>
         {
@@ -70,7 +89,7 @@ internal static class DenoiseCommand
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
-            DenoisingSetup setup = PipelineFactory.Open(ModelFolder.Open(parse.GetValue(model)!), be, parse.GetValue(variant), parse.GetValue(scheduler));
+            DenoisingSetup setup = Open(parse.GetValue(model)!, parse.GetValue(variant), parse.GetValue(config), parse.GetValue(scheduler), be);
             TimeSpan loadTime = watch.Elapsed;
             Ui.Info($"{setup.Pipeline.PipelineClass} with {setup.Transformer.Forward.ClassName} on {be.Name}; scheduler from {setup.SchedulerSource}");
             var named = TensorFiles.Read(parse.GetValue(inputs)!, be);

@@ -18,6 +18,13 @@ internal static class ForwardCommand
     public static Command Create()
     {
         var model = CommonOptions.Model(required: true);
+        model.Description = "A diffusers model folder (with model_index.json), a single component folder (with config.json), "
+            + "or a single-file transformer checkpoint (.safetensors: FLUX.1 in BFL layout, ComfyUI-prefixed, fp8, scaled fp8).";
+        var config = new Option<string?>("--config")
+        {
+            Description = "With a single-file --model: a folder whose config.json gives the transformer's config "
+                + "(checked against the tensors; default: a FluxTransformer2DModel config.json beside the file, else inferred from tensor shapes).",
+        };
         var component = new Option<string>("--component")
         {
             Description = "Component of a pipeline folder to run (transformer, vae, text_encoder, ...).",
@@ -30,7 +37,7 @@ internal static class ForwardCommand
         var backend = CommonOptions.Backend();
         var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
         {
-            model, component, inputs, output, compare, variant, backend,
+            model, component, inputs, output, compare, variant, backend, config,
         };
         command.SetAction(parse =>
         {
@@ -44,9 +51,8 @@ internal static class ForwardCommand
                 .Check();
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
-            var folder = ModelFolder.Open(parse.GetValue(model)!);
             var watch = Stopwatch.StartNew();
-            LoadedComponent loaded = ComponentLoader.Load(folder.Component(parse.GetValue(component)!), be, parse.GetValue(variant));
+            LoadedComponent loaded = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetValue(variant), parse.GetValue(config), be);
             TimeSpan loadTime = watch.Elapsed;
             foreach (string unused in loaded.UnusedTensors.Take(10))
                 Ui.Warn($"checkpoint tensor '{unused}' is not used by this config");
@@ -71,6 +77,29 @@ internal static class ForwardCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A folder loads the named component; a regular file is a single-file checkpoint whose transformer is mapped to
+    /// diffusers' names (<see cref="ComponentLoader.LoadSingleFile"/>). Options that only mean something for one of
+    /// the two are refused for the other, by name.
+    /// </summary>
+    private static LoadedComponent Load(string model, string component, string? variant, string? config, IBackend be)
+    {
+        if (InputFile.KindOf(model) == FileEntryKind.RegularFile)
+        {
+            if (component != "transformer")
+                throw new AccelAesException($"--component {component}: the single file '{model}' holds only a transformer; a VAE or text encoder "
+                    + "must come from a diffusers folder (pass that folder as --model).");
+            if (variant is not null)
+                throw new AccelAesException($"--variant {variant}: variants name files inside a diffusers folder; '{model}' is a single file.");
+            LoadedComponent single = ComponentLoader.LoadSingleFile(model, be, config);
+            return single;
+        }
+        if (config is not null)
+            throw new AccelAesException("--config applies to a single-file --model only; a diffusers folder carries its own config.json.");
+        var folder = ModelFolder.Open(model);
+        return ComponentLoader.Load(folder.Component(component), be, variant);
     }
 
     /// <summary>Prints max |ours − ref| / max(1, max |ref|) per output; fails the command above 1e-4 (DESIGN §4).</summary>

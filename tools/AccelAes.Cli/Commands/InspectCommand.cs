@@ -2,6 +2,7 @@ using System.CommandLine;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
+using AccelAes.Loader.SingleFile;
 using Spectre.Console;
 
 namespace AccelAes.Cli.Commands;
@@ -52,7 +53,47 @@ internal static class InspectCommand
                 Ui.Info($"  metadata {k} = {v}");
         ListTensors(set);
         Summary(set, ModelClassDetector.Detect(set.Tensors.Select(t => t.Name)));
+        if (set.Files.Count == 1) SingleFileFormat(set);
     }
+
+    /// <summary>
+    /// The single-file format the keys and dtypes show (diffusers / BFL / ComfyUI-prefixed / fp8 / scaled fp8) and,
+    /// for a BFL FLUX file, the model and config it maps to. A file that is no transformer checkpoint says so
+    /// without failing the command: inspect lists any safetensors file.
+    /// </summary>
+    private static void SingleFileFormat(SafeTensorsSet set)
+    {
+        CheckpointFormat format;
+        try
+        {
+            var stripped = CheckpointFormatDetector.StripPrefix(set.Tensors, set.Source, out bool prefixed);
+            format = CheckpointFormatDetector.Detect(stripped, prefixed, set.Source);
+        }
+        catch (AccelAesException)
+        {
+            Ui.Info("  format: no single-file transformer layout recognised (BFL FLUX.1 or diffusers names)");
+            return;
+        }
+        Ui.Info($"  format: {format.Describe()}");
+        if (format.Layout != CheckpointLayout.BflFlux) return;
+        try
+        {
+            using var checkpoint = SingleFileCheckpoint.Open(set.Files[0].Path);
+            Ui.Info($"  maps to: {checkpoint.ClassName} ({checkpoint.Tensors.Count} diffusers tensors"
+                + (checkpoint.Unconsumed.Count == 0 ? "" : $", {checkpoint.Unconsumed.Count} file tensors unused") + ")");
+            if (checkpoint.OtherComponents.Count > 0)
+                Ui.Info($"  other components in the file (not loaded from it): {checkpoint.OtherComponents.Count} tensors outside "
+                    + $"'{CheckpointFormatDetector.ComfyPrefix}', e.g. {checkpoint.OtherComponents[0]}");
+            Ui.Info($"  config ({checkpoint.ConfigOrigin}): " + string.Join(", ", checkpoint.Config.Keys.Where(k => !k.StartsWith('_')).Order()
+                .Select(k => $"{k}={ConfigValue(checkpoint.Config, k)}")));
+        }
+        catch (AccelAesException e)
+        {
+            Ui.Info($"  maps to: {FluxConfigName}, but it cannot be loaded as it is: {e.Message}");
+        }
+    }
+
+    private const string FluxConfigName = Loader.Diffusers.Configs.FluxTransformerConfig.ClassName;
 
     /// <summary>Lists a model or component folder; returns how many weights files could not be read.</summary>
     private static int InspectFolder(string path, bool listTensors)

@@ -1,0 +1,40 @@
+namespace AccelAes.Loader.SingleFile;
+
+/// <summary>The key layout of a checkpoint file.</summary>
+public enum CheckpointLayout
+{
+    /// <summary>diffusers' own parameter names (<c>transformer_blocks.0.attn.to_q.weight</c>): read as they are.</summary>
+    Diffusers,
+    /// <summary>Black Forest Labs' FLUX.1 layout (<c>double_blocks.N</c>, <c>single_blocks.N</c>, fused qkv / linear1).</summary>
+    BflFlux,
+}
+
+/// <summary>How a checkpoint stores its weights.</summary>
+public enum WeightEncoding
+{
+    /// <summary>F32 / F16 / BF16 only.</summary>
+    Float,
+    /// <summary>Some tensors are F8_E4M3 / F8_E5M2, decoded exactly (no scales).</summary>
+    Fp8,
+    /// <summary>ComfyUI "scaled fp8": fp8 codes times a per-tensor <c>&lt;module&gt;.scale_weight</c>.</summary>
+    ScaledFp8,
+}
+
+/// <summary>What <see cref="CheckpointFormatDetector"/> found in a file's keys and dtypes.</summary>
+/// <param name="KeyPrefix">The ComfyUI / SAI prefix removed from keys (<c>model.diffusion_model.</c>), or empty.</param>
+public sealed record CheckpointFormat(CheckpointLayout Layout, string KeyPrefix, WeightEncoding Encoding)
+{
+    /// <summary>For example "BFL FLUX.1 layout, ComfyUI prefix 'model.diffusion_model.', scaled fp8 (scale_weight)".</summary>
+    public string Describe()
+    {
+        string layout = Layout == CheckpointLayout.BflFlux ? "BFL FLUX.1 single-file layout" : "diffusers layout";
+        string prefix = KeyPrefix.Length == 0 ? "" : $", ComfyUI-prefixed ('{KeyPrefix}' removed)";
+        string encoding = Encoding switch
+        {
+            WeightEncoding.Fp8 => ", fp8 weights (decoded exactly to fp32)",
+            WeightEncoding.ScaledFp8 => ", ComfyUI scaled fp8 (decoded × scale_weight)",
+            _ => "",
+        };
+        return layout + prefix + encoding;
+    }
+}
