@@ -35,8 +35,9 @@ public sealed record TransformerWeights(IReadOnlyList<WeightTally> Blocks, Weigh
         long d = c.InnerDim, headDim = c.AttentionHeadDim;
         bool qkNorm = c.QkNorm is not null;
         var rest = new WeightTally();
-        // pos_embed: the patch conv [D, C, p, p] (run as a matmul) and the stored sin-cos table of the published checkpoints.
-        rest.AddLinearWeight(d, (long)c.InChannels * c.PatchSize * c.PatchSize).Tensor(d);
+        // pos_embed: the patch conv [D, C, p, p] and its bias (a 4-D tensor: fp8 keeps convolutions), and the stored
+        // sin-cos table of the published checkpoints.
+        rest.Tensor(d * c.InChannels * c.PatchSize * c.PatchSize).Tensor(d);
         rest.Tensor((long)c.PosEmbedMaxSize * c.PosEmbedMaxSize * d);
         rest.Linear(256, d).Linear(d, d); // time_text_embed.timestep_embedder
         rest.Linear(c.PooledProjectionDim, d).Linear(d, d); // time_text_embed.text_embedder
