@@ -80,8 +80,17 @@ internal static class PlanCommand
         if (typed is not null) return (ByteSize.Parse(typed, "--memory"), "--memory");
         var detection = CudaDevice.Detect();
         if (!detection.IsAvailable) return (null, $"no limit given (no CUDA device: {detection.Reason})");
-        using var context = CudaContext.RetainPrimary(0);
-        var (free, _) = context.MemoryInfo();
-        return ((long)free, $"free memory of {detection.Devices[0].Name}");
+        var device = detection.Devices[0];
+        try
+        {
+            using var context = CudaContext.RetainPrimary(0);
+            var (free, _) = context.MemoryInfo();
+            return ((long)free, $"free memory of {device.Name}");
+        }
+        catch (CudaException e)
+        {
+            // A device that lists but cannot take a context (exclusive mode, out of memory): plan against its size, and say so.
+            return ((long)device.TotalMemoryBytes, $"total memory of {device.Name} (free memory unavailable: {e.Message})");
+        }
     }
 }
