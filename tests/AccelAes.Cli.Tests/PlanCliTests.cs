@@ -95,6 +95,17 @@ public class PlanCliTests(CliCache cache) : IClassFixture<CliCache>
     }
 
     [Fact]
+    public void An_accelerated_schedule_keeps_a_second_step_graph_whose_pool_holds_another_forward()
+    {
+        var dense = Plan("--arch", "lumina-next-sft");
+        var accelerated = Plan("--arch", "lumina-next-sft", "--accel", "accelaes");
+        Assert.Equal(1, dense.GetProperty("step_graphs").GetInt32());
+        Assert.Equal(0, Bytes(dense, "activation_bytes", "graph_pools"));
+        Assert.Equal(2, accelerated.GetProperty("step_graphs").GetInt32());
+        Assert.Equal(Bytes(accelerated, "activation_bytes", "denoise_forward"), Bytes(accelerated, "activation_bytes", "graph_pools"));
+    }
+
+    [Fact]
     public void The_image_size_scales_the_decode_estimate()
     {
         long small = Bytes(Plan("--arch", "flux-dev", "--width", "512", "--height", "512"), "activation_bytes", "decode");

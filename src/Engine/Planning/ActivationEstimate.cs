@@ -6,8 +6,11 @@ namespace AccelAes.Engine.Planning;
 /// <summary>Peak activation bytes of each phase of one generation, and what the denoise figure includes.</summary>
 public sealed record PhaseActivations(long Encode, long DenoiseForward, long SparseCaches, long PipelineState, long Decode)
 {
-    /// <summary>Denoise: one forward's intermediates + the SkipSparse caches + latents, velocities and text embeddings.</summary>
-    public long Denoise => DenoiseForward + SparseCaches + PipelineState;
+    /// <summary>The pools of further captured step graphs, each holding a forward's intermediates (see <see cref="MemoryPlanRequest.StepGraphs"/>).</summary>
+    public long GraphPools { get; init; }
+
+    /// <summary>Denoise: one forward's intermediates, other graphs' pools, the SkipSparse caches, latents, velocities and text embeddings.</summary>
+    public long Denoise => DenoiseForward + GraphPools + SparseCaches + PipelineState;
 }
 
 /// <summary>
@@ -35,8 +38,9 @@ public static class ActivationEstimate
     /// <param name="activationBytes">Bytes per activation element (2: the CUDA backend computes in bf16).</param>
     /// <param name="cfgBatch">Images per forward (2 for batched classifier-free guidance, else 1).</param>
     /// <param name="cacheBatch">Images the SkipSparse caches hold (both CFG branches, batched or two-pass).</param>
+    /// <param name="stepGraphs">Captured step graphs alive at once; each beyond the first holds another forward's intermediates.</param>
     public static PhaseActivations Estimate(RealConfig config, IReadOnlyList<PlannedComponent> components, int width, int height,
-        int pixelsPerToken, int cfgBatch, int cacheBatch, bool skipSparse, bool sparseFeedForward, int activationBytes = 2)
+        int pixelsPerToken, int cfgBatch, int cacheBatch, bool skipSparse, bool sparseFeedForward, int stepGraphs = 1, int activationBytes = 2)
     {
         long imageTokens = (long)(width / pixelsPerToken) * (height / pixelsPerToken);
         long textTokens = config.TextTokens;
@@ -49,7 +53,7 @@ public static class ActivationEstimate
         long state = 5 * latentElements * 4 + textEmbeddings;
         var vae = components.FirstOrDefault(c => c.Vae is not null)?.Vae;
         long decode = vae is null ? 0 : DecodePeak(vae, width, height, activationBytes);
-        return new PhaseActivations(encode, forward, caches, state, decode);
+        return new PhaseActivations(encode, forward, caches, state, decode) { GraphPools = (stepGraphs - 1) * forward };
     }
 
     /// <summary>

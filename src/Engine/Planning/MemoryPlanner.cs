@@ -33,7 +33,7 @@ public static class MemoryPlanner
         long largestBlock = blocks?.LargestBlockBytes(r.Precision) ?? transformer;
         long streamed = blocks is null ? transformer : blocks.Rest.Bytes(r.Precision) + 2 * largestBlock;
         var act = ActivationEstimate.Estimate(r.Architecture.Config, r.Components, r.Width, r.Height, r.Architecture.PixelsPerToken,
-            r.ForwardBatch, r.CacheBatch, r.SkipSparse, r.SparseFeedForward);
+            r.ForwardBatch, r.CacheBatch, r.SkipSparse, r.SparseFeedForward, r.StepGraphs);
         long all = encoders + transformer + vae;
         PolicyPeak[] policies =
         [

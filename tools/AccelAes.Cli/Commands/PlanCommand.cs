@@ -63,12 +63,25 @@ internal static class PlanCommand
                 : FolderComponents.Of(modelDir, PlannedTextTokens(architecture), parse.GetValue(variant));
             var (limit, limitSource) = MemoryLimit(parse.GetValue(memory));
             var plan = MemoryPlanner.Plan(new MemoryPlanRequest(architecture, components, w, h, parse.GetValue(guidanceMode) == GuidanceMode.Batched,
-                options.SkipSparse, options.SparseFeedForward, parse.GetValue(weights) == "fp8" ? WeightPrecision.Fp8 : WeightPrecision.AsStored, limit));
+                options.SkipSparse, options.SparseFeedForward, parse.GetValue(weights) == "fp8" ? WeightPrecision.Fp8 : WeightPrecision.AsStored, limit)
+            {
+                StepGraphs = StepGraphsKept(architecture, options, w, h),
+            });
             PlanReport.Print(plan, limitSource, options.Preset);
             if (parse.GetValue(json) is { } path) PlanReport.WriteJson(path, plan, limitSource);
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The step graphs a CUDA run keeps alive: one per computed step kind of the schedule (Full, FullCaptureMask,
+    /// FullFillCache, Sparse), at most StepGraph's capacity of 2 — each holds its own forward's activations.
+    /// </summary>
+    private static int StepGraphsKept(ModelArchitecture a, AccelerationOptions options, int width, int height)
+    {
+        var schedule = StepSchedule.Create(options, a.Sigmas(a.Defaults.Steps, a.ImageTokens(width, height)), a.Config.CostModel(a.ImageTokens(width, height)), null);
+        return Math.Min(2, schedule.Steps.Where(e => e.Kind.IsComputed()).Select(e => e.Kind).Distinct().Count());
     }
 
     /// <summary>T5 tokens for SD3 (333 joint tokens = 77 CLIP + 256 T5), the sequence length otherwise.</summary>

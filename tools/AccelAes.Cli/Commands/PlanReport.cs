@@ -24,7 +24,7 @@ internal static class PlanReport
         var phases = Ui.Table("phase", "activations (estimate)", "what");
         phases.AddCells("encode", ByteSize.Format(a.Encode), "widest text encoder layer");
         phases.AddCells("denoise", ByteSize.Format(a.Denoise),
-            $"forward {ByteSize.Format(a.DenoiseForward)} + SkipSparse caches {ByteSize.Format(a.SparseCaches)} + latents/text {ByteSize.Format(a.PipelineState)}");
+            $"forward {ByteSize.Format(a.DenoiseForward)} + other step graphs {ByteSize.Format(a.GraphPools)} + SkipSparse caches {ByteSize.Format(a.SparseCaches)} + latents/text {ByteSize.Format(a.PipelineState)}");
         phases.AddCells("decode", ByteSize.Format(a.Decode), "VAE decoder at the image size");
         Ui.Show(phases);
         var policies = Ui.Table("policy", "encode", "denoise", "decode", "peak", "fits", "generate");
@@ -64,6 +64,7 @@ internal static class PlanReport
         w.WriteNumber("height", r.Height);
         w.WriteString("weights", r.Precision == WeightPrecision.Fp8 ? "fp8" : "bf16");
         w.WriteNumber("forward_batch", r.ForwardBatch);
+        w.WriteNumber("step_graphs", r.StepGraphs);
         if (r.MemoryBytes is long memory) w.WriteNumber("memory_bytes", memory);
         else w.WriteNull("memory_bytes");
         w.WriteString("memory_source", limitSource);
@@ -84,6 +85,7 @@ internal static class PlanReport
         w.WriteNumber("encode", a.Encode);
         w.WriteNumber("denoise", a.Denoise);
         w.WriteNumber("denoise_forward", a.DenoiseForward);
+        w.WriteNumber("graph_pools", a.GraphPools);
         w.WriteNumber("sparse_caches", a.SparseCaches);
         w.WriteNumber("decode", a.Decode);
         w.WriteEndObject();
