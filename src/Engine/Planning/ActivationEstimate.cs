@@ -23,17 +23,21 @@ public sealed record PhaseActivations(long Encode, long DenoiseForward, long Spa
 public static class ActivationEstimate
 {
     /// <summary>
-    /// Live [B, S, D] tensors at the widest point of an MMDiT / FLUX double-stream block (its MLP): the residual stream,
-    /// the modulated input, q, k, v and the attention output (still referenced by the block), the 4D-wide MLP hidden
-    /// and its GELU, and the MLP output.
+    /// [B, S, D]-sized tensors an MMDiT / FLUX double-stream block allocates in its attention half, counted as if none
+    /// were returned before it ends (intermediates nobody disposes go back to the pool only when the GC runs): the
+    /// residual stream and the modulated input, the q/k/v projections, the q/k RMS norms, the joint concatenations
+    /// of q, k, v (FluxAttention / JointAttention), the attention output and the output projections — 1 + 1 + 3 + 2
+    /// + 3 + 1 + 1 = 12, plus RoPE's rotated q and k on FLUX (Sd3 has none; the larger is kept for both: 14).
+    /// The FFN half (modulated input, its LayerNorm, the 4D hidden with fused GELU, output) is smaller.
     /// </summary>
-    public const int JointBlockUnits = 1 + 1 + 4 + 4 + 4 + 1;
+    public const int JointBlockUnits = 1 + 1 + 3 + 2 + 3 + 2 + 1 + 1;
 
     /// <summary>
-    /// FLUX single-stream block: residual, modulated input, q, k, v, attention output, the 4D MLP hidden and its GELU,
-    /// the [attention, MLP] concatenation (5D) and proj_out's output.
+    /// FLUX single-stream block (FluxSingleTransformerBlock.Forward): residual, modulated input, proj_mlp's 4D output
+    /// (GELU fused), the attention's q/k/v projections, q/k norms, rotated q/k and output, the [attention, MLP]
+    /// concatenation (5D) and proj_out's output.
     /// </summary>
-    public const int FluxSingleBlockUnits = 1 + 1 + 4 + 4 + 4 + 5 + 1;
+    public const int FluxSingleBlockUnits = 1 + 1 + 4 + 3 + 2 + 2 + 1 + 5 + 1;
 
     /// <param name="activationBytes">Bytes per activation element (2: the CUDA backend computes in bf16).</param>
     /// <param name="cfgBatch">Images per forward (2 for batched classifier-free guidance, else 1).</param>
