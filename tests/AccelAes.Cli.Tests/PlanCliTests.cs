@@ -131,6 +131,31 @@ public class PlanCliTests(CliCache cache) : IClassFixture<CliCache>
     }
 
     [Fact]
+    public void Variant_selects_the_weight_files_the_plan_reads()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        var plain = Plan("--model", folder);
+        foreach (string file in Directory.EnumerateFiles(folder, "*.safetensors", SearchOption.AllDirectories))
+            File.Move(file, file[..^".safetensors".Length] + ".fp16.safetensors");
+
+        var r = cache.Run("plan", "--model", folder);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("fp16", CliCache.Flat(r.All));
+        var variant = Plan("--model", folder, "--variant", "fp16");
+        Assert.Equal(plain.GetProperty("weight_bytes").ToString(), variant.GetProperty("weight_bytes").ToString());
+    }
+
+    [Fact]
+    public void Help_lists_every_model_name()
+    {
+        var r = CliRunner.Run("plan", "--help");
+        Assert.True(r.ExitCode == 0, r.All);
+        string help = CliCache.Flat(r.Output);
+        foreach (string name in AccelAes.Engine.Benchmarks.ModelArchitectures.AllNames) Assert.Contains(name, help);
+    }
+
+    [Fact]
     public void Without_memory_the_plan_uses_the_devices_free_memory_or_says_no_limit_was_given()
     {
         var plan = Plan("--arch", "flux-dev");
