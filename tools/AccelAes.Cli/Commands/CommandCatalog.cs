@@ -11,6 +11,7 @@ internal static class CommandCatalog
         TokenizeCommand.Create(),
         DenoiseCommand.Create(),
         ExplainCommand.Create(),
+        PlanCommand.Create(),
         ForwardCommand.Create(),
         InspectCommand.Create(),
         MakeTinyCommand.Create(),

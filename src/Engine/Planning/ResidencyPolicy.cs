@@ -1,0 +1,28 @@
+namespace AccelAes.Engine.Planning;
+
+/// <summary>Which weights are on the device in which phase.</summary>
+public enum ResidencyPolicy
+{
+    /// <summary>Every component resident from load to the end (what generate does today).</summary>
+    None,
+
+    /// <summary>Text encoders on the device only while encoding, freed before the transformer is uploaded.</summary>
+    Encoders,
+
+    /// <summary>As <see cref="Encoders"/>, and transformer blocks streamed: two block buffers (one computing, one uploading) plus the rest.</summary>
+    Sequential,
+}
+
+public static class ResidencyPolicies
+{
+    /// <summary>The name the CLI and JSON use.</summary>
+    public static string Name(this ResidencyPolicy p) => p switch
+    {
+        ResidencyPolicy.None => "none",
+        ResidencyPolicy.Encoders => "encoders",
+        _ => "sequential",
+    };
+
+    /// <summary>Whether <c>generate</c> can run under it today (the offload policies are not implemented in the runtime yet).</summary>
+    public static bool RuntimeSupports(this ResidencyPolicy p) => p == ResidencyPolicy.None;
+}
