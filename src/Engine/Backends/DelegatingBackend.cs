@@ -190,6 +190,9 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
     public void EulerStepInPlace(Tensor latents, Tensor velocity, float dt) =>
         Call(nameof(EulerStepInPlace), () => Inner.EulerStepInPlace(U(latents)!, U(velocity)!, dt));
 
+    public Tensor AbsDifferenceSums(Tensor a, Tensor b) =>
+        W(Call(nameof(AbsDifferenceSums), () => Inner.AbsDifferenceSums(U(a)!, U(b)!)));
+
     public int CountNonFinite(Tensor x) => Call(nameof(CountNonFinite), () => Inner.CountNonFinite(U(x)!));
 }
 

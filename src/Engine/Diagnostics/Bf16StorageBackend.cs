@@ -18,7 +18,8 @@ namespace AccelAes.Engine.Diagnostics;
 /// The device's dtype rules (CudaBackend.*.cs), followed here: uploads of values stay fp32 (timesteps, latents, RoPE
 /// tables), weights are bf16; Linear, attention, the norms, modulation, convolution, softmax, RoPE and timestep
 /// embeddings always write bf16 (attention's affinity stays fp32); every other op (adds, scales, activations,
-/// guidance, extrapolation, layout) writes fp32 when all its inputs are fp32 and bf16 otherwise; an in-place op
+/// guidance, extrapolation, layout) writes fp32 when all its inputs are fp32 and bf16 otherwise, except the
+/// reductions read back to the host (TeaCache's AbsDifferenceSums), which always write fp32; an in-place op
 /// rounds its target unless the target is fp32. Rounding FLUX's 1000·t to bf16, which a rule-blind rounding does,
 /// would move its timestep embedding twenty times more than anything the device does.
 /// </remarks>
@@ -32,6 +33,9 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
         nameof(TimestepEmbedding),
     };
 
+    /// <summary>The ops whose output the CUDA backend always allocates as fp32, whatever its inputs.</summary>
+    private static readonly HashSet<string> AlwaysFp32 = new(StringComparer.Ordinal) { nameof(AbsDifferenceSums) };
+
     /// <summary>Storage (a CPU tensor's array: views such as reshapes share it) that is fp32 on the device.</summary>
     private readonly ConditionalWeakTable<float[], object> _fp32 = [];
 
@@ -40,7 +44,7 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     protected override T Call<T>(string op, Func<T> run)
     {
         var result = RunRecordingInputs(run, out var inputs);
-        bool fp32 = op == nameof(Upload) || (!AlwaysBf16.Contains(op) && AllFp32(inputs));
+        bool fp32 = op == nameof(Upload) || AlwaysFp32.Contains(op) || (!AlwaysBf16.Contains(op) && AllFp32(inputs));
         switch (result)
         {
             case CpuTensor tensor when fp32:

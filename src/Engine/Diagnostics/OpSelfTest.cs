@@ -420,6 +420,13 @@ public static class OpSelfTest
             Run = (be, t) => be.Extrapolate(t[0], t[1], 0.5f) });
         cases.Add(new OpCase { Op = "Extrapolate", Description = "[300] F32 c −1.3", Inputs = [new("a", [300], InputKind.F32), new("b", [300], InputKind.F32)],
             Run = (be, t) => be.Extrapolate(t[0], t[1], -1.3f) });
+        // TeaCache's distance sums: element counts off the block size; the second one needs more than 256 blocks,
+        // so the finishing pass loops over the partials.
+        cases.Add(new OpCase { Op = "AbsDifferenceSums", Description = "[3,7,45]", Inputs = [new("a", [3, 7, 45]), new("b", [3, 7, 45])],
+            Run = (be, t) => be.AbsDifferenceSums(t[0], t[1]) });
+        cases.Add(new OpCase { Op = "AbsDifferenceSums", Description = "[2,1000,33] F32",
+            Inputs = [new("a", [2, 1000, 33], InputKind.F32), new("b", [2, 1000, 33], InputKind.F32, Magnitude: 3f)],
+            Run = (be, t) => be.AbsDifferenceSums(t[0], t[1]) });
     }
 
     private static void AddNorms(List<OpCase> cases)
@@ -652,5 +659,6 @@ public static class OpSelfTest
         E("ScatterRowsInPlace", "source shape", [new("d", [4, 3]), new("i", [2], InputKind.Indices, 4), new("s", [3, 3])],
             (be, t) => { be.ScatterRowsInPlace(t[0], t[1], t[2]); return t[0]; });
         E("Extrapolate", "shapes", [new("a", [2, 3]), new("b", [3, 2])], (be, t) => be.Extrapolate(t[0], t[1], 1f));
+        E("AbsDifferenceSums", "shapes", [new("a", [2, 3]), new("b", [3, 2])], (be, t) => be.AbsDifferenceSums(t[0], t[1]));
     }
 }

@@ -172,6 +172,14 @@ public interface IBackend : IDisposable
     /// <summary>StepCache extrapolation in fp32: fma(coefficient, latest − previous, latest) (the rounding is part of the contract).</summary>
     Tensor Extrapolate(Tensor latest, Tensor previous, float coefficient);
 
+    /// <summary>
+    /// The two sums TeaCache's relative L1 distance needs, over every element of two same-shaped tensors: a [2] F32
+    /// tensor holding Σ|a − b| and Σ|b|. Each difference is rounded to fp32, and the sums are accumulated in fp64 and
+    /// rounded to fp32 once at the end, so the result does not depend on the summation order beyond that last rounding
+    /// (the backends agree within one fp32 ulp) and is identical on every run of the same backend.
+    /// </summary>
+    Tensor AbsDifferenceSums(Tensor a, Tensor b);
+
     /// <summary>Euler step in fp32, in place: latents += dt·velocity.</summary>
     void EulerStepInPlace(Tensor latents, Tensor velocity, float dt);
 

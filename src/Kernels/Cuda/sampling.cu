@@ -14,6 +14,17 @@
 //                               prev_sample.to(model dtype)) are supported too.
 //   count_nonfinite_bf16/_f32   *count += number of NaN/±∞ elements (the host zeroes it first); per-warp
 //                               totals, one atomic per warp
+//   abs_difference_partials_bf16/_f32  TeaCache's distance sums, pass 1: each block's Σ|a − b| and Σ|b| (each
+//                               difference rounded to fp32, then accumulated in fp64: per thread, across the
+//                               warp by shuffles, across the block's warps in shared memory) written to
+//                               partials[2·block], partials[2·block + 1]; launched with ABS_DIFF_BLOCK threads
+//   abs_difference_finish       pass 2, one block of ABS_DIFF_BLOCK threads: adds the blocks' partials in a
+//                               fixed order and rounds each sum to fp32 once (out[0] = Σ|a − b|, out[1] = Σ|b|).
+//                               No atomics: the grid size depends on n only, so every run (and every replay of
+//                               a CUDA graph) adds the same numbers in the same order and gives the same bits.
+//                               Error against the exact sum of the fp32 terms: at most one fp32 rounding
+//                               (fp64 accumulation of ≤ 2⁶³ non-negative terms stays within n·2⁻⁵³ relative,
+//                               far below half an fp32 ulp for any tensor that fits in memory)
 // Shape: grid-stride, one element per thread per iteration.
 #include "common.cuh"
 
@@ -65,6 +76,72 @@ extern "C" __global__ void extrapolate_bf16(const bf16* latest, const bf16* prev
 
 extern "C" __global__ void extrapolate_f32(const float* latest, const float* previous, float* out, float c, u64 n) {
     extrapolate(latest, previous, out, c, n);
+}
+
+#define ABS_DIFF_BLOCK 256
+
+__device__ __forceinline__ double warp_reduce_sum_f64(double v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(ACCELAES_FULL_MASK, v, offset);
+    return v;
+}
+
+// Both sums of the block in thread 0 (the others return partial values). Every thread must call it.
+__device__ __forceinline__ void block_reduce_pair_f64(double& first, double& second) {
+    __shared__ double scratch[2][ABS_DIFF_BLOCK / 32];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    first = warp_reduce_sum_f64(first);
+    second = warp_reduce_sum_f64(second);
+    if (lane == 0) {
+        scratch[0][warp] = first;
+        scratch[1][warp] = second;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        first = lane < ABS_DIFF_BLOCK / 32 ? scratch[0][lane] : 0.0;
+        second = lane < ABS_DIFF_BLOCK / 32 ? scratch[1][lane] : 0.0;
+        first = warp_reduce_sum_f64(first);
+        second = warp_reduce_sum_f64(second);
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void abs_difference_partials(const T* a, const T* b, double* partials, u64 n) {
+    double difference = 0.0, magnitude = 0.0;
+    ACCELAES_GRID_STRIDE(i, n) {
+        const float y = load_f32(b, i);
+        difference += (double)fabsf(__fsub_rn(load_f32(a, i), y));
+        magnitude += (double)fabsf(y);
+    }
+    block_reduce_pair_f64(difference, magnitude);
+    if (threadIdx.x == 0) {
+        partials[2 * (u64)blockIdx.x] = difference;
+        partials[2 * (u64)blockIdx.x + 1] = magnitude;
+    }
+}
+
+extern "C" __global__ __launch_bounds__(ABS_DIFF_BLOCK) void abs_difference_partials_bf16(const bf16* __restrict__ a, const bf16* __restrict__ b,
+                                                                               double* partials, u64 n) {
+    abs_difference_partials(a, b, partials, n);
+}
+
+extern "C" __global__ __launch_bounds__(ABS_DIFF_BLOCK) void abs_difference_partials_f32(const float* __restrict__ a, const float* __restrict__ b,
+                                                                              double* partials, u64 n) {
+    abs_difference_partials(a, b, partials, n);
+}
+
+extern "C" __global__ __launch_bounds__(ABS_DIFF_BLOCK) void abs_difference_finish(const double* __restrict__ partials, u32 blocks, float* out) {
+    double difference = 0.0, magnitude = 0.0;
+    for (u32 i = threadIdx.x; i < blocks; i += ABS_DIFF_BLOCK) {
+        difference += partials[2 * (u64)i];
+        magnitude += partials[2 * (u64)i + 1];
+    }
+    block_reduce_pair_f64(difference, magnitude);
+    if (threadIdx.x == 0) {
+        out[0] = (float)difference;
+        out[1] = (float)magnitude;
+    }
 }
 
 template <typename TX, typename TV>

@@ -135,6 +135,49 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
     }
 
     [SkippableFact]
+    public void AbsDifferenceSums_AddsInFp64_MatchesTheCpuBitForBit_AndRerunsGiveIdenticalBits()
+    {
+        var gpu = Gpu;
+        // 2²⁴ and 70 000 ones: a running fp32 sum stays at 2²⁴; fp64 keeps every partial exact, and the total
+        // 2²⁴ + 70 000 is even, so fp32 holds it. 274 blocks: the finishing pass loops over the partials.
+        var values = new float[70_001];
+        Array.Fill(values, 1f);
+        values[0] = 16_777_216f;
+        using var b = gpu.Upload(values, new Shape(70_001));
+        using var a = gpu.Upload(new float[70_001], new Shape(70_001));
+        using var first = gpu.AbsDifferenceSums(a, b);
+        Assert.Equal(DType.F32, first.DType);
+        float[] sums = gpu.Download(first);
+        Assert.Equal([16_847_216f, 16_847_216f], sums);
+        using var again = gpu.AbsDifferenceSums(a, b);
+        Assert.Equal(sums.Select(BitConverter.SingleToInt32Bits), gpu.Download(again).Select(BitConverter.SingleToInt32Bits));
+        // The bf16 kernel (bf16 holds 2²⁴ and 1 exactly) gives the same fp32 sums.
+        using var a16 = gpu.Zeros(new Shape(70_001));
+        using var b16 = gpu.UploadBf16(values, new Shape(70_001));
+        using var bf16Sums = gpu.AbsDifferenceSums(a16, b16);
+        Assert.Equal(DType.F32, bf16Sums.DType);
+        Assert.Equal(sums, gpu.Download(bf16Sums));
+
+        // One block whose eight warps each hold 2²⁴ and 31 quarters: an fp32 warp sum drops 1.75 of each 7.75, and the
+        // block's total lands one fp32 ulp (16) below the correctly rounded 2²⁷ + 62.
+        float[] peaks = Enumerable.Range(0, 256).Select(i => i % 32 == 0 ? 16_777_216f : 0.25f).ToArray();
+        using var gp = gpu.Upload(peaks, new Shape(256));
+        using var gz = gpu.Upload(new float[256], new Shape(256));
+        float exact = (float)(8 * 16_777_216.0 + 248 * 0.25);
+        Assert.Equal([exact, exact], gpu.Download(gpu.AbsDifferenceSums(gz, gp)));
+
+        // Random values over six decades: fp64 sums in any order round to the CPU's fp32 result bit for bit (they could
+        // differ only if the exact sum lay within 2⁻⁵³ relative of a rounding boundary); fp32 partial sums would not.
+        var rng = new Random(5);
+        float[] x = Enumerable.Range(0, 70_001).Select(_ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-3, 4)))).ToArray();
+        float[] y = Enumerable.Range(0, 70_001).Select(_ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-3, 4)))).ToArray();
+        float[] expected = fixture.Cpu.Download(fixture.Cpu.AbsDifferenceSums(fixture.Cpu.Upload(x, new Shape(70_001)), fixture.Cpu.Upload(y, new Shape(70_001))));
+        using var gx = gpu.Upload(x, new Shape(70_001));
+        using var gy = gpu.Upload(y, new Shape(70_001));
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), gpu.Download(gpu.AbsDifferenceSums(gx, gy)).Select(BitConverter.SingleToInt32Bits));
+    }
+
+    [SkippableFact]
     public void UploadWeight_StreamsThroughSeveralStagingChunks()
     {
         CudaTests.SkipUnless(fixture.Backend is not null, fixture.SkipReason);

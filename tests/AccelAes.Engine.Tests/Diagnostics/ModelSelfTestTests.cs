@@ -43,6 +43,20 @@ public class ModelSelfTestTests
     }
 
     [Fact]
+    public void TheBf16StorageReference_KeepsTheDistanceSumsInFp32_AsTheDeviceWritesThem()
+    {
+        using var cpu = new CpuBackend();
+        using var storage = new Bf16StorageBackend(cpu);
+        // 257 bf16 ones against bf16 zeros: both sums are 257, which bf16 cannot hold (it would round to 256).
+        byte[] ones = new byte[2 * 257];
+        for (int i = 0; i < 257; i++) { ones[2 * i] = 0x80; ones[2 * i + 1] = 0x3F; }
+        var a = storage.UploadWeight(ones, DType.BF16, new Shape(257));
+        var b = storage.UploadWeight(new byte[2 * 257], DType.BF16, new Shape(257));
+        Assert.Equal([257f, 0f], storage.Download(storage.AbsDifferenceSums(a, b)));
+        Assert.Equal([257f, 257f], storage.Download(storage.AbsDifferenceSums(b, a)));
+    }
+
+    [Fact]
     public void TheBf16StorageReference_RoundsEveryOpOutput_AndCostsTheVaeMoreThanItsWeightsAlone()
     {
         using var cpu = new CpuBackend();

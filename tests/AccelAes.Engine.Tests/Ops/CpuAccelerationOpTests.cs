@@ -65,6 +65,31 @@ public class CpuAccelerationOpTests
     }
 
     [Fact]
+    public void AbsDifferenceSums_gives_the_L1_norms_of_the_difference_and_of_the_second_input()
+    {
+        var a = _cpu.Upload([1f, -2f, 3.5f, 0f], new Shape(2, 2));
+        var b = _cpu.Upload([0.5f, 1f, -1f, -0.25f], new Shape(2, 2));
+        var sums = _cpu.AbsDifferenceSums(a, b);
+        Assert.Equal(new Shape(2), sums.Shape);
+        // |1 − 0.5| + |−2 − 1| + |3.5 + 1| + |0 + 0.25| = 8.25; |0.5| + |1| + |−1| + |−0.25| = 2.75.
+        Assert.Equal([8.25f, 2.75f], _cpu.Download(sums));
+        Assert.Throws<ArgumentException>(() => _cpu.AbsDifferenceSums(a, _cpu.Upload(new float[4], new Shape(4))));
+    }
+
+    [Fact]
+    public void AbsDifferenceSums_accumulates_beyond_float32()
+    {
+        // 2²⁴ followed by a thousand ones: a float32 running sum stays at 2²⁴ (each +1 rounds away), the fp64 sum
+        // is 2²⁴ + 1000, which float32 represents exactly.
+        float[] values = new float[1001];
+        Array.Fill(values, 1f);
+        values[0] = 16_777_216f;
+        var b = _cpu.Upload(values, new Shape(1001));
+        float[] sums = _cpu.Download(_cpu.AbsDifferenceSums(_cpu.Zeros(new Shape(1001)), b));
+        Assert.Equal([16_778_216f, 16_778_216f], sums);
+    }
+
+    [Fact]
     public void Attention_with_affinity_returns_the_weighted_probability_sums()
     {
         int batch = 2, sq = 7, sk = 9, hq = 4, hkv = 2, d = 8;

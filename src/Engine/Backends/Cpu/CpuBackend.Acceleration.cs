@@ -2,7 +2,10 @@ using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Backends.Cpu;
 
-/// <summary>Ops of the AccelAes method: row scatter for SkipSparse caches, spatial guidance, StepCache extrapolation.</summary>
+/// <summary>
+/// Ops of the acceleration methods: row scatter for SkipSparse caches, spatial guidance, StepCache extrapolation,
+/// TeaCache's distance sums.
+/// </summary>
 public sealed partial class CpuBackend
 {
     public void ScatterRowsInPlace(Tensor destination, Tensor indices, Tensor source)
@@ -54,6 +57,24 @@ public sealed partial class CpuBackend
         var y = New(latest.Shape);
         StepCacheArithmetic(C(latest).Span, C(previous).Span, coefficient, y.Span);
         return y;
+    }
+
+    /// <summary>
+    /// Σ|a − b| and Σ|b| as a [2] F32 tensor: each difference rounded to fp32, summed in fp64 in index order (the
+    /// reference the CUDA kernel is held to), rounded to fp32 once.
+    /// </summary>
+    public Tensor AbsDifferenceSums(Tensor a, Tensor b)
+    {
+        RequireSameShape(a, b, "AbsDifferenceSums");
+        ReadOnlySpan<float> x = C(a).Span, y = C(b).Span;
+        double difference = 0, magnitude = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float d = x[i] - y[i];
+            difference += Math.Abs(d);
+            magnitude += Math.Abs(y[i]);
+        }
+        return Upload([(float)difference, (float)magnitude], new Shape(2));
     }
 
     /// <summary>latest + c·(latest − previous) as <see cref="Acceleration.StepCacheMath.Extrapolate"/> defines it.</summary>

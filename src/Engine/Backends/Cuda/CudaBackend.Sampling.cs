@@ -64,6 +64,39 @@ public sealed partial class CudaBackend
         Elementwise(kernel, n, cx.Pointer, cv.Pointer, dt, n);
     }
 
+    /// <summary>Threads per block of both abs_difference kernels (ABS_DIFF_BLOCK in sampling.cu).</summary>
+    private const int AbsDifferenceBlock = 256;
+
+    /// <summary>Most blocks of the first abs_difference pass (a few waves on any GPU; the second pass reads one pair per block).</summary>
+    private const uint AbsDifferenceMaxBlocks = 1024;
+
+    /// <summary>
+    /// Σ|a − b| and Σ|b| as a [2] F32 tensor, in two launches and no atomics: per-block fp64 partial sums, then one
+    /// block adds them in a fixed order and rounds to fp32 (sampling.cu). The grid depends on the element count
+    /// only, so reruns and graph replays give identical bits; against the CPU's fp64 sum in index order the result
+    /// differs by at most one fp32 rounding. Nothing is read back: the caller downloads the pair when it decides.
+    /// </summary>
+    public Tensor AbsDifferenceSums(Tensor a, Tensor b)
+    {
+        RequireSameShape(a, b, "AbsDifferenceSums");
+        var ca = Float(a, "AbsDifferenceSums");
+        var cb = Float(b, "AbsDifferenceSums");
+        using var op = Enter("AbsDifferenceSums", a, b);
+        var sums = New(new Shape(2), DType.F32);
+        ulong n = (ulong)cb.ElementCount;
+        uint blocks = Math.Max(1u, LaunchConfig.GridStrideBlocks(n, AbsDifferenceBlock, AbsDifferenceMaxBlocks));
+        // Two fp64 values per block, held in an F32 temporary of four elements per block.
+        var partials = Temporary(new Shape(checked((int)blocks * 4)), DType.F32);
+        if (n == 0)
+            CudaDriver.MemsetD32Async(partials.Pointer, 0, 4, _stream, "AbsDifferenceSums");
+        else if (ca.DType == DType.F32 && cb.DType == DType.F32)
+            Launch("abs_difference_partials_f32", blocks, AbsDifferenceBlock, 0, ca.Pointer, cb.Pointer, partials.Pointer, n);
+        else
+            Launch("abs_difference_partials_bf16", blocks, AbsDifferenceBlock, 0, Bf16(ca).Pointer, Bf16(cb).Pointer, partials.Pointer, n);
+        Launch("abs_difference_finish", 1, AbsDifferenceBlock, 0, partials.Pointer, blocks, sums.Pointer);
+        return sums;
+    }
+
     /// <summary>Number of NaN/±∞ elements (waits for the queued work).</summary>
     public unsafe int CountNonFinite(Tensor x)
     {
