@@ -71,7 +71,7 @@ internal static class PngTextChunks
             head[4..].CopyTo(data);
             if (!TryFill(stream, data.AsSpan(4))) throw new AccelAesException($"{what}: chunk {type} is truncated.");
             uint stored = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(data.Length - 4));
-            if (PngCrc.Compute(data.AsSpan(0, data.Length - 4)) != stored)
+            if (System.IO.Hashing.Crc32.HashToUInt32(data.AsSpan(0, data.Length - 4)) != stored)
                 throw new AccelAesException($"{what}: a {type} chunk fails its CRC check (the file is damaged or was edited without updating the CRC).");
 
             var (keyword, value) = Decode(type, data.AsSpan(4, (int)length), what, ref textBytes);

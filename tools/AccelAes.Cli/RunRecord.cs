@@ -53,7 +53,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         if (variant is not null) yield return new(RunRecordKeys.Variant, variant);
         if (q.AesMaskClip is not null) yield return new(RunRecordKeys.AesMaskClip, Path.GetFullPath(q.AesMaskClip));
         yield return new(RunRecordKeys.Backend, backend);
-        yield return new(RunRecordKeys.Accel, PresetName(q.Acceleration.Preset));
+        yield return new(RunRecordKeys.Accel, AccelerationOptions.PresetName(q.Acceleration.Preset));
         yield return new(RunRecordKeys.AccelSet, JsonArray(q.Acceleration.Overrides.Select(o => $"{o.Key}={o.Value}")));
 
         // For information (not read back: a rerun recomputes them).
@@ -129,16 +129,6 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
 
         return new RunRecord(request, folder, reader.Optional(RunRecordKeys.Variant), backend);
     }
-
-    /// <summary>The preset as <c>--accel</c> spells it.</summary>
-    public static string PresetName(AccelerationPreset preset) => preset switch
-    {
-        AccelerationPreset.None => "none",
-        AccelerationPreset.StepCache => "stepcache",
-        AccelerationPreset.AccelAes => "accelaes",
-        AccelerationPreset.TeaCache => "teacache",
-        _ => preset.ToString().ToLowerInvariant(),
-    };
 
     private static string JsonArray(IEnumerable<string> values)
     {

@@ -241,7 +241,7 @@ public sealed record AccelerationOptions
             AccelerationOptions published = ForPreset(Preset, Backbone);
             var notes = new List<string>();
             if (published.MaskStep is int maskStep && MaskStep is null && Steps < MinimumStepsForAesMask)
-                notes.Add($"AesMask is off: the {Name(Preset)} preset captures its mask {maskStep} of {published.Steps} steps in, and with {Steps} steps " +
+                notes.Add($"AesMask is off: the {PresetName(Preset)} preset captures its mask {maskStep} of {published.Steps} steps in, and with {Steps} steps " +
                           $"(fewer than {MinimumStepsForAesMask}) too few would be left to use it; this run has no mask, spatial CFG or SkipSparse.");
             if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache)
                 notes.Add($"StepCache is off: with {Steps} steps (fewer than {MinimumStepsForStepCache}) each step covers too much of the trajectory " +
@@ -352,10 +352,13 @@ public sealed record AccelerationOptions
         if (grid is { } tokens)
         {
             options = options with { TokenGrid = tokens };
-            if (options.UsesMask && !options.MaskFits(tokens)) options = options with { MaskStep = null, SpatialCfg = false, SkipSparse = false };
+            if (options.UsesMask && !options.MaskFits(tokens)) options = options.WithoutMask();
         }
         return options;
     }
+
+    /// <summary>AesMask off, with the two components that need its mask (spatial CFG, SkipSparse).</summary>
+    private AccelerationOptions WithoutMask() => this with { MaskStep = null, SpatialCfg = false, SkipSparse = false };
 
     private static AccelerationOptions ScaledToSteps(AccelerationPreset preset, Backbone backbone, int steps)
     {
@@ -365,7 +368,7 @@ public sealed record AccelerationOptions
         var options = published with { Steps = steps };
         if (published.MaskStep is int maskStep)
             options = steps < MinimumStepsForAesMask
-                ? options with { MaskStep = null, SpatialCfg = false, SkipSparse = false }
+                ? options.WithoutMask()
                 : options with { MaskStep = Math.Max(1, Scaled(maskStep)) };
         if (published.Interval > 1)
             options = steps < MinimumStepsForStepCache
@@ -374,26 +377,22 @@ public sealed record AccelerationOptions
         return options;
     }
 
-    private static string Name(AccelerationPreset preset) => preset switch
-    {
-        AccelerationPreset.StepCache => "stepcache",
-        AccelerationPreset.AccelAes => "accelaes",
-        AccelerationPreset.TeaCache => "teacache",
-        _ => "none",
-    };
+    /// <summary>The preset names <c>--accel</c> takes (and the C ABI's <c>accel_preset</c>), both ways.</summary>
+    private static readonly KnobVocabulary<AccelerationPreset> PresetNames = new("accel",
+        (AccelerationPreset.None, "none", ["dense"]),
+        (AccelerationPreset.StepCache, "stepcache", ["step_cache"]),
+        (AccelerationPreset.AccelAes, "accelaes", []),
+        (AccelerationPreset.TeaCache, "teacache", []));
+
+    /// <summary>The preset as <c>--accel</c> spells it.</summary>
+    public static string PresetName(AccelerationPreset preset) => PresetNames.Name(preset);
 
     /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>, <c>teacache</c>.</summary>
     public static AccelerationOptions ForPreset(string preset, Backbone backbone) => ForPreset(ParsePreset(preset), backbone);
 
     /// <summary>Parses a preset name (case-insensitive).</summary>
-    public static AccelerationPreset ParsePreset(string name) => name?.Trim().ToLowerInvariant() switch
-    {
-        "none" or "dense" => AccelerationPreset.None,
-        "stepcache" or "step_cache" => AccelerationPreset.StepCache,
-        "accelaes" => AccelerationPreset.AccelAes,
-        "teacache" => AccelerationPreset.TeaCache,
-        _ => throw new AccelAesException($"Unknown acceleration preset '{name}'; use none, stepcache, accelaes or teacache."),
-    };
+    public static AccelerationPreset ParsePreset(string name) => PresetNames.TryParse(name)
+        ?? throw new AccelAesException($"Unknown acceleration preset '{name}'; use {PresetNames.Expected}.");
 
     /// <summary>The knobs <see cref="With(string, string)"/> accepts.</summary>
     public static IReadOnlyList<AccelerationKnob> Knobs { get; } =

@@ -22,15 +22,19 @@ public sealed class KnobVocabulary<T> where T : struct, Enum
 
     /// <summary>The value named <paramref name="text"/> (canonical name or alias, any case).</summary>
     /// <exception cref="AccelAesException">No value has that name; the message names the knob and the accepted names.</exception>
-    public T Parse(string text)
+    public T Parse(string text) => TryParse(text) ?? throw new AccelAesException($"{_knob}: '{text}' is not valid; expected {Expected}.");
+
+    /// <summary>The value named <paramref name="text"/> (canonical name or alias, any case, surrounding blanks ignored), or null.</summary>
+    public T? TryParse(string? text)
     {
-        foreach (var (value, name, aliases) in _entries)
+        string? name = text?.Trim();
+        foreach (var entry in _entries)
         {
-            if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase) ||
-                aliases.Any(a => string.Equals(a, text, StringComparison.OrdinalIgnoreCase)))
-                return value;
+            if (string.Equals(entry.Name, name, StringComparison.OrdinalIgnoreCase) ||
+                entry.Aliases.Any(a => string.Equals(a, name, StringComparison.OrdinalIgnoreCase)))
+                return entry.Value;
         }
-        throw new AccelAesException($"{_knob}: '{text}' is not valid; expected {Expected}.");
+        return null;
     }
 
     /// <summary>The canonical name of <paramref name="value"/>.</summary>

@@ -45,11 +45,7 @@ public static class ModelArchitectures
 {
     private static readonly FlowMatchEulerSchedulerConfig Sd3Scheduler = PipelineFactory.DefaultScheduler(Sd3TransformerConfig.ClassName);
 
-    /// <summary>FLUX.1-schnell's scheduler_config.json: no shifting (shift 1.0, use_dynamic_shifting false).</summary>
-    private static readonly FlowMatchEulerSchedulerConfig SchnellScheduler = new()
-    {
-        Shift = 1.0, UseDynamicShifting = false, HasBaseShift = true, HasMaxShift = true,
-    };
+    private static readonly FlowMatchEulerSchedulerConfig SchnellScheduler = PipelineFactory.SchnellScheduler;
 
     public static ModelArchitecture Sd3Medium { get; } = new("sd3-medium", ["sd3"], RealConfigs.Sd3Medium, PipelineDefaults.Sd3, Sd3Scheduler) { TinyLayout = "sd3" };
 

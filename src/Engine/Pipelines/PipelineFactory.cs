@@ -39,8 +39,14 @@ public static class PipelineFactory
         return new DenoisingSetup(PipelineOf(transformer), scheduler, source, transformer);
     }
 
-    /// <summary>FLUX.1-schnell's scheduler_config.json: a static shift of 1, no dynamic shifting.</summary>
-    public static FlowMatchEulerSchedulerConfig SchnellScheduler { get; } = new() { Shift = 1.0 };
+    /// <summary>
+    /// FLUX.1-schnell's scheduler_config.json: a static shift of 1, no dynamic shifting (its base_shift / max_shift keys
+    /// are present but unused). One definition for the single-file loader and the model-name table.
+    /// </summary>
+    public static FlowMatchEulerSchedulerConfig SchnellScheduler { get; } = new()
+    {
+        Shift = 1.0, UseDynamicShifting = false, HasBaseShift = true, HasMaxShift = true,
+    };
 
     private static IDenoisePipeline PipelineOf(LoadedComponent transformer) => transformer.Forward switch
     {

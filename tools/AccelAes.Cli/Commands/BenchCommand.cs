@@ -86,7 +86,7 @@ internal static class BenchCommand
             if (archName is not null && modelDir is not null)
                 throw new AccelAesException("--arch and --model are alternatives; give one.");
             ModelArchitecture? architecture = archName is not null ? ModelArchitectures.Find(archName) : null;
-            var preset = parse.GetValue(accel) switch { "stepcache" => AccelerationPreset.StepCache, "accelaes" => AccelerationPreset.AccelAes, _ => AccelerationPreset.None };
+            var preset = AccelerationOptions.ParsePreset(parse.GetValue(accel)!);
             var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
                 parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
             return Model(backendName, parse.GetValue(device), options);
