@@ -45,6 +45,12 @@ public static class InputLimits
     /// <summary>Chunks a PNG may have when its text is read. Encoders split image data into 8–64 KB chunks: an 8192² image has a few thousand.</summary>
     public const int MaxPngChunks = 1_000_000;
 
+    /// <summary>
+    /// An image file a scorer reads (<c>forward --image</c>, CLIP preprocessing). An uncompressed 8192² RGBA PNG is
+    /// 256 MB; the decoded size is bounded separately by <see cref="MaxImageSide"/>, read from the header first.
+    /// </summary>
+    public const long MaxImageFileBytes = 512L << 20;
+
     // ---- Named input tensors and the sampling configs they meet (issue 14 classes 4 and 10) ------------
 
     /// <summary>
