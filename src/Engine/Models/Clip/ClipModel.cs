@@ -19,6 +19,7 @@ public sealed class ClipModel
     public ClipModel(WeightReader w, ClipConfig config)
     {
         Config = config;
+        Backend = w.Backend;
         TextModel = new ClipTextTransformer(w.Scope("text_model"), config.TextConfig);
         VisionModel = new ClipVisionTransformer(w.Scope("vision_model"), config.VisionConfig);
         _visualProjection = LinearLayer.Load(w, "visual_projection", config.VisionConfig.HiddenSize, config.ProjectionDim, bias: false);
@@ -29,6 +30,7 @@ public sealed class ClipModel
     }
 
     public ClipConfig Config { get; }
+    public IBackend Backend { get; }
     public ClipTextTransformer TextModel { get; }
     public ClipVisionTransformer VisionModel { get; }
 
