@@ -32,7 +32,7 @@ public static class PilBicubicResize
     }
 
     /// <summary>Pillow's bicubic kernel, a = −0.5.</summary>
-    internal static double Cubic(double x)
+    public static double Cubic(double x)
     {
         if (x < 0.0) x = -x;
         if (x < 1.0) return ((CubicA + 2.0) * x - (CubicA + 3.0)) * x * x + 1;
