@@ -28,13 +28,21 @@ public class ClipMetricConformanceTests
     {
         var inputs = GoldenTensors.Load(Laion("inputs.safetensors"));
         var outputs = GoldenTensors.Load(Laion("outputs.safetensors"));
-        LaionAestheticMlp head = ScorerWeights.With(Laion("model.safetensors"), s => AestheticMetric.LoadHead(s, Cpu, 16));
-        Tensor embeds = ConformanceHarness.Upload(inputs["image_embeds"]);
+        float[] embeds = inputs["image_embeds"].Values;
+        GoldenTensors.AssertConforms(outputs["image_embeds_normalized"].Values, EmbeddingMath.NormalizedRows(embeds, 16), "normalized");
+        // The same normalisation on the backend (CLIPModel's image_embeds) agrees.
         GoldenTensors.AssertConforms(outputs["image_embeds_normalized"].Values,
-            Cpu.Download(L2Normalize.LastAxis(embeds)), "normalized");
-        Tensor scores = head.Forward(L2Normalize.LastAxis(embeds));
-        Assert.Equal([3, 1], scores.Shape.ToArray());
-        GoldenTensors.AssertConforms(outputs["score"].Values, Cpu.Download(scores), "score");
+            Cpu.Download(L2Normalize.LastAxis(ConformanceHarness.Upload(inputs["image_embeds"]))), "normalized on the backend");
+
+        var metric = AestheticMetric.Load(Clip("vision_with_projection"), Laion("model.safetensors"), Cpu, Clip("preprocess", "processor_32"));
+        GoldenTensors.AssertConforms(outputs["score"].Values, metric.ScoreEmbeddings(embeds), "score");
+    }
+
+    [Fact]
+    public void A_zero_embedding_normalises_to_zero_as_numpys_normalized_does()
+    {
+        float[] rows = EmbeddingMath.NormalizedRows([0f, 0f, 3f, 4f], 2);
+        Assert.Equal([0f, 0f, 0.6f, 0.8f], rows);
     }
 
     [GoldenTheory]
@@ -68,6 +76,7 @@ public class ClipMetricConformanceTests
         RgbImage image = TestImage();
         float[] textFeatures = outputs["clip_text_features"].Values;
         int dim = imageFeatures.Length;
+        Assert.Equal(3.0f, model.LogitScale);
         double[] scores = new double[2];
         for (int row = 0; row < 2; row++)
         {

@@ -54,11 +54,17 @@ public sealed class AestheticMetric : IImageMetric
     {
         IBackend backend = _head.Backend;
         Tensor features = _imageTower.Forward(_processor.PixelValues(backend, [image])).ImageEmbeds!;
-        return backend.Download(ScoreEmbeddings(features))[0];
+        return ScoreEmbeddings(backend.Download(features))[0];
     }
 
-    /// <summary>Un-normalised image embeddings [B, d] → scores [B, 1]: normalise, then the MLP.</summary>
-    public Tensor ScoreEmbeddings(Tensor imageEmbeds) => _head.Forward(L2Normalize.LastAxis(imageEmbeds));
+    /// <summary>Un-normalised image embeddings (rows of the CLIP width) → one score per row: normalise, then the MLP.</summary>
+    public float[] ScoreEmbeddings(ReadOnlySpan<float> imageEmbeds)
+    {
+        IBackend backend = _head.Backend;
+        int rows = imageEmbeds.Length / _head.InputSize;
+        Tensor normalized = backend.Upload(EmbeddingMath.NormalizedRows(imageEmbeds, _head.InputSize), new Shape(rows, _head.InputSize));
+        return backend.Download(_head.Forward(normalized));
+    }
 
     public void Dispose() { }
 }

@@ -8,7 +8,7 @@ using AccelAes.Loader.Tokenizers;
 namespace AccelAes.Engine.Evaluation.Clip;
 
 /// <summary>
-/// "clip": the cosine of the L2-normalised CLIP image and text embeddings, as the AccelAes evaluation script reports
+/// "clip": the cosine of the CLIP image and text features (= the dot product of the L2-normalised embeddings), as the AccelAes evaluation script reports
 /// it (open_clip ViT-L-14 / openai = openai/clip-vit-large-patch14; no ×100 and no clamp at 0, unlike torchmetrics'
 /// CLIPScore), so good images score about 0.26. The prompt is tokenised by the model folder's CLIP tokenizer,
 /// truncated to 77 tokens (begin + 75 + end, as open_clip's tokenize keeps the end token); padding is not needed,
@@ -21,7 +21,7 @@ public sealed class ClipScoreMetric : IImageMetric
     private readonly ClipModel _model;
     private readonly ClipImageProcessor _processor;
     private readonly Func<string, int[]> _tokenize;
-    private readonly Dictionary<string, float[]> _textEmbeds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, float[]> _textFeatures = new(StringComparer.Ordinal);
 
     /// <param name="tokenize">Prompt → token ids (begin and end tokens included).</param>
     public ClipScoreMetric(ClipModel model, ClipImageProcessor processor, Func<string, int[]> tokenize)
@@ -53,22 +53,18 @@ public sealed class ClipScoreMetric : IImageMetric
     public double Score(RgbImage image, string prompt)
     {
         IBackend backend = _model.Backend;
-        float[] imageEmbeds = backend.Download(L2Normalize.LastAxis(_model.GetImageFeatures(_processor.PixelValues(backend, [image]))));
-        float[] textEmbeds = TextEmbeds(prompt, backend);
-        double cosine = 0;
-        for (int i = 0; i < imageEmbeds.Length; i++) cosine += (double)imageEmbeds[i] * textEmbeds[i];
-        return cosine;
+        float[] imageFeatures = backend.Download(_model.GetImageFeatures(_processor.PixelValues(backend, [image])));
+        return EmbeddingMath.Cosine(imageFeatures, TextFeatures(prompt, backend));
     }
 
-    public void Dispose() => _textEmbeds.Clear();
+    public void Dispose() => _textFeatures.Clear();
 
-    private float[] TextEmbeds(string prompt, IBackend backend)
+    private float[] TextFeatures(string prompt, IBackend backend)
     {
-        if (_textEmbeds.TryGetValue(prompt, out float[]? cached)) return cached;
+        if (_textFeatures.TryGetValue(prompt, out float[]? cached)) return cached;
         int[] tokens = _tokenize(prompt);
-        var ids = new TokenGrid(1, tokens.Length, tokens, "input_ids");
-        float[] embeds = backend.Download(L2Normalize.LastAxis(_model.GetTextFeatures(ids)));
-        _textEmbeds[prompt] = embeds;
-        return embeds;
+        float[] features = backend.Download(_model.GetTextFeatures(new TokenGrid(1, tokens.Length, tokens, "input_ids")));
+        _textFeatures[prompt] = features;
+        return features;
     }
 }

@@ -24,9 +24,8 @@ public sealed class ClipModel
         VisionModel = new ClipVisionTransformer(w.Scope("vision_model"), config.VisionConfig);
         _visualProjection = LinearLayer.Load(w, "visual_projection", config.VisionConfig.HiddenSize, config.ProjectionDim, bias: false);
         _textProjection = LinearLayer.Load(w, "text_projection", config.TextConfig.HiddenSize, config.ProjectionDim, bias: false);
-        // A 0-d parameter; exp() of it scales the cosine similarities. Read once: it is one number.
-        Tensor scale = w.Get("logit_scale");
-        LogitScale = scale.Backend.Download(scale)[0];
+        // A 0-d parameter; exp() of it scales the cosine similarities. Read as fp32 on the host: it is one number.
+        LogitScale = w.GetHostValues("logit_scale")[0];
     }
 
     public ClipConfig Config { get; }
