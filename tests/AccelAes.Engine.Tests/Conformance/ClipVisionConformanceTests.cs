@@ -96,3 +96,18 @@ public class ClipVisionConformanceTests(ITestOutputHelper log)
     private static Dictionary<string, Tensor> Inputs(params string[] names)
         => ConformanceHarness.Inputs(GoldenTensors.Load(GoldenFiles.At(Suite, "inputs.safetensors")), names);
 }
+
+/// <summary>`inspect` names the CLIP classes from tensor names alone.</summary>
+public class ClipClassDetectionTests
+{
+    [GoldenTheory]
+    [InlineData("clip_model", "CLIPModel")]
+    [InlineData("vision_with_projection", "CLIPVisionModelWithProjection")]
+    public void The_golden_checkpoints_are_recognised(string folder, string expected)
+    {
+        using var set = Loader.SafeTensors.SafeTensorsSet.OpenFile(GoldenFiles.At("clip_vision_tiny", folder, "model.safetensors"));
+        Assert.Equal(expected, Loader.Diffusers.ModelClassDetector.Detect(set.Tensors.Select(t => t.Name)));
+        var withoutProjection = set.Tensors.Select(t => t.Name).Where(n => n.StartsWith("vision_model.", StringComparison.Ordinal));
+        Assert.Equal("CLIPVisionModel", Loader.Diffusers.ModelClassDetector.Detect(withoutProjection));
+    }
+}
