@@ -46,6 +46,34 @@ public class ClipImageProcessorTests
     }
 
     [Fact]
+    public void Every_processor_switch_and_value_acts()
+    {
+        // 3 × 2 image, pixel (x, y) channel c = 10·(y·3 + x) + c.
+        var pixels = new byte[3 * 2 * 3];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(10 * (i / 3) + i % 3);
+        var image = new RgbImage(3, 2, pixels);
+        ProcessedImage Run(string json) => new ClipImageProcessor(ClipImageProcessorConfig.From(Json(json))).Preprocess(image);
+        const string asIs = "\"do_resize\": false, \"do_center_crop\": false";
+
+        var plain = Run($"{{{asIs}, \"do_rescale\": false, \"do_normalize\": false}}");
+        Assert.Equal((3, 2), (plain.Width, plain.Height));
+        // Channels first: channel 1 of pixel (2, 1) = 10·5 + 1.
+        Assert.Equal(51f, plain.PixelValues[1 * 6 + 1 * 3 + 2]);
+
+        var rescaled = Run($"{{{asIs}, \"rescale_factor\": 0.5, \"do_normalize\": false}}");
+        Assert.Equal(25.5f, rescaled.PixelValues[1 * 6 + 5]);
+
+        var normalised = Run($"{{{asIs}, \"do_rescale\": false, \"image_mean\": [1, 2, 3], \"image_std\": [2, 4, 8]}}");
+        Assert.Equal((51f - 2f) / 4f, normalised.PixelValues[1 * 6 + 5]);
+
+        var resized = Run("{\"size\": {\"shortest_edge\": 4}, \"do_center_crop\": false}");
+        Assert.Equal((6, 4), (resized.Width, resized.Height));
+        var cropped = Run("{\"do_resize\": false, \"crop_size\": {\"height\": 1, \"width\": 1}, \"do_rescale\": false, \"do_normalize\": false}");
+        // (3 − 1) // 2 = 1, (2 − 1) // 2 = 0: pixel (1, 0).
+        Assert.Equal(new float[] { 10, 11, 12 }, cropped.PixelValues);
+    }
+
+    [Fact]
     public void Unsupported_filters_and_a_zero_std_are_refused_by_field()
     {
         var resample = Assert.Throws<ConfigException>(() => ClipImageProcessorConfig.From(Json("""{"resample": 2}""")));

@@ -24,11 +24,8 @@ public sealed class ClipImageProcessor(ClipImageProcessorConfig config)
 
     public ProcessedImage Preprocess(RgbImage image)
     {
-        var (width, height) = ResizedSize(image.Width, image.Height);
-        byte[] resized = Config.DoResize
-            ? PilBicubicResize.Resize(image.Pixels, image.Width, image.Height, 3, width, height)
-            : (byte[])image.Pixels.Clone();
-        if (!Config.DoResize) (width, height) = (image.Width, image.Height);
+        var (width, height) = Config.DoResize ? ResizedSize(image.Width, image.Height) : (image.Width, image.Height);
+        byte[] resized = PilBicubicResize.Resize(image.Pixels, image.Width, image.Height, 3, width, height);
 
         byte[] cropped = resized;
         int cropWidth = width, cropHeight = height;
