@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Compression;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Loader.Files;
 using AccelAes.Loader.Validation;
@@ -33,6 +34,7 @@ public static class RgbImageFile
         uint height = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(20, 4));
         if (width == 0 || height == 0 || width > InputLimits.MaxImageSide || height > InputLimits.MaxImageSide)
             throw new AccelAesException($"{what} is {width}×{height} pixels; each side must be between 1 and {InputLimits.MaxImageSide}.");
+        RequireBoundedImageData(bytes, width, height, what);
         Png png;
         try
         {
@@ -54,5 +56,44 @@ public static class RgbImageFile
                 pixels[o + 2] = p.B;
             }
         return new RgbImage(w, h, pixels);
+    }
+
+    /// <summary>
+    /// BigGustave inflates all image data into memory before it looks at its size, so a small file whose data
+    /// inflates to gigabytes (a deflate bomb) would exhaust memory there. This pass inflates the IDAT stream into
+    /// nothing, stopping as soon as it exceeds what the header's size allows: at most 8 bytes a pixel (16-bit RGBA)
+    /// plus a filter byte a row, for each of Adam7's 7 passes at worst.
+    /// </summary>
+    private static void RequireBoundedImageData(byte[] bytes, uint width, uint height, string what)
+    {
+        long limit = (long)(height + 7) * (1 + (long)width * 8) + 7 * (long)(height + 7);
+        var data = new MemoryStream();
+        int offset = 8, chunks = 0;
+        while (offset + 8 <= bytes.Length && chunks++ < InputLimits.MaxPngChunks)
+        {
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(offset, 4));
+            if (length > bytes.Length - offset - 12L)
+                throw new AccelAesException($"{what} is not a readable PNG (chunk at byte {offset} runs past the end of the file).");
+            ReadOnlySpan<byte> type = bytes.AsSpan(offset + 4, 4);
+            if (type.SequenceEqual("IDAT"u8)) data.Write(bytes, offset + 8, (int)length);
+            if (type.SequenceEqual("IEND"u8)) break;
+            offset += 12 + (int)length;
+        }
+        data.Position = 0;
+        var buffer = new byte[81920];
+        long total = 0;
+        try
+        {
+            using var inflater = new ZLibStream(data, CompressionMode.Decompress);
+            int read;
+            while ((read = inflater.Read(buffer, 0, buffer.Length)) > 0)
+                if ((total += read) > limit)
+                    throw new AccelAesException(
+                        $"{what}: its image data inflates to more than the {limit:N0} bytes a {width}×{height} PNG can hold; the file is damaged or hostile.");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new AccelAesException($"{what} is not a readable PNG ({e.Message}).");
+        }
     }
 }

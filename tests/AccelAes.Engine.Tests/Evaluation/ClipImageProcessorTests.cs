@@ -137,6 +137,35 @@ public class ClipImageProcessorTests
     }
 
     [Fact]
+    public void A_png_whose_data_inflates_past_its_header_size_is_refused()
+    {
+        // A valid 1 × 1 PNG header followed by 4 MB of zeros deflated into a few KB.
+        using var compressed = new MemoryStream();
+        using (var z = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+            z.Write(new byte[4 << 20]);
+        var png = new MemoryStream();
+        png.Write([137, 80, 78, 71, 13, 10, 26, 10]);
+        WriteChunk(png, "IHDR", [0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
+        WriteChunk(png, "IDAT", compressed.ToArray());
+        WriteChunk(png, "IEND", []);
+        Assert.True(png.Length < 100_000);
+        var e = Assert.ThrowsAny<AccelAesException>(() => RgbImageFile.Decode(png.ToArray(), "--image 'bomb.png'"));
+        Assert.Contains("inflates", e.Message);
+    }
+
+    private static void WriteChunk(Stream s, string type, byte[] data)
+    {
+        var length = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(length, (uint)data.Length);
+        s.Write(length);
+        byte[] typeBytes = System.Text.Encoding.ASCII.GetBytes(type);
+        s.Write(typeBytes);
+        s.Write(data);
+        // CRC left zero: the size check runs before any decoder reads the chunks (the message asserted says which check refused).
+        s.Write(new byte[4]);
+    }
+
+    [Fact]
     public void A_clip_config_fills_left_out_sub_config_fields_with_the_class_defaults()
     {
         var c = ClipConfig.From(Json("""{"architectures": ["CLIPModel"], "projection_dim": 768, "vision_config": {"hidden_size": 1024, "num_attention_heads": 16, "patch_size": 14}}"""));
