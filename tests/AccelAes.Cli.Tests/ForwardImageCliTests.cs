@@ -96,6 +96,12 @@ public class ForwardImageCliTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("--inputs", CliCache.Flat(r.All));
         Assert.Contains("--image", CliCache.Flat(r.All));
+
+        string inputs = dir.File("in.safetensors");
+        new Loader.SafeTensors.SafeTensorsWriter().Add("x", [1], [0f]).Save(inputs);
+        var processorAlone = CliRunner.Run("forward", "--model", dir.Path, "--inputs", inputs, "--processor", dir.Path, "--out", dir.File("o.safetensors"));
+        Assert.Equal(1, processorAlone.ExitCode);
+        Assert.Contains("--processor applies with --image only", CliCache.Flat(processorAlone.All));
     }
 
     private static double TestDataDiff(float[] a, float[] b)
