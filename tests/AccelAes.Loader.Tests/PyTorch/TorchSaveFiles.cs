@@ -36,9 +36,16 @@ internal static class TorchSaveFiles
     }
 
     /// <summary>A state dict pickle as torch.save writes it (protocol 2, OrderedDict, _rebuild_tensor_v2, persistent ids).</summary>
-    internal static byte[] StateDict(IReadOnlyList<Storage> storages, params TensorSpec[] tensors)
+    internal static byte[] StateDict(IReadOnlyList<Storage> storages, params TensorSpec[] tensors) =>
+        StateDict(storages, wrapperKey: null, tensors);
+
+    /// <summary>As above; with <paramref name="wrapperKey"/>, nested as training checkpoints do: <c>{key: state_dict}</c>.</summary>
+    internal static byte[] StateDict(IReadOnlyList<Storage> storages, string? wrapperKey, params TensorSpec[] tensors)
     {
-        var p = new PickleWriter().Proto(2).Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
+        var p = new PickleWriter().Proto(2);
+        if (wrapperKey is not null)
+            p.EmptyDict().Unicode(wrapperKey);
+        p.Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
         foreach (var tensor in tensors)
         {
             var storage = storages.Single(s => s.Key == tensor.StorageKey);
@@ -48,7 +55,10 @@ internal static class TorchSaveFiles
                 .Int(tensor.Offset).Mark().Ints(tensor.Shape).Tuple().Mark().Ints(tensor.Strides).Tuple()
                 .False().Global("collections", "OrderedDict").EmptyTuple().Reduce().Tuple().Reduce();
         }
-        return p.SetItems().Stop().ToArray();
+        p.SetItems();
+        if (wrapperKey is not null)
+            p.SetItem();
+        return p.Stop().ToArray();
     }
 
     internal static Storage Floats(string key, params float[] values) =>
