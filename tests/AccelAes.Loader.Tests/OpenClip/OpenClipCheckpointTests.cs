@@ -1,8 +1,7 @@
 using System.Text.Json;
 using AccelAes.Loader.OpenClip;
 using AccelAes.Loader.SafeTensors;
-using AccelAes.Loader.Tests.PyTorch;
-using static AccelAes.Loader.Tests.PyTorch.TorchSaveFiles;
+using static AccelAes.TestSupport.TorchSaveFiles;
 
 namespace AccelAes.Loader.Tests.OpenClip;
 
@@ -192,17 +191,5 @@ public sealed class OpenClipCheckpointTests : IDisposable
         var storages = tensors.Select((t, i) => Floats(i.ToString(), t.Values)).ToArray();
         var specs = tensors.Select((t, i) => new TensorSpec(t.Name, i.ToString(), 0, t.Shape, ContiguousStrides(t.Shape))).ToArray();
         return Write(_dir, "HPS_like.pt", Zip(StateDict(storages, "state_dict", specs), storages));
-    }
-
-    private static long[] ContiguousStrides(long[] shape)
-    {
-        var strides = new long[shape.Length];
-        long step = 1;
-        for (var i = shape.Length - 1; i >= 0; i--)
-        {
-            strides[i] = step;
-            step *= shape[i];
-        }
-        return strides;
     }
 }

@@ -1,6 +1,6 @@
 using AccelAes.Loader.PyTorch;
 using AccelAes.Loader.SafeTensors;
-using static AccelAes.Loader.Tests.PyTorch.TorchSaveFiles;
+using static AccelAes.TestSupport.TorchSaveFiles;
 
 namespace AccelAes.Loader.Tests.PyTorch;
 

@@ -1,21 +1,58 @@
 using System.IO.Compression;
 using System.Text;
+using AccelAes.Loader.SafeTensors;
 
-namespace AccelAes.Loader.Tests.PyTorch;
+namespace AccelAes.TestSupport;
 
 /// <summary>
 /// Builds torch.save-format checkpoints in the tests, without torch, for the malformed and hostile cases the Python
 /// generator (make_torch_checkpoints.py) cannot produce through pickle.Pickler: the same zip layout
 /// (<c>archive/data.pkl</c>, <c>archive/data/&lt;key&gt;</c>, stored uncompressed) around hand-written pickle opcodes.
+/// They are torch.save-format files written without torch.
 /// </summary>
-internal static class TorchSaveFiles
+public static class TorchSaveFiles
 {
-    internal sealed record Storage(string Key, string Type, long Numel, byte[] Bytes);
+    public sealed record Storage(string Key, string Type, long Numel, byte[] Bytes);
 
-    internal sealed record TensorSpec(string Name, string StorageKey, long Offset, long[] Shape, long[] Strides);
+    public sealed record TensorSpec(string Name, string StorageKey, long Offset, long[] Shape, long[] Strides);
+
+    // torch's legacy storage class for each element type, as torch.save names it in persistent ids.
+    private static readonly Dictionary<SafeTensorDType, string> StorageTypes = new()
+    {
+        [SafeTensorDType.F32] = "FloatStorage", [SafeTensorDType.F16] = "HalfStorage", [SafeTensorDType.BF16] = "BFloat16Storage",
+        [SafeTensorDType.F64] = "DoubleStorage", [SafeTensorDType.I64] = "LongStorage", [SafeTensorDType.I32] = "IntStorage",
+        [SafeTensorDType.I16] = "ShortStorage", [SafeTensorDType.I8] = "CharStorage", [SafeTensorDType.U8] = "ByteStorage",
+        [SafeTensorDType.Bool] = "BoolStorage",
+    };
+
+    /// <summary>
+    /// Rewrites a safetensors file as the pytorch_model.bin / diffusion_pytorch_model.bin torch.save would write from
+    /// the same state dict: one storage per tensor, contiguous.
+    /// </summary>
+    public static void FromSafeTensors(string safetensorsPath, string torchPath)
+    {
+        using var set = SafeTensorsSet.OpenFile(safetensorsPath);
+        var tensors = set.Tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
+        var storages = tensors.Select((t, i) =>
+            new Storage(i.ToString(), StorageTypes[t.DType], t.ElementCount, set.GetBytes(t).ToArray())).ToArray();
+        var specs = tensors.Select((t, i) => new TensorSpec(t.Name, i.ToString(), 0, t.Shape.ToArray(), ContiguousStrides(t.Shape.ToArray()))).ToArray();
+        File.WriteAllBytes(torchPath, Zip(StateDict(storages, specs), storages));
+    }
+
+    public static long[] ContiguousStrides(long[] shape)
+    {
+        var strides = new long[shape.Length];
+        long step = 1;
+        for (var i = shape.Length - 1; i >= 0; i--)
+        {
+            strides[i] = step;
+            step *= shape[i];
+        }
+        return strides;
+    }
 
     /// <summary>A zip with <c>archive/data.pkl</c> and one <c>archive/data/&lt;key&gt;</c> record per storage.</summary>
-    internal static byte[] Zip(byte[] pickle, IEnumerable<Storage> storages, bool compress = false)
+    public static byte[] Zip(byte[] pickle, IEnumerable<Storage> storages, bool compress = false)
     {
         using var buffer = new MemoryStream();
         using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
@@ -36,11 +73,11 @@ internal static class TorchSaveFiles
     }
 
     /// <summary>A state dict pickle as torch.save writes it (protocol 2, OrderedDict, _rebuild_tensor_v2, persistent ids).</summary>
-    internal static byte[] StateDict(IReadOnlyList<Storage> storages, params TensorSpec[] tensors) =>
+    public static byte[] StateDict(IReadOnlyList<Storage> storages, params TensorSpec[] tensors) =>
         StateDict(storages, wrapperKey: null, tensors);
 
     /// <summary>As above; with <paramref name="wrapperKey"/>, nested as training checkpoints do: <c>{key: state_dict}</c>.</summary>
-    internal static byte[] StateDict(IReadOnlyList<Storage> storages, string? wrapperKey, params TensorSpec[] tensors)
+    public static byte[] StateDict(IReadOnlyList<Storage> storages, string? wrapperKey, params TensorSpec[] tensors)
     {
         var p = new PickleWriter().Proto(2);
         if (wrapperKey is not null)
@@ -61,10 +98,10 @@ internal static class TorchSaveFiles
         return p.Stop().ToArray();
     }
 
-    internal static Storage Floats(string key, params float[] values) =>
+    public static Storage Floats(string key, params float[] values) =>
         new(key, "FloatStorage", values.Length, values.SelectMany(BitConverter.GetBytes).ToArray());
 
-    internal static string Write(TempDirectory dir, string name, byte[] bytes)
+    public static string Write(TempDirectory dir, string name, byte[] bytes)
     {
         var path = Path.Combine(dir.Path, name);
         File.WriteAllBytes(path, bytes);
@@ -73,7 +110,7 @@ internal static class TorchSaveFiles
 }
 
 /// <summary>Writes pickle opcodes one by one (names as in CPython's Lib/pickle.py).</summary>
-internal sealed class PickleWriter
+public sealed class PickleWriter
 {
     private readonly MemoryStream _bytes = new();
 
