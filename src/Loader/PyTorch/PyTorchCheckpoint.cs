@@ -45,13 +45,15 @@ public sealed class PyTorchCheckpoint : IDisposable
 
     /// <summary>
     /// Whether <paramref name="path"/> should be read as a PyTorch checkpoint rather than as safetensors: a
-    /// <c>.pt</c>/<c>.pth</c>/<c>.bin</c>/<c>.ckpt</c> name, or a regular file that starts like a zip archive or a pickle.
+    /// <c>.pt</c>/<c>.pth</c>/<c>.bin</c>/<c>.ckpt</c> name, or a regular file not named <c>.safetensors</c> that starts
+    /// like a zip archive or like the legacy format (pickle protocol 2 opening with the LONG1 magic number).
     /// </summary>
     public static bool IsPyTorchFile(string path)
     {
         if (Extensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
             return true;
-        if (InputFile.KindOf(path) != FileEntryKind.RegularFile)
+        // A safetensors file starts with its header length, whose low bytes can be anything: never sniff those.
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || InputFile.KindOf(path) != FileEntryKind.RegularFile)
             return false;
         Span<byte> head = stackalloc byte[4];
         try
@@ -64,7 +66,7 @@ public sealed class PyTorchCheckpoint : IDisposable
         {
             return false;
         }
-        return head.SequenceEqual("PK\x03\x04"u8) || (head[0] == 0x80 && head[1] is >= 2 and <= 5);
+        return head.SequenceEqual("PK\x03\x04"u8) || head[..3].SequenceEqual(new byte[] { 0x80, 0x02, 0x8a });
     }
 
     /// <summary>Opens, maps and validates a checkpoint.</summary>

@@ -125,4 +125,30 @@ public sealed class PyTorchCheckpointTests : IDisposable
         using var set = SafeTensorsSet.OpenComponent(_dir.Path, "diffusion_pytorch_model", "fp16");
         Assert.True(set.Contains("encoder.weight"));
     }
+
+    [Fact]
+    public void Checkpoint_without_a_known_extension_is_recognised_by_content()
+    {
+        var path = Path.Combine(_dir.Path, "weights.data");
+        File.Copy(DataFile("nested.pth"), path);
+
+        using var set = SafeTensorsSet.OpenFile(path);
+
+        Assert.Equal([-1f, 1f], set.ReadAsFloat32("encoder.bias"));
+    }
+
+    [Theory]
+    [InlineData("x.safetensors")]
+    [InlineData("x.weights")]
+    public void Safetensors_whose_length_prefix_starts_like_a_pickle_stays_safetensors(string name)
+    {
+        // Header length 0x280 = 640: the file starts 0x80 0x02, as a protocol-2 pickle does.
+        var header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}".PadRight(640);
+        var path = Path.Combine(_dir.Path, name);
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes(640L), .. System.Text.Encoding.ASCII.GetBytes(header), .. BitConverter.GetBytes(2.5f)]);
+
+        using var set = SafeTensorsSet.OpenFile(path);
+
+        Assert.Equal([2.5f], set.ReadAsFloat32("a"));
+    }
 }
