@@ -45,7 +45,8 @@ internal static unsafe class ZipStoredEntries
         if (entryCount > directorySize / CentralHeaderBytes)
             throw Broken(path, $"the directory claims {entryCount} records, more than its {directorySize} bytes can hold.");
 
-        var entries = new List<ZipStoredEntry>((int)entryCount);
+        // The count is bounded by the file, not by an int: grow the list instead of trusting it for the capacity.
+        var entries = new List<ZipStoredEntry>((int)Math.Min(entryCount, 1024));
         var names = new HashSet<string>(StringComparer.Ordinal);
         var cursor = directoryOffset;
         var directoryEnd = directoryOffset + directorySize;

@@ -206,6 +206,19 @@ public sealed class PyTorchHostileFileTests : IDisposable
         Assert.Contains("data.pkl", error.Message);
     }
 
+    [Fact]
+    public void Zip64_directory_and_extra_fields_are_read()
+    {
+        // The same checkpoint with every size and offset moved into ZIP64 fields, as files past 4 GB have them.
+        var storage = Floats("0", 1, 2, 3, 4);
+        var zip = Zip(StateDict([storage], new TensorSpec("w", "0", 0, [2, 2], [2, 1])), [storage]);
+        var path = Write(_dir, "zip64.pt", Zip64.Rewrite(zip));
+
+        using var checkpoint = PyTorchCheckpoint.Open(path);
+
+        Assert.Equal([1f, 2f, 3f, 4f], System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(checkpoint.GetBytes("w")).ToArray());
+    }
+
     private PyTorchCheckpointException Open(byte[] pickle, params Storage[] storages)
     {
         var path = Write(_dir, "crafted.pt", Zip(pickle, storages));
