@@ -18,6 +18,7 @@ public sealed class PyTorchCheckpointTests : IDisposable
 
     [Theory]
     [InlineData("state_dict.pt")]
+    [InlineData("state_dict_protocol4.pt")]
     [InlineData("nested.pth")]
     public void Every_tensor_matches_what_the_generator_wrote(string file)
     {

@@ -168,8 +168,8 @@ def expected(obj_tensors):
     return [{"name": n, "dtype": t.storage.dtype, "shape": list(t.shape), "values": t.values()} for n, t in obj_tensors]
 
 
-def save(name, obj, tensors):
-    pkl, storages = pickle_with_storages(obj)
+def save(name, obj, tensors, protocol=2):
+    pkl, storages = pickle_with_storages(obj, protocol)
     write_torch_zip(os.path.join(OUT, name), pkl, storages)
     if tensors is not None:
         with open(os.path.join(OUT, name + ".expected.json"), "w") as f:
@@ -194,6 +194,8 @@ def main():
     sd["tied.second"] = Tensor(shared, 6, (4,))
     sd["mask"] = tensor("BOOL", (3,), [True, False, True])
     save("state_dict.pt", sd, list(sd.items()))
+    # torch.save(..., pickle_protocol=4): FRAME, STACK_GLOBAL, MEMOIZE, SHORT_BINUNICODE instead of protocol 2's opcodes.
+    save("state_dict_protocol4.pt", sd, list(sd.items()), protocol=4)
 
     # A training checkpoint: the state dict nested under "state_dict", beside an epoch and optimizer state.
     inner = StateDict()
