@@ -86,11 +86,7 @@ public static class TorchSaveFiles
         foreach (var tensor in tensors)
         {
             var storage = storages.Single(s => s.Key == tensor.StorageKey);
-            p.Unicode(tensor.Name).Global("torch._utils", "_rebuild_tensor_v2").Mark()
-                .Mark().Unicode("storage").Global("torch", storage.Type).Unicode(storage.Key).Unicode("cpu").Int(storage.Numel).Tuple()
-                .PersistentId()
-                .Int(tensor.Offset).Mark().Ints(tensor.Shape).Tuple().Mark().Ints(tensor.Strides).Tuple()
-                .False().Global("collections", "OrderedDict").EmptyTuple().Reduce().Tuple().Reduce();
+            p.Unicode(tensor.Name).RebuildTensor(storage, tensor);
         }
         p.SetItems();
         if (wrapperKey is not null)
@@ -151,6 +147,14 @@ public sealed class PickleWriter
             Int(value);
         return this;
     }
+
+    /// <summary>torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()), as torch.Tensor reduces.</summary>
+    public PickleWriter RebuildTensor(TorchSaveFiles.Storage storage, TorchSaveFiles.TensorSpec tensor) =>
+        Global("torch._utils", "_rebuild_tensor_v2").Mark()
+            .Mark().Unicode("storage").Global("torch", storage.Type).Unicode(storage.Key).Unicode("cpu").Int(storage.Numel).Tuple()
+            .PersistentId()
+            .Int(tensor.Offset).Mark().Ints(tensor.Shape).Tuple().Mark().Ints(tensor.Strides).Tuple()
+            .False().Global("collections", "OrderedDict").EmptyTuple().Reduce().Tuple().Reduce();
 
     public byte[] ToArray() => _bytes.ToArray();
 }

@@ -218,7 +218,7 @@ internal sealed class WeightsOnlyUnpickler
         var args = Pop(at);
         var type = Pop(at);
         // torch lets NEWOBJ build nn.Parameter (from a tensor) and nothing else of its default allow-list we build here.
-        if (type is PickleGlobal { Kind: AllowedGlobal.TensorClass } global && args is PickleTuple { Count: >= 1 } tuple
+        if (type is PickleGlobal { Kind: AllowedGlobal.TensorClass } && args is PickleTuple { Count: >= 1 } tuple
             && tuple.Items[0] is TorchTensor tensor)
         {
             Push(tensor);
@@ -247,16 +247,15 @@ internal sealed class WeightsOnlyUnpickler
         switch (global.Kind)
         {
             case AllowedGlobal.Dict:
+                // OrderedDict() as protocol 2 reduces it, or OrderedDict([(key, value), ...]) as older pickles do.
                 var dict = new PickleDict();
                 if (args.Count == 1 && args.Items[0] is List<object?> pairs)
                     foreach (var pair in pairs)
-                        if (pair is PickleTuple { Count: 2 } or List<object?> { Count: 2 })
-                        {
-                            var (key, value) = pair is PickleTuple t ? (t.Items[0], t.Items[1]) : (((List<object?>)pair!)[0], ((List<object?>)pair)[1]);
-                            dict.Set(key, value);
-                        }
-                        else
+                    {
+                        if (pair is not PickleTuple { Count: 2 } keyValue)
                             throw Malformed($"'{global.FullName}' is given an item that is not a (key, value) pair.", at);
+                        dict.Set(keyValue.Items[0], keyValue.Items[1]);
+                    }
                 else if (args.Count != 0)
                     throw Malformed($"'{global.FullName}' takes no arguments or a list of pairs.", at);
                 return dict;

@@ -219,6 +219,25 @@ public sealed class PyTorchHostileFileTests : IDisposable
         Assert.Equal([1f, 2f, 3f, 4f], System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(checkpoint.GetBytes("w")).ToArray());
     }
 
+    [Fact]
+    public void Parameters_are_read_as_their_tensor_and_safe_but_unsupported_rebuilders_are_named()
+    {
+        var storage = Floats("0", 1, 2);
+        var tensor = new TensorSpec("p", "0", 0, [2], [1]);
+        PickleWriter Dict() => new PickleWriter().Proto(2).Global("collections", "OrderedDict").EmptyTuple().Reduce().Unicode("p");
+        // torch._utils._rebuild_parameter(tensor, requires_grad, OrderedDict()): what nn.Parameter reduces to.
+        var parameter = Dict().Global("torch._utils", "_rebuild_parameter").Mark().RebuildTensor(storage, tensor)
+            .Op(0x88).Global("collections", "OrderedDict").EmptyTuple().Reduce().Tuple().Reduce().SetItem().Stop().ToArray();
+        using (var checkpoint = PyTorchCheckpoint.Open(Write(_dir, "parameter.pt", Zip(parameter, [storage]))))
+            Assert.Equal([2L], checkpoint.Tensors.Single(t => t.Name == "p").Shape);
+
+        // Allowed by torch.load(weights_only=True), but not a dense tensor: refused as unsupported, never as forbidden.
+        var sparse = Dict().Global("torch._utils", "_rebuild_sparse_tensor").EmptyTuple().Reduce().SetItem().Stop().ToArray();
+        var error = Open(sparse);
+        Assert.Equal(PyTorchCheckpointProblem.Unsupported, error.Problem);
+        Assert.Contains("'torch._utils._rebuild_sparse_tensor'", error.Message);
+    }
+
     private PyTorchCheckpointException Open(byte[] pickle, params Storage[] storages)
     {
         var path = Write(_dir, "crafted.pt", Zip(pickle, storages));
