@@ -45,6 +45,31 @@ public static class InputLimits
     /// <summary>Chunks a PNG may have when its text is read. Encoders split image data into 8–64 KB chunks: an 8192² image has a few thousand.</summary>
     public const int MaxPngChunks = 1_000_000;
 
+    /// <summary>
+    /// The pickle of a PyTorch checkpoint (<c>data.pkl</c>: names, shapes, strides, no tensor data). A 10 B-parameter
+    /// state dict pickles to a few MB; the whole pickle is read into memory before it is interpreted.
+    /// </summary>
+    public const long MaxPickleBytes = 64L << 20;
+
+    /// <summary>
+    /// Objects a checkpoint pickle may hold on its stack or in its memo at once. A state dict memoizes a handful of
+    /// objects per tensor (name, storage id, sizes, strides): a few hundred thousand for the largest real models.
+    /// Without the bound a pickle of one-byte pushes could claim gigabytes of bookkeeping.
+    /// </summary>
+    public const int MaxPickleObjects = 10_000_000;
+
+    /// <summary>
+    /// Nesting of a checkpoint pickle: open MARKs while it is read, and dict-in-dict depth while its state dict is
+    /// looked for. Real state dicts nest 1–3 deep (<c>{"state_dict": {...}}</c>); the bound stops recursion bombs.
+    /// </summary>
+    public const int MaxPickleNesting = 256;
+
+    /// <summary>Tensors in one PyTorch checkpoint. The largest real state dicts hold tens of thousands.</summary>
+    public const int MaxCheckpointTensors = 1_000_000;
+
+    /// <summary>Dimensions of one tensor a checkpoint describes (torch itself caps tensors at 64).</summary>
+    public const int MaxTensorRank = 64;
+
     // ---- Named input tensors and the sampling configs they meet (issue 14 classes 4 and 10) ------------
 
     /// <summary>
