@@ -1,0 +1,67 @@
+using AccelAes.Engine.Models.TextEncoders;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Weights;
+
+namespace AccelAes.Engine.Models.ImageReward;
+
+/// <summary>
+/// <c>BertModel</c> of BLIP's med.py (THUDM/ImageReward c1392c6dd0fd6ecd6d416c96959ab744a6d0a8fb) as blip_pretrain.py builds it (<c>add_pooling_layer=False</c>),
+/// the module under <c>blip.text_encoder</c>: embeddings, then the encoder in <c>mode='multimodal'</c>, every layer
+/// cross-attending to the image embeddings. Returns <c>last_hidden_state</c> [B, L, hidden].
+/// </summary>
+/// <remarks>
+/// med.py's padding mask is additive, <c>(1 − mask)·−10000</c>. Wherever a row keeps a key, exp(−10000 + s) is exactly 0 in
+/// fp32, so the op's key mask gives the same result; a row of all padding instead gets −10000 on every score, which
+/// cancels in the softmax (that row attends to every token as if unmasked), so for such rows the additive mask itself is
+/// passed.
+/// </remarks>
+public sealed class BertModel
+{
+    /// <summary>The score med.py's <c>get_extended_attention_mask</c> adds at a padded key.</summary>
+    public const float PaddingScore = -10000f;
+
+    private readonly BertEmbeddings _embeddings;
+    private readonly BertEncoder _encoder;
+    private readonly IBackend _backend;
+
+    public BertModel(WeightReader w, BlipTextConfig config)
+    {
+        config.Validate();
+        Config = config;
+        _backend = w.Backend;
+        _embeddings = new BertEmbeddings(w.Scope("embeddings"), config);
+        _encoder = new BertEncoder(w.Scope("encoder"), config);
+    }
+
+    public BlipTextConfig Config { get; }
+
+    /// <summary>
+    /// ids [B, L] with their attention mask (null: all ones) and image embeddings [B, S, encoder_width] →
+    /// <c>last_hidden_state</c> [B, L, hidden].
+    /// </summary>
+    public Tensor Forward(TokenGrid inputIds, TokenGrid? attentionMask, Tensor imageEmbeds)
+    {
+        inputIds.RequireIdsBelow(Config.VocabSize);
+        if (inputIds.Length > Config.MaxPositionEmbeddings)
+            throw new ModelInputException(inputIds.Name,
+                $"Input '{inputIds.Name}' has {inputIds.Length} tokens per row, more than the {Config.MaxPositionEmbeddings} " +
+                "positions of the BLIP text encoder (max_position_embeddings); truncate the prompt.");
+        attentionMask?.RequireMaskFor(inputIds);
+        if (imageEmbeds.Shape.Rank != 3 || imageEmbeds.Shape[0] != inputIds.Batch || imageEmbeds.Shape[2] != Config.EncoderWidth)
+            throw new AccelAesException(
+                $"BLIP text encoder: image embeddings must be [{inputIds.Batch}, tokens, {Config.EncoderWidth}] (encoder_width), got {imageEmbeds.Shape}.");
+        return _encoder.Forward(_embeddings.Forward(inputIds), MaskOf(attentionMask, inputIds.Length), imageEmbeds);
+    }
+
+    private AttentionMaskArgs MaskOf(TokenGrid? mask, int length)
+    {
+        if (!AttentionMaskArgs.HasFullyMaskedRow(mask, causal: false))
+            return new AttentionMaskArgs(AttentionMaskArgs.KeyMaskOf(_backend, mask), false, null);
+        var additive = new float[mask!.Batch * length * length];
+        for (int b = 0; b < mask.Batch; b++)
+            for (int i = 0; i < length; i++)
+                for (int j = 0; j < length; j++)
+                    additive[(b * length + i) * length + j] = mask[b, j] == 1 ? 0f : PaddingScore;
+        return AttentionMaskArgs.FromAdditive(_backend, additive, mask.Batch, length, length, Config.Heads);
+    }
+}
