@@ -1,7 +1,6 @@
 using System.Text;
 using AccelAes.Loader.Files;
 using AccelAes.Loader.Validation;
-using MlBertTokenizer = Microsoft.ML.Tokenizers.BertTokenizer;
 using Microsoft.ML.Tokenizers;
 
 namespace AccelAes.Loader.Tokenizers;
@@ -10,10 +9,11 @@ namespace AccelAes.Loader.Tokenizers;
 /// transformers' slow <c>BertTokenizer</c> for an uncased vocabulary (bert-base-uncased's <c>vocab.txt</c>), the tokenizer
 /// BLIP builds in <c>init_tokenizer</c> (ImageReward/models/BLIP/blip.py, THUDM/ImageReward
 /// c1392c6dd0fd6ecd6d416c96959ab744a6d0a8fb): <c>BertTokenizer.from_pretrained('bert-base-uncased')</c> plus the special
-/// tokens <c>[DEC]</c> (bos) and <c>[ENC]</c>, which take the next two ids (30522 and 30523). The basic tokenizer (text
-/// clean-up, CJK ideographs spaced, lower-casing with accents stripped, punctuation split) and the greedy longest-match
-/// WordPiece with <c>##</c> continuations come from Microsoft.ML.Tokenizers' <see cref="MlBertTokenizer"/>; special tokens are
-/// matched literally first, as the slow tokenizer does. Sequences are <c>[CLS] … [SEP]</c>, padded with <c>[PAD]</c>.
+/// tokens <c>[DEC]</c> (bos) and <c>[ENC]</c>, which take the next two ids (30522 and 30523). Special tokens are matched
+/// literally first, as the slow tokenizer does; the rest goes through <see cref="BertBasicTokenizer"/> (clean-up, CJK
+/// spacing, lower-casing, accent stripping, punctuation split) and then, word by word, through Microsoft.ML.Tokenizers'
+/// <see cref="WordPieceTokenizer"/> (greedy longest match, <c>##</c> continuations, a word without a full cover or longer
+/// than 100 characters is <c>[UNK]</c>). Sequences are <c>[CLS] … [SEP]</c>, padded with <c>[PAD]</c>.
 /// </summary>
 public sealed class BertWordPieceTokenizer : PromptTokenizer
 {
@@ -22,10 +22,10 @@ public sealed class BertWordPieceTokenizer : PromptTokenizer
     /// <summary>The tokens BLIP's <c>init_tokenizer</c> adds, in order: <c>bos_token</c> then the one additional special token.</summary>
     public static IReadOnlyList<string> BlipAddedTokens { get; } = ["[DEC]", "[ENC]"];
 
-    private readonly MlBertTokenizer _wordPiece;
+    private readonly WordPieceTokenizer _wordPiece;
     private readonly string[] _tokenOf;
 
-    private BertWordPieceTokenizer(string source, MlBertTokenizer wordPiece, string[] tokenOf, IEnumerable<AddedToken> added,
+    private BertWordPieceTokenizer(string source, WordPieceTokenizer wordPiece, string[] tokenOf, IEnumerable<AddedToken> added,
         int padId, int clsId, int sepId, int? modelMaxLength)
         : base(source, added, padId, PaddingSide.Right, truncateLeft: false, modelMaxLength)
     {
@@ -57,11 +57,12 @@ public sealed class BertWordPieceTokenizer : PromptTokenizer
 
     private protected override void TokenizePiece(string piece, List<int> ids, List<string> tokens)
     {
-        foreach (int id in _wordPiece.EncodeToIds(piece, addSpecialTokens: false))
-        {
-            ids.Add(id);
-            tokens.Add(_tokenOf[id]);
-        }
+        foreach (string word in BertBasicTokenizer.Tokenize(piece))
+            foreach (int id in _wordPiece.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false))
+            {
+                ids.Add(id);
+                tokens.Add(_tokenOf[id]);
+            }
     }
 
     /// <summary>
@@ -109,17 +110,17 @@ public sealed class BertWordPieceTokenizer : PromptTokenizer
             added.Add(new AddedToken(blip, id, Special: true));
         }
 
-        var options = new BertOptions
+        // The words arrive split and normalised; the model only does the WordPiece step.
+        var options = new WordPieceOptions
         {
-            LowerCaseBeforeTokenization = true,
-            ApplyBasicTokenization = true,
-            IndividuallyTokenizeCjk = true,
-            RemoveNonSpacingMarks = true,
-            // Special tokens are cut out by the base class before a piece reaches the WordPiece model.
-            SplitOnSpecialTokens = false,
+            UnknownToken = "[UNK]",
+            ContinuingSubwordPrefix = "##",
+            MaxInputCharsPerWord = 100,
+            PreTokenizer = null,
+            Normalizer = null,
         };
         using var stream = new MemoryStream(bytes, writable: false);
-        MlBertTokenizer wordPiece = MlBertTokenizer.Create(stream, options);
+        WordPieceTokenizer wordPiece = WordPieceTokenizer.Create(stream, options);
         return new BertWordPieceTokenizer(folder, wordPiece, tokens.ToArray(), added, padId, clsId, sepId, modelMaxLength: 512);
     }
 }
