@@ -84,4 +84,13 @@ public class BlipImageTransformTests
         Assert.Equal((40 / 255f - 0.48145466f) / 0.26862954f, values[0]);
         Assert.Equal(((40 + 50) / 255f - 0.4578275f) / 0.26130258f, values[64]);
     }
+
+    [Fact]
+    public void An_image_too_elongated_to_resize_is_refused_naming_its_aspect_ratio()
+    {
+        var e = Assert.Throws<AccelAesException>(() => new BlipImageTransform(224).Apply(new RgbImage(650, 10, new byte[650 * 10 * 3])));
+        Assert.Contains("aspect ratio", e.Message);
+        Assert.Contains("650×10", e.Message);
+        Assert.Equal(224 * 3 * 224, new BlipImageTransform(224).Apply(new RgbImage(640, 10, new byte[640 * 10 * 3])).Length);
+    }
 }

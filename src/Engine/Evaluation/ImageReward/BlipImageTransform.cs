@@ -1,4 +1,5 @@
 using AccelAes.Engine.Pipelines.Generation;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Engine.Evaluation.ImageReward;
 
@@ -26,8 +27,12 @@ public sealed class BlipImageTransform(int size, ImageResizer? resizer = null)
         ArgumentNullException.ThrowIfNull(image);
         if (image.Width <= 0 || image.Height <= 0 || image.Pixels.Length != image.Width * image.Height * 3)
             throw new AccelAesException($"Image of {image.Width}×{image.Height} pixels has {image.Pixels.Length} bytes; expected 3 per pixel.");
+        ValueChecks.Finite((double)Math.Max(image.Width, image.Height) / Math.Min(image.Width, image.Height),
+            $"The aspect ratio (long side / short side) of the {image.Width}×{image.Height} image", 1, InputLimits.MaxScoredImageAspectRatio);
         (int width, int height) = ResizedSize(image.Width, image.Height, Size);
         RgbImage resized = _resizer(image, width, height);
+        if (resized.Width != width || resized.Height != height || resized.Pixels.Length != width * height * 3)
+            throw new AccelAesException($"The image resizer returned {resized.Width}×{resized.Height} pixels for a {width}×{height} request.");
         int top = CropOffset(height, Size), left = CropOffset(width, Size);
         int plane = Size * Size;
         var values = new float[3 * plane];
