@@ -12,6 +12,8 @@ namespace AccelAes.Engine.Models.ImageReward;
 /// </summary>
 public sealed class BertLayer
 {
+    private static readonly AttentionMaskArgs NoMask = new(null, false, null);
+
     private readonly BertAttention _attention, _crossAttention;
     private readonly BertIntermediate _intermediate;
     private readonly BertOutput _output;
@@ -23,8 +25,6 @@ public sealed class BertLayer
         _intermediate = new BertIntermediate(w.Scope("intermediate"), config);
         _output = new BertOutput(w.Scope("output"), config);
     }
-
-    private static readonly AttentionMaskArgs NoMask = new(null, false, null);
 
     public Tensor Forward(Tensor hidden, AttentionMaskArgs textMask, Tensor imageEmbeds)
     {
