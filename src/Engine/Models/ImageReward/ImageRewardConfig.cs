@@ -40,7 +40,8 @@ public sealed record ImageRewardConfig(BlipVisionConfig Vision, BlipTextConfig T
     /// show. Widths, depths, vocabulary, positions, image and patch size come from the shapes; attention heads, eps
     /// and the activation from med_config.json, or when there is none, the published values: BERT's
     /// <c>num_attention_heads</c> 12, eps 1e-12, gelu, and for the ViT 64-wide heads (create_vit's base: 768 / 12,
-    /// large: 1024 / 16).
+    /// large: 1024 / 16). med_config.json's own <c>encoder_width</c> (768) and <c>hidden_size</c> are not read: BLIP_Pretrain
+    /// overwrites the first with the vision width, and both are in the shapes.
     /// </summary>
     public static ImageRewardConfig Infer(Func<string, IReadOnlyList<long>?> shapeOf, string source, JsonConfig? medConfig = null)
     {

@@ -155,4 +155,16 @@ public sealed class ImageRewardCheckpointTests : IDisposable
             ImageRewardMetric.Create(new RandomWeightSource(1), config, AccelAes.Loader.Tokenizers.BertWordPieceTokenizer.FromFolder(vocab), Cpu));
         Assert.Contains("24 ids", e.Message);
     }
+
+    [Fact]
+    public void Missing_checkpoint_or_tokenizer_folder_is_named()
+    {
+        string vocab = _dir.Sub("tokenizer");
+        TempDirectory.WriteText(vocab, "vocab.txt", string.Join("\n", Vocab) + "\n");
+        var e = Assert.ThrowsAny<AccelAesException>(() => ImageRewardMetric.Load(_dir.File("absent.safetensors"), vocab, Cpu));
+        Assert.Contains("absent.safetensors", e.Message);
+        string path = WriteCheckpoint(PublishedImageRewardKeys.For(Checkpointable()));
+        e = Assert.ThrowsAny<AccelAesException>(() => ImageRewardMetric.Load(path, _dir.File("no-tokenizer"), Cpu));
+        Assert.Contains("no-tokenizer", e.Message);
+    }
 }
