@@ -11,15 +11,12 @@ namespace AccelAes.Engine.Models.ImageReward;
 /// </summary>
 /// <remarks>
 /// med.py's padding mask is additive, <c>(1 − mask)·−10000</c>. Wherever a row keeps a key, exp(−10000 + s) is exactly 0 in
-/// fp32, so the op's key mask gives the same result; a row of all padding instead gets −10000 on every score, which
-/// cancels in the softmax (that row attends to every token as if unmasked), so for such rows the additive mask itself is
-/// passed.
+/// fp32, so the op's key mask gives the same result. A row of all padding gets −10000 on every score, which cancels in
+/// the softmax: that row attends to every token as if unmasked, so its key mask is all ones. (torch adds the −10000 in
+/// fp32, which rounds each score to about 0.001 first; the engine gives the exact value that rounding perturbs.)
 /// </remarks>
 public sealed class BertModel
 {
-    /// <summary>The score med.py's <c>get_extended_attention_mask</c> adds at a padded key.</summary>
-    public const float PaddingScore = -10000f;
-
     private readonly BertEmbeddings _embeddings;
     private readonly BertEncoder _encoder;
     private readonly IBackend _backend;
@@ -55,13 +52,13 @@ public sealed class BertModel
 
     private AttentionMaskArgs MaskOf(TokenGrid? mask, int length)
     {
-        if (!AttentionMaskArgs.HasFullyMaskedRow(mask, causal: false))
-            return new AttentionMaskArgs(AttentionMaskArgs.KeyMaskOf(_backend, mask), false, null);
-        var additive = new float[mask!.Batch * length * length];
+        if (mask is null || mask.AllOnes()) return new AttentionMaskArgs(null, false, null);
+        var keep = new float[mask.Batch * length];
         for (int b = 0; b < mask.Batch; b++)
-            for (int i = 0; i < length; i++)
-                for (int j = 0; j < length; j++)
-                    additive[(b * length + i) * length + j] = mask[b, j] == 1 ? 0f : PaddingScore;
-        return AttentionMaskArgs.FromAdditive(_backend, additive, mask.Batch, length, length, Config.Heads);
+        {
+            bool anyKept = mask.Row(b).Contains(1);
+            for (int j = 0; j < length; j++) keep[b * length + j] = !anyKept || mask[b, j] == 1 ? 1f : 0f;
+        }
+        return new AttentionMaskArgs(_backend.Upload(keep, new Shape(mask.Batch, length)), false, null);
     }
 }

@@ -62,7 +62,7 @@ public class ImageRewardForwardTests
 
     /// <summary>
     /// A row of nothing but padding: med.py adds −10000 to every score, which cancels in the softmax, so the row attends
-    /// as if unmasked. The engine passes that additive mask for such rows; the naive loops add −10000 literally.
+    /// as if unmasked. The naive loops add −10000 literally (in double, where it cancels exactly).
     /// </summary>
     [Fact]
     public void An_all_padding_row_behaves_as_med_py_s_additive_mask()
@@ -100,4 +100,13 @@ public class ImageRewardForwardTests
         var e = Assert.Throws<AccelAesException>(() => model.Score(Cpu.Upload(new float[3 * 16 * 16], new Shape(1, 3, 16, 16)), ids, new TokenGrid(1, 3, [1, 1, 1])));
         Assert.Contains("[B, 3, 8, 8]", e.Message);
     }
+
+    /// <summary>The reference's own erf (its GELU) against tabulated values, so the naive loops are a trustworthy yardstick.</summary>
+    [Theory]
+    [InlineData(0.5, 0.5204998778130465)]
+    [InlineData(1.0, 0.8427007929497149)]
+    [InlineData(-2.0, -0.9953222650189527)]
+    [InlineData(3.5, 0.9999992569016276)]
+    public void Naive_erf_matches_tabulated_values(double x, double expected)
+        => Assert.Equal(expected, NaiveImageReward.Erf(x), 1e-12);
 }
