@@ -59,17 +59,15 @@ public sealed class ImageRewardMetric : IImageMetric
     public IReadOnlyList<string> UnexpectedTensors { get; }
 
     /// <summary>
-    /// Loads a checkpoint with ImageReward.pt's key names (as .safetensors; the PyTorch .pt reader plugs in through
-    /// <c>Create(IWeightSource, shapeOf, ...)</c>) and a tokenizer folder holding bert-base-uncased's <c>vocab.txt</c>. The config is read off
-    /// the tensor shapes, with <c>med_config.json</c> beside the checkpoint when there is one.
+    /// Loads a checkpoint with ImageReward.pt's key names, opened by <see cref="SafeTensorsSet.OpenFile"/> (safetensors, and
+    /// once the restricted PyTorch reader is in, the published ImageReward.pt itself), and a tokenizer folder holding
+    /// bert-base-uncased's <c>vocab.txt</c>. The config is read off the tensor shapes, with <c>med_config.json</c> beside
+    /// the checkpoint when there is one.
     /// </summary>
     public static ImageRewardMetric Load(string checkpointPath, string tokenizerDirectory, IBackend backend, ImageResizer? resizer = null)
     {
         ArgumentNullException.ThrowIfNull(checkpointPath);
         ArgumentNullException.ThrowIfNull(backend);
-        if (!checkpointPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            throw new AccelAesException(
-                $"ImageReward checkpoint '{checkpointPath}': only .safetensors files are read here; a PyTorch .pt needs the PyTorch checkpoint reader.");
         BertWordPieceTokenizer tokenizer = BertWordPieceTokenizer.FromFolder(tokenizerDirectory);
         SafeTensorsSet set = SafeTensorsSet.OpenFile(checkpointPath);
         try
