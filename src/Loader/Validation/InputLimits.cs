@@ -123,4 +123,13 @@ public static class InputLimits
     /// largest real value is a vocabulary (Gemma: 256 000); layers and heads are below 100, widths below 20 000.
     /// </summary>
     public const int MaxConfigDimension = 1 << 20;
+
+    // ---- Images a scorer takes (issue 18) ----------------------------------------------------------------
+
+    /// <summary>
+    /// Long side / short side of an image a scorer resizes. Scorers scale the short side to their input (224 px), so the
+    /// long side grows with the ratio: at 64:1 the resized image is 14 336 × 224 (9.6 MB); at the 8192:1 that
+    /// <see cref="MaxImageSide"/> alone allows it would be 1.2 GB. Generated images stay below 4:1.
+    /// </summary>
+    public const double MaxScoredImageAspectRatio = 64;
 }
