@@ -91,6 +91,26 @@ public class BenchAccountingCliTests
     }
 
     [Fact]
+    public void A_timed_bench_reports_the_counted_step_next_to_the_measured_one()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "timed.json");
+        var r = CliRunner.Run("bench", "--arch", "sd3-medium", "--layers", "1", "--resolution", "128", "--backend", "cpu",
+            "--repeat", "1", "--warmup", "0", "--skip-peak", "--json", json);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("roofline floors: H100 SXM", CliCache.Flat(r.Output));
+        var root = Json(json);
+        var counted = root.GetProperty("accounting");
+        Assert.Equal(root.GetProperty("image_tokens").GetInt32(), counted.GetProperty("image_tokens").GetInt32());
+        Assert.Equal(root.GetProperty("batch").GetInt32(), counted.GetProperty("batch").GetInt32());
+        // The timed forward's FLOPs (profiled from the op shapes) are the counted forward's.
+        var forward = counted.GetProperty("forward");
+        double countedFlops = forward.GetProperty("gemm_flops").GetDouble() + forward.GetProperty("attention_flops").GetDouble();
+        Assert.Equal(root.GetProperty("forward_flops").GetDouble(), countedFlops, 1e-9 * countedFlops);
+        Assert.True(counted.GetProperty("roofline_ms").GetProperty("RTX 5090").GetDouble() > 0);
+    }
+
+    [Fact]
     public void Accounting_is_refused_with_the_micro_benchmarks()
     {
         var r = CliRunner.Run("bench", "--op", "gemm", "--accounting");

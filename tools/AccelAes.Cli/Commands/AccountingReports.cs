@@ -79,10 +79,25 @@ internal static class AccountingReports
         _ => "host copy",
     };
 
-    public static void WriteJson(Utf8JsonWriter w, AccountingResult r)
+    /// <summary>
+    /// The counted dense step in a line or two, next to the step a timed `bench --arch` measured (NaN when the backend
+    /// measured no time): what the step costs at the least on each card, and what it cost here.
+    /// </summary>
+    public static void ShowNextToMeasured(AccountingResult r, double measuredStepMs)
+    {
+        var d = r.DenseStep;
+        string floors = string.Join(", ", RooflineCards.All.Select(card => $"{card.Name} {Ms(card.Floor(d).Milliseconds)}"));
+        string measured = double.IsFinite(measuredStepMs) && measuredStepMs > 0 ? Ms(measuredStepMs) : "n/a";
+        Ui.Info($"counted per dense step: {Tf(d.GemmFlops)} GEMM + {Tf(d.AttentionFlops)} attention, {Gb(d.MemoryBoundBytes)} memory-bound, " +
+                $"{d.Launches} kernel launches; roofline floors: {floors}; measured here: {measured} (bench --accounting breaks it down)");
+    }
+
+    /// <summary>The accounting as a JSON object (named <paramref name="property"/> inside another object, or a document of its own).</summary>
+    public static void WriteJson(Utf8JsonWriter w, AccountingResult r, string? property = null)
     {
         var step = r.DenseStep;
-        w.WriteStartObject();
+        if (property is null) w.WriteStartObject();
+        else w.WriteStartObject(property);
         w.WriteString("kind", "accounting");
         w.WriteString("config", r.Config);
         w.WriteString("backend", r.Backend);

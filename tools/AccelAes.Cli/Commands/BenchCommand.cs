@@ -135,9 +135,12 @@ internal static class BenchCommand
         var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps ?? folder?.DefaultSteps);
         var result = ModelBenchmark.Run(be, request, folder?.WeightsFor(config), Ui.Info);
         BenchReports.ShowModel(result, peak);
+        // The same step counted (a second on the host): the measured time next to the floor it cannot beat.
+        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch));
+        AccountingReports.ShowNextToMeasured(accounting, result.DenseMilliseconds / result.Steps);
         BackendDiagnostics.ShowGemmSummary(be);
         if (o.JsonPath is not null)
-            JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak, be));
+            JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak, be, more: inner => AccountingReports.WriteJson(inner, accounting, "accounting")));
         return ExitCodes.Success;
     }
 
