@@ -133,10 +133,11 @@ internal static class BenchCommand
             peak = MicroBenchmarks.Gemm(be, [size], o.Warmup, o.Repeats)[0];
         }
         var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps ?? folder?.DefaultSteps);
+        // The same step counted (a second on the host, done first so that a problem shows before the long run): the
+        // measured time is reported next to the floor it cannot beat.
+        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch));
         var result = ModelBenchmark.Run(be, request, folder?.WeightsFor(config), Ui.Info);
         BenchReports.ShowModel(result, peak);
-        // The same step counted (a second on the host): the measured time next to the floor it cannot beat.
-        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch));
         AccountingReports.ShowNextToMeasured(accounting, result.DenseMilliseconds / result.Steps);
         BackendDiagnostics.ShowGemmSummary(be);
         if (o.JsonPath is not null)
