@@ -27,15 +27,28 @@ public sealed partial class CountingBackend
         return new CountingTensor(this, shape, DType.F32, "Upload", () => copy);
     }
 
-    /// <summary>BF16 weight (F32/F16 sources converted on the device: one launch); the values are kept for the host logic.</summary>
+    /// <summary>
+    /// BF16 weight. F32/F16 sources go through pinned staging in chunks (PinnedStaging, default chunk size), each chunk
+    /// converted on the device by one launch. The values are kept for the host logic.
+    /// </summary>
     public Tensor UploadWeight(ReadOnlySpan<byte> bytes, DType source, Shape shape)
     {
         float[] values = Decode(bytes, source, shape.ElementCount);
         HostCopy("UploadWeight", "host→device", bytes.Length);
         if (source != DType.BF16)
-            Kernel("UploadWeight", source == DType.F32 ? "convert_f32_to_bf16" : "convert_f16_to_bf16", values.Length, bytes.Length, 2L * values.Length);
+        {
+            int size = source == DType.F32 ? 4 : 2;
+            long chunk = Math.Max(4096L, (long)DefaultStagingChunkBytes / 16 * 16) / size * size;
+            for (long offset = 0; offset < bytes.Length; offset += chunk)
+            {
+                long part = Math.Min(chunk, bytes.Length - offset);
+                Kernel("UploadWeight", source == DType.F32 ? "convert_f32_to_bf16" : "convert_f16_to_bf16", part / size, part, 2 * (part / size));
+            }
+        }
         return new CountingTensor(this, shape, DType.BF16, "UploadWeight", () => values);
     }
+
+    private static readonly ulong DefaultStagingChunkBytes = new CudaBackendOptions().StagingChunkBytes;
 
     /// <summary>BF16 zeros: one memset.</summary>
     public Tensor Zeros(Shape shape)

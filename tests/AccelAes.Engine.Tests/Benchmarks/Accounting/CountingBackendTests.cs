@@ -184,6 +184,20 @@ public class CountingBackendTests
     }
 
     [Fact]
+    public void Fp32_weights_are_converted_on_the_device_and_keep_their_values_for_the_host()
+    {
+        using var be = new CountingBackend();
+        float[] values = [1.5f, -2f, 0.25f, 3f];
+        var w = be.UploadWeight(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, new Shape(2, 2));
+        var t = be.Ledger.Take();
+        Assert.Equal(DType.BF16, w.DType);
+        var convert = Single(t, "convert_f32_to_bf16");
+        Assert.Equal((16L, 8L, 1L), (convert.BytesRead, convert.BytesWritten, convert.Launches));
+        Assert.Equal(16, Single(t, "host→device").BytesWritten);
+        Assert.Equal(values, be.Download(w));
+    }
+
+    [Fact]
     public void Zero_element_ops_launch_nothing()
     {
         using var be = new CountingBackend();
