@@ -90,12 +90,15 @@ public class BenchAccountingCliTests
         Assert.True(mix < root.GetProperty("gemm_flops").GetDouble(), string.Create(CultureInfo.InvariantCulture, $"mix {mix}"));
     }
 
-    [Fact]
-    public void A_timed_bench_reports_the_counted_step_next_to_the_measured_one()
+    /// <summary>Lumina too: its generated weights have distinct query paths, and the count follows the forward that ran.</summary>
+    [Theory]
+    [InlineData("sd3-medium")]
+    [InlineData("lumina-next-sft")]
+    public void A_timed_bench_reports_the_counted_step_next_to_the_measured_one(string arch)
     {
         using var dir = new TempDirectory();
         string json = Path.Combine(dir.Path, "timed.json");
-        var r = CliRunner.Run("bench", "--arch", "sd3-medium", "--layers", "1", "--resolution", "128", "--backend", "cpu",
+        var r = CliRunner.Run("bench", "--arch", arch, "--layers", "1", "--resolution", "128", "--backend", "cpu",
             "--repeat", "1", "--warmup", "0", "--skip-peak", "--json", json);
         Assert.True(r.ExitCode == 0, r.All);
         Assert.Contains("roofline floors: H100 SXM", CliCache.Flat(r.Output));

@@ -134,8 +134,9 @@ internal static class BenchCommand
         }
         var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps ?? folder?.DefaultSteps);
         // The same step counted (a second on the host, done first so that a problem shows before the long run): the
-        // measured time is reported next to the floor it cannot beat.
-        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch));
+        // measured time is reported next to the floor it cannot beat. Generated weights are all distinct (Lumina then
+        // computes its cross-attention query too), so the count follows them; a folder's weights are taken as published.
+        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch, PublishedWeightTies: folder is not null));
         var result = ModelBenchmark.Run(be, request, folder?.WeightsFor(config), Ui.Info);
         BenchReports.ShowModel(result, peak);
         AccountingReports.ShowNextToMeasured(accounting, result.DenseMilliseconds / result.Steps);

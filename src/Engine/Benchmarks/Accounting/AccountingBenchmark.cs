@@ -7,8 +7,10 @@ using AccelAes.Engine.Tensors;
 namespace AccelAes.Engine.Benchmarks.Accounting;
 
 /// <summary>What to count: a configuration at a resolution and batch, and optionally an acceleration preset's step mix.</summary>
+/// <param name="PublishedWeightTies">Weights equal where the published checkpoints' are (Lumina's shared query path,
+/// <see cref="PlaceholderWeightSource"/>); false: all distinct, as the generated weights a timed `bench --arch` runs.</param>
 public sealed record AccountingRequest(RealConfig Config, int Resolution, int Batch, AccelerationPreset Accel = AccelerationPreset.None,
-    double? FocusFraction = null, int? Steps = null, CountedGemmEngine Gemm = CountedGemmEngine.CublasLt);
+    double? FocusFraction = null, int? Steps = null, CountedGemmEngine Gemm = CountedGemmEngine.CublasLt, bool PublishedWeightTies = true);
 
 /// <summary>One step kind of a mix: how many steps of the schedule have it, and what one such step does.</summary>
 public sealed record StepKindAccounting(StepKind Kind, int Count, TrafficTotals Step, string Note);
@@ -39,7 +41,7 @@ public static class AccountingBenchmark
     {
         var config = request.Config;
         using var be = new CountingBackend(request.Gemm);
-        var weights = new PlaceholderWeightSource();
+        var weights = new PlaceholderWeightSource(request.PublishedWeightTies);
         be.Ledger.Recording = false;
         var model = BenchModel.Build(config, weights, be, request.Resolution, request.Batch);
         using Tensor state = be.Slice(model.Latents, 0, 0, config.UsesCfg && request.Batch >= 2 ? request.Batch / 2 : request.Batch);

@@ -11,8 +11,9 @@ namespace AccelAes.Engine.Benchmarks.Accounting;
 /// the original <c>wq</c> and <c>q_norm</c> into both attn1 and attn2 of every layer (architectures.md §5.1), which makes
 /// <c>LuminaNextDiTBlock</c> reuse the self-attention query for the cross-attention. Mirroring that tie counts the
 /// forward the real checkpoint runs (one D×D GEMM fewer per layer than independent random weights would give).
+/// <paramref name="publishedTies"/> false gives every name its own values, as `bench --arch`'s generated weights have.
 /// </summary>
-public sealed class PlaceholderWeightSource : IWeightSource
+public sealed class PlaceholderWeightSource(bool publishedTies = true) : IWeightSource
 {
     public string Description => "placeholder weights (shapes only, for the counting backend)";
 
@@ -28,7 +29,7 @@ public sealed class PlaceholderWeightSource : IWeightSource
         if (backend is not CountingBackend counting)
             throw new InvalidOperationException($"Placeholder weights exist only on the counting backend, not on {backend.Name}.");
         Parameters += shape.ElementCount;
-        return counting.PlaceholderWeight(shape, Identity(name));
+        return counting.PlaceholderWeight(shape, publishedTies ? Identity(name) : name);
     }
 
     /// <summary>The name whose values <paramref name="name"/> holds in the published checkpoints.</summary>
