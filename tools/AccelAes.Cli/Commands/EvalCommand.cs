@@ -80,6 +80,13 @@ internal static class EvalCommand
             foreach (EvalMethod method in methods)
                 GenerationRequestValidation.CheckBeforeLoading(Request(new EvalItem(0, promptList[0], seedList[0], method)), architecture, GenerationFieldNames.Cli);
 
+            // Scorers load before anything is written: a metric without its files leaves no folder behind.
+            string backendName = parse.GetValue(shared.Backend)!;
+            string? variantName = parse.GetValue(shared.Variant);
+            using IBackend be = BackendFactory.Create(backendName);
+            BackendDiagnostics.ShowWarnings(be);
+            IReadOnlyList<IImageMetric> metrics = MetricCatalog.Create(metricEntries, scorers.Files(parse, be));
+            using var scorersLoaded = new DisposeAll(metrics);
             EvalFiles.PrepareFolder(outDir, EvalFiles.Settings(parse, shared, modelPath, sets, metricEntries));
             var ledger = EvalLedger.Open(Path.Combine(outDir, EvalFiles.Ledger));
             if (ledger.DroppedLines > 0) Ui.Warn($"{EvalFiles.Ledger}: {ledger.DroppedLines} incomplete line(s) dropped (an interrupted run); those images are generated again.");
@@ -89,24 +96,13 @@ internal static class EvalCommand
             Ui.Info($"{items.Count} images ({promptList.Count} prompts × {seedList.Count} seeds × {methods.Count} methods): "
                     + (pending.Length == items.Count ? "none finished yet." : $"{items.Count - pending.Length} finished in {outDir}, {pending.Length} to go."));
 
-            string backendName = parse.GetValue(shared.Backend)!;
-            string? variantName = parse.GetValue(shared.Variant);
-            using IBackend be = BackendFactory.Create(backendName);
-            BackendDiagnostics.ShowWarnings(be);
-            IReadOnlyList<IImageMetric> metrics = MetricCatalog.Create(metricEntries, scorers.Files(parse, be));
-            try
-            {
-                if (pending.Length > 0)
-                    Run(pending, items.Count, ledger, outDir, metrics, warmups, Request, folder, be, modelPath, variantName, backendName);
-            }
-            finally
-            {
-                foreach (IImageMetric metric in metrics) metric.Dispose();
-            }
+            if (pending.Length > 0)
+                Run(pending, items.Count, ledger, outDir, metrics, warmups, Request, folder, be, modelPath, variantName, backendName);
 
             string[] metricNames = [.. metricEntries.Select(e => e.Name)];
+            var keys = items.Select(i => i.Key).ToHashSet(); // a ledger may hold more (methods or seeds of an earlier run)
             IReadOnlyList<MethodSummary> summary = EvalSummary.Compute(
-                ledger.Records.Values.Where(r => items.Any(i => i.Key == r.Key)), [.. methods.Select(m => m.Name)], metricNames);
+                ledger.Records.Values.Where(r => keys.Contains(r.Key)), [.. methods.Select(m => m.Name)], metricNames);
             EvalReports.Show(summary, metricEntries);
             EvalReports.WriteFiles(outDir, summary, metricEntries, promptList.Count, seedList);
             Ui.Done($"{items.Count} images, eval.jsonl, summary.json, summary.md and plots/ → {Path.GetFullPath(outDir)}");
@@ -178,6 +174,15 @@ internal static class EvalCommand
         var dense = item with { Method = new EvalMethod(EvalMethod.Dense, AccelerationRequest.None) };
         string path = Path.Combine(outDir, dense.ImagePath);
         return InputFile.Exists(path) ? generated[(item.PromptIndex, item.Seed)] = PngImageInput.Read(path, "the dense image") : null;
+    }
+
+    /// <summary>Disposes the scorers however the command ends.</summary>
+    private sealed class DisposeAll(IEnumerable<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (IDisposable item in items) item.Dispose();
+        }
     }
 
     private static IReadOnlyList<ulong> ParseSeeds(string text)

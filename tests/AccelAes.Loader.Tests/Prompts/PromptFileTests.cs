@@ -1,0 +1,51 @@
+using AccelAes.Loader.Prompts;
+using AccelAes.TestSupport;
+
+namespace AccelAes.Loader.Tests.Prompts;
+
+public class PromptFileTests
+{
+    [Fact]
+    public void A_text_file_gives_one_trimmed_prompt_per_non_blank_line()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.Write("prompts.txt", "\uFEFFa cat \r\n\n  \r\na dog, running\n"u8.ToArray());
+        Assert.Equal(["a cat", "a dog, running"], PromptFile.Read(path, null));
+    }
+
+    [Fact]
+    public void A_csv_gives_the_caption_column_with_quoted_commas_quotes_and_newlines_intact()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.Write("pickapic.csv", "id,caption,best_image_uid\n1,\"a cat, sitting\",x\n2,\"the \"\"best\"\" dog\",y\n3,\"two\nlines\",z\n4,,w\n"u8.ToArray());
+        Assert.Equal(["a cat, sitting", "the \"best\" dog", "two\nlines"], PromptFile.Read(path, null));
+    }
+
+    [Fact]
+    public void Another_column_is_read_when_named_and_a_tsv_splits_on_tabs()
+    {
+        using var dir = new TempDirectory();
+        string csv = dir.Write("p.csv", "prompt,caption\nfirst,second\n"u8.ToArray());
+        Assert.Equal(["first"], PromptFile.Read(csv, "prompt"));
+        string tsv = dir.Write("p.tsv", "caption\tother\na, b\tc\n"u8.ToArray());
+        Assert.Equal(["a, b"], PromptFile.Read(tsv, null));
+    }
+
+    [Fact]
+    public void A_missing_column_is_named_with_the_columns_there_are()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.Write("p.csv", "id,text\n1,a cat\n"u8.ToArray());
+        var e = Assert.Throws<AccelAesException>(() => PromptFile.Read(path, null));
+        Assert.Contains("no column 'caption'", e.Message);
+        Assert.Contains("'text'", e.Message);
+    }
+
+    [Fact]
+    public void A_file_without_prompts_and_a_column_for_a_text_file_are_errors()
+    {
+        using var dir = new TempDirectory();
+        Assert.Contains("holds no prompts", Assert.Throws<AccelAesException>(() => PromptFile.Read(dir.Write("e.txt", "\n \n"u8.ToArray()), null)).Message);
+        Assert.Contains("needs a CSV file", Assert.Throws<AccelAesException>(() => PromptFile.Read(dir.Write("t.txt", "a\n"u8.ToArray()), "caption")).Message);
+    }
+}
