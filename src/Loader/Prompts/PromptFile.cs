@@ -5,9 +5,9 @@ using nietras.SeparatedValues;
 namespace AccelAes.Loader.Prompts;
 
 /// <summary>
-/// The prompts of an evaluation, read from a file: a CSV (<c>.csv</c>, or <c>.tsv</c> tab-separated) with a header row,
-/// one prompt a row from the named column (Pick-a-Pic's <c>caption</c> by default), or plain text, one prompt a
-/// line. Blank prompts are skipped and the rest trimmed, as the AccelAes evaluation script reads its prompt files.
+/// The prompts of an evaluation, read from a file: a Parquet file (<c>.parquet</c>, Pick-a-Pic's format) or a CSV
+/// (<c>.csv</c>, or <c>.tsv</c> tab-separated) with a header row, one prompt a row from the named column (Pick-a-Pic's
+/// <c>caption</c> by default), or plain text, one prompt a line. Blank prompts are skipped and the rest trimmed, as the AccelAes evaluation script reads its prompt files.
 /// CSV parsing is Sep's (RFC 4180 quoting, multi-line quoted fields; AOT and trimming safe, no reflection), not a
 /// hand-written splitter: captions carry commas and quotes.
 /// </summary>
@@ -20,17 +20,17 @@ public static class PromptFile
     /// <exception cref="AccelAesException">Not a regular file, too large, no such column, no prompts, or more than <see cref="InputLimits.MaxEvalPrompts"/>.</exception>
     public static IReadOnlyList<string> Read(string path, string? column, string what = "--prompts", string columnWhat = "--prompt-column")
     {
-        string text = InputFile.ReadAllText(path, InputLimits.MaxPromptFileBytes, what);
         string extension = Path.GetExtension(path).ToLowerInvariant();
         List<string> prompts;
-        if (extension is ".csv" or ".tsv")
-            prompts = ReadColumn(text, extension == ".tsv" ? '\t' : ',', column ?? DefaultColumn, path, what, columnWhat);
-        else if (extension == ".parquet")
-            throw new AccelAesException($"{what} '{path}': Parquet files are not read by this build; export the prompt column to CSV (e.g. pandas: df[['caption']].to_csv('prompts.csv', index=False)).");
+        if (extension == ".parquet")
+            prompts = ParquetPromptColumn.Read(path, column ?? DefaultColumn, what, columnWhat);
+        else if (extension is ".csv" or ".tsv")
+            prompts = ReadColumn(Text(path, what), extension == ".tsv" ? '\t' : ',', column ?? DefaultColumn, path, what, columnWhat);
         else
         {
+            string text = Text(path, what);
             if (column is not null)
-                throw new AccelAesException($"{columnWhat} '{column}' needs a CSV file (.csv or .tsv); {what} '{path}' is read as plain text, one prompt a line.");
+                throw new AccelAesException($"{columnWhat} '{column}' needs a CSV or Parquet file (.csv, .tsv, .parquet); {what} '{path}' is read as plain text, one prompt a line.");
             prompts = [.. text.Split('\n').Select(line => line.Trim()).Where(line => line.Length > 0)];
         }
         if (prompts.Count == 0)
@@ -39,6 +39,8 @@ public static class PromptFile
             throw new AccelAesException($"{what} '{path}' holds {prompts.Count} prompts; at most {InputLimits.MaxEvalPrompts} are evaluated in one run.");
         return prompts;
     }
+
+    private static string Text(string path, string what) => InputFile.ReadAllText(path, InputLimits.MaxPromptFileBytes, what);
 
     private static List<string> ReadColumn(string text, char separator, string column, string path, string what, string columnWhat)
     {

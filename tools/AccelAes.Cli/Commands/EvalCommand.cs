@@ -30,7 +30,7 @@ internal static class EvalCommand
         model.Description = "A diffusers pipeline folder (SD3 / SD3.5, FLUX.1, Lumina-Next). Default: the built-in tiny random-weight model.";
         var prompts = new Option<string>("--prompts")
         {
-            Description = "The prompts: a text file, one prompt a line, or a CSV (.csv / .tsv) with a header row (column: --prompt-column).",
+            Description = "The prompts: a text file, one prompt a line, or a Parquet (.parquet, e.g. a Pick-a-Pic shard) or CSV (.csv / .tsv, with a header row) column (--prompt-column).",
             Required = true,
         };
         var promptColumn = new Option<string?>("--prompt-column") { Description = $"The CSV column holding the prompts (default: {PromptFile.DefaultColumn}, Pick-a-Pic's)." };
