@@ -227,3 +227,30 @@ public class EvalCliTests(EvalRunFixture run) : IClassFixture<EvalRunFixture>
         Assert.Contains(message, CliCache.Flat(e.All));
     }
 }
+
+/// <summary>The eval options that shape a run, each shown to act: --set, --prompt-column, --warmup.</summary>
+public class EvalOptionCliTests(CliCache cache) : IClassFixture<CliCache>
+{
+    [Fact]
+    public void Set_reaches_the_accelerated_method_prompt_column_picks_the_csv_column_and_warmup_runs_first()
+    {
+        using var dir = new TempDirectory();
+        string prompts = dir.Write("prompts.csv", "id,caption,text\n1,\"not this, caption\",\"a blue vase, studio light\"\n"u8.ToArray());
+        string folder = dir.File("out");
+        // interval=1 makes StepCache skip nothing: its images must then equal dense, bit for bit (PSNR "inf").
+        var r = cache.Run("eval", "--prompts", prompts, "--prompt-column", "text", "--seeds", "4", "--accel", "stepcache", "--set", "interval=1",
+            "--steps", "8", "--width", "32", "--height", "32", "--warmup", "1", "--out", folder);
+        Assert.True(r.ExitCode == 0, r.All);
+        var lines = File.ReadAllLines(Path.Combine(folder, "eval.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(["none", "stepcache"], lines.Select(l => l.GetProperty("method").GetString()));
+        Assert.All(lines, l => Assert.Equal("a blue vase, studio light", l.GetProperty("prompt").GetString()));
+        Assert.All(lines, l => Assert.Equal(4UL, l.GetProperty("seed").GetUInt64()));
+        Assert.Equal("inf", lines[1].GetProperty("psnr").GetString());
+        Assert.Equal(1.0, lines[1].GetProperty("ssim").GetDouble(), 12);
+        var text = PngText.Read(File.ReadAllBytes(Path.Combine(folder, lines[1].GetProperty("image").GetString()!)));
+        Assert.Equal("[\"interval=1\"]", text["accel_set"]);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "summary.json")));
+        Assert.Equal(1, summary.RootElement.GetProperty("methods")[1].GetProperty("identical_to_dense").GetInt32());
+        Assert.Contains("warm-up", r.Output);
+    }
+}

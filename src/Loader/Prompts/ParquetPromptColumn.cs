@@ -1,3 +1,4 @@
+#if PARQUET
 using AccelAes.Loader.Files;
 using AccelAes.Loader.Validation;
 using Parquet;
@@ -50,3 +51,4 @@ internal static class ParquetPromptColumn
         return prompts;
     }
 }
+#endif

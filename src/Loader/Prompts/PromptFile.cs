@@ -23,7 +23,12 @@ public static class PromptFile
         string extension = Path.GetExtension(path).ToLowerInvariant();
         List<string> prompts;
         if (extension == ".parquet")
+#if PARQUET
             prompts = ParquetPromptColumn.Read(path, column ?? DefaultColumn, what, columnWhat);
+#else
+            throw new AccelAesException($"{what} '{path}': this NativeAOT build of accelaes does not read Parquet files (Parquet.Net is not trim-safe); "
+                + "run the .NET build (dotnet accelaes.dll), or export the prompt column to CSV.");
+#endif
         else if (extension is ".csv" or ".tsv")
             prompts = ReadColumn(Text(path, what), extension == ".tsv" ? '\t' : ',', column ?? DefaultColumn, path, what, columnWhat);
         else

@@ -116,6 +116,7 @@ internal static class EvalCommand
     {
         var denseImages = new Dictionary<(int, ulong), RgbImage>();
         var warnings = new SortedSet<string>(StringComparer.Ordinal);
+        if (warmups > 0) Ui.Info($"warm-up: {warmups} untimed generation(s) per method before the timed ones (--warmup).");
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
@@ -153,7 +154,12 @@ internal static class EvalCommand
                     var scores = new Dictionary<string, double>();
                     foreach (IImageMetric metric in metrics) scores[metric.Name] = metric.Score(result.Image, item.Prompt);
                     double? psnr = null, ssim = null;
-                    if (item.Method.IsDense) denseImages[(item.PromptIndex, item.Seed)] = result.Image;
+                    if (item.Method.IsDense)
+                    {
+                        // Items come per (prompt, seed), dense first: only the current pair's dense image is kept.
+                        denseImages.Clear();
+                        denseImages[(item.PromptIndex, item.Seed)] = result.Image;
+                    }
                     else if (Dense(item, denseImages, outDir) is { } dense)
                     {
                         psnr = ImageFidelity.Psnr(result.Image, dense);
@@ -173,7 +179,9 @@ internal static class EvalCommand
         if (generated.TryGetValue((item.PromptIndex, item.Seed), out RgbImage? image)) return image;
         var dense = item with { Method = new EvalMethod(EvalMethod.Dense, AccelerationRequest.None) };
         string path = Path.Combine(outDir, dense.ImagePath);
-        return InputFile.Exists(path) ? generated[(item.PromptIndex, item.Seed)] = PngImageInput.Read(path, "the dense image") : null;
+        if (!InputFile.Exists(path)) return null;
+        generated.Clear();
+        return generated[(item.PromptIndex, item.Seed)] = PngImageInput.Read(path, "the dense image");
     }
 
     /// <summary>Disposes the scorers however the command ends.</summary>
