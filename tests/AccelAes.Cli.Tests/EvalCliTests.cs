@@ -182,6 +182,20 @@ public class EvalCliTests(EvalRunFixture run) : IClassFixture<EvalRunFixture>
     }
 
     [Fact]
+    public void An_eval_image_is_regenerated_bit_for_bit_by_generate_from_its_record()
+    {
+        var (folder, r) = run.Uninterrupted;
+        Assert.True(r.ExitCode == 0, r.All);
+        JsonElement line = Lines(folder).First(l => l.GetProperty("method").GetString() == "accelaes");
+        string image = Path.Combine(folder, line.GetProperty("image").GetString()!);
+        using var dir = new TempDirectory();
+        string again = dir.File("again.png");
+        var g = run.Cache.Run("generate", "--from", image, "--out", again);
+        Assert.True(g.ExitCode == 0, g.All);
+        Assert.Equal(GenerateCliTests.Decode(image).Rgb, GenerateCliTests.Decode(again).Rgb);
+    }
+
+    [Fact]
     public void A_resume_with_other_settings_is_refused_naming_the_setting()
     {
         var (folder, r) = run.Uninterrupted;
@@ -218,6 +232,7 @@ public class EvalCliTests(EvalRunFixture run) : IClassFixture<EvalRunFixture>
     [InlineData("--seeds", "0,x", "--seeds: 'x' is not a seed")]
     [InlineData("--seeds", "1,1", "--seeds names seed 1 twice")]
     [InlineData("--accel", "none,fastest", "fastest")]
+    [InlineData("--warmup", "-1", "--warmup is -1; it must be between 0 and")]
     public void Bad_seeds_and_methods_are_named(string option, string value, string message)
     {
         using var dir = new TempDirectory();
