@@ -25,6 +25,12 @@ public static class InputLimits
     /// <summary>Benchmark repetitions and warm-up runs.</summary>
     public const int MaxRepeat = 100_000;
 
+    /// <summary>Prompts an evaluation runs (`eval --prompts`). Pick-a-Pic's test split has ~500; DrawBench 200; PartiPrompts 1 600.</summary>
+    public const int MaxEvalPrompts = 1_000_000;
+
+    /// <summary>Seeds per prompt of an evaluation (`eval --seeds`). The paper uses 3.</summary>
+    public const int MaxEvalSeeds = 10_000;
+
     // ---- What a file claims ----------------------------------------------------------------------------
 
     /// <summary>A JSON config (model_index.json, config.json, scheduler_config.json, tokenizer_config.json). Real ones are a few KB.</summary>
@@ -32,6 +38,9 @@ public static class InputLimits
 
     /// <summary>A tokenizer file (vocab.json, merges.txt, tokenizer.json, spiece.model). Gemma's tokenizer.json is ~34 MB.</summary>
     public const long MaxTokenizerFileBytes = 512L << 20;
+
+    /// <summary>A prompt list (`eval --prompts`: text, one prompt a line, or CSV). 1 000 000 prompts of 256 characters.</summary>
+    public const long MaxPromptFileBytes = 256L << 20;
 
     /// <summary>Tokens in a vocabulary (including added and extra ids). Gemma has 256 000; T5 32 100.</summary>
     public const int MaxVocabularySize = 4_000_000;
@@ -41,6 +50,9 @@ public static class InputLimits
     /// decompression. A record is a few KB; its step schedule grows by ~60 bytes a step (600 KB at <see cref="MaxSteps"/>).
     /// </summary>
     public const int MaxPngTextBytes = 16 << 20;
+
+    /// <summary>A PNG read for its pixels (`score --image`, dense images an eval resumes with). An 8192² RGBA PNG stored uncompressed is 256 MiB.</summary>
+    public const long MaxPngFileBytes = 512L << 20;
 
     /// <summary>Chunks a PNG may have when its text is read. Encoders split image data into 8–64 KB chunks: an 8192² image has a few thousand.</summary>
     public const int MaxPngChunks = 1_000_000;
