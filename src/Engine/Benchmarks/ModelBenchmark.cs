@@ -170,7 +170,7 @@ public static class ModelBenchmark
     }
 
     /// <summary>CFG combine of the batch halves (when the model runs CFG as a batch of 2) and the Euler update of the latent.</summary>
-    private static void GuideAndStep(IBackend be, BenchModel model, Tensor velocity, Tensor state)
+    internal static void GuideAndStep(IBackend be, BenchModel model, Tensor velocity, Tensor state)
     {
         if (model.Config.UsesCfg && model.Batch >= 2)
         {
@@ -187,7 +187,7 @@ public static class ModelBenchmark
     /// The Euler update of <paramref name="state"/> with the part of <paramref name="v"/> the pipelines use: the first
     /// batch rows, and the first half of the channels of learn_sigma models (Lumina outputs twice the latent channels).
     /// </summary>
-    private static void EulerStep(IBackend be, Tensor state, Tensor v)
+    internal static void EulerStep(IBackend be, Tensor state, Tensor v)
     {
         Tensor rows = v.Shape[0] == state.Shape[0] ? v : be.Slice(v, 0, 0, state.Shape[0]);
         Tensor used = rows.Shape[1] == state.Shape[1] ? rows : be.Slice(rows, 1, 0, state.Shape[1]);

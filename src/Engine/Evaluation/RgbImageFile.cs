@@ -21,7 +21,7 @@ public static class RgbImageFile
     /// <summary>Reads <paramref name="path"/>; <paramref name="what"/> names it in errors ("--image").</summary>
     public static RgbImage Read(string path, string what)
     {
-        byte[] bytes = InputFile.ReadAllBytes(path, InputLimits.MaxImageFileBytes, what);
+        byte[] bytes = InputFile.ReadAllBytes(path, InputLimits.MaxPngFileBytes, what);
         return Decode(bytes, $"{what} '{path}'");
     }
 
@@ -29,7 +29,7 @@ public static class RgbImageFile
     {
         // Signature (8), IHDR length (4), "IHDR" (4), width (4, big-endian), height (4).
         if (bytes.Length < 24 || !bytes.AsSpan(0, 8).SequenceEqual(PngSignature) || !bytes.AsSpan(12, 4).SequenceEqual("IHDR"u8))
-            throw new AccelAesException($"{what} is not a PNG image (only PNG is read; convert other formats to PNG first).");
+            throw new AccelAesException($"{what} is not a PNG file (only PNG is read; convert other formats to PNG first).");
         uint width = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(16, 4));
         uint height = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(20, 4));
         if (width == 0 || height == 0 || width > InputLimits.MaxImageSide || height > InputLimits.MaxImageSide)

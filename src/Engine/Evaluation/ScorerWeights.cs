@@ -5,8 +5,9 @@ namespace AccelAes.Engine.Evaluation;
 
 /// <summary>
 /// Opens a scorer's single weight file (the LAION aesthetic head, a reward head) as an <see cref="IWeightSource"/>,
-/// whatever format its authors published it in. This is the one place a new format is added: the PyTorch
-/// checkpoint reader (src/Loader/PyTorch, torch.load(weights_only=True) rules) plugs in here for .pt / .pth / .bin.
+/// in whatever format its authors published it: <c>.safetensors</c>, or a PyTorch <c>.pt</c> / <c>.pth</c> /
+/// <c>.bin</c> state dict, which <see cref="SafeTensorsSet.OpenFile"/> reads under torch.load(weights_only=True)'s
+/// rules (src/Loader/PyTorch).
 /// </summary>
 public static class ScorerWeights
 {
@@ -16,18 +17,7 @@ public static class ScorerWeights
     /// </summary>
     public static T With<T>(string path, Func<IWeightSource, T> build)
     {
-        string extension = Path.GetExtension(path).ToLowerInvariant();
-        switch (extension)
-        {
-            case ".safetensors":
-                using (var set = SafeTensorsSet.OpenFile(path))
-                    return build(new SafeTensorsWeightSource(set, set.Source));
-            case ".pt" or ".pth" or ".bin" or ".ckpt":
-                throw new AccelAesException(
-                    $"'{path}' is a PyTorch checkpoint; reading those is not available yet. Convert it to .safetensors " +
-                    "(safetensors.torch.save_file(torch.load(path, weights_only=True), out)) or use the published .safetensors.");
-            default:
-                throw new AccelAesException($"'{path}': weights must be a .safetensors file (or a PyTorch .pt / .pth / .bin checkpoint).");
-        }
+        using var set = SafeTensorsSet.OpenFile(path);
+        return build(new SafeTensorsWeightSource(set, set.Source));
     }
 }

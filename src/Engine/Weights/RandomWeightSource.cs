@@ -44,7 +44,8 @@ public sealed class RandomWeightSource(int seed) : IWeightSource
 
     private float[] Generate(string name, Shape shape)
     {
-        var rng = new Random(HashCode.Combine(seed, StableHash(name)));
+        // Not HashCode.Combine: it is seeded per process, so the same seed would give other weights in every run.
+        var rng = new Random(unchecked(StableHash(name) * 31 + seed));
         var values = new float[shape.ElementCount];
         string leaf = name[(name.LastIndexOf('.') + 1)..];
         bool isNorm = name.Contains("norm", StringComparison.Ordinal) && leaf == "weight" && shape.Rank == 1;

@@ -27,7 +27,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private readonly Dictionary<string, SafeTensorInfo> _byName;
     private bool _disposed;
 
-    private SafeTensorsFile(string path, long length, MemoryMappedFile mapping, MemoryMappedViewAccessor view,
+    internal SafeTensorsFile(string path, long length, MemoryMappedFile mapping, MemoryMappedViewAccessor view,
         byte* @base, SafeTensorsHeaderParser.ParsedHeader header)
     {
         Path = path;

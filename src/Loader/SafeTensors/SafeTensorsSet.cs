@@ -5,7 +5,9 @@ namespace AccelAes.Loader.SafeTensors;
 
 /// <summary>
 /// The weights of one checkpoint or model component: a single safetensors file or the shards named by a
-/// <c>*.safetensors.index.json</c>, seen as one name → tensor map. Tensor names are unique across shards.
+/// <c>*.safetensors.index.json</c>, seen as one name → tensor map. Tensor names are unique across shards. PyTorch
+/// checkpoints (<c>pytorch_model.bin</c>, sharded <c>*.bin.index.json</c>, <c>.pt</c>/<c>.pth</c>) are opened through
+/// <see cref="PyTorch.PyTorchCheckpoint"/> and served the same way, mapped from the file.
 /// </summary>
 public sealed class SafeTensorsSet : IDisposable
 {
@@ -42,14 +44,20 @@ public sealed class SafeTensorsSet : IDisposable
     public static SafeTensorsSet OpenFile(string path)
     {
         // A shard index names the files that hold the tensors; any other JSON (a config, model_index.json) is no checkpoint.
-        if (path.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase))
+        if (path.EndsWith(".safetensors.index.json", StringComparison.OrdinalIgnoreCase)
+            || path.EndsWith(".bin.index.json", StringComparison.OrdinalIgnoreCase))
             return OpenSharded(InputFile.RequireRegularFile(path, "Shard index"));
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
             throw new SafeTensorsFormatException(SafeTensorsProblem.JsonNotCheckpoint, UserPath.Full(path, "The safetensors file"), null,
                 "this is a JSON file, not a safetensors checkpoint (for a model_index.json or config.json, give its folder).");
-        var file = SafeTensorsFile.Open(path);
+        var file = OpenTensorFile(path);
         return new SafeTensorsSet(file.Path, [file]);
     }
+
+    // PyTorch checkpoints (.bin, .pt, .pth, or a zip/pickle by content) are read by the restricted torch.load
+    // reader and served as the same mapped tensors; everything else is safetensors.
+    private static SafeTensorsFile OpenTensorFile(string path) =>
+        PyTorch.PyTorchCheckpoint.IsPyTorchFile(path) ? PyTorch.PyTorchCheckpoint.Open(path).TensorFile : SafeTensorsFile.Open(path);
 
     /// <summary>
     /// Opens a component's weights from a folder. <paramref name="baseName"/> is <c>diffusion_pytorch_model</c> for
@@ -189,7 +197,7 @@ public sealed class SafeTensorsSet : IDisposable
         try
         {
             foreach (var shard in shardNames)
-                files.Add(SafeTensorsFile.Open(Path.Combine(folder, shard)));
+                files.Add(OpenTensorFile(Path.Combine(folder, shard)));
             CheckShardsAgainstIndex(index, files);
             return new SafeTensorsSet(indexPath, files.ToArray());
         }

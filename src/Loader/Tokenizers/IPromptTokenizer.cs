@@ -11,6 +11,9 @@ public enum TokenizerKind
 
     /// <summary>Gemma SentencePiece BPE with byte fallback (transformers <c>GemmaTokenizer</c>).</summary>
     Gemma,
+
+    /// <summary>BERT WordPiece, uncased (transformers <c>BertTokenizer</c>; BLIP's tokenizer in ImageReward).</summary>
+    Bert,
 }
 
 /// <summary>

@@ -205,6 +205,47 @@ internal static class PythonText
 
         if (simple) return text;
 
+        List<int> d = DecomposeCanonically(text);
+
+        // 3. Canonical composition.
+        var r = new List<int>(d.Count);
+        int starter = -1;
+        foreach (int cp in d)
+        {
+            int cc = Ccc(cp);
+            if (starter >= 0)
+            {
+                int lastCc = Ccc(r[^1]);
+                bool blocked = r.Count - 1 != starter && (lastCc == 0 || lastCc >= cc);
+                if (!blocked && TryCompose(r[starter], cp, out int composite))
+                {
+                    r[starter] = composite;
+                    continue;
+                }
+            }
+
+            if (cc == 0) starter = r.Count;
+            r.Add(cp);
+        }
+
+        return FromCodePoints(r);
+    }
+
+    /// <summary><c>unicodedata.normalize("NFD", text)</c> (BERT's accent stripping decomposes, then drops the marks).</summary>
+    public static string Nfd(string text)
+    {
+        bool ascii = true;
+        foreach (char c in text)
+        {
+            if (c >= 0x80) { ascii = false; break; }
+        }
+
+        return ascii ? text : FromCodePoints(DecomposeCanonically(text));
+    }
+
+    /// <summary>Full canonical decomposition followed by canonical ordering: the first two steps of NFD and NFC.</summary>
+    private static List<int> DecomposeCanonically(string text)
+    {
         // 1. Full canonical decomposition.
         var d = new List<int>(text.Length + 8);
         foreach (int cp in CodePoints(text))
@@ -239,28 +280,7 @@ internal static class PythonText
             }
         }
 
-        // 3. Canonical composition.
-        var r = new List<int>(d.Count);
-        int starter = -1;
-        foreach (int cp in d)
-        {
-            int cc = Ccc(cp);
-            if (starter >= 0)
-            {
-                int lastCc = Ccc(r[^1]);
-                bool blocked = r.Count - 1 != starter && (lastCc == 0 || lastCc >= cc);
-                if (!blocked && TryCompose(r[starter], cp, out int composite))
-                {
-                    r[starter] = composite;
-                    continue;
-                }
-            }
-
-            if (cc == 0) starter = r.Count;
-            r.Add(cp);
-        }
-
-        return FromCodePoints(r);
+        return d;
     }
 
     private static bool TryCompose(int first, int second, out int composite)

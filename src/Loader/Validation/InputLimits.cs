@@ -25,6 +25,12 @@ public static class InputLimits
     /// <summary>Benchmark repetitions and warm-up runs.</summary>
     public const int MaxRepeat = 100_000;
 
+    /// <summary>Prompts an evaluation runs (`eval --prompts`). Pick-a-Pic's test split has ~500; DrawBench 200; PartiPrompts 1 600.</summary>
+    public const int MaxEvalPrompts = 1_000_000;
+
+    /// <summary>Seeds per prompt of an evaluation (`eval --seeds`). The paper uses 3.</summary>
+    public const int MaxEvalSeeds = 10_000;
+
     // ---- What a file claims ----------------------------------------------------------------------------
 
     /// <summary>A JSON config (model_index.json, config.json, scheduler_config.json, tokenizer_config.json). Real ones are a few KB.</summary>
@@ -32,6 +38,9 @@ public static class InputLimits
 
     /// <summary>A tokenizer file (vocab.json, merges.txt, tokenizer.json, spiece.model). Gemma's tokenizer.json is ~34 MB.</summary>
     public const long MaxTokenizerFileBytes = 512L << 20;
+
+    /// <summary>A prompt list (`eval --prompts`: text, one prompt a line, or CSV). 1 000 000 prompts of 256 characters.</summary>
+    public const long MaxPromptFileBytes = 256L << 20;
 
     /// <summary>Tokens in a vocabulary (including added and extra ids). Gemma has 256 000; T5 32 100.</summary>
     public const int MaxVocabularySize = 4_000_000;
@@ -42,14 +51,36 @@ public static class InputLimits
     /// </summary>
     public const int MaxPngTextBytes = 16 << 20;
 
+    /// <summary>A PNG read for its pixels (`score --image`, dense images an eval resumes with). An 8192² RGBA PNG stored uncompressed is 256 MiB.</summary>
+    public const long MaxPngFileBytes = 512L << 20;
+
     /// <summary>Chunks a PNG may have when its text is read. Encoders split image data into 8–64 KB chunks: an 8192² image has a few thousand.</summary>
     public const int MaxPngChunks = 1_000_000;
 
     /// <summary>
-    /// An image file a scorer reads (<c>forward --image</c>, CLIP preprocessing). An uncompressed 8192² RGBA PNG is
-    /// 256 MB; the decoded size is bounded separately by <see cref="MaxImageSide"/>, read from the header first.
+    /// The pickle of a PyTorch checkpoint (<c>data.pkl</c>: names, shapes, strides, no tensor data). A 10 B-parameter
+    /// state dict pickles to a few MB; the whole pickle is read into memory before it is interpreted.
     /// </summary>
-    public const long MaxImageFileBytes = 512L << 20;
+    public const long MaxPickleBytes = 64L << 20;
+
+    /// <summary>
+    /// Objects a checkpoint pickle may hold on its stack or in its memo at once. A state dict memoizes a handful of
+    /// objects per tensor (name, storage id, sizes, strides): a few hundred thousand for the largest real models.
+    /// Without the bound a pickle of one-byte pushes could claim gigabytes of bookkeeping.
+    /// </summary>
+    public const int MaxPickleObjects = 10_000_000;
+
+    /// <summary>
+    /// Nesting of a checkpoint pickle: open MARKs while it is read, and dict-in-dict depth while its state dict is
+    /// looked for. Real state dicts nest 1–3 deep (<c>{"state_dict": {...}}</c>); the bound stops recursion bombs.
+    /// </summary>
+    public const int MaxPickleNesting = 256;
+
+    /// <summary>Tensors in one PyTorch checkpoint. The largest real state dicts hold tens of thousands.</summary>
+    public const int MaxCheckpointTensors = 1_000_000;
+
+    /// <summary>Dimensions of one tensor a checkpoint describes (torch itself caps tensors at 64).</summary>
+    public const int MaxTensorRank = 64;
 
     // ---- Named input tensors and the sampling configs they meet (issue 14 classes 4 and 10) ------------
 
@@ -104,4 +135,13 @@ public static class InputLimits
     /// largest real value is a vocabulary (Gemma: 256 000); layers and heads are below 100, widths below 20 000.
     /// </summary>
     public const int MaxConfigDimension = 1 << 20;
+
+    // ---- Images a scorer takes (issue 18) ----------------------------------------------------------------
+
+    /// <summary>
+    /// Long side / short side of an image a scorer resizes. Scorers scale the short side to their input (224 px), so the
+    /// long side grows with the ratio: at 64:1 the resized image is 14 336 × 224 (9.6 MB); at the 8192:1 that
+    /// <see cref="MaxImageSide"/> alone allows it would be 1.2 GB. Generated images stay below 4:1.
+    /// </summary>
+    public const double MaxScoredImageAspectRatio = 64;
 }

@@ -96,12 +96,16 @@ public class ClipMetricConformanceTests
     }
 
     [Fact]
-    public void A_pytorch_head_is_refused_until_the_reader_exists_and_other_files_are_refused_by_name()
+    public void A_head_file_that_is_no_checkpoint_is_refused_naming_it()
     {
-        var pth = Assert.ThrowsAny<AccelAesException>(() => ScorerWeights.With<int>("/nonexistent/sac+logos+ava1-l14-linearMSE.pth", _ => 0));
-        Assert.Contains("PyTorch", pth.Message);
-        var other = Assert.ThrowsAny<AccelAesException>(() => ScorerWeights.With<int>("/nonexistent/head.onnx", _ => 0));
-        Assert.Contains(".safetensors", other.Message);
+        using var dir = new TempDirectory();
+        foreach (string name in new[] { "head.pth", "head.safetensors" })
+        {
+            string path = dir.File(name);
+            File.WriteAllText(path, "not a checkpoint");
+            var e = Assert.ThrowsAny<AccelAesException>(() => ScorerWeights.With<int>(path, _ => 0));
+            Assert.Contains(name, e.Message);
+        }
     }
 
     private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)

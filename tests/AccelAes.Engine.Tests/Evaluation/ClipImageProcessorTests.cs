@@ -74,6 +74,15 @@ public class ClipImageProcessorTests
     }
 
     [Fact]
+    public void An_image_too_elongated_to_resize_is_refused_before_any_allocation()
+    {
+        var processor = new ClipImageProcessor(new ClipImageProcessorConfig());
+        var e = Assert.ThrowsAny<AccelAesException>(() => processor.Preprocess(new RgbImage(8000, 2, new byte[8000 * 2 * 3])));
+        Assert.Contains("8000×2", e.Message);
+        Assert.Equal((14336, 224), processor.ResizedSize(4096, 64)); // exactly 64:1 is allowed
+    }
+
+    [Fact]
     public void Unsupported_filters_and_a_zero_std_are_refused_by_field()
     {
         var resample = Assert.Throws<ConfigException>(() => ClipImageProcessorConfig.From(Json("""{"resample": 2}""")));

@@ -61,3 +61,26 @@ public class TinyScorerTests
         Assert.Contains("768", e.Message);
     }
 }
+
+/// <summary>The catalog builds "clip" and "aesthetic" from the files eval and score pass, the head as a PyTorch .pth too.</summary>
+public class ClipMetricCatalogTests
+{
+    [Fact]
+    public void Clip_and_aesthetic_come_from_the_catalog_with_a_pth_head()
+    {
+        using var dir = new TempDirectory();
+        string clip = dir.File("clip");
+        TinyScorers.WriteClip(clip, seed: 5);
+        string safetensorsHead = dir.File("head.safetensors"), pthHead = dir.File("head.pth");
+        TinyScorers.WriteAestheticHead(safetensorsHead, seed: 6);
+        TorchSaveFiles.FromSafeTensors(safetensorsHead, pthHead);
+        using var cpu = new CpuBackend();
+        var metrics = MetricCatalog.Create(MetricCatalog.Select("clip,aesthetic"), new ScorerFiles(clip, pthHead, null, null, cpu));
+        Assert.Equal(["clip", "aesthetic"], metrics.Select(m => m.Name));
+        Assert.IsType<ClipScoreMetric>(metrics[0]);
+        var image = new RgbImage(33, 40, Enumerable.Range(0, 33 * 40 * 3).Select(i => (byte)(i * 7)).ToArray());
+        using var fromSafeTensors = AestheticMetric.Load(clip, safetensorsHead, cpu);
+        Assert.Equal(fromSafeTensors.Score(image, ""), metrics[1].Score(image, ""));
+        foreach (var m in metrics) m.Dispose();
+    }
+}

@@ -3,6 +3,7 @@ using System.Globalization;
 using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Benchmarks;
+using AccelAes.Engine.Benchmarks.Accounting;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Files;
 using AccelAes.Loader.SafeTensors;
@@ -51,12 +52,17 @@ internal static class BenchCommand
         var op = new Option<string?>("--op") { Description = "Micro-benchmark: gemm (M = N = K) or attention (bf16, 4096/4608 tokens, head dims 64/72/128)." };
         var sizes = new Option<int[]>("--sizes") { Description = "GEMM sizes for --op gemm (default: 1024..8192 on a GPU, 256..1024 on the CPU).", AllowMultipleArgumentsPerToken = true };
         var skipPeak = new Option<bool>("--skip-peak") { Description = "Do not measure the GEMM peak that --arch compares its TFLOP/s with." };
+        var accounting = new Option<bool>("--accounting")
+        {
+            Description = "With --arch or --model: count one step on the CUDA backend's rules without running it (GEMM and attention FLOPs, " +
+                          "memory-bound bytes, kernel launches, roofline floors per card). Seconds, on any machine.",
+        };
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
         var device = new Option<int>("--device") { Description = "CUDA device ordinal.", DefaultValueFactory = _ => 0 };
         var backend = CommonOptions.Backend();
         var command = new Command("bench", "Benchmarks: real model configs (--arch, --model), micro-benchmarks (--op), checkpoint reads (--read), sparse-forward cost (--sparse-cost).")
         {
-            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, steps, op, sizes, skipPeak, json, device, backend,
+            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, steps, op, sizes, skipPeak, accounting, json, device, backend,
         };
         command.SetAction(parse =>
         {
@@ -73,6 +79,8 @@ internal static class BenchCommand
             ValueChecks.Count(parse.GetValue(device), "--device", 0, MaxDeviceOrdinal);
             string? jsonPath = parse.GetValue(json);
             new RunFiles().Input(parse.GetValue(model), "--model").Input(parse.GetValue(read), "--read").Output(jsonPath, "--json").Check();
+            if (parse.GetValue(accounting) && (parse.GetValue(read) is not null || parse.GetValue(sparseCost) || parse.GetValue(op) is not null))
+                throw new AccelAesException("--accounting counts a model step: use it with --arch NAME or --model DIR, not with --op, --read or --sparse-cost.");
             if (parse.GetValue(read) is string path)
                 return ReadThroughput(path, reps);
             string backendName = parse.GetValue(backend)!;
@@ -87,6 +95,9 @@ internal static class BenchCommand
                 throw new AccelAesException("--arch and --model are alternatives; give one.");
             ModelArchitecture? architecture = archName is not null ? ModelArchitectures.Find(archName) : null;
             var preset = AccelerationOptions.ParsePreset(parse.GetValue(accel)!);
+            if (parse.GetValue(accounting))
+                return Accounting(architecture?.Config, modelDir, parse.GetValue(layers), side, parse.GetValue(batch), preset,
+                    parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), jsonPath);
             var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
                 parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
             return Model(backendName, parse.GetValue(device), options);
@@ -122,11 +133,34 @@ internal static class BenchCommand
             peak = MicroBenchmarks.Gemm(be, [size], o.Warmup, o.Repeats)[0];
         }
         var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps ?? folder?.DefaultSteps);
+        // The same step counted (a second on the host, done first so that a problem shows before the long run): the
+        // measured time is reported next to the floor it cannot beat. Generated weights are all distinct (Lumina then
+        // computes its cross-attention query too), so the count follows them; a folder's weights are taken as published.
+        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch, PublishedWeightTies: folder is not null));
         var result = ModelBenchmark.Run(be, request, folder?.WeightsFor(config), Ui.Info);
         BenchReports.ShowModel(result, peak);
+        AccountingReports.ShowNextToMeasured(accounting, result.DenseMilliseconds / result.Steps);
         BackendDiagnostics.ShowGemmSummary(be);
         if (o.JsonPath is not null)
-            JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak, be));
+            JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak, be, more: inner => AccountingReports.WriteJson(inner, accounting, "accounting")));
+        return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// `--accounting`: the dense step (and with --accel the step kinds of the mix) counted on the counting backend; the
+    /// timing options (--backend, --device, --repeat, --warmup, --skip-peak) do not apply.
+    /// </summary>
+    private static int Accounting(RealConfig? architecture, string? modelDir, int? layers, int resolution, int? batch, AccelerationPreset accel,
+        int? steps, double focus, string? jsonPath)
+    {
+        using var folder = modelDir is null ? null : BenchModelFolder.Open(modelDir);
+        RealConfig config = folder?.Config ?? architecture!;
+        if (layers is int n) config = config.Truncated(n);
+        var request = new AccountingRequest(config, resolution, batch ?? (config.UsesCfg ? 2 : 1), accel, focus, steps ?? folder?.DefaultSteps);
+        var result = AccountingBenchmark.Run(request, Ui.Info);
+        AccountingReports.Show(result);
+        if (jsonPath is not null)
+            JsonFiles.Write(jsonPath, w => AccountingReports.WriteJson(w, result));
         return ExitCodes.Success;
     }
 

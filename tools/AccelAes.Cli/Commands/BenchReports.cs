@@ -49,7 +49,7 @@ internal static class BenchReports
         Ui.Info($"{r.Steps} steps: dense {F(r.DenseMilliseconds / 1e3, "F2")} s; {r.Accel} mix {F(r.MixMilliseconds / 1e3, "F2")} s → speed-up ×{F(r.Speedup, "F2")} (transformer + step ops; text encoders and VAE not included)");
     }
 
-    public static void WriteModelJson(Utf8JsonWriter w, ModelBenchmarkResult r, MicroResult? peak, IBackend? be = null)
+    public static void WriteModelJson(Utf8JsonWriter w, ModelBenchmarkResult r, MicroResult? peak, IBackend? be = null, Action<Utf8JsonWriter>? more = null)
     {
         w.WriteStartObject();
         w.WriteString("kind", "model");
@@ -113,6 +113,7 @@ internal static class BenchReports
         JsonFiles.Number(w, "speedup", r.Speedup);
         if (be is not null)
             BackendDiagnostics.WriteJson(w, be, engine: true);
+        more?.Invoke(w);
         w.WriteEndObject();
     }
 

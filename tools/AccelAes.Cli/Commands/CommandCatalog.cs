@@ -8,6 +8,8 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All() =>
     [
         GenerateCommand.Create(),
+        EvalCommand.Create(),
+        ScoreCommand.Create(),
         TokenizeCommand.Create(),
         DenoiseCommand.Create(),
         ExplainCommand.Create(),

@@ -24,31 +24,13 @@ internal static class GenerateCommand
         var model = CommonOptions.Model(required: false);
         model.Description = "A diffusers pipeline folder (SD3 / SD3.5, FLUX.1, Lumina-Next). Default: the built-in tiny random-weight model.";
         var prompt = new Option<string>("--prompt") { Description = "What to draw.", DefaultValueFactory = _ => "a photo of a cat" };
-        var negative = new Option<string>("--negative-prompt") { Description = "What to avoid (classifier-free guidance).", DefaultValueFactory = _ => "" };
-        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the pipeline's: 28 for SD3 and FLUX, 30 for Lumina-Next)." };
-        var guidance = new Option<float?>("--guidance")
-        {
-            Description = "Guidance scale (default: the pipeline's: 7.0 SD3, 4.0 Lumina-Next, ≤ 1 turns their CFG off; FLUX: the embedded guidance, 3.5).",
-        };
-        var trueCfg = new Option<float?>("--true-cfg-scale")
-        {
-            Description = "FLUX only: real classifier-free guidance against --negative-prompt when > 1 (a second forward per step). Default 1: off.",
-        };
+        var shared = new GenerationOptionsCli();
+        var (negative, steps, guidance, trueCfg) = (shared.NegativePrompt, shared.Steps, shared.Guidance, shared.TrueCfg);
+        var (width, height, guidanceMode, aesmaskClip) = (shared.Width, shared.Height, shared.CfgMode, shared.AesMaskClip);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the initial noise (same seed, same image, on every backend).", DefaultValueFactory = _ => 0UL };
-        var width = new Option<int?>("--width") { Description = "Image width in pixels (default: the model's native size)." };
-        var height = new Option<int?>("--height") { Description = "Image height in pixels (default: the model's native size)." };
-        var guidanceMode = new Option<GuidanceMode>("--cfg-mode")
-        {
-            Description = "Batched: one forward over [uncond, cond]; TwoPass: two forwards, half the activation memory.",
-            DefaultValueFactory = _ => GuidanceMode.Batched,
-        };
         var output = new Option<string>("--out") { Description = "PNG file to write.", DefaultValueFactory = _ => "image.png" };
         var accel = AccelerationOptionsCli.Preset();
         var overrides = AccelerationOptionsCli.Overrides();
-        var aesmaskClip = new Option<string?>("--aesmask-clip")
-        {
-            Description = "Lumina-Next: a CLIP ViT-L/14 text encoder folder (openai/clip-vit-large-patch14, or an SD3/FLUX pipeline folder) AesMask scores prompt words with.",
-        };
         var saveMask = new Option<string?>(MaskFiles.Option)
         {
             Description = "With AesMask: write the focus mask as a PNG overlay at this path (focus tokens bright, background dimmed, soft mask as a heat tint), "
@@ -60,8 +42,7 @@ internal static class GenerateCommand
                 + "true CFG, model, variant, backend, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
                 + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
         };
-        var variant = CommonOptions.Variant();
-        var backend = CommonOptions.Backend();
+        var (variant, backend) = (shared.Variant, shared.Backend);
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
             model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
@@ -180,7 +161,7 @@ internal static class GenerateCommand
         return command;
     }
 
-    private static string BuiltInFolder()
+    internal static string BuiltInFolder()
     {
         string folder = BuiltInModel.EnsureWritten();
         Ui.Info($"No --model given: using the built-in tiny model ({BuiltInModel.Name}, random weights) at {folder}");

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Files;
+using AccelAes.Loader.OpenClip;
+using AccelAes.Loader.PyTorch;
 using AccelAes.Loader.SafeTensors;
 using AccelAes.Loader.SingleFile;
 using Spectre.Console;
@@ -17,7 +19,7 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "A .safetensors file, a *.safetensors.index.json, or a diffusers model / component folder." };
+        var path = new Argument<string>("path") { Description = "A .safetensors file, a PyTorch checkpoint (.pt, .pth, .bin: read as torch.load(weights_only=True) reads it), a *.safetensors.index.json or *.bin.index.json, or a diffusers model / component folder." };
         var all = new Option<bool>("--tensors") { Description = "List every tensor of every component (files are always listed in full)." };
         var command = new Command("inspect", "Show the tensors, dtypes, shapes, sizes and config of a checkpoint or model folder, and which model class it is.")
         {
@@ -53,7 +55,38 @@ internal static class InspectCommand
                 Ui.Info($"  metadata {k} = {v}");
         ListTensors(set);
         Summary(set, ModelClassDetector.Detect(set.Tensors.Select(t => t.Name)));
-        if (set.Files.Count == 1) SingleFileFormat(set);
+        if (set.Files.Count == 1 && PyTorchCheckpoint.IsPyTorchFile(set.Files[0].Path))
+            PyTorchFormat(set.Files[0].Path);
+        else if (set.Files.Count == 1)
+            SingleFileFormat(set);
+    }
+
+    /// <summary>
+    /// For a PyTorch checkpoint: how it was read, and, when it is an open_clip CLIP state dict (HPSv2's .pt), the
+    /// transformers CLIPModel it maps to and the config its shapes imply.
+    /// </summary>
+    private static void PyTorchFormat(string path)
+    {
+        Ui.Info("  format: PyTorch checkpoint (torch.save zip), read with torch.load(weights_only=True)'s restrictions");
+        OpenClipCheckpoint clip;
+        try
+        {
+            clip = OpenClipCheckpoint.Open(path);
+        }
+        catch (AccelAesException)
+        {
+            return; // not an open_clip CLIP: the tensor listing says all there is
+        }
+        using (clip)
+        {
+            var c = clip.Config;
+            Ui.Info($"  maps to: CLIPModel (open_clip layout; {clip.Mapping.Targets.Count} transformers tensors"
+                + (clip.Mapping.Unmapped.Count == 0 ? "" : $", {clip.Mapping.Unmapped.Count} unused, e.g. {clip.Mapping.Unmapped[0]}") + ")");
+            Ui.Info($"  config (inferred from shapes): vision {c.Vision.NumHiddenLayers}×{c.Vision.HiddenSize} "
+                + $"({c.Vision.NumAttentionHeads} heads, patch {c.Vision.PatchSize}, image {c.Vision.ImageSize}), text "
+                + $"{c.Text.NumHiddenLayers}×{c.Text.HiddenSize} ({c.Text.NumAttentionHeads} heads, context {c.Text.MaxPositionEmbeddings}, "
+                + $"vocab {c.Text.VocabSize}), projection {c.ProjectionDim}, {c.Vision.HiddenAct}");
+        }
     }
 
     /// <summary>
@@ -107,7 +140,8 @@ internal static class InspectCommand
         {
             string dir = Path.Combine(folder.Root, entry.Name);
             string weights = Directory.Exists(dir)
-                ? string.Join(", ", Directory.EnumerateFiles(dir, "*.safetensors*").Select(Path.GetFileName).Order())
+                ? string.Join(", ", Directory.EnumerateFiles(dir, "*.safetensors*").Concat(Directory.EnumerateFiles(dir, "*.bin*"))
+                    .Select(Path.GetFileName).Order())
                 : "(folder missing)";
             table.AddCells(entry.Name, entry.Library, entry.ClassName, weights.Length == 0 ? "-" : weights);
         }
@@ -124,9 +158,9 @@ internal static class InspectCommand
         Ui.Heading($"{component.Path}: {component.ClassName}");
         Ui.Info("  config: " + string.Join(", ", component.Config.Keys.Where(k => !k.StartsWith('_')).Order()
             .Select(k => $"{k}={ConfigValue(component.Config, k)}")));
-        if (!Directory.EnumerateFiles(component.Path, "*.safetensors").Any())
+        if (!Directory.EnumerateFiles(component.Path, "*.safetensors").Any() && !Directory.EnumerateFiles(component.Path, "*.bin").Any())
         {
-            Ui.Info("  (no safetensors weights here)");
+            Ui.Info("  (no safetensors or .bin weights here)");
             return 0;
         }
         int unreadable = 0;

@@ -1,6 +1,7 @@
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Images;
+using AccelAes.Loader.Validation;
 
 namespace AccelAes.Engine.Evaluation.Clip;
 
@@ -55,10 +56,16 @@ public sealed class ClipImageProcessor(ClipImageProcessorConfig config)
     /// <c>get_resize_output_image_size(default_to_square=False)</c>: the short side becomes S and the long side
     /// <c>int(S · long / short)</c> (Python float division, truncated); or the configured height and width.
     /// </summary>
+    /// <exception cref="AccelAesException">The image is more elongated than <see cref="InputLimits.MaxScoredImageAspectRatio"/>:
+    /// scaling its short side up would make the long side huge.</exception>
     public (int Width, int Height) ResizedSize(int width, int height)
     {
         if (Config.ShortestEdge is not int s) return (Config.ResizeWidth!.Value, Config.ResizeHeight!.Value);
         int shortSide = Math.Min(width, height), longSide = Math.Max(width, height);
+        if (longSide > InputLimits.MaxScoredImageAspectRatio * shortSide)
+            throw new AccelAesException(
+                $"A {width}×{height} image is too elongated to score: its sides' ratio is above {InputLimits.MaxScoredImageAspectRatio}:1 " +
+                $"(resizing its short side to {s} would make the long side {(long)s * longSide / shortSide} pixels).");
         int newLong = (int)((double)((long)s * longSide) / shortSide);
         return width <= height ? (s, newLong) : (newLong, s);
     }

@@ -1,0 +1,101 @@
+using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Backends.Counting;
+using AccelAes.Engine.Sampling;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Benchmarks.Accounting;
+
+/// <summary>What to count: a configuration at a resolution and batch, and optionally an acceleration preset's step mix.</summary>
+/// <param name="PublishedWeightTies">Weights equal where the published checkpoints' are (Lumina's shared query path,
+/// <see cref="PlaceholderWeightSource"/>); false: all distinct, as the generated weights a timed `bench --arch` runs.</param>
+public sealed record AccountingRequest(RealConfig Config, int Resolution, int Batch, AccelerationPreset Accel = AccelerationPreset.None,
+    double? FocusFraction = null, int? Steps = null, CountedGemmEngine Gemm = CountedGemmEngine.CublasLt, bool PublishedWeightTies = true);
+
+/// <summary>One step kind of a mix: how many steps of the schedule have it, and what one such step does.</summary>
+public sealed record StepKindAccounting(StepKind Kind, int Count, TrafficTotals Step, string Note);
+
+/// <summary>
+/// The accounting of one configuration: a dense forward, the rest of a dense step (CFG combine of the batch halves and
+/// the Euler update), their sum (<see cref="DenseStep"/>), and with a preset the step kinds of its mix.
+/// </summary>
+public sealed record AccountingResult(string Config, string Backend, int Resolution, int Batch, int ImageTokens, int TextTokens,
+    long Parameters, TrafficTotals Forward, TrafficTotals StepRest, AccelerationPreset Accel, int Steps,
+    IReadOnlyList<StepKindAccounting> StepKinds, double? FocusFraction)
+{
+    public TrafficTotals DenseStep => Forward.Plus(StepRest);
+
+    /// <summary>The whole sampling run of <see cref="Steps"/> steps: the preset's mix, or every step dense.</summary>
+    public TrafficTotals MixTotal => StepKinds.Count == 0 ? DenseStep.Scaled(Steps)
+        : StepKinds.Aggregate(TrafficTotals.Empty, (sum, k) => sum.Plus(k.Step.Scaled(k.Count)));
+}
+
+/// <summary>
+/// `accelaes bench --arch A --accounting`: runs the transformer of a real configuration on the <see cref="CountingBackend"/>
+/// with placeholder weights — the same model classes and inputs as `bench --arch` (<see cref="BenchModel"/>) — and returns
+/// what the CUDA backend's kernels would read, write, compute and launch. Seconds on any machine, no GPU.
+/// </summary>
+public static class AccountingBenchmark
+{
+    public static AccountingResult Run(AccountingRequest request, Action<string>? progress = null)
+    {
+        var config = request.Config;
+        using var be = new CountingBackend(request.Gemm);
+        var weights = new PlaceholderWeightSource(request.PublishedWeightTies);
+        be.Ledger.Recording = false;
+        var model = BenchModel.Build(config, weights, be, request.Resolution, request.Batch);
+        using Tensor state = be.Slice(model.Latents, 0, 0, config.UsesCfg && request.Batch >= 2 ? request.Batch / 2 : request.Batch);
+        be.Ledger.Recording = true;
+
+        progress?.Invoke($"counting a dense forward of {config.Description} at {request.Resolution}², batch {request.Batch}");
+        be.Ledger.Take();
+        Tensor velocity = model.Forward();
+        var forward = be.Ledger.Take();
+        ModelBenchmark.GuideAndStep(be, model, velocity, state);
+        var rest = be.Ledger.Take();
+
+        var kinds = new List<StepKindAccounting>();
+        int steps = request.Steps ?? AccelerationOptions.ForPreset(request.Accel, config.Backbone).Steps;
+        double? focusFraction = null;
+        if (request.Accel != AccelerationPreset.None)
+        {
+            var options = AccelerationOptions.ForPreset(request.Accel, config.Backbone, steps);
+            if (options.PresetNote is { } note) progress?.Invoke(note);
+            var sigmas = Enumerable.Range(0, steps + 1).Select(i => 1f - (float)i / steps).ToArray();
+            var schedule = StepSchedule.Create(options, steps, sigmas);
+            var dense = forward.Plus(rest);
+            var perKind = new Dictionary<StepKind, (TrafficTotals Step, string Note)>
+            {
+                [StepKind.Full] = (dense, "dense forward + step"),
+                [StepKind.FullCaptureMask] = (dense, "counted as a dense step (the AesMask affinity reduction is not included)"),
+            };
+            if (schedule.SkippedCount > 0)
+            {
+                using var previous = model.Forward();
+                be.Ledger.Take();
+                using (var v = be.Extrapolate(velocity, previous, 0.5f))
+                    ModelBenchmark.EulerStep(be, state, v);
+                perKind[StepKind.Skip] = (be.Ledger.Take(), "StepCache extrapolation + Euler step, no forward");
+            }
+            if (schedule.SparseCount > 0 || schedule.Steps.Any(s => s.Kind == StepKind.FullFillCache))
+            {
+                focusFraction = request.FocusFraction ?? 1 - options.SkipRatio;
+                var sparse = new SparseForward();
+                sparse.SetFocus(model.SyntheticFocus(focusFraction.Value), model.ImageTokens);
+                progress?.Invoke($"counting a cache-fill and a sparse forward (synthetic focus set, fraction {focusFraction:F2})");
+                be.Ledger.Take();
+                sparse.BeginStep(StepKind.FullFillCache, null);
+                model.Forward(sparse).Dispose();
+                perKind[StepKind.FullFillCache] = (be.Ledger.Take().Plus(rest), "dense forward writing the caches + step");
+                sparse.BeginStep(StepKind.Sparse, null);
+                model.Forward(sparse).Dispose();
+                perKind[StepKind.Sparse] = (be.Ledger.Take().Plus(rest), $"SkipSparse forward, synthetic focus set ({focusFraction:P0} of the tokens) + step");
+                sparse.Release();
+            }
+            foreach (var group in schedule.Steps.GroupBy(s => s.Kind).OrderBy(g => g.Key))
+                kinds.Add(new StepKindAccounting(group.Key, group.Count(), perKind[group.Key].Step, perKind[group.Key].Note));
+        }
+        return new AccountingResult(config.Description, be.Name, request.Resolution, request.Batch, model.ImageTokens, config.TextTokens,
+            weights.Parameters, forward, rest, request.Accel, steps, kinds, focusFraction);
+    }
+}
