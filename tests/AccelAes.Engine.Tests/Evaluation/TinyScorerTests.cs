@@ -33,6 +33,13 @@ public class TinyScorerTests
         Assert.NotEqual(aCat, bCat, 6);
         // Truncation: a prompt far past 77 tokens still scores.
         Assert.InRange(metric.Score(a, string.Join(' ', Enumerable.Repeat("word", 200))), -1, 1);
+
+        // The same cosine under another name (HPSv2 on its own CLIP weights).
+        var processor = new ClipImageProcessor(Loader.Images.ClipImageProcessorConfig.Load(dir.Path));
+        using var hps = new ClipScoreMetric(ClipCheckpoint.LoadModel(dir.Path, Cpu), processor,
+            p => Loader.Tokenizers.TokenizerFactory.FromFolder(dir.Path).Encode(p, new Loader.Tokenizers.TokenizerCall { MaxLength = 77, Truncation = true }).InputIds, "hps");
+        Assert.Equal("hps", hps.Name);
+        Assert.Equal(aCat, hps.Score(a, "a cat on a mat"), 12);
     }
 
     [Fact]

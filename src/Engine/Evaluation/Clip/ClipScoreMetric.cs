@@ -24,14 +24,17 @@ public sealed class ClipScoreMetric : IImageMetric
     private readonly Dictionary<string, float[]> _textFeatures = new(StringComparer.Ordinal);
 
     /// <param name="tokenize">Prompt → token ids (begin and end tokens included).</param>
-    public ClipScoreMetric(ClipModel model, ClipImageProcessor processor, Func<string, int[]> tokenize)
+    /// <param name="name">The metric's name: HPSv2 is the same cosine on its own CLIP weights (open_clip ViT-H/14 through
+    /// an open_clip → CLIPModel renaming source), so it reuses this class as "hps".</param>
+    public ClipScoreMetric(ClipModel model, ClipImageProcessor processor, Func<string, int[]> tokenize, string name = "clip")
     {
         _model = model;
         _processor = processor;
         _tokenize = tokenize;
+        Name = name;
     }
 
-    public string Name => "clip";
+    public string Name { get; }
 
     public bool UsesPrompt => true;
 
