@@ -1,3 +1,4 @@
+using AccelAes.Engine.Models.Clip;
 using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Sd3;
@@ -30,6 +31,9 @@ public static class ComponentLoader
         AutoencoderKLConfig.ClassName,
         ClipTextConfig.TextModelClass,
         ClipTextConfig.WithProjectionClass,
+        ClipVisionConfig.VisionModelClass,
+        ClipVisionConfig.WithProjectionClass,
+        ClipConfig.ModelClass,
         T5Config.EncoderModelClass,
         GemmaConfig.ModelClass,
         GemmaConfig.CausalLmClass,
@@ -72,6 +76,9 @@ public static class ComponentLoader
             AutoencoderKLConfig.ClassName => new AutoencoderKLComponent(new AutoencoderKL(reader, AutoencoderKLConfig.From(config))),
             ClipTextConfig.TextModelClass => new ClipTextComponent(new ClipTextModel(reader, ClipTextConfig.From(config))),
             ClipTextConfig.WithProjectionClass => new ClipTextComponent(new ClipTextModelWithProjection(reader, ClipTextConfig.From(config))),
+            ClipVisionConfig.VisionModelClass => new ClipVisionComponent(new ClipVisionModel(reader, ClipVisionConfig.From(config))),
+            ClipVisionConfig.WithProjectionClass => new ClipVisionComponent(new ClipVisionModelWithProjection(reader, ClipVisionConfig.From(config))),
+            ClipConfig.ModelClass => new ClipModelComponent(new ClipModel(reader, ClipConfig.From(config))),
             T5Config.EncoderModelClass => new T5EncoderComponent(new T5EncoderModel(reader, T5Config.From(config))),
             GemmaConfig.ModelClass or GemmaConfig.CausalLmClass =>
                 new GemmaComponent(new GemmaModel(GemmaModel.ModelScope(reader), GemmaConfig.From(config)), cls),

@@ -1,3 +1,5 @@
+using AccelAes.Engine.Evaluation.Aesthetic;
+using AccelAes.Engine.Evaluation.Clip;
 using AccelAes.Engine.Evaluation.EdgeDensity;
 using AccelAes.Engine.Tensors;
 
@@ -25,14 +27,18 @@ public static class MetricCatalog
     public static IReadOnlyList<MetricEntry> All { get; } =
     [
         new("clip", "CLIP", "--clip DIR (openai/clip-vit-large-patch14)",
-            f => NotYetAvailable("clip", Need(f.Clip, "clip", "--clip DIR (openai/clip-vit-large-patch14, a CLIPModel folder)"))),
+            f => ClipScoreMetric.Load(Need(f.Clip, "clip", "--clip DIR (openai/clip-vit-large-patch14, a CLIPModel folder)"), BackendOf(f))),
         new("imagereward", "ImageReward", "--imagereward FILE (ImageReward.pt of THUDM/ImageReward v1.0)",
             f => NotYetAvailable("imagereward", Need(f.ImageReward, "imagereward", "--imagereward FILE (ImageReward.pt of THUDM/ImageReward v1.0)"))),
         new("hps", "HPS", "--hps FILE (HPS_v2.1_compressed.pt)",
             f => NotYetAvailable("hps", Need(f.Hps, "hps", "--hps FILE (HPS_v2.1_compressed.pt, OpenCLIP ViT-H/14)"))),
         new("aesthetic", "Aesth", "--aesthetic FILE (sac+logos+ava1-l14-linearMSE.pth) and --clip DIR",
-            f => NotYetAvailable("aesthetic", Need(f.Aesthetic, "aesthetic", "--aesthetic FILE (the LAION aesthetic predictor v2 .pth, sac+logos+ava1-l14-linearMSE.pth)"),
-                Need(f.Clip, "aesthetic", "--clip DIR (openai/clip-vit-large-patch14: the aesthetic head scores its image embeddings)"))),
+            f =>
+            {
+                string head = Need(f.Aesthetic, "aesthetic", "--aesthetic FILE (the LAION aesthetic predictor v2 .pth, sac+logos+ava1-l14-linearMSE.pth)");
+                string clip = Need(f.Clip, "aesthetic", "--clip DIR (openai/clip-vit-large-patch14: the aesthetic head scores its image embeddings)");
+                return AestheticMetric.Load(clip, head, BackendOf(f));
+            }),
         new(EdgeDensityMetric.MetricName, "Edge", "nothing", _ => new EdgeDensityMetric()),
     ];
 
@@ -74,6 +80,9 @@ public static class MetricCatalog
             throw;
         }
     }
+
+    private static IBackend BackendOf(ScorerFiles files) =>
+        files.Backend ?? throw new AccelAesException("Scorer models need a backend to run on (--backend).");
 
     private static string Need(string? path, string metric, string option) =>
         path ?? throw new AccelAesException($"metric {metric} needs {option}.");

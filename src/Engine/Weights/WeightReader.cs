@@ -43,6 +43,19 @@ public sealed class WeightReader
         return t;
     }
 
+    /// <summary>
+    /// Reads a small parameter as exact fp32 values on the host, whatever precision the backend stores weights in:
+    /// for scalars the model uses on the host (CLIP's <c>logit_scale</c>, which bf16 storage would move by 1 % after exp).
+    /// </summary>
+    public float[] GetHostValues(string name, params int[] shape)
+    {
+        string full = FullName(name);
+        using var cpu = new Backends.Cpu.CpuBackend();
+        float[] values = cpu.Download(_source.Load(full, new Shape(shape), cpu));
+        _used.Add(full);
+        return values;
+    }
+
     /// <summary>Loads <paramref name="name"/> when the source has it, else null.</summary>
     public Tensor? GetOptional(string name, params int[] shape) => Has(name) ? Get(name, shape) : null;
 

@@ -12,7 +12,10 @@ public static class ModelClassDetector
         ("FluxTransformer2DModel", ["x_embedder.weight", "single_transformer_blocks.0.proj_out.weight"]),
         ("LuminaNextDiT2DModel", ["patch_embedder.proj.weight", "layers.0.attn2.to_out.0.weight"]),
         ("AutoencoderKL", ["decoder.conv_in.weight", "decoder.conv_out.weight"]),
+        // A CLIPModel holds both towers and logit_scale; it is checked before the towers it contains.
+        ("CLIPModel", ["text_model.embeddings.token_embedding.weight", "vision_model.embeddings.patch_embedding.weight", "logit_scale"]),
         ("CLIPTextModel", ["text_model.embeddings.token_embedding.weight", "text_model.final_layer_norm.weight"]),
+        ("CLIPVisionModel", ["vision_model.embeddings.patch_embedding.weight", "vision_model.pre_layrnorm.weight"]),
         ("T5EncoderModel", ["encoder.block.0.layer.0.SelfAttention.q.weight"]),
         ("GemmaModel", ["layers.0.self_attn.q_proj.weight", "embed_tokens.weight"]),
     ];
@@ -25,6 +28,7 @@ public static class ModelClassDetector
         {
             if (!required.All(names.Contains)) continue;
             if (cls == "CLIPTextModel" && names.Contains("text_projection.weight")) return "CLIPTextModelWithProjection";
+            if (cls == "CLIPVisionModel" && names.Contains("visual_projection.weight")) return "CLIPVisionModelWithProjection";
             return cls;
         }
         // transformers sometimes saves GemmaModel with a "model." prefix (GemmaForCausalLM)

@@ -5,6 +5,7 @@ using AccelAes.Engine.Components;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Files;
+using AccelAes.Loader.Images;
 
 namespace AccelAes.Cli.Commands;
 
@@ -30,36 +31,65 @@ internal static class ForwardCommand
             Description = "Component of a pipeline folder to run (transformer, vae, text_encoder, ...).",
             DefaultValueFactory = _ => "transformer",
         };
-        var inputs = new Option<string>("--inputs") { Description = "A safetensors file of input tensors named as the model's forward arguments.", Required = true };
+        var inputs = new Option<string?>("--inputs") { Description = "A safetensors file of input tensors named as the model's forward arguments (required unless --image gives all of them)." };
+        var image = new Option<string?>("--image")
+        {
+            Description = "A PNG image in place of pixel_values, for a CLIP image tower (CLIPVisionModel(WithProjection), CLIPModel): "
+                + "preprocessed as CLIPImageProcessor does; the pixel_values used are written to --out beside the outputs.",
+        };
+        var processor = new Option<string?>("--processor")
+        {
+            Description = "With --image: the preprocessor_config.json (or its folder) to preprocess with "
+                + "(default: the component folder's, else the pipeline's feature_extractor/).",
+        };
         var output = new Option<string>("--out") { Description = "Where to write the outputs (safetensors, F32).", Required = true };
         var compare = new Option<string?>("--compare") { Description = "A safetensors file of reference outputs: report the error of each output present in it." };
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
         {
-            model, component, inputs, output, compare, variant, backend, config,
+            model, component, inputs, image, processor, output, compare, variant, backend, config,
         };
         command.SetAction(parse =>
         {
             // The reference is read after the forward: a missing one must be noticed before the forward runs and writes --out.
             if (parse.GetValue(compare) is string referenceFile) InputFile.RequireRegularFile(referenceFile, "--compare: the reference file");
+            string? imagePath = parse.GetValue(image), processorPath = parse.GetValue(processor);
+            if (parse.GetValue(inputs) is null && imagePath is null)
+                throw new AccelAesException("forward needs --inputs (a safetensors file of named inputs), --image (for a CLIP image tower), or both.");
+            if (processorPath is not null && imagePath is null)
+                throw new AccelAesException("--processor applies with --image only (it says how to preprocess the image).");
+            if (imagePath is not null) InputFile.RequireRegularFile(imagePath, "--image");
             new RunFiles() // before anything loads: --out writable and none of the inputs
                 .Input(parse.GetValue(model), "--model")
                 .Input(parse.GetValue(inputs), "--inputs")
+                .Input(imagePath, "--image")
+                .Input(processorPath, "--processor")
                 .Input(parse.GetValue(compare), "--compare")
                 .Output(parse.GetValue(output), "--out")
                 .Check();
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
-            LoadedComponent loaded = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetValue(variant), parse.GetValue(config), be);
+            var (loaded, imageProcessor) = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetValue(variant), parse.GetValue(config),
+                imagePath, processorPath, be);
             TimeSpan loadTime = watch.Elapsed;
             foreach (string unused in loaded.UnusedTensors.Take(10))
                 Ui.Warn($"checkpoint tensor '{unused}' is not used by this config");
-            var named = TensorFiles.Read(parse.GetValue(inputs)!, be);
+            var named = parse.GetValue(inputs) is string inputsPath
+                ? new Dictionary<string, Tensor>(TensorFiles.Read(inputsPath, be), StringComparer.Ordinal)
+                : new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            if (imagePath is not null)
+            {
+                if (named.ContainsKey(ImageInput.InputName))
+                    throw new AccelAesException($"pixel_values is given twice: by --image and in --inputs '{parse.GetValue(inputs)}'; give it once.");
+                named[ImageInput.InputName] = ImageInput.PixelValues(loaded.Forward, imagePath, imageProcessor!, be);
+            }
             watch.Restart();
             var outputs = loaded.Forward.Forward(named);
             TimeSpan runTime = watch.Elapsed;
+            if (imagePath is not null)
+                outputs = new Dictionary<string, Tensor>(outputs, StringComparer.Ordinal) { [ImageInput.InputName] = named[ImageInput.InputName] };
             string outPath = parse.GetValue(output)!;
             CliCancellation.Token.ThrowIfCancellationRequested();
             TensorFiles.Write(outPath, outputs, new Dictionary<string, string> { ["producer"] = "accelaes forward", ["class"] = loaded.Forward.ClassName }, "--out");
@@ -84,22 +114,29 @@ internal static class ForwardCommand
     /// diffusers' names (<see cref="ComponentLoader.LoadSingleFile"/>). Options that only mean something for one of
     /// the two are refused for the other, by name.
     /// </summary>
-    private static LoadedComponent Load(string model, string component, string? variant, string? config, IBackend be)
+    private static (LoadedComponent Loaded, ClipImageProcessorConfig? Processor) Load(string model, string component, string? variant, string? config,
+        string? image, string? processor, IBackend be)
     {
         if (InputFile.KindOf(model) == FileEntryKind.RegularFile)
         {
+            if (image is not null)
+                throw new AccelAesException($"--image: the single file '{model}' holds a transformer, which takes no image; give a CLIP image tower's folder as --model.");
             if (component != "transformer")
                 throw new AccelAesException($"--component {component}: the single file '{model}' holds only a transformer; a VAE or text encoder "
                     + "must come from a diffusers folder (pass that folder as --model).");
             if (variant is not null)
                 throw new AccelAesException($"--variant {variant}: variants name files inside a diffusers folder; '{model}' is a single file.");
             LoadedComponent single = ComponentLoader.LoadSingleFile(model, be, config);
-            return single;
+            return (single, null);
         }
         if (config is not null)
             throw new AccelAesException("--config applies to a single-file --model only; a diffusers folder carries its own config.json.");
         var folder = ModelFolder.Open(model);
-        return ComponentLoader.Load(folder.Component(component), be, variant);
+        ComponentFolder componentFolder = folder.Component(component);
+        // Settings are read before the weights load, so a missing or bad preprocessor_config.json fails fast.
+        ClipImageProcessorConfig? imageProcessor = image is null ? null
+            : ImageInput.ResolveProcessor(processor, componentFolder.Path, folder.IsSingleComponent ? null : folder.Root);
+        return (ComponentLoader.Load(componentFolder, be, variant), imageProcessor);
     }
 
     /// <summary>Prints max |ours − ref| / max(1, max |ref|) per output; fails the command above 1e-4 (DESIGN §4).</summary>

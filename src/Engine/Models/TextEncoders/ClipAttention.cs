@@ -16,7 +16,7 @@ public sealed class ClipAttention
     private readonly float _scale;
     private readonly LinearLayer _qProj, _kProj, _vProj, _outProj;
 
-    public ClipAttention(WeightReader w, ClipTextConfig config)
+    public ClipAttention(WeightReader w, IClipEncoderConfig config)
     {
         int d = config.HiddenSize;
         _heads = config.NumAttentionHeads;

@@ -12,7 +12,7 @@ public sealed class ClipEncoder
 {
     private readonly ClipEncoderLayer[] _layers;
 
-    public ClipEncoder(WeightReader w, ClipTextConfig config)
+    public ClipEncoder(WeightReader w, IClipEncoderConfig config)
     {
         _layers = new ClipEncoderLayer[config.NumHiddenLayers];
         for (int i = 0; i < _layers.Length; i++)

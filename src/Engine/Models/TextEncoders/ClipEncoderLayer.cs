@@ -15,7 +15,7 @@ public sealed class ClipEncoderLayer
     private readonly Tensor _layerNorm1Weight, _layerNorm1Bias, _layerNorm2Weight, _layerNorm2Bias;
     private readonly float _eps;
 
-    public ClipEncoderLayer(WeightReader w, ClipTextConfig config)
+    public ClipEncoderLayer(WeightReader w, IClipEncoderConfig config)
     {
         int d = config.HiddenSize;
         _eps = (float)config.LayerNormEps;

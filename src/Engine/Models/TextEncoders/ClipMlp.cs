@@ -11,7 +11,7 @@ public sealed class ClipMlp
     private readonly LinearLayer _fc1, _fc2;
     private readonly TransformersActivation _activation;
 
-    public ClipMlp(WeightReader w, ClipTextConfig config)
+    public ClipMlp(WeightReader w, IClipEncoderConfig config)
     {
         _activation = new TransformersActivation(config.HiddenAct);
         _fc1 = LinearLayer.Load(w, "fc1", config.HiddenSize, config.IntermediateSize);

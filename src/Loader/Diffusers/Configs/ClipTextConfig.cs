@@ -5,7 +5,7 @@ namespace AccelAes.Loader.Diffusers.Configs;
 /// <c>CLIPTextModelWithProjection</c>: CLIP ViT-L/14's text tower in SD3 / FLUX and OpenCLIP bigG in SD3.
 /// Defaults are the transformers constructor defaults; unknown keys are ignored.
 /// </summary>
-public sealed record ClipTextConfig
+public sealed record ClipTextConfig : IClipEncoderConfig
 {
     public const string TextModelClass = "CLIPTextModel";
     public const string WithProjectionClass = "CLIPTextModelWithProjection";
