@@ -1,6 +1,8 @@
 using AccelAes.Engine.Evaluation.Aesthetic;
 using AccelAes.Engine.Evaluation.Clip;
 using AccelAes.Engine.Evaluation.EdgeDensity;
+using AccelAes.Engine.Evaluation.Hps;
+using AccelAes.Engine.Evaluation.ImageReward;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Evaluation;
@@ -9,7 +11,14 @@ namespace AccelAes.Engine.Evaluation;
 /// The scorer files a run was given (`--clip DIR`, `--aesthetic FILE`, `--hps FILE`, `--imagereward FILE`) and the
 /// backend scorer models run on.
 /// </summary>
-public sealed record ScorerFiles(string? Clip, string? Aesthetic, string? Hps, string? ImageReward, IBackend? Backend);
+public sealed record ScorerFiles(string? Clip, string? Aesthetic, string? Hps, string? ImageReward, IBackend? Backend)
+{
+    /// <summary>`--hps-tokenizer DIR`: a CLIP tokenizer folder for HPS's prompts; default: the `--clip` folder's.</summary>
+    public string? HpsTokenizer { get; init; }
+
+    /// <summary>`--imagereward-tokenizer DIR`: bert-base-uncased's vocab.txt; default: the checkpoint's folder when it holds one.</summary>
+    public string? ImageRewardTokenizer { get; init; }
+}
 
 /// <summary>One metric of the catalog: its name, its column in the paper's tables, and how it is created.</summary>
 /// <param name="Name">The name on the command line and in the JSONL.</param>
@@ -20,7 +29,7 @@ public sealed record MetricEntry(string Name, string Column, string Needs, Func<
 /// <summary>
 /// Every metric `eval` and `score` know, in the column order of the paper's tables (CLIP, ImageReward, HPS, Aesth,
 /// Edge). A model metric checks its files first ("metric clip needs --clip DIR"), then loads its scorer; one whose
-/// class is not in this build says so. Adding a scorer is one line here.
+/// Adding a scorer is one entry here.
 /// </summary>
 public static class MetricCatalog
 {
@@ -28,10 +37,20 @@ public static class MetricCatalog
     [
         new("clip", "CLIP", "--clip DIR (openai/clip-vit-large-patch14)",
             f => ClipScoreMetric.Load(Need(f.Clip, "clip", "--clip DIR (openai/clip-vit-large-patch14, a CLIPModel folder)"), BackendOf(f))),
-        new("imagereward", "ImageReward", "--imagereward FILE (ImageReward.pt of THUDM/ImageReward v1.0)",
-            f => NotYetAvailable("imagereward", Need(f.ImageReward, "imagereward", "--imagereward FILE (ImageReward.pt of THUDM/ImageReward v1.0)"))),
-        new("hps", "HPS", "--hps FILE (HPS_v2.1_compressed.pt)",
-            f => NotYetAvailable("hps", Need(f.Hps, "hps", "--hps FILE (HPS_v2.1_compressed.pt, OpenCLIP ViT-H/14)"))),
+        new("imagereward", "ImageReward", "--imagereward FILE (ImageReward.pt of THUDM/ImageReward v1.0) and bert-base-uncased's vocab.txt beside it or --imagereward-tokenizer DIR",
+            f =>
+            {
+                string checkpoint = Need(f.ImageReward, "imagereward", "--imagereward FILE (ImageReward.pt of THUDM/ImageReward v1.0)");
+                return ImageRewardMetric.Load(checkpoint, ImageRewardTokenizerOf(f, checkpoint), BackendOf(f));
+            }),
+        new("hps", "HPS", "--hps FILE (HPS_v2.1_compressed.pt) and a CLIP tokenizer (--hps-tokenizer DIR or --clip DIR)",
+            f =>
+            {
+                string checkpoint = Need(f.Hps, "hps", "--hps FILE (HPS_v2.1_compressed.pt, OpenCLIP ViT-H/14)");
+                string tokenizer = Need(f.HpsTokenizer ?? f.Clip, "hps",
+                    "--hps-tokenizer DIR or --clip DIR (a CLIP tokenizer, vocab.json + merges.txt: HPS reads prompts with CLIP's BPE)");
+                return HpsMetric.Load(checkpoint, tokenizer, BackendOf(f));
+            }),
         new("aesthetic", "Aesth", "--aesthetic FILE (sac+logos+ava1-l14-linearMSE.pth) and --clip DIR",
             f =>
             {
@@ -87,7 +106,12 @@ public static class MetricCatalog
     private static string Need(string? path, string metric, string option) =>
         path ?? throw new AccelAesException($"metric {metric} needs {option}.");
 
-    /// <summary>The seam for scorers whose class is not in this build yet: their files were given, the model is not here.</summary>
-    private static IImageMetric NotYetAvailable(string metric, params string[] files) =>
-        throw new AccelAesException($"metric {metric} is not yet available in this build (its scorer model is not implemented; given: {string.Join(", ", files)}).");
+    /// <summary>ImageReward's BERT vocabulary: the given folder, else the checkpoint's when it holds vocab.txt.</summary>
+    private static string ImageRewardTokenizerOf(ScorerFiles f, string checkpoint)
+    {
+        if (f.ImageRewardTokenizer is not null) return f.ImageRewardTokenizer;
+        string folder = Path.GetDirectoryName(Path.GetFullPath(checkpoint)) ?? ".";
+        return File.Exists(Path.Combine(folder, "vocab.txt")) ? folder
+            : throw new AccelAesException($"metric imagereward needs bert-base-uncased's vocab.txt: put it beside {checkpoint} or give --imagereward-tokenizer DIR.");
+    }
 }

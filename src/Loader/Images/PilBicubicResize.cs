@@ -41,10 +41,12 @@ public static class PilBicubicResize
     }
 
     /// <summary>
-    /// The per-output-sample source window (first index, count) and fixed-point weights along one axis,
-    /// as <c>precompute_coeffs</c> + <c>normalize_coeffs_8bpc</c> compute them.
+    /// The per-output-sample source window (first index, count) and normalised weights along one axis, as
+    /// <c>precompute_coeffs</c> computes them: the a = −0.5 cubic, stretched by the scale factor when shrinking
+    /// (antialiasing), centred on <c>(x + 0.5) · scale</c>, divided by the window's sum. torch's antialiased bicubic
+    /// (aten UpSampleKernel.cpp, <c>HelperInterpCubic::aa_filter</c>) ports the same window in floating point.
     /// </summary>
-    internal static (int[] First, int[] Count, int[][] Weights) Coefficients(int inSize, int outSize)
+    internal static (int[] First, int[] Count, double[][] Weights) NormalisedWindows(int inSize, int outSize)
     {
         double scale = (double)inSize / outSize;
         double filterScale = Math.Max(scale, 1.0);
@@ -52,29 +54,45 @@ public static class PilBicubicResize
         double ss = 1.0 / filterScale;
         var first = new int[outSize];
         var count = new int[outSize];
-        var weights = new int[outSize][];
-        var w = new double[(int)Math.Ceiling(support) * 2 + 1];
+        var weights = new double[outSize][];
         for (int xx = 0; xx < outSize; xx++)
         {
             double center = (xx + 0.5) * scale;
             // C's (int) truncates toward zero; negative starts are clamped to 0 either way.
             int xmin = Math.Max((int)(center - support + 0.5), 0);
             int xmax = Math.Min((int)(center + support + 0.5), inSize) - xmin;
+            var w = new double[xmax];
             double sum = 0.0;
             for (int x = 0; x < xmax; x++)
             {
                 w[x] = Cubic((x + xmin - center + 0.5) * ss);
                 sum += w[x];
             }
-            var k = new int[xmax];
-            for (int x = 0; x < xmax; x++)
-            {
-                double normalised = sum != 0.0 ? w[x] / sum : w[x];
-                double scaled = normalised * (1 << PrecisionBits);
-                k[x] = normalised < 0 ? (int)(-0.5 + scaled) : (int)(0.5 + scaled);
-            }
+            if (sum != 0.0)
+                for (int x = 0; x < xmax; x++) w[x] /= sum;
             first[xx] = xmin;
             count[xx] = xmax;
+            weights[xx] = w;
+        }
+        return (first, count, weights);
+    }
+
+    /// <summary>
+    /// The windows of <see cref="NormalisedWindows"/> with Pillow's 22-bit fixed-point weights
+    /// (<c>normalize_coeffs_8bpc</c>: round half away from zero).
+    /// </summary>
+    internal static (int[] First, int[] Count, int[][] Weights) Coefficients(int inSize, int outSize)
+    {
+        var (first, count, normalised) = NormalisedWindows(inSize, outSize);
+        var weights = new int[outSize][];
+        for (int xx = 0; xx < outSize; xx++)
+        {
+            var k = new int[count[xx]];
+            for (int x = 0; x < k.Length; x++)
+            {
+                double scaled = normalised[xx][x] * (1 << PrecisionBits);
+                k[x] = normalised[xx][x] < 0 ? (int)(-0.5 + scaled) : (int)(0.5 + scaled);
+            }
             weights[xx] = k;
         }
         return (first, count, weights);

@@ -32,6 +32,9 @@ public sealed record OpenClipConfig(ClipTowerConfig Text, ClipTowerConfig Vision
             ["hidden_act"] = Text.HiddenAct,
             ["vocab_size"] = Text.VocabSize,
             ["max_position_embeddings"] = Text.MaxPositionEmbeddings,
+            // open_clip pools the text at text.argmax(dim=-1) (the end token has the largest id); transformers keeps
+            // that rule for configs whose eos_token_id is 2 (before PR #24773), so this selects it.
+            ["eos_token_id"] = 2,
             ["projection_dim"] = ProjectionDim,
         },
         ["vision_config"] = new JsonObject

@@ -21,14 +21,23 @@ internal sealed class ScorerOptionsCli
 
     public Option<string?> ImageReward { get; } = new("--imagereward") { Description = "ImageReward v1.0 weights (ImageReward.pt): the imagereward metric." };
 
-    public IEnumerable<Option> All => [Metrics, Clip, Aesthetic, Hps, ImageReward];
+    public Option<string?> HpsTokenizer { get; } = new("--hps-tokenizer") { Description = "CLIP tokenizer folder (vocab.json, merges.txt) for the hps metric's prompts (default: the --clip folder's)." };
+
+    public Option<string?> ImageRewardTokenizer { get; } = new("--imagereward-tokenizer") { Description = "bert-base-uncased tokenizer folder (vocab.txt) for the imagereward metric (default: the checkpoint's folder)." };
+
+    public IEnumerable<Option> All => [Metrics, Clip, Aesthetic, Hps, HpsTokenizer, ImageReward, ImageRewardTokenizer];
 
     public IReadOnlyList<MetricEntry> Selected(ParseResult parse) => MetricCatalog.Select(parse.GetValue(Metrics)!);
 
     public ScorerFiles Files(ParseResult parse, IBackend? backend) =>
-        new(parse.GetValue(Clip), parse.GetValue(Aesthetic), parse.GetValue(Hps), parse.GetValue(ImageReward), backend);
+        new(parse.GetValue(Clip), parse.GetValue(Aesthetic), parse.GetValue(Hps), parse.GetValue(ImageReward), backend)
+        {
+            HpsTokenizer = parse.GetValue(HpsTokenizer),
+            ImageRewardTokenizer = parse.GetValue(ImageRewardTokenizer),
+        };
 
     /// <summary>The scorer files given, as inputs of the run (so no output lands on one).</summary>
     public IEnumerable<(string? Path, string What)> Inputs(ParseResult parse) =>
-        [(parse.GetValue(Clip), "--clip"), (parse.GetValue(Aesthetic), "--aesthetic"), (parse.GetValue(Hps), "--hps"), (parse.GetValue(ImageReward), "--imagereward")];
+        [(parse.GetValue(Clip), "--clip"), (parse.GetValue(Aesthetic), "--aesthetic"), (parse.GetValue(Hps), "--hps"), (parse.GetValue(HpsTokenizer), "--hps-tokenizer"),
+         (parse.GetValue(ImageReward), "--imagereward"), (parse.GetValue(ImageRewardTokenizer), "--imagereward-tokenizer")];
 }

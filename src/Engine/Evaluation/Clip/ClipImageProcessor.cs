@@ -19,7 +19,7 @@ public sealed record ProcessedImage(
 /// rescale (<c>float32(float64(x) · rescale_factor)</c>, numpy's promotion), normalise (<c>(x − mean) / std</c> in
 /// float32 with mean and std rounded to float32), channels first. Step details: conformance README B.4.
 /// </summary>
-public sealed class ClipImageProcessor(ClipImageProcessorConfig config)
+public sealed class ClipImageProcessor(ClipImageProcessorConfig config) : IPixelValuesProcessor
 {
     public ClipImageProcessorConfig Config { get; } = config;
 

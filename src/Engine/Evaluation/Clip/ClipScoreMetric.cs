@@ -19,14 +19,14 @@ public sealed class ClipScoreMetric : IImageMetric
 {
     private const int ContextLength = 77;
     private readonly ClipModel _model;
-    private readonly ClipImageProcessor _processor;
+    private readonly IPixelValuesProcessor _processor;
     private readonly Func<string, int[]> _tokenize;
     private readonly Dictionary<string, float[]> _textFeatures = new(StringComparer.Ordinal);
 
     /// <param name="tokenize">Prompt → token ids (begin and end tokens included).</param>
     /// <param name="name">The metric's name: HPSv2 is the same cosine on its own CLIP weights (open_clip ViT-H/14 through
     /// an open_clip → CLIPModel renaming source), so it reuses this class as "hps".</param>
-    public ClipScoreMetric(ClipModel model, ClipImageProcessor processor, Func<string, int[]> tokenize, string name = "clip")
+    public ClipScoreMetric(ClipModel model, IPixelValuesProcessor processor, Func<string, int[]> tokenize, string name = "clip")
     {
         _model = model;
         _processor = processor;
@@ -44,13 +44,22 @@ public sealed class ClipScoreMetric : IImageMetric
     /// </summary>
     public static ClipScoreMetric Load(string folder, IBackend backend, string? processorPath = null)
     {
-        if (TokenizerFactory.FromFolder(folder) is not ClipTokenizer tokenizer)
-            throw new AccelAesException($"'{folder}' holds no CLIP tokenizer (vocab.json + merges.txt); CLIP score needs one to read the prompt.");
+        ClipTokenizer tokenizer = TokenizerIn(folder, "CLIP score");
         ClipModel model = ClipCheckpoint.LoadModel(folder, backend);
         var processor = new ClipImageProcessor(ClipImageProcessorConfig.Load(processorPath ?? folder));
-        int maxLength = Math.Min(ContextLength, model.Config.TextConfig.MaxPositionEmbeddings);
-        var call = new TokenizerCall { MaxLength = maxLength, Truncation = true };
-        return new ClipScoreMetric(model, processor, prompt => tokenizer.Encode(prompt, call).InputIds);
+        return new ClipScoreMetric(model, processor, PromptTokens(tokenizer, model));
+    }
+
+    /// <summary>The CLIP tokenizer (vocab.json + merges.txt) of <paramref name="folder"/>; <paramref name="metric"/> names who needs it.</summary>
+    internal static ClipTokenizer TokenizerIn(string folder, string metric) =>
+        TokenizerFactory.FromFolder(folder) as ClipTokenizer
+        ?? throw new AccelAesException($"'{folder}' holds no CLIP tokenizer (vocab.json + merges.txt); {metric} needs one to read the prompt.");
+
+    /// <summary>Prompt → ids, truncated to 77 tokens or the model's context if shorter.</summary>
+    internal static Func<string, int[]> PromptTokens(ClipTokenizer tokenizer, ClipModel model)
+    {
+        var call = new TokenizerCall { MaxLength = Math.Min(ContextLength, model.Config.TextConfig.MaxPositionEmbeddings), Truncation = true };
+        return prompt => tokenizer.Encode(prompt, call).InputIds;
     }
 
     public double Score(RgbImage image, string prompt)

@@ -13,7 +13,7 @@ namespace AccelAes.Engine.Evaluation.ImageReward;
 /// <summary>
 /// ImageReward-v1.0 as a metric: <c>ImageReward.score(prompt, image)</c> of ImageReward/ImageReward.py (THUDM/ImageReward
 /// c1392c6dd0fd6ecd6d416c96959ab744a6d0a8fb). The prompt is tokenized with <c>padding='max_length', truncation=True,
-/// max_length=35</c>, the image goes through <see cref="BlipImageTransform"/>, and the model returns the normalised reward.
+/// max_length=35</c>, the image goes through <see cref="TorchvisionClipTransform"/> (Pillow resampling, as on the PIL image), and the model returns the normalised reward.
 /// </summary>
 public sealed class ImageRewardMetric : IImageMetric
 {
@@ -34,17 +34,17 @@ public sealed class ImageRewardMetric : IImageMetric
 
     private readonly ImageRewardModel _model;
     private readonly BertWordPieceTokenizer _tokenizer;
-    private readonly BlipImageTransform _transform;
+    private readonly TorchvisionClipTransform _transform;
     private readonly IBackend _backend;
     private readonly IDisposable? _owned;
 
-    private ImageRewardMetric(ImageRewardModel model, BertWordPieceTokenizer tokenizer, IBackend backend, ImageResizer? resizer,
+    private ImageRewardMetric(ImageRewardModel model, BertWordPieceTokenizer tokenizer, IBackend backend,
         IReadOnlyList<string> unexpected, IDisposable? owned)
     {
         _model = model;
         _tokenizer = tokenizer;
         _backend = backend;
-        _transform = new BlipImageTransform(model.Config.Vision.ImageSize, resizer);
+        _transform = new TorchvisionClipTransform(model.Config.Vision.ImageSize, TorchvisionResizeInput.PilImage);
         UnexpectedTensors = unexpected;
         _owned = owned;
     }
@@ -64,7 +64,7 @@ public sealed class ImageRewardMetric : IImageMetric
     /// bert-base-uncased's <c>vocab.txt</c>. The config is read off the tensor shapes, with <c>med_config.json</c> beside
     /// the checkpoint when there is one.
     /// </summary>
-    public static ImageRewardMetric Load(string checkpointPath, string tokenizerDirectory, IBackend backend, ImageResizer? resizer = null)
+    public static ImageRewardMetric Load(string checkpointPath, string tokenizerDirectory, IBackend backend)
     {
         ArgumentNullException.ThrowIfNull(checkpointPath);
         ArgumentNullException.ThrowIfNull(backend);
@@ -76,7 +76,7 @@ public sealed class ImageRewardMetric : IImageMetric
             string? folder = Path.GetDirectoryName(Path.GetFullPath(checkpointPath));
             string medPath = Path.Combine(folder ?? ".", MedConfigFile);
             JsonConfig? med = InputFile.Exists(medPath) ? JsonConfig.Load(medPath) : null;
-            return Create(new SafeTensorsWeightSource(set, checkpointPath), ShapeOf, med, tokenizer, backend, resizer, owned: set);
+            return Create(new SafeTensorsWeightSource(set, checkpointPath), ShapeOf, med, tokenizer, backend, owned: set);
         }
         catch
         {
@@ -90,16 +90,16 @@ public sealed class ImageRewardMetric : IImageMetric
     /// shape (null when absent) for reading the config off the checkpoint.
     /// </summary>
     public static ImageRewardMetric Create(IWeightSource weights, Func<string, IReadOnlyList<long>?> shapeOf, JsonConfig? medConfig,
-        BertWordPieceTokenizer tokenizer, IBackend backend, ImageResizer? resizer = null, IDisposable? owned = null)
+        BertWordPieceTokenizer tokenizer, IBackend backend, IDisposable? owned = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ImageRewardConfig config = ImageRewardConfig.Infer(shapeOf, weights.Description, medConfig);
-        return Create(weights, config, tokenizer, backend, resizer, owned);
+        return Create(weights, config, tokenizer, backend, owned);
     }
 
     /// <summary>Builds the metric for an explicit <paramref name="config"/> (tiny test models).</summary>
     public static ImageRewardMetric Create(IWeightSource weights, ImageRewardConfig config, BertWordPieceTokenizer tokenizer, IBackend backend,
-        ImageResizer? resizer = null, IDisposable? owned = null)
+        IDisposable? owned = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(config);
@@ -111,7 +111,7 @@ public sealed class ImageRewardMetric : IImageMetric
         var reader = new WeightReader(weights, backend);
         var model = new ImageRewardModel(reader, config);
         IReadOnlyList<string> unexpected = reader.UnusedTensors().Where(n => !UnusedByScore.Contains(n)).ToList();
-        return new ImageRewardMetric(model, tokenizer, backend, resizer, unexpected, owned);
+        return new ImageRewardMetric(model, tokenizer, backend, unexpected, owned);
     }
 
     public double Score(RgbImage image, string prompt)

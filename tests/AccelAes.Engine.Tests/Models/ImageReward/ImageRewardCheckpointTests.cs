@@ -1,3 +1,4 @@
+using AccelAes.Engine.Evaluation;
 using AccelAes.Engine.Evaluation.ImageReward;
 using AccelAes.Engine.Models.ImageReward;
 using AccelAes.Engine.Weights;
@@ -165,5 +166,33 @@ public sealed class ImageRewardCheckpointTests : IDisposable
         string path = WriteCheckpoint(PublishedImageRewardKeys.For(Checkpointable()));
         e = Assert.ThrowsAny<AccelAesException>(() => ImageRewardMetric.Load(path, _dir.File("no-tokenizer"), Cpu));
         Assert.Contains("no-tokenizer", e.Message);
+    }
+
+    /// <summary>
+    /// eval and score build the metric through the catalog: from the published .pt (torch.save format) as from
+    /// safetensors, with the BERT vocabulary beside the checkpoint or named by --imagereward-tokenizer.
+    /// </summary>
+    [Fact]
+    public void The_catalog_loads_the_pt_checkpoint_with_the_vocabulary_beside_it_or_given()
+    {
+        string safetensors = WriteCheckpoint(PublishedImageRewardKeys.For(Checkpointable()));
+        WriteMedConfig(heads: 2);
+        string pt = _dir.File("ImageReward.pt");
+        TorchSaveFiles.FromSafeTensors(safetensors, pt);
+        string elsewhere = _dir.Sub("bert-base-uncased");
+        TempDirectory.WriteText(elsewhere, "vocab.txt", string.Join("\n", Vocab) + "\n");
+        var image = new Pipelines.Generation.RgbImage(12, 9, Enumerable.Range(0, 12 * 9 * 3).Select(i => (byte)(i * 5)).ToArray());
+        using ImageRewardMetric direct = ImageRewardMetric.Load(safetensors, elsewhere, Cpu);
+        double expected = direct.Score(image, "a red cat");
+
+        var named = new ScorerFiles(null, null, null, pt, Cpu) { ImageRewardTokenizer = elsewhere };
+        using (IImageMetric metric = MetricCatalog.Create(MetricCatalog.Select("imagereward"), named).Single())
+            Assert.Equal(expected, metric.Score(image, "a red cat"));
+
+        var e = Assert.Throws<AccelAesException>(() => MetricCatalog.Create(MetricCatalog.Select("imagereward"), named with { ImageRewardTokenizer = null }));
+        Assert.Contains("--imagereward-tokenizer", e.Message);
+        TempDirectory.WriteText(_dir.Path, "vocab.txt", string.Join("\n", Vocab) + "\n");
+        using (IImageMetric beside = MetricCatalog.Create(MetricCatalog.Select("imagereward"), named with { ImageRewardTokenizer = null }).Single())
+            Assert.Equal(expected, beside.Score(image, "a red cat"));
     }
 }
