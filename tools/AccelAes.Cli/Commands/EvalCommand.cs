@@ -37,7 +37,8 @@ internal static class EvalCommand
         var seeds = new Option<string>("--seeds") { Description = "Seeds per prompt, comma-separated (the paper: three).", DefaultValueFactory = _ => "0,1,2" };
         var accel = new Option<string>("--accel")
         {
-            Description = "Methods, comma-separated: none (dense, the baseline every method is paired with; added when missing), stepcache, accelaes, teacache. "
+            Description = "Methods, comma-separated: none (dense, the baseline every method is paired with; added when missing), "
+                + string.Join(", ", Enum.GetValues<AccelerationPreset>().Where(p => p != AccelerationPreset.None).Select(AccelerationOptions.PresetName)) + ". "
                 + "--set knobs apply to every accelerated method, as generate applies them.",
             DefaultValueFactory = _ => "none,stepcache,accelaes",
         };
