@@ -59,11 +59,11 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         _clipTokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
         _t5Tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer_2");
         _parts = new ComponentResidency(backend, residency)
-            .Add("text_encoder", true, () => GenerationSupport.Load<ClipTextComponent>(folder, "text_encoder", backend, variant).TextModel
+            .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<ClipTextComponent>(folder, "text_encoder", backend, variant).TextModel
                 ?? throw new AccelAesException("FLUX's text_encoder must be a CLIPTextModel (its pooler_output is the pooled embedding), not a CLIPTextModelWithProjection."))
-            .Add("text_encoder_2", true, () => GenerationSupport.Load<T5EncoderComponent>(folder, "text_encoder_2", backend, variant).Model)
-            .Add("transformer", false, () => GenerationSupport.Load<FluxTransformerComponent>(folder, "transformer", backend, variant).Model)
-            .Add("vae", false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
+            .Add("text_encoder_2", textEncoder: true, () => GenerationSupport.Load<T5EncoderComponent>(folder, "text_encoder_2", backend, variant).Model)
+            .Add("transformer", textEncoder: false, () => GenerationSupport.Load<FluxTransformerComponent>(folder, "transformer", backend, variant).Model)
+            .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         // The configs the loaded models were built from (ComponentLoader parses the same config.json files).
         _clipConfig = ClipTextConfig.From(folder.Component("text_encoder").Config);

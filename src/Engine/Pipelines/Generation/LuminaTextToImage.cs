@@ -50,9 +50,9 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         _backend = backend;
         _tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
         _parts = new ComponentResidency(backend, residency)
-            .Add("text_encoder", true, () => GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model)
-            .Add("transformer", false, () => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant).Model))
-            .Add("vae", false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
+            .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model)
+            .Add("transformer", textEncoder: false, () => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant).Model))
+            .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         // The configs the loaded models were built from (ComponentLoader parses the same config.json files).
         _gemmaConfig = GemmaConfig.From(folder.Component("text_encoder").Config);

@@ -39,20 +39,20 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         _tokenizer = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer"));
         _tokenizer2 = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer_2"));
         _parts = new ComponentResidency(backend, residency)
-            .Add("text_encoder", true, () => Load<ClipTextComponent>(folder, "text_encoder", backend, variant).WithProjection
+            .Add("text_encoder", textEncoder: true, () => Load<ClipTextComponent>(folder, "text_encoder", backend, variant).WithProjection
                 ?? throw new AccelAesException("SD3's text_encoder must be a CLIPTextModelWithProjection."))
-            .Add("text_encoder_2", true, () => Load<ClipTextComponent>(folder, "text_encoder_2", backend, variant).WithProjection
+            .Add("text_encoder_2", textEncoder: true, () => Load<ClipTextComponent>(folder, "text_encoder_2", backend, variant).WithProjection
                 ?? throw new AccelAesException("SD3's text_encoder_2 must be a CLIPTextModelWithProjection."));
         // T5 is optional in SD3 ([null, null] in model_index.json); listed, it must load — a missing folder is an
         // error naming it, never a silent run without T5.
         _hasT5 = folder.HasComponent("text_encoder_3");
         if (_hasT5)
         {
-            _parts.Add("text_encoder_3", true, () => Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model);
+            _parts.Add("text_encoder_3", textEncoder: true, () => Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model);
             _tokenizer3 = GenerationSupport.LoadTokenizer(folder, "tokenizer_3");
         }
-        _parts.Add("transformer", false, () => new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant).Model))
-            .Add("vae", false, () => Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
+        _parts.Add("transformer", textEncoder: false, () => new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant).Model))
+            .Add("vae", textEncoder: false, () => Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         _transformerConfig = Sd3TransformerConfig.From(folder.Component("transformer").Config); // what the loader builds the model from
         _scheduler = scheduler ?? PipelineFactory.SchedulerOf(folder, Sd3TransformerConfig.ClassName).Config;
