@@ -6,6 +6,7 @@ using AccelAes.Engine.Acceleration.AesMask;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Tiny;
 using AccelAes.Loader.Diffusers;
@@ -144,7 +145,11 @@ internal static unsafe class Exports
             try
             {
                 string path = folderText is null ? BuiltInModel.EnsureWritten() : ExistingFolder(folderText);
-                ITextToImagePipeline pipeline = TextToImage.Open(path, state.Backend, variantText);
+                // The memory plan before loading, for a generation at the model's defaults (the host's requests come later):
+                // which weights the model keeps on the device, or a refusal naming what would fit.
+                ResidencyDecision residency = GenerationResidency.Decide(path, variantText, new GenerationRequest { Prompt = "" }, state.Backend,
+                    requested: null, memoryBytes: null, option: "the residency policy");
+                ITextToImagePipeline pipeline = TextToImage.Open(path, state.Backend, variantText, residency.Policy);
                 lock (Handles.Gate)
                 {
                     var loaded = new ModelState(state, pipeline, path);

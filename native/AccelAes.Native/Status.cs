@@ -3,6 +3,7 @@ using AccelAes.Kernels;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.SafeTensors;
 using AccelAes.Loader.Tokenizers;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Weights;
 
 namespace AccelAes.Native;
@@ -49,6 +50,7 @@ internal static class ErrorMapping
             => (Status.NoGpu, e.Message),
         SafeTensorsFormatException or MissingTensorException or ConfigException or TokenizerException or WeightShapeException
             => (Status.InvalidModel, e.Message),
+        MemoryPlanException => (Status.OutOfMemory, e.Message),
         AccelAesException => (userError, e.Message),
         FileNotFoundException or DirectoryNotFoundException => (Status.NotFound, e.Message),
         IOException or UnauthorizedAccessException => (Status.Io, e.Message),

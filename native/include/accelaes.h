@@ -154,9 +154,15 @@ ACCELAES_API accelaes_status ACCELAES_CALL accelaes_engine_free(accelaes_engine*
  *         on first use; every stage of a real run executes, but the picture is noise).
  * variant: weight file variant ("bf16", "fp16" → diffusion_pytorch_model.<variant>.safetensors) or NULL.
  * out: receives the model; set to NULL on failure.
+ * Memory: before any weight loads, the memory plan of a generation at the model's default size and settings,
+ *         against the GPU's free memory, picks the residency: every component resident, or (when they do not fit
+ *         together) the text encoders on the device only while encoding — each generation then loads them, frees
+ *         them, and loads the transformer and VAE, which stay until the next generation's encoders need the room.
+ *         On the CPU backend everything stays resident (no device to fit).
  * Errors: INVALID_HANDLE, INVALID_ARGUMENT (out NULL, bad UTF-8), NOT_FOUND (the folder does not exist; the
  *         message names it), INVALID_MODEL (not a pipeline folder, a missing component or tensor, a config
- *         the engine does not support; the message names the file, tensor or field), IO, OUT_OF_MEMORY, BUSY.
+ *         the engine does not support; the message names the file, tensor or field), IO, OUT_OF_MEMORY (also: the
+ *         plan fits under no policy; the message gives its peaks and the change that would fit), BUSY.
  * Ownership: the model belongs to the engine; free it with accelaes_model_free, or it is freed with the
  * engine. Loading can take long for real checkpoints; it runs on the calling thread. */
 ACCELAES_API accelaes_status ACCELAES_CALL accelaes_model_load(accelaes_engine* engine, const char* folder,

@@ -20,8 +20,8 @@ public static class MemoryPlanner
         var plan = Compute(request);
         if (request.MemoryBytes is null) return plan;
         if (!plan.Fits) return plan with { Remedy = FindRemedy(request, p => p.Chosen is not null) };
-        // A plan that needs a policy the runtime lacks: name the change that makes it fit all-resident, runnable today.
-        if (!plan.Policy.RuntimeSupports()) return plan with { RunnableRemedy = FindRemedy(request, p => p.Chosen == ResidencyPolicy.None) };
+        // A plan that needs a policy the runtime lacks: name the change that makes it fit under one it has.
+        if (!plan.Policy.RuntimeSupports()) return plan with { RunnableRemedy = FindRemedy(request, p => p.Chosen?.RuntimeSupports() == true) };
         return plan;
     }
 

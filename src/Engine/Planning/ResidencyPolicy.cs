@@ -3,7 +3,7 @@ namespace AccelAes.Engine.Planning;
 /// <summary>Which weights are on the device in which phase.</summary>
 public enum ResidencyPolicy
 {
-    /// <summary>Every component resident from load to the end (what generate does today).</summary>
+    /// <summary>Every component resident from load to the end.</summary>
     None,
 
     /// <summary>Text encoders on the device only while encoding, freed before the transformer is uploaded.</summary>
@@ -23,6 +23,15 @@ public static class ResidencyPolicies
         _ => "sequential",
     };
 
-    /// <summary>Whether <c>generate</c> can run under it today (the offload policies are not implemented in the runtime yet).</summary>
-    public static bool RuntimeSupports(this ResidencyPolicy p) => p == ResidencyPolicy.None;
+    /// <summary>Whether <c>generate</c> can run under it today (streaming transformer blocks is planned only, not implemented yet).</summary>
+    public static bool RuntimeSupports(this ResidencyPolicy p) => p != ResidencyPolicy.Sequential;
+
+    /// <summary>The policy a CLI / JSON name stands for (none, encoders, sequential).</summary>
+    public static ResidencyPolicy Parse(string name, string option) => name switch
+    {
+        "none" => ResidencyPolicy.None,
+        "encoders" => ResidencyPolicy.Encoders,
+        "sequential" => ResidencyPolicy.Sequential,
+        _ => throw new AccelAesException($"{option} must be one of none, encoders, sequential, got '{name}'."),
+    };
 }

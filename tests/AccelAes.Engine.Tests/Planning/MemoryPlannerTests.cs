@@ -20,8 +20,18 @@ public class MemoryPlannerTests
         Assert.True(plan.Policies.Single(p => p.Policy == ResidencyPolicy.None).PeakBytes > 32 * GiB);
         Assert.True(plan.Fits);
         Assert.Equal(ResidencyPolicy.Encoders, plan.Chosen);
+        Assert.True(plan.Policy.RuntimeSupports()); // generate --offload encoders runs it
+        Assert.Null(plan.RunnableRemedy);
+    }
+
+    [Fact]
+    public void A_card_smaller_than_the_bf16_transformer_needs_sequential_which_only_plans_so_the_runnable_change_is_named()
+    {
+        // 20 GiB < the 23.8 GB transformer: only streaming its blocks fits; fp8 (11.9 GB) fits under encoders, which runs.
+        var plan = FluxDev(20 * GiB);
+        Assert.Equal(ResidencyPolicy.Sequential, plan.Chosen);
         Assert.False(plan.Policy.RuntimeSupports());
-        Assert.Contains("--weights fp8", plan.RunnableRemedy);
+        Assert.StartsWith("--weights fp8 (policy encoders", plan.RunnableRemedy);
     }
 
     [Fact]

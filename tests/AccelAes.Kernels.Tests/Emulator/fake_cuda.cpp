@@ -7,7 +7,8 @@
 // It checks what the real driver checks and a few things it would only show as corruption: launch
 // dimensions, dynamic shared memory above 48 KiB without cuFuncSetAttribute, accesses past either end of an
 // allocation (guard pages: the process dies with SIGSEGV, loudly), use of freed memory (unmapped).
-// FAKE_CUDA_MEMORY_LIMIT (bytes) caps device memory, to exercise out-of-memory paths; FAKE_CUDA_CC picks the
+// FAKE_CUDA_MEMORY_LIMIT (bytes) caps device memory, to exercise out-of-memory paths, and FAKE_CUDA_PEAK_FILE names
+// a file that holds the most device memory allocated at once (rewritten at each new peak); FAKE_CUDA_CC picks the
 // emulated compute capability and its limits, FAKE_CUDA_DRIVER_VERSION the driver version (which PTX ISA
 // cuModuleLoadData accepts), FAKE_CUDA_REFUSE_IMAGES refuses every cubin or PTX image (README.md).
 //
@@ -272,6 +273,20 @@ size_t memory_limit() {
     return v ? (size_t)std::strtoull(v, nullptr, 10) : (size_t)16 << 30;
 }
 
+// FAKE_CUDA_PEAK_FILE: the peak of g_allocated, written when it grows (a process may end without running static
+// destructors, so there is no write at exit). Called with g_memory_mutex held.
+size_t g_peak_allocated = 0;
+void record_peak() {
+    if (g_allocated <= g_peak_allocated) return;
+    g_peak_allocated = g_allocated;
+    const char* path = std::getenv("FAKE_CUDA_PEAK_FILE");
+    if (!path) return;
+    if (FILE* f = std::fopen(path, "w")) {
+        std::fprintf(f, "%zu\n", g_peak_allocated);
+        std::fclose(f);
+    }
+}
+
 // The buffer ends ≤ 255 bytes before a PROT_NONE page, and a PROT_NONE page precedes it.
 void* guarded_alloc(size_t size, Mapping& m) {
     const size_t body = (size + 255) / 256 * 256;
@@ -506,6 +521,7 @@ CUresult cuMemAlloc_v2(uint64_t* ptr, size_t bytes) {
     g_allocations[(uintptr_t)p] = m;
     g_allocated += bytes;
     g_counters.allocations++;
+    record_peak();
     *ptr = (uint64_t)(uintptr_t)p;
     return SUCCESS;
 }

@@ -6,6 +6,7 @@ using AccelAes.Engine.Backends;
 using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Tiny;
 using AccelAes.Loader.Files;
@@ -43,9 +44,21 @@ internal static class GenerateCommand
                 + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
         };
         var (variant, backend) = (shared.Variant, shared.Backend);
+        var offload = new Option<string>("--offload")
+        {
+            Description = "Which weights stay on the device: none (all resident), encoders (text encoders loaded only to encode, freed before the transformer and VAE load), "
+                + "sequential (planned only: refused), or auto: the memory plan's choice against the device's free memory (or --memory); a run that fits under none of them is refused before loading.",
+            DefaultValueFactory = _ => "auto",
+        };
+        offload.AcceptOnlyFromAmong("auto", "none", "encoders", "sequential");
+        var memory = new Option<string?>("--memory")
+        {
+            Description = "Plan against this much device memory (e.g. 24GiB) instead of the device's free memory; on the CPU backend, plan at all (it is not checked otherwise).",
+        };
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
             model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
+            offload, memory,
         };
         command.SetAction(parse =>
         {
@@ -101,8 +114,15 @@ internal static class GenerateCommand
             // real model): knobs for the backbone, the step count, guidance and the mask against the image size.
             if (!request.Acceleration.IsNone)
                 GenerationRequestValidation.CheckBeforeLoading(request, ModelArchitectures.FromFolder(folder), GenerationFieldNames.Cli);
+            string offloadName = parse.GetValue(offload)!;
+            ResidencyPolicy? requestedResidency = offloadName == "auto" ? null : ResidencyPolicies.Parse(offloadName, "--offload");
+            long? memoryLimit = parse.GetValue(memory) is { } typedMemory ? ByteSize.Parse(typedMemory, "--memory") : null;
             using IBackend be = BackendFactory.Create(backendName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
+            // The memory plan, before any weight loads: the policy to run under, or a refusal naming what would fit.
+            ResidencyDecision residency = GenerationResidency.Decide(folder, variantName, request, be, requestedResidency, memoryLimit);
+            Ui.Info(residency.Note);
+            if (residency.Warning is { } residencyWarning) Ui.Warn(residencyWarning);
             string outPath = parse.GetValue(output)!;
             var total = Stopwatch.StartNew();
             GenerationResult? result = null;
@@ -113,7 +133,7 @@ internal static class GenerateCommand
                 .Start(ctx =>
                 {
                     var load = ctx.AddTask("load", maxValue: 1);
-                    pipeline = TextToImage.Open(folder, be, variantName);
+                    pipeline = TextToImage.Open(folder, be, variantName, residency.Policy);
                     resolved = GenerationRequestValidation.Resolve(request, pipeline, GenerationFieldNames.Cli);
                     load.Increment(1);
                     var tasks = new Dictionary<GenerationPhase, ProgressTask>

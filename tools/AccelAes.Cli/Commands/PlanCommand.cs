@@ -60,12 +60,12 @@ internal static class PlanCommand
                 new ImageTokenGrid(h / unit, w / unit));
             var components = modelDir is null
                 ? PublishedComponents.Of(architecture)
-                : FolderComponents.Of(modelDir, PlannedTextTokens(architecture), parse.GetValue(variant));
+                : FolderComponents.Of(modelDir, PlanInputs.TextTokens(architecture), parse.GetValue(variant));
             var (limit, limitSource) = MemoryLimit(parse.GetValue(memory));
             var plan = MemoryPlanner.Plan(new MemoryPlanRequest(architecture, components, w, h, parse.GetValue(guidanceMode) == GuidanceMode.Batched,
                 options.SkipSparse, options.SparseFeedForward, parse.GetValue(weights) == "fp8" ? WeightPrecision.Fp8 : WeightPrecision.AsStored, limit)
             {
-                StepGraphs = StepGraphsKept(architecture, options, w, h),
+                StepGraphs = PlanInputs.StepGraphsKept(architecture, options, w, h),
             });
             PlanReport.Print(plan, limitSource, options.Preset);
             if (parse.GetValue(json) is { } path) PlanReport.WriteJson(path, plan, limitSource);
@@ -73,19 +73,6 @@ internal static class PlanCommand
         });
         return command;
     }
-
-    /// <summary>
-    /// The step graphs a CUDA run keeps alive: one per computed step kind of the schedule (Full, FullCaptureMask,
-    /// FullFillCache, Sparse), at most StepGraph's capacity of 2 — each holds its own forward's activations.
-    /// </summary>
-    private static int StepGraphsKept(ModelArchitecture a, AccelerationOptions options, int width, int height)
-    {
-        var schedule = StepSchedule.Create(options, a.Sigmas(a.Defaults.Steps, a.ImageTokens(width, height)), a.Config.CostModel(a.ImageTokens(width, height)), null);
-        return Math.Min(2, schedule.Steps.Where(e => e.Kind.IsComputed()).Select(e => e.Kind).Distinct().Count());
-    }
-
-    /// <summary>T5 tokens for SD3 (333 joint tokens = 77 CLIP + 256 T5), the sequence length otherwise.</summary>
-    private static long PlannedTextTokens(ModelArchitecture a) => a.Backbone == Backbone.Sd3 ? a.Config.TextTokens - 77 : a.Config.TextTokens;
 
     /// <summary>--memory, else device 0's free memory when CUDA is usable, else no limit.</summary>
     private static (long? Bytes, string Source) MemoryLimit(string? typed)

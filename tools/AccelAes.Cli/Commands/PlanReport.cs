@@ -7,7 +7,7 @@ namespace AccelAes.Cli.Commands;
 internal static class PlanReport
 {
     public const string NotImplementedNote =
-        "generate keeps every component resident (policy none); the encoders and sequential policies are planned here but not implemented in the runtime yet";
+        "generate runs the none and encoders policies (--offload); sequential is planned here but not implemented in the runtime yet";
 
     public static void Print(MemoryPlan plan, string limitSource, AccelerationPreset preset)
     {
@@ -45,7 +45,7 @@ internal static class PlanReport
             if (!chosen.RuntimeSupports())
             {
                 Ui.Warn(NotImplementedNote + $": this run cannot be made with generate until {chosen.Name()} is.");
-                Ui.Info(plan.RunnableRemedy is { } runnable ? $"Runs all-resident today with {runnable}." : "No single change tried makes it fit all-resident.");
+                Ui.Info(plan.RunnableRemedy is { } runnable ? $"Runs today with {runnable}." : "No single change tried makes it fit under a policy generate runs.");
             }
         }
         else

@@ -281,6 +281,21 @@ public sealed partial class CudaBackend : IBackend
         }
     }
 
+    /// <summary>
+    /// Device memory this backend could still get, and the device's total (cuMemGetInfo), both within
+    /// <see cref="CudaBackendOptions.MemoryLimitBytes"/> when set; the pool's cached blocks count as free (trimmed on demand).
+    /// </summary>
+    public (ulong Free, ulong Total) MemoryInfo()
+    {
+        EnsureCurrent();
+        var (free, total) = CudaDriver.MemoryInfo();
+        var stats = _pool.Statistics;
+        free += stats.BytesCached;
+        if (Options.MemoryLimitBytes is { } limit)
+            (free, total) = (Math.Min(free, limit - Math.Min(limit, stats.BytesReserved) + stats.BytesCached), Math.Min(total, limit));
+        return (free, total);
+    }
+
     /// <summary>Frees the pool's cached blocks (not the ones tensors hold).</summary>
     public void TrimMemory()
     {

@@ -6,6 +6,7 @@ using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.TextEncoders;
 using AccelAes.Engine.Models.Vae;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
@@ -41,31 +42,48 @@ public sealed class FluxTextToImage : ITextToImagePipeline
 
     private readonly IPromptTokenizer _clipTokenizer, _t5Tokenizer;
     private TokenImportance? _importance;
-    private readonly ClipTextModel _clip;
-    private readonly T5EncoderModel _t5;
-    private readonly FluxTransformer2DModel _transformer;
-    private readonly AutoencoderKL _vae;
+    private readonly ComponentResidency _parts;
+    private readonly ClipTextConfig _clipConfig;
+    private readonly T5Config _t5Config;
+    private readonly FluxTransformerConfig _transformerConfig;
+    private readonly AutoencoderKLConfig _vaeConfig;
     private readonly FlowMatchEulerSchedulerConfig _scheduler;
     private readonly IBackend _backend;
     private readonly int _vaeScaleFactor;
 
-    public FluxTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null)
+    public FluxTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null,
+        ResidencyPolicy residency = ResidencyPolicy.None)
     {
         var watch = Stopwatch.StartNew();
         _backend = backend;
         _clipTokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
         _t5Tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer_2");
-        _clip = GenerationSupport.Load<ClipTextComponent>(folder, "text_encoder", backend, variant).TextModel
-                ?? throw new AccelAesException("FLUX's text_encoder must be a CLIPTextModel (its pooler_output is the pooled embedding), not a CLIPTextModelWithProjection.");
-        _t5 = GenerationSupport.Load<T5EncoderComponent>(folder, "text_encoder_2", backend, variant).Model;
-        _transformer = GenerationSupport.Load<FluxTransformerComponent>(folder, "transformer", backend, variant).Model;
-        _vae = GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model;
-        _vaeScaleFactor = GenerationSupport.VaeScaleFactor(_vae.Config);
+        _parts = new ComponentResidency(backend, residency)
+            .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<ClipTextComponent>(folder, "text_encoder", backend, variant).TextModel
+                ?? throw new AccelAesException("FLUX's text_encoder must be a CLIPTextModel (its pooler_output is the pooled embedding), not a CLIPTextModelWithProjection."))
+            .Add("text_encoder_2", textEncoder: true, () => GenerationSupport.Load<T5EncoderComponent>(folder, "text_encoder_2", backend, variant).Model)
+            .Add("transformer", textEncoder: false, () => GenerationSupport.Load<FluxTransformerComponent>(folder, "transformer", backend, variant).Model)
+            .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
+        _parts.LoadResident();
+        // The configs the loaded models were built from (ComponentLoader parses the same config.json files).
+        _clipConfig = ClipTextConfig.From(folder.Component("text_encoder").Config);
+        _t5Config = T5Config.From(folder.Component("text_encoder_2").Config);
+        _transformerConfig = FluxTransformerConfig.From(folder.Component("transformer").Config);
+        _vaeConfig = AutoencoderKLConfig.From(folder.Component("vae").Config);
+        _vaeScaleFactor = GenerationSupport.VaeScaleFactor(_vaeConfig);
         _scheduler = scheduler ?? PipelineFactory.SchedulerOf(folder, FluxTransformerConfig.ClassName).Config;
-        Defaults = PipelineDefaults.ForFlux(_transformer.Config, _scheduler);
+        Defaults = PipelineDefaults.ForFlux(_transformerConfig, _scheduler);
         CheckWidths();
         LoadTime = watch.Elapsed;
     }
+
+    private ClipTextModel Clip => _parts.Get<ClipTextModel>("text_encoder");
+    private T5EncoderModel T5 => _parts.Get<T5EncoderModel>("text_encoder_2");
+    private FluxTransformer2DModel Transformer => _parts.Get<FluxTransformer2DModel>("transformer");
+    private AutoencoderKL Vae => _parts.Get<AutoencoderKL>("vae");
+
+    /// <summary>Which components stay on the backend between phases.</summary>
+    public ResidencyPolicy Residency => _parts.Policy;
 
     public string PipelineClass => "FluxPipeline";
 
@@ -98,7 +116,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         cancel.ThrowIfCancellationRequested();
         int latentHeight = run.Height / _vaeScaleFactor, latentWidth = run.Width / _vaeScaleFactor;
         byte[] pixels = GenerationSupport.Timed(_backend, run.Timings, "decode",
-            () => VaeDecoding.DecodeToRgbBytes(_vae, FluxLatentPacking.Unpack(run.Latents, latentHeight, latentWidth))[0]);
+            () => VaeDecoding.DecodeToRgbBytes(Vae, FluxLatentPacking.Unpack(run.Latents, latentHeight, latentWidth))[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
         {
@@ -123,14 +141,20 @@ public sealed class FluxTextToImage : ITextToImagePipeline
 
         if (SchnellNote(request) is { } schnellNote) warnings.Add(schnellNote);
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
+        _parts.BeginEncoding(timings);
         var (positive, negative) = GenerationSupport.Timed(_backend, timings, "encode", () =>
             (Encode(request.Prompt, PromptRole.Positive, warnings), trueCfg > 1f ? Encode(request.NegativePrompt, PromptRole.Negative, warnings) : null));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
+        // AesMask scores the words with the CLIP encoder: while it is still loaded.
+        AesMaskWords? words = acceleration is { UsesMask: true }
+            ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt, acceleration))
+            : null;
+        _parts.EndEncoding(timings);
 
         // prepare_latents: noise in the unpacked layout, 2·⌊size / (2·vae_scale_factor)⌋ latent pixels a side, then packed.
         int gridHeight = height / SizeMultiple, gridWidth = width / SizeMultiple;
-        var noiseShape = new Shape(1, _transformer.Config.InChannels / 4, FluxLatentPacking.PatchSize * gridHeight, FluxLatentPacking.PatchSize * gridWidth);
+        var noiseShape = new Shape(1, _transformerConfig.InChannels / 4, FluxLatentPacking.PatchSize * gridHeight, FluxLatentPacking.PatchSize * gridWidth);
         var inputs = new Dictionary<string, Tensor>
         {
             ["prompt_embeds"] = positive.PromptEmbeds,
@@ -145,9 +169,6 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         // FluxPipeline derives the token grid from pixel sizes at its VAE factor of 8; give it the sizes that name this grid.
         int unit = FluxPipeline.VaeScaleFactor * FluxLatentPacking.PatchSize;
         AcceleratedRunReport? report = null;
-        AesMaskWords? words = acceleration is { UsesMask: true }
-            ? GenerationSupport.Timed(_backend, timings, "aesmask words", () => TextWeights(request.Prompt, acceleration))
-            : null;
         var settings = new DenoiseSettings
         {
             Steps = steps, GuidanceScale = guidance, Scheduler = _scheduler, Height = gridHeight * unit, Width = gridWidth * unit,
@@ -156,7 +177,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             TextWeights = words?.Weights,
             OnAccelerationReport = r => report = r,
         };
-        var pipeline = new FluxPipeline(_transformer) { TrueCfgScale = trueCfg };
+        var pipeline = new FluxPipeline(Transformer) { TrueCfgScale = trueCfg };
         Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => pipeline.Denoise(inputs, settings, (i, _) =>
         {
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
@@ -188,7 +209,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
     {
         var clipTokenizer = _clipTokenizer as ClipTokenizer
             ?? throw new AccelAesException("AesMask scores words with FLUX's CLIP-L, whose tokenizer must be a CLIP tokenizer.");
-        _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => _clip.Forward(ids)));
+        _importance ??= new TokenImportance(new ClipPhraseEmbedder(clipTokenizer, ids => Clip.Forward(ids)));
         var t5Call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer_2").Call;
         if (MaxSequenceLength != PipelineTokenizerCalls.FluxMaxSequenceLength) t5Call = TokenizerCall.PaddedTo(MaxSequenceLength);
         TokenImportanceResult t5 = PromptWeights.ForEncoder(_importance, _t5Tokenizer, _t5Tokenizer.Encode(prompt, t5Call), prompt, WordScoringRule.Of(options));
@@ -201,24 +222,24 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         var t5Call = PipelineTokenizerCalls.Of(PipelineClass, "tokenizer_2");
         if (MaxSequenceLength != PipelineTokenizerCalls.FluxMaxSequenceLength)
             t5Call = t5Call with { Call = TokenizerCall.PaddedTo(MaxSequenceLength) };
-        TextEncoderOutput clip = _clip.Forward(GenerationSupport.Tokenize(_clipTokenizer, prompt, clipCall, role, warnings));
-        TextEncoderOutput t5 = _t5.Forward(GenerationSupport.Tokenize(_t5Tokenizer, prompt, t5Call, role, warnings));
+        TextEncoderOutput clip = Clip.Forward(GenerationSupport.Tokenize(_clipTokenizer, prompt, clipCall, role, warnings));
+        TextEncoderOutput t5 = T5.Forward(GenerationSupport.Tokenize(_t5Tokenizer, prompt, t5Call, role, warnings));
         return PromptConditioning.Flux(clip, t5);
     }
 
     /// <summary>The encoders must produce the widths the transformer takes; say which does not, before any work.</summary>
     private void CheckWidths()
     {
-        var c = _transformer.Config;
-        if (_clip.Config.HiddenSize != c.PooledProjectionDim)
+        var c = _transformerConfig;
+        if (_clipConfig.HiddenSize != c.PooledProjectionDim)
             throw new AccelAesException(
-                $"text_encoder's pooler_output has {_clip.Config.HiddenSize} features, but the transformer's pooled_projection_dim is {c.PooledProjectionDim}.");
-        if (_t5.Config.DModel != c.JointAttentionDim)
+                $"text_encoder's pooler_output has {_clipConfig.HiddenSize} features, but the transformer's pooled_projection_dim is {c.PooledProjectionDim}.");
+        if (_t5Config.DModel != c.JointAttentionDim)
             throw new AccelAesException(
-                $"text_encoder_2 (T5) has d_model {_t5.Config.DModel}, but the transformer's joint_attention_dim is {c.JointAttentionDim}.");
-        if (_vae.Config.LatentChannels * 4 != c.InChannels)
+                $"text_encoder_2 (T5) has d_model {_t5Config.DModel}, but the transformer's joint_attention_dim is {c.JointAttentionDim}.");
+        if (_vaeConfig.LatentChannels * 4 != c.InChannels)
             throw new AccelAesException(
-                $"The VAE has {_vae.Config.LatentChannels} latent channels, packed 2×2 that is {_vae.Config.LatentChannels * 4} features, " +
+                $"The VAE has {_vaeConfig.LatentChannels} latent channels, packed 2×2 that is {_vaeConfig.LatentChannels * 4} features, " +
                 $"but the transformer takes in_channels {c.InChannels}.");
     }
 }

@@ -6,6 +6,7 @@ using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Models.TextEncoders;
 using AccelAes.Engine.Models.Vae;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
@@ -33,31 +34,46 @@ namespace AccelAes.Engine.Pipelines.Generation;
 public sealed class LuminaTextToImage : ITextToImagePipeline
 {
     private readonly IPromptTokenizer _tokenizer;
-    private readonly GemmaModel _gemma;
-    private readonly LuminaPipeline _pipeline;
-    private readonly AutoencoderKL _vae;
+    private readonly ComponentResidency _parts;
+    private readonly GemmaConfig _gemmaConfig;
+    private readonly LuminaNextDiTConfig _transformerConfig;
+    private readonly AutoencoderKLConfig _vaeConfig;
     private readonly FlowMatchEulerSchedulerConfig _scheduler;
     private readonly IBackend _backend;
     private TokenImportance? _importance;
     private string? _importanceSource;
 
-    public LuminaTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null)
+    public LuminaTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null,
+        ResidencyPolicy residency = ResidencyPolicy.None)
     {
         var watch = Stopwatch.StartNew();
         _backend = backend;
         _tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
-        _gemma = GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model;
-        _pipeline = new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant).Model);
-        _vae = GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model;
+        _parts = new ComponentResidency(backend, residency)
+            .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model)
+            .Add("transformer", textEncoder: false, () => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant).Model))
+            .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
+        _parts.LoadResident();
+        // The configs the loaded models were built from (ComponentLoader parses the same config.json files).
+        _gemmaConfig = GemmaConfig.From(folder.Component("text_encoder").Config);
+        _transformerConfig = LuminaNextDiTConfig.From(folder.Component("transformer").Config);
+        _vaeConfig = AutoencoderKLConfig.From(folder.Component("vae").Config);
         _scheduler = scheduler ?? PipelineFactory.SchedulerOf(folder, LuminaNextDiTConfig.ClassName).Config;
         CheckWidths();
         LoadTime = watch.Elapsed;
     }
 
+    private GemmaModel Gemma => _parts.Get<GemmaModel>("text_encoder");
+    private LuminaPipeline Pipeline => _parts.Get<LuminaPipeline>("transformer");
+    private AutoencoderKL Vae => _parts.Get<AutoencoderKL>("vae");
+
+    /// <summary>Which components stay on the backend between phases.</summary>
+    public ResidencyPolicy Residency => _parts.Policy;
+
     public string PipelineClass => "LuminaPipeline";
     public int DefaultSteps => PipelineDefaults.Lumina.Steps;
     public float DefaultGuidanceScale => PipelineDefaults.Lumina.GuidanceScale;
-    public int DefaultWidth => _pipeline.Transformer.Config.SampleSize * LuminaPipeline.VaeScaleFactor;
+    public int DefaultWidth => _transformerConfig.SampleSize * LuminaPipeline.VaeScaleFactor;
     public int DefaultHeight => DefaultWidth;
     public int SizeMultiple => LuminaPipeline.VaeScaleFactor * 2;
     public ImageSideLimit MaxImageSide => ImageSideLimit.EngineWide;
@@ -67,7 +83,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     {
         DenoisedLatents run = Denoise(request, progress, cancel);
         cancel.ThrowIfCancellationRequested();
-        byte[] pixels = GenerationSupport.Timed(_backend, run.Timings, "decode", () => VaeDecoding.ToRgbBytes(_vae.Decode(DecoderInput(run.Latents)))[0]);
+        byte[] pixels = GenerationSupport.Timed(_backend, run.Timings, "decode", () => VaeDecoding.ToRgbBytes(Vae.Decode(DecoderInput(run.Latents)))[0]);
         progress?.Report(new GenerationProgress(GenerationPhase.Decode, 1, 1));
         return new GenerationResult(new RgbImage(run.Width, run.Height, pixels), request, run.Steps, run.GuidanceScale, run.Timings, run.Warnings)
         {
@@ -81,7 +97,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     /// <c>latents / vae.config.scaling_factor</c>, nothing else: the Lumina pipeline ignores any shift or latent
     /// statistics the VAE config has (VaeDecoding's rule for a bare SDXL config is the same computation).
     /// </summary>
-    internal Tensor DecoderInput(Tensor latents) => latents.Backend.Scale(latents, 1f / (float)_vae.Config.ScalingFactor);
+    internal Tensor DecoderInput(Tensor latents) => latents.Backend.Scale(latents, 1f / (float)_vaeConfig.ScalingFactor);
 
     /// <summary>Everything up to the denoised latents [1, in_channels, H/8, W/8].</summary>
     internal DenoisedLatents Denoise(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancel)
@@ -95,11 +111,13 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         cancel.ThrowIfCancellationRequested();
 
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 0, 1));
+        _parts.BeginEncoding(timings);
         var (positive, negative, promptTokens) = GenerationSupport.Timed(_backend, timings, "encode", () => Encode(request, cfg, warnings));
         progress?.Report(new GenerationProgress(GenerationPhase.Encode, 1, 1));
         cancel.ThrowIfCancellationRequested();
+        _parts.EndEncoding(timings); // AesMask's CLIP is a separate model (--aesmask-clip), not the pipeline's encoder
 
-        var c = _pipeline.Transformer.Config;
+        var c = _transformerConfig;
         var inputs = new Dictionary<string, Tensor>
         {
             ["prompt_embeds"] = positive.PromptEmbeds,
@@ -123,7 +141,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
             TextWeights = words?.Weights,
             OnAccelerationReport = r => report = r,
         };
-        Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => _pipeline.Denoise(inputs, settings, (i, _) =>
+        Tensor latents = GenerationSupport.Timed(_backend, timings, "denoise", () => Pipeline.Denoise(inputs, settings, (i, _) =>
         {
             progress?.Report(new GenerationProgress(GenerationPhase.Denoise, i + 1, steps));
             cancel.ThrowIfCancellationRequested();
@@ -176,21 +194,21 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     {
         TokenGrid ids = TokenGrid.FromRows([tokens.InputIds], "input_ids");
         TokenGrid mask = TokenGrid.FromRows([tokens.AttentionMask], "attention_mask");
-        return PromptConditioning.Lumina(_gemma.HiddenState(ids, mask, -2), mask);
+        return PromptConditioning.Lumina(Gemma.HiddenState(ids, mask, -2), mask);
     }
 
     /// <summary>The encoder and VAE must produce the widths the transformer takes; say which does not, before any work.</summary>
     private void CheckWidths()
     {
-        var c = _pipeline.Transformer.Config;
-        if (_gemma.Config.HiddenSize != c.CrossAttentionDim)
+        var c = _transformerConfig;
+        if (_gemmaConfig.HiddenSize != c.CrossAttentionDim)
             throw new AccelAesException(
-                $"text_encoder (Gemma) has hidden_size {_gemma.Config.HiddenSize}, but the transformer's cross_attention_dim is {c.CrossAttentionDim}.");
-        if (_vae.Config.LatentChannels != c.InChannels)
+                $"text_encoder (Gemma) has hidden_size {_gemmaConfig.HiddenSize}, but the transformer's cross_attention_dim is {c.CrossAttentionDim}.");
+        if (_vaeConfig.LatentChannels != c.InChannels)
             throw new AccelAesException(
-                $"The VAE has {_vae.Config.LatentChannels} latent channels, but the transformer takes in_channels {c.InChannels}.");
-        if (GenerationSupport.VaeScaleFactor(_vae.Config) != LuminaPipeline.VaeScaleFactor)
+                $"The VAE has {_vaeConfig.LatentChannels} latent channels, but the transformer takes in_channels {c.InChannels}.");
+        if (GenerationSupport.VaeScaleFactor(_vaeConfig) != LuminaPipeline.VaeScaleFactor)
             throw new AccelAesException(
-                $"LuminaPipeline assumes a VAE that scales by {LuminaPipeline.VaeScaleFactor}; this one scales by {GenerationSupport.VaeScaleFactor(_vae.Config)}.");
+                $"LuminaPipeline assumes a VAE that scales by {LuminaPipeline.VaeScaleFactor}; this one scales by {GenerationSupport.VaeScaleFactor(_vaeConfig)}.");
     }
 }

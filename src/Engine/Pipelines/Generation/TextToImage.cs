@@ -1,3 +1,4 @@
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 
@@ -10,7 +11,8 @@ public static class TextToImage
     public static IReadOnlyList<string> SupportedPipelines { get; } =
         ["StableDiffusion3Pipeline", "FluxPipeline", .. LuminaPipeline.PipelineClassNames];
 
-    public static ITextToImagePipeline Open(string modelFolder, IBackend backend, string? variant = null)
+    /// <param name="residency">Which components stay on the backend between phases (see <see cref="ComponentResidency"/>).</param>
+    public static ITextToImagePipeline Open(string modelFolder, IBackend backend, string? variant = null, ResidencyPolicy residency = ResidencyPolicy.None)
     {
         var folder = ModelFolder.Open(modelFolder);
         if (folder.IsSingleComponent)
@@ -19,9 +21,9 @@ public static class TextToImage
                 "(transformer, vae, text encoders, tokenizers, scheduler).");
         return folder.PipelineClass switch
         {
-            "StableDiffusion3Pipeline" => new Sd3TextToImage(folder, backend, variant),
-            "FluxPipeline" => new FluxTextToImage(folder, backend, variant),
-            "LuminaPipeline" or "LuminaText2ImgPipeline" => new LuminaTextToImage(folder, backend, variant),
+            "StableDiffusion3Pipeline" => new Sd3TextToImage(folder, backend, variant, residency: residency),
+            "FluxPipeline" => new FluxTextToImage(folder, backend, variant, residency: residency),
+            "LuminaPipeline" or "LuminaText2ImgPipeline" => new LuminaTextToImage(folder, backend, variant, residency: residency),
             _ => throw new AccelAesException(
                 $"{folder.Root}: pipeline '{folder.PipelineClass}' is not supported for generation; supported: {string.Join(", ", SupportedPipelines)}."),
         };

@@ -1,0 +1,105 @@
+using AccelAes.Engine.Backends.Cuda;
+using AccelAes.Engine.Planning;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Pipelines.Generation;
+
+/// <summary>
+/// Which weights of a text-to-image pipeline are on its backend, and when (DESIGN §8). Under
+/// <see cref="ResidencyPolicy.None"/> every component loads at construction, in the pipeline's order, and stays.
+/// Under <see cref="ResidencyPolicy.Encoders"/> nothing loads at construction; each generation loads the text encoders
+/// for encoding and frees them before the transformer and VAE load, and frees those before the next generation's
+/// encoders load. The two sets are never on the device together: that is what the plan's encoders peaks assume
+/// (encode = encoders + their activations; denoise and decode = transformer + VAE + theirs). A host that keeps the
+/// model (the C ABI) therefore keeps the transformer and VAE from one generation's denoise to the next one's encode,
+/// and reloads them after it: on a card where they cannot sit beside the encoders there is no cheaper correct order.
+/// </summary>
+public sealed class ComponentResidency
+{
+    private sealed class Slot(bool textEncoder, Func<object> load)
+    {
+        public bool TextEncoder { get; } = textEncoder;
+        public Func<object> Load { get; } = load;
+        public object? Model { get; set; }
+    }
+
+    private readonly List<(string Name, Slot Slot)> _slots = [];
+    private readonly IBackend _backend;
+
+    public ComponentResidency(IBackend backend, ResidencyPolicy policy)
+    {
+        if (!policy.RuntimeSupports())
+            throw new AccelAesException(
+                $"Residency policy '{policy.Name()}' is planned by `accelaes plan` but not implemented in generation yet; use 'encoders' or 'none' " +
+                "(with --weights fp8 or a smaller size where the plan says so).");
+        _backend = backend;
+        Policy = policy;
+    }
+
+    public ResidencyPolicy Policy { get; }
+
+    /// <summary>Whether the text encoders leave the device after encoding (and the denoising components before it).</summary>
+    public bool OffloadsEncoders => Policy == ResidencyPolicy.Encoders;
+
+    /// <summary>Declares a component, in the order the pipeline loads it; <paramref name="load"/> builds its model on the backend.</summary>
+    public ComponentResidency Add(string name, bool textEncoder, Func<object> load)
+    {
+        _slots.Add((name, new Slot(textEncoder, load)));
+        return this;
+    }
+
+    /// <summary>At construction: all-resident pipelines load everything now, in declaration order (the errors of a bad folder come at load, as always).</summary>
+    public void LoadResident()
+    {
+        if (OffloadsEncoders) return;
+        foreach (var (name, _) in _slots) Get<object>(name);
+    }
+
+    /// <summary>The model of component <paramref name="name"/>, loaded now if it is not on the backend.</summary>
+    public T Get<T>(string name) where T : class
+    {
+        var slot = _slots.First(s => s.Name == name).Slot;
+        return (T)(slot.Model ??= slot.Load());
+    }
+
+    /// <summary>Before encoding: under encoders, frees the transformer and VAE and loads the text encoders (timed as a phase of the run).</summary>
+    public void BeginEncoding(List<PhaseTiming> timings) => Swap(toEncoders: true, timings, "load text encoders");
+
+    /// <summary>
+    /// After encoding (and AesMask's word scoring, which runs the CLIP encoder): under encoders, frees them and loads the
+    /// transformer and VAE (timed as a phase of the run).
+    /// </summary>
+    public void EndEncoding(List<PhaseTiming> timings) => Swap(toEncoders: false, timings, "load transformer and vae");
+
+    private void Swap(bool toEncoders, List<PhaseTiming> timings, string phase)
+    {
+        if (!OffloadsEncoders) return;
+        GenerationSupport.Timed(_backend, timings, phase, () => Swap(toEncoders));
+    }
+
+    private bool Swap(bool toEncoders)
+    {
+        bool freed = false;
+        foreach (var (_, slot) in _slots.Where(s => s.Slot.TextEncoder != toEncoders && s.Slot.Model is not null))
+        {
+            slot.Model = null;
+            freed = true;
+        }
+        if (freed) ReleaseDeviceMemory();
+        foreach (var (name, _) in _slots.Where(s => s.Slot.TextEncoder == toEncoders)) Get<object>(name);
+        return freed;
+    }
+
+    /// <summary>
+    /// The models hold their weights as tensors nobody disposes one by one: once unreachable, a collection runs their
+    /// finalizers, which hand the blocks back to the pool, and trimming the pool gives the device memory back to the
+    /// driver before the next set is uploaded (rather than leaving it cached in size classes the next set may not use).
+    /// </summary>
+    private void ReleaseDeviceMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        if (_backend is CudaBackend cuda) cuda.TrimMemory();
+    }
+}

@@ -1,0 +1,144 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AccelAes.Kernels;
+using AccelAes.Kernels.Interop;
+using Xunit.Abstractions;
+
+namespace AccelAes.Cli.Tests.Cuda;
+
+/// <summary>
+/// `generate --offload encoders` on the CUDA backend under a device memory cap (the CPU emulator's FAKE_CUDA_MEMORY_LIMIT;
+/// FAKE_CUDA_PEAK_FILE reports the most memory a run held): the all-resident run fails with an out-of-memory error
+/// that names the allocation, the offloaded one succeeds within the same cap with the all-resident image, and auto
+/// refuses the run before loading. Runs on the emulator only (the cap is the fake driver's); skipped elsewhere.
+/// </summary>
+public class OffloadCudaCliTests(CliCache cache, ITestOutputHelper output) : IClassFixture<CliCache>
+{
+    private static readonly string[] Settings =
+        ["--backend", "cuda", "--variant", "bf16", "--prompt", "a red cube", "--seed", "3", "--steps", "1", "--width", "32", "--height", "32"];
+
+    [SkippableFact]
+    public void Under_a_cap_the_all_resident_run_runs_out_of_memory_and_encoders_offload_fits_with_the_same_image()
+    {
+        string? lib = Environment.GetEnvironmentVariable("ACCELAES_CUDA_LIB_DIR");
+        var detection = CudaDevice.Detect();
+        CudaTests.SkipUnless(detection.IsAvailable && NativeLibraries.Load(CudaLibrary.Nvrtc).IsLoaded,
+            detection.IsAvailable ? "no NVRTC" : $"no GPU: {detection.Reason}");
+        // The cap and the peak report are the emulator's: a real device is not capped by an environment variable.
+        Skip.If(lib is null || !File.Exists(Path.Combine(lib, "libcuda.so.1")) || !detection.Devices[0].Name.Contains("Emulator", StringComparison.OrdinalIgnoreCase),
+            "needs the CPU emulator (ACCELAES_CUDA_LIB_DIR from tests/AccelAes.Kernels.Tests/Emulator/build.py)");
+
+        using var dir = new TempDirectory();
+        string model = dir.File("sd3");
+        var made = cache.Run("make-tiny", "--arch", "sd3", "--out", model, "--dtype", "bf16");
+        Assert.True(made.ExitCode == 0, made.All);
+        // The tiny model's weights are a few hundred kB, less than one run's activations: grow a text encoder table and a
+        // transformer table (rows no token reaches; a larger position table the patch embedding crops) to ~40 MB each,
+        // so holding both at once is what a cap between the two policies' peaks forbids.
+        Grow(Path.Combine(model, "text_encoder"), "model.bf16.safetensors", "text_model.embeddings.token_embedding.weight", "vocab_size", 833_334);
+        Grow(Path.Combine(model, "transformer"), "diffusion_pytorch_model.bf16.safetensors", "pos_embed.pos_embed", "pos_embed_max_size", 560);
+
+        // Uncapped: the most each policy holds at once.
+        long residentPeak = Run(model, dir, "none", cap: null, out string residentImage).Peak;
+        long offloadedPeak = Run(model, dir, "encoders", cap: null, out _).Peak;
+        output.WriteLine($"peak device memory: all resident {residentPeak} B, encoders offloaded {offloadedPeak} B");
+        Assert.True(offloadedPeak < residentPeak, $"encoders offload held {offloadedPeak} B, no less than all-resident {residentPeak} B");
+
+        long cap = (residentPeak + offloadedPeak) / 2;
+        var resident = Run(model, dir, "none", cap, out _);
+        Assert.NotEqual(0, resident.Result.ExitCode);
+        string error = CliCache.Flat(resident.Result.All);
+        Assert.Contains("CUDA_ERROR_OUT_OF_MEMORY", error);
+        Assert.Contains("asked", error);
+
+        var offloaded = Run(model, dir, "encoders", cap, out string offloadedImage);
+        Assert.True(offloaded.Result.ExitCode == 0, offloaded.Result.All);
+        Assert.True(offloaded.Peak <= cap);
+        Assert.Equal(GenerateCliTests.Decode(residentImage).Rgb, GenerateCliTests.Decode(offloadedImage).Rgb);
+
+        // auto plans against the capped device's free memory and refuses before loading (its runtime reserve alone is larger).
+        var auto = Run(model, dir, "auto", cap, out string autoImage);
+        Assert.Equal(1, auto.Result.ExitCode);
+        Assert.Contains("under any residency policy", CliCache.Flat(auto.Result.All));
+        Assert.False(File.Exists(autoImage));
+    }
+
+    private (CliRunner.Result Result, long Peak) Run(string model, TempDirectory dir, string offload, long? cap, out string image)
+    {
+        string tag = $"{offload}-{cap?.ToString(CultureInfo.InvariantCulture) ?? "uncapped"}";
+        image = dir.File(tag + ".png");
+        string peakFile = dir.File(tag + ".peak");
+        var environment = new Dictionary<string, string>(cache.Environment)
+        {
+            ["ACCELAES_CUDA_LIB_DIR"] = Environment.GetEnvironmentVariable("ACCELAES_CUDA_LIB_DIR")!,
+            ["FAKE_CUDA_PEAK_FILE"] = peakFile,
+        };
+        if (cap is long bytes) environment["FAKE_CUDA_MEMORY_LIMIT"] = bytes.ToString(CultureInfo.InvariantCulture);
+        var r = CliRunner.Run(environment, ["generate", "--model", model, "--out", image, "--offload", offload, .. Settings]);
+        output.WriteLine($"--offload {offload}, cap {cap?.ToString(CultureInfo.InvariantCulture) ?? "none"}: exit {r.ExitCode}");
+        long peak = File.Exists(peakFile) ? long.Parse(File.ReadAllText(peakFile).Trim(), CultureInfo.InvariantCulture) : 0;
+        return (r, peak);
+    }
+
+    /// <summary>
+    /// Rewrites one BF16 tensor of a safetensors file with more rows (its first dimension, or the second of a [1, N, D]
+    /// table): <paramref name="size"/> rows for a table, <paramref name="size"/>² for a square position table, the new
+    /// rows a small constant; and sets <paramref name="configKey"/> of config.json to <paramref name="size"/>.
+    /// </summary>
+    private static void Grow(string folder, string file, string tensor, string configKey, int size)
+    {
+        string path = Path.Combine(folder, file);
+        byte[] bytes = File.ReadAllBytes(path);
+        long headerLength = BinaryPrimitives.ReadInt64LittleEndian(bytes);
+        var header = JsonNode.Parse(Encoding.UTF8.GetString(bytes, 8, (int)headerLength))!.AsObject();
+        int dataStart = 8 + (int)headerLength;
+        var entries = header.Where(e => e.Key != "__metadata__")
+            .OrderBy(e => e.Value!["data_offsets"]![0]!.GetValue<long>()).ToList();
+        using var data = new MemoryStream();
+        var newHeader = new JsonObject();
+        if (header["__metadata__"] is { } metadata) newHeader["__metadata__"] = metadata.DeepClone();
+        foreach (var (name, node) in entries)
+        {
+            long start = node!["data_offsets"]![0]!.GetValue<long>(), end = node["data_offsets"]![1]!.GetValue<long>();
+            var shape = node["shape"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
+            byte[] values = bytes[(dataStart + (int)start)..(dataStart + (int)end)];
+            if (name == tensor)
+            {
+                int rowAxis = shape.Length == 3 ? 1 : 0;
+                shape[rowAxis] = rowAxis == 1 ? (long)size * size : size;
+                long elements = shape.Aggregate(1L, (a, d) => a * d);
+                var grown = new byte[elements * 2];
+                values.CopyTo(grown, 0);
+                for (long i = values.Length; i < grown.Length; i += 2) (grown[i], grown[i + 1]) = (0x10, 0x3c); // bf16 ≈ 0.0088
+                values = grown;
+            }
+            var entry = new JsonObject
+            {
+                ["dtype"] = node["dtype"]!.GetValue<string>(),
+                ["shape"] = new JsonArray(shape.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(data.Length, data.Length + values.Length),
+            };
+            newHeader[name] = entry;
+            data.Write(values);
+        }
+        byte[] headerBytes = Encoding.UTF8.GetBytes(newHeader.ToJsonString());
+        int padded = (headerBytes.Length + 7) / 8 * 8;
+        using (var outFile = File.Create(path))
+        {
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteInt64LittleEndian(length, padded);
+            outFile.Write(length);
+            outFile.Write(headerBytes);
+            for (int i = headerBytes.Length; i < padded; i++) outFile.WriteByte((byte)' ');
+            data.Position = 0;
+            data.CopyTo(outFile);
+        }
+        string configPath = Path.Combine(folder, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config[configKey] = size;
+        File.WriteAllText(configPath, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace AccelAes.Cli.Tests;
+
+/// <summary>
+/// `generate --offload` and `--memory`: the memory plan made before loading decides the residency policy (auto), a run
+/// that fits nowhere is refused before anything loads, the encoders policy gives the all-resident image, and
+/// sequential (planned only) is refused rather than ignored. On the CPU backend, where the plan is made only against
+/// a typed --memory.
+/// </summary>
+public class OffloadCliTests(CliCache cache) : IClassFixture<CliCache>
+{
+    private static readonly string[] Settings = ["--prompt", "a red cube on a table", "--seed", "5", "--steps", "2", "--width", "32", "--height", "32"];
+
+    private CliRunner.Result Generate(string model, string output, params string[] args) =>
+        cache.Run(["generate", "--model", model, "--out", output, .. Settings, .. args]);
+
+    [Theory]
+    [InlineData("sd3")]
+    [InlineData("flux")]
+    [InlineData("lumina-next")]
+    public void Encoders_offload_loads_the_encoders_only_to_encode_and_writes_the_all_resident_image(string arch)
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny(arch, dir);
+        string resident = dir.File("none.png"), offloaded = dir.File("encoders.png");
+        var none = Generate(model, resident, "--offload", "none");
+        Assert.True(none.ExitCode == 0, none.All);
+        var encoders = Generate(model, offloaded, "--offload", "encoders");
+        Assert.True(encoders.ExitCode == 0, encoders.All);
+
+        Assert.Equal(GenerateCliTests.Decode(resident).Rgb, GenerateCliTests.Decode(offloaded).Rgb);
+        // The knob is read: the offloaded run loads its components inside the generation, in two phases.
+        string offloadedText = CliCache.Flat(encoders.Output), residentText = CliCache.Flat(none.Output);
+        Assert.Contains("residency encoders (--offload)", offloadedText);
+        Assert.Contains("load text encoders", offloadedText);
+        Assert.Contains("load transformer and vae", offloadedText);
+        Assert.Contains("residency none (--offload)", residentText);
+        Assert.DoesNotContain("load text encoders", residentText);
+    }
+
+    [Fact]
+    public void Sequential_is_refused_before_loading_as_planned_only()
+    {
+        using var dir = new TempDirectory();
+        string output = dir.File("seq.png");
+        var r = cache.Run(["generate", "--out", output, .. Settings, "--offload", "sequential"]);
+        Assert.Equal(1, r.ExitCode);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("--offload sequential", text);
+        Assert.Contains("not implemented in generation yet", text);
+        Assert.DoesNotContain("load:", text); // refused before the load phase started
+        Assert.False(File.Exists(output));
+    }
+
+    /// <summary>The plan `accelaes plan` makes for the same model and settings, as JSON.</summary>
+    private JsonElement Plan(string model, TempDirectory dir)
+    {
+        string json = dir.File("plan.json");
+        var r = cache.Run("plan", "--model", model, "--width", "32", "--height", "32", "--memory", "1024TiB", "--json", json);
+        Assert.True(r.ExitCode == 0, r.All);
+        return JsonDocument.Parse(File.ReadAllBytes(json)).RootElement.Clone();
+    }
+
+    private static long Peak(JsonElement plan, string policy) =>
+        plan.GetProperty("policies").EnumerateArray().Single(p => p.GetProperty("policy").GetString() == policy).GetProperty("peak_bytes").GetInt64();
+
+    [Fact]
+    public void Auto_takes_the_plans_policy_for_the_memory_given_and_refuses_a_run_that_fits_nowhere_before_loading()
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("sd3", dir);
+        var plan = Plan(model, dir);
+        long none = Peak(plan, "none"), encoders = Peak(plan, "encoders");
+        Assert.True(encoders < none, $"encoders peak {encoders} is not below the all-resident {none}");
+
+        // Enough for the encoders policy's peak, not for everything resident: auto runs under encoders.
+        string fits = dir.File("fits.png");
+        var r = Generate(model, fits, "--memory", encoders.ToString(CultureInfo.InvariantCulture));
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("residency encoders (chosen by the memory plan)", CliCache.Flat(r.Output));
+        Assert.Contains("load text encoders", r.Output);
+
+        // With room for everything, auto keeps everything resident.
+        var roomy = Generate(model, dir.File("roomy.png"), "--memory", none.ToString(CultureInfo.InvariantCulture));
+        Assert.True(roomy.ExitCode == 0, roomy.All);
+        Assert.Contains("residency none (chosen by the memory plan)", CliCache.Flat(roomy.Output));
+
+        // Below every policy's peak: refused before loading, with the peaks and the way out.
+        string refused = dir.File("refused.png");
+        var tooSmall = Generate(model, refused, "--memory", "64MiB");
+        Assert.Equal(1, tooSmall.ExitCode);
+        string text = CliCache.Flat(tooSmall.All);
+        Assert.Contains("does not fit in 0.06 GiB (--memory) under any residency policy", text);
+        Assert.Contains("nothing was loaded", text);
+        Assert.DoesNotContain("load:", text);
+        Assert.False(File.Exists(refused));
+
+        // An explicit policy is the user's call: the plan warns, and the run goes ahead.
+        var forced = Generate(model, dir.File("forced.png"), "--memory", encoders.ToString(CultureInfo.InvariantCulture), "--offload", "none");
+        Assert.True(forced.ExitCode == 0, forced.All);
+        Assert.Contains("above", CliCache.Flat(forced.All));
+        Assert.Contains("--offload encoders fits", CliCache.Flat(forced.All));
+    }
+
+    [Fact]
+    public void Without_memory_the_cpu_backend_is_not_planned_and_says_so()
+    {
+        using var dir = new TempDirectory();
+        var r = cache.Run(["generate", "--out", dir.File("cpu.png"), .. Settings]);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("residency none (every component resident); memory not checked", CliCache.Flat(r.Output));
+    }
+}
