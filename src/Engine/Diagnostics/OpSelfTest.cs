@@ -278,6 +278,7 @@ public static class OpSelfTest
         var cases = new List<OpCase>();
         AddLinear(cases);
         AddAttention(cases);
+        AddColumnSlices(cases);
         AddAffinity(cases);
         AddNorms(cases);
         AddPointwise(cases);
@@ -310,6 +311,47 @@ public static class OpSelfTest
                             Run = (be, t) => be is CudaBackend c ? c.LinearReference(t[0], t[1], withBias ? t[2] : null, act) : be.Linear(t[0], t[1], withBias ? t[2] : null, act),
                         });
                 }
+    }
+
+    /// <summary>
+    /// LinearInto and AttentionInto write a column slice of a destination that already holds values: the output is the
+    /// whole destination, so the slice is checked against Linear/Attention and every other column against "unchanged".
+    /// </summary>
+    private static void AddColumnSlices(List<OpCase> cases)
+    {
+        // (rows B·S, K, N, columns before, columns after): a slice at the left edge, in the middle, at the right edge.
+        foreach (var (b, s, k, n, before, after) in new[] { (1, 7, 16, 24, 0, 9), (2, 37, 40, 24, 13, 8), (1, 130, 96, 72, 40, 0) })
+            foreach (var act in new[] { Activation.None, Activation.GeluTanh, Activation.Silu })
+            {
+                int width = before + n + after;
+                var inputs = new List<InputSpec>
+                {
+                    new("x", [b, s, k]), new("w", [n, k], Magnitude: 1f / MathF.Sqrt(k) * 2), new("b", [n]), new("d", [b, s, width]),
+                };
+                cases.Add(new OpCase
+                {
+                    Op = "LinearInto", Description = $"x{S(b, s, k)} w{S(n, k)} +b {act} → d{S(b, s, width)} columns {before}…{before + n}",
+                    Inputs = inputs, Run = (be, t) => { be.LinearInto(t[3], before, t[0], t[1], t[2], act); return t[3]; },
+                });
+            }
+        // (B, S, Sk, H, D, columns before, columns after, mask): FLUX's single block writes attention at column 0.
+        foreach (var (b, sq, sk, h, d, before, after, mask) in new[]
+                 { (1, 20, 20, 2, 16, 0, 40, false), (2, 37, 45, 3, 64, 8, 5, true), (1, 70, 70, 2, 128, 0, 64, false), (1, 9, 13, 2, 256, 4, 4, false) })
+        {
+            int width = before + h * d + after;
+            var inputs = new List<InputSpec>
+            {
+                new("q", [b, sq, h, d], Magnitude: 2f), new("k", [b, sk, h, d], Magnitude: 2f), new("v", [b, sk, h, d]), new("d", [b, sq, width]),
+            };
+            if (mask) inputs.Add(new("mask", [b, sk], InputKind.Mask));
+            float scale = 1f / MathF.Sqrt(d);
+            cases.Add(new OpCase
+            {
+                Op = "AttentionInto", Description = $"B{b} Sq{sq} Sk{sk} H{h} D{d}{(mask ? " mask" : "")} → d{S(b, sq, width)} columns {before}…{before + h * d}",
+                Inputs = inputs, Floor = 1.0 / 512,
+                Run = (be, t) => { be.AttentionInto(t[3], before, t[0], t[1], t[2], scale, mask ? t[4] : null); return t[3]; },
+            });
+        }
     }
 
     private static void AddAttention(List<OpCase> cases)
