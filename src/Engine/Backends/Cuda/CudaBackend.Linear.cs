@@ -24,7 +24,6 @@ public sealed partial class CudaBackend
     {
         if (_gemm is not null)
         {
-            var mapping = GemmMapping.ForLinear(m, n, k, ldy);
             bool done;
             if (activation is Activation.None or Activation.GeluTanh)
             {
@@ -35,12 +34,13 @@ public sealed partial class CudaBackend
                     (_, true) => CublasLtEpilogue.Gelu,
                     _ => CublasLtEpilogue.GeluBias,
                 };
-                done = _gemm.TryMatmul(mapping, w.Pointer, x.Pointer, y, CudaDataType.R16BF, epilogue, PointerOf(bias), what);
+                done = _gemm.TryMatmul(GemmMapping.ForLinear(m, n, k, ldy), w.Pointer, x.Pointer, y, CudaDataType.R16BF, epilogue, PointerOf(bias), what);
             }
             else
             {
                 var acc = Temporary(new Shape(m, n), DType.F32);
-                done = _gemm.TryMatmul(mapping, w.Pointer, x.Pointer, acc.Pointer, CudaDataType.R32F, CublasLtEpilogue.Default, default, what);
+                // The fp32 accumulator is a dense [m, n] whatever ldy is.
+                done = _gemm.TryMatmul(GemmMapping.ForLinear(m, n, k), w.Pointer, x.Pointer, acc.Pointer, CudaDataType.R32F, CublasLtEpilogue.Default, default, what);
                 if (done)
                 {
                     ulong count = (ulong)m * (ulong)n;
