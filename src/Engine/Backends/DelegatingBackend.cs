@@ -143,6 +143,9 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
 
     public Tensor Modulate(Tensor x, Tensor? scale, Tensor? shift) => W(Call(nameof(Modulate), () => Inner.Modulate(U(x)!, U(scale), U(shift))));
 
+    public Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift) =>
+        W(Call(nameof(LayerNormModulate), () => Inner.LayerNormModulate(U(x)!, eps, U(scale), U(shift))));
+
     public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate) =>
         Call(nameof(AddGatedInPlace), () => Inner.AddGatedInPlace(U(residual)!, U(y)!, U(gate)));
 

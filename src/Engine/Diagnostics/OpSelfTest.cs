@@ -501,6 +501,17 @@ public static class OpSelfTest
             cases.Add(new OpCase { Op = "Modulate", Description = $"x[2,9,24]{(sc ? " scale" : "")}{(sh ? " shift" : "")}", Inputs = inputs,
                 Run = (be, t) => be.Modulate(t[0], sc ? t[1] : null, sh ? t[sc ? 2 : 1] : null) });
         }
+        // LayerNormModulate: the vector path (D % 8 == 0, FLUX/SD3 widths), the scalar one, with and without either vector.
+        foreach (var (shape, sc, sh) in new[] { (new[] { 2, 9, 24 }, true, true), (new[] { 1, 33, 3072 }, true, true), (new[] { 2, 5, 20 }, true, false),
+                     (new[] { 3, 4, 16 }, false, true), (new[] { 1, 7, 13 }, false, false) })
+        {
+            int b = shape[0], d = shape[2];
+            var inputs = new List<InputSpec> { new("x", shape, Magnitude: 3f) };
+            if (sc) inputs.Add(new("scale", [b, d]));
+            if (sh) inputs.Add(new("shift", [b, d]));
+            cases.Add(new OpCase { Op = "LayerNormModulate", Description = $"x{S(shape)}{(sc ? " scale" : "")}{(sh ? " shift" : "")}", Inputs = inputs,
+                Run = (be, t) => be.LayerNormModulate(t[0], 1e-6f, sc ? t[1] : null, sh ? t[sc ? 2 : 1] : null) });
+        }
         cases.Add(new OpCase { Op = "AddGatedInPlace", Description = "residual[2,9,24] gate", Inputs = [new("r", [2, 9, 24]), new("y", [2, 9, 24]), new("g", [2, 24])],
             Run = (be, t) => { be.AddGatedInPlace(t[0], t[1], t[2]); return t[0]; } });
         cases.Add(new OpCase { Op = "AddGatedInPlace", Description = "residual[3,5] no gate", Inputs = [new("r", [3, 5]), new("y", [3, 5])],

@@ -104,6 +104,13 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor Modulate(Tensor x, Tensor? scale, Tensor? shift);
 
+    /// <summary>
+    /// <see cref="Modulate"/>(<see cref="LayerNorm"/>(x, eps), scale, shift) in one op: adaLN's LayerNorm has no affine,
+    /// and a DiT block modulates right after it. One pass on the device, the normalised row not stored in between (so
+    /// not rounded to bf16 there either). x [B, S, D], scale and shift [B, D] (either may be null).
+    /// </summary>
+    Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift);
+
     /// <summary>Gated residual, in place: residual [B, S, D] += gate[b] ⊙ y (gate [B, D]; null = 1).</summary>
     void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate);
 

@@ -244,6 +244,21 @@ public sealed partial class CountingBackend
         return y;
     }
 
+    /// <summary>
+    /// layernorm_modulate_bf16, one row kernel: x and the per-batch scale and shift read once, y written; the normalised
+    /// row is not stored (LayerNorm then Modulate moved 2n more in each direction and launched twice).
+    /// </summary>
+    public Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift)
+    {
+        var (cx, sc, sh) = (C(x, "LayerNormModulate"), Optional(scale, "LayerNormModulate"), Optional(shift, "LayerNormModulate"));
+        var y = New(x.Shape, DType.BF16, "LayerNormModulate");
+        ToBf16("LayerNormModulate", cx);
+        ToBf16("LayerNormModulate", sc);
+        ToBf16("LayerNormModulate", sh);
+        Kernel("LayerNormModulate", "layernorm_modulate_bf16", x.Shape.Rows, 2L * cx.ElementCount + Bf16Bytes(sc) + Bf16Bytes(sh), 2L * y.ElementCount);
+        return y;
+    }
+
     /// <summary>add_gated_{f32,bf16} in place: the residual read and written in its own type, y (bf16) and the gate read.</summary>
     public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate)
     {
