@@ -24,7 +24,7 @@ public class CountingLayerNormModulateTests
     }
 
     /// <summary>
-    /// Every adaLN LayerNorm of FLUX.1-dev and SD3-Medium is now followed by nothing: the separate layernorm_bf16 and
+    /// Every adaLN LayerNorm of FLUX.1-dev and SD3-Medium now runs with its modulation in one kernel: the separate layernorm_bf16 and
     /// modulate_bf16 passes are gone (4.35 + 4.36 GB and 2.66 + 2.66 GB in docs/perf/accounting-before.md).
     /// </summary>
     [Theory]
