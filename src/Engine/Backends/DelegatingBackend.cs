@@ -146,6 +146,9 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
     public Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift) =>
         W(Call(nameof(LayerNormModulate), () => Inner.LayerNormModulate(U(x)!, eps, U(scale), U(shift))));
 
+    public Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift) =>
+        W(Call(nameof(RmsNormModulate), () => Inner.RmsNormModulate(U(x)!, eps, U(weight), U(scale), U(shift))));
+
     public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate) =>
         Call(nameof(AddGatedInPlace), () => Inner.AddGatedInPlace(U(residual)!, U(y)!, U(gate)));
 

@@ -29,7 +29,7 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     private static readonly HashSet<string> AlwaysBf16 = new(StringComparer.Ordinal)
     {
         nameof(UploadWeight), nameof(Allocate), nameof(Linear), nameof(Attention), nameof(AttentionWithAffinity), nameof(LayerNorm),
-        nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
+        nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(RmsNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
         nameof(TimestepEmbedding),
     };
 

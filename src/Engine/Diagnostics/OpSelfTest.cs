@@ -512,6 +512,19 @@ public static class OpSelfTest
             cases.Add(new OpCase { Op = "LayerNormModulate", Description = $"x{S(shape)}{(sc ? " scale" : "")}{(sh ? " shift" : "")}", Inputs = inputs,
                 Run = (be, t) => be.LayerNormModulate(t[0], 1e-6f, sc ? t[1] : null, sh ? t[sc ? 2 : 1] : null) });
         }
+        // RmsNormModulate: Lumina's shape (scale only, weight), the scalar path, every vector optional.
+        foreach (var (shape, w, sc, sh) in new[] { (new[] { 2, 9, 24 }, true, true, false), (new[] { 1, 33, 2304 }, true, true, false),
+                     (new[] { 2, 5, 20 }, false, true, true), (new[] { 1, 7, 13 }, true, false, false) })
+        {
+            int b = shape[0], d = shape[2];
+            var inputs = new List<InputSpec> { new("x", shape, Magnitude: 3f) };
+            int wi = -1, si = -1, hi = -1;
+            if (w) { wi = inputs.Count; inputs.Add(new("w", [d])); }
+            if (sc) { si = inputs.Count; inputs.Add(new("scale", [b, d])); }
+            if (sh) { hi = inputs.Count; inputs.Add(new("shift", [b, d])); }
+            cases.Add(new OpCase { Op = "RmsNormModulate", Description = $"x{S(shape)}{(w ? " w" : "")}{(sc ? " scale" : "")}{(sh ? " shift" : "")}", Inputs = inputs,
+                Run = (be, t) => be.RmsNormModulate(t[0], 1e-5f, wi < 0 ? null : t[wi], si < 0 ? null : t[si], hi < 0 ? null : t[hi]) });
+        }
         cases.Add(new OpCase { Op = "AddGatedInPlace", Description = "residual[2,9,24] gate", Inputs = [new("r", [2, 9, 24]), new("y", [2, 9, 24]), new("g", [2, 24])],
             Run = (be, t) => { be.AddGatedInPlace(t[0], t[1], t[2]); return t[0]; } });
         cases.Add(new OpCase { Op = "AddGatedInPlace", Description = "residual[3,5] no gate", Inputs = [new("r", [3, 5]), new("y", [3, 5])],

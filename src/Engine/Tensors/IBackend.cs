@@ -111,6 +111,13 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift);
 
+    /// <summary>
+    /// <see cref="Modulate"/>(<see cref="RmsNorm"/>(x, eps, weight), scale, shift) in one op, as
+    /// <see cref="LayerNormModulate"/> (Lumina's adaLN normalises with an RMSNorm). x [B, S, D], weight [D], scale and
+    /// shift [B, D], each optional.
+    /// </summary>
+    Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift);
+
     /// <summary>Gated residual, in place: residual [B, S, D] += gate[b] ⊙ y (gate [B, D]; null = 1).</summary>
     void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate);
 

@@ -3,7 +3,7 @@ using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Tests.Ops;
 
-/// <summary>LayerNormModulate's CPU reference against the textbook formula, in double precision.</summary>
+/// <summary>LayerNormModulate's and RmsNormModulate's CPU references against the textbook formulas, in double precision.</summary>
 public class CpuLayerNormModulateTests
 {
     private readonly CpuBackend _cpu = new();
@@ -44,6 +44,42 @@ public class CpuLayerNormModulateTests
                 }
             }
         TestData.AssertClose(expected, got, 1e-5, "LayerNormModulate");
+    }
+
+    [Theory]
+    [InlineData(true, true, false)]
+    [InlineData(false, true, true)]
+    public void RmsNormModulate_is_rmsnorm_with_its_weight_then_one_plus_scale_then_shift(bool withWeight, bool withScale, bool withShift)
+    {
+        int batch = 2, seq = 3, d = 10;
+        const float eps = 1e-5f;
+        var x = Rand(1, batch, seq, d);
+        var weight = withWeight ? Rand(4, d) : null;
+        var scale = withScale ? Rand(2, batch, d) : null;
+        var shift = withShift ? Rand(3, batch, d) : null;
+        float[] xs = _cpu.Download(x);
+        float[]? w = weight is null ? null : _cpu.Download(weight);
+        float[]? sc = scale is null ? null : _cpu.Download(scale);
+        float[]? sh = shift is null ? null : _cpu.Download(shift);
+        float[] got = _cpu.Download(_cpu.RmsNormModulate(x, eps, weight, scale, shift));
+        var expected = new float[got.Length];
+        for (int b = 0; b < batch; b++)
+            for (int s = 0; s < seq; s++)
+            {
+                int row = (b * seq + s) * d;
+                double meanSquare = 0;
+                for (int c = 0; c < d; c++) meanSquare += (double)xs[row + c] * xs[row + c];
+                meanSquare /= d;
+                for (int c = 0; c < d; c++)
+                {
+                    double y = xs[row + c] / Math.Sqrt(meanSquare + eps);
+                    if (w is not null) y *= w[c];
+                    if (sc is not null) y *= 1 + sc[b * d + c];
+                    if (sh is not null) y += sh[b * d + c];
+                    expected[row + c] = (float)y;
+                }
+            }
+        TestData.AssertClose(expected, got, 1e-5, "RmsNormModulate");
     }
 
     [Fact]

@@ -259,6 +259,20 @@ public sealed partial class CountingBackend
         return y;
     }
 
+    /// <summary>rmsnorm_modulate_bf16, one row kernel as <see cref="LayerNormModulate"/>, plus the optional weight read once.</summary>
+    public Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift)
+    {
+        const string op = "RmsNormModulate";
+        var (cx, cw, sc, sh) = (C(x, op), Optional(weight, op), Optional(scale, op), Optional(shift, op));
+        var y = New(x.Shape, DType.BF16, op);
+        ToBf16(op, cx);
+        ToBf16(op, cw);
+        ToBf16(op, sc);
+        ToBf16(op, sh);
+        Kernel(op, "rmsnorm_modulate_bf16", x.Shape.Rows, 2L * cx.ElementCount + Bf16Bytes(cw) + Bf16Bytes(sc) + Bf16Bytes(sh), 2L * y.ElementCount);
+        return y;
+    }
+
     /// <summary>add_gated_{f32,bf16} in place: the residual read and written in its own type, y (bf16) and the gate read.</summary>
     public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate)
     {

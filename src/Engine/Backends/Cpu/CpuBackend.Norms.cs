@@ -155,4 +155,11 @@ public sealed partial class CpuBackend
         RequireRank(x, 3, "Modulate", "x");
         return Modulate(LayerNorm(x, eps), scale, shift);
     }
+
+    /// <summary>The reference: the two ops composed.</summary>
+    public Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift)
+    {
+        RequireRank(x, 3, "Modulate", "x");
+        return Modulate(RmsNorm(x, eps, weight), scale, shift);
+    }
 }

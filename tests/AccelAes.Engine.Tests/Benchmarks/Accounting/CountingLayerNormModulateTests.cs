@@ -23,6 +23,28 @@ public class CountingLayerNormModulateTests
         Assert.Equal(("layernorm_modulate_bf16", TrafficKind.MemoryBound, 96L + 32 + 32, 96L, 1L), (k.Kernel, k.Kind, k.BytesRead, k.BytesWritten, k.Launches));
     }
 
+    [Fact]
+    public void RmsNormModulate_reads_the_weight_too()
+    {
+        using var be = new CountingBackend();
+        var x = be.PlaceholderWeight(new Shape(2, 3, 8), "x");
+        var w = be.PlaceholderWeight(new Shape(8), "w");
+        var scale = be.PlaceholderWeight(new Shape(2, 8), "scale");
+        be.Ledger.Take();
+        be.RmsNormModulate(x, 1e-5f, w, scale, null);
+        var k = Assert.Single(be.Ledger.Take().Classes);
+        Assert.Equal(("rmsnorm_modulate_bf16", 96L + 16 + 32, 96L, 1L), (k.Kernel, k.BytesRead, k.BytesWritten, k.Launches));
+    }
+
+    /// <summary>Lumina's 48 RMSNorm + modulate pairs (and its final LayerNorm's) are one kernel each: no modulate_bf16 is left.</summary>
+    [Fact]
+    public void Luminas_blocks_modulate_inside_their_rmsnorm()
+    {
+        var r = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.LuminaNextSft, 1024, 2));
+        Assert.DoesNotContain(r.Forward.Classes, c => c.Kernel == "modulate_bf16");
+        Assert.Equal(48, Assert.Single(r.Forward.Classes, c => c.Kernel == "rmsnorm_modulate_bf16").Calls);
+    }
+
     /// <summary>
     /// Every adaLN LayerNorm of FLUX.1-dev and SD3-Medium now runs with its modulation in one kernel: the separate layernorm_bf16 and
     /// modulate_bf16 passes are gone (4.35 + 4.36 GB and 2.66 + 2.66 GB in docs/perf/accounting-before.md).
