@@ -135,13 +135,17 @@ public sealed class FluxAttention
     /// [<paramref name="columnOffset"/>, <paramref name="columnOffset"/> + heads·headDim) of <paramref name="destination"/>
     /// [B, S, C]: the attention kernel stores there directly, so the block's cat(attention, mlp) costs no copy.
     /// </summary>
-    public void ForwardInto(Tensor destination, int columnOffset, Tensor x, FluxRotaryTable rope)
+    public void ForwardInto(Tensor destination, int columnOffset, Tensor x, FluxRotaryTable rope) =>
+        ForwardInto(destination, columnOffset, x, rope, x, rope);
+
+    /// <summary><see cref="ForwardInto(Tensor, int, Tensor, FluxRotaryTable)"/> for query rows that attend over other keys/values (a sparse step's).</summary>
+    public void ForwardInto(Tensor destination, int columnOffset, Tensor queries, FluxRotaryTable queryRope, Tensor keysValues, FluxRotaryTable rope)
     {
         if (_toOut is not null) throw new InvalidOperationException("ForwardInto is the pre-only attention of a single-stream block.");
-        IBackend be = x.Backend;
-        Tensor q = be.Rotary(Heads(_toQ.Forward(x), _normQ), rope.Cos, rope.Sin, RotaryPairing.Adjacent);
-        Tensor k = be.Rotary(Heads(_toK.Forward(x), _normK), rope.Cos, rope.Sin, RotaryPairing.Adjacent);
-        Tensor v = Heads(_toV.Forward(x), null);
+        IBackend be = queries.Backend;
+        Tensor q = be.Rotary(Heads(_toQ.Forward(queries), _normQ), queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
+        Tensor k = be.Rotary(Heads(_toK.Forward(keysValues), _normK), rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        Tensor v = Heads(_toV.Forward(keysValues), null);
         be.AttentionInto(destination, columnOffset, q, k, v, 1f / MathF.Sqrt(_headDim));
     }
 

@@ -69,9 +69,11 @@ public sealed class FluxSingleTransformerBlock
                 AttentionOnlySparseStep(hidden, normed, gate, rows, rope, textTokens, sparse, layer, queries);
                 return;
             }
-            Tensor mlpRows = _projMlp.Forward(rows, Activation.GeluTanh);
-            Tensor attnRows = _attn.Forward(rows, queries.Rope, normed, rope);
-            Tensor deltaRows = _projOut.Forward(be.Concat(2, attnRows, mlpRows));
+            // As on a dense step: attention and MLP write their column slices of one buffer, no concatenation.
+            Tensor joinedRows = be.Allocate(new Shape(batch, queries.Count, _projOut.InFeatures));
+            _attn.ForwardInto(joinedRows, 0, rows, queries.Rope, normed, rope);
+            _projMlp.ForwardInto(joinedRows, _projOut.InFeatures - _projMlp.OutFeatures, rows, Activation.GeluTanh);
+            Tensor deltaRows = _projOut.Forward(joinedRows);
             Tensor imageDelta = SparseRows.ScatterIntoCache(sparse, layer, DeltaCache, be.Slice(deltaRows, 1, textTokens, queries.FocusCount));
             be.AddGatedInPlace(hidden, be.Concat(1, be.Slice(deltaRows, 1, 0, textTokens), imageDelta), gate);
             return;
