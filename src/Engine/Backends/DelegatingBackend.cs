@@ -90,6 +90,8 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
 
     public Tensor Zeros(Shape shape) => W(Call(nameof(Zeros), () => Inner.Zeros(shape)));
 
+    public Tensor Allocate(Shape shape) => W(Call(nameof(Allocate), () => Inner.Allocate(shape)));
+
     public Tensor UploadIndices(ReadOnlySpan<int> values, Shape shape)
     {
         int[] copy = values.ToArray();
@@ -102,6 +104,20 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
     {
         BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
         return W(Call(nameof(Linear), () => Inner.Linear(U(x)!, U(weight)!, U(bias), activation)));
+    }
+
+    /// <summary>Counted as a Linear by <see cref="BeforeMatmul"/> (same FLOPs); the destination is the written argument.</summary>
+    public void LinearInto(Tensor destination, int columnOffset, Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
+        Call(nameof(LinearInto), () => Inner.LinearInto(U(destination)!, columnOffset, U(x)!, U(weight)!, U(bias), activation));
+    }
+
+    /// <summary>Counted as an Attention by <see cref="BeforeMatmul"/>; the destination is the written argument.</summary>
+    public void AttentionInto(Tensor destination, int columnOffset, Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null)
+    {
+        BeforeMatmul(nameof(Attention), q.Shape, k.Shape, v.Shape);
+        Call(nameof(AttentionInto), () => Inner.AttentionInto(U(destination)!, columnOffset, U(q)!, U(k)!, U(v)!, scale, U(keyMask)));
     }
 
     public Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null)
@@ -126,6 +142,12 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         W(Call(nameof(GroupNorm), () => Inner.GroupNorm(U(x)!, groups, eps, U(weight)!, U(bias)!)));
 
     public Tensor Modulate(Tensor x, Tensor? scale, Tensor? shift) => W(Call(nameof(Modulate), () => Inner.Modulate(U(x)!, U(scale), U(shift))));
+
+    public Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift) =>
+        W(Call(nameof(LayerNormModulate), () => Inner.LayerNormModulate(U(x)!, eps, U(scale), U(shift))));
+
+    public Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift) =>
+        W(Call(nameof(RmsNormModulate), () => Inner.RmsNormModulate(U(x)!, eps, U(weight), U(scale), U(shift))));
 
     public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate) =>
         Call(nameof(AddGatedInPlace), () => Inner.AddGatedInPlace(U(residual)!, U(y)!, U(gate)));

@@ -59,7 +59,8 @@ public sealed class ProfilingBackend : DelegatingBackend
         long start = Stopwatch.GetTimestamp();
         run();
         _synchronize();
-        Record(op, Stopwatch.GetElapsedTime(start).TotalMilliseconds, 0);
+        // LinearInto and AttentionInto are in-place matmuls: their FLOPs were set by BeforeMatmul (0 for the others).
+        Record(op, Stopwatch.GetElapsedTime(start).TotalMilliseconds, TakePendingFlops());
     }
 
     /// <summary>The FLOPs <see cref="BeforeMatmul"/> computed for the call that just ran (0 for other ops).</summary>

@@ -278,6 +278,7 @@ public static class OpSelfTest
         var cases = new List<OpCase>();
         AddLinear(cases);
         AddAttention(cases);
+        AddColumnSlices(cases);
         AddAffinity(cases);
         AddNorms(cases);
         AddPointwise(cases);
@@ -310,6 +311,47 @@ public static class OpSelfTest
                             Run = (be, t) => be is CudaBackend c ? c.LinearReference(t[0], t[1], withBias ? t[2] : null, act) : be.Linear(t[0], t[1], withBias ? t[2] : null, act),
                         });
                 }
+    }
+
+    /// <summary>
+    /// LinearInto and AttentionInto write a column slice of a destination that already holds values: the output is the
+    /// whole destination, so the slice is checked against Linear/Attention and every other column against "unchanged".
+    /// </summary>
+    private static void AddColumnSlices(List<OpCase> cases)
+    {
+        // (rows B·S, K, N, columns before, columns after): a slice at the left edge, in the middle, at the right edge.
+        foreach (var (b, s, k, n, before, after) in new[] { (1, 7, 16, 24, 0, 9), (2, 37, 40, 24, 13, 8), (1, 130, 96, 72, 40, 0) })
+            foreach (var act in new[] { Activation.None, Activation.GeluTanh, Activation.Silu })
+            {
+                int width = before + n + after;
+                var inputs = new List<InputSpec>
+                {
+                    new("x", [b, s, k]), new("w", [n, k], Magnitude: 1f / MathF.Sqrt(k) * 2), new("b", [n]), new("d", [b, s, width]),
+                };
+                cases.Add(new OpCase
+                {
+                    Op = "LinearInto", Description = $"x{S(b, s, k)} w{S(n, k)} +b {act} → d{S(b, s, width)} columns {before}…{before + n}",
+                    Inputs = inputs, Run = (be, t) => { be.LinearInto(t[3], before, t[0], t[1], t[2], act); return t[3]; },
+                });
+            }
+        // (B, S, Sk, H, D, columns before, columns after, mask): FLUX's single block writes attention at column 0.
+        foreach (var (b, sq, sk, h, d, before, after, mask) in new[]
+                 { (1, 20, 20, 2, 16, 0, 40, false), (2, 37, 45, 3, 64, 8, 5, true), (1, 70, 70, 2, 128, 0, 64, false), (1, 9, 13, 2, 256, 4, 4, false) })
+        {
+            int width = before + h * d + after;
+            var inputs = new List<InputSpec>
+            {
+                new("q", [b, sq, h, d], Magnitude: 2f), new("k", [b, sk, h, d], Magnitude: 2f), new("v", [b, sk, h, d]), new("d", [b, sq, width]),
+            };
+            if (mask) inputs.Add(new("mask", [b, sk], InputKind.Mask));
+            float scale = 1f / MathF.Sqrt(d);
+            cases.Add(new OpCase
+            {
+                Op = "AttentionInto", Description = $"B{b} Sq{sq} Sk{sk} H{h} D{d}{(mask ? " mask" : "")} → d{S(b, sq, width)} columns {before}…{before + h * d}",
+                Inputs = inputs, Floor = 1.0 / 512,
+                Run = (be, t) => { be.AttentionInto(t[3], before, t[0], t[1], t[2], scale, mask ? t[4] : null); return t[3]; },
+            });
+        }
     }
 
     private static void AddAttention(List<OpCase> cases)
@@ -458,6 +500,30 @@ public static class OpSelfTest
             if (sh) inputs.Add(new("shift", [2, 24]));
             cases.Add(new OpCase { Op = "Modulate", Description = $"x[2,9,24]{(sc ? " scale" : "")}{(sh ? " shift" : "")}", Inputs = inputs,
                 Run = (be, t) => be.Modulate(t[0], sc ? t[1] : null, sh ? t[sc ? 2 : 1] : null) });
+        }
+        // LayerNormModulate: the vector path (D % 8 == 0, FLUX/SD3 widths), the scalar one, with and without either vector.
+        foreach (var (shape, sc, sh) in new[] { (new[] { 2, 9, 24 }, true, true), (new[] { 1, 33, 3072 }, true, true), (new[] { 2, 5, 20 }, true, false),
+                     (new[] { 3, 4, 16 }, false, true), (new[] { 1, 7, 13 }, false, false) })
+        {
+            int b = shape[0], d = shape[2];
+            var inputs = new List<InputSpec> { new("x", shape, Magnitude: 3f) };
+            if (sc) inputs.Add(new("scale", [b, d]));
+            if (sh) inputs.Add(new("shift", [b, d]));
+            cases.Add(new OpCase { Op = "LayerNormModulate", Description = $"x{S(shape)}{(sc ? " scale" : "")}{(sh ? " shift" : "")}", Inputs = inputs,
+                Run = (be, t) => be.LayerNormModulate(t[0], 1e-6f, sc ? t[1] : null, sh ? t[sc ? 2 : 1] : null) });
+        }
+        // RmsNormModulate: Lumina's shape (scale only, weight), the scalar path, every vector optional.
+        foreach (var (shape, w, sc, sh) in new[] { (new[] { 2, 9, 24 }, true, true, false), (new[] { 1, 33, 2304 }, true, true, false),
+                     (new[] { 2, 5, 20 }, false, true, true), (new[] { 1, 7, 13 }, true, false, false) })
+        {
+            int b = shape[0], d = shape[2];
+            var inputs = new List<InputSpec> { new("x", shape, Magnitude: 3f) };
+            int wi = -1, si = -1, hi = -1;
+            if (w) { wi = inputs.Count; inputs.Add(new("w", [d])); }
+            if (sc) { si = inputs.Count; inputs.Add(new("scale", [b, d])); }
+            if (sh) { hi = inputs.Count; inputs.Add(new("shift", [b, d])); }
+            cases.Add(new OpCase { Op = "RmsNormModulate", Description = $"x{S(shape)}{(w ? " w" : "")}{(sc ? " scale" : "")}{(sh ? " shift" : "")}", Inputs = inputs,
+                Run = (be, t) => be.RmsNormModulate(t[0], 1e-5f, wi < 0 ? null : t[wi], si < 0 ? null : t[si], hi < 0 ? null : t[hi]) });
         }
         cases.Add(new OpCase { Op = "AddGatedInPlace", Description = "residual[2,9,24] gate", Inputs = [new("r", [2, 9, 24]), new("y", [2, 9, 24]), new("g", [2, 24])],
             Run = (be, t) => { be.AddGatedInPlace(t[0], t[1], t[2]); return t[0]; } });

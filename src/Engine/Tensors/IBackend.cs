@@ -37,6 +37,14 @@ public interface IBackend : IDisposable
     /// <summary>A new tensor of zeros.</summary>
     Tensor Zeros(Shape shape);
 
+    /// <summary>
+    /// A new activation tensor (<see cref="ActivationType"/>) whose contents are unspecified until written: the buffer that
+    /// <see cref="LinearInto"/> and <see cref="AttentionInto"/> fill by column slices, so that a concatenation of their
+    /// outputs costs no copy and no memset. Every element must be written before it is read (the CUDA backend's tests
+    /// poison new tensors with NaN to catch one that is not).
+    /// </summary>
+    Tensor Allocate(Shape shape);
+
     /// <summary>A new tensor of 32-bit integer indices (token ids, row indices for gathers).</summary>
     Tensor UploadIndices(ReadOnlySpan<int> values, Shape shape);
 
@@ -47,6 +55,21 @@ public interface IBackend : IDisposable
 
     /// <summary>y = act(x·Wᵀ + b): x [..., K], weight [N, K] (PyTorch Linear layout), bias [N] → [..., N].</summary>
     Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None);
+
+    /// <summary>
+    /// <see cref="Linear"/> written into columns [<paramref name="columnOffset"/>, <paramref name="columnOffset"/> + N) of
+    /// <paramref name="destination"/> [..., C], which has x's rows; its other columns are left as they are. The values
+    /// are exactly Linear's: <c>Concat(-1, Linear(a, …), Linear(b, …))</c> equals two LinearInto calls on one
+    /// <see cref="Allocate"/>d buffer, without the concatenation's copy (FLUX's single blocks, issue 16).
+    /// </summary>
+    void LinearInto(Tensor destination, int columnOffset, Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None);
+
+    /// <summary>
+    /// <see cref="Attention"/> (no causality, no bias) written into columns [<paramref name="columnOffset"/>,
+    /// <paramref name="columnOffset"/> + Hq·Dv) of <paramref name="destination"/> [B, Sq, C], heads side by side as
+    /// Attention's output reshaped to [B, Sq, Hq·Dv]; the other columns are left as they are. Same values as Attention.
+    /// </summary>
+    void AttentionInto(Tensor destination, int columnOffset, Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null);
 
     /// <summary>
     /// softmax(Q·Kᵀ·scale + mask)·V per head. q [B, Sq, Hq, D], k [B, Sk, Hkv, D], v [B, Sk, Hkv, Dv] → [B, Sq, Hq, Dv].
@@ -80,6 +103,20 @@ public interface IBackend : IDisposable
     /// adaLN modulation: x [B, S, D] → x·(1 + scale[b]) + shift[b], scale and shift [B, D] (either may be null).
     /// </summary>
     Tensor Modulate(Tensor x, Tensor? scale, Tensor? shift);
+
+    /// <summary>
+    /// <see cref="Modulate"/>(<see cref="LayerNorm"/>(x, eps), scale, shift) in one op: adaLN's LayerNorm has no affine,
+    /// and a DiT block modulates right after it. One pass on the device, the normalised row not stored in between (so
+    /// not rounded to bf16 there either). x [B, S, D], scale and shift [B, D] (either may be null).
+    /// </summary>
+    Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift);
+
+    /// <summary>
+    /// <see cref="Modulate"/>(<see cref="RmsNorm"/>(x, eps, weight), scale, shift) in one op, as
+    /// <see cref="LayerNormModulate"/> (Lumina's adaLN normalises with an RMSNorm). x [B, S, D], weight [D], scale and
+    /// shift [B, D], each optional.
+    /// </summary>
+    Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift);
 
     /// <summary>Gated residual, in place: residual [B, S, D] += gate[b] ⊙ y (gate [B, D]; null = 1).</summary>
     void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate);

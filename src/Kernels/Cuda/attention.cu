@@ -4,7 +4,9 @@
 //   s_j = scale·(q_i · k_j) + bias[(b,) h, i, j]               (bias optional, [Hq,Sq,Sk] or [B,Hq,Sq,Sk])
 //   s_j = −∞ where key_mask[b, j] == 0, or (causal) j > i + (Sk − Sq), or j ≥ Sk (tile tail)
 //   o_i = Σ_j softmax(s)_j · v_j ; a row whose keys are all masked is written as zeros (lse = −∞)
-// with q [B,Sq,Hq,D], k [B,Sk,Hkv,D], v [B,Sk,Hkv,Dv], o [B,Sq,Hq,Dv] (row-major, contiguous) and
+// with q [B,Sq,Hq,D], k [B,Sk,Hkv,D], v [B,Sk,Hkv,Dv] (row-major, contiguous), o [B,Sq,Hq,Dv] row-major with
+// out_stride elements between consecutive tokens (Hq·Dv when dense; larger when o is a column slice of a wider
+// [B, Sq, C] buffer, so that FLUX's cat(attention, mlp) needs no copy: issue 16) and
 // grouped-query attention: query head h reads key/value head h / (Hq / Hkv). Optionally writes the
 // natural-log log-sum-exp of each row's scaled scores to lse [B, Hq, Sq] (FlashAttention's softmax_lse),
 // which split-KV and sequence-parallel merges need, and optionally AesMask's affinity
@@ -100,7 +102,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                                               float* __restrict__ lse, const float* __restrict__ key_mask,
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
-                                              int d, int dv, float scale, int causal, int bias_per_batch) {
+                                              int d, int dv, float scale, int causal, int bias_per_batch,
+                                              int out_stride) {
     constexpr int THREADS = 32 * WARPS;
     constexpr int BLOCK_M = 16 * WARPS;
     constexpr int STRIDE = DP + 8;
@@ -127,11 +130,11 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     const u64 q_stride = (u64)hq * d;
     const u64 k_stride = (u64)hkv * d;
     const u64 v_stride = (u64)hkv * dv;
-    const u64 o_stride = (u64)hq * dv;
+    const u64 o_stride = (u64)out_stride;  // hq·dv for a dense o; more when o is a column slice of a wider buffer
     const bf16* q_base = q + ((u64)b * sq * hq + h) * d;      // token i at q_base + i·q_stride
     const bf16* k_base = k + ((u64)b * sk * hkv + kh) * d;
     const bf16* v_base = v + ((u64)b * sk * hkv + kh) * dv;
-    bf16* o_base = out + ((u64)b * sq * hq + h) * dv;
+    bf16* o_base = out + (u64)b * sq * o_stride + (u64)h * dv;
 
     // Key tiles this CTA visits: all of them, or under causal masking only those holding a key visible to
     // the CTA's last query. None at all (Sk < Sq, early queries): every row is fully masked → zeros.
@@ -344,68 +347,69 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 // Grid (ceil(Sq / BLOCK_M), Hq, B), block 32·WARPS threads, dynamic shared memory 512·(DP+8) bytes.
 // key_mask: fp32 [B, Sk] or null; bias: bf16 [Hq,Sq,Sk] / [B,Hq,Sq,Sk] or null; lse: fp32 [B,Hq,Sq] or null;
 // key_weights: fp32 [B, Sk] or null, with affinity: fp32 [B, Hq, Sq] (both or neither).
+// out_stride: elements from one query token's output row to the next (≥ Hq·Dv).
 // (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<32, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d64_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<64, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d80_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<80, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d128_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<128, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d32_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<32, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d64_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<64, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d80_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<80, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d128_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch) {
+    int bias_per_batch, int out_stride) {
     attention_fwd<128, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch);
+        causal, bias_per_batch, out_stride);
 }

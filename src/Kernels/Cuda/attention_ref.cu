@@ -38,13 +38,15 @@ __device__ __forceinline__ float ref_score(const RefRow& r, int j, int lane) {
     return visible ? s : -ACCELAES_INF;
 }
 
-// Grid ceil(B·Sq·Hq / (blockDim.x / 32)), any block size that is a multiple of 32.
+// Grid ceil(B·Sq·Hq / (blockDim.x / 32)), any block size that is a multiple of 32. out_stride: elements between
+// consecutive query tokens of out (Hq·Dv when dense, more when out is a column slice of a wider buffer).
 extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
                                               float* __restrict__ lse, const float* __restrict__ key_mask,
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int batch, int sq, int sk, int hq,
-                                              int hkv, int d, int dv, float scale, int causal, int bias_per_batch) {
+                                              int hkv, int d, int dv, float scale, int causal, int bias_per_batch,
+                                              int out_stride) {
     const int lane = threadIdx.x & 31;
     const u64 row = (u64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);  // ((b·Sq + i)·Hq + h)
     if (row >= (u64)batch * sq * hq) return;  // whole warps leave together
@@ -72,7 +74,7 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
     float m = -ACCELAES_INF;
     for (int j = 0; j < sk; ++j) m = fmaxf(m, ref_score(r, j, lane));
 
-    bf16* orow = out + row * dv;
+    bf16* orow = out + ((u64)b * sq + i) * (u64)out_stride + (u64)h * dv;  // out_stride ≥ Hq·Dv: see attention.cu
     if (m == -ACCELAES_INF) {  // every key masked: zeros, like the CPU reference
         for (int dd = lane; dd < dv; dd += 32) orow[dd].bits = 0;
         if (lse != nullptr && lane == 0) lse[((u64)b * hq + h) * sq + i] = -ACCELAES_INF;

@@ -6,8 +6,8 @@
 //   add_gated_f32   the same with an fp32 residual (y and gate bf16)
 // in fp32 with one rounding per stored element. `1 + scale` is formed first, as the CPU reference and
 // diffusers do (x·(1 + scale) + shift), not expanded into x + x·scale.
-// Shape: grid-stride, one element per thread per iteration; bandwidth-bound. Fusing modulate into the
-// preceding LayerNorm (one pass instead of two) is the obvious follow-up.
+// Shape: grid-stride, one element per thread per iteration; bandwidth-bound. LayerNorm followed by modulate is
+// one kernel, layernorm_modulate_bf16 in norm.cu; this one remains for modulation after other norms.
 #include "common.cuh"
 
 extern "C" __global__ void modulate_bf16(const bf16* __restrict__ x, const bf16* __restrict__ scale,

@@ -58,6 +58,9 @@ public sealed partial class CountingBackend
         return new CountingTensor(this, shape, DType.BF16, "Zeros", () => new float[n]);
     }
 
+    /// <summary>Pool memory handed over as it is: no copy, no memset, no launch.</summary>
+    public Tensor Allocate(Shape shape) => New(shape, DType.BF16, "Allocate");
+
     public Tensor UploadIndices(ReadOnlySpan<int> values, Shape shape)
     {
         if (values.Length != shape.ElementCount) throw new ArgumentException($"{values.Length} indices do not fill shape {shape}.");
@@ -99,25 +102,70 @@ public sealed partial class CountingBackend
             DeviceCopy("Linear", "memset", 0, y.ByteCount); // K = 0: zeros
             return y;
         }
-        ToBf16("Linear", cx);
-        ToBf16("Linear", cw);
-        ToBf16("Linear", cb);
+        CountGemm("Linear", cx, cw, cb, activation, m, n, k, slice: false);
+        return y;
+    }
+
+    /// <summary>
+    /// As <see cref="Linear"/>, the GEMM writing the destination's column slice in place (cuBLASLt's D leading dimension,
+    /// gemm.cu's output stride): no output tensor and no copy. The exception, as in CudaBackend: cuBLASLt with an activation
+    /// it has no epilogue for writes fp32, activate_f32_to_bf16 a dense bf16 temporary, and copy2d moves it into the slice.
+    /// K = 0: a memset of a dense temporary and its copy2d.
+    /// </summary>
+    public void LinearInto(Tensor destination, int columnOffset, Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
+    {
+        var cd = C(destination, "LinearInto");
+        var cx = C(x, "LinearInto");
+        var cw = C(weight, "LinearInto");
+        var cb = Optional(bias, "LinearInto");
+        if (weight.Shape.Rank != 2 || x.Shape.Last != weight.Shape[1])
+            throw new ArgumentException($"LinearInto: input {x.Shape} does not fit weight {weight.Shape}.");
+        long n = weight.Shape[0], k = weight.Shape[1];
+        long m = x.Shape.ToArray()[..^1].Aggregate(1L, (a, b) => a * b);
+        ColumnSlice.Check("LinearInto", cd, columnOffset, (int)n, m);
+        if (m * n == 0) return;
+        if (k == 0)
+        {
+            DeviceCopy("LinearInto", "memset", 0, 2 * m * n);
+            Copy2d("LinearInto", m, n, srcStride: n, dstStride: destination.Shape.Last, 2);
+            return;
+        }
+        CountGemm("LinearInto", cx, cw, cb, activation, m, n, k, slice: n != destination.Shape.Last);
+    }
+
+    /// <summary>The conversions, the GEMM and (cuBLASLt with an activation it cannot fuse) the activation pass of a Linear.</summary>
+    private void CountGemm(string op, CountingTensor cx, CountingTensor cw, CountingTensor? cb, Activation activation, long m, long n, long k, bool slice)
+    {
+        ToBf16(op, cx);
+        ToBf16(op, cw);
+        ToBf16(op, cb);
         long operands = 2 * m * k + 2 * n * k + Bf16Bytes(cb);
         double flops = 2.0 * m * n * k;
         bool epilogueFused = GemmEngine == CountedGemmEngine.GemmCu || activation is Activation.None or Activation.GeluTanh;
         if (epilogueFused)
         {
-            Ledger.Add("Linear", GemmEngine == CountedGemmEngine.CublasLt ? "cuBLASLt matmul" : "gemm_bf16", TrafficKind.Gemm,
+            Ledger.Add(op, GemmEngine == CountedGemmEngine.CublasLt ? "cuBLASLt matmul" : "gemm_bf16", TrafficKind.Gemm,
                 operands, 2 * m * n, flops, 1);
-            return y;
+            return;
         }
-        Ledger.Add("Linear", "cuBLASLt matmul (fp32 out)", TrafficKind.Gemm, 2 * m * k + 2 * n * k, 4 * m * n, flops, 1);
-        Kernel("Linear", "activate_f32_to_bf16", m * n, 4 * m * n + Bf16Bytes(cb), 2 * m * n);
-        return y;
+        Ledger.Add(op, "cuBLASLt matmul (fp32 out)", TrafficKind.Gemm, 2 * m * k + 2 * n * k, 4 * m * n, flops, 1);
+        Kernel(op, "activate_f32_to_bf16", m * n, 4 * m * n + Bf16Bytes(cb), 2 * m * n);
+        if (slice)
+            Copy2d(op, m, n, srcStride: n, dstStride: n + 1, 2); // any stride above n: a strided copy, not a memcpy
     }
 
     public Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null) =>
         AttentionCore("Attention", q, k, v, keyMask, bias, keyWeights: null).Output;
+
+    /// <summary>As <see cref="Attention"/>, the kernel writing the destination's column slice (its output row stride): no copy.</summary>
+    public void AttentionInto(Tensor destination, int columnOffset, Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null)
+    {
+        var cd = C(destination, "AttentionInto");
+        if (destination.Shape.Rank != 3 || q.Shape.Rank != 4 || v.Shape.Rank != 4)
+            throw new ArgumentException($"AttentionInto: destination {destination.Shape} must have rank 3, q {q.Shape} and v {v.Shape} rank 4.");
+        ColumnSlice.Check("AttentionInto", cd, columnOffset, q.Shape[2] * v.Shape[3], (long)q.Shape[0] * q.Shape[1]);
+        AttentionCore("AttentionInto", q, k, v, keyMask, null, keyWeights: null, into: true);
+    }
 
     /// <summary>Attention plus the fp32 affinity [B, Hq, Sq] reduced in the same kernel (the key weights read as fp32).</summary>
     public (Tensor Output, Tensor Affinity) AttentionWithAffinity(Tensor q, Tensor k, Tensor v, float scale, Tensor keyWeights, Tensor? keyMask = null)
@@ -130,14 +178,15 @@ public sealed partial class CountingBackend
     /// One launch (the flash kernel, or the reference kernel where the plan picks it): q, k, v (bf16) and the optional
     /// mask (fp32), bias (bf16) and key weights (fp32) read once, the output written once; no [Sq, Sk] matrix in memory.
     /// </summary>
-    private (Tensor Output, Tensor? Affinity) AttentionCore(string op, Tensor q, Tensor k, Tensor v, Tensor? keyMask, Tensor? bias, Tensor? keyWeights)
+    private (Tensor Output, Tensor? Affinity) AttentionCore(string op, Tensor q, Tensor k, Tensor v, Tensor? keyMask, Tensor? bias, Tensor? keyWeights,
+        bool into = false)
     {
         var (cq, ck, cv) = (C(q, op), C(k, op), C(v, op));
         var (cm, cbias, cw) = (Optional(keyMask, op), Optional(bias, op), Optional(keyWeights, op));
         if (q.Shape.Rank != 4 || k.Shape.Rank != 4 || v.Shape.Rank != 4)
             throw new ArgumentException($"{op}: q {q.Shape}, k {k.Shape}, v {v.Shape} must have rank 4.");
         int batch = q.Shape[0], sq = q.Shape[1], hq = q.Shape[2], d = q.Shape[3], sk = k.Shape[1], dv = v.Shape[3];
-        var o = New(new Shape(batch, sq, hq, dv), DType.BF16, op);
+        var o = into ? null! : New(new Shape(batch, sq, hq, dv), DType.BF16, op); // AttentionInto: the destination's slice
         var affinity = cw is null ? null : New(new Shape(batch, hq, sq), DType.F32, op);
         if ((long)batch * hq * sq == 0) return (o, affinity);
         ToBf16(op, cq);
@@ -147,7 +196,7 @@ public sealed partial class CountingBackend
         ToBf16(op, cbias);
         ToF32(op, cw);
         long read = Bf16Bytes(q) + Bf16Bytes(k) + Bf16Bytes(v) + F32Bytes(cm) + Bf16Bytes(cbias) + F32Bytes(cw);
-        long written = 2L * o.ElementCount + (affinity is null ? 0 : 4L * affinity.ElementCount);
+        long written = 2L * batch * sq * hq * dv + (affinity is null ? 0 : 4L * affinity.ElementCount);
         Ledger.Add(op, "attention", TrafficKind.Attention, read, written, 2.0 * batch * hq * sq * sk * (d + dv), 1);
         return (o, affinity);
     }
@@ -192,6 +241,35 @@ public sealed partial class CountingBackend
         ToBf16("Modulate", sc);
         ToBf16("Modulate", sh);
         Kernel("Modulate", "modulate_bf16", y.ElementCount, 2L * cx.ElementCount + Bf16Bytes(sc) + Bf16Bytes(sh), 2L * y.ElementCount);
+        return y;
+    }
+
+    /// <summary>
+    /// layernorm_modulate_bf16, one row kernel: x and the per-batch scale and shift read once, y written; the normalised
+    /// row is not stored (LayerNorm then Modulate moved 2n more in each direction and launched twice).
+    /// </summary>
+    public Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift)
+    {
+        var (cx, sc, sh) = (C(x, "LayerNormModulate"), Optional(scale, "LayerNormModulate"), Optional(shift, "LayerNormModulate"));
+        var y = New(x.Shape, DType.BF16, "LayerNormModulate");
+        ToBf16("LayerNormModulate", cx);
+        ToBf16("LayerNormModulate", sc);
+        ToBf16("LayerNormModulate", sh);
+        Kernel("LayerNormModulate", "layernorm_modulate_bf16", x.Shape.Rows, 2L * cx.ElementCount + Bf16Bytes(sc) + Bf16Bytes(sh), 2L * y.ElementCount);
+        return y;
+    }
+
+    /// <summary>rmsnorm_modulate_bf16, one row kernel as <see cref="LayerNormModulate"/>, plus the optional weight read once.</summary>
+    public Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift)
+    {
+        const string op = "RmsNormModulate";
+        var (cx, cw, sc, sh) = (C(x, op), Optional(weight, op), Optional(scale, op), Optional(shift, op));
+        var y = New(x.Shape, DType.BF16, op);
+        ToBf16(op, cx);
+        ToBf16(op, cw);
+        ToBf16(op, sc);
+        ToBf16(op, sh);
+        Kernel(op, "rmsnorm_modulate_bf16", x.Shape.Rows, 2L * cx.ElementCount + Bf16Bytes(cw) + Bf16Bytes(sc) + Bf16Bytes(sh), 2L * y.ElementCount);
         return y;
     }
 

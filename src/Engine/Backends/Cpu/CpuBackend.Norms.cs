@@ -148,4 +148,18 @@ public sealed partial class CpuBackend
             throw new ArgumentException($"{what} {t.Shape} must be [{batch}, {d}].");
         return C(t).Data;
     }
+
+    /// <summary>The reference: the two ops composed (in fp32 there is nothing to round in between).</summary>
+    public Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift)
+    {
+        RequireRank(x, 3, "Modulate", "x");
+        return Modulate(LayerNorm(x, eps), scale, shift);
+    }
+
+    /// <summary>The reference: the two ops composed.</summary>
+    public Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift)
+    {
+        RequireRank(x, 3, "Modulate", "x");
+        return Modulate(RmsNorm(x, eps, weight), scale, shift);
+    }
 }

@@ -27,11 +27,13 @@ public readonly record struct GemmMapping(
     /// D = the output buffer as N×M with ld N: cuBLAS m = N, n = M, k = K. A bias epilogue adds a vector of
     /// length rows(D) = N broadcast along the columns (tokens): exactly the per-feature bias.
     /// </summary>
-    public static GemmMapping ForLinear(int m, int n, int k) => new(
+    /// <param name="ldy">The output's row stride in elements (default N): a larger one writes Y into a column slice of a
+    /// wider row-major buffer, which column-major is D with leading dimension ldy (LinearInto).</param>
+    public static GemmMapping ForLinear(int m, int n, int k, long ldy = 0) => new(
         CublasOperation.T, CublasOperation.N,
         (ulong)k, (ulong)n, k,
         (ulong)k, (ulong)m, k,
-        (ulong)n, (ulong)m, n,
+        (ulong)n, (ulong)m, ldy == 0 ? n : ldy,
         M: n, N: m, K: k);
 
     /// <summary>

@@ -41,12 +41,28 @@ public sealed partial class CudaBackend
     public Tensor AttentionReference(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null) =>
         AttentionCore(q, k, v, scale, keyMask, causal, bias, null, withLse: false, forceReference: true, "Attention").Output;
 
+    /// <summary>
+    /// Attention written straight into a column slice of a bf16 [B, Sq, C] destination: the kernel's output row stride is
+    /// C and its base the slice's first column, so nothing is copied afterwards (FLUX's cat(attention, mlp)).
+    /// </summary>
+    public void AttentionInto(Tensor destination, int columnOffset, Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null)
+    {
+        var cd = Own(destination);
+        RequireRank(destination, 3, "AttentionInto", "destination");
+        if (cd.DType != DType.BF16)
+            throw new ArgumentException($"AttentionInto: destination {destination.Shape} is {cd.DType}; attention writes bf16.");
+        RequireRank(q, 4, "Attention", "q");
+        RequireRank(v, 4, "Attention", "v");
+        ColumnSlice.Check("AttentionInto", destination, columnOffset, q.Shape[2] * v.Shape[3], (long)q.Shape[0] * q.Shape[1]);
+        AttentionCore(q, k, v, scale, keyMask, false, null, null, withLse: false, ForceReferenceAttention, "AttentionInto", (cd, columnOffset));
+    }
+
     /// <summary>The plan (kernel, variant, grid, shared memory, occupancy) an attention call with these shapes would use.</summary>
     public AttentionPlan PlanAttention(int batch, int sq, int hq, int d, int dv) =>
         AttentionPlan.Create(batch, sq, hq, d, dv, Limits, ForceReferenceAttention, FlashAttentionVariant);
 
     private (Tensor Output, Tensor? Lse, Tensor? Affinity) AttentionCore(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask, bool causal,
-        Tensor? bias, Tensor? keyWeights, bool withLse, bool forceReference, string name)
+        Tensor? bias, Tensor? keyWeights, bool withLse, bool forceReference, string name, (CudaTensor Tensor, int Column)? into = null)
     {
         // Same checks, in the same order and words, as the CPU reference.
         RequireRank(q, 4, "Attention", "q");
@@ -76,11 +92,14 @@ public sealed partial class CudaBackend
             throw new NotSupportedException($"Attention: {batch} batches × {hq} heads exceed the CUDA grid limits (65535 each).");
 
         using var op = Enter(name, q, k, v);
-        var o = New(new Shape(batch, sq, hq, dv), DType.BF16);
+        // The output: a new dense [B, Sq, Hq, Dv], or the column slice of AttentionInto's destination (row stride C).
+        var o = into is null ? New(new Shape(batch, sq, hq, dv), DType.BF16) : null;
+        var outPointer = into is { } slice ? slice.Tensor.Pointer + (ulong)slice.Column * 2 : o!.Pointer;
+        int outStride = into is { } dst ? dst.Tensor.Shape.Last : hq * dv;
         var lse = withLse ? New(new Shape(batch, hq, sq), DType.F32) : null;
         var affinity = cw is null ? null : New(new Shape(batch, hq, sq), DType.F32);
-        if (o.ElementCount == 0 && (long)batch * hq * sq == 0)
-            return (o, lse, affinity);
+        if ((long)batch * sq * hq * dv == 0 && (long)batch * hq * sq == 0)
+            return (o!, lse, affinity);
         var qb = Bf16(cq);
         var kb = Bf16(ck);
         var vb = Bf16(cv);
@@ -89,12 +108,12 @@ public sealed partial class CudaBackend
         var weights = cw is null ? null : F32(cw);
         if (plan.Kernel == AttentionKernel.Flash)
             Launch(plan.KernelName, new(plan.GridX, plan.GridY, plan.GridZ), plan.BlockThreads, plan.SharedBytes,
-                qb.Pointer, kb.Pointer, vb.Pointer, o.Pointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
-                PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias);
+                qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
+                PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride);
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
-                qb.Pointer, kb.Pointer, vb.Pointer, o.Pointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
-                PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias);
-        return (o, lse, affinity);
+                qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
+                PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride);
+        return (o!, lse, affinity);
     }
 }

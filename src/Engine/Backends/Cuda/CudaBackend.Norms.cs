@@ -66,6 +66,50 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    /// <summary>
+    /// layernorm_modulate_bf16: LayerNorm (no affine) and adaLN modulation in one pass; the normalised row stays in
+    /// registers (fp32) instead of being written as bf16 and read back by modulate_bf16.
+    /// </summary>
+    public Tensor LayerNormModulate(Tensor x, float eps, Tensor? scale, Tensor? shift)
+    {
+        RequireRank(x, 3, "Modulate", "x");
+        int batch = x.Shape[0], seq = x.Shape[1], d = x.Shape[2];
+        var sc = OptionalPerBatch(scale, batch, d, "Modulate scale");
+        var sh = OptionalPerBatch(shift, batch, d, "Modulate shift");
+        var cx = Float(x, "LayerNormModulate");
+        using var op = Enter("LayerNormModulate", x, scale, shift);
+        var y = New(x.Shape, DType.BF16);
+        ulong rows = (ulong)x.Shape.Rows;
+        if (rows == 0)
+            return y;
+        bool vec = d % 8 == 0;
+        Launch("layernorm_modulate_bf16", LaunchConfig.RowGrid(rows), (uint)LaunchConfig.RowBlock(d, vec ? 8 : 1), 0,
+            Bf16(cx).Pointer, PointerOf(sc is null ? null : Bf16(sc)), PointerOf(sh is null ? null : Bf16(sh)), y.Pointer, rows,
+            (ulong)seq, d, eps, vec);
+        return y;
+    }
+
+    /// <summary>rmsnorm_modulate_bf16: RMSNorm (optional weight) and adaLN modulation in one pass, as <see cref="LayerNormModulate"/>.</summary>
+    public Tensor RmsNormModulate(Tensor x, float eps, Tensor? weight, Tensor? scale, Tensor? shift)
+    {
+        RequireRank(x, 3, "Modulate", "x");
+        int batch = x.Shape[0], seq = x.Shape[1], d = x.Shape[2];
+        var w = OptionalVector(weight, d, "RmsNorm weight");
+        var sc = OptionalPerBatch(scale, batch, d, "Modulate scale");
+        var sh = OptionalPerBatch(shift, batch, d, "Modulate shift");
+        var cx = Float(x, "RmsNormModulate");
+        using var op = Enter("RmsNormModulate", x, weight, scale);
+        var y = New(x.Shape, DType.BF16);
+        ulong rows = (ulong)x.Shape.Rows;
+        if (rows == 0)
+            return y;
+        bool vec = d % 8 == 0;
+        Launch("rmsnorm_modulate_bf16", LaunchConfig.RowGrid(rows), (uint)LaunchConfig.RowBlock(d, vec ? 8 : 1), 0,
+            Bf16(cx).Pointer, PointerOf(w is null ? null : Bf16(w)), PointerOf(sc is null ? null : Bf16(sc)), PointerOf(sh is null ? null : Bf16(sh)),
+            y.Pointer, rows, (ulong)seq, d, eps, vec);
+        return y;
+    }
+
     public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate)
     {
         RequireSameShape(residual, y, "AddGatedInPlace");

@@ -367,6 +367,13 @@ public sealed partial class CudaBackend : IBackend
         return t;
     }
 
+    /// <summary>A bf16 tensor left as the pool hands it over (NaN when poisoning): LinearInto and AttentionInto fill it.</summary>
+    public Tensor Allocate(Shape shape)
+    {
+        using var op = Enter("Allocate");
+        return New(shape, DType.BF16);
+    }
+
     /// <summary>A new F32 tensor of zeros (accumulators, fp32 state).</summary>
     public Tensor ZerosF32(Shape shape)
     {

@@ -24,7 +24,7 @@ public sealed class AdaLayerNormZeroSingle
     {
         var mod = new Modulation(_linear.Forward(siluTemb), 3);
         IBackend be = x.Backend;
-        Tensor normed = be.Modulate(be.LayerNorm(x, 1e-6f), scale: mod[Scale], shift: mod[Shift]);
+        Tensor normed = be.LayerNormModulate(x, 1e-6f, scale: mod[Scale], shift: mod[Shift]);
         return (normed, mod[Gate]);
     }
 }

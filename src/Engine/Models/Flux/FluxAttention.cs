@@ -130,6 +130,25 @@ public sealed class FluxAttention
         return _toOut is null ? o : _toOut.Forward(o);
     }
 
+    /// <summary>
+    /// The pre-only self-attention of a single-stream block (no <c>to_out</c>) written into columns
+    /// [<paramref name="columnOffset"/>, <paramref name="columnOffset"/> + heads·headDim) of <paramref name="destination"/>
+    /// [B, S, C]: the attention kernel stores there directly, so the block's cat(attention, mlp) costs no copy.
+    /// </summary>
+    public void ForwardInto(Tensor destination, int columnOffset, Tensor x, FluxRotaryTable rope) =>
+        ForwardInto(destination, columnOffset, x, rope, x, rope);
+
+    /// <summary><see cref="ForwardInto(Tensor, int, Tensor, FluxRotaryTable)"/> for query rows that attend over other keys/values (a sparse step's).</summary>
+    public void ForwardInto(Tensor destination, int columnOffset, Tensor queries, FluxRotaryTable queryRope, Tensor keysValues, FluxRotaryTable rope)
+    {
+        if (_toOut is not null) throw new InvalidOperationException("ForwardInto is the pre-only attention of a single-stream block.");
+        IBackend be = queries.Backend;
+        Tensor q = be.Rotary(Heads(_toQ.Forward(queries), _normQ), queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
+        Tensor k = be.Rotary(Heads(_toK.Forward(keysValues), _normK), rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        Tensor v = Heads(_toV.Forward(keysValues), null);
+        be.AttentionInto(destination, columnOffset, q, k, v, 1f / MathF.Sqrt(_headDim));
+    }
+
     private Tensor Heads(Tensor projected, Tensor? norm)
     {
         Tensor h = projected.Reshape(projected.Shape[0], projected.Shape[1], _heads, _headDim);

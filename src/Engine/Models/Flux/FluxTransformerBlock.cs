@@ -55,11 +55,11 @@ public sealed class FluxTransformerBlock
         var (attnImage, attnText) = _attn.Forward(normedImage, normedText, rope, sparse, layer, queries);
 
         be.AddGatedInPlace(image, attnImage, mod[AdaLayerNormZero.GateMsa]);
-        Tensor ffIn = be.Modulate(be.LayerNorm(image, 1e-6f), mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
+        Tensor ffIn = be.LayerNormModulate(image, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
         be.AddGatedInPlace(image, SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
 
         be.AddGatedInPlace(text, attnText, cmod[AdaLayerNormZero.GateMsa]);
-        Tensor ctxIn = be.Modulate(be.LayerNorm(text, 1e-6f), cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);
+        Tensor ctxIn = be.LayerNormModulate(text, 1e-6f, cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);
         be.AddGatedInPlace(text, _ffContext.Forward(ctxIn), cmod[AdaLayerNormZero.GateMlp]);
     }
 }

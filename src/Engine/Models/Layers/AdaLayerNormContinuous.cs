@@ -19,6 +19,6 @@ public sealed class AdaLayerNormContinuous
     {
         var mod = new Modulation(_linear.Forward(siluConditioning), 2);
         IBackend be = x.Backend;
-        return be.Modulate(be.LayerNorm(x, 1e-6f), scale: mod[0], shift: mod[1]);
+        return be.LayerNormModulate(x, 1e-6f, scale: mod[0], shift: mod[1]);
     }
 }

@@ -29,9 +29,10 @@ public sealed class AdaLayerNormZero
     {
         var mod = new Modulation(_linear.Forward(siluTemb), _chunks);
         IBackend be = x.Backend;
+        if (_chunks == 6)
+            return (mod, be.LayerNormModulate(x, 1e-6f, mod[ScaleMsa], mod[ShiftMsa]), null); // one pass (issue 16)
+        // Dual attention (SD3.5): one LayerNorm, modulated twice.
         Tensor ln = be.LayerNorm(x, 1e-6f);
-        Tensor normed = be.Modulate(ln, mod[ScaleMsa], mod[ShiftMsa]);
-        Tensor? normed2 = _chunks == 9 ? be.Modulate(ln, mod[ScaleMsa2], mod[ShiftMsa2]) : null;
-        return (mod, normed, normed2);
+        return (mod, be.Modulate(ln, mod[ScaleMsa], mod[ShiftMsa]), be.Modulate(ln, mod[ScaleMsa2], mod[ShiftMsa2]));
     }
 }

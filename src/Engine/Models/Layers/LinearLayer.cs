@@ -25,4 +25,8 @@ public sealed class LinearLayer
 
     public Tensor Forward(Tensor x, Activation activation = Activation.None)
         => x.Backend.Linear(x, Weight, Bias, activation);
+
+    /// <summary>The same output written into columns [columnOffset, columnOffset + OutFeatures) of <paramref name="destination"/>.</summary>
+    public void ForwardInto(Tensor destination, int columnOffset, Tensor x, Activation activation = Activation.None)
+        => x.Backend.LinearInto(destination, columnOffset, x, Weight, Bias, activation);
 }

@@ -25,6 +25,6 @@ public sealed class LuminaLayerNormContinuous
     {
         IBackend be = x.Backend;
         Tensor scale = _linear1.Forward(siluConditioning);
-        return _linear2.Forward(be.Modulate(be.LayerNorm(x, Eps), scale, shift: null));
+        return _linear2.Forward(be.LayerNormModulate(x, Eps, scale, shift: null));
     }
 }

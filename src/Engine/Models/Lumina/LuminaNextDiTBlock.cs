@@ -87,7 +87,7 @@ public sealed class LuminaNextDiTBlock
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
         be.AddGatedInPlace(x, be.RmsNorm(projected, _eps, _norm2), be.Activate(mod[LuminaRMSNormZero.GateMsa], Activation.Tanh));
 
-        Tensor ffnIn = be.Modulate(be.RmsNorm(x, _eps, _ffnNorm1), mod[LuminaRMSNormZero.ScaleMlp], shift: null);
+        Tensor ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
         Tensor ffnOut = be.RmsNorm(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _eps, _ffnNorm2);
         be.AddGatedInPlace(x, ffnOut, be.Activate(mod[LuminaRMSNormZero.GateMlp], Activation.Tanh));
     }

@@ -30,6 +30,6 @@ public sealed class LuminaRMSNormZero
     {
         var mod = new Modulation(_linear.Forward(siluTemb), 4);
         IBackend be = x.Backend;
-        return (mod, be.Modulate(be.RmsNorm(x, _eps, _normWeight), mod[ScaleMsa], shift: null));
+        return (mod, be.RmsNormModulate(x, _eps, _normWeight, mod[ScaleMsa], shift: null)); // one pass (issue 16)
     }
 }

@@ -66,12 +66,12 @@ public sealed class JointTransformerBlock
             var (attn2, _) = _attn2.Forward(normed2!, null, sparse, layer, "attn2");
             be.AddGatedInPlace(x, attn2, mod[AdaLayerNormZero.GateMsa2]);
         }
-        Tensor ffIn = be.Modulate(be.LayerNorm(x, 1e-6f), mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
+        Tensor ffIn = be.LayerNormModulate(x, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
         be.AddGatedInPlace(x, SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
 
         if (ContextPreOnly) return null;
         be.AddGatedInPlace(context, attnText!, cmod![AdaLayerNormZero.GateMsa]);
-        Tensor ctxIn = be.Modulate(be.LayerNorm(context, 1e-6f), cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);
+        Tensor ctxIn = be.LayerNormModulate(context, 1e-6f, cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);
         be.AddGatedInPlace(context, _ffContext!.Forward(ctxIn), cmod[AdaLayerNormZero.GateMlp]);
         return context;
     }
