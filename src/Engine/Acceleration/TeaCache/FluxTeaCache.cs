@@ -1,6 +1,7 @@
+using AccelAes.Engine.Acceleration.Policies;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
-using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Acceleration.TeaCache;
@@ -12,9 +13,10 @@ namespace AccelAes.Engine.Acceleration.TeaCache;
 /// <c>x_embedder</c> output. Both go through <c>norm_out</c> / <c>proj_out</c> with this step's temb. The modulated
 /// input is replaced on every step, reused or not, so each distance compares consecutive steps.
 /// </summary>
-public sealed class FluxTeaCache
+public sealed class FluxTeaCache : IFluxCachePolicy
 {
     private readonly RelativeL1Distance _distance = new();
+    private readonly ExecutedSteps _executed = new();
     private Tensor? _previousModulated, _residual;
 
     /// <param name="threshold"><c>rel_l1_thresh</c>.</param>
@@ -26,6 +28,8 @@ public sealed class FluxTeaCache
 
     public TeaCacheRule Rule { get; }
 
+    public string Name => "teacache";
+
     /// <summary>Bytes held between steps (modulated input and residual).</summary>
     public long StateBytes { get; private set; }
 
@@ -36,6 +40,7 @@ public sealed class FluxTeaCache
         Tensor modulated = model.FirstBlockModulatedInput(embedded);
         TeaCacheDecision decision = Rule.Decide(step, () => _distance.Compute(modulated, _previousModulated!));
         _previousModulated = modulated;
+        _executed.Record(step, decision.Computed);
 
         Tensor image;
         if (decision.Computed)
@@ -56,11 +61,5 @@ public sealed class FluxTeaCache
     /// The executed schedule as a run report: computed steps <see cref="StepKind.Full"/>, reused ones
     /// <see cref="StepKind.Skip"/> (no transformer body).
     /// </summary>
-    public AcceleratedRunReport Report(SigmaSchedule sigmas)
-    {
-        var kinds = Rule.Decisions.Select(d => d.Computed ? StepKind.Full : StepKind.Skip).ToArray();
-        var schedule = StepSchedule.Executed(kinds, sigmas.Sigmas);
-        int[] computed = Rule.Decisions.Where(d => d.Computed).Select(d => d.Step).ToArray();
-        return new AcceleratedRunReport(schedule, null, computed, 0, kinds.Length - computed.Length, StateBytes);
-    }
+    public AcceleratedRunReport Report(SigmaSchedule sigmas) => _executed.Report(sigmas, StateBytes);
 }

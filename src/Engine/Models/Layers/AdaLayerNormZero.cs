@@ -34,4 +34,7 @@ public sealed class AdaLayerNormZero
         Tensor? normed2 = _chunks == 9 ? be.Modulate(ln, mod[ScaleMsa2], mod[ShiftMsa2]) : null;
         return (mod, normed, normed2);
     }
+
+    /// <summary>The modulation chunks alone (no LayerNorm of the input): what a block that reuses cached outputs needs.</summary>
+    public Modulation Chunks(Tensor siluTemb) => new(_linear.Forward(siluTemb), _chunks);
 }
