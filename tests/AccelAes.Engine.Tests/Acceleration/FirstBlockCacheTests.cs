@@ -66,6 +66,9 @@ public class FirstBlockCacheTests
         Assert.Equal([0], lazyReport.StepsRun);
         Assert.Equal(7, lazyReport.Skipped);
         Assert.NotEqual(dense, lazy);
+        // warmup (the official warmup_steps) reaches the run: its steps compute whatever the threshold.
+        var (_, warmReport) = run.Denoise(8, "fbcache", "residual_diff_threshold=1000", "warmup=3");
+        Assert.Equal("FFFXXXXX", warmReport!.Schedule.ToLetters());
 
         // Every decision follows the measured difference: reuse exactly where it is below the threshold.
         var cache = new FluxFirstBlockCache(0.3);
