@@ -19,7 +19,7 @@ namespace AccelAes.Engine.Pipelines;
 /// <see cref="DenoiseSettings.Height"/> and <see cref="DenoiseSettings.Width"/> are required: they fix the image ids.
 /// With <see cref="DenoiseSettings.Acceleration"/> the loop is AccelAes's (one prompt at a time): AesMask over the
 /// packed token grid from the double-stream blocks, SkipSparse in every block, StepCache; no spatial CFG. With the
-/// teacache, fbcache and fora presets the loop is the caching policy's (<see cref="FluxCachePolicies"/>), any batch size.
+/// teacache, fbcache and fora presets the loop is the caching policy's (<see cref="CachePolicies"/>), any batch size.
 /// </summary>
 public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoisePipeline
 {
@@ -71,8 +71,8 @@ public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoiseP
         if (settings.ResolvedAcceleration is { UsesCachePolicy: true } cached)
         {
             // A caching policy decides per step for the batch as a whole (the official rules), so it takes any batch size.
-            IFluxCachePolicy policy = FluxCachePolicies.For(cached.Validated(), schedule.Steps)!;
-            DenoiseLoop.Run(latents, schedule, new FluxCachePolicyPredictor(denoiser, policy), onStep);
+            ICachePolicy policy = CachePolicies.For(cached.Validated(), schedule.Steps)!;
+            DenoiseLoop.Run(latents, schedule, new CachePolicyPredictor(denoiser, policy), onStep);
             settings.OnAccelerationReport?.Invoke(policy.Report(schedule));
         }
         else if (settings.ResolvedAcceleration is { } acceleration)

@@ -79,17 +79,14 @@ public class ForaTests
         // FORA's reuse adds each block's cached attention and MLP outputs through the step's gates: on the very inputs
         // they were computed from, that is the computed forward again (same gated additions, same order).
         var run = new TinyFluxRun();
-        var fora = new FluxFora(new ForaSchedule(interval: 10, steps: 4)); // steps 0 and 3 compute, 1 and 2 reuse
-        var (first, rope) = run.Embed(0.7f);
-        float[] computed = run.Cpu.Download(fora.Velocity(run.Model, first, rope, 0));
-        var (again, _) = run.Embed(0.7f);
-        Assert.Equal(computed, run.Cpu.Download(fora.Velocity(run.Model, again, rope, 1)));
+        var fora = new ForaPolicy(new ForaSchedule(interval: 10, steps: 4)); // steps 0 and 3 compute, 1 and 2 reuse
+        float[] computed = run.Cpu.Download(fora.Velocity(run.Embed(0.7f), 0));
+        Assert.Equal(computed, run.Cpu.Download(fora.Velocity(run.Embed(0.7f), 1)));
 
         // At another timestep the gates follow σ but the attention and MLP outputs stay step 0's: not the dense forward.
-        var (later, _) = run.Embed(0.4f);
-        float[] reused = run.Cpu.Download(fora.Velocity(run.Model, later, rope, 2));
-        var (laterDense, _) = run.Embed(0.4f);
-        float[] dense = run.Cpu.Download(run.Model.Output(run.Model.RunBlocks(laterDense, rope), laterDense));
+        float[] reused = run.Cpu.Download(fora.Velocity(run.Embed(0.4f), 2));
+        var laterDense = run.Embed(0.4f);
+        float[] dense = run.Cpu.Download(laterDense.Output(laterDense.RunBlocks()));
         Assert.NotEqual(dense, reused);
         Assert.NotEqual(computed, reused);
     }

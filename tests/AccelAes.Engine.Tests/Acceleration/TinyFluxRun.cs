@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Backends.Cpu;
 using AccelAes.Engine.Models.Flux;
@@ -55,13 +56,13 @@ internal sealed class TinyFluxRun
         return (latents, report);
     }
 
-    /// <summary>One step's embeddings at σ = <paramref name="sigma"/> for the pipeline's latents (the policies' input).</summary>
-    public (FluxEmbeddedStep Embedded, FluxRotaryTable Rope) Embed(float sigma)
+    /// <summary>One step's split forward at σ = <paramref name="sigma"/> for the pipeline's latents (the policies' input).</summary>
+    public ISplitForward Embed(float sigma)
     {
         var x = Inputs();
         FluxRotaryTable rope = FluxLatentPacking.RotaryTable(Model, Cpu, TextTokens, Grid, Grid);
         var embedded = Model.Embed(x["latents"], x["prompt_embeds"], x["pooled_prompt_embeds"],
             Cpu.Upload([sigma], new Shape(1)), Cpu.Upload([3.5f], new Shape(1)), rope);
-        return (embedded, rope);
+        return new FluxSplitForward(Model, embedded, rope);
     }
 }

@@ -13,7 +13,7 @@ namespace AccelAes.Engine.Acceleration.TeaCache;
 /// <c>x_embedder</c> output. Both go through <c>norm_out</c> / <c>proj_out</c> with this step's temb. The modulated
 /// input is replaced on every step, reused or not, so each distance compares consecutive steps.
 /// </summary>
-public sealed class FluxTeaCache : IFluxCachePolicy
+public sealed class FluxTeaCache : ICachePolicy
 {
     private readonly RelativeL1Distance _distance = new();
     private readonly ExecutedSteps _executed = new();
@@ -33,11 +33,11 @@ public sealed class FluxTeaCache : IFluxCachePolicy
     /// <summary>Bytes held between steps (modulated input and residual).</summary>
     public long StateBytes { get; private set; }
 
-    /// <summary>The velocity of step <paramref name="step"/> from its embeddings (<see cref="FluxTransformer2DModel.Embed"/>).</summary>
-    public Tensor Velocity(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope, int step)
+    /// <summary>The velocity of step <paramref name="step"/> from its split forward (FLUX: <see cref="FluxSplitForward"/>).</summary>
+    public Tensor Velocity(ISplitForward forward, int step)
     {
-        IBackend be = embedded.Image.Backend;
-        Tensor modulated = model.FirstBlockModulatedInput(embedded);
+        IBackend be = forward.Image.Backend;
+        Tensor modulated = forward.FirstBlockModulatedInput();
         TeaCacheDecision decision = Rule.Decide(step, () => _distance.Compute(modulated, _previousModulated!));
         _previousModulated = modulated;
         _executed.Record(step, decision.Computed);
@@ -45,16 +45,16 @@ public sealed class FluxTeaCache : IFluxCachePolicy
         Tensor image;
         if (decision.Computed)
         {
-            Tensor original = be.Copy(embedded.Image); // RunBlocks updates the embedded image in place
-            image = model.RunBlocks(embedded, rope);
+            Tensor original = be.Copy(forward.Image); // RunBlocks updates the embedded image in place
+            image = forward.RunBlocks();
             _residual = be.Add(image, be.Scale(original, -1f));
         }
         else
         {
-            image = be.Add(embedded.Image, _residual!);
+            image = be.Add(forward.Image, _residual!);
         }
         StateBytes = 4L * (modulated.Shape.ElementCount + _residual!.Shape.ElementCount);
-        return model.Output(image, embedded);
+        return forward.Output(image);
     }
 
     /// <summary>

@@ -1,23 +1,22 @@
 using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Acceleration.TeaCache;
-using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Acceleration.FirstBlockCache;
 
 /// <summary>
-/// FBCache on a FLUX transformer, one run's state, as ParaAttention's <c>CachedTransformerBlocks.forward</c> runs it
+/// FBCache, one run's state, as ParaAttention's <c>CachedTransformerBlocks.forward</c> runs it
 /// (chengzeyi/ParaAttention src/para_attn/first_block_cache/utils.py at commit 4de137c5b96416489f06e43e19f2c14a772e28fd;
-/// FLUX adapter: diffusers_adapters/flux.py, same commit): every step runs double-stream block 0, whose image residual
-/// r = block0(x) − x is the signal. A computed step runs the remaining double- and single-stream blocks from block 0's
-/// output and stores their image residual (output after the last block minus block 0's output) and r as the reference;
-/// a reused step adds the stored residual to this step's block-0 output. Both go through <c>norm_out</c> /
-/// <c>proj_out</c> with this step's temb. The text stream's residual, which the official code also caches, feeds no
-/// FLUX output, so it is not kept.
+/// FLUX adapter: diffusers_adapters/flux.py, same commit): every step runs block 0 (FLUX: double-stream block 0; SD3:
+/// joint block 0), whose image residual r = block0(x) − x is the signal. A computed step runs the remaining blocks from
+/// block 0's output and stores their image residual (output after the last block minus block 0's output) and r as the
+/// reference; a reused step adds the stored residual to this step's block-0 output. Both go through the output layer
+/// with this step's temb. The text stream's residual, which the official code also caches, feeds no output of these
+/// backbones (the velocity is read from image tokens only), so it is not kept.
 /// </summary>
-public sealed class FluxFirstBlockCache : IFluxCachePolicy
+public sealed class FirstBlockCachePolicy : ICachePolicy
 {
     private readonly RelativeL1Distance _distance = new();
     private readonly ExecutedSteps _executed = new();
@@ -25,7 +24,7 @@ public sealed class FluxFirstBlockCache : IFluxCachePolicy
 
     /// <param name="threshold"><c>residual_diff_threshold</c>.</param>
     /// <param name="warmup">Steps at the start that always compute (official <c>warmup_steps</c>).</param>
-    public FluxFirstBlockCache(double threshold, int warmup = 0) => Rule = new FirstBlockCacheRule(threshold, warmup);
+    public FirstBlockCachePolicy(double threshold, int warmup = 0) => Rule = new FirstBlockCacheRule(threshold, warmup);
 
     public FirstBlockCacheRule Rule { get; }
 
@@ -34,12 +33,12 @@ public sealed class FluxFirstBlockCache : IFluxCachePolicy
     /// <summary>Bytes held between steps (reference residual and remaining blocks' residual).</summary>
     public long StateBytes { get; private set; }
 
-    public Tensor Velocity(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope, int step)
+    public Tensor Velocity(ISplitForward forward, int step)
     {
-        IBackend be = embedded.Image.Backend;
-        Tensor input = be.Copy(embedded.Image); // the blocks update the embedded image in place
-        model.RunFirstBlock(embedded, rope);
-        Tensor firstResidual = be.Add(embedded.Image, be.Scale(input, -1f));
+        IBackend be = forward.Image.Backend;
+        Tensor input = be.Copy(forward.Image); // the blocks update the embedded image in place
+        forward.RunFirstBlock();
+        Tensor firstResidual = be.Add(forward.Image, be.Scale(input, -1f));
         // The official comparison: (t1 − t2).abs().mean() / t1.abs().mean() with t1 the stored reference.
         FirstBlockCacheDecision decision = Rule.Decide(step, () => _distance.Compute(firstResidual, _referenceResidual!));
         _executed.Record(step, decision.Computed);
@@ -48,16 +47,16 @@ public sealed class FluxFirstBlockCache : IFluxCachePolicy
         if (decision.Computed)
         {
             _referenceResidual = firstResidual;
-            Tensor afterFirst = be.Copy(embedded.Image);
-            image = model.RunBlocksAfterFirst(embedded, rope);
+            Tensor afterFirst = be.Copy(forward.Image);
+            image = forward.RunBlocksAfterFirst();
             _remainingResidual = be.Add(image, be.Scale(afterFirst, -1f));
         }
         else
         {
-            image = be.Add(embedded.Image, _remainingResidual!);
+            image = be.Add(forward.Image, _remainingResidual!);
         }
         StateBytes = 4L * (_referenceResidual!.Shape.ElementCount + _remainingResidual!.Shape.ElementCount);
-        return model.Output(image, embedded);
+        return forward.Output(image);
     }
 
     public AcceleratedRunReport Report(SigmaSchedule sigmas) => _executed.Report(sigmas, StateBytes);

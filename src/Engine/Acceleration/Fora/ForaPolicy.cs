@@ -1,17 +1,16 @@
 using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
-using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Acceleration.Fora;
 
 /// <summary>
-/// FORA on a FLUX transformer, one run's state: the embeddings run every step (as in the official DiT forward); on a
+/// FORA, one run's state: the embeddings run every step (as in the official DiT forward); on a
 /// step the <see cref="ForaSchedule"/> computes, every block runs and stores its attention and MLP outputs; on the
 /// others every block adds the stored outputs through this step's adaLN gates (<see cref="BlockOutputCache"/>).
 /// </summary>
-public sealed class FluxFora(ForaSchedule schedule) : IFluxCachePolicy
+public sealed class ForaPolicy(ForaSchedule schedule) : ICachePolicy
 {
     private readonly ExecutedSteps _executed = new();
     private readonly BlockOutputCache _outputs = new();
@@ -20,12 +19,12 @@ public sealed class FluxFora(ForaSchedule schedule) : IFluxCachePolicy
 
     public string Name => "fora";
 
-    public Tensor Velocity(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope, int step)
+    public Tensor Velocity(ISplitForward forward, int step)
     {
         bool compute = Schedule.Computes(step);
         _outputs.BeginStep(compute);
         _executed.Record(step, compute);
-        return model.Output(model.RunBlocksWithOutputCache(embedded, rope, _outputs), embedded);
+        return forward.Output(forward.RunBlocks(_outputs));
     }
 
     public AcceleratedRunReport Report(SigmaSchedule sigmas) => _executed.Report(sigmas, _outputs.Bytes);
