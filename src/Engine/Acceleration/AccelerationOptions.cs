@@ -39,13 +39,13 @@ public enum AccelerationPreset
     /// <summary>
     /// First-block cache (ParaAttention's FBCache): every step runs block 0; while its residual differs from the last
     /// computed step's by less than <c>residual_diff_threshold</c> (relative L1), the remaining blocks' cached residual
-    /// is reused. FLUX only in this engine (the block split exists for FLUX).
+    /// is reused. FLUX and SD3 in this engine (the block split exists for them, not yet for Lumina-Next).
     /// </summary>
     FbCache,
 
     /// <summary>
     /// FORA: every <c>interval</c>-th step (counted from the last) computes every block and caches each block's
-    /// attention and MLP outputs; the steps between reuse them through their own gates. FLUX only in this engine.
+    /// attention and MLP outputs; the steps between reuse them through their own gates. FLUX and SD3 in this engine.
     /// </summary>
     Fora,
 }
@@ -669,8 +669,8 @@ public sealed record AccelerationOptions
             yield return "residual_diff_threshold: only --accel fbcache uses it.";
         if (Preset is not (AccelerationPreset.FbCache or AccelerationPreset.Fora)) yield break;
         string name = PresetName(Preset);
-        if (Backbone != Backbone.Flux)
-            yield return $"{name}: runs on FLUX only in this engine: its compute / reuse split of the transformer exists for FLUX's blocks, not yet for {Backbone}.";
+        if (Backbone == Backbone.Lumina)
+            yield return $"{name}: runs on FLUX and SD3 only in this engine: its compute / reuse split of the transformer exists for their blocks, not yet for Lumina-Next's.";
         if (MaskStep is not null) yield return $"mask_step: {name} has no AesMask; leave mask_step off.";
         if (Preset == AccelerationPreset.FbCache && Interval > 1)
             yield return "interval: fbcache decides which steps to reuse itself; leave interval at 1.";
