@@ -72,18 +72,38 @@ public class CachePolicyCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.NotEqual(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(three).Rgb);
     }
 
-    [Theory]
-    [InlineData("fbcache")]
-    [InlineData("fora")]
-    public void Other_backbones_are_refused_naming_FLUX_only(string policy)
+    [Fact]
+    public void On_SD3_both_run_with_CFG_and_their_knobs_decide_the_schedule()
     {
         using var dir = new TempDirectory();
         string model = cache.MakeTiny("sd3", dir);
+        string dense = dir.File("dense.png"), fora = dir.File("fora.png"), lazy = dir.File("lazy.png"), never = dir.File("never.png");
+        Assert.True(Generate(model, dense).ExitCode == 0);
+        var r = Generate(model, fora, "--accel", "fora", "--set", "interval=1");
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("fora (interval 1) schedule FFFFFFFF", CliCache.Flat(r.All));
+        Assert.Equal(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(fora).Rgb);
+        r = Generate(model, never, "--accel", "fbcache", "--set", "residual_diff_threshold=0");
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Equal(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(never).Rgb);
+        r = Generate(model, lazy, "--accel", "fbcache", "--set", "residual_diff_threshold=1000");
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Equal("FXXXXXXX", Schedule(lazy));
+        Assert.NotEqual(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(lazy).Rgb);
+    }
+
+    [Theory]
+    [InlineData("fbcache")]
+    [InlineData("fora")]
+    public void Lumina_is_refused_naming_FLUX_and_SD3(string policy)
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("lumina-next", dir);
         string output = dir.File("x.png");
         var r = Generate(model, output, "--accel", policy);
         Assert.True(r.ExitCode == 1, r.All);
         string text = CliCache.Flat(r.All);
-        Assert.Contains($"{policy}: runs on FLUX only in this engine", text);
+        Assert.Contains($"{policy}: runs on FLUX and SD3 only in this engine", text);
         Assert.DoesNotContain("internal error", text);
         Assert.False(File.Exists(output));
     }
