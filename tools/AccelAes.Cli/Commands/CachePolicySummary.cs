@@ -19,6 +19,8 @@ internal static class CachePolicySummary
             AccelerationPreset.FbCache => ($"residual_diff_threshold {options.ResidualDiffThreshold.ToString("R", inv)}",
                 "block 0 run, the remaining blocks' cached residual reused"),
             AccelerationPreset.Fora => ($"interval {options.Interval.ToString(inv)}", "each block's cached attention and MLP outputs reused"),
+            AccelerationPreset.TaylorSeer => ($"interval {options.Interval.ToString(inv)}, max_order {options.TaylorOrder.ToString(inv)}, warmup {options.Warmup.ToString(inv)}",
+                "each block's attention and MLP outputs forecast by Taylor expansion"),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Preset, "not a caching policy"),
         };
         return $"{name} ({knob}) schedule {executed.ToLetters()} (F computed, X {reused})";

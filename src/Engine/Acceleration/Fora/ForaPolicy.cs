@@ -22,7 +22,7 @@ public sealed class ForaPolicy(ForaSchedule schedule) : ICachePolicy
     public Tensor Velocity(ISplitForward forward, int step)
     {
         bool compute = Schedule.Computes(step);
-        _outputs.BeginStep(compute);
+        _outputs.BeginStep(step, compute);
         _executed.Record(step, compute);
         return forward.Output(forward.RunBlocks(_outputs));
     }

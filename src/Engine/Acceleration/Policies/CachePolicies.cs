@@ -1,5 +1,6 @@
 using AccelAes.Engine.Acceleration.FirstBlockCache;
 using AccelAes.Engine.Acceleration.Fora;
+using AccelAes.Engine.Acceleration.TaylorSeer;
 using AccelAes.Engine.Acceleration.TeaCache;
 
 namespace AccelAes.Engine.Acceleration.Policies;
@@ -12,6 +13,7 @@ public static class CachePolicies
         AccelerationPreset.TeaCache => new FluxTeaCache(options.RelL1Threshold, steps),
         AccelerationPreset.FbCache => new FirstBlockCachePolicy(options.ResidualDiffThreshold, options.Warmup),
         AccelerationPreset.Fora => new ForaPolicy(new ForaSchedule(options.Interval, steps)),
+        AccelerationPreset.TaylorSeer => new TaylorSeerPolicy(new TaylorSeerSchedule(options.Interval, options.Warmup, steps), options.TaylorOrder),
         _ => null,
     };
 }
