@@ -92,9 +92,34 @@ public class CachePolicyCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.NotEqual(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(lazy).Rgb);
     }
 
+    [Fact]
+    public void Taylorseer_reports_its_schedule_and_interval_one_is_the_dense_image()
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("flux", dir);
+        string taylor = dir.File("taylor.png"), one = dir.File("one.png"), dense = dir.File("dense.png");
+        var r = Generate(model, taylor, "--accel", "taylorseer", "--set", "interval=3");
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("taylorseer (interval 3, max_order 1, warmup 3) schedule FFFXXFXX", CliCache.Flat(r.All));
+        Assert.Equal("FFFXXFXX", Schedule(taylor));
+        Assert.Equal("taylorseer", PngText.Read(File.ReadAllBytes(taylor))["accel"]);
+        r = Generate(model, one, "--accel", "taylorseer", "--set", "interval=1");
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.True(Generate(model, dense).ExitCode == 0);
+        Assert.Equal(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(one).Rgb);
+        Assert.NotEqual(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(taylor).Rgb);
+
+        r = CliRunner.Run("explain", "--arch", "flux", "--steps", "28", "--accel", "taylorseer", "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Output);
+        Assert.Equal("FFFXXXXXFXXXXXFXXXXXFXXXXXFX", doc.RootElement.GetProperty("schedule").GetString());
+        Assert.Equal(AccelerationOptions.DefaultTaylorOrder, doc.RootElement.GetProperty("max_order").GetInt32());
+    }
+
     [Theory]
     [InlineData("fbcache")]
     [InlineData("fora")]
+    [InlineData("taylorseer")]
     public void Lumina_is_refused_naming_FLUX_and_SD3(string policy)
     {
         using var dir = new TempDirectory();

@@ -9,7 +9,7 @@ using AccelAes.Loader.Diffusers.Configs;
 
 namespace AccelAes.Engine.Tests.Acceleration;
 
-/// <summary>FBCache and FORA on SD3 / SD3.5 (dual attention, context_pre_only last block) with batched CFG.</summary>
+/// <summary>FBCache, FORA and TaylorSeer on SD3 / SD3.5 (dual attention, context_pre_only last block) with batched CFG.</summary>
 public class Sd3CachePolicyTests
 {
     private readonly CpuBackend _cpu = new();
@@ -45,12 +45,15 @@ public class Sd3CachePolicyTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Fora_interval_one_and_fbcache_threshold_zero_equal_the_dense_run(bool sd35)
+    public void Fora_and_taylorseer_interval_one_and_fbcache_threshold_zero_equal_the_dense_run(bool sd35)
     {
         var pipeline = Pipeline(sd35);
         var (dense, _) = Denoise(pipeline, 5, null, GuidanceMode.Batched);
         var (fora, foraReport) = Denoise(pipeline, 5, "fora", GuidanceMode.Batched, "interval=1");
         var (fb, fbReport) = Denoise(pipeline, 5, "fbcache", GuidanceMode.Batched, "residual_diff_threshold=0");
+        var (taylor, taylorReport) = Denoise(pipeline, 5, "taylorseer", GuidanceMode.Batched, "interval=1");
+        Assert.Equal("FFFFF", taylorReport!.Schedule.ToLetters());
+        Assert.Equal(dense, taylor);
         Assert.Equal("FFFFF", foraReport!.Schedule.ToLetters());
         Assert.Equal("FFFFF", fbReport!.Schedule.ToLetters());
         Assert.Equal(dense, fora);
@@ -73,6 +76,11 @@ public class Sd3CachePolicyTests
         var (lazy, lazyReport) = Denoise(pipeline, 8, "fbcache", GuidanceMode.Batched, "residual_diff_threshold=1000");
         Assert.Equal("FXXXXXXX", lazyReport!.Schedule.ToLetters());
         Assert.NotEqual(dense, lazy);
+        // TaylorSeer on SD3.5's dual-attention and context_pre_only blocks: forecasts differ from reuse (max_order 0).
+        var (taylor, taylorReport) = Denoise(pipeline, 8, "taylorseer", GuidanceMode.Batched, "interval=3");
+        var (reuse, _) = Denoise(pipeline, 8, "taylorseer", GuidanceMode.Batched, "interval=3", "max_order=0");
+        Assert.Equal("FFFXXFXX", taylorReport!.Schedule.ToLetters());
+        Assert.NotEqual(taylor, reuse);
     }
 
     [Fact]
