@@ -177,7 +177,7 @@ public sealed record AccelerationOptions
     public const int DefaultForaInterval = 3;
 
     /// <summary>
-    /// True when a caching policy (TeaCache, FBCache, FORA) decides per step between computing the transformer's blocks
+    /// True when a caching policy (TeaCache, FBCache, FORA, TaylorSeer) decides per step between computing the transformer's blocks
     /// and reusing its cache, instead of AccelAes's step schedule.
     /// </summary>
     public bool UsesCachePolicy => Preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora

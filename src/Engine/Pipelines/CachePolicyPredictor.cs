@@ -11,7 +11,7 @@ public interface ICachePolicyDenoiser
     Tensor PredictWithCachePolicy(Tensor latents, int step, SigmaSchedule schedule, ICachePolicy policy);
 }
 
-/// <summary>A pipeline's velocity under a caching policy (TeaCache, FBCache, FORA), for the plain Euler loop (<see cref="DenoiseLoop"/>).</summary>
+/// <summary>A pipeline's velocity under a caching policy (TeaCache, FBCache, FORA, TaylorSeer), for the plain Euler loop (<see cref="DenoiseLoop"/>).</summary>
 public sealed class CachePolicyPredictor(ICachePolicyDenoiser denoiser, ICachePolicy policy) : IVelocityPredictor
 {
     public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule) => denoiser.PredictWithCachePolicy(latents, step, schedule, policy);

@@ -78,7 +78,7 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor, IC
         => PredictCore(latents, step, sigmas, sparse, guidance);
 
     /// <summary>
-    /// A caching policy's velocity of step <paramref name="step"/> (TeaCache, FBCache, FORA): the embeddings run every
+    /// A caching policy's velocity of step <paramref name="step"/> (TeaCache, FBCache, FORA, TaylorSeer): the embeddings run every
     /// step, <paramref name="policy"/> decides whether the blocks run or its cache is reused. Eager (no step graph: a
     /// dynamic decision reads a scalar back between the embeddings and the blocks). One forward per step, so no true CFG
     /// (the official rules count one transformer call per step, and a second call would share and overwrite the cache).

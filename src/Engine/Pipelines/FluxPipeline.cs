@@ -19,7 +19,7 @@ namespace AccelAes.Engine.Pipelines;
 /// <see cref="DenoiseSettings.Height"/> and <see cref="DenoiseSettings.Width"/> are required: they fix the image ids.
 /// With <see cref="DenoiseSettings.Acceleration"/> the loop is AccelAes's (one prompt at a time): AesMask over the
 /// packed token grid from the double-stream blocks, SkipSparse in every block, StepCache; no spatial CFG. With the
-/// teacache, fbcache and fora presets the loop is the caching policy's (<see cref="CachePolicies"/>), any batch size.
+/// teacache, fbcache, fora and taylorseer presets the loop is the caching policy's (<see cref="CachePolicies"/>), any batch size.
 /// </summary>
 public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoisePipeline
 {

@@ -4,7 +4,7 @@ using AccelAes.Engine.Acceleration;
 namespace AccelAes.Cli.Commands;
 
 /// <summary>
-/// One line for a run under a caching policy (TeaCache, FBCache, FORA): the policy with its knob, the schedule it
+/// One line for a run under a caching policy (TeaCache, FBCache, FORA, TaylorSeer): the policy with its knob, the schedule it
 /// executed in letters, and what F and X meant for that policy.
 /// </summary>
 internal static class CachePolicySummary

@@ -4,7 +4,7 @@ using AccelAes.Engine.Sampling;
 namespace AccelAes.Engine.Acceleration.Policies;
 
 /// <summary>
-/// The compute / reuse bookkeeping every caching policy shares (TeaCache, FBCache, FORA): one entry per step, in step
+/// The compute / reuse bookkeeping every caching policy shares (TeaCache, FBCache, FORA, TaylorSeer): one entry per step, in step
 /// order, and the run report built from it. A policy decides; this records what it decided, so the executed schedule
 /// is reported the same way whatever the rule was.
 /// </summary>

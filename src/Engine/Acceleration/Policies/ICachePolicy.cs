@@ -5,7 +5,7 @@ using AccelAes.Engine.Tensors;
 namespace AccelAes.Engine.Acceleration.Policies;
 
 /// <summary>
-/// A caching policy, one run's state (TeaCache, FBCache, FORA): given a step's split forward it decides whether to
+/// A caching policy, one run's state (TeaCache, FBCache, FORA, TaylorSeer): given a step's split forward it decides whether to
 /// compute the blocks or reuse what it cached, and returns the step's velocity. One transformer call per step, in order.
 /// </summary>
 public interface ICachePolicy
