@@ -116,21 +116,32 @@ public class CachePolicyCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.Equal(AccelerationOptions.DefaultTaylorOrder, doc.RootElement.GetProperty("max_order").GetInt32());
     }
 
-    [Theory]
-    [InlineData("fbcache")]
-    [InlineData("fora")]
-    [InlineData("taylorseer")]
-    public void Lumina_is_refused_naming_FLUX_and_SD3(string policy)
+    [Fact]
+    public void On_Lumina_Next_each_runs_with_CFG_and_its_knob_decides_the_schedule()
     {
         using var dir = new TempDirectory();
         string model = cache.MakeTiny("lumina-next", dir);
-        string output = dir.File("x.png");
-        var r = Generate(model, output, "--accel", policy);
-        Assert.True(r.ExitCode == 1, r.All);
-        string text = CliCache.Flat(r.All);
-        Assert.Contains($"{policy}: runs on FLUX and SD3 only in this engine", text);
-        Assert.DoesNotContain("internal error", text);
-        Assert.False(File.Exists(output));
+        string dense = dir.File("dense.png");
+        Assert.True(Generate(model, dense).ExitCode == 0);
+        foreach (var (policy, neutral, letters) in new[]
+                 {
+                     ("fora", "interval=1", "FFFFFFFF"), ("taylorseer", "interval=1", "FFFFFFFF"), ("fbcache", "residual_diff_threshold=0", "FFFFFFFF"),
+                 })
+        {
+            string same = dir.File($"{policy}-dense.png");
+            var r = Generate(model, same, "--accel", policy, "--set", neutral);
+            Assert.True(r.ExitCode == 0, r.All);
+            Assert.Equal(letters, Schedule(same));
+            Assert.Equal(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(same).Rgb);
+        }
+        string lazy = dir.File("lazy.png");
+        var lazyRun = Generate(model, lazy, "--accel", "fbcache", "--set", "residual_diff_threshold=1000");
+        Assert.True(lazyRun.ExitCode == 0, lazyRun.All);
+        Assert.Equal("FXXXXXXX", Schedule(lazy));
+        Assert.NotEqual(GenerateCliTests.Decode(dense).Rgb, GenerateCliTests.Decode(lazy).Rgb);
+        string fora = dir.File("fora.png");
+        Assert.True(Generate(model, fora, "--accel", "fora").ExitCode == 0);
+        Assert.Equal("FFXXFXXF", Schedule(fora));
     }
 
     [Fact]

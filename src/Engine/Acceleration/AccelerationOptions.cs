@@ -39,20 +39,20 @@ public enum AccelerationPreset
     /// <summary>
     /// First-block cache (ParaAttention's FBCache): every step runs block 0; while its residual differs from the last
     /// computed step's by less than <c>residual_diff_threshold</c> (relative L1), the remaining blocks' cached residual
-    /// is reused. FLUX and SD3 in this engine (the block split exists for them, not yet for Lumina-Next).
+    /// is reused. FLUX, SD3 and Lumina-Next.
     /// </summary>
     FbCache,
 
     /// <summary>
     /// FORA: every <c>interval</c>-th step (counted from the last) computes every block and caches each block's
-    /// attention and MLP outputs; the steps between reuse them through their own gates. FLUX and SD3 in this engine.
+    /// attention and MLP outputs; the steps between reuse them through their own gates. FLUX, SD3 and Lumina-Next.
     /// </summary>
     Fora,
 
     /// <summary>
     /// TaylorSeer: the first <c>warmup</c> steps and every <c>interval</c>-th step after them compute every block and
     /// update the Taylor factors of each block's attention and MLP outputs; the steps between forecast them
-    /// (order <c>max_order</c>) and add the forecast through their own gates. FLUX and SD3 in this engine.
+    /// (order <c>max_order</c>) and add the forecast through their own gates. FLUX, SD3 and Lumina-Next.
     /// </summary>
     TaylorSeer,
 }
@@ -700,8 +700,6 @@ public sealed record AccelerationOptions
             yield return "max_order: only --accel taylorseer uses it.";
         if (Preset is not (AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer)) yield break;
         string name = PresetName(Preset);
-        if (Backbone == Backbone.Lumina)
-            yield return $"{name}: runs on FLUX and SD3 only in this engine: its compute / reuse split of the transformer exists for their blocks, not yet for Lumina-Next's.";
         if (MaskStep is not null) yield return $"mask_step: {name} has no AesMask; leave mask_step off.";
         if (Preset == AccelerationPreset.FbCache && Interval > 1)
             yield return "interval: fbcache decides which steps to reuse itself; leave interval at 1.";

@@ -31,9 +31,6 @@ public class AccelerationOptionsTests
                 // TeaCache's official coefficients exist for FLUX only: elsewhere its defaults are refused, by name.
                 if (p == AccelerationPreset.TeaCache && b != Backbone.Flux)
                     Assert.Contains(AccelerationOptions.ForPreset(p, b).Validate(), e => e.StartsWith("teacache: runs on FLUX only (official coefficients)"));
-                // FBCache, FORA and TaylorSeer need the transformer's compute / reuse split, which exists for FLUX and SD3.
-                else if (p is AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer && b == Backbone.Lumina)
-                    Assert.Contains(AccelerationOptions.ForPreset(p, b).Validate(), e => e.StartsWith($"{AccelerationOptions.PresetName(p)}: runs on FLUX and SD3 only in this engine"));
                 else
                     Assert.Empty(AccelerationOptions.ForPreset(p, b).Validate());
             }

@@ -61,8 +61,7 @@ public class TaylorSeerTests
             Assert.Throws<AccelAesException>(() => AccelerationRequest.Parse("fora", ["max_order=2"]).Resolve(Backbone.Flux, 28, 3.5)).Message);
         Assert.Contains("warmup: taylorseer's first_enhance",
             Assert.Throws<AccelAesException>(() => AccelerationRequest.Parse("taylorseer", ["warmup=0"]).Resolve(Backbone.Flux, 28, 3.5)).Message);
-        Assert.Contains("taylorseer: runs on FLUX and SD3 only in this engine",
-            Assert.Throws<AccelAesException>(() => AccelerationRequest.Parse("taylorseer", []).Resolve(Backbone.Lumina, 30, 4)).Message);
+        Assert.True(AccelerationRequest.Parse("taylorseer", []).Resolve(Backbone.Lumina, 30, 4).UsesCachePolicy);
     }
 
     [Fact]
