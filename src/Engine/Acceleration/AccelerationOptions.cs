@@ -35,6 +35,26 @@ public enum AccelerationPreset
     /// published rescaling coefficients for FLUX, none for SD3 or Lumina-Next.
     /// </summary>
     TeaCache,
+
+    /// <summary>
+    /// First-block cache (ParaAttention's FBCache): every step runs block 0; while its residual differs from the last
+    /// computed step's by less than <c>residual_diff_threshold</c> (relative L1), the remaining blocks' cached residual
+    /// is reused. FLUX, SD3 and Lumina-Next.
+    /// </summary>
+    FbCache,
+
+    /// <summary>
+    /// FORA: every <c>interval</c>-th step (counted from the last) computes every block and caches each block's
+    /// attention and MLP outputs; the steps between reuse them through their own gates. FLUX, SD3 and Lumina-Next.
+    /// </summary>
+    Fora,
+
+    /// <summary>
+    /// TaylorSeer: the first <c>warmup</c> steps and every <c>interval</c>-th step after them compute every block and
+    /// update the Taylor factors of each block's attention and MLP outputs; the steps between forecast them
+    /// (order <c>max_order</c>) and add the forecast through their own gates. FLUX, SD3 and Lumina-Next.
+    /// </summary>
+    TaylorSeer,
 }
 
 /// <summary>Which rules turn the options into a step schedule.</summary>
@@ -144,6 +164,37 @@ public sealed record AccelerationOptions
     /// <summary>True when TeaCache decides the steps (dynamic: no schedule before the run).</summary>
     public bool UsesTeaCache => Preset == AccelerationPreset.TeaCache;
 
+    /// <summary>
+    /// FBCache's <c>residual_diff_threshold</c> (preset fbcache only). Default 0.08, "the default value for FLUX models"
+    /// (chengzeyi/ParaAttention doc/fastest_flux.md at commit 4de137c5b96416489f06e43e19f2c14a772e28fd).
+    /// </summary>
+    public double ResidualDiffThreshold { get; init; } = DefaultResidualDiffThreshold;
+
+    /// <summary>ParaAttention's FBCache threshold for FLUX.</summary>
+    public const double DefaultResidualDiffThreshold = 0.08;
+
+    /// <summary>FORA's interval N in the authors' README ("caching frequency 3", <c>--cache-threshold '3'</c>; prathebaselva/FORA@acde628).</summary>
+    public const int DefaultForaInterval = 3;
+
+    /// <summary>
+    /// True when a caching policy (TeaCache, FBCache, FORA, TaylorSeer) decides per step between computing the transformer's blocks
+    /// and reusing its cache, instead of AccelAes's step schedule.
+    /// </summary>
+    public bool UsesCachePolicy => Preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora
+        or AccelerationPreset.TaylorSeer;
+
+    /// <summary>TaylorSeer's <c>max_order</c> (preset taylorseer only): the highest derivative of its forecast; 0 reuses the features unchanged.</summary>
+    public int TaylorOrder { get; init; } = DefaultTaylorOrder;
+
+    /// <summary>
+    /// TaylorSeer's FLUX defaults, mode 'Taylor' of cache_init.py (Shenyi-Z/TaylorSeer TaylorSeer-FLUX@288776d):
+    /// <c>max_order</c> 1, <c>fresh_threshold</c> 6 (the interval), <c>first_enhance</c> 3 (the warmup).
+    /// </summary>
+    public const int DefaultTaylorOrder = 1, DefaultTaylorInterval = 6, DefaultTaylorFirstEnhance = 3;
+
+    /// <summary>The highest <c>max_order</c> accepted: each order keeps one more feature-sized tensor per block output.</summary>
+    public const int MaxTaylorOrder = 4;
+
     /// <summary>Denoising steps (knob <c>steps</c>).</summary>
     public int Steps { get; init; } = 28;
 
@@ -243,7 +294,7 @@ public sealed record AccelerationOptions
             if (published.MaskStep is int maskStep && MaskStep is null && Steps < MinimumStepsForAesMask)
                 notes.Add($"AesMask is off: the {PresetName(Preset)} preset captures its mask {maskStep} of {published.Steps} steps in, and with {Steps} steps " +
                           $"(fewer than {MinimumStepsForAesMask}) too few would be left to use it; this run has no mask, spatial CFG or SkipSparse.");
-            if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache)
+            if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache && !UsesCachePolicy)
                 notes.Add($"StepCache is off: with {Steps} steps (fewer than {MinimumStepsForStepCache}) each step covers too much of the trajectory " +
                           "to extrapolate; every step is computed (few-step and distilled models such as FLUX.1-schnell run this way).");
             if (published.MaskStep is not null && MaskStep is null && Steps >= MinimumStepsForAesMask && TokenGrid is { } grid && !MaskFits(grid))
@@ -307,6 +358,9 @@ public sealed record AccelerationOptions
         {
             AccelerationPreset.None => dense,
             AccelerationPreset.TeaCache => dense with { Preset = preset },
+            AccelerationPreset.FbCache => dense with { Preset = preset },
+            AccelerationPreset.Fora => dense with { Preset = preset, Interval = DefaultForaInterval },
+            AccelerationPreset.TaylorSeer => dense with { Preset = preset, Interval = DefaultTaylorInterval, Warmup = DefaultTaylorFirstEnhance },
             AccelerationPreset.StepCache => dense with { Preset = preset, Warmup = 2, Interval = 2 },
             AccelerationPreset.AccelAes => backbone switch
             {
@@ -370,7 +424,10 @@ public sealed record AccelerationOptions
             options = steps < MinimumStepsForAesMask
                 ? options.WithoutMask()
                 : options with { MaskStep = Math.Max(1, Scaled(maskStep)) };
-        if (published.Interval > 1)
+        // TaylorSeer's first_enhance never exceeds the run (a 2-step run computes both).
+        if (preset == AccelerationPreset.TaylorSeer) options = options with { Warmup = Math.Min(published.Warmup, steps) };
+        // FORA's and TaylorSeer's intervals are their own rules (any step count), not StepCache's stride with a warmup.
+        if (published.Interval > 1 && !published.UsesCachePolicy)
             options = steps < MinimumStepsForStepCache
                 ? options with { Interval = 1, Warmup = 0 }
                 : options with { Warmup = Math.Max(2, Scaled(published.Warmup)) };
@@ -382,12 +439,15 @@ public sealed record AccelerationOptions
         (AccelerationPreset.None, "none", ["dense"]),
         (AccelerationPreset.StepCache, "stepcache", ["step_cache"]),
         (AccelerationPreset.AccelAes, "accelaes", []),
-        (AccelerationPreset.TeaCache, "teacache", []));
+        (AccelerationPreset.TeaCache, "teacache", []),
+        (AccelerationPreset.FbCache, "fbcache", ["first_block_cache"]),
+        (AccelerationPreset.Fora, "fora", []),
+        (AccelerationPreset.TaylorSeer, "taylorseer", ["taylor_seer"]));
 
     /// <summary>The preset as <c>--accel</c> spells it.</summary>
     public static string PresetName(AccelerationPreset preset) => PresetNames.Name(preset);
 
-    /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>, <c>teacache</c>.</summary>
+    /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>, <c>teacache</c>, <c>fbcache</c>, <c>fora</c>, <c>taylorseer</c>.</summary>
     public static AccelerationOptions ForPreset(string preset, Backbone backbone) => ForPreset(ParsePreset(preset), backbone);
 
     /// <summary>Parses a preset name (case-insensitive).</summary>
@@ -404,8 +464,8 @@ public sealed record AccelerationOptions
         new("s_bg", "guidance scale on background tokens"),
         new("sparse", "on/off: SkipSparse (focus queries, focus FFN rows) after the cache-fill step"),
         new("refresh", "dense background refresh every R computed steps after a fill; 0 = never"),
-        new("warmup", "steps at the start that are always computed"),
-        new("interval", "StepCache stride between computed steps; 1 = no skipping"),
+        new("warmup", "steps at the start that are always computed (stepcache, accelaes, fbcache; taylorseer: first_enhance, default 3)"),
+        new("interval", "StepCache stride between computed steps; fora: every interval-th step (counted from the last) computes, default 3; taylorseer: fresh_threshold, default 6; 1 = no skipping"),
         new("layers", "capture layers: every:N (default every 4th, FLUX every 3rd: the reference code's, which produced the paper's tables), all (the paper's Eq. 6) or a list such as 0,4,8"),
         new("extrapolation", "linear_sigma (engine), index (paper Eq. 12–13: linear in the step index) or reference (2·v_last − v_prev)"),
         new("schedule", "engine or reference (the reference code's step lists)"),
@@ -420,6 +480,8 @@ public sealed record AccelerationOptions
         new("fallback_guidance", "cfg (engine) or s_fg (reference) when the mask falls back"),
         new("affinity", "probabilities (engine) or logits (reference SD3/FLUX capture)"),
         new("rel_l1_thresh", "teacache: reuse the cached residual while the accumulated rescaled relative L1 change stays below this; 0 = never"),
+        new("max_order", $"taylorseer: highest derivative of the Taylor forecast, 0–{MaxTaylorOrder}, default 1 (0 reuses the features unchanged)"),
+        new("residual_diff_threshold", "fbcache: reuse the remaining blocks' cached residual while block 0's residual differs from the last computed step's by less than this (relative L1); 0 = never"),
     ];
 
     /// <summary>Returns a copy with one knob set from text, e.g. <c>With("skip_ratio", "0.3")</c>.</summary>
@@ -444,6 +506,8 @@ public sealed record AccelerationOptions
             "sparse" or "skip_sparse" => this with { SkipSparse = Bool(k, v) },
             "refresh" => this with { Refresh = IsOff(v) ? 0 : Int(k, v) },
             "rel_l1_thresh" => this with { RelL1Threshold = Number(k, v) },
+            "residual_diff_threshold" => this with { ResidualDiffThreshold = Number(k, v) },
+            "max_order" => this with { TaylorOrder = Int(k, v) },
             "warmup" => this with { Warmup = Int(k, v) },
             "interval" => this with { Interval = Int(k, v) },
             "layers" => WithLayers(v),
@@ -527,6 +591,8 @@ public sealed record AccelerationOptions
         yield return new("fallback_guidance", FallbackNames.Name(FallbackGuidance));
         yield return new("affinity", AffinityNames.Name(Affinity));
         yield return new("rel_l1_thresh", N(RelL1Threshold));
+        yield return new("residual_diff_threshold", N(ResidualDiffThreshold));
+        yield return new("max_order", I(TaylorOrder));
     }
 
     private AccelerationOptions WithLayers(string v)
@@ -593,6 +659,7 @@ public sealed record AccelerationOptions
         if (!(ConfidenceGate >= -1 && ConfidenceGate <= 1)) e.Add($"gate: a cosine-similarity gate must be in [-1, 1], got {ConfidenceGate}.");
         if (TopK < 1 || TopK > MaxTopK) e.Add($"top_k: must be between 1 and {MaxTopK} words, got {TopK}.");
         e.AddRange(TeaCacheProblems());
+        e.AddRange(CachePolicyProblems());
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");
         return e;
@@ -615,6 +682,31 @@ public sealed record AccelerationOptions
         // TeaCache decides every step itself; AccelAes's own components would fight over the same steps.
         if (MaskStep is not null) yield return "mask_step: teacache has no AesMask; leave mask_step off.";
         if (Interval > 1) yield return "interval: teacache decides which steps to skip itself; leave interval at 1.";
+    }
+
+    /// <summary>The largest <c>residual_diff_threshold</c>: a relative difference; far above, every step after the first reuses.</summary>
+    private const double MaxResidualDiffThreshold = 1e6;
+
+    /// <summary>FBCache's and FORA's knobs, and what they share with TeaCache: one policy owns every step.</summary>
+    private IEnumerable<string> CachePolicyProblems()
+    {
+        if (!(ResidualDiffThreshold >= 0 && ResidualDiffThreshold <= MaxResidualDiffThreshold))
+            yield return $"residual_diff_threshold: must be a number between 0 and {MaxResidualDiffThreshold}, got {ResidualDiffThreshold}.";
+        if (Preset != AccelerationPreset.FbCache && ResidualDiffThreshold != DefaultResidualDiffThreshold)
+            yield return "residual_diff_threshold: only --accel fbcache uses it.";
+        if (TaylorOrder < 0 || TaylorOrder > MaxTaylorOrder)
+            yield return $"max_order: must be between 0 and {MaxTaylorOrder}, got {TaylorOrder}.";
+        if (Preset != AccelerationPreset.TaylorSeer && TaylorOrder != DefaultTaylorOrder)
+            yield return "max_order: only --accel taylorseer uses it.";
+        if (Preset is not (AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer)) yield break;
+        string name = PresetName(Preset);
+        if (MaskStep is not null) yield return $"mask_step: {name} has no AesMask; leave mask_step off.";
+        if (Preset == AccelerationPreset.FbCache && Interval > 1)
+            yield return "interval: fbcache decides which steps to reuse itself; leave interval at 1.";
+        if (Preset == AccelerationPreset.TaylorSeer && Warmup < 1)
+            yield return "warmup: taylorseer's first_enhance computes at least step 0; set warmup ≥ 1 (default 3).";
+        if (Preset == AccelerationPreset.Fora && Warmup > 0)
+            yield return "warmup: fora's schedule is its interval alone (the first and every interval-th step from the last compute); leave warmup at 0.";
     }
 
     /// <summary>Returns this when valid; otherwise throws one <see cref="AccelAesException"/> listing every problem.</summary>

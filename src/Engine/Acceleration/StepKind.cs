@@ -17,7 +17,9 @@ public enum StepKind
 
     /// <summary>
     /// No transformer body: StepCache extrapolates the velocity, or TeaCache adds the residual cached at its last
-    /// computed step to this step's embedded input (only the embedders and the output layer run).
+    /// computed step to this step's embedded input (only the embedders and the output layer run). Under FBCache block 0
+    /// runs and the remaining blocks' cached residual is added; under FORA every block adds its cached attention and MLP
+    /// outputs through this step's gates (modulation only, no attention or MLP), under TaylorSeer their Taylor forecast.
     /// </summary>
     Skip,
 }

@@ -2,7 +2,8 @@ namespace AccelAes.Engine.Acceleration;
 
 /// <summary>
 /// A schedule as one letter per step, for records that must stay short (the C ABI's <c>schedule</c> string):
-/// F full, M full + mask capture, C full + cache fill, S sparse, X skipped (StepCache: velocity extrapolated; TeaCache: cached residual reused).
+/// F full, M full + mask capture, C full + cache fill, S sparse, X skipped (StepCache: velocity extrapolated; TeaCache: cached residual reused; FBCache: block 0 run, the
+/// remaining blocks' cached residual reused; FORA: each block's cached attention and MLP outputs reused; TaylorSeer: forecast).
 /// </summary>
 public static class StepScheduleLetters
 {

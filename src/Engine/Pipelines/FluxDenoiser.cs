@@ -1,6 +1,6 @@
 using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Acceleration.Runtime;
-using AccelAes.Engine.Acceleration.TeaCache;
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
@@ -23,7 +23,7 @@ public sealed record FluxConditioning(Tensor PromptEmbeds, Tensor PooledPromptEm
 /// returns v_neg + s·(v_pos − v_neg); diffusers runs it as a second pass, <see cref="GuidanceMode.Batched"/>
 /// stacks [negative, positive] on the batch axis instead (same values, one forward).
 /// </summary>
-public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor, IDisposable
+public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor, ICachePolicyDenoiser, IDisposable
 {
     private readonly FluxTransformer2DModel _model;
     private readonly FluxConditioning _cond;
@@ -78,20 +78,20 @@ public sealed class FluxDenoiser : IVelocityPredictor, IAcceleratedPredictor, ID
         => PredictCore(latents, step, sigmas, sparse, guidance);
 
     /// <summary>
-    /// TeaCache's velocity of step <paramref name="step"/>: the embeddings run every step, <paramref name="cache"/>
-    /// decides whether the blocks run or its residual is reused. Eager (no step graph: the decision reads a scalar back
-    /// between the embeddings and the blocks). One forward per step, so no true CFG (the official rule counts one
-    /// transformer call per step).
+    /// A caching policy's velocity of step <paramref name="step"/> (TeaCache, FBCache, FORA, TaylorSeer): the embeddings run every
+    /// step, <paramref name="policy"/> decides whether the blocks run or its cache is reused. Eager (no step graph: a
+    /// dynamic decision reads a scalar back between the embeddings and the blocks). One forward per step, so no true CFG
+    /// (the official rules count one transformer call per step, and a second call would share and overwrite the cache).
     /// </summary>
-    public Tensor PredictWithTeaCache(Tensor latents, int step, SigmaSchedule schedule, FluxTeaCache cache)
+    public Tensor PredictWithCachePolicy(Tensor latents, int step, SigmaSchedule schedule, ICachePolicy policy)
     {
         if (DoTrueCfg)
-            throw new AccelAesException($"teacache: runs one transformer call per step, as the official TeaCache4FLUX; true CFG (true_cfg_scale {_trueCfgScale}) needs two. Set it to 1.");
+            throw new AccelAesException($"{policy.Name}: runs one transformer call per step, as its official code; true CFG (true_cfg_scale {_trueCfgScale}) needs two. Set it to 1.");
         int batch = latents.Shape[0];
         Tensor ts = _graph.Scalars(0, schedule.Timesteps[step] / 1000f, batch);
         Tensor? g = _model.Config.GuidanceEmbeds ? _graph.Scalars(1, _guidanceScale, batch) : null;
         FluxEmbeddedStep embedded = _model.Embed(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts, g, _rope);
-        return cache.Velocity(_model, embedded, _rope, step);
+        return policy.Velocity(new FluxSplitForward(_model, embedded, _rope), step);
     }
 
     private Tensor PredictCore(Tensor latents, int step, SigmaSchedule schedule, SparseForward? sparse, Func<GuidanceScaleMap>? guidance)

@@ -1,5 +1,5 @@
 using AccelAes.Engine.Acceleration.Runtime;
-using AccelAes.Engine.Acceleration.TeaCache;
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
@@ -19,7 +19,7 @@ namespace AccelAes.Engine.Pipelines;
 /// <see cref="DenoiseSettings.Height"/> and <see cref="DenoiseSettings.Width"/> are required: they fix the image ids.
 /// With <see cref="DenoiseSettings.Acceleration"/> the loop is AccelAes's (one prompt at a time): AesMask over the
 /// packed token grid from the double-stream blocks, SkipSparse in every block, StepCache; no spatial CFG. With the
-/// teacache preset the loop is TeaCache's (<see cref="FluxTeaCache"/>), any batch size.
+/// teacache, fbcache, fora and taylorseer presets the loop is the caching policy's (<see cref="CachePolicies"/>), any batch size.
 /// </summary>
 public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoisePipeline
 {
@@ -68,12 +68,12 @@ public sealed class FluxPipeline(FluxTransformer2DModel transformer) : IDenoiseP
             inputs.GetValueOrDefault("negative_prompt_embeds"), inputs.GetValueOrDefault("negative_pooled_prompt_embeds"));
         using var denoiser = new FluxDenoiser(Transformer, conditioning, gridHeight, gridWidth, settings.GuidanceScale, TrueCfgScale, settings.GuidanceMode);
         Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
-        if (settings.ResolvedAcceleration is { UsesTeaCache: true } teaCache)
+        if (settings.ResolvedAcceleration is { UsesCachePolicy: true } cached)
         {
-            // TeaCache decides per step from the batch as a whole (the official rule), so it takes any batch size.
-            var cache = new FluxTeaCache(teaCache.Validated().RelL1Threshold, schedule.Steps);
-            DenoiseLoop.Run(latents, schedule, new FluxTeaCachePredictor(denoiser, cache), onStep);
-            settings.OnAccelerationReport?.Invoke(cache.Report(schedule));
+            // A caching policy decides per step for the batch as a whole (the official rules), so it takes any batch size.
+            ICachePolicy policy = CachePolicies.For(cached.Validated(), schedule.Steps)!;
+            DenoiseLoop.Run(latents, schedule, new CachePolicyPredictor(denoiser, policy), onStep);
+            settings.OnAccelerationReport?.Invoke(policy.Report(schedule));
         }
         else if (settings.ResolvedAcceleration is { } acceleration)
         {

@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Sampling;
@@ -44,7 +45,7 @@ public sealed record LuminaPipelineOptions
 /// With learn_sigma false diffusers' <c>chunk(2, dim=1)[0]</c> would keep only half the latent channels and its Euler
 /// step fails on the shape; the engine then uses all in_channels output channels.
 /// </summary>
-public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, IDisposable
+public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, ICachePolicyDenoiser, IDisposable
 {
     /// <summary>Channels LuminaPipeline guides (its <c>noise_pred[:, :3]</c>).</summary>
     public const int PipelineGuidedChannels = 3;
@@ -124,6 +125,27 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         Tensor Forward() => Forwards(latents, timestep, table, scaling, sparse);
         Tensor output = StepGraphKey.ForSparse(latents, sparse, (table, scaling)) is { } key ? _graph.Run(key, Forward) : Forward();
         return Guide(latents, output, guidance);
+    }
+
+    /// <summary>
+    /// A caching policy's velocity of step <paramref name="step"/> (FBCache, FORA, TaylorSeer): the embeddings run every
+    /// step and <paramref name="policy"/> decides what the layers compute. CFG runs as one batched [cond, uncond] forward,
+    /// so one decision covers both branches; two-pass CFG would be two transformer calls per step sharing one cache,
+    /// and is refused. The output is guided and sign-flipped as the dense step's. Eager, like the other backbones.
+    /// </summary>
+    public Tensor PredictWithCachePolicy(Tensor latents, int step, SigmaSchedule schedule, ICachePolicy policy)
+    {
+        if (DoGuidance && _mode != GuidanceMode.Batched)
+            throw new AccelAesException($"{policy.Name}: runs one transformer call per step; two-pass CFG (--cfg-mode TwoPass) needs two. Use --cfg-mode Batched (the same values in one forward).");
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
+        float modelTime = ModelTimestep(schedule.Timesteps[step], _numTrainTimesteps);
+        var (scaling, table) = RotaryFor(latents, modelTime);
+        Tensor timestep = _graph.Scalars(0, modelTime, DoGuidance ? 2 * batch : batch);
+        LuminaEmbeddedStep embedded = DoGuidance
+            ? _model.Embed(be.Concat(0, latents, latents), timestep, _batchedEmbeds!, _batchedMask!, table, scaling.BaseSequenceLength)
+            : _model.Embed(latents, timestep, _cond.PromptEmbeds, _cond.PromptAttentionMask, table, scaling.BaseSequenceLength);
+        return Guide(latents, policy.Velocity(new LuminaSplitForward(_model, embedded), step), null);
     }
 
     /// <summary>The model output of the step: one forward, or the batched [cond, uncond] forward.</summary>

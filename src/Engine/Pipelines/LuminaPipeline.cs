@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models;
@@ -55,7 +56,14 @@ public sealed class LuminaPipeline(LuminaNextDiT2DModel transformer, LuminaPipel
         using var denoiser = new LuminaDenoiser(Transformer, conditioning, settings.GuidanceScale, settings.Scheduler.NumTrainTimesteps,
             Options, settings.GuidanceMode);
         Tensor latents = initial.Backend.Scale(initial, 1f); // a private copy: the loop updates in place
-        if (settings.ResolvedAcceleration is { } acceleration)
+        if (settings.ResolvedAcceleration is { UsesCachePolicy: true } cached)
+        {
+            // A caching policy decides per step for the batch as a whole, so it takes any batch size.
+            ICachePolicy policy = CachePolicies.For(cached.Validated(), schedule.Steps)!;
+            DenoiseLoop.Run(latents, schedule, new CachePolicyPredictor(denoiser, policy), onStep);
+            settings.OnAccelerationReport?.Invoke(policy.Report(schedule));
+        }
+        else if (settings.ResolvedAcceleration is { } acceleration)
         {
             int p = Transformer.Config.PatchSize, h = initial.Shape[2], w = initial.Shape[3];
             var geometry = new AccelerationGeometry(h / p, w / p, h, w, Transformer.LayerCount);

@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Sampling;
@@ -16,7 +17,7 @@ public sealed record Sd3Conditioning(Tensor PromptEmbeds, Tensor PooledPromptEmb
 /// The SD3 pipeline's velocity: timestep 1000·σ for every batch item, CFG with the batch ordered
 /// [negative, positive] and v = v_u + g·(v_c − v_u); guidance is off when g ≤ 1, as in diffusers.
 /// </summary>
-public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor, IDisposable
+public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor, ICachePolicyDenoiser, IDisposable
 {
     private readonly Sd3Transformer2DModel _model;
     private readonly Sd3Conditioning _cond;
@@ -72,6 +73,27 @@ public sealed class Sd3Denoiser : IVelocityPredictor, IAcceleratedPredictor, IDi
         if (!DoGuidance)
             return v;
         return GuidanceMaps.Combine(be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch), guidance!());
+    }
+
+    /// <summary>
+    /// A caching policy's velocity of step <paramref name="step"/> (FBCache, FORA): the embeddings run every step and
+    /// <paramref name="policy"/> decides what the joint blocks compute. CFG runs as one batched [negative, positive]
+    /// forward, so one decision covers both branches (as the official FORA DiT code runs its CFG batch); two-pass CFG
+    /// would be two transformer calls per step sharing one cache, and is refused. Eager, like the FLUX policies.
+    /// </summary>
+    public Tensor PredictWithCachePolicy(Tensor latents, int step, SigmaSchedule schedule, ICachePolicy policy)
+    {
+        if (DoGuidance && _mode != GuidanceMode.Batched)
+            throw new AccelAesException($"{policy.Name}: runs one transformer call per step; two-pass CFG (--cfg-mode TwoPass) needs two. Use --cfg-mode Batched (the same values in one forward).");
+        IBackend be = latents.Backend;
+        int batch = latents.Shape[0];
+        Tensor ts = _graph.Scalars(0, schedule.Timesteps[step], DoGuidance ? 2 * batch : batch);
+        Sd3EmbeddedStep embedded = DoGuidance
+            ? _model.Embed(be.Concat(0, latents, latents), _batchedContext!, _batchedPooled!, ts)
+            : _model.Embed(latents, _cond.PromptEmbeds, _cond.PooledPromptEmbeds, ts);
+        Tensor v = policy.Velocity(new Sd3SplitForward(_model, embedded), step);
+        if (!DoGuidance) return v;
+        return be.GuidanceCombine(be.Slice(v, 0, 0, batch), be.Slice(v, 0, batch, batch), _guidance);
     }
 
     /// <summary>The model output of the step: one forward, or the batched [negative, positive] forward.</summary>

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Sd3;
@@ -54,7 +55,14 @@ public sealed class Sd3Pipeline(Sd3Transformer2DModel transformer) : IDenoisePip
         using var denoiser = new Sd3Denoiser(Transformer, conditioning, settings.GuidanceScale, settings.GuidanceMode);
         IBackend be = initial.Backend;
         Tensor latents = be.Copy(initial); // a private copy: the loop updates in place
-        if (settings.ResolvedAcceleration is { } acceleration)
+        if (settings.ResolvedAcceleration is { UsesCachePolicy: true } cached)
+        {
+            // A caching policy decides per step for the batch as a whole, so it takes any batch size.
+            ICachePolicy policy = CachePolicies.For(cached.Validated(), schedule.Steps)!;
+            DenoiseLoop.Run(latents, schedule, new CachePolicyPredictor(denoiser, policy), onStep);
+            settings.OnAccelerationReport?.Invoke(policy.Report(schedule));
+        }
+        else if (settings.ResolvedAcceleration is { } acceleration)
         {
             if (initial.Shape[0] != 1)
                 throw new AccelAesException($"Accelerated sampling builds one focus mask, so it takes one prompt at a time; latents {initial.Shape} hold {initial.Shape[0]}.");

@@ -9,11 +9,12 @@ namespace AccelAes.Engine.Tests.Acceleration;
 public class PresetStepScalingTests
 {
     /// <summary>
-    /// The presets whose schedule is fixed before the run. TeaCache decides its steps during the run (TeaCacheRuleTests,
-    /// the TeaCache golden) and has no step-count scaling.
+    /// The presets whose step schedule (<see cref="StepSchedule"/>) is fixed before the run. The caching policies have
+    /// rules of their own: TeaCache and FBCache decide during the run, FORA by its interval at any step count
+    /// (TeaCacheRuleTests, FirstBlockCacheTests, ForaTests).
     /// </summary>
     private static readonly AccelerationPreset[] StaticPresets =
-        [.. Enum.GetValues<AccelerationPreset>().Where(p => p != AccelerationPreset.TeaCache)];
+        [.. Enum.GetValues<AccelerationPreset>().Where(p => !AccelerationOptions.ForPreset(p, Backbone.Flux).UsesCachePolicy)];
 
     public static TheoryData<Backbone, int, AccelerationPreset> EveryCase()
     {

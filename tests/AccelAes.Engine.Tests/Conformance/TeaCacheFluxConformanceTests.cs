@@ -40,7 +40,7 @@ public class TeaCacheFluxConformanceTests
         var cache = new FluxTeaCache(threshold, steps);
         Tensor latents = ConformanceHarness.Upload(inputs["initial_latents"]);
         var perStep = new List<float[]>();
-        DenoiseLoop.Run(latents, schedule, new FluxTeaCachePredictor(denoiser, cache), (_, x) => perStep.Add(ConformanceHarness.Cpu.Download(x)));
+        DenoiseLoop.Run(latents, schedule, new CachePolicyPredictor(denoiser, cache), (_, x) => perStep.Add(ConformanceHarness.Cpu.Download(x)));
         return new Run(cache, perStep, schedule);
     }
 

@@ -8,9 +8,9 @@ internal static class AccelerationOptionsCli
 {
     public static Option<string> Preset() => new Option<string>("--accel")
     {
-        Description = "Acceleration: none (dense), stepcache (skip every other step, extrapolated), accelaes (AesMask + SkipSparse + spatial CFG + StepCache with the paper's per-backbone defaults), teacache (FLUX only: reuse the transformer's residual while the rescaled change of block 0's modulated input stays below rel_l1_thresh, default 0.6).",
+        Description = "Acceleration: none (dense), stepcache (skip every other step, extrapolated), accelaes (AesMask + SkipSparse + spatial CFG + StepCache with the paper's per-backbone defaults), teacache (FLUX only: reuse the transformer's residual while the rescaled change of block 0's modulated input stays below rel_l1_thresh, default 0.6), fbcache (FLUX, SD3, Lumina-Next: run block 0 every step and reuse the remaining blocks' residual while block 0's residual differs from the last computed step's by less than residual_diff_threshold, default 0.08), fora (FLUX, SD3, Lumina-Next: every interval-th step, default 3, computes every block; the others reuse each block's cached attention and MLP outputs), taylorseer (FLUX, SD3, Lumina-Next: the first warmup steps, default 3, and every interval-th step after them, default 6, compute; the others forecast each block's attention and MLP outputs by a Taylor expansion of order max_order, default 1).",
         DefaultValueFactory = _ => "none",
-    }.WithChoices("none", "stepcache", "accelaes", "teacache");
+    }.WithChoices("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer");
 
     public static Option<string[]> Overrides() => new("--set")
     {

@@ -47,6 +47,21 @@ internal static class ExplainCommand
                 ExplainTeaCache.Show(options, n, parse.GetValue(json));
                 return ExitCodes.Success;
             }
+            if (options.Preset == AccelerationPreset.FbCache)
+            {
+                ExplainFirstBlockCache.Show(options, n, parse.GetValue(json));
+                return ExitCodes.Success;
+            }
+            if (options.Preset == AccelerationPreset.Fora)
+            {
+                ExplainFora.Show(options, n, parse.GetValue(json));
+                return ExitCodes.Success;
+            }
+            if (options.Preset == AccelerationPreset.TaylorSeer)
+            {
+                ExplainTaylorSeer.Show(options, n, parse.GetValue(json));
+                return ExitCodes.Success;
+            }
             int tokens = architecture.ImageTokens(side, side);
             SigmaSchedule sigmas = architecture.Sigmas(n, tokens);
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;

@@ -161,9 +161,8 @@ internal static class GenerateCommand
                         (a.Mask is null ? "no mask" : a.Mask.Fallback ? "mask fell back (flat heat map): dense, uniform guidance"
                             : $"focus {a.Mask.FocusIndices.Length} of {a.Mask.TokenCount} tokens") +
                         (a.PeakCacheBytes > 0 ? $"; caches {Ui.Bytes(a.PeakCacheBytes)} (freed)" : ""));
-                if (resolved.Acceleration is { UsesTeaCache: true } teaCache)
-                    Ui.Info($"teacache (rel_l1_thresh {teaCache.RelL1Threshold.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}) " +
-                            $"schedule {a.Schedule.ToLetters()} (F computed, X cached residual reused)");
+                if (resolved.Acceleration is { UsesCachePolicy: true } policy)
+                    Ui.Info(CachePolicySummary.Executed(policy, a.Schedule));
             }
             if (saveMaskPath is not null)
             {

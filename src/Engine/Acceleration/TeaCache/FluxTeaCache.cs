@@ -1,6 +1,7 @@
+using AccelAes.Engine.Acceleration.Policies;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Sampling;
-using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Acceleration.TeaCache;
@@ -12,9 +13,10 @@ namespace AccelAes.Engine.Acceleration.TeaCache;
 /// <c>x_embedder</c> output. Both go through <c>norm_out</c> / <c>proj_out</c> with this step's temb. The modulated
 /// input is replaced on every step, reused or not, so each distance compares consecutive steps.
 /// </summary>
-public sealed class FluxTeaCache
+public sealed class FluxTeaCache : ICachePolicy
 {
     private readonly RelativeL1Distance _distance = new();
+    private readonly ExecutedSteps _executed = new();
     private Tensor? _previousModulated, _residual;
 
     /// <param name="threshold"><c>rel_l1_thresh</c>.</param>
@@ -26,41 +28,38 @@ public sealed class FluxTeaCache
 
     public TeaCacheRule Rule { get; }
 
+    public string Name => "teacache";
+
     /// <summary>Bytes held between steps (modulated input and residual).</summary>
     public long StateBytes { get; private set; }
 
-    /// <summary>The velocity of step <paramref name="step"/> from its embeddings (<see cref="FluxTransformer2DModel.Embed"/>).</summary>
-    public Tensor Velocity(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope, int step)
+    /// <summary>The velocity of step <paramref name="step"/> from its split forward (FLUX: <see cref="FluxSplitForward"/>).</summary>
+    public Tensor Velocity(ISplitForward forward, int step)
     {
-        IBackend be = embedded.Image.Backend;
-        Tensor modulated = model.FirstBlockModulatedInput(embedded);
+        IBackend be = forward.Image.Backend;
+        Tensor modulated = forward.FirstBlockModulatedInput();
         TeaCacheDecision decision = Rule.Decide(step, () => _distance.Compute(modulated, _previousModulated!));
         _previousModulated = modulated;
+        _executed.Record(step, decision.Computed);
 
         Tensor image;
         if (decision.Computed)
         {
-            Tensor original = be.Copy(embedded.Image); // RunBlocks updates the embedded image in place
-            image = model.RunBlocks(embedded, rope);
+            Tensor original = be.Copy(forward.Image); // RunBlocks updates the embedded image in place
+            image = forward.RunBlocks();
             _residual = be.Add(image, be.Scale(original, -1f));
         }
         else
         {
-            image = be.Add(embedded.Image, _residual!);
+            image = be.Add(forward.Image, _residual!);
         }
         StateBytes = 4L * (modulated.Shape.ElementCount + _residual!.Shape.ElementCount);
-        return model.Output(image, embedded);
+        return forward.Output(image);
     }
 
     /// <summary>
     /// The executed schedule as a run report: computed steps <see cref="StepKind.Full"/>, reused ones
     /// <see cref="StepKind.Skip"/> (no transformer body).
     /// </summary>
-    public AcceleratedRunReport Report(SigmaSchedule sigmas)
-    {
-        var kinds = Rule.Decisions.Select(d => d.Computed ? StepKind.Full : StepKind.Skip).ToArray();
-        var schedule = StepSchedule.Executed(kinds, sigmas.Sigmas);
-        int[] computed = Rule.Decisions.Where(d => d.Computed).Select(d => d.Step).ToArray();
-        return new AcceleratedRunReport(schedule, null, computed, 0, kinds.Length - computed.Length, StateBytes);
-    }
+    public AcceleratedRunReport Report(SigmaSchedule sigmas) => _executed.Report(sigmas, StateBytes);
 }

@@ -27,4 +27,7 @@ public sealed class AdaLayerNormZeroSingle
         Tensor normed = be.LayerNormModulate(x, 1e-6f, scale: mod[Scale], shift: mod[Shift]);
         return (normed, mod[Gate]);
     }
+
+    /// <summary>The gate alone (no LayerNorm of the input): what a block that reuses its cached output needs.</summary>
+    public Tensor GateOnly(Tensor siluTemb) => new Modulation(_linear.Forward(siluTemb), 3)[Gate];
 }

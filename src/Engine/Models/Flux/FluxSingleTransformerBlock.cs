@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
@@ -37,6 +38,9 @@ public sealed class FluxSingleTransformerBlock
     /// </summary>
     public const string AttentionCache = "single_attn";
 
+    /// <summary>FORA's cached pre-gate output of the block, every row [B, L + N, D].</summary>
+    private const string ForaDelta = "fora_delta";
+
     /// <summary>
     /// Updates the joined tokens <paramref name="hidden"/> [B, L + N, D] (text first) in place. diffusers
     /// concatenates before and splits after every block; keeping the joined sequence across consecutive single
@@ -52,10 +56,19 @@ public sealed class FluxSingleTransformerBlock
     /// branch and <c>proj_out</c> cover every row, with the background attention rows from that cache.</param>
     /// <param name="layer">Cache key of this block (distinct from every other block's).</param>
     /// <param name="queries">The sparse forward's query rows (required on a sparse step).</param>
+    /// <param name="outputs">FORA's cache (null without FORA). A computing step stores the pre-gate output
+    /// <c>proj_out(cat(attn, mlp))</c> of every row; a reusing step adds it through this step's gate. FORA caches the
+    /// attention and MLP outputs; here both feed one linear <c>proj_out</c>, so its output holds exactly what they would
+    /// give it again, in a fifth of the memory of cat(attn, mlp).</param>
     public void Forward(Tensor hidden, Tensor siluTemb, FluxRotaryTable rope, int textTokens,
-        SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null)
+        SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null, BlockOutputCache? outputs = null)
     {
         IBackend be = hidden.Backend;
+        if (outputs is { Reusing: true })
+        {
+            be.AddGatedInPlace(hidden, outputs.Get(layer, ForaDelta), _norm.GateOnly(siluTemb));
+            return;
+        }
         var (normed, gate) = _norm.Forward(hidden, siluTemb);
         int batch = hidden.Shape[0], joint = hidden.Shape[1], d = hidden.Shape[2], n = joint - textTokens;
         if (sparse is { IsSparse: true })
@@ -85,6 +98,7 @@ public sealed class FluxSingleTransformerBlock
         _attn.ForwardInto(joined, 0, normed, rope);
         _projMlp.ForwardInto(joined, attnWidth, normed, Activation.GeluTanh);
         Tensor delta = _projOut.Forward(joined);
+        outputs?.Store(layer, ForaDelta, delta);
         if (sparse is { WritesCaches: true })
         {
             if (sparse.SparseFeedForward) sparse.Store(layer, DeltaCache, be.Slice(delta, 1, textTokens, n));

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
@@ -133,6 +134,35 @@ public sealed class FluxTransformer2DModel
     /// captures in the double-stream blocks (capture layer i = double-stream block i); SkipSparse runs in both kinds of
     /// block, with focus queries [all text, focus image tokens] over the keys/values of every token.</param>
     public Tensor RunBlocks(FluxEmbeddedStep step, FluxRotaryTable rope, SparseForward? sparse = null)
+        => RunBlocksFrom(0, step, rope, sparse, outputs: null);
+
+    /// <summary>
+    /// Double-stream block 0 alone, updating <see cref="FluxEmbeddedStep.Image"/> and <see cref="FluxEmbeddedStep.Text"/>
+    /// in place: FBCache's signal is its residual. <see cref="RunBlocksAfterFirst"/> continues from there.
+    /// </summary>
+    public void RunFirstBlock(FluxEmbeddedStep step, FluxRotaryTable rope)
+    {
+        if (_transformerBlocks.Length == 0)
+            throw new AccelAesException("This FLUX transformer has no double-stream block (num_layers 0), so it has no first block to cache on.");
+        using (step.Image.Backend.Range("transformer_block 0"))
+            _transformerBlocks[0].Forward(step.Image, step.Text, step.SiluTemb, rope);
+    }
+
+    /// <summary>
+    /// Every block after double-stream block 0 (<see cref="RunFirstBlock"/> ran it): together the same arithmetic as
+    /// <see cref="RunBlocks(FluxEmbeddedStep, FluxRotaryTable, SparseForward?)"/>. Returns the image tokens after the last block.
+    /// </summary>
+    public Tensor RunBlocksAfterFirst(FluxEmbeddedStep step, FluxRotaryTable rope)
+        => RunBlocksFrom(1, step, rope, sparse: null, outputs: null);
+
+    /// <summary>
+    /// Every block under FORA: on a computing step each block runs densely and stores its attention and MLP outputs in
+    /// <paramref name="outputs"/>; on a reusing step each block adds the stored outputs through this step's gates.
+    /// </summary>
+    public Tensor RunBlocksWithOutputCache(FluxEmbeddedStep step, FluxRotaryTable rope, BlockOutputCache outputs)
+        => RunBlocksFrom(0, step, rope, sparse: null, outputs);
+
+    private Tensor RunBlocksFrom(int firstDoubleBlock, FluxEmbeddedStep step, FluxRotaryTable rope, SparseForward? sparse, BlockOutputCache? outputs)
     {
         Tensor image = step.Image, text = step.Text, siluTemb = step.SiluTemb;
         IBackend be = image.Backend;
@@ -142,16 +172,16 @@ public sealed class FluxTransformer2DModel
         FluxQueryRows? queries = sparse is { IsSparse: true }
             ? FluxQueryRows.Create(be, sparse, rope, image.Shape[0], l, n)
             : null;
-        for (int i = 0; i < _transformerBlocks.Length; i++)
+        for (int i = firstDoubleBlock; i < _transformerBlocks.Length; i++)
             using (be.Range($"transformer_block {i}"))
-                _transformerBlocks[i].Forward(image, text, siluTemb, rope, sparse, i, queries);
+                _transformerBlocks[i].Forward(image, text, siluTemb, rope, sparse, i, queries, outputs);
 
         // Single-stream blocks run on [text, image] (architectures.md §0.2); the image tokens are split off at the end.
         // Their caches are keyed by their index after the double-stream blocks (and a name of their own).
         Tensor joint = be.Concat(1, text, image);
         for (int i = 0; i < _singleTransformerBlocks.Length; i++)
             using (be.Range($"single_transformer_block {i}"))
-                _singleTransformerBlocks[i].Forward(joint, siluTemb, rope, l, sparse, _transformerBlocks.Length + i, queries);
+                _singleTransformerBlocks[i].Forward(joint, siluTemb, rope, l, sparse, _transformerBlocks.Length + i, queries, outputs);
         return be.Slice(joint, 1, l, n);
     }
 

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
@@ -45,10 +46,18 @@ public sealed class FluxTransformerBlock
     /// With <see cref="SparseForward.SparseFeedForward"/> off the image FFN runs on every token and has no cache.</param>
     /// <param name="layer">This block's index among the double-stream blocks (capture layer and cache key).</param>
     /// <param name="queries">The sparse forward's query rows (required on a sparse step).</param>
+    /// <param name="outputs">FORA's cache (null without FORA): a computing step stores the four attention and MLP outputs
+    /// (image and text, before their gates) under <paramref name="layer"/>; a reusing step adds the stored ones through
+    /// this step's gates and runs neither attention nor MLP.</param>
     public void Forward(Tensor image, Tensor text, Tensor siluTemb, FluxRotaryTable rope,
-        SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null)
+        SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null, BlockOutputCache? outputs = null)
     {
         IBackend be = image.Backend;
+        if (outputs is { Reusing: true })
+        {
+            ReuseOutputs(image, text, siluTemb, outputs, layer);
+            return;
+        }
         var (mod, normedImage, _) = _norm1.Forward(image, siluTemb);
         var (cmod, normedText, _) = _norm1Context.Forward(text, siluTemb);
 
@@ -56,10 +65,36 @@ public sealed class FluxTransformerBlock
 
         be.AddGatedInPlace(image, attnImage, mod[AdaLayerNormZero.GateMsa]);
         Tensor ffIn = be.LayerNormModulate(image, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(image, SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
+        Tensor ffImage = SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward);
+        be.AddGatedInPlace(image, ffImage, mod[AdaLayerNormZero.GateMlp]);
 
         be.AddGatedInPlace(text, attnText, cmod[AdaLayerNormZero.GateMsa]);
         Tensor ctxIn = be.LayerNormModulate(text, 1e-6f, cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(text, _ffContext.Forward(ctxIn), cmod[AdaLayerNormZero.GateMlp]);
+        Tensor ffText = _ffContext.Forward(ctxIn);
+        be.AddGatedInPlace(text, ffText, cmod[AdaLayerNormZero.GateMlp]);
+
+        if (outputs is null) return;
+        outputs.Store(layer, ForaAttention, attnImage);
+        outputs.Store(layer, ForaFeedForward, ffImage);
+        outputs.Store(layer, ForaAttentionContext, attnText);
+        outputs.Store(layer, ForaFeedForwardContext, ffText);
+    }
+
+    // FORA's cached outputs of this block (pre-gate), image and text stream.
+    private const string ForaAttention = "fora_attn", ForaFeedForward = "fora_ff",
+        ForaAttentionContext = "fora_attn_context", ForaFeedForwardContext = "fora_ff_context";
+
+    /// <summary>
+    /// FORA's reusing step (official <c>x = x + gate_msa·cache_attn; x = x + gate_mlp·cache_mlp</c>): only the adaLN
+    /// modulation runs, so the gates follow this step's timestep while attention and MLP outputs come from the cache.
+    /// </summary>
+    private void ReuseOutputs(Tensor image, Tensor text, Tensor siluTemb, BlockOutputCache outputs, int layer)
+    {
+        IBackend be = image.Backend;
+        Modulation mod = _norm1.Chunks(siluTemb), cmod = _norm1Context.Chunks(siluTemb);
+        be.AddGatedInPlace(image, outputs.Get(layer, ForaAttention), mod[AdaLayerNormZero.GateMsa]);
+        be.AddGatedInPlace(image, outputs.Get(layer, ForaFeedForward), mod[AdaLayerNormZero.GateMlp]);
+        be.AddGatedInPlace(text, outputs.Get(layer, ForaAttentionContext), cmod[AdaLayerNormZero.GateMsa]);
+        be.AddGatedInPlace(text, outputs.Get(layer, ForaFeedForwardContext), cmod[AdaLayerNormZero.GateMlp]);
     }
 }

@@ -35,4 +35,7 @@ public sealed class AdaLayerNormZero
         Tensor ln = be.LayerNorm(x, 1e-6f);
         return (mod, be.Modulate(ln, mod[ScaleMsa], mod[ShiftMsa]), be.Modulate(ln, mod[ScaleMsa2], mod[ShiftMsa2]));
     }
+
+    /// <summary>The modulation chunks alone (no LayerNorm of the input): what a block that reuses cached outputs needs.</summary>
+    public Modulation Chunks(Tensor siluTemb) => new(_linear.Forward(siluTemb), _chunks);
 }

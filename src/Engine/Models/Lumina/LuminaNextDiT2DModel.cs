@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
@@ -100,21 +101,63 @@ public sealed class LuminaNextDiT2DModel
         if (baseSequenceLength is int b && b < 2)
             throw new ModelInputException("base_sequence_length",
                 $"base_sequence_length {b} is not a valid logarithm base; it must be at least 2 (or absent to turn proportional attention off).");
-        IBackend be = hiddenStates.Backend;
-        int height = hiddenStates.Shape[2], width = hiddenStates.Shape[3];
+        LuminaEmbeddedStep step = EmbedValidated(hiddenStates, timestep, encoderHiddenStates, encoderMask, imageRotaryEmb, baseSequenceLength);
+        return Output(RunBlocks(step, sparse), step);
+    }
 
+    /// <summary>
+    /// The forward's embeddings (the part before the first layer): patch embedding, the RoPE rows, temb from the timestep
+    /// and the caption, SiLU(temb). The caching policies need them on their own: they decide what the layers compute.
+    /// Inputs as <see cref="Forward(Tensor, Tensor, Tensor, Tensor, LuminaRotaryTable, int?, SparseForward?)"/>.
+    /// </summary>
+    public LuminaEmbeddedStep Embed(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderMask,
+        LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength)
+    {
+        ValidateInputs(hiddenStates, timestep, encoderHiddenStates, encoderMask);
+        if (imageRotaryEmb.HeadDim != Config.HeadDim)
+            throw new ModelInputException("image_rotary_emb",
+                $"The RoPE table is for head_dim {imageRotaryEmb.HeadDim}; this model's head_dim is {Config.HeadDim}.");
+        if (baseSequenceLength is int b && b < 2)
+            throw new ModelInputException("base_sequence_length",
+                $"base_sequence_length {b} is not a valid logarithm base; it must be at least 2 (or absent to turn proportional attention off).");
+        return EmbedValidated(hiddenStates, timestep, encoderHiddenStates, encoderMask, imageRotaryEmb, baseSequenceLength);
+    }
+
+    private LuminaEmbeddedStep EmbedValidated(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderMask,
+        LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength)
+    {
+        IBackend be = hiddenStates.Backend;
         Tensor x = _patchEmbedder.Forward(hiddenStates);
         LuminaRotary rotary = Upload(be, imageRotaryEmb, hiddenStates);
-
         Tensor temb = _timeCaptionEmbed.Forward(timestep, encoderHiddenStates, encoderMask);
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
+        return new LuminaEmbeddedStep(x, rotary, encoderHiddenStates, encoderMask, siluTemb, baseSequenceLength,
+            hiddenStates.Shape[2], hiddenStates.Shape[3]);
+    }
 
-        for (int i = 0; i < _layers.Length; i++)
+    /// <summary>Layer 0's modulated input RMSNorm(x)·(1 + scale_msa), without running the layer.</summary>
+    public Tensor FirstBlockModulatedInput(LuminaEmbeddedStep step) => _layers[0].ModulatedInput(step.Image, step.SiluTemb);
+
+    /// <summary>
+    /// Layers <paramref name="firstBlock"/> up to (not including) <paramref name="lastBlock"/> (default: every layer),
+    /// updating <see cref="LuminaEmbeddedStep.Image"/> in place; returns it. With <paramref name="outputs"/> (FORA,
+    /// TaylorSeer) each layer stores or reuses its attention and FFN outputs.
+    /// </summary>
+    public Tensor RunBlocks(LuminaEmbeddedStep step, SparseForward? sparse = null, BlockOutputCache? outputs = null, int firstBlock = 0,
+        int? lastBlock = null)
+    {
+        IBackend be = step.Image.Backend;
+        for (int i = firstBlock; i < (lastBlock ?? _layers.Length); i++)
             using (be.Range($"layer {i}"))
-                _layers[i].Forward(x, rotary, encoderHiddenStates, encoderMask, siluTemb, baseSequenceLength, sparse, i);
+                _layers[i].Forward(step.Image, step.Rotary, step.Captions, step.CaptionMask, step.SiluTemb, step.BaseSequenceLength, sparse, i, outputs);
+        return step.Image;
+    }
 
-        Tensor y = _normOut.Forward(x, siluTemb);
-        return be.Unpatchify(y, Config.OutChannels, height, width, Config.PatchSize, PatchLayout.ChannelMinor);
+    /// <summary><c>norm_out</c> (and its projection) unpatchified: the model output [B, out_channels, H, W], with this step's temb.</summary>
+    public Tensor Output(Tensor image, LuminaEmbeddedStep step)
+    {
+        Tensor y = _normOut.Forward(image, step.SiluTemb);
+        return image.Backend.Unpatchify(y, Config.OutChannels, step.Height, step.Width, Config.PatchSize, PatchLayout.ChannelMinor);
     }
 
     /// <summary>

@@ -1,4 +1,6 @@
+using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers.Configs;
@@ -67,10 +69,20 @@ public sealed class LuminaNextDiTBlock
     /// gate and <c>to_out</c> stay dense, so stale background rows meet the current step's norms and gates. With
     /// <see cref="SparseForward.SparseFeedForward"/> off only attn1 is sparse: the FFN runs on every token and has no cache.</param>
     /// <param name="layer">This layer's index (cache and capture-layer key).</param>
+    /// <param name="outputs">FORA / TaylorSeer cache (null without them): a computing step stores the attention branch
+    /// norm2(to_out(…)) and the FFN branch ffn_norm2(ffn(…)) (before their tanh gates); a reusing step adds what the
+    /// cache gives back through this step's gates and runs neither attention nor FFN.</param>
     public void Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength,
-        SparseForward? sparse = null, int layer = 0)
+        SparseForward? sparse = null, int layer = 0, BlockOutputCache? outputs = null)
     {
         IBackend be = x.Backend;
+        if (outputs is { Reusing: true })
+        {
+            Modulation m = _norm1.Chunks(siluTemb);
+            be.AddGatedInPlace(x, outputs.Get(layer, ForaAttention), be.Activate(m[LuminaRMSNormZero.GateMsa], Activation.Tanh));
+            be.AddGatedInPlace(x, outputs.Get(layer, ForaFeedForward), be.Activate(m[LuminaRMSNormZero.GateMlp], Activation.Tanh));
+            return;
+        }
         int batch = x.Shape[0], n = x.Shape[1];
         var (mod, normed) = _norm1.Forward(x, siluTemb);
 
@@ -85,12 +97,21 @@ public sealed class LuminaNextDiTBlock
 
         Tensor mixed = be.Add(selfAttn, be.Multiply(crossAttn, _crossGate));
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
-        be.AddGatedInPlace(x, be.RmsNorm(projected, _eps, _norm2), be.Activate(mod[LuminaRMSNormZero.GateMsa], Activation.Tanh));
+        Tensor attnOut = be.RmsNorm(projected, _eps, _norm2);
+        be.AddGatedInPlace(x, attnOut, be.Activate(mod[LuminaRMSNormZero.GateMsa], Activation.Tanh));
 
         Tensor ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
         Tensor ffnOut = be.RmsNorm(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _eps, _ffnNorm2);
         be.AddGatedInPlace(x, ffnOut, be.Activate(mod[LuminaRMSNormZero.GateMlp], Activation.Tanh));
+        outputs?.Store(layer, ForaAttention, attnOut);
+        outputs?.Store(layer, ForaFeedForward, ffnOut);
     }
+
+    /// <summary>norm1(x, temb)'s RMSNorm(x)·(1 + scale_msa): the modulated input of this layer's attention.</summary>
+    public Tensor ModulatedInput(Tensor x, Tensor siluTemb) => _norm1.Forward(x, siluTemb).Normed;
+
+    // FORA's / TaylorSeer's cached outputs of this layer (pre-gate).
+    private const string ForaAttention = "fora_attn", ForaFeedForward = "fora_ff";
 
     /// <summary>
     /// attn1: every token's query over every token's keys/values, or on a sparse step the focus tokens' queries

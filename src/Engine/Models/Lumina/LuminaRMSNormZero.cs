@@ -32,4 +32,7 @@ public sealed class LuminaRMSNormZero
         IBackend be = x.Backend;
         return (mod, be.RmsNormModulate(x, _eps, _normWeight, mod[ScaleMsa], shift: null)); // one pass (issue 16)
     }
+
+    /// <summary>The modulation chunks alone (no RMSNorm of the input): what a layer that reuses cached outputs needs.</summary>
+    public Modulation Chunks(Tensor siluTemb) => new(_linear.Forward(siluTemb), 4);
 }

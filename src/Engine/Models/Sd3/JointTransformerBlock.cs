@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
@@ -44,9 +45,13 @@ public sealed class JointTransformerBlock
     /// stream's attention queries and MLP run on focus tokens only (the MLP on every token when
     /// <see cref="SparseForward.SparseFeedForward"/> is off); the text stream always runs in full.</param>
     /// <param name="layer">This block's index (cache and capture-layer key).</param>
-    public Tensor? Forward(Tensor x, Tensor context, Tensor siluTemb, SparseForward? sparse = null, int layer = 0)
+    /// <param name="outputs">FORA's cache (null without FORA): a computing step stores this block's attention, second
+    /// attention (dual-attention blocks) and MLP outputs of the image stream and the attention and MLP outputs of the text
+    /// stream (before their gates); a reusing step adds the stored ones through this step's gates.</param>
+    public Tensor? Forward(Tensor x, Tensor context, Tensor siluTemb, SparseForward? sparse = null, int layer = 0, BlockOutputCache? outputs = null)
     {
         IBackend be = x.Backend;
+        if (outputs is { Reusing: true }) return ReuseOutputs(x, context, siluTemb, outputs, layer);
         var (mod, normed, normed2) = _norm1.Forward(x, siluTemb);
         Modulation? cmod = null;
         Tensor normedContext;
@@ -61,18 +66,50 @@ public sealed class JointTransformerBlock
 
         var (attnImage, attnText) = _attn.Forward(normed, normedContext, sparse, layer, "attn");
         be.AddGatedInPlace(x, attnImage, mod[AdaLayerNormZero.GateMsa]);
+        outputs?.Store(layer, ForaAttention, attnImage);
         if (_attn2 is not null)
         {
             var (attn2, _) = _attn2.Forward(normed2!, null, sparse, layer, "attn2");
             be.AddGatedInPlace(x, attn2, mod[AdaLayerNormZero.GateMsa2]);
+            outputs?.Store(layer, ForaAttention2, attn2);
         }
         Tensor ffIn = be.LayerNormModulate(x, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(x, SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward), mod[AdaLayerNormZero.GateMlp]);
+        Tensor ff = SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffIn, _ff.Forward);
+        be.AddGatedInPlace(x, ff, mod[AdaLayerNormZero.GateMlp]);
+        outputs?.Store(layer, ForaFeedForward, ff);
 
         if (ContextPreOnly) return null;
         be.AddGatedInPlace(context, attnText!, cmod![AdaLayerNormZero.GateMsa]);
         Tensor ctxIn = be.LayerNormModulate(context, 1e-6f, cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]);
-        be.AddGatedInPlace(context, _ffContext!.Forward(ctxIn), cmod[AdaLayerNormZero.GateMlp]);
+        Tensor ffContext = _ffContext!.Forward(ctxIn);
+        be.AddGatedInPlace(context, ffContext, cmod[AdaLayerNormZero.GateMlp]);
+        outputs?.Store(layer, ForaAttentionContext, attnText!);
+        outputs?.Store(layer, ForaFeedForwardContext, ffContext);
+        return context;
+    }
+
+    /// <summary><c>norm1(x, temb)[0]</c>: LayerNorm(x)·(1 + scale_msa) + shift_msa, the image input of this block's attention.</summary>
+    public Tensor ModulatedImageInput(Tensor x, Tensor siluTemb) => _norm1.Forward(x, siluTemb).Normed;
+
+    // FORA's cached outputs of this block (pre-gate).
+    private const string ForaAttention = "fora_attn", ForaAttention2 = "fora_attn2", ForaFeedForward = "fora_ff",
+        ForaAttentionContext = "fora_attn_context", ForaFeedForwardContext = "fora_ff_context";
+
+    /// <summary>
+    /// FORA's reusing step (official <c>x = x + gate_msa·cache_attn; x = x + gate_mlp·cache_mlp</c>): only the adaLN
+    /// modulation runs. A context_pre_only block's text stream ends here, as in the computing step.
+    /// </summary>
+    private Tensor? ReuseOutputs(Tensor x, Tensor context, Tensor siluTemb, BlockOutputCache outputs, int layer)
+    {
+        IBackend be = x.Backend;
+        Modulation mod = _norm1.Chunks(siluTemb);
+        be.AddGatedInPlace(x, outputs.Get(layer, ForaAttention), mod[AdaLayerNormZero.GateMsa]);
+        if (_attn2 is not null) be.AddGatedInPlace(x, outputs.Get(layer, ForaAttention2), mod[AdaLayerNormZero.GateMsa2]);
+        be.AddGatedInPlace(x, outputs.Get(layer, ForaFeedForward), mod[AdaLayerNormZero.GateMlp]);
+        if (ContextPreOnly) return null;
+        Modulation cmod = _norm1Context!.Chunks(siluTemb);
+        be.AddGatedInPlace(context, outputs.Get(layer, ForaAttentionContext), cmod[AdaLayerNormZero.GateMsa]);
+        be.AddGatedInPlace(context, outputs.Get(layer, ForaFeedForwardContext), cmod[AdaLayerNormZero.GateMlp]);
         return context;
     }
 }

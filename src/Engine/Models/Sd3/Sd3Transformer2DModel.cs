@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
@@ -52,23 +53,58 @@ public sealed class Sd3Transformer2DModel
     /// <returns>Velocity prediction [B, out_channels, H, W].</returns>
     public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep, SparseForward? sparse = null)
     {
+        Sd3EmbeddedStep step = Embed(hiddenStates, encoderHiddenStates, pooledProjections, timestep);
+        return Output(RunBlocks(step, sparse), step);
+    }
+
+    /// <summary>
+    /// The forward's embeddings (the part before the first joint block): patch embedding with positions, temb =
+    /// timestep MLP + pooled-text MLP and SiLU(temb), <c>context_embedder</c> on the text. The caching policies need them
+    /// on their own: they decide from them what the blocks compute.
+    /// </summary>
+    public Sd3EmbeddedStep Embed(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep)
+    {
         ValidateInputs(hiddenStates, encoderHiddenStates, pooledProjections, timestep);
         IBackend be = hiddenStates.Backend;
-        int height = hiddenStates.Shape[2], width = hiddenStates.Shape[3];
-
         Tensor x = _posEmbed.Forward(hiddenStates);
         Tensor temb = be.Add(
             _timestepEmbedder.Forward(be.TimestepEmbedding(timestep, 256, flipSinToCos: true, downscaleFreqShift: 0)),
             _textEmbedder.Forward(pooledProjections));
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
-        Tensor? context = _contextEmbedder.Forward(encoderHiddenStates);
+        Tensor context = _contextEmbedder.Forward(encoderHiddenStates);
+        return new Sd3EmbeddedStep(x, context, siluTemb, hiddenStates.Shape[2], hiddenStates.Shape[3]);
+    }
 
-        for (int i = 0; i < _blocks.Length; i++)
+    /// <summary>Joint block 0's timestep-modulated image input (norm1(x, temb)[0]), without running the block.</summary>
+    public Tensor FirstBlockModulatedInput(Sd3EmbeddedStep step) => _blocks[0].ModulatedImageInput(step.Image, step.SiluTemb);
+
+    /// <summary>Joint block 0 alone (FBCache's signal is its residual); <see cref="RunBlocks"/> from block 1 continues.</summary>
+    public void RunFirstBlock(Sd3EmbeddedStep step)
+    {
+        IBackend be = step.Image.Backend;
+        using (be.Range("joint_block 0"))
+            step.Context = _blocks[0].Forward(step.Image, step.Context!, step.SiluTemb, layer: 0);
+    }
+
+    /// <summary>
+    /// The joint blocks from <paramref name="firstBlock"/> on, updating <see cref="Sd3EmbeddedStep.Image"/> in place;
+    /// returns it. With <paramref name="outputs"/> (FORA) each block stores or reuses its attention and MLP outputs.
+    /// </summary>
+    /// <param name="sparse">AccelAes state of this forward (capture, cache fill, sparse); null for a plain forward.</param>
+    public Tensor RunBlocks(Sd3EmbeddedStep step, SparseForward? sparse = null, BlockOutputCache? outputs = null, int firstBlock = 0)
+    {
+        IBackend be = step.Image.Backend;
+        for (int i = firstBlock; i < _blocks.Length; i++)
             using (be.Range($"joint_block {i}"))
-                context = _blocks[i].Forward(x, context!, siluTemb, sparse, i);
+                step.Context = _blocks[i].Forward(step.Image, step.Context!, step.SiluTemb, sparse, i, outputs);
+        return step.Image;
+    }
 
-        Tensor y = _projOut.Forward(_normOut.Forward(x, siluTemb));
-        return be.Unpatchify(y, Config.OutChannels, height, width, Config.PatchSize, PatchLayout.ChannelMinor);
+    /// <summary><c>proj_out(norm_out(x, temb))</c> unpatchified: the velocity [B, out_channels, H, W], with this step's temb.</summary>
+    public Tensor Output(Tensor image, Sd3EmbeddedStep step)
+    {
+        Tensor y = _projOut.Forward(_normOut.Forward(image, step.SiluTemb));
+        return image.Backend.Unpatchify(y, Config.OutChannels, step.Height, step.Width, Config.PatchSize, PatchLayout.ChannelMinor);
     }
 
     private void ValidateInputs(Tensor hidden, Tensor context, Tensor pooled, Tensor timestep)

@@ -1,0 +1,34 @@
+using AccelAes.Engine.Acceleration.Fora;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Acceleration.Policies;
+
+/// <summary>
+/// One step's transformer forward with its embeddings done and its blocks pending, split where the caching policies
+/// act: block 0 alone, the blocks after it, every block (optionally through FORA's output cache), and the output layer.
+/// Each backbone's model provides it; a policy never sees the model itself. The block methods update <see cref="Image"/>
+/// (and the backbone's text stream) in place, and each forward runs its blocks once.
+/// </summary>
+public interface ISplitForward
+{
+    /// <summary>The image tokens entering the next block [B, N, D] (the embedder's output before any block ran).</summary>
+    Tensor Image { get; }
+
+    /// <summary>Block 0's timestep-modulated image input (TeaCache's signal), without running the block.</summary>
+    Tensor FirstBlockModulatedInput();
+
+    /// <summary>Block 0 alone (FBCache's signal is its residual).</summary>
+    void RunFirstBlock();
+
+    /// <summary>Every block after block 0; returns the image tokens after the last block.</summary>
+    Tensor RunBlocksAfterFirst();
+
+    /// <summary>Every block; returns the image tokens after the last block.</summary>
+    Tensor RunBlocks();
+
+    /// <summary>Every block under FORA (compute and store, or reuse through this step's gates: <see cref="BlockOutputCache"/>).</summary>
+    Tensor RunBlocks(BlockOutputCache outputs);
+
+    /// <summary>The velocity from image tokens after the last block (norm_out, proj_out and any unpatchify, with this step's temb).</summary>
+    Tensor Output(Tensor image);
+}

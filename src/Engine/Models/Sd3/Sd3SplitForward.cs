@@ -1,0 +1,23 @@
+using AccelAes.Engine.Acceleration.Fora;
+using AccelAes.Engine.Acceleration.Policies;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Models.Sd3;
+
+/// <summary>One SD3 forward after <see cref="Sd3Transformer2DModel.Embed"/>, split for the caching policies.</summary>
+public sealed class Sd3SplitForward(Sd3Transformer2DModel model, Sd3EmbeddedStep embedded) : ISplitForward
+{
+    public Tensor Image => embedded.Image;
+
+    public Tensor FirstBlockModulatedInput() => model.FirstBlockModulatedInput(embedded);
+
+    public void RunFirstBlock() => model.RunFirstBlock(embedded);
+
+    public Tensor RunBlocksAfterFirst() => model.RunBlocks(embedded, firstBlock: 1);
+
+    public Tensor RunBlocks() => model.RunBlocks(embedded);
+
+    public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocks(embedded, outputs: outputs);
+
+    public Tensor Output(Tensor image) => model.Output(image, embedded);
+}

@@ -1,0 +1,28 @@
+using System.Globalization;
+using AccelAes.Engine.Acceleration;
+
+namespace AccelAes.Cli.Commands;
+
+/// <summary>
+/// One line for a run under a caching policy (TeaCache, FBCache, FORA, TaylorSeer): the policy with its knob, the schedule it
+/// executed in letters, and what F and X meant for that policy.
+/// </summary>
+internal static class CachePolicySummary
+{
+    public static string Executed(AccelerationOptions options, StepSchedule executed)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string name = AccelerationOptions.PresetName(options.Preset);
+        var (knob, reused) = options.Preset switch
+        {
+            AccelerationPreset.TeaCache => ($"rel_l1_thresh {options.RelL1Threshold.ToString("R", inv)}", "cached residual reused"),
+            AccelerationPreset.FbCache => ($"residual_diff_threshold {options.ResidualDiffThreshold.ToString("R", inv)}",
+                "block 0 run, the remaining blocks' cached residual reused"),
+            AccelerationPreset.Fora => ($"interval {options.Interval.ToString(inv)}", "each block's cached attention and MLP outputs reused"),
+            AccelerationPreset.TaylorSeer => ($"interval {options.Interval.ToString(inv)}, max_order {options.TaylorOrder.ToString(inv)}, warmup {options.Warmup.ToString(inv)}",
+                "each block's attention and MLP outputs forecast by Taylor expansion"),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Preset, "not a caching policy"),
+        };
+        return $"{name} ({knob}) schedule {executed.ToLetters()} (F computed, X {reused})";
+    }
+}
