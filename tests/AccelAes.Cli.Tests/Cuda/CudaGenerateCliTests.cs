@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Interop;
 using BigGustave;
@@ -62,6 +63,50 @@ public class CudaGenerateCliTests(CliCache cache, ITestOutputHelper output) : IC
         int max = diffs.Max();
         output.WriteLine($"CUDA vs CPU: mean |Δ| {mean:F3} levels, max |Δ| {max}, {diffs.Count(d => d > 4)} of {diffs.Length} channels off by more than 4");
         Assert.True(mean < 2.0, $"mean |Δ| {mean:F3} levels between the CUDA and the CPU image");
+        Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 100, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
+    }
+
+    /// <summary>
+    /// The caching policies on the CUDA backend, one backbone each: their executed schedule is the CPU's (static ones by
+    /// construction; FBCache at a threshold no difference reaches, so bf16 cannot flip a decision) and their image the
+    /// CPU's up to bf16 rounding.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("flux", "fbcache", "residual_diff_threshold=1000", "FXXXXXXX")]
+    [InlineData("sd3", "fora", "interval=3", "FFXXFXXF")]
+    [InlineData("lumina-next", "taylorseer", "interval=3", null)]
+    public void Caching_policies_on_the_cuda_backend_run_the_cpu_schedule_and_image(string arch, string accel, string knob, string? schedule)
+    {
+        var detection = CudaDevice.Detect();
+        var nvrtc = NativeLibraries.Load(CudaLibrary.Nvrtc);
+        CudaTests.SkipUnless(detection.IsAvailable && nvrtc.IsLoaded,
+            detection.IsAvailable ? "no NVRTC: " + nvrtc.Describe() : $"no GPU: {detection.Reason}");
+
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny(arch, dir);
+        var environment = new Dictionary<string, string>(cache.Environment);
+        if (Environment.GetEnvironmentVariable("ACCELAES_CUDA_LIB_DIR") is { Length: > 0 } lib)
+            environment["ACCELAES_CUDA_LIB_DIR"] = lib;
+        string[] settings = ["--model", model, "--prompt", "a red cube", "--seed", "5", "--steps", "8", "--width", "32", "--height", "32",
+            "--accel", accel, "--set", knob];
+        string gpuImage = dir.File("cuda.png"), cpuImage = dir.File("cpu.png");
+        var gpu = CliRunner.Run(environment, ["generate", "--backend", "cuda", "--out", gpuImage, .. settings]);
+        output.WriteLine(gpu.All);
+        Assert.True(gpu.ExitCode == 0, gpu.All);
+        var cpu = CliRunner.Run(environment, ["generate", "--backend", "cpu", "--out", cpuImage, .. settings]);
+        Assert.True(cpu.ExitCode == 0, cpu.All);
+
+        string gpuSchedule = PngText.Read(File.ReadAllBytes(gpuImage))["schedule"];
+        Assert.Equal(PngText.Read(File.ReadAllBytes(cpuImage))["schedule"], gpuSchedule);
+        string letters = StepSchedule.FromJson(gpuSchedule).ToLetters();
+        Assert.Contains('X', letters); // the policy reused something
+        if (schedule is not null) Assert.Equal(schedule, letters);
+
+        byte[] a = Pixels(gpuImage), b = Pixels(cpuImage);
+        Assert.Contains(a, v => v != a[0]);
+        var diffs = a.Zip(b, (x, y) => Math.Abs(x - y)).ToArray();
+        output.WriteLine($"{accel} on {arch}, CUDA vs CPU: mean |Δ| {diffs.Average():F3} levels, max |Δ| {diffs.Max()}");
+        Assert.True(diffs.Average() < 2.0, $"mean |Δ| {diffs.Average():F3} levels between the CUDA and the CPU image");
         Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 100, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
     }
 }
