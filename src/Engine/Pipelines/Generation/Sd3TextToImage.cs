@@ -48,6 +48,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         _hasT5 = folder.HasComponent("text_encoder_3");
         if (_hasT5)
         {
+            _ = folder.Component("text_encoder_3"); // its folder checked now, even when the encoders load per generation
             _parts.Add("text_encoder_3", textEncoder: true, () => Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model);
             _tokenizer3 = GenerationSupport.LoadTokenizer(folder, "tokenizer_3");
         }
