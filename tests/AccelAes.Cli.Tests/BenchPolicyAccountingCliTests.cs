@@ -112,4 +112,16 @@ public class BenchPolicyAccountingCliTests
         Assert.NotEqual(0, sd3.ExitCode);
         Assert.Contains("FLUX only", CliCache.Flat(sd3.All));
     }
+
+    [Fact]
+    public void Policies_and_their_options_are_refused_where_nothing_would_count_them()
+    {
+        var timed = CliRunner.Run("bench", "--arch", "flux-dev", "--layers", "1", "--resolution", "64", "--accel", "fora");
+        Assert.NotEqual(0, timed.ExitCode);
+        Assert.Contains("add --accounting to count a caching policy's steps", CliCache.Flat(timed.All));
+        var knobOnStepCache = CliRunner.Run("bench", "--arch", "sd3-medium", "--resolution", "256", "--accel", "stepcache", "--accounting",
+            "--set", "interval=2");
+        Assert.NotEqual(0, knobOnStepCache.ExitCode);
+        Assert.Contains("--set tunes a caching policy's knobs here", CliCache.Flat(knobOnStepCache.All));
+    }
 }
