@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.Policies;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Lumina;
@@ -17,9 +18,12 @@ namespace AccelAes.Engine.Benchmarks;
 public sealed class BenchModel
 {
     private readonly Func<SparseForward?, Tensor> _forward;
+    private readonly Func<ISplitForward> _split;
 
-    private BenchModel(RealConfig config, int imageTokens, int batch, Tensor latentShapeProbe, Func<SparseForward?, Tensor> forward)
+    private BenchModel(RealConfig config, int imageTokens, int batch, Tensor latentShapeProbe, Func<SparseForward?, Tensor> forward,
+        Func<ISplitForward> split)
     {
+        _split = split;
         Config = config;
         ImageTokens = imageTokens;
         Batch = batch;
@@ -44,6 +48,12 @@ public sealed class BenchModel
         return _forward(sparse);
     }
 
+    /// <summary>
+    /// One step's embeddings run and its blocks pending, as the pipelines hand a step to a caching policy
+    /// (<c>PredictWithCachePolicy</c>): the same inputs as <see cref="Forward"/>.
+    /// </summary>
+    public ISplitForward SplitStep() => _split();
+
     /// <summary>Builds <paramref name="config"/>'s transformer from <paramref name="weights"/> on <paramref name="backend"/>.</summary>
     /// <param name="resolution">Image side in pixels; must give a latent grid divisible by the patch size.</param>
     public static BenchModel Build(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch)
@@ -64,7 +74,8 @@ public sealed class BenchModel
             var model = new Sd3Transformer2DModel(reader, sd3);
             Tensor x = F(1, batch, sd3.InChannels, latent, latent), ctx = F(2, batch, text, sd3.JointAttentionDim), pooled = F(3, batch, sd3.PooledProjectionDim);
             Tensor t = backend.Upload(Repeat(500f), new Shape(batch));
-            return new BenchModel(config, n, batch, x, s => model.Forward(x, ctx, pooled, t, s));
+            return new BenchModel(config, n, batch, x, s => model.Forward(x, ctx, pooled, t, s),
+                () => new Sd3SplitForward(model, model.Embed(x, ctx, pooled, t)));
         }
         if (config.Lumina is { } lumina)
         {
@@ -76,7 +87,8 @@ public sealed class BenchModel
             // the host every call, which no sampling step does and no CUDA graph can).
             var scaling = LuminaResolutionScaling.ForPipeline(lumina, latent, latent, 0.5f);
             var table = model.RotaryTableFor(x, scaling);
-            return new BenchModel(config, n, batch, x, s => model.Forward(x, t, ctx, mask, table, scaling.BaseSequenceLength, s));
+            return new BenchModel(config, n, batch, x, s => model.Forward(x, t, ctx, mask, table, scaling.BaseSequenceLength, s),
+                () => new LuminaSplitForward(model, model.Embed(x, t, ctx, mask, table, scaling.BaseSequenceLength)));
         }
         var flux = config.Flux!;
         var fluxModel = new FluxTransformer2DModel(reader, flux);
@@ -85,7 +97,8 @@ public sealed class BenchModel
         Tensor? guidance = flux.GuidanceEmbeds ? backend.Upload(Repeat(3.5f), new Shape(batch)) : null;
         // The rotary table built once, as FluxDenoiser builds it (the ids overload reads the ids back every call).
         var rope = FluxLatentPacking.RotaryTable(fluxModel, backend, text, grid, grid);
-        return new BenchModel(config, n, batch, hidden, s => fluxModel.Forward(hidden, enc, pool, ts, guidance, rope, s));
+        return new BenchModel(config, n, batch, hidden, s => fluxModel.Forward(hidden, enc, pool, ts, guidance, rope, s),
+            () => new FluxSplitForward(fluxModel, fluxModel.Embed(hidden, enc, pool, ts, guidance, rope), rope));
     }
 
     /// <summary>A synthetic focus set: <paramref name="fraction"/> of the image tokens, drawn uniformly (seeded).</summary>

@@ -60,13 +60,26 @@ internal static class AccountingReports
             Ui.Show(mix);
             foreach (var k in r.StepKinds)
                 Ui.Info($"{k.Kind}: {k.Note}");
+            if (r.MixDecidedAtRunTime)
+            {
+                Ui.Info($"{r.Accel} decides each step at run time from its threshold: the mix is not known before a run, so only each kind's cost " +
+                        "is reported (the steps column is 0). Give --schedule LETTERS (a run's executed schedule, F computed, X reused) for the mix.");
+                return;
+            }
+            if (r.Schedule is not null) Ui.Info($"{r.Accel} schedule of {r.Steps} steps: {r.Schedule}");
             var all = r.MixTotal;
             Ui.Info($"{r.Accel} mix of {r.Steps} steps, per step on average: {Gb(all.MemoryBoundBytes / (double)r.Steps)} memory-bound, " +
                     $"{(all.Launches / (double)r.Steps).ToString("F0", Inv)} launches, {Tf((all.GemmFlops + all.AttentionFlops) / r.Steps)}");
+            Ui.Info("speed-up bound against dense (dense floor / mix floor per step): " + string.Join(", ",
+                RooflineCards.All.Select(card => $"{card.Name} {SpeedupBound(r, card).ToString("F2", Inv)}×")));
             if (r.FocusFraction is double focus)
                 Ui.Info($"sparse steps use a synthetic focus set: {focus.ToString("P0", Inv)} of the image tokens drawn at random (no real AesMask)");
         }
     }
+
+    /// <summary>How much faster than dense the mix can be on <paramref name="card"/>: the dense step's roofline floor over the mix's per step.</summary>
+    private static double SpeedupBound(AccountingResult r, RooflineCard card) =>
+        card.Floor(r.DenseStep).Milliseconds / (card.Floor(r.MixTotal).Milliseconds / r.Steps);
 
     private static string Ms(double ms) => ms.ToString("F2", Inv) + " ms";
 
@@ -169,7 +182,19 @@ internal static class AccountingReports
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        if (r.Schedule is not null) w.WriteString("schedule", r.Schedule);
+        w.WriteBoolean("mix_decided_at_run_time", r.MixDecidedAtRunTime);
+        if (r.MixDecidedAtRunTime)
+        {
+            w.WriteNull("mix_per_step");
+            w.WriteEndObject();
+            return;
+        }
         var all = r.MixTotal;
+        w.WriteStartObject("speedup_bound");
+        foreach (var card in RooflineCards.All)
+            JsonFiles.Number(w, card.Name, SpeedupBound(r, card));
+        w.WriteEndObject();
         w.WriteStartObject("mix_per_step");
         JsonFiles.Number(w, "gemm_flops", all.GemmFlops / r.Steps);
         JsonFiles.Number(w, "attention_flops", all.AttentionFlops / r.Steps);

@@ -46,8 +46,19 @@ internal static class BenchCommand
         var layers = new Option<int?>("--layers") { Description = "Keep only the first N transformer blocks (smoke runs on the CPU)." };
         var resolution = new Option<int>("--resolution") { Description = "Image side in pixels.", DefaultValueFactory = _ => 1024 };
         var batch = new Option<int?>("--batch") { Description = "Batch of the forward (default: 2 for CFG backbones, 1 for FLUX)." };
-        var accel = new Option<string>("--accel") { Description = "Step mix to compare with dense: none, stepcache, accelaes.", DefaultValueFactory = _ => "none" };
-        accel.AcceptOnlyFromAmong("none", "stepcache", "accelaes");
+        var accel = new Option<string>("--accel")
+        {
+            Description = "Step mix to compare with dense: none, stepcache, accelaes; with --accounting also the caching policies teacache, fbcache, fora, taylorseer.",
+            DefaultValueFactory = _ => "none",
+        };
+        accel.AcceptOnlyFromAmong("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer");
+        var overrides = AccelerationOptionsCli.Overrides();
+        overrides.Description = "With --accounting and a caching policy: override one of its knobs, knob=value (repeatable), e.g. interval=2 for fora.";
+        var schedule = new Option<string?>("--schedule")
+        {
+            Description = "With --accounting and a dynamic policy (teacache, fbcache): the executed mix, one letter per step, F computed, X reused " +
+                          "(as a run record reports it). Without it the mix is decided at run time and only each step kind's cost is reported.",
+        };
         var steps = new Option<int?>("--steps") { Description = "Steps of the mix (default: the model's pipeline default: 4 for FLUX.1-schnell, else the preset's)." };
         var op = new Option<string?>("--op") { Description = "Micro-benchmark: gemm (M = N = K) or attention (bf16, 4096/4608 tokens, head dims 64/72/128)." };
         var sizes = new Option<int[]>("--sizes") { Description = "GEMM sizes for --op gemm (default: 1024..8192 on a GPU, 256..1024 on the CPU).", AllowMultipleArgumentsPerToken = true };
@@ -62,7 +73,7 @@ internal static class BenchCommand
         var backend = CommonOptions.Backend();
         var command = new Command("bench", "Benchmarks: real model configs (--arch, --model), micro-benchmarks (--op), checkpoint reads (--read), sparse-forward cost (--sparse-cost).")
         {
-            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, steps, op, sizes, skipPeak, accounting, json, device, backend,
+            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, overrides, schedule, steps, op, sizes, skipPeak, accounting, json, device, backend,
         };
         command.SetAction(parse =>
         {
@@ -94,10 +105,17 @@ internal static class BenchCommand
             if (archName is not null && modelDir is not null)
                 throw new AccelAesException("--arch and --model are alternatives; give one.");
             ModelArchitecture? architecture = archName is not null ? ModelArchitectures.Find(archName) : null;
-            var preset = AccelerationOptions.ParsePreset(parse.GetValue(accel)!);
+            var request = AccelerationRequest.Parse(parse.GetValue(accel)!, parse.GetValue(overrides) ?? []);
+            var preset = request.Preset;
+            string? letters = parse.GetValue(schedule);
+            if (letters is not null) ValueChecks.Count(letters.Length, "--schedule's length (steps)", 1, InputLimits.MaxSteps);
             if (parse.GetValue(accounting))
-                return Accounting(architecture?.Config, modelDir, parse.GetValue(layers), side, parse.GetValue(batch), preset,
-                    parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), jsonPath);
+                return Accounting(architecture?.Config, modelDir, parse.GetValue(layers), side, parse.GetValue(batch), request,
+                    parse.GetValue(steps) ?? (letters is null ? architecture?.Defaults.Steps : null), parse.GetValue(focus), letters, jsonPath);
+            if (preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer)
+                throw new AccelAesException($"--accel {parse.GetValue(accel)}: a timed bench runs none, stepcache or accelaes; add --accounting to count a caching policy's steps.");
+            if (request.Overrides.Count > 0 || letters is not null)
+                throw new AccelAesException("--set and --schedule apply to --accounting with a caching policy (--accel teacache, fbcache, fora, taylorseer).");
             var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
                 parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
             return Model(backendName, parse.GetValue(device), options);
@@ -150,13 +168,14 @@ internal static class BenchCommand
     /// `--accounting`: the dense step (and with --accel the step kinds of the mix) counted on the counting backend; the
     /// timing options (--backend, --device, --repeat, --warmup, --skip-peak) do not apply.
     /// </summary>
-    private static int Accounting(RealConfig? architecture, string? modelDir, int? layers, int resolution, int? batch, AccelerationPreset accel,
-        int? steps, double focus, string? jsonPath)
+    private static int Accounting(RealConfig? architecture, string? modelDir, int? layers, int resolution, int? batch, AccelerationRequest accel,
+        int? steps, double focus, string? schedule, string? jsonPath)
     {
         using var folder = modelDir is null ? null : BenchModelFolder.Open(modelDir);
         RealConfig config = folder?.Config ?? architecture!;
         if (layers is int n) config = config.Truncated(n);
-        var request = new AccountingRequest(config, resolution, batch ?? (config.UsesCfg ? 2 : 1), accel, focus, steps ?? folder?.DefaultSteps);
+        var request = new AccountingRequest(config, resolution, batch ?? (config.UsesCfg ? 2 : 1), accel.Preset, focus,
+            steps ?? (schedule is null ? folder?.DefaultSteps : null), Overrides: accel.Overrides, Schedule: schedule);
         var result = AccountingBenchmark.Run(request, Ui.Info);
         AccountingReports.Show(result);
         if (jsonPath is not null)

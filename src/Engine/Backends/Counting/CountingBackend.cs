@@ -34,6 +34,13 @@ public sealed partial class CountingBackend(CountedGemmEngine gemm = CountedGemm
 
     public TrafficLedger Ledger { get; } = new();
 
+    /// <summary>
+    /// What a read-back of a computed tensor returns (this backend computes no values): a caller that counts a
+    /// value-dependent code path (a caching policy's distance, `bench --accounting --accel fbcache`) says what the device
+    /// would have answered. Null: such a read-back throws. The copy is counted either way.
+    /// </summary>
+    public Func<CountingTensor, float[]>? ComputedReadBack { get; set; }
+
     private string GemmName => GemmEngine == CountedGemmEngine.CublasLt ? "cuBLASLt" : "gemm.cu";
 
     /// <summary>
@@ -100,10 +107,11 @@ public sealed partial class CountingBackend(CountedGemmEngine gemm = CountedGemm
     private static long F32Bytes(Tensor? t) => t is null ? 0 : 4L * t.ElementCount;
 
     /// <summary>The values of a tensor made from host data; op outputs have none.</summary>
-    private static float[] ValuesOf(CountingTensor t, string op)
+    private float[] ValuesOf(CountingTensor t, string op)
     {
         if (t.HostIndices is { } indices) return Array.ConvertAll(indices, i => (float)i);
         return t.HostValues?.Invoke()
+               ?? ComputedReadBack?.Invoke(t)
                ?? throw new NotSupportedException(
                    $"{op}: the counting backend computes no values, and {t} was made by {t.Producer}. Only tensors made from host data " +
                    "(uploads, weights, zeros) can be read back.");

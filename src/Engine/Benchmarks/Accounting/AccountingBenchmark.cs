@@ -7,10 +7,13 @@ using AccelAes.Engine.Tensors;
 namespace AccelAes.Engine.Benchmarks.Accounting;
 
 /// <summary>What to count: a configuration at a resolution and batch, and optionally an acceleration preset's step mix.</summary>
+/// <param name="Overrides">Knob overrides of the preset (`--set knob=value`), e.g. FORA's interval.</param>
+/// <param name="Schedule">A dynamic policy's executed mix as letters (F computed, X reused; `--schedule`), or null.</param>
 /// <param name="PublishedWeightTies">Weights equal where the published checkpoints' are (Lumina's shared query path,
 /// <see cref="PlaceholderWeightSource"/>); false: all distinct, as the generated weights a timed `bench --arch` runs.</param>
 public sealed record AccountingRequest(RealConfig Config, int Resolution, int Batch, AccelerationPreset Accel = AccelerationPreset.None,
-    double? FocusFraction = null, int? Steps = null, CountedGemmEngine Gemm = CountedGemmEngine.CublasLt, bool PublishedWeightTies = true);
+    double? FocusFraction = null, int? Steps = null, CountedGemmEngine Gemm = CountedGemmEngine.CublasLt, bool PublishedWeightTies = true,
+    IReadOnlyList<KeyValuePair<string, string>>? Overrides = null, string? Schedule = null);
 
 /// <summary>One step kind of a mix: how many steps of the schedule have it, and what one such step does.</summary>
 public sealed record StepKindAccounting(StepKind Kind, int Count, TrafficTotals Step, string Note);
@@ -19,14 +22,19 @@ public sealed record StepKindAccounting(StepKind Kind, int Count, TrafficTotals 
 /// The accounting of one configuration: a dense forward, the rest of a dense step (CFG combine of the batch halves and
 /// the Euler update), their sum (<see cref="DenseStep"/>), and with a preset the step kinds of its mix.
 /// </summary>
+/// <param name="PerStep">Every step of the mix as counted (static caching policies), or null: the kinds' costs times their counts.</param>
+/// <param name="Schedule">A caching policy's mix as letters (F computed, X reused), or null.</param>
+/// <param name="MixDecidedAtRunTime">A dynamic policy without `--schedule`: only the step kinds' costs are known, not how many of each.</param>
 public sealed record AccountingResult(string Config, string Backend, int Resolution, int Batch, int ImageTokens, int TextTokens,
     long Parameters, TrafficTotals Forward, TrafficTotals StepRest, AccelerationPreset Accel, int Steps,
-    IReadOnlyList<StepKindAccounting> StepKinds, double? FocusFraction)
+    IReadOnlyList<StepKindAccounting> StepKinds, double? FocusFraction, IReadOnlyList<TrafficTotals>? PerStep = null,
+    string? Schedule = null, bool MixDecidedAtRunTime = false)
 {
     public TrafficTotals DenseStep => Forward.Plus(StepRest);
 
     /// <summary>The whole sampling run of <see cref="Steps"/> steps: the preset's mix, or every step dense.</summary>
-    public TrafficTotals MixTotal => StepKinds.Count == 0 ? DenseStep.Scaled(Steps)
+    public TrafficTotals MixTotal => PerStep is { } counted ? counted.Aggregate(TrafficTotals.Empty, (sum, s) => sum.Plus(s))
+        : StepKinds.Count == 0 ? DenseStep.Scaled(Steps)
         : StepKinds.Aggregate(TrafficTotals.Empty, (sum, k) => sum.Plus(k.Step.Scaled(k.Count)));
 }
 
@@ -55,8 +63,26 @@ public static class AccountingBenchmark
         var rest = be.Ledger.Take();
 
         var kinds = new List<StepKindAccounting>();
-        int steps = request.Steps ?? AccelerationOptions.ForPreset(request.Accel, config.Backbone).Steps;
+        if (request.Schedule is { } letters && request.Steps is int asked && asked != letters.Length)
+            throw new AccelAesException($"--schedule has {letters.Length} steps (one letter each) but --steps is {asked}; give one, or make them agree.");
+        int steps = request.Schedule?.Length ?? request.Steps ?? AccelerationOptions.ForPreset(request.Accel, config.Backbone).Steps;
         double? focusFraction = null;
+        // As AccelerationRequest.Resolve, without a guidance scale (a count does not depend on it).
+        var policyOptions = AccelerationOptions.ForRun(request.Accel, config.Backbone, steps, null, null);
+        foreach (var (knob, value) in request.Overrides ?? []) policyOptions = policyOptions.With(knob, value);
+        if (policyOptions.UsesCachePolicy)
+        {
+            policyOptions = policyOptions.Validated();
+            progress?.Invoke($"counting {request.Accel}'s steps through the model's split forward");
+            var counts = PolicyAccounting.Count(be, model, state, policyOptions, steps, request.Schedule);
+            return new AccountingResult(config.Description, be.Name, request.Resolution, request.Batch, model.ImageTokens, config.TextTokens,
+                weights.Parameters, forward, rest, request.Accel, steps, counts.Kinds, null, counts.PerStep, counts.Schedule,
+                MixDecidedAtRunTime: counts.Schedule is null);
+        }
+        if (request.Overrides is { Count: > 0 })
+            throw new AccelAesException($"--set tunes a caching policy's knobs here (--accel teacache, fbcache, fora, taylorseer), not {request.Accel}'s.");
+        if (request.Schedule is not null)
+            throw new AccelAesException($"--schedule gives the mix of a dynamic caching policy (--accel teacache or fbcache), not of {request.Accel}.");
         if (request.Accel != AccelerationPreset.None)
         {
             var options = AccelerationOptions.ForPreset(request.Accel, config.Backbone, steps);
