@@ -51,6 +51,7 @@ internal static class GenerateCommand
             DefaultValueFactory = _ => "auto",
         };
         offload.AcceptOnlyFromAmong("auto", "none", "encoders", "sequential");
+        var weights = CommonOptions.Weights();
         var memory = new Option<string?>("--memory")
         {
             Description = "Plan against this much device memory (e.g. 24GiB) instead of the device's free memory; on the CPU backend, plan at all (it is not checked otherwise).",
@@ -58,7 +59,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
             model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
-            offload, memory,
+            offload, memory, weights,
         };
         command.SetAction(parse =>
         {
@@ -116,11 +117,13 @@ internal static class GenerateCommand
                 GenerationRequestValidation.CheckBeforeLoading(request, ModelArchitectures.FromFolder(folder), GenerationFieldNames.Cli);
             string offloadName = parse.GetValue(offload)!;
             ResidencyPolicy? requestedResidency = offloadName == "auto" ? null : ResidencyPolicies.Parse(offloadName, "--offload");
+            WeightPrecision precision = CommonOptions.PrecisionOf(parse.GetValue(weights)!);
             long? memoryLimit = parse.GetValue(memory) is { } typedMemory ? ByteSize.Parse(typedMemory, "--memory") : null;
             using IBackend be = BackendFactory.Create(backendName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             // The memory plan, before any weight loads: the policy to run under, or a refusal naming what would fit.
-            ResidencyDecision residency = GenerationResidency.Decide(folder, variantName, request, be, requestedResidency, memoryLimit);
+            ResidencyDecision residency = GenerationResidency.Decide(folder, variantName, request, be, requestedResidency, memoryLimit,
+                weights: precision);
             Ui.Info(residency.Note);
             if (residency.Warning is { } residencyWarning) Ui.Warn(residencyWarning);
             string outPath = parse.GetValue(output)!;
@@ -133,7 +136,7 @@ internal static class GenerateCommand
                 .Start(ctx =>
                 {
                     var load = ctx.AddTask("load", maxValue: 1);
-                    pipeline = TextToImage.Open(folder, be, variantName, residency.Policy);
+                    pipeline = TextToImage.Open(folder, be, variantName, residency.Policy, precision);
                     resolved = GenerationRequestValidation.Resolve(request, pipeline, GenerationFieldNames.Cli);
                     load.Increment(1);
                     var tasks = new Dictionary<GenerationPhase, ProgressTask>
