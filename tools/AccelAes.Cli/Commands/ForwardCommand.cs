@@ -140,7 +140,7 @@ internal static class ForwardCommand
         var folder = ModelFolder.Open(model);
         ComponentFolder componentFolder = folder.Component(component);
         if (weights == WeightPrecision.Fp8 && !TransformerClasses.Contains(componentFolder.ClassName))
-            throw new AccelAesException($"--weights fp8 quantises a transformer's Linear weights; component '{component}' is a {componentFolder.ClassName}.");
+            throw new AccelAesException($"--weights fp8 quantises a transformer's Linear weights; component '{component}' is {componentFolder.ClassName}, not a transformer.");
         // Settings are read before the weights load, so a missing or bad preprocessor_config.json fails fast.
         ClipImageProcessorConfig? imageProcessor = image is null ? null
             : ImageInput.ResolveProcessor(processor, componentFolder.Path, folder.IsSingleComponent ? null : folder.Root);
