@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using AccelAes.Loader.SafeTensors;
 
 namespace AccelAes.Cli.Tests;
 
@@ -65,6 +66,51 @@ public class Fp8WeightsCliTests(CliCache cache) : IClassFixture<CliCache>
         var quantised = Generate(model, dir.File("fp8.png"), "--memory", limit, "--weights", "fp8");
         Assert.True(quantised.ExitCode == 0, quantised.All);
         Assert.Contains("(chosen by the memory plan)", CliCache.Flat(quantised.Output));
+    }
+
+    private static double RelativeL2(float[] actual, float[] reference)
+    {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            diff += ((double)actual[i] - reference[i]) * ((double)actual[i] - reference[i]);
+            norm += (double)reference[i] * reference[i];
+        }
+        return Math.Sqrt(diff / norm);
+    }
+
+    [GoldenFact]
+    public void Forward_and_denoise_read_the_weights_option()
+    {
+        using var dir = new TempDirectory();
+        string model = GoldenFiles.At("sd3_tiny"), inputs = GoldenFiles.At("sd3_tiny", "inputs.safetensors");
+        float[] Forward(string name, params string[] args)
+        {
+            var r = cache.Run(["forward", "--model", model, "--inputs", inputs, "--out", dir.File(name), .. args]);
+            Assert.True(r.ExitCode == 0, r.All);
+            return GoldenTensors.Load(dir.File(name))["sample"].Values;
+        }
+        float[] stored = Forward("stored.safetensors"), fp8 = Forward("fp8.safetensors", "--weights", "fp8");
+        Assert.Equal(stored, Forward("bf16.safetensors", "--weights", "bf16"));
+        Assert.InRange(RelativeL2(fp8, stored), 1e-3, 0.12);
+
+        var golden = GoldenTensors.Load(GoldenFiles.At("sd3_tiny", "trajectory", "trajectory.safetensors"));
+        var writer = new SafeTensorsWriter();
+        foreach (var (name, source) in new[] { ("prompt_embeds", "prompt_embeds"), ("pooled_prompt_embeds", "pooled_prompt_embeds"),
+                     ("negative_prompt_embeds", "negative_prompt_embeds"), ("negative_pooled_prompt_embeds", "negative_pooled_prompt_embeds"),
+                     ("latents", "initial_latents") })
+            writer.Add(name, golden[source].Shape.Select(d => (long)d).ToArray(), golden[source].Values);
+        string denoiseInputs = dir.File("denoise-inputs.safetensors");
+        writer.Save(denoiseInputs);
+        float[] Denoise(string name, params string[] args)
+        {
+            var r = cache.Run(["denoise", "--model", model, "--inputs", denoiseInputs, "--steps", "4", "--guidance", "7", "--height", "128", "--width", "192",
+                "--out", dir.File(name), .. args]);
+            Assert.True(r.ExitCode == 0, r.All);
+            return GoldenTensors.Load(dir.File(name))["latents_step_3"].Values;
+        }
+        float[] storedLatents = Denoise("d-stored.safetensors"), fp8Latents = Denoise("d-fp8.safetensors", "--weights", "fp8");
+        Assert.InRange(RelativeL2(fp8Latents, storedLatents), 1e-4, 0.15);
     }
 
     [Fact]
