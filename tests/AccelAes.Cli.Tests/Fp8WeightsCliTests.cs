@@ -36,6 +36,20 @@ public class Fp8WeightsCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.True(meanDiff < 8, $"fp8 moved the {arch} image by {meanDiff:F2} levels per channel on average");
     }
 
+    [Fact]
+    public void The_run_record_keeps_fp8_so_from_reruns_it()
+    {
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny("sd3", dir);
+        string fp8 = dir.File("fp8.png"), rerun = dir.File("rerun.png"), stored = dir.File("stored.png");
+        Assert.True(Generate(model, fp8, "--weights", "fp8") is { ExitCode: 0 }, "fp8 run failed");
+        Assert.True(Generate(model, stored) is { ExitCode: 0 }, "stored run failed");
+        var r = cache.Run("generate", "--from", fp8, "--out", rerun);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Equal(GenerateCliTests.Decode(fp8).Rgb, GenerateCliTests.Decode(rerun).Rgb);
+        Assert.NotEqual(GenerateCliTests.Decode(stored).Rgb, GenerateCliTests.Decode(rerun).Rgb);
+    }
+
     private JsonElement Plan(string model, TempDirectory dir, string weights)
     {
         string json = dir.File($"plan-{weights}.json");

@@ -40,7 +40,7 @@ internal static class GenerateCommand
         var from = new Option<string?>("--from")
         {
             Description = "Rerun the generation recorded in a PNG written by generate (its run record: prompt, seed, steps, guidance, size, cfg mode, "
-                + "true CFG, model, variant, backend, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
+                + "true CFG, model, variant, backend, --weights, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
                 + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
         };
         var (variant, backend) = (shared.Variant, shared.Backend);
@@ -104,7 +104,7 @@ internal static class GenerateCommand
             string backendName = Pick(backend, record?.Backend!);
             if (record is not null)
             {
-                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend }
+                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend, weights }
                     .Where(Given).Select(o => o.Name)];
                 Ui.Info($"Rerunning the record of {fromPath}" + (typed.Length == 0 ? "." : $"; taken from the command line instead: {string.Join(", ", typed)}."));
             }
@@ -117,7 +117,8 @@ internal static class GenerateCommand
                 GenerationRequestValidation.CheckBeforeLoading(request, ModelArchitectures.FromFolder(folder), GenerationFieldNames.Cli);
             string offloadName = parse.GetValue(offload)!;
             ResidencyPolicy? requestedResidency = offloadName == "auto" ? null : ResidencyPolicies.Parse(offloadName, "--offload");
-            WeightPrecision precision = CommonOptions.PrecisionOf(parse.GetValue(weights)!);
+            string weightsName = Pick(weights, record?.Weights ?? "bf16");
+            WeightPrecision precision = CommonOptions.PrecisionOf(weightsName);
             long? memoryLimit = parse.GetValue(memory) is { } typedMemory ? ByteSize.Parse(typedMemory, "--memory") : null;
             using IBackend be = BackendFactory.Create(backendName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
@@ -159,7 +160,7 @@ internal static class GenerateCommand
                 });
             var r = result!;
             CliCancellation.Token.ThrowIfCancellationRequested();
-            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration));
+            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration, weightsName));
             foreach (string w in r.Warnings) Ui.Warn(w);
             if (r.Acceleration is { } a)
             {
