@@ -23,6 +23,9 @@ namespace AccelAes.Cli;
 /// <param name="Backend">The backend that ran it.</param>
 internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder, string? Variant, string Backend)
 {
+    /// <summary><c>--weights</c> as typed (bf16 / fp8); null in a record of a run with the stored weights.</summary>
+    public string? Weights { get; init; }
+
     /// <summary>The record format written, and the only one read.</summary>
     public const string FormatVersion = "1";
 
@@ -36,7 +39,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
     /// <paramref name="resolved"/> the acceleration options the run used (null when dense).
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string>> Write(GenerationResult result, string? modelFolder, string? variant, string backend,
-        AccelerationOptions? resolved)
+        AccelerationOptions? resolved, string? weights = null)
     {
         GenerationRequest q = result.Request;
         yield return new(RunRecordKeys.Software, "AccelAes");
@@ -51,6 +54,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         yield return new(RunRecordKeys.CfgMode, q.GuidanceMode.ToString());
         yield return new(RunRecordKeys.Model, modelFolder is null ? BuiltInPrefix + BuiltInModel.Name : Path.GetFullPath(modelFolder));
         if (variant is not null) yield return new(RunRecordKeys.Variant, variant);
+        if (weights == "fp8") yield return new(RunRecordKeys.Weights, weights); // absent: as stored, so older records read the same
         if (q.AesMaskClip is not null) yield return new(RunRecordKeys.AesMaskClip, Path.GetFullPath(q.AesMaskClip));
         yield return new(RunRecordKeys.Backend, backend);
         yield return new(RunRecordKeys.Accel, AccelerationOptions.PresetName(q.Acceleration.Preset));
@@ -127,7 +131,9 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         }
         else if (model.Length == 0) throw reader.Bad(RunRecordKeys.Model, model, $"a model folder or {BuiltInPrefix}{BuiltInModel.Name}");
 
-        return new RunRecord(request, folder, reader.Optional(RunRecordKeys.Variant), backend);
+        string? weights = reader.Optional(RunRecordKeys.Weights);
+        if (weights is not null and not ("bf16" or "fp8")) throw reader.Bad(RunRecordKeys.Weights, weights, "bf16 or fp8");
+        return new RunRecord(request, folder, reader.Optional(RunRecordKeys.Variant), backend) { Weights = weights };
     }
 
     private static string JsonArray(IEnumerable<string> values)
@@ -256,6 +262,7 @@ internal static class RunRecordKeys
     public const string CfgMode = "cfg_mode";
     public const string Model = "model";
     public const string Variant = "variant";
+    public const string Weights = "weights";
     public const string AesMaskClip = "aesmask_clip";
     public const string Backend = "backend";
     public const string Accel = "accel";

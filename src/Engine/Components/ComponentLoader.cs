@@ -4,6 +4,7 @@ using AccelAes.Engine.Models.Flux;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Models.TextEncoders;
 using AccelAes.Engine.Models.Vae;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
 using AccelAes.Loader.Diffusers;
@@ -39,7 +40,8 @@ public static class ComponentLoader
         GemmaConfig.CausalLmClass,
     ];
 
-    public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null)
+    /// <param name="weights">Fp8: the Linear weights quantised at load (<see cref="Fp8QuantizedWeightSource"/>).</param>
+    public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null, WeightPrecision weights = WeightPrecision.AsStored)
     {
         using var range = backend.Range($"load {System.IO.Path.GetFileName(folder.Path.TrimEnd('/', '\\'))}");
         string cls = folder.ClassName;
@@ -47,7 +49,7 @@ public static class ComponentLoader
             throw new AccelAesException(
                 $"{folder.Config.FilePath}: model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}.");
         using var set = SafeTensorsSet.OpenComponent(folder.Path, folder.WeightsBaseName, variant);
-        var source = new SafeTensorsWeightSource(set, set.Source);
+        var source = WithPrecision(new SafeTensorsWeightSource(set, set.Source), weights);
         return Build(cls, folder.Config, source, backend);
     }
 
@@ -56,13 +58,17 @@ public static class ComponentLoader
     /// <see cref="SingleFileCheckpoint"/>) with its inferred config, or the config.json in <paramref name="configFolder"/>.
     /// File keys no rule consumed are reported as unused.
     /// </summary>
-    public static LoadedComponent LoadSingleFile(string path, IBackend backend, string? configFolder = null)
+    public static LoadedComponent LoadSingleFile(string path, IBackend backend, string? configFolder = null, WeightPrecision weights = WeightPrecision.AsStored)
     {
         using var range = backend.Range($"load {System.IO.Path.GetFileName(path)}");
         using var checkpoint = SingleFileCheckpoint.Open(path, configFolder);
-        var loaded = Build(checkpoint.ClassName, checkpoint.Config, new SingleFileWeightSource(checkpoint), backend);
+        var loaded = Build(checkpoint.ClassName, checkpoint.Config, WithPrecision(new SingleFileWeightSource(checkpoint), weights), backend);
         return loaded with { UnusedTensors = [.. checkpoint.Unconsumed, .. loaded.UnusedTensors] };
     }
+
+    /// <summary>The source as stored, or with its Linear weights quantised to fp8 at load.</summary>
+    public static IWeightSource WithPrecision(IWeightSource source, WeightPrecision weights)
+        => weights == WeightPrecision.Fp8 ? new Fp8QuantizedWeightSource(source) : source;
 
     /// <summary>Builds a component from any weight source (checkpoints, generated tiny weights).</summary>
     public static LoadedComponent Build(string cls, JsonConfig config, IWeightSource source, IBackend backend)

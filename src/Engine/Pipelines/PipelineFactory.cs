@@ -1,4 +1,5 @@
 using AccelAes.Engine.Components;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
@@ -15,9 +16,10 @@ public sealed record DenoisingSetup(IDenoisePipeline Pipeline, FlowMatchEulerSch
 /// </summary>
 public static class PipelineFactory
 {
-    public static DenoisingSetup Open(ModelFolder folder, IBackend backend, string? variant = null, string? schedulerFile = null)
+    public static DenoisingSetup Open(ModelFolder folder, IBackend backend, string? variant = null, string? schedulerFile = null,
+        WeightPrecision weights = WeightPrecision.AsStored)
     {
-        var transformer = ComponentLoader.Load(folder.Component("transformer"), backend, variant);
+        var transformer = ComponentLoader.Load(folder.Component("transformer"), backend, variant, weights);
         var (scheduler, source) = SchedulerOf(folder, transformer.Forward.ClassName, schedulerFile);
         return new DenoisingSetup(PipelineOf(transformer), scheduler, source, transformer);
     }
@@ -27,9 +29,10 @@ public static class PipelineFactory
     /// The file carries no scheduler: an explicit file, else the published one of the model the file is — FLUX.1-schnell's
     /// unshifted one for a FLUX transformer without a guidance embedder, FLUX.1-dev's otherwise.
     /// </summary>
-    public static DenoisingSetup OpenSingleFile(string path, IBackend backend, string? configFolder = null, string? schedulerFile = null)
+    public static DenoisingSetup OpenSingleFile(string path, IBackend backend, string? configFolder = null, string? schedulerFile = null,
+        WeightPrecision weights = WeightPrecision.AsStored)
     {
-        var transformer = ComponentLoader.LoadSingleFile(path, backend, configFolder);
+        var transformer = ComponentLoader.LoadSingleFile(path, backend, configFolder, weights);
         string cls = transformer.Forward.ClassName;
         var (scheduler, source) = schedulerFile is not null
             ? (FlowMatchEulerSchedulerConfig.From(JsonConfig.Load(schedulerFile)), schedulerFile)

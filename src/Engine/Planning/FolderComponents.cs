@@ -66,11 +66,8 @@ public static partial class FolderComponents
     private static bool IsDecoderTensor(string name) =>
         !name.StartsWith("encoder.", StringComparison.Ordinal) && !name.StartsWith("quant_conv.", StringComparison.Ordinal);
 
-    /// <summary>A 2-D ".weight" that is not an embedding table: a Linear layer's matrix (fp8 quantises these).</summary>
-    private static bool IsLinearWeight(SafeTensorInfo t) =>
-        t.Rank == 2 && t.Name.EndsWith(".weight", StringComparison.Ordinal) && !t.Name.Contains("embedding.", StringComparison.Ordinal)
-        && !t.Name.Contains("embed_tokens", StringComparison.Ordinal) && !t.Name.Contains("shared", StringComparison.Ordinal)
-        && !t.Name.Contains("relative_attention_bias", StringComparison.Ordinal);
+    /// <summary>A Linear layer's matrix (fp8 quantises these; <see cref="Weights.LinearWeightNames"/>).</summary>
+    private static bool IsLinearWeight(SafeTensorInfo t) => Weights.LinearWeightNames.IsLinearWeight(t.Name, t.Rank);
 
     /// <summary>Which streamed block a transformer tensor belongs to (SD3 / FLUX double: group 0, FLUX single: 1, Lumina layers: 2).</summary>
     private static (int, int)? BlockOf(string name)

@@ -30,8 +30,9 @@ public static class GenerationResidency
     /// <param name="requested">The typed policy (<c>--offload</c>), or null for the plan's choice.</param>
     /// <param name="memoryBytes">A typed limit (<c>--memory</c>), or null for the backend's free device memory.</param>
     /// <param name="option">How the policy option is spelled in messages (<c>--offload</c> on the CLI).</param>
+    /// <param name="weights">The weights the run loads (<c>--weights</c>): fp8 plans the transformer's Linear weights at 1 byte.</param>
     public static ResidencyDecision Decide(string folder, string? variant, GenerationRequest request, IBackend backend,
-        ResidencyPolicy? requested, long? memoryBytes, string option = "--offload")
+        ResidencyPolicy? requested, long? memoryBytes, string option = "--offload", WeightPrecision weights = WeightPrecision.AsStored)
     {
         if (requested is ResidencyPolicy.Sequential)
             throw new AccelAesException(
@@ -46,7 +47,7 @@ public static class GenerationResidency
         MemoryPlan plan;
         try
         {
-            plan = MemoryPlanner.Plan(PlanRequest(folder, variant, request, limit.Value));
+            plan = MemoryPlanner.Plan(PlanRequest(folder, variant, request, limit.Value, weights));
         }
         catch (AccelAesException e)
         {
@@ -93,7 +94,8 @@ public static class GenerationResidency
     }
 
     /// <summary>The plan request of <paramref name="request"/> on the model in <paramref name="folder"/>, sizes defaulted as the pipelines default them.</summary>
-    public static MemoryPlanRequest PlanRequest(string folder, string? variant, GenerationRequest request, long limit)
+    public static MemoryPlanRequest PlanRequest(string folder, string? variant, GenerationRequest request, long limit,
+        WeightPrecision weights = WeightPrecision.AsStored)
     {
         ModelArchitecture architecture = ModelArchitectures.FromFolder(folder);
         int unit = architecture.PixelsPerToken;
@@ -107,7 +109,7 @@ public static class GenerationResidency
                 request.GuidanceScale ?? architecture.Defaults.GuidanceScale, new ImageTokenGrid(height / unit, width / unit));
         var components = FolderComponents.Of(folder, PlanInputs.TextTokens(architecture), variant);
         return new MemoryPlanRequest(architecture, components, width, height, request.GuidanceMode == GuidanceMode.Batched,
-            options?.SkipSparse ?? false, options?.SparseFeedForward ?? false, WeightPrecision.AsStored, limit)
+            options?.SkipSparse ?? false, options?.SparseFeedForward ?? false, weights, limit)
         {
             StepGraphs = options is null ? 1 : PlanInputs.StepGraphsKept(architecture, options, width, height),
         };

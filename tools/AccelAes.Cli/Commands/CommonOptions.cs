@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AccelAes.Engine.Backends;
+using AccelAes.Engine.Planning;
 
 namespace AccelAes.Cli.Commands;
 
@@ -16,6 +17,25 @@ internal static class CommonOptions
         option.AcceptOnlyFromAmong([.. BackendFactory.Names]);
         return option;
     }
+
+    /// <summary>
+    /// <c>--weights bf16|fp8</c> (the spelling <c>plan</c> uses): bf16 loads the checkpoint as stored; fp8 quantises the
+    /// transformer's Linear weights at load (<see cref="Engine.Weights.Fp8QuantizedWeightSource"/>).
+    /// </summary>
+    public static Option<string> Weights()
+    {
+        var option = new Option<string>("--weights")
+        {
+            Description = "Transformer weights: bf16 (as the checkpoint stores them) or fp8 (Linear weight matrices quantised at load to e4m3 with a scale "
+                + "max|row|/448 per output channel, round-to-nearest-even, saturating; biases, norms, convolutions and embeddings kept). "
+                + "The cpu backend computes with the exactly dequantised fp32 values; cuda dequantises to bf16 at upload (no FP8 GEMM yet).",
+            DefaultValueFactory = _ => "bf16",
+        };
+        option.AcceptOnlyFromAmong("bf16", "fp8");
+        return option;
+    }
+
+    public static WeightPrecision PrecisionOf(string weights) => weights == "fp8" ? WeightPrecision.Fp8 : WeightPrecision.AsStored;
 
     public static Option<string?> Variant() => new("--variant")
     {

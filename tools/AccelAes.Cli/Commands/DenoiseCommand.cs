@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Components;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
@@ -29,17 +30,17 @@ internal static class DenoiseCommand
     }
 
     /// <summary>A folder as diffusers lays it out, or a single-file transformer checkpoint (the embeddings come precomputed).</summary>
-    private static DenoisingSetup Open(string model, string? variant, string? config, string? scheduler, IBackend be)
+    private static DenoisingSetup Open(string model, string? variant, string? config, string? scheduler, WeightPrecision weights, IBackend be)
     {
         if (InputFile.KindOf(model) == FileEntryKind.RegularFile)
         {
             if (variant is not null)
                 throw new AccelAesException($"--variant {variant}: variants name files inside a diffusers folder; '{model}' is a single file.");
-            return PipelineFactory.OpenSingleFile(model, be, config, scheduler);
+            return PipelineFactory.OpenSingleFile(model, be, config, scheduler, weights);
         }
         if (config is not null)
             throw new AccelAesException("--config applies to a single-file --model only; a diffusers folder carries its own config.json.");
-        return PipelineFactory.Open(ModelFolder.Open(model), be, variant, scheduler);
+        return PipelineFactory.Open(ModelFolder.Open(model), be, variant, scheduler, weights);
     }
 
     public static Command Create()
@@ -68,11 +69,12 @@ internal static class DenoiseCommand
         var output = new Option<string>("--out") { Description = "Where to write latents_step_0 … latents_step_{N-1} (safetensors, F32).", Required = true };
         var accel = AccelerationOptionsCli.Preset();
         var overrides = AccelerationOptionsCli.Overrides();
+        var weights = CommonOptions.Weights();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("denoise", "Run a pipeline's denoising loop from precomputed embeddings and initial latents; write the latents after every step.")
         {
-            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend, config,
+            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend, config, weights,
         };
         command.SetAction(parse =>
         {
@@ -89,7 +91,8 @@ internal static class DenoiseCommand
             using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
-            DenoisingSetup setup = Open(parse.GetValue(model)!, parse.GetValue(variant), parse.GetValue(config), parse.GetValue(scheduler), be);
+            DenoisingSetup setup = Open(parse.GetValue(model)!, parse.GetValue(variant), parse.GetValue(config), parse.GetValue(scheduler),
+                CommonOptions.PrecisionOf(parse.GetValue(weights)!), be);
             TimeSpan loadTime = watch.Elapsed;
             Ui.Info($"{setup.Pipeline.PipelineClass} with {setup.Transformer.Forward.ClassName} on {be.Name}; scheduler from {setup.SchedulerSource}");
             var named = TensorFiles.Read(parse.GetValue(inputs)!, be);

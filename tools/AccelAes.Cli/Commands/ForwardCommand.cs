@@ -2,8 +2,10 @@ using System.CommandLine;
 using System.Diagnostics;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Components;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Loader.Files;
 using AccelAes.Loader.Images;
 
@@ -44,11 +46,12 @@ internal static class ForwardCommand
         };
         var output = new Option<string>("--out") { Description = "Where to write the outputs (safetensors, F32).", Required = true };
         var compare = new Option<string?>("--compare") { Description = "A safetensors file of reference outputs: report the error of each output present in it." };
+        var weights = CommonOptions.Weights();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
         {
-            model, component, inputs, image, processor, output, compare, variant, backend, config,
+            model, component, inputs, image, processor, output, compare, variant, backend, config, weights,
         };
         command.SetAction(parse =>
         {
@@ -72,7 +75,7 @@ internal static class ForwardCommand
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
             var (loaded, imageProcessor) = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetValue(variant), parse.GetValue(config),
-                imagePath, processorPath, be);
+                imagePath, processorPath, CommonOptions.PrecisionOf(parse.GetValue(weights)!), be);
             TimeSpan loadTime = watch.Elapsed;
             foreach (string unused in loaded.UnusedTensors.Take(10))
                 Ui.Warn($"checkpoint tensor '{unused}' is not used by this config");
@@ -109,13 +112,16 @@ internal static class ForwardCommand
         return command;
     }
 
+    private static readonly string[] TransformerClasses =
+        [Sd3TransformerConfig.ClassName, FluxTransformerConfig.ClassName, LuminaNextDiTConfig.ClassName];
+
     /// <summary>
     /// A folder loads the named component; a regular file is a single-file checkpoint whose transformer is mapped to
     /// diffusers' names (<see cref="ComponentLoader.LoadSingleFile"/>). Options that only mean something for one of
     /// the two are refused for the other, by name.
     /// </summary>
     private static (LoadedComponent Loaded, ClipImageProcessorConfig? Processor) Load(string model, string component, string? variant, string? config,
-        string? image, string? processor, IBackend be)
+        string? image, string? processor, WeightPrecision weights, IBackend be)
     {
         if (InputFile.KindOf(model) == FileEntryKind.RegularFile)
         {
@@ -126,17 +132,19 @@ internal static class ForwardCommand
                     + "must come from a diffusers folder (pass that folder as --model).");
             if (variant is not null)
                 throw new AccelAesException($"--variant {variant}: variants name files inside a diffusers folder; '{model}' is a single file.");
-            LoadedComponent single = ComponentLoader.LoadSingleFile(model, be, config);
+            LoadedComponent single = ComponentLoader.LoadSingleFile(model, be, config, weights);
             return (single, null);
         }
         if (config is not null)
             throw new AccelAesException("--config applies to a single-file --model only; a diffusers folder carries its own config.json.");
         var folder = ModelFolder.Open(model);
         ComponentFolder componentFolder = folder.Component(component);
+        if (weights == WeightPrecision.Fp8 && !TransformerClasses.Contains(componentFolder.ClassName))
+            throw new AccelAesException($"--weights fp8 quantises a transformer's Linear weights; component '{component}' is {componentFolder.ClassName}, not a transformer.");
         // Settings are read before the weights load, so a missing or bad preprocessor_config.json fails fast.
         ClipImageProcessorConfig? imageProcessor = image is null ? null
             : ImageInput.ResolveProcessor(processor, componentFolder.Path, folder.IsSingleComponent ? null : folder.Root);
-        return (ComponentLoader.Load(componentFolder, be, variant), imageProcessor);
+        return (ComponentLoader.Load(componentFolder, be, variant, weights), imageProcessor);
     }
 
     /// <summary>Prints max |ours − ref| / max(1, max |ref|) per output; fails the command above 1e-4 (DESIGN §4).</summary>

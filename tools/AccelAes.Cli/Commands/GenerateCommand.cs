@@ -40,7 +40,7 @@ internal static class GenerateCommand
         var from = new Option<string?>("--from")
         {
             Description = "Rerun the generation recorded in a PNG written by generate (its run record: prompt, seed, steps, guidance, size, cfg mode, "
-                + "true CFG, model, variant, backend, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
+                + "true CFG, model, variant, backend, --weights, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
                 + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
         };
         var (variant, backend) = (shared.Variant, shared.Backend);
@@ -51,6 +51,7 @@ internal static class GenerateCommand
             DefaultValueFactory = _ => "auto",
         };
         offload.AcceptOnlyFromAmong("auto", "none", "encoders", "sequential");
+        var weights = CommonOptions.Weights();
         var memory = new Option<string?>("--memory")
         {
             Description = "Plan against this much device memory (e.g. 24GiB) instead of the device's free memory; on the CPU backend, plan at all (it is not checked otherwise).",
@@ -58,7 +59,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
             model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
-            offload, memory,
+            offload, memory, weights,
         };
         command.SetAction(parse =>
         {
@@ -103,7 +104,7 @@ internal static class GenerateCommand
             string backendName = Pick(backend, record?.Backend!);
             if (record is not null)
             {
-                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend }
+                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend, weights }
                     .Where(Given).Select(o => o.Name)];
                 Ui.Info($"Rerunning the record of {fromPath}" + (typed.Length == 0 ? "." : $"; taken from the command line instead: {string.Join(", ", typed)}."));
             }
@@ -116,12 +117,18 @@ internal static class GenerateCommand
                 GenerationRequestValidation.CheckBeforeLoading(request, ModelArchitectures.FromFolder(folder), GenerationFieldNames.Cli);
             string offloadName = parse.GetValue(offload)!;
             ResidencyPolicy? requestedResidency = offloadName == "auto" ? null : ResidencyPolicies.Parse(offloadName, "--offload");
+            string weightsName = Pick(weights, record?.Weights ?? "bf16");
+            WeightPrecision precision = CommonOptions.PrecisionOf(weightsName);
             long? memoryLimit = parse.GetValue(memory) is { } typedMemory ? ByteSize.Parse(typedMemory, "--memory") : null;
             using IBackend be = BackendFactory.Create(backendName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             // The memory plan, before any weight loads: the policy to run under, or a refusal naming what would fit.
-            ResidencyDecision residency = GenerationResidency.Decide(folder, variantName, request, be, requestedResidency, memoryLimit);
+            ResidencyDecision residency = GenerationResidency.Decide(folder, variantName, request, be, requestedResidency, memoryLimit,
+                weights: precision);
             Ui.Info(residency.Note);
+            if (precision == WeightPrecision.Fp8 && be is Engine.Backends.Cuda.CudaBackend)
+                Ui.Warn("--weights fp8 on cuda: the fp8 weights are dequantised to bf16 at upload (no FP8 GEMM yet), so the device holds "
+                        + "bf16 weights — the fp8 numbers, not the fp8 bytes the memory plan counted.");
             if (residency.Warning is { } residencyWarning) Ui.Warn(residencyWarning);
             string outPath = parse.GetValue(output)!;
             var total = Stopwatch.StartNew();
@@ -133,7 +140,7 @@ internal static class GenerateCommand
                 .Start(ctx =>
                 {
                     var load = ctx.AddTask("load", maxValue: 1);
-                    pipeline = TextToImage.Open(folder, be, variantName, residency.Policy);
+                    pipeline = TextToImage.Open(folder, be, variantName, residency.Policy, precision);
                     resolved = GenerationRequestValidation.Resolve(request, pipeline, GenerationFieldNames.Cli);
                     load.Increment(1);
                     var tasks = new Dictionary<GenerationPhase, ProgressTask>
@@ -153,7 +160,7 @@ internal static class GenerateCommand
                 });
             var r = result!;
             CliCancellation.Token.ThrowIfCancellationRequested();
-            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration));
+            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration, weightsName));
             foreach (string w in r.Warnings) Ui.Warn(w);
             if (r.Acceleration is { } a)
             {

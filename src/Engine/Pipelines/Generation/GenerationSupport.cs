@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.TextEncoders;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.Diffusers;
@@ -31,9 +32,10 @@ internal static class GenerationSupport
     private static string Describe(PromptRole role) => role == PromptRole.Negative ? "negative prompt" : "prompt";
 
     /// <summary>Loads a pipeline component and checks it is the model class the pipeline uses there.</summary>
-    public static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant) where T : class, IComponentForward
+    public static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant,
+        WeightPrecision weights = WeightPrecision.AsStored) where T : class, IComponentForward
     {
-        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant);
+        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant, weights);
         return loaded.Forward as T ?? throw new AccelAesException(
             $"{folder.Root}: component '{component}' is a {loaded.Forward.ClassName}, which this pipeline cannot use there.");
     }

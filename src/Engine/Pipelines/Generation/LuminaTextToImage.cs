@@ -44,14 +44,14 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
     private string? _importanceSource;
 
     public LuminaTextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null,
-        ResidencyPolicy residency = ResidencyPolicy.None)
+        ResidencyPolicy residency = ResidencyPolicy.None, WeightPrecision weights = WeightPrecision.AsStored)
     {
         var watch = Stopwatch.StartNew();
         _backend = backend;
         _tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
         _parts = new ComponentResidency(backend, residency)
             .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model)
-            .Add("transformer", textEncoder: false, () => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant).Model))
+            .Add("transformer", textEncoder: false, () => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant, weights).Model))
             .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         // The configs the loaded models were built from (ComponentLoader parses the same config.json files).

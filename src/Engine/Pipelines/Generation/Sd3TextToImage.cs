@@ -32,7 +32,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
     private TokenImportance? _importance;
 
     public Sd3TextToImage(ModelFolder folder, IBackend backend, string? variant = null, FlowMatchEulerSchedulerConfig? scheduler = null,
-        ResidencyPolicy residency = ResidencyPolicy.None)
+        ResidencyPolicy residency = ResidencyPolicy.None, WeightPrecision weights = WeightPrecision.AsStored)
     {
         var watch = Stopwatch.StartNew();
         _backend = backend;
@@ -52,7 +52,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
             _parts.Add("text_encoder_3", textEncoder: true, () => Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model);
             _tokenizer3 = GenerationSupport.LoadTokenizer(folder, "tokenizer_3");
         }
-        _parts.Add("transformer", textEncoder: false, () => new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant).Model))
+        _parts.Add("transformer", textEncoder: false, () => new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant, weights).Model))
             .Add("vae", textEncoder: false, () => Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         _transformerConfig = Sd3TransformerConfig.From(folder.Component("transformer").Config); // what the loader builds the model from
@@ -173,9 +173,10 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         return PromptConditioning.Sd3(clipL, clipG, t5, _transformerConfig.JointAttentionDim);
     }
 
-    private static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant) where T : class, IComponentForward
+    private static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant,
+        WeightPrecision weights = WeightPrecision.AsStored) where T : class, IComponentForward
     {
-        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant);
+        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant, weights);
         return loaded.Forward as T ?? throw new AccelAesException(
             $"{folder.Root}: component '{component}' is a {loaded.Forward.ClassName}, which this pipeline cannot use there.");
     }

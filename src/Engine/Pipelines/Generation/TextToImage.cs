@@ -12,7 +12,9 @@ public static class TextToImage
         ["StableDiffusion3Pipeline", "FluxPipeline", .. LuminaPipeline.PipelineClassNames];
 
     /// <param name="residency">Which components stay on the backend between phases (see <see cref="ComponentResidency"/>).</param>
-    public static ITextToImagePipeline Open(string modelFolder, IBackend backend, string? variant = null, ResidencyPolicy residency = ResidencyPolicy.None)
+    /// <param name="weights">Fp8: the transformer's Linear weights quantised at load (<c>--weights fp8</c>); the other components as stored.</param>
+    public static ITextToImagePipeline Open(string modelFolder, IBackend backend, string? variant = null, ResidencyPolicy residency = ResidencyPolicy.None,
+        WeightPrecision weights = WeightPrecision.AsStored)
     {
         var folder = ModelFolder.Open(modelFolder);
         if (folder.IsSingleComponent)
@@ -21,9 +23,9 @@ public static class TextToImage
                 "(transformer, vae, text encoders, tokenizers, scheduler).");
         return folder.PipelineClass switch
         {
-            "StableDiffusion3Pipeline" => new Sd3TextToImage(folder, backend, variant, residency: residency),
-            "FluxPipeline" => new FluxTextToImage(folder, backend, variant, residency: residency),
-            "LuminaPipeline" or "LuminaText2ImgPipeline" => new LuminaTextToImage(folder, backend, variant, residency: residency),
+            "StableDiffusion3Pipeline" => new Sd3TextToImage(folder, backend, variant, residency: residency, weights: weights),
+            "FluxPipeline" => new FluxTextToImage(folder, backend, variant, residency: residency, weights: weights),
+            "LuminaPipeline" or "LuminaText2ImgPipeline" => new LuminaTextToImage(folder, backend, variant, residency: residency, weights: weights),
             _ => throw new AccelAesException(
                 $"{folder.Root}: pipeline '{folder.PipelineClass}' is not supported for generation; supported: {string.Join(", ", SupportedPipelines)}."),
         };
