@@ -15,6 +15,21 @@ public class EncoderOffloadTests(TinyPipelineFolders tiny) : IClassFixture<TinyP
 
     private static GenerationRequest Request(ulong seed = 7) => new() { Prompt = "a photo of a cat", Seed = seed, Steps = 2, Width = 32, Height = 48 };
 
+    /// <summary>
+    /// Under encoders nothing loads when the pipeline opens, yet a listed component whose folder is missing is still an
+    /// error then, naming it — not a failure in the middle of the first generation.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void A_missing_component_folder_is_named_when_the_pipeline_opens_under_encoders(string arch)
+    {
+        using var dir = new TempDirectory();
+        string model = tiny.Copy(arch, dir);
+        Directory.Delete(System.IO.Path.Combine(model, "vae"), recursive: true);
+        var e = Assert.Throws<AccelAesException>(() => TextToImage.Open(model, tiny.Cpu, residency: ResidencyPolicy.Encoders));
+        Assert.Contains("model_index.json lists 'vae'", e.Message);
+    }
+
     [Theory]
     [MemberData(nameof(Architectures))]
     public void Each_generation_under_encoders_loads_the_encoders_then_the_transformer_and_equals_the_all_resident_image(string arch)

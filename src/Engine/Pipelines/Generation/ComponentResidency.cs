@@ -1,3 +1,4 @@
+using AccelAes.Loader.Diffusers;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
@@ -25,14 +26,17 @@ public sealed class ComponentResidency
 
     private readonly List<(string Name, Slot Slot)> _slots = [];
     private readonly IBackend _backend;
+    private readonly ModelFolder _folder;
 
-    public ComponentResidency(IBackend backend, ResidencyPolicy policy)
+    /// <param name="folder">The pipeline folder whose components (named as its subfolders) are declared.</param>
+    public ComponentResidency(IBackend backend, ResidencyPolicy policy, ModelFolder folder)
     {
         if (!policy.RuntimeSupports())
             throw new AccelAesException(
                 $"Residency policy '{policy.Name()}' is planned by `accelaes plan` but not implemented in generation yet; use 'encoders' or 'none' " +
                 "(with --weights fp8 or a smaller size where the plan says so).");
         _backend = backend;
+        _folder = folder;
         Policy = policy;
     }
 
@@ -41,9 +45,14 @@ public sealed class ComponentResidency
     /// <summary>Whether the text encoders leave the device after encoding (and the denoising components before it).</summary>
     public bool OffloadsEncoders => Policy == ResidencyPolicy.Encoders;
 
-    /// <summary>Declares a component, in the order the pipeline loads it; <paramref name="load"/> builds its model on the backend.</summary>
+    /// <summary>
+    /// Declares component <paramref name="name"/> (its subfolder), in the order the pipeline loads it; <paramref name="load"/>
+    /// builds its model on the backend. The subfolder is checked now, so a listed component whose folder is missing is an
+    /// error naming it when the pipeline opens, also under a policy that loads it only later.
+    /// </summary>
     public ComponentResidency Add(string name, bool textEncoder, Func<object> load)
     {
+        _ = _folder.Component(name);
         _slots.Add((name, new Slot(textEncoder, load)));
         return this;
     }

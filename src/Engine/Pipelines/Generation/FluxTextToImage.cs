@@ -58,7 +58,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
         _backend = backend;
         _clipTokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
         _t5Tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer_2");
-        _parts = new ComponentResidency(backend, residency)
+        _parts = new ComponentResidency(backend, residency, folder)
             .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<ClipTextComponent>(folder, "text_encoder", backend, variant).TextModel
                 ?? throw new AccelAesException("FLUX's text_encoder must be a CLIPTextModel (its pooler_output is the pooled embedding), not a CLIPTextModelWithProjection."))
             .Add("text_encoder_2", textEncoder: true, () => GenerationSupport.Load<T5EncoderComponent>(folder, "text_encoder_2", backend, variant).Model)

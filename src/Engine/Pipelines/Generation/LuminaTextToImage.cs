@@ -49,7 +49,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         var watch = Stopwatch.StartNew();
         _backend = backend;
         _tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
-        _parts = new ComponentResidency(backend, residency)
+        _parts = new ComponentResidency(backend, residency, folder)
             .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model)
             .Add("transformer", textEncoder: false, () => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant, weights).Model))
             .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);

@@ -38,7 +38,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         _backend = backend;
         _tokenizer = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer"));
         _tokenizer2 = TokenizerFactory.FromFolder(Path.Combine(folder.Root, "tokenizer_2"));
-        _parts = new ComponentResidency(backend, residency)
+        _parts = new ComponentResidency(backend, residency, folder)
             .Add("text_encoder", textEncoder: true, () => Load<ClipTextComponent>(folder, "text_encoder", backend, variant).WithProjection
                 ?? throw new AccelAesException("SD3's text_encoder must be a CLIPTextModelWithProjection."))
             .Add("text_encoder_2", textEncoder: true, () => Load<ClipTextComponent>(folder, "text_encoder_2", backend, variant).WithProjection
@@ -48,7 +48,6 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
         _hasT5 = folder.HasComponent("text_encoder_3");
         if (_hasT5)
         {
-            _ = folder.Component("text_encoder_3"); // its folder checked now, even when the encoders load per generation
             _parts.Add("text_encoder_3", textEncoder: true, () => Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model);
             _tokenizer3 = GenerationSupport.LoadTokenizer(folder, "tokenizer_3");
         }
