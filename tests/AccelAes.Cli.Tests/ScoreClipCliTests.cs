@@ -54,4 +54,39 @@ public class ScoreClipCliTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("--prompt", CliCache.Flat(r.All));
     }
+
+    /// <summary>
+    /// The tokenizer options of hps and imagereward are read: without them each metric names the option it needs; with
+    /// them it goes on to the checkpoint (here not a checkpoint), which the error then names instead.
+    /// </summary>
+    [Fact]
+    public void Hps_and_imagereward_tokenizer_options_are_read()
+    {
+        using var dir = new TempDirectory();
+        string image = dir.File("image.png");
+        using (var f = File.Create(image)) PngBuilder.Create(8, 8, hasAlphaChannel: false).Save(f);
+        string notACheckpoint = dir.Write("weights.pt", [1, 2, 3, 4]);
+        string clip = dir.File("clip");
+        TinyScorers.WriteClip(clip);
+        string bert = dir.File("bert");
+        Directory.CreateDirectory(bert);
+        File.WriteAllText(Path.Combine(bert, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncat\n");
+        string[] common = ["score", "--image", image, "--prompt", "a cat"];
+
+        var hps = CliRunner.Run([.. common, "--metrics", "hps", "--hps", notACheckpoint]);
+        Assert.Equal(1, hps.ExitCode);
+        Assert.Contains("--hps-tokenizer DIR or --clip DIR", CliCache.Flat(hps.All));
+        hps = CliRunner.Run([.. common, "--metrics", "hps", "--hps", notACheckpoint, "--hps-tokenizer", clip]);
+        Assert.Equal(1, hps.ExitCode);
+        Assert.DoesNotContain("--hps-tokenizer DIR or --clip DIR", CliCache.Flat(hps.All));
+        Assert.Contains("weights.pt", CliCache.Flat(hps.All));
+
+        var reward = CliRunner.Run([.. common, "--metrics", "imagereward", "--imagereward", notACheckpoint]);
+        Assert.Equal(1, reward.ExitCode);
+        Assert.Contains("--imagereward-tokenizer", CliCache.Flat(reward.All));
+        reward = CliRunner.Run([.. common, "--metrics", "imagereward", "--imagereward", notACheckpoint, "--imagereward-tokenizer", bert]);
+        Assert.Equal(1, reward.ExitCode);
+        Assert.DoesNotContain("--imagereward-tokenizer", CliCache.Flat(reward.All));
+        Assert.Contains("weights.pt", CliCache.Flat(reward.All));
+    }
 }
