@@ -55,6 +55,13 @@ public enum AccelerationPreset
     /// (order <c>max_order</c>) and add the forecast through their own gates. FLUX, SD3 and Lumina-Next.
     /// </summary>
     TaylorSeer,
+
+    /// <summary>
+    /// Δ-DiT: every <c>interval</c>-th step runs every block; the steps between stand in for <c>cached_blocks</c> blocks
+    /// by their deviation (output − input) from the last such step, added to this step's input: the rear blocks before
+    /// <c>boundary_step</c>, the front blocks from it on. FLUX, SD3 and Lumina-Next.
+    /// </summary>
+    DeltaDit,
 }
 
 /// <summary>Which rules turn the options into a step schedule.</summary>
@@ -181,7 +188,19 @@ public sealed record AccelerationOptions
     /// and reusing its cache, instead of AccelAes's step schedule.
     /// </summary>
     public bool UsesCachePolicy => Preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora
-        or AccelerationPreset.TaylorSeer;
+        or AccelerationPreset.TaylorSeer or AccelerationPreset.DeltaDit;
+
+    /// <summary>
+    /// Δ-DiT's N_c, knob <c>cached_blocks</c> (preset delta-dit only): the blocks its cache stands in for on a reusing step;
+    /// null = ¾ of the model's blocks (<see cref="DeltaDit.DeltaDitSchedule"/> says why).
+    /// </summary>
+    public int? DeltaDitCachedBlocks { get; init; }
+
+    /// <summary>Δ-DiT's b, knob <c>boundary_step</c> (preset delta-dit only): the first step that caches the front blocks; null = half the steps.</summary>
+    public int? DeltaDitBoundaryStep { get; init; }
+
+    /// <summary>Δ-DiT's cache interval N: the paper gives none for these backbones; 2 is this engine's choice (<see cref="DeltaDit.DeltaDitSchedule"/>).</summary>
+    public const int DefaultDeltaDitInterval = 2;
 
     /// <summary>TaylorSeer's <c>max_order</c> (preset taylorseer only): the highest derivative of its forecast; 0 reuses the features unchanged.</summary>
     public int TaylorOrder { get; init; } = DefaultTaylorOrder;
@@ -361,6 +380,7 @@ public sealed record AccelerationOptions
             AccelerationPreset.FbCache => dense with { Preset = preset },
             AccelerationPreset.Fora => dense with { Preset = preset, Interval = DefaultForaInterval },
             AccelerationPreset.TaylorSeer => dense with { Preset = preset, Interval = DefaultTaylorInterval, Warmup = DefaultTaylorFirstEnhance },
+            AccelerationPreset.DeltaDit => dense with { Preset = preset, Interval = DefaultDeltaDitInterval },
             AccelerationPreset.StepCache => dense with { Preset = preset, Warmup = 2, Interval = 2 },
             AccelerationPreset.AccelAes => backbone switch
             {
@@ -442,12 +462,13 @@ public sealed record AccelerationOptions
         (AccelerationPreset.TeaCache, "teacache", []),
         (AccelerationPreset.FbCache, "fbcache", ["first_block_cache"]),
         (AccelerationPreset.Fora, "fora", []),
-        (AccelerationPreset.TaylorSeer, "taylorseer", ["taylor_seer"]));
+        (AccelerationPreset.TaylorSeer, "taylorseer", ["taylor_seer"]),
+        (AccelerationPreset.DeltaDit, "delta-dit", ["deltadit", "delta_dit"]));
 
     /// <summary>The preset as <c>--accel</c> spells it.</summary>
     public static string PresetName(AccelerationPreset preset) => PresetNames.Name(preset);
 
-    /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>, <c>teacache</c>, <c>fbcache</c>, <c>fora</c>, <c>taylorseer</c>.</summary>
+    /// <summary>A preset by its CLI name: <c>none</c>, <c>stepcache</c>, <c>accelaes</c>, <c>teacache</c>, <c>fbcache</c>, <c>fora</c>, <c>taylorseer</c>, <c>delta-dit</c>.</summary>
     public static AccelerationOptions ForPreset(string preset, Backbone backbone) => ForPreset(ParsePreset(preset), backbone);
 
     /// <summary>Parses a preset name (case-insensitive).</summary>
@@ -465,7 +486,7 @@ public sealed record AccelerationOptions
         new("sparse", "on/off: SkipSparse (focus queries, focus FFN rows) after the cache-fill step"),
         new("refresh", "dense background refresh every R computed steps after a fill; 0 = never"),
         new("warmup", "steps at the start that are always computed (stepcache, accelaes, fbcache; taylorseer: first_enhance, default 3)"),
-        new("interval", "StepCache stride between computed steps; fora: every interval-th step (counted from the last) computes, default 3; taylorseer: fresh_threshold, default 6; 1 = no skipping"),
+        new("interval", "StepCache stride between computed steps; fora: every interval-th step (counted from the last) computes, default 3; taylorseer: fresh_threshold, default 6; delta-dit: N, step 0 and every interval-th step run every block, default 2; 1 = no skipping"),
         new("layers", "capture layers: every:N (default every 4th, FLUX every 3rd: the reference code's, which produced the paper's tables), all (the paper's Eq. 6) or a list such as 0,4,8"),
         new("extrapolation", "linear_sigma (engine), index (paper Eq. 12–13: linear in the step index) or reference (2·v_last − v_prev)"),
         new("schedule", "engine or reference (the reference code's step lists)"),
@@ -482,6 +503,8 @@ public sealed record AccelerationOptions
         new("rel_l1_thresh", "teacache: reuse the cached residual while the accumulated rescaled relative L1 change stays below this; 0 = never"),
         new("max_order", $"taylorseer: highest derivative of the Taylor forecast, 0–{MaxTaylorOrder}, default 1 (0 reuses the features unchanged)"),
         new("residual_diff_threshold", "fbcache: reuse the remaining blocks' cached residual while block 0's residual differs from the last computed step's by less than this (relative L1); 0 = never"),
+        new("cached_blocks", "delta-dit: N_c, the blocks its cache stands in for between computed steps, or auto (¾ of the model's blocks); 0 = dense"),
+        new("boundary_step", "delta-dit: b, the first step that caches the front blocks instead of the rear ones, or auto (half the steps)"),
     ];
 
     /// <summary>Returns a copy with one knob set from text, e.g. <c>With("skip_ratio", "0.3")</c>.</summary>
@@ -508,6 +531,8 @@ public sealed record AccelerationOptions
             "rel_l1_thresh" => this with { RelL1Threshold = Number(k, v) },
             "residual_diff_threshold" => this with { ResidualDiffThreshold = Number(k, v) },
             "max_order" => this with { TaylorOrder = Int(k, v) },
+            "cached_blocks" => this with { DeltaDitCachedBlocks = IsAuto(v) ? null : Int(k, v) },
+            "boundary_step" => this with { DeltaDitBoundaryStep = IsAuto(v) ? null : Int(k, v) },
             "warmup" => this with { Warmup = Int(k, v) },
             "interval" => this with { Interval = Int(k, v) },
             "layers" => WithLayers(v),
@@ -593,6 +618,8 @@ public sealed record AccelerationOptions
         yield return new("rel_l1_thresh", N(RelL1Threshold));
         yield return new("residual_diff_threshold", N(ResidualDiffThreshold));
         yield return new("max_order", I(TaylorOrder));
+        yield return new("cached_blocks", DeltaDitCachedBlocks is int cached ? I(cached) : "auto");
+        yield return new("boundary_step", DeltaDitBoundaryStep is int boundary ? I(boundary) : "auto");
     }
 
     private AccelerationOptions WithLayers(string v)
@@ -660,6 +687,7 @@ public sealed record AccelerationOptions
         if (TopK < 1 || TopK > MaxTopK) e.Add($"top_k: must be between 1 and {MaxTopK} words, got {TopK}.");
         e.AddRange(TeaCacheProblems());
         e.AddRange(CachePolicyProblems());
+        e.AddRange(DeltaDitProblems());
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");
         return e;
@@ -698,7 +726,7 @@ public sealed record AccelerationOptions
             yield return $"max_order: must be between 0 and {MaxTaylorOrder}, got {TaylorOrder}.";
         if (Preset != AccelerationPreset.TaylorSeer && TaylorOrder != DefaultTaylorOrder)
             yield return "max_order: only --accel taylorseer uses it.";
-        if (Preset is not (AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer)) yield break;
+        if (Preset is not (AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer or AccelerationPreset.DeltaDit)) yield break;
         string name = PresetName(Preset);
         if (MaskStep is not null) yield return $"mask_step: {name} has no AesMask; leave mask_step off.";
         if (Preset == AccelerationPreset.FbCache && Interval > 1)
@@ -707,6 +735,20 @@ public sealed record AccelerationOptions
             yield return "warmup: taylorseer's first_enhance computes at least step 0; set warmup ≥ 1 (default 3).";
         if (Preset == AccelerationPreset.Fora && Warmup > 0)
             yield return "warmup: fora's schedule is its interval alone (the first and every interval-th step from the last compute); leave warmup at 0.";
+    }
+
+    /// <summary>Δ-DiT's own knobs: in range, and only under --accel delta-dit.</summary>
+    private IEnumerable<string> DeltaDitProblems()
+    {
+        if (DeltaDitCachedBlocks is int k && (k < 0 || k > MaxLayerIndex))
+            yield return $"cached_blocks: must be between 0 and {MaxLayerIndex} blocks (or auto), got {k}.";
+        if (DeltaDitBoundaryStep is int b && (b < 0 || b > Steps))
+            yield return $"boundary_step: must be a step in [0, {Steps}] for {Steps} steps (or auto), got {b}.";
+        bool deltaDit = Preset == AccelerationPreset.DeltaDit;
+        if (!deltaDit && DeltaDitCachedBlocks is not null) yield return "cached_blocks: only --accel delta-dit uses it.";
+        if (!deltaDit && DeltaDitBoundaryStep is not null) yield return "boundary_step: only --accel delta-dit uses it.";
+        if (deltaDit && Warmup > 0)
+            yield return "warmup: delta-dit's schedule is its interval alone (step 0 and every interval-th step compute); leave warmup at 0.";
     }
 
     /// <summary>Returns this when valid; otherwise throws one <see cref="AccelAesException"/> listing every problem.</summary>
@@ -737,6 +779,8 @@ public sealed record AccelerationOptions
         if (CaptureLayerStride < 1) throw new AccelAesException($"layers: the capture stride must be at least 1, got {CaptureLayerStride}.");
         return Enumerable.Range(0, (layerCount + CaptureLayerStride - 1) / CaptureLayerStride).Select(i => i * CaptureLayerStride).ToArray();
     }
+
+    private static bool IsAuto(string v) => v.Equals("auto", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsOff(string v) => v.Equals("off", StringComparison.OrdinalIgnoreCase) || v.Equals("none", StringComparison.OrdinalIgnoreCase);
 

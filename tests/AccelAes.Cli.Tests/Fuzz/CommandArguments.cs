@@ -22,13 +22,13 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         "schedule=reference", "threshold=quantile", "threshold=sd3_percentile", "blur_sigma=auto", "blur_sigma=1", "std_threshold=0.12",
         "gate=0.6", "fallback_guidance=cfg", "affinity=logits", "guidance=3", "steps=2", "words=topk", "top_k=2",
         "weighting=uniform", "weighting=non_aesthetic", "sparse_ffn=off", "extrapolation=index", "rel_l1_thresh=0.4",
-        "residual_diff_threshold=0.1", "max_order=2",
+        "residual_diff_threshold=0.1", "max_order=2", "cached_blocks=1", "boundary_step=2", "cached_blocks=auto",
     ];
     private static readonly string[] Knobs =
     [
         "steps", "guidance", "cfg", "skip_ratio", "mask_step", "spatial_cfg", "s_fg", "s_bg", "sparse", "refresh", "warmup", "interval", "layers",
         "extrapolation", "schedule", "threshold", "blur_sigma", "std_threshold", "gate", "fallback_guidance", "affinity", "words", "top_k",
-        "weighting", "sparse_ffn", "rel_l1_thresh", "residual_diff_threshold", "max_order", "nonexistent",
+        "weighting", "sparse_ffn", "rel_l1_thresh", "residual_diff_threshold", "max_order", "cached_blocks", "boundary_step", "nonexistent",
     ];
 
     private readonly List<string> _args = [];
@@ -81,7 +81,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         if (draw.Chance(0.9)) Option("--prompt", Text());
         if (draw.Chance(0.25)) Option("--negative-prompt", Text());
         // Acceleration presets need enough steps for their warm-up and mask step; dense runs take 1–3.
-        string preset = draw.Chance(0.3) ? Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer") : "none";
+        string preset = draw.Chance(0.3) ? Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer", "delta-dit") : "none";
         if (draw.Chance(0.95)) Option("--steps", preset == "none" ? Int(1, 3) : Int(8, 12));
         if (draw.Chance(0.4)) Option("--guidance", Float("1", "3.5", "7", "0.5"));
         if (draw.Chance(arch == "flux" ? 0.2 : 0.03)) Option("--true-cfg-scale", Float("1", "1.5", "2"));
@@ -120,7 +120,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
     {
         if (Present()) Option("--model", Model(arch, "transformer", "scheduler"));
         if (Present()) Option("--inputs", TensorInputs("denoise", arch));
-        string preset = draw.Chance(0.25) ? Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer") : "none";
+        string preset = draw.Chance(0.25) ? Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer", "delta-dit") : "none";
         if (Present()) Option("--steps", preset == "none" ? Int(1, 3) : Int(8, 12));
         if (Present()) Option("--guidance", Float("1", "3.5", "7"));
         if (draw.Chance(0.25)) Option("--scheduler", Scheduler(arch));
@@ -141,7 +141,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         if (draw.Chance(0.3)) Option("--size", Size("256", "512", "1024"));
         if (draw.Chance(0.2)) Option("--focus-fraction", Float("0.3", "0.5", "1"));
         if (draw.Chance(0.3)) _args.Add("--json");
-        if (draw.Chance(0.5)) Option("--accel", Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer"));
+        if (draw.Chance(0.5)) Option("--accel", Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer", "delta-dit"));
         Settings();
     }
 
@@ -215,7 +215,7 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
                 if (draw.Chance(0.5)) Option("--steps", Int(2, 3));
                 if (draw.Chance(0.2)) Option("--layers", Int(1, 3));
                 if (draw.Chance(0.2)) Option("--batch", Int(1, 2));
-                if (draw.Chance(0.3)) Option("--accel", Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer"));
+                if (draw.Chance(0.3)) Option("--accel", Choice("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer", "delta-dit"));
                 if (draw.Chance(0.2)) Option("--focus-fraction", Float("0.25", "0.5", "1"));
                 break;
             default:

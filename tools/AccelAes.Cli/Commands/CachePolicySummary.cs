@@ -21,6 +21,9 @@ internal static class CachePolicySummary
             AccelerationPreset.Fora => ($"interval {options.Interval.ToString(inv)}", "each block's cached attention and MLP outputs reused"),
             AccelerationPreset.TaylorSeer => ($"interval {options.Interval.ToString(inv)}, max_order {options.TaylorOrder.ToString(inv)}, warmup {options.Warmup.ToString(inv)}",
                 "each block's attention and MLP outputs forecast by Taylor expansion"),
+            AccelerationPreset.DeltaDit => ($"interval {options.Interval.ToString(inv)}, cached_blocks {(options.DeltaDitCachedBlocks is int k ? k.ToString(inv) : "auto (¾ of the blocks)")}, " +
+                                            $"boundary_step {(options.DeltaDitBoundaryStep ?? options.Steps / 2).ToString(inv)}",
+                "the cached blocks' deviation from the last computed step added: rear blocks before boundary_step, front blocks from it on"),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Preset, "not a caching policy"),
         };
         return $"{name} ({knob}) schedule {executed.ToLetters()} (F computed, X {reused})";

@@ -57,6 +57,11 @@ internal static class ExplainCommand
                 ExplainFora.Show(options, n, parse.GetValue(json));
                 return ExitCodes.Success;
             }
+            if (options.Preset == AccelerationPreset.DeltaDit)
+            {
+                ExplainDeltaDit.Show(options, n, architecture.Config.Layers, parse.GetValue(json));
+                return ExitCodes.Success;
+            }
             if (options.Preset == AccelerationPreset.TaylorSeer)
             {
                 ExplainTaylorSeer.Show(options, n, parse.GetValue(json));

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.DeltaDit;
 using AccelAes.Engine.Acceleration.FirstBlockCache;
 using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.TaylorSeer;
@@ -14,6 +15,8 @@ public static class CachePolicies
         AccelerationPreset.FbCache => new FirstBlockCachePolicy(options.ResidualDiffThreshold, options.Warmup),
         AccelerationPreset.Fora => new ForaPolicy(new ForaSchedule(options.Interval, steps)),
         AccelerationPreset.TaylorSeer => new TaylorSeerPolicy(new TaylorSeerSchedule(options.Interval, options.Warmup, steps), options.TaylorOrder),
+        AccelerationPreset.DeltaDit => new DeltaDitPolicy(
+            new DeltaDitSchedule(options.Interval, options.DeltaDitCachedBlocks, options.DeltaDitBoundaryStep, steps)),
         _ => null,
     };
 }

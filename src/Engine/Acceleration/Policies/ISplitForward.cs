@@ -31,4 +31,30 @@ public interface ISplitForward
 
     /// <summary>The velocity from image tokens after the last block (norm_out, proj_out and any unpatchify, with this step's temb).</summary>
     Tensor Output(Tensor image);
+
+    // Block ranges (Δ-DiT): the blocks as one index range 0 … BlockCount − 1, run or stood in for in consecutive ranges
+    // from block 0 to the last, each range starting where the previous one ended.
+
+    /// <summary>The blocks of one index range (FLUX: the double-stream blocks, then the single-stream blocks).</summary>
+    int BlockCount { get; }
+
+    /// <summary>
+    /// A copy of every stream the blocks update, as it stands between two ranges, as one tensor: the image tokens, after
+    /// the text tokens on MMDiT backbones ([B, L + N, D], the order FLUX's single-stream blocks use). Two of them differ by
+    /// what the blocks between them added (Δ-DiT's deviation). SD3's context_pre_only last block leaves no text stream:
+    /// a range through it keeps the text part it started with (nothing reads it later).
+    /// </summary>
+    Tensor BlockStates();
+
+    /// <summary>Runs blocks <paramref name="first"/> … <paramref name="end"/> − 1 on the streams the previous range left.</summary>
+    void RunBlockRange(int first, int end);
+
+    /// <summary>
+    /// Stands in for blocks <paramref name="first"/> … <paramref name="end"/> − 1: adds <paramref name="deviation"/> (a
+    /// difference of two <see cref="BlockStates"/>) to the streams instead of running them.
+    /// </summary>
+    void SkipBlockRange(int first, int end, Tensor deviation);
+
+    /// <summary>The image tokens after the last block, once the ranges reached it.</summary>
+    Tensor ImageAfterBlockRanges();
 }

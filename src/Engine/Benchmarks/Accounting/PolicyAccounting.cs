@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration;
+using AccelAes.Engine.Acceleration.DeltaDit;
 using AccelAes.Engine.Acceleration.FirstBlockCache;
 using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Policies;
@@ -15,7 +16,7 @@ namespace AccelAes.Engine.Benchmarks.Accounting;
 public sealed record PolicyCounts(IReadOnlyList<StepKindAccounting> Kinds, IReadOnlyList<TrafficTotals>? PerStep, string? Schedule);
 
 /// <summary>
-/// `bench --accounting --accel fbcache|fora|taylorseer|teacache`: the policy's own code (<see cref="CachePolicies"/>) run
+/// `bench --accounting --accel fbcache|fora|taylorseer|teacache|delta-dit`: the policy's own code (<see cref="CachePolicies"/>) run
 /// on the counting backend through the model's split forward, step by step, as the pipelines' <c>PredictWithCachePolicy</c>
 /// runs it (embeddings, <see cref="ICachePolicy.Velocity"/>, then the CFG combine and Euler update). Nothing is a formula:
 /// a reusing step costs whatever the policy's reuse path launched.
@@ -26,7 +27,7 @@ public static class PolicyAccounting
     private const int DynamicCountingSteps = 4;
 
     /// <summary>
-    /// The step kinds of <paramref name="options"/>' policy. Static policies (FORA, TaylorSeer) run their whole schedule
+    /// The step kinds of <paramref name="options"/>' policy. Static policies (FORA, TaylorSeer, Δ-DiT) run their whole schedule
     /// of <paramref name="steps"/>; dynamic ones (TeaCache, FBCache) count one reusing and one computing step and take the
     /// mix from <paramref name="letters"/> (F/X per step, e.g. a run record's schedule), or report no mix without it.
     /// </summary>
@@ -52,6 +53,7 @@ public static class PolicyAccounting
             {
                 ForaPolicy fora => fora.Schedule.Computes(step),
                 TaylorSeerPolicy taylor => taylor.Schedule.Computes(step),
+                DeltaDitPolicy delta => delta.Schedule.CachedRange(step, model.Config.Layers) is (0, 0),
                 _ => throw new InvalidOperationException($"{policy.Name} is not a static policy."),
             });
         }
@@ -144,6 +146,8 @@ public static class PolicyAccounting
             "embeddings, each block's modulation and its cached attention and MLP outputs added through this step's gates, output layer + step"),
         AccelerationPreset.TaylorSeer => ("embeddings, every block updating the Taylor factors of its attention and MLP outputs, output layer + step",
             "embeddings, each block's modulation, the Taylor forecast of its attention and MLP outputs added through this step's gates, output layer + step"),
+        AccelerationPreset.DeltaDit => ("embeddings, every block with the streams copied where the front and rear cached ranges end and start, both deviations stored, output layer + step",
+            "embeddings, the blocks outside the cached range, the cached range's stored deviation added, output layer + step"),
         _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, "not a caching policy"),
     };
 

@@ -7,6 +7,11 @@ namespace AccelAes.Engine.Models.Flux;
 /// <summary>One FLUX forward after <see cref="FluxTransformer2DModel.Embed"/>, split for the caching policies.</summary>
 public sealed class FluxSplitForward(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope) : ISplitForward
 {
+    private readonly BlockRangeCursor _ranges = new(model.DoubleBlockCount + model.SingleBlockCount);
+
+    // [text, image] once a range reached the single-stream blocks (they run on it); until then the two streams apart.
+    private Tensor? _joint;
+
     public Tensor Image => embedded.Image;
 
     public Tensor FirstBlockModulatedInput() => model.FirstBlockModulatedInput(embedded);
@@ -20,4 +25,43 @@ public sealed class FluxSplitForward(FluxTransformer2DModel model, FluxEmbeddedS
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocksWithOutputCache(embedded, rope, outputs);
 
     public Tensor Output(Tensor image) => model.Output(image, embedded);
+
+    public int BlockCount => model.DoubleBlockCount + model.SingleBlockCount;
+
+    public Tensor BlockStates()
+    {
+        IBackend be = embedded.Image.Backend;
+        return _joint is null ? be.Concat(1, embedded.Text, embedded.Image) : be.Copy(_joint);
+    }
+
+    public void RunBlockRange(int first, int end)
+    {
+        _ranges.Advance(first, end);
+        int doubles = model.DoubleBlockCount;
+        if (first < doubles) model.RunDoubleBlocks(embedded, rope, first, Math.Min(end, doubles));
+        if (end > doubles) model.RunSingleBlocks(Joint(), embedded, rope, Math.Max(first, doubles) - doubles, end - doubles);
+    }
+
+    public void SkipBlockRange(int first, int end, Tensor deviation)
+    {
+        _ranges.Advance(first, end);
+        IBackend be = deviation.Backend;
+        if (end > model.DoubleBlockCount)
+        {
+            be.AddGatedInPlace(Joint(), deviation, gate: null);
+            return;
+        }
+        int l = embedded.Text.Shape[1], n = embedded.Image.Shape[1];
+        be.AddGatedInPlace(embedded.Text, be.Slice(deviation, 1, 0, l), gate: null);
+        be.AddGatedInPlace(embedded.Image, be.Slice(deviation, 1, l, n), gate: null);
+    }
+
+    public Tensor ImageAfterBlockRanges()
+    {
+        _ranges.RequireEnd();
+        // As the full forward: the image tokens split off [text, image] after the last single-stream block.
+        return embedded.Image.Backend.Slice(Joint(), 1, embedded.Text.Shape[1], embedded.Image.Shape[1]);
+    }
+
+    private Tensor Joint() => _joint ??= embedded.Image.Backend.Concat(1, embedded.Text, embedded.Image);
 }

@@ -162,6 +162,31 @@ public sealed class FluxTransformer2DModel
     public Tensor RunBlocksWithOutputCache(FluxEmbeddedStep step, FluxRotaryTable rope, BlockOutputCache outputs)
         => RunBlocksFrom(0, step, rope, sparse: null, outputs);
 
+    /// <summary>
+    /// Double-stream blocks <paramref name="first"/> … <paramref name="end"/> − 1 on (<see cref="FluxEmbeddedStep.Image"/>,
+    /// <see cref="FluxEmbeddedStep.Text"/>) in place, as <see cref="RunBlocks(FluxEmbeddedStep, FluxRotaryTable, SparseForward?)"/>
+    /// runs them (Δ-DiT's block ranges).
+    /// </summary>
+    public void RunDoubleBlocks(FluxEmbeddedStep step, FluxRotaryTable rope, int first, int end)
+    {
+        IBackend be = step.Image.Backend;
+        for (int i = first; i < end; i++)
+            using (be.Range($"transformer_block {i}"))
+                _transformerBlocks[i].Forward(step.Image, step.Text, step.SiluTemb, rope, sparse: null, i);
+    }
+
+    /// <summary>
+    /// Single-stream blocks <paramref name="first"/> … <paramref name="end"/> − 1 (counted among the single-stream blocks) on
+    /// <paramref name="joint"/> = [text, image] in place, as the full forward runs them (Δ-DiT's block ranges).
+    /// </summary>
+    public void RunSingleBlocks(Tensor joint, FluxEmbeddedStep step, FluxRotaryTable rope, int first, int end)
+    {
+        IBackend be = joint.Backend;
+        for (int i = first; i < end; i++)
+            using (be.Range($"single_transformer_block {i}"))
+                _singleTransformerBlocks[i].Forward(joint, step.SiluTemb, rope, step.Text.Shape[1], sparse: null, _transformerBlocks.Length + i);
+    }
+
     private Tensor RunBlocksFrom(int firstDoubleBlock, FluxEmbeddedStep step, FluxRotaryTable rope, SparseForward? sparse, BlockOutputCache? outputs)
     {
         Tensor image = step.Image, text = step.Text, siluTemb = step.SiluTemb;

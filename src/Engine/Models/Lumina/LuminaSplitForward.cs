@@ -7,6 +7,8 @@ namespace AccelAes.Engine.Models.Lumina;
 /// <summary>One Lumina-Next forward after <see cref="LuminaNextDiT2DModel.Embed"/>, split for the caching policies.</summary>
 public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbeddedStep embedded) : ISplitForward
 {
+    private readonly BlockRangeCursor _ranges = new(model.LayerCount);
+
     public Tensor Image => embedded.Image;
 
     public Tensor FirstBlockModulatedInput() => model.FirstBlockModulatedInput(embedded);
@@ -20,4 +22,27 @@ public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbedde
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocks(embedded, outputs: outputs);
 
     public Tensor Output(Tensor image) => model.Output(image, embedded);
+
+    /// <summary>The layers; the caption features are every layer's keys and values, never updated, so only the image is a stream.</summary>
+    public int BlockCount => model.LayerCount;
+
+    public Tensor BlockStates() => embedded.Image.Backend.Copy(embedded.Image);
+
+    public void RunBlockRange(int first, int end)
+    {
+        _ranges.Advance(first, end);
+        model.RunBlocks(embedded, firstBlock: first, lastBlock: end);
+    }
+
+    public void SkipBlockRange(int first, int end, Tensor deviation)
+    {
+        _ranges.Advance(first, end);
+        deviation.Backend.AddGatedInPlace(embedded.Image, deviation, gate: null);
+    }
+
+    public Tensor ImageAfterBlockRanges()
+    {
+        _ranges.RequireEnd();
+        return embedded.Image;
+    }
 }

@@ -7,6 +7,11 @@ namespace AccelAes.Engine.Models.Sd3;
 /// <summary>One SD3 forward after <see cref="Sd3Transformer2DModel.Embed"/>, split for the caching policies.</summary>
 public sealed class Sd3SplitForward(Sd3Transformer2DModel model, Sd3EmbeddedStep embedded) : ISplitForward
 {
+    private readonly BlockRangeCursor _ranges = new(model.BlockCount);
+
+    // The text stream between ranges; a range through the context_pre_only last block (which returns none) keeps the one it started with.
+    private Tensor _text = embedded.Context!;
+
     public Tensor Image => embedded.Image;
 
     public Tensor FirstBlockModulatedInput() => model.FirstBlockModulatedInput(embedded);
@@ -20,4 +25,32 @@ public sealed class Sd3SplitForward(Sd3Transformer2DModel model, Sd3EmbeddedStep
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocks(embedded, outputs: outputs);
 
     public Tensor Output(Tensor image) => model.Output(image, embedded);
+
+    public int BlockCount => model.BlockCount;
+
+    public Tensor BlockStates() => embedded.Image.Backend.Concat(1, _text, embedded.Image);
+
+    public void RunBlockRange(int first, int end)
+    {
+        _ranges.Advance(first, end);
+        model.RunBlockRange(embedded, first, end);
+        if (embedded.Context is { } text) _text = text;
+    }
+
+    public void SkipBlockRange(int first, int end, Tensor deviation)
+    {
+        _ranges.Advance(first, end);
+        IBackend be = deviation.Backend;
+        int l = _text.Shape[1], n = embedded.Image.Shape[1];
+        be.AddGatedInPlace(embedded.Image, be.Slice(deviation, 1, l, n), gate: null);
+        _text = be.Add(_text, be.Slice(deviation, 1, 0, l));
+        // Past the last block no text stream is left, as after the context_pre_only block itself.
+        embedded.Context = end == model.BlockCount ? null : _text;
+    }
+
+    public Tensor ImageAfterBlockRanges()
+    {
+        _ranges.RequireEnd();
+        return embedded.Image;
+    }
 }

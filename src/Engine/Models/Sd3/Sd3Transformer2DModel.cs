@@ -100,6 +100,18 @@ public sealed class Sd3Transformer2DModel
         return step.Image;
     }
 
+    /// <summary>
+    /// Joint blocks <paramref name="first"/> … <paramref name="end"/> − 1, as <see cref="RunBlocks"/> runs them (Δ-DiT's
+    /// block ranges): the image in place, <see cref="Sd3EmbeddedStep.Context"/> replaced by each block's text output.
+    /// </summary>
+    public void RunBlockRange(Sd3EmbeddedStep step, int first, int end)
+    {
+        IBackend be = step.Image.Backend;
+        for (int i = first; i < end; i++)
+            using (be.Range($"joint_block {i}"))
+                step.Context = _blocks[i].Forward(step.Image, step.Context!, step.SiluTemb, sparse: null, i);
+    }
+
     /// <summary><c>proj_out(norm_out(x, temb))</c> unpatchified: the velocity [B, out_channels, H, W], with this step's temb.</summary>
     public Tensor Output(Tensor image, Sd3EmbeddedStep step)
     {
