@@ -153,8 +153,12 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         Call(nameof(AddGatedInPlace), () => Inner.AddGatedInPlace(U(residual)!, U(y)!, U(gate)));
 
     // ---- Residual path (issue 16) ----
-    public void LinearAddGatedInPlace(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate) =>
+    /// <summary>Counted as a Linear by <see cref="BeforeMatmul"/> (same FLOPs); the residual is the written argument.</summary>
+    public void LinearAddGatedInPlace(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
         Call(nameof(LinearAddGatedInPlace), () => Inner.LinearAddGatedInPlace(U(residual)!, U(x)!, U(weight)!, U(bias), U(gate)));
+    }
 
     public void RmsNormAddTanhGatedInPlace(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate) =>
         Call(nameof(RmsNormAddTanhGatedInPlace), () => Inner.RmsNormAddTanhGatedInPlace(U(residual)!, U(y)!, eps, U(weight), U(gate)!));
