@@ -8,10 +8,10 @@ public static partial class OpSelfTest
     private static void AddResidualPath(List<OpCase> cases)
     {
         // LinearAddGatedInPlace: a gate and a bias (the DiT blocks), a gate only, a bias only (alpha 1), N not a multiple of
-        // 8, batch 1 and 2 (cuBLASLt's strided batch), and an fp32 residual (Linear, then add_gated_f32).
+        // 8, batch 1, 2 and 3 (cuBLASLt's strided batch). An fp32 residual is not a case: the device runs it as Linear (a
+        // bf16 product) then add_gated_f32, outside this rule by construction; CudaGatedResidualTests checks that composition.
         foreach (var (b, s, k, n, gate, bias, f32) in new[] { (2, 37, 40, 24, true, true, false), (1, 130, 96, 72, true, false, false),
-                     (2, 9, 64, 48, false, true, false), (1, 17, 20, 33, true, true, false), (3, 5, 16, 16, true, true, false),
-                     (2, 4, 16, 8, true, true, true) })
+                     (2, 9, 64, 48, false, true, false), (1, 17, 20, 33, true, true, false), (3, 5, 16, 16, true, true, false) })
         {
             var inputs = new List<InputSpec>
             {
@@ -31,9 +31,9 @@ public static partial class OpSelfTest
             });
         }
         // RmsNormAddTanhGatedInPlace: Lumina's width (16-byte vector path), a small vector row, the scalar path without a
-        // weight, and an fp32 residual (the three ops composed).
+        // weight. (An fp32 residual composes the three ops, as LinearAddGatedInPlace's: checked in CudaGatedResidualTests.)
         foreach (var (shape, w, f32) in new[] { (new[] { 2, 9, 24 }, true, false), (new[] { 1, 33, 2304 }, true, false),
-                     (new[] { 1, 7, 13 }, false, false), (new[] { 2, 4, 16 }, true, true) })
+                     (new[] { 1, 7, 13 }, false, false) })
         {
             int b = shape[0], d = shape[2];
             var inputs = new List<InputSpec>
