@@ -51,5 +51,27 @@ public static partial class OpSelfTest
                 Run = (be, t) => { be.RmsNormAddTanhGatedInPlace(t[0], t[1], 1e-5f, w ? t[3] : null, t[2]); return t[0]; },
             });
         }
+        // RmsNormAddTanhGatedThenModulate: Lumina's FFN input after the attention update (scale only), every vector, the
+        // scalar path; checked twice: the returned modulated rows, and the residual the op updated.
+        foreach (var (shape, w, sh) in new[] { (new[] { 2, 9, 24 }, true, false), (new[] { 1, 33, 2304 }, true, false), (new[] { 1, 7, 13 }, false, true) })
+        {
+            int b = shape[0], d = shape[2];
+            var inputs = new List<InputSpec>
+            {
+                new("r", shape, Magnitude: 2f), new("y", shape, Magnitude: 3f), new("g", [b, d], Magnitude: 2f), new("scale", [b, d]),
+            };
+            int wi = -1, hi = -1;
+            if (w) { wi = inputs.Count; inputs.Add(new("w", [d])); inputs.Add(new("w2", [d])); }
+            if (sh) { hi = inputs.Count; inputs.Add(new("shift", [b, d])); }
+            Tensor Run(IBackend be, Tensor[] t) => be.RmsNormAddTanhGatedThenModulate(t[0], t[1], 1e-5f, wi < 0 ? null : t[wi], t[2],
+                1e-6f, wi < 0 ? null : t[wi + 1], t[3], hi < 0 ? null : t[hi]);
+            string what = $"r{S(shape)}{(w ? " w" : "")} gate scale{(sh ? " shift" : "")}";
+            cases.Add(new OpCase { Op = "RmsNormAddTanhGatedThenModulate", Description = what + " → modulated", Inputs = inputs, Run = Run });
+            cases.Add(new OpCase
+            {
+                Op = "RmsNormAddTanhGatedThenModulate", Description = what + " → residual", Inputs = inputs,
+                Run = (be, t) => { Run(be, t); return t[0]; },
+            });
+        }
     }
 }

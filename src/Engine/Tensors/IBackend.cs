@@ -138,6 +138,14 @@ public interface IBackend : IDisposable
     /// </summary>
     void RmsNormAddTanhGatedInPlace(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate);
 
+    /// <summary>
+    /// <see cref="RmsNormAddTanhGatedInPlace"/>, then the op that follows it in Lumina's block: returns
+    /// <c>RmsNormModulate(residual, modulateEps, modulateWeight, scale, shift)</c> of the updated residual, in one pass
+    /// (the updated rows are normalised as stored, so the result equals the two ops').
+    /// </summary>
+    Tensor RmsNormAddTanhGatedThenModulate(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate,
+        float modulateEps, Tensor? modulateWeight, Tensor? scale, Tensor? shift);
+
     // ---- Pointwise ----------------------------------------------------------------------------
 
     Tensor Activate(Tensor x, Activation activation);

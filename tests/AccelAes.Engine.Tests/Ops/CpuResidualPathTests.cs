@@ -75,4 +75,19 @@ public class CpuResidualPathTests
         }
         TestData.AssertClose(want, _cpu.Download(residual), 1e-5, "tanh-gated RMSNorm residual");
     }
+
+    [Fact]
+    public void RmsNormAddTanhGatedThenModulate_is_the_update_then_the_modulated_norm_of_the_updated_rows()
+    {
+        var (r1, r2) = (Rand(10, 2, 3, 8), Rand(10, 2, 3, 8));
+        var (y, w, g, w2, scale) = (Rand(11, 2, 3, 8), Rand(12, 8), Rand(13, 2, 8), Rand(14, 8), Rand(15, 2, 8));
+
+        float[] fused = _cpu.Download(_cpu.RmsNormAddTanhGatedThenModulate(r1, y, 1e-5f, w, g, 1e-6f, w2, scale, null));
+        _cpu.RmsNormAddTanhGatedInPlace(r2, y, 1e-5f, w, g);
+        float[] twoOps = _cpu.Download(_cpu.RmsNormModulate(r2, 1e-6f, w2, scale, null));
+
+        Assert.Equal(twoOps, fused);
+        Assert.Equal(_cpu.Download(r2), _cpu.Download(r1));
+        Assert.NotEqual(_cpu.Download(Rand(10, 2, 3, 8)), _cpu.Download(r1)); // the residual was updated
+    }
 }

@@ -46,6 +46,32 @@ public sealed partial class CountingBackend
             2 * m * n, flops, 1);
     }
 
+    /// <summary>
+    /// rmsnorm_add_tanh_gated_modulate_bf16: as <see cref="RmsNormAddTanhGatedInPlace"/>, plus the second weight, scale and
+    /// shift read and the modulated rows written (the updated row's second read is its own writes: counted once, as the
+    /// row kernels' re-reads are). An fp32 residual: the two ops.
+    /// </summary>
+    public Tensor RmsNormAddTanhGatedThenModulate(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate,
+        float modulateEps, Tensor? modulateWeight, Tensor? scale, Tensor? shift)
+    {
+        const string op = "RmsNormAddTanhGatedThenModulate";
+        var (cr, cy, cw, cg) = (C(residual, op), C(y, op), Optional(weight, op), C(gate, op));
+        var (cw2, sc, sh) = (Optional(modulateWeight, op), Optional(scale, op), Optional(shift, op));
+        if (residual.Shape != y.Shape) throw new ArgumentException($"{op}: shapes {residual.Shape} and {y.Shape} differ.");
+        if (cr.DType != DType.BF16)
+        {
+            RmsNormAddTanhGatedInPlace(residual, y, eps, weight, gate);
+            return RmsNormModulate(residual, modulateEps, modulateWeight, scale, shift);
+        }
+        var output = New(residual.Shape, DType.BF16, op);
+        foreach (var t in new[] { cy, cw, cg, cw2, sc, sh })
+            ToBf16(op, t);
+        Kernel(op, "rmsnorm_add_tanh_gated_modulate_bf16", residual.Shape.Rows,
+            2L * cr.ElementCount + 2L * cy.ElementCount + Bf16Bytes(cw) + Bf16Bytes(cg) + Bf16Bytes(cw2) + Bf16Bytes(sc) + Bf16Bytes(sh),
+            2L * cr.ElementCount + 2L * output.ElementCount);
+        return output;
+    }
+
     /// <summary>rmsnorm_add_tanh_gated_bf16: one row kernel reading y, the residual, the gate and the weight, writing the residual.</summary>
     public void RmsNormAddTanhGatedInPlace(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate)
     {

@@ -22,6 +22,13 @@ public sealed partial class CpuBackend
         AddGatedInPlace(residual, RmsNorm(y, eps, weight), Activate(gate, Activation.Tanh));
     }
 
+    public Tensor RmsNormAddTanhGatedThenModulate(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate,
+        float modulateEps, Tensor? modulateWeight, Tensor? scale, Tensor? shift)
+    {
+        RmsNormAddTanhGatedInPlace(residual, y, eps, weight, gate);
+        return RmsNormModulate(residual, modulateEps, modulateWeight, scale, shift);
+    }
+
     /// <summary>The residual must have the product's shape: x's leading dimensions and the weight's N outputs.</summary>
     internal static void RequireLinearResidual(Tensor residual, Tensor x, Tensor weight)
     {

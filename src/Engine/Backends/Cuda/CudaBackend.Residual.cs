@@ -109,4 +109,41 @@ public sealed partial class CudaBackend
         Launch("rmsnorm_add_tanh_gated_bf16", LaunchConfig.RowGrid(rows), (uint)LaunchConfig.RowBlock(d, vec ? 8 : 1), 0,
             cr.Pointer, Bf16(cy).Pointer, PointerOf(w is null ? null : Bf16(w)), Bf16(g).Pointer, rows, (ulong)seq, d, eps, vec);
     }
+
+    /// <summary>
+    /// rmsnorm_add_tanh_gated_modulate_bf16 (residual.cu): <see cref="RmsNormAddTanhGatedInPlace"/> and the RmsNormModulate of
+    /// the updated rows in one row kernel; the statistics are taken from the rows as stored (bf16), so the output is the
+    /// two kernels' (the residual's second read is the block's own writes, from L1/L2). An fp32 residual: the two ops.
+    /// </summary>
+    public Tensor RmsNormAddTanhGatedThenModulate(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate,
+        float modulateEps, Tensor? modulateWeight, Tensor? scale, Tensor? shift)
+    {
+        ArgumentNullException.ThrowIfNull(gate);
+        RequireSameShape(residual, y, "RmsNormAddTanhGatedThenModulate");
+        RequireRank(residual, 3, "RmsNormAddTanhGatedThenModulate", "residual");
+        int batch = residual.Shape[0], seq = residual.Shape[1], d = residual.Shape[2];
+        var cr = Float(residual, "RmsNormAddTanhGatedThenModulate");
+        var cy = Float(y, "RmsNormAddTanhGatedThenModulate");
+        var w = OptionalVector(weight, d, "RmsNorm weight");
+        var g = OptionalPerBatch(gate, batch, d, "RmsNormAddTanhGatedInPlace gate")!;
+        var w2 = OptionalVector(modulateWeight, d, "RmsNorm weight");
+        var sc = OptionalPerBatch(scale, batch, d, "Modulate scale");
+        var sh = OptionalPerBatch(shift, batch, d, "Modulate shift");
+        using var op = Enter("RmsNormAddTanhGatedThenModulate", residual, y, gate);
+        if (cr.DType != DType.BF16)
+        {
+            RmsNormAddTanhGatedInPlace(residual, y, eps, weight, gate);
+            return RmsNormModulate(residual, modulateEps, modulateWeight, scale, shift);
+        }
+        var output = New(residual.Shape, DType.BF16);
+        ulong rows = (ulong)residual.Shape.Rows;
+        if (rows == 0 || d == 0)
+            return output;
+        bool vec = d % 8 == 0;
+        Launch("rmsnorm_add_tanh_gated_modulate_bf16", LaunchConfig.RowGrid(rows), (uint)LaunchConfig.RowBlock(d, vec ? 8 : 1), 0,
+            cr.Pointer, Bf16(cy).Pointer, PointerOf(w is null ? null : Bf16(w)), Bf16(g).Pointer, PointerOf(w2 is null ? null : Bf16(w2)),
+            PointerOf(sc is null ? null : Bf16(sc)), PointerOf(sh is null ? null : Bf16(sh)), output.Pointer, rows, (ulong)seq, d, eps,
+            modulateEps, vec);
+        return output;
+    }
 }

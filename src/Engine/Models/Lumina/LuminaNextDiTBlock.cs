@@ -97,9 +97,18 @@ public sealed class LuminaNextDiTBlock
 
         Tensor mixed = be.Add(selfAttn, be.Multiply(crossAttn, _crossGate));
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
-        AddNormedBranch(projected, _norm2, mod[LuminaRMSNormZero.GateMsa], ForaAttention);
-
-        Tensor ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
+        // The attention branch's residual update and the FFN's input norm are one row kernel without a cache (issue 16).
+        Tensor ffnIn;
+        if (outputs is null)
+        {
+            ffnIn = be.RmsNormAddTanhGatedThenModulate(x, projected, _eps, _norm2, mod[LuminaRMSNormZero.GateMsa],
+                _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
+        }
+        else
+        {
+            AddNormedBranch(projected, _norm2, mod[LuminaRMSNormZero.GateMsa], ForaAttention);
+            ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
+        }
         AddNormedBranch(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _ffnNorm2,
             mod[LuminaRMSNormZero.GateMlp], ForaFeedForward);
 

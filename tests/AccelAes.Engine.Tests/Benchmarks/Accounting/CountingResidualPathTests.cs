@@ -97,4 +97,23 @@ public class CountingResidualPathTests
         // residual 2·48 + y 2·48 + weight 2·8 + gate 2·16 read; residual 2·48 written; one launch.
         Assert.Equal(("rmsnorm_add_tanh_gated_bf16", 96L + 96 + 16 + 32, 96L, 1L), (kernel.Kernel, kernel.BytesRead, kernel.BytesWritten, kernel.Launches));
     }
+
+    [Fact]
+    public void RmsNormAddTanhGatedThenModulate_saves_the_second_read_of_the_residual_and_a_launch()
+    {
+        using var be = new CountingBackend();
+        var r = be.PlaceholderWeight(new Shape(2, 3, 8), "r");
+        var y = be.PlaceholderWeight(new Shape(2, 3, 8), "y");
+        var w = be.PlaceholderWeight(new Shape(8), "w");
+        var w2 = be.PlaceholderWeight(new Shape(8), "w2");
+        var g = be.PlaceholderWeight(new Shape(2, 8), "g");
+        var scale = be.PlaceholderWeight(new Shape(2, 8), "scale");
+        be.Ledger.Take();
+        var output = be.RmsNormAddTanhGatedThenModulate(r, y, 1e-5f, w, g, 1e-6f, w2, scale, null);
+        var kernel = Assert.Single(be.Ledger.Take().Classes);
+        Assert.Equal(new Shape(2, 3, 8), output.Shape);
+        // residual 2·48 + y 2·48 + w 2·8 + gate 2·16 + w2 2·8 + scale 2·16 read; residual 2·48 and the output 2·48 written.
+        Assert.Equal(("rmsnorm_add_tanh_gated_modulate_bf16", 96L + 96 + 16 + 32 + 16 + 32, 96L + 96, 1L),
+            (kernel.Kernel, kernel.BytesRead, kernel.BytesWritten, kernel.Launches));
+    }
 }
