@@ -54,6 +54,8 @@ public sealed partial class CudaBackend
         var gb = g is null ? null : Bf16(g);
         if (_gemm is null)
         {
+            if (LaunchConfig.CeilDiv(m, 64) > 65535)
+                throw new NotSupportedException($"gemm.cu: {m} rows exceed its grid limit ({65535 * 64}).");
             Launch("gemm_bf16_add_gated", new Dim3((uint)LaunchConfig.CeilDiv(n, 64), (uint)LaunchConfig.CeilDiv(m, 64)), 256, 0,
                 xb.Pointer, wb.Pointer, cr.Pointer, PointerOf(bb), PointerOf(gb), m, n, k, (long)k, 1L, (long)k, 1L, (long)n, (long)seq);
             return;
