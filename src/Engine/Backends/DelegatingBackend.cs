@@ -152,6 +152,23 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
     public void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate) =>
         Call(nameof(AddGatedInPlace), () => Inner.AddGatedInPlace(U(residual)!, U(y)!, U(gate)));
 
+    // ---- Residual path (issue 16) ----
+    /// <summary>Counted as a Linear by <see cref="BeforeMatmul"/> (same FLOPs); the residual is the written argument.</summary>
+    public void LinearAddGatedInPlace(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
+        Call(nameof(LinearAddGatedInPlace), () => Inner.LinearAddGatedInPlace(U(residual)!, U(x)!, U(weight)!, U(bias), U(gate)));
+    }
+
+    public void RmsNormAddTanhGatedInPlace(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate) =>
+        Call(nameof(RmsNormAddTanhGatedInPlace), () => Inner.RmsNormAddTanhGatedInPlace(U(residual)!, U(y)!, eps, U(weight), U(gate)!));
+
+    /// <summary>Returns the modulated norm and updates its first argument, the residual, in place.</summary>
+    public Tensor RmsNormAddTanhGatedThenModulate(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate,
+        float modulateEps, Tensor? modulateWeight, Tensor? scale, Tensor? shift) =>
+        W(Call(nameof(RmsNormAddTanhGatedThenModulate), () => Inner.RmsNormAddTanhGatedThenModulate(U(residual)!, U(y)!, eps, U(weight), U(gate)!,
+            modulateEps, U(modulateWeight), U(scale), U(shift))));
+
     public Tensor Activate(Tensor x, Activation activation) => W(Call(nameof(Activate), () => Inner.Activate(U(x)!, activation)));
 
     public Tensor Add(Tensor a, Tensor b) => W(Call(nameof(Add), () => Inner.Add(U(a)!, U(b)!)));

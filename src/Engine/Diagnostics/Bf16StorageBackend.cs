@@ -30,8 +30,11 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     {
         nameof(UploadWeight), nameof(Allocate), nameof(Linear), nameof(Attention), nameof(AttentionWithAffinity), nameof(LayerNorm),
         nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(RmsNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
-        nameof(TimestepEmbedding),
+        nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate),
     };
+
+    /// <summary>Ops that return a new tensor and also update their first argument in place (rounded like an in-place op's).</summary>
+    private static readonly HashSet<string> AlsoInPlace = new(StringComparer.Ordinal) { nameof(RmsNormAddTanhGatedThenModulate) };
 
     /// <summary>The ops whose output the CUDA backend always allocates as fp32, whatever its inputs.</summary>
     private static readonly HashSet<string> AlwaysFp32 = new(StringComparer.Ordinal) { nameof(AbsDifferenceSums) };
@@ -44,6 +47,8 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     protected override T Call<T>(string op, Func<T> run)
     {
         var result = RunRecordingInputs(run, out var inputs);
+        if (AlsoInPlace.Contains(op) && inputs.Count > 0 && inputs[0] is CpuTensor target && !_fp32.TryGetValue(target.Data, out _))
+            Round(target);
         bool fp32 = op == nameof(Upload) || AlwaysFp32.Contains(op) || (!AlwaysBf16.Contains(op) && AllFp32(inputs));
         switch (result)
         {

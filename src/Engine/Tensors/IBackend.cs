@@ -121,6 +121,31 @@ public interface IBackend : IDisposable
     /// <summary>Gated residual, in place: residual [B, S, D] += gate[b] ⊙ y (gate [B, D]; null = 1).</summary>
     void AddGatedInPlace(Tensor residual, Tensor y, Tensor? gate);
 
+    // ---- Residual path (issue 16): gated residual adds folded into the op before them ---------------
+
+    /// <summary>
+    /// <c>AddGatedInPlace(residual, Linear(x, weight, bias), gate)</c> in one op: residual [B, S, N] += gate[b] ⊙
+    /// (x·Wᵀ + bias), x [B, S, K], weight [N, K], bias [N], gate [B, N] (null = 1). The projection is not stored in
+    /// between: on CUDA it is cuBLASLt's epilogue (per-feature alpha vector = the gate, β = 1, C = D = the residual), so
+    /// the sum is rounded to bf16 once (see src/Engine/Backends/Cuda/README.md for the exact rounding).
+    /// </summary>
+    void LinearAddGatedInPlace(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate);
+
+    /// <summary>
+    /// Lumina's post-norm gated residual in one op: residual [B, S, D] += tanh(gate[b]) ⊙ RMSNorm(y, eps, weight)
+    /// (y [B, S, D], weight [D] optional, gate [B, D]): <c>AddGatedInPlace(residual, RmsNorm(y, eps, weight),
+    /// Activate(gate, Tanh))</c> without storing the normalised rows or the tanh of the gate.
+    /// </summary>
+    void RmsNormAddTanhGatedInPlace(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate);
+
+    /// <summary>
+    /// <see cref="RmsNormAddTanhGatedInPlace"/>, then the op that follows it in Lumina's block: returns
+    /// <c>RmsNormModulate(residual, modulateEps, modulateWeight, scale, shift)</c> of the updated residual, in one pass
+    /// (the updated rows are normalised as stored, so the result equals the two ops').
+    /// </summary>
+    Tensor RmsNormAddTanhGatedThenModulate(Tensor residual, Tensor y, float eps, Tensor? weight, Tensor gate,
+        float modulateEps, Tensor? modulateWeight, Tensor? scale, Tensor? shift);
+
     // ---- Pointwise ----------------------------------------------------------------------------
 
     Tensor Activate(Tensor x, Activation activation);

@@ -10,6 +10,10 @@
 // and the selftest compares cuBLASLt's GEMMs with it on the GPU. It is simple rather than fast: 64×64
 // output tiles, 256 threads each computing 4×4 outputs, K in steps of 16 staged through shared memory as
 // fp32, every global access bounds-checked.
+//
+// gemm_bf16_add_gated (issue 16, the gated residual of LinearAddGatedInPlace without cuBLASLt): the same product with
+// C a bf16 residual updated in place, C[m, n] = bf16(C[m, n] + g·(Σ_k … + bias[n])), g = gate[(m / gate_rows)·N + n]
+// (gate [B, N], one row of gates per batch item of gate_rows rows; null: g = 1). One rounding, of the final sum.
 #include "common.cuh"
 
 #define GEMM_TILE 64
@@ -19,11 +23,12 @@
 // take 23 s to compile; a call per output element costs nothing that matters for a fallback.
 __device__ __noinline__ float gemm_activation(float x, int act) { return apply_activation(x, act); }
 
-extern "C" __global__ __launch_bounds__(256) void gemm_bf16(const bf16* __restrict__ a, const bf16* __restrict__ b,
-                                                            void* __restrict__ c, const bf16* __restrict__ bias,
-                                                            int m_total, int n_total, int k_total, i64 sam, i64 sak,
-                                                            i64 sbn, i64 sbk, i64 scm, i64 scn, int bias_mode,
-                                                            int act, int out_f32) {
+// The tile loop shared by both entry points; GATED selects the residual epilogue (gate, gate_rows used only then).
+template <bool GATED>
+__device__ __forceinline__ void gemm_tiles(const bf16* __restrict__ a, const bf16* __restrict__ b, void* __restrict__ c,
+                                           const bf16* __restrict__ bias, const bf16* __restrict__ gate, int m_total,
+                                           int n_total, int k_total, i64 sam, i64 sak, i64 sbn, i64 sbk, i64 scm, i64 scn,
+                                           int bias_mode, int act, int out_f32, i64 gate_rows) {
     __shared__ float as[GEMM_KT][GEMM_TILE + 1];
     __shared__ float bs[GEMM_KT][GEMM_TILE + 1];
     const int tid = threadIdx.x;
@@ -74,8 +79,33 @@ extern "C" __global__ __launch_bounds__(256) void gemm_bf16(const bf16* __restri
             else if (bias_mode == 2) v += bf16_to_f32(bias[m]);
             if (act != ACT_NONE) v = gemm_activation(v, act);
             const i64 o = (i64)m * scm + (i64)n * scn;
-            if (out_f32) static_cast<float*>(c)[o] = v;
-            else static_cast<bf16*>(c)[o] = f32_to_bf16(v);
+            if (GATED) {
+                const float g = gate != nullptr ? bf16_to_f32(gate[(i64)m / gate_rows * n_total + n]) : 1.0f;
+                bf16* r = static_cast<bf16*>(c);
+                r[o] = f32_to_bf16(bf16_to_f32(r[o]) + g * v);
+            } else if (out_f32) {
+                static_cast<float*>(c)[o] = v;
+            } else {
+                static_cast<bf16*>(c)[o] = f32_to_bf16(v);
+            }
         }
     }
+}
+
+extern "C" __global__ __launch_bounds__(256) void gemm_bf16(const bf16* __restrict__ a, const bf16* __restrict__ b,
+                                                            void* __restrict__ c, const bf16* __restrict__ bias,
+                                                            int m_total, int n_total, int k_total, i64 sam, i64 sak,
+                                                            i64 sbn, i64 sbk, i64 scm, i64 scn, int bias_mode,
+                                                            int act, int out_f32) {
+    gemm_tiles<false>(a, b, c, bias, nullptr, m_total, n_total, k_total, sam, sak, sbn, sbk, scm, scn, bias_mode, act, out_f32, 1);
+}
+
+// C = residual [m_total, n_total] (row stride scm), bias [n_total] or null, gate [m_total / gate_rows, n_total] or null.
+extern "C" __global__ __launch_bounds__(256) void gemm_bf16_add_gated(const bf16* __restrict__ a, const bf16* __restrict__ b,
+                                                                      bf16* c, const bf16* __restrict__ bias,
+                                                                      const bf16* __restrict__ gate, int m_total, int n_total,
+                                                                      int k_total, i64 sam, i64 sak, i64 sbn, i64 sbk, i64 scm,
+                                                                      i64 gate_rows) {
+    gemm_tiles<true>(a, b, c, bias, gate, m_total, n_total, k_total, sam, sak, sbn, sbk, scm, 1, bias == nullptr ? 0 : 1,
+                     ACT_NONE, 0, gate_rows);
 }

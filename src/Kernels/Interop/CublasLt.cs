@@ -64,6 +64,8 @@ public enum CublasLtMatmulDescAttribute
     FillMode = 6,
     Epilogue = 7,      // uint32 cublasLtEpilogue_t
     BiasPointer = 8,   // void* (device)
+    BiasBatchStride = 10,        // int64 elements between the bias vectors of a strided batch
+    AlphaVectorBatchStride = 14, // int64 elements between the alpha vectors of a strided batch (ALPHA_DEVICE_VECTOR_BETA_HOST)
     BiasDataType = 26, // int32 cudaDataType; default: the D type
 }
 
@@ -79,6 +81,20 @@ public enum CublasLtEpilogue : uint
     ReluBias = 6,
     Gelu = 32,
     GeluBias = 36,
+}
+
+/// <summary>
+/// cublasLtPointerMode_t (cublasLt.h): where alpha and beta live. <see cref="AlphaDeviceVectorBetaHost"/>: alpha is a
+/// device vector of scale-type values, one per row of D (with a strided batch, ALPHA_VECTOR_BATCH_STRIDE apart), beta a
+/// host scalar — the per-output-feature gate of a gated residual (issue 16).
+/// </summary>
+public enum CublasLtPointerMode
+{
+    Host = 0,
+    Device = 1,
+    DeviceVector = 2,
+    AlphaDeviceVectorBetaZero = 3,
+    AlphaDeviceVectorBetaHost = 4,
 }
 
 /// <summary>cublasLtMatrixLayoutAttribute_t.</summary>
@@ -255,6 +271,34 @@ public static unsafe class CublasLt
                     "cublasLtMatmulDescSetAttribute", "BIAS_DATA_TYPE");
             }
         }
+    }
+
+    /// <summary>Sets the pointer mode of alpha and beta (CUBLASLT_MATMUL_DESC_POINTER_MODE).</summary>
+    public static void SetPointerMode(CublasLtMatmulDesc desc, CublasLtPointerMode mode)
+    {
+        var value = (int)mode;
+        Check(CublasLtNative.cublasLtMatmulDescSetAttribute(desc, CublasLtMatmulDescAttribute.PointerMode, &value, sizeof(int)),
+            "cublasLtMatmulDescSetAttribute", $"POINTER_MODE={mode}");
+    }
+
+    /// <summary>Sets an int64 descriptor attribute (the batch strides of the bias and alpha vectors).</summary>
+    public static void SetInt64(CublasLtMatmulDesc desc, CublasLtMatmulDescAttribute attribute, long value)
+    {
+        Check(CublasLtNative.cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(long)), "cublasLtMatmulDescSetAttribute", attribute.ToString());
+    }
+
+    /// <summary>
+    /// <see cref="TryMatmul(CublasLtHandle, CublasLtMatmulDesc, float, CuDevicePtr, CublasLtMatrixLayout, CuDevicePtr, CublasLtMatrixLayout, float, CuDevicePtr, CublasLtMatrixLayout, CuDevicePtr, CublasLtMatrixLayout, in CublasLtMatmulAlgo, CuDevicePtr, ulong, CuStream)"/>
+    /// with alpha a device vector (pointer modes ALPHA_DEVICE_VECTOR_*): its device address is passed as the alpha pointer.
+    /// </summary>
+    public static CublasStatus TryMatmulAlphaVector(CublasLtHandle handle, CublasLtMatmulDesc desc, CuDevicePtr alphaVector,
+        CuDevicePtr a, CublasLtMatrixLayout aLayout, CuDevicePtr b, CublasLtMatrixLayout bLayout, float beta,
+        CuDevicePtr c, CublasLtMatrixLayout cLayout, CuDevicePtr d, CublasLtMatrixLayout dLayout,
+        in CublasLtMatmulAlgo algo, CuDevicePtr workspace, ulong workspaceBytes, CuStream stream)
+    {
+        fixed (CublasLtMatmulAlgo* algoPtr = &algo)
+            return CublasLtNative.cublasLtMatmul(handle, desc, (void*)alphaVector.Address, a, aLayout, b, bLayout, &beta, c, cLayout, d, dLayout,
+                algoPtr, workspace, (nuint)workspaceBytes, stream);
     }
 
     /// <summary>A column-major matrix layout (cuBLAS convention): rows × cols with leading dimension ld ≥ rows.</summary>

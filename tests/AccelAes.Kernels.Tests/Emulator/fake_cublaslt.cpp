@@ -8,6 +8,20 @@
 //   epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU, GELU_BIAS (bias: a vector of rows(D) broadcast along columns,
 //   added before the activation; GELU is the tanh form), strided batches. C is not read when beta == 0, as cuBLAS
 //   documents (the engine passes D, poisoned with NaN, as C).
+//   Pointer modes (CUBLASLT_MATMUL_DESC_POINTER_MODE, cublasLt.h's cublasLtPointerMode_t): HOST (alpha, beta host
+//   scalars), ALPHA_DEVICE_VECTOR_BETA_ZERO and ALPHA_DEVICE_VECTOR_BETA_HOST (alpha: an fp32 device vector of rows(D)
+//   elements, one per row of D; with a strided batch the next matrix's vector is ALPHA_VECTOR_BATCH_STRIDE elements on,
+//   and the bias's BIAS_BATCH_STRIDE likewise). DEVICE and DEVICE_VECTOR are not emulated (NOT_SUPPORTED).
+//   What the documentation rules out is refused as cuBLASLt refuses it (cuBLAS docs, cublasLtMatmulDescAttributes_t and
+//   cublasLtMatmul's datatype table and notes, CUDA 12.x/13.0):
+//     - a pointer mode outside cublasLtPointerMode_t: INVALID_VALUE when set;
+//     - ALPHA_DEVICE_VECTOR_BETA_ZERO with a non-zero ALPHA_VECTOR_BATCH_STRIDE ("this mode doesn't support batched alpha
+//       vector"): INVALID_VALUE (its beta is zero whatever the pointer holds);
+//     - a bias type other than D's (BIAS_DATA_TYPE: "the bias vector elements are the same type as the elements of the
+//       output matrix (Dtype)" outside IMMA and FP8 kernels, which the engine does not use): NOT_SUPPORTED;
+//     - a BIAS / *_BIAS epilogue with D in CUBLASLT_ORDER_ROW (datatype table, note 6): NOT_SUPPORTED;
+//     - a strided batch whose matrices disagree on BATCH_COUNT: INVALID_VALUE (the engine sets every layout's count and
+//       shares a matrix across the batch with stride 0).
 //
 // Failure knobs, so the engine's fallback paths can be driven on a machine without a GPU. Each is read on every call
 // (the library is loaded once per process), from fake_cublaslt_configure() when a test set it, else the environment:
@@ -16,6 +30,10 @@
 //   FAKE_CUBLASLT_NO_ALGO=1      cublasLtMatmulAlgoGetHeuristic finds nothing (NOT_SUPPORTED, 0 results, as cuBLASLt)
 //   FAKE_CUBLASLT_CREATE_FAILS=1 cublasLtCreate returns CUBLAS_STATUS_NOT_INITIALIZED
 //   FAKE_CUBLASLT_VERSION=120800 what cublasLtGetVersion reports (default 120400: cuBLAS 12.4, like the fake driver's 12.4)
+//   FAKE_CUBLASLT_NO_ALPHA_VECTOR=1  the heuristic offers no algorithm for the alpha-vector pointer modes (NOT_SUPPORTED),
+//                                as a cuBLASLt build whose kernels for the types lack that pointer mode in their
+//                                CUBLASLT_ALGO_CAP_POINTER_MODE_MASK would; other GEMMs are unaffected
+//                                (fake_cublaslt_set_no_alpha_vector() sets it from a test)
 // .NET's Environment.SetEnvironmentVariable does not change the C environment on Linux, hence the export.
 //
 // Streams and graphs: the product runs on the emulator's one stream, which may be capturing a CUDA graph. So the GEMM
@@ -48,12 +66,14 @@ enum : int { R32F = 0, R16BF = 14 };
 enum : int { COMPUTE_32F = 68 };
 // cublasLtEpilogue_t
 enum : uint32_t { EPI_DEFAULT = 1, EPI_RELU = 2, EPI_BIAS = 4, EPI_RELU_BIAS = 6, EPI_GELU = 32, EPI_GELU_BIAS = 36 };
+// cublasLtPointerMode_t
+enum : int { PM_HOST = 0, PM_DEVICE = 1, PM_DEVICE_VECTOR = 2, PM_ALPHA_VECTOR_BETA_ZERO = 3, PM_ALPHA_VECTOR_BETA_HOST = 4 };
 
 constexpr int kAlgorithms = 4;                 // distinct algorithms the heuristic offers (at most)
 constexpr uint64_t kAlgoMagic = 0xFA4EC0B1A5000000ull;  // marks an algo this library made (low byte: its index)
 
 // ---- knobs ------------------------------------------------------------------------------------------------
-std::atomic<int> g_refuse{-1}, g_no_algo{-1}, g_create_fails{-1}, g_version{-1};
+std::atomic<int> g_refuse{-1}, g_no_algo{-1}, g_create_fails{-1}, g_version{-1}, g_no_alpha_vector{-1};
 
 int knob(const std::atomic<int>& configured, const char* variable, int fallback) {
     int v = configured.load();
@@ -65,6 +85,8 @@ int refuse_count() { return knob(g_refuse, "FAKE_CUBLASLT_REFUSE", 0); }
 bool no_algorithm() { return knob(g_no_algo, "FAKE_CUBLASLT_NO_ALGO", 0) != 0; }
 bool create_fails() { return knob(g_create_fails, "FAKE_CUBLASLT_CREATE_FAILS", 0) != 0; }
 int version() { return knob(g_version, "FAKE_CUBLASLT_VERSION", 120400); }
+bool no_alpha_vector() { return knob(g_no_alpha_vector, "FAKE_CUBLASLT_NO_ALPHA_VECTOR", 0) != 0; }
+bool alpha_vector_mode(int mode) { return mode == PM_ALPHA_VECTOR_BETA_ZERO || mode == PM_ALPHA_VECTOR_BETA_HOST; }
 
 // Counters for tests: matmuls run, refused, heuristic queries, index of the algorithm of the last matmul run.
 std::atomic<long> g_matmuls{0}, g_refusals{0}, g_heuristics{0}, g_last_algorithm{-1};
@@ -77,6 +99,8 @@ struct Desc {
     uint32_t epilogue = EPI_DEFAULT;
     uint64_t bias = 0;
     int bias_type = -1;  // -1: the D type
+    int pointer_mode = PM_HOST;
+    int64_t alpha_vector_stride = 0, bias_stride = 0;
 };
 struct Layout {
     int type;
@@ -120,6 +144,9 @@ struct MatmulArgs {
     uint32_t epilogue;
     uint64_t bias;
     int bias_type;
+    int pointer_mode;
+    uint64_t alpha_vector;  // device fp32 [rows(D)] per batch matrix (alpha-vector pointer modes), else 0
+    int64_t alpha_vector_stride, bias_stride;
     float alpha, beta;
     Layout a, b, c, d;
     uint64_t pa, pb, pc, pd;
@@ -193,10 +220,14 @@ void run_matmul(void** params) {
                     double bv = g.trans_b ? load(g.b, g.pb, j, p, g.b.batch > 1 ? batch : 0) : load(g.b, g.pb, p, j, g.b.batch > 1 ? batch : 0);
                     sum += av * bv;
                 }
-                float v = (float)(g.alpha * sum);
+                const float alpha = g.alpha_vector != 0
+                    ? ((const float*)g.alpha_vector)[(int64_t)batch * g.alpha_vector_stride + (int64_t)i] : g.alpha;
+                float v = (float)(alpha * sum);
                 if (g.beta != 0.0f) v += g.beta * (float)load(g.c, g.pc, i, j, g.c.batch > 1 ? batch : 0);
-                if (has_bias)
-                    v += bias_type == R32F ? ((const float*)g.bias)[i] : bf16_to_f32(((const uint16_t*)g.bias)[i]);
+                if (has_bias) {
+                    const int64_t bi = (int64_t)batch * g.bias_stride + (int64_t)i;
+                    v += bias_type == R32F ? ((const float*)g.bias)[bi] : bf16_to_f32(((const uint16_t*)g.bias)[bi]);
+                }
                 if (relu) v = v > 0 ? v : 0;
                 if (gelu) v = gelu_tanh(v);
                 store(g.d, g.pd, i, j, batch, v);
@@ -232,12 +263,24 @@ int check_problem(const Desc* desc, const Layout* a, const Layout* b, const Layo
     const uint64_t am = desc->trans_a ? a->cols : a->rows, ak = desc->trans_a ? a->rows : a->cols;
     const uint64_t bk = desc->trans_b ? b->cols : b->rows, bn = desc->trans_b ? b->rows : b->cols;
     if (am != m || bn != n || ak != bk || c->rows != m || c->cols != n) return ST_INVALID_VALUE;
+    if ((d->batch > 1 || a->batch > 1 || b->batch > 1 || c->batch > 1) &&
+        (a->batch != d->batch || b->batch != d->batch || c->batch != d->batch))
+        return ST_INVALID_VALUE;
     switch (desc->epilogue) {
         case EPI_DEFAULT: case EPI_RELU: case EPI_GELU: break;
         case EPI_BIAS: case EPI_RELU_BIAS: case EPI_GELU_BIAS:
             if (desc->bias == 0) return ST_INVALID_VALUE;
+            if (d->order != 0) return ST_NOT_SUPPORTED;                              // note 6: no bias with ORDER_ROW D
+            if (desc->bias_type >= 0 && desc->bias_type != d->type) return ST_NOT_SUPPORTED;  // bias type = D type
             break;
         default: return ST_NOT_SUPPORTED;
+    }
+    switch (desc->pointer_mode) {
+        case PM_HOST: case PM_ALPHA_VECTOR_BETA_HOST: break;
+        case PM_ALPHA_VECTOR_BETA_ZERO:
+            if (desc->alpha_vector_stride != 0) return ST_INVALID_VALUE;  // "doesn't support batched alpha vector"
+            break;
+        default: return ST_NOT_SUPPORTED;  // DEVICE, DEVICE_VECTOR: not emulated
     }
     return ST_SUCCESS;
 }
@@ -252,11 +295,15 @@ void fake_cublaslt_configure(int refuse, int no_algo, int create_fails_, int ver
     g_no_algo = no_algo;
     g_create_fails = create_fails_;
     g_version = version_;
+    g_no_alpha_vector = -1;
     g_matmuls = 0;
     g_refusals = 0;
     g_heuristics = 0;
     g_last_algorithm = -1;
 }
+
+// FAKE_CUBLASLT_NO_ALPHA_VECTOR from a test (a negative value: the environment again; fake_cublaslt_configure resets it).
+void fake_cublaslt_set_no_alpha_vector(int no_alpha_vector) { g_no_alpha_vector = no_alpha_vector; }
 
 // counters[0..3] = matmuls run, matmuls refused, heuristic queries, algorithm index of the last matmul run (-1: none).
 void fake_cublaslt_counters(long* counters) {
@@ -314,6 +361,16 @@ int cublasLtMatmulDescSetAttribute(Desc* desc, int attribute, const void* value,
             std::memcpy(&desc->bias, value, 8);
             return ST_SUCCESS;
         case 26: return i32(desc->bias_type);
+        case 2:
+            if (size != 4) return ST_INVALID_VALUE;
+            std::memcpy(&desc->pointer_mode, value, 4);
+            return desc->pointer_mode >= PM_HOST && desc->pointer_mode <= PM_ALPHA_VECTOR_BETA_HOST ? ST_SUCCESS : ST_INVALID_VALUE;
+        case 10: case 14: {
+            if (size != 8) return ST_INVALID_VALUE;
+            int64_t& field = attribute == 10 ? desc->bias_stride : desc->alpha_vector_stride;
+            std::memcpy(&field, value, 8);
+            return field >= 0 ? ST_SUCCESS : ST_INVALID_VALUE;
+        }
         default: return ST_NOT_SUPPORTED;  // attributes the engine does not set are not emulated
     }
 }
@@ -376,6 +433,7 @@ int cublasLtMatmulAlgoGetHeuristic(Handle* handle, Desc* desc, Layout* a, Layout
     g_heuristics++;
     if (int s = check_problem(desc, a, b, c, d); s != ST_SUCCESS) return s;
     if (no_algorithm()) return ST_NOT_SUPPORTED;  // what cuBLASLt answers when no algorithm fits
+    if (no_alpha_vector() && alpha_vector_mode(desc->pointer_mode)) return ST_NOT_SUPPORTED;
     int count = 0;
     for (int index = 0; index < kAlgorithms && count < requested; index++) {
         if (algorithm_workspace(index) > preference->max_workspace) continue;
@@ -404,8 +462,13 @@ int cublasLtMatmul(Handle* handle, Desc* desc, const float* alpha, uint64_t pa, 
         return ST_NOT_SUPPORTED;
     }
     if (workspace_bytes < algorithm_workspace(index) || (workspace_bytes > 0 && workspace == 0)) return ST_INVALID_VALUE;
-    if (!pa || !pb || !pd || (*beta != 0.0f && !pc)) return ST_INVALID_VALUE;
-    MatmulArgs args{desc->trans_a, desc->trans_b, desc->epilogue, desc->bias, desc->bias_type, *alpha, *beta,
+    // alpha is a host scalar, or (alpha-vector modes) the device address of the vector; beta is a host scalar, or zero.
+    const bool alpha_vector = alpha_vector_mode(desc->pointer_mode);
+    const float beta_value = desc->pointer_mode == PM_ALPHA_VECTOR_BETA_ZERO ? 0.0f : *beta;
+    if (!pa || !pb || !pd || (beta_value != 0.0f && !pc)) return ST_INVALID_VALUE;
+    MatmulArgs args{desc->trans_a, desc->trans_b, desc->epilogue, desc->bias, desc->bias_type, desc->pointer_mode,
+                    alpha_vector ? (uint64_t)(uintptr_t)alpha : 0, desc->alpha_vector_stride, desc->bias_stride,
+                    alpha_vector ? 1.0f : *alpha, beta_value,
                     *a, *b, *c, *d, pa, pb, pc, pd, d->rows, d->cols, desc->trans_a ? a->rows : a->cols};
     LaunchKernelFn launch = emulator_launch();
     if (!launch) return ST_NOT_INITIALIZED;

@@ -84,7 +84,7 @@ public readonly record struct GemmMapping(
 /// warning naming the reason. All pointers are pool blocks (256-byte aligned), which is the alignment cuBLASLt's
 /// heuristics assume by default.
 /// </summary>
-internal sealed class CublasLtGemm : IDisposable
+internal sealed partial class CublasLtGemm : IDisposable
 {
     private readonly record struct Key(GemmMapping Mapping, CudaDataType DType, CublasLtEpilogue Epilogue);
 
@@ -209,6 +209,7 @@ internal sealed class CublasLtGemm : IDisposable
             CublasLt.MatmulDescDestroy(plan.Desc);
         }
         _plans.Clear();
+        DisposeGatedPlans();
         CublasLt.Destroy(_handle);
         _pool.Return(_workspace);
     }

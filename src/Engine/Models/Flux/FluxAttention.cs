@@ -62,6 +62,39 @@ public sealed class FluxAttention
     public (Tensor Image, Tensor Text) Forward(Tensor image, Tensor text, FluxRotaryTable rope,
         SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null)
     {
+        IBackend be = image.Backend;
+        Tensor o = JointHeads(image, text, rope, sparse, layer, queries);
+        int l = text.Shape[1], s = o.Shape[1];
+        bool sparseQueries = sparse is { IsSparse: true };
+        Tensor imageOut = _toOut!.Forward(be.Slice(o, 1, l, s - l));
+        imageOut = sparseQueries
+            ? SparseRows.ScatterIntoCache(sparse!, layer, AttentionCache, imageOut)
+            : SparseRows.StoreIfFilling(sparse, layer, AttentionCache, imageOut);
+        return (imageOut, _toAddOut!.Forward(be.Slice(o, 1, 0, l)));
+    }
+
+    /// <summary>
+    /// <see cref="Forward(Tensor, Tensor, FluxRotaryTable, SparseForward?, int, FluxQueryRows?)"/> on a dense step whose
+    /// outputs no cache keeps: <paramref name="imageResidual"/> += <paramref name="imageGate"/>[b] ⊙ to_out(…) and
+    /// <paramref name="textResidual"/> += <paramref name="textGate"/>[b] ⊙ to_add_out(…), the gates in the projections'
+    /// GEMM epilogues (issue 16), the projected outputs never stored. <paramref name="sparse"/> may capture (AesMask), not
+    /// fill or be sparse.
+    /// </summary>
+    public void ForwardAddGated(Tensor imageResidual, Tensor textResidual, Tensor image, Tensor text, FluxRotaryTable rope,
+        Tensor imageGate, Tensor textGate, SparseForward? sparse = null, int layer = 0)
+    {
+        if (sparse is { IsSparse: true } or { WritesCaches: true })
+            throw new InvalidOperationException("The gated projections run on dense steps that keep no cache.");
+        IBackend be = image.Backend;
+        Tensor o = JointHeads(image, text, rope, sparse, layer, queries: null);
+        int l = text.Shape[1], s = o.Shape[1];
+        _toOut!.ForwardAddGated(imageResidual, be.Slice(o, 1, l, s - l), imageGate);
+        _toAddOut!.ForwardAddGated(textResidual, be.Slice(o, 1, 0, l), textGate);
+    }
+
+    /// <summary>The joint attention before its projections: heads flattened, [B, L + queries, heads·hd], text rows first.</summary>
+    private Tensor JointHeads(Tensor image, Tensor text, FluxRotaryTable rope, SparseForward? sparse, int layer, FluxQueryRows? queries)
+    {
         if (_addQ is null) throw new InvalidOperationException("This FluxAttention has no text projections (it is a single-stream block's).");
         IBackend be = image.Backend;
         int batch = image.Shape[0], l = text.Shape[1], n = image.Shape[1];
@@ -98,12 +131,7 @@ public sealed class FluxAttention
         {
             o = be.Attention(q, k, v, scale);
         }
-        o = o.Reshape(batch, s, _heads * _headDim);
-        Tensor imageOut = _toOut!.Forward(be.Slice(o, 1, l, s - l));
-        imageOut = sparseQueries
-            ? SparseRows.ScatterIntoCache(sparse!, layer, AttentionCache, imageOut)
-            : SparseRows.StoreIfFilling(sparse, layer, AttentionCache, imageOut);
-        return (imageOut, _toAddOut!.Forward(be.Slice(o, 1, 0, l)));
+        return o.Reshape(batch, s, _heads * _headDim);
     }
 
     /// <summary>

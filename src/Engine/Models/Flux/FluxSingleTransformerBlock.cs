@@ -97,13 +97,18 @@ public sealed class FluxSingleTransformerBlock
         Tensor joined = be.Allocate(new Shape(batch, joint, _projOut.InFeatures));
         _attn.ForwardInto(joined, 0, normed, rope);
         _projMlp.ForwardInto(joined, attnWidth, normed, Activation.GeluTanh);
+        if (sparse is { WritesCaches: true, SparseFeedForward: false })
+            sparse.Store(layer, AttentionCache, be.Slice(be.Slice(joined, 1, textTokens, n), 2, 0, attnWidth));
+        if (outputs is null && sparse is not { WritesCaches: true, SparseFeedForward: true })
+        {
+            // No cache keeps the pre-gate output: the gated residual is proj_out's epilogue (issue 16), never stored.
+            _projOut.ForwardAddGated(hidden, joined, gate);
+            return;
+        }
         Tensor delta = _projOut.Forward(joined);
         outputs?.Store(layer, ForaDelta, delta);
-        if (sparse is { WritesCaches: true })
-        {
-            if (sparse.SparseFeedForward) sparse.Store(layer, DeltaCache, be.Slice(delta, 1, textTokens, n));
-            else sparse.Store(layer, AttentionCache, be.Slice(be.Slice(joined, 1, textTokens, n), 2, 0, attnWidth));
-        }
+        if (sparse is { WritesCaches: true, SparseFeedForward: true })
+            sparse.Store(layer, DeltaCache, be.Slice(delta, 1, textTokens, n));
         be.AddGatedInPlace(hidden, delta, gate);
     }
 

@@ -60,6 +60,17 @@ public sealed class FluxTransformerBlock
         }
         var (mod, normedImage, _) = _norm1.Forward(image, siluTemb);
         var (cmod, normedText, _) = _norm1Context.Forward(text, siluTemb);
+        if (outputs is null && sparse is not ({ IsSparse: true } or { WritesCaches: true }))
+        {
+            // Dense step, no cache keeps a branch output: each gated residual is its projection's GEMM epilogue (issue 16).
+            // The text stream's update moves before the image FFN: the two streams' residuals are independent.
+            _attn.ForwardAddGated(image, text, normedImage, normedText, rope, mod[AdaLayerNormZero.GateMsa], cmod[AdaLayerNormZero.GateMsa], sparse, layer);
+            _ff.ForwardAddGated(image, be.LayerNormModulate(image, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]),
+                mod[AdaLayerNormZero.GateMlp]);
+            _ffContext.ForwardAddGated(text, be.LayerNormModulate(text, 1e-6f, cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]),
+                cmod[AdaLayerNormZero.GateMlp]);
+            return;
+        }
 
         var (attnImage, attnText) = _attn.Forward(normedImage, normedText, rope, sparse, layer, queries);
 

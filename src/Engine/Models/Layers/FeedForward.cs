@@ -16,4 +16,7 @@ public sealed class FeedForward
     }
 
     public Tensor Forward(Tensor x) => _out.Forward(_proj.Forward(x, Activation.GeluTanh));
+
+    /// <summary><paramref name="residual"/> += <paramref name="gate"/>[b] ⊙ Forward(<paramref name="x"/>), the gate in <c>net.2</c>'s epilogue.</summary>
+    public void ForwardAddGated(Tensor residual, Tensor x, Tensor? gate) => _out.ForwardAddGated(residual, _proj.Forward(x, Activation.GeluTanh), gate);
 }

@@ -26,6 +26,13 @@ public sealed class LinearLayer
     public Tensor Forward(Tensor x, Activation activation = Activation.None)
         => x.Backend.Linear(x, Weight, Bias, activation);
 
+    /// <summary>
+    /// <paramref name="residual"/> += <paramref name="gate"/>[b] ⊙ Forward(<paramref name="x"/>) without storing the output
+    /// (a DiT block's gated residual after its out-projection; issue 16).
+    /// </summary>
+    public void ForwardAddGated(Tensor residual, Tensor x, Tensor? gate)
+        => x.Backend.LinearAddGatedInPlace(residual, x, Weight, Bias, gate);
+
     /// <summary>The same output written into columns [columnOffset, columnOffset + OutFeatures) of <paramref name="destination"/>.</summary>
     public void ForwardInto(Tensor destination, int columnOffset, Tensor x, Activation activation = Activation.None)
         => x.Backend.LinearInto(destination, columnOffset, x, Weight, Bias, activation);

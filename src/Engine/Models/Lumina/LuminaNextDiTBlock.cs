@@ -97,14 +97,34 @@ public sealed class LuminaNextDiTBlock
 
         Tensor mixed = be.Add(selfAttn, be.Multiply(crossAttn, _crossGate));
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
-        Tensor attnOut = be.RmsNorm(projected, _eps, _norm2);
-        be.AddGatedInPlace(x, attnOut, be.Activate(mod[LuminaRMSNormZero.GateMsa], Activation.Tanh));
+        // The attention branch's residual update and the FFN's input norm are one row kernel without a cache (issue 16).
+        Tensor ffnIn;
+        if (outputs is null)
+        {
+            ffnIn = be.RmsNormAddTanhGatedThenModulate(x, projected, _eps, _norm2, mod[LuminaRMSNormZero.GateMsa],
+                _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
+        }
+        else
+        {
+            AddNormedBranch(projected, _norm2, mod[LuminaRMSNormZero.GateMsa], ForaAttention);
+            ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
+        }
+        AddNormedBranch(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _ffnNorm2,
+            mod[LuminaRMSNormZero.GateMlp], ForaFeedForward);
 
-        Tensor ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
-        Tensor ffnOut = be.RmsNorm(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _eps, _ffnNorm2);
-        be.AddGatedInPlace(x, ffnOut, be.Activate(mod[LuminaRMSNormZero.GateMlp], Activation.Tanh));
-        outputs?.Store(layer, ForaAttention, attnOut);
-        outputs?.Store(layer, ForaFeedForward, ffnOut);
+        // x += tanh(gate) ⊙ RMSNorm(branch): one row kernel (issue 16). FORA / TaylorSeer keep the normed branch, so with
+        // their cache the norm, the tanh and the add stay three ops.
+        void AddNormedBranch(Tensor branch, Tensor norm, Tensor gate, string cacheKey)
+        {
+            if (outputs is null)
+            {
+                be.RmsNormAddTanhGatedInPlace(x, branch, _eps, norm, gate);
+                return;
+            }
+            Tensor normed = be.RmsNorm(branch, _eps, norm);
+            be.AddGatedInPlace(x, normed, be.Activate(gate, Activation.Tanh));
+            outputs.Store(layer, cacheKey, normed);
+        }
     }
 
     /// <summary>norm1(x, temb)'s RMSNorm(x)·(1 + scale_msa): the modulated input of this layer's attention.</summary>

@@ -57,6 +57,42 @@ public sealed class JointAttention
     public (Tensor Image, Tensor? Text) Forward(Tensor x, Tensor? context, SparseForward? sparse = null, int layer = 0, string cacheName = "attn")
     {
         IBackend be = x.Backend;
+        var (o, imageQueries) = Attend(x, context, sparse, layer);
+        int s = o.Shape[1];
+        bool sparseQueries = sparse is { IsSparse: true };
+        Tensor imageRows = context is null ? o : be.Slice(o, 1, 0, imageQueries);
+        Tensor image = _toOut.Forward(imageRows);
+        image = sparseQueries
+            ? SparseRows.ScatterIntoCache(sparse!, layer, cacheName, image)
+            : SparseRows.StoreIfFilling(sparse, layer, cacheName, image);
+        Tensor? text = context is null ? null : _toAddOut?.Forward(be.Slice(o, 1, imageQueries, s - imageQueries));
+        return (image, text);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> on a dense step whose outputs no cache keeps: <paramref name="imageResidual"/> +=
+    /// <paramref name="imageGate"/>[b] ⊙ to_out(…) and, for a joint block that is not context_pre_only,
+    /// <paramref name="textResidual"/> += <paramref name="textGate"/>[b] ⊙ to_add_out(…): the gates in the projections' GEMM
+    /// epilogues (issue 16), the projected outputs never stored. <paramref name="sparse"/> may capture (AesMask), not fill
+    /// or be sparse.
+    /// </summary>
+    public void ForwardAddGated(Tensor imageResidual, Tensor? textResidual, Tensor x, Tensor? context, Tensor imageGate, Tensor? textGate,
+        SparseForward? sparse = null, int layer = 0)
+    {
+        if (sparse is { IsSparse: true } or { WritesCaches: true })
+            throw new InvalidOperationException("The gated projections run on dense steps that keep no cache.");
+        IBackend be = x.Backend;
+        var (o, imageQueries) = Attend(x, context, sparse, layer);
+        int s = o.Shape[1];
+        _toOut.ForwardAddGated(imageResidual, context is null ? o : be.Slice(o, 1, 0, imageQueries), imageGate);
+        if (context is not null && _toAddOut is not null && textResidual is not null)
+            _toAddOut.ForwardAddGated(textResidual, be.Slice(o, 1, imageQueries, s - imageQueries), textGate);
+    }
+
+    /// <summary>The (joint) attention before its projections: heads flattened, [B, image queries + L, heads·hd], image rows first.</summary>
+    private (Tensor O, int ImageQueries) Attend(Tensor x, Tensor? context, SparseForward? sparse, int layer)
+    {
+        IBackend be = x.Backend;
         int batch = x.Shape[0], n = x.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
         Tensor q = Heads(_toQ.Forward(sparseQueries ? SparseRows.Gather(sparse!, x) : x), _normQ);
@@ -91,14 +127,7 @@ public sealed class JointAttention
         {
             o = be.Attention(q, k, v, scale);
         }
-        o = o.Reshape(batch, s, _heads * _headDim);
-        Tensor imageRows = context is null ? o : be.Slice(o, 1, 0, imageQueries);
-        Tensor image = _toOut.Forward(imageRows);
-        image = sparseQueries
-            ? SparseRows.ScatterIntoCache(sparse!, layer, cacheName, image)
-            : SparseRows.StoreIfFilling(sparse, layer, cacheName, image);
-        Tensor? text = context is null ? null : _toAddOut?.Forward(be.Slice(o, 1, imageQueries, s - imageQueries));
-        return (image, text);
+        return (o.Reshape(batch, s, _heads * _headDim), imageQueries);
     }
 
     private Tensor Heads(Tensor projected, Tensor? norm)

@@ -64,6 +64,9 @@ public sealed class JointTransformerBlock
             normedContext = _norm1ContextPreOnly!.Forward(context, siluTemb);
         }
 
+        if (outputs is null && sparse is not ({ IsSparse: true } or { WritesCaches: true }))
+            return ForwardGatedEpilogues(x, context, normed, normed2, normedContext, mod, cmod, sparse, layer);
+
         var (attnImage, attnText) = _attn.Forward(normed, normedContext, sparse, layer, "attn");
         be.AddGatedInPlace(x, attnImage, mod[AdaLayerNormZero.GateMsa]);
         outputs?.Store(layer, ForaAttention, attnImage);
@@ -85,6 +88,27 @@ public sealed class JointTransformerBlock
         be.AddGatedInPlace(context, ffContext, cmod[AdaLayerNormZero.GateMlp]);
         outputs?.Store(layer, ForaAttentionContext, attnText!);
         outputs?.Store(layer, ForaFeedForwardContext, ffContext);
+        return context;
+    }
+
+    /// <summary>
+    /// A dense step whose branch outputs no cache keeps: every gated residual is its projection's GEMM epilogue (to_out,
+    /// attn2's to_out, ff.net.2, to_add_out, ff_context.net.2; issue 16), the branch outputs never stored. The text
+    /// stream's attention update moves before the image FFN: the two streams' residuals are independent.
+    /// </summary>
+    private Tensor? ForwardGatedEpilogues(Tensor x, Tensor context, Tensor normed, Tensor? normed2, Tensor normedContext,
+        Modulation mod, Modulation? cmod, SparseForward? sparse, int layer)
+    {
+        IBackend be = x.Backend;
+        _attn.ForwardAddGated(x, ContextPreOnly ? null : context, normed, normedContext, mod[AdaLayerNormZero.GateMsa],
+            cmod?[AdaLayerNormZero.GateMsa], sparse, layer);
+        if (_attn2 is not null)
+            _attn2.ForwardAddGated(x, null, normed2!, null, mod[AdaLayerNormZero.GateMsa2], null, sparse, layer);
+        _ff.ForwardAddGated(x, be.LayerNormModulate(x, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]),
+            mod[AdaLayerNormZero.GateMlp]);
+        if (ContextPreOnly) return null;
+        _ffContext!.ForwardAddGated(context, be.LayerNormModulate(context, 1e-6f, cmod![AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]),
+            cmod[AdaLayerNormZero.GateMlp]);
         return context;
     }
 
