@@ -25,13 +25,13 @@ public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint) : IW
             throw new WeightShapeException(name, checkpoint.Source, "is missing (no tensor of the file maps to it)");
         if (view.Shape.Length != shape.Rank || !view.Shape.SequenceEqual(shape.Dims.ToArray().Select(d => (long)d)))
             throw new WeightShapeException(name, checkpoint.Source,
-                $"(from '{view.Parts[0].Source.Name}') has shape [{string.Join(", ", view.Shape)}], but the config implies {shape}");
+                $"(from '{view.FirstSourceName}') has shape [{string.Join(", ", view.Shape)}], but the config implies {shape}");
         if (view.IsZeroCopy)
             return backend.UploadWeight(checkpoint.RawBytes(view), ToDType(view.Parts[0].Source.DType), shape);
-        SafeTensorDType first = view.Parts[0].Source.DType;
-        if (view.Scale is null && first is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16
+        SafeTensorDType? first = view.IsIdentity ? null : view.Parts[0].Source.DType;
+        if (first is not null && view.Scale is null && first is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16
             && view.Parts.All(p => p.Source.DType == first))
-            return backend.UploadWeight(ConcatenatedBytes(view), ToDType(first), shape);
+            return backend.UploadWeight(ConcatenatedBytes(view), ToDType(first.Value), shape);
         var values = new float[shape.ElementCount];
         checkpoint.ReadFloat32(view, values);
         return backend.UploadWeight(MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, shape);
