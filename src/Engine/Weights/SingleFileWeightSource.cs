@@ -11,17 +11,20 @@ namespace AccelAes.Engine.Weights;
 /// only the final layer's swapped halves (raw bytes, same dtype) and fp8 tensors (decoded × scale in fp32, the CPU
 /// semantics) pass through a buffer of that one tensor — never a second copy of the checkpoint.
 /// </summary>
-public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint) : IWeightSource
+public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint, SingleFilePart part) : IWeightSource
 {
-    public string Description => checkpoint.Source;
+    /// <summary>The file's transformer.</summary>
+    public SingleFileWeightSource(SingleFileCheckpoint checkpoint) : this(checkpoint, checkpoint.Transformer) { }
 
-    public bool Contains(string name) => checkpoint.Tensors.ContainsKey(name);
+    public string Description => part.Component == SingleFileCheckpoint.TransformerComponent ? checkpoint.Source : $"{checkpoint.Source} ({part.Component})";
 
-    public IEnumerable<string> Names => checkpoint.Tensors.Keys;
+    public bool Contains(string name) => part.Tensors.ContainsKey(name);
+
+    public IEnumerable<string> Names => part.Tensors.Keys;
 
     public Tensor Load(string name, Shape shape, IBackend backend)
     {
-        if (!checkpoint.Tensors.TryGetValue(name, out var view))
+        if (!part.Tensors.TryGetValue(name, out var view))
             throw new WeightShapeException(name, checkpoint.Source, "is missing (no tensor of the file maps to it)");
         if (view.Shape.Length != shape.Rank || !view.Shape.SequenceEqual(shape.Dims.ToArray().Select(d => (long)d)))
             throw new WeightShapeException(name, checkpoint.Source,
