@@ -53,16 +53,22 @@ public static class LdmVaeConfigInference
         };
     }
 
-    /// <summary><paramref name="given"/> checked against the tensors field by field, else the inferred config.</summary>
-    public static JsonConfig Resolve(Dictionary<string, object?> inferred, JsonConfig? given, string source)
+    /// <summary>
+    /// <paramref name="given"/> checked against the tensors field by field, else the inferred config — or none, with the
+    /// reason, when a field the weights do not determine has no published value that fits (the VAE is then refused
+    /// only if something loads it).
+    /// </summary>
+    public static (JsonConfig? Config, string Origin) Resolve(Dictionary<string, object?> inferred, JsonConfig? given, string source)
     {
         if (given is null)
         {
             if (inferred["scaling_factor"] is null)
-                throw new AccelAesException(
-                    $"{source}: the VAE's scaling_factor leaves no trace in the weights and is known here only for SD3's 16-channel VAE "
-                    + $"(this one has {inferred["latent_channels"]}); pass --components DIR with vae/config.json.");
-            return InferredConfigJson.ToConfig(source, inferred);
+                return (null, $"none: scaling_factor leaves no trace in the weights and is published here only for SD3's 16-channel VAE "
+                    + $"(this one has {inferred["latent_channels"]}); give vae/config.json with --components DIR");
+            if (((int[])inferred["block_out_channels"]!).Any(w => w % PublishedNormGroups != 0))
+                return (null, $"none: norm_num_groups leaves no trace in the weights, and the published {PublishedNormGroups} does not divide the block widths "
+                    + $"{InferredConfigJson.Format(inferred["block_out_channels"])}; give vae/config.json with --components DIR");
+            return (InferredConfigJson.ToConfig(source, inferred), "inferred from tensor shapes");
         }
         if (given.ClassName is { } cls && cls != AutoencoderKLConfig.ClassName)
             throw new AccelAesException($"{given.FilePath}: _class_name '{cls}' is not {AutoencoderKLConfig.ClassName}, the VAE {source} holds.");
@@ -77,6 +83,6 @@ public static class LdmVaeConfigInference
             ["mid_block_add_attention"] = g.MidBlockAddAttention,
         };
         InferredConfigJson.RequireAgreement(fromGiven, inferred, given.FilePath, source);
-        return given;
+        return (given, given.FilePath);
     }
 }

@@ -126,6 +126,23 @@ public sealed class SingleFileCheckpoint : IDisposable
     }
 
     /// <summary>The MMDiT, and the VAE and text encoders where the file bundles them.</summary>
+    /// <summary>
+    /// The model class of the transformer in <paramref name="path"/>, from its keys alone (no mapping, no config): to check
+    /// a components folder is of the same model before configs from it are applied.
+    /// </summary>
+    public static string TransformerClassOf(string path)
+    {
+        using var set = SafeTensorsSet.OpenFile(path);
+        var stripped = CheckpointFormatDetector.StripPrefix(set.Tensors, set.Source, out bool prefixed);
+        return CheckpointFormatDetector.Detect(stripped, prefixed, set.Source).Layout switch
+        {
+            CheckpointLayout.BflFlux => FluxTransformerConfig.ClassName,
+            CheckpointLayout.SaiSd3 => Sd3TransformerConfig.ClassName,
+            _ => throw new AccelAesException($"{set.Source}: a single file with diffusers names carries no architecture; "
+                + "generate takes single files in BFL (FLUX.1) or Stability AI (SD3 / SD3.5) layout."),
+        };
+    }
+
     /// <returns>The <c>text_encoders.*</c> keys of no encoder the SD3 pipeline has (not loaded from the file).</returns>
     private static IReadOnlyList<string> AddSd3Parts(Dictionary<string, SingleFilePart> parts, IReadOnlyDictionary<string, SafeTensorInfo> stripped, string filePath,
         string? configFolder, Func<string, JsonConfig?> componentConfig, string source)
@@ -139,8 +156,8 @@ public sealed class SingleFileCheckpoint : IDisposable
         {
             var (vae, vaeUnconsumed) = LdmVaeKeyMap.Map(stripped, source);
             JsonConfig? givenVae = componentConfig("vae");
-            var vaeConfig = LdmVaeConfigInference.Resolve(LdmVaeConfigInference.Infer(stripped, source), givenVae, source);
-            parts["vae"] = new SingleFilePart("vae", AutoencoderKLConfig.ClassName, vae, vaeUnconsumed, vaeConfig, Origin(givenVae));
+            var (vaeConfig, vaeOrigin) = LdmVaeConfigInference.Resolve(LdmVaeConfigInference.Infer(stripped, source), givenVae, source);
+            parts["vae"] = new SingleFilePart("vae", AutoencoderKLConfig.ClassName, vae, vaeUnconsumed, vaeConfig, vaeOrigin);
         }
 
         var (encoders, encoderUnconsumed) = SaiTextEncoderKeyMap.Map(stripped, source);
@@ -148,7 +165,7 @@ public sealed class SingleFileCheckpoint : IDisposable
         {
             JsonConfig? givenEncoder = componentConfig(component);
             parts[component] = new SingleFilePart(component, cls, tensors, [], givenEncoder,
-                givenEncoder?.FilePath ?? $"none ({label}): give it with --components DIR");
+                givenEncoder?.FilePath ?? $"none: a {label} text encoder's heads, activation and token ids leave no trace in the weights");
         }
         return encoderUnconsumed;
     }

@@ -56,22 +56,23 @@ public static class SingleFileModel
     private static ModelFolder Compose(string file, string? componentsDir, string? configDir)
     {
         string? root = componentsDir is null ? null : ModelFolder.RequireFolder(componentsDir);
+        string pipeline = PipelineOf(SingleFileCheckpoint.TransformerClassOf(file));
+        // The folder must be of the file's model before its component configs are applied to the file's tensors.
+        var folder = root is null ? null : ModelFolder.Open(root);
+        if (folder is { IsSingleComponent: true })
+            throw new AccelAesException($"--components: '{root}' is a single component folder; it must be a diffusers pipeline folder (with model_index.json).");
+        if (folder is not null && folder.PipelineClass != pipeline)
+            throw new AccelAesException($"--components: '{root}' holds a {folder.PipelineClass}, but '{Path.GetFullPath(file)}' is a {pipeline} model.");
         using var checkpoint = SingleFileCheckpoint.Open(file, configDir, ComponentConfigs(root));
         string source = checkpoint.Source;
-        string pipeline = PipelineOf(checkpoint.ClassName);
         var carried = checkpoint.Parts.Keys.ToList();
-        if (root is null)
+        if (root is null || folder is null)
         {
             var missing = PipelineNeeds.Where(n => !checkpoint.Parts.ContainsKey(n));
             throw new AccelAesException(
                 $"{source} holds {string.Join(", ", carried)} of a {pipeline}; generating also needs {string.Join(", ", missing)}: "
                 + "pass --components DIR, a diffusers folder of the model (model_index.json with those components; the ones the file carries need no weights there).");
         }
-        var folder = ModelFolder.Open(root);
-        if (folder.IsSingleComponent)
-            throw new AccelAesException($"--components: '{root}' is a single component folder; it must be a diffusers pipeline folder (with model_index.json).");
-        if (folder.PipelineClass != pipeline)
-            throw new AccelAesException($"--components: '{root}' holds a {folder.PipelineClass}, but {source} is a {checkpoint.ClassName} ({pipeline}).");
         var overrides = new Dictionary<string, ComponentFolder>(StringComparer.Ordinal);
         foreach (var (name, part) in checkpoint.Parts)
             overrides[name] = ComponentFolder.FromSingleFile(new SingleFileComponent(Path.GetFullPath(file), name, configDir, root),

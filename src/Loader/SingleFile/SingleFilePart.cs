@@ -15,6 +15,6 @@ public sealed record SingleFilePart(string Component, string ClassName, IReadOnl
 {
     /// <summary>The config, or an error naming what to pass.</summary>
     public JsonConfig RequireConfig(string source) => Config ?? throw new AccelAesException(
-        $"{source}: the file carries {Component} ({ClassName}) but its config cannot be inferred from tensor shapes "
-        + $"(heads, activation, token ids); pass --components DIR with {Component}/config.json.");
+        $"{source}: the file carries {Component} ({ClassName}) but its config cannot be inferred from tensor shapes ({ConfigOrigin}); "
+        + $"pass --components DIR with {Component}/config.json.");
 }
