@@ -40,7 +40,7 @@ public class SingleFileCliTests
         Assert.True(r.ExitCode == 0, r.All);
         string text = CliCache.Flat(r.All);
         Assert.Contains(format, text);
-        Assert.Contains("maps to: FluxTransformer2DModel", text);
+        Assert.Contains("maps to: transformer = FluxTransformer2DModel", text);
         Assert.Contains("num_single_layers=2", text);
     }
 
