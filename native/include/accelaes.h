@@ -69,7 +69,8 @@ extern "C" {
 /* The ABI this header describes. Bumped on any incompatible change; compatible additions (new functions,
  * fields appended to option structs) keep it. Compare with accelaes_abi_version() at start-up.
  * Compatible additions so far, with the library version that has them (accelaes_version()):
- *   0.2.0  accelaes_generate_result.schedule (appended), accelaes_mask_get. */
+ *   0.2.0  accelaes_generate_result.schedule (appended), accelaes_mask_get.
+ *   (next) accelaes_model_load_file. */
 #define ACCELAES_ABI_VERSION 1
 
 /* ---- Status codes ------------------------------------------------------------------------------------ */
