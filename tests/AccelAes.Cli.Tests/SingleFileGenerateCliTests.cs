@@ -111,6 +111,28 @@ public class SingleFileGenerateCliTests(CliCache cache) : IClassFixture<CliCache
     }
 
     [Fact]
+    public void Plan_counts_the_file_components_from_its_header()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("sd35", dir);
+        string file = dir.File("sd35.safetensors");
+        SaiSd3FileWriter.Write(folder, file, vae: true);
+        System.Text.Json.JsonElement Weights(string json, params string[] model)
+        {
+            var r = cache.Run(["plan", .. model, "--memory", "1GiB", "--width", "256", "--height", "256", "--json", json]);
+            Assert.True(r.ExitCode == 0, r.All);
+            return System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("weight_bytes").Clone();
+        }
+        var fromFolder = Weights(dir.File("folder.json"), "--model", folder);
+        // Remove the folder's own transformer and VAE weights: the plan of the composed model must read the file.
+        foreach (string sub in new[] { "transformer", "vae" })
+            foreach (string weights in Directory.EnumerateFiles(Path.Combine(folder, sub), "*.safetensors")) File.Delete(weights);
+        var fromFile = Weights(dir.File("file.json"), "--model", file, "--components", folder);
+        foreach (string component in new[] { "transformer", "vae", "text_encoder", "text_encoder_2" })
+            Assert.Equal(fromFolder.GetProperty(component).GetInt64(), fromFile.GetProperty(component).GetInt64());
+    }
+
+    [Fact]
     public void Inspect_names_the_layout_and_every_component_of_the_file()
     {
         using var dir = new TempDirectory();

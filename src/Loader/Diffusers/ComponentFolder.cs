@@ -21,7 +21,9 @@ public sealed class ComponentFolder
 
     /// <summary>A component whose weights are part of a single-file checkpoint, built with <paramref name="config"/>.</summary>
     public static ComponentFolder FromSingleFile(SingleFileComponent source, JsonConfig config, string className)
-        => new(source.FilePath, config, new ComponentEntry(source.Component, "diffusers", className), source);
+        => new(source.FilePath, config,
+            new ComponentEntry(source.Component, source.Component.StartsWith("text_encoder", StringComparison.Ordinal) ? "transformers" : "diffusers", className),
+            source);
     public JsonConfig Config { get; }
     public ComponentEntry? Entry { get; }
 

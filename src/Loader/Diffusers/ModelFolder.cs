@@ -13,30 +13,26 @@ public sealed class ModelFolder
     private readonly Dictionary<string, ComponentFolder> _overrides;
 
     private ModelFolder(string root, string? pipelineClass, Dictionary<string, ComponentEntry> components,
-        Dictionary<string, ComponentFolder>? overrides = null, string? description = null)
+        Dictionary<string, ComponentFolder>? overrides = null)
     {
         Root = root;
         PipelineClass = pipelineClass;
         _components = components;
         _overrides = overrides ?? new Dictionary<string, ComponentFolder>(StringComparer.Ordinal);
-        Description = description ?? root;
     }
-
-    /// <summary>How messages name the model: the folder, or "FILE with the rest from --components DIR".</summary>
-    public string Description { get; }
 
     /// <summary>
     /// This pipeline folder with <paramref name="overrides"/> in place of (or in addition to) its own components: a
     /// single-file checkpoint's transformer (and VAE, text encoders) with the tokenizers, scheduler and remaining
     /// components of this folder (<c>--model FILE --components DIR</c>).
     /// </summary>
-    public ModelFolder WithComponents(IReadOnlyDictionary<string, ComponentFolder> overrides, string description)
+    public ModelFolder WithComponents(IReadOnlyDictionary<string, ComponentFolder> overrides)
     {
         if (IsSingleComponent) throw new InvalidOperationException("Only a pipeline folder takes component overrides.");
         var components = new Dictionary<string, ComponentEntry>(_components);
         foreach (var (name, folder) in overrides)
             components[name] = new ComponentEntry(name, folder.Entry?.Library ?? "diffusers", folder.ClassName);
-        return new ModelFolder(Root, PipelineClass, components, new Dictionary<string, ComponentFolder>(overrides), description);
+        return new ModelFolder(Root, PipelineClass, components, new Dictionary<string, ComponentFolder>(overrides));
     }
 
     /// <summary>Whether component <paramref name="name"/> comes from an override (a single file) rather than a subfolder.</summary>

@@ -78,7 +78,7 @@ public static class SingleFileModel
             overrides[name] = ComponentFolder.FromSingleFile(new SingleFileComponent(Path.GetFullPath(file), name, configDir, root),
                 part.RequireConfig(source), part.ClassName);
         RequireRest(folder, overrides.Keys, source, root);
-        return folder.WithComponents(overrides, $"{source} with the rest from --components '{root}'");
+        return folder.WithComponents(overrides);
     }
 
     /// <summary>Every component the folder lists and the file lacks is there: a subfolder, and weights for a model.</summary>
