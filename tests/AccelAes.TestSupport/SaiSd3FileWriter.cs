@@ -36,6 +36,16 @@ public static class SaiSd3FileWriter
         return [.. tensors.Keys];
     }
 
+    /// <summary>Writes only the MMDiT of a transformer component folder (e.g. the conformance <c>sd3_tiny</c>).</summary>
+    public static void WriteTransformer(string transformerFolder, string path)
+    {
+        var tensors = new SortedDictionary<string, (long[] Shape, float[] Values)>(StringComparer.Ordinal);
+        Transformer(transformerFolder, tensors);
+        var writer = new SafeTensorsWriter();
+        foreach (var (name, (shape, values)) in tensors) writer.Add(name, shape, values);
+        writer.Save(path);
+    }
+
     private sealed class Source(string folder, string baseName) : IDisposable
     {
         private readonly SafeTensorsSet _set = SafeTensorsSet.OpenComponent(folder, baseName, null);
