@@ -11,6 +11,7 @@ using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Tiny;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Files;
+using AccelAes.Loader.SingleFile;
 
 namespace AccelAes.Native;
 
@@ -150,13 +151,7 @@ internal static unsafe class Exports
                 ResidencyDecision residency = GenerationResidency.Decide(path, variantText, new GenerationRequest { Prompt = "" }, state.Backend,
                     requested: null, memoryBytes: null, option: "the residency policy");
                 ITextToImagePipeline pipeline = TextToImage.Open(path, state.Backend, variantText, residency.Policy);
-                lock (Handles.Gate)
-                {
-                    var loaded = new ModelState(state, pipeline, path);
-                    loaded.Handle = Handles.Add(loaded);
-                    state.Models.Add(loaded);
-                    *model = loaded.Handle;
-                }
+                *model = Register(state, pipeline, path);
             }
             finally
             {
@@ -167,6 +162,63 @@ internal static unsafe class Exports
         catch (Exception e)
         {
             return Fail(e, Status.InvalidModel);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_model_load_file", CallConvs = [typeof(CallConvCdecl)])]
+    public static int ModelLoadFile(nint engine, byte* file, byte* components, byte* config, nint* model)
+    {
+        try
+        {
+            LastError.Clear();
+            if (model is null) throw InvalidArgument("accelaes_model_load_file: the out pointer (accelaes_model**) is NULL.");
+            *model = 0;
+            string? fileText = NativeText.Read(file, "accelaes_model_load_file: file");
+            string? componentsText = NativeText.Read(components, "accelaes_model_load_file: components") is { Length: > 0 } c ? c : null;
+            string? configText = NativeText.Read(config, "accelaes_model_load_file: config") is { Length: > 0 } f ? f : null;
+            if (fileText is null or { Length: 0 })
+                throw InvalidArgument("accelaes_model_load_file: file is NULL or \"\"; pass a single-file checkpoint (.safetensors).");
+            string path = UserPath.Full(fileText, "accelaes_model_load_file: file");
+            switch (InputFile.KindOf(path))
+            {
+                case FileEntryKind.RegularFile: break;
+                case FileEntryKind.Missing: throw new NativeError(Status.NotFound, $"accelaes_model_load_file: '{path}' does not exist.");
+                case FileEntryKind.Directory: throw InvalidArgument($"accelaes_model_load_file: '{path}' is a folder; load a model folder with accelaes_model_load.");
+                case var kind: throw InvalidArgument($"accelaes_model_load_file: '{path}' {InputFile.Describe(kind)}, not a checkpoint file.");
+            }
+
+            EngineState state = BeginOnEngine(engine, "a model load");
+            try
+            {
+                // The file with the pieces it lacks from the components folder (an error names what is missing), then the
+                // memory plan from the file's header, as for a folder.
+                ModelFolder composed = SingleFileModel.Open(path, componentsText, configText);
+                ResidencyDecision residency = GenerationResidency.Decide(composed, null, new GenerationRequest { Prompt = "" }, state.Backend,
+                    requested: null, memoryBytes: null, option: "the residency policy");
+                ITextToImagePipeline pipeline = TextToImage.Open(composed, state.Backend, null, residency.Policy);
+                *model = Register(state, pipeline, path);
+            }
+            finally
+            {
+                End(state);
+            }
+            return (int)Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, Status.InvalidModel);
+        }
+    }
+
+    /// <summary>Hands out a handle for a loaded pipeline; <paramref name="path"/> is what accelaes_model_info_get reports as its folder.</summary>
+    private static nint Register(EngineState state, ITextToImagePipeline pipeline, string path)
+    {
+        lock (Handles.Gate)
+        {
+            var loaded = new ModelState(state, pipeline, path);
+            loaded.Handle = Handles.Add(loaded);
+            state.Models.Add(loaded);
+            return loaded.Handle;
         }
     }
 

@@ -69,7 +69,8 @@ extern "C" {
 /* The ABI this header describes. Bumped on any incompatible change; compatible additions (new functions,
  * fields appended to option structs) keep it. Compare with accelaes_abi_version() at start-up.
  * Compatible additions so far, with the library version that has them (accelaes_version()):
- *   0.2.0  accelaes_generate_result.schedule (appended), accelaes_mask_get. */
+ *   0.2.0  accelaes_generate_result.schedule (appended), accelaes_mask_get.
+ *   (next) accelaes_model_load_file. */
 #define ACCELAES_ABI_VERSION 1
 
 /* ---- Status codes ------------------------------------------------------------------------------------ */
@@ -167,6 +168,26 @@ ACCELAES_API accelaes_status ACCELAES_CALL accelaes_engine_free(accelaes_engine*
  * engine. Loading can take long for real checkpoints; it runs on the calling thread. */
 ACCELAES_API accelaes_status ACCELAES_CALL accelaes_model_load(accelaes_engine* engine, const char* folder,
                                                                const char* variant, accelaes_model** out);
+
+/* Loads a single-file checkpoint as people download it: SD3 / SD3.5 in Stability AI's layout (sd3.5_large.safetensors;
+ * its bundled VAE and text encoders are used when present) or FLUX.1 in Black Forest Labs' layout (with or without
+ * ComfyUI's prefix, fp8, scaled fp8), mapped to diffusers' names as views over the mapped file.
+ * file: UTF-8 path of the .safetensors file.
+ * components: UTF-8 path of a diffusers pipeline folder of the same model (model_index.json) that gives what the file
+ *         lacks: tokenizers, scheduler, and the text encoders and VAE the file does not carry (those it carries need
+ *         no weights there; their config.json there, if present, is the config they are built with). Required in
+ *         practice: no single file carries tokenizers.
+ * config: UTF-8 path of a folder whose config.json is the transformer's config, or NULL / "" (then components'
+ *         transformer/config.json, else inferred from the tensor shapes). Any given config is checked against the tensors.
+ * out: receives the model; set to NULL on failure. Memory: as accelaes_model_load, with weights counted from the
+ *         file's header.
+ * Errors: INVALID_HANDLE, INVALID_ARGUMENT (out NULL, file NULL / "" / a folder, bad UTF-8), NOT_FOUND (the file does
+ *         not exist), INVALID_MODEL (unrecognised layout, a missing or misshapen tensor, components missing or of
+ *         another model, a config that disagrees with the tensors; the message names the tensor, component or field),
+ *         IO, OUT_OF_MEMORY, BUSY. accelaes_model_info_get reports the file as the model's folder. */
+ACCELAES_API accelaes_status ACCELAES_CALL accelaes_model_load_file(accelaes_engine* engine, const char* file,
+                                                                    const char* components, const char* config,
+                                                                    accelaes_model** out);
 
 /* Frees a model. NULL: does nothing, returns OK.
  * Errors: INVALID_HANDLE (already freed, freed with its engine, or not a model), BUSY (its engine is

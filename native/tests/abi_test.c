@@ -539,6 +539,43 @@ static void test_schnell(const char* folder) {
     expect("accelaes_engine_free", accelaes_engine_free(engine), ACCELAES_OK, "");
 }
 
+/* ---- single file ------------------------------------------------------------------------------------ */
+
+/* FILE: an SD3 single file written from FOLDER's pipeline (Stability AI layout); loaded with FOLDER as its components,
+ * it generates FOLDER's image byte for byte. Without components, the missing pieces are named; a missing file is NOT_FOUND. */
+static void test_single_file(const char* file, const char* folder, const char* missing) {
+    accelaes_engine* engine = new_engine();
+    accelaes_model* from_file = NULL;
+    accelaes_model* from_folder = NULL;
+    accelaes_model_info info;
+    accelaes_generate_options o;
+    accelaes_generate_result result;
+    static uint8_t rgb_file[IMAGE_BYTES], rgb_folder[IMAGE_BYTES];
+
+    expect("accelaes_model_load_file(no components)", accelaes_model_load_file(engine, file, NULL, NULL, &from_file),
+           ACCELAES_ERR_INVALID_MODEL, "tokenizer");
+    CHECK(from_file == NULL, "a failed load leaves the out pointer NULL");
+    expect("accelaes_model_load_file(missing file)", accelaes_model_load_file(engine, missing, folder, NULL, &from_file),
+           ACCELAES_ERR_NOT_FOUND, missing);
+    expect("accelaes_model_load_file(a folder)", accelaes_model_load_file(engine, folder, folder, NULL, &from_file),
+           ACCELAES_ERR_INVALID_ARGUMENT, "accelaes_model_load");
+    expect("accelaes_model_load_file(file, components)", accelaes_model_load_file(engine, file, folder, "", &from_file), ACCELAES_OK, "");
+    accelaes_model_info_init(&info);
+    expect("accelaes_model_info_get(file)", accelaes_model_info_get(from_file, &info), ACCELAES_OK, "");
+    CHECK(strcmp(info.pipeline_class, "StableDiffusion3Pipeline") == 0, "the file is an SD3 pipeline");
+    CHECK(strstr(info.folder, ".safetensors") != NULL, "the model's folder is the file");
+    expect("accelaes_model_load(folder)", accelaes_model_load(engine, folder, NULL, &from_folder), ACCELAES_OK, "");
+
+    small_options(&o);
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(file)", accelaes_generate(from_file, &o, rgb_file, sizeof rgb_file, &result), ACCELAES_OK, "");
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(folder)", accelaes_generate(from_folder, &o, rgb_folder, sizeof rgb_folder, &result), ACCELAES_OK, "");
+    CHECK(memcmp(rgb_file, rgb_folder, IMAGE_BYTES) == 0, "the file with its components gives the folder's image byte for byte");
+
+    expect("accelaes_engine_free", accelaes_engine_free(engine), ACCELAES_OK, "");
+}
+
 /* ---- mask ------------------------------------------------------------------------------------------- */
 
 static int count_char(const char* text, char c) {
@@ -650,8 +687,9 @@ int main(int argc, char** argv) {
     else if (strcmp(which, "threads") == 0) test_threads();
     else if (strcmp(which, "mask") == 0) test_mask();
     else if (strcmp(which, "schnell") == 0 && argc == 3) test_schnell(argv[2]);
+    else if (strcmp(which, "single-file") == 0 && argc == 5) test_single_file(argv[2], argv[3], argv[4]);
     else {
-        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads | mask | schnell FOLDER\n");
+        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads | mask | schnell FOLDER | single-file FILE FOLDER MISSING\n");
         return 2;
     }
     printf("%d failure(s)\n", failures);

@@ -136,6 +136,18 @@ public class CAbiContractTests(NativeBuild build)
         Check(build.Run(build.AbiTest, "schnell", folder), 12);
     }
 
+    [SkippableFact]
+    public void A_single_file_with_its_components_loads_and_generates_the_folder_image()
+    {
+        build.Require();
+        using var dir = new TempDirectory();
+        string folder = dir.File("sd3");
+        AccelAes.Engine.Tiny.TinyModels.Write("sd3", folder, seed: 1);
+        string file = dir.File("sd3-tiny.safetensors");
+        SaiSd3FileWriter.Write(folder, file, vae: true);
+        Check(build.Run(build.AbiTest, "single-file", file, folder, dir.File("missing.safetensors")), 20);
+    }
+
     private static void Check(ProcessResult r, int minimumChecks)
     {
         string log = r.All;

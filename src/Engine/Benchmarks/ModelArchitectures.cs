@@ -85,9 +85,11 @@ public static class ModelArchitectures
     /// the pipeline defaults (FLUX.1-schnell's when the transformer and scheduler are schnell's). A transformer
     /// component folder (config.json only) is read as its class's published pipeline would use it.
     /// </summary>
-    public static ModelArchitecture FromFolder(string dir)
+    public static ModelArchitecture FromFolder(string dir) => FromFolder(ModelFolder.Open(dir));
+
+    /// <summary>The architecture of <paramref name="folder"/> (also a single file composed with its components folder).</summary>
+    public static ModelArchitecture FromFolder(ModelFolder folder)
     {
-        var folder = ModelFolder.Open(dir);
         ComponentFolder transformer = folder.Component("transformer");
         string name = Path.GetFileName(folder.Root.TrimEnd(Path.DirectorySeparatorChar));
         RealConfig config = RealConfigs.FromTransformerConfig(transformer.Config, transformer.Config.FilePath, name);
@@ -113,7 +115,7 @@ public static class ModelArchitectures
     /// <summary>2^(VAE blocks − 1) from vae/config.json, as the pipelines compute it; 8 when the folder has no VAE.</summary>
     private static int VaeFactor(ModelFolder folder)
     {
-        if (folder.IsSingleComponent || !InputFile.Exists(Path.Combine(folder.Root, "vae", "config.json"))) return RealConfig.VaeFactor;
+        if (folder.IsSingleComponent || (!folder.IsOverridden("vae") && !InputFile.Exists(Path.Combine(folder.Root, "vae", "config.json")))) return RealConfig.VaeFactor;
         return AutoencoderKLConfig.From(folder.Component("vae").Config).SpatialScale;
     }
 }

@@ -43,6 +43,8 @@ public static class ComponentLoader
     /// <param name="weights">Fp8: the Linear weights quantised at load (<see cref="Fp8QuantizedWeightSource"/>).</param>
     public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null, WeightPrecision weights = WeightPrecision.AsStored)
     {
+        if (folder.SingleFile is { } part)
+            return LoadSingleFile(part.FilePath, backend, part.ConfigFolder, weights, part.Component, part.ComponentsRoot);
         using var range = backend.Range($"load {System.IO.Path.GetFileName(folder.Path.TrimEnd('/', '\\'))}");
         string cls = folder.ClassName;
         if (!SupportedClasses.Contains(cls))
@@ -54,16 +56,22 @@ public static class ComponentLoader
     }
 
     /// <summary>
-    /// Builds the transformer of a single-file checkpoint (BFL FLUX.1 layout, ComfyUI prefix, fp8, scaled fp8; see
-    /// <see cref="SingleFileCheckpoint"/>) with its inferred config, or the config.json in <paramref name="configFolder"/>.
-    /// File keys no rule consumed are reported as unused.
+    /// Builds component <paramref name="component"/> of a single-file checkpoint (BFL FLUX.1 layout, ComfyUI prefix,
+    /// SAI SD3 / SD3.5 with its VAE and text encoders, fp8, scaled fp8; see <see cref="SingleFileCheckpoint"/>) with its
+    /// inferred config, or the config.json in <paramref name="configFolder"/> (transformer) or <paramref name="componentsRoot"/>'s
+    /// component folder. File keys no rule consumed are reported as unused.
     /// </summary>
-    public static LoadedComponent LoadSingleFile(string path, IBackend backend, string? configFolder = null, WeightPrecision weights = WeightPrecision.AsStored)
+    public static LoadedComponent LoadSingleFile(string path, IBackend backend, string? configFolder = null, WeightPrecision weights = WeightPrecision.AsStored,
+        string component = SingleFileCheckpoint.TransformerComponent, string? componentsRoot = null)
     {
         using var range = backend.Range($"load {System.IO.Path.GetFileName(path)}");
-        using var checkpoint = SingleFileCheckpoint.Open(path, configFolder);
-        var loaded = Build(checkpoint.ClassName, checkpoint.Config, WithPrecision(new SingleFileWeightSource(checkpoint), weights), backend);
-        return loaded with { UnusedTensors = [.. checkpoint.Unconsumed, .. loaded.UnusedTensors] };
+        using var checkpoint = SingleFileCheckpoint.Open(path, configFolder, Loader.SingleFile.SingleFileModel.ComponentConfigs(componentsRoot));
+        if (!checkpoint.Parts.TryGetValue(component, out var part))
+            throw new AccelAesException(
+                $"{checkpoint.Source} has no {component}; it holds {string.Join(", ", checkpoint.Parts.Keys)} ({checkpoint.Format.Describe()}).");
+        var source = new SingleFileWeightSource(checkpoint, part);
+        var loaded = Build(part.ClassName, part.RequireConfig(checkpoint.Source), WithPrecision(source, weights), backend);
+        return loaded with { UnusedTensors = [.. part.Unconsumed, .. loaded.UnusedTensors] };
     }
 
     /// <summary>The source as stored, or with its Linear weights quantised to fp8 at load.</summary>

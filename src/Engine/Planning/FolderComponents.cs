@@ -15,8 +15,11 @@ public static partial class FolderComponents
     /// <summary>The weighted components of the pipeline in <paramref name="dir"/> (text encoders, transformer, VAE).</summary>
     /// <param name="textTokens">The T5 / Gemma tokens the pipeline feeds (the architecture's), for the encode estimate.</param>
     public static IReadOnlyList<PlannedComponent> Of(string dir, long textTokens, string? variant = null)
+        => Of(ModelFolder.Open(dir), textTokens, variant);
+
+    /// <summary>The weighted components of <paramref name="folder"/>; those of a single file (<c>--model FILE --components DIR</c>) from the file's header.</summary>
+    public static IReadOnlyList<PlannedComponent> Of(ModelFolder folder, long textTokens, string? variant = null)
     {
-        var folder = ModelFolder.Open(dir);
         if (folder.IsSingleComponent) return [Read(folder.Component("transformer"), "transformer", ComponentRole.Transformer, variant)];
         var components = new List<PlannedComponent>();
         foreach (string name in folder.Components.Keys.Where(n => n.StartsWith("text_encoder", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
@@ -35,6 +38,7 @@ public static partial class FolderComponents
 
     private static PlannedComponent Read(ComponentFolder component, string name, ComponentRole role, string? variant)
     {
+        if (component.SingleFile is not null) return SingleFileComponents.Read(component, name, role);
         using var set = SafeTensorsSet.OpenComponent(component.Path, component.WeightsBaseName, variant);
         var total = new WeightTally();
         var rest = new WeightTally();
@@ -63,14 +67,14 @@ public static partial class FolderComponents
     };
 
     /// <summary>The engine's VAE binds decoder.*, post_quant_conv.* (AutoencoderKL.IsUnusedByDecode names the rest).</summary>
-    private static bool IsDecoderTensor(string name) =>
+    internal static bool IsDecoderTensor(string name) =>
         !name.StartsWith("encoder.", StringComparison.Ordinal) && !name.StartsWith("quant_conv.", StringComparison.Ordinal);
 
     /// <summary>A Linear layer's matrix (fp8 quantises these; <see cref="Weights.LinearWeightNames"/>).</summary>
     private static bool IsLinearWeight(SafeTensorInfo t) => Weights.LinearWeightNames.IsLinearWeight(t.Name, t.Rank);
 
     /// <summary>Which streamed block a transformer tensor belongs to (SD3 / FLUX double: group 0, FLUX single: 1, Lumina layers: 2).</summary>
-    private static (int, int)? BlockOf(string name)
+    internal static (int, int)? BlockOf(string name)
     {
         var m = BlockName().Match(name);
         if (!m.Success) return null;

@@ -4,6 +4,7 @@ using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Tensors;
+using AccelAes.Loader.Diffusers;
 
 namespace AccelAes.Engine.Planning;
 
@@ -33,6 +34,15 @@ public static class GenerationResidency
     /// <param name="weights">The weights the run loads (<c>--weights</c>): fp8 plans the transformer's Linear weights at 1 byte.</param>
     public static ResidencyDecision Decide(string folder, string? variant, GenerationRequest request, IBackend backend,
         ResidencyPolicy? requested, long? memoryBytes, string option = "--offload", WeightPrecision weights = WeightPrecision.AsStored)
+        => Decide(() => ModelFolder.Open(folder), variant, request, backend, requested, memoryBytes, option, weights);
+
+    /// <summary>As above for a model already opened (a single file composed with <c>--components</c>: weights from the file's header).</summary>
+    public static ResidencyDecision Decide(ModelFolder folder, string? variant, GenerationRequest request, IBackend backend,
+        ResidencyPolicy? requested, long? memoryBytes, string option = "--offload", WeightPrecision weights = WeightPrecision.AsStored)
+        => Decide(() => folder, variant, request, backend, requested, memoryBytes, option, weights);
+
+    private static ResidencyDecision Decide(Func<ModelFolder> folder, string? variant, GenerationRequest request, IBackend backend,
+        ResidencyPolicy? requested, long? memoryBytes, string option, WeightPrecision weights)
     {
         if (requested is ResidencyPolicy.Sequential)
             throw new AccelAesException(
@@ -47,7 +57,7 @@ public static class GenerationResidency
         MemoryPlan plan;
         try
         {
-            plan = MemoryPlanner.Plan(PlanRequest(folder, variant, request, limit.Value, weights));
+            plan = MemoryPlanner.Plan(PlanRequest(folder(), variant, request, limit.Value, weights));
         }
         catch (AccelAesException e)
         {
@@ -95,6 +105,11 @@ public static class GenerationResidency
 
     /// <summary>The plan request of <paramref name="request"/> on the model in <paramref name="folder"/>, sizes defaulted as the pipelines default them.</summary>
     public static MemoryPlanRequest PlanRequest(string folder, string? variant, GenerationRequest request, long limit,
+        WeightPrecision weights = WeightPrecision.AsStored)
+        => PlanRequest(ModelFolder.Open(folder), variant, request, limit, weights);
+
+    /// <summary>The plan request of <paramref name="request"/> on <paramref name="folder"/> (a folder, or a single file composed with its components).</summary>
+    public static MemoryPlanRequest PlanRequest(ModelFolder folder, string? variant, GenerationRequest request, long limit,
         WeightPrecision weights = WeightPrecision.AsStored)
     {
         ModelArchitecture architecture = ModelArchitectures.FromFolder(folder);

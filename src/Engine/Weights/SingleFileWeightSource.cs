@@ -11,27 +11,30 @@ namespace AccelAes.Engine.Weights;
 /// only the final layer's swapped halves (raw bytes, same dtype) and fp8 tensors (decoded × scale in fp32, the CPU
 /// semantics) pass through a buffer of that one tensor — never a second copy of the checkpoint.
 /// </summary>
-public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint) : IWeightSource
+public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint, SingleFilePart part) : IWeightSource
 {
-    public string Description => checkpoint.Source;
+    /// <summary>The file's transformer.</summary>
+    public SingleFileWeightSource(SingleFileCheckpoint checkpoint) : this(checkpoint, checkpoint.Transformer) { }
 
-    public bool Contains(string name) => checkpoint.Tensors.ContainsKey(name);
+    public string Description => part.Component == SingleFileCheckpoint.TransformerComponent ? checkpoint.Source : $"{checkpoint.Source} ({part.Component})";
 
-    public IEnumerable<string> Names => checkpoint.Tensors.Keys;
+    public bool Contains(string name) => part.Tensors.ContainsKey(name);
+
+    public IEnumerable<string> Names => part.Tensors.Keys;
 
     public Tensor Load(string name, Shape shape, IBackend backend)
     {
-        if (!checkpoint.Tensors.TryGetValue(name, out var view))
+        if (!part.Tensors.TryGetValue(name, out var view))
             throw new WeightShapeException(name, checkpoint.Source, "is missing (no tensor of the file maps to it)");
         if (view.Shape.Length != shape.Rank || !view.Shape.SequenceEqual(shape.Dims.ToArray().Select(d => (long)d)))
             throw new WeightShapeException(name, checkpoint.Source,
-                $"(from '{view.Parts[0].Source.Name}') has shape [{string.Join(", ", view.Shape)}], but the config implies {shape}");
+                $"(from '{view.FirstSourceName}') has shape [{string.Join(", ", view.Shape)}], but the config implies {shape}");
         if (view.IsZeroCopy)
             return backend.UploadWeight(checkpoint.RawBytes(view), ToDType(view.Parts[0].Source.DType), shape);
-        SafeTensorDType first = view.Parts[0].Source.DType;
-        if (view.Scale is null && first is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16
+        SafeTensorDType? first = view.IsIdentity ? null : view.Parts[0].Source.DType;
+        if (first is not null && view.Scale is null && first is SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16
             && view.Parts.All(p => p.Source.DType == first))
-            return backend.UploadWeight(ConcatenatedBytes(view), ToDType(first), shape);
+            return backend.UploadWeight(ConcatenatedBytes(view), ToDType(first.Value), shape);
         var values = new float[shape.ElementCount];
         checkpoint.ReadFloat32(view, values);
         return backend.UploadWeight(MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, shape);

@@ -5,14 +5,25 @@ namespace AccelAes.Loader.Diffusers;
 /// <summary>One model component: its folder, its config and the base name of its weight files.</summary>
 public sealed class ComponentFolder
 {
-    private ComponentFolder(string path, JsonConfig config, ComponentEntry? entry)
+    private ComponentFolder(string path, JsonConfig config, ComponentEntry? entry, SingleFileComponent? singleFile = null)
     {
         Path = path;
         Config = config;
         Entry = entry;
+        SingleFile = singleFile;
     }
 
+    /// <summary>The folder; for a component inside a single-file checkpoint, the file.</summary>
     public string Path { get; }
+
+    /// <summary>Where the weights are when they are one component of a single-file checkpoint (else null: the folder's files).</summary>
+    public SingleFileComponent? SingleFile { get; }
+
+    /// <summary>A component whose weights are part of a single-file checkpoint, built with <paramref name="config"/>.</summary>
+    public static ComponentFolder FromSingleFile(SingleFileComponent source, JsonConfig config, string className)
+        => new(source.FilePath, config,
+            new ComponentEntry(source.Component, source.Component.StartsWith("text_encoder", StringComparison.Ordinal) ? "transformers" : "diffusers", className),
+            source);
     public JsonConfig Config { get; }
     public ComponentEntry? Entry { get; }
 
@@ -28,6 +39,7 @@ public sealed class ComponentFolder
     {
         get
         {
+            if (SingleFile is not null) throw new InvalidOperationException($"{Path}: the component's weights are part of a single file.");
             bool diffusers = Directory.EnumerateFiles(Path, "diffusion_pytorch_model*.safetensors*").Any();
             bool transformers = Directory.EnumerateFiles(Path, "model*.safetensors*").Any();
             if (diffusers) return "diffusion_pytorch_model";
@@ -44,3 +56,10 @@ public sealed class ComponentFolder
         return new ComponentFolder(path, JsonConfig.Load(configPath), entry);
     }
 }
+
+/// <summary>
+/// One component (<paramref name="Component"/>: "transformer", "vae", …) of the single-file checkpoint <paramref name="FilePath"/>,
+/// opened as it was composed: with <paramref name="ConfigFolder"/> (<c>--config</c>) and <paramref name="ComponentsRoot"/>
+/// (<c>--components</c>, whose component configs take precedence over inferred ones).
+/// </summary>
+public sealed record SingleFileComponent(string FilePath, string Component, string? ConfigFolder, string? ComponentsRoot);

@@ -10,13 +10,33 @@ namespace AccelAes.Loader.Diffusers;
 public sealed class ModelFolder
 {
     private readonly Dictionary<string, ComponentEntry> _components;
+    private readonly Dictionary<string, ComponentFolder> _overrides;
 
-    private ModelFolder(string root, string? pipelineClass, Dictionary<string, ComponentEntry> components)
+    private ModelFolder(string root, string? pipelineClass, Dictionary<string, ComponentEntry> components,
+        Dictionary<string, ComponentFolder>? overrides = null)
     {
         Root = root;
         PipelineClass = pipelineClass;
         _components = components;
+        _overrides = overrides ?? new Dictionary<string, ComponentFolder>(StringComparer.Ordinal);
     }
+
+    /// <summary>
+    /// This pipeline folder with <paramref name="overrides"/> in place of (or in addition to) its own components: a
+    /// single-file checkpoint's transformer (and VAE, text encoders) with the tokenizers, scheduler and remaining
+    /// components of this folder (<c>--model FILE --components DIR</c>).
+    /// </summary>
+    public ModelFolder WithComponents(IReadOnlyDictionary<string, ComponentFolder> overrides)
+    {
+        if (IsSingleComponent) throw new InvalidOperationException("Only a pipeline folder takes component overrides.");
+        var components = new Dictionary<string, ComponentEntry>(_components);
+        foreach (var (name, folder) in overrides)
+            components[name] = new ComponentEntry(name, folder.Entry?.Library ?? "diffusers", folder.ClassName);
+        return new ModelFolder(Root, PipelineClass, components, new Dictionary<string, ComponentFolder>(overrides));
+    }
+
+    /// <summary>Whether component <paramref name="name"/> comes from an override (a single file) rather than a subfolder.</summary>
+    public bool IsOverridden(string name) => _overrides.ContainsKey(name);
 
     /// <summary>The folder's absolute path.</summary>
     public string Root { get; }
@@ -57,12 +77,13 @@ public sealed class ModelFolder
             case FileEntryKind.Missing:
                 throw new ModelFolderNotFoundException(root, $"Model folder '{root}' does not exist.");
             case FileEntryKind.RegularFile when root.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase):
-                // A single-file checkpoint carries the transformer only: the text encoders, tokenizers, VAE and
-                // scheduler a pipeline needs are not in it.
+                // A single-file checkpoint lacks at least the tokenizers and scheduler: only the commands that compose it
+                // with a components folder take it.
                 throw new ModelFolderNotFoundException(root,
-                    $"Model folder '{root}' is a file, not a model folder: a single-file checkpoint holds only the transformer, "
-                    + "without the text encoders, tokenizers, VAE and scheduler this command needs; pass a diffusers pipeline folder "
-                    + "(the one with model_index.json), or run the file's transformer with `accelaes forward --model FILE` (one forward) or `accelaes denoise --model FILE` (precomputed embeddings).");
+                    $"Model folder '{root}' is a file, not a model folder: a single-file checkpoint holds the transformer (an SD3 file perhaps its VAE "
+                    + "and text encoders), without the tokenizers and scheduler this command needs; pass a diffusers pipeline folder "
+                    + "(the one with model_index.json), generate with `accelaes generate --model FILE --components DIR`, or run the file's "
+                    + "transformer with `accelaes forward --model FILE` (one forward) or `accelaes denoise --model FILE` (precomputed embeddings).");
             case FileEntryKind.RegularFile:
                 throw new ModelFolderNotFoundException(root,
                     $"Model folder '{root}' is a file, not a model folder; pass a diffusers pipeline folder (the one with model_index.json).");
@@ -78,6 +99,7 @@ public sealed class ModelFolder
     public ComponentFolder Component(string name)
     {
         if (IsSingleComponent) return ComponentFolder.Open(Root, null);
+        if (_overrides.TryGetValue(name, out var overridden)) return overridden;
         PathRules.RequireComponentName(name);
         string dir = System.IO.Path.Combine(Root, name);
         if (!_components.ContainsKey(name) && !Directory.Exists(dir))

@@ -7,6 +7,8 @@ public enum CheckpointLayout
     Diffusers,
     /// <summary>Black Forest Labs' FLUX.1 layout (<c>double_blocks.N</c>, <c>single_blocks.N</c>, fused qkv / linear1).</summary>
     BflFlux,
+    /// <summary>Stability AI's SD3 / SD3.5 layout (<c>joint_blocks.N</c>, fused qkv; VAE under <c>first_stage_model.</c>, text encoders under <c>text_encoders.</c>).</summary>
+    SaiSd3,
 }
 
 /// <summary>How a checkpoint stores its weights.</summary>
@@ -27,8 +29,13 @@ public sealed record CheckpointFormat(CheckpointLayout Layout, string KeyPrefix,
     /// <summary>For example "BFL FLUX.1 layout, ComfyUI prefix 'model.diffusion_model.', scaled fp8 (scale_weight)".</summary>
     public string Describe()
     {
-        string layout = Layout == CheckpointLayout.BflFlux ? "BFL FLUX.1 single-file layout" : "diffusers layout";
-        string prefix = KeyPrefix.Length == 0 ? "" : $", ComfyUI-prefixed ('{KeyPrefix}' removed)";
+        string layout = Layout switch
+        {
+            CheckpointLayout.BflFlux => "BFL FLUX.1 single-file layout",
+            CheckpointLayout.SaiSd3 => "Stability AI SD3 / SD3.5 single-file layout",
+            _ => "diffusers layout",
+        };
+        string prefix = KeyPrefix.Length == 0 ? "" : Layout == CheckpointLayout.SaiSd3 ? $", SAI prefix '{KeyPrefix}' removed" : $", ComfyUI-prefixed ('{KeyPrefix}' removed)";
         string encoding = Encoding switch
         {
             WeightEncoding.Fp8 => ", fp8 weights (decoded exactly to fp32)",

@@ -48,15 +48,14 @@ public static class CheckpointFormatDetector
         if (tensors.Keys.Any(k => k.StartsWith("double_blocks.", StringComparison.Ordinal) || k.StartsWith("single_blocks.", StringComparison.Ordinal))
             && tensors.ContainsKey("img_in.weight"))
             layout = CheckpointLayout.BflFlux;
+        else if (tensors.Keys.Any(k => k.StartsWith("joint_blocks.", StringComparison.Ordinal)))
+            layout = CheckpointLayout.SaiSd3;
         else if (tensors.ContainsKey("x_embedder.weight") || tensors.Keys.Any(k => k.StartsWith("transformer_blocks.", StringComparison.Ordinal)))
             layout = CheckpointLayout.Diffusers;
-        else if (tensors.Keys.Any(k => k.StartsWith("joint_blocks.", StringComparison.Ordinal)))
-            throw new AccelAesException(
-                $"{source}: a Stability AI (SD3 / SD3.5) single file; only FLUX.1 single files (BFL layout) are supported so far.");
         else
             throw new AccelAesException(
-                $"{source}: not a recognised transformer checkpoint: no 'double_blocks.N' / 'single_blocks.N' with 'img_in.weight' (BFL FLUX.1) "
-                + $"and no 'transformer_blocks.N' / 'x_embedder.weight' (diffusers); first keys: {string.Join(", ", tensors.Keys.Order(StringComparer.Ordinal).Take(5))}.");
+                $"{source}: not a recognised transformer checkpoint: no 'double_blocks.N' / 'single_blocks.N' with 'img_in.weight' (BFL FLUX.1), "
+                + $"no 'joint_blocks.N' (Stability AI SD3 / SD3.5) and no 'transformer_blocks.N' / 'x_embedder.weight' (diffusers); first keys: {string.Join(", ", tensors.Keys.Order(StringComparer.Ordinal).Take(5))}.");
 
         WeightEncoding encoding =
             tensors.ContainsKey(ScaledFp8Marker) || tensors.Keys.Any(k => k.EndsWith(ScaleWeightSuffix, StringComparison.Ordinal))

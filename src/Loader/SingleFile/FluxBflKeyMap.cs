@@ -13,6 +13,8 @@ namespace AccelAes.Loader.SingleFile;
 /// </summary>
 public static partial class FluxBflKeyMap
 {
+    private const string WidthOrigin = "img_in.weight";
+
     [GeneratedRegex(@"^(double_blocks|single_blocks)\.(\d+)\.")]
     private static partial Regex BlockKey();
 
@@ -24,7 +26,7 @@ public static partial class FluxBflKeyMap
     /// <exception cref="AccelAesException">A key the layout requires is missing, or a fused tensor's rows do not split (named).</exception>
     public static Result Map(IReadOnlyDictionary<string, SafeTensorInfo> tensors, string source)
     {
-        var builder = new Builder(tensors, source);
+        var builder = new KeyMapBuilder(tensors, source, "the BFL FLUX.1 layout");
         SafeTensorInfo imgIn = builder.Require("img_in.weight");
         if (imgIn.Rank != 2)
             throw builder.Bad("img_in.weight", $"has shape [{string.Join(", ", imgIn.Shape)}]; a Linear weight [width, in_channels] was expected");
@@ -48,8 +50,8 @@ public static partial class FluxBflKeyMap
             string b = $"double_blocks.{i}", t = $"transformer_blocks.{i}";
             builder.Copy($"{b}.img_mod.lin", $"{t}.norm1.linear");
             builder.Copy($"{b}.txt_mod.lin", $"{t}.norm1_context.linear");
-            builder.Split($"{b}.img_attn.qkv", width, [($"{t}.attn.to_q", 1), ($"{t}.attn.to_k", 1), ($"{t}.attn.to_v", 1)]);
-            builder.Split($"{b}.txt_attn.qkv", width, [($"{t}.attn.add_q_proj", 1), ($"{t}.attn.add_k_proj", 1), ($"{t}.attn.add_v_proj", 1)]);
+            builder.Split($"{b}.img_attn.qkv", width, [($"{t}.attn.to_q", 1), ($"{t}.attn.to_k", 1), ($"{t}.attn.to_v", 1)], WidthOrigin);
+            builder.Split($"{b}.txt_attn.qkv", width, [($"{t}.attn.add_q_proj", 1), ($"{t}.attn.add_k_proj", 1), ($"{t}.attn.add_v_proj", 1)], WidthOrigin);
             builder.CopyTensor($"{b}.img_attn.norm.query_norm.scale", $"{t}.attn.norm_q.weight");
             builder.CopyTensor($"{b}.img_attn.norm.key_norm.scale", $"{t}.attn.norm_k.weight");
             builder.CopyTensor($"{b}.txt_attn.norm.query_norm.scale", $"{t}.attn.norm_added_q.weight");
@@ -68,7 +70,7 @@ public static partial class FluxBflKeyMap
             builder.Copy($"{b}.modulation.lin", $"{t}.norm.linear");
             // diffusers' FluxSingleTransformerBlock has mlp_ratio 4: rows q | k | v | mlp = H, H, H, 4H.
             builder.Split($"{b}.linear1", width,
-                [($"{t}.attn.to_q", 1), ($"{t}.attn.to_k", 1), ($"{t}.attn.to_v", 1), ($"{t}.proj_mlp", 4)]);
+                [($"{t}.attn.to_q", 1), ($"{t}.attn.to_k", 1), ($"{t}.attn.to_v", 1), ($"{t}.proj_mlp", 4)], WidthOrigin);
             builder.CopyTensor($"{b}.norm.query_norm.scale", $"{t}.attn.norm_q.weight");
             builder.CopyTensor($"{b}.norm.key_norm.scale", $"{t}.attn.norm_k.weight");
             builder.Copy($"{b}.linear2", $"{t}.proj_out");
@@ -76,106 +78,11 @@ public static partial class FluxBflKeyMap
 
         builder.Copy("final_layer.linear", "proj_out");
         builder.SwapHalves("final_layer.adaLN_modulation.1", "norm_out.linear");
-        return builder.Finish((int)width);
+        return new Result(builder.Mapped, builder.Unconsumed(), (int)width);
     }
 
     /// <summary>The block numbers present (<c>double_blocks.N.*</c>), ascending.</summary>
     public static IReadOnlyList<int> BlockIndices(IEnumerable<string> keys, string kind)
         => keys.Select(k => BlockKey().Match(k)).Where(m => m.Success && m.Groups[1].Value == kind)
             .Select(m => int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)).Distinct().Order().ToList();
-
-    private sealed class Builder(IReadOnlyDictionary<string, SafeTensorInfo> tensors, string source)
-    {
-        private readonly Dictionary<string, MappedTensor> _mapped = new(StringComparer.Ordinal);
-        private readonly HashSet<string> _consumed = new(StringComparer.Ordinal);
-
-        public SafeTensorInfo Require(string key)
-        {
-            if (tensors.TryGetValue(key, out var t)) return t;
-            throw new AccelAesException($"{source}: the BFL FLUX.1 layout needs tensor '{key}', which the file lacks"
-                + $"{Suggest(key)}.");
-        }
-
-        private string Suggest(string key)
-        {
-            var close = TensorNameSuggestions.Closest(key, tensors.Keys);
-            return close.Count == 0 ? "" : $" (closest: {string.Join(", ", close)})";
-        }
-
-        public AccelAesException Bad(string key, string problem) => new($"{source}: tensor '{key}' {problem}.");
-
-        /// <summary>A Linear module: weight (with its scale) and bias, renamed.</summary>
-        public void Copy(string from, string to)
-        {
-            CopyTensor(from + ".weight", to + ".weight");
-            CopyTensor(from + ".bias", to + ".bias");
-        }
-
-        public void CopyTensor(string from, string to)
-        {
-            var t = Require(from);
-            Add(to, t.Shape.ToArray(), [new RowSlice(t, 0, t.Rank == 0 ? 1 : t.Shape[0])], from);
-        }
-
-        /// <summary>A fused Linear whose rows are parts of <c>factor × width</c> rows each, weight and bias alike.</summary>
-        public void Split(string from, long width, (string To, int Factor)[] parts)
-        {
-            long expected = parts.Sum(p => p.Factor) * width;
-            foreach (string leaf in new[] { ".weight", ".bias" })
-            {
-                var t = Require(from + leaf);
-                long rows = t.Rank == 0 ? 0 : t.Shape[0];
-                if (rows != expected)
-                    throw Bad(from + leaf, $"has {rows} rows, but splitting it into {string.Join(" | ", parts.Select(p => p.To[(p.To.LastIndexOf('.') + 1)..]))} "
-                        + $"needs {string.Join(" + ", parts.Select(p => p.Factor * width))} = {expected} (width {width} from img_in.weight)");
-                long first = 0;
-                foreach (var (to, factor) in parts)
-                {
-                    long count = factor * width;
-                    Add(to + leaf, [count, .. t.Shape.Skip(1)], [new RowSlice(t, first, count)], from + leaf);
-                    first += count;
-                }
-            }
-        }
-
-        /// <summary>[a; b] → [b; a] over dimension 0 (weight and bias).</summary>
-        public void SwapHalves(string from, string to)
-        {
-            foreach (string leaf in new[] { ".weight", ".bias" })
-            {
-                var t = Require(from + leaf);
-                long rows = t.Rank == 0 ? 0 : t.Shape[0];
-                if (rows == 0 || rows % 2 != 0)
-                    throw Bad(from + leaf, $"has {rows} rows; its (shift, scale) halves need an even, non-zero row count");
-                long half = rows / 2;
-                Add(to + leaf, t.Shape.ToArray(), [new RowSlice(t, half, half), new RowSlice(t, 0, half)], from + leaf);
-            }
-        }
-
-        private void Add(string to, long[] shape, RowSlice[] parts, string from)
-        {
-            SafeTensorInfo? scale = null;
-            if (from.EndsWith(".weight", StringComparison.Ordinal))
-            {
-                string scaleKey = from[..^".weight".Length] + CheckpointFormatDetector.ScaleWeightSuffix;
-                if (tensors.TryGetValue(scaleKey, out scale))
-                {
-                    ScaleCheck.RequireScalar(scale, scaleKey, source);
-                    _consumed.Add(scaleKey);
-                }
-            }
-            _mapped.Add(to, new MappedTensor(to, shape, parts, scale));
-            _consumed.Add(from);
-        }
-
-        public Result Finish(int width)
-        {
-            // ComfyUI's marker and fp8-matmul input scales carry nothing a dequantised forward uses.
-            foreach (string key in tensors.Keys)
-                if (key == CheckpointFormatDetector.ScaledFp8Marker || key.EndsWith(".scale_input", StringComparison.Ordinal))
-                    _consumed.Add(key);
-            var unconsumed = tensors.Keys.Where(k => !_consumed.Contains(k)).Order(StringComparer.Ordinal).ToList();
-            return new Result(_mapped, unconsumed, width);
-        }
-    }
 }

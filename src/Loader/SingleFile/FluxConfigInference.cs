@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Loader.SafeTensors;
@@ -95,33 +94,7 @@ public static class FluxConfigInference
                 $"{source}: axes_dims_rope (the rotary split of the head) cannot be inferred from tensor shapes for head dim "
                 + $"{inferred["attention_head_dim"]} (FLUX.1's head dim {PublishedHeadDim} uses [16, 56, 56]); pass --config DIR with the "
                 + "transformer's config.json, or put that config.json beside the file.");
-        return JsonConfig.Parse($"{source} (config inferred from tensor shapes)", ToJson(inferred));
-    }
-
-    // Written by hand: the loader is AOT-compiled into the native library, where reflection serialisation is unavailable.
-    private static string ToJson(Dictionary<string, object> fields)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream))
-        {
-            writer.WriteStartObject();
-            foreach (var (name, value) in fields)
-            {
-                switch (value)
-                {
-                    case string text: writer.WriteString(name, text); break;
-                    case bool flag: writer.WriteBoolean(name, flag); break;
-                    case int[] array:
-                        writer.WriteStartArray(name);
-                        foreach (int v in array) writer.WriteNumberValue(v);
-                        writer.WriteEndArray();
-                        break;
-                    default: writer.WriteNumber(name, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-                }
-            }
-            writer.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        return InferredConfigJson.ToConfig(source, inferred.ToDictionary(kv => kv.Key, kv => (object?)kv.Value));
     }
 
     private static string Format(object value) => value is bool b ? (b ? "true" : "false") : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!;

@@ -22,7 +22,18 @@ public sealed record RowSlice(SafeTensorInfo Source, long FirstRow, long RowCoun
 /// <param name="Scale">A one-element tensor (ComfyUI <c>scale_weight</c>) multiplying every decoded element, or null.</param>
 public sealed record MappedTensor(string Name, long[] Shape, IReadOnlyList<RowSlice> Parts, SafeTensorInfo? Scale)
 {
-    public long ElementCount => Parts.Sum(p => p.ElementCount);
+    /// <summary>
+    /// True for a tensor no file key holds: the identity matrix of <see cref="Shape"/> (diffusers sets SD3's CLIP-L
+    /// <c>text_projection</c> to <c>torch.eye</c>). It has no parts; its values are made when read.
+    /// </summary>
+    public bool IsIdentity { get; private init; }
+
+    public static MappedTensor IdentityMatrix(string name, long n) => new(name, [n, n], [], null) { IsIdentity = true };
+
+    public long ElementCount => IsIdentity ? Shape.Aggregate(1L, (a, d) => a * d) : Parts.Sum(p => p.ElementCount);
+
+    /// <summary>The file tensor the view starts with, for messages ("(generated)" for an identity).</summary>
+    public string FirstSourceName => Parts.Count > 0 ? Parts[0].Source.Name : "(generated identity)";
 
     /// <summary>True when the bytes can be handed over as they lie in the file: one contiguous range, no scale, a float dtype.</summary>
     public bool IsZeroCopy => Parts.Count == 1 && Scale is null

@@ -12,16 +12,16 @@ namespace AccelAes.Loader.SingleFile;
 /// </summary>
 public sealed class SingleFileCheckpoint : IDisposable
 {
-    private SingleFileCheckpoint(SafeTensorsSet set, CheckpointFormat format, IReadOnlyDictionary<string, MappedTensor> tensors,
-        IReadOnlyList<string> unconsumed, IReadOnlyList<string> otherComponents, JsonConfig config, string configOrigin)
+    /// <summary>The pipeline component name of the diffusion model in every layout.</summary>
+    public const string TransformerComponent = "transformer";
+
+    private SingleFileCheckpoint(SafeTensorsSet set, CheckpointFormat format, IReadOnlyDictionary<string, SingleFilePart> parts,
+        IReadOnlyList<string> otherComponents)
     {
         Set = set;
         Format = format;
-        Tensors = tensors;
-        Unconsumed = unconsumed;
+        Parts = parts;
         OtherComponents = otherComponents;
-        Config = config;
-        ConfigOrigin = configOrigin;
     }
 
     public SafeTensorsSet Set { get; }
@@ -30,68 +30,93 @@ public sealed class SingleFileCheckpoint : IDisposable
 
     public CheckpointFormat Format { get; }
 
-    /// <summary>The model class the file maps to (FLUX only so far).</summary>
-    public string ClassName => FluxTransformerConfig.ClassName;
+    /// <summary>
+    /// The components the file carries, by pipeline component name: always "transformer"; an SD3 file's "vae" and
+    /// "text_encoder" / "text_encoder_2" / "text_encoder_3" when it bundles them.
+    /// </summary>
+    public IReadOnlyDictionary<string, SingleFilePart> Parts { get; }
 
-    /// <summary>Diffusers name → view.</summary>
-    public IReadOnlyDictionary<string, MappedTensor> Tensors { get; }
+    public SingleFilePart Transformer => Parts[TransformerComponent];
+
+    /// <summary>The transformer's model class.</summary>
+    public string ClassName => Transformer.ClassName;
+
+    /// <summary>The transformer's tensors: diffusers name → view.</summary>
+    public IReadOnlyDictionary<string, MappedTensor> Tensors => Transformer.Tensors;
 
     /// <summary>Transformer keys (prefix removed) that no mapping rule consumed: a file that does not match its layout.</summary>
-    public IReadOnlyList<string> Unconsumed { get; }
+    public IReadOnlyList<string> Unconsumed => Transformer.Unconsumed;
 
     /// <summary>
-    /// In a prefixed (ComfyUI "all-in-one") file, the keys outside <c>model.diffusion_model.</c>: the VAE and text
-    /// encoders bundled beside the transformer, which are not loaded from here (and are not leftovers of the transformer).
+    /// Keys of bundled components that are not loaded from the file: in a prefixed FLUX (ComfyUI "all-in-one") file the
+    /// keys outside <c>model.diffusion_model.</c> (its VAE and text encoders); in an SD3 file, <c>text_encoders.*</c> keys
+    /// of no encoder the SD3 pipeline has. They are not leftovers of the transformer.
     /// </summary>
     public IReadOnlyList<string> OtherComponents { get; }
 
-    /// <summary>The diffusers config the model is built with.</summary>
-    public JsonConfig Config { get; }
+    /// <summary>The transformer's config.</summary>
+    public JsonConfig Config => Transformer.Config!;
 
     /// <summary>Where <see cref="Config"/> came from: "inferred from tensor shapes" or a config.json path.</summary>
-    public string ConfigOrigin { get; }
+    public string ConfigOrigin => Transformer.ConfigOrigin;
 
     /// <summary>
-    /// Opens <paramref name="path"/>, detects its format, maps its keys and settles the config: the config.json in
-    /// <paramref name="configFolder"/> when given, else a <c>config.json</c> beside the file naming
-    /// FluxTransformer2DModel, else the one inferred from the tensors. A given config is checked against the tensors.
+    /// Opens <paramref name="path"/>, detects its format, maps its keys and settles each component's config: for the
+    /// transformer, the config.json in <paramref name="configFolder"/> when given, else <paramref name="componentConfig"/>'s
+    /// (a <c>--components</c> folder's <c>transformer/config.json</c>), else a <c>config.json</c> beside the file naming the
+    /// file's model class, else the one inferred from the tensors; for the VAE and text encoders, <paramref name="componentConfig"/>'s,
+    /// else the inferred one (none for text encoders). A given config is checked against the tensors.
     /// </summary>
-    public static SingleFileCheckpoint Open(string path, string? configFolder = null)
+    /// <param name="componentConfig">Component name → its config.json from a components folder, or null when it has none.</param>
+    public static SingleFileCheckpoint Open(string path, string? configFolder = null, Func<string, JsonConfig?>? componentConfig = null)
     {
         var set = SafeTensorsSet.OpenFile(path);
         try
         {
             string source = set.Source;
+            componentConfig ??= _ => null;
             var stripped = CheckpointFormatDetector.StripPrefix(set.Tensors, source, out bool prefixed);
             var format = CheckpointFormatDetector.Detect(stripped, prefixed, source);
-            JsonConfig? given = GivenConfig(set.Files[0].Path, configFolder);
-            IReadOnlyDictionary<string, MappedTensor> mapped;
-            IReadOnlyList<string> unconsumed;
-            JsonConfig config;
-            if (format.Layout == CheckpointLayout.BflFlux)
-            {
-                var result = FluxBflKeyMap.Map(stripped, source);
-                (mapped, unconsumed) = (result.Tensors, result.Unconsumed);
-                config = FluxConfigInference.Resolve(FluxConfigInference.Infer(stripped, source), given, source);
-            }
-            else
-            {
-                (mapped, unconsumed) = IdentityMap(stripped, source);
-                config = given ?? throw new AccelAesException(
-                    $"{source}: a single file with diffusers names carries no architecture; pass --config DIR with its config.json "
-                    + "(or use the diffusers folder it came from).");
-                if (config.ClassName != FluxTransformerConfig.ClassName)
-                    throw new AccelAesException($"{config.FilePath}: _class_name '{config.ClassName}' is not {FluxTransformerConfig.ClassName}; only FLUX transformers load from a single file so far.");
-            }
-            string origin = given is null ? "inferred from tensor shapes" : given.FilePath;
+            var parts = new Dictionary<string, SingleFilePart>(StringComparer.Ordinal);
             IReadOnlyList<string> others = [];
-            if (prefixed)
+            switch (format.Layout)
             {
-                bool Outside(string key) => !stripped[key].Name.Contains(CheckpointFormatDetector.ComfyPrefix, StringComparison.Ordinal);
-                others = unconsumed.Where(Outside).Select(k => stripped[k].Name).ToList();
-                unconsumed = unconsumed.Where(k => !Outside(k)).ToList();
+                case CheckpointLayout.BflFlux:
+                {
+                    var result = FluxBflKeyMap.Map(stripped, source);
+                    JsonConfig? given = GivenConfig(set.Files[0].Path, configFolder, componentConfig, FluxTransformerConfig.ClassName);
+                    var config = FluxConfigInference.Resolve(FluxConfigInference.Infer(stripped, source), given, source);
+                    IReadOnlyList<string> unconsumed = result.Unconsumed;
+                    if (prefixed)
+                    {
+                        bool Outside(string key) => !stripped[key].Name.Contains(CheckpointFormatDetector.ComfyPrefix, StringComparison.Ordinal);
+                        others = unconsumed.Where(Outside).Select(k => stripped[k].Name).ToList();
+                        unconsumed = unconsumed.Where(k => !Outside(k)).ToList();
+                    }
+                    parts[TransformerComponent] = new SingleFilePart(TransformerComponent, FluxTransformerConfig.ClassName, result.Tensors, unconsumed,
+                        config, Origin(given));
+                    break;
+                }
+                case CheckpointLayout.SaiSd3:
+                    others = AddSd3Parts(parts, stripped, set.Files[0].Path, configFolder, componentConfig, source);
+                    break;
+                default:
+                {
+                    var (mapped, unconsumed) = IdentityMap(stripped, source);
+                    JsonConfig config = (configFolder is null ? null : GivenConfig(set.Files[0].Path, configFolder, componentConfig, null))
+                        ?? componentConfig(TransformerComponent)
+                        ?? throw new AccelAesException(
+                            $"{source}: a single file with diffusers names carries no architecture; pass --config DIR with its config.json "
+                            + "(or use the diffusers folder it came from).");
+                    if (config.ClassName != FluxTransformerConfig.ClassName && config.ClassName != Sd3TransformerConfig.ClassName)
+                        throw new AccelAesException(
+                            $"{config.FilePath}: _class_name '{config.ClassName}' is not {FluxTransformerConfig.ClassName} or {Sd3TransformerConfig.ClassName}; "
+                            + "only FLUX.1 and SD3 transformers load from a single file so far.");
+                    parts[TransformerComponent] = new SingleFilePart(TransformerComponent, config.ClassName!, mapped, unconsumed, config, config.FilePath);
+                    break;
+                }
             }
-            return new SingleFileCheckpoint(set, format, mapped, unconsumed, others, config, origin);
+            return new SingleFileCheckpoint(set, format, parts, others);
         }
         catch
         {
@@ -99,6 +124,53 @@ public sealed class SingleFileCheckpoint : IDisposable
             throw;
         }
     }
+
+    /// <summary>The MMDiT, and the VAE and text encoders where the file bundles them.</summary>
+    /// <summary>
+    /// The model class of the transformer in <paramref name="path"/>, from its keys alone (no mapping, no config): to check
+    /// a components folder is of the same model before configs from it are applied.
+    /// </summary>
+    public static string TransformerClassOf(string path)
+    {
+        using var set = SafeTensorsSet.OpenFile(path);
+        var stripped = CheckpointFormatDetector.StripPrefix(set.Tensors, set.Source, out bool prefixed);
+        return CheckpointFormatDetector.Detect(stripped, prefixed, set.Source).Layout switch
+        {
+            CheckpointLayout.BflFlux => FluxTransformerConfig.ClassName,
+            CheckpointLayout.SaiSd3 => Sd3TransformerConfig.ClassName,
+            _ => throw new AccelAesException($"{set.Source}: a single file with diffusers names carries no architecture; "
+                + "generate takes single files in BFL (FLUX.1) or Stability AI (SD3 / SD3.5) layout."),
+        };
+    }
+
+    /// <returns>The <c>text_encoders.*</c> keys of no encoder the SD3 pipeline has (not loaded from the file).</returns>
+    private static IReadOnlyList<string> AddSd3Parts(Dictionary<string, SingleFilePart> parts, IReadOnlyDictionary<string, SafeTensorInfo> stripped, string filePath,
+        string? configFolder, Func<string, JsonConfig?> componentConfig, string source)
+    {
+        var (transformer, unconsumed) = Sd3SaiKeyMap.Map(stripped, source);
+        JsonConfig? given = GivenConfig(filePath, configFolder, componentConfig, Sd3TransformerConfig.ClassName);
+        var config = Sd3ConfigInference.Resolve(Sd3ConfigInference.Infer(stripped, source), given, source);
+        parts[TransformerComponent] = new SingleFilePart(TransformerComponent, Sd3TransformerConfig.ClassName, transformer, unconsumed, config, Origin(given));
+
+        if (LdmVaeKeyMap.Present(stripped.Keys))
+        {
+            var (vae, vaeUnconsumed) = LdmVaeKeyMap.Map(stripped, source);
+            JsonConfig? givenVae = componentConfig("vae");
+            var (vaeConfig, vaeOrigin) = LdmVaeConfigInference.Resolve(LdmVaeConfigInference.Infer(stripped, source), givenVae, source);
+            parts["vae"] = new SingleFilePart("vae", AutoencoderKLConfig.ClassName, vae, vaeUnconsumed, vaeConfig, vaeOrigin);
+        }
+
+        var (encoders, encoderUnconsumed) = SaiTextEncoderKeyMap.Map(stripped, source);
+        foreach (var (component, cls, label, tensors) in encoders)
+        {
+            JsonConfig? givenEncoder = componentConfig(component);
+            parts[component] = new SingleFilePart(component, cls, tensors, [], givenEncoder,
+                givenEncoder?.FilePath ?? $"none: a {label} text encoder's heads, activation and token ids leave no trace in the weights");
+        }
+        return encoderUnconsumed;
+    }
+
+    private static string Origin(JsonConfig? given) => given is null ? "inferred from tensor shapes" : given.FilePath;
 
     /// <summary>
     /// The float32 values of a view: each part decoded exactly (fp8 included) in order, then multiplied by the scale
@@ -108,6 +180,13 @@ public sealed class SingleFileCheckpoint : IDisposable
     {
         if (destination.Length != tensor.ElementCount)
             throw new ArgumentException($"{tensor.Name} has {tensor.ElementCount} elements, the destination {destination.Length}.");
+        if (tensor.IsIdentity)
+        {
+            destination.Clear();
+            long n = tensor.Shape[0];
+            for (long i = 0; i < n; i++) destination[checked((int)(i * n + i))] = 1f;
+            return;
+        }
         int at = 0;
         foreach (var part in tensor.Parts)
         {
@@ -138,7 +217,11 @@ public sealed class SingleFileCheckpoint : IDisposable
 
     public void Dispose() => Set.Dispose();
 
-    private static JsonConfig? GivenConfig(string filePath, string? configFolder)
+    /// <summary>
+    /// A transformer config given for the file: <c>--config DIR</c>, else the components folder's, else a config.json
+    /// beside the file when it names <paramref name="beside"/> (the file's model class; null: do not look).
+    /// </summary>
+    private static JsonConfig? GivenConfig(string filePath, string? configFolder, Func<string, JsonConfig?> componentConfig, string? beside)
     {
         if (configFolder is not null)
         {
@@ -147,10 +230,12 @@ public sealed class SingleFileCheckpoint : IDisposable
                 throw new AccelAesException($"--config: '{Path.GetFullPath(configFolder)}' has no config.json.");
             return JsonConfig.Load(file);
         }
-        string beside = Path.Combine(Path.GetDirectoryName(filePath)!, "config.json");
-        if (!Files.InputFile.Exists(beside)) return null;
-        var config = JsonConfig.Load(beside);
-        return config.ClassName == FluxTransformerConfig.ClassName ? config : null;
+        if (componentConfig(TransformerComponent) is { } fromComponents) return fromComponents;
+        if (beside is null) return null;
+        string besideFile = Path.Combine(Path.GetDirectoryName(filePath)!, "config.json");
+        if (!Files.InputFile.Exists(besideFile)) return null;
+        var config = JsonConfig.Load(besideFile);
+        return config.ClassName == beside ? config : null;
     }
 
     private static (IReadOnlyDictionary<string, MappedTensor>, IReadOnlyList<string>) IdentityMap(

@@ -203,12 +203,12 @@ public class FluxSingleFileMappingTests : IDisposable
     }
 
     [Fact]
-    public void Stability_single_file_is_named_as_not_yet_supported()
+    public void Stability_single_file_without_its_patch_embedding_names_the_tensor()
     {
         string path = _dir.File("sd35.safetensors");
         new SafeTensorsWriter().Add("model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight", [3, 1], [1f, 2f, 3f]).Save(path);
         var error = Assert.Throws<AccelAesException>(() => SingleFileCheckpoint.Open(path));
-        Assert.Contains("Stability AI", error.Message);
+        Assert.Contains("Stability AI SD3 / SD3.5 layout needs tensor 'x_embedder.proj.weight'", error.Message);
     }
 
     [Fact]

@@ -35,6 +35,17 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary>
+    /// <c>--components DIR</c>: with a single-file <c>--model</c>, the diffusers folder the pieces the file lacks come from
+    /// (tokenizers, scheduler, text encoders, VAE), whose component configs also give the file's components their configs.
+    /// </summary>
+    public static Option<string?> Components() => new("--components")
+    {
+        Description = "With a single-file --model: a diffusers pipeline folder of the model (model_index.json) giving what the file lacks — tokenizers, scheduler, "
+            + "text encoders, VAE; the components the file carries need no weights there, and their config.json there (if any) is the config they are built with "
+            + "(checked against the tensors).",
+    };
+
     public static WeightPrecision PrecisionOf(string weights) => weights == "fp8" ? WeightPrecision.Fp8 : WeightPrecision.AsStored;
 
     public static Option<string?> Variant() => new("--variant")

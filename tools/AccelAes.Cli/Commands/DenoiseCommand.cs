@@ -46,7 +46,7 @@ internal static class DenoiseCommand
     public static Command Create()
     {
         var model = CommonOptions.Model(required: true);
-        model.Description = "A diffusers model folder, a transformer component folder, or a FLUX single-file checkpoint (.safetensors; see `forward`).";
+        model.Description = "A diffusers model folder, a transformer component folder, or a single-file checkpoint (.safetensors: FLUX.1, SD3 / SD3.5; see `forward`).";
         var config = new Option<string?>("--config")
         {
             Description = "With a single-file --model: a folder whose config.json gives the transformer's config (checked against the tensors).",

@@ -22,15 +22,18 @@ internal static class ForwardCommand
     {
         var model = CommonOptions.Model(required: true);
         model.Description = "A diffusers model folder (with model_index.json), a single component folder (with config.json), "
-            + "or a single-file transformer checkpoint (.safetensors: FLUX.1 in BFL layout, ComfyUI-prefixed, fp8, scaled fp8).";
+            + "or a single-file checkpoint (.safetensors: FLUX.1 in BFL layout, ComfyUI-prefixed, fp8, scaled fp8; SD3 / SD3.5 in Stability AI's layout, "
+            + "whose VAE and text encoders --component selects where the file carries them).";
+        var components = CommonOptions.Components();
         var config = new Option<string?>("--config")
         {
             Description = "With a single-file --model: a folder whose config.json gives the transformer's config "
-                + "(checked against the tensors; default: a FluxTransformer2DModel config.json beside the file, else inferred from tensor shapes).",
+                + "(checked against the tensors; default: --components' transformer/config.json, else a config.json of the file's model class beside the file, "
+                + "else inferred from tensor shapes).",
         };
         var component = new Option<string>("--component")
         {
-            Description = "Component of a pipeline folder to run (transformer, vae, text_encoder, ...).",
+            Description = "Component of a pipeline folder or a single file to run (transformer, vae, text_encoder, ...).",
             DefaultValueFactory = _ => "transformer",
         };
         var inputs = new Option<string?>("--inputs") { Description = "A safetensors file of input tensors named as the model's forward arguments (required unless --image gives all of them)." };
@@ -51,7 +54,7 @@ internal static class ForwardCommand
         var backend = CommonOptions.Backend();
         var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
         {
-            model, component, inputs, image, processor, output, compare, variant, backend, config, weights,
+            model, component, inputs, image, processor, output, compare, variant, backend, config, weights, components,
         };
         command.SetAction(parse =>
         {
@@ -75,7 +78,7 @@ internal static class ForwardCommand
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
             var (loaded, imageProcessor) = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetValue(variant), parse.GetValue(config),
-                imagePath, processorPath, CommonOptions.PrecisionOf(parse.GetValue(weights)!), be);
+                parse.GetValue(components), imagePath, processorPath, CommonOptions.PrecisionOf(parse.GetValue(weights)!), be);
             TimeSpan loadTime = watch.Elapsed;
             foreach (string unused in loaded.UnusedTensors.Take(10))
                 Ui.Warn($"checkpoint tensor '{unused}' is not used by this config");
@@ -121,22 +124,25 @@ internal static class ForwardCommand
     /// the two are refused for the other, by name.
     /// </summary>
     private static (LoadedComponent Loaded, ClipImageProcessorConfig? Processor) Load(string model, string component, string? variant, string? config,
-        string? image, string? processor, WeightPrecision weights, IBackend be)
+        string? components, string? image, string? processor, WeightPrecision weights, IBackend be)
     {
         if (InputFile.KindOf(model) == FileEntryKind.RegularFile)
         {
             if (image is not null)
-                throw new AccelAesException($"--image: the single file '{model}' holds a transformer, which takes no image; give a CLIP image tower's folder as --model.");
-            if (component != "transformer")
-                throw new AccelAesException($"--component {component}: the single file '{model}' holds only a transformer; a VAE or text encoder "
-                    + "must come from a diffusers folder (pass that folder as --model).");
+                throw new AccelAesException($"--image: the single file '{model}' holds no CLIP image tower; give a CLIP image tower's folder as --model.");
             if (variant is not null)
                 throw new AccelAesException($"--variant {variant}: variants name files inside a diffusers folder; '{model}' is a single file.");
-            LoadedComponent single = ComponentLoader.LoadSingleFile(model, be, config, weights);
+            if (weights == WeightPrecision.Fp8 && component != "transformer")
+                throw new AccelAesException($"--weights fp8 quantises a transformer's Linear weights; component '{component}' is not the transformer.");
+            // LoadSingleFile names the components the file holds when it lacks the one asked for.
+            LoadedComponent single = ComponentLoader.LoadSingleFile(model, be, config, weights, component,
+                components is null ? null : ModelFolder.RequireFolder(components));
             return (single, null);
         }
         if (config is not null)
             throw new AccelAesException("--config applies to a single-file --model only; a diffusers folder carries its own config.json.");
+        if (components is not null)
+            throw new AccelAesException("--components applies to a single-file --model only; a diffusers folder carries its own components.");
         var folder = ModelFolder.Open(model);
         ComponentFolder componentFolder = folder.Component(component);
         if (weights == WeightPrecision.Fp8 && !TransformerClasses.Contains(componentFolder.ClassName))

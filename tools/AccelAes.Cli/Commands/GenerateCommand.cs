@@ -9,7 +9,9 @@ using AccelAes.Engine.Pipelines.Generation;
 using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Tiny;
+using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Files;
+using AccelAes.Loader.SingleFile;
 using Spectre.Console;
 
 namespace AccelAes.Cli.Commands;
@@ -23,7 +25,14 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var model = CommonOptions.Model(required: false);
-        model.Description = "A diffusers pipeline folder (SD3 / SD3.5, FLUX.1, Lumina-Next). Default: the built-in tiny random-weight model.";
+        model.Description = "A diffusers pipeline folder (SD3 / SD3.5, FLUX.1, Lumina-Next), or a single-file checkpoint (SD3 / SD3.5 in Stability AI's layout, "
+            + "FLUX.1 in BFL's) with --components. Default: the built-in tiny random-weight model.";
+        var components = CommonOptions.Components();
+        var config = new Option<string?>("--config")
+        {
+            Description = "With a single-file --model: a folder whose config.json gives the transformer's config (checked against the tensors; "
+                + "default: --components' transformer/config.json, else inferred from tensor shapes).",
+        };
         var prompt = new Option<string>("--prompt") { Description = "What to draw.", DefaultValueFactory = _ => "a photo of a cat" };
         var shared = new GenerationOptionsCli();
         var (negative, steps, guidance, trueCfg) = (shared.NegativePrompt, shared.Steps, shared.Guidance, shared.TrueCfg);
@@ -59,7 +68,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
             model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
-            offload, memory, weights,
+            offload, memory, weights, components, config,
         };
         command.SetAction(parse =>
         {
@@ -111,10 +120,12 @@ internal static class GenerateCommand
             // What needs no model is checked before anything loads (the rest right after loading, before encoding).
             GenerationRequestValidation.CheckSettings(request, GenerationFieldNames.Cli);
             string folder = modelPath ?? BuiltInFolder();
+            // A single file is composed with --components here, so what it lacks is named before anything loads.
+            ModelFolder composed = SingleFileModel.Open(folder, parse.GetValue(components), parse.GetValue(config));
             // An accelerated request is checked whole against the model's configs before its weights load (minutes for a
             // real model): knobs for the backbone, the step count, guidance and the mask against the image size.
             if (!request.Acceleration.IsNone)
-                GenerationRequestValidation.CheckBeforeLoading(request, ModelArchitectures.FromFolder(folder), GenerationFieldNames.Cli);
+                GenerationRequestValidation.CheckBeforeLoading(request, ModelArchitectures.FromFolder(composed), GenerationFieldNames.Cli);
             string offloadName = parse.GetValue(offload)!;
             ResidencyPolicy? requestedResidency = offloadName == "auto" ? null : ResidencyPolicies.Parse(offloadName, "--offload");
             string weightsName = Pick(weights, record?.Weights ?? "bf16");
@@ -123,7 +134,7 @@ internal static class GenerateCommand
             using IBackend be = BackendFactory.Create(backendName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             // The memory plan, before any weight loads: the policy to run under, or a refusal naming what would fit.
-            ResidencyDecision residency = GenerationResidency.Decide(folder, variantName, request, be, requestedResidency, memoryLimit,
+            ResidencyDecision residency = GenerationResidency.Decide(composed, variantName, request, be, requestedResidency, memoryLimit,
                 weights: precision);
             Ui.Info(residency.Note);
             if (precision == WeightPrecision.Fp8 && be is Engine.Backends.Cuda.CudaBackend)
@@ -140,7 +151,7 @@ internal static class GenerateCommand
                 .Start(ctx =>
                 {
                     var load = ctx.AddTask("load", maxValue: 1);
-                    pipeline = TextToImage.Open(folder, be, variantName, residency.Policy, precision);
+                    pipeline = TextToImage.Open(composed, be, variantName, residency.Policy, precision);
                     resolved = GenerationRequestValidation.Resolve(request, pipeline, GenerationFieldNames.Cli);
                     load.Increment(1);
                     var tasks = new Dictionary<GenerationPhase, ProgressTask>

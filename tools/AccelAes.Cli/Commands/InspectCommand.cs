@@ -90,8 +90,8 @@ internal static class InspectCommand
     }
 
     /// <summary>
-    /// The single-file format the keys and dtypes show (diffusers / BFL / ComfyUI-prefixed / fp8 / scaled fp8) and,
-    /// for a BFL FLUX file, the model and config it maps to. A file that is no transformer checkpoint says so
+    /// The single-file format the keys and dtypes show (diffusers / BFL / SAI / ComfyUI-prefixed / fp8 / scaled fp8) and,
+    /// for a BFL FLUX or SAI SD3 file, each component it maps to with its config. A file that is no transformer checkpoint says so
     /// without failing the command: inspect lists any safetensors file.
     /// </summary>
     private static void SingleFileFormat(SafeTensorsSet set)
@@ -104,28 +104,34 @@ internal static class InspectCommand
         }
         catch (AccelAesException)
         {
-            Ui.Info("  format: no single-file transformer layout recognised (BFL FLUX.1 or diffusers names)");
+            Ui.Info("  format: no single-file transformer layout recognised (BFL FLUX.1, Stability AI SD3 / SD3.5 or diffusers names)");
             return;
         }
         Ui.Info($"  format: {format.Describe()}");
-        if (format.Layout != CheckpointLayout.BflFlux) return;
+        if (format.Layout == CheckpointLayout.Diffusers) return;
         try
         {
             using var checkpoint = SingleFileCheckpoint.Open(set.Files[0].Path);
-            Ui.Info($"  maps to: {checkpoint.ClassName} ({checkpoint.Tensors.Count} diffusers tensors"
-                + (checkpoint.Unconsumed.Count == 0 ? "" : $", {checkpoint.Unconsumed.Count} file tensors unused") + ")");
+            foreach (var part in checkpoint.Parts.Values)
+            {
+                Ui.Info($"  maps to: {part.Component} = {part.ClassName} ({part.Tensors.Count} diffusers tensors"
+                    + (part.Unconsumed.Count == 0 ? "" : $", {part.Unconsumed.Count} file tensors unused, e.g. {part.Unconsumed[0]}") + ")");
+                Ui.Info(part.Config is { } config
+                    ? $"    config ({part.ConfigOrigin}): " + string.Join(", ", config.Keys.Where(k => !k.StartsWith('_')).Order()
+                        .Select(k => $"{k}={ConfigValue(config, k)}"))
+                    : $"    config: {part.ConfigOrigin}");
+            }
             if (checkpoint.OtherComponents.Count > 0)
-                Ui.Info($"  other components in the file (not loaded from it): {checkpoint.OtherComponents.Count} tensors outside "
-                    + $"'{CheckpointFormatDetector.ComfyPrefix}', e.g. {checkpoint.OtherComponents[0]}");
-            Ui.Info($"  config ({checkpoint.ConfigOrigin}): " + string.Join(", ", checkpoint.Config.Keys.Where(k => !k.StartsWith('_')).Order()
-                .Select(k => $"{k}={ConfigValue(checkpoint.Config, k)}")));
+                Ui.Info($"  other components in the file (not loaded from it): {checkpoint.OtherComponents.Count} tensors, e.g. {checkpoint.OtherComponents[0]}");
         }
         catch (AccelAesException e)
         {
-            Ui.Info($"  maps to: {FluxConfigName}, but it cannot be loaded as it is: {e.Message}");
+            string model = format.Layout == CheckpointLayout.SaiSd3 ? Sd3ConfigName : FluxConfigName;
+            Ui.Info($"  maps to: {model}, but it cannot be loaded as it is: {e.Message}");
         }
     }
 
+    private const string Sd3ConfigName = Loader.Diffusers.Configs.Sd3TransformerConfig.ClassName;
     private const string FluxConfigName = Loader.Diffusers.Configs.FluxTransformerConfig.ClassName;
 
     /// <summary>Lists a model or component folder; returns how many weights files could not be read.</summary>

@@ -4,6 +4,8 @@ using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Planning;
 using AccelAes.Kernels;
+using AccelAes.Loader.Diffusers;
+using AccelAes.Loader.SingleFile;
 using AccelAes.Loader.Validation;
 
 namespace AccelAes.Cli.Commands;
@@ -20,7 +22,10 @@ internal static class PlanCommand
     {
         var arch = ArchitectureOption.Create("A published model, planned from its published configs");
         var model = CommonOptions.Model(required: false);
-        model.Description = "A model folder instead of --arch: weight bytes from its safetensors headers (no weights are read), dimensions from its configs.";
+        model.Description = "A model folder instead of --arch: weight bytes from its safetensors headers (no weights are read), dimensions from its configs; "
+            + "or a single-file checkpoint with --components DIR (its components counted from the file's header).";
+        var components = CommonOptions.Components();
+        var config = new Option<string?>("--config") { Description = "With a single-file --model: a folder whose config.json gives the transformer's config." };
         var variant = CommonOptions.Variant();
         var memory = new Option<string?>("--memory")
         {
@@ -44,12 +49,20 @@ internal static class PlanCommand
         var overrides = AccelerationOptionsCli.Overrides();
         var command = new Command("plan", "Print the memory plan of a generation (weights, activation peaks, residency policy) before anything is loaded.")
         {
-            arch, model, variant, memory, width, height, guidanceMode, weights, json, preset, overrides,
+            arch, model, variant, memory, width, height, guidanceMode, weights, json, preset, overrides, components, config,
         };
         command.SetAction(parse =>
         {
             string? modelDir = parse.GetValue(model);
-            ModelArchitecture architecture = ArchitectureOption.Resolve(parse.GetValue(arch), modelDir, required: true)!;
+            // A single file is planned composed with --components, as generate runs it.
+            ModelFolder? composed = modelDir is not null && (parse.GetValue(components) is not null || SingleFileModel.IsFile(modelDir))
+                ? SingleFileModel.Open(modelDir, parse.GetValue(components), parse.GetValue(config))
+                : null;
+            if (composed is null && parse.GetValue(config) is not null)
+                throw new AccelAesException("--config applies to a single-file --model only.");
+            ModelArchitecture architecture = composed is not null && parse.GetValue(arch) is null
+                ? ModelArchitectures.FromFolder(composed)
+                : ArchitectureOption.Resolve(parse.GetValue(arch), modelDir, required: true)!;
             int w = ValueChecks.Count(parse.GetValue(width), "--width", 1, InputLimits.MaxImageSide);
             int h = ValueChecks.Count(parse.GetValue(height), "--height", 1, InputLimits.MaxImageSide);
             int unit = architecture.PixelsPerToken;
@@ -58,11 +71,13 @@ internal static class PlanCommand
             var request = AccelerationOptionsCli.Read(parse, preset, overrides);
             AccelerationOptions options = request.Resolve(architecture.Backbone, architecture.Defaults.Steps, architecture.Defaults.GuidanceScale,
                 new ImageTokenGrid(h / unit, w / unit));
-            var components = modelDir is null
+            var planned = modelDir is null
                 ? PublishedComponents.Of(architecture)
-                : FolderComponents.Of(modelDir, PlanInputs.TextTokens(architecture), parse.GetValue(variant));
+                : composed is not null
+                    ? FolderComponents.Of(composed, PlanInputs.TextTokens(architecture), parse.GetValue(variant))
+                    : FolderComponents.Of(modelDir, PlanInputs.TextTokens(architecture), parse.GetValue(variant));
             var (limit, limitSource) = MemoryLimit(parse.GetValue(memory));
-            var plan = MemoryPlanner.Plan(new MemoryPlanRequest(architecture, components, w, h, parse.GetValue(guidanceMode) == GuidanceMode.Batched,
+            var plan = MemoryPlanner.Plan(new MemoryPlanRequest(architecture, planned, w, h, parse.GetValue(guidanceMode) == GuidanceMode.Batched,
                 options.SkipSparse, options.SparseFeedForward, parse.GetValue(weights) == "fp8" ? WeightPrecision.Fp8 : WeightPrecision.AsStored, limit)
             {
                 StepGraphs = PlanInputs.StepGraphsKept(architecture, options, w, h),

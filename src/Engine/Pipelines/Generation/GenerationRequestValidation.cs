@@ -45,7 +45,7 @@ public static class GenerationRequestValidation
     /// where the request has none) and, when the request gives its size, the token grid the mask must fit.
     /// <see cref="Resolve"/> repeats all of it against the loaded pipeline.
     /// </summary>
-    /// <param name="model">The model folder read for its configs (<see cref="Benchmarks.ModelArchitectures.FromFolder"/>).</param>
+    /// <param name="model">The model folder read for its configs (<see cref="Benchmarks.ModelArchitectures.FromFolder(string)"/>).</param>
     public static void CheckBeforeLoading(GenerationRequest request, Benchmarks.ModelArchitecture model, GenerationFieldNames names)
     {
         CheckSettings(request, names);

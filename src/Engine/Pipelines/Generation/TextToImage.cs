@@ -15,8 +15,15 @@ public static class TextToImage
     /// <param name="weights">Fp8: the transformer's Linear weights quantised at load (<c>--weights fp8</c>); the other components as stored.</param>
     public static ITextToImagePipeline Open(string modelFolder, IBackend backend, string? variant = null, ResidencyPolicy residency = ResidencyPolicy.None,
         WeightPrecision weights = WeightPrecision.AsStored)
+        => Open(ModelFolder.Open(modelFolder), backend, variant, residency, weights);
+
+    /// <summary>
+    /// The pipeline of <paramref name="folder"/>: a diffusers folder, or a single file composed with a components folder
+    /// (<see cref="Loader.SingleFile.SingleFileModel.Open"/>), whose components load from the file.
+    /// </summary>
+    public static ITextToImagePipeline Open(ModelFolder folder, IBackend backend, string? variant = null, ResidencyPolicy residency = ResidencyPolicy.None,
+        WeightPrecision weights = WeightPrecision.AsStored)
     {
-        var folder = ModelFolder.Open(modelFolder);
         if (folder.IsSingleComponent)
             throw new AccelAesException(
                 $"'{folder.Root}' is a single model component; generating an image needs a pipeline folder with model_index.json " +
