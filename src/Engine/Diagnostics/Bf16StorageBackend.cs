@@ -30,7 +30,7 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     {
         nameof(UploadWeight), nameof(Allocate), nameof(Linear), nameof(Attention), nameof(AttentionWithAffinity), nameof(LayerNorm),
         nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(RmsNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
-        nameof(TimestepEmbedding),
+        nameof(TimestepEmbedding), nameof(SiluMul), nameof(AddScaled),
     };
 
     /// <summary>The ops whose output the CUDA backend always allocates as fp32, whatever its inputs.</summary>
