@@ -21,7 +21,7 @@ public sealed partial class CudaBackend
             return y;
         var x = Bf16(cx);
         bool vec = f % 8 == 0 && Aligned16(x.Pointer, y.Pointer);
-        Elementwise("silu_mul_bf16", vec ? n / 8 : n, x.Pointer, y.Pointer, n / (ulong)f, (ulong)f, vec);
+        Elementwise("silu_mul_bf16", n, x.Pointer, y.Pointer, n / (ulong)f, (ulong)f, vec);
         return y;
     }
 
@@ -38,7 +38,7 @@ public sealed partial class CudaBackend
             return y;
         var (xa, xb, xs) = (Bf16(ca), Bf16(cb), Bf16(cs));
         bool vec = inner % 8 == 0 && Aligned16(xa.Pointer, xb.Pointer, xs.Pointer, y.Pointer);
-        Elementwise("add_scaled_bf16", vec ? n / 8 : n, xa.Pointer, xb.Pointer, xs.Pointer, y.Pointer, n, (ulong)inner, vec);
+        Elementwise("add_scaled_bf16", n, xa.Pointer, xb.Pointer, xs.Pointer, y.Pointer, n, (ulong)inner, vec);
         return y;
     }
 
