@@ -233,6 +233,12 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         W(Call(nameof(AbsDifferenceSums), () => Inner.AbsDifferenceSums(U(a)!, U(b)!)));
 
     public int CountNonFinite(Tensor x) => Call(nameof(CountNonFinite), () => Inner.CountNonFinite(U(x)!));
+
+    // ---- FFN and elementwise fusions (issue 16, FFN path) ----
+
+    public Tensor SiluMul(Tensor gateAndUp) => W(Call(nameof(SiluMul), () => Inner.SiluMul(U(gateAndUp)!)));
+
+    public Tensor AddScaled(Tensor a, Tensor b, Tensor scale) => W(Call(nameof(AddScaled), () => Inner.AddScaled(U(a)!, U(b)!, U(scale)!)));
 }
 
 /// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>

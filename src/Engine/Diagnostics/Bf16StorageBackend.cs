@@ -30,7 +30,7 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     {
         nameof(UploadWeight), nameof(Allocate), nameof(Linear), nameof(Attention), nameof(AttentionWithAffinity), nameof(LayerNorm),
         nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(RmsNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
-        nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate),
+        nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate), nameof(SiluMul), nameof(AddScaled),
     };
 
     /// <summary>Ops that return a new tensor and also update their first argument in place (rounded like an in-place op's).</summary>

@@ -558,6 +558,17 @@ public static partial class OpSelfTest
         }
         cases.Add(new OpCase { Op = "Add", Description = "a[4,6] F32 b[6] F32", Inputs = [new("a", [4, 6], InputKind.F32), new("b", [6], InputKind.F32)], Run = (be, t) => be.Add(t[0], t[1]) });
         cases.Add(new OpCase { Op = "Add", Description = "a[4,6] b[6] F32 (mixed)", Inputs = [new("a", [4, 6]), new("b", [6], InputKind.F32, RoundOnDevice: true)], Run = (be, t) => be.Add(t[0], t[1]) });
+        // FFN-path fusions (issue 16): the 16-byte path (row widths multiples of 8), the scalar path (odd widths), an
+        // F32 operand converted on entry, and Lumina's shapes (F = 6144 gate/up halves, 32 heads × 72 features).
+        foreach (int[] shape in new[] { new[] { 2, 5, 48 }, new[] { 3, 14 }, new[] { 1, 9, 2 * 6144 } })
+            cases.Add(new OpCase { Op = "SiluMul", Description = $"x{S(shape)}", Inputs = [new("x", shape, Magnitude: 4f)], Run = (be, t) => be.SiluMul(t[0]) });
+        cases.Add(new OpCase { Op = "SiluMul", Description = "x[4,10] F32", Inputs = [new("x", [4, 10], InputKind.F32, Magnitude: 4f, RoundOnDevice: true)], Run = (be, t) => be.SiluMul(t[0]) });
+        cases.Add(new OpCase { Op = "SiluMul", Description = "x[2,5] (odd width refused)", Inputs = [new("x", [2, 5])], ExpectsError = true, Run = (be, t) => be.SiluMul(t[0]) });
+        foreach (var (a, s) in new (int[], int[])[] { ([2, 7, 4, 8], [4, 8]), ([3, 5, 7], [7]), ([2, 6, 32, 72], [32, 72]), ([9, 16], [9, 16]) })
+            cases.Add(new OpCase { Op = "AddScaled", Description = $"a,b{S(a)} scale{S(s)}", Inputs = [new("a", a), new("b", a), new("scale", s)],
+                Run = (be, t) => be.AddScaled(t[0], t[1], t[2]) });
+        cases.Add(new OpCase { Op = "AddScaled", Description = "a,b[3,16] scale[16] F32", Inputs = [new("a", [3, 16]), new("b", [3, 16]), new("scale", [16], InputKind.F32, RoundOnDevice: true)],
+            Run = (be, t) => be.AddScaled(t[0], t[1], t[2]) });
         cases.Add(new OpCase { Op = "Scale", Description = "x[1000] s=-1.7", Inputs = [new("x", [1000])], Run = (be, t) => be.Scale(t[0], -1.7f) });
         cases.Add(new OpCase { Op = "Scale", Description = "x[2,4,8,8] F32 s=1 (latent copy)", Inputs = [new("x", [2, 4, 8, 8], InputKind.F32)], Run = (be, t) => be.Scale(t[0], 1f) });
         foreach (int[] shape in new[] { new[] { 3, 7, 50 }, new[] { 2, 4097 }, new[] { 5, 1 } })

@@ -78,7 +78,7 @@ public static class ActivationEstimate
     {
         if (config.Lumina is { } l)
         {
-            // Self-attention over image tokens; q is D wide, k and v KvDim; SwiGLU holds linear_1, linear_3 and their product.
+            // Self-attention over image tokens; q is D wide, k and v KvDim; SwiGLU holds the [.., 2F] gate/up GEMM output and their product.
             long d = l.HiddenSize;
             long widest = Math.Max(2 * d + d + 2 * l.KvDim + d, 2 * d + 3L * l.FfnInnerDim + d);
             return batch * imageTokens * widest * activationBytes;

@@ -247,4 +247,18 @@ public interface IBackend : IDisposable
 
     /// <summary>Number of NaN or infinite elements (the sampler stops on a non-finite latent and names the step).</summary>
     int CountNonFinite(Tensor x);
+
+    // ---- FFN and elementwise fusions (issue 16, FFN path) -------------------------------------
+
+    /// <summary>
+    /// SwiGLU's gating after one GEMM of the concatenated gate and up weights: x [..., 2F] holds the gate half in
+    /// columns [0, F) and the up half in [F, 2F); returns SiLU(x[..., :F]) ⊙ x[..., F:] as [..., F], each input read once.
+    /// </summary>
+    Tensor SiluMul(Tensor gateAndUp);
+
+    /// <summary>
+    /// a + b ⊙ scale in one pass: a and b of one shape, scale's shape a trailing part of theirs (broadcast over the leading
+    /// dimensions), as <see cref="Add"/>(a, <see cref="Multiply"/>(b, scale)) without the intermediate tensor.
+    /// </summary>
+    Tensor AddScaled(Tensor a, Tensor b, Tensor scale);
 }

@@ -8,18 +8,50 @@
 // diffusers do (x·(1 + scale) + shift), not expanded into x + x·scale.
 // Shape: grid-stride, one element per thread per iteration; bandwidth-bound. LayerNorm followed by modulate is
 // one kernel, layernorm_modulate_bf16 in norm.cu; this one remains for modulation after other norms.
+// modulate_bf16 (issue 16): with d % 8 == 0 and 16-byte aligned buffers a thread handles 8 consecutive features per
+// iteration with 16-byte accesses (they share one [B, D] row), 32-bit indices below 2³¹ elements; same math per element.
 #include "common.cuh"
+#include "vec.cuh"
+
+__device__ __forceinline__ float modulate_one(float v, const bf16* scale, const bf16* shift, u64 p) {
+    if (scale != nullptr) v *= 1.0f + bf16_to_f32(scale[p]);
+    if (shift != nullptr) v += bf16_to_f32(shift[p]);
+    return v;
+}
+
+template <typename I>
+__device__ __forceinline__ void modulate_i(const bf16* __restrict__ x, const bf16* __restrict__ scale,
+                                           const bf16* __restrict__ shift, bf16* __restrict__ out, I n, I seq_d, I d) {
+    const bool vec = d % 8 == 0 && aligned16(x) && aligned16(out) && (scale == nullptr || aligned16(scale)) &&
+                     (shift == nullptr || aligned16(shift));
+    if (vec) {
+        ACCELAES_VEC_LOOP(I, g, n) {
+            const I i = g * 8;
+            const I p = i / seq_d * d + i % d;  // the group's first feature in the [B, D] vectors
+            float v[8], sc[8], sh[8];
+            load8(x + (u64)i, v);
+            if (scale != nullptr) load8(scale + (u64)p, sc);
+            if (shift != nullptr) load8(shift + (u64)p, sh);
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {
+                if (scale != nullptr) v[k] *= 1.0f + sc[k];
+                if (shift != nullptr) v[k] += sh[k];
+            }
+            store8(out + (u64)i, v);
+        }
+        // n is a multiple of d, so of 8: no tail.
+    } else {
+        ACCELAES_GRID_STRIDE_I(I, i, 0, n) {
+            out[i] = f32_to_bf16(modulate_one(bf16_to_f32(x[i]), scale, shift, (u64)(i / seq_d * d + i % d)));
+        }
+    }
+}
 
 extern "C" __global__ void modulate_bf16(const bf16* __restrict__ x, const bf16* __restrict__ scale,
                                          const bf16* __restrict__ shift, bf16* __restrict__ out, u64 n, u64 seq_d,
                                          int d) {
-    ACCELAES_GRID_STRIDE(i, n) {
-        const u64 p = i / seq_d * d + i % d;  // index into the [B, D] vectors
-        float v = bf16_to_f32(x[i]);
-        if (scale != nullptr) v *= 1.0f + bf16_to_f32(scale[p]);
-        if (shift != nullptr) v += bf16_to_f32(shift[p]);
-        out[i] = f32_to_bf16(v);
-    }
+    if (narrow(n)) modulate_i<u32>(x, scale, shift, out, (u32)n, (u32)seq_d, (u32)d);
+    else modulate_i<u64>(x, scale, shift, out, n, seq_d, (u64)d);
 }
 
 template <typename T>

@@ -53,6 +53,7 @@ internal static unsafe partial class CuNative
     [LibraryImport(Lib, EntryPoint = "cuMemcpyHtoDAsync_v2")] internal static partial CuResult cuMemcpyHtoDAsync(CuDevicePtr destination, void* source, nuint bytes, CuStream stream);
     [LibraryImport(Lib, EntryPoint = "cuMemcpyDtoHAsync_v2")] internal static partial CuResult cuMemcpyDtoHAsync(void* destination, CuDevicePtr source, nuint bytes, CuStream stream);
     [LibraryImport(Lib, EntryPoint = "cuMemcpyDtoDAsync_v2")] internal static partial CuResult cuMemcpyDtoDAsync(CuDevicePtr destination, CuDevicePtr source, nuint bytes, CuStream stream);
+    [LibraryImport(Lib, EntryPoint = "cuMemcpy2DAsync_v2")] internal static partial CuResult cuMemcpy2DAsync(CuMemcpy2D* copy, CuStream stream);
     [LibraryImport(Lib)] internal static partial CuResult cuMemsetD8Async(CuDevicePtr destination, byte value, nuint count, CuStream stream);
     [LibraryImport(Lib)] internal static partial CuResult cuMemsetD16Async(CuDevicePtr destination, ushort value, nuint count, CuStream stream);
     [LibraryImport(Lib)] internal static partial CuResult cuMemsetD32Async(CuDevicePtr destination, uint value, nuint count, CuStream stream);

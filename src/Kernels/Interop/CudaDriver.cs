@@ -221,6 +221,16 @@ public static unsafe class CudaDriver
     public static void MemcpyDtoDAsync(CuDevicePtr destination, CuDevicePtr source, ulong bytes, CuStream stream, string? op = null) =>
         Check(CuNative.cuMemcpyDtoDAsync(destination, source, (nuint)bytes, stream), "cuMemcpyDtoDAsync_v2", op);
 
+    /// <summary>
+    /// cuMemcpy2DAsync_v2, returning the status instead of throwing: the driver documents that intra-device copies "may
+    /// fail for pitches not computed by cuMemAllocPitch", so a caller can fall back to a kernel on a refusal.
+    /// </summary>
+    public static CuResult TryMemcpy2DAsync(in CuMemcpy2D copy, CuStream stream)
+    {
+        CuMemcpy2D c = copy;
+        return CuNative.cuMemcpy2DAsync(&c, stream);
+    }
+
     /// <summary>Sets <paramref name="count"/> bytes.</summary>
     public static void MemsetD8Async(CuDevicePtr destination, byte value, ulong count, CuStream stream, string? op = null) =>
         Check(CuNative.cuMemsetD8Async(destination, value, (nuint)count, stream), "cuMemsetD8Async", op);

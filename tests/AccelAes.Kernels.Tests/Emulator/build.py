@@ -81,8 +81,10 @@ def main():
     common = common.replace("struct __align__(2) f16 { u16 bits; };", "struct __align__(2) f16 { u16 bits; };\nEMU_F16_HELPERS", 1)
     write(os.path.join(gen, "common.cuh"), common)
     for h in headers:
-        if h != "common.cuh":
-            write(os.path.join(gen, h), '#pragma once\n#include "common.cuh"\n')  # mma.cuh: provided by emu_mma.h
+        if h == "mma.cuh":
+            write(os.path.join(gen, h), '#pragma once\n#include "common.cuh"\n')  # provided by emu_mma.h
+        elif h != "common.cuh":
+            write(os.path.join(gen, h), read(os.path.join(KERNELS, h)))  # plain C++ (vec.cuh): used as written
 
     registry = ['#include "common.cuh"', "#include <cstddef>",
                 "struct EmuKernel { const char* name; void (*launch)(void**); int param_count; const size_t* param_sizes; };"]

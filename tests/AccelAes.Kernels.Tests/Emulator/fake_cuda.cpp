@@ -21,6 +21,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -317,6 +318,7 @@ CUresult cuGetErrorName(CUresult e, const char** s) {
     switch (e) {
         case SUCCESS: *s = "CUDA_SUCCESS"; break;
         case INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; break;
+        case 12: *s = "CUDA_ERROR_INVALID_PITCH_VALUE"; break;
         case OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
         case INVALID_IMAGE: *s = "CUDA_ERROR_INVALID_IMAGE"; break;
         case NO_BINARY_FOR_GPU: *s = "CUDA_ERROR_NO_BINARY_FOR_GPU"; break;
@@ -573,6 +575,68 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, uint64_t src, size_t n, void* stream) {
 CUresult cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t n, void* stream) {
     return enqueue(stream, [=]() -> CUresult { std::memmove((void*)(uintptr_t)dst, (const void*)(uintptr_t)src, n); return SUCCESS; });
 }
+// cuMemcpy2DAsync_v2: CUDA_MEMCPY2D in cuda.h's v2 layout. The driver's checks that apply to linear memory, in its
+// order: arrays are not emulated (CUDA_ERROR_INVALID_VALUE), WidthInBytes + XInBytes must fit each pitch when there is
+// more than one row, and no pitch may exceed CU_DEVICE_ATTRIBUTE_MAX_PITCH (2^31 - 1 on every supported GPU):
+// CUDA_ERROR_INVALID_PITCH_VALUE. A host side must be page-locked to be captured, as for cuMemcpyHtoDAsync. Rows are
+// copied one after another; g_memcpy2d counts the copies that ran (fake_cuda_memcpy2d_count). FAKE_CUDA_REFUSE_MEMCPY2D=1
+// (or fake_cuda_configure) makes every call return CUDA_ERROR_INVALID_PITCH_VALUE, as the driver may for device
+// pitches cuMemAllocPitch did not choose, so a caller's fallback can be tested.
+struct CUDA_MEMCPY2D {
+    size_t srcXInBytes, srcY;
+    int srcMemoryType;
+    const void* srcHost;
+    uint64_t srcDevice;
+    void* srcArray;
+    size_t srcPitch;
+    size_t dstXInBytes, dstY;
+    int dstMemoryType;
+    void* dstHost;
+    uint64_t dstDevice;
+    void* dstArray;
+    size_t dstPitch;
+    size_t WidthInBytes, Height;
+};
+enum : int { MEMORYTYPE_HOST = 1, MEMORYTYPE_DEVICE = 2, MEMORYTYPE_ARRAY = 3, MEMORYTYPE_UNIFIED = 4, INVALID_PITCH_VALUE = 12 };
+std::atomic<long> g_memcpy2d{0};
+std::atomic<int> g_refuse_memcpy2d{-1};  // -1: read FAKE_CUDA_REFUSE_MEMCPY2D on first use
+
+bool refuses_memcpy2d() {
+    int v = g_refuse_memcpy2d.load();
+    if (v < 0) {
+        const char* text = std::getenv("FAKE_CUDA_REFUSE_MEMCPY2D");
+        v = text && std::strcmp(text, "1") == 0 ? 1 : 0;
+        int expected = -1;
+        g_refuse_memcpy2d.compare_exchange_strong(expected, v);
+        v = g_refuse_memcpy2d.load();
+    }
+    return v == 1;
+}
+
+CUresult cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D* c, void* stream) {
+    if (!c) return INVALID_VALUE;
+    const CUDA_MEMCPY2D p = *c;  // the driver reads the parameters at the call, not when the copy runs
+    auto linear = [](int type) { return type == MEMORYTYPE_HOST || type == MEMORYTYPE_DEVICE || type == MEMORYTYPE_UNIFIED; };
+    if (!linear(p.srcMemoryType) || !linear(p.dstMemoryType)) return INVALID_VALUE;
+    const size_t kMaxPitch = 2147483647;
+    if (p.srcPitch > kMaxPitch || p.dstPitch > kMaxPitch) return INVALID_PITCH_VALUE;
+    if (p.Height > 1 && (p.srcXInBytes + p.WidthInBytes > p.srcPitch || p.dstXInBytes + p.WidthInBytes > p.dstPitch))
+        return INVALID_PITCH_VALUE;
+    if (refuses_memcpy2d()) return INVALID_PITCH_VALUE;
+    const char* src = p.srcMemoryType == MEMORYTYPE_HOST ? (const char*)p.srcHost : (const char*)(uintptr_t)p.srcDevice;
+    char* dst = p.dstMemoryType == MEMORYTYPE_HOST ? (char*)p.dstHost : (char*)(uintptr_t)p.dstDevice;
+    src += p.srcY * p.srcPitch + p.srcXInBytes;
+    dst += p.dstY * p.dstPitch + p.dstXInBytes;
+    const size_t span = p.Height == 0 ? 0 : (p.Height - 1) * std::max(p.srcPitch, p.dstPitch) + p.WidthInBytes;
+    const bool capturable = (p.srcMemoryType != MEMORYTYPE_HOST || is_pinned(src, span)) &&
+                            (p.dstMemoryType != MEMORYTYPE_HOST || is_pinned(dst, span));
+    return enqueue(stream, [=]() -> CUresult {
+        for (size_t r = 0; r < p.Height; r++) std::memmove(dst + r * p.dstPitch, src + r * p.srcPitch, p.WidthInBytes);
+        g_memcpy2d++;
+        return SUCCESS;
+    }, capturable);
+}
+
 CUresult cuMemsetD8Async(uint64_t dst, unsigned char v, size_t n, void* stream) {
     return enqueue(stream, [=]() -> CUresult { std::memset((void*)(uintptr_t)dst, v, n); return SUCCESS; });
 }
@@ -901,6 +965,9 @@ CUresult fake_cuda_configure(const char* name, const char* value) {
         int d = reset ? 0 : parse_driver_version(value);
         if (d < 0) return INVALID_VALUE;
         g_driver = d;
+    } else if (std::strcmp(name, "FAKE_CUDA_REFUSE_MEMCPY2D") == 0) {
+        if (!reset && std::strcmp(value, "0") != 0 && std::strcmp(value, "1") != 0) return INVALID_VALUE;
+        g_refuse_memcpy2d = reset ? -1 : value[0] - '0';
     } else if (std::strcmp(name, "FAKE_CUDA_REFUSE_IMAGES") == 0) {
         int r = reset ? -2 : parse_refused(value);
         if (r < 0 && !reset) return INVALID_VALUE;
@@ -910,6 +977,9 @@ CUresult fake_cuda_configure(const char* name, const char* value) {
     }
     return SUCCESS;
 }
+
+// For tests: number of 2D copies (cuMemcpy2DAsync_v2) that ran so far (eagerly or by graph replays).
+long fake_cuda_memcpy2d_count() { return g_memcpy2d; }
 
 // For tests: number of kernels launched so far (eagerly or by graph replays).
 long fake_cuda_launch_count() { return g_counters.launches; }

@@ -434,13 +434,18 @@ public sealed partial class CountingBackend
         return y;
     }
 
-    /// <summary>CudaBackend.Copy2d: nothing for no elements; a memcpy for one contiguous run; else the copy2d kernel.</summary>
+    /// <summary>
+    /// CudaBackend.Copy2d: nothing for no elements; a memcpy for one contiguous run; else the driver's 2D copy (no launch)
+    /// while both pitches fit the driver's limit, the copy2d kernel beyond it.
+    /// </summary>
     private void Copy2d(string op, long rows, long cols, long srcStride, long dstStride, int elementSize)
     {
         long bytes = rows * cols * elementSize;
         if (bytes == 0) return;
         if (rows == 1 || (srcStride == cols && dstStride == cols))
             DeviceCopy(op, "memcpy", bytes, bytes);
+        else if (Copy2dPlan.FitsDriverPitch((ulong)(srcStride * elementSize), (ulong)(dstStride * elementSize)))
+            DeviceCopy(op, "memcpy2d", bytes, bytes);
         else
             Kernel(op, elementSize == 4 ? "copy2d_b32" : "copy2d_b16", rows * cols, bytes, bytes);
     }

@@ -151,17 +151,38 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    /// <summary>dst[r·dstStride + c] = src[r·srcStride + c] for r &lt; rows, c &lt; cols (strides in elements).</summary>
+    /// <summary>
+    /// dst[r·dstStride + c] = src[r·srcStride + c] for r &lt; rows, c &lt; cols (strides in elements): one memcpy when the rows
+    /// are contiguous, else the driver's 2D copy (cuMemcpy2DAsync: no kernel launch, no index arithmetic; issue 16), and the
+    /// copy2d kernel when the pitches exceed the driver's limit or the driver refuses them (it documents that intra-device
+    /// 2D copies "may fail for pitches not computed by cuMemAllocPitch"; after one refusal this backend keeps to the kernel).
+    /// </summary>
     private void Copy2d(CuDevicePtr src, CuDevicePtr dst, ulong rows, ulong cols, ulong srcStride, ulong dstStride, int elementSize)
     {
         ulong n = rows * cols;
         if (n == 0)
             return;
+        ulong size = (ulong)elementSize;
         if (rows == 1 || (srcStride == cols && dstStride == cols))
         {
-            CudaDriver.MemcpyDtoDAsync(dst, src, n * (ulong)elementSize, _stream, "copy");
+            CudaDriver.MemcpyDtoDAsync(dst, src, n * size, _stream, "copy");
             return;
+        }
+        if (!_memcpy2dRefused && Copy2dPlan.FitsDriverPitch(srcStride * size, dstStride * size))
+        {
+            var status = CudaDriver.TryMemcpy2DAsync(CuMemcpy2D.DeviceToDevice(dst, dstStride * size, src, srcStride * size, cols * size, rows), _stream);
+            if (status == CuResult.CUDA_SUCCESS)
+                return;
+            if (status is not (CuResult.CUDA_ERROR_INVALID_VALUE or CuResult.CUDA_ERROR_INVALID_PITCH_VALUE))
+                CudaDriver.Check(status, "cuMemcpy2DAsync_v2", _opName);
+            _memcpy2dRefused = true;
         }
         Elementwise(elementSize == 4 ? "copy2d_b32" : "copy2d_b16", n, src, dst, rows, cols, srcStride, dstStride);
     }
+
+    /// <summary>Set when the driver refused a 2D copy's pitches: strided copies use the copy2d kernel from then on.</summary>
+    private bool _memcpy2dRefused;
+
+    /// <summary>Whether the driver's 2D copy took every strided copy so far (false after a refusal; tests read it).</summary>
+    internal bool UsesDriver2dCopies => !_memcpy2dRefused;
 }

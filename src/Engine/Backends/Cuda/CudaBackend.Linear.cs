@@ -12,6 +12,14 @@ public sealed partial class CudaBackend
     /// and rounds once. Without cuBLASLt, or when it has no algorithm for the shape: gemm.cu with the same
     /// single rounding.
     /// </summary>
+    /// <remarks>
+    /// Why the fp32 output (issue 16 asked): a bf16 GEMM output followed by an in-place activation would round twice
+    /// (the accumulator, then the activation of the rounded value), and the harness's bf16 rule and gemm.cu's fallback
+    /// both assume one. The big user of the path was Lumina's SwiGLU gate (24 × [8192, 6144] per step, 7.25 GB of
+    /// fp32 → bf16 passes): it is now one bf16 GEMM of the concatenated gate and up weights and SiluMul, where the
+    /// gate's rounding by the GEMM is what diffusers' bf16 module does too. What remains on this path per step is the
+    /// timestep MLPs (M = batch: kilobytes) and, per prompt, the text encoders' activations, so the pass is kept.
+    /// </remarks>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Activation activation = Activation.None)
         => LinearCore("Linear", x, weight, bias, activation, reference: false);
 

@@ -607,9 +607,9 @@ public sealed partial class CudaBackend : IBackend
     private void ConvertF16ToBf16(CuDevicePtr source, CuDevicePtr destination, ulong count) =>
         Elementwise("convert_f16_to_bf16", count, source, destination, count);
 
-    /// <summary>Launches a grid-stride kernel over <paramref name="n"/> elements.</summary>
+    /// <summary>Launches a grid-stride kernel over <paramref name="n"/> elements (8 per thread for the vectorised ones).</summary>
     internal void Elementwise(string kernel, ulong n, params ReadOnlySpan<KernelArg> args) =>
-        _kernels.Launch(kernel, LaunchConfig.GridStrideBlocks(n), (uint)LaunchConfig.ElementwiseBlock, 0, args);
+        _kernels.Launch(kernel, LaunchConfig.GridStrideBlocks(VectorisedKernels.Threads(kernel, n)), (uint)LaunchConfig.ElementwiseBlock, 0, args);
 
     internal void Launch(string kernel, Dim3 grid, Dim3 block, uint sharedBytes, params ReadOnlySpan<KernelArg> args) =>
         _kernels.Launch(kernel, grid, block, sharedBytes, args);

@@ -95,7 +95,7 @@ public sealed class LuminaNextDiTBlock
         Tensor crossQuery = SharesQuery ? query : _attn2.Query(normed, rotary);
         Tensor crossAttn = CrossAttention(crossQuery, normedCaptions, captionMask, baseSequenceLength, sparse?.Capture, layer);
 
-        Tensor mixed = be.Add(selfAttn, be.Multiply(crossAttn, _crossGate));
+        Tensor mixed = be.AddScaled(selfAttn, crossAttn, _crossGate); // one pass (issue 16), not Multiply then Add
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
         // The attention branch's residual update and the FFN's input norm are one row kernel without a cache (issue 16).
         Tensor ffnIn;
@@ -173,7 +173,10 @@ public sealed class LuminaNextDiTBlock
         return output;
     }
 
-    /// <summary>tanh(gate[h]) repeated over each head's hd features, so the per-head scale is one broadcast Multiply.</summary>
+    /// <summary>
+    /// tanh(gate[h]) repeated over each head's hd features, so the per-head scale is a broadcast operand of AddScaled; stored
+    /// as a weight (bf16 on the device), which the kernel reads directly instead of converting an fp32 copy every call.
+    /// </summary>
     private static Tensor TanhPerHead(Tensor gate, IBackend be, int heads, int headDim)
     {
         float[] g = be.Download(gate);
@@ -183,6 +186,6 @@ public sealed class LuminaNextDiTBlock
             float t = MathF.Tanh(g[h]);
             values.AsSpan(h * headDim, headDim).Fill(t);
         }
-        return be.Upload(values, new Shape(heads, headDim));
+        return be.UploadWeight(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, new Shape(heads, headDim));
     }
 }

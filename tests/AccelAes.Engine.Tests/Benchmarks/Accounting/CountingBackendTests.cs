@@ -90,17 +90,18 @@ public class CountingBackendTests
     }
 
     [Fact]
-    public void Concat_is_a_copy2d_launch_per_part_unless_the_parts_are_contiguous_runs()
+    public void Concat_is_a_driver_2d_copy_per_part_unless_the_parts_are_contiguous_runs()
     {
         using var be = new CountingBackend();
         var a = be.PlaceholderWeight(new Shape(2, 3, 4), "a");
         var b = be.PlaceholderWeight(new Shape(2, 5, 4), "b");
         be.Ledger.Take();
 
-        be.Concat(1, a, b);     // two outer rows: strided copies
+        be.Concat(1, a, b);     // two outer rows: strided copies, each one cuMemcpy2DAsync (no kernel)
         var inner = be.Ledger.Take();
-        var copy2d = Single(inner, "copy2d_b16");
-        Assert.Equal((2L, 2L * 64, 2L * 64, 2L), (copy2d.Calls, copy2d.BytesRead, copy2d.BytesWritten, copy2d.Launches));
+        var copy2d = Single(inner, "memcpy2d");
+        Assert.Equal((TrafficKind.DeviceCopy, 2L, 2L * 64, 2L * 64, 0L), (copy2d.Kind, copy2d.Calls, copy2d.BytesRead, copy2d.BytesWritten, copy2d.Launches));
+        Assert.Equal(2, inner.DeviceCopies);
 
         var c = be.PlaceholderWeight(new Shape(3, 2, 4), "c");
         be.Ledger.Take();
@@ -129,7 +130,7 @@ public class CountingBackendTests
     }
 
     [Fact]
-    public void Slice_is_a_memcpy_when_contiguous_else_copy2d()
+    public void Slice_is_a_memcpy_when_contiguous_else_a_driver_2d_copy()
     {
         using var be = new CountingBackend();
         var x = be.PlaceholderWeight(new Shape(2, 6, 4), "x");
@@ -138,8 +139,9 @@ public class CountingBackendTests
         Assert.Equal(0, be.Ledger.Take().Launches);
         be.Slice(x, 2, 1, 2);
         var t = be.Ledger.Take();
-        var copy2d = Single(t, "copy2d_b16");
-        Assert.Equal((2L * 24, 2L * 24, 1L), (copy2d.BytesRead, copy2d.BytesWritten, copy2d.Launches));
+        var copy2d = Single(t, "memcpy2d");
+        Assert.Equal((2L * 24, 2L * 24, 0L), (copy2d.BytesRead, copy2d.BytesWritten, copy2d.Launches));
+        Assert.Equal(0, t.Launches);
     }
 
     [Fact]
