@@ -1,5 +1,6 @@
 using System.Globalization;
 using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Ras;
 using AccelAes.Loader.Validation;
 
 namespace AccelAes.Engine.Acceleration;
@@ -55,6 +56,13 @@ public enum AccelerationPreset
     /// (order <c>max_order</c>) and add the forecast through their own gates. FLUX, SD3 and Lumina-Next.
     /// </summary>
     TaylorSeer,
+
+    /// <summary>
+    /// RAS (region-adaptive sampling): after each step the image tokens are ranked by that step's update; the next step
+    /// runs every block on the top <c>sample_ratio</c> of them only (keys and values of the others from cache) and the
+    /// others keep the previous step's output. SD3 and Lumina-Next (the authors' published settings); not FLUX.
+    /// </summary>
+    Ras,
 }
 
 /// <summary>Which rules turn the options into a step schedule.</summary>
@@ -181,7 +189,10 @@ public sealed record AccelerationOptions
     /// and reusing its cache, instead of AccelAes's step schedule.
     /// </summary>
     public bool UsesCachePolicy => Preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora
-        or AccelerationPreset.TaylorSeer;
+        or AccelerationPreset.TaylorSeer or AccelerationPreset.Ras;
+
+    /// <summary>RAS's knobs (preset ras: the authors' settings for the backbone; other presets carry the official argparser's defaults, unused).</summary>
+    public RasSettings Ras { get; init; } = RasSettings.Default;
 
     /// <summary>TaylorSeer's <c>max_order</c> (preset taylorseer only): the highest derivative of its forecast; 0 reuses the features unchanged.</summary>
     public int TaylorOrder { get; init; } = DefaultTaylorOrder;
@@ -362,6 +373,7 @@ public sealed record AccelerationOptions
             AccelerationPreset.Fora => dense with { Preset = preset, Interval = DefaultForaInterval },
             AccelerationPreset.TaylorSeer => dense with { Preset = preset, Interval = DefaultTaylorInterval, Warmup = DefaultTaylorFirstEnhance },
             AccelerationPreset.StepCache => dense with { Preset = preset, Warmup = 2, Interval = 2 },
+            AccelerationPreset.Ras => dense with { Preset = preset, Ras = RasSettings.Published(backbone) },
             AccelerationPreset.AccelAes => backbone switch
             {
                 Backbone.Lumina => dense with { Preset = preset, MaskStep = 5, SkipRatio = 0.5, SpatialCfg = true, SkipSparse = true, Warmup = 5, Interval = 2 },
@@ -424,6 +436,8 @@ public sealed record AccelerationOptions
             options = steps < MinimumStepsForAesMask
                 ? options.WithoutMask()
                 : options with { MaskStep = Math.Max(1, Scaled(maskStep)) };
+        // RAS's start, end and reset steps sit at the same points of the trajectory.
+        if (preset == AccelerationPreset.Ras) options = options with { Ras = published.Ras.ScaledTo(steps, reference) };
         // TaylorSeer's first_enhance never exceeds the run (a 2-step run computes both).
         if (preset == AccelerationPreset.TaylorSeer) options = options with { Warmup = Math.Min(published.Warmup, steps) };
         // FORA's and TaylorSeer's intervals are their own rules (any step count), not StepCache's stride with a warmup.
@@ -442,7 +456,8 @@ public sealed record AccelerationOptions
         (AccelerationPreset.TeaCache, "teacache", []),
         (AccelerationPreset.FbCache, "fbcache", ["first_block_cache"]),
         (AccelerationPreset.Fora, "fora", []),
-        (AccelerationPreset.TaylorSeer, "taylorseer", ["taylor_seer"]));
+        (AccelerationPreset.TaylorSeer, "taylorseer", ["taylor_seer"]),
+        (AccelerationPreset.Ras, "ras", ["region_adaptive_sampling"]));
 
     /// <summary>The preset as <c>--accel</c> spells it.</summary>
     public static string PresetName(AccelerationPreset preset) => PresetNames.Name(preset);
@@ -482,6 +497,7 @@ public sealed record AccelerationOptions
         new("rel_l1_thresh", "teacache: reuse the cached residual while the accumulated rescaled relative L1 change stays below this; 0 = never"),
         new("max_order", $"taylorseer: highest derivative of the Taylor forecast, 0–{MaxTaylorOrder}, default 1 (0 reuses the features unchanged)"),
         new("residual_diff_threshold", "fbcache: reuse the remaining blocks' cached residual while block 0's residual differs from the last computed step's by less than this (relative L1); 0 = never"),
+        .. RasSettings.Knobs,
     ];
 
     /// <summary>Returns a copy with one knob set from text, e.g. <c>With("skip_ratio", "0.3")</c>.</summary>
@@ -523,6 +539,7 @@ public sealed record AccelerationOptions
             "sparse_ffn" => this with { SparseFeedForward = Bool(k, v) },
             "fallback_guidance" => this with { FallbackGuidance = FallbackNames.Parse(v) },
             "affinity" => this with { Affinity = AffinityNames.Parse(v) },
+            _ when RasSettings.IsKnob(k) => this with { Ras = Ras.With(k, v) },
             _ => throw new AccelAesException(
                 $"Unknown acceleration knob '{knob}'. Knobs: {string.Join(", ", Knobs.Select(x => x.Name))}."),
         };
@@ -593,6 +610,7 @@ public sealed record AccelerationOptions
         yield return new("rel_l1_thresh", N(RelL1Threshold));
         yield return new("residual_diff_threshold", N(ResidualDiffThreshold));
         yield return new("max_order", I(TaylorOrder));
+        foreach (var pair in Ras.KnobValues()) yield return pair;
     }
 
     private AccelerationOptions WithLayers(string v)
@@ -660,6 +678,7 @@ public sealed record AccelerationOptions
         if (TopK < 1 || TopK > MaxTopK) e.Add($"top_k: must be between 1 and {MaxTopK} words, got {TopK}.");
         e.AddRange(TeaCacheProblems());
         e.AddRange(CachePolicyProblems());
+        e.AddRange(RasProblems());
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");
         return e;
@@ -707,6 +726,23 @@ public sealed record AccelerationOptions
             yield return "warmup: taylorseer's first_enhance computes at least step 0; set warmup ≥ 1 (default 3).";
         if (Preset == AccelerationPreset.Fora && Warmup > 0)
             yield return "warmup: fora's schedule is its interval alone (the first and every interval-th step from the last compute); leave warmup at 0.";
+    }
+
+    /// <summary>RAS's knobs, and what it shares with the other policies: it owns every step.</summary>
+    private IEnumerable<string> RasProblems()
+    {
+        if (Preset != AccelerationPreset.Ras)
+        {
+            foreach (var (knob, value) in Ras.KnobValues().Zip(RasSettings.Default.KnobValues()).Where(p => p.First.Value != p.Second.Value).Select(p => p.First))
+                yield return $"{knob}: only --accel ras uses it.";
+            yield break;
+        }
+        if (Backbone == Backbone.Flux)
+            yield return "ras: runs on SD3 and Lumina-Next only: its authors published settings and code for those two (microsoft/RAS), none for FLUX.";
+        foreach (string problem in Ras.Problems(Steps, InputLimits.MaxSteps)) yield return problem;
+        if (MaskStep is not null) yield return "mask_step: ras has no AesMask; leave mask_step off.";
+        if (Interval > 1) yield return "interval: ras computes every step (on fewer tokens); leave interval at 1.";
+        if (Warmup > 0) yield return "warmup: ras's dense start is scheduler_start_step; leave warmup at 0.";
     }
 
     /// <summary>Returns this when valid; otherwise throws one <see cref="AccelAesException"/> listing every problem.</summary>

@@ -21,8 +21,15 @@ internal static class CachePolicySummary
             AccelerationPreset.Fora => ($"interval {options.Interval.ToString(inv)}", "each block's cached attention and MLP outputs reused"),
             AccelerationPreset.TaylorSeer => ($"interval {options.Interval.ToString(inv)}, max_order {options.TaylorOrder.ToString(inv)}, warmup {options.Warmup.ToString(inv)}",
                 "each block's attention and MLP outputs forecast by Taylor expansion"),
+            AccelerationPreset.Ras => ($"sample_ratio {options.Ras.SampleRatio.ToString("R", inv)}", ""),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Preset, "not a caching policy"),
         };
+        if (options.Preset == AccelerationPreset.Ras)
+            return $"{name} ({knob}) schedule {executed.ToLetters()} (F dense, C dense storing keys/values, S only the active tokens computed)";
         return $"{name} ({knob}) schedule {executed.ToLetters()} (F computed, X {reused})";
     }
+
+    /// <summary>RAS's tokens computed per step, e.g. "active tokens per step: 16,16,16,16,8,8 of 16".</summary>
+    public static string ActiveTokens(IReadOnlyList<int> active, int tokens)
+        => $"active tokens per step: {string.Join(",", active.Select(a => a.ToString(CultureInfo.InvariantCulture)))} of {tokens.ToString(CultureInfo.InvariantCulture)}";
 }

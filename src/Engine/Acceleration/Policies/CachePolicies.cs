@@ -1,5 +1,6 @@
 using AccelAes.Engine.Acceleration.FirstBlockCache;
 using AccelAes.Engine.Acceleration.Fora;
+using AccelAes.Engine.Acceleration.Ras;
 using AccelAes.Engine.Acceleration.TaylorSeer;
 using AccelAes.Engine.Acceleration.TeaCache;
 
@@ -14,6 +15,7 @@ public static class CachePolicies
         AccelerationPreset.FbCache => new FirstBlockCachePolicy(options.ResidualDiffThreshold, options.Warmup),
         AccelerationPreset.Fora => new ForaPolicy(new ForaSchedule(options.Interval, steps)),
         AccelerationPreset.TaylorSeer => new TaylorSeerPolicy(new TaylorSeerSchedule(options.Interval, options.Warmup, steps), options.TaylorOrder),
+        AccelerationPreset.Ras => new RasPolicy(options.Ras, steps),
         _ => null,
     };
 }

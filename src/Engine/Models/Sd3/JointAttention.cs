@@ -63,6 +63,8 @@ public sealed class JointAttention
         int imageQueries = q.Shape[1];
         Tensor k = Heads(_toK.Forward(x), _normK);
         Tensor v = Heads(_toV.Forward(x), null);
+        // RAS: the image rows are the active tokens; attention reads every token's keys and values from its cache.
+        if (sparse?.KeyValues is { } ras) (k, v) = ras.Resolve(sparse, layer, cacheName, k, v);
         if (context is not null)
         {
             if (_addQ is null) throw new InvalidOperationException("This attention has no text projections.");
