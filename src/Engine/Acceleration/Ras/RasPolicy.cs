@@ -129,8 +129,9 @@ public sealed class RasPolicy : ICachePolicy, IVelocityObserver
         IBackend be = fresh.Backend;
         int channels = fresh.Shape[1], height = fresh.Shape[2], width = fresh.Shape[3];
         // Patch tokens of any layout: patchify then unpatchify with the same one moves every value back where it was.
-        Tensor merged = be.Patchify(previous, _patch, PatchLayout.ChannelMinor);
-        Tensor rows = SparseRows.Gather(_tokens, be.Patchify(fresh, _patch, PatchLayout.ChannelMinor));
+        using Tensor merged = be.Patchify(previous, _patch, PatchLayout.ChannelMinor);
+        using Tensor freshTokens = be.Patchify(fresh, _patch, PatchLayout.ChannelMinor);
+        using Tensor rows = SparseRows.Gather(_tokens, freshTokens);
         ActiveRows.ScatterInto(_tokens, merged, rows);
         return be.Unpatchify(merged, channels, height, width, _patch, PatchLayout.ChannelMinor);
     }

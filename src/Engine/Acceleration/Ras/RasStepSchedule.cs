@@ -76,14 +76,14 @@ public sealed class RasStepSchedule
         int middle = (steps + s.StartStep) / length / 2;
         for (int k = 0; k < steps; k++)
         {
-            int value = average + change * (k / length - middle);
+            long value = average + (long)change * (k / length - middle); // knobs up to ±10⁶ tokens over 10⁴ steps overflow an int
             counts[k] = Clamp(FloorTo(value, granule), tokens);
         }
         return counts;
     }
 
     /// <summary>Python's <c>(v // g) * g</c>: floor division, also for negative v.</summary>
-    private static int FloorTo(int value, int granule) => (int)Math.Floor(value / (double)granule) * granule;
+    private static long FloorTo(long value, int granule) => (long)Math.Floor(value / (double)granule) * granule;
 
-    private static int Clamp(int count, int tokens) => Math.Clamp(count, 0, tokens - 1);
+    private static int Clamp(long count, int tokens) => (int)Math.Clamp(count, 0, tokens - 1);
 }
