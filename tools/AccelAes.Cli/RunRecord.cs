@@ -64,6 +64,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         if (resolved is not null) yield return new(RunRecordKeys.AccelResolved, JsonObject(resolved.KnobValues()));
         if (result.Acceleration is not { } run) yield break;
         yield return new(RunRecordKeys.Schedule, run.Schedule.ToJson());
+        if (run.ActiveTokens is { } active) yield return new(RunRecordKeys.ActiveTokens, "[" + string.Join(",", active.Select(a => a.ToString(Inv))) + "]");
         if (run.Mask is not FocusMask mask) yield break;
         yield return new(RunRecordKeys.MaskGrid, $"{mask.Width}x{mask.Height}");
         yield return new(RunRecordKeys.MaskTokens, mask.TokenCount.ToString(Inv));
@@ -271,6 +272,7 @@ internal static class RunRecordKeys
     // Information: written, not read back.
     public const string AccelResolved = "accel_resolved";
     public const string Schedule = "schedule";
+    public const string ActiveTokens = "active_tokens";
     public const string MaskGrid = "mask_grid";
     public const string MaskTokens = "mask_tokens";
     public const string MaskFocusTokens = "mask_focus_tokens";

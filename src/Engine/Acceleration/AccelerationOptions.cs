@@ -1,5 +1,6 @@
 using System.Globalization;
 using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.Ras;
 using AccelAes.Loader.Validation;
 
 namespace AccelAes.Engine.Acceleration;
@@ -62,6 +63,13 @@ public enum AccelerationPreset
     /// <c>boundary_step</c>, the front blocks from it on. FLUX, SD3 and Lumina-Next.
     /// </summary>
     DeltaDit,
+
+    /// <summary>
+    /// RAS (region-adaptive sampling): after each step the image tokens are ranked by that step's update; the next step
+    /// runs every block on the top <c>sample_ratio</c> of them only (keys and values of the others from cache) and the
+    /// others keep the previous step's output. SD3 and Lumina-Next (the authors' published settings); not FLUX.
+    /// </summary>
+    Ras,
 }
 
 /// <summary>Which rules turn the options into a step schedule.</summary>
@@ -188,7 +196,7 @@ public sealed record AccelerationOptions
     /// and reusing its cache, instead of AccelAes's step schedule.
     /// </summary>
     public bool UsesCachePolicy => Preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora
-        or AccelerationPreset.TaylorSeer or AccelerationPreset.DeltaDit;
+        or AccelerationPreset.TaylorSeer or AccelerationPreset.DeltaDit or AccelerationPreset.Ras;
 
     /// <summary>
     /// Δ-DiT's N_c, knob <c>cached_blocks</c> (preset delta-dit only): the blocks its cache stands in for on a reusing step;
@@ -201,6 +209,9 @@ public sealed record AccelerationOptions
 
     /// <summary>Δ-DiT's cache interval N: the paper gives none for these backbones; 2 is this engine's choice (<see cref="DeltaDit.DeltaDitSchedule"/>).</summary>
     public const int DefaultDeltaDitInterval = 2;
+
+    /// <summary>RAS's knobs (preset ras: the authors' settings for the backbone; other presets carry the official argparser's defaults, unused).</summary>
+    public RasSettings Ras { get; init; } = RasSettings.Default;
 
     /// <summary>TaylorSeer's <c>max_order</c> (preset taylorseer only): the highest derivative of its forecast; 0 reuses the features unchanged.</summary>
     public int TaylorOrder { get; init; } = DefaultTaylorOrder;
@@ -382,6 +393,7 @@ public sealed record AccelerationOptions
             AccelerationPreset.TaylorSeer => dense with { Preset = preset, Interval = DefaultTaylorInterval, Warmup = DefaultTaylorFirstEnhance },
             AccelerationPreset.DeltaDit => dense with { Preset = preset, Interval = DefaultDeltaDitInterval },
             AccelerationPreset.StepCache => dense with { Preset = preset, Warmup = 2, Interval = 2 },
+            AccelerationPreset.Ras => dense with { Preset = preset, Ras = RasSettings.Published(backbone) },
             AccelerationPreset.AccelAes => backbone switch
             {
                 Backbone.Lumina => dense with { Preset = preset, MaskStep = 5, SkipRatio = 0.5, SpatialCfg = true, SkipSparse = true, Warmup = 5, Interval = 2 },
@@ -444,6 +456,8 @@ public sealed record AccelerationOptions
             options = steps < MinimumStepsForAesMask
                 ? options.WithoutMask()
                 : options with { MaskStep = Math.Max(1, Scaled(maskStep)) };
+        // RAS's start, end and reset steps sit at the same points of the trajectory.
+        if (preset == AccelerationPreset.Ras) options = options with { Ras = published.Ras.ScaledTo(steps, reference) };
         // TaylorSeer's first_enhance never exceeds the run (a 2-step run computes both).
         if (preset == AccelerationPreset.TaylorSeer) options = options with { Warmup = Math.Min(published.Warmup, steps) };
         // FORA's and TaylorSeer's intervals are their own rules (any step count), not StepCache's stride with a warmup.
@@ -463,7 +477,8 @@ public sealed record AccelerationOptions
         (AccelerationPreset.FbCache, "fbcache", ["first_block_cache"]),
         (AccelerationPreset.Fora, "fora", []),
         (AccelerationPreset.TaylorSeer, "taylorseer", ["taylor_seer"]),
-        (AccelerationPreset.DeltaDit, "delta-dit", ["deltadit", "delta_dit"]));
+        (AccelerationPreset.DeltaDit, "delta-dit", ["deltadit", "delta_dit"]),
+        (AccelerationPreset.Ras, "ras", ["region_adaptive_sampling"]));
 
     /// <summary>The preset as <c>--accel</c> spells it.</summary>
     public static string PresetName(AccelerationPreset preset) => PresetNames.Name(preset);
@@ -505,6 +520,7 @@ public sealed record AccelerationOptions
         new("residual_diff_threshold", "fbcache: reuse the remaining blocks' cached residual while block 0's residual differs from the last computed step's by less than this (relative L1); 0 = never"),
         new("cached_blocks", "delta-dit: N_c, the blocks its cache stands in for between computed steps, or auto (¾ of the model's blocks); 0 = dense"),
         new("boundary_step", "delta-dit: b, the first step that caches the front blocks instead of the rear ones, or auto (half the steps)"),
+        .. RasSettings.Knobs,
     ];
 
     /// <summary>Returns a copy with one knob set from text, e.g. <c>With("skip_ratio", "0.3")</c>.</summary>
@@ -548,6 +564,7 @@ public sealed record AccelerationOptions
             "sparse_ffn" => this with { SparseFeedForward = Bool(k, v) },
             "fallback_guidance" => this with { FallbackGuidance = FallbackNames.Parse(v) },
             "affinity" => this with { Affinity = AffinityNames.Parse(v) },
+            _ when RasSettings.IsKnob(k) => this with { Ras = Ras.With(k, v) },
             _ => throw new AccelAesException(
                 $"Unknown acceleration knob '{knob}'. Knobs: {string.Join(", ", Knobs.Select(x => x.Name))}."),
         };
@@ -620,6 +637,7 @@ public sealed record AccelerationOptions
         yield return new("max_order", I(TaylorOrder));
         yield return new("cached_blocks", DeltaDitCachedBlocks is int cached ? I(cached) : "auto");
         yield return new("boundary_step", DeltaDitBoundaryStep is int boundary ? I(boundary) : "auto");
+        foreach (var pair in Ras.KnobValues()) yield return pair;
     }
 
     private AccelerationOptions WithLayers(string v)
@@ -688,6 +706,7 @@ public sealed record AccelerationOptions
         e.AddRange(TeaCacheProblems());
         e.AddRange(CachePolicyProblems());
         e.AddRange(DeltaDitProblems());
+        e.AddRange(RasProblems());
         if (Affinity == AttentionAffinity.ReferencePreSoftmaxLogits && Backbone == Backbone.Lumina)
             e.Add("affinity: the pre-softmax logit capture is the reference's SD3/FLUX variant; Lumina captures cross-attention probabilities.");
         return e;
@@ -749,6 +768,23 @@ public sealed record AccelerationOptions
         if (!deltaDit && DeltaDitBoundaryStep is not null) yield return "boundary_step: only --accel delta-dit uses it.";
         if (deltaDit && Warmup > 0)
             yield return "warmup: delta-dit's schedule is its interval alone (step 0 and every interval-th step compute); leave warmup at 0.";
+    }
+
+    /// <summary>RAS's knobs, and what it shares with the other policies: it owns every step.</summary>
+    private IEnumerable<string> RasProblems()
+    {
+        if (Preset != AccelerationPreset.Ras)
+        {
+            foreach (var (knob, value) in Ras.KnobValues().Zip(RasSettings.Default.KnobValues()).Where(p => p.First.Value != p.Second.Value).Select(p => p.First))
+                yield return $"{knob}: only --accel ras uses it.";
+            yield break;
+        }
+        if (Backbone == Backbone.Flux)
+            yield return "ras: runs on SD3 and Lumina-Next only: its authors published settings and code for those two (microsoft/RAS), none for FLUX.";
+        foreach (string problem in Ras.Problems(Steps, InputLimits.MaxSteps)) yield return problem;
+        if (MaskStep is not null) yield return "mask_step: ras has no AesMask; leave mask_step off.";
+        if (Interval > 1) yield return "interval: ras computes every step (on fewer tokens); leave interval at 1.";
+        if (Warmup > 0) yield return "warmup: ras's dense start is scheduler_start_step; leave warmup at 0.";
     }
 
     /// <summary>Returns this when valid; otherwise throws one <see cref="AccelAesException"/> listing every problem.</summary>

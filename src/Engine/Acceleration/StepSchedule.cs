@@ -193,6 +193,19 @@ public sealed class StepSchedule
         return new StepSchedule(entries, 1, null, null);
     }
 
+    /// <summary>
+    /// An executed schedule whose sparse steps computed only some tokens (RAS): <paramref name="sparseStepCost"/> is their
+    /// mean cost relative to a dense step (their mean active-token fraction).
+    /// </summary>
+    public static StepSchedule Executed(IReadOnlyList<StepKind> kinds, ReadOnlySpan<float> sigmas, double sparseStepCost)
+    {
+        ArgumentNullException.ThrowIfNull(kinds);
+        if (sigmas.Length < kinds.Count) throw new ArgumentException($"{kinds.Count} steps need as many σ values; got {sigmas.Length}.");
+        var entries = new StepScheduleEntry[kinds.Count];
+        for (int i = 0; i < entries.Length; i++) entries[i] = new StepScheduleEntry(i, kinds[i], sigmas[i]);
+        return new StepSchedule(entries, sparseStepCost, null, null);
+    }
+
     /// <summary>The same schedule costed at another focus fraction (e.g. the mask's actual one).</summary>
     public StepSchedule WithFocusFraction(double focusFraction)
     {

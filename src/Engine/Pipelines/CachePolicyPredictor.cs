@@ -14,5 +14,10 @@ public interface ICachePolicyDenoiser
 /// <summary>A pipeline's velocity under a caching policy (TeaCache, FBCache, FORA, TaylorSeer), for the plain Euler loop (<see cref="DenoiseLoop"/>).</summary>
 public sealed class CachePolicyPredictor(ICachePolicyDenoiser denoiser, ICachePolicy policy) : IVelocityPredictor
 {
-    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule) => denoiser.PredictWithCachePolicy(latents, step, schedule, policy);
+    public Tensor Predict(Tensor latents, int step, SigmaSchedule schedule)
+    {
+        Tensor velocity = denoiser.PredictWithCachePolicy(latents, step, schedule, policy);
+        (policy as IVelocityObserver)?.Observe(step, velocity, schedule);
+        return velocity;
+    }
 }

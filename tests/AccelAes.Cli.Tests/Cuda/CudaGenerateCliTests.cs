@@ -109,4 +109,47 @@ public class CudaGenerateCliTests(CliCache cache, ITestOutputHelper output) : IC
         Assert.True(diffs.Average() < 2.0, $"mean |Δ| {diffs.Average():F3} levels between the CUDA and the CPU image");
         Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 100, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
     }
+
+    /// <summary>
+    /// RAS on the CUDA backend: gathered active rows, the key/value cache scatter, the output merge (patchify / unpatchify)
+    /// and the per-step velocity read-back run on the device; the schedule and the active-token counts are the CPU run's,
+    /// and the image matches it up to bf16 rounding (a near-tie in the token ranking may pick another token, which the
+    /// image tolerance covers).
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("sd3", "32")] // 4 tokens: the emulated SD3 forward at 64² comes close to the CLI runner's 5 minutes
+    [InlineData("lumina-next", "64")]
+    public void Ras_on_the_cuda_backend_runs_the_cpu_schedule_and_image(string arch, string side)
+    {
+        var detection = CudaDevice.Detect();
+        var nvrtc = NativeLibraries.Load(CudaLibrary.Nvrtc);
+        CudaTests.SkipUnless(detection.IsAvailable && nvrtc.IsLoaded,
+            detection.IsAvailable ? "no NVRTC: " + nvrtc.Describe() : $"no GPU: {detection.Reason}");
+
+        using var dir = new TempDirectory();
+        string model = cache.MakeTiny(arch, dir);
+        var environment = new Dictionary<string, string>(cache.Environment);
+        if (Environment.GetEnvironmentVariable("ACCELAES_CUDA_LIB_DIR") is { Length: > 0 } lib)
+            environment["ACCELAES_CUDA_LIB_DIR"] = lib;
+        string[] settings = ["--model", model, "--prompt", "a red cube", "--seed", "5", "--steps", "8", "--width", side, "--height", side, "--accel", "ras"];
+        string gpuImage = dir.File("cuda.png"), cpuImage = dir.File("cpu.png");
+        var gpu = CliRunner.Run(environment, ["generate", "--backend", "cuda", "--out", gpuImage, .. settings]);
+        output.WriteLine(gpu.All);
+        Assert.True(gpu.ExitCode == 0, gpu.All);
+        var cpu = CliRunner.Run(environment, ["generate", "--backend", "cpu", "--out", cpuImage, .. settings]);
+        Assert.True(cpu.ExitCode == 0, cpu.All);
+
+        var gpuRecord = PngText.Read(File.ReadAllBytes(gpuImage));
+        var cpuRecord = PngText.Read(File.ReadAllBytes(cpuImage));
+        Assert.Equal("CSSCSSCS", StepSchedule.FromJson(gpuRecord["schedule"]).ToLetters());
+        Assert.Equal(cpuRecord["schedule"], gpuRecord["schedule"]);
+        Assert.Equal(cpuRecord["active_tokens"], gpuRecord["active_tokens"]);
+
+        byte[] a = Pixels(gpuImage), b = Pixels(cpuImage);
+        Assert.Contains(a, v => v != a[0]);
+        var diffs = a.Zip(b, (x, y) => Math.Abs(x - y)).ToArray();
+        output.WriteLine($"ras on {arch}, CUDA vs CPU: mean |Δ| {diffs.Average():F3} levels, max |Δ| {diffs.Max()}");
+        Assert.True(diffs.Average() < 2.0, $"mean |Δ| {diffs.Average():F3} levels between the CUDA and the CPU image");
+        Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 100, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
+    }
 }

@@ -48,10 +48,10 @@ internal static class BenchCommand
         var batch = new Option<int?>("--batch") { Description = "Batch of the forward (default: 2 for CFG backbones, 1 for FLUX)." };
         var accel = new Option<string>("--accel")
         {
-            Description = "Step mix to compare with dense: none, stepcache, accelaes; with --accounting also the caching policies teacache, fbcache, fora, taylorseer, delta-dit.",
+            Description = "Step mix to compare with dense: none, stepcache, accelaes; with --accounting also the caching policies teacache, fbcache, fora, taylorseer, delta-dit, ras.",
             DefaultValueFactory = _ => "none",
         };
-        accel.AcceptOnlyFromAmong("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer", "delta-dit");
+        accel.AcceptOnlyFromAmong("none", "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer", "delta-dit", "ras");
         var overrides = AccelerationOptionsCli.Overrides();
         overrides.Description = "With --accounting and a caching policy: override one of its knobs, knob=value (repeatable), e.g. interval=2 for fora.";
         var schedule = new Option<string?>("--schedule")
@@ -113,10 +113,10 @@ internal static class BenchCommand
                 return Accounting(architecture?.Config, modelDir, parse.GetValue(layers), side, parse.GetValue(batch), request,
                     parse.GetValue(steps) ?? (letters is null ? architecture?.Defaults.Steps : null), parse.GetValue(focus), letters, jsonPath);
             if (preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer
-                or AccelerationPreset.DeltaDit)
+                or AccelerationPreset.DeltaDit or AccelerationPreset.Ras)
                 throw new AccelAesException($"--accel {parse.GetValue(accel)}: a timed bench runs none, stepcache or accelaes; add --accounting to count a caching policy's steps.");
             if (request.Overrides.Count > 0 || letters is not null)
-                throw new AccelAesException("--set and --schedule apply to --accounting with a caching policy (--accel teacache, fbcache, fora, taylorseer, delta-dit).");
+                throw new AccelAesException("--set and --schedule apply to --accounting with a caching policy (--accel teacache, fbcache, fora, taylorseer, delta-dit, ras).");
             var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
                 parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
             return Model(backendName, parse.GetValue(device), options);

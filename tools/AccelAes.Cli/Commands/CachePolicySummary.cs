@@ -24,8 +24,15 @@ internal static class CachePolicySummary
             AccelerationPreset.DeltaDit => ($"interval {options.Interval.ToString(inv)}, cached_blocks {(options.DeltaDitCachedBlocks is int k ? k.ToString(inv) : "auto (¾ of the blocks)")}, " +
                                             $"boundary_step {(options.DeltaDitBoundaryStep ?? options.Steps / 2).ToString(inv)}",
                 "the cached blocks' deviation from the last computed step added: rear blocks before boundary_step, front blocks from it on"),
+            AccelerationPreset.Ras => ($"sample_ratio {options.Ras.SampleRatio.ToString("R", inv)}", ""),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Preset, "not a caching policy"),
         };
+        if (options.Preset == AccelerationPreset.Ras)
+            return $"{name} ({knob}) schedule {executed.ToLetters()} (F dense, C dense storing keys/values, S only the active tokens computed)";
         return $"{name} ({knob}) schedule {executed.ToLetters()} (F computed, X {reused})";
     }
+
+    /// <summary>RAS's tokens computed per step, e.g. "active tokens per step: 16,16,16,16,8,8 of 16".</summary>
+    public static string ActiveTokens(IReadOnlyList<int> active, int tokens)
+        => $"active tokens per step: {string.Join(",", active.Select(a => a.ToString(CultureInfo.InvariantCulture)))} of {tokens.ToString(CultureInfo.InvariantCulture)}";
 }

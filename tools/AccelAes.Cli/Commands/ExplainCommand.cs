@@ -68,6 +68,11 @@ internal static class ExplainCommand
                 return ExitCodes.Success;
             }
             int tokens = architecture.ImageTokens(side, side);
+            if (options.Preset == AccelerationPreset.Ras)
+            {
+                ExplainRas.Show(options, n, tokens, parse.GetValue(json));
+                return ExitCodes.Success;
+            }
             SigmaSchedule sigmas = architecture.Sigmas(n, tokens);
             double? fraction = double.IsNaN(f) ? (options.SkipSparse ? 1 - options.SkipRatio : null) : f;
             var cost = architecture.Config.CostModel(tokens).WithSparseFeedForward(options.SparseFeedForward); // sparse_ffn decides what a sparse forward saves

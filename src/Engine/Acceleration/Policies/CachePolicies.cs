@@ -1,6 +1,7 @@
 using AccelAes.Engine.Acceleration.DeltaDit;
 using AccelAes.Engine.Acceleration.FirstBlockCache;
 using AccelAes.Engine.Acceleration.Fora;
+using AccelAes.Engine.Acceleration.Ras;
 using AccelAes.Engine.Acceleration.TaylorSeer;
 using AccelAes.Engine.Acceleration.TeaCache;
 
@@ -17,6 +18,7 @@ public static class CachePolicies
         AccelerationPreset.TaylorSeer => new TaylorSeerPolicy(new TaylorSeerSchedule(options.Interval, options.Warmup, steps), options.TaylorOrder),
         AccelerationPreset.DeltaDit => new DeltaDitPolicy(
             new DeltaDitSchedule(options.Interval, options.DeltaDitCachedBlocks, options.DeltaDitBoundaryStep, steps)),
+        AccelerationPreset.Ras => new RasPolicy(options.Ras, steps),
         _ => null,
     };
 }

@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration.Fora;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Acceleration.Policies;
@@ -28,6 +29,14 @@ public interface ISplitForward
 
     /// <summary>Every block under FORA (compute and store, or reuse through this step's gates: <see cref="BlockOutputCache"/>).</summary>
     Tensor RunBlocks(BlockOutputCache outputs);
+
+    /// <summary>
+    /// RAS: every block on the image tokens <paramref name="tokens"/> marks active (<see cref="SparseForward.FocusTokens"/>;
+    /// null = every token), their attention reading keys and values through <see cref="SparseForward.KeyValues"/>. Returns
+    /// the image tokens after the last block [B, N, D]; rows of tokens not computed keep their embedding (the policy
+    /// replaces their output).
+    /// </summary>
+    Tensor RunBlocks(SparseForward tokens);
 
     /// <summary>The velocity from image tokens after the last block (norm_out, proj_out and any unpatchify, with this step's temb).</summary>
     Tensor Output(Tensor image);

@@ -27,7 +27,9 @@ public interface IAcceleratedPredictor
 }
 
 /// <summary>What an accelerated run did.</summary>
-public sealed record AcceleratedRunReport(StepSchedule Schedule, FocusMask? Mask, int[] StepsRun, int SparseForwards, int Skipped, long PeakCacheBytes);
+/// <param name="ActiveTokens">Per step, the image tokens the step computed (RAS); null for the policies that compute all or none.</param>
+public sealed record AcceleratedRunReport(StepSchedule Schedule, FocusMask? Mask, int[] StepsRun, int SparseForwards, int Skipped, long PeakCacheBytes,
+    IReadOnlyList<int>? ActiveTokens = null);
 
 /// <summary>
 /// The AccelAes sampling loop: the step schedule decides per step whether to run the transformer (dense, capture,

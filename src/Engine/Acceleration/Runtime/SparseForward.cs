@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Ras;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Acceleration.Runtime;
@@ -56,6 +57,12 @@ public sealed class SparseForward
     /// image row and fill steps keep no FFN cache; attention stays focus-query sparse either way.
     /// </summary>
     public bool SparseFeedForward { get; }
+
+    /// <summary>
+    /// RAS's key/value caches (null without RAS): when set, self-attention resolves its image keys and values through
+    /// them (<see cref="RasKeyValueCache.Resolve"/>), and the image rows of the forward are the focus tokens.
+    /// </summary>
+    public RasKeyValueCache? KeyValues { get; set; }
 
     /// <summary>Bytes held by the caches.</summary>
     public long CacheBytes => _caches.Values.Sum(t => (long)t.ElementCount * ElementSize(t.DType));

@@ -3,9 +3,12 @@ using AccelAes.Engine.Acceleration.DeltaDit;
 using AccelAes.Engine.Acceleration.FirstBlockCache;
 using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Policies;
+using AccelAes.Engine.Acceleration.Ras;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Acceleration.TaylorSeer;
 using AccelAes.Engine.Acceleration.TeaCache;
 using AccelAes.Engine.Backends.Counting;
+using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Benchmarks.Accounting;
@@ -33,6 +36,12 @@ public static class PolicyAccounting
     /// </summary>
     public static PolicyCounts Count(CountingBackend be, BenchModel model, Tensor state, AccelerationOptions options, int steps, string? letters)
     {
+        if (options.Preset == AccelerationPreset.Ras)
+        {
+            if (letters is not null)
+                throw new AccelAesException("--schedule: ras's schedule follows from its knobs and --steps; --schedule gives the mix of a dynamic policy (teacache, fbcache).");
+            return CountRas(be, model, state, options, steps);
+        }
         bool dynamic = options.Preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache;
         if (!dynamic && letters is not null)
             throw new AccelAesException($"--schedule: {PresetName(options)}'s schedule follows from its knobs (interval, warmup) and --steps; " +
@@ -69,6 +78,55 @@ public static class PolicyAccounting
         }
         string schedule = new([.. computed.Select(c => c ? 'F' : 'X')]);
         return new PolicyCounts(kinds, perStep, schedule);
+    }
+
+    /// <summary>
+    /// RAS: which tokens a step computes depends on the values, how many does not (the schedule fixes it), so every step is
+    /// counted through the policy with the read-back of the velocity answered by zeros (the ranking then keeps token order).
+    /// Kinds: dense steps, the dense steps that fill the key/value caches, and RAS steps (each the run's last such step).
+    /// </summary>
+    private static PolicyCounts CountRas(CountingBackend be, BenchModel model, Tensor state, AccelerationOptions options, int steps)
+    {
+        var policy = (RasPolicy)CachePolicies.For(options, steps)!;
+        float[] sigmas = Enumerable.Range(0, steps + 1).Select(i => 1f - (float)i / steps).ToArray();
+        var schedule = new SigmaSchedule(sigmas[..steps].Select(s => 1000f * s).ToArray(), sigmas);
+        var perStep = new List<TrafficTotals>();
+        be.ComputedReadBack = t => new float[t.Shape.ElementCount];
+        try
+        {
+            for (int step = 0; step < steps; step++)
+            {
+                be.Ledger.Take();
+                Tensor velocity = policy.Velocity(model.SplitStep(), step);
+                // The observed velocity is one image's (the guided one in a run; here the batch's first row: the same size).
+                using (Tensor one = be.Slice(velocity, 0, 0, 1)) policy.Observe(step, one, schedule);
+                ModelBenchmark.GuideAndStep(be, model, velocity, state);
+                perStep.Add(be.Ledger.Take());
+            }
+        }
+        finally
+        {
+            be.ComputedReadBack = null;
+        }
+        AcceleratedRunReport report = policy.Report(schedule);
+        var kinds = new List<StepKindAccounting>();
+        RasStepSchedule plan = policy.Schedule!;
+        foreach (var (kind, note) in new[]
+                 {
+                     (StepKind.Full, "embeddings, every block, output layer + step"),
+                     (StepKind.FullFillCache, "embeddings, every block storing its image keys and values, output layer + step"),
+                     (StepKind.Sparse, "embeddings, every block on the active tokens (keys and values of the others from cache), output layer, " +
+                                       "the previous output's other tokens kept, the velocity read back and ranked + step"),
+                 })
+        {
+            int last = -1;
+            for (int i = 0; i < steps; i++) if (report.Schedule[i].Kind == kind) last = i;
+            if (last < 0) continue;
+            int count = report.Schedule.Steps.Count(e => e.Kind == kind);
+            string active = kind == StepKind.Sparse ? $" ({plan.Active(last)} of {plan.Tokens} tokens; the run's last such step)" : " (the run's last such step)";
+            kinds.Add(new StepKindAccounting(kind, count, perStep[last], note + active));
+        }
+        return new PolicyCounts(kinds, perStep, report.Schedule.ToLetters());
     }
 
     private static PolicyCounts CountDynamic(CountingBackend be, BenchModel model, Tensor state, AccelerationOptions options, string? letters)

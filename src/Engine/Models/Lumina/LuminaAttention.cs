@@ -73,10 +73,13 @@ public sealed class LuminaAttention
     /// <param name="sequenceLength">The processor's <c>sequence_length</c> for the proportional scale: the image tokens
     /// of the forward. Null = the query rows, which is the same thing unless the query holds only some tokens
     /// (SkipSparse's focus queries still attend with the scale of the full sequence).</param>
+    /// <param name="resolveKeyValues">RAS: maps the projected (normed, rotated) keys and values to those attention reads
+    /// (every token's, from its cache); null = the projected ones.</param>
     public Tensor Attend(Tensor query, Tensor encoderHiddenStates, Tensor? keyMask, LuminaRotary? keyRotary, int? baseSequenceLength,
-        int? sequenceLength = null)
+        int? sequenceLength = null, Func<Tensor, Tensor, (Tensor Key, Tensor Value)>? resolveKeyValues = null)
     {
         var (key, value, scale) = KeysAndScale(query, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength);
+        if (resolveKeyValues is not null) (key, value) = resolveKeyValues(key, value);
         return query.Backend.Attention(query, key, value, scale, keyMask);
     }
 

@@ -143,7 +143,12 @@ public sealed class LuminaNextDiTBlock
         int batch = query.Shape[0], n = query.Shape[1], heads = query.Shape[2], headDim = query.Shape[3];
         if (sparse is not { IsSparse: true })
         {
-            Tensor full = _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength);
+            // RAS: the rows are the active tokens; keys and values of every token come from its cache, and the
+            // proportional scale is that of the whole sequence (the official processor's key.shape[1]).
+            Tensor full = sparse?.KeyValues is { } ras
+                ? _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength, sparse.ImageTokens,
+                    (k, v) => ras.Resolve(sparse, layer, SelfAttentionCache, k, v))
+                : _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength);
             SparseRows.StoreIfFilling(sparse, layer, SelfAttentionCache, full.Reshape(batch, n, heads * headDim));
             return full;
         }

@@ -1,5 +1,6 @@
 using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Policies;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Models.Lumina;
@@ -20,6 +21,20 @@ public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbedde
     public Tensor RunBlocks() => model.RunBlocks(embedded);
 
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocks(embedded, outputs: outputs);
+
+    /// <summary>
+    /// RAS (official Lumina <c>ras_forward</c>): the active tokens' rows and their RoPE rows (<c>image_rotary_emb_skip</c>)
+    /// go through every layer; captions whole.
+    /// </summary>
+    public Tensor RunBlocks(SparseForward tokens)
+    {
+        if (tokens.FocusTokens is null) return model.RunBlocks(embedded, tokens);
+        IBackend be = embedded.Image.Backend;
+        Tensor positions = tokens.DerivedIndices(be, "ras_rotary_rows", () => [.. tokens.FocusTokens]);
+        var rotary = new LuminaRotary(be.GatherRows(embedded.Rotary.Cos, positions), be.GatherRows(embedded.Rotary.Sin, positions));
+        LuminaEmbeddedStep active = embedded with { Image = SparseRows.Gather(tokens, embedded.Image), Rotary = rotary };
+        return ActiveRows.ScatterInto(tokens, embedded.Image, model.RunBlocks(active, tokens));
+    }
 
     public Tensor Output(Tensor image) => model.Output(image, embedded);
 

@@ -57,7 +57,7 @@ public sealed class JointAttention
     public (Tensor Image, Tensor? Text) Forward(Tensor x, Tensor? context, SparseForward? sparse = null, int layer = 0, string cacheName = "attn")
     {
         IBackend be = x.Backend;
-        var (o, imageQueries) = Attend(x, context, sparse, layer);
+        var (o, imageQueries) = Attend(x, context, sparse, layer, cacheName);
         int s = o.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
         Tensor imageRows = context is null ? o : be.Slice(o, 1, 0, imageQueries);
@@ -90,7 +90,7 @@ public sealed class JointAttention
     }
 
     /// <summary>The (joint) attention before its projections: heads flattened, [B, image queries + L, heads·hd], image rows first.</summary>
-    private (Tensor O, int ImageQueries) Attend(Tensor x, Tensor? context, SparseForward? sparse, int layer)
+    private (Tensor O, int ImageQueries) Attend(Tensor x, Tensor? context, SparseForward? sparse, int layer, string cacheName = "attn")
     {
         IBackend be = x.Backend;
         int batch = x.Shape[0], n = x.Shape[1];
@@ -99,6 +99,8 @@ public sealed class JointAttention
         int imageQueries = q.Shape[1];
         Tensor k = Heads(_toK.Forward(x), _normK);
         Tensor v = Heads(_toV.Forward(x), null);
+        // RAS: the image rows are the active tokens; attention reads every token's keys and values from its cache.
+        if (sparse?.KeyValues is { } ras) (k, v) = ras.Resolve(sparse, layer, cacheName, k, v);
         if (context is not null)
         {
             if (_addQ is null) throw new InvalidOperationException("This attention has no text projections.");

@@ -64,7 +64,8 @@ public sealed class JointTransformerBlock
             normedContext = _norm1ContextPreOnly!.Forward(context, siluTemb);
         }
 
-        if (outputs is null && sparse is not ({ IsSparse: true } or { WritesCaches: true }))
+        // RAS steps (KeyValues) resolve keys and values through their per-layer cache: they take the unfused path.
+        if (outputs is null && sparse is not ({ IsSparse: true } or { WritesCaches: true }) && sparse?.KeyValues is null)
             return ForwardGatedEpilogues(x, context, normed, normed2, normedContext, mod, cmod, sparse, layer);
 
         var (attnImage, attnText) = _attn.Forward(normed, normedContext, sparse, layer, "attn");
