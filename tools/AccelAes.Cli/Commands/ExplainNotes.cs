@@ -26,6 +26,18 @@ internal static class ExplainNotes
 
         if (options.SpatialGuidanceNote is { } guidance) yield return guidance;
 
+        if (options.UsesTemporalTeaCache)
+        {
+            int[] forced = [0, .. schedule.IndicesOf(StepKind.FullCaptureMask), .. schedule.IndicesOf(StepKind.FullFillCache), options.Steps - 1];
+            string steps = string.Join(", ", forced.Distinct().Order());
+            yield return $"temporal=teacache (rel_l1_thresh {options.EffectiveRelL1Threshold.ToString("R", inv)}): the steps above are the spatial plan; " +
+                         "TeaCache decides during the run which of them reuse the cached residual instead of StepCache's fixed stride. Rule: " +
+                         ExplainTeaCache.Rule($"steps {steps} (first, mask capture, cache fill, last)") +
+                         " A reused step after a sparse one reuses that sparse forward's residual (focus rows fresh, background rows from the last fill's caches); " +
+                         "generate reports the executed schedule (X = reused).";
+            yield return ExplainTeaCache.Polynomial(options.TeaCacheRescale);
+        }
+
         // Table 4's ≈ 46 % skip ratio is StepCache alone with warmup 2 (the reference's fskip runs), not the method with
         // the warmup 5 the paper states (accelaes-reference-code.md §4.2).
         if (options.Preset == AccelerationPreset.AccelAes && options.Interval == 2 && schedule.SkippedCount > 0)

@@ -36,13 +36,16 @@ public sealed class TeaCacheRule
     /// <summary>
     /// Decides step <paramref name="step"/> (steps must come in order, 0 first). <paramref name="relativeL1"/> is asked
     /// only on steps that are not forced (the official code does not evaluate it on the first and last step).
+    /// <paramref name="forceCompute"/> forces a middle step to compute as the first and last are (AccelAes's mask
+    /// capture and cache-fill steps under <c>temporal=teacache</c>: their forward must run); it resets the accumulator
+    /// like any computed step.
     /// </summary>
-    public TeaCacheDecision Decide(int step, Func<double> relativeL1)
+    public TeaCacheDecision Decide(int step, Func<double> relativeL1, bool forceCompute = false)
     {
         if (step != _decisions.Count)
             throw new InvalidOperationException($"TeaCache decides steps in order: expected step {_decisions.Count}, got {step}.");
         TeaCacheDecision decision;
-        if (step == 0 || step == Steps - 1)
+        if (step == 0 || step == Steps - 1 || forceCompute)
         {
             _accumulated = 0;
             decision = new TeaCacheDecision(step, Computed: true, Forced: true, null, null, null, 0);

@@ -1,11 +1,15 @@
 using AccelAes.Engine.Acceleration.Fora;
 using AccelAes.Engine.Acceleration.Policies;
+using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Models.Lumina;
 
-/// <summary>One Lumina-Next forward after <see cref="LuminaNextDiT2DModel.Embed"/>, split for the caching policies.</summary>
-public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbeddedStep embedded) : ISplitForward
+/// <summary>
+/// One Lumina-Next forward after <see cref="LuminaNextDiT2DModel.Embed"/>, split for the caching policies;
+/// <paramref name="sparse"/> (temporal=teacache) is the AccelAes state <see cref="RunBlocks()"/> runs with.
+/// </summary>
+public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbeddedStep embedded, SparseForward? sparse = null) : ISplitForward
 {
     public Tensor Image => embedded.Image;
 
@@ -15,7 +19,7 @@ public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbedde
 
     public Tensor RunBlocksAfterFirst() => model.RunBlocks(embedded, firstBlock: 1);
 
-    public Tensor RunBlocks() => model.RunBlocks(embedded);
+    public Tensor RunBlocks() => model.RunBlocks(embedded, sparse);
 
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocks(embedded, outputs: outputs);
 
