@@ -27,13 +27,7 @@ public class AccelerationOptionsTests
         foreach (Backbone b in Enum.GetValues<Backbone>())
         {
             foreach (AccelerationPreset p in Enum.GetValues<AccelerationPreset>())
-            {
-                // TeaCache's official coefficients exist for FLUX only: elsewhere its defaults are refused, by name.
-                if (p == AccelerationPreset.TeaCache && b != Backbone.Flux)
-                    Assert.Contains(AccelerationOptions.ForPreset(p, b).Validate(), e => e.StartsWith("teacache: runs on FLUX only (official coefficients)"));
-                else
-                    Assert.Empty(AccelerationOptions.ForPreset(p, b).Validate());
-            }
+                Assert.Empty(AccelerationOptions.ForPreset(p, b).Validate());
             var none = AccelerationOptions.ForPreset(AccelerationPreset.None, b);
             Assert.Equal((1, (int?)null, false, false), (none.Interval, none.MaskStep, none.SkipSparse, none.SpatialCfg));
             var sc = AccelerationOptions.ForPreset(AccelerationPreset.StepCache, b);
