@@ -28,11 +28,14 @@ internal static class ExplainNotes
 
         if (options.UsesTemporalTeaCache)
         {
-            int[] forced = [0, .. schedule.IndicesOf(StepKind.FullCaptureMask), .. schedule.IndicesOf(StepKind.FullFillCache), options.Steps - 1];
-            string steps = string.Join(", ", forced.Distinct().Order());
-            yield return $"temporal=teacache (rel_l1_thresh {options.EffectiveRelL1Threshold.ToString("R", inv)}): the steps above are the spatial plan; " +
-                         "TeaCache decides during the run which of them reuse the cached residual instead of StepCache's fixed stride. Rule: " +
-                         ExplainTeaCache.Rule($"steps {steps} (first, mask capture, cache fill, last)") +
+            var forced = new SortedDictionary<int, string> { [0] = "first" };
+            foreach (int m in schedule.IndicesOf(StepKind.FullCaptureMask)) forced[m] = "mask capture";
+            foreach (int c in schedule.IndicesOf(StepKind.FullFillCache)) forced.TryAdd(c, "cache fill");
+            forced[options.Steps - 1] = forced.ContainsKey(options.Steps - 1) ? forced[options.Steps - 1] + ", last" : "last";
+            string steps = string.Join(", ", forced.Select(kv => $"{kv.Key} ({kv.Value})"));
+            yield return $"temporal=teacache (rel_l1_thresh {options.EffectiveRelL1Threshold.ToString("R", inv)}): the steps below are the spatial plan " +
+                         "and its cost an upper bound; TeaCache decides during the run which of them reuse the cached residual instead of StepCache's fixed stride. Rule: " +
+                         ExplainTeaCache.Rule($"steps {steps}") +
                          " A reused step after a sparse one reuses that sparse forward's residual (focus rows fresh, background rows from the last fill's caches); " +
                          "generate reports the executed schedule (X = reused).";
             yield return ExplainTeaCache.Polynomial(options.TeaCacheRescale);
