@@ -22,13 +22,13 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         "schedule=reference", "threshold=quantile", "threshold=sd3_percentile", "blur_sigma=auto", "blur_sigma=1", "std_threshold=0.12",
         "gate=0.6", "fallback_guidance=cfg", "affinity=logits", "guidance=3", "steps=2", "words=topk", "top_k=2",
         "weighting=uniform", "weighting=non_aesthetic", "sparse_ffn=off", "extrapolation=index", "rel_l1_thresh=0.4",
-        "residual_diff_threshold=0.1", "max_order=2",
+        "residual_diff_threshold=0.1", "max_order=2", "temporal=teacache", "temporal=stepcache", "coefficients=1,0.5", "coefficients=auto",
     ];
     private static readonly string[] Knobs =
     [
         "steps", "guidance", "cfg", "skip_ratio", "mask_step", "spatial_cfg", "s_fg", "s_bg", "sparse", "refresh", "warmup", "interval", "layers",
         "extrapolation", "schedule", "threshold", "blur_sigma", "std_threshold", "gate", "fallback_guidance", "affinity", "words", "top_k",
-        "weighting", "sparse_ffn", "rel_l1_thresh", "residual_diff_threshold", "max_order", "nonexistent",
+        "weighting", "sparse_ffn", "rel_l1_thresh", "residual_diff_threshold", "max_order", "temporal", "coefficients", "nonexistent",
     ];
 
     private readonly List<string> _args = [];
