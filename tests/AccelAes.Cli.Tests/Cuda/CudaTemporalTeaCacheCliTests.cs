@@ -41,6 +41,9 @@ public class CudaTemporalTeaCacheCliTests(CliCache cache, ITestOutputHelper outp
         var diffs = a.Zip(b, (x, y) => Math.Abs(x - y)).ToArray();
         output.WriteLine($"accelaes temporal=teacache on sd3, CUDA vs CPU: mean |Δ| {diffs.Average():F3} levels, max |Δ| {diffs.Max()}");
         Assert.True(diffs.Average() < 2.0, $"mean |Δ| {diffs.Average():F3} levels between the CUDA and the CPU image");
-        Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 100, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
+        // One computed residual reused for five steps carries that step's bf16 rounding into each: on the emulator 1.0 % of
+        // the channels move by more than 8 levels here, against 0.37 % for the same run with every step computed
+        // (interval=1 warmup=0), so the outlier bound is 2 % rather than the dense runs' 1 %.
+        Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 50, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
     }
 }
