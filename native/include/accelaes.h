@@ -252,7 +252,7 @@ typedef struct accelaes_generate_options {
     int32_t height;
     int32_t guidance_mode;       /* ACCELAES_GUIDANCE_BATCHED (0) or ACCELAES_GUIDANCE_TWO_PASS */
     int32_t accel_override_count;/* number of entries in accel_overrides */
-    const char* accel_preset;    /* AccelAes preset: "none" (default when NULL), "stepcache", "accelaes", "teacache" (FLUX only), "fbcache", "fora", "taylorseer", "delta-dit", "ras" */
+    const char* accel_preset;    /* AccelAes preset: "none" (default when NULL), "stepcache", "accelaes", "teacache", "fbcache", "fora", "taylorseer", "delta-dit", "ras" */
     const char* const* accel_overrides; /* "knob=value" strings, as the CLI's --set (see accelaes_knob) */
     const char* aesmask_clip;    /* Lumina-Next + AesMask: a CLIP ViT-L/14 text encoder folder, or NULL */
     accelaes_progress_fn progress; /* NULL = no progress reports, no cancellation */

@@ -31,9 +31,9 @@ public enum AccelerationPreset
     AccelAes,
 
     /// <summary>
-    /// TeaCache (the official TeaCache4FLUX rule): reuse the transformer's cached residual while the rescaled relative
-    /// L1 change of block 0's modulated input, accumulated, stays below <c>rel_l1_thresh</c>. FLUX only: the authors
-    /// published rescaling coefficients for FLUX, none for SD3 or Lumina-Next.
+    /// TeaCache (the official <c>teacache_forward</c> rule): reuse the transformer's cached residual while the rescaled
+    /// relative L1 change of block 0's modulated input, accumulated, stays below <c>rel_l1_thresh</c>. FLUX, SD3 and
+    /// Lumina-Next: official coefficients for FLUX and Lumina-Next; SD3's are fitted here (see <see cref="TeaCache.TeaCacheRescale.Sd3"/>).
     /// </summary>
     TeaCache,
 
@@ -70,6 +70,20 @@ public enum AccelerationPreset
     /// others keep the previous step's output. SD3 and Lumina-Next (the authors' published settings); not FLUX.
     /// </summary>
     Ras,
+}
+
+/// <summary>What decides, in AccelAes's sampling loop, which steps skip the transformer body (knob <c>temporal</c>).</summary>
+public enum TemporalRule
+{
+    /// <summary>StepCache: a fixed stride (<c>warmup</c>, <c>interval</c>); skipped steps extrapolate the velocity.</summary>
+    StepCache,
+
+    /// <summary>
+    /// TeaCache's adaptive rule (<c>rel_l1_thresh</c>, <c>coefficients</c>): a step whose accumulated rescaled change of
+    /// block 0's modulated input stays below the threshold reuses the cached block-stack residual of the last computed
+    /// forward; the spatial path (mask, SkipSparse, spatial CFG) is unchanged.
+    /// </summary>
+    TeaCache,
 }
 
 /// <summary>Which rules turn the options into a step schedule.</summary>
@@ -168,16 +182,61 @@ public sealed record AccelerationOptions
     public AccelerationPreset Preset { get; init; } = AccelerationPreset.None;
 
     /// <summary>
-    /// TeaCache's <c>rel_l1_thresh</c> (preset teacache only). Default 0.6, the official TeaCache4FLUX demo's value for
-    /// FLUX.1-dev ("0.25 for 1.5x speedup, 0.4 for 1.8x, 0.6 for 2.0x, 0.8 for 2.25x"; teacache_flux.py, ali-vilab/TeaCache@7c10efc).
+    /// TeaCache's <c>rel_l1_thresh</c> (preset teacache, or temporal=teacache); null = the backbone's default
+    /// (<see cref="DefaultRelL1ThresholdFor"/>, what <see cref="EffectiveRelL1Threshold"/> gives).
     /// </summary>
-    public double RelL1Threshold { get; init; } = DefaultRelL1Threshold;
+    public double? RelL1Threshold { get; init; }
 
-    /// <summary>The official TeaCache4FLUX demo's <c>rel_l1_thresh</c>.</summary>
+    /// <summary>
+    /// The official TeaCache4FLUX demo's <c>rel_l1_thresh</c> for FLUX.1-dev ("0.25 for 1.5x speedup, 0.4 for 1.8x, 0.6
+    /// for 2.0x, 0.8 for 2.25x"; teacache_flux.py, ali-vilab/TeaCache@7c10efc).
+    /// </summary>
     public const double DefaultRelL1Threshold = 0.6;
+
+    /// <summary>
+    /// The official TeaCache4Lumina-T2X demo's <c>rel_l1_thresh</c> for Lumina-Next-SFT ("0.2 for 1.5x speedup, 0.3 for
+    /// 1.9x, 0.4 for 2.4x, 0.5 for 2.8x"; teacache_lumina_next.py, ali-vilab/TeaCache@7c10efc).
+    /// </summary>
+    public const double DefaultLuminaRelL1Threshold = 0.3;
+
+    /// <summary>
+    /// SD3's default <c>rel_l1_thresh</c>: no official value exists (no official SD3 coefficients either); the fitted
+    /// polynomial estimates the output's relative change per step, and 0.3 is the middle of the authors' published
+    /// image-model range (Lumina-Next 0.2–0.5, FLUX 0.25–0.8).
+    /// </summary>
+    public const double DefaultSd3RelL1Threshold = 0.3;
+
+    /// <summary>The default <c>rel_l1_thresh</c> of a backbone.</summary>
+    public static double DefaultRelL1ThresholdFor(Backbone backbone) => backbone switch
+    {
+        Backbone.Lumina => DefaultLuminaRelL1Threshold,
+        Backbone.Sd3 => DefaultSd3RelL1Threshold,
+        _ => DefaultRelL1Threshold,
+    };
+
+    /// <summary>The <c>rel_l1_thresh</c> the run uses.</summary>
+    public double EffectiveRelL1Threshold => RelL1Threshold ?? DefaultRelL1ThresholdFor(Backbone);
+
+    /// <summary>TeaCache's rescale polynomial, highest power first (knob <c>coefficients</c>); null = the backbone's.</summary>
+    public IReadOnlyList<double>? TeaCacheCoefficients { get; init; }
+
+    /// <summary>The polynomial the run uses: the knob's, else the backbone's (<see cref="TeaCache.TeaCacheRescale.For(Backbone)"/>).</summary>
+    public TeaCache.TeaCacheRescale TeaCacheRescale => TeaCache.TeaCacheRescale.For(Backbone, TeaCacheCoefficients);
+
+    /// <summary>The most coefficients accepted (np.poly1d takes any degree; the authors fit degree 4, five coefficients).</summary>
+    public const int MaxTeaCacheCoefficients = 10;
 
     /// <summary>True when TeaCache decides the steps (dynamic: no schedule before the run).</summary>
     public bool UsesTeaCache => Preset == AccelerationPreset.TeaCache;
+
+    /// <summary>What decides which steps of AccelAes's sampling loop skip the transformer body (knob <c>temporal</c>).</summary>
+    public TemporalRule Temporal { get; init; } = TemporalRule.StepCache;
+
+    /// <summary>True when AccelAes's sampling loop runs with TeaCache's adaptive rule in place of StepCache.</summary>
+    public bool UsesTemporalTeaCache => Temporal == TemporalRule.TeaCache && !UsesCachePolicy;
+
+    /// <summary>True when any TeaCache rule runs (preset teacache or temporal=teacache): its knobs apply.</summary>
+    public bool UsesTeaCacheKnobs => UsesTeaCache || Temporal == TemporalRule.TeaCache;
 
     /// <summary>
     /// FBCache's <c>residual_diff_threshold</c> (preset fbcache only). Default 0.08, "the default value for FLUX models"
@@ -324,7 +383,7 @@ public sealed record AccelerationOptions
             if (published.MaskStep is int maskStep && MaskStep is null && Steps < MinimumStepsForAesMask)
                 notes.Add($"AesMask is off: the {PresetName(Preset)} preset captures its mask {maskStep} of {published.Steps} steps in, and with {Steps} steps " +
                           $"(fewer than {MinimumStepsForAesMask}) too few would be left to use it; this run has no mask, spatial CFG or SkipSparse.");
-            if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache && !UsesCachePolicy)
+            if (published.Interval > 1 && Interval == 1 && Steps < MinimumStepsForStepCache && !UsesCachePolicy && Temporal == TemporalRule.StepCache)
                 notes.Add($"StepCache is off: with {Steps} steps (fewer than {MinimumStepsForStepCache}) each step covers too much of the trajectory " +
                           "to extrapolate; every step is computed (few-step and distilled models such as FLUX.1-schnell run this way).");
             if (published.MaskStep is not null && MaskStep is null && Steps >= MinimumStepsForAesMask && TokenGrid is { } grid && !MaskFits(grid))
@@ -515,7 +574,9 @@ public sealed record AccelerationOptions
         new("sparse_ffn", "on/off: SkipSparse also runs the FFN on focus rows (off: attention-only sparsity, paper Table 7)"),
         new("fallback_guidance", "cfg (engine) or s_fg (reference) when the mask falls back"),
         new("affinity", "probabilities (engine) or logits (reference SD3/FLUX capture)"),
-        new("rel_l1_thresh", "teacache: reuse the cached residual while the accumulated rescaled relative L1 change stays below this; 0 = never"),
+        new("rel_l1_thresh", "teacache (and temporal=teacache): reuse the cached residual while the accumulated rescaled relative L1 change stays below this; 0 = never; default per backbone: FLUX 0.6, Lumina-Next 0.3 (official demos), SD3 0.3"),
+        new("coefficients", "teacache (and temporal=teacache): the rescale polynomial a,b,c,d,e (highest power first, np.poly1d), or auto: official FLUX and Lumina-Next, SD3 fitted on the tiny random-weight model"),
+        new("temporal", "stepcache (default: fixed stride, extrapolated skips) or teacache (TeaCache's adaptive rule decides which steps reuse the cached residual; sets interval 1, warmup 0)"),
         new("max_order", $"taylorseer: highest derivative of the Taylor forecast, 0–{MaxTaylorOrder}, default 1 (0 reuses the features unchanged)"),
         new("residual_diff_threshold", "fbcache: reuse the remaining blocks' cached residual while block 0's residual differs from the last computed step's by less than this (relative L1); 0 = never"),
         new("cached_blocks", "delta-dit: N_c, the blocks its cache stands in for between computed steps, or auto (¾ of the model's blocks); 0 = dense"),
@@ -544,7 +605,14 @@ public sealed record AccelerationOptions
             "s_bg" => this with { BackgroundScale = Number(k, v) },
             "sparse" or "skip_sparse" => this with { SkipSparse = Bool(k, v) },
             "refresh" => this with { Refresh = IsOff(v) ? 0 : Int(k, v) },
-            "rel_l1_thresh" => this with { RelL1Threshold = Number(k, v) },
+            "rel_l1_thresh" => this with { RelL1Threshold = IsAuto(v) ? null : Number(k, v) },
+            "coefficients" => this with { TeaCacheCoefficients = IsAuto(v) ? null : Numbers(k, v) },
+            "temporal" => TemporalNames.Parse(v) switch
+            {
+                // TeaCache replaces StepCache's stride: no stride, no warmup (its first and last steps always compute).
+                TemporalRule.TeaCache => this with { Temporal = TemporalRule.TeaCache, Interval = 1, Warmup = 0 },
+                var rule => this with { Temporal = rule },
+            },
             "residual_diff_threshold" => this with { ResidualDiffThreshold = Number(k, v) },
             "max_order" => this with { TaylorOrder = Int(k, v) },
             "cached_blocks" => this with { DeltaDitCachedBlocks = IsAuto(v) ? null : Int(k, v) },
@@ -574,6 +642,10 @@ public sealed record AccelerationOptions
         (ExtrapolationRule.LinearInSigma, "linear_sigma", ["linear", "sigma"]),
         (ExtrapolationRule.LinearInStepIndex, "index", ["linear_index"]),
         (ExtrapolationRule.ReferenceDoubledSlope, "reference", ["doubled_slope"]));
+
+    private static readonly KnobVocabulary<TemporalRule> TemporalNames = new("temporal",
+        (TemporalRule.StepCache, "stepcache", ["step_cache"]),
+        (TemporalRule.TeaCache, "teacache", []));
 
     private static readonly KnobVocabulary<ScheduleStyle> ScheduleNames = new("schedule",
         (ScheduleStyle.Engine, "engine", []),
@@ -632,7 +704,11 @@ public sealed record AccelerationOptions
         yield return new("sparse_ffn", OnOff(SparseFeedForward));
         yield return new("fallback_guidance", FallbackNames.Name(FallbackGuidance));
         yield return new("affinity", AffinityNames.Name(Affinity));
-        yield return new("rel_l1_thresh", N(RelL1Threshold));
+        // TeaCache's knobs are written with their values only where a TeaCache rule runs: elsewhere a value would be an
+        // override the rerun refuses ("only --accel teacache uses it").
+        yield return new("rel_l1_thresh", UsesTeaCacheKnobs ? N(EffectiveRelL1Threshold) : "auto");
+        yield return new("coefficients", UsesTeaCacheKnobs ? TeaCacheRescale.KnobValue : "auto");
+        yield return new("temporal", TemporalNames.Name(Temporal));
         yield return new("residual_diff_threshold", N(ResidualDiffThreshold));
         yield return new("max_order", I(TaylorOrder));
         yield return new("cached_blocks", DeltaDitCachedBlocks is int cached ? I(cached) : "auto");
@@ -717,18 +793,38 @@ public sealed record AccelerationOptions
 
     private IEnumerable<string> TeaCacheProblems()
     {
-        if (!(RelL1Threshold >= 0 && RelL1Threshold <= MaxRelL1Threshold))
-            yield return $"rel_l1_thresh: must be a number between 0 and {MaxRelL1Threshold}, got {RelL1Threshold}.";
-        if (!UsesTeaCache)
+        if (RelL1Threshold is double threshold && !(threshold >= 0 && threshold <= MaxRelL1Threshold))
+            yield return $"rel_l1_thresh: must be a number between 0 and {MaxRelL1Threshold}, got {threshold}.";
+        if (TeaCacheCoefficients is { } coefficients && (coefficients.Count is 0 or > MaxTeaCacheCoefficients || coefficients.Any(c => !double.IsFinite(c))))
+            yield return $"coefficients: must be 1 to {MaxTeaCacheCoefficients} finite numbers, highest power first (e.g. coefficients=a,b,c,d,e), got {coefficients.Count}.";
+        if (!UsesTeaCacheKnobs)
         {
-            if (RelL1Threshold != DefaultRelL1Threshold) yield return "rel_l1_thresh: only --accel teacache uses it.";
+            if (RelL1Threshold is not null) yield return "rel_l1_thresh: only --accel teacache uses it (and --accel accelaes with temporal=teacache).";
+            if (TeaCacheCoefficients is not null) yield return "coefficients: only --accel teacache uses it (and --accel accelaes with temporal=teacache).";
             yield break;
         }
-        if (Backbone != Backbone.Flux)
-            yield return $"teacache: runs on FLUX only (official coefficients): the TeaCache authors published its rescaling polynomial for FLUX, none for {Backbone}.";
+        if (Temporal == TemporalRule.TeaCache)
+        {
+            foreach (string problem in TemporalTeaCacheProblems()) yield return problem;
+            yield break;
+        }
         // TeaCache decides every step itself; AccelAes's own components would fight over the same steps.
         if (MaskStep is not null) yield return "mask_step: teacache has no AesMask; leave mask_step off.";
         if (Interval > 1) yield return "interval: teacache decides which steps to skip itself; leave interval at 1.";
+    }
+
+    /// <summary>temporal=teacache: TeaCache replaces StepCache in AccelAes's loop, so StepCache's knobs would be ignored.</summary>
+    private IEnumerable<string> TemporalTeaCacheProblems()
+    {
+        if (UsesCachePolicy)
+        {
+            yield return $"temporal: replaces StepCache in AccelAes's sampling loop; --accel {PresetName(Preset)} decides every step itself (use --accel accelaes).";
+            yield break;
+        }
+        if (Interval > 1) yield return "interval: temporal=teacache decides which steps reuse the cache itself; interval is StepCache's stride (temporal=stepcache).";
+        if (Warmup > 0) yield return "warmup: temporal=teacache has no warmup (its first and last steps always compute); warmup is StepCache's (temporal=stepcache).";
+        if (Extrapolation != ExtrapolationRule.LinearInSigma)
+            yield return "extrapolation: temporal=teacache reuses the cached residual instead of extrapolating; extrapolation is StepCache's (temporal=stepcache).";
     }
 
     /// <summary>The largest <c>residual_diff_threshold</c>: a relative difference; far above, every step after the first reuses.</summary>
@@ -817,6 +913,13 @@ public sealed record AccelerationOptions
     }
 
     private static bool IsAuto(string v) => v.Equals("auto", StringComparison.OrdinalIgnoreCase);
+
+    private static double[] Numbers(string knob, string v)
+    {
+        string[] parts = v.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length == 0 || parts.Any(p => p.Length == 0)) throw Bad(knob, v, "numbers separated by commas, highest power first (e.g. 498.65,-283.78,55.86,-3.82,0.264), or auto");
+        return parts.Select(p => Number(knob, p)).ToArray();
+    }
 
     private static bool IsOff(string v) => v.Equals("off", StringComparison.OrdinalIgnoreCase) || v.Equals("none", StringComparison.OrdinalIgnoreCase);
 

@@ -206,6 +206,17 @@ public sealed class StepSchedule
         return new StepSchedule(entries, sparseStepCost, null, null);
     }
 
+    /// <summary>
+    /// The schedule as executed when a dynamic temporal rule (temporal=teacache) reused the steps in
+    /// <paramref name="reused"/>: those become <see cref="StepKind.Skip"/> (no transformer body), the rest stay as planned
+    /// (dense, capture, fill or sparse); the cost model stays, so the relative cost counts what ran.
+    /// </summary>
+    public StepSchedule WithReusedSteps(IReadOnlyCollection<int> reused)
+    {
+        var steps = _steps.Select(s => reused.Contains(s.Index) ? s with { Kind = StepKind.Skip } : s).ToArray();
+        return new StepSchedule(steps, SparseStepCost, FocusFraction, CostModel);
+    }
+
     /// <summary>The same schedule costed at another focus fraction (e.g. the mask's actual one).</summary>
     public StepSchedule WithFocusFraction(double focusFraction)
     {

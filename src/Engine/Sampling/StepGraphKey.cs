@@ -19,8 +19,9 @@ public readonly record struct StepGraphKey(Tensor Latents, Shape Shape, StepKind
     /// The key of an accelerated forward, or null when it must run eagerly: the mask-capture forward (it uploads the
     /// text weights and reads the affinities back) and cache fills (they store new cache tensors, which the host must
     /// see). Dense (Full) and sparse forwards are captured; a sparse one is keyed by the focus set and caches it reads.
+    /// Under temporal=teacache every forward is eager: its host-side decision (one scalar pair read back) picks the work.
     /// </summary>
-    public static StepGraphKey? ForSparse(Tensor latents, SparseForward sparse, object? extra = null) => sparse.Kind switch
+    public static StepGraphKey? ForSparse(Tensor latents, SparseForward sparse, object? extra = null) => sparse.TeaCache is not null ? null : sparse.Kind switch
     {
         StepKind.Full => new StepGraphKey(latents, latents.Shape, StepKind.Full, 0, extra),
         StepKind.Sparse => new StepGraphKey(latents, latents.Shape, StepKind.Sparse, sparse.Generation, extra),

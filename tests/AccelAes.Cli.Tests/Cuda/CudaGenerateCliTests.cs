@@ -68,12 +68,13 @@ public class CudaGenerateCliTests(CliCache cache, ITestOutputHelper output) : IC
 
     /// <summary>
     /// The caching policies on the CUDA backend, one backbone each: their executed schedule is the CPU's (static ones by
-    /// construction; FBCache at a threshold no difference reaches, so bf16 cannot flip a decision) and their image the
+    /// construction; FBCache and TeaCache at a threshold no difference reaches, so bf16 cannot flip a decision) and their image the
     /// CPU's up to bf16 rounding.
     /// </summary>
     [SkippableTheory]
     [InlineData("flux", "fbcache", "residual_diff_threshold=1000", "FXXXXXXX")]
     [InlineData("sd3", "fora", "interval=3", "FFXXFXXF")]
+    [InlineData("sd3", "teacache", "rel_l1_thresh=1000", "FXXXXXXF")]
     [InlineData("lumina-next", "taylorseer", "interval=3", null)]
     public void Caching_policies_on_the_cuda_backend_run_the_cpu_schedule_and_image(string arch, string accel, string knob, string? schedule)
     {

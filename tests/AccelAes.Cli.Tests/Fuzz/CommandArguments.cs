@@ -23,12 +23,13 @@ internal sealed class CommandArguments(FuzzDraw draw, CaseWorkspace workspace, L
         "gate=0.6", "fallback_guidance=cfg", "affinity=logits", "guidance=3", "steps=2", "words=topk", "top_k=2",
         "weighting=uniform", "weighting=non_aesthetic", "sparse_ffn=off", "extrapolation=index", "rel_l1_thresh=0.4",
         "residual_diff_threshold=0.1", "max_order=2", "cached_blocks=1", "boundary_step=2", "cached_blocks=auto",
+        "temporal=teacache", "temporal=stepcache", "coefficients=1,0.5", "coefficients=auto",
     ];
     private static readonly string[] Knobs =
     [
         "steps", "guidance", "cfg", "skip_ratio", "mask_step", "spatial_cfg", "s_fg", "s_bg", "sparse", "refresh", "warmup", "interval", "layers",
         "extrapolation", "schedule", "threshold", "blur_sigma", "std_threshold", "gate", "fallback_guidance", "affinity", "words", "top_k",
-        "weighting", "sparse_ffn", "rel_l1_thresh", "residual_diff_threshold", "max_order", "cached_blocks", "boundary_step", "nonexistent",
+        "weighting", "sparse_ffn", "rel_l1_thresh", "residual_diff_threshold", "max_order", "cached_blocks", "boundary_step", "temporal", "coefficients", "nonexistent",
     ];
 
     private readonly List<string> _args = [];

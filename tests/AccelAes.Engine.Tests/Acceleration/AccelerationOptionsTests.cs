@@ -28,11 +28,8 @@ public class AccelerationOptionsTests
         {
             foreach (AccelerationPreset p in Enum.GetValues<AccelerationPreset>())
             {
-                // TeaCache's official coefficients exist for FLUX only: elsewhere its defaults are refused, by name.
-                if (p == AccelerationPreset.TeaCache && b != Backbone.Flux)
-                    Assert.Contains(AccelerationOptions.ForPreset(p, b).Validate(), e => e.StartsWith("teacache: runs on FLUX only (official coefficients)"));
                 // RAS's authors published SD3 and Lumina-Next only.
-                else if (p == AccelerationPreset.Ras && b == Backbone.Flux)
+                if (p == AccelerationPreset.Ras && b == Backbone.Flux)
                     Assert.Contains(AccelerationOptions.ForPreset(p, b).Validate(), e => e.StartsWith("ras: runs on SD3 and Lumina-Next only"));
                 else
                     Assert.Empty(AccelerationOptions.ForPreset(p, b).Validate());

@@ -38,12 +38,12 @@ public class TeaCacheRuleTests
     }
 
     [Fact]
-    public void The_knob_parses_validates_and_belongs_to_teacache_on_FLUX()
+    public void The_knob_parses_validates_and_belongs_to_teacache()
     {
         var flux = AccelerationRequest.Parse("teacache", ["rel_l1_thresh=0.25"]).Resolve(Backbone.Flux, 28, 3.5);
         Assert.True(flux.UsesTeaCache);
         Assert.Equal(0.25, flux.RelL1Threshold);
-        Assert.Equal(0.6, AccelerationRequest.Parse("teacache", []).Resolve(Backbone.Flux, 28, 3.5).RelL1Threshold);
+        Assert.Equal(0.6, AccelerationRequest.Parse("teacache", []).Resolve(Backbone.Flux, 28, 3.5).EffectiveRelL1Threshold);
         Assert.Contains("rel_l1_thresh: must be",
             Assert.Throws<AccelAesException>(() => AccelerationRequest.Parse("teacache", ["rel_l1_thresh=-1"]).Resolve(Backbone.Flux, 28, 3.5)).Message);
         Assert.Contains("rel_l1_thresh: only --accel teacache uses it",
@@ -51,7 +51,6 @@ public class TeaCacheRuleTests
         Assert.Contains("interval: teacache decides",
             Assert.Throws<AccelAesException>(() => AccelerationRequest.Parse("teacache", ["interval=2"]).Resolve(Backbone.Flux, 28, 3.5)).Message);
         foreach (Backbone b in new[] { Backbone.Sd3, Backbone.Lumina })
-            Assert.Contains("teacache: runs on FLUX only (official coefficients)",
-                Assert.Throws<AccelAesException>(() => AccelerationRequest.Parse("teacache", []).Resolve(b, 28, 4)).Message);
+            Assert.True(AccelerationRequest.Parse("teacache", []).Resolve(b, 28, 4).UsesTeaCache);
     }
 }

@@ -24,7 +24,7 @@ public class TeaCacheFluxConformanceTests
 
     private static Dictionary<string, GoldenTensor> Inputs() => GoldenTensors.Load(GoldenFiles.At("teacache_flux", "inputs.safetensors"));
 
-    private sealed record Run(FluxTeaCache Cache, List<float[]> Latents, SigmaSchedule Schedule);
+    private sealed record Run(TeaCachePolicy Cache, List<float[]> Latents, SigmaSchedule Schedule);
 
     /// <summary>The pipeline's loop with TeaCache, as FluxPipeline runs it, keeping the cache to read its decisions.</summary>
     private static Run RunTeaCache(double threshold)
@@ -37,7 +37,7 @@ public class TeaCacheFluxConformanceTests
         var conditioning = new FluxConditioning(ConformanceHarness.Upload(inputs["prompt_embeds"]), ConformanceHarness.Upload(inputs["pooled_prompt_embeds"]));
         Assert.Equal(3.5f, inputs["guidance"].Values[0]);
         using var denoiser = new FluxDenoiser(model, conditioning, gh, gw, inputs["guidance"].Values[0]);
-        var cache = new FluxTeaCache(threshold, steps);
+        var cache = new TeaCachePolicy(threshold, steps, TeaCacheRescale.Flux);
         Tensor latents = ConformanceHarness.Upload(inputs["initial_latents"]);
         var perStep = new List<float[]>();
         DenoiseLoop.Run(latents, schedule, new CachePolicyPredictor(denoiser, cache), (_, x) => perStep.Add(ConformanceHarness.Cpu.Download(x)));

@@ -15,7 +15,7 @@ internal static class CachePolicySummary
         string name = AccelerationOptions.PresetName(options.Preset);
         var (knob, reused) = options.Preset switch
         {
-            AccelerationPreset.TeaCache => ($"rel_l1_thresh {options.RelL1Threshold.ToString("R", inv)}", "cached residual reused"),
+            AccelerationPreset.TeaCache => ($"rel_l1_thresh {options.EffectiveRelL1Threshold.ToString("R", inv)}", "cached residual reused"),
             AccelerationPreset.FbCache => ($"residual_diff_threshold {options.ResidualDiffThreshold.ToString("R", inv)}",
                 "block 0 run, the remaining blocks' cached residual reused"),
             AccelerationPreset.Fora => ($"interval {options.Interval.ToString(inv)}", "each block's cached attention and MLP outputs reused"),
@@ -35,4 +35,15 @@ internal static class CachePolicySummary
     /// <summary>RAS's tokens computed per step, e.g. "active tokens per step: 16,16,16,16,8,8 of 16".</summary>
     public static string ActiveTokens(IReadOnlyList<int> active, int tokens)
         => $"active tokens per step: {string.Join(",", active.Select(a => a.ToString(CultureInfo.InvariantCulture)))} of {tokens.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>
+    /// An AccelAes run under temporal=teacache: the executed schedule with dense, sparse and reused steps, and its counts.
+    /// </summary>
+    public static string ExecutedTemporal(AccelerationOptions options, StepSchedule executed)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        return $"{AccelerationOptions.PresetName(options.Preset)}, temporal=teacache (rel_l1_thresh {options.EffectiveRelL1Threshold.ToString("R", inv)}) " +
+               $"schedule {executed.ToLetters()}: {executed.FullCount} dense, {executed.SparseCount} sparse, {executed.SkippedCount} reused " +
+               "(F dense, M mask capture, C cache fill, S sparse, X cached residual reused)";
+    }
 }

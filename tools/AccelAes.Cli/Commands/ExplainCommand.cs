@@ -79,7 +79,7 @@ internal static class ExplainCommand
             StepSchedule schedule = StepSchedule.Create(options, sigmas, cost, fraction);
             var warnings = new List<string>();
             if (options.PresetNote is { } note) warnings.Add(note);
-            if (options.Preset != AccelerationPreset.None && schedule.SkippedCount == 0 && schedule.SparseCount == 0)
+            if (options.Preset != AccelerationPreset.None && schedule.SkippedCount == 0 && schedule.SparseCount == 0 && !options.UsesTemporalTeaCache)
                 warnings.Add($"This schedule computes all {n} steps densely (relative cost 1.00): the {options.Preset} preset saves nothing at these settings.");
             if (parse.GetValue(json))
             {

@@ -26,6 +26,21 @@ internal static class ExplainNotes
 
         if (options.SpatialGuidanceNote is { } guidance) yield return guidance;
 
+        if (options.UsesTemporalTeaCache)
+        {
+            var forced = new SortedDictionary<int, string> { [0] = "first" };
+            foreach (int m in schedule.IndicesOf(StepKind.FullCaptureMask)) forced[m] = "mask capture";
+            foreach (int c in schedule.IndicesOf(StepKind.FullFillCache)) forced.TryAdd(c, "cache fill");
+            forced[options.Steps - 1] = forced.ContainsKey(options.Steps - 1) ? forced[options.Steps - 1] + ", last" : "last";
+            string steps = string.Join(", ", forced.Select(kv => $"{kv.Key} ({kv.Value})"));
+            yield return $"temporal=teacache (rel_l1_thresh {options.EffectiveRelL1Threshold.ToString("R", inv)}): the steps below are the spatial plan " +
+                         "and its cost an upper bound; TeaCache decides during the run which of them reuse the cached residual instead of StepCache's fixed stride. Rule: " +
+                         ExplainTeaCache.Rule($"steps {steps}") +
+                         " A reused step after a sparse one reuses that sparse forward's residual (focus rows fresh, background rows from the last fill's caches); " +
+                         "generate reports the executed schedule (X = reused).";
+            yield return ExplainTeaCache.Polynomial(options.TeaCacheRescale);
+        }
+
         // Table 4's ≈ 46 % skip ratio is StepCache alone with warmup 2 (the reference's fskip runs), not the method with
         // the warmup 5 the paper states (accelaes-reference-code.md §4.2).
         if (options.Preset == AccelerationPreset.AccelAes && options.Interval == 2 && schedule.SkippedCount > 0)

@@ -181,6 +181,8 @@ internal static class GenerateCommand
                         (a.PeakCacheBytes > 0 ? $"; caches {Ui.Bytes(a.PeakCacheBytes)} (freed)" : ""));
                 if (resolved.Acceleration is { UsesCachePolicy: true } policy)
                     Ui.Info(CachePolicySummary.Executed(policy, a.Schedule));
+                else if (resolved.Acceleration is { UsesTemporalTeaCache: true } temporal)
+                    Ui.Info(CachePolicySummary.ExecutedTemporal(temporal, a.Schedule));
                 if (a.ActiveTokens is { } active)
                     Ui.Info(CachePolicySummary.ActiveTokens(active, active.Max()));
             }

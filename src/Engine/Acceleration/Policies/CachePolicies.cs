@@ -12,7 +12,7 @@ public static class CachePolicies
 {
     public static ICachePolicy? For(AccelerationOptions options, int steps) => options.Preset switch
     {
-        AccelerationPreset.TeaCache => new FluxTeaCache(options.RelL1Threshold, steps),
+        AccelerationPreset.TeaCache => new TeaCachePolicy(options.EffectiveRelL1Threshold, steps, options.TeaCacheRescale),
         AccelerationPreset.FbCache => new FirstBlockCachePolicy(options.ResidualDiffThreshold, options.Warmup),
         AccelerationPreset.Fora => new ForaPolicy(new ForaSchedule(options.Interval, steps)),
         AccelerationPreset.TaylorSeer => new TaylorSeerPolicy(new TaylorSeerSchedule(options.Interval, options.Warmup, steps), options.TaylorOrder),

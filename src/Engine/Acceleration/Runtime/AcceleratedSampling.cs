@@ -1,4 +1,5 @@
 using AccelAes.Engine.Acceleration.AesMask;
+using AccelAes.Engine.Acceleration.TeaCache;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 
@@ -36,6 +37,9 @@ public sealed record AcceleratedRunReport(StepSchedule Schedule, FocusMask? Mask
 /// cache-fill or sparse) or to skip it and extrapolate the velocity (StepCache); the mask built at the mask step
 /// drives SkipSparse's focus set and spatial guidance. Integrates x ← x + (σᵢ₊₁ − σᵢ)·v in fp32, like
 /// <see cref="DenoiseLoop"/>, which it equals when every step is Full.
+/// Under <c>temporal=teacache</c> the schedule has no skips (interval 1); instead every step's forward asks
+/// <see cref="TemporalTeaCache"/> whether its block stack runs or reuses the cached residual (the capture and fill
+/// steps always run), and the report's schedule marks the reused steps Skip.
 /// </summary>
 public static class AcceleratedSampling
 {
@@ -50,6 +54,11 @@ public static class AcceleratedSampling
         var history = new StepCacheHistory(options.Extrapolation);
         var slots = new Tensor?[StepCacheHistory.Capacity];
         var sparse = new SparseForward(options.SparseFeedForward);
+        TemporalTeaCache? tea = options.UsesTemporalTeaCache
+            ? new TemporalTeaCache(new TeaCacheBlocks(new TeaCacheRule(options.EffectiveRelL1Threshold, sigmas.Steps, options.TeaCacheRescale)))
+            : null;
+        sparse.TeaCache = tea;
+        var reused = new List<int>();
         using var check = new NonFiniteCheck(be, sigmas.Steps, (i, bad) =>
             $"Step {i} ({schedule[i].Kind}, σ = {sigmas.Sigmas[i]:G5}) produced {bad} non-finite latent values; sampling stopped.");
         FocusMask? mask = null;
@@ -75,6 +84,8 @@ public static class AcceleratedSampling
                         ? new AffinityCapture(new AesMaskBuilder(options, geometry.CaptureLayerCount, geometry.GridHeight, geometry.GridWidth, textWeights), textWeights)
                         : null;
                     sparse.BeginStep(entry.Kind, capture);
+                    // The capture and fill forwards must run: the mask and the SkipSparse caches come from them.
+                    tea?.BeginStep(i, forceCompute: entry.Kind is StepKind.FullCaptureMask or StepKind.FullFillCache);
                     int step = i;
                     GuidanceScaleMap Guidance()
                     {
@@ -83,10 +94,17 @@ public static class AcceleratedSampling
                     }
                     v = predictor.Predict(latents, i, sigmas, sparse, Guidance);
                     if (capture is not null && mask is null) mask = Finish(capture, ref schedule, sparse, geometry);
-                    if (entry.Kind == StepKind.Sparse) sparseForwards++;
-                    // A copy: v may be a replayed graph's output, which the next replay rewrites.
-                    slots[history.Record(i, sigmas.Sigmas[i])] = be.Copy(v);
-                    run.Add(i);
+                    if (tea?.Decision is { Computed: false })
+                    {
+                        reused.Add(i);
+                    }
+                    else
+                    {
+                        if (entry.Kind == StepKind.Sparse) sparseForwards++;
+                        // A copy: v may be a replayed graph's output, which the next replay rewrites.
+                        slots[history.Record(i, sigmas.Sigmas[i])] = be.Copy(v);
+                        run.Add(i);
+                    }
                     peakCache = Math.Max(peakCache, sparse.CacheBytes);
                 }
                 be.EulerStepInPlace(latents, v, sigmas.StepSize(i));
@@ -99,7 +117,9 @@ public static class AcceleratedSampling
         {
             sparse.Release();
         }
-        return new AcceleratedRunReport(schedule, mask, [.. run], sparseForwards, skipped, peakCache);
+        if (reused.Count > 0) schedule = schedule.WithReusedSteps(reused);
+        return new AcceleratedRunReport(schedule, mask, [.. run], sparseForwards, skipped + reused.Count,
+            peakCache + (tea?.Blocks.StateBytes ?? 0));
     }
 
     /// <summary>Builds the mask after the capture forward and adapts the schedule and focus set to it.</summary>

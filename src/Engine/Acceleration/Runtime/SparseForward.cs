@@ -23,6 +23,12 @@ public sealed class SparseForward
     private readonly Dictionary<string, Tensor> _derivedIndices = new();
     private int[]? _focus;
 
+    /// <summary>
+    /// TeaCache as the run's temporal rule (<c>temporal=teacache</c>), or null: when set, the model's forward hands its
+    /// block stack to it, which runs the blocks (with this state) or reuses their cached residual.
+    /// </summary>
+    public TemporalTeaCache? TeaCache { get; set; }
+
     /// <summary>What this forward does.</summary>
     public StepKind Kind { get; private set; } = StepKind.Full;
 

@@ -153,7 +153,7 @@ public static class PolicyAccounting
         }
         IReadOnlyList<bool> decided = policy switch
         {
-            FluxTeaCache tea => tea.Rule.Decisions.Select(d => d.Computed).ToList(),
+            TeaCachePolicy tea => tea.Rule.Decisions.Select(d => d.Computed).ToList(),
             FirstBlockCachePolicy fb => fb.Rule.Decisions.Select(d => d.Computed).ToList(),
             _ => throw new InvalidOperationException($"{policy.Name} is not a dynamic policy."),
         };

@@ -5,8 +5,11 @@ using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Models.Flux;
 
-/// <summary>One FLUX forward after <see cref="FluxTransformer2DModel.Embed"/>, split for the caching policies.</summary>
-public sealed class FluxSplitForward(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope) : ISplitForward
+/// <summary>
+/// One FLUX forward after <see cref="FluxTransformer2DModel.Embed"/>, split for the caching policies;
+/// <paramref name="sparse"/> (temporal=teacache) is the AccelAes state <see cref="RunBlocks()"/> runs with.
+/// </summary>
+public sealed class FluxSplitForward(FluxTransformer2DModel model, FluxEmbeddedStep embedded, FluxRotaryTable rope, SparseForward? sparse = null) : ISplitForward
 {
     private readonly BlockRangeCursor _ranges = new(model.DoubleBlockCount + model.SingleBlockCount);
 
@@ -21,7 +24,7 @@ public sealed class FluxSplitForward(FluxTransformer2DModel model, FluxEmbeddedS
 
     public Tensor RunBlocksAfterFirst() => model.RunBlocksAfterFirst(embedded, rope);
 
-    public Tensor RunBlocks() => model.RunBlocks(embedded, rope);
+    public Tensor RunBlocks() => model.RunBlocks(embedded, rope, sparse);
 
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocksWithOutputCache(embedded, rope, outputs);
 

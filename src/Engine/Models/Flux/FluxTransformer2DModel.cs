@@ -90,7 +90,9 @@ public sealed class FluxTransformer2DModel
         Tensor? guidance, FluxRotaryTable rope, SparseForward? sparse = null)
     {
         FluxEmbeddedStep step = Embed(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
-        return Output(RunBlocks(step, rope, sparse), step);
+        // temporal=teacache: TeaCache decides whether the block stack runs (with this forward's AccelAes state) or is reused.
+        Tensor image = sparse?.TeaCache is { } tea ? tea.BlockStack(new FluxSplitForward(this, step, rope, sparse)) : RunBlocks(step, rope, sparse);
+        return Output(image, step);
     }
 
     /// <summary>

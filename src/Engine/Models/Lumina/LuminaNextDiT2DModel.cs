@@ -102,7 +102,9 @@ public sealed class LuminaNextDiT2DModel
             throw new ModelInputException("base_sequence_length",
                 $"base_sequence_length {b} is not a valid logarithm base; it must be at least 2 (or absent to turn proportional attention off).");
         LuminaEmbeddedStep step = EmbedValidated(hiddenStates, timestep, encoderHiddenStates, encoderMask, imageRotaryEmb, baseSequenceLength);
-        return Output(RunBlocks(step, sparse), step);
+        // temporal=teacache: TeaCache decides whether the layer stack runs (with this forward's AccelAes state) or is reused.
+        Tensor image = sparse?.TeaCache is { } tea ? tea.BlockStack(new LuminaSplitForward(this, step, sparse)) : RunBlocks(step, sparse);
+        return Output(image, step);
     }
 
     /// <summary>

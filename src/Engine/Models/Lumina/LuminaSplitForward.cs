@@ -5,8 +5,11 @@ using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Models.Lumina;
 
-/// <summary>One Lumina-Next forward after <see cref="LuminaNextDiT2DModel.Embed"/>, split for the caching policies.</summary>
-public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbeddedStep embedded) : ISplitForward
+/// <summary>
+/// One Lumina-Next forward after <see cref="LuminaNextDiT2DModel.Embed"/>, split for the caching policies;
+/// <paramref name="sparse"/> (temporal=teacache) is the AccelAes state <see cref="RunBlocks()"/> runs with.
+/// </summary>
+public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbeddedStep embedded, SparseForward? sparse = null) : ISplitForward
 {
     private readonly BlockRangeCursor _ranges = new(model.LayerCount);
 
@@ -18,7 +21,7 @@ public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbedde
 
     public Tensor RunBlocksAfterFirst() => model.RunBlocks(embedded, firstBlock: 1);
 
-    public Tensor RunBlocks() => model.RunBlocks(embedded);
+    public Tensor RunBlocks() => model.RunBlocks(embedded, sparse);
 
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocks(embedded, outputs: outputs);
 

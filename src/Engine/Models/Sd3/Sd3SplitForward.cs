@@ -5,8 +5,11 @@ using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Models.Sd3;
 
-/// <summary>One SD3 forward after <see cref="Sd3Transformer2DModel.Embed"/>, split for the caching policies.</summary>
-public sealed class Sd3SplitForward(Sd3Transformer2DModel model, Sd3EmbeddedStep embedded) : ISplitForward
+/// <summary>
+/// One SD3 forward after <see cref="Sd3Transformer2DModel.Embed"/>, split for the caching policies;
+/// <paramref name="sparse"/> (temporal=teacache) is the AccelAes state <see cref="RunBlocks()"/> runs with.
+/// </summary>
+public sealed class Sd3SplitForward(Sd3Transformer2DModel model, Sd3EmbeddedStep embedded, SparseForward? sparse = null) : ISplitForward
 {
     private readonly BlockRangeCursor _ranges = new(model.BlockCount);
 
@@ -21,7 +24,7 @@ public sealed class Sd3SplitForward(Sd3Transformer2DModel model, Sd3EmbeddedStep
 
     public Tensor RunBlocksAfterFirst() => model.RunBlocks(embedded, firstBlock: 1);
 
-    public Tensor RunBlocks() => model.RunBlocks(embedded);
+    public Tensor RunBlocks() => model.RunBlocks(embedded, sparse);
 
     public Tensor RunBlocks(BlockOutputCache outputs) => model.RunBlocks(embedded, outputs: outputs);
 

@@ -54,7 +54,9 @@ public sealed class Sd3Transformer2DModel
     public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor pooledProjections, Tensor timestep, SparseForward? sparse = null)
     {
         Sd3EmbeddedStep step = Embed(hiddenStates, encoderHiddenStates, pooledProjections, timestep);
-        return Output(RunBlocks(step, sparse), step);
+        // temporal=teacache: TeaCache decides whether the block stack runs (with this forward's AccelAes state) or is reused.
+        Tensor image = sparse?.TeaCache is { } tea ? tea.BlockStack(new Sd3SplitForward(this, step, sparse)) : RunBlocks(step, sparse);
+        return Output(image, step);
     }
 
     /// <summary>
