@@ -216,6 +216,15 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         W(Call(nameof(AbsDifferenceSums), () => Inner.AbsDifferenceSums(U(a)!, U(b)!)));
 
     public int CountNonFinite(Tensor x) => Call(nameof(CountNonFinite), () => Inner.CountNonFinite(U(x)!));
+
+    // ---- Fused attention inputs (issue 16, QKV path) ----
+
+    public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null)
+    {
+        var r = Call(nameof(PrepareAttentionInputs), () => Inner.PrepareAttentionInputs(
+            parts.Select(p => new QkvPart(U(p.Qkv)!, U(p.NormQ), U(p.NormK))).ToArray(), heads, kvHeads, headDim, eps, U(cos), U(sin)));
+        return new AttentionInputs(W(r.Q), W(r.K), W(r.V));
+    }
 }
 
 /// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>

@@ -53,6 +53,10 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
             case CpuTensor tensor:
                 Round(tensor);
                 break;
+            case AttentionInputs qkv: // q, k and v are bf16 on the device (PrepareAttentionInputs)
+                foreach (var t in new[] { qkv.Q, qkv.K, qkv.V })
+                    if (t is CpuTensor c) Round(c);
+                break;
             case ValueTuple<Tensor, Tensor> pair when pair.Item1 is CpuTensor output:
                 Round(output); // AttentionWithAffinity: the affinity stays fp32 on the device
                 if (pair.Item2 is CpuTensor affinity) _fp32.AddOrUpdate(affinity.Data, this);

@@ -77,7 +77,7 @@ public sealed class OpCase
 /// kernel, like FlashAttention, rounds the probabilities to bf16 before P·V, an error the reference does not
 /// have. Used by the GPU tests and by <c>accelaes selftest</c>; returns results, never prints.
 /// </remarks>
-public static class OpSelfTest
+public static partial class OpSelfTest
 {
     /// <summary>Runs every case (or those <paramref name="filter"/> accepts).</summary>
     /// <param name="seed">Base seed; null draws one (fresh inputs every run; each result records its own seed).</param>
@@ -279,6 +279,7 @@ public static class OpSelfTest
         AddLinear(cases);
         AddAttention(cases);
         AddColumnSlices(cases);
+        AddAttentionInputs(cases);
         AddAffinity(cases);
         AddNorms(cases);
         AddPointwise(cases);

@@ -1,0 +1,88 @@
+using AccelAes.Engine.Backends.Cpu;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Tests.Ops;
+
+/// <summary>PrepareAttentionInputs' CPU reference (issue 16, QKV path) against the textbook formulas, in double precision.</summary>
+public class CpuAttentionInputsTests
+{
+    private readonly CpuBackend _cpu = new();
+
+    private Tensor Rand(int seed, params int[] dims) => _cpu.Upload(TestData.Random(new Shape(dims).ElementCount, seed, -3f, 3f), new Shape(dims));
+
+    /// <summary>
+    /// Two parts (text then image, as FLUX), grouped heads (H 4, Hkv 2), each part with its own q/k norm weights (the image
+    /// part without a k norm), RoPE over the joint sequence on the first 3 of 4 pairs: every output element by hand.
+    /// </summary>
+    [Fact]
+    public void It_splits_heads_normalises_per_part_joins_the_parts_and_rotates_q_and_k_over_the_joint_sequence()
+    {
+        int batch = 2, heads = 4, kvHeads = 2, hd = 8, pairs = 3;
+        int[] tokens = [2, 3];
+        int seq = tokens.Sum(), slots = heads + 2 * kvHeads, width = slots * hd;
+        const float eps = 1e-6f;
+        var parts = new[] { Rand(1, batch, tokens[0], width), Rand(2, batch, tokens[1], width) };
+        var norms = new[] { (Rand(3, hd), (Tensor?)Rand(4, hd)), (Rand(5, hd), (Tensor?)null) };
+        var cos = Rand(6, seq, pairs);
+        var sin = Rand(7, seq, pairs);
+        var r = _cpu.PrepareAttentionInputs([new QkvPart(parts[0], norms[0].Item1, norms[0].Item2), new QkvPart(parts[1], norms[1].Item1, norms[1].Item2)],
+            heads, kvHeads, hd, eps, cos, sin);
+        Assert.Equal((new Shape(batch, seq, heads, hd), new Shape(batch, seq, kvHeads, hd), new Shape(batch, seq, kvHeads, hd)), (r.Q.Shape, r.K.Shape, r.V.Shape));
+        float[][] xs = [_cpu.Download(parts[0]), _cpu.Download(parts[1])];
+        float[] c = _cpu.Download(cos), s = _cpu.Download(sin);
+        float[] q = _cpu.Download(r.Q), k = _cpu.Download(r.K), v = _cpu.Download(r.V);
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < seq; t++)
+            {
+                int p = t < tokens[0] ? 0 : 1, local = p == 0 ? t : t - tokens[0];
+                float[]? nq = _cpu.Download(norms[p].Item1), nk = norms[p].Item2 is { } w ? _cpu.Download(w) : null;
+                for (int slot = 0; slot < slots; slot++)
+                {
+                    int src = ((b * tokens[p] + local) * slots + slot) * hd;
+                    double[] row = Enumerable.Range(0, hd).Select(i => (double)xs[p][src + i]).ToArray();
+                    bool isQ = slot < heads, isK = !isQ && slot < heads + kvHeads;
+                    float[]? norm = isQ ? nq : isK ? nk : null;
+                    if (norm is not null)
+                    {
+                        double rms = Math.Sqrt(row.Sum(x => x * x) / hd + eps);
+                        for (int i = 0; i < hd; i++) row[i] = row[i] / rms * norm[i];
+                    }
+                    if (isQ || isK)
+                        for (int i = 0; i < pairs; i++)
+                        {
+                            double a = row[2 * i], bb = row[2 * i + 1], cc = c[t * pairs + i], ss = s[t * pairs + i];
+                            (row[2 * i], row[2 * i + 1]) = (a * cc - bb * ss, bb * cc + a * ss);
+                        }
+                    var (dst, head, count) = isQ ? (q, slot, heads) : isK ? (k, slot - heads, kvHeads) : (v, slot - heads - kvHeads, kvHeads);
+                    int at = ((b * seq + t) * count + head) * hd;
+                    for (int i = 0; i < hd; i++)
+                        Assert.True(Math.Abs(dst[at + i] - row[i]) <= 1e-4 * Math.Max(1, Math.Abs(row[i])),
+                            $"b {b} token {t} slot {slot} feature {i}: {dst[at + i]}, expected {row[i]}");
+                }
+            }
+    }
+
+    [Fact]
+    public void Without_norms_and_tables_q_k_and_v_are_exact_copies_of_the_column_slices()
+    {
+        var part = Rand(1, 1, 3, 3 * 16);
+        var r = _cpu.PrepareAttentionInputs([new QkvPart(part)], 2, 2, 8, 1e-6f);
+        float[] x = _cpu.Download(part);
+        float[][] outs = [_cpu.Download(r.Q), _cpu.Download(r.K), _cpu.Download(r.V)];
+        for (int t = 0; t < 3; t++)
+            for (int which = 0; which < 3; which++)
+                for (int i = 0; i < 16; i++)
+                    Assert.Equal(x[t * 48 + which * 16 + i], outs[which][t * 16 + i]);
+    }
+
+    [Fact]
+    public void Shapes_that_do_not_fit_name_the_op_and_the_mismatch()
+    {
+        var part = Rand(1, 1, 3, 40);
+        var e = Assert.Throws<ArgumentException>(() => _cpu.PrepareAttentionInputs([new QkvPart(part)], 2, 2, 8, 1e-6f));
+        Assert.Contains("PrepareAttentionInputs: part [1, 3, 40] is not [1, n, 48]", e.Message);
+        var ok = Rand(2, 1, 3, 48);
+        e = Assert.Throws<ArgumentException>(() => _cpu.PrepareAttentionInputs([new QkvPart(ok)], 2, 2, 8, 1e-6f, Rand(3, 3, 5), Rand(4, 3, 5)));
+        Assert.Contains("rotary tables", e.Message);
+    }
+}
