@@ -9,13 +9,18 @@ namespace AccelAes.Engine.Models.Sd3;
 /// diffusers <c>Attention</c> with <c>JointAttnProcessor2_0</c>: image q/k/v (<c>to_*</c>) and, when text is
 /// given, text q/k/v (<c>add_*_proj</c>) joined as [image, text] into one softmax. Optional per-head RMSNorm
 /// on q and k (<c>qk_norm="rms_norm"</c>, eps 1e-6). Without added projections it is SD3.5's <c>attn2</c>,
-/// plain self-attention over the image tokens.
+/// plain self-attention over the image tokens. Issue 16: each stream's q/k/v is one GEMM over weights joined at load
+/// (<see cref="FusedQkvProjection"/>), and the head split, the optional norms and the [image, text] join are one op
+/// (<see cref="IBackend.PrepareAttentionInputs"/>); a sparse step projects every image row (keys and values need them)
+/// and gathers its query rows from the joined q.
 /// </summary>
 public sealed class JointAttention
 {
     private readonly int _heads, _headDim;
-    private readonly LinearLayer _toQ, _toK, _toV, _toOut;
-    private readonly LinearLayer? _addQ, _addK, _addV, _toAddOut;
+    private const float NormEps = 1e-6f;
+
+    private readonly LinearLayer _qkv, _toOut;
+    private readonly LinearLayer? _addQkv, _toAddOut;
     private readonly Tensor? _normQ, _normK, _normAddedQ, _normAddedK;
 
     /// <param name="joint">Has text projections (<c>added_kv_proj_dim</c>).</param>
@@ -25,9 +30,7 @@ public sealed class JointAttention
         _heads = heads;
         _headDim = headDim;
         int inner = heads * headDim;
-        _toQ = LinearLayer.Load(w, "to_q", dim, inner);
-        _toK = LinearLayer.Load(w, "to_k", dim, inner);
-        _toV = LinearLayer.Load(w, "to_v", dim, inner);
+        _qkv = FusedQkvProjection.Load(w, "to_q", "to_k", "to_v", dim, inner, inner);
         _toOut = LinearLayer.Load(w, "to_out.0", inner, dim);
         if (qkNorm)
         {
@@ -35,9 +38,7 @@ public sealed class JointAttention
             _normK = w.Get("norm_k.weight", headDim);
         }
         if (!joint) return;
-        _addQ = LinearLayer.Load(w, "add_q_proj", dim, inner);
-        _addK = LinearLayer.Load(w, "add_k_proj", dim, inner);
-        _addV = LinearLayer.Load(w, "add_v_proj", dim, inner);
+        _addQkv = FusedQkvProjection.Load(w, "add_q_proj", "add_k_proj", "add_v_proj", dim, inner, inner);
         if (!contextPreOnly) _toAddOut = LinearLayer.Load(w, "to_add_out", inner, dim);
         if (qkNorm)
         {
@@ -59,16 +60,18 @@ public sealed class JointAttention
         IBackend be = x.Backend;
         int batch = x.Shape[0], n = x.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
-        Tensor q = Heads(_toQ.Forward(sparseQueries ? SparseRows.Gather(sparse!, x) : x), _normQ);
-        int imageQueries = q.Shape[1];
-        Tensor k = Heads(_toK.Forward(x), _normK);
-        Tensor v = Heads(_toV.Forward(x), null);
+        var parts = new List<QkvPart> { new(_qkv.Forward(x), _normQ, _normK) };
         if (context is not null)
         {
-            if (_addQ is null) throw new InvalidOperationException("This attention has no text projections.");
-            q = be.Concat(1, q, Heads(_addQ.Forward(context), _normAddedQ));
-            k = be.Concat(1, k, Heads(_addK!.Forward(context), _normAddedK));
-            v = be.Concat(1, v, Heads(_addV!.Forward(context), null));
+            if (_addQkv is null) throw new InvalidOperationException("This attention has no text projections.");
+            parts.Add(new QkvPart(_addQkv.Forward(context), _normAddedQ, _normAddedK));
+        }
+        var (q, k, v) = be.PrepareAttentionInputs(parts, _heads, _heads, _headDim, NormEps);
+        int imageQueries = n;
+        if (sparseQueries)
+        {
+            q = QueryRows(q, sparse!, n, context?.Shape[1] ?? 0);
+            imageQueries = sparse!.FocusCount;
         }
         int s = q.Shape[1];
         float scale = 1f / MathF.Sqrt(_headDim);
@@ -101,9 +104,24 @@ public sealed class JointAttention
         return (image, text);
     }
 
-    private Tensor Heads(Tensor projected, Tensor? norm)
+    /// <summary>
+    /// A sparse step's query rows of the joined q [B, N + L, H, hd]: the focus image tokens, then every text token (the
+    /// order the old per-stream concatenation gave). The index list is uploaded once per focus set.
+    /// </summary>
+    private Tensor QueryRows(Tensor q, SparseForward sparse, int imageTokens, int textTokens)
     {
-        Tensor h = projected.Reshape(projected.Shape[0], projected.Shape[1], _heads, _headDim);
-        return norm is null ? h : h.Backend.RmsNorm(h, 1e-6f, norm);
+        int batch = q.Shape[0], joint = imageTokens + textTokens, rows = sparse.FocusCount + textTokens;
+        IReadOnlyList<int> focus = sparse.FocusTokens ?? throw new InvalidOperationException("A sparse SD3 attention needs a focus set.");
+        Tensor indices = sparse.DerivedIndices(q.Backend, $"sd3.queries B={batch} N={imageTokens} L={textTokens}", () =>
+        {
+            var idx = new int[batch * rows];
+            for (int b = 0; b < batch; b++)
+            {
+                for (int i = 0; i < focus.Count; i++) idx[b * rows + i] = b * joint + focus[i];
+                for (int t = 0; t < textTokens; t++) idx[b * rows + focus.Count + t] = b * joint + imageTokens + t;
+            }
+            return idx;
+        });
+        return q.Backend.GatherRows(q.Reshape(batch * joint, _heads * _headDim), indices).Reshape(batch, rows, _heads, _headDim);
     }
 }

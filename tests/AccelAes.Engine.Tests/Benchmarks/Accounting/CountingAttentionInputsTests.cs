@@ -1,0 +1,59 @@
+using AccelAes.Engine.Backends.Counting;
+using AccelAes.Engine.Benchmarks;
+using AccelAes.Engine.Benchmarks.Accounting;
+using AccelAes.Engine.Tensors;
+
+namespace AccelAes.Engine.Tests.Benchmarks.Accounting;
+
+/// <summary>The counting rule of PrepareAttentionInputs (issue 16's QKV path), by hand, and its effect on the real configurations.</summary>
+public class CountingAttentionInputsTests
+{
+    [Fact]
+    public void One_launch_reads_the_parts_norms_and_tables_once_and_writes_q_k_v_once()
+    {
+        using var be = new CountingBackend();
+        // H = Hkv = 1, hd 8: rows of 24. Text part 2 tokens with q/k norms, image part 3 tokens without; fp32 tables [5, 4].
+        var text = be.PlaceholderWeight(new Shape(1, 2, 24), "text");
+        var image = be.PlaceholderWeight(new Shape(1, 3, 24), "image");
+        var nq = be.PlaceholderWeight(new Shape(8), "nq");
+        var nk = be.PlaceholderWeight(new Shape(8), "nk");
+        var cos = be.Upload(new float[20], new Shape(5, 4));
+        var sin = be.Upload(new float[20], new Shape(5, 4));
+        be.Ledger.Take();
+        var r = be.PrepareAttentionInputs([new QkvPart(text, nq, nk), new QkvPart(image)], 1, 1, 8, 1e-6f, cos, sin);
+        var k = Assert.Single(be.Ledger.Take().Classes);
+        Assert.Equal(new Shape(1, 5, 1, 8), r.Q.Shape);
+        // Read: parts 2·(48 + 72), norms 2·(8 + 8), tables 4·(20 + 20); written: q, k, v 2·(40 + 40 + 40).
+        Assert.Equal(("attention_inputs_bf16", TrafficKind.MemoryBound, 240L + 32 + 160, 240L, 1L),
+            (k.Kernel, k.Kind, k.BytesRead, k.BytesWritten, k.Launches));
+    }
+
+    [Fact]
+    public void A_head_width_the_kernel_does_not_take_is_counted_as_the_separate_passes()
+    {
+        using var be = new CountingBackend();
+        var part = be.PlaceholderWeight(new Shape(1, 2, 60), "qkv"); // hd 20
+        var nq = be.PlaceholderWeight(new Shape(20), "nq");
+        be.Ledger.Take();
+        be.PrepareAttentionInputs([new QkvPart(part, nq)], 1, 1, 20, 1e-6f);
+        var classes = be.Ledger.Take().Classes;
+        Assert.DoesNotContain(classes, c => c.Kernel == "attention_inputs_bf16");
+        Assert.Contains(classes, c => c.Kernel == "rmsnorm_bf16");
+    }
+
+    /// <summary>
+    /// FLUX.1-dev: the 57 attentions' q/k RMSNorms, RoPE passes and text/image concatenations (6.46 + 6.72 + 3.28 GB in
+    /// docs/perf/accounting-after.md, fusion 3) are one kernel each, and q, k, v are one GEMM per stream; SD3-Medium's 24
+    /// joint attentions no longer concatenate (Concat · copy2d_b16, 3.92 GB, 144 launches).
+    /// </summary>
+    [Fact]
+    public void The_dit_attentions_prepare_their_inputs_in_one_kernel()
+    {
+        var flux = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.FluxDev, 1024, 1));
+        Assert.DoesNotContain(flux.Forward.Classes, c => c.Kernel is "rmsnorm_bf16" or "rotary_bf16_f32table" || c.Op == "Concat" && c.Bytes > 1_000_000_000);
+        Assert.Equal(57, Assert.Single(flux.Forward.Classes, c => c.Kernel == "attention_inputs_bf16").Calls);
+        var sd3 = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.Sd3Medium, 1024, 2));
+        Assert.DoesNotContain(sd3.Forward.Classes, c => c.Op == "Concat");
+        Assert.Equal(24, Assert.Single(sd3.Forward.Classes, c => c.Kernel == "attention_inputs_bf16").Calls);
+    }
+}
