@@ -219,10 +219,12 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
 
     // ---- Fused attention inputs (issue 16, QKV path) ----
 
-    public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null)
+    public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
+        QkNorm norm = QkNorm.RmsPerHead)
     {
         var r = Call(nameof(PrepareAttentionInputs), () => Inner.PrepareAttentionInputs(
-            parts.Select(p => new QkvPart(U(p.Qkv)!, U(p.NormQ), U(p.NormK))).ToArray(), heads, kvHeads, headDim, eps, U(cos), U(sin)));
+            parts.Select(p => new QkvPart(U(p.Qkv)!, U(p.NormQ), U(p.NormK), U(p.NormQBias), U(p.NormKBias))).ToArray(), heads, kvHeads, headDim, eps,
+            U(cos), U(sin), norm));
         return new AttentionInputs(W(r.Q), W(r.K), W(r.V));
     }
 }

@@ -8,22 +8,26 @@ public static partial class OpSelfTest
     /// PrepareAttentionInputs (issue 16's QKV path): FLUX's double block (two parts, per-part norms, RoPE over the joint
     /// sequence, partial tables), its single block, SD3 (no norms, no RoPE: q, k and v are exact copies), SD3.5's qk-norm,
     /// grouped heads with bf16 tables and one norm, head widths 32…256 including 72 (a group of 16 lanes, 9 busy), and the
-    /// shapes the CUDA kernel leaves to the separate passes (head width 20, three parts). The output is q, k and v
+    /// shapes the CUDA kernel leaves to the separate passes (head width 20, three parts); Lumina's LayerNorm across heads
+    /// (weights and biases over the whole width, GQA, hd 72, with and without RoPE, two parts). The output is q, k and v
     /// flattened per batch item and joined, so one comparison covers all three.
     /// </summary>
     private static void AddAttentionInputs(List<OpCase> cases)
     {
-        var shapes = new (string What, int B, int[] Tokens, int H, int Hkv, int Hd, bool NormQ, bool NormK, int Pairs, InputKind Tables)[]
+        var shapes = new (string What, int B, int[] Tokens, int H, int Hkv, int Hd, bool NormQ, bool NormK, int Pairs, InputKind Tables, QkNorm Norm)[]
         {
-            ("FLUX double", 1, [5, 9], 3, 3, 128, true, true, 64, InputKind.F32),
-            ("FLUX single", 2, [11], 2, 2, 128, true, true, 56, InputKind.F32),
-            ("SD3", 2, [7, 4], 3, 3, 64, false, false, 0, InputKind.F32),
-            ("SD3.5 qk-norm", 2, [6, 3], 2, 2, 64, true, true, 0, InputKind.F32),
-            ("GQA", 1, [9], 4, 2, 32, true, false, 16, InputKind.Bf16),
-            ("hd 72", 2, [3, 5], 2, 1, 72, true, true, 36, InputKind.F32),
-            ("hd 256", 1, [4], 2, 2, 256, true, true, 128, InputKind.F32),
-            ("hd 20 (separate passes)", 1, [3, 4], 2, 2, 20, true, true, 10, InputKind.F32),
-            ("three parts (separate passes)", 1, [2, 3, 4], 2, 2, 16, true, true, 8, InputKind.F32),
+            ("FLUX double", 1, [5, 9], 3, 3, 128, true, true, 64, InputKind.F32, QkNorm.RmsPerHead),
+            ("FLUX single", 2, [11], 2, 2, 128, true, true, 56, InputKind.F32, QkNorm.RmsPerHead),
+            ("SD3", 2, [7, 4], 3, 3, 64, false, false, 0, InputKind.F32, QkNorm.RmsPerHead),
+            ("SD3.5 qk-norm", 2, [6, 3], 2, 2, 64, true, true, 0, InputKind.F32, QkNorm.RmsPerHead),
+            ("GQA", 1, [9], 4, 2, 32, true, false, 16, InputKind.Bf16, QkNorm.RmsPerHead),
+            ("hd 72", 2, [3, 5], 2, 1, 72, true, true, 36, InputKind.F32, QkNorm.RmsPerHead),
+            ("hd 256", 1, [4], 2, 2, 256, true, true, 128, InputKind.F32, QkNorm.RmsPerHead),
+            ("hd 20 (separate passes)", 1, [3, 4], 2, 2, 20, true, true, 10, InputKind.F32, QkNorm.RmsPerHead),
+            ("three parts (separate passes)", 1, [2, 3, 4], 2, 2, 16, true, true, 8, InputKind.F32, QkNorm.RmsPerHead),
+            ("Lumina attn1", 2, [9], 4, 2, 72, true, true, 36, InputKind.F32, QkNorm.LayerNormAcrossHeads),
+            ("LayerNorm across heads, two parts", 1, [5, 3], 2, 2, 64, true, true, 0, InputKind.F32, QkNorm.LayerNormAcrossHeads),
+            ("LayerNorm across heads, q only", 1, [6], 3, 1, 32, true, false, 8, InputKind.Bf16, QkNorm.LayerNormAcrossHeads),
         };
         foreach (var c in shapes)
         {
@@ -32,8 +36,11 @@ public static partial class OpSelfTest
             foreach (int n in c.Tokens)
             {
                 inputs.Add(new($"qkv{inputs.Count}", [c.B, n, width], Magnitude: 3f));
-                if (c.NormQ) inputs.Add(new("normQ", [c.Hd]));
-                if (c.NormK) inputs.Add(new("normK", [c.Hd]));
+                bool across = c.Norm == QkNorm.LayerNormAcrossHeads;
+                if (c.NormQ) inputs.Add(new("normQ", [across ? c.H * c.Hd : c.Hd]));
+                if (c.NormK) inputs.Add(new("normK", [across ? c.Hkv * c.Hd : c.Hd]));
+                if (c.NormQ && across) inputs.Add(new("biasQ", [c.H * c.Hd]));
+                if (c.NormK && across) inputs.Add(new("biasK", [c.Hkv * c.Hd]));
             }
             int tables = inputs.Count;
             if (c.Pairs > 0)
@@ -41,11 +48,11 @@ public static partial class OpSelfTest
                 inputs.Add(new("cos", [sequence, c.Pairs], c.Tables));
                 inputs.Add(new("sin", [sequence, c.Pairs], c.Tables));
             }
-            int perPart = 1 + (c.NormQ ? 1 : 0) + (c.NormK ? 1 : 0);
+            int norms = (c.NormQ ? 1 : 0) + (c.NormK ? 1 : 0), perPart = 1 + norms * (c.Norm == QkNorm.LayerNormAcrossHeads ? 2 : 1);
             cases.Add(new OpCase
             {
                 Op = AttentionInputsOp.Name,
-                Description = $"{c.What}: B {c.B} tokens {string.Join("+", c.Tokens)} H {c.H}/{c.Hkv} hd {c.Hd}{(c.NormQ ? " normQ" : "")}{(c.NormK ? " normK" : "")} " +
+                Description = $"{c.What}: {c.Norm} B {c.B} tokens {string.Join("+", c.Tokens)} H {c.H}/{c.Hkv} hd {c.Hd}{(c.NormQ ? " normQ" : "")}{(c.NormK ? " normK" : "")} " +
                               (c.Pairs > 0 ? $"RoPE P{c.Pairs} tables {c.Tables}" : "no RoPE"),
                 Inputs = inputs,
                 Run = (be, t) =>
@@ -54,9 +61,12 @@ public static partial class OpSelfTest
                     for (int p = 0; p < parts.Length; p++)
                     {
                         int at = p * perPart;
-                        parts[p] = new QkvPart(t[at], c.NormQ ? t[at + 1] : null, c.NormK ? t[at + perPart - 1] : null);
+                        Tensor? nq = c.NormQ ? t[at + 1] : null, nk = c.NormK ? t[at + 1 + (c.NormQ ? 1 : 0)] : null;
+                        bool biases = c.Norm == QkNorm.LayerNormAcrossHeads;
+                        Tensor? bq = biases && c.NormQ ? t[at + 1 + norms] : null, bk = biases && c.NormK ? t[at + 1 + norms + (c.NormQ ? 1 : 0)] : null;
+                        parts[p] = new QkvPart(t[at], nq, nk, bq, bk);
                     }
-                    var r = be.PrepareAttentionInputs(parts, c.H, c.Hkv, c.Hd, 1e-6f, c.Pairs > 0 ? t[tables] : null, c.Pairs > 0 ? t[tables + 1] : null);
+                    var r = be.PrepareAttentionInputs(parts, c.H, c.Hkv, c.Hd, 1e-6f, c.Pairs > 0 ? t[tables] : null, c.Pairs > 0 ? t[tables + 1] : null, c.Norm);
                     return be.Concat(1, r.Q.Reshape(c.B, sequence * c.H * c.Hd), r.K.Reshape(c.B, sequence * c.Hkv * c.Hd),
                         r.V.Reshape(c.B, sequence * c.Hkv * c.Hd));
                 },
@@ -68,6 +78,8 @@ public static partial class OpSelfTest
         E("norm width", [new("qkv", [1, 3, 48]), new("w", [6])], (be, t) => be.PrepareAttentionInputs([new QkvPart(t[0], t[1])], 2, 2, 8, 1e-6f).Q);
         E("table rows", [new("qkv", [1, 3, 48]), new("c", [4, 4]), new("s", [4, 4])],
             (be, t) => be.PrepareAttentionInputs([new QkvPart(t[0])], 2, 2, 8, 1e-6f, t[1], t[2]).Q);
+        E("bias without LayerNorm", [new("qkv", [1, 3, 48]), new("w", [8]), new("b", [16])],
+            (be, t) => be.PrepareAttentionInputs([new QkvPart(t[0], t[1], NormQBias: t[2])], 2, 2, 8, 1e-6f).Q);
         E("batch mismatch", [new("a", [1, 3, 48]), new("b", [2, 3, 48])],
             (be, t) => be.PrepareAttentionInputs([new QkvPart(t[0]), new QkvPart(t[1])], 2, 2, 8, 1e-6f).Q);
     }

@@ -227,11 +227,12 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// The attention inputs from fused Q/K/V projections, in one pass: for each part (a stream, e.g. FLUX's text then
-    /// image), q, k and v split into heads, q and k RMS-normalised per head (eps <paramref name="eps"/>) with the part's
-    /// weights, the parts joined along the sequence in order, and RoPE (adjacent pairs, <see cref="Rotary"/>'s rule) on the
+    /// image), q, k and v split into heads, q and k normalised (eps <paramref name="eps"/>) with the part's weights — RMSNorm
+    /// per head, or LayerNorm over the whole width before the split (<paramref name="norm"/>) — the parts joined along the sequence in order, and RoPE (adjacent pairs, <see cref="Rotary"/>'s rule) on the
     /// joined q and k when <paramref name="cos"/>/<paramref name="sin"/> [S, P ≤ hd/2] are given. Replaces the Slice,
     /// RmsNorm, Concat and Rotary passes (<see cref="AttentionInputsOp.Compose"/> is that definition): a device rounds q and
     /// k once, after the rotation; v is copied exactly. Parts [B, nᵢ, (H + 2·Hkv)·hd] → q [B, S, H, hd], k, v [B, S, Hkv, hd].
     /// </summary>
-    AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null);
+    AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
+        QkNorm norm = QkNorm.RmsPerHead);
 }

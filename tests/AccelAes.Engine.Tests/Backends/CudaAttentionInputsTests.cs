@@ -24,35 +24,45 @@ public class CudaAttentionInputsTests(CudaFixture fixture, ITestOutputHelper out
     private static Tensor F32(CudaBackend gpu, int seed, params int[] dims) =>
         gpu.Upload(TestData.Random(new Shape(dims).ElementCount, seed, -1f, 1f), new Shape(dims));
 
-    /// <summary>(B, tokens per part, H, Hkv, hd, norms, RoPE pairs): FLUX's double and single block, SD3.5's qk-norm, GQA, hd 72 and 256.</summary>
-    public static TheoryData<int, int[], int, int, int, bool, int> Shapes => new()
+    /// <summary>
+    /// (B, tokens per part, H, Hkv, hd, norms, RoPE pairs, norm kind): FLUX's double and single block, SD3.5's qk-norm, GQA,
+    /// hd 72 and 256, SD3 (no norms); Lumina's attn1 (LayerNorm across heads with biases, GQA, hd 72) and a two-part LayerNorm.
+    /// </summary>
+    public static TheoryData<int, int[], int, int, int, bool, int, QkNorm> Shapes => new()
     {
-        { 1, [5, 9], 3, 3, 128, true, 64 },
-        { 2, [11], 2, 2, 128, true, 56 },
-        { 2, [6, 3], 2, 2, 64, true, 0 },
-        { 1, [9], 4, 2, 32, true, 16 },
-        { 2, [3, 5], 2, 1, 72, true, 36 },
-        { 1, [4], 2, 2, 256, true, 128 },
-        { 2, [7, 4], 3, 3, 80, false, 0 },
+        { 1, [5, 9], 3, 3, 128, true, 64, QkNorm.RmsPerHead },
+        { 2, [11], 2, 2, 128, true, 56, QkNorm.RmsPerHead },
+        { 2, [6, 3], 2, 2, 64, true, 0, QkNorm.RmsPerHead },
+        { 1, [9], 4, 2, 32, true, 16, QkNorm.RmsPerHead },
+        { 2, [3, 5], 2, 1, 72, true, 36, QkNorm.RmsPerHead },
+        { 1, [4], 2, 2, 256, true, 128, QkNorm.RmsPerHead },
+        { 2, [7, 4], 3, 3, 80, false, 0, QkNorm.RmsPerHead },
+        { 2, [9], 4, 2, 72, true, 36, QkNorm.LayerNormAcrossHeads },
+        { 1, [5, 3], 2, 2, 64, true, 32, QkNorm.LayerNormAcrossHeads },
     };
 
     [SkippableTheory]
     [MemberData(nameof(Shapes))]
-    public void Q_and_k_are_rounded_once_and_v_is_copied_exactly(int batch, int[] tokens, int heads, int kvHeads, int hd, bool norms, int pairs)
+    public void Q_and_k_are_rounded_once_and_v_is_copied_exactly(int batch, int[] tokens, int heads, int kvHeads, int hd, bool norms, int pairs, QkNorm kind)
     {
         Skip.If(fixture.Backend is null, fixture.SkipReason);
         using var gpu = new CudaBackend(new CudaBackendOptions { PoisonNewTensors = true, SynchronizeEachOp = true });
         using var cpu = new CpuBackend();
         int width = (heads + 2 * kvHeads) * hd, seq = tokens.Sum();
+        bool across = kind == QkNorm.LayerNormAcrossHeads;
+        int qNorm = across ? heads * hd : hd, kNorm = across ? kvHeads * hd : hd;
         var parts = tokens.Select((n, i) => new QkvPart(Bf16(gpu, 10 + i, 3f, batch, n, width),
-            norms ? Bf16(gpu, 20 + i, 1f, hd) : null, norms ? Bf16(gpu, 30 + i, 1f, hd) : null)).ToArray();
+            norms ? Bf16(gpu, 20 + i, 1f, qNorm) : null, norms ? Bf16(gpu, 30 + i, 1f, kNorm) : null,
+            norms && across ? Bf16(gpu, 50 + i, 1f, qNorm) : null, norms && across ? Bf16(gpu, 60 + i, 1f, kNorm) : null)).ToArray();
         Tensor? cos = pairs > 0 ? F32(gpu, 40, seq, pairs) : null, sin = pairs > 0 ? F32(gpu, 41, seq, pairs) : null;
-        var device = gpu.PrepareAttentionInputs(parts, heads, kvHeads, hd, 1e-6f, cos, sin);
+        var device = gpu.PrepareAttentionInputs(parts, heads, kvHeads, hd, 1e-6f, cos, sin, kind);
 
         // The reference from the device's own (bf16) inputs, in fp32 on the CPU.
         Tensor OnCpu(Tensor? t) => cpu.Upload(gpu.Download(t!), t!.Shape);
-        var cpuParts = parts.Select(p => new QkvPart(OnCpu(p.Qkv), p.NormQ is null ? null : OnCpu(p.NormQ), p.NormK is null ? null : OnCpu(p.NormK))).ToArray();
-        var reference = cpu.PrepareAttentionInputs(cpuParts, heads, kvHeads, hd, 1e-6f, cos is null ? null : OnCpu(cos), sin is null ? null : OnCpu(sin));
+        Tensor? OnCpuOptional(Tensor? t) => t is null ? null : OnCpu(t);
+        var cpuParts = parts.Select(p => new QkvPart(OnCpu(p.Qkv), OnCpuOptional(p.NormQ), OnCpuOptional(p.NormK), OnCpuOptional(p.NormQBias),
+            OnCpuOptional(p.NormKBias))).ToArray();
+        var reference = cpu.PrepareAttentionInputs(cpuParts, heads, kvHeads, hd, 1e-6f, OnCpuOptional(cos), OnCpuOptional(sin), kind);
 
         foreach (var (name, dev, refT) in new[] { ("q", device.Q, reference.Q), ("k", device.K, reference.K), ("v", device.V, reference.V) })
         {

@@ -62,6 +62,39 @@ public class CpuAttentionInputsTests
             }
     }
 
+    /// <summary>Lumina's qk-norm: q's and k's whole projected widths LayerNormed (weight, bias, biased variance) before the head split, then rotated.</summary>
+    [Fact]
+    public void LayerNorm_across_heads_normalises_the_whole_width_before_the_split()
+    {
+        int heads = 2, kvHeads = 1, hd = 4, seq = 3, qw = heads * hd, width = (heads + 2 * kvHeads) * hd;
+        const float eps = 1e-5f;
+        var part = Rand(1, 1, seq, width);
+        Tensor wq = Rand(2, qw), bq = Rand(3, qw), wk = Rand(4, kvHeads * hd), bk = Rand(5, kvHeads * hd);
+        var cos = Rand(6, seq, 2);
+        var sin = Rand(7, seq, 2);
+        var r = _cpu.PrepareAttentionInputs([new QkvPart(part, wq, wk, bq, bk)], heads, kvHeads, hd, eps, cos, sin, QkNorm.LayerNormAcrossHeads);
+        float[] x = _cpu.Download(part), c = _cpu.Download(cos), s = _cpu.Download(sin);
+        foreach (var (output, offset, count, w, b) in new[] { (r.Q, 0, qw, wq, bq), (r.K, qw, kvHeads * hd, wk, bk) })
+        {
+            float[] got = _cpu.Download(output), ws = _cpu.Download(w), bs = _cpu.Download(b);
+            for (int t = 0; t < seq; t++)
+            {
+                double[] row = Enumerable.Range(0, count).Select(i => (double)x[t * width + offset + i]).ToArray();
+                double mean = row.Average(), variance = row.Select(v => (v - mean) * (v - mean)).Average();
+                for (int i = 0; i < count; i++) row[i] = (row[i] - mean) / Math.Sqrt(variance + eps) * ws[i] + bs[i];
+                for (int h = 0; h < count / hd; h++)
+                    for (int p = 0; p < 2; p++)
+                    {
+                        int at = h * hd + 2 * p;
+                        double a = row[at], bb = row[at + 1], cc = c[t * 2 + p], ss = s[t * 2 + p];
+                        (row[at], row[at + 1]) = (a * cc - bb * ss, bb * cc + a * ss);
+                    }
+                for (int i = 0; i < count; i++)
+                    Assert.True(Math.Abs(got[t * count + i] - row[i]) <= 1e-4 * Math.Max(1, Math.Abs(row[i])), $"token {t} feature {i}: {got[t * count + i]}, expected {row[i]}");
+            }
+        }
+    }
+
     [Fact]
     public void Without_norms_and_tables_q_k_and_v_are_exact_copies_of_the_column_slices()
     {

@@ -5,6 +5,7 @@ namespace AccelAes.Engine.Backends.Cpu;
 public sealed partial class CpuBackend
 {
     /// <summary>The reference: the separate passes in fp32 (<see cref="AttentionInputsOp.Compose"/>), nothing rounded in between.</summary>
-    public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null)
-        => AttentionInputsOp.Compose(this, parts, heads, kvHeads, headDim, eps, cos, sin);
+    public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
+        QkNorm norm = QkNorm.RmsPerHead)
+        => AttentionInputsOp.Compose(this, parts, heads, kvHeads, headDim, eps, cos, sin, norm);
 }

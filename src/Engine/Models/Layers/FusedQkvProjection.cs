@@ -22,8 +22,15 @@ public static class FusedQkvProjection
             LinearLayer.Load(w, k, inFeatures, keyValueFeatures, bias),
             LinearLayer.Load(w, v, inFeatures, keyValueFeatures, bias),
         };
-        IBackend be = w.Backend;
+        return Join(w.Backend, parts[0], parts[1], parts[2]);
+    }
+
+    /// <summary>Joins three loaded projections (all with a bias or none); their tensors are disposed, the joined layer replaces them.</summary>
+    public static LinearLayer Join(IBackend be, LinearLayer q, LinearLayer k, LinearLayer v)
+    {
+        LinearLayer[] parts = [q, k, v];
         Tensor weight = be.Concat(0, parts.Select(p => p.Weight).ToArray());
+        bool bias = q.Bias is not null;
         Tensor? joinedBias = bias ? be.Concat(0, parts.Select(p => p.Bias!).ToArray()) : null;
         foreach (var p in parts)
         {

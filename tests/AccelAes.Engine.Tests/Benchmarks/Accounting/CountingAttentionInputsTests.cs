@@ -29,6 +29,21 @@ public class CountingAttentionInputsTests
     }
 
     [Fact]
+    public void LayerNorm_across_heads_also_reads_the_biases_and_runs_its_own_kernel()
+    {
+        using var be = new CountingBackend();
+        // H 2, Hkv 1, hd 8: rows of 32, q width 16, k width 8; 3 tokens, no tables.
+        var part = be.PlaceholderWeight(new Shape(1, 3, 32), "qkv");
+        Tensor wq = be.PlaceholderWeight(new Shape(16), "wq"), bq = be.PlaceholderWeight(new Shape(16), "bq");
+        Tensor wk = be.PlaceholderWeight(new Shape(8), "wk"), bk = be.PlaceholderWeight(new Shape(8), "bk");
+        be.Ledger.Take();
+        be.PrepareAttentionInputs([new QkvPart(part, wq, wk, bq, bk)], 2, 1, 8, 1e-5f, norm: QkNorm.LayerNormAcrossHeads);
+        var k = Assert.Single(be.Ledger.Take().Classes);
+        // Read: the part 2·96, weights and biases 2·(16 + 8 + 16 + 8); written: q 2·48, k and v 2·24 each.
+        Assert.Equal(("attention_inputs_layernorm_bf16", 192L + 96, 192L, 1L), (k.Kernel, k.BytesRead, k.BytesWritten, k.Launches));
+    }
+
+    [Fact]
     public void A_head_width_the_kernel_does_not_take_is_counted_as_the_separate_passes()
     {
         using var be = new CountingBackend();
@@ -55,5 +70,14 @@ public class CountingAttentionInputsTests
         var sd3 = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.Sd3Medium, 1024, 2));
         Assert.DoesNotContain(sd3.Forward.Classes, c => c.Op == "Concat");
         Assert.Equal(24, Assert.Single(sd3.Forward.Classes, c => c.Kernel == "attention_inputs_bf16").Calls);
+    }
+
+    /// <summary>Lumina-Next-SFT: attn1's LayerNorm across heads and RoPE (2.29 + 2.32 GB before) are one kernel per layer; no rotary pass is left.</summary>
+    [Fact]
+    public void Luminas_self_attention_prepares_its_inputs_in_one_kernel()
+    {
+        var r = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.LuminaNextSft, 1024, 2));
+        Assert.Equal(24, Assert.Single(r.Forward.Classes, c => c.Kernel == "attention_inputs_layernorm_bf16").Calls);
+        Assert.DoesNotContain(r.Forward.Classes, c => c.Op == "Rotary");
     }
 }
