@@ -219,6 +219,13 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
 
     // ---- Fused attention inputs (issue 16, QKV path) ----
 
+    /// <summary>Counted as a Linear over the rows by <see cref="BeforeMatmul"/>.</summary>
+    public Tensor LinearOfRows(Tensor x, int start, int count, Tensor weight, Tensor? bias)
+    {
+        BeforeMatmul(nameof(Linear), new Shape(x.Shape[0], count, x.Shape.Last), weight.Shape, null);
+        return W(Call(nameof(LinearOfRows), () => Inner.LinearOfRows(U(x)!, start, count, U(weight)!, U(bias))));
+    }
+
     public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
         QkNorm norm = QkNorm.RmsPerHead)
     {

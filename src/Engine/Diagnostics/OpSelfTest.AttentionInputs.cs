@@ -72,6 +72,20 @@ public static partial class OpSelfTest
                 },
             });
         }
+        // LinearOfRows: a joint attention's output projections reading their rows in place (batch 2: one GEMM per item;
+        // K 12: rows off the 256-byte alignment, gemm.cu).
+        foreach (var (batch, seq, start, count, k, n, bias) in new[] { (2, 9, 3, 5, 16, 24, true), (1, 7, 0, 4, 40, 8, false), (2, 5, 2, 3, 12, 10, true) })
+            cases.Add(new OpCase
+            {
+                Op = "LinearOfRows", Description = $"x{S(batch, seq, k)} rows {start}…{start + count} w{S(n, k)}{(bias ? " +b" : "")}",
+                Inputs = bias ? [new("x", [batch, seq, k]), new("w", [n, k]), new("b", [n])] : [new("x", [batch, seq, k]), new("w", [n, k])],
+                Run = (be, t) => be.LinearOfRows(t[0], start, count, t[1], bias ? t[2] : null),
+            });
+        cases.Add(new OpCase
+        {
+            Op = "LinearOfRows[error]", Description = "rows out of range", Inputs = [new("x", [1, 4, 8]), new("w", [3, 8])], ExpectsError = true,
+            Run = (be, t) => be.LinearOfRows(t[0], 2, 3, t[1], null),
+        });
         void E(string d, InputSpec[] inputs, Func<IBackend, Tensor[], Tensor> run) =>
             cases.Add(new OpCase { Op = AttentionInputsOp.Name + "[error]", Description = d, Inputs = inputs, Run = run, ExpectsError = true });
         E("part width", [new("qkv", [1, 3, 40])], (be, t) => be.PrepareAttentionInputs([new QkvPart(t[0])], 2, 2, 8, 1e-6f).Q);

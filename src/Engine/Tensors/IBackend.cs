@@ -226,6 +226,13 @@ public interface IBackend : IDisposable
     // ---- Fused attention inputs (issue 16, QKV path) -------------------------------------------
 
     /// <summary>
+    /// <see cref="Linear"/> (no activation) of rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>)
+    /// along axis 1 of <paramref name="x"/> [B, S, K] → [B, count, N]: the values of <c>Linear(Slice(x, 1, start, count), …)</c>
+    /// without the slice's copy (the GEMM reads the rows where they are: a joint attention's image and text outputs).
+    /// </summary>
+    Tensor LinearOfRows(Tensor x, int start, int count, Tensor weight, Tensor? bias);
+
+    /// <summary>
     /// The attention inputs from fused Q/K/V projections, in one pass: for each part (a stream, e.g. FLUX's text then
     /// image), q, k and v split into heads, q and k normalised (eps <paramref name="eps"/>) with the part's weights — RMSNorm
     /// per head, or LayerNorm over the whole width before the split (<paramref name="norm"/>) — the parts joined along the sequence in order, and RoPE (adjacent pairs, <see cref="Rotary"/>'s rule) on the

@@ -86,4 +86,32 @@ public class CudaAttentionInputsTests(CudaFixture fixture, ITestOutputHelper out
             output.WriteLine($"{name}: {(exact ? "bit-exact" : $"worst error / half-ulp bound {worst:F3}")}");
         }
     }
+
+    /// <summary>
+    /// LinearOfRows holds, bit for bit, what the same device's Slice then Linear give: per batch item the GEMM over those rows
+    /// (gemm.cu always; the emulator's deterministic cuBLASLt; K 12 moves the rows off the 256-byte alignment: gemm.cu).
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false, 16)]
+    [InlineData(true, 16)]
+    [InlineData(true, 12)]
+    public void LinearOfRows_holds_slice_then_linears_bits(bool cublasLt, int k)
+    {
+        Skip.If(fixture.Backend is null, fixture.SkipReason);
+        Skip.If(cublasLt && !FakeCublasLt.IsLoaded, "bit-exactness across GEMM shapes is only defined for a deterministic GEMM (the emulator's)");
+        using var gpu = new CudaBackend(new CudaBackendOptions { PoisonNewTensors = true, SynchronizeEachOp = true, UseCublasLt = cublasLt });
+        var x = Bf16(gpu, 1, 2f, 2, 37, k);
+        var w = Bf16(gpu, 2, 1f, 24, k);
+        var b = Bf16(gpu, 3, 1f, 24);
+        foreach (var (start, count) in new[] { (0, 21), (21, 16), (5, 1) })
+        {
+            float[] expected = gpu.Download(gpu.Linear(gpu.Slice(x, 1, start, count), w, b));
+            float[] actual = gpu.Download(gpu.LinearOfRows(x, start, count, w, b));
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                    $"rows {start}…{start + count}, element {i}: {actual[i]}, Slice + Linear gave {expected[i]}");
+        }
+        output.WriteLine($"{gpu.GemmEngine}: bit-exact");
+    }
 }

@@ -109,6 +109,27 @@ public class CpuAttentionInputsTests
     }
 
     [Fact]
+    public void LinearOfRows_is_the_linear_of_those_rows_of_every_batch_item()
+    {
+        var x = Rand(1, 2, 5, 3);
+        var w = Rand(2, 4, 3);
+        var b = Rand(3, 4);
+        float[] xs = _cpu.Download(x), ws = _cpu.Download(w), bs = _cpu.Download(b);
+        float[] y = _cpu.Download(_cpu.LinearOfRows(x, 1, 3, w, b));
+        Assert.Equal(2 * 3 * 4, y.Length);
+        for (int batch = 0; batch < 2; batch++)
+            for (int r = 0; r < 3; r++)
+                for (int o = 0; o < 4; o++)
+                {
+                    double expected = bs[o];
+                    for (int i = 0; i < 3; i++) expected += xs[(batch * 5 + 1 + r) * 3 + i] * ws[o * 3 + i];
+                    Assert.Equal(expected, y[(batch * 3 + r) * 4 + o], 4);
+                }
+        var e = Assert.Throws<ArgumentException>(() => _cpu.LinearOfRows(x, 3, 3, w, b));
+        Assert.Contains("LinearOfRows: rows [3, 6) do not fit the 5 rows of input [2, 5, 3]", e.Message);
+    }
+
+    [Fact]
     public void Shapes_that_do_not_fit_name_the_op_and_the_mismatch()
     {
         var part = Rand(1, 1, 3, 40);

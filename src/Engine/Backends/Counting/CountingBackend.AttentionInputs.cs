@@ -41,4 +41,32 @@ public sealed partial class CountingBackend
         Kernel(op, norm == QkNorm.LayerNormAcrossHeads ? "attention_inputs_layernorm_bf16" : "attention_inputs_bf16", written / 2, read, written);
         return new AttentionInputs(q, k, v);
     }
+
+    /// <summary>
+    /// CudaBackend.LinearOfRows: one GEMM per batch item over its rows (read in place: no copy), each reading its [count, K]
+    /// rows and the weight (and bias), and writing its [count, N] block; operands converted to bf16 once.
+    /// </summary>
+    public Tensor LinearOfRows(Tensor x, int start, int count, Tensor weight, Tensor? bias)
+    {
+        const string op = "LinearOfRows";
+        RowRange.Check(op, x, start, count);
+        var (cx, cw, cb) = (C(x, op), C(weight, op), Optional(bias, op));
+        if (weight.Shape.Rank != 2 || x.Shape.Last != weight.Shape[1])
+            throw new ArgumentException($"{op}: input {x.Shape} does not fit weight {weight.Shape}.");
+        long batch = x.Shape[0], n = weight.Shape[0], k = weight.Shape[1];
+        var y = New(new Shape(x.Shape[0], count, (int)n), DType.BF16, op);
+        if (batch * count * n == 0) return y;
+        if (k == 0)
+        {
+            DeviceCopy(op, "memset", 0, 2 * batch * count * n);
+            return y;
+        }
+        ToBf16(op, cx);
+        ToBf16(op, cw);
+        ToBf16(op, cb);
+        for (long b = 0; b < batch; b++)
+            Ledger.Add(op, GemmEngine == CountedGemmEngine.CublasLt ? "cuBLASLt matmul" : "gemm_bf16", TrafficKind.Gemm,
+                2 * count * k + 2 * n * k + Bf16Bytes(cb), 2 * count * n, 2.0 * count * n * k, 1);
+        return y;
+    }
 }

@@ -97,11 +97,11 @@ public sealed class FluxAttention
             o = be.Attention(q, k, v, scale);
         }
         o = o.Reshape(batch, s, _heads * _headDim);
-        Tensor imageOut = _toOut!.Forward(be.Slice(o, 1, l, s - l));
+        Tensor imageOut = _toOut!.ForwardRows(o, l, s - l); // the projections read their rows of o in place
         imageOut = sparseQueries
             ? SparseRows.ScatterIntoCache(sparse!, layer, AttentionCache, imageOut)
             : SparseRows.StoreIfFilling(sparse, layer, AttentionCache, imageOut);
-        return (imageOut, _toAddOut!.Forward(be.Slice(o, 1, 0, l)));
+        return (imageOut, _toAddOut!.ForwardRows(o, 0, l));
     }
 
     /// <summary>

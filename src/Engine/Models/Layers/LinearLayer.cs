@@ -26,6 +26,9 @@ public sealed class LinearLayer
     public Tensor Forward(Tensor x, Activation activation = Activation.None)
         => x.Backend.Linear(x, Weight, Bias, activation);
 
+    /// <summary>The layer over rows [start, start + count) of x [B, S, in], read in place (no slice copy): [B, count, out].</summary>
+    public Tensor ForwardRows(Tensor x, int start, int count) => x.Backend.LinearOfRows(x, start, count, Weight, Bias);
+
     /// <summary>The same output written into columns [columnOffset, columnOffset + OutFeatures) of <paramref name="destination"/>.</summary>
     public void ForwardInto(Tensor destination, int columnOffset, Tensor x, Activation activation = Activation.None)
         => x.Backend.LinearInto(destination, columnOffset, x, Weight, Bias, activation);

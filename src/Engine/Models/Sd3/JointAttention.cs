@@ -95,12 +95,12 @@ public sealed class JointAttention
             o = be.Attention(q, k, v, scale);
         }
         o = o.Reshape(batch, s, _heads * _headDim);
-        Tensor imageRows = context is null ? o : be.Slice(o, 1, 0, imageQueries);
-        Tensor image = _toOut.Forward(imageRows);
+        // The projections read their rows of o in place (no slice copies).
+        Tensor image = context is null ? _toOut.Forward(o) : _toOut.ForwardRows(o, 0, imageQueries);
         image = sparseQueries
             ? SparseRows.ScatterIntoCache(sparse!, layer, cacheName, image)
             : SparseRows.StoreIfFilling(sparse, layer, cacheName, image);
-        Tensor? text = context is null ? null : _toAddOut?.Forward(be.Slice(o, 1, imageQueries, s - imageQueries));
+        Tensor? text = context is null ? null : _toAddOut?.ForwardRows(o, imageQueries, s - imageQueries);
         return (image, text);
     }
 

@@ -44,6 +44,21 @@ public class CountingAttentionInputsTests
     }
 
     [Fact]
+    public void LinearOfRows_is_one_gemm_per_batch_item_over_its_rows_and_no_copy()
+    {
+        using var be = new CountingBackend();
+        var x = be.PlaceholderWeight(new Shape(2, 10, 8), "x");
+        var w = be.PlaceholderWeight(new Shape(6, 8), "w");
+        var b = be.PlaceholderWeight(new Shape(6), "b");
+        be.Ledger.Take();
+        be.LinearOfRows(x, 4, 5, w, b);
+        var k = Assert.Single(be.Ledger.Take().Classes);
+        // Per item: rows 2·5·8 + weight 2·6·8 + bias 2·6 read, 2·5·6 written, 2·5·6·8 FLOPs; two items, two launches.
+        Assert.Equal(("cuBLASLt matmul", TrafficKind.Gemm, 2 * (80L + 96 + 12), 2 * 60L, 2 * 480.0, 2L),
+            (k.Kernel, k.Kind, k.BytesRead, k.BytesWritten, k.Flops, k.Launches));
+    }
+
+    [Fact]
     public void A_head_width_the_kernel_does_not_take_is_counted_as_the_separate_passes()
     {
         using var be = new CountingBackend();
@@ -69,6 +84,9 @@ public class CountingAttentionInputsTests
         Assert.Equal(57, Assert.Single(flux.Forward.Classes, c => c.Kernel == "attention_inputs_bf16").Calls);
         var sd3 = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.Sd3Medium, 1024, 2));
         Assert.DoesNotContain(sd3.Forward.Classes, c => c.Op == "Concat");
+        // The joint attentions' output projections read their rows of the attention output in place: no Slice copies them.
+        Assert.Equal(19 * 2, Assert.Single(flux.Forward.Classes, c => c.Op == "LinearOfRows").Launches);
+        Assert.Equal(24 * 2 + 23 * 2, Assert.Single(sd3.Forward.Classes, c => c.Op == "LinearOfRows").Launches);
         Assert.Equal(24, Assert.Single(sd3.Forward.Classes, c => c.Kernel == "attention_inputs_bf16").Calls);
     }
 
