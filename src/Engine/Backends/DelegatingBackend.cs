@@ -239,6 +239,24 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
     public Tensor SiluMul(Tensor gateAndUp) => W(Call(nameof(SiluMul), () => Inner.SiluMul(U(gateAndUp)!)));
 
     public Tensor AddScaled(Tensor a, Tensor b, Tensor scale) => W(Call(nameof(AddScaled), () => Inner.AddScaled(U(a)!, U(b)!, U(scale)!)));
+
+    // ---- Fused attention inputs (issue 16, QKV path) ----
+
+    /// <summary>Counted as a Linear over the rows by <see cref="BeforeMatmul"/>.</summary>
+    public Tensor LinearOfRows(Tensor x, int start, int count, Tensor weight, Tensor? bias)
+    {
+        BeforeMatmul(nameof(Linear), new Shape(x.Shape[0], count, x.Shape.Last), weight.Shape, null);
+        return W(Call(nameof(LinearOfRows), () => Inner.LinearOfRows(U(x)!, start, count, U(weight)!, U(bias))));
+    }
+
+    public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
+        QkNorm norm = QkNorm.RmsPerHead)
+    {
+        var r = Call(nameof(PrepareAttentionInputs), () => Inner.PrepareAttentionInputs(
+            parts.Select(p => new QkvPart(U(p.Qkv)!, U(p.NormQ), U(p.NormK), U(p.NormQBias), U(p.NormKBias))).ToArray(), heads, kvHeads, headDim, eps,
+            U(cos), U(sin), norm));
+        return new AttentionInputs(W(r.Q), W(r.K), W(r.V));
+    }
 }
 
 /// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>

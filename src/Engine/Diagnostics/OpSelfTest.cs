@@ -279,6 +279,7 @@ public static partial class OpSelfTest
         AddLinear(cases);
         AddAttention(cases);
         AddColumnSlices(cases);
+        AddAttentionInputs(cases);
         AddAffinity(cases);
         AddNorms(cases);
         AddResidualPath(cases);

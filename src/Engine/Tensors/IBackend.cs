@@ -261,4 +261,24 @@ public interface IBackend : IDisposable
     /// dimensions), as <see cref="Add"/>(a, <see cref="Multiply"/>(b, scale)) without the intermediate tensor.
     /// </summary>
     Tensor AddScaled(Tensor a, Tensor b, Tensor scale);
+
+    // ---- Fused attention inputs (issue 16, QKV path) -------------------------------------------
+
+    /// <summary>
+    /// <see cref="Linear"/> (no activation) of rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>)
+    /// along axis 1 of <paramref name="x"/> [B, S, K] → [B, count, N]: the values of <c>Linear(Slice(x, 1, start, count), …)</c>
+    /// without the slice's copy (the GEMM reads the rows where they are: a joint attention's image and text outputs).
+    /// </summary>
+    Tensor LinearOfRows(Tensor x, int start, int count, Tensor weight, Tensor? bias);
+
+    /// <summary>
+    /// The attention inputs from fused Q/K/V projections, in one pass: for each part (a stream, e.g. FLUX's text then
+    /// image), q, k and v split into heads, q and k normalised (eps <paramref name="eps"/>) with the part's weights — RMSNorm
+    /// per head, or LayerNorm over the whole width before the split (<paramref name="norm"/>) — the parts joined along the sequence in order, and RoPE (adjacent pairs, <see cref="Rotary"/>'s rule) on the
+    /// joined q and k when <paramref name="cos"/>/<paramref name="sin"/> [S, P ≤ hd/2] are given. Replaces the Slice,
+    /// RmsNorm, Concat and Rotary passes (<see cref="AttentionInputsOp.Compose"/> is that definition): a device rounds q and
+    /// k once, after the rotation; v is copied exactly. Parts [B, nᵢ, (H + 2·Hkv)·hd] → q [B, S, H, hd], k, v [B, S, Hkv, hd].
+    /// </summary>
+    AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
+        QkNorm norm = QkNorm.RmsPerHead);
 }

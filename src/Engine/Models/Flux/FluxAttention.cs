@@ -12,17 +12,22 @@ namespace AccelAes.Engine.Models.Flux;
 /// (<c>add_*_proj</c>, <c>norm_added_*</c>) are joined in front: the sequence is <b>[text, image]</b>, the order of
 /// <c>cat(txt_ids, img_ids)</c> the rotary table was built from (architectures.md §0.2). RoPE comes after the
 /// norms, on the joined q and k. A single-stream block's attention is <c>pre_only</c>: no output projection.
+/// Issue 16: each stream's q/k/v is one GEMM over weights joined at load (<see cref="FusedQkvProjection"/>), and the
+/// head split, the per-head norms, the [text, image] join and RoPE are one op (<see cref="IBackend.PrepareAttentionInputs"/>).
+/// A sparse step projects every image row (the keys and values need them) and gathers the query rows from the joined q.
 /// </summary>
 public sealed class FluxAttention
 {
     /// <summary>SkipSparse cache of a double-stream block's image attention output (after <c>to_out</c>), [B, N, D].</summary>
     public const string AttentionCache = "attn";
 
+    private const float NormEps = 1e-6f;
+
     private readonly int _heads, _headDim;
-    private readonly LinearLayer _toQ, _toK, _toV;
+    private readonly LinearLayer _qkv;
     private readonly Tensor _normQ, _normK;
     private readonly LinearLayer? _toOut;
-    private readonly LinearLayer? _addQ, _addK, _addV, _toAddOut;
+    private readonly LinearLayer? _addQkv, _toAddOut;
     private readonly Tensor? _normAddedQ, _normAddedK;
 
     /// <param name="joint">Double-stream attention: has the text projections and <c>to_add_out</c>.</param>
@@ -34,16 +39,12 @@ public sealed class FluxAttention
         int inner = heads * headDim;
         _normQ = w.Get("norm_q.weight", headDim);
         _normK = w.Get("norm_k.weight", headDim);
-        _toQ = LinearLayer.Load(w, "to_q", dim, inner);
-        _toK = LinearLayer.Load(w, "to_k", dim, inner);
-        _toV = LinearLayer.Load(w, "to_v", dim, inner);
+        _qkv = FusedQkvProjection.Load(w, "to_q", "to_k", "to_v", dim, inner, inner);
         if (!preOnly) _toOut = LinearLayer.Load(w, "to_out.0", inner, dim);
         if (!joint) return;
         _normAddedQ = w.Get("norm_added_q.weight", headDim);
         _normAddedK = w.Get("norm_added_k.weight", headDim);
-        _addQ = LinearLayer.Load(w, "add_q_proj", dim, inner);
-        _addK = LinearLayer.Load(w, "add_k_proj", dim, inner);
-        _addV = LinearLayer.Load(w, "add_v_proj", dim, inner);
+        _addQkv = FusedQkvProjection.Load(w, "add_q_proj", "add_k_proj", "add_v_proj", dim, inner, inner);
         _toAddOut = LinearLayer.Load(w, "to_add_out", inner, dim);
     }
 
@@ -57,20 +58,19 @@ public sealed class FluxAttention
     /// the focus image tokens (and every text token) query the keys/values of all tokens, and the background rows
     /// of the image output come from that cache (<c>to_out</c> is row-wise, so cached rows need no projection).
     /// </summary>
-    /// <param name="queries">The sparse forward's query rows (required on a sparse step; their rotary rows).</param>
+    /// <param name="queries">The sparse forward's query rows (required on a sparse step).</param>
     /// <returns>The image output (<c>to_out.0</c>) and the text output (<c>to_add_out</c>).</returns>
     public (Tensor Image, Tensor Text) Forward(Tensor image, Tensor text, FluxRotaryTable rope,
         SparseForward? sparse = null, int layer = 0, FluxQueryRows? queries = null)
     {
-        IBackend be = image.Backend;
         Tensor o = JointHeads(image, text, rope, sparse, layer, queries);
         int l = text.Shape[1], s = o.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
-        Tensor imageOut = _toOut!.Forward(be.Slice(o, 1, l, s - l));
+        Tensor imageOut = _toOut!.ForwardRows(o, l, s - l); // the projections read their rows of o in place
         imageOut = sparseQueries
             ? SparseRows.ScatterIntoCache(sparse!, layer, AttentionCache, imageOut)
             : SparseRows.StoreIfFilling(sparse, layer, AttentionCache, imageOut);
-        return (imageOut, _toAddOut!.Forward(be.Slice(o, 1, 0, l)));
+        return (imageOut, _toAddOut!.ForwardRows(o, 0, l));
     }
 
     /// <summary>
@@ -95,19 +95,14 @@ public sealed class FluxAttention
     /// <summary>The joint attention before its projections: heads flattened, [B, L + queries, heads·hd], text rows first.</summary>
     private Tensor JointHeads(Tensor image, Tensor text, FluxRotaryTable rope, SparseForward? sparse, int layer, FluxQueryRows? queries)
     {
-        if (_addQ is null) throw new InvalidOperationException("This FluxAttention has no text projections (it is a single-stream block's).");
+        if (_addQkv is null) throw new InvalidOperationException("This FluxAttention has no text projections (it is a single-stream block's).");
         IBackend be = image.Backend;
         int batch = image.Shape[0], l = text.Shape[1], n = image.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
         if (sparseQueries && queries is null) throw new InvalidOperationException("A sparse FLUX attention needs the forward's query rows.");
-        Tensor imageQueries = sparseQueries ? SparseRows.Gather(sparse!, image) : image;
-        Tensor q = be.Concat(1, Heads(_addQ.Forward(text), _normAddedQ), Heads(_toQ.Forward(imageQueries), _normQ));
-        Tensor k = be.Concat(1, Heads(_addK!.Forward(text), _normAddedK), Heads(_toK.Forward(image), _normK));
-        Tensor v = be.Concat(1, Heads(_addV!.Forward(text), null), Heads(_toV.Forward(image), null));
-        FluxRotaryTable queryRope = sparseQueries ? queries!.Rope : rope;
-        Tensor qBeforeRope = q, kBeforeRope = k;
-        q = be.Rotary(q, queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
-        k = be.Rotary(k, rope.Cos, rope.Sin, RotaryPairing.Adjacent);
+        QkvPart[] parts = [new(_addQkv.Forward(text), _normAddedQ, _normAddedK), new(_qkv.Forward(image), _normQ, _normK)];
+        var (q, k, v) = be.PrepareAttentionInputs(parts, _heads, _heads, _headDim, NormEps, rope.Cos, rope.Sin);
+        if (sparseQueries) q = QueryRows(q, queries!);
         int s = q.Shape[1];
         float scale = 1f / MathF.Sqrt(_headDim);
         Tensor o;
@@ -116,6 +111,8 @@ public sealed class FluxAttention
         {
             // The reference's capture (a forward pre-hook): RMS-normed q and k before RoPE, pre-softmax logits of the
             // image queries (rows L …) on the text keys (rows 0 … L − 1).
+            var (qBeforeRope, kBeforeRope, _) = be.PrepareAttentionInputs(parts, _heads, _heads, _headDim, NormEps);
+            if (sparseQueries) qBeforeRope = QueryRows(qBeforeRope, queries!);
             capture.AddLogits(layer, qBeforeRope, imageStart: l, kBeforeRope, textStart: 0, scale);
             o = be.Attention(q, k, v, scale);
         }
@@ -135,51 +132,42 @@ public sealed class FluxAttention
     }
 
     /// <summary>
-    /// Self-attention over <paramref name="x"/> [B, S, D] (a single-stream block's joined [text, image] tokens).
-    /// Returns the heads flattened to [B, S, heads·hd], projected by <c>to_out.0</c> unless <c>pre_only</c>.
+    /// Self-attention over <paramref name="x"/> [B, S, D] (a single-stream block's joined [text, image] tokens, rotary
+    /// table <paramref name="rope"/>). With <paramref name="queries"/> (a sparse step) only those rows query, over the keys
+    /// and values of every row. Returns [B, Sq, heads·hd], projected by <c>to_out.0</c> unless <c>pre_only</c>.
     /// </summary>
-    public Tensor Forward(Tensor x, FluxRotaryTable rope) => Forward(x, rope, x, rope);
-
-    /// <summary>
-    /// Self-attention of the rows <paramref name="queries"/> [B, Sq, D] (with their rotary rows
-    /// <paramref name="queryRope"/>) over all rows <paramref name="keysValues"/> [B, S, D] (rotary table
-    /// <paramref name="rope"/>): a sparse single-stream block's queries are a subset of its keys. Returns [B, Sq, heads·hd]
-    /// (projected by <c>to_out.0</c> unless <c>pre_only</c>).
-    /// </summary>
-    public Tensor Forward(Tensor queries, FluxRotaryTable queryRope, Tensor keysValues, FluxRotaryTable rope)
+    public Tensor Forward(Tensor x, FluxRotaryTable rope, FluxQueryRows? queries = null)
     {
-        IBackend be = queries.Backend;
-        // RMSNorm first, then RoPE (FluxAttnProcessor); one table for every head and batch item.
-        Tensor q = be.Rotary(Heads(_toQ.Forward(queries), _normQ), queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
-        Tensor k = be.Rotary(Heads(_toK.Forward(keysValues), _normK), rope.Cos, rope.Sin, RotaryPairing.Adjacent);
-        Tensor v = Heads(_toV.Forward(keysValues), null);
+        var (q, k, v) = SelfAttentionInputs(x, rope, queries);
         int batch = q.Shape[0], s = q.Shape[1];
-        Tensor o = be.Attention(q, k, v, 1f / MathF.Sqrt(_headDim)).Reshape(batch, s, _heads * _headDim);
+        Tensor o = x.Backend.Attention(q, k, v, 1f / MathF.Sqrt(_headDim)).Reshape(batch, s, _heads * _headDim);
         return _toOut is null ? o : _toOut.Forward(o);
     }
 
     /// <summary>
     /// The pre-only self-attention of a single-stream block (no <c>to_out</c>) written into columns
     /// [<paramref name="columnOffset"/>, <paramref name="columnOffset"/> + heads·headDim) of <paramref name="destination"/>
-    /// [B, S, C]: the attention kernel stores there directly, so the block's cat(attention, mlp) costs no copy.
+    /// [B, Sq, C]: the attention kernel stores there directly, so the block's cat(attention, mlp) costs no copy.
+    /// <paramref name="queries"/> as in <see cref="Forward(Tensor, FluxRotaryTable, FluxQueryRows?)"/>.
     /// </summary>
-    public void ForwardInto(Tensor destination, int columnOffset, Tensor x, FluxRotaryTable rope) =>
-        ForwardInto(destination, columnOffset, x, rope, x, rope);
-
-    /// <summary><see cref="ForwardInto(Tensor, int, Tensor, FluxRotaryTable)"/> for query rows that attend over other keys/values (a sparse step's).</summary>
-    public void ForwardInto(Tensor destination, int columnOffset, Tensor queries, FluxRotaryTable queryRope, Tensor keysValues, FluxRotaryTable rope)
+    public void ForwardInto(Tensor destination, int columnOffset, Tensor x, FluxRotaryTable rope, FluxQueryRows? queries = null)
     {
         if (_toOut is not null) throw new InvalidOperationException("ForwardInto is the pre-only attention of a single-stream block.");
-        IBackend be = queries.Backend;
-        Tensor q = be.Rotary(Heads(_toQ.Forward(queries), _normQ), queryRope.Cos, queryRope.Sin, RotaryPairing.Adjacent);
-        Tensor k = be.Rotary(Heads(_toK.Forward(keysValues), _normK), rope.Cos, rope.Sin, RotaryPairing.Adjacent);
-        Tensor v = Heads(_toV.Forward(keysValues), null);
-        be.AttentionInto(destination, columnOffset, q, k, v, 1f / MathF.Sqrt(_headDim));
+        var (q, k, v) = SelfAttentionInputs(x, rope, queries);
+        x.Backend.AttentionInto(destination, columnOffset, q, k, v, 1f / MathF.Sqrt(_headDim));
     }
 
-    private Tensor Heads(Tensor projected, Tensor? norm)
+    // RMSNorm first, then RoPE (FluxAttnProcessor); one table for every head and batch item.
+    private AttentionInputs SelfAttentionInputs(Tensor x, FluxRotaryTable rope, FluxQueryRows? queries)
     {
-        Tensor h = projected.Reshape(projected.Shape[0], projected.Shape[1], _heads, _headDim);
-        return norm is null ? h : h.Backend.RmsNorm(h, 1e-6f, norm);
+        var inputs = x.Backend.PrepareAttentionInputs([new QkvPart(_qkv.Forward(x), _normQ, _normK)], _heads, _heads, _headDim, NormEps, rope.Cos, rope.Sin);
+        return queries is null ? inputs : inputs with { Q = QueryRows(inputs.Q, queries) };
+    }
+
+    /// <summary>The query rows [text, focus image] of a joined q [B, L + N, H, hd] (rotated at their own positions already).</summary>
+    private Tensor QueryRows(Tensor q, FluxQueryRows queries)
+    {
+        int batch = q.Shape[0], joint = q.Shape[1], width = _heads * _headDim;
+        return q.Backend.GatherRows(q.Reshape(batch * joint, width), queries.JointRows).Reshape(batch, queries.Count, _heads, _headDim);
     }
 }

@@ -76,15 +76,15 @@ public sealed class FluxSingleTransformerBlock
             if (queries is null) throw new InvalidOperationException("A sparse FLUX single-stream block needs the forward's query rows.");
             if (queries.TextTokens != textTokens || queries.ImageTokens != n)
                 throw new InvalidOperationException($"Query rows for {queries.TextTokens} + {queries.ImageTokens} tokens do not fit a block over {textTokens} + {n}.");
-            Tensor rows = be.GatherRows(normed.Reshape(batch * joint, d), queries.JointRows).Reshape(batch, queries.Count, d);
             if (!sparse.SparseFeedForward)
             {
-                AttentionOnlySparseStep(hidden, normed, gate, rows, rope, textTokens, sparse, layer, queries);
+                AttentionOnlySparseStep(hidden, normed, gate, rope, textTokens, sparse, layer, queries);
                 return;
             }
+            Tensor rows = be.GatherRows(normed.Reshape(batch * joint, d), queries.JointRows).Reshape(batch, queries.Count, d);
             // As on a dense step: attention and MLP write their column slices of one buffer, no concatenation.
             Tensor joinedRows = be.Allocate(new Shape(batch, queries.Count, _projOut.InFeatures));
-            _attn.ForwardInto(joinedRows, 0, rows, queries.Rope, normed, rope);
+            _attn.ForwardInto(joinedRows, 0, normed, rope, queries);
             _projMlp.ForwardInto(joinedRows, _projOut.InFeatures - _projMlp.OutFeatures, rows, Activation.GeluTanh);
             Tensor deltaRows = _projOut.Forward(joinedRows);
             Tensor imageDelta = SparseRows.ScatterIntoCache(sparse, layer, DeltaCache, be.Slice(deltaRows, 1, textTokens, queries.FocusCount));
@@ -117,11 +117,11 @@ public sealed class FluxSingleTransformerBlock
     /// their image rows are written into <see cref="AttentionCache"/>, whose background rows still hold the last fill
     /// step's attention; the MLP branch and <c>proj_out</c> then run on every row of cat(attention, mlp).
     /// </summary>
-    private void AttentionOnlySparseStep(Tensor hidden, Tensor normed, Tensor gate, Tensor rows, FluxRotaryTable rope, int textTokens,
+    private void AttentionOnlySparseStep(Tensor hidden, Tensor normed, Tensor gate, FluxRotaryTable rope, int textTokens,
         SparseForward sparse, int layer, FluxQueryRows queries)
     {
         IBackend be = hidden.Backend;
-        Tensor attnRows = _attn.Forward(rows, queries.Rope, normed, rope);
+        Tensor attnRows = _attn.Forward(normed, rope, queries);
         Tensor imageAttn = SparseRows.ScatterIntoCache(sparse, layer, AttentionCache, be.Slice(attnRows, 1, textTokens, queries.FocusCount));
         Tensor attn = be.Concat(1, be.Slice(attnRows, 1, 0, textTokens), imageAttn);
         Tensor mlp = _projMlp.Forward(normed, Activation.GeluTanh);

@@ -33,6 +33,9 @@ public sealed class LinearLayer
     public void ForwardAddGated(Tensor residual, Tensor x, Tensor? gate)
         => x.Backend.LinearAddGatedInPlace(residual, x, Weight, Bias, gate);
 
+    /// <summary>The layer over rows [start, start + count) of x [B, S, in], read in place (no slice copy): [B, count, out].</summary>
+    public Tensor ForwardRows(Tensor x, int start, int count) => x.Backend.LinearOfRows(x, start, count, Weight, Bias);
+
     /// <summary>The same output written into columns [columnOffset, columnOffset + OutFeatures) of <paramref name="destination"/>.</summary>
     public void ForwardInto(Tensor destination, int columnOffset, Tensor x, Activation activation = Activation.None)
         => x.Backend.LinearInto(destination, columnOffset, x, Weight, Bias, activation);

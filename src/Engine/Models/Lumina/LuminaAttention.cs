@@ -22,33 +22,55 @@ public sealed record LuminaRotary(Tensor Cos, Tensor Sin);
 /// <item>The output stays per head [B, N, H, hd]: attn1 has no output projection (<c>to_out</c> is Identity) and
 /// the block mixes both outputs before <c>attn2.to_out.0</c>, which <see cref="ToOut"/> exposes.</item>
 /// </list>
+/// Issue 16: a self-attention (attn1: q, k and v from the same tokens) loads its q/k/v weights joined into one GEMM
+/// (<see cref="FusedQkvProjection"/>) and prepares q, k and v with one op (<see cref="SelfInputs"/>: the norms across
+/// heads, the head split and RoPE in one kernel).
 /// </summary>
 public sealed class LuminaAttention
 {
     private const float QkNormEps = 1e-5f; // LuminaNextDiTBlock passes eps=1e-5 to both attentions, not norm_eps
 
     private readonly int _heads, _kvHeads, _headDim;
-    private readonly LinearLayer _toQ, _toK, _toV;
+    private readonly LinearLayer? _toQ, _toK, _toV; // separate projections (attn2: q and k/v read different tokens)
+    private readonly LinearLayer? _qkv;             // joined [W_q; W_k; W_v] (attn1)
+    private readonly int _queryDim;
     private readonly Tensor? _normQWeight, _normQBias, _normKWeight, _normKBias;
 
     /// <param name="queryDim">Width of the hidden states (D).</param>
     /// <param name="keyDim">Width of the states keys/values are projected from (D for attn1, cross_attention_dim for attn2).</param>
     /// <param name="hasOutputProjection">attn2 owns <c>to_out.0</c> [D, H·hd]; attn1's is Identity.</param>
-    public LuminaAttention(WeightReader w, int queryDim, int keyDim, int heads, int kvHeads, int headDim, bool qkNorm, bool hasOutputProjection)
+    /// <param name="selfAttention">q, k and v always come from the same tokens (attn1): the three projections are one GEMM
+    /// (<see cref="SelfInputs"/>); <see cref="Query"/> and <see cref="Attend"/> are then not available.</param>
+    /// <param name="queryTwin">An attention whose query path this one's may equal (attn1 is given attn2): compared while the
+    /// separate to_q is still loaded, before the join (<see cref="HasSameQueryPath"/>).</param>
+    public LuminaAttention(WeightReader w, int queryDim, int keyDim, int heads, int kvHeads, int headDim, bool qkNorm, bool hasOutputProjection,
+        bool selfAttention = false, LuminaAttention? queryTwin = null)
     {
         _heads = heads;
         _kvHeads = kvHeads;
         _headDim = headDim;
+        _queryDim = queryDim;
         int inner = heads * headDim, innerKv = kvHeads * headDim;
-        _toQ = LinearLayer.Load(w, "to_q", queryDim, inner, bias: false);
-        _toK = LinearLayer.Load(w, "to_k", keyDim, innerKv, bias: false);
-        _toV = LinearLayer.Load(w, "to_v", keyDim, innerKv, bias: false);
         if (qkNorm)
         {
             _normQWeight = w.Get("norm_q.weight", inner);
             _normQBias = w.Get("norm_q.bias", inner);
             _normKWeight = w.Get("norm_k.weight", innerKv);
             _normKBias = w.Get("norm_k.bias", innerKv);
+        }
+        _toQ = LinearLayer.Load(w, "to_q", queryDim, inner, bias: false);
+        _toK = LinearLayer.Load(w, "to_k", keyDim, innerKv, bias: false);
+        _toV = LinearLayer.Load(w, "to_v", keyDim, innerKv, bias: false);
+        if (queryTwin is not null)
+        {
+            _queryTwin = queryTwin;
+            _sharesQueryWithTwin = SameQueryPath(queryTwin);
+        }
+        if (selfAttention)
+        {
+            if (keyDim != queryDim) throw new ArgumentException($"A self-attention reads one width, not {queryDim} and {keyDim}.");
+            _qkv = FusedQkvProjection.Join(w.Backend, _toQ, _toK, _toV);
+            (_toQ, _toK, _toV) = (null, null, null);
         }
         if (hasOutputProjection) ToOut = LinearLayer.Load(w, "to_out.0", inner, queryDim, bias: false);
     }
@@ -66,7 +88,33 @@ public sealed class LuminaAttention
 
     /// <summary>to_q → norm_q (full width) → heads [B, N, H, hd] → RoPE when a table is given.</summary>
     public Tensor Query(Tensor hiddenStates, LuminaRotary? rotary)
-        => Project(_toQ, _normQWeight, _normQBias, hiddenStates, _heads, rotary);
+        => Project(_toQ ?? throw JoinedProjections(), _normQWeight, _normQBias, hiddenStates, _heads, rotary);
+
+    /// <summary>
+    /// A self-attention's q [B, N, H, hd], k and v [B, N, Hkv, hd] from <paramref name="hiddenStates"/> [B, N, D]: one GEMM over
+    /// the joined weights, then norm_q / norm_k across heads, the head split and RoPE on q and k (<paramref name="rotary"/>) in
+    /// one <see cref="IBackend.PrepareAttentionInputs"/>. The same values as <see cref="Query"/> and the key/value path of
+    /// <see cref="Attend"/>.
+    /// </summary>
+    public AttentionInputs SelfInputs(Tensor hiddenStates, LuminaRotary rotary)
+    {
+        if (_qkv is null) throw new InvalidOperationException("SelfInputs is the joined projection of a self-attention.");
+        var part = new QkvPart(_qkv.Forward(hiddenStates), _normQWeight, _normKWeight, _normQBias, _normKBias);
+        return hiddenStates.Backend.PrepareAttentionInputs([part], _heads, _kvHeads, _headDim, QkNormEps, rotary.Cos, rotary.Sin, QkNorm.LayerNormAcrossHeads);
+    }
+
+    /// <summary>
+    /// The attention over prepared inputs (<see cref="SelfInputs"/>; the query may be some of its rows), keys rotated, with the
+    /// proportional scale of <paramref name="sequenceLength"/> tokens (null: the query rows).
+    /// </summary>
+    public Tensor AttendPrepared(AttentionInputs inputs, Tensor query, int? baseSequenceLength, int? sequenceLength = null)
+    {
+        float scale = SoftmaxScale(_headDim, sequenceLength ?? query.Shape[1], keysRotated: true, baseSequenceLength);
+        return query.Backend.Attention(query, inputs.K, inputs.V, scale);
+    }
+
+    private static InvalidOperationException JoinedProjections() =>
+        new("This attention's q/k/v are one joined projection: use SelfInputs.");
 
     /// <summary>The rest of the processor, given a query from <see cref="Query"/> (possibly computed by another
     /// attention with identical query weights).</summary>
@@ -98,8 +146,8 @@ public sealed class LuminaAttention
     private (Tensor Key, Tensor Value, float Scale) KeysAndScale(Tensor query, Tensor encoderHiddenStates, LuminaRotary? keyRotary,
         int? baseSequenceLength, int? sequenceLength)
     {
-        Tensor key = Project(_toK, _normKWeight, _normKBias, encoderHiddenStates, _kvHeads, keyRotary);
-        Tensor value = Project(_toV, null, null, encoderHiddenStates, _kvHeads, null);
+        Tensor key = Project(_toK ?? throw JoinedProjections(), _normKWeight, _normKBias, encoderHiddenStates, _kvHeads, keyRotary);
+        Tensor value = Project(_toV!, null, null, encoderHiddenStates, _kvHeads, null);
         float scale = SoftmaxScale(_headDim, sequenceLength ?? query.Shape[1], keysRotated: keyRotary is not null, baseSequenceLength);
         return (key, value, scale);
     }
@@ -110,9 +158,23 @@ public sealed class LuminaAttention
     /// into both attn1 and attn2 (architectures.md §5.1, §7.3), which makes one of the two query GEMMs redundant.
     /// </summary>
     public bool HasSameQueryPath(LuminaAttention other)
-        => _heads == other._heads && _headDim == other._headDim
-           && SameValues(_toQ.Weight, other._toQ.Weight)
-           && SameValues(_normQWeight, other._normQWeight) && SameValues(_normQBias, other._normQBias);
+    {
+        if (ReferenceEquals(other, _queryTwin)) return _sharesQueryWithTwin;
+        if (ReferenceEquals(this, other._queryTwin)) return other._sharesQueryWithTwin;
+        return SameQueryPath(other);
+    }
+
+    private readonly LuminaAttention? _queryTwin;
+    private readonly bool _sharesQueryWithTwin;
+
+    private bool SameQueryPath(LuminaAttention other)
+    {
+        if (_toQ is null || other._toQ is null)
+            throw new InvalidOperationException("A joined q/k/v projection is compared with its query twin when it loads.");
+        return _heads == other._heads && _headDim == other._headDim
+               && SameValues(_toQ.Weight, other._toQ.Weight)
+               && SameValues(_normQWeight, other._normQWeight) && SameValues(_normQBias, other._normQBias);
+    }
 
     /// <summary>
     /// diffusers' rule: <c>sqrt(log(N, base)) · dim_head^-0.5</c> when keys carry RoPE and a base is given,

@@ -39,8 +39,9 @@ public sealed class LuminaNextDiTBlock
         int dim = config.HiddenSize, heads = config.NumAttentionHeads, headDim = config.HeadDim;
         _eps = (float)config.NormEps;
         _crossGate = TanhPerHead(w.Get("gate", heads), w.Backend, heads, headDim);
-        _attn1 = new LuminaAttention(w.Scope("attn1"), dim, dim, heads, config.KvHeads, headDim, config.QkNorm, hasOutputProjection: false);
         _attn2 = new LuminaAttention(w.Scope("attn2"), dim, config.CrossAttentionDim, heads, config.KvHeads, headDim, config.QkNorm, hasOutputProjection: true);
+        _attn1 = new LuminaAttention(w.Scope("attn1"), dim, dim, heads, config.KvHeads, headDim, config.QkNorm, hasOutputProjection: false,
+            selfAttention: true, queryTwin: _attn2);
         _feedForward = new LuminaFeedForward(w.Scope("feed_forward"), dim, config.FfnInnerDim);
         _norm1 = new LuminaRMSNormZero(w.Scope("norm1"), dim, config.ConditioningDim, _eps);
         _ffnNorm1 = w.Get("ffn_norm1.weight", dim);
@@ -88,8 +89,9 @@ public sealed class LuminaNextDiTBlock
 
         // attn2 needs the query of every token (cross-attention stays dense), so it is computed in full even on
         // sparse steps; attn1 then takes its focus rows.
-        Tensor query = _attn1.Query(normed, rotary);
-        Tensor selfAttn = SelfAttention(query, normed, rotary, baseSequenceLength, sparse, layer);
+        AttentionInputs selfInputs = _attn1.SelfInputs(normed, rotary);
+        Tensor query = selfInputs.Q;
+        Tensor selfAttn = SelfAttention(selfInputs, baseSequenceLength, sparse, layer);
 
         Tensor normedCaptions = be.RmsNorm(captions, _eps, _norm1Context);
         Tensor crossQuery = SharesQuery ? query : _attn2.Query(normed, rotary);
@@ -138,23 +140,30 @@ public sealed class LuminaNextDiTBlock
     /// (rows of the RoPE'd full query) over the fresh keys/values of all tokens, with the proportional scale of the
     /// full sequence and GQA as in the dense path; background rows are the cached A_self of the last fill step.
     /// </summary>
-    private Tensor SelfAttention(Tensor query, Tensor normed, LuminaRotary rotary, int? baseSequenceLength, SparseForward? sparse, int layer)
+    private Tensor SelfAttention(AttentionInputs inputs, int? baseSequenceLength, SparseForward? sparse, int layer)
     {
+        Tensor query = inputs.Q;
         int batch = query.Shape[0], n = query.Shape[1], heads = query.Shape[2], headDim = query.Shape[3];
         if (sparse is not { IsSparse: true })
         {
             // RAS: the rows are the active tokens; keys and values of every token come from its cache, and the
             // proportional scale is that of the whole sequence (the official processor's key.shape[1]).
-            Tensor full = sparse?.KeyValues is { } ras
-                ? _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength, sparse.ImageTokens,
-                    (k, v) => ras.Resolve(sparse, layer, SelfAttentionCache, k, v))
-                : _attn1.Attend(query, normed, keyMask: null, keyRotary: rotary, baseSequenceLength);
+            Tensor full;
+            if (sparse?.KeyValues is { } ras)
+            {
+                var (key, value) = ras.Resolve(sparse, layer, SelfAttentionCache, inputs.K, inputs.V);
+                full = _attn1.AttendPrepared(new AttentionInputs(query, key, value), query, baseSequenceLength, sparse.ImageTokens);
+            }
+            else
+            {
+                full = _attn1.AttendPrepared(inputs, query, baseSequenceLength);
+            }
             SparseRows.StoreIfFilling(sparse, layer, SelfAttentionCache, full.Reshape(batch, n, heads * headDim));
             return full;
         }
         int focus = sparse.FocusCount;
         Tensor focusQuery = SparseRows.Gather(sparse, query.Reshape(batch, n, heads * headDim)).Reshape(batch, focus, heads, headDim);
-        Tensor focusOut = _attn1.Attend(focusQuery, normed, keyMask: null, keyRotary: rotary, baseSequenceLength, sequenceLength: n);
+        Tensor focusOut = _attn1.AttendPrepared(inputs, focusQuery, baseSequenceLength, sequenceLength: n);
         return SparseRows.ScatterIntoCache(sparse, layer, SelfAttentionCache, focusOut.Reshape(batch, focus, heads * headDim))
             .Reshape(batch, n, heads, headDim);
     }

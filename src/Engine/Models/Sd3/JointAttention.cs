@@ -1,3 +1,4 @@
+using AccelAes.Engine.Acceleration.Ras;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Models.Layers;
 using AccelAes.Engine.Tensors;
@@ -9,13 +10,18 @@ namespace AccelAes.Engine.Models.Sd3;
 /// diffusers <c>Attention</c> with <c>JointAttnProcessor2_0</c>: image q/k/v (<c>to_*</c>) and, when text is
 /// given, text q/k/v (<c>add_*_proj</c>) joined as [image, text] into one softmax. Optional per-head RMSNorm
 /// on q and k (<c>qk_norm="rms_norm"</c>, eps 1e-6). Without added projections it is SD3.5's <c>attn2</c>,
-/// plain self-attention over the image tokens.
+/// plain self-attention over the image tokens. Issue 16: each stream's q/k/v is one GEMM over weights joined at load
+/// (<see cref="FusedQkvProjection"/>), and the head split, the optional norms and the [image, text] join are one op
+/// (<see cref="IBackend.PrepareAttentionInputs"/>); a sparse step projects every image row (keys and values need them)
+/// and gathers its query rows from the joined q.
 /// </summary>
 public sealed class JointAttention
 {
     private readonly int _heads, _headDim;
-    private readonly LinearLayer _toQ, _toK, _toV, _toOut;
-    private readonly LinearLayer? _addQ, _addK, _addV, _toAddOut;
+    private const float NormEps = 1e-6f;
+
+    private readonly LinearLayer _qkv, _toOut;
+    private readonly LinearLayer? _addQkv, _toAddOut;
     private readonly Tensor? _normQ, _normK, _normAddedQ, _normAddedK;
 
     /// <param name="joint">Has text projections (<c>added_kv_proj_dim</c>).</param>
@@ -25,9 +31,7 @@ public sealed class JointAttention
         _heads = heads;
         _headDim = headDim;
         int inner = heads * headDim;
-        _toQ = LinearLayer.Load(w, "to_q", dim, inner);
-        _toK = LinearLayer.Load(w, "to_k", dim, inner);
-        _toV = LinearLayer.Load(w, "to_v", dim, inner);
+        _qkv = FusedQkvProjection.Load(w, "to_q", "to_k", "to_v", dim, inner, inner);
         _toOut = LinearLayer.Load(w, "to_out.0", inner, dim);
         if (qkNorm)
         {
@@ -35,9 +39,7 @@ public sealed class JointAttention
             _normK = w.Get("norm_k.weight", headDim);
         }
         if (!joint) return;
-        _addQ = LinearLayer.Load(w, "add_q_proj", dim, inner);
-        _addK = LinearLayer.Load(w, "add_k_proj", dim, inner);
-        _addV = LinearLayer.Load(w, "add_v_proj", dim, inner);
+        _addQkv = FusedQkvProjection.Load(w, "add_q_proj", "add_k_proj", "add_v_proj", dim, inner, inner);
         if (!contextPreOnly) _toAddOut = LinearLayer.Load(w, "to_add_out", inner, dim);
         if (qkNorm)
         {
@@ -60,12 +62,12 @@ public sealed class JointAttention
         var (o, imageQueries) = Attend(x, context, sparse, layer, cacheName);
         int s = o.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
-        Tensor imageRows = context is null ? o : be.Slice(o, 1, 0, imageQueries);
-        Tensor image = _toOut.Forward(imageRows);
+        // The projections read their rows of o in place (no slice copies).
+        Tensor image = context is null ? _toOut.Forward(o) : _toOut.ForwardRows(o, 0, imageQueries);
         image = sparseQueries
             ? SparseRows.ScatterIntoCache(sparse!, layer, cacheName, image)
             : SparseRows.StoreIfFilling(sparse, layer, cacheName, image);
-        Tensor? text = context is null ? null : _toAddOut?.Forward(be.Slice(o, 1, imageQueries, s - imageQueries));
+        Tensor? text = context is null ? null : _toAddOut?.ForwardRows(o, imageQueries, s - imageQueries);
         return (image, text);
     }
 
@@ -95,18 +97,20 @@ public sealed class JointAttention
         IBackend be = x.Backend;
         int batch = x.Shape[0], n = x.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
-        Tensor q = Heads(_toQ.Forward(sparseQueries ? SparseRows.Gather(sparse!, x) : x), _normQ);
-        int imageQueries = q.Shape[1];
-        Tensor k = Heads(_toK.Forward(x), _normK);
-        Tensor v = Heads(_toV.Forward(x), null);
-        // RAS: the image rows are the active tokens; attention reads every token's keys and values from its cache.
-        if (sparse?.KeyValues is { } ras) (k, v) = ras.Resolve(sparse, layer, cacheName, k, v);
+        var parts = new List<QkvPart> { new(_qkv.Forward(x), _normQ, _normK) };
         if (context is not null)
         {
-            if (_addQ is null) throw new InvalidOperationException("This attention has no text projections.");
-            q = be.Concat(1, q, Heads(_addQ.Forward(context), _normAddedQ));
-            k = be.Concat(1, k, Heads(_addK!.Forward(context), _normAddedK));
-            v = be.Concat(1, v, Heads(_addV!.Forward(context), null));
+            if (_addQkv is null) throw new InvalidOperationException("This attention has no text projections.");
+            parts.Add(new QkvPart(_addQkv.Forward(context), _normAddedQ, _normAddedK));
+        }
+        var (q, k, v) = be.PrepareAttentionInputs(parts, _heads, _heads, _headDim, NormEps);
+        // RAS: the image rows are the active tokens; attention reads every image token's keys and values from its cache.
+        if (sparse?.KeyValues is { } ras) (k, v) = ResolveImageKeyValues(ras, sparse, layer, cacheName, k, v, n);
+        int imageQueries = n;
+        if (sparseQueries)
+        {
+            q = QueryRows(q, sparse!, n, context?.Shape[1] ?? 0);
+            imageQueries = sparse!.FocusCount;
         }
         int s = q.Shape[1];
         float scale = 1f / MathF.Sqrt(_headDim);
@@ -132,9 +136,40 @@ public sealed class JointAttention
         return (o.Reshape(batch, s, _heads * _headDim), imageQueries);
     }
 
-    private Tensor Heads(Tensor projected, Tensor? norm)
+    /// <summary>
+    /// RAS: the joined keys / values [B, n + L, H, hd] hold the n active image tokens, then the text tokens; the image
+    /// rows go through the layer's key/value cache (fresh rows stored, every image token's returned), the text rows stay.
+    /// </summary>
+    private static (Tensor K, Tensor V) ResolveImageKeyValues(RasKeyValueCache ras, SparseForward sparse, int layer, string cacheName,
+        Tensor k, Tensor v, int activeImageTokens)
     {
-        Tensor h = projected.Reshape(projected.Shape[0], projected.Shape[1], _heads, _headDim);
-        return norm is null ? h : h.Backend.RmsNorm(h, 1e-6f, norm);
+        IBackend be = k.Backend;
+        int textTokens = k.Shape[1] - activeImageTokens;
+        if (textTokens == 0) return ras.Resolve(sparse, layer, cacheName, k, v);
+        var (imageK, imageV) = ras.Resolve(sparse, layer, cacheName,
+            be.Slice(k, 1, 0, activeImageTokens), be.Slice(v, 1, 0, activeImageTokens));
+        return (be.Concat(1, imageK, be.Slice(k, 1, activeImageTokens, textTokens)),
+                be.Concat(1, imageV, be.Slice(v, 1, activeImageTokens, textTokens)));
+    }
+
+    /// <summary>
+    /// A sparse step's query rows of the joined q [B, N + L, H, hd]: the focus image tokens, then every text token (the
+    /// order the old per-stream concatenation gave). The index list is uploaded once per focus set.
+    /// </summary>
+    private Tensor QueryRows(Tensor q, SparseForward sparse, int imageTokens, int textTokens)
+    {
+        int batch = q.Shape[0], joint = imageTokens + textTokens, rows = sparse.FocusCount + textTokens;
+        IReadOnlyList<int> focus = sparse.FocusTokens ?? throw new InvalidOperationException("A sparse SD3 attention needs a focus set.");
+        Tensor indices = sparse.DerivedIndices(q.Backend, $"sd3.queries B={batch} N={imageTokens} L={textTokens}", () =>
+        {
+            var idx = new int[batch * rows];
+            for (int b = 0; b < batch; b++)
+            {
+                for (int i = 0; i < focus.Count; i++) idx[b * rows + i] = b * joint + focus[i];
+                for (int t = 0; t < textTokens; t++) idx[b * rows + focus.Count + t] = b * joint + imageTokens + t;
+            }
+            return idx;
+        });
+        return q.Backend.GatherRows(q.Reshape(batch * joint, _heads * _headDim), indices).Reshape(batch, rows, _heads, _headDim);
     }
 }
