@@ -204,10 +204,21 @@ public sealed class BlockWeightStream : IDisposable
     /// <summary>Waits for both streams, then gives the slots back to the pool and frees the host copies, events and the copy stream.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        if (_backend.IsDisposed) return; // the context is gone, and with it every allocation
+        if (_disposed || _backend.IsDisposed) return; // a disposed backend freed its streams first (FreeWithBackend)
         _backend.Synchronize();
+        Free();
+        _backend.CloseBlockStream(this);
+    }
+
+    /// <summary>The backend is being disposed (its compute stream already synchronised): free everything before the pool and context go.</summary>
+    internal void FreeWithBackend()
+    {
+        if (!_disposed) Free();
+    }
+
+    private void Free()
+    {
+        _disposed = true;
         if (_sealed)
         {
             CudaDriver.StreamSynchronize(_copyStream, "dispose block stream");
@@ -229,7 +240,6 @@ public sealed class BlockWeightStream : IDisposable
             foreach (var (host, _, _) in b.Tensors)
                 CudaDriver.MemFreeHost(host);
         _blocks.Clear();
-        _backend.CloseBlockStream(this);
     }
 }
 

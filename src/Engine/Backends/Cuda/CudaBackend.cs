@@ -474,6 +474,10 @@ public sealed partial class CudaBackend : IBackend
         {
             EnsureCurrent();
             CudaDriver.StreamSynchronize(_stream, "dispose");
+            // Block streams a host never disposed (a pipeline dropped under --offload sequential): their pinned host
+            // copies, slots, events and copy streams go before the pool and the context.
+            foreach (var blockStream in _blockStreams) blockStream.FreeWithBackend();
+            _blockStreams.Clear();
             _staging.Dispose();
             _gemm?.Dispose();
             _kernels.Dispose();
