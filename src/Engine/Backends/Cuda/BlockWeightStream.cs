@@ -152,10 +152,23 @@ public sealed class BlockWeightStream : IDisposable
         if (_sealed) return;
         if (_blocks.Count == 0) throw new InvalidOperationException("A block weight stream with no blocks was used.");
         SlotBytes = _blocks.Max(b => b.Bytes);
+        for (int s = 0; s < 2; s++)
+        {
+            try
+            {
+                _slots[s] = _backend.RentBlock(SlotBytes, $"sequential block slot {s} ({CudaBackend.FormatBytes(SlotBytes)}, the largest block)");
+            }
+            catch
+            {
+                // Out of device memory for the second slot: give the first back, so a retry (or the error) leaves nothing held.
+                if (_slots[0] is { } first) _backend.ReturnBlock(first);
+                _slots[0] = null;
+                throw;
+            }
+        }
         _copyStream = CudaDriver.StreamCreate();
         for (int s = 0; s < 2; s++)
         {
-            _slots[s] = _backend.RentBlock(SlotBytes, $"sequential block slot {s} ({CudaBackend.FormatBytes(SlotBytes)}, the largest block)");
             _ready[s] = CudaDriver.EventCreate(CuEventFlags.DisableTiming);
             _released[s] = CudaDriver.EventCreate(CuEventFlags.DisableTiming);
         }
