@@ -125,9 +125,9 @@ internal static class BenchCommand
                 throw new AccelAesException($"--accel {parse.GetValue(accel)}: a timed bench runs none, stepcache or accelaes; add --accounting to count a caching policy's steps.");
             if (request.Overrides.Count > 0 || letters is not null)
                 throw new AccelAesException("--set and --schedule apply to --accounting with a caching policy (--accel teacache, fbcache, fora, taylorseer).");
-            bool sequential = parse.GetValue(offload) == "sequential";
             var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
-                parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath, sequential);
+                parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath,
+                MeasureSequential: parse.GetValue(offload) == "sequential");
             return Model(backendName, parse.GetValue(device), options);
         });
         return command;
