@@ -158,7 +158,9 @@ ACCELAES_API accelaes_status ACCELAES_CALL accelaes_engine_free(accelaes_engine*
  * Memory: before any weight loads, the memory plan of a generation at the model's default size and settings,
  *         against the GPU's free memory, picks the residency: every component resident, or (when they do not fit
  *         together) the text encoders on the device only while encoding — each generation then loads them, frees
- *         them, and loads the transformer and VAE, which stay until the next generation's encoders need the room.
+ *         them, and loads the transformer and VAE, which stay until the next generation's encoders need the room —
+ *         or (when the transformer alone does not fit) the same with the transformer's blocks in pinned host memory,
+ *         streamed through two device slots during each forward ("sequential").
  *         On the CPU backend everything stays resident (no device to fit).
  * Errors: INVALID_HANDLE, INVALID_ARGUMENT (out NULL, bad UTF-8), NOT_FOUND (the folder does not exist; the
  *         message names it), INVALID_MODEL (not a pipeline folder, a missing component or tensor, a config

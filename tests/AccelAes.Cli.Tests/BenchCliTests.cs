@@ -53,6 +53,28 @@ public class BenchCliTests
         Assert.Contains("weights: checkpoint", CliCache.Flat(r.Output));
     }
 
+    /// <summary>
+    /// `--offload sequential` is read: on the CPU it says there is no device to stream to (the time it adds is a GPU figure)
+    /// and writes no residency figures; with a benchmark that times no model forward it is an error, not ignored.
+    /// </summary>
+    [Fact]
+    public void Offload_sequential_on_the_cpu_says_it_is_a_gpu_figure_and_is_refused_without_a_model_forward()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "sd3.json");
+        var r = CliRunner.Run("bench", "--arch", "sd3-medium", "--layers", "1", "--resolution", "64", "--backend", "cpu",
+            "--repeat", "1", "--warmup", "0", "--skip-peak", "--offload", "sequential", "--json", json);
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("--offload sequential: not measured on cpu", text);
+        Assert.Contains("GPU figure", text);
+        Assert.False(Json(json).TryGetProperty("residency", out _));
+
+        var micro = CliRunner.Run("bench", "--op", "gemm", "--sizes", "64", "--backend", "cpu", "--offload", "sequential");
+        Assert.Equal(1, micro.ExitCode);
+        Assert.Contains("--offload sequential times a model's forward", CliCache.Flat(micro.All));
+    }
+
     [Fact]
     public void A_stepcache_mix_of_flux_times_skipped_steps()
     {

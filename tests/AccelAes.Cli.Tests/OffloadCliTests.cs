@@ -5,9 +5,8 @@ namespace AccelAes.Cli.Tests;
 
 /// <summary>
 /// `generate --offload` and `--memory`: the memory plan made before loading decides the residency policy (auto), a run
-/// that fits nowhere is refused before anything loads, the encoders policy gives the all-resident image, and
-/// sequential (planned only) is refused rather than ignored. On the CPU backend, where the plan is made only against
-/// a typed --memory.
+/// that fits nowhere is refused before anything loads, and the encoders and sequential policies give the all-resident
+/// image. On the CPU backend, where the plan is made only against a typed --memory.
 /// </summary>
 public class OffloadCliTests(CliCache cache) : IClassFixture<CliCache>
 {
@@ -40,18 +39,28 @@ public class OffloadCliTests(CliCache cache) : IClassFixture<CliCache>
         Assert.DoesNotContain("load text encoders", residentText);
     }
 
+    /// <summary>
+    /// On the CPU backend sequential streams nothing (no device), but it is honoured: the plan chooses it when only it
+    /// fits, the encoders swap as under encoders, and the image is the all-resident one.
+    /// </summary>
     [Fact]
-    public void Sequential_is_refused_before_loading_as_planned_only()
+    public void Auto_chooses_sequential_when_only_it_fits_and_writes_the_all_resident_image()
     {
         using var dir = new TempDirectory();
-        string output = dir.File("seq.png");
-        var r = cache.Run(["generate", "--out", output, .. Settings, "--offload", "sequential"]);
-        Assert.Equal(1, r.ExitCode);
-        string text = CliCache.Flat(r.All);
-        Assert.Contains("--offload sequential", text);
-        Assert.Contains("not implemented in generation yet", text);
-        Assert.DoesNotContain("load:", text); // refused before the load phase started
-        Assert.False(File.Exists(output));
+        string model = cache.MakeTiny("sd3", dir);
+        var plan = Plan(model, dir);
+        long encoders = Peak(plan, "encoders"), sequential = Peak(plan, "sequential");
+        Assert.True(sequential < encoders, $"sequential peak {sequential} is not below the encoders peak {encoders}");
+
+        string resident = dir.File("none.png"), streamed = dir.File("sequential.png");
+        var none = Generate(model, resident, "--offload", "none");
+        Assert.True(none.ExitCode == 0, none.All);
+        var auto = Generate(model, streamed, "--memory", sequential.ToString(CultureInfo.InvariantCulture));
+        Assert.True(auto.ExitCode == 0, auto.All);
+        string text = CliCache.Flat(auto.Output);
+        Assert.Contains("residency sequential (chosen by the memory plan)", text);
+        Assert.Contains("load transformer and vae", text);
+        Assert.Equal(GenerateCliTests.Decode(resident).Rgb, GenerateCliTests.Decode(streamed).Rgb);
     }
 
     /// <summary>The plan `accelaes plan` makes for the same model and settings, as JSON.</summary>

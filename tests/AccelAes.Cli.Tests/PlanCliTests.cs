@@ -46,14 +46,18 @@ public class PlanCliTests(CliCache cache) : IClassFixture<CliCache>
     }
 
     [Fact]
-    public void A_card_smaller_than_the_transformer_plans_sequential_which_generate_lacks_and_names_the_change_that_runs()
+    public void A_card_smaller_than_the_transformer_plans_sequential_which_generate_runs()
     {
         var r = cache.Run("plan", "--arch", "flux-dev", "--memory", "20GiB");
         Assert.True(r.ExitCode == 0, r.All);
         string text = CliCache.Flat(r.Output);
         Assert.Contains("with policy sequential", text);
-        Assert.Contains("not implemented in the runtime yet", text);
-        Assert.Contains("Runs today with --weights fp8 (policy encoders", text);
+        Assert.DoesNotContain("not yet", text);
+        Assert.DoesNotContain("Runs today with", text);
+        var plan = Plan("--arch", "flux-dev", "--memory", "20GiB");
+        Assert.Equal("sequential", plan.GetProperty("policy").GetString());
+        Assert.True(plan.GetProperty("policy_implemented").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, plan.GetProperty("runnable_remedy").ValueKind);
     }
 
     [Fact]

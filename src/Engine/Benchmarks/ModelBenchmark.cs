@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Backends;
+using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Weights;
@@ -9,8 +10,9 @@ using AccelAes.Engine.Weights;
 namespace AccelAes.Engine.Benchmarks;
 
 /// <summary>What to benchmark: a configuration, its input size, and the step mix.</summary>
+/// <param name="MeasureSequential">Also time the forward with its blocks streamed (`--offload sequential`, CUDA only: <see cref="ResidencyBenchmark"/>).</param>
 public sealed record ModelBenchmarkRequest(RealConfig Config, int Resolution, int Batch, AccelerationPreset Accel, int Warmup, int Repeats,
-    double? FocusFraction = null, int? Steps = null);
+    double? FocusFraction = null, int? Steps = null, bool MeasureSequential = false);
 
 /// <summary>One phase: its median time, and how it was obtained.</summary>
 public sealed record PhaseTiming(string Phase, double Milliseconds, string Note);
@@ -27,6 +29,9 @@ public sealed record ModelBenchmarkResult(
 {
     /// <summary>NaN when no time was measured (the CPU emulator of libcuda reports 0 ms for every event pair).</summary>
     public double AchievedTflops => ForwardMilliseconds > 0 ? ForwardFlops / (ForwardMilliseconds * 1e-3) / 1e12 : double.NaN;
+
+    /// <summary>With <see cref="ModelBenchmarkRequest.MeasureSequential"/> on the CUDA backend: what streaming the blocks costs per step.</summary>
+    public SequentialStepCost? Sequential { get; init; }
 
     /// <summary>Dense sampling time / the mix's time (1 with --accel none; NaN when no time was measured).</summary>
     public double Speedup => MixMilliseconds > 0 ? DenseMilliseconds / MixMilliseconds : double.NaN;
@@ -143,9 +148,15 @@ public static class ModelBenchmark
         }
 
         var (peak, peakWhat) = BenchTiming.PeakMemory(device);
+        SequentialStepCost? sequential = null;
+        if (request.MeasureSequential && device is CudaBackend cuda)
+        {
+            progress?.Invoke("the transformer again with its blocks in pinned host memory (--offload sequential): eager forwards, resident and streamed");
+            sequential = ResidencyBenchmark.MeasureSequential(cuda, model, request, source);
+        }
         return new ModelBenchmarkResult(config.Description, device.Name, BenchTiming.Method(device), request.Resolution, request.Batch,
             model.ImageTokens, config.TextTokens, parameters, weightSeconds, phases, ops, flops, forwardMs, request.Accel, kinds, steps,
-            steps * denseStep, mixMs, focusFraction, peak, peakWhat);
+            steps * denseStep, mixMs, focusFraction, peak, peakWhat) { Sequential = sequential };
     }
 
     /// <summary>

@@ -41,7 +41,9 @@ public static class ComponentLoader
     ];
 
     /// <param name="weights">Fp8: the Linear weights quantised at load (<see cref="Fp8QuantizedWeightSource"/>).</param>
-    public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null, WeightPrecision weights = WeightPrecision.AsStored)
+    /// <param name="streamBlocks">A transformer's block weights go into this stream (<c>--offload sequential</c>, <see cref="StreamedBlockWeightSource"/>).</param>
+    public static LoadedComponent Load(ComponentFolder folder, IBackend backend, string? variant = null, WeightPrecision weights = WeightPrecision.AsStored,
+        Backends.Cuda.BlockWeightStream? streamBlocks = null)
     {
         if (folder.SingleFile is { } part)
             return LoadSingleFile(part.FilePath, backend, part.ConfigFolder, weights, part.Component, part.ComponentsRoot);
@@ -52,6 +54,7 @@ public static class ComponentLoader
                 $"{folder.Config.FilePath}: model class '{cls}' is not supported; supported: {string.Join(", ", SupportedClasses)}.");
         using var set = SafeTensorsSet.OpenComponent(folder.Path, folder.WeightsBaseName, variant);
         var source = WithPrecision(new SafeTensorsWeightSource(set, set.Source), weights);
+        if (streamBlocks is not null) source = new StreamedBlockWeightSource(source, streamBlocks);
         return Build(cls, folder.Config, source, backend);
     }
 

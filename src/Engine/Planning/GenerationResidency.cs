@@ -44,10 +44,6 @@ public static class GenerationResidency
     private static ResidencyDecision Decide(Func<ModelFolder> folder, string? variant, GenerationRequest request, IBackend backend,
         ResidencyPolicy? requested, long? memoryBytes, string option, WeightPrecision weights)
     {
-        if (requested is ResidencyPolicy.Sequential)
-            throw new AccelAesException(
-                $"{option} sequential (transformer blocks streamed from pinned host memory) is planned by `accelaes plan` but not implemented " +
-                $"in generation yet; use {option} encoders, --weights fp8 or a smaller --width/--height where the plan says they fit.");
         var (limit, source) = Limit(backend, memoryBytes);
         if (limit is null && requested is { } typed)
             return new ResidencyDecision(typed, null, $"residency {typed.Name()} ({option}); memory not checked: {source}");

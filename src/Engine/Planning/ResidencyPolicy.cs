@@ -23,8 +23,11 @@ public static class ResidencyPolicies
         _ => "sequential",
     };
 
-    /// <summary>Whether <c>generate</c> can run under it today (streaming transformer blocks is planned only, not implemented yet).</summary>
-    public static bool RuntimeSupports(this ResidencyPolicy p) => p != ResidencyPolicy.Sequential;
+    /// <summary>
+    /// Whether <c>generate</c> can run under it: every policy since sequential streams transformer blocks (issue 15). Kept
+    /// so the plan's JSON keeps its <c>policy_implemented</c> field and a policy added to the plan before the runtime has one.
+    /// </summary>
+    public static bool RuntimeSupports(this ResidencyPolicy p) => p is ResidencyPolicy.None or ResidencyPolicy.Encoders or ResidencyPolicy.Sequential;
 
     /// <summary>The policy a CLI / JSON name stands for (none, encoders, sequential).</summary>
     public static ResidencyPolicy Parse(string name, string option) => name switch

@@ -41,6 +41,7 @@ internal static unsafe partial class CuNative
     [LibraryImport(Lib)] internal static partial CuResult cuEventCreate(CuEvent* evt, CuEventFlags flags);
     [LibraryImport(Lib, EntryPoint = "cuEventDestroy_v2")] internal static partial CuResult cuEventDestroy(CuEvent evt);
     [LibraryImport(Lib)] internal static partial CuResult cuEventRecord(CuEvent evt, CuStream stream);
+    [LibraryImport(Lib)] internal static partial CuResult cuStreamWaitEvent(CuStream stream, CuEvent evt, uint flags);
     [LibraryImport(Lib)] internal static partial CuResult cuEventSynchronize(CuEvent evt);
     [LibraryImport(Lib)] internal static partial CuResult cuEventQuery(CuEvent evt);
     [LibraryImport(Lib)] internal static partial CuResult cuEventElapsedTime(float* milliseconds, CuEvent start, CuEvent end);
@@ -50,6 +51,7 @@ internal static unsafe partial class CuNative
     [LibraryImport(Lib, EntryPoint = "cuMemFree_v2")] internal static partial CuResult cuMemFree(CuDevicePtr pointer);
     [LibraryImport(Lib, EntryPoint = "cuMemAllocHost_v2")] internal static partial CuResult cuMemAllocHost(void** pointer, nuint bytes);
     [LibraryImport(Lib)] internal static partial CuResult cuMemFreeHost(void* pointer);
+    [LibraryImport(Lib)] internal static partial CuResult cuMemHostAlloc(void** pointer, nuint bytes, CuMemHostAllocFlags flags);
     [LibraryImport(Lib, EntryPoint = "cuMemcpyHtoDAsync_v2")] internal static partial CuResult cuMemcpyHtoDAsync(CuDevicePtr destination, void* source, nuint bytes, CuStream stream);
     [LibraryImport(Lib, EntryPoint = "cuMemcpyDtoHAsync_v2")] internal static partial CuResult cuMemcpyDtoHAsync(void* destination, CuDevicePtr source, nuint bytes, CuStream stream);
     [LibraryImport(Lib, EntryPoint = "cuMemcpyDtoDAsync_v2")] internal static partial CuResult cuMemcpyDtoDAsync(CuDevicePtr destination, CuDevicePtr source, nuint bytes, CuStream stream);

@@ -173,6 +173,13 @@ public static unsafe class CudaDriver
 
     public static void EventSynchronize(CuEvent evt) => Check(CuNative.cuEventSynchronize(evt), "cuEventSynchronize");
 
+    /// <summary>
+    /// cuStreamWaitEvent: work queued on <paramref name="stream"/> after this call waits until the work captured by the
+    /// event's latest cuEventRecord has completed (the host does not wait). An event never recorded imposes no wait.
+    /// </summary>
+    public static void StreamWaitEvent(CuStream stream, CuEvent evt, string? op = null) =>
+        Check(CuNative.cuStreamWaitEvent(stream, evt, 0), "cuStreamWaitEvent", op);
+
     /// <summary>Milliseconds between two recorded events (both must have completed).</summary>
     public static float EventElapsedMilliseconds(CuEvent start, CuEvent end)
     {
@@ -207,6 +214,17 @@ public static unsafe class CudaDriver
     {
         void* pointer;
         Check(CuNative.cuMemAllocHost(&pointer, (nuint)bytes), "cuMemAllocHost_v2", op ?? FormatBytes(bytes));
+        return (nint)pointer;
+    }
+
+    /// <summary>
+    /// cuMemHostAlloc: page-locked host memory with <paramref name="flags"/> (freed with <see cref="MemFreeHost"/>). The
+    /// DMA engines read it directly, so cuMemcpyHtoDAsync from it is truly asynchronous (and may be captured in a graph).
+    /// </summary>
+    public static nint MemHostAlloc(ulong bytes, CuMemHostAllocFlags flags, string? op = null)
+    {
+        void* pointer;
+        Check(CuNative.cuMemHostAlloc(&pointer, (nuint)bytes, flags), "cuMemHostAlloc", op ?? FormatBytes(bytes));
         return (nint)pointer;
     }
 

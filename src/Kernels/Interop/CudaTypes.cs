@@ -227,6 +227,19 @@ public enum CuStreamFlags : uint
     NonBlocking = 1,
 }
 
+/// <summary>Flags of cuMemHostAlloc (cuda.h CU_MEMHOSTALLOC_*).</summary>
+[Flags]
+public enum CuMemHostAllocFlags : uint
+{
+    Default = 0,
+    /// <summary>Pinned for every context, not only the current one.</summary>
+    Portable = 1,
+    /// <summary>Mapped into the device address space.</summary>
+    DeviceMap = 2,
+    /// <summary>Write-combined: faster host→device transfers, very slow host reads.</summary>
+    WriteCombined = 4,
+}
+
 /// <summary>Flags of cuEventCreate.</summary>
 [Flags]
 public enum CuEventFlags : uint

@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace AccelAes.Cli.Tests.Cuda;
 
 /// <summary>
-/// `generate --offload encoders` on the CUDA backend under a device memory cap (the CPU emulator's FAKE_CUDA_MEMORY_LIMIT;
+/// `generate --offload encoders` and `--offload sequential` on the CUDA backend under a device memory cap (the CPU emulator's FAKE_CUDA_MEMORY_LIMIT;
 /// FAKE_CUDA_PEAK_FILE reports the most memory a run held): the all-resident run fails with an out-of-memory error
 /// that names the allocation, the offloaded one succeeds within the same cap with the all-resident image, and auto
 /// refuses the run before loading. Runs on the emulator only (the cap is the fake driver's); skipped elsewhere.
@@ -18,19 +18,12 @@ namespace AccelAes.Cli.Tests.Cuda;
 public class OffloadCudaCliTests(CliCache cache, ITestOutputHelper output) : IClassFixture<CliCache>
 {
     private static readonly string[] Settings =
-        ["--backend", "cuda", "--variant", "bf16", "--prompt", "a red cube", "--seed", "3", "--steps", "1", "--width", "32", "--height", "32"];
+        ["--backend", "cuda", "--variant", "bf16", "--prompt", "a red cube", "--seed", "3", "--steps", "1"];
 
     [SkippableFact]
     public void Under_a_cap_the_all_resident_run_runs_out_of_memory_and_encoders_offload_fits_with_the_same_image()
     {
-        string? lib = Environment.GetEnvironmentVariable("ACCELAES_CUDA_LIB_DIR");
-        var detection = CudaDevice.Detect();
-        CudaTests.SkipUnless(detection.IsAvailable && NativeLibraries.Load(CudaLibrary.Nvrtc).IsLoaded,
-            detection.IsAvailable ? "no NVRTC" : $"no GPU: {detection.Reason}");
-        // The cap and the peak report are the emulator's: a real device is not capped by an environment variable.
-        Skip.If(lib is null || !File.Exists(Path.Combine(lib, "libcuda.so.1")) || !detection.Devices[0].Name.Contains("Emulator", StringComparison.OrdinalIgnoreCase),
-            "needs the CPU emulator (ACCELAES_CUDA_LIB_DIR from tests/AccelAes.Kernels.Tests/Emulator/build.py)");
-
+        SkipUnlessEmulator();
         using var dir = new TempDirectory();
         string model = dir.File("sd3");
         var made = cache.Run("make-tiny", "--arch", "sd3", "--out", model, "--dtype", "bf16");
@@ -66,7 +59,50 @@ public class OffloadCudaCliTests(CliCache cache, ITestOutputHelper output) : ICl
         Assert.False(File.Exists(autoImage));
     }
 
-    private (CliRunner.Result Result, long Peak) Run(string model, TempDirectory dir, string offload, long? cap, out string image)
+    /// <summary>
+    /// The tiny SD3 deepened to 14 joint blocks (copies of block 0: the blocks are then most of the weights), at 16×16:
+    /// under a cap below the all-resident run's peak, the sequential run streams the blocks through two slots within the
+    /// cap (the peak file counts the slots: they are device allocations) and writes the all-resident image.
+    /// Not asserted: that all-resident and encoders then run out of memory. The emulator's uncapped peaks include tensors
+    /// awaiting the GC, which a capped run reclaims when an allocation fails (the all-resident run fitted under the
+    /// sequential run's own peak), and the blocks a tiny model saves (~3 MB) are below that slack; a model deep enough to
+    /// beat it takes too long on the emulator.
+    /// </summary>
+    [SkippableFact]
+    public void Under_a_cap_below_the_all_resident_peak_sequential_streams_the_blocks_and_writes_the_all_resident_image()
+    {
+        SkipUnlessEmulator();
+        using var dir = new TempDirectory();
+        string model = dir.File("sd3");
+        var made = cache.Run("make-tiny", "--arch", "sd3", "--out", model, "--dtype", "bf16");
+        Assert.True(made.ExitCode == 0, made.All);
+        AddLayers(Path.Combine(model, "transformer"), "diffusion_pytorch_model.bf16.safetensors", 14);
+        string[] small = ["--width", "16", "--height", "16"];
+
+        var resident = Run(model, dir, "none", cap: null, out string residentImage, small);
+        Assert.True(resident.Result.ExitCode == 0, resident.Result.All);
+        long cap = resident.Peak - 1;
+        var streamed = Run(model, dir, "sequential", cap, out string streamedImage, small);
+        Assert.True(streamed.Result.ExitCode == 0, streamed.Result.All);
+        output.WriteLine($"peak device memory: all resident {resident.Peak} B (uncapped), sequential {streamed.Peak} B under a cap of {cap} B");
+        Assert.Contains("sequential: 14 transformer blocks", CliCache.Flat(streamed.Result.Output));
+        Assert.True(streamed.Peak > 0 && streamed.Peak <= cap, $"peak {streamed.Peak} B above the cap {cap} B");
+        Assert.Equal(GenerateCliTests.Decode(residentImage).Rgb, GenerateCliTests.Decode(streamedImage).Rgb);
+    }
+
+    private static void SkipUnlessEmulator()
+    {
+        string? lib = Environment.GetEnvironmentVariable("ACCELAES_CUDA_LIB_DIR");
+        var detection = CudaDevice.Detect();
+        CudaTests.SkipUnless(detection.IsAvailable && NativeLibraries.Load(CudaLibrary.Nvrtc).IsLoaded,
+            detection.IsAvailable ? "no NVRTC" : $"no GPU: {detection.Reason}");
+        // The cap and the peak report are the emulator's: a real device is not capped by an environment variable.
+        Skip.If(lib is null || !File.Exists(Path.Combine(lib, "libcuda.so.1")) || !detection.Devices[0].Name.Contains("Emulator", StringComparison.OrdinalIgnoreCase),
+            "needs the CPU emulator (ACCELAES_CUDA_LIB_DIR from tests/AccelAes.Kernels.Tests/Emulator/build.py)");
+    }
+
+    /// <param name="size">--width and --height (default 32×32).</param>
+    private (CliRunner.Result Result, long Peak) Run(string model, TempDirectory dir, string offload, long? cap, out string image, params string[] size)
     {
         string tag = $"{offload}-{cap?.ToString(CultureInfo.InvariantCulture) ?? "uncapped"}";
         image = dir.File(tag + ".png");
@@ -77,7 +113,8 @@ public class OffloadCudaCliTests(CliCache cache, ITestOutputHelper output) : ICl
             ["FAKE_CUDA_PEAK_FILE"] = peakFile,
         };
         if (cap is long bytes) environment["FAKE_CUDA_MEMORY_LIMIT"] = bytes.ToString(CultureInfo.InvariantCulture);
-        var r = CliRunner.Run(environment, ["generate", "--model", model, "--out", image, "--offload", offload, .. Settings]);
+        // A deepened model on the emulator of a loaded 2-core machine takes minutes per run.
+        var r = CliRunner.Run(environment, TimeSpan.FromMinutes(15), ["generate", "--model", model, "--out", image, "--offload", offload, .. Settings, .. (size.Length > 0 ? size : ["--width", "32", "--height", "32"])]);
         output.WriteLine($"--offload {offload}, cap {cap?.ToString(CultureInfo.InvariantCulture) ?? "none"}: exit {r.ExitCode}");
         long peak = File.Exists(peakFile) ? long.Parse(File.ReadAllText(peakFile).Trim(), CultureInfo.InvariantCulture) : 0;
         return (r, peak);
@@ -91,54 +128,97 @@ public class OffloadCudaCliTests(CliCache cache, ITestOutputHelper output) : ICl
     private static void Grow(string folder, string file, string tensor, string configKey, int size)
     {
         string path = Path.Combine(folder, file);
+        var (metadata, tensors) = ReadTensors(path);
+        var grownTensors = tensors.Select(t =>
+        {
+            if (t.Name != tensor) return t;
+            var shape = t.Shape.ToArray();
+            int rowAxis = shape.Length == 3 ? 1 : 0;
+            shape[rowAxis] = rowAxis == 1 ? (long)size * size : size;
+            long elements = shape.Aggregate(1L, (a, d) => a * d);
+            var grown = new byte[elements * 2];
+            t.Bytes.CopyTo(grown, 0);
+            for (long i = t.Bytes.Length; i < grown.Length; i += 2) (grown[i], grown[i + 1]) = (0x10, 0x3c); // bf16 ≈ 0.0088
+            return t with { Shape = shape, Bytes = grown };
+        }).ToList();
+        WriteTensors(path, metadata, grownTensors);
+        SetConfig(folder, configKey, size);
+    }
+
+    /// <summary>
+    /// Deepens an SD3 transformer to <paramref name="layers"/> joint blocks: its last block (context_pre_only) becomes the
+    /// new last one and copies of block 0 fill the indices between, so every block is a real, full-size block.
+    /// </summary>
+    private static void AddLayers(string folder, string file, int layers)
+    {
+        string path = Path.Combine(folder, file);
+        var (metadata, tensors) = ReadTensors(path);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
+        int last = config["num_layers"]!.GetValue<int>() - 1;
+        string Block(int i) => $"transformer_blocks.{i}.";
+        var result = new List<StoredTensor>();
+        foreach (var t in tensors)
+        {
+            if (t.Name.StartsWith(Block(last), StringComparison.Ordinal)) result.Add(t with { Name = Block(layers - 1) + t.Name[Block(last).Length..] });
+            else result.Add(t);
+            if (t.Name.StartsWith(Block(0), StringComparison.Ordinal))
+                for (int i = last; i < layers - 1; i++) result.Add(t with { Name = Block(i) + t.Name[Block(0).Length..] });
+        }
+        WriteTensors(path, metadata, result);
+        SetConfig(folder, "num_layers", layers);
+    }
+
+    private sealed record StoredTensor(string Name, string DType, long[] Shape, byte[] Bytes);
+
+    private static (JsonNode? Metadata, List<StoredTensor> Tensors) ReadTensors(string path)
+    {
         byte[] bytes = File.ReadAllBytes(path);
         long headerLength = BinaryPrimitives.ReadInt64LittleEndian(bytes);
         var header = JsonNode.Parse(Encoding.UTF8.GetString(bytes, 8, (int)headerLength))!.AsObject();
         int dataStart = 8 + (int)headerLength;
-        var entries = header.Where(e => e.Key != "__metadata__")
-            .OrderBy(e => e.Value!["data_offsets"]![0]!.GetValue<long>()).ToList();
+        var tensors = header.Where(e => e.Key != "__metadata__")
+            .OrderBy(e => e.Value!["data_offsets"]![0]!.GetValue<long>())
+            .Select(e =>
+            {
+                long start = e.Value!["data_offsets"]![0]!.GetValue<long>(), end = e.Value["data_offsets"]![1]!.GetValue<long>();
+                return new StoredTensor(e.Key, e.Value["dtype"]!.GetValue<string>(), e.Value["shape"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray(),
+                    bytes[(dataStart + (int)start)..(dataStart + (int)end)]);
+            }).ToList();
+        return (header["__metadata__"]?.DeepClone(), tensors);
+    }
+
+    private static void WriteTensors(string path, JsonNode? metadata, IReadOnlyList<StoredTensor> tensors)
+    {
         using var data = new MemoryStream();
         var newHeader = new JsonObject();
-        if (header["__metadata__"] is { } metadata) newHeader["__metadata__"] = metadata.DeepClone();
-        foreach (var (name, node) in entries)
+        if (metadata is not null) newHeader["__metadata__"] = metadata;
+        foreach (var t in tensors)
         {
-            long start = node!["data_offsets"]![0]!.GetValue<long>(), end = node["data_offsets"]![1]!.GetValue<long>();
-            var shape = node["shape"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
-            byte[] values = bytes[(dataStart + (int)start)..(dataStart + (int)end)];
-            if (name == tensor)
+            newHeader[t.Name] = new JsonObject
             {
-                int rowAxis = shape.Length == 3 ? 1 : 0;
-                shape[rowAxis] = rowAxis == 1 ? (long)size * size : size;
-                long elements = shape.Aggregate(1L, (a, d) => a * d);
-                var grown = new byte[elements * 2];
-                values.CopyTo(grown, 0);
-                for (long i = values.Length; i < grown.Length; i += 2) (grown[i], grown[i + 1]) = (0x10, 0x3c); // bf16 ≈ 0.0088
-                values = grown;
-            }
-            var entry = new JsonObject
-            {
-                ["dtype"] = node["dtype"]!.GetValue<string>(),
-                ["shape"] = new JsonArray(shape.Select(d => (JsonNode)d).ToArray()),
-                ["data_offsets"] = new JsonArray(data.Length, data.Length + values.Length),
+                ["dtype"] = t.DType,
+                ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(data.Length, data.Length + t.Bytes.Length),
             };
-            newHeader[name] = entry;
-            data.Write(values);
+            data.Write(t.Bytes);
         }
         byte[] headerBytes = Encoding.UTF8.GetBytes(newHeader.ToJsonString());
         int padded = (headerBytes.Length + 7) / 8 * 8;
-        using (var outFile = File.Create(path))
-        {
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteInt64LittleEndian(length, padded);
-            outFile.Write(length);
-            outFile.Write(headerBytes);
-            for (int i = headerBytes.Length; i < padded; i++) outFile.WriteByte((byte)' ');
-            data.Position = 0;
-            data.CopyTo(outFile);
-        }
+        using var outFile = File.Create(path);
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(length, padded);
+        outFile.Write(length);
+        outFile.Write(headerBytes);
+        for (int i = headerBytes.Length; i < padded; i++) outFile.WriteByte((byte)' ');
+        data.Position = 0;
+        data.CopyTo(outFile);
+    }
+
+    private static void SetConfig(string folder, string key, int value)
+    {
         string configPath = Path.Combine(folder, "config.json");
         var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
-        config[configKey] = size;
+        config[key] = value;
         File.WriteAllText(configPath, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 }

@@ -66,16 +66,6 @@ public class EncoderOffloadTests(TinyPipelineFolders tiny) : IClassFixture<TinyP
     }
 
     [Fact]
-    public void Sequential_is_refused_rather_than_ignored()
-    {
-        var e = Assert.Throws<AccelAesException>(() => TextToImage.Open(tiny.Path("sd3"), tiny.Cpu, residency: ResidencyPolicy.Sequential));
-        Assert.Contains("'sequential'", e.Message);
-        var planned = Assert.Throws<AccelAesException>(() =>
-            GenerationResidency.Decide(tiny.Path("sd3"), null, Request(), tiny.Cpu, ResidencyPolicy.Sequential, memoryBytes: null));
-        Assert.Contains("--offload sequential", planned.Message);
-    }
-
-    [Fact]
     public void The_plan_decides_the_policy_against_the_memory_given_and_refuses_what_fits_nowhere()
     {
         string folder = tiny.Path("flux");

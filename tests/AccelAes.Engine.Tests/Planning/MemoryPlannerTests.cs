@@ -25,13 +25,14 @@ public class MemoryPlannerTests
     }
 
     [Fact]
-    public void A_card_smaller_than_the_bf16_transformer_needs_sequential_which_only_plans_so_the_runnable_change_is_named()
+    public void A_card_smaller_than_the_bf16_transformer_needs_sequential_which_generate_runs()
     {
-        // 20 GiB < the 23.8 GB transformer: only streaming its blocks fits; fp8 (11.9 GB) fits under encoders, which runs.
+        // 20 GiB < the 23.8 GB transformer: only streaming its blocks fits, and generate runs it, so no other change is named.
         var plan = FluxDev(20 * GiB);
         Assert.Equal(ResidencyPolicy.Sequential, plan.Chosen);
-        Assert.False(plan.Policy.RuntimeSupports());
-        Assert.StartsWith("--weights fp8 (policy encoders", plan.RunnableRemedy);
+        Assert.True(plan.Policy.RuntimeSupports());
+        Assert.Null(plan.RunnableRemedy);
+        Assert.Null(plan.Remedy);
     }
 
     [Fact]

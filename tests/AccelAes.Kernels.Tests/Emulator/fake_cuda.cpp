@@ -379,7 +379,7 @@ CUresult cuDeviceTotalMem_v2(size_t* bytes, int) { *bytes = memory_limit(); retu
 namespace {
 struct Counters {
     std::atomic<long> launches{0}, graph_launches{0}, captures{0}, syncs{0}, allocations{0}, frees{0},
-        host_to_device{0}, pageable_host_to_device{0};
+        host_to_device{0}, pageable_host_to_device{0}, stream_waits{0}, host_alloc_bytes{0};
 };
 Counters g_counters;
 
@@ -503,6 +503,18 @@ CUresult cuEventRecord(void*, void* stream) {
     EmuStream* s = capture_of(stream);
     return s && s->invalid ? STREAM_CAPTURE_INVALIDATED : SUCCESS;
 }
+// Work runs when it is queued here, so whatever an event captured has completed by the time anything waits on it:
+// the wait is satisfied at once (counted, so tests see that the engine orders its copy stream against the compute
+// stream). A stream whose capture was invalidated reports it, as cuEventRecord does.
+CUresult cuStreamWaitEvent(void* stream, void* event, unsigned flags) {
+    if (!event) return INVALID_HANDLE;
+    if (flags != 0 && flags != 1) return INVALID_VALUE;  // CU_EVENT_WAIT_DEFAULT, CU_EVENT_WAIT_EXTERNAL
+    std::lock_guard lock(g_capture_mutex);
+    EmuStream* s = capture_of(stream);
+    if (s && s->invalid) return STREAM_CAPTURE_INVALIDATED;
+    g_counters.stream_waits++;
+    return SUCCESS;
+}
 CUresult cuEventSynchronize(void*) { return sync_point(); }
 CUresult cuEventQuery(void*) {
     std::lock_guard lock(g_capture_mutex);
@@ -547,6 +559,15 @@ CUresult cuMemAllocHost_v2(void** p, size_t bytes) {
     std::lock_guard lock(g_pinned_mutex);
     g_pinned[(uintptr_t)*p] = rounded;
     return SUCCESS;
+}
+// cuMemHostAlloc: page-locked memory as cuMemAllocHost gives it (tracked as pinned, so copies from it may be captured);
+// the flags are checked (PORTABLE 1, DEVICEMAP 2, WRITECOMBINED 4) but change nothing on the CPU. Counted in bytes.
+CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned flags) {
+    if (flags & ~7u) return INVALID_VALUE;
+    if (bytes == 0) return INVALID_VALUE;
+    CUresult r = cuMemAllocHost_v2(p, bytes);
+    if (r == SUCCESS) g_counters.host_alloc_bytes += (long)bytes;
+    return r;
 }
 CUresult cuMemFreeHost(void* p) {
     if (CUresult r = maybe_sync_point(); r != SUCCESS) return r;
@@ -996,5 +1017,11 @@ void fake_cuda_counters(long* counters) {
     counters[5] = g_counters.frees;
     counters[6] = g_counters.host_to_device;
     counters[7] = g_counters.pageable_host_to_device;
+}
+
+// For tests: counters[0..1] = cuStreamWaitEvent calls, bytes allocated by cuMemHostAlloc (both process-wide, cumulative).
+void fake_cuda_stream_counters(long* counters) {
+    counters[0] = g_counters.stream_waits;
+    counters[1] = g_counters.host_alloc_bytes;
 }
 }

@@ -68,12 +68,19 @@ internal static class BenchCommand
             Description = "With --arch or --model: count one step on the CUDA backend's rules without running it (GEMM and attention FLOPs, " +
                           "memory-bound bytes, kernel launches, roofline floors per card). Seconds, on any machine.",
         };
+        var offload = new Option<string>("--offload")
+        {
+            Description = "With --arch or --model: none (default), or sequential: also build the transformer with its blocks in pinned host memory and report the time " +
+                          "each residency policy adds per step and the weight stream's upload bandwidth (CUDA backend; the CPU has no device to stream to).",
+            DefaultValueFactory = _ => "none",
+        };
+        offload.AcceptOnlyFromAmong("none", "sequential");
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
         var device = new Option<int>("--device") { Description = "CUDA device ordinal.", DefaultValueFactory = _ => 0 };
         var backend = CommonOptions.Backend();
         var command = new Command("bench", "Benchmarks: real model configs (--arch, --model), micro-benchmarks (--op), checkpoint reads (--read), sparse-forward cost (--sparse-cost).")
         {
-            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, overrides, schedule, steps, op, sizes, skipPeak, accounting, json, device, backend,
+            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, overrides, schedule, steps, op, sizes, skipPeak, accounting, offload, json, device, backend,
         };
         command.SetAction(parse =>
         {
@@ -92,6 +99,8 @@ internal static class BenchCommand
             new RunFiles().Input(parse.GetValue(model), "--model").Input(parse.GetValue(read), "--read").Output(jsonPath, "--json").Check();
             if (parse.GetValue(accounting) && (parse.GetValue(read) is not null || parse.GetValue(sparseCost) || parse.GetValue(op) is not null))
                 throw new AccelAesException("--accounting counts a model step: use it with --arch NAME or --model DIR, not with --op, --read or --sparse-cost.");
+            if (parse.GetValue(offload) == "sequential" && (parse.GetValue(accounting) || parse.GetValue(read) is not null || parse.GetValue(sparseCost) || parse.GetValue(op) is not null))
+                throw new AccelAesException("--offload sequential times a model's forward with its blocks streamed: use it with --arch NAME or --model DIR, not with --accounting, --op, --read or --sparse-cost.");
             if (parse.GetValue(read) is string path)
                 return ReadThroughput(path, reps);
             string backendName = parse.GetValue(backend)!;
@@ -118,14 +127,15 @@ internal static class BenchCommand
             if (request.Overrides.Count > 0 || letters is not null)
                 throw new AccelAesException("--set and --schedule apply to --accounting with a caching policy (--accel teacache, fbcache, fora, taylorseer, delta-dit, ras).");
             var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
-                parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath);
+                parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath,
+                MeasureSequential: parse.GetValue(offload) == "sequential");
             return Model(backendName, parse.GetValue(device), options);
         });
         return command;
     }
 
     internal sealed record ModelOptions(RealConfig? Config, string? ModelDir, int? Layers, int Resolution, int? Batch, AccelerationPreset Accel,
-        int? Steps, double Focus, int Warmup, int Repeats, bool SkipPeak, string? JsonPath);
+        int? Steps, double Focus, int Warmup, int Repeats, bool SkipPeak, string? JsonPath, bool MeasureSequential = false);
 
     private static int Model(string backendName, int deviceOrdinal, ModelOptions o)
     {
@@ -151,7 +161,11 @@ internal static class BenchCommand
             Ui.Info($"measuring the matmul peak: a {size}³ {be.ActivationType} GEMM through Linear");
             peak = MicroBenchmarks.Gemm(be, [size], o.Warmup, o.Repeats)[0];
         }
-        var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps ?? folder?.DefaultSteps);
+        var request = new ModelBenchmarkRequest(config, o.Resolution, batch, o.Accel, o.Warmup, o.Repeats, o.Focus, o.Steps ?? folder?.DefaultSteps,
+            o.MeasureSequential);
+        if (o.MeasureSequential && be is not Engine.Backends.Cuda.CudaBackend)
+            Ui.Warn($"--offload sequential: not measured on {be.Name}: the CPU backend has no device to stream blocks to (the policy is a no-op there); " +
+                    "the time it adds per step is a GPU figure (--backend cuda).");
         // The same step counted (a second on the host, done first so that a problem shows before the long run): the
         // measured time is reported next to the floor it cannot beat. Generated weights are all distinct (Lumina then
         // computes its cross-attention query too), so the count follows them; a folder's weights are taken as published.

@@ -46,6 +46,7 @@ internal static class BenchReports
             if (r.FocusFraction is double f)
                 Ui.Info($"sparse steps use a synthetic focus set: {F(f, "P0")} of the image tokens drawn at random (no real AesMask)");
         }
+        if (r.Sequential is { } sequential) BenchResidencyReport.Show(sequential);
         Ui.Info($"{r.Steps} steps: dense {F(r.DenseMilliseconds / 1e3, "F2")} s; {r.Accel} mix {F(r.MixMilliseconds / 1e3, "F2")} s → speed-up ×{F(r.Speedup, "F2")} (transformer + step ops; text encoders and VAE not included)");
     }
 
@@ -111,6 +112,7 @@ internal static class BenchReports
         JsonFiles.Number(w, "dense_ms", r.DenseMilliseconds);
         JsonFiles.Number(w, "mix_ms", r.MixMilliseconds);
         JsonFiles.Number(w, "speedup", r.Speedup);
+        if (r.Sequential is { } sequential) BenchResidencyReport.WriteJson(w, sequential);
         if (be is not null)
             BackendDiagnostics.WriteJson(w, be, engine: true);
         more?.Invoke(w);

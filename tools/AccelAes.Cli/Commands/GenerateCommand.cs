@@ -56,7 +56,8 @@ internal static class GenerateCommand
         var offload = new Option<string>("--offload")
         {
             Description = "Which weights stay on the device: none (all resident), encoders (text encoders loaded only to encode, freed before the transformer and VAE load), "
-                + "sequential (planned only: refused), or auto: the memory plan's choice against the device's free memory (or --memory); a run that fits under none of them is refused before loading.",
+                + "sequential (as encoders, and on cuda the transformer's blocks stream from pinned host memory through two device slots, the next block's upload "
+                + "overlapping the current block's compute; steps are not graph-captured), or auto: the memory plan's choice against the device's free memory (or --memory); a run that fits under none of them is refused before loading.",
             DefaultValueFactory = _ => "auto",
         };
         offload.AcceptOnlyFromAmong("auto", "none", "encoders", "sequential");
@@ -191,6 +192,9 @@ internal static class GenerateCommand
                 if (r.Acceleration?.Mask is not { } mask) Ui.Warn($"{MaskFiles.Option}: this run built no mask (the preset has no mask step); nothing written.");
                 else Ui.Done($"mask → {string.Join(", ", MaskFiles.Write(saveMaskPath, r, mask).Select(Path.GetFullPath))}");
             }
+            if (be is Engine.Backends.Cuda.CudaBackend cuda)
+                foreach (var streamed in cuda.BlockStreamStatistics())
+                    Ui.Info(BlockStreamReport.Line(streamed, cuda));
             var table = Ui.Table("phase", "time");
             table.AddCells("load", Ui.Seconds(pipeline!.LoadTime));
             foreach (var t in r.Timings) table.AddCells(t.Phase, Ui.Seconds(t.Elapsed));

@@ -6,8 +6,8 @@ namespace AccelAes.Cli.Commands;
 /// <summary>How `accelaes plan` shows a <see cref="MemoryPlan"/>: tables on the console, and the --json document.</summary>
 internal static class PlanReport
 {
-    public const string NotImplementedNote =
-        "generate runs the none and encoders policies (--offload); sequential is planned here but not implemented in the runtime yet";
+    /// <summary>For a policy the plan knows before the runtime does (none today: generate runs none, encoders and sequential).</summary>
+    public const string NotImplementedNote = "generate does not run this policy yet (--offload)";
 
     public static void Print(MemoryPlan plan, string limitSource, AccelerationPreset preset)
     {
@@ -34,7 +34,7 @@ internal static class PlanReport
                 r.MemoryBytes is long limit ? (p.PeakBytes <= limit ? "yes" : "no") : "-",
                 p.Policy.RuntimeSupports() ? "runs" : "not yet");
         Ui.Show(policies);
-        Ui.Info($"Largest transformer block {ByteSize.Format(plan.LargestBlockBytes)} (sequential holds two); peaks include a {ByteSize.Format(MemoryPlanner.RuntimeReserveBytes)} runtime reserve. Activations are estimates from the model code's tensor shapes.");
+        Ui.Info($"Largest transformer block {ByteSize.Format(plan.LargestBlockBytes)} (sequential streams the blocks from pinned host memory through two slots of that size); peaks include a {ByteSize.Format(MemoryPlanner.RuntimeReserveBytes)} runtime reserve. Activations are estimates from the model code's tensor shapes.");
         if (r.MemoryBytes is not long memory)
         {
             Ui.Info($"Memory: {limitSource}. Peak all-resident: {ByteSize.Format(plan.PeakBytes)} ({ByteSize.Gib(plan.PeakBytes)}).");

@@ -32,7 +32,8 @@ public sealed partial class CudaBackend : IGraphCapableBackend
     /// <summary>See <see cref="CudaBackendOptions.UseGraphs"/>.</summary>
     public bool UseGraphs { get; set; }
 
-    public bool GraphsEnabled => UseGraphs;
+    /// <summary>Graphs are used when asked for and no block stream is open (streamed steps run eagerly: <see cref="BlockWeightStream"/>).</summary>
+    public bool GraphsEnabled => UseGraphs && !StreamsBlocks;
 
     public bool IsCapturing => _capturing is not null;
 

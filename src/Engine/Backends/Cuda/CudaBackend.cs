@@ -402,6 +402,18 @@ public sealed partial class CudaBackend : IBackend
         using var op = Enter("Download", tensor);
         ThrowIfCapturing($"Download({tensor})", "waits for the device and copies to the host");
         var result = new float[t.ElementCount];
+        if (t.Streamed is { } streamed)
+        {
+            // A streamed weight's bytes are on the host already: no upload of its block (none may be possible yet, while loading).
+            ReadOnlySpan<byte> host = streamed.HostBytes;
+            if (t.DType == DType.F32) host.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
+            else
+            {
+                var bits = MemoryMarshal.Cast<byte, ushort>(host);
+                for (int i = 0; i < result.Length; i++) result[i] = BFloat16Bits.ToSingle(bits[i]);
+            }
+            return result;
+        }
         switch (t.DType)
         {
             case DType.F32:
@@ -462,6 +474,10 @@ public sealed partial class CudaBackend : IBackend
         {
             EnsureCurrent();
             CudaDriver.StreamSynchronize(_stream, "dispose");
+            // Block streams a host never disposed (a pipeline dropped under --offload sequential): their pinned host
+            // copies, slots, events and copy streams go before the pool and the context.
+            foreach (var blockStream in _blockStreams) blockStream.FreeWithBackend();
+            _blockStreams.Clear();
             _staging.Dispose();
             _gemm?.Dispose();
             _kernels.Dispose();

@@ -68,7 +68,18 @@ public sealed class CudaTensor : Tensor
             backend.Track(this);
     }
 
-    internal DeviceBuffer Buffer { get; }
+    /// <summary>A weight streamed by a <see cref="BlockWeightStream"/> (<c>--offload sequential</c>): it owns no device storage.</summary>
+    internal CudaTensor(CudaBackend backend, Shape shape, DType dtype, StreamedWeight streamed)
+        : base(backend, shape, dtype)
+    {
+        Streamed = streamed;
+        backend.Track(this);
+    }
+
+    /// <summary>The device storage; null for a streamed weight, whose address is its block's slot's (<see cref="Streamed"/>).</summary>
+    internal DeviceBuffer? Buffer { get; }
+
+    internal StreamedWeight? Streamed { get; }
 
     /// <summary>For I32 tensors uploaded from the host: the values, so gathers can be bounds-checked without a device round trip.</summary>
     internal int[]? HostIndices { get; init; }
@@ -79,7 +90,8 @@ public sealed class CudaTensor : Tensor
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return Buffer.Pointer;
+            // A streamed weight's block is made resident now: its address is read because a kernel reading it is being queued.
+            return Streamed is { } streamed ? streamed.Resolve() : Buffer!.Pointer;
         }
     }
 
@@ -100,7 +112,8 @@ public sealed class CudaTensor : Tensor
     protected override Tensor ReshapeCore(Shape shape)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return new CudaTensor((CudaBackend)Backend, shape, DType, Buffer) { HostIndices = HostIndices };
+        if (Streamed is { } streamed) return new CudaTensor((CudaBackend)Backend, shape, DType, streamed);
+        return new CudaTensor((CudaBackend)Backend, shape, DType, Buffer!) { HostIndices = HostIndices };
     }
 
     /// <summary>Drops this tensor's reference to its storage; the block returns to the pool when no reshape holds it.</summary>
@@ -109,7 +122,7 @@ public sealed class CudaTensor : Tensor
         if (!_disposed)
         {
             _disposed = true;
-            Buffer.Release();
+            Buffer?.Release();
         }
         base.Dispose();
     }

@@ -14,14 +14,20 @@ namespace AccelAes.Engine.Pipelines.Generation;
 /// (encode = encoders + their activations; denoise and decode = transformer + VAE + theirs). A host that keeps the
 /// model (the C ABI) therefore keeps the transformer and VAE from one generation's denoise to the next one's encode,
 /// and reloads them after it: on a card where they cannot sit beside the encoders there is no cheaper correct order.
+/// <see cref="ResidencyPolicy.Sequential"/> swaps the same two sets, and on the CUDA backend loads the transformer's
+/// blocks into a <see cref="BlockWeightStream"/> (page-locked host memory, two device slots; see
+/// <see cref="AddTransformer"/>), freed with the transformer. On the CPU backend there is no device to stream to: the
+/// blocks load as usual (sequential then runs as encoders does, with the same arithmetic).
 /// </summary>
 public sealed class ComponentResidency
 {
-    private sealed class Slot(bool textEncoder, Func<object> load)
+    private sealed class Slot(bool textEncoder, Func<BlockWeightStream?, object> load, bool streamsBlocks)
     {
         public bool TextEncoder { get; } = textEncoder;
-        public Func<object> Load { get; } = load;
+        public Func<BlockWeightStream?, object> Load { get; } = load;
+        public bool StreamsBlocks { get; } = streamsBlocks;
         public object? Model { get; set; }
+        public BlockWeightStream? Stream { get; set; }
     }
 
     private readonly List<(string Name, Slot Slot)> _slots = [];
@@ -31,10 +37,6 @@ public sealed class ComponentResidency
     /// <param name="folder">The pipeline folder whose components (named as its subfolders) are declared.</param>
     public ComponentResidency(IBackend backend, ResidencyPolicy policy, ModelFolder folder)
     {
-        if (!policy.RuntimeSupports())
-            throw new AccelAesException(
-                $"Residency policy '{policy.Name()}' is planned by `accelaes plan` but not implemented in generation yet; use 'encoders' or 'none' " +
-                "(with --weights fp8 or a smaller size where the plan says so).");
         _backend = backend;
         _folder = folder;
         Policy = policy;
@@ -43,7 +45,10 @@ public sealed class ComponentResidency
     public ResidencyPolicy Policy { get; }
 
     /// <summary>Whether the text encoders leave the device after encoding (and the denoising components before it).</summary>
-    public bool OffloadsEncoders => Policy == ResidencyPolicy.Encoders;
+    public bool OffloadsEncoders => Policy != ResidencyPolicy.None;
+
+    /// <summary>Whether the transformer's blocks are streamed from page-locked host memory (sequential, on the CUDA backend).</summary>
+    public bool StreamsBlocks => Policy == ResidencyPolicy.Sequential && _backend is CudaBackend;
 
     /// <summary>
     /// Declares component <paramref name="name"/> (its subfolder), in the order the pipeline loads it; <paramref name="load"/>
@@ -53,7 +58,18 @@ public sealed class ComponentResidency
     public ComponentResidency Add(string name, bool textEncoder, Func<object> load)
     {
         _ = _folder.Component(name);
-        _slots.Add((name, new Slot(textEncoder, load)));
+        _slots.Add((name, new Slot(textEncoder, _ => load(), streamsBlocks: false)));
+        return this;
+    }
+
+    /// <summary>
+    /// Declares the transformer (as <see cref="Add"/>): <paramref name="load"/> gets the stream its block weights go into
+    /// under <see cref="StreamsBlocks"/> (a new one each time it loads, disposed when the model is freed), else null.
+    /// </summary>
+    public ComponentResidency AddTransformer(string name, Func<BlockWeightStream?, object> load)
+    {
+        _ = _folder.Component(name);
+        _slots.Add((name, new Slot(textEncoder: false, load, streamsBlocks: true)));
         return this;
     }
 
@@ -68,7 +84,21 @@ public sealed class ComponentResidency
     public T Get<T>(string name) where T : class
     {
         var slot = _slots.First(s => s.Name == name).Slot;
-        return (T)(slot.Model ??= slot.Load());
+        if (slot.Model is null)
+        {
+            BlockWeightStream? stream = slot.StreamsBlocks && StreamsBlocks ? ((CudaBackend)_backend).CreateBlockStream() : null;
+            try
+            {
+                slot.Model = slot.Load(stream);
+            }
+            catch
+            {
+                stream?.Dispose();
+                throw;
+            }
+            slot.Stream = stream;
+        }
+        return (T)slot.Model;
     }
 
     /// <summary>Before encoding: under encoders, frees the transformer and VAE and loads the text encoders (timed as a phase of the run).</summary>
@@ -92,6 +122,9 @@ public sealed class ComponentResidency
         foreach (var (_, slot) in _slots.Where(s => s.Slot.TextEncoder != toEncoders && s.Slot.Model is not null))
         {
             slot.Model = null;
+            // The stream waits for the queued work that reads its slots, then gives them and its host copies back.
+            slot.Stream?.Dispose();
+            slot.Stream = null;
             freed = true;
         }
         if (freed) ReleaseDeviceMemory();

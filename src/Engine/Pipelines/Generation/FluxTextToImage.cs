@@ -62,7 +62,7 @@ public sealed class FluxTextToImage : ITextToImagePipeline
             .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<ClipTextComponent>(folder, "text_encoder", backend, variant).TextModel
                 ?? throw new AccelAesException("FLUX's text_encoder must be a CLIPTextModel (its pooler_output is the pooled embedding), not a CLIPTextModelWithProjection."))
             .Add("text_encoder_2", textEncoder: true, () => GenerationSupport.Load<T5EncoderComponent>(folder, "text_encoder_2", backend, variant).Model)
-            .Add("transformer", textEncoder: false, () => GenerationSupport.Load<FluxTransformerComponent>(folder, "transformer", backend, variant, weights).Model)
+            .AddTransformer("transformer", stream => GenerationSupport.Load<FluxTransformerComponent>(folder, "transformer", backend, variant, weights, stream).Model)
             .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         // The configs the loaded models were built from (ComponentLoader parses the same config.json files).

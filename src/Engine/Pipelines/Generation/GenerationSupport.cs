@@ -32,10 +32,11 @@ internal static class GenerationSupport
     private static string Describe(PromptRole role) => role == PromptRole.Negative ? "negative prompt" : "prompt";
 
     /// <summary>Loads a pipeline component and checks it is the model class the pipeline uses there.</summary>
+    /// <param name="streamBlocks">The transformer's block weights go into this stream (<c>--offload sequential</c>), or null.</param>
     public static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant,
-        WeightPrecision weights = WeightPrecision.AsStored) where T : class, IComponentForward
+        WeightPrecision weights = WeightPrecision.AsStored, Backends.Cuda.BlockWeightStream? streamBlocks = null) where T : class, IComponentForward
     {
-        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant, weights);
+        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant, weights, streamBlocks);
         return loaded.Forward as T ?? throw new AccelAesException(
             $"{folder.Root}: component '{component}' is a {loaded.Forward.ClassName}, which this pipeline cannot use there.");
     }

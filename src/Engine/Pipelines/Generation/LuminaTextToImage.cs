@@ -51,7 +51,7 @@ public sealed class LuminaTextToImage : ITextToImagePipeline
         _tokenizer = GenerationSupport.LoadTokenizer(folder, "tokenizer");
         _parts = new ComponentResidency(backend, residency, folder)
             .Add("text_encoder", textEncoder: true, () => GenerationSupport.Load<GemmaComponent>(folder, "text_encoder", backend, variant).Model)
-            .Add("transformer", textEncoder: false, () => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant, weights).Model))
+            .AddTransformer("transformer", stream => new LuminaPipeline(GenerationSupport.Load<LuminaTransformerComponent>(folder, "transformer", backend, variant, weights, stream).Model))
             .Add("vae", textEncoder: false, () => GenerationSupport.Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         // The configs the loaded models were built from (ComponentLoader parses the same config.json files).

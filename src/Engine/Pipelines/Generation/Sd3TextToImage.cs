@@ -51,7 +51,7 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
             _parts.Add("text_encoder_3", textEncoder: true, () => Load<T5EncoderComponent>(folder, "text_encoder_3", backend, variant).Model);
             _tokenizer3 = GenerationSupport.LoadTokenizer(folder, "tokenizer_3");
         }
-        _parts.Add("transformer", textEncoder: false, () => new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant, weights).Model))
+        _parts.AddTransformer("transformer", stream => new Sd3Pipeline(Load<Sd3TransformerComponent>(folder, "transformer", backend, variant, weights, stream).Model))
             .Add("vae", textEncoder: false, () => Load<AutoencoderKLComponent>(folder, "vae", backend, variant).Model);
         _parts.LoadResident();
         _transformerConfig = Sd3TransformerConfig.From(folder.Component("transformer").Config); // what the loader builds the model from
@@ -173,10 +173,6 @@ public sealed class Sd3TextToImage : ITextToImagePipeline
     }
 
     private static T Load<T>(ModelFolder folder, string component, IBackend backend, string? variant,
-        WeightPrecision weights = WeightPrecision.AsStored) where T : class, IComponentForward
-    {
-        LoadedComponent loaded = ComponentLoader.Load(folder.Component(component), backend, variant, weights);
-        return loaded.Forward as T ?? throw new AccelAesException(
-            $"{folder.Root}: component '{component}' is a {loaded.Forward.ClassName}, which this pipeline cannot use there.");
-    }
+        WeightPrecision weights = WeightPrecision.AsStored, Backends.Cuda.BlockWeightStream? streamBlocks = null) where T : class, IComponentForward
+        => GenerationSupport.Load<T>(folder, component, backend, variant, weights, streamBlocks);
 }

@@ -1,0 +1,279 @@
+using AccelAes.Engine.Tensors;
+using AccelAes.Kernels.Interop;
+
+namespace AccelAes.Engine.Backends.Cuda;
+
+/// <summary>
+/// The <c>sequential</c> residency policy on the CUDA backend (issue 15): a transformer's blocks live in page-locked
+/// host memory and only two of them are on the device at a time, in two slots the size of the largest block.
+/// </summary>
+/// <remarks>
+/// <para><b>Loading.</b> <see cref="Adopt"/> takes a weight the ordinary upload put on the device (converted to bf16
+/// exactly as an all-resident load converts it, so both runs compute with the same bits), copies it into its own
+/// cuMemHostAlloc allocation once, frees the device copy, and returns a tensor whose device address is a place in
+/// whichever slot holds its block.</para>
+/// <para><b>Streaming.</b> A block is made resident the first time one of its weights' addresses is read (a kernel is
+/// being queued that reads it): its slot's upload is ordered before that kernel by a cuStreamWaitEvent on the
+/// compute stream for the slot's <c>ready</c> event; then the next block (in load order, which is forward order for
+/// every backbone; after the last block, the first, for the next step) is queued on a second, copy stream into the
+/// other slot, after a cuStreamWaitEvent for that slot's <c>released</c> event, recorded on the compute stream at
+/// that moment — behind every kernel queued so far, the last ones that read the block leaving it. So block i+1's
+/// upload overlaps block i's compute, and a slot is overwritten only when the kernels reading it have finished. A
+/// block asked for out of order (a first-block cache signal, a skipped block) is uploaded on demand the same way.</para>
+/// <para><b>Graphs.</b> Streamed steps are not captured: the slot a block lands in is host state decided while the
+/// step is queued, and the uploads run on a second stream, so a captured step would have to fork the capture into
+/// the copy stream and would bake one step's slot assignment into every replay. A step that uploads gigabytes over
+/// PCIe gains nothing measurable from saving launch overhead, so the backend reports graphs off while a stream is
+/// open (<see cref="CudaBackend.GraphsEnabled"/>), and a weight resolved during a capture fails it by name.</para>
+/// </remarks>
+public sealed class BlockWeightStream : IDisposable
+{
+    /// <summary>Slot offsets are aligned as pool blocks are (what the kernels' vector loads assume of a tensor's start).</summary>
+    private const ulong Alignment = 256;
+
+    /// <summary>Timed uploads kept before the oldest is read back (an event long completed: reading it does not stall).</summary>
+    private const int MaxPendingTimings = 64;
+
+    private sealed class Block(string name)
+    {
+        public string Name { get; } = name;
+        public List<(nint Host, ulong Offset, ulong Bytes)> Tensors { get; } = [];
+        public ulong Bytes { get; set; }
+    }
+
+    private readonly CudaBackend _backend;
+    private readonly List<Block> _blocks = [];
+    private readonly Dictionary<string, int> _blockIndex = new(StringComparer.Ordinal);
+    private readonly PoolBlock?[] _slots = new PoolBlock?[2];
+    private readonly int[] _slotBlock = [-1, -1];
+    private readonly CuEvent[] _ready = new CuEvent[2], _released = new CuEvent[2];
+    private readonly Queue<(CuEvent Start, CuEvent End, ulong Bytes)> _pendingTimings = new();
+    private readonly Stack<CuEvent> _spareTimingEvents = new();
+    private CuStream _copyStream;
+    private int _activeSlot = -1;
+    private bool _sealed, _disposed;
+    private long _uploads;
+    private ulong _uploadedBytes, _timedBytes, _hostBytes;
+    private double _timedMilliseconds;
+
+    internal BlockWeightStream(CudaBackend backend)
+    {
+        _backend = backend;
+    }
+
+    /// <summary>Blocks adopted so far.</summary>
+    public int BlockCount => _blocks.Count;
+
+    /// <summary>Bytes of one slot: the largest block (0 before the first forward).</summary>
+    public ulong SlotBytes { get; private set; }
+
+    /// <summary>Bytes of every block together, in page-locked host memory.</summary>
+    public ulong HostBytes => _hostBytes;
+
+    /// <summary>
+    /// Takes weight <paramref name="loaded"/> (a device tensor of this backend, freed here) into block
+    /// <paramref name="block"/>'s page-locked host copy and returns the streamed tensor that replaces it.
+    /// </summary>
+    internal CudaTensor Adopt(string block, CudaTensor loaded)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_sealed)
+            throw new InvalidOperationException(
+                $"Weight of block '{block}' adopted after the stream's slots were sized (a streamed weight was used before every block had loaded).");
+        if (!_blockIndex.TryGetValue(block, out int index))
+        {
+            index = _blocks.Count;
+            _blocks.Add(new Block(block));
+            _blockIndex[block] = index;
+        }
+        var b = _blocks[index];
+        ulong bytes = loaded.ByteCount;
+        nint host = CudaDriver.MemHostAlloc(Math.Max(bytes, 1), CuMemHostAllocFlags.Default, $"pinned host copy of {block} ({CudaBackend.FormatBytes(bytes)})");
+        try
+        {
+            _backend.DownloadRaw(loaded, host, bytes);
+        }
+        catch
+        {
+            CudaDriver.MemFreeHost(host);
+            throw;
+        }
+        _hostBytes += bytes;
+        ulong offset = b.Bytes;
+        b.Tensors.Add((host, offset, bytes));
+        b.Bytes = offset + (bytes + Alignment - 1) / Alignment * Alignment;
+        var streamed = new CudaTensor(_backend, loaded.Shape, loaded.DType, new StreamedWeight(this, index, offset, host, bytes));
+        loaded.Dispose();
+        return streamed;
+    }
+
+    /// <summary>
+    /// The device address of block <paramref name="block"/>'s slot, the block made resident first (see the remarks).
+    /// Called when a kernel reading one of its weights is about to be queued on the compute stream.
+    /// </summary>
+    internal CuDevicePtr Resolve(int block)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_activeSlot >= 0 && _slotBlock[_activeSlot] == block)
+            return SlotAddress(_activeSlot);
+        if (_backend.IsCapturing)
+            throw new GraphCaptureException($"streamed weights of {_blocks[block].Name}",
+                "uploads a transformer block on the copy stream (--offload sequential); streamed steps run eagerly");
+        Seal();
+        int slot = Array.IndexOf(_slotBlock, block);
+        if (slot < 0)
+        {
+            slot = _activeSlot < 0 ? 0 : 1 - _activeSlot;
+            Fill(slot, block);
+        }
+        CudaDriver.StreamWaitEvent(_backend.Stream, _ready[slot], $"wait for the upload of {_blocks[block].Name}");
+        _activeSlot = slot;
+        int next = (block + 1) % _blocks.Count;
+        if (_blocks.Count > 1 && Array.IndexOf(_slotBlock, next) < 0)
+            Fill(1 - slot, next);
+        return SlotAddress(slot);
+    }
+
+    /// <summary>Uploads so far: blocks, bytes, and the copy stream's time for them (events around each block's copies).</summary>
+    public BlockStreamStatistics Statistics()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_sealed)
+        {
+            CudaDriver.StreamSynchronize(_copyStream, "block stream statistics");
+            while (_pendingTimings.Count > 0) HarvestOldestTiming();
+        }
+        return new BlockStreamStatistics(_blocks.Count, SlotBytes, _hostBytes, _uploads, _uploadedBytes, _timedBytes, _timedMilliseconds);
+    }
+
+    /// <summary>Sizes and allocates the two slots, the copy stream and its events, at the first forward: every block has loaded.</summary>
+    private void Seal()
+    {
+        if (_sealed) return;
+        if (_blocks.Count == 0) throw new InvalidOperationException("A block weight stream with no blocks was used.");
+        SlotBytes = _blocks.Max(b => b.Bytes);
+        for (int s = 0; s < 2; s++)
+        {
+            try
+            {
+                _slots[s] = _backend.RentBlock(SlotBytes, $"sequential block slot {s} ({CudaBackend.FormatBytes(SlotBytes)}, the largest block)");
+            }
+            catch
+            {
+                // Out of device memory for the second slot: give the first back, so a retry (or the error) leaves nothing held.
+                if (_slots[0] is { } first) _backend.ReturnBlock(first);
+                _slots[0] = null;
+                throw;
+            }
+        }
+        _copyStream = CudaDriver.StreamCreate();
+        for (int s = 0; s < 2; s++)
+        {
+            _ready[s] = CudaDriver.EventCreate(CuEventFlags.DisableTiming);
+            _released[s] = CudaDriver.EventCreate(CuEventFlags.DisableTiming);
+        }
+        _sealed = true;
+    }
+
+    /// <summary>Queues block <paramref name="block"/>'s upload into <paramref name="slot"/> on the copy stream, after the compute stream leaves the slot.</summary>
+    private unsafe void Fill(int slot, int block)
+    {
+        if (_slotBlock[slot] >= 0)
+        {
+            // Every kernel that reads the slot's current block is queued already: the event is behind the last of them.
+            CudaDriver.EventRecord(_released[slot], _backend.Stream);
+            CudaDriver.StreamWaitEvent(_copyStream, _released[slot], $"copy stream waits for the kernels reading {_blocks[_slotBlock[slot]].Name}");
+        }
+        var b = _blocks[block];
+        var (start, end) = (TimingEvent(), TimingEvent());
+        CudaDriver.EventRecord(start, _copyStream);
+        CuDevicePtr address = SlotAddress(slot);
+        foreach (var (host, offset, bytes) in b.Tensors)
+            CudaDriver.MemcpyHtoDAsync(address + offset, (void*)host, bytes, _copyStream, $"upload {b.Name}");
+        CudaDriver.EventRecord(end, _copyStream);
+        CudaDriver.EventRecord(_ready[slot], _copyStream);
+        _slotBlock[slot] = block;
+        _uploads++;
+        ulong total = (ulong)b.Tensors.Sum(t => (long)t.Bytes);
+        _uploadedBytes += total;
+        _pendingTimings.Enqueue((start, end, total));
+        if (_pendingTimings.Count > MaxPendingTimings) HarvestOldestTiming();
+    }
+
+    private CuEvent TimingEvent() => _spareTimingEvents.Count > 0 ? _spareTimingEvents.Pop() : CudaDriver.EventCreate(CuEventFlags.Default);
+
+    private void HarvestOldestTiming()
+    {
+        var (start, end, bytes) = _pendingTimings.Dequeue();
+        CudaDriver.EventSynchronize(end);
+        _timedMilliseconds += CudaDriver.EventElapsedMilliseconds(start, end);
+        _timedBytes += bytes;
+        _spareTimingEvents.Push(start);
+        _spareTimingEvents.Push(end);
+    }
+
+    private CuDevicePtr SlotAddress(int slot) => new(_slots[slot]!.Value.Address);
+
+    /// <summary>Waits for both streams, then gives the slots back to the pool and frees the host copies, events and the copy stream.</summary>
+    public void Dispose()
+    {
+        if (_disposed || _backend.IsDisposed) return; // a disposed backend freed its streams first (FreeWithBackend)
+        _backend.Synchronize();
+        Free();
+        _backend.CloseBlockStream(this);
+    }
+
+    /// <summary>The backend is being disposed (its compute stream already synchronised): free everything before the pool and context go.</summary>
+    internal void FreeWithBackend()
+    {
+        if (!_disposed) Free();
+    }
+
+    private void Free()
+    {
+        _disposed = true;
+        if (_sealed)
+        {
+            CudaDriver.StreamSynchronize(_copyStream, "dispose block stream");
+            for (int s = 0; s < 2; s++)
+            {
+                _backend.ReturnBlock(_slots[s]!.Value);
+                CudaDriver.EventDestroy(_ready[s]);
+                CudaDriver.EventDestroy(_released[s]);
+            }
+            foreach (var (start, end, _) in _pendingTimings)
+            {
+                CudaDriver.EventDestroy(start);
+                CudaDriver.EventDestroy(end);
+            }
+            foreach (var e in _spareTimingEvents) CudaDriver.EventDestroy(e);
+            CudaDriver.StreamDestroy(_copyStream);
+        }
+        foreach (var b in _blocks)
+            foreach (var (host, _, _) in b.Tensors)
+                CudaDriver.MemFreeHost(host);
+        _blocks.Clear();
+    }
+}
+
+/// <summary>
+/// A weight of a streamed block: its bytes in page-locked host memory, and its offset in whichever slot holds the block.
+/// </summary>
+internal sealed class StreamedWeight(BlockWeightStream stream, int block, ulong offset, nint host, ulong bytes)
+{
+    public CuDevicePtr Resolve() => stream.Resolve(block) + offset;
+
+    /// <summary>The stored bytes on the host (a download needs no upload).</summary>
+    public unsafe ReadOnlySpan<byte> HostBytes => new((void*)host, checked((int)bytes));
+}
+
+/// <summary>
+/// What a <see cref="BlockWeightStream"/> did: its blocks, slot and host bytes, the uploads queued and their bytes, and
+/// the copy stream's own time for the uploads read back so far (CUDA events around each block's copies).
+/// </summary>
+public sealed record BlockStreamStatistics(int Blocks, ulong SlotBytes, ulong HostBytes, long Uploads, ulong UploadedBytes,
+    ulong TimedBytes, double TimedMilliseconds)
+{
+    /// <summary>Bytes per second of the weight stream (host→device DMA), or null where the events measured no time (the emulator).</summary>
+    public double? BytesPerSecond => TimedMilliseconds > 0 ? TimedBytes / (TimedMilliseconds / 1000) : null;
+}
