@@ -80,7 +80,7 @@ public static class AccountingBenchmark
                 MixDecidedAtRunTime: counts.Schedule is null);
         }
         if (request.Overrides is { Count: > 0 })
-            throw new AccelAesException($"--set tunes a caching policy's knobs here (--accel teacache, fbcache, fora, taylorseer, ras), not {request.Accel}'s.");
+            throw new AccelAesException($"--set tunes a caching policy's knobs here (--accel teacache, fbcache, fora, taylorseer, delta-dit, ras), not {request.Accel}'s.");
         if (request.Schedule is not null)
             throw new AccelAesException($"--schedule gives the mix of a dynamic caching policy (--accel teacache or fbcache), not of {request.Accel}.");
         if (request.Accel != AccelerationPreset.None)
