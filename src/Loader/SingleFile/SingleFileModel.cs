@@ -23,6 +23,10 @@ public static class SingleFileModel
     /// </summary>
     public static ModelFolder Open(string path, string? componentsDir, string? configDir)
     {
+        // Only a .safetensors file is read as a single-file checkpoint; any other file (an image, a .ckpt) is named as
+        // a file where a model folder was expected, not parsed as a safetensors header.
+        if (IsFile(path) && !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            return ModelFolder.Open(path);
         if (!IsFile(path))
         {
             if (componentsDir is not null)
