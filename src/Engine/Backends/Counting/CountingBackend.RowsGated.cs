@@ -22,7 +22,17 @@ public sealed partial class CountingBackend
         bool aligned = start * k * 2 % 256 == 0 && seq * k * 2 % 256 == 0;
         if (cr.DType != DType.BF16 || k == 0 || (GemmEngine == CountedGemmEngine.CublasLt && !aligned))
         {
-            LinearAddGatedInPlace(residual, Slice(x, 1, start, count), weight, bias, gate);
+            // CudaBackend runs these inside this op: booked under its name, as the driver's per-op counter sees them.
+            var outer = Ledger.BookAs;
+            Ledger.BookAs ??= op;
+            try
+            {
+                LinearAddGatedInPlace(residual, Slice(x, 1, start, count), weight, bias, gate);
+            }
+            finally
+            {
+                Ledger.BookAs = outer;
+            }
             return;
         }
         ToBf16(op, cx);
