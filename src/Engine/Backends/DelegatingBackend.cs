@@ -249,6 +249,16 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         return W(Call(nameof(LinearOfRows), () => Inner.LinearOfRows(U(x)!, start, count, U(weight)!, U(bias))));
     }
 
+    // ---- Gated projections over row ranges (issue 16, Fusion 6) ----
+
+    /// <summary>Counted as a Linear over the rows by <see cref="BeforeMatmul"/>; the residual is the written argument.</summary>
+    public void LinearOfRowsAddGatedInPlace(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate)
+    {
+        BeforeMatmul(nameof(Linear), new Shape(x.Shape[0], count, x.Shape.Last), weight.Shape, null);
+        Call(nameof(LinearOfRowsAddGatedInPlace),
+            () => Inner.LinearOfRowsAddGatedInPlace(U(residual)!, U(x)!, start, count, U(weight)!, U(bias), U(gate)));
+    }
+
     public AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
         QkNorm norm = QkNorm.RmsPerHead)
     {

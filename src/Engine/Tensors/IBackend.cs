@@ -271,6 +271,16 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor LinearOfRows(Tensor x, int start, int count, Tensor weight, Tensor? bias);
 
+    // ---- Gated projections over row ranges (issue 16, Fusion 6) ----------------------------------
+
+    /// <summary>
+    /// <see cref="LinearAddGatedInPlace"/> over rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>)
+    /// along axis 1 of <paramref name="x"/> [B, S, K], read in place: residual [B, count, N] += gate[b] ⊙ (rows·Wᵀ + bias).
+    /// The values of <c>LinearAddGatedInPlace(residual, Slice(x, 1, start, count), …)</c> without the slice's copy (a joint
+    /// attention's gated output projections of its text and image rows).
+    /// </summary>
+    void LinearOfRowsAddGatedInPlace(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate);
+
     /// <summary>
     /// The attention inputs from fused Q/K/V projections, in one pass: for each part (a stream, e.g. FLUX's text then
     /// image), q, k and v split into heads, q and k normalised (eps <paramref name="eps"/>) with the part's weights — RMSNorm

@@ -8,9 +8,16 @@ public sealed class TrafficLedger
     /// <summary>False while work that is not part of the measured span runs (model construction, input upload).</summary>
     public bool Recording { get; set; } = true;
 
+    /// <summary>
+    /// While set, entries are booked under this op name: an op whose device code runs other ops (a fallback) is one op to
+    /// the driver's per-op launch counter.
+    /// </summary>
+    internal string? BookAs { get; set; }
+
     public void Add(string op, string kernel, TrafficKind kind, long read, long written, double flops, int launches)
     {
         if (!Recording) return;
+        op = BookAs ?? op;
         var key = (op, kernel, kind);
         var call = new TrafficClass(op, kernel, kind, 1, read, written, flops, launches);
         _classes[key] = _classes.TryGetValue(key, out var c) ? c.Plus(call) : call;

@@ -27,7 +27,9 @@ namespace AccelAes.Engine.Backends.Cuda;
 /// </remarks>
 internal sealed partial class CublasLtGemm
 {
-    private readonly record struct GatedKey(GemmMapping Mapping, int Batch, bool AlphaVector, bool Bias);
+    /// <param name="XBatchStride">Elements from one batch item's x to the next; 0: packed (rows × K). A row range of a
+    /// longer sequence (LinearOfRowsAddGatedInPlace) reads its rows in place with the whole sequence's stride.</param>
+    private readonly record struct GatedKey(GemmMapping Mapping, int Batch, bool AlphaVector, bool Bias, long XBatchStride = 0);
 
     private readonly Dictionary<GatedKey, Plan> _gatedPlans = new();
 
@@ -38,9 +40,9 @@ internal sealed partial class CublasLtGemm
     /// Plans (once per shape) the gated-residual matmul of <paramref name="batch"/> items of the per-item product
     /// <paramref name="g"/>; false when cuBLASLt cannot run it (the shape has fallen back, and was reported).
     /// </summary>
-    public bool CanRunGatedResidual(GemmMapping g, int batch, bool alphaVector, bool bias, string op)
+    public bool CanRunGatedResidual(GemmMapping g, int batch, bool alphaVector, bool bias, string op, long xBatchStride = 0)
     {
-        var key = new GatedKey(g, batch, alphaVector, bias);
+        var key = new GatedKey(g, batch, alphaVector, bias, xBatchStride);
         if (!_gatedPlans.TryGetValue(key, out var plan))
         {
             plan = CreateGatedPlan(key, op);
@@ -57,11 +59,11 @@ internal sealed partial class CublasLtGemm
     /// vector; default: none), β = 1. False when every algorithm refused (the shape then falls back for good, reported once).
     /// </summary>
     public bool TryGatedResidual(GemmMapping g, int batch, CuDevicePtr weight, CuDevicePtr x, CuDevicePtr residual,
-        CuDevicePtr alphaVector, CuDevicePtr bias, string op)
+        CuDevicePtr alphaVector, CuDevicePtr bias, string op, long xBatchStride = 0)
     {
-        if (!CanRunGatedResidual(g, batch, !alphaVector.IsNull, !bias.IsNull, op))
+        if (!CanRunGatedResidual(g, batch, !alphaVector.IsNull, !bias.IsNull, op, xBatchStride))
             return false;
-        var plan = _gatedPlans[new GatedKey(g, batch, !alphaVector.IsNull, !bias.IsNull)];
+        var plan = _gatedPlans[new GatedKey(g, batch, !alphaVector.IsNull, !bias.IsNull, xBatchStride)];
         if (!bias.IsNull)
             CublasLt.SetEpilogue(plan.Desc, CublasLtEpilogue.Bias, bias);
         var workspace = new CuDevicePtr(_workspace.Address);
@@ -96,7 +98,7 @@ internal sealed partial class CublasLtGemm
         {
             Op = op,
             Shape = $"{GemmDispatch.DescribeShape(g, CudaDataType.R16BF, key.Bias ? CublasLtEpilogue.Bias : CublasLtEpilogue.Default)}, " +
-                    $"batch {key.Batch}, alpha {(key.AlphaVector ? "device vector" : "1")}, beta 1, C = D",
+                    $"batch {key.Batch}{(key.XBatchStride != 0 ? $" (x stride {key.XBatchStride})" : "")}, alpha {(key.AlphaVector ? "device vector" : "1")}, beta 1, C = D",
         };
         try
         {
@@ -108,7 +110,7 @@ internal sealed partial class CublasLtGemm
             if (key.Batch > 1)
             {
                 CublasLt.SetBatch(plan.A, key.Batch, 0); // one weight for every batch item
-                CublasLt.SetBatch(plan.B, key.Batch, g.Ldb * (long)g.BCols);
+                CublasLt.SetBatch(plan.B, key.Batch, key.XBatchStride != 0 ? key.XBatchStride : g.Ldb * (long)g.BCols);
                 CublasLt.SetBatch(plan.D, key.Batch, g.Ldd * (long)g.DCols);
             }
             if (key.AlphaVector)

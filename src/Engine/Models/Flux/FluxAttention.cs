@@ -85,11 +85,11 @@ public sealed class FluxAttention
     {
         if (sparse is { IsSparse: true } or { WritesCaches: true })
             throw new InvalidOperationException("The gated projections run on dense steps that keep no cache.");
-        IBackend be = image.Backend;
         Tensor o = JointHeads(image, text, rope, sparse, layer, queries: null);
         int l = text.Shape[1], s = o.Shape[1];
-        _toOut!.ForwardAddGated(imageResidual, be.Slice(o, 1, l, s - l), imageGate);
-        _toAddOut!.ForwardAddGated(textResidual, be.Slice(o, 1, 0, l), textGate);
+        // Each projection reads its rows of o in place (Fusion 6): no slice copies.
+        _toOut!.ForwardRowsAddGated(imageResidual, o, l, s - l, imageGate);
+        _toAddOut!.ForwardRowsAddGated(textResidual, o, 0, l, textGate);
     }
 
     /// <summary>The joint attention before its projections: heads flattened, [B, L + queries, heads·hd], text rows first.</summary>

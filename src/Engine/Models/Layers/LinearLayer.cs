@@ -36,6 +36,13 @@ public sealed class LinearLayer
     /// <summary>The layer over rows [start, start + count) of x [B, S, in], read in place (no slice copy): [B, count, out].</summary>
     public Tensor ForwardRows(Tensor x, int start, int count) => x.Backend.LinearOfRows(x, start, count, Weight, Bias);
 
+    /// <summary>
+    /// <paramref name="residual"/> [B, count, out] += <paramref name="gate"/>[b] ⊙ the layer over rows [start, start + count)
+    /// of x [B, S, in], read in place: neither the rows' slice nor the output is stored.
+    /// </summary>
+    public void ForwardRowsAddGated(Tensor residual, Tensor x, int start, int count, Tensor? gate)
+        => x.Backend.LinearOfRowsAddGatedInPlace(residual, x, start, count, Weight, Bias, gate);
+
     /// <summary>The same output written into columns [columnOffset, columnOffset + OutFeatures) of <paramref name="destination"/>.</summary>
     public void ForwardInto(Tensor destination, int columnOffset, Tensor x, Activation activation = Activation.None)
         => x.Backend.LinearInto(destination, columnOffset, x, Weight, Bias, activation);

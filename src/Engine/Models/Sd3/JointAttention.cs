@@ -83,12 +83,15 @@ public sealed class JointAttention
     {
         if (sparse is { IsSparse: true } or { WritesCaches: true })
             throw new InvalidOperationException("The gated projections run on dense steps that keep no cache.");
-        IBackend be = x.Backend;
         var (o, imageQueries) = Attend(x, context, sparse, layer);
         int s = o.Shape[1];
-        _toOut.ForwardAddGated(imageResidual, context is null ? o : be.Slice(o, 1, 0, imageQueries), imageGate);
+        // Each projection reads its rows of o in place (Fusion 6): no slice copies.
+        if (context is null)
+            _toOut.ForwardAddGated(imageResidual, o, imageGate);
+        else
+            _toOut.ForwardRowsAddGated(imageResidual, o, 0, imageQueries, imageGate);
         if (context is not null && _toAddOut is not null && textResidual is not null)
-            _toAddOut.ForwardAddGated(textResidual, be.Slice(o, 1, imageQueries, s - imageQueries), textGate);
+            _toAddOut.ForwardRowsAddGated(textResidual, o, imageQueries, s - imageQueries, textGate);
     }
 
     /// <summary>The (joint) attention before its projections: heads flattened, [B, image queries + L, heads·hd], image rows first.</summary>

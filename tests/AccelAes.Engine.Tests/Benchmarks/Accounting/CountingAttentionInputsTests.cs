@@ -84,9 +84,12 @@ public class CountingAttentionInputsTests
         Assert.Equal(57, Assert.Single(flux.Forward.Classes, c => c.Kernel == "attention_inputs_bf16").Calls);
         var sd3 = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.Sd3Medium, 1024, 2));
         Assert.DoesNotContain(sd3.Forward.Classes, c => c.Op == "Concat");
-        // The joint attentions' output projections read their rows of the attention output in place: no Slice copies them.
-        Assert.Equal(19 * 2, Assert.Single(flux.Forward.Classes, c => c.Op == "LinearOfRows").Launches);
-        Assert.Equal(24 * 2 + 23 * 2, Assert.Single(sd3.Forward.Classes, c => c.Op == "LinearOfRows").Launches);
+        // The joint attentions' gated output projections read their rows of the attention output in place (Fusion 6: one
+        // strided-batch matmul per projection, whatever the batch): no Slice copies them.
+        Assert.Equal(19 * 2, Assert.Single(flux.Forward.Classes, c => c.Op == "LinearOfRowsAddGatedInPlace" && c.Kind == TrafficKind.Gemm).Launches);
+        Assert.Equal(24 + 23, Assert.Single(sd3.Forward.Classes, c => c.Op == "LinearOfRowsAddGatedInPlace" && c.Kind == TrafficKind.Gemm).Launches);
+        Assert.True(flux.Forward.Classes.Where(c => c.Op == "Slice").Sum(c => c.Bytes) < 100_000_000, "FLUX's slices are the small modulation chunks only");
+        Assert.DoesNotContain(sd3.Forward.Classes, c => c.Op == "Slice" && c.Kernel == "memcpy2d" && c.Bytes > 1_000_000_000);
         Assert.Equal(24, Assert.Single(sd3.Forward.Classes, c => c.Kernel == "attention_inputs_bf16").Calls);
     }
 
