@@ -145,7 +145,9 @@ public class CudaSequentialOffloadTests(ITestOutputHelper output)
                 // kernels leaving a slot before each upload into it (every upload after the first two).
                 Assert.True(emulatorAfter.StreamWaits - start.StreamWaits >= Steps * backbone.Blocks + stats.Uploads - 2,
                     $"{emulatorAfter.StreamWaits - start.StreamWaits} stream waits for {stats.Uploads} uploads");
-                Assert.Equal((long)stats.HostBytes, emulatorAfter.HostAllocBytes - start.HostAllocBytes);
+                // Pinned bytes allocated: the blocks' copies, plus the q / k / v parts joined on the host at load and freed then
+                // (each weight copied at most twice).
+                Assert.InRange(emulatorAfter.HostAllocBytes - start.HostAllocBytes, (long)stats.HostBytes, 2 * (long)stats.HostBytes);
             }
             withStream = gpu.Memory.BytesInUse;
         }
