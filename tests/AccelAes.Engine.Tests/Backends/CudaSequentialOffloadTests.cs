@@ -155,6 +155,30 @@ public class CudaSequentialOffloadTests(ITestOutputHelper output)
         Assert.True(gpu.GraphsEnabled); // the stream is closed: graphs again
     }
 
+    /// <summary>
+    /// Weights of one block joined at load (what <c>FusedQkvProjection</c> does with q / k / v) are joined on the host, in
+    /// the stream: the joined weight holds the parts' values in order, the parts leave the block (its pinned bytes are
+    /// the joined weight's alone), and reading a part afterwards is an error that says it was joined.
+    /// </summary>
+    [SkippableFact]
+    public void Weights_of_a_block_joined_at_load_are_joined_on_the_host_and_the_parts_leave_the_block()
+    {
+        using var gpu = Backend();
+        using var stream = gpu.CreateBlockStream();
+        var source = new StreamedBlockWeightSource(new RandomWeightSource(7), stream);
+        var q = source.Load("transformer_blocks.0.attn.to_q.weight", new Shape(4, 8), gpu);
+        var k = source.Load("transformer_blocks.0.attn.to_k.weight", new Shape(2, 8), gpu);
+        float[] expected = [.. gpu.Download(q), .. gpu.Download(k)];
+        ulong partBytes = stream.HostBytes;
+
+        var joined = gpu.Concat(0, q, k);
+        Assert.Equal(expected, gpu.Download(joined));
+        Assert.Equal(partBytes, stream.HostBytes); // the parts' copies were freed: only the joined one is held
+        Assert.Equal(1, stream.BlockCount);
+        var e = Assert.Throws<InvalidOperationException>(() => gpu.Download(q));
+        Assert.Contains("joined", e.Message);
+    }
+
     /// <summary>The emulator's stream counters (fake_cuda_stream_counters), or null on a real driver.</summary>
     private sealed record StreamCounters(long StreamWaits, long HostAllocBytes)
     {
