@@ -1,5 +1,6 @@
 using AccelAes.Engine.Backends.Cpu;
 using AccelAes.Engine.Backends.Cuda;
+using AccelAes.Engine.Planning;
 using AccelAes.Engine.Tensors;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Interop;
@@ -26,8 +27,16 @@ public static class BackendFactory
     public const string GraphsVariable = "ACCELAES_CUDA_GRAPHS";
 
     /// <summary>
-    /// The product defaults, with <see cref="GraphsVariable"/> applied: profiling kernel by kernel (Nsight Compute, or
-    /// Nsight Systems without graph-node tracing) is easier when every op is launched on its own.
+    /// The environment variable that sets <see cref="CudaBackendOptions.ReclaimThresholdBytes"/> (a size: <c>1MiB</c>,
+    /// <c>4000000</c>): fresh device allocations between two garbage collections of undisposed tensors. Small values make
+    /// the device's peak what a run needs (not what awaits the GC), at the price of more collections.
+    /// </summary>
+    public const string ReclaimVariable = "ACCELAES_CUDA_RECLAIM_BYTES";
+
+    /// <summary>
+    /// The product defaults, with <see cref="GraphsVariable"/> and <see cref="ReclaimVariable"/> applied: profiling kernel
+    /// by kernel (Nsight Compute, or Nsight Systems without graph-node tracing) is easier when every op is launched on its
+    /// own; measuring a run's real device peak (memory caps, the emulator's peak file) needs eager reclaims.
     /// </summary>
     public static CudaBackendOptions DefaultCudaOptions()
     {
@@ -38,7 +47,9 @@ public static class BackendFactory
             "0" or "off" or "false" => false,
             _ => throw new AccelAesException($"{GraphsVariable}='{value}' is not understood; use 1/on or 0/off."),
         };
-        return new CudaBackendOptions { UseGraphs = graphs };
+        string? reclaim = Environment.GetEnvironmentVariable(ReclaimVariable)?.Trim();
+        ulong? reclaimBytes = string.IsNullOrEmpty(reclaim) ? null : (ulong)ByteSize.Parse(reclaim, ReclaimVariable);
+        return new CudaBackendOptions { UseGraphs = graphs, ReclaimThresholdBytes = reclaimBytes };
     }
 
     /// <summary>

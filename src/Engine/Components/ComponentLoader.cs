@@ -46,7 +46,7 @@ public static class ComponentLoader
         Backends.Cuda.BlockWeightStream? streamBlocks = null)
     {
         if (folder.SingleFile is { } part)
-            return LoadSingleFile(part.FilePath, backend, part.ConfigFolder, weights, part.Component, part.ComponentsRoot);
+            return LoadSingleFile(part.FilePath, backend, part.ConfigFolder, weights, part.Component, part.ComponentsRoot, streamBlocks);
         using var range = backend.Range($"load {System.IO.Path.GetFileName(folder.Path.TrimEnd('/', '\\'))}");
         string cls = folder.ClassName;
         if (!SupportedClasses.Contains(cls))
@@ -64,16 +64,19 @@ public static class ComponentLoader
     /// inferred config, or the config.json in <paramref name="configFolder"/> (transformer) or <paramref name="componentsRoot"/>'s
     /// component folder. File keys no rule consumed are reported as unused.
     /// </summary>
+    /// <param name="streamBlocks">As for <see cref="Load"/>: the transformer's block weights (named in diffusers' layout after
+    /// conversion) go into this stream, so a single-file transformer is streamed under <c>--offload sequential</c> too.</param>
     public static LoadedComponent LoadSingleFile(string path, IBackend backend, string? configFolder = null, WeightPrecision weights = WeightPrecision.AsStored,
-        string component = SingleFileCheckpoint.TransformerComponent, string? componentsRoot = null)
+        string component = SingleFileCheckpoint.TransformerComponent, string? componentsRoot = null, Backends.Cuda.BlockWeightStream? streamBlocks = null)
     {
         using var range = backend.Range($"load {System.IO.Path.GetFileName(path)}");
         using var checkpoint = SingleFileCheckpoint.Open(path, configFolder, Loader.SingleFile.SingleFileModel.ComponentConfigs(componentsRoot));
         if (!checkpoint.Parts.TryGetValue(component, out var part))
             throw new AccelAesException(
                 $"{checkpoint.Source} has no {component}; it holds {string.Join(", ", checkpoint.Parts.Keys)} ({checkpoint.Format.Describe()}).");
-        var source = new SingleFileWeightSource(checkpoint, part);
-        var loaded = Build(part.ClassName, part.RequireConfig(checkpoint.Source), WithPrecision(source, weights), backend);
+        var source = WithPrecision(new SingleFileWeightSource(checkpoint, part), weights);
+        if (streamBlocks is not null) source = new StreamedBlockWeightSource(source, streamBlocks);
+        var loaded = Build(part.ClassName, part.RequireConfig(checkpoint.Source), source, backend);
         return loaded with { UnusedTensors = [.. part.Unconsumed, .. loaded.UnusedTensors] };
     }
 

@@ -70,6 +70,25 @@ public class SequentialOffloadTests(TinyPipelineFolders tiny) : IClassFixture<Ti
         Assert.Equal(planned.Rest.StoredBytes, set.Tensors.Where(t => StreamedBlockWeightSource.BlockOf(t.Name) is null).Sum(t => t.ByteLength));
     }
 
+    /// <summary>
+    /// A single-file FLUX transformer (BFL layout) converts to the names the stream splits on: its double and single
+    /// blocks are the streamed blocks, one each, and nothing else is (ComponentLoader.LoadSingleFile passes the stream
+    /// through; CudaSingleFileSequentialOffloadTests shows the blocks streamed on the device).
+    /// </summary>
+    [Fact]
+    public void A_single_file_transformer_converts_to_the_block_names_the_stream_splits_on()
+    {
+        using var dir = new TempDirectory();
+        var file = new BflFluxFile { Width = 128, HeadDim = 128, DoubleBlocks = 2, SingleBlocks = 3 };
+        using var checkpoint = Loader.SingleFile.SingleFileCheckpoint.Open(file.Save(dir.File("flux.safetensors")));
+        var source = new SingleFileWeightSource(checkpoint);
+        var blocks = source.Names.Select(StreamedBlockWeightSource.BlockOf).OfType<string>().Distinct().Order().ToList();
+        Assert.Equal(
+            ["single_transformer_blocks.0", "single_transformer_blocks.1", "single_transformer_blocks.2", "transformer_blocks.0", "transformer_blocks.1"],
+            blocks);
+        Assert.Contains(source.Names, n => StreamedBlockWeightSource.BlockOf(n) is null); // embedders and the final layer stay resident
+    }
+
     [Theory]
     [InlineData("transformer_blocks.3.attn.to_q.weight", "transformer_blocks.3")]
     [InlineData("single_transformer_blocks.37.proj_out.bias", "single_transformer_blocks.37")]

@@ -11,7 +11,9 @@ namespace AccelAes.Engine.Backends.Cuda;
 /// <para><b>Loading.</b> <see cref="Adopt"/> takes a weight the ordinary upload put on the device (converted to bf16
 /// exactly as an all-resident load converts it, so both runs compute with the same bits), copies it into its own
 /// cuMemHostAlloc allocation once, frees the device copy, and returns a tensor whose device address is a place in
-/// whichever slot holds its block.</para>
+/// whichever slot holds its block. Weights a model joins at load (q / k / v into one projection, <see cref="TryJoin"/>)
+/// are joined on the host, into one streamed weight; the parts leave the block. Offsets in the slot are laid out when
+/// the stream is sealed (at the first forward), over the weights the block still holds.</para>
 /// <para><b>Streaming.</b> A block is made resident the first time one of its weights' addresses is read (a kernel is
 /// being queued that reads it): its slot's upload is ordered before that kernel by a cuStreamWaitEvent on the
 /// compute stream for the slot's <c>ready</c> event; then the next block (in load order, which is forward order for
@@ -37,7 +39,7 @@ public sealed class BlockWeightStream : IDisposable
     private sealed class Block(string name)
     {
         public string Name { get; } = name;
-        public List<(nint Host, ulong Offset, ulong Bytes)> Tensors { get; } = [];
+        public List<StreamedBytes> Tensors { get; } = [];
         public ulong Bytes { get; set; }
     }
 
@@ -86,9 +88,8 @@ public sealed class BlockWeightStream : IDisposable
             _blocks.Add(new Block(block));
             _blockIndex[block] = index;
         }
-        var b = _blocks[index];
         ulong bytes = loaded.ByteCount;
-        nint host = CudaDriver.MemHostAlloc(Math.Max(bytes, 1), CuMemHostAllocFlags.Default, $"pinned host copy of {block} ({CudaBackend.FormatBytes(bytes)})");
+        nint host = PinnedCopy(block, bytes);
         try
         {
             _backend.DownloadRaw(loaded, host, bytes);
@@ -98,13 +99,53 @@ public sealed class BlockWeightStream : IDisposable
             CudaDriver.MemFreeHost(host);
             throw;
         }
-        _hostBytes += bytes;
-        ulong offset = b.Bytes;
-        b.Tensors.Add((host, offset, bytes));
-        b.Bytes = offset + (bytes + Alignment - 1) / Alignment * Alignment;
-        var streamed = new CudaTensor(_backend, loaded.Shape, loaded.DType, new StreamedWeight(this, index, offset, host, bytes));
+        var streamed = Add(index, loaded.Shape, loaded.DType, host, bytes);
         loaded.Dispose();
         return streamed;
+    }
+
+    /// <summary>
+    /// Concatenation of streamed weights of one block along <paramref name="axis"/> while the stream is still loading,
+    /// where it is a concatenation of their bytes (every dimension before the axis is 1: a q / k / v join along the
+    /// output rows): the bytes are joined on the host into one streamed weight of the block, and the parts are dropped
+    /// from it (their pinned copies freed; reading one afterwards is an error naming it), so the slot holds the joined
+    /// weight once. Null where that does not apply (the backend's device Concat runs, reading the weights as a kernel would).
+    /// </summary>
+    internal CudaTensor? TryJoin(int axis, Shape shape, IReadOnlyList<CudaTensor> parts)
+    {
+        if (_sealed || _disposed || parts.Count < 2 || shape.Outer(axis) != 1) return null;
+        var weights = parts.Select(p => p.Streamed).ToArray();
+        if (weights.Any(w => w is null || w.Stream != this || w.Block != weights[0]!.Block || w.Bytes.Dropped)
+            || parts.Any(p => p.DType != parts[0].DType))
+            return null;
+        int index = weights[0]!.Block;
+        ulong total = (ulong)weights.Sum(w => (long)w!.Bytes.Length);
+        nint host = PinnedCopy(_blocks[index].Name, total);
+        ulong at = 0;
+        foreach (var w in weights)
+        {
+            unsafe { Buffer.MemoryCopy((void*)w!.Bytes.Host, (void*)(host + (nint)at), w.Bytes.Length, w.Bytes.Length); }
+            at += w.Bytes.Length;
+        }
+        foreach (var w in weights.Distinct())
+        {
+            w!.Bytes.Dropped = true;
+            _blocks[index].Tensors.Remove(w.Bytes);
+            _hostBytes -= w.Bytes.Length;
+            CudaDriver.MemFreeHost(w.Bytes.Host);
+        }
+        return Add(index, shape, parts[0].DType, host, total);
+    }
+
+    private static nint PinnedCopy(string block, ulong bytes)
+        => CudaDriver.MemHostAlloc(Math.Max(bytes, 1), CuMemHostAllocFlags.Default, $"pinned host copy of {block} ({CudaBackend.FormatBytes(bytes)})");
+
+    private CudaTensor Add(int block, Shape shape, DType dtype, nint host, ulong bytes)
+    {
+        var entry = new StreamedBytes(host, bytes);
+        _blocks[block].Tensors.Add(entry);
+        _hostBytes += bytes;
+        return new CudaTensor(_backend, shape, dtype, new StreamedWeight(this, block, entry));
     }
 
     /// <summary>
@@ -151,6 +192,16 @@ public sealed class BlockWeightStream : IDisposable
     {
         if (_sealed) return;
         if (_blocks.Count == 0) throw new InvalidOperationException("A block weight stream with no blocks was used.");
+        foreach (var b in _blocks)
+        {
+            ulong offset = 0;
+            foreach (var t in b.Tensors)
+            {
+                t.Offset = offset;
+                offset += (t.Length + Alignment - 1) / Alignment * Alignment;
+            }
+            b.Bytes = offset;
+        }
         SlotBytes = _blocks.Max(b => b.Bytes);
         for (int s = 0; s < 2; s++)
         {
@@ -188,13 +239,13 @@ public sealed class BlockWeightStream : IDisposable
         var (start, end) = (TimingEvent(), TimingEvent());
         CudaDriver.EventRecord(start, _copyStream);
         CuDevicePtr address = SlotAddress(slot);
-        foreach (var (host, offset, bytes) in b.Tensors)
-            CudaDriver.MemcpyHtoDAsync(address + offset, (void*)host, bytes, _copyStream, $"upload {b.Name}");
+        foreach (var t in b.Tensors)
+            CudaDriver.MemcpyHtoDAsync(address + t.Offset, (void*)t.Host, t.Length, _copyStream, $"upload {b.Name}");
         CudaDriver.EventRecord(end, _copyStream);
         CudaDriver.EventRecord(_ready[slot], _copyStream);
         _slotBlock[slot] = block;
         _uploads++;
-        ulong total = (ulong)b.Tensors.Sum(t => (long)t.Bytes);
+        ulong total = (ulong)b.Tensors.Sum(t => (long)t.Length);
         _uploadedBytes += total;
         _pendingTimings.Enqueue((start, end, total));
         if (_pendingTimings.Count > MaxPendingTimings) HarvestOldestTiming();
@@ -250,21 +301,40 @@ public sealed class BlockWeightStream : IDisposable
             CudaDriver.StreamDestroy(_copyStream);
         }
         foreach (var b in _blocks)
-            foreach (var (host, _, _) in b.Tensors)
-                CudaDriver.MemFreeHost(host);
+            foreach (var t in b.Tensors)
+                CudaDriver.MemFreeHost(t.Host);
         _blocks.Clear();
     }
+}
+
+/// <summary>One weight's page-locked host copy and its offset in a slot (laid out when the stream is sealed).</summary>
+internal sealed class StreamedBytes(nint host, ulong length)
+{
+    public nint Host { get; } = host;
+    public ulong Length { get; } = length;
+    public ulong Offset { get; set; }
+
+    /// <summary>Joined into another weight of its block (<see cref="BlockWeightStream.TryJoin"/>): freed, no longer streamed.</summary>
+    public bool Dropped { get; set; }
 }
 
 /// <summary>
 /// A weight of a streamed block: its bytes in page-locked host memory, and its offset in whichever slot holds the block.
 /// </summary>
-internal sealed class StreamedWeight(BlockWeightStream stream, int block, ulong offset, nint host, ulong bytes)
+internal sealed class StreamedWeight(BlockWeightStream stream, int block, StreamedBytes bytes)
 {
-    public CuDevicePtr Resolve() => stream.Resolve(block) + offset;
+    public BlockWeightStream Stream { get; } = stream;
+    public int Block { get; } = block;
+    public StreamedBytes Bytes { get; } = bytes;
+
+    public CuDevicePtr Resolve() => Stream.Resolve(RequireKept()) + Bytes.Offset;
 
     /// <summary>The stored bytes on the host (a download needs no upload).</summary>
-    public unsafe ReadOnlySpan<byte> HostBytes => new((void*)host, checked((int)bytes));
+    public unsafe ReadOnlySpan<byte> HostBytes => RequireKept() >= 0 ? new((void*)Bytes.Host, checked((int)Bytes.Length)) : default;
+
+    private int RequireKept() => Bytes.Dropped
+        ? throw new InvalidOperationException("A streamed weight joined into another at load (q / k / v) was read after the join; read the joined weight.")
+        : Block;
 }
 
 /// <summary>

@@ -9,6 +9,9 @@ public sealed partial class CudaBackend
     public Tensor Concat(int axis, params Tensor[] parts)
     {
         var (shape, ax) = OpShapes.Concat(axis, parts);
+        // Weights of a transformer block streamed under --offload sequential, joined at load: joined on the host, in the stream.
+        if (parts.All(p => p is CudaTensor { Streamed: not null }) && ((CudaTensor)parts[0]).Streamed!.Stream.TryJoin(ax, shape, parts.Cast<CudaTensor>().ToList()) is { } joined)
+            return joined;
         Shape first = parts[0].Shape;
         var cparts = parts.Select(p => Float(p, "Concat")).ToArray();
         using var op = Enter("Concat", parts[0], parts.Length > 1 ? parts[1] : null, parts.Length > 2 ? parts[2] : null);
