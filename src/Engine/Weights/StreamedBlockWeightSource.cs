@@ -25,20 +25,6 @@ public sealed partial class StreamedBlockWeightSource(IWeightSource inner, Block
     }
 
     /// <summary>
-    /// The parts join on the device first (the inner source's join: none of them streamed yet), then the joined tensor
-    /// goes into its block's stream as one weight.
-    /// </summary>
-    public Tensor LoadJoinedRows(IReadOnlyList<(string Name, Shape Shape)> parts, IBackend backend)
-    {
-        ArgumentNullException.ThrowIfNull(parts);
-        Tensor joined = inner.LoadJoinedRows(parts, backend);
-        string? block = parts.Count > 0 ? BlockOf(parts[0].Name) : null;
-        if (block is not null && parts.Any(p => BlockOf(p.Name) != block))
-            throw new ArgumentException($"A joined weight spans blocks: {string.Join(", ", parts.Select(p => p.Name))}.", nameof(parts));
-        return block is not null && joined is CudaTensor cuda ? stream.Adopt(block, cuda) : joined;
-    }
-
-    /// <summary>
     /// The block a transformer tensor belongs to (<c>transformer_blocks.3</c>), or null for the rest: the block lists of
     /// SD3's and FLUX's <c>transformer_blocks</c>, FLUX's <c>single_transformer_blocks</c> and Lumina-Next's <c>layers</c>
     /// (the names the model constructors scope their blocks with).

@@ -44,19 +44,6 @@ public sealed class WeightReader
     }
 
     /// <summary>
-    /// Loads the tensors <paramref name="names"/> (each with its row count in <paramref name="rows"/> and the common
-    /// trailing <paramref name="trailing"/> dimensions) joined along axis 0 in one tensor (<see cref="IWeightSource.LoadJoinedRows"/>).
-    /// </summary>
-    public Tensor GetJoinedRows(IReadOnlyList<string> names, IReadOnlyList<int> rows, params int[] trailing)
-    {
-        if (names.Count != rows.Count) throw new ArgumentException($"{names.Count} names and {rows.Count} row counts.");
-        var parts = names.Select((n, i) => (FullName(n), new Shape([rows[i], .. trailing]))).ToArray();
-        Tensor t = _source.LoadJoinedRows(parts, Backend);
-        foreach (var (full, _) in parts) _used.Add(full);
-        return t;
-    }
-
-    /// <summary>
     /// Reads a small parameter as exact fp32 values on the host, whatever precision the backend stores weights in:
     /// for scalars the model uses on the host (CLIP's <c>logit_scale</c>, which bf16 storage would move by 1 % after exp).
     /// </summary>

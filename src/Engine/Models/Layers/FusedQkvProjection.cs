@@ -16,13 +16,13 @@ public static class FusedQkvProjection
     public static LinearLayer Load(WeightReader w, string q, string k, string v, int inFeatures, int queryFeatures, int keyValueFeatures,
         bool bias = true)
     {
-        // Joined by the weight source (not by the model after three loads), so a source that places its weights (the
-        // sequential block stream) places the joined tensor.
-        string[] names = [q, k, v];
-        int[] rows = [queryFeatures, keyValueFeatures, keyValueFeatures];
-        Tensor weight = w.GetJoinedRows(names.Select(n => n + ".weight").ToArray(), rows, inFeatures);
-        Tensor? joinedBias = bias ? w.GetJoinedRows(names.Select(n => n + ".bias").ToArray(), rows) : null;
-        return LinearLayer.FromTensors(weight, joinedBias);
+        var parts = new[]
+        {
+            LinearLayer.Load(w, q, inFeatures, queryFeatures, bias),
+            LinearLayer.Load(w, k, inFeatures, keyValueFeatures, bias),
+            LinearLayer.Load(w, v, inFeatures, keyValueFeatures, bias),
+        };
+        return Join(w.Backend, parts[0], parts[1], parts[2]);
     }
 
     /// <summary>Joins three loaded projections (all with a bias or none); their tensors are disposed, the joined layer replaces them.</summary>

@@ -58,22 +58,19 @@ public sealed class LuminaAttention
             _normKWeight = w.Get("norm_k.weight", innerKv);
             _normKBias = w.Get("norm_k.bias", innerKv);
         }
-        if (selfAttention)
-        {
-            if (keyDim != queryDim) throw new ArgumentException($"A self-attention reads one width, not {queryDim} and {keyDim}.");
-            // One joined weight from the source (the sequential block stream places it whole).
-            _qkv = FusedQkvProjection.Load(w, "to_q", "to_k", "to_v", queryDim, inner, innerKv, bias: false);
-        }
-        else
-        {
-            _toQ = LinearLayer.Load(w, "to_q", queryDim, inner, bias: false);
-            _toK = LinearLayer.Load(w, "to_k", keyDim, innerKv, bias: false);
-            _toV = LinearLayer.Load(w, "to_v", keyDim, innerKv, bias: false);
-        }
+        _toQ = LinearLayer.Load(w, "to_q", queryDim, inner, bias: false);
+        _toK = LinearLayer.Load(w, "to_k", keyDim, innerKv, bias: false);
+        _toV = LinearLayer.Load(w, "to_v", keyDim, innerKv, bias: false);
         if (queryTwin is not null)
         {
             _queryTwin = queryTwin;
             _sharesQueryWithTwin = SameQueryPath(queryTwin);
+        }
+        if (selfAttention)
+        {
+            if (keyDim != queryDim) throw new ArgumentException($"A self-attention reads one width, not {queryDim} and {keyDim}.");
+            _qkv = FusedQkvProjection.Join(w.Backend, _toQ, _toK, _toV);
+            (_toQ, _toK, _toV) = (null, null, null);
         }
         if (hasOutputProjection) ToOut = LinearLayer.Load(w, "to_out.0", inner, queryDim, bias: false);
     }
@@ -171,16 +168,12 @@ public sealed class LuminaAttention
     private readonly bool _sharesQueryWithTwin;
 
     private bool SameQueryPath(LuminaAttention other)
-        => _heads == other._heads && _headDim == other._headDim && _queryDim == other._queryDim
-           && QueryWeightValues().AsSpan().SequenceEqual(other.QueryWeightValues())
-           && SameValues(_normQWeight, other._normQWeight) && SameValues(_normQBias, other._normQBias);
-
-    /// <summary>to_q's weight values: the separate layer's, or the leading H·hd rows of the joined q/k/v weight.</summary>
-    private float[] QueryWeightValues()
     {
-        if (_toQ is not null) return _toQ.Weight.Backend.Download(_toQ.Weight);
-        Tensor joined = _qkv?.Weight ?? throw new InvalidOperationException("This attention has no query projection.");
-        return joined.Backend.Download(joined)[..(_heads * _headDim * _queryDim)];
+        if (_toQ is null || other._toQ is null)
+            throw new InvalidOperationException("A joined q/k/v projection is compared with its query twin when it loads.");
+        return _heads == other._heads && _headDim == other._headDim
+               && SameValues(_toQ.Weight, other._toQ.Weight)
+               && SameValues(_normQWeight, other._normQWeight) && SameValues(_normQBias, other._normQBias);
     }
 
     /// <summary>

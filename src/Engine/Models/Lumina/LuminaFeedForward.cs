@@ -22,8 +22,11 @@ public sealed class LuminaFeedForward
 
     public LuminaFeedForward(WeightReader w, int dim, int innerDim)
     {
-        // Joined by the weight source, so the sequential block stream places the joined weight (IWeightSource.LoadJoinedRows).
-        _gateUp = LinearLayer.FromTensors(w.GetJoinedRows(["linear_1.weight", "linear_3.weight"], [innerDim, innerDim], dim), null);
+        var linear1 = LinearLayer.Load(w, "linear_1", dim, innerDim, bias: false);
+        var linear3 = LinearLayer.Load(w, "linear_3", dim, innerDim, bias: false);
+        _gateUp = LinearLayer.FromTensors(w.Backend.Concat(0, linear1.Weight, linear3.Weight), null);
+        linear1.Weight.Dispose();
+        linear3.Weight.Dispose();
         _linear2 = LinearLayer.Load(w, "linear_2", innerDim, dim, bias: false);
     }
 
