@@ -132,20 +132,7 @@ internal sealed partial class CublasLtGemm
             plan.Fallback = GatedFallbackWarning(op, plan.Shape, $"cuBLASLt refused the descriptor ({e.Message})");
             return plan;
         }
-        var preference = CublasLt.PreferenceCreate(WorkspaceBytes);
-        try
-        {
-            var (status, results) = CublasLt.TryHeuristic(_handle, plan.Desc, plan.A, plan.B, plan.D, plan.D, preference,
-                GemmDispatch.HeuristicCandidates);
-            if (status != CublasStatus.CUBLAS_STATUS_SUCCESS && !GemmDispatch.IsRefusal(status))
-                CublasLt.Check(status, "cublasLtMatmulAlgoGetHeuristic", $"{op} {plan.Shape}");
-            plan.HeuristicStatus = status;
-            plan.Algorithms = results.Where(r => r.State == CublasStatus.CUBLAS_STATUS_SUCCESS).ToArray();
-        }
-        finally
-        {
-            CublasLt.PreferenceDestroy(preference);
-        }
+        QueryAlgorithms(plan, op);
         if (plan.Algorithms.Length == 0)
             plan.Fallback = GatedFallbackWarning(op, plan.Shape, "cuBLASLt's heuristic offered no algorithm" +
                 (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));

@@ -181,6 +181,16 @@ internal sealed partial class CublasLtGemm : IDisposable
         };
         CublasLt.SetTranspose(plan.Desc, g.TransA, g.TransB);
         CublasLt.SetEpilogue(plan.Desc, epilogue, bias);
+        QueryAlgorithms(plan, op);
+        return plan;
+    }
+
+    /// <summary>
+    /// Asks cuBLASLt's heuristic for <paramref name="plan"/>'s algorithms (C = D): sets HeuristicStatus and Algorithms
+    /// (empty when the heuristic refuses the shape); any other failure throws, naming the op and shape.
+    /// </summary>
+    private void QueryAlgorithms(Plan plan, string op)
+    {
         var preference = CublasLt.PreferenceCreate(WorkspaceBytes);
         try
         {
@@ -196,7 +206,6 @@ internal sealed partial class CublasLtGemm : IDisposable
         {
             CublasLt.PreferenceDestroy(preference);
         }
-        return plan;
     }
 
     public void Dispose()
