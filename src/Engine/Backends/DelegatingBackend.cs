@@ -88,6 +88,13 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         return W(Call(nameof(UploadWeight), () => Inner.UploadWeight(copy, source, shape)));
     }
 
+    public Tensor UploadFp8Weight(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, Shape shape)
+    {
+        byte[] codeCopy = codes.ToArray();
+        float[] scaleCopy = scales.ToArray();
+        return W(Call(nameof(UploadFp8Weight), () => Inner.UploadFp8Weight(codeCopy, scaleCopy, shape)));
+    }
+
     public Tensor Zeros(Shape shape) => W(Call(nameof(Zeros), () => Inner.Zeros(shape)));
 
     public Tensor Allocate(Shape shape) => W(Call(nameof(Allocate), () => Inner.Allocate(shape)));

@@ -34,6 +34,20 @@ public interface IBackend : IDisposable
     /// <summary>A new weight tensor from raw little-endian bytes of type <paramref name="source"/>.</summary>
     Tensor UploadWeight(ReadOnlySpan<byte> bytes, DType source, Shape shape);
 
+    /// <summary>
+    /// A new Linear weight [out, in] quantised to fp8: <paramref name="codes"/> are e4m3 codes (row-major, one byte per
+    /// element), <paramref name="scales"/> one fp32 scale per output row (a per-tensor scale repeated). Its values are
+    /// decode(code) · scale in fp32, which is what this default computes with: the exactly dequantised weight through
+    /// <see cref="UploadWeight"/> (the CPU reference, DESIGN §8). The CUDA backend overrides it to keep the codes and
+    /// scales on the device (1 byte per element) and reads them as bf16(decode(code) · scale), the value an F32 upload
+    /// of the dequantised weight rounds to.
+    /// </summary>
+    Tensor UploadFp8Weight(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, Shape shape)
+    {
+        var values = Fp8WeightValues.Dequantise(codes, scales, shape);
+        return UploadWeight(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, shape);
+    }
+
     /// <summary>A new tensor of zeros.</summary>
     Tensor Zeros(Shape shape);
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using AccelAes.Engine.Backends.Cpu;
 using AccelAes.Engine.Tensors;
 using AccelAes.Loader.SafeTensors;
@@ -9,9 +8,10 @@ namespace AccelAes.Engine.Weights;
 /// <c>--weights fp8</c>: the inner source's Linear weight matrices (<see cref="LinearWeightNames"/>) quantised at load
 /// to F8_E4M3 with one fp32 scale per output channel (<see cref="Float8Quantizer"/>: max|row| / 448, nearest-even,
 /// saturating); every other tensor (biases, norms, convolutions, embeddings) passes through in its stored dtype, as
-/// diffusers' layer-wise casting keeps them. The backend receives the exactly dequantised fp32 values: the CPU backend
-/// computes with them (DESIGN §8: that defines fp8's semantics); the CUDA backend rounds them to bf16 at upload like
-/// any weight — there is no FP8 GEMM yet, so on the device fp8 changes the numbers, not the bytes.
+/// diffusers' layer-wise casting keeps them. The backend receives the codes and scales
+/// (<see cref="IBackend.UploadFp8Weight"/>): the CPU backend computes with the exactly dequantised fp32 values (DESIGN
+/// §8: that defines fp8's semantics); the CUDA backend keeps the codes on the device (1 byte per element) and reads
+/// them as the bf16 rounding of those values.
 /// One tensor at a time is decoded to fp32 on the host, never the checkpoint.
 /// </summary>
 public sealed class Fp8QuantizedWeightSource(IWeightSource inner) : IWeightSource
@@ -34,7 +34,6 @@ public sealed class Fp8QuantizedWeightSource(IWeightSource inner) : IWeightSourc
         var scales = new float[shape[0]];
         if (!Float8Quantizer.QuantizeRows(values, columns, codes, scales))
             throw new WeightShapeException(name, inner.Description, "has NaN or infinite values, which have no fp8 scale (--weights fp8)");
-        Float8Quantizer.DequantizeRows(codes, scales, columns, values);
-        return backend.UploadWeight(MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, shape);
+        return backend.UploadFp8Weight(codes, scales, shape);
     }
 }

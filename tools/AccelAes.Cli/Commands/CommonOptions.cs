@@ -28,7 +28,7 @@ internal static class CommonOptions
         {
             Description = "Transformer weights: bf16 (as the checkpoint stores them) or fp8 (Linear weight matrices quantised at load to e4m3 with a scale "
                 + "max|row|/448 per output channel, round-to-nearest-even, saturating; biases, norms, convolutions and embeddings kept). "
-                + "The cpu backend computes with the exactly dequantised fp32 values; cuda dequantises to bf16 at upload (no FP8 GEMM yet).",
+                + "The cpu backend computes with the exactly dequantised fp32 values; cuda keeps the fp8 codes and scales on the device (1 byte per element) and dequantises each to bf16 for its GEMM.",
             DefaultValueFactory = _ => "bf16",
         };
         option.AcceptOnlyFromAmong("bf16", "fp8");

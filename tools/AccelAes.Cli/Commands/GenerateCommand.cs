@@ -138,9 +138,6 @@ internal static class GenerateCommand
             ResidencyDecision residency = GenerationResidency.Decide(composed, variantName, request, be, requestedResidency, memoryLimit,
                 weights: precision);
             Ui.Info(residency.Note);
-            if (precision == WeightPrecision.Fp8 && be is Engine.Backends.Cuda.CudaBackend)
-                Ui.Warn("--weights fp8 on cuda: the fp8 weights are dequantised to bf16 at upload (no FP8 GEMM yet), so the device holds "
-                        + "bf16 weights — the fp8 numbers, not the fp8 bytes the memory plan counted.");
             if (residency.Warning is { } residencyWarning) Ui.Warn(residencyWarning);
             string outPath = parse.GetValue(output)!;
             var total = Stopwatch.StartNew();

@@ -119,13 +119,20 @@ public sealed class BlockWeightStream : IDisposable
             || parts.Any(p => p.DType != parts[0].DType))
             return null;
         int index = weights[0]!.Block;
-        ulong total = (ulong)weights.Sum(w => (long)w!.Bytes.Length);
+        bool fp8 = parts[0].DType == DType.F8E4M3;
+        if (fp8 && axis != 0) return null;
+        ulong total = fp8 ? Fp8WeightLayout.Bytes(shape) : (ulong)weights.Sum(w => (long)w!.Bytes.Length);
         nint host = PinnedCopy(_blocks[index].Name, total);
-        ulong at = 0;
-        foreach (var w in weights)
+        if (fp8)
+            JoinFp8Rows(host, shape, parts);
+        else
         {
-            unsafe { Buffer.MemoryCopy((void*)w!.Bytes.Host, (void*)(host + (nint)at), w.Bytes.Length, w.Bytes.Length); }
-            at += w.Bytes.Length;
+            ulong at = 0;
+            foreach (var w in weights)
+            {
+                unsafe { Buffer.MemoryCopy((void*)w!.Bytes.Host, (void*)(host + (nint)at), w.Bytes.Length, w.Bytes.Length); }
+                at += w.Bytes.Length;
+            }
         }
         foreach (var w in weights.Distinct())
         {
@@ -135,6 +142,23 @@ public sealed class BlockWeightStream : IDisposable
             CudaDriver.MemFreeHost(w.Bytes.Host);
         }
         return Add(index, shape, parts[0].DType, host, total);
+    }
+
+    /// <summary>fp8 weights joined by rows keep <see cref="Fp8WeightLayout"/>: every part's codes, then every part's scales.</summary>
+    private static unsafe void JoinFp8Rows(nint host, Shape shape, IReadOnlyList<CudaTensor> parts)
+    {
+        ulong codes = 0, scales = Fp8WeightLayout.ScalesOffset(shape);
+        ulong padding = scales - (ulong)shape.ElementCount;
+        new Span<byte>((void*)(host + shape.ElementCount), (int)padding).Clear(); // deterministic bytes between codes and scales
+        foreach (var part in parts)
+        {
+            var bytes = part.Streamed!.Bytes;
+            ulong partCodes = (ulong)part.ElementCount, partScales = 4UL * (ulong)part.Shape[0];
+            Buffer.MemoryCopy((void*)bytes.Host, (void*)(host + (nint)codes), partCodes, partCodes);
+            Buffer.MemoryCopy((void*)(bytes.Host + (nint)Fp8WeightLayout.ScalesOffset(part.Shape)), (void*)(host + (nint)scales), partScales, partScales);
+            codes += partCodes;
+            scales += partScales;
+        }
     }
 
     private static nint PinnedCopy(string block, ulong bytes)

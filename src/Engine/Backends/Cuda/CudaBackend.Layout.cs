@@ -12,6 +12,12 @@ public sealed partial class CudaBackend
         // Weights of a transformer block streamed under --offload sequential, joined at load: joined on the host, in the stream.
         if (parts.All(p => p is CudaTensor { Streamed: not null }) && ((CudaTensor)parts[0]).Streamed!.Stream.TryJoin(ax, shape, parts.Cast<CudaTensor>().ToList()) is { } joined)
             return joined;
+        if (ax == 0 && parts.All(p => Own(p).DType == DType.F8E4M3))
+        {
+            // fp8 weights joined by rows stay fp8 (their scales are per row).
+            using var join = Enter("Concat", parts[0]);
+            return ConcatFp8Rows(shape, parts.Select(Own).ToList());
+        }
         Shape first = parts[0].Shape;
         var cparts = parts.Select(p => Float(p, "Concat")).ToArray();
         using var op = Enter("Concat", parts[0], parts.Length > 1 ? parts[1] : null, parts.Length > 2 ? parts[2] : null);

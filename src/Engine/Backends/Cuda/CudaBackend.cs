@@ -402,6 +402,8 @@ public sealed partial class CudaBackend : IBackend
         using var op = Enter("Download", tensor);
         ThrowIfCapturing($"Download({tensor})", "waits for the device and copies to the host");
         var result = new float[t.ElementCount];
+        if (t.DType == DType.F8E4M3)
+            return DownloadFp8(t);
         if (t.Streamed is { } streamed)
         {
             // A streamed weight's bytes are on the host already: no upload of its block (none may be possible yet, while loading).
@@ -544,7 +546,7 @@ public sealed partial class CudaBackend : IBackend
     /// <summary>A new tensor of this backend (poisoned with NaN bits when <see cref="PoisonNewTensors"/>).</summary>
     internal CudaTensor New(Shape shape, DType dtype, int[]? hostIndices = null, bool tracked = true)
     {
-        ulong bytes = (ulong)shape.ElementCount * (ulong)CudaTensor.SizeOf(dtype);
+        ulong bytes = CudaTensor.StorageBytes(shape, dtype);
         var block = _pool.Rent(bytes, _opName);
         var t = new CudaTensor(this, shape, dtype, new DeviceBuffer(_pool, block, bytes), tracked) { HostIndices = hostIndices };
         if (PoisonNewTensors)
@@ -578,6 +580,8 @@ public sealed partial class CudaBackend : IBackend
         var c = Own(t);
         if (c.DType is DType.BF16 or DType.F32)
             return c;
+        if (c.DType == DType.F8E4M3)
+            return DequantisedFp8(c); // every op reads an fp8 weight as its bf16 values (CudaBackend.Fp8Weights.cs)
         throw new ArgumentException($"{op}: tensor {t} holds indices; a BF16 or F32 tensor is needed.");
     }
 
@@ -595,6 +599,8 @@ public sealed partial class CudaBackend : IBackend
     {
         if (t.DType == DType.BF16)
             return t;
+        if (t.DType == DType.F8E4M3)
+            return DequantisedFp8(t);
         var y = Temporary(t.Shape, DType.BF16);
         ConvertF32ToBf16(t.Pointer, y.Pointer, (ulong)t.ElementCount);
         return y;
@@ -605,6 +611,8 @@ public sealed partial class CudaBackend : IBackend
     {
         if (t.DType == DType.F32)
             return t;
+        if (t.DType == DType.F8E4M3)
+            t = DequantisedFp8(t);
         var y = Temporary(t.Shape, DType.F32);
         Elementwise("convert_bf16_to_f32", (ulong)t.ElementCount, t.Pointer, y.Pointer, (ulong)t.ElementCount);
         return y;

@@ -100,18 +100,26 @@ public sealed class CudaTensor : Tensor
     /// <summary>Bytes per element of <see cref="Tensor.DType"/>.</summary>
     public int ElementSize => SizeOf(DType);
 
-    public ulong ByteCount => (ulong)ElementCount * (ulong)ElementSize;
+    /// <summary>Bytes of the storage: elements × <see cref="ElementSize"/>; an fp8 weight's also holds its scales (<see cref="Fp8WeightLayout"/>).</summary>
+    public ulong ByteCount => StorageBytes(Shape, DType);
 
     internal static int SizeOf(DType dtype) => dtype switch
     {
         DType.F32 or DType.I32 => 4,
         DType.F16 or DType.BF16 => 2,
+        DType.F8E4M3 => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
     };
+
+    internal static ulong StorageBytes(Shape shape, DType dtype)
+        => dtype == DType.F8E4M3 ? Fp8WeightLayout.Bytes(shape) : (ulong)shape.ElementCount * (ulong)SizeOf(dtype);
 
     protected override Tensor ReshapeCore(Shape shape)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        // An fp8 weight's scales are per output row: only a reshape that keeps [out, in] keeps their meaning.
+        if (DType == DType.F8E4M3 && shape != Shape)
+            throw new NotSupportedException($"An fp8 weight {Shape} cannot be reshaped to {shape} (its scales are per output row).");
         if (Streamed is { } streamed) return new CudaTensor((CudaBackend)Backend, shape, DType, streamed);
         return new CudaTensor((CudaBackend)Backend, shape, DType, Buffer!) { HostIndices = HostIndices };
     }

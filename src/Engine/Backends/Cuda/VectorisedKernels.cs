@@ -13,7 +13,7 @@ internal static class VectorisedKernels
         "add_bf16", "add_broadcast_bf16", "add_broadcast_f32", "mul_broadcast_bf16", "mul_broadcast_f32",
         "convert_f32_to_bf16", "convert_bf16_to_f32", "convert_f16_to_bf16", "modulate_bf16",
         "gather_rows_b16", "gather_rows_b32", "scatter_rows_b16", "scatter_rows_b32",
-        "silu_mul_bf16", "add_scaled_bf16",
+        "silu_mul_bf16", "add_scaled_bf16", "dequantize_e4m3_rows_bf16",
     };
 
     /// <summary>The number of threads a grid-stride launch of <paramref name="kernel"/> over n elements wants.</summary>
