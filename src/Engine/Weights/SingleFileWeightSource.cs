@@ -8,8 +8,10 @@ namespace AccelAes.Engine.Weights;
 /// <summary>
 /// Weights of a single-file checkpoint under diffusers' names. A view that is one contiguous float range of the
 /// file (a renamed tensor, one q/k/v slice of a fused tensor) goes to the backend straight from the memory map;
-/// only the final layer's swapped halves (raw bytes, same dtype) and fp8 tensors (decoded × scale in fp32, the CPU
-/// semantics) pass through a buffer of that one tensor — never a second copy of the checkpoint.
+/// only the final layer's swapped halves (raw bytes, same dtype) and fp8 tensors pass through a buffer of that one
+/// tensor — never a second copy of the checkpoint. e4m3 Linear weights go to the backend as codes and scale
+/// (<see cref="IBackend.UploadFp8Weight"/>: fp8 stays fp8 on the CUDA device); other fp8 tensors (E5M2, biases,
+/// convolutions) are decoded × scale in fp32, the CPU semantics.
 /// </summary>
 public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint, SingleFilePart part) : IWeightSource
 {
@@ -29,6 +31,8 @@ public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint, Sing
         if (view.Shape.Length != shape.Rank || !view.Shape.SequenceEqual(shape.Dims.ToArray().Select(d => (long)d)))
             throw new WeightShapeException(name, checkpoint.Source,
                 $"(from '{view.FirstSourceName}') has shape [{string.Join(", ", view.Shape)}], but the config implies {shape}");
+        if (IsFp8LinearWeight(name, view, shape))
+            return UploadFp8(view, shape, backend);
         if (view.IsZeroCopy)
             return backend.UploadWeight(checkpoint.RawBytes(view), ToDType(view.Parts[0].Source.DType), shape);
         SafeTensorDType? first = view.IsIdentity ? null : view.Parts[0].Source.DType;
@@ -38,6 +42,45 @@ public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint, Sing
         var values = new float[shape.ElementCount];
         checkpoint.ReadFloat32(view, values);
         return backend.UploadWeight(MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, shape);
+    }
+
+    /// <summary>An e4m3 Linear weight matrix (plain or ComfyUI-scaled): its codes go to the backend as they are, with its scale.</summary>
+    private static bool IsFp8LinearWeight(string name, MappedTensor view, Shape shape)
+        => !view.IsIdentity && LinearWeightNames.IsLinearWeight(name, shape.Rank) && view.Parts.All(p => p.Source.DType == SafeTensorDType.F8E4M3);
+
+    /// <summary>
+    /// The file's codes (q / k / v rows or swapped halves joined in order) and the per-tensor <c>scale_weight</c> (1 for a
+    /// plain fp8 file) repeated per output row: <see cref="IBackend.UploadFp8Weight"/>'s values decode(code) · scale are
+    /// exactly what <see cref="SingleFileCheckpoint.ReadFloat32"/> gives, so the CPU computes the same numbers and the
+    /// CUDA backend keeps the fp8 bytes.
+    /// </summary>
+    private Tensor UploadFp8(MappedTensor view, Shape shape, IBackend backend)
+    {
+        float scale = view.Scale is { } info ? DTypeConversion.ToFloat32(checkpoint.Set.GetBytes(info), info.DType)[0] : 1f;
+        var scales = new float[shape[0]];
+        Array.Fill(scales, scale);
+        return backend.UploadFp8Weight(CodesOf(view), scales, shape);
+    }
+
+    /// <summary>The parts' e4m3 codes in order, straight from the map when there is one part.</summary>
+    private ReadOnlySpan<byte> CodesOf(MappedTensor view)
+    {
+        if (view.Parts.Count == 1) return PartBytes(view.Parts[0]);
+        var codes = new byte[view.ElementCount];
+        int at = 0;
+        foreach (var part in view.Parts)
+        {
+            var bytes = PartBytes(part);
+            bytes.CopyTo(codes.AsSpan(at));
+            at += bytes.Length;
+        }
+        return codes;
+    }
+
+    private ReadOnlySpan<byte> PartBytes(RowSlice part)
+    {
+        long rowBytes = part.RowElements; // one byte per e4m3 element
+        return checkpoint.Set.FileOf(part.Source).GetBytes(part.Source, part.FirstRow * rowBytes, checked((int)(part.RowCount * rowBytes)));
     }
 
     private byte[] ConcatenatedBytes(MappedTensor view)

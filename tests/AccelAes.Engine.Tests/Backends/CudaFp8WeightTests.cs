@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using AccelAes.Engine.Backends.Cuda;
+using AccelAes.Engine.Components;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Tensors;
@@ -169,6 +170,35 @@ public class CudaFp8WeightTests(ITestOutputHelper output)
         }
         output.WriteLine($"pinned block bytes: fp8 {fp8Host}, bf16 {bf16Host}");
         Assert.True(fp8Host * 10 < bf16Host * 7, $"streamed fp8 blocks hold {fp8Host} B, bf16 blocks {bf16Host} B");
+    }
+
+    /// <summary>
+    /// fp8 single files (plain e4m3fn and ComfyUI scaled, ../shared/conformance/flux_singlefile): their e4m3 Linear weights
+    /// stay fp8 on the device (codes and the per-tensor scale repeated per row), and the forward equals, bit for bit, the
+    /// same file's exactly decoded weights (the conformance folder's <c>dequantized_reference.safetensors</c>, fp32) uploaded
+    /// as any weight.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("flux_fp8_e4m3_tiny", "flux1-tiny-fp8-e4m3fn.safetensors")]
+    [InlineData("flux_fp8_scaled_tiny", "flux1-tiny-fp8-scaled.safetensors")]
+    public void An_fp8_single_file_keeps_its_codes_on_the_device_and_forwards_as_its_decoded_weights(string folder, string file)
+    {
+        string path = GoldenFiles.At("flux_singlefile", folder, file);
+        Skip.IfNot(File.Exists(path), GoldenFiles.MissingMessage);
+        using var gpu = Backend();
+        ulong before = gpu.WeightUploads.DeviceBytes;
+        var fp8 = ComponentLoader.LoadSingleFile(path, gpu);
+        ulong fp8Bytes = gpu.WeightUploads.DeviceBytes - before;
+        before = gpu.WeightUploads.DeviceBytes;
+        var decoded = ComponentLoader.LoadSingleFile(GoldenFiles.At("flux_singlefile", folder, "dequantized_reference.safetensors"), gpu);
+        ulong decodedBytes = gpu.WeightUploads.DeviceBytes - before;
+        output.WriteLine($"{folder}: {fp8Bytes} B on the device as fp8, {decodedBytes} B decoded to bf16");
+        Assert.True(fp8Bytes * 10 < decodedBytes * 7, $"{fp8Bytes} B as fp8 against {decodedBytes} B decoded");
+
+        var golden = GoldenTensors.Load(GoldenFiles.At("flux_singlefile", folder, "inputs.safetensors"));
+        Dictionary<string, Tensor> Inputs() => new[] { "hidden_states", "encoder_hidden_states", "pooled_projections", "timestep", "img_ids", "txt_ids", "guidance" }
+            .ToDictionary(n => n, n => gpu.Upload(golden[n].Values, new Shape(golden[n].Shape)));
+        AssertSameBits(gpu.Download(decoded.Forward.Forward(Inputs())["sample"]), gpu.Download(fp8.Forward.Forward(Inputs())["sample"]), $"{folder} sample");
     }
 
     private static (float[] Latents, ulong UploadedBytes) DenoiseSd3(CudaBackend gpu, IWeightSource weights, BlockWeightStream? stream)
