@@ -49,3 +49,45 @@ extern "C" __global__ void dequantize_e4m3_rows_bf16(const u8* __restrict__ code
     if (narrow(n)) dequantize_e4m3_rows_i<u32>(codes, scales, out, (u32)n, (u32)columns);
     else dequantize_e4m3_rows_i<u64>(codes, scales, out, n, columns);
 }
+
+// ---- activations for the FP8 GEMM (sm_89+): one e4m3 scale per tensor ------------------------------------------
+//
+// amax_partial_bf16: partial[b] = max |x| over block b's grid-stride share of x (bf16 [n]); NaN is skipped (fmaxf).
+// quantize_e4m3_per_tensor: amax = max of the `partials` partial maxima (every block reduces them itself: at most a
+//   thousand values, no second launch), s = amax / 448 in f32 (block 0 writes it to *scale: cuBLASLt's B scale pointer),
+//   codes[i] = e4m3(x[i] / s) — the division IEEE-rounded (__fdiv_rn, fast math or not), then nearest e4m3, ties to
+//   even mantissa, subnormals kept, saturating at ±448; NaN or ±inf → the NaN code 0x7F (with x's sign). amax = 0 gives
+//   s = 0 and zero codes. This is Float8Quantizer's per-row rule applied to the whole tensor, on the device.
+// Shape: both grid-stride, 256 threads per block, the same grid for both launches.
+
+__device__ __forceinline__ u32 f32_to_e4m3_saturating(float x) {
+    const u32 sign = (__float_as_uint(x) >> 24) & 0x80u;
+    const float v = fabsf(x);
+    if (!(v <= 3.4028235e38f)) return sign | 0x7Fu;  // NaN or inf
+    if (v >= 448.0f) return sign | 0x7Eu;
+    if (v < 0.015625f) return sign | (u32)rintf(v * 512.0f);  // subnormals m · 2^-9; m = 8 is the smallest normal's code
+    int exponent = (int)((__float_as_uint(v) >> 23) & 0xFFu) - 127;
+    // v · 2^(3 - exponent) in [8, 16): scaling by a power of two is exact, rintf rounds half to even.
+    u32 steps = (u32)rintf(v * __uint_as_float((u32)(127 + 3 - exponent) << 23));
+    if (steps == 16u) { exponent++; steps = 8u; }
+    return sign | ((u32)(exponent + 7) << 3) | (steps - 8u);
+}
+
+extern "C" __global__ void amax_partial_bf16(const bf16* __restrict__ x, float* __restrict__ partial, u64 n) {
+    __shared__ float scratch[32];
+    float m = 0.0f;
+    ACCELAES_GRID_STRIDE(i, n) { m = fmaxf(m, fabsf(bf16_to_f32(x[i]))); }
+    m = block_reduce_max(m, scratch);
+    if (threadIdx.x == 0) partial[blockIdx.x] = m;
+}
+
+extern "C" __global__ void quantize_e4m3_per_tensor(const bf16* __restrict__ x, const float* __restrict__ partial, u32 partials,
+                                                     u8* __restrict__ codes, float* __restrict__ scale, u64 n) {
+    __shared__ float scratch[32];
+    float m = 0.0f;
+    for (u32 b = threadIdx.x; b < partials; b += blockDim.x) m = fmaxf(m, partial[b]);
+    const float amax = block_reduce_max(m, scratch);
+    const float s = __fdiv_rn(amax, 448.0f);
+    if (blockIdx.x == 0 && threadIdx.x == 0) *scale = s;
+    ACCELAES_GRID_STRIDE(i, n) { codes[i] = s == 0.0f ? (u8)0 : (u8)f32_to_e4m3_saturating(__fdiv_rn(bf16_to_f32(x[i]), s)); }
+}

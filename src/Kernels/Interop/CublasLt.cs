@@ -24,6 +24,8 @@ public enum CudaDataType
     R64F = 1,
     R16F = 2,
     R16BF = 14,
+    /// <summary>CUDA_R_8F_E4M3 (torch.float8_e4m3fn): FP8 GEMM operands on sm_89 and later.</summary>
+    R8FE4M3 = 28,
 }
 
 /// <summary>cublasComputeType_t. The engine uses <see cref="Compute32F"/>: fp32 accumulation for bf16/fp16 inputs.</summary>
@@ -66,6 +68,8 @@ public enum CublasLtMatmulDescAttribute
     BiasPointer = 8,   // void* (device)
     BiasBatchStride = 10,        // int64 elements between the bias vectors of a strided batch
     AlphaVectorBatchStride = 14, // int64 elements between the alpha vectors of a strided batch (ALPHA_DEVICE_VECTOR_BETA_HOST)
+    AScalePointer = 17, // void* (device fp32 scalar): A's dequantisation scale for FP8 operands (default 1)
+    BScalePointer = 18, // void* (device fp32 scalar): B's dequantisation scale for FP8 operands (default 1)
     BiasDataType = 26, // int32 cudaDataType; default: the D type
 }
 
@@ -279,6 +283,13 @@ public static unsafe class CublasLt
         var value = (int)mode;
         Check(CublasLtNative.cublasLtMatmulDescSetAttribute(desc, CublasLtMatmulDescAttribute.PointerMode, &value, sizeof(int)),
             "cublasLtMatmulDescSetAttribute", $"POINTER_MODE={mode}");
+    }
+
+    /// <summary>Sets a device-pointer descriptor attribute (the FP8 operands' A / B scale pointers).</summary>
+    public static void SetPointer(CublasLtMatmulDesc desc, CublasLtMatmulDescAttribute attribute, CuDevicePtr pointer)
+    {
+        var value = pointer.Address;
+        Check(CublasLtNative.cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(ulong)), "cublasLtMatmulDescSetAttribute", attribute.ToString());
     }
 
     /// <summary>Sets an int64 descriptor attribute (the batch strides of the bias and alpha vectors).</summary>

@@ -17,7 +17,8 @@ namespace AccelAes.Engine.Tests.Cuda;
 /// fp8 weights resident on the CUDA backend (issue 15): <see cref="CudaBackend.UploadFp8Weight"/> keeps e4m3 codes and
 /// per-row scales (1 byte per element plus 4 per row), and every op reads them as bf16(decode(code) · scale) — the bits
 /// an F32 upload of the exactly dequantised weight gives, which is what the backend computed with before. So each
-/// result here is compared bit for bit with that upload; only the resident bytes may differ.
+/// result here is compared bit for bit with that upload; only the resident bytes may differ. (The dequantise path, forced
+/// with <see cref="Fp8GemmMode.Off"/>: the FP8 GEMM of compute capability 8.9+ is CudaFp8GemmTests'.)
 /// </summary>
 [Collection(CudaDeviceCollection.Name)]
 public class CudaFp8WeightTests(ITestOutputHelper output)
@@ -26,11 +27,12 @@ public class CudaFp8WeightTests(ITestOutputHelper output)
     {
         bool available = CudaDevice.Detect().IsAvailable && NativeLibraries.Load(CudaLibrary.Nvrtc).IsLoaded;
         CudaTests.SkipUnless(available, $"no GPU or no NVRTC: {CudaDevice.Detect().Reason}");
-        return new CudaBackend(new CudaBackendOptions { PoisonNewTensors = true, SynchronizeEachOp = true });
+        // The dequantise path on every card: what these tests hold bit for bit (the FP8 GEMM has CudaFp8GemmTests).
+        return new CudaBackend(new CudaBackendOptions { PoisonNewTensors = true, SynchronizeEachOp = true, Fp8Gemm = Fp8GemmMode.Off });
     }
 
     /// <summary>Codes covering every finite e4m3 value (subnormals and ±448 included) and scales of several magnitudes, one row of zero scale.</summary>
-    private static (byte[] Codes, float[] Scales) RandomFp8(int rows, int columns, int seed)
+    internal static (byte[] Codes, float[] Scales) RandomFp8(int rows, int columns, int seed)
     {
         var random = new Random(seed);
         var codes = new byte[rows * columns];
@@ -46,13 +48,13 @@ public class CudaFp8WeightTests(ITestOutputHelper output)
     }
 
     /// <summary>What the CUDA backend computed with before fp8 stayed resident: the dequantised fp32 weight, uploaded (rounded to bf16 on the device).</summary>
-    private static Tensor DequantisedUpload(CudaBackend gpu, byte[] codes, float[] scales, Shape shape)
+    internal static Tensor DequantisedUpload(CudaBackend gpu, byte[] codes, float[] scales, Shape shape)
     {
         float[] values = Fp8WeightValues.Dequantise(codes, scales, shape);
         return gpu.UploadWeight(MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, shape);
     }
 
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
+    internal static void AssertSameBits(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)

@@ -12,6 +12,12 @@
 //   scalars), ALPHA_DEVICE_VECTOR_BETA_ZERO and ALPHA_DEVICE_VECTOR_BETA_HOST (alpha: an fp32 device vector of rows(D)
 //   elements, one per row of D; with a strided batch the next matrix's vector is ALPHA_VECTOR_BATCH_STRIDE elements on,
 //   and the bias's BIAS_BATCH_STRIDE likewise). DEVICE and DEVICE_VECTOR are not emulated (NOT_SUPPORTED).
+//   FP8 (issue 15): A and B CUDA_R_8F_E4M3 (torch.float8_e4m3fn, decoded exactly: bias 7, subnormals m · 2^-9, no
+//   infinities, S.1111.111 NaN), with A_SCALE_POINTER / B_SCALE_POINTER (device fp32 scalars, default 1) multiplying the
+//   product: D = alpha · scaleA · scaleB · op(A) · op(B) (+ bias, epilogue), C / D bf16 or fp32. As cuBLASLt documents
+//   for FP8: both of A and B e4m3 here (the engine uses no e5m2), the "TN" format only (TRANSA = T, TRANSB = N), and a
+//   device of compute capability 8.9 or later — on an older one (FAKE_CUDA_CC=8.0 / 8.6, read through the emulator's
+//   cuDeviceGetAttribute) the heuristic and the matmul answer NOT_SUPPORTED, as cuBLASLt does on Ampere.
 //   What the documentation rules out is refused as cuBLASLt refuses it (cuBLAS docs, cublasLtMatmulDescAttributes_t and
 //   cublasLtMatmul's datatype table and notes, CUDA 12.x/13.0):
 //     - a pointer mode outside cublasLtPointerMode_t: INVALID_VALUE when set;
@@ -61,7 +67,7 @@ enum : int {
     ST_EXECUTION_FAILED = 13, ST_INTERNAL_ERROR = 14, ST_NOT_SUPPORTED = 15,
 };
 // cudaDataType_t
-enum : int { R32F = 0, R16BF = 14 };
+enum : int { R32F = 0, R16BF = 14, R8F_E4M3 = 28 };
 // cublasComputeType_t
 enum : int { COMPUTE_32F = 68 };
 // cublasLtEpilogue_t
@@ -101,6 +107,7 @@ struct Desc {
     int bias_type = -1;  // -1: the D type
     int pointer_mode = PM_HOST;
     int64_t alpha_vector_stride = 0, bias_stride = 0;
+    uint64_t a_scale = 0, b_scale = 0;  // FP8: device fp32 scalars (0: scale 1)
 };
 struct Layout {
     int type;
@@ -147,6 +154,7 @@ struct MatmulArgs {
     int pointer_mode;
     uint64_t alpha_vector;  // device fp32 [rows(D)] per batch matrix (alpha-vector pointer modes), else 0
     int64_t alpha_vector_stride, bias_stride;
+    uint64_t a_scale, b_scale;  // read when the GEMM runs (the engine's quantise kernel writes B's just before)
     float alpha, beta;
     Layout a, b, c, d;
     uint64_t pa, pb, pc, pd;
@@ -172,7 +180,34 @@ LaunchKernelFn emulator_launch() {
     return fn;
 }
 
+// The emulated device's compute capability as major · 10 + minor, through the loaded emulator's cuDeviceGetAttribute
+// (so a knob a test set in-process counts); 0 when it cannot be read.
+int device_architecture() {
+    using GetAttributeFn = int (*)(int*, int, int);
+    static GetAttributeFn fn = []() -> GetAttributeFn {
+        Dl_info info;
+        if (!dladdr((void*)&emulator_launch, &info) || !info.dli_fname) return nullptr;
+        std::string dir = info.dli_fname;
+        auto slash = dir.rfind('/');
+        dir = slash == std::string::npos ? "." : dir.substr(0, slash);
+        void* h = dlopen((dir + "/libcuda.so.1").c_str(), RTLD_NOW | RTLD_NOLOAD);
+        return h ? (GetAttributeFn)dlsym(h, "cuDeviceGetAttribute") : nullptr;
+    }();
+    int major = 0, minor = 0;
+    if (!fn || fn(&major, 75, 0) != 0 || fn(&minor, 76, 0) != 0) return 0;  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR
+    return major * 10 + minor;
+}
+
 // ---- numbers ----------------------------------------------------------------------------------------------
+// e4m3 (float8_e4m3fn) decoded exactly from the format's definition.
+float e4m3_to_f32(uint8_t code) {
+    const int exponent = (code >> 3) & 0xF, mantissa = code & 0x7;
+    float magnitude = exponent == 0xF && mantissa == 0x7 ? NAN
+                      : exponent == 0 ? std::ldexp((float)mantissa, -9)
+                                      : std::ldexp(1.0f + mantissa / 8.0f, exponent - 7);
+    return code & 0x80 ? -magnitude : magnitude;
+}
+
 float bf16_to_f32(uint16_t b) {
     uint32_t bits = (uint32_t)b << 16;
     float f;
@@ -191,6 +226,7 @@ uint16_t f32_to_bf16(float f) {  // round to nearest even; NaN stays NaN
 double load(const Layout& l, uint64_t base, uint64_t i, uint64_t j, int batch) {
     uint64_t index = l.order == 0 ? i + j * (uint64_t)l.ld : i * (uint64_t)l.ld + j;
     index += (uint64_t)(batch * l.stride);
+    if (l.type == R8F_E4M3) return e4m3_to_f32(((const uint8_t*)base)[index]);
     return l.type == R32F ? ((const float*)base)[index] : bf16_to_f32(((const uint16_t*)base)[index]);
 }
 void store(const Layout& l, uint64_t base, uint64_t i, uint64_t j, int batch, float v) {
@@ -222,7 +258,8 @@ void run_matmul(void** params) {
                 }
                 const float alpha = g.alpha_vector != 0
                     ? ((const float*)g.alpha_vector)[(int64_t)batch * g.alpha_vector_stride + (int64_t)i] : g.alpha;
-                float v = (float)(alpha * sum);
+                const double scales = (g.a_scale ? (double)*(const float*)g.a_scale : 1.0) * (g.b_scale ? (double)*(const float*)g.b_scale : 1.0);
+                float v = (float)(alpha * scales * sum);
                 if (g.beta != 0.0f) v += g.beta * (float)load(g.c, g.pc, i, j, g.c.batch > 1 ? batch : 0);
                 if (has_bias) {
                     const int64_t bi = (int64_t)batch * g.bias_stride + (int64_t)i;
@@ -234,7 +271,7 @@ void run_matmul(void** params) {
             }
 }
 
-bool supported_type(int t) { return t == R32F || t == R16BF; }
+bool supported_type(int t) { return t == R32F || t == R16BF || t == R8F_E4M3; }
 
 const char* status_name(int s) {
     switch (s) {
@@ -258,7 +295,13 @@ int check_problem(const Desc* desc, const Layout* a, const Layout* b, const Layo
     if (desc->compute != COMPUTE_32F || desc->scale_type != R32F) return ST_NOT_SUPPORTED;
     if (!supported_type(a->type) || !supported_type(b->type) || !supported_type(c->type) || !supported_type(d->type))
         return ST_NOT_SUPPORTED;
-    if (a->type != b->type || c->type != d->type) return ST_NOT_SUPPORTED;
+    if (a->type != b->type || c->type != d->type || c->type == R8F_E4M3) return ST_NOT_SUPPORTED;
+    if (a->type == R8F_E4M3) {
+        if (device_architecture() < 89) return ST_NOT_SUPPORTED;           // FP8 tensor cores: sm_89 and later
+        if (desc->trans_a != 1 || desc->trans_b != 0) return ST_NOT_SUPPORTED;  // FP8: the TN format only
+    } else if (desc->a_scale || desc->b_scale) {
+        return ST_NOT_SUPPORTED;  // scale pointers are for FP8 operands (not emulated otherwise)
+    }
     const uint64_t m = d->rows, n = d->cols;
     const uint64_t am = desc->trans_a ? a->cols : a->rows, ak = desc->trans_a ? a->rows : a->cols;
     const uint64_t bk = desc->trans_b ? b->cols : b->rows, bn = desc->trans_b ? b->rows : b->cols;
@@ -361,6 +404,10 @@ int cublasLtMatmulDescSetAttribute(Desc* desc, int attribute, const void* value,
             std::memcpy(&desc->bias, value, 8);
             return ST_SUCCESS;
         case 26: return i32(desc->bias_type);
+        case 17: case 18:
+            if (size != 8) return ST_INVALID_VALUE;
+            std::memcpy(attribute == 17 ? &desc->a_scale : &desc->b_scale, value, 8);
+            return ST_SUCCESS;
         case 2:
             if (size != 4) return ST_INVALID_VALUE;
             std::memcpy(&desc->pointer_mode, value, 4);
@@ -468,7 +515,7 @@ int cublasLtMatmul(Handle* handle, Desc* desc, const float* alpha, uint64_t pa, 
     if (!pa || !pb || !pd || (beta_value != 0.0f && !pc)) return ST_INVALID_VALUE;
     MatmulArgs args{desc->trans_a, desc->trans_b, desc->epilogue, desc->bias, desc->bias_type, desc->pointer_mode,
                     alpha_vector ? (uint64_t)(uintptr_t)alpha : 0, desc->alpha_vector_stride, desc->bias_stride,
-                    alpha_vector ? 1.0f : *alpha, beta_value,
+                    desc->a_scale, desc->b_scale, alpha_vector ? 1.0f : *alpha, beta_value,
                     *a, *b, *c, *d, pa, pb, pc, pd, d->rows, d->cols, desc->trans_a ? a->rows : a->cols};
     LaunchKernelFn launch = emulator_launch();
     if (!launch) return ST_NOT_INITIALIZED;

@@ -219,6 +219,7 @@ internal sealed partial class CublasLtGemm : IDisposable
         }
         _plans.Clear();
         DisposeGatedPlans();
+        DisposeFp8Plans();
         CublasLt.Destroy(_handle);
         _pool.Return(_workspace);
     }

@@ -92,6 +92,8 @@ public sealed partial class CudaBackend
             Copy2d(zeros.Pointer, slice, (ulong)m, (ulong)n, (ulong)n, (ulong)ldy, 2);
             return;
         }
+        if (TryFp8Linear(cx, cw, cb, activation, slice, ldy, m, n, k, "LinearInto"))
+            return;
         LinearTo(Bf16(cx), Bf16(cw), cb is null ? null : Bf16(cb), activation, slice, ldy, m, n, k, "LinearInto");
     }
 
@@ -135,7 +137,7 @@ public sealed partial class CudaBackend
         }
         if (reference)
             Gemm(Bf16(cx).Pointer, k, 1, Bf16(cw).Pointer, k, 1, y.Pointer, n, 1, m, n, k, cb is null ? null : Bf16(cb), false, activation, false);
-        else
+        else if (!TryFp8Linear(cx, cw, cb, activation, y.Pointer, n, m, n, k, "Linear"))
             LinearTo(Bf16(cx), Bf16(cw), cb is null ? null : Bf16(cb), activation, y.Pointer, n, m, n, k, "Linear");
         return y;
     }
@@ -144,7 +146,8 @@ public sealed partial class CudaBackend
     private (CudaTensor X, CudaTensor W, CudaTensor? Bias, int M, int N, int K) CheckLinear(Tensor x, Tensor weight, Tensor? bias)
     {
         var cx = Float(x, "Linear");
-        var cw = Float(weight, "Linear");
+        // An fp8 weight stays fp8 here: the FP8 GEMM reads its codes; Bf16(cw) dequantises it for the other paths.
+        var cw = Own(weight) is { DType: DType.F8E4M3 } fp8 ? fp8 : Float(weight, "Linear");
         RequireRank(weight, 2, "Linear", "weight");
         int n = weight.Shape[0], k = weight.Shape[1];
         if (x.Shape.Last != k)

@@ -49,6 +49,23 @@ public sealed record CudaBackendOptions
     /// </summary>
     public FlashVariant? FlashAttentionVariant { get; init; }
 
+    /// <summary>
+    /// How a Linear with an fp8 weight runs (<c>--fp8-gemm</c>): <see cref="Fp8GemmMode.Auto"/> uses cuBLASLt's FP8 GEMM on
+    /// compute capability 8.9 and later (Ada, Hopper, Blackwell) and dequantises the weight to bf16 elsewhere.
+    /// </summary>
+    public Fp8GemmMode Fp8Gemm { get; init; } = Fp8GemmMode.Auto;
+
     /// <summary>The kernel compiler (and its disk cache); null: the default cache directory.</summary>
     public KernelCompiler? Compiler { get; init; }
+}
+
+/// <summary>Which path a Linear with an fp8 weight takes on the CUDA backend.</summary>
+public enum Fp8GemmMode
+{
+    /// <summary>cuBLASLt's FP8 GEMM where the card has it (compute capability 8.9+), dequantise-to-bf16 elsewhere.</summary>
+    Auto,
+    /// <summary>Always try the FP8 GEMM first (a card or cuBLASLt without it falls back to dequantising, with a warning per shape).</summary>
+    On,
+    /// <summary>Always dequantise the weight to bf16 and run the bf16 GEMM: the bf16 numbers of the dequantised weight.</summary>
+    Off,
 }
