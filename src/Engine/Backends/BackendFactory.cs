@@ -49,8 +49,25 @@ public static class BackendFactory
         };
         string? reclaim = Environment.GetEnvironmentVariable(ReclaimVariable)?.Trim();
         ulong? reclaimBytes = string.IsNullOrEmpty(reclaim) ? null : (ulong)ByteSize.Parse(reclaim, ReclaimVariable);
-        return new CudaBackendOptions { UseGraphs = graphs, ReclaimThresholdBytes = reclaimBytes };
+        string? fp8 = Environment.GetEnvironmentVariable(Fp8GemmVariable)?.Trim();
+        var fp8Gemm = string.IsNullOrEmpty(fp8) ? Fp8GemmMode.Auto : ParseFp8Gemm(fp8, Fp8GemmVariable);
+        return new CudaBackendOptions { UseGraphs = graphs, ReclaimThresholdBytes = reclaimBytes, Fp8Gemm = fp8Gemm };
     }
+
+    /// <summary>
+    /// The environment variable that sets <see cref="CudaBackendOptions.Fp8Gemm"/> (<c>auto</c> / <c>on</c> / <c>off</c>) for
+    /// every host (the C ABI included); the CLI's <c>--fp8-gemm</c> overrides it.
+    /// </summary>
+    public const string Fp8GemmVariable = "ACCELAES_FP8_GEMM";
+
+    /// <summary><c>auto</c>, <c>on</c> or <c>off</c> (<paramref name="source"/> names the option or variable in the error).</summary>
+    public static Fp8GemmMode ParseFp8Gemm(string value, string source) => value.Trim().ToLowerInvariant() switch
+    {
+        "auto" => Fp8GemmMode.Auto,
+        "on" => Fp8GemmMode.On,
+        "off" => Fp8GemmMode.Off,
+        _ => throw new AccelAesException($"{source}='{value}' is not understood; use auto, on or off."),
+    };
 
     /// <summary>
     /// The CUDA backend after the checks it depends on: the three GPU checks of <see cref="CudaDevice.Detect"/>

@@ -1,12 +1,36 @@
 using System.CommandLine;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Planning;
+using AccelAes.Engine.Tensors;
+using AccelAes.Engine.Backends.Cuda;
 
 namespace AccelAes.Cli.Commands;
 
 /// <summary>Options several commands share, defined once so their names and help stay consistent.</summary>
 internal static class CommonOptions
 {
+    /// <summary><c>--fp8-gemm auto|on|off</c>: how a Linear with an fp8 weight runs on the CUDA backend (<see cref="Fp8GemmMode"/>).</summary>
+    public static Option<string> Fp8Gemm()
+    {
+        var option = new Option<string>("--fp8-gemm")
+        {
+            Description = "cuda: how Linears with fp8 weights (--weights fp8, fp8 files) run. auto: cuBLASLt's FP8 GEMM on compute capability 8.9+ "
+                + "(activations quantised to e4m3 per tensor), dequantise the weight to bf16 elsewhere; on: try the FP8 GEMM on any card; "
+                + "off: always dequantise (the bf16 numbers of the dequantised weight). Default: ACCELAES_FP8_GEMM, else auto. Ignored by the cpu backend.",
+        };
+        option.AcceptOnlyFromAmong("auto", "on", "off");
+        return option;
+    }
+
+    /// <summary>The backend the user asked for; a typed <c>--fp8-gemm</c> overrides the CUDA backend's default (ACCELAES_FP8_GEMM, else auto).</summary>
+    public static IBackend CreateBackend(string name, string? fp8Gemm)
+    {
+        var options = BackendFactory.DefaultCudaOptions();
+        if (fp8Gemm is not null)
+            options = options with { Fp8Gemm = BackendFactory.ParseFp8Gemm(fp8Gemm, "--fp8-gemm") };
+        return BackendFactory.Create(name, cudaOptions: options);
+    }
+
     public static Option<string> Backend()
     {
         var option = new Option<string>("--backend")

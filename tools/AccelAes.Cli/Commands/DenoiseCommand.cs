@@ -70,11 +70,12 @@ internal static class DenoiseCommand
         var accel = AccelerationOptionsCli.Preset();
         var overrides = AccelerationOptionsCli.Overrides();
         var weights = CommonOptions.Weights();
+        var fp8Gemm = CommonOptions.Fp8Gemm();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("denoise", "Run a pipeline's denoising loop from precomputed embeddings and initial latents; write the latents after every step.")
         {
-            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend, config, weights,
+            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend, config, weights, fp8Gemm,
         };
         command.SetAction(parse =>
         {
@@ -88,7 +89,7 @@ internal static class DenoiseCommand
                 .Input(parse.GetValue(scheduler), "--scheduler")
                 .Output(parse.GetValue(output), "--out")
                 .Check();
-            using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            using IBackend be = CommonOptions.CreateBackend(parse.GetValue(backend)!, parse.GetValue(fp8Gemm));
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
             DenoisingSetup setup = Open(parse.GetValue(model)!, parse.GetValue(variant), parse.GetValue(config), parse.GetValue(scheduler),

@@ -50,11 +50,12 @@ internal static class ForwardCommand
         var output = new Option<string>("--out") { Description = "Where to write the outputs (safetensors, F32).", Required = true };
         var compare = new Option<string?>("--compare") { Description = "A safetensors file of reference outputs: report the error of each output present in it." };
         var weights = CommonOptions.Weights();
+        var fp8Gemm = CommonOptions.Fp8Gemm();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
         {
-            model, component, inputs, image, processor, output, compare, variant, backend, config, weights, components,
+            model, component, inputs, image, processor, output, compare, variant, backend, config, weights, fp8Gemm, components,
         };
         command.SetAction(parse =>
         {
@@ -74,7 +75,7 @@ internal static class ForwardCommand
                 .Input(parse.GetValue(compare), "--compare")
                 .Output(parse.GetValue(output), "--out")
                 .Check();
-            using IBackend be = BackendFactory.Create(parse.GetValue(backend)!);
+            using IBackend be = CommonOptions.CreateBackend(parse.GetValue(backend)!, parse.GetValue(fp8Gemm));
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
             var (loaded, imageProcessor) = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetValue(variant), parse.GetValue(config),

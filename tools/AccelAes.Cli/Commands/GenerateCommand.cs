@@ -62,6 +62,7 @@ internal static class GenerateCommand
         };
         offload.AcceptOnlyFromAmong("auto", "none", "encoders", "sequential");
         var weights = CommonOptions.Weights();
+        var fp8Gemm = CommonOptions.Fp8Gemm();
         var memory = new Option<string?>("--memory")
         {
             Description = "Plan against this much device memory (e.g. 24GiB) instead of the device's free memory; on the CPU backend, plan at all (it is not checked otherwise).",
@@ -69,7 +70,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
             model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
-            offload, memory, weights, components, config,
+            offload, memory, weights, fp8Gemm, components, config,
         };
         command.SetAction(parse =>
         {
@@ -132,7 +133,7 @@ internal static class GenerateCommand
             string weightsName = Pick(weights, record?.Weights ?? "bf16");
             WeightPrecision precision = CommonOptions.PrecisionOf(weightsName);
             long? memoryLimit = parse.GetValue(memory) is { } typedMemory ? ByteSize.Parse(typedMemory, "--memory") : null;
-            using IBackend be = BackendFactory.Create(backendName);
+            using IBackend be = CommonOptions.CreateBackend(backendName, parse.GetValue(fp8Gemm));
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             // The memory plan, before any weight loads: the policy to run under, or a refusal naming what would fit.
             ResidencyDecision residency = GenerationResidency.Decide(composed, variantName, request, be, requestedResidency, memoryLimit,
