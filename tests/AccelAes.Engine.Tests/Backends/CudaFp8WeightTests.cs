@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Components;
+using AccelAes.Engine.Models.Lumina;
 using AccelAes.Engine.Models.Sd3;
 using AccelAes.Engine.Pipelines;
 using AccelAes.Engine.Tensors;
@@ -201,6 +202,35 @@ public class CudaFp8WeightTests(ITestOutputHelper output)
         Dictionary<string, Tensor> Inputs() => new[] { "hidden_states", "encoder_hidden_states", "pooled_projections", "timestep", "img_ids", "txt_ids", "guidance" }
             .ToDictionary(n => n, n => gpu.Upload(golden[n].Values, new Shape(golden[n].Shape)));
         AssertSameBits(gpu.Download(decoded.Forward.Forward(Inputs())["sample"]), gpu.Download(fp8.Forward.Forward(Inputs())["sample"]), $"{folder} sample");
+    }
+
+    /// <summary>Lumina-Next with <c>--weights fp8</c>: its feed-forward's gate and up weights, joined by rows at load, and its q / k / v stay fp8; the latents are the dequantised upload's, bit for bit.</summary>
+    [SkippableFact]
+    public void Lumina_with_fp8_weights_denoises_as_the_dequantised_upload()
+    {
+        using var gpu = Backend();
+        float[] fp8 = DenoiseLumina(gpu, new Fp8QuantizedWeightSource(new RandomWeightSource(7)));
+        float[] dequantised = DenoiseLumina(gpu, new DequantisingFp8Source(new RandomWeightSource(7), new LinearShapes()));
+        AssertSameBits(dequantised, fp8, "Lumina-Next latents");
+    }
+
+    private static float[] DenoiseLumina(CudaBackend gpu, IWeightSource weights)
+    {
+        var config = new LuminaNextDiTConfig
+        {
+            SampleSize = 16, PatchSize = 2, InChannels = 4, HiddenSize = 32, NumLayers = 2, NumAttentionHeads = 4, NumKvHeads = 2,
+            MultipleOf = 16, LearnSigma = true, QkNorm = true, CrossAttentionDim = 12,
+        };
+        var pipeline = new LuminaPipeline(new LuminaNextDiT2DModel(new WeightReader(weights, gpu), config));
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 42), new Shape(1, 6, 12)),
+            ["prompt_attention_mask"] = gpu.Upload([1, 1, 1, 1, 1, 0], new Shape(1, 6)),
+            ["negative_prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 43), new Shape(1, 6, 12)),
+            ["negative_prompt_attention_mask"] = gpu.Upload([1, 1, 0, 0, 0, 0], new Shape(1, 6)),
+            ["latents"] = gpu.Upload(TestData.Random(4 * 8 * 8, 41, -2f, 2f), new Shape(1, 4, 8, 8)),
+        };
+        return gpu.Download(pipeline.Denoise(inputs, new DenoiseSettings { Steps = 2, GuidanceScale = 4f, Scheduler = new FlowMatchEulerSchedulerConfig() }));
     }
 
     private static (float[] Latents, ulong UploadedBytes) DenoiseSd3(CudaBackend gpu, IWeightSource weights, BlockWeightStream? stream)
