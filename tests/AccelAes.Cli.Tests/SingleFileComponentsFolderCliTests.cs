@@ -1,0 +1,105 @@
+namespace AccelAes.Cli.Tests;
+
+/// <summary>
+/// `generate --model FILE --components DIR` where DIR is a folder of single files as ComfyUI users have them (CLIP and T5
+/// files in transformers' names, the VAE in the LDM layout), written here from the tiny pipelines: the image is the
+/// diffusers folder's, bit for bit, on the CPU.
+/// </summary>
+public class SingleFileComponentsFolderCliTests(CliCache cache) : IClassFixture<CliCache>
+{
+    private static readonly string[] Settings = ["--prompt", "a red cube", "--seed", "3", "--steps", "2", "--width", "32", "--height", "48"];
+
+    private byte[] Generate(TempDirectory dir, string name, params string[] model)
+    {
+        string image = dir.File(name + ".png");
+        var r = cache.Run(["generate", .. model, "--out", image, .. Settings]);
+        Assert.True(r.ExitCode == 0, r.All);
+        return GenerateCliTests.Decode(image).Rgb;
+    }
+
+    private static string Weights(string componentFolder) => Directory.EnumerateFiles(componentFolder, "*.safetensors").Single();
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string file in Directory.EnumerateFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+    }
+
+    /// <summary>
+    /// A FLUX folder of single files: clip_l / t5xxl / ae files, the tokenizers and scheduler of the diffusers folder, and the
+    /// configs the tiny transformer, CLIP and VAE need (their rotary split, heads and groups are not the published ones); the
+    /// T5's is inferred.
+    /// </summary>
+    private static string FluxParts(string folder, string parts)
+    {
+        Directory.CreateDirectory(parts);
+        foreach (string sub in new[] { "tokenizer", "tokenizer_2", "scheduler" }) CopyFolder(Path.Combine(folder, sub), Path.Combine(parts, sub));
+        foreach (string sub in new[] { "transformer", "text_encoder", "vae" })
+        {
+            Directory.CreateDirectory(Path.Combine(parts, sub));
+            File.Copy(Path.Combine(folder, sub, "config.json"), Path.Combine(parts, sub, "config.json"));
+        }
+        File.Copy(Weights(Path.Combine(folder, "text_encoder")), Path.Combine(parts, "clip_l.safetensors"));
+        File.Copy(Weights(Path.Combine(folder, "text_encoder_2")), Path.Combine(parts, "t5xxl_fp16.safetensors"));
+        SaiSd3FileWriter.WriteVae(Path.Combine(folder, "vae"), Path.Combine(parts, "ae.safetensors"));
+        string file = Path.Combine(parts, "flux1-tiny.safetensors"); // the model file may share the folder
+        BflFluxFileWriter.Write(Path.Combine(folder, "transformer"), file);
+        return file;
+    }
+
+    [Fact]
+    public void Flux_file_with_a_folder_of_single_files_generates_the_folder_image()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        string parts = dir.File("parts");
+        string file = FluxParts(folder, parts);
+        byte[] expected = Generate(dir, "folder", "--model", folder);
+        Assert.Equal(expected, Generate(dir, "parts", "--model", file, "--components", parts));
+
+        // The component files are what run: another model's T5 file changes the image.
+        string other = dir.File("other");
+        var made = cache.Run("make-tiny", "--arch", "flux", "--seed", "9", "--out", other);
+        Assert.True(made.ExitCode == 0, made.All);
+        File.Copy(Weights(Path.Combine(other, "text_encoder_2")), Path.Combine(parts, "t5xxl_fp16.safetensors"), overwrite: true);
+        Assert.NotEqual(expected, Generate(dir, "other-t5", "--model", file, "--components", parts));
+    }
+
+    [Fact]
+    public void A_folder_of_single_files_names_what_it_lacks()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        string parts = dir.File("parts");
+        string file = FluxParts(folder, parts);
+
+        Directory.Delete(Path.Combine(parts, "tokenizer_2"), recursive: true);
+        File.Delete(Path.Combine(parts, "ae.safetensors"));
+        var r = cache.Run(["generate", "--model", file, "--components", parts, "--out", dir.File("a.png"), .. Settings]);
+        Assert.NotEqual(0, r.ExitCode);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("lacks vae (VAE file), tokenizer_2/: no single file holds the tokenizers or the scheduler", text);
+        Assert.Contains("clip_l.safetensors → text_encoder", text);
+
+        File.Copy(Path.Combine(parts, "clip_l.safetensors"), Path.Combine(parts, "clip_l_copy.safetensors"));
+        var twice = cache.Run(["generate", "--model", file, "--components", parts, "--out", dir.File("b.png"), .. Settings]);
+        Assert.NotEqual(0, twice.ExitCode);
+        Assert.Contains("are both CLIP-L files (text_encoder of a FluxPipeline); keep one", CliCache.Flat(twice.All));
+    }
+
+    [Fact]
+    public void Sd3_diffusers_folder_with_single_files_in_it_generates_the_folder_image()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("sd3", dir);
+        string file = dir.File("sd3.safetensors");
+        SaiSd3FileWriter.Write(folder, file, vae: false);
+        byte[] expected = Generate(dir, "folder", "--model", folder);
+        // CLIP-G and the VAE as files in the pipeline folder, their subfolders keeping only config.json: the tiny CLIP-G's
+        // width is not the published 1280, so its place comes from text_encoder_2/config.json's hidden_size.
+        File.Move(Weights(Path.Combine(folder, "text_encoder_2")), Path.Combine(folder, "clip_g.safetensors"));
+        SaiSd3FileWriter.WriteVae(Path.Combine(folder, "vae"), Path.Combine(folder, "sd3_vae.safetensors"), prefix: "first_stage_model.");
+        File.Delete(Weights(Path.Combine(folder, "vae")));
+        Assert.Equal(expected, Generate(dir, "mixed", "--model", file, "--components", folder));
+    }
+}
