@@ -102,4 +102,23 @@ public class SingleFileComponentsFolderCliTests(CliCache cache) : IClassFixture<
         File.Delete(Weights(Path.Combine(folder, "vae")));
         Assert.Equal(expected, Generate(dir, "mixed", "--model", file, "--components", folder));
     }
+
+    [Fact]
+    public void Generate_from_reruns_a_single_file_record_with_its_components_and_config()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        string parts = dir.File("parts");
+        string file = FluxParts(folder, parts);
+        // The transformer's config given by --config only, so the rerun needs the recorded --config as well as --components.
+        string config = dir.File("config");
+        Directory.CreateDirectory(config);
+        File.Move(Path.Combine(parts, "transformer", "config.json"), Path.Combine(config, "config.json"));
+        string first = dir.File("first.png"), again = dir.File("again.png");
+        var r = cache.Run(["generate", "--model", file, "--components", parts, "--config", config, "--out", first, .. Settings]);
+        Assert.True(r.ExitCode == 0, r.All);
+        var rerun = cache.Run("generate", "--from", first, "--out", again);
+        Assert.True(rerun.ExitCode == 0, rerun.All);
+        Assert.Equal(GenerateCliTests.Decode(first).Rgb, GenerateCliTests.Decode(again).Rgb);
+    }
 }
