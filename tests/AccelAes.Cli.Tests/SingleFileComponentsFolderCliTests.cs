@@ -121,4 +121,23 @@ public class SingleFileComponentsFolderCliTests(CliCache cache) : IClassFixture<
         Assert.True(rerun.ExitCode == 0, rerun.All);
         Assert.Equal(GenerateCliTests.Decode(first).Rgb, GenerateCliTests.Decode(again).Rgb);
     }
+
+    [Fact]
+    public void Plan_counts_the_component_files_from_their_headers()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        string parts = dir.File("parts");
+        string file = FluxParts(folder, parts);
+        System.Text.Json.JsonElement Weights(string json, params string[] model)
+        {
+            var r = cache.Run(["plan", .. model, "--memory", "1GiB", "--width", "256", "--height", "256", "--json", json]);
+            Assert.True(r.ExitCode == 0, r.All);
+            return System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("weight_bytes").Clone();
+        }
+        var fromFolder = Weights(dir.File("folder.json"), "--model", folder);
+        var fromParts = Weights(dir.File("parts.json"), "--model", file, "--components", parts);
+        foreach (string component in new[] { "transformer", "vae", "text_encoder", "text_encoder_2" })
+            Assert.Equal(fromFolder.GetProperty(component).GetInt64(), fromParts.GetProperty(component).GetInt64());
+    }
 }
