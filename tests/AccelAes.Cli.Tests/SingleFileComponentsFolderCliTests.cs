@@ -140,4 +140,17 @@ public class SingleFileComponentsFolderCliTests(CliCache cache) : IClassFixture<
         foreach (string component in new[] { "transformer", "vae", "text_encoder", "text_encoder_2" })
             Assert.Equal(fromFolder.GetProperty(component).GetInt64(), fromParts.GetProperty(component).GetInt64());
     }
+
+    [Fact]
+    public void Inspect_names_a_component_file_and_its_places()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        var r = cache.Run("inspect", Weights(Path.Combine(folder, "text_encoder_2")));
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("format: component file: a T5 encoder (encoder.block.N.*); it loads from a --components folder of single files", text);
+        Assert.Contains("maps to: FluxPipeline text_encoder_2 = T5EncoderModel (T5-XXL)", text);
+        Assert.Contains("maps to: StableDiffusion3Pipeline text_encoder_3 = T5EncoderModel (T5-XXL)", text);
+    }
 }
