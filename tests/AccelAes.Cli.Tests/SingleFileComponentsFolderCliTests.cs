@@ -153,4 +153,56 @@ public class SingleFileComponentsFolderCliTests(CliCache cache) : IClassFixture<
         Assert.Contains("maps to: FluxPipeline text_encoder_2 = T5EncoderModel (T5-XXL)", text);
         Assert.Contains("maps to: StableDiffusion3Pipeline text_encoder_3 = T5EncoderModel (T5-XXL)", text);
     }
+
+    [Fact]
+    public void A_scaled_fp8_t5_file_loads_as_its_dequantised_weights()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        string parts = dir.File("parts");
+        string file = FluxParts(folder, parts);
+        // ComfyUI's t5xxl_fp8_e4m3fn_scaled layout: every Linear weight as F8_E4M3 codes with a per-tensor scale_weight, the
+        // scaled_fp8 marker; the diffusers folder gets the same weights dequantised (code × scale in fp32), so both must
+        // give one image.
+        string t5 = Path.Combine(folder, "text_encoder_2");
+        string t5File = Weights(t5);
+        var fp8 = new Loader.SafeTensors.SafeTensorsWriter();
+        var decoded = new Loader.SafeTensors.SafeTensorsWriter();
+        var unscaled = new Loader.SafeTensors.SafeTensorsWriter(); // the same codes without their scales
+        var random = new Random(5);
+        using (var set = Loader.SafeTensors.SafeTensorsSet.OpenFile(t5File))
+        {
+            foreach (var t in set.Tensors)
+            {
+                long[] shape = t.Shape.ToArray();
+                if (t.Rank != 2 || t.Name == "shared.weight" || t.Name.EndsWith("relative_attention_bias.weight", StringComparison.Ordinal))
+                {
+                    float[] values = set.ReadAsFloat32(t.Name);
+                    fp8.Add(t.Name, shape, values);
+                    decoded.Add(t.Name, shape, values);
+                    unscaled.Add(t.Name, shape, values);
+                    continue;
+                }
+                // Codes of either sign with exponents up to 14 (never the NaN code S.1111.111).
+                byte[] codes = Enumerable.Range(0, (int)t.ElementCount).Select(_ => (byte)(random.Next(0, 0x78) | (random.Next(2) << 7))).ToArray();
+                float scale = 0.02f + 0.01f * random.NextSingle();
+                float[] values2 = Loader.SafeTensors.DTypeConversion.ToFloat32(codes, Loader.SafeTensors.SafeTensorDType.F8E4M3);
+                for (int i = 0; i < values2.Length; i++) values2[i] *= scale;
+                fp8.Add(t.Name, Loader.SafeTensors.SafeTensorDType.F8E4M3, shape, codes);
+                unscaled.Add(t.Name, Loader.SafeTensors.SafeTensorDType.F8E4M3, shape, codes);
+                fp8.Add(t.Name[..^".weight".Length] + ".scale_weight", [], [scale]);
+                decoded.Add(t.Name, shape, values2);
+            }
+        }
+        fp8.Add("scaled_fp8", [0], []);
+        File.Delete(Path.Combine(parts, "t5xxl_fp16.safetensors"));
+        fp8.Save(Path.Combine(parts, "t5xxl_fp8_e4m3fn_scaled.safetensors"));
+        decoded.Save(t5File);
+        byte[] expected = Generate(dir, "folder", "--model", folder);
+        Assert.Equal(expected, Generate(dir, "parts", "--model", file, "--components", parts));
+        // The scales are applied: the codes alone give another image.
+        File.Delete(Path.Combine(parts, "t5xxl_fp8_e4m3fn_scaled.safetensors"));
+        unscaled.Save(Path.Combine(parts, "t5xxl_fp8_e4m3fn.safetensors"));
+        Assert.NotEqual(expected, Generate(dir, "unscaled", "--model", file, "--components", parts));
+    }
 }
