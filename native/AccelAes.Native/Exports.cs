@@ -123,23 +123,32 @@ internal static unsafe class Exports
 
     [UnmanagedCallersOnly(EntryPoint = "accelaes_model_load", CallConvs = [typeof(CallConvCdecl)])]
     public static int ModelLoad(nint engine, byte* folder, byte* variant, nint* model)
+        => LoadFolder(engine, folder, variant, null, model, "accelaes_model_load");
+
+    /// <summary>accelaes_model_load with the weights option (<c>--weights</c>: as stored, or fp8 quantised at load).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "accelaes_model_load_ex", CallConvs = [typeof(CallConvCdecl)])]
+    public static int ModelLoadEx(nint engine, byte* folder, byte* variant, byte* weights, nint* model)
+        => LoadFolder(engine, folder, variant, weights, model, "accelaes_model_load_ex");
+
+    private static int LoadFolder(nint engine, byte* folder, byte* variant, byte* weights, nint* model, string function)
     {
         try
         {
             LastError.Clear();
-            if (model is null) throw InvalidArgument("accelaes_model_load: the out pointer (accelaes_model**) is NULL.");
+            if (model is null) throw InvalidArgument($"{function}: the out pointer (accelaes_model**) is NULL.");
             *model = 0;
-            string? folderText = NativeText.Read(folder, "accelaes_model_load: folder");
-            string? variantText = NativeText.Read(variant, "accelaes_model_load: variant") is { Length: > 0 } v ? v : null;
+            string? folderText = NativeText.Read(folder, $"{function}: folder");
+            string? variantText = NativeText.Read(variant, $"{function}: variant") is { Length: > 0 } v ? v : null;
+            WeightPrecision precision = ReadWeights(weights, function);
             if (folderText is { Length: 0 })
-                throw InvalidArgument("accelaes_model_load: folder is \"\"; pass a model folder, or NULL for the built-in tiny model.");
+                throw InvalidArgument($"{function}: folder is \"\"; pass a model folder, or NULL for the built-in tiny model.");
             try
             {
                 PathRules.RequireVariant(variantText);
             }
             catch (AccelAesException e)
             {
-                throw InvalidArgument($"accelaes_model_load: {e.Message}");
+                throw InvalidArgument($"{function}: {e.Message}");
             }
 
             EngineState state = BeginOnEngine(engine, "a model load");
@@ -149,8 +158,8 @@ internal static unsafe class Exports
                 // The memory plan before loading, for a generation at the model's defaults (the host's requests come later):
                 // which weights the model keeps on the device, or a refusal naming what would fit.
                 ResidencyDecision residency = GenerationResidency.Decide(path, variantText, new GenerationRequest { Prompt = "" }, state.Backend,
-                    requested: null, memoryBytes: null, option: "the residency policy");
-                ITextToImagePipeline pipeline = TextToImage.Open(path, state.Backend, variantText, residency.Policy);
+                    requested: null, memoryBytes: null, option: "the residency policy", weights: precision);
+                ITextToImagePipeline pipeline = TextToImage.Open(path, state.Backend, variantText, residency.Policy, precision);
                 *model = Register(state, pipeline, path);
             }
             finally
@@ -165,8 +174,20 @@ internal static unsafe class Exports
         }
     }
 
+    /// <summary>
+    /// The weights option as the CLI's <c>--weights</c> spells it: NULL, "" or "bf16" load the checkpoint as stored; "fp8"
+    /// quantises the transformer's Linear weights at load (<see cref="Engine.Weights.Fp8QuantizedWeightSource"/>).
+    /// </summary>
+    private static WeightPrecision ReadWeights(byte* weights, string function)
+        => NativeText.Read(weights, $"{function}: weights") switch
+        {
+            null or "" or "bf16" => WeightPrecision.AsStored,
+            "fp8" => WeightPrecision.Fp8,
+            var other => throw InvalidArgument($"{function}: weights is '{other}'; pass NULL, \"bf16\" (the checkpoint as stored) or \"fp8\" (quantised at load)."),
+        };
+
     [UnmanagedCallersOnly(EntryPoint = "accelaes_model_load_file", CallConvs = [typeof(CallConvCdecl)])]
-    public static int ModelLoadFile(nint engine, byte* file, byte* components, byte* config, nint* model)
+    public static int ModelLoadFile(nint engine, byte* file, byte* components, byte* config, byte* weights, nint* model)
     {
         try
         {
@@ -176,6 +197,7 @@ internal static unsafe class Exports
             string? fileText = NativeText.Read(file, "accelaes_model_load_file: file");
             string? componentsText = NativeText.Read(components, "accelaes_model_load_file: components") is { Length: > 0 } c ? c : null;
             string? configText = NativeText.Read(config, "accelaes_model_load_file: config") is { Length: > 0 } f ? f : null;
+            WeightPrecision precision = ReadWeights(weights, "accelaes_model_load_file");
             if (fileText is null or { Length: 0 })
                 throw InvalidArgument("accelaes_model_load_file: file is NULL or \"\"; pass a single-file checkpoint (.safetensors).");
             string path = UserPath.Full(fileText, "accelaes_model_load_file: file");
@@ -194,8 +216,8 @@ internal static unsafe class Exports
                 // memory plan from the file's header, as for a folder.
                 ModelFolder composed = SingleFileModel.Open(path, componentsText, configText);
                 ResidencyDecision residency = GenerationResidency.Decide(composed, null, new GenerationRequest { Prompt = "" }, state.Backend,
-                    requested: null, memoryBytes: null, option: "the residency policy");
-                ITextToImagePipeline pipeline = TextToImage.Open(composed, state.Backend, null, residency.Policy);
+                    requested: null, memoryBytes: null, option: "the residency policy", weights: precision);
+                ITextToImagePipeline pipeline = TextToImage.Open(composed, state.Backend, null, residency.Policy, precision);
                 *model = Register(state, pipeline, path);
             }
             finally

@@ -70,7 +70,7 @@ extern "C" {
  * fields appended to option structs) keep it. Compare with accelaes_abi_version() at start-up.
  * Compatible additions so far, with the library version that has them (accelaes_version()):
  *   0.2.0  accelaes_generate_result.schedule (appended), accelaes_mask_get.
- *   (next) accelaes_model_load_file. */
+ *   (next) accelaes_model_load_file, accelaes_model_load_ex (the weights option). */
 #define ACCELAES_ABI_VERSION 1
 
 /* ---- Status codes ------------------------------------------------------------------------------------ */
@@ -171,25 +171,39 @@ ACCELAES_API accelaes_status ACCELAES_CALL accelaes_engine_free(accelaes_engine*
 ACCELAES_API accelaes_status ACCELAES_CALL accelaes_model_load(accelaes_engine* engine, const char* folder,
                                                                const char* variant, accelaes_model** out);
 
+/* accelaes_model_load with the weights option, as the CLI's --weights:
+ * weights: NULL, "" or "bf16": the checkpoint as stored (what accelaes_model_load does); "fp8": the transformer's Linear
+ *         weights quantised to fp8 e4m3 as they load (one scale per output channel; biases, norms, embeddings and the
+ *         other components as stored). The memory plan counts them at 1 byte per element. On the CPU backend generation
+ *         computes with the exactly dequantised values.
+ * Errors: as accelaes_model_load; INVALID_ARGUMENT also for any other weights string (the message names it). */
+ACCELAES_API accelaes_status ACCELAES_CALL accelaes_model_load_ex(accelaes_engine* engine, const char* folder,
+                                                                  const char* variant, const char* weights,
+                                                                  accelaes_model** out);
+
 /* Loads a single-file checkpoint as people download it: SD3 / SD3.5 in Stability AI's layout (sd3.5_large.safetensors;
  * its bundled VAE and text encoders are used when present) or FLUX.1 in Black Forest Labs' layout (with or without
  * ComfyUI's prefix, fp8, scaled fp8), mapped to diffusers' names as views over the mapped file.
  * file: UTF-8 path of the .safetensors file.
  * components: UTF-8 path of a diffusers pipeline folder of the same model (model_index.json) that gives what the file
  *         lacks: tokenizers, scheduler, and the text encoders and VAE the file does not carry (those it carries need
- *         no weights there; their config.json there, if present, is the config they are built with). Required in
- *         practice: no single file carries tokenizers.
+ *         no weights there; their config.json there, if present, is the config they are built with) — or a folder of
+ *         single files (clip_l.safetensors, clip_g.safetensors, t5xxl_*.safetensors, ae.safetensors) with the
+ *         tokenizer folders and scheduler/ of the diffusers repo, as the CLI's --components. Required in practice: no
+ *         single file carries tokenizers.
  * config: UTF-8 path of a folder whose config.json is the transformer's config, or NULL / "" (then components'
  *         transformer/config.json, else inferred from the tensor shapes). Any given config is checked against the tensors.
+ * weights: NULL, "" or "bf16" (as stored) or "fp8" (the transformer's Linear weights quantised at load), as for
+ *         accelaes_model_load_ex.
  * out: receives the model; set to NULL on failure. Memory: as accelaes_model_load, with weights counted from the
  *         file's header.
- * Errors: INVALID_HANDLE, INVALID_ARGUMENT (out NULL, file NULL / "" / a folder, bad UTF-8), NOT_FOUND (the file does
+ * Errors: INVALID_HANDLE, INVALID_ARGUMENT (out NULL, file NULL / "" / a folder, bad UTF-8, an unknown weights), NOT_FOUND (the file does
  *         not exist), INVALID_MODEL (unrecognised layout, a missing or misshapen tensor, components missing or of
  *         another model, a config that disagrees with the tensors; the message names the tensor, component or field),
  *         IO, OUT_OF_MEMORY, BUSY. accelaes_model_info_get reports the file as the model's folder. */
 ACCELAES_API accelaes_status ACCELAES_CALL accelaes_model_load_file(accelaes_engine* engine, const char* file,
                                                                     const char* components, const char* config,
-                                                                    accelaes_model** out);
+                                                                    const char* weights, accelaes_model** out);
 
 /* Frees a model. NULL: does nothing, returns OK.
  * Errors: INVALID_HANDLE (already freed, freed with its engine, or not a model), BUSY (its engine is

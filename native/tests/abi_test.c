@@ -552,14 +552,14 @@ static void test_single_file(const char* file, const char* folder, const char* m
     accelaes_generate_result result;
     static uint8_t rgb_file[IMAGE_BYTES], rgb_folder[IMAGE_BYTES];
 
-    expect("accelaes_model_load_file(no components)", accelaes_model_load_file(engine, file, NULL, NULL, &from_file),
+    expect("accelaes_model_load_file(no components)", accelaes_model_load_file(engine, file, NULL, NULL, NULL, &from_file),
            ACCELAES_ERR_INVALID_MODEL, "tokenizer");
     CHECK(from_file == NULL, "a failed load leaves the out pointer NULL");
-    expect("accelaes_model_load_file(missing file)", accelaes_model_load_file(engine, missing, folder, NULL, &from_file),
+    expect("accelaes_model_load_file(missing file)", accelaes_model_load_file(engine, missing, folder, NULL, NULL, &from_file),
            ACCELAES_ERR_NOT_FOUND, missing);
-    expect("accelaes_model_load_file(a folder)", accelaes_model_load_file(engine, folder, folder, NULL, &from_file),
+    expect("accelaes_model_load_file(a folder)", accelaes_model_load_file(engine, folder, folder, NULL, NULL, &from_file),
            ACCELAES_ERR_INVALID_ARGUMENT, "accelaes_model_load");
-    expect("accelaes_model_load_file(file, components)", accelaes_model_load_file(engine, file, folder, "", &from_file), ACCELAES_OK, "");
+    expect("accelaes_model_load_file(file, components)", accelaes_model_load_file(engine, file, folder, "", "bf16", &from_file), ACCELAES_OK, "");
     accelaes_model_info_init(&info);
     expect("accelaes_model_info_get(file)", accelaes_model_info_get(from_file, &info), ACCELAES_OK, "");
     CHECK(strcmp(info.pipeline_class, "StableDiffusion3Pipeline") == 0, "the file is an SD3 pipeline");
@@ -572,6 +572,45 @@ static void test_single_file(const char* file, const char* folder, const char* m
     accelaes_generate_result_init(&result);
     expect("accelaes_generate(folder)", accelaes_generate(from_folder, &o, rgb_folder, sizeof rgb_folder, &result), ACCELAES_OK, "");
     CHECK(memcmp(rgb_file, rgb_folder, IMAGE_BYTES) == 0, "the file with its components gives the folder's image byte for byte");
+
+    expect("accelaes_engine_free", accelaes_engine_free(engine), ACCELAES_OK, "");
+}
+
+/* ---- fp8 weights ------------------------------------------------------------------------------------ */
+
+/* The weights option of accelaes_model_load_ex / accelaes_model_load_file: "fp8" quantises the transformer's Linear weights
+ * at load, so the image moves off the stored weights' image; NULL and "bf16" are the stored weights (accelaes_model_load's
+ * image byte for byte); anything else is named. FILE / FOLDER as for single-file. */
+static void test_fp8(const char* file, const char* folder) {
+    accelaes_engine* engine = new_engine();
+    accelaes_model *stored = NULL, *same = NULL, *fp8 = NULL, *file_fp8 = NULL, *bad = NULL;
+    accelaes_generate_options o;
+    accelaes_generate_result result;
+    static uint8_t rgb_stored[IMAGE_BYTES], rgb_same[IMAGE_BYTES], rgb_fp8[IMAGE_BYTES], rgb_file_fp8[IMAGE_BYTES];
+
+    expect("accelaes_model_load(folder)", accelaes_model_load(engine, folder, NULL, &stored), ACCELAES_OK, "");
+    expect("accelaes_model_load_ex(folder, \"bf16\")", accelaes_model_load_ex(engine, folder, NULL, "bf16", &same), ACCELAES_OK, "");
+    expect("accelaes_model_load_ex(folder, \"fp8\")", accelaes_model_load_ex(engine, folder, NULL, "fp8", &fp8), ACCELAES_OK, "");
+    expect("accelaes_model_load_file(file, components, \"fp8\")", accelaes_model_load_file(engine, file, folder, NULL, "fp8", &file_fp8),
+           ACCELAES_OK, "");
+    expect("accelaes_model_load_ex(weights \"fp4\")", accelaes_model_load_ex(engine, folder, NULL, "fp4", &bad),
+           ACCELAES_ERR_INVALID_ARGUMENT, "weights is 'fp4'");
+    CHECK(bad == NULL, "a refused weights option leaves the out pointer NULL");
+    expect("accelaes_model_load_file(weights \"int8\")", accelaes_model_load_file(engine, file, folder, NULL, "int8", &bad),
+           ACCELAES_ERR_INVALID_ARGUMENT, "weights is 'int8'");
+
+    small_options(&o);
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(stored)", accelaes_generate(stored, &o, rgb_stored, sizeof rgb_stored, &result), ACCELAES_OK, "");
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(bf16)", accelaes_generate(same, &o, rgb_same, sizeof rgb_same, &result), ACCELAES_OK, "");
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(fp8)", accelaes_generate(fp8, &o, rgb_fp8, sizeof rgb_fp8, &result), ACCELAES_OK, "");
+    accelaes_generate_result_init(&result);
+    expect("accelaes_generate(file, fp8)", accelaes_generate(file_fp8, &o, rgb_file_fp8, sizeof rgb_file_fp8, &result), ACCELAES_OK, "");
+    CHECK(memcmp(rgb_stored, rgb_same, IMAGE_BYTES) == 0, "\"bf16\" loads the checkpoint as stored: accelaes_model_load's image");
+    CHECK(memcmp(rgb_stored, rgb_fp8, IMAGE_BYTES) != 0, "\"fp8\" quantises the transformer: the image changes");
+    CHECK(memcmp(rgb_fp8, rgb_file_fp8, IMAGE_BYTES) == 0, "the file with \"fp8\" gives the folder's fp8 image byte for byte");
 
     expect("accelaes_engine_free", accelaes_engine_free(engine), ACCELAES_OK, "");
 }
@@ -688,8 +727,9 @@ int main(int argc, char** argv) {
     else if (strcmp(which, "mask") == 0) test_mask();
     else if (strcmp(which, "schnell") == 0 && argc == 3) test_schnell(argv[2]);
     else if (strcmp(which, "single-file") == 0 && argc == 5) test_single_file(argv[2], argv[3], argv[4]);
+    else if (strcmp(which, "fp8") == 0 && argc == 4) test_fp8(argv[2], argv[3]);
     else {
-        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads | mask | schnell FOLDER | single-file FILE FOLDER MISSING\n");
+        fprintf(stderr, "usage: abi_test version | bad-folder MISSING NOT_MODEL | bad-options | cancel | handles | threads | mask | schnell FOLDER | single-file FILE FOLDER MISSING | fp8 FILE FOLDER\n");
         return 2;
     }
     printf("%d failure(s)\n", failures);

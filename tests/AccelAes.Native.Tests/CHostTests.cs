@@ -148,6 +148,18 @@ public class CAbiContractTests(NativeBuild build)
         Check(build.Run(build.AbiTest, "single-file", file, folder, dir.File("missing.safetensors")), 20);
     }
 
+    [SkippableFact]
+    public void The_weights_option_quantises_to_fp8_at_load_for_folders_and_files()
+    {
+        build.Require();
+        using var dir = new TempDirectory();
+        string folder = dir.File("sd3");
+        AccelAes.Engine.Tiny.TinyModels.Write("sd3", folder, seed: 1);
+        string file = dir.File("sd3-tiny.safetensors");
+        SaiSd3FileWriter.Write(folder, file, vae: true);
+        Check(build.Run(build.AbiTest, "fp8", file, folder), 14);
+    }
+
     private static void Check(ProcessResult r, int minimumChecks)
     {
         string log = r.All;

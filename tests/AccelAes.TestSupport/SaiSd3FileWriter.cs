@@ -154,7 +154,20 @@ public static class SaiSd3FileWriter
             Put($"final_layer.adaLN_modulation.1{leaf}", Unswap(d.Take($"norm_out.linear{leaf}")));
     }
 
-    private static void Vae(string folder, SortedDictionary<string, (long[], float[])> into)
+    /// <summary>
+    /// Writes a diffusers VAE folder as a VAE file of its own in the LDM layout with no prefix (as BFL's <c>ae.safetensors</c>),
+    /// or with <paramref name="prefix"/>.
+    /// </summary>
+    public static void WriteVae(string vaeFolder, string path, string prefix = "")
+    {
+        var tensors = new SortedDictionary<string, (long[] Shape, float[] Values)>(StringComparer.Ordinal);
+        Vae(vaeFolder, tensors, prefix);
+        var writer = new SafeTensorsWriter();
+        foreach (var (name, (shape, values)) in tensors) writer.Add(name, shape, values);
+        writer.Save(path);
+    }
+
+    private static void Vae(string folder, SortedDictionary<string, (long[], float[])> into, string prefix = "first_stage_model.")
     {
         using var d = new Source(folder, "diffusion_pytorch_model");
         int levels = d.Names.Select(n => Regex.Match(n, @"^decoder\.up_blocks\.(\d+)\.")).Where(m => m.Success)
@@ -179,7 +192,7 @@ public static class SaiSd3FileWriter
                 ldm = $"{attention.Groups[1].Value}.mid.attn_1.{module}.{attention.Groups[3].Value}";
                 if (module != "norm" && shape.Length == 2) shape = [shape[0], shape[1], 1, 1]; // LDM's 1×1 convolutions
             }
-            into["first_stage_model." + ldm] = (shape, values);
+            into[prefix + ldm] = (shape, values);
         }
     }
 }

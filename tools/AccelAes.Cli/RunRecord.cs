@@ -18,13 +18,19 @@ namespace AccelAes.Cli;
 /// <see cref="FormatVersion"/>, and README.md documents them.
 /// </summary>
 /// <param name="Request">The generation settings, every default resolved (steps, guidance, size).</param>
-/// <param name="ModelFolder">The model folder; null for the built-in tiny model.</param>
+/// <param name="ModelFolder">The model folder or single-file checkpoint; null for the built-in tiny model.</param>
 /// <param name="Variant">The weight variant loaded, if any.</param>
 /// <param name="Backend">The backend that ran it.</param>
 internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder, string? Variant, string Backend)
 {
     /// <summary><c>--weights</c> as typed (bf16 / fp8); null in a record of a run with the stored weights.</summary>
     public string? Weights { get; init; }
+
+    /// <summary>A single-file run's <c>--components</c> folder (full path); null for a folder model or none given.</summary>
+    public string? Components { get; init; }
+
+    /// <summary>A single-file run's <c>--config</c> folder (full path); null when none was given.</summary>
+    public string? Config { get; init; }
 
     /// <summary>The record format written, and the only one read.</summary>
     public const string FormatVersion = "1";
@@ -39,7 +45,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
     /// <paramref name="resolved"/> the acceleration options the run used (null when dense).
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string>> Write(GenerationResult result, string? modelFolder, string? variant, string backend,
-        AccelerationOptions? resolved, string? weights = null)
+        AccelerationOptions? resolved, string? weights = null, string? components = null, string? config = null)
     {
         GenerationRequest q = result.Request;
         yield return new(RunRecordKeys.Software, "AccelAes");
@@ -54,6 +60,9 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         yield return new(RunRecordKeys.CfgMode, q.GuidanceMode.ToString());
         yield return new(RunRecordKeys.Model, modelFolder is null ? BuiltInPrefix + BuiltInModel.Name : Path.GetFullPath(modelFolder));
         if (variant is not null) yield return new(RunRecordKeys.Variant, variant);
+        // A single file's composition: without them a rerun could not find what the file lacks, or would infer another config.
+        if (components is not null) yield return new(RunRecordKeys.Components, Path.GetFullPath(components));
+        if (config is not null) yield return new(RunRecordKeys.Config, Path.GetFullPath(config));
         if (weights == "fp8") yield return new(RunRecordKeys.Weights, weights); // absent: as stored, so older records read the same
         if (q.AesMaskClip is not null) yield return new(RunRecordKeys.AesMaskClip, Path.GetFullPath(q.AesMaskClip));
         yield return new(RunRecordKeys.Backend, backend);
@@ -134,7 +143,10 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
 
         string? weights = reader.Optional(RunRecordKeys.Weights);
         if (weights is not null and not ("bf16" or "fp8")) throw reader.Bad(RunRecordKeys.Weights, weights, "bf16 or fp8");
-        return new RunRecord(request, folder, reader.Optional(RunRecordKeys.Variant), backend) { Weights = weights };
+        return new RunRecord(request, folder, reader.Optional(RunRecordKeys.Variant), backend)
+        {
+            Weights = weights, Components = reader.Optional(RunRecordKeys.Components), Config = reader.Optional(RunRecordKeys.Config),
+        };
     }
 
     private static string JsonArray(IEnumerable<string> values)
@@ -264,6 +276,8 @@ internal static class RunRecordKeys
     public const string Model = "model";
     public const string Variant = "variant";
     public const string Weights = "weights";
+    public const string Components = "components";
+    public const string Config = "config";
     public const string AesMaskClip = "aesmask_clip";
     public const string Backend = "backend";
     public const string Accel = "accel";

@@ -46,7 +46,7 @@ public static class ComponentLoader
         Backends.Cuda.BlockWeightStream? streamBlocks = null)
     {
         if (folder.SingleFile is { } part)
-            return LoadSingleFile(part.FilePath, backend, part.ConfigFolder, weights, part.Component, part.ComponentsRoot, streamBlocks);
+            return LoadSingleFileComponent(part, backend, weights, streamBlocks);
         using var range = backend.Range($"load {System.IO.Path.GetFileName(folder.Path.TrimEnd('/', '\\'))}");
         string cls = folder.ClassName;
         if (!SupportedClasses.Contains(cls))
@@ -68,9 +68,15 @@ public static class ComponentLoader
     /// conversion) go into this stream, so a single-file transformer is streamed under <c>--offload sequential</c> too.</param>
     public static LoadedComponent LoadSingleFile(string path, IBackend backend, string? configFolder = null, WeightPrecision weights = WeightPrecision.AsStored,
         string component = SingleFileCheckpoint.TransformerComponent, string? componentsRoot = null, Backends.Cuda.BlockWeightStream? streamBlocks = null)
+        => LoadSingleFileComponent(new SingleFileComponent(path, component, configFolder, componentsRoot), backend, weights, streamBlocks);
+
+    /// <summary>Builds a composed component whose weights are in a model file or a component file (<see cref="SingleFileCheckpoint.OpenFor"/>).</summary>
+    public static LoadedComponent LoadSingleFileComponent(SingleFileComponent file, IBackend backend, WeightPrecision weights = WeightPrecision.AsStored,
+        Backends.Cuda.BlockWeightStream? streamBlocks = null)
     {
-        using var range = backend.Range($"load {System.IO.Path.GetFileName(path)}");
-        using var checkpoint = SingleFileCheckpoint.Open(path, configFolder, Loader.SingleFile.SingleFileModel.ComponentConfigs(componentsRoot));
+        string component = file.Component;
+        using var range = backend.Range($"load {System.IO.Path.GetFileName(file.FilePath)}");
+        using var checkpoint = SingleFileCheckpoint.OpenFor(file);
         if (!checkpoint.Parts.TryGetValue(component, out var part))
             throw new AccelAesException(
                 $"{checkpoint.Source} has no {component}; it holds {string.Join(", ", checkpoint.Parts.Keys)} ({checkpoint.Format.Describe()}).");

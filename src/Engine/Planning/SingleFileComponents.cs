@@ -14,7 +14,7 @@ internal static class SingleFileComponents
     public static PlannedComponent Read(ComponentFolder component, string name, ComponentRole role)
     {
         var file = component.SingleFile!;
-        using var checkpoint = SingleFileCheckpoint.Open(file.FilePath, file.ConfigFolder, SingleFileModel.ComponentConfigs(file.ComponentsRoot));
+        using var checkpoint = SingleFileCheckpoint.OpenFor(file);
         var part = checkpoint.Parts[file.Component];
         var total = new WeightTally();
         var rest = new WeightTally();

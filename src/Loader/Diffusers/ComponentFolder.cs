@@ -60,6 +60,8 @@ public sealed class ComponentFolder
 /// <summary>
 /// One component (<paramref name="Component"/>: "transformer", "vae", …) of the single-file checkpoint <paramref name="FilePath"/>,
 /// opened as it was composed: with <paramref name="ConfigFolder"/> (<c>--config</c>) and <paramref name="ComponentsRoot"/>
-/// (<c>--components</c>, whose component configs take precedence over inferred ones).
+/// (<c>--components</c>, whose component configs take precedence over inferred ones). <paramref name="Pipeline"/> is set for a
+/// component file of a <c>--components</c> folder of single files (a CLIP / T5 text encoder or VAE file): the pipeline
+/// class decides which place the file fills and how it maps; null for a model file (a transformer checkpoint).
 /// </summary>
-public sealed record SingleFileComponent(string FilePath, string Component, string? ConfigFolder, string? ComponentsRoot);
+public sealed record SingleFileComponent(string FilePath, string Component, string? ConfigFolder, string? ComponentsRoot, string? Pipeline = null);

@@ -35,6 +35,14 @@ public sealed class ModelFolder
         return new ModelFolder(Root, PipelineClass, components, new Dictionary<string, ComponentFolder>(overrides));
     }
 
+    /// <summary>
+    /// A pipeline of class <paramref name="pipelineClass"/> rooted at <paramref name="root"/> without a model_index.json (a
+    /// <c>--components</c> folder of single files): its components are <paramref name="subfolders"/> of the root (tokenizers,
+    /// scheduler) and <paramref name="overrides"/>.
+    /// </summary>
+    public static ModelFolder Composed(string root, string pipelineClass, IEnumerable<ComponentEntry> subfolders, IReadOnlyDictionary<string, ComponentFolder> overrides)
+        => new ModelFolder(root, pipelineClass, subfolders.ToDictionary(e => e.Name, StringComparer.Ordinal)).WithComponents(overrides);
+
     /// <summary>Whether component <paramref name="name"/> comes from an override (a single file) rather than a subfolder.</summary>
     public bool IsOverridden(string name) => _overrides.ContainsKey(name);
 

@@ -9,6 +9,8 @@ public enum CheckpointLayout
     BflFlux,
     /// <summary>Stability AI's SD3 / SD3.5 layout (<c>joint_blocks.N</c>, fused qkv; VAE under <c>first_stage_model.</c>, text encoders under <c>text_encoders.</c>).</summary>
     SaiSd3,
+    /// <summary>A text encoder or VAE file of its own, from a <c>--components</c> folder of single files (<see cref="ComponentFileKind"/>).</summary>
+    ComponentFile,
 }
 
 /// <summary>How a checkpoint stores its weights.</summary>
@@ -24,7 +26,8 @@ public enum WeightEncoding
 
 /// <summary>What <see cref="CheckpointFormatDetector"/> found in a file's keys and dtypes.</summary>
 /// <param name="KeyPrefix">The ComfyUI / SAI prefix removed from keys (<c>model.diffusion_model.</c>), or empty.</param>
-public sealed record CheckpointFormat(CheckpointLayout Layout, string KeyPrefix, WeightEncoding Encoding)
+/// <param name="ComponentKind">For <see cref="CheckpointLayout.ComponentFile"/>, what the file holds.</param>
+public sealed record CheckpointFormat(CheckpointLayout Layout, string KeyPrefix, WeightEncoding Encoding, ComponentFileKind? ComponentKind = null)
 {
     /// <summary>For example "BFL FLUX.1 layout, ComfyUI prefix 'model.diffusion_model.', scaled fp8 (scale_weight)".</summary>
     public string Describe()
@@ -33,6 +36,7 @@ public sealed record CheckpointFormat(CheckpointLayout Layout, string KeyPrefix,
         {
             CheckpointLayout.BflFlux => "BFL FLUX.1 single-file layout",
             CheckpointLayout.SaiSd3 => "Stability AI SD3 / SD3.5 single-file layout",
+            CheckpointLayout.ComponentFile => $"component file: {ComponentFileDetector.Describe(ComponentKind ?? ComponentFileKind.LdmVae)}",
             _ => "diffusers layout",
         };
         string prefix = KeyPrefix.Length == 0 ? "" : Layout == CheckpointLayout.SaiSd3 ? $", SAI prefix '{KeyPrefix}' removed" : $", ComfyUI-prefixed ('{KeyPrefix}' removed)";

@@ -57,12 +57,21 @@ public static class CheckpointFormatDetector
                 $"{source}: not a recognised transformer checkpoint: no 'double_blocks.N' / 'single_blocks.N' with 'img_in.weight' (BFL FLUX.1), "
                 + $"no 'joint_blocks.N' (Stability AI SD3 / SD3.5) and no 'transformer_blocks.N' / 'x_embedder.weight' (diffusers); first keys: {string.Join(", ", tensors.Keys.Order(StringComparer.Ordinal).Take(5))}.");
 
-        WeightEncoding encoding =
-            tensors.ContainsKey(ScaledFp8Marker) || tensors.Keys.Any(k => k.EndsWith(ScaleWeightSuffix, StringComparison.Ordinal))
-                ? WeightEncoding.ScaledFp8
-                : tensors.Values.Any(t => t.DType is SafeTensorDType.F8E4M3 or SafeTensorDType.F8E5M2)
-                    ? WeightEncoding.Fp8
-                    : WeightEncoding.Float;
-        return new CheckpointFormat(layout, prefixed ? ComfyPrefix : "", encoding);
+        return new CheckpointFormat(layout, prefixed ? ComfyPrefix : "", EncodingOf(tensors));
     }
+
+    /// <summary>Whether the (prefix-stripped) keys are those of a transformer checkpoint in any layout <see cref="Detect"/> knows.</summary>
+    public static bool IsTransformer(IReadOnlyDictionary<string, SafeTensorInfo> tensors)
+        => (tensors.Keys.Any(k => k.StartsWith("double_blocks.", StringComparison.Ordinal) || k.StartsWith("single_blocks.", StringComparison.Ordinal))
+                && tensors.ContainsKey("img_in.weight"))
+            || tensors.Keys.Any(k => k.StartsWith("joint_blocks.", StringComparison.Ordinal))
+            || tensors.ContainsKey("x_embedder.weight") || tensors.Keys.Any(k => k.StartsWith("transformer_blocks.", StringComparison.Ordinal));
+
+    /// <summary>How the file stores its weights: scaled fp8 (a marker or any <c>scale_weight</c>), plain fp8, or float.</summary>
+    public static WeightEncoding EncodingOf(IReadOnlyDictionary<string, SafeTensorInfo> tensors)
+        => tensors.ContainsKey(ScaledFp8Marker) || tensors.Keys.Any(k => k.EndsWith(ScaleWeightSuffix, StringComparison.Ordinal))
+            ? WeightEncoding.ScaledFp8
+            : tensors.Values.Any(t => t.DType is SafeTensorDType.F8E4M3 or SafeTensorDType.F8E5M2)
+                ? WeightEncoding.Fp8
+                : WeightEncoding.Float;
 }

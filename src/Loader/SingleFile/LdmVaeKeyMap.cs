@@ -11,7 +11,8 @@ namespace AccelAes.Loader.SingleFile;
 /// decoder levels from the finest, diffusers from the coarsest), <c>mid.block_1|2</c> → <c>mid_block.resnets.0|1</c>,
 /// <c>nin_shortcut</c> → <c>conv_shortcut</c>, <c>mid.attn_1.{norm,q,k,v,proj_out}</c> → <c>mid_block.attentions.0.{group_norm,
 /// to_q,to_k,to_v,to_out.0}</c> with the 1×1 convolution weights read as Linear matrices (same bytes, shape [C, C]),
-/// <c>norm_out</c> → <c>conv_norm_out</c>. Encoder and decoder alike (the engine loads the decoder).
+/// <c>norm_out</c> → <c>conv_norm_out</c>. Encoder and decoder alike (the engine loads the decoder). The same layout
+/// without the prefix is a VAE file of its own (Black Forest Labs' <c>ae.safetensors</c>, ComfyUI's <c>models/vae</c> files).
 /// </summary>
 public static partial class LdmVaeKeyMap
 {
@@ -29,23 +30,24 @@ public static partial class LdmVaeKeyMap
     /// <summary>Whether the file carries a VAE (any <c>first_stage_model.</c> key).</summary>
     public static bool Present(IEnumerable<string> keys) => keys.Any(k => k.StartsWith(Prefix, StringComparison.Ordinal));
 
-    /// <summary>The number of decoder levels (<c>decoder.up.N</c>).</summary>
-    public static int DecoderLevels(IEnumerable<string> keys)
-        => keys.Select(k => LevelKey().Match(k.StartsWith(Prefix, StringComparison.Ordinal) ? k[Prefix.Length..] : ""))
+    /// <summary>The number of decoder levels (<c>decoder.up.N</c>) of the VAE under <paramref name="prefix"/>.</summary>
+    public static int DecoderLevels(IEnumerable<string> keys, string prefix = Prefix)
+        => keys.Select(k => LevelKey().Match(k.StartsWith(prefix, StringComparison.Ordinal) ? k[prefix.Length..] : ""))
             .Where(m => m.Success && m.Groups[1].Value == "decoder").Select(m => int.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture))
             .DefaultIfEmpty(-1).Max() + 1;
 
-    /// <returns>The mapped VAE tensors and the <c>first_stage_model.</c> keys no rule consumed.</returns>
+    /// <param name="prefix">Where the VAE's keys start: <see cref="Prefix"/> in an SD3 file, "" in a VAE file of its own.</param>
+    /// <returns>The mapped VAE tensors and the VAE keys (under <paramref name="prefix"/>) no rule consumed.</returns>
     public static (IReadOnlyDictionary<string, MappedTensor> Tensors, IReadOnlyList<string> Unconsumed) Map(
-        IReadOnlyDictionary<string, SafeTensorInfo> tensors, string source)
+        IReadOnlyDictionary<string, SafeTensorInfo> tensors, string source, string prefix = Prefix)
     {
-        var builder = new KeyMapBuilder(tensors, source, "the LDM VAE layout (first_stage_model.*)");
-        int levels = DecoderLevels(tensors.Keys);
+        var builder = new KeyMapBuilder(tensors, source, $"the LDM VAE layout ({prefix}encoder.* / {prefix}decoder.*)");
+        int levels = DecoderLevels(tensors.Keys, prefix);
         if (levels == 0)
-            throw new AccelAesException($"{source}: the VAE under '{Prefix}' has no 'decoder.up.N.*' tensors.");
-        foreach (string key in tensors.Keys.Where(k => k.StartsWith(Prefix, StringComparison.Ordinal)))
+            throw new AccelAesException($"{source}: the VAE{(prefix.Length == 0 ? "" : $" under '{prefix}'")} has no 'decoder.up.N.*' tensors.");
+        foreach (string key in tensors.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)))
         {
-            string ldm = key[Prefix.Length..];
+            string ldm = key[prefix.Length..];
             if (Renamed(ldm, levels) is not { } diffusers) continue; // left unconsumed: reported
             var t = tensors[key];
             if (MidAttentionKey().IsMatch(ldm) && ldm.EndsWith(".weight", StringComparison.Ordinal) && !ldm.Contains(".norm.", StringComparison.Ordinal) && t.Rank > 2)
@@ -53,7 +55,7 @@ public static partial class LdmVaeKeyMap
             else
                 builder.CopyTensor(key, diffusers);
         }
-        return (builder.Mapped, builder.Unconsumed(tensors.Keys.Where(k => k.StartsWith(Prefix, StringComparison.Ordinal))));
+        return (builder.Mapped, builder.Unconsumed(tensors.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal))));
     }
 
     /// <summary>The diffusers name of one LDM VAE key (prefix removed), or null when no rule covers it.</summary>

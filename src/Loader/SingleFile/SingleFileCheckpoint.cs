@@ -125,7 +125,36 @@ public sealed class SingleFileCheckpoint : IDisposable
         }
     }
 
-    /// <summary>The MMDiT, and the VAE and text encoders where the file bundles them.</summary>
+    /// <summary>
+    /// Opens a component file of a <c>--components</c> folder of single files (a CLIP or T5 text encoder, a VAE) as place
+    /// <paramref name="component"/> of <paramref name="pipeline"/> (<see cref="ComponentSlot"/>): its one part is that
+    /// component, mapped by <see cref="ComponentFileMap"/>, with <paramref name="componentConfig"/>'s config.json of the place
+    /// when there is one, else the config inferred from the tensors.
+    /// </summary>
+    public static SingleFileCheckpoint OpenComponentFile(string path, string pipeline, string component, Func<string, JsonConfig?>? componentConfig = null)
+    {
+        var slot = ComponentSlot.Require(pipeline, component);
+        var set = SafeTensorsSet.OpenFile(path);
+        try
+        {
+            var tensors = set.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            var part = ComponentFileMap.Map(tensors, set.Source, slot, (componentConfig ?? (_ => null))(component));
+            var format = new CheckpointFormat(CheckpointLayout.ComponentFile, "", CheckpointFormatDetector.EncodingOf(tensors), slot.Kind);
+            return new SingleFileCheckpoint(set, format, new Dictionary<string, SingleFilePart>(StringComparer.Ordinal) { [component] = part }, []);
+        }
+        catch
+        {
+            set.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The checkpoint a composed component's weights are in: a component file of its pipeline, or a model file.</summary>
+    public static SingleFileCheckpoint OpenFor(SingleFileComponent component)
+        => component.Pipeline is { } pipeline
+            ? OpenComponentFile(component.FilePath, pipeline, component.Component, SingleFileModel.ComponentConfigs(component.ComponentsRoot))
+            : Open(component.FilePath, component.ConfigFolder, SingleFileModel.ComponentConfigs(component.ComponentsRoot));
+
     /// <summary>
     /// The model class of the transformer in <paramref name="path"/>, from its keys alone (no mapping, no config): to check
     /// a components folder is of the same model before configs from it are applied.

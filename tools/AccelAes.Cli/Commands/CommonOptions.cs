@@ -67,7 +67,8 @@ internal static class CommonOptions
     {
         Description = "With a single-file --model: a diffusers pipeline folder of the model (model_index.json) giving what the file lacks — tokenizers, scheduler, "
             + "text encoders, VAE; the components the file carries need no weights there, and their config.json there (if any) is the config they are built with "
-            + "(checked against the tensors).",
+            + "(checked against the tensors); or a folder of single files (clip_l / clip_g / t5xxl_* / ae.safetensors, told apart by their tensors) "
+            + "holding the tokenizer*/ and scheduler/ folders of the diffusers repo.",
     };
 
     public static WeightPrecision PrecisionOf(string weights) => weights == "fp8" ? WeightPrecision.Fp8 : WeightPrecision.AsStored;

@@ -82,9 +82,12 @@ internal static class GenerateCommand
 
             string? modelPath = Given(model) ? parse.GetValue(model) : record?.ModelFolder;
             string modelWhat = record is not null && !Given(model) ? $"the model recorded in --from '{fromPath}'" : "--model";
-            if (!Given(model) && record?.ModelFolder is { } recorded && InputFile.KindOf(recorded) != FileEntryKind.Directory)
+            if (!Given(model) && record?.ModelFolder is { } recorded && InputFile.KindOf(recorded) is not (FileEntryKind.Directory or FileEntryKind.RegularFile))
                 throw new AccelAesException(
-                    $"--from '{fromPath}': record key '{RunRecordKeys.Model}' names the model folder '{recorded}', which {InputFile.Describe(InputFile.KindOf(recorded))} here; give --model DIR.");
+                    $"--from '{fromPath}': record key '{RunRecordKeys.Model}' names the model '{recorded}', which {InputFile.Describe(InputFile.KindOf(recorded))} here; give --model.");
+            // A recorded single file comes with its recorded --components and --config, unless the model is typed.
+            string? componentsDir = Given(components) ? parse.GetValue(components) : Given(model) ? null : record?.Components;
+            string? configDir = Given(config) ? parse.GetValue(config) : Given(model) ? null : record?.Config;
             AccelerationRequest typedAcceleration = AccelerationOptionsCli.Read(parse, accel, overrides);
             var recordedRequest = record?.Request;
             var request = new GenerationRequest
@@ -123,7 +126,7 @@ internal static class GenerateCommand
             GenerationRequestValidation.CheckSettings(request, GenerationFieldNames.Cli);
             string folder = modelPath ?? BuiltInFolder();
             // A single file is composed with --components here, so what it lacks is named before anything loads.
-            ModelFolder composed = SingleFileModel.Open(folder, parse.GetValue(components), parse.GetValue(config));
+            ModelFolder composed = SingleFileModel.Open(folder, componentsDir, configDir);
             // An accelerated request is checked whole against the model's configs before its weights load (minutes for a
             // real model): knobs for the backbone, the step count, guidance and the mask against the image size.
             if (!request.Acceleration.IsNone)
@@ -170,7 +173,7 @@ internal static class GenerateCommand
                 });
             var r = result!;
             CliCancellation.Token.ThrowIfCancellationRequested();
-            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration, weightsName));
+            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration, weightsName, componentsDir, configDir));
             foreach (string w in r.Warnings) Ui.Warn(w);
             if (r.Acceleration is { } a)
             {

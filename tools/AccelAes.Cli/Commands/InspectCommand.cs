@@ -104,7 +104,8 @@ internal static class InspectCommand
         }
         catch (AccelAesException)
         {
-            Ui.Info("  format: no single-file transformer layout recognised (BFL FLUX.1, Stability AI SD3 / SD3.5 or diffusers names)");
+            if (!ComponentFileFormat(set))
+                Ui.Info("  format: no single-file transformer layout recognised (BFL FLUX.1, Stability AI SD3 / SD3.5 or diffusers names)");
             return;
         }
         Ui.Info($"  format: {format.Describe()}");
@@ -129,6 +130,27 @@ internal static class InspectCommand
             string model = format.Layout == CheckpointLayout.SaiSd3 ? Sd3ConfigName : FluxConfigName;
             Ui.Info($"  maps to: {model}, but it cannot be loaded as it is: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// A text encoder or VAE file of its own: what it is and where a <c>--components</c> folder of single files places it
+    /// in each pipeline (CLIP by its published width). False when the file is not one.
+    /// </summary>
+    private static bool ComponentFileFormat(SafeTensorsSet set)
+    {
+        var tensors = set.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        if (ComponentFileDetector.Detect(tensors) is not { } kind) return false;
+        long width = kind == ComponentFileKind.ClipText ? ComponentFileDetector.ClipWidth(tensors) : 0;
+        Ui.Info($"  format: {new CheckpointFormat(CheckpointLayout.ComponentFile, "", CheckpointFormatDetector.EncodingOf(tensors), kind).Describe()}"
+            + (kind == ComponentFileKind.ClipText ? $", width {width}" : "") + "; it loads from a --components folder of single files");
+        foreach (string pipeline in new[] { ComponentSlot.FluxPipeline, ComponentSlot.Sd3Pipeline })
+        {
+            var slot = ComponentSlot.Of(pipeline).FirstOrDefault(s => s.Kind == kind && (kind != ComponentFileKind.ClipText || s.PublishedWidth == width));
+            Ui.Info(slot is null
+                ? $"  maps to: {pipeline}: " + (kind == ComponentFileKind.ClipText ? "placed by a <component>/config.json of that hidden_size, or not used" : "not used")
+                : $"  maps to: {pipeline} {slot.Component} = {slot.ClassName} ({slot.Label})");
+        }
+        return true;
     }
 
     private const string Sd3ConfigName = Loader.Diffusers.Configs.Sd3TransformerConfig.ClassName;
