@@ -58,6 +58,14 @@
 // Both use FA_BLOCK_N = 64 keys per tile and 2 stages; they differ only in WARPS, so each warp runs exactly
 // the same code (same registers per thread) in both.
 //
+// Accumulate epilogue (issue 16, Fusion 8; the last parameter, `accumulate`): given an fp32 [Hq] vector s, the kernel
+// reads its destination instead of overwriting it and stores bf16(fmaf(s[h], o, o_dst)) — o the normalised fp32 output,
+// one rounding, no attention output tensor. Lumina-Next's block mixes its attentions as A_self + tanh(gate)[h]·A_cross:
+// the cross-attention adds itself into the self-attention's output (AttentionAddScaledInto), which removes the separate
+// add_scaled pass (6 bytes per element) and the cross output's write (2 bytes) for 4 bytes of epilogue reads. A row that
+// sees no key adds zero: the early-out path (no key tile) leaves the destination untouched. attention_ref.cu has the same
+// epilogue. Plain calls pass null and store exactly as before.
+//
 // Tuning knobs (should not affect results, only speed): the variants above, FA_BLOCK_N. Performance targets
 // for the H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k
 // tokens.
@@ -96,6 +104,11 @@ __device__ __forceinline__ void fa_load_tile(bf16* s, const bf16* g, u64 g_strid
     }
 }
 
+// An output element: the normalised o, or with the accumulate epilogue dst + s·o in fp32 (one rounding, to bf16).
+__device__ __forceinline__ bf16 fa_output(const bf16* dst, float o, bool accumulate, float s) {
+    return f32_to_bf16(accumulate ? fmaf(s, o, bf16_to_f32(*dst)) : o);
+}
+
 template <int DP, int WARPS>
 __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
@@ -103,7 +116,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
                                               int d, int dv, float scale, int causal, int bias_per_batch,
-                                              int out_stride) {
+                                              int out_stride, const float* __restrict__ accumulate) {
     constexpr int THREADS = 32 * WARPS;
     constexpr int BLOCK_M = 16 * WARPS;
     constexpr int STRIDE = DP + 8;
@@ -144,7 +157,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         n_tiles = min(n_tiles, last_key < 0 ? 0 : last_key / FA_BLOCK_N + 1);
     }
     if (n_tiles == 0) {
-        for (int e = tid; e < BLOCK_M * dv; e += THREADS) {
+        for (int e = tid; accumulate == nullptr && e < BLOCK_M * dv; e += THREADS) {  // accumulating: adds zero
             const int i = q0 + e / dv;
             if (i < sq) o_base[(u64)i * o_stride + e % dv].bits = 0;
         }
@@ -316,7 +329,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         __syncthreads();  // the next iteration's prefetch overwrites this stage
     }
 
-    // Epilogue: complete the row sums across the 4 threads of each row, normalise, store.
+    // Epilogue: complete the row sums across the 4 threads of each row, normalise, store (or accumulate).
+    const float acc_scale = accumulate != nullptr ? accumulate[h] : 0.0f;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         float l = l_run[r];
@@ -329,8 +343,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 #pragma unroll
             for (int dt = 0; dt < DTILES; ++dt) {
                 const int c = dt * 8 + 2 * tq;
-                if (c < dv) orow[c] = f32_to_bf16(o[dt][2 * r] * inv);
-                if (c + 1 < dv) orow[c + 1] = f32_to_bf16(o[dt][2 * r + 1] * inv);
+                if (c < dv) orow[c] = fa_output(orow + c, o[dt][2 * r] * inv, accumulate != nullptr, acc_scale);
+                if (c + 1 < dv) orow[c + 1] = fa_output(orow + c + 1, o[dt][2 * r + 1] * inv, accumulate != nullptr, acc_scale);
             }
             if (lse != nullptr && tq == 0)
                 lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] + log2f(l)) * FA_LN2 : -ACCELAES_INF;
@@ -348,68 +362,69 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 // key_mask: fp32 [B, Sk] or null; bias: bf16 [Hq,Sq,Sk] / [B,Hq,Sq,Sk] or null; lse: fp32 [B,Hq,Sq] or null;
 // key_weights: fp32 [B, Sk] or null, with affinity: fp32 [B, Hq, Sq] (both or neither).
 // out_stride: elements from one query token's output row to the next (≥ Hq·Dv).
+// accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
 // (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<32, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d64_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<64, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d80_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<80, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d128_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<128, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d32_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<32, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d64_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<64, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d80_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<80, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d128_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<128, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
