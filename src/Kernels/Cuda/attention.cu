@@ -19,9 +19,14 @@
 // cross-warp reduction. K/V are streamed in tiles of FA_BLOCK_N keys through shared memory, two stages
 // (cp.async prefetch of tile t+1 while tile t is computed). Q is read into registers once, as mma A
 // fragments, before the loop; S = Q·Kᵀ and O += P·V run on tensor cores (mma m16n8k16, fp32 accumulation).
-// Softmax is online: running row max m and row sum l in fp32 registers, in the log2 domain (scores
-// pre-multiplied by log2 e, so exp is one ex2.approx), O rescaled by exp2(m_old − m_new) when the max grows,
-// divided by l once at the end. P is rounded to bf16 for the P·V mma (as FlashAttention does); l sums the
+// Softmax is online: running row max m and row sum l in fp32 registers, in the log2 domain (so exp is one
+// ex2.approx), O rescaled by exp2(m_old − m_new) when the max grows, divided by l once at the end. The softmax
+// scale is folded into the exponent as in FlashAttention-2 (Dao-AILab/flash-attention csrc/flash_attn/src/softmax.h,
+// read, not copied): m is the max of the raw dot products and p = exp2(fmaf(s, scale·log2 e, −m·scale·log2 e)), one
+// FMA per score. Against the former round(s·scale·log2 e) − m this drops one rounding of the exponent's argument:
+// the fp32 P moves by at most a few ulps (relative ≈ |argument|·2⁻²⁴), below bf16's half step (2⁻⁹) by far, so an
+// output moves by at most one bf16 step where it sat on a rounding boundary (op harness: the bf16 rule). With a
+// score bias (or a scale ≤ 0) the scores are scaled and biased first and the fold factor is 1: that path is unchanged. P is rounded to bf16 for the P·V mma (as FlashAttention does); l sums the
 // fp32 P.
 //
 // Head dims: the kernel is compiled for padded head dims DP ∈ {32, 64, 80, 128}; D and Dv ≤ DP are
@@ -178,10 +183,17 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     float o[DTILES][4];
 #pragma unroll
     for (int i = 0; i < DTILES; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-    float m_run[2] = {-ACCELAES_INF, -ACCELAES_INF};  // rows g and g+8, log2 domain
+    float m_run[2] = {-ACCELAES_INF, -ACCELAES_INF};  // rows g and g+8, in the scores' domain (× fold: log2 domain)
     float l_run[2] = {0.0f, 0.0f};                    // this thread's part of the row sums
     float a_run[2] = {0.0f, 0.0f};                    // this thread's part of the key-weighted row sums (affinity)
     const float scale_log2 = scale * FA_LOG2E;
+    // Folded scale (FlashAttention-2's softmax): without a bias, and for a positive scale (which keeps the order of the
+    // scores), the raw dot products s stay as they are, the row max m is taken over them, and each probability is
+    // exp2(fmaf(s, scale·log2 e, −m·scale·log2 e)) — one FMA per score instead of a multiply and a subtract, rounded once.
+    // With a bias the scores are scaled and biased first (log2 domain) and the fold factor is 1 (then the FMA is the
+    // plain subtraction, bit for bit as before).
+    const bool fold_scale = bias == nullptr && scale_log2 > 0.0f;
+    const float fold = fold_scale ? scale_log2 : 1.0f;
     const int row0 = q0 + warp * 16 + g;              // query index of fragment row g (row g+8 is row0 + 8)
 
     // Q → registers while tile 0 may still be landing: A fragments of this warp's 16 query rows, matrices
@@ -231,8 +243,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             }
         }
 
-        // Scale (+ bias) into the log2 domain and mask. Element e of n-tile nt is row g + 8·(e/2), key
-        // nt·8 + 2·tq + e%2 of this tile. Per-element checks run only on tiles that need them.
+        // Scale (+ bias) into the log2 domain unless the scale is folded, and mask. Element e of n-tile nt is row
+        // g + 8·(e/2), key nt·8 + 2·tq + e%2 of this tile. Per-element checks run only on tiles that need them.
         const int key0 = t * FA_BLOCK_N;
         const bool need_mask = key0 + FA_BLOCK_N > sk || key_mask != nullptr || (causal && key0 + FA_BLOCK_N - 1 > q0 + offset);
 #pragma unroll
@@ -241,7 +253,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             for (int e = 0; e < 4; ++e) {
                 const int i = row0 + (e >> 1) * 8;
                 const int j = key0 + nt * 8 + 2 * tq + (e & 1);
-                float x = s[nt][e] * scale_log2;
+                float x = fold_scale ? s[nt][e] : s[nt][e] * scale_log2;
                 if (bias != nullptr && i < sq && j < sk) {
                     const u64 bias_row = ((u64)(bias_per_batch ? b : 0) * hq + h) * sq + i;
                     x += bf16_to_f32(bias[bias_row * sk + j]) * FA_LOG2E;
@@ -267,10 +279,12 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         for (int r = 0; r < 2; ++r) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(ACCELAES_FULL_MASK, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(ACCELAES_FULL_MASK, mx[r], 2));
-            // A row with nothing visible yet keeps max −∞; subtracting 0 instead keeps exp2(−∞ − m) = 0
-            // rather than NaN, so its P, O and l stay exactly zero.
-            m_sub[r] = mx[r] == -ACCELAES_INF ? 0.0f : mx[r];
-            alpha[r] = exp2_approx(m_run[r] - m_sub[r]);  // old max −∞ → 0 (O and l are 0 then anyway)
+            // The max in the log2 domain: fold > 0, so max(s)·fold is max(s·fold), rounding included. A row with
+            // nothing visible yet keeps max −∞; subtracting 0 instead keeps exp2(−∞ − m) = 0 rather than NaN, so
+            // its P, O and l stay exactly zero.
+            const float m_new = mx[r] * fold;
+            m_sub[r] = mx[r] == -ACCELAES_INF ? 0.0f : m_new;
+            alpha[r] = exp2_approx(m_run[r] * fold - m_sub[r]);  // old max −∞ → 0 (O and l are 0 then anyway)
             m_run[r] = mx[r];
         }
         float rowsum[2] = {0.0f, 0.0f};
@@ -279,7 +293,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         for (int nt = 0; nt < NTILES; ++nt) {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-                s[nt][e] = exp2_approx(s[nt][e] - m_sub[e >> 1]);
+                s[nt][e] = exp2_approx(fmaf(s[nt][e], fold, -m_sub[e >> 1]));
                 rowsum[e >> 1] += s[nt][e];
             }
         }
@@ -347,7 +361,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                 if (c + 1 < dv) orow[c + 1] = fa_output(orow + c + 1, o[dt][2 * r + 1] * inv, accumulate != nullptr, acc_scale);
             }
             if (lse != nullptr && tq == 0)
-                lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] + log2f(l)) * FA_LN2 : -ACCELAES_INF;
+                lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] * fold + log2f(l)) * FA_LN2 : -ACCELAES_INF;
         }
         if (affinity != nullptr) {
             float a = a_run[r];
