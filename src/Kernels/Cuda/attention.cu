@@ -38,6 +38,10 @@
 // start is 16-byte aligned, given the 256-byte-aligned tensor bases the CUDA backend guarantees); otherwise
 // element by element (slow, exact).
 //
+// K and V of a tile are separate cp.async groups (the order of issue: Q, K0, V0, then K(t+1), V(t+1) at the top of
+// iteration t): the kernel waits for K(t), computes S = Q·Kᵀ and the softmax, and only then waits for V(t) (one more
+// barrier per tile) before P·V, so V's transfer overlaps the QKᵀ mma and the softmax instead of delaying them.
+//
 // Shared memory: two stages, each K [64][DP+8] then V [64][DP+8] bf16, = 512·(DP+8) bytes (69,632 B at
 // DP = 128). Q has no buffer of its own: it is loaded into stage 1, moved to registers (ldmatrix) while
 // tile 0 is still landing in stage 0, and stage 1 is then free for tile 1's prefetch. The price is that
@@ -62,6 +66,11 @@
 //         __launch_bounds__(128, 2): two CTAs (8 warps) fit by registers.
 // Both use FA_BLOCK_N = 64 keys per tile and 2 stages; they differ only in WARPS, so each warp runs exactly
 // the same code (same registers per thread) in both.
+//
+// Epilogue stores: when Dv and the output row stride are multiples of 8 and the output is 16-byte aligned (every dense
+// output, and column slices at a multiple of 8 columns), each warp stages its 16 normalised fp32 rows in the then
+// free shared memory and every lane stores 8 bf16 (16 bytes) at once; otherwise (Lumina's 72 with a slice offset,
+// odd head dims) two bf16 per fragment as before. Same value and rounding per element either way: bit-identical.
 //
 // Accumulate epilogue (issue 16, Fusion 8; the last parameter, `accumulate`): given an fp32 [Hq] vector s, the kernel
 // reads its destination instead of overwriting it and stores bf16(fmaf(s[h], o, o_dst)) — o the normalised fp32 output,
@@ -176,6 +185,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     fa_load_tile<DP, BLOCK_M, THREADS>(sQ, q_base + (u64)q0 * q_stride, q_stride, sq - q0, d, vec_qk);
     cp_async_commit();
     fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem, k_base, k_stride, sk, d, vec_qk);
+    cp_async_commit();  // K and V of a tile are separate groups: S = Q·Kᵀ and the softmax need only K
     fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem + FA_BLOCK_N * STRIDE, v_base, v_stride, sk, dv, vec_v);
     cp_async_commit();
 
@@ -198,7 +208,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 
     // Q → registers while tile 0 may still be landing: A fragments of this warp's 16 query rows, matrices
     // (rows 0-7 | 8-15) × (cols 0-7 | 8-15). The second barrier frees stage 1 for tile 1's prefetch.
-    cp_async_wait<1>();  // Q has landed (tile 0 may not have)
+    cp_async_wait<2>();  // Q has landed (tile 0's K and V may not have)
     __syncthreads();
     {
         const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
@@ -216,12 +226,14 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             const int key0 = (t + 1) * FA_BLOCK_N;
             bf16* const sNext = smem + next * STAGE;
             fa_load_tile<DP, FA_BLOCK_N, THREADS>(sNext, k_base + (u64)key0 * k_stride, k_stride, sk - key0, d, vec_qk);
+            cp_async_commit();
             fa_load_tile<DP, FA_BLOCK_N, THREADS>(sNext + FA_BLOCK_N * STRIDE, v_base + (u64)key0 * v_stride, v_stride, sk - key0, dv, vec_v);
             cp_async_commit();
-            cp_async_wait<1>();  // everything but the tile just issued has landed
-        } else {
-            cp_async_wait<0>();
         }
+        // Groups in flight, oldest first: K(t), V(t)[, K(t+1), V(t+1)]. Wait for K(t) only: V(t) may still be landing
+        // while S and the softmax are computed.
+        if (t + 1 < n_tiles) cp_async_wait<3>();
+        else cp_async_wait<1>();
         __syncthreads();
 
         // S = Q·Kᵀ for 16 rows × 64 keys per warp. K is [key][d] in shared memory, which is exactly the
@@ -323,6 +335,9 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         // 16kk..16kk+15. V is [key][d]: the "col" B operand needs it transposed, hence ldmatrix.trans;
         // one x4 gives the B fragments of head-dim columns 0-7 and 8-15 for these 16 keys.
         const bf16* sVs = smem + stage * STAGE + FA_BLOCK_N * STRIDE;
+        if (t + 1 < n_tiles) cp_async_wait<2>();  // V(t) has landed; tile t+1 may not have
+        else cp_async_wait<0>();
+        __syncthreads();
 #pragma unroll
         for (int kk = 0; kk < FA_BLOCK_N / 16; ++kk) {
             u32 pa[4];
@@ -344,7 +359,13 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     }
 
     // Epilogue: complete the row sums across the 4 threads of each row, normalise, store (or accumulate).
+    // 16-byte stores when Dv and the output row stride are multiples of 8 and the output is 16-byte aligned: each warp
+    // stages its 16 normalised fp32 rows in shared memory (free now: the loop ended on a barrier; 16·(DP+8) floats per
+    // warp fit the two stages exactly at 8 warps), then each lane stores 8 bf16 of a row at once. The math per element
+    // is the element path's (the same fp32 value, the same rounding or fmaf), so the bits are the same.
     const float acc_scale = accumulate != nullptr ? accumulate[h] : 0.0f;
+    const bool vec_out = (dv & 7) == 0 && (out_stride & 7) == 0 && (reinterpret_cast<u64>(out) & 15) == 0;
+    float* const sO = reinterpret_cast<float*>(fa_smem) + warp * 16 * STRIDE;  // this warp's rows, stride DP+8 floats
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         float l = l_run[r];
@@ -352,7 +373,14 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         l += __shfl_xor_sync(ACCELAES_FULL_MASK, l, 2);
         const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // fully masked row → zeros
         const int i = row0 + r * 8;
-        if (i < sq) {
+        if (vec_out) {
+#pragma unroll
+            for (int dt = 0; dt < DTILES; ++dt) {
+                float* srow = sO + (g + 8 * r) * STRIDE + dt * 8 + 2 * tq;
+                srow[0] = o[dt][2 * r] * inv;
+                srow[1] = o[dt][2 * r + 1] * inv;
+            }
+        } else if (i < sq) {
             bf16* orow = o_base + (u64)i * o_stride;
 #pragma unroll
             for (int dt = 0; dt < DTILES; ++dt) {
@@ -360,14 +388,36 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                 if (c < dv) orow[c] = fa_output(orow + c, o[dt][2 * r] * inv, accumulate != nullptr, acc_scale);
                 if (c + 1 < dv) orow[c + 1] = fa_output(orow + c + 1, o[dt][2 * r + 1] * inv, accumulate != nullptr, acc_scale);
             }
-            if (lse != nullptr && tq == 0)
-                lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] * fold + log2f(l)) * FA_LN2 : -ACCELAES_INF;
         }
+        if (lse != nullptr && tq == 0 && i < sq)
+            lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] * fold + log2f(l)) * FA_LN2 : -ACCELAES_INF;
         if (affinity != nullptr) {
             float a = a_run[r];
             a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 1);
             a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 2);
             if (i < sq && tq == 0) affinity[((u64)b * hq + h) * sq + i] = a * inv;
+        }
+    }
+    if (vec_out) {
+        __syncthreads();  // every thread takes this branch (vec_out is uniform); a warp reads only its own rows
+        constexpr int CHUNKS = DP / 8;
+        for (int c = lane; c < 16 * CHUNKS; c += 32) {
+            const int rr = c / CHUNKS;
+            const int col = (c % CHUNKS) * 8;
+            const int i = q0 + warp * 16 + rr;
+            if (i >= sq || col >= dv) continue;
+            const uint4 lo = *reinterpret_cast<const uint4*>(sO + rr * STRIDE + col);
+            const uint4 hi = *reinterpret_cast<const uint4*>(sO + rr * STRIDE + col + 4);
+            float y[8] = {__uint_as_float(lo.x), __uint_as_float(lo.y), __uint_as_float(lo.z), __uint_as_float(lo.w),
+                          __uint_as_float(hi.x), __uint_as_float(hi.y), __uint_as_float(hi.z), __uint_as_float(hi.w)};
+            bf16* dst = o_base + (u64)i * o_stride + col;
+            if (accumulate != nullptr) {
+                float prior[8];
+                load_bf16x8(dst, prior);
+#pragma unroll
+                for (int k = 0; k < 8; ++k) y[k] = fmaf(acc_scale, y[k], prior[k]);
+            }
+            store_bf16x8(dst, y);
         }
     }
 }
