@@ -140,6 +140,13 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         return (W(output), W(affinity));
     }
 
+    /// <summary>Counted as an Attention by <see cref="BeforeMatmul"/>; the destination is the written argument.</summary>
+    public void AttentionAddScaledInto(Tensor destination, Tensor headScale, Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null)
+    {
+        BeforeMatmul(nameof(Attention), q.Shape, k.Shape, v.Shape);
+        Call(nameof(AttentionAddScaledInto), () => Inner.AttentionAddScaledInto(U(destination)!, U(headScale)!, U(q)!, U(k)!, U(v)!, scale, U(keyMask)));
+    }
+
     public Tensor LayerNorm(Tensor x, float eps, Tensor? weight = null, Tensor? bias = null) =>
         W(Call(nameof(LayerNorm), () => Inner.LayerNorm(U(x)!, eps, U(weight), U(bias))));
 

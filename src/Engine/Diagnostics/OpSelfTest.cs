@@ -279,6 +279,7 @@ public static partial class OpSelfTest
         AddLinear(cases);
         AddAttention(cases);
         AddColumnSlices(cases);
+        AddAttentionAccumulate(cases);
         AddAttentionInputs(cases);
         AddAffinity(cases);
         AddNorms(cases);
@@ -353,6 +354,39 @@ public static partial class OpSelfTest
                 Op = "AttentionInto", Description = $"B{b} Sq{sq} Sk{sk} H{h} D{d}{(mask ? " mask" : "")} → d{S(b, sq, width)} columns {before}…{before + h * d}",
                 Inputs = inputs, Floor = 1.0 / 512,
                 Run = (be, t) => { be.AttentionInto(t[3], before, t[0], t[1], t[2], scale, mask ? t[4] : null); return t[3]; },
+            });
+        }
+    }
+
+    /// <summary>
+    /// AttentionAddScaledInto: the destination (random, as Lumina's A_self) gains headScale[h] · attention; the output is
+    /// the whole destination. Head scales of both signs (tanh of a gate), a fully masked batch item (adds nothing), the
+    /// Lumina head dim (80 path), several key tiles, an element-wise head dim and the reference kernel's 256.
+    /// </summary>
+    private static void AddAttentionAccumulate(List<OpCase> cases)
+    {
+        foreach (var (b, sq, sk, h, d, mask) in new[]
+                 { (2, 37, 45, 3, 72, true), (1, 150, 200, 2, 64, false), (1, 20, 30, 2, 20, true), (1, 9, 13, 2, 256, false) })
+        {
+            var inputs = new List<InputSpec>
+            {
+                new("q", [b, sq, h, d], Magnitude: 2f), new("k", [b, sk, h, d], Magnitude: 2f), new("v", [b, sk, h, d]),
+                new("d", [b, sq, h, d]), new("s", [h], InputKind.F32),
+            };
+            if (mask)
+                inputs.Add(new("mask", [b, sk], InputKind.Mask, Generate: (rng, n) =>
+                {
+                    var m = new float[n];
+                    for (int i = 0; i < n; i++) m[i] = rng.NextDouble() < 0.3 ? 0f : 1f;
+                    if (n / sk > 1) Array.Clear(m, n - sk, sk); // last batch item: every key masked
+                    return m;
+                }));
+            float scale = 1f / MathF.Sqrt(d);
+            cases.Add(new OpCase
+            {
+                Op = "AttentionAddScaledInto", Description = $"B{b} Sq{sq} Sk{sk} H{h} D{d}{(mask ? " mask" : "")} s[{h}] F32",
+                Inputs = inputs, Floor = 1.0 / 512,
+                Run = (be, t) => { be.AttentionAddScaledInto(t[3], t[4], t[0], t[1], t[2], scale, mask ? t[5] : null); return t[3]; },
             });
         }
     }

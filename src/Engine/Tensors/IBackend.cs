@@ -276,6 +276,18 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor AddScaled(Tensor a, Tensor b, Tensor scale);
 
+    // ---- Accumulating attention (issue 16, attention epilogue) ----------------------------------
+
+    /// <summary>
+    /// destination += headScale[h] · <see cref="Attention"/>(q, k, v, scale, keyMask), in place: destination [B, Sq, Hq, Dv]
+    /// (Attention's output shape), <paramref name="headScale"/> [Hq] one factor per query head. The values of
+    /// <c>AddScaled(destination, Attention(…), headScale broadcast over Dv)</c> except that the attention output is not
+    /// stored (so on a bf16 device not rounded) before the scaled add: a device rounds each destination element once.
+    /// A query row that sees no key adds zero. Lumina-Next's block: A_self + tanh(gate)[h]·A_cross without the cross
+    /// output's round trip through memory.
+    /// </summary>
+    void AttentionAddScaledInto(Tensor destination, Tensor headScale, Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null);
+
     // ---- Fused attention inputs (issue 16, QKV path) -------------------------------------------
 
     /// <summary>

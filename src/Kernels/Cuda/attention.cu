@@ -19,9 +19,14 @@
 // cross-warp reduction. K/V are streamed in tiles of FA_BLOCK_N keys through shared memory, two stages
 // (cp.async prefetch of tile t+1 while tile t is computed). Q is read into registers once, as mma A
 // fragments, before the loop; S = Q·Kᵀ and O += P·V run on tensor cores (mma m16n8k16, fp32 accumulation).
-// Softmax is online: running row max m and row sum l in fp32 registers, in the log2 domain (scores
-// pre-multiplied by log2 e, so exp is one ex2.approx), O rescaled by exp2(m_old − m_new) when the max grows,
-// divided by l once at the end. P is rounded to bf16 for the P·V mma (as FlashAttention does); l sums the
+// Softmax is online: running row max m and row sum l in fp32 registers, in the log2 domain (so exp is one
+// ex2.approx), O rescaled by exp2(m_old − m_new) when the max grows, divided by l once at the end. The softmax
+// scale is folded into the exponent as in FlashAttention-2 (Dao-AILab/flash-attention csrc/flash_attn/src/softmax.h,
+// read, not copied): m is the max of the raw dot products and p = exp2(fmaf(s, scale·log2 e, −m·scale·log2 e)), one
+// FMA per score. Against the former round(s·scale·log2 e) − m this drops one rounding of the exponent's argument:
+// the fp32 P moves by at most a few ulps (relative ≈ |argument|·2⁻²⁴), below bf16's half step (2⁻⁹) by far, so an
+// output moves by at most one bf16 step where it sat on a rounding boundary (op harness: the bf16 rule). With a
+// score bias (or a scale ≤ 0) the scores are scaled and biased first and the fold factor is 1: that path is unchanged. P is rounded to bf16 for the P·V mma (as FlashAttention does); l sums the
 // fp32 P.
 //
 // Head dims: the kernel is compiled for padded head dims DP ∈ {32, 64, 80, 128}; D and Dv ≤ DP are
@@ -32,6 +37,10 @@
 // Q/K/V are copied 16 bytes at a time with cp.async when D (resp. Dv) is a multiple of 8 (then every row
 // start is 16-byte aligned, given the 256-byte-aligned tensor bases the CUDA backend guarantees); otherwise
 // element by element (slow, exact).
+//
+// K and V of a tile are separate cp.async groups (the order of issue: Q, K0, V0, then K(t+1), V(t+1) at the top of
+// iteration t): the kernel waits for K(t), computes S = Q·Kᵀ and the softmax, and only then waits for V(t) (one more
+// barrier per tile) before P·V, so V's transfer overlaps the QKᵀ mma and the softmax instead of delaying them.
 //
 // Shared memory: two stages, each K [64][DP+8] then V [64][DP+8] bf16, = 512·(DP+8) bytes (69,632 B at
 // DP = 128). Q has no buffer of its own: it is loaded into stage 1, moved to registers (ldmatrix) while
@@ -57,6 +66,19 @@
 //         __launch_bounds__(128, 2): two CTAs (8 warps) fit by registers.
 // Both use FA_BLOCK_N = 64 keys per tile and 2 stages; they differ only in WARPS, so each warp runs exactly
 // the same code (same registers per thread) in both.
+//
+// Epilogue stores: when Dv and the output row stride are multiples of 8 and the output is 16-byte aligned (every dense
+// output, and column slices at a multiple of 8 columns), each warp stages its 16 normalised fp32 rows in the then
+// free shared memory and every lane stores 8 bf16 (16 bytes) at once; otherwise (Lumina's 72 with a slice offset,
+// odd head dims) two bf16 per fragment as before. Same value and rounding per element either way: bit-identical.
+//
+// Accumulate epilogue (issue 16, Fusion 8; the last parameter, `accumulate`): given an fp32 [Hq] vector s, the kernel
+// reads its destination instead of overwriting it and stores bf16(fmaf(s[h], o, o_dst)) — o the normalised fp32 output,
+// one rounding, no attention output tensor. Lumina-Next's block mixes its attentions as A_self + tanh(gate)[h]·A_cross:
+// the cross-attention adds itself into the self-attention's output (AttentionAddScaledInto), which removes the separate
+// add_scaled pass (6 bytes per element) and the cross output's write (2 bytes) for 4 bytes of epilogue reads. A row that
+// sees no key adds zero: the early-out path (no key tile) leaves the destination untouched. attention_ref.cu has the same
+// epilogue. Plain calls pass null and store exactly as before.
 //
 // Tuning knobs (should not affect results, only speed): the variants above, FA_BLOCK_N. Performance targets
 // for the H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k
@@ -96,6 +118,11 @@ __device__ __forceinline__ void fa_load_tile(bf16* s, const bf16* g, u64 g_strid
     }
 }
 
+// An output element: the normalised o, or with the accumulate epilogue dst + s·o in fp32 (one rounding, to bf16).
+__device__ __forceinline__ bf16 fa_output(const bf16* dst, float o, bool accumulate, float s) {
+    return f32_to_bf16(accumulate ? fmaf(s, o, bf16_to_f32(*dst)) : o);
+}
+
 template <int DP, int WARPS>
 __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
@@ -103,7 +130,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
                                               int d, int dv, float scale, int causal, int bias_per_batch,
-                                              int out_stride) {
+                                              int out_stride, const float* __restrict__ accumulate) {
     constexpr int THREADS = 32 * WARPS;
     constexpr int BLOCK_M = 16 * WARPS;
     constexpr int STRIDE = DP + 8;
@@ -144,7 +171,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         n_tiles = min(n_tiles, last_key < 0 ? 0 : last_key / FA_BLOCK_N + 1);
     }
     if (n_tiles == 0) {
-        for (int e = tid; e < BLOCK_M * dv; e += THREADS) {
+        for (int e = tid; accumulate == nullptr && e < BLOCK_M * dv; e += THREADS) {  // accumulating: adds zero
             const int i = q0 + e / dv;
             if (i < sq) o_base[(u64)i * o_stride + e % dv].bits = 0;
         }
@@ -158,6 +185,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     fa_load_tile<DP, BLOCK_M, THREADS>(sQ, q_base + (u64)q0 * q_stride, q_stride, sq - q0, d, vec_qk);
     cp_async_commit();
     fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem, k_base, k_stride, sk, d, vec_qk);
+    cp_async_commit();  // K and V of a tile are separate groups: S = Q·Kᵀ and the softmax need only K
     fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem + FA_BLOCK_N * STRIDE, v_base, v_stride, sk, dv, vec_v);
     cp_async_commit();
 
@@ -165,15 +193,22 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     float o[DTILES][4];
 #pragma unroll
     for (int i = 0; i < DTILES; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-    float m_run[2] = {-ACCELAES_INF, -ACCELAES_INF};  // rows g and g+8, log2 domain
+    float m_run[2] = {-ACCELAES_INF, -ACCELAES_INF};  // rows g and g+8, in the scores' domain (× fold: log2 domain)
     float l_run[2] = {0.0f, 0.0f};                    // this thread's part of the row sums
     float a_run[2] = {0.0f, 0.0f};                    // this thread's part of the key-weighted row sums (affinity)
     const float scale_log2 = scale * FA_LOG2E;
+    // Folded scale (FlashAttention-2's softmax): without a bias, and for a positive scale (which keeps the order of the
+    // scores), the raw dot products s stay as they are, the row max m is taken over them, and each probability is
+    // exp2(fmaf(s, scale·log2 e, −m·scale·log2 e)) — one FMA per score instead of a multiply and a subtract, rounded once.
+    // With a bias the scores are scaled and biased first (log2 domain) and the fold factor is 1 (then the FMA is the
+    // plain subtraction, bit for bit as before).
+    const bool fold_scale = bias == nullptr && scale_log2 > 0.0f;
+    const float fold = fold_scale ? scale_log2 : 1.0f;
     const int row0 = q0 + warp * 16 + g;              // query index of fragment row g (row g+8 is row0 + 8)
 
     // Q → registers while tile 0 may still be landing: A fragments of this warp's 16 query rows, matrices
     // (rows 0-7 | 8-15) × (cols 0-7 | 8-15). The second barrier frees stage 1 for tile 1's prefetch.
-    cp_async_wait<1>();  // Q has landed (tile 0 may not have)
+    cp_async_wait<2>();  // Q has landed (tile 0's K and V may not have)
     __syncthreads();
     {
         const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
@@ -191,12 +226,14 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             const int key0 = (t + 1) * FA_BLOCK_N;
             bf16* const sNext = smem + next * STAGE;
             fa_load_tile<DP, FA_BLOCK_N, THREADS>(sNext, k_base + (u64)key0 * k_stride, k_stride, sk - key0, d, vec_qk);
+            cp_async_commit();
             fa_load_tile<DP, FA_BLOCK_N, THREADS>(sNext + FA_BLOCK_N * STRIDE, v_base + (u64)key0 * v_stride, v_stride, sk - key0, dv, vec_v);
             cp_async_commit();
-            cp_async_wait<1>();  // everything but the tile just issued has landed
-        } else {
-            cp_async_wait<0>();
         }
+        // Groups in flight, oldest first: K(t), V(t)[, K(t+1), V(t+1)]. Wait for K(t) only: V(t) may still be landing
+        // while S and the softmax are computed.
+        if (t + 1 < n_tiles) cp_async_wait<3>();
+        else cp_async_wait<1>();
         __syncthreads();
 
         // S = Q·Kᵀ for 16 rows × 64 keys per warp. K is [key][d] in shared memory, which is exactly the
@@ -218,8 +255,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             }
         }
 
-        // Scale (+ bias) into the log2 domain and mask. Element e of n-tile nt is row g + 8·(e/2), key
-        // nt·8 + 2·tq + e%2 of this tile. Per-element checks run only on tiles that need them.
+        // Scale (+ bias) into the log2 domain unless the scale is folded, and mask. Element e of n-tile nt is row
+        // g + 8·(e/2), key nt·8 + 2·tq + e%2 of this tile. Per-element checks run only on tiles that need them.
         const int key0 = t * FA_BLOCK_N;
         const bool need_mask = key0 + FA_BLOCK_N > sk || key_mask != nullptr || (causal && key0 + FA_BLOCK_N - 1 > q0 + offset);
 #pragma unroll
@@ -228,7 +265,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
             for (int e = 0; e < 4; ++e) {
                 const int i = row0 + (e >> 1) * 8;
                 const int j = key0 + nt * 8 + 2 * tq + (e & 1);
-                float x = s[nt][e] * scale_log2;
+                float x = fold_scale ? s[nt][e] : s[nt][e] * scale_log2;
                 if (bias != nullptr && i < sq && j < sk) {
                     const u64 bias_row = ((u64)(bias_per_batch ? b : 0) * hq + h) * sq + i;
                     x += bf16_to_f32(bias[bias_row * sk + j]) * FA_LOG2E;
@@ -254,10 +291,12 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         for (int r = 0; r < 2; ++r) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(ACCELAES_FULL_MASK, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(ACCELAES_FULL_MASK, mx[r], 2));
-            // A row with nothing visible yet keeps max −∞; subtracting 0 instead keeps exp2(−∞ − m) = 0
-            // rather than NaN, so its P, O and l stay exactly zero.
-            m_sub[r] = mx[r] == -ACCELAES_INF ? 0.0f : mx[r];
-            alpha[r] = exp2_approx(m_run[r] - m_sub[r]);  // old max −∞ → 0 (O and l are 0 then anyway)
+            // The max in the log2 domain: fold > 0, so max(s)·fold is max(s·fold), rounding included. A row with
+            // nothing visible yet keeps max −∞; subtracting 0 instead keeps exp2(−∞ − m) = 0 rather than NaN, so
+            // its P, O and l stay exactly zero.
+            const float m_new = mx[r] * fold;
+            m_sub[r] = mx[r] == -ACCELAES_INF ? 0.0f : m_new;
+            alpha[r] = exp2_approx(m_run[r] * fold - m_sub[r]);  // old max −∞ → 0 (O and l are 0 then anyway)
             m_run[r] = mx[r];
         }
         float rowsum[2] = {0.0f, 0.0f};
@@ -266,7 +305,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         for (int nt = 0; nt < NTILES; ++nt) {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-                s[nt][e] = exp2_approx(s[nt][e] - m_sub[e >> 1]);
+                s[nt][e] = exp2_approx(fmaf(s[nt][e], fold, -m_sub[e >> 1]));
                 rowsum[e >> 1] += s[nt][e];
             }
         }
@@ -296,6 +335,9 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         // 16kk..16kk+15. V is [key][d]: the "col" B operand needs it transposed, hence ldmatrix.trans;
         // one x4 gives the B fragments of head-dim columns 0-7 and 8-15 for these 16 keys.
         const bf16* sVs = smem + stage * STAGE + FA_BLOCK_N * STRIDE;
+        if (t + 1 < n_tiles) cp_async_wait<2>();  // V(t) has landed; tile t+1 may not have
+        else cp_async_wait<0>();
+        __syncthreads();
 #pragma unroll
         for (int kk = 0; kk < FA_BLOCK_N / 16; ++kk) {
             u32 pa[4];
@@ -316,7 +358,14 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         __syncthreads();  // the next iteration's prefetch overwrites this stage
     }
 
-    // Epilogue: complete the row sums across the 4 threads of each row, normalise, store.
+    // Epilogue: complete the row sums across the 4 threads of each row, normalise, store (or accumulate).
+    // 16-byte stores when Dv and the output row stride are multiples of 8 and the output is 16-byte aligned: each warp
+    // stages its 16 normalised fp32 rows in shared memory (free now: the loop ended on a barrier; 16·(DP+8) floats per
+    // warp fit the two stages exactly at 8 warps), then each lane stores 8 bf16 of a row at once. The math per element
+    // is the element path's (the same fp32 value, the same rounding or fmaf), so the bits are the same.
+    const float acc_scale = accumulate != nullptr ? accumulate[h] : 0.0f;
+    const bool vec_out = (dv & 7) == 0 && (out_stride & 7) == 0 && (reinterpret_cast<u64>(out) & 15) == 0;
+    float* const sO = reinterpret_cast<float*>(fa_smem) + warp * 16 * STRIDE;  // this warp's rows, stride DP+8 floats
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         float l = l_run[r];
@@ -324,22 +373,51 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         l += __shfl_xor_sync(ACCELAES_FULL_MASK, l, 2);
         const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // fully masked row → zeros
         const int i = row0 + r * 8;
-        if (i < sq) {
+        if (vec_out) {
+#pragma unroll
+            for (int dt = 0; dt < DTILES; ++dt) {
+                float* srow = sO + (g + 8 * r) * STRIDE + dt * 8 + 2 * tq;
+                srow[0] = o[dt][2 * r] * inv;
+                srow[1] = o[dt][2 * r + 1] * inv;
+            }
+        } else if (i < sq) {
             bf16* orow = o_base + (u64)i * o_stride;
 #pragma unroll
             for (int dt = 0; dt < DTILES; ++dt) {
                 const int c = dt * 8 + 2 * tq;
-                if (c < dv) orow[c] = f32_to_bf16(o[dt][2 * r] * inv);
-                if (c + 1 < dv) orow[c + 1] = f32_to_bf16(o[dt][2 * r + 1] * inv);
+                if (c < dv) orow[c] = fa_output(orow + c, o[dt][2 * r] * inv, accumulate != nullptr, acc_scale);
+                if (c + 1 < dv) orow[c + 1] = fa_output(orow + c + 1, o[dt][2 * r + 1] * inv, accumulate != nullptr, acc_scale);
             }
-            if (lse != nullptr && tq == 0)
-                lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] + log2f(l)) * FA_LN2 : -ACCELAES_INF;
         }
+        if (lse != nullptr && tq == 0 && i < sq)
+            lse[((u64)b * hq + h) * sq + i] = l > 0.0f ? (m_run[r] * fold + log2f(l)) * FA_LN2 : -ACCELAES_INF;
         if (affinity != nullptr) {
             float a = a_run[r];
             a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 1);
             a += __shfl_xor_sync(ACCELAES_FULL_MASK, a, 2);
             if (i < sq && tq == 0) affinity[((u64)b * hq + h) * sq + i] = a * inv;
+        }
+    }
+    if (vec_out) {
+        __syncthreads();  // every thread takes this branch (vec_out is uniform); a warp reads only its own rows
+        constexpr int CHUNKS = DP / 8;
+        for (int c = lane; c < 16 * CHUNKS; c += 32) {
+            const int rr = c / CHUNKS;
+            const int col = (c % CHUNKS) * 8;
+            const int i = q0 + warp * 16 + rr;
+            if (i >= sq || col >= dv) continue;
+            const uint4 lo = *reinterpret_cast<const uint4*>(sO + rr * STRIDE + col);
+            const uint4 hi = *reinterpret_cast<const uint4*>(sO + rr * STRIDE + col + 4);
+            float y[8] = {__uint_as_float(lo.x), __uint_as_float(lo.y), __uint_as_float(lo.z), __uint_as_float(lo.w),
+                          __uint_as_float(hi.x), __uint_as_float(hi.y), __uint_as_float(hi.z), __uint_as_float(hi.w)};
+            bf16* dst = o_base + (u64)i * o_stride + col;
+            if (accumulate != nullptr) {
+                float prior[8];
+                load_bf16x8(dst, prior);
+#pragma unroll
+                for (int k = 0; k < 8; ++k) y[k] = fmaf(acc_scale, y[k], prior[k]);
+            }
+            store_bf16x8(dst, y);
         }
     }
 }
@@ -348,68 +426,69 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 // key_mask: fp32 [B, Sk] or null; bias: bf16 [Hq,Sq,Sk] / [B,Hq,Sq,Sk] or null; lse: fp32 [B,Hq,Sq] or null;
 // key_weights: fp32 [B, Sk] or null, with affinity: fp32 [B, Hq, Sq] (both or neither).
 // out_stride: elements from one query token's output row to the next (≥ Hq·Dv).
+// accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
 // (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<32, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d64_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<64, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d80_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<80, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d128_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<128, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d32_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<32, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d64_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<64, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d80_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<80, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d128_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride) {
+    int bias_per_batch, int out_stride, const float* accumulate) {
     attention_fwd<128, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride);
+        causal, bias_per_batch, out_stride, accumulate);
 }

@@ -40,13 +40,14 @@ __device__ __forceinline__ float ref_score(const RefRow& r, int j, int lane) {
 
 // Grid ceil(B·Sq·Hq / (blockDim.x / 32)), any block size that is a multiple of 32. out_stride: elements between
 // consecutive query tokens of out (Hq·Dv when dense, more when out is a column slice of a wider buffer).
+// accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
 extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
                                               float* __restrict__ lse, const float* __restrict__ key_mask,
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int batch, int sq, int sk, int hq,
                                               int hkv, int d, int dv, float scale, int causal, int bias_per_batch,
-                                              int out_stride) {
+                                              int out_stride, const float* __restrict__ accumulate) {
     const int lane = threadIdx.x & 31;
     const u64 row = (u64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);  // ((b·Sq + i)·Hq + h)
     if (row >= (u64)batch * sq * hq) return;  // whole warps leave together
@@ -76,7 +77,7 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
 
     bf16* orow = out + ((u64)b * sq + i) * (u64)out_stride + (u64)h * dv;  // out_stride ≥ Hq·Dv: see attention.cu
     if (m == -ACCELAES_INF) {  // every key masked: zeros, like the CPU reference
-        for (int dd = lane; dd < dv; dd += 32) orow[dd].bits = 0;
+        for (int dd = lane; accumulate == nullptr && dd < dv; dd += 32) orow[dd].bits = 0;  // accumulating: adds zero
         if (lse != nullptr && lane == 0) lse[((u64)b * hq + h) * sq + i] = -ACCELAES_INF;
         if (affinity != nullptr && lane == 0) affinity[((u64)b * hq + h) * sq + i] = 0.0f;
         return;
@@ -104,7 +105,7 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
 #pragma unroll
     for (int e = 0; e < REF_MAX_PER_LANE; ++e) {
         const int dd = lane + 32 * e;
-        if (dd < dv) orow[dd] = f32_to_bf16(acc[e] / sum);
+        if (dd < dv) orow[dd] = f32_to_bf16(accumulate != nullptr ? fmaf(accumulate[h], acc[e] / sum, bf16_to_f32(orow[dd])) : acc[e] / sum);
     }
     if (lse != nullptr && lane == 0) lse[((u64)b * hq + h) * sq + i] = m + logf(sum);
     if (affinity != nullptr && lane == 0) affinity[((u64)b * hq + h) * sq + i] = weighted / sum;

@@ -101,7 +101,7 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
         }
     }
 
-    /// <summary>Every flash attention case of the op self-test (shapes, masks, GQA, bias, causal, affinity) with each variant.</summary>
+    /// <summary>Every flash attention case of the op self-test (shapes, masks, GQA, bias, causal, affinity, accumulate) with each variant.</summary>
     [SkippableTheory]
     [MemberData(nameof(FlashVariants))]
     public void AttentionFlashVariant_MatchesTheCpuReference(string variant)
@@ -109,7 +109,7 @@ public class CudaBackendTests(CudaFixture fixture, ITestOutputHelper output) : I
         var gpu = Gpu;
         WithFlashVariant(gpu, variant, () =>
         {
-            var results = OpSelfTest.RunAll(gpu, fixture.Cpu, filter: c => c.Op is "Attention" or "AttentionWithAffinity");
+            var results = OpSelfTest.RunAll(gpu, fixture.Cpu, filter: c => c.Op is "Attention" or "AttentionWithAffinity" or "AttentionAddScaledInto");
             foreach (var r in results)
                 output.WriteLine($"{variant}: {r}");
             Assert.NotEmpty(results);

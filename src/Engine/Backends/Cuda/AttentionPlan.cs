@@ -38,7 +38,7 @@ public sealed record FlashVariant(string Name, int Warps, int MinBlocksPerSm)
     /// <summary>
     /// Registers per thread the kernel can use at most: the ISA's 255, further bounded by its
     /// <c>__launch_bounds__(Threads, MinBlocksPerSm)</c> on a 64 Ki-register SM (both give 255 for m64 and m128: one
-    /// 8-warp or two 4-warp CTAs always fit by registers). Measured at sm_80/86/89/90: 160–217, no spills.
+    /// 8-warp or two 4-warp CTAs always fit by registers). Measured at sm_80/86/90 (NVRTC, issue 16 attention-core changes): 139–218, no spills.
     /// </summary>
     public int MaxRegistersPerThread => Math.Min(255, 65536 / (Threads * MinBlocksPerSm));
 

@@ -62,7 +62,8 @@ public sealed partial class CudaBackend
         AttentionPlan.Create(batch, sq, hq, d, dv, Limits, ForceReferenceAttention, FlashAttentionVariant);
 
     private (Tensor Output, Tensor? Lse, Tensor? Affinity) AttentionCore(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask, bool causal,
-        Tensor? bias, Tensor? keyWeights, bool withLse, bool forceReference, string name, (CudaTensor Tensor, int Column)? into = null)
+        Tensor? bias, Tensor? keyWeights, bool withLse, bool forceReference, string name, (CudaTensor Tensor, int Column)? into = null,
+        CudaTensor? accumulateScale = null)
     {
         // Same checks, in the same order and words, as the CPU reference.
         RequireRank(q, 4, "Attention", "q");
@@ -106,14 +107,17 @@ public sealed partial class CudaBackend
         var mask = cm is null ? null : F32(cm);   // exact: "0 excludes a key" must not depend on rounding
         var biasb = cbias is null ? null : Bf16(cbias);
         var weights = cw is null ? null : F32(cw);
+        var headScale = accumulateScale is null ? null : F32(accumulateScale); // AttentionAddScaledInto: o_dst += s[h]·o
         if (plan.Kernel == AttentionKernel.Flash)
             Launch(plan.KernelName, new(plan.GridX, plan.GridY, plan.GridZ), plan.BlockThreads, plan.SharedBytes,
                 qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
-                PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride);
+                PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
+                PointerOf(headScale));
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
                 qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
-                PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride);
+                PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
+                PointerOf(headScale));
         return (o!, lse, affinity);
     }
 }

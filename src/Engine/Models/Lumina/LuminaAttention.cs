@@ -132,6 +132,17 @@ public sealed class LuminaAttention
     }
 
     /// <summary>
+    /// <paramref name="destination"/> [B, N, H, hd] += headScale[h] · <see cref="Attend"/>(…) in one
+    /// <see cref="IBackend.AttentionAddScaledInto"/>: the attention's output is added where it is produced, not stored.
+    /// </summary>
+    public void AttendAddScaledInto(Tensor destination, Tensor headScale, Tensor query, Tensor encoderHiddenStates, Tensor? keyMask,
+        LuminaRotary? keyRotary, int? baseSequenceLength)
+    {
+        var (key, value, scale) = KeysAndScale(query, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength: null);
+        query.Backend.AttentionAddScaledInto(destination, headScale, query, key, value, scale, keyMask);
+    }
+
+    /// <summary>
     /// <see cref="Attend"/> through <see cref="IBackend.AttentionWithAffinity"/>: the same output, plus per (batch, head,
     /// query) the softmax probabilities reduced against <paramref name="keyWeights"/> [B, S] (AesMask's capture on
     /// attn2: image queries × the caption's weighted text keys, padding masked by <paramref name="keyMask"/>).

@@ -29,7 +29,8 @@ public sealed class LuminaNextDiTBlock
 
     private readonly LuminaRMSNormZero _norm1;
     private readonly LuminaAttention _attn1, _attn2;
-    private readonly Tensor _crossGate; // tanh(gate) per head, broadcast to [H, hd] once at load
+    private readonly Tensor _crossGate; // tanh(gate) per head, broadcast to [H, hd] once at load (AddScaled's operand)
+    private readonly Tensor _crossGatePerHead; // the same tanh(gate) [H], fp32 (the accumulating attention's head scale)
     private readonly Tensor _norm1Context, _norm2, _ffnNorm1, _ffnNorm2;
     private readonly LuminaFeedForward _feedForward;
     private readonly float _eps;
@@ -38,7 +39,9 @@ public sealed class LuminaNextDiTBlock
     {
         int dim = config.HiddenSize, heads = config.NumAttentionHeads, headDim = config.HeadDim;
         _eps = (float)config.NormEps;
-        _crossGate = TanhPerHead(w.Get("gate", heads), w.Backend, heads, headDim);
+        float[] crossGate = TanhOfGate(w.Get("gate", heads));
+        _crossGate = TanhPerHead(crossGate, w.Backend, headDim);
+        _crossGatePerHead = w.Backend.Upload(crossGate, new Shape(heads));
         _attn2 = new LuminaAttention(w.Scope("attn2"), dim, config.CrossAttentionDim, heads, config.KvHeads, headDim, config.QkNorm, hasOutputProjection: true);
         _attn1 = new LuminaAttention(w.Scope("attn1"), dim, dim, heads, config.KvHeads, headDim, config.QkNorm, hasOutputProjection: false,
             selfAttention: true, queryTwin: _attn2);
@@ -95,9 +98,7 @@ public sealed class LuminaNextDiTBlock
 
         Tensor normedCaptions = be.RmsNorm(captions, _eps, _norm1Context);
         Tensor crossQuery = SharesQuery ? query : _attn2.Query(normed, rotary);
-        Tensor crossAttn = CrossAttention(crossQuery, normedCaptions, captionMask, baseSequenceLength, sparse?.Capture, layer);
-
-        Tensor mixed = be.AddScaled(selfAttn, crossAttn, _crossGate); // one pass (issue 16), not Multiply then Add
+        Tensor mixed = MixCrossAttention(selfAttn, crossQuery, normedCaptions, captionMask, baseSequenceLength, sparse, layer);
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
         // The attention branch's residual update and the FFN's input norm are one row kernel without a cache (issue 16).
         Tensor ffnIn;
@@ -169,6 +170,26 @@ public sealed class LuminaNextDiTBlock
     }
 
     /// <summary>
+    /// A_self + tanh(gate)[h] · A_cross. Where A_self is this forward's own tensor, attn2 adds its output into it in the
+    /// attention kernel's epilogue (issue 16: no A_cross tensor, no AddScaled pass). Where A_self is a SkipSparse cache
+    /// (fill and sparse steps hand back the cache itself) it must stay as it is, and an AesMask capture layer needs the
+    /// affinity reduction: both keep the separate attention and one AddScaled into a new tensor.
+    /// </summary>
+    private Tensor MixCrossAttention(Tensor selfAttn, Tensor crossQuery, Tensor normedCaptions, Tensor captionMask, int? baseSequenceLength,
+        SparseForward? sparse, int layer)
+    {
+        bool selfAttnIsCache = sparse is { WritesCaches: true } or { IsSparse: true };
+        bool captures = sparse?.Capture is { } capture && capture.Captures(layer);
+        if (!selfAttnIsCache && !captures)
+        {
+            _attn2.AttendAddScaledInto(selfAttn, _crossGatePerHead, crossQuery, normedCaptions, captionMask, keyRotary: null, baseSequenceLength);
+            return selfAttn;
+        }
+        Tensor crossAttn = CrossAttention(crossQuery, normedCaptions, captionMask, baseSequenceLength, sparse?.Capture, layer);
+        return crossQuery.Backend.AddScaled(selfAttn, crossAttn, _crossGate); // one pass (issue 16), not Multiply then Add
+    }
+
+    /// <summary>
     /// attn2 over the caption (caption mask on the keys). In an AesMask capture layer the same attention runs through
     /// the affinity reduction: per head and image query, Σ_j softmax_j · w_j over the L caption keys, with w the token
     /// importance (masked padding has probability 0); the capture keeps the conditional branch's rows.
@@ -191,15 +212,15 @@ public sealed class LuminaNextDiTBlock
     /// tanh(gate[h]) repeated over each head's hd features, so the per-head scale is a broadcast operand of AddScaled; stored
     /// as a weight (bf16 on the device), which the kernel reads directly instead of converting an fp32 copy every call.
     /// </summary>
-    private static Tensor TanhPerHead(Tensor gate, IBackend be, int heads, int headDim)
+    private static Tensor TanhPerHead(float[] tanhGate, IBackend be, int headDim)
     {
-        float[] g = be.Download(gate);
+        int heads = tanhGate.Length;
         var values = new float[heads * headDim];
         for (int h = 0; h < heads; h++)
-        {
-            float t = MathF.Tanh(g[h]);
-            values.AsSpan(h * headDim, headDim).Fill(t);
-        }
+            values.AsSpan(h * headDim, headDim).Fill(tanhGate[h]);
         return be.UploadWeight(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, new Shape(heads, headDim));
     }
+
+    /// <summary>tanh(gate[h]) per head, on the host (the gate is a [H] weight, read once at load).</summary>
+    private static float[] TanhOfGate(Tensor gate) => Array.ConvertAll(gate.Backend.Download(gate), MathF.Tanh);
 }

@@ -59,7 +59,7 @@ public class CountingFfnFusionTests
         var r = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.LuminaNextSft, 1024, 2));
         var classes = r.Forward.Classes;
         Assert.Equal(24, Assert.Single(classes, c => c.Kernel == "silu_mul_bf16").Calls);
-        Assert.Equal(24, Assert.Single(classes, c => c.Kernel == "add_scaled_bf16").Calls);
+        Assert.DoesNotContain(classes, c => c.Kernel == "add_scaled_bf16"); // since Fusion 8, in attn2's epilogue (CountingAttentionAccumulateTests)
         Assert.DoesNotContain(classes, c => c.Kernel == "mul_broadcast_bf16");
         Assert.DoesNotContain(classes, c => c.Op == "Multiply");
         Assert.Equal(1, Assert.Single(classes, c => c.Kernel == "activate_f32_to_bf16").Calls);
