@@ -105,4 +105,14 @@ public class CountingPreparedGatesTests
         Assert.DoesNotContain(classes, c => c.Op is "Add" or "Scale" && c.Launches > 1);
         Assert.Equal(1, Assert.Single(classes, c => c.Kernel == "timestep_embedding_f32").Launches);
     }
+
+    /// <summary>SD3-Medium: each of the 24 joint blocks prepares its gates in one launch (four gates; two in the last,
+    /// context_pre_only block), none per projection: 94 launches before, 24 now.</summary>
+    [Fact]
+    public void Sd3_medium_prepares_each_blocks_gates_in_one_launch()
+    {
+        var sd3 = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.Sd3Medium, 1024, 2));
+        Assert.Equal(24, Assert.Single(sd3.Forward.Classes, c => c.Kernel == "gated_epilogue_vectors_x4").Launches);
+        Assert.DoesNotContain(sd3.Forward.Classes, c => c.Kernel == "gated_epilogue_vectors");
+    }
 }
