@@ -208,11 +208,9 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
 
     public Tensor Copy(Tensor x) => W(Call(nameof(Copy), () => Inner.Copy(U(x)!)));
 
-    public Tensor Concat(int axis, params Tensor[] parts)
-    {
-        Tensor[] inner = Array.ConvertAll(parts, Unwrap);
-        return W(Call(nameof(Concat), () => Inner.Concat(axis, inner)));
-    }
+    /// <summary>The parts are recorded as the op's inputs (an fp32 concatenation stays fp32 under Bf16StorageBackend, as on the device).</summary>
+    public Tensor Concat(int axis, params Tensor[] parts) =>
+        W(Call(nameof(Concat), () => Inner.Concat(axis, Array.ConvertAll(parts, p => U(p)!))));
 
     public Tensor Slice(Tensor x, int axis, int start, int length) => W(Call(nameof(Slice), () => Inner.Slice(U(x)!, axis, start, length)));
 
@@ -280,6 +278,33 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
             parts.Select(p => new QkvPart(U(p.Qkv)!, U(p.NormQ), U(p.NormK), U(p.NormQBias), U(p.NormKBias))).ToArray(), heads, kvHeads, headDim, eps,
             U(cos), U(sin), norm));
         return new AttentionInputs(W(r.Q), W(r.K), W(r.V));
+    }
+
+    // ---- Gates prepared once per block (issue 16, FLUX launches) ----
+
+    /// <summary>The inner backend's prepared gates, each wrapped with this backend's tensors (its state: the inner prepared gate).</summary>
+    public IReadOnlyList<PreparedGate> PrepareGates(IReadOnlyList<(Tensor Gate, Tensor? Bias)> gates)
+    {
+        PreparedGate.CheckGates(gates);
+        var inner = Call(nameof(PrepareGates), () => Inner.PrepareGates(gates.Select(g => (U(g.Gate)!, U(g.Bias))).ToArray()));
+        return gates.Select((g, i) => new PreparedGate(this, g.Gate, g.Bias, inner[i])).ToArray();
+    }
+
+    /// <summary>Counted as a Linear by <see cref="BeforeMatmul"/>; the residual is the written argument.</summary>
+    public void LinearAddPreparedGateInPlace(Tensor residual, Tensor x, Tensor weight, PreparedGate gate)
+    {
+        PreparedGate.CheckUse(gate, this, nameof(LinearAddGatedInPlace));
+        BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
+        Call(nameof(LinearAddGatedInPlace), () => Inner.LinearAddPreparedGateInPlace(U(residual)!, U(x)!, U(weight)!, (PreparedGate)gate.State!));
+    }
+
+    /// <summary>Counted as a Linear over the rows by <see cref="BeforeMatmul"/>; the residual is the written argument.</summary>
+    public void LinearOfRowsAddPreparedGateInPlace(Tensor residual, Tensor x, int start, int count, Tensor weight, PreparedGate gate)
+    {
+        PreparedGate.CheckUse(gate, this, nameof(LinearOfRowsAddGatedInPlace));
+        BeforeMatmul(nameof(Linear), new Shape(x.Shape[0], count, x.Shape.Last), weight.Shape, null);
+        Call(nameof(LinearOfRowsAddGatedInPlace),
+            () => Inner.LinearOfRowsAddPreparedGateInPlace(U(residual)!, U(x)!, start, count, U(weight)!, (PreparedGate)gate.State!));
     }
 }
 

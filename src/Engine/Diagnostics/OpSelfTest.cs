@@ -293,6 +293,7 @@ public static partial class OpSelfTest
         AddMemory(cases);
         AddErrors(cases);
         AddRowsGated(cases); // last: the earlier cases keep their seeds
+        AddPreparedGates(cases); // after them, for the same reason
         return cases;
     }
 

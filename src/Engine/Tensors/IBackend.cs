@@ -317,4 +317,26 @@ public interface IBackend : IDisposable
     /// </summary>
     AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
         QkNorm norm = QkNorm.RmsPerHead);
+
+    // ---- Gates prepared once per block (issue 16, FLUX launches) --------------------------------
+
+    /// <summary>
+    /// Prepares a block's gates for the gated-residual epilogues of its projections, all in one op: entry i is a gate [B, N]
+    /// and the bias [N] (or null) of the projection it gates; every gate has one shape. A device makes every entry's epilogue
+    /// vectors here (CUDA with cuBLASLt: the fp32 alpha vector and the gate-scaled bias, one launch for up to four entries)
+    /// instead of one launch per projection; a backend that needs no vectors keeps the gates as given.
+    /// </summary>
+    IReadOnlyList<PreparedGate> PrepareGates(IReadOnlyList<(Tensor Gate, Tensor? Bias)> gates);
+
+    /// <summary>
+    /// <see cref="LinearAddGatedInPlace"/> with a gate from <see cref="PrepareGates"/>:
+    /// residual += gate.Gate[b] ⊙ (x·Wᵀ + gate.Bias), the same values, the prepared epilogue vectors used as they are.
+    /// </summary>
+    void LinearAddPreparedGateInPlace(Tensor residual, Tensor x, Tensor weight, PreparedGate gate);
+
+    /// <summary>
+    /// <see cref="LinearOfRowsAddGatedInPlace"/> with a gate from
+    /// <see cref="PrepareGates"/>: the same values, the prepared epilogue vectors used as they are.
+    /// </summary>
+    void LinearOfRowsAddPreparedGateInPlace(Tensor residual, Tensor x, int start, int count, Tensor weight, PreparedGate gate);
 }

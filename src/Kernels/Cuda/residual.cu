@@ -5,6 +5,11 @@
 //                   the scale type, fp32), scaled_bias[b, n] = bf16(gate[b, n]·bias[n]) (the BIAS epilogue adds its
 //                   vector after the scaling, D = alpha ⊙ (A·B) + β·C + bias, and a bias has D's type, bf16). gate null:
 //                   alpha = 1; bias null: scaled_bias is not written. A few KiB per call; grid-stride.
+//   gated_epilogue_vectors_x4  the same vectors for up to four (gate, bias) pairs of one block in one launch (issue 16,
+//                   FLUX's launches: a double block's four gated projections): part p < parts reads gate g_p [B, N] and bias
+//                   b_p [N] (null: no gated bias for that part) and writes alpha[p·stride + e] and scaled_bias[p·stride + e]
+//                   for e < count = B·N, each entry exactly as gated_epilogue_vectors computes it. stride ≥ count keeps
+//                   every part's vectors 256-byte aligned (the pointers cuBLASLt's epilogue is given).
 //   rmsnorm_add_tanh_gated_bf16  Lumina's post-norm gated residual, one row per block: residual[r, c] += tanh(gate[b, c])·
 //                   (y[r, c]·(1/√(mean(y[r]²) + eps))·w[c]), b = r / S, w optional; the normalised row and tanh(gate)
 //                   stay in fp32 (one rounding, of the sum), where RmsNorm, Activate and add_gated_bf16 rounded three
@@ -25,6 +30,23 @@ extern "C" __global__ void gated_epilogue_vectors(const bf16* __restrict__ gate,
         const float g = gate != nullptr ? bf16_to_f32(gate[i]) : 1.0f;
         alpha[i] = g;
         if (bias != nullptr) scaled_bias[i] = f32_to_bf16(g * bf16_to_f32(bias[i % (u64)n]));
+    }
+}
+
+extern "C" __global__ void gated_epilogue_vectors_x4(const bf16* __restrict__ g0, const bf16* __restrict__ g1,
+                                                     const bf16* __restrict__ g2, const bf16* __restrict__ g3,
+                                                     const bf16* __restrict__ b0, const bf16* __restrict__ b1,
+                                                     const bf16* __restrict__ b2, const bf16* __restrict__ b3,
+                                                     float* __restrict__ alpha, bf16* __restrict__ scaled_bias, int parts,
+                                                     u64 count, u64 stride, int n) {
+    ACCELAES_GRID_STRIDE(i, (u64)parts * count) {
+        const int p = (int)(i / count);
+        const u64 e = i - (u64)p * count;
+        const bf16* gate = p == 0 ? g0 : p == 1 ? g1 : p == 2 ? g2 : g3;
+        const bf16* bias = p == 0 ? b0 : p == 1 ? b1 : p == 2 ? b2 : b3;
+        const float g = bf16_to_f32(gate[e]);
+        alpha[(u64)p * stride + e] = g;
+        if (bias != nullptr) scaled_bias[(u64)p * stride + e] = f32_to_bf16(g * bf16_to_f32(bias[e % (u64)n]));
     }
 }
 

@@ -14,6 +14,10 @@ public sealed partial class CountingBackend
     /// AddGatedInPlace (the heuristic's answer is not known here: a fallback at run time is not counted).
     /// </summary>
     public void LinearAddGatedInPlace(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate)
+        => LinearAddGated(residual, x, weight, bias, gate, prepared: false);
+
+    /// <summary>The rule; <paramref name="prepared"/>: the gate vectors were made by <see cref="PrepareGates"/> (not counted here).</summary>
+    private void LinearAddGated(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate, bool prepared)
     {
         const string op = "LinearAddGatedInPlace";
         CpuBackend.RequireLinearResidual(residual, x, weight);
@@ -39,7 +43,7 @@ public sealed partial class CountingBackend
         long biasBytes = Bf16Bytes(cb);
         if (cg is not null)
         {
-            Kernel(op, "gated_epilogue_vectors", gates, 2 * gates + biasBytes, 4 * gates + (cb is null ? 0 : 2 * gates));
+            if (!prepared) Kernel(op, "gated_epilogue_vectors", gates, 2 * gates + biasBytes, 4 * gates + (cb is null ? 0 : 2 * gates));
             biasBytes = cb is null ? 0 : 2 * gates;
         }
         Ledger.Add(op, "cuBLASLt matmul (gated residual)", TrafficKind.Gemm, 2 * m * k + 2 * n * k + biasBytes + 4 * gates + 2 * m * n,

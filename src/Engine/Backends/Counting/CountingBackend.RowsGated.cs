@@ -13,6 +13,10 @@ public sealed partial class CountingBackend
     /// bias, its gate row and its residual block, writing the block. An fp32 residual or K = 0: the Slice, then the op.
     /// </summary>
     public void LinearOfRowsAddGatedInPlace(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate)
+        => LinearOfRowsAddGated(residual, x, start, count, weight, bias, gate, prepared: false);
+
+    /// <summary>The rule; <paramref name="prepared"/>: the gate vectors were made by <see cref="PrepareGates"/> (not counted here).</summary>
+    private void LinearOfRowsAddGated(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate, bool prepared)
     {
         const string op = "LinearOfRowsAddGatedInPlace";
         CpuBackend.RequireRowsResidual(residual, x, start, count, weight);
@@ -27,7 +31,7 @@ public sealed partial class CountingBackend
             Ledger.BookAs ??= op;
             try
             {
-                LinearAddGatedInPlace(residual, Slice(x, 1, start, count), weight, bias, gate);
+                LinearAddGated(residual, Slice(x, 1, start, count), weight, bias, gate, prepared);
             }
             finally
             {
@@ -50,7 +54,7 @@ public sealed partial class CountingBackend
         }
         if (cg is not null)
         {
-            Kernel(op, "gated_epilogue_vectors", gates, 2 * gates + biasBytes, 4 * gates + (cb is null ? 0 : 2 * gates));
+            if (!prepared) Kernel(op, "gated_epilogue_vectors", gates, 2 * gates + biasBytes, 4 * gates + (cb is null ? 0 : 2 * gates));
             biasBytes = cb is null ? 0 : 2 * gates;
         }
         Ledger.Add(op, "cuBLASLt matmul (gated residual)", TrafficKind.Gemm, 2 * m * k + 2 * n * k + biasBytes + 4 * gates + 2 * m * n,

@@ -27,6 +27,10 @@ public sealed partial class CudaBackend
     /// bf16(r + g·(acc + bias)). An fp32 residual or K = 0: Linear then AddGatedInPlace.
     /// </summary>
     public void LinearAddGatedInPlace(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate)
+        => LinearAddGated(residual, x, weight, bias, gate, prepared: null);
+
+    /// <summary>The gated projection; <paramref name="prepared"/>: the gate's epilogue vectors from <see cref="PrepareGates"/> (null: made here).</summary>
+    private void LinearAddGated(Tensor residual, Tensor x, Tensor weight, Tensor? bias, Tensor? gate, CudaGateVectors? prepared)
     {
         CpuBackend.RequireLinearResidual(residual, x, weight);
         var (cx, cw, cb, m, n, k) = CheckLinear(x, weight, bias);
@@ -63,16 +67,8 @@ public sealed partial class CudaBackend
         var mapping = GemmMapping.ForLinear(seq, n, k);
         if (_gemm.CanRunGatedResidual(mapping, batch, gb is not null, bb is not null, "LinearAddGatedInPlace"))
         {
-            CudaTensor? alpha = null, scaledBias = bb;
-            if (gb is not null)
-            {
-                ulong count = (ulong)batch * (ulong)n;
-                alpha = Temporary(new Shape(batch, n), DType.F32);
-                scaledBias = bb is null ? null : Temporary(new Shape(batch, n), DType.BF16);
-                Elementwise("gated_epilogue_vectors", count, gb.Pointer, PointerOf(bb), alpha.Pointer, PointerOf(scaledBias), count, n);
-            }
-            if (_gemm.TryGatedResidual(mapping, batch, wb.Pointer, xb.Pointer, cr.Pointer, PointerOf(alpha), PointerOf(scaledBias),
-                    "LinearAddGatedInPlace"))
+            var (alpha, scaledBias) = gb is null ? (default(CuDevicePtr), PointerOf(bb)) : GateVectors(gb, bb, batch, n, prepared);
+            if (_gemm.TryGatedResidual(mapping, batch, wb.Pointer, xb.Pointer, cr.Pointer, alpha, scaledBias, "LinearAddGatedInPlace"))
                 return;
         }
         // The note was written once per shape by the planner; every call that lands here is counted.

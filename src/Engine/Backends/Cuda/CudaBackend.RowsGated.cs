@@ -16,6 +16,11 @@ public sealed partial class CudaBackend
     /// K = 0): the slice, then <see cref="LinearAddGatedInPlace"/>, so the values are always Slice + LinearAddGatedInPlace's.
     /// </summary>
     public void LinearOfRowsAddGatedInPlace(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate)
+        => LinearOfRowsAddGated(residual, x, start, count, weight, bias, gate, prepared: null);
+
+    /// <summary>The gated projection of the rows; <paramref name="prepared"/>: the gate's epilogue vectors from <see cref="PrepareGates"/> (null: made here).</summary>
+    private void LinearOfRowsAddGated(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate,
+        CudaGateVectors? prepared)
     {
         const string name = "LinearOfRowsAddGatedInPlace";
         CpuBackend.RequireRowsResidual(residual, x, start, count, weight);
@@ -30,7 +35,7 @@ public sealed partial class CudaBackend
         bool aligned = (long)start * k * 2 % 256 == 0 && xStride * 2 % 256 == 0;
         if (cr.DType != DType.BF16 || k == 0 || (_gemm is not null && !aligned))
         {
-            SliceThenGated(residual, x, start, count, weight, bias, gate);
+            SliceThenGated(residual, x, start, count, weight, bias, gate, prepared);
             return;
         }
         var xb = Bf16(cx);
@@ -55,24 +60,17 @@ public sealed partial class CudaBackend
         var mapping = GemmMapping.ForLinear(count, n, k);
         if (_gemm.CanRunGatedResidual(mapping, batch, gb is not null, bb is not null, name, xStride))
         {
-            CudaTensor? alpha = null, scaledBias = bb;
-            if (gb is not null)
-            {
-                ulong vectors = (ulong)batch * (ulong)n;
-                alpha = Temporary(new Shape(batch, n), DType.F32);
-                scaledBias = bb is null ? null : Temporary(new Shape(batch, n), DType.BF16);
-                Elementwise("gated_epilogue_vectors", vectors, gb.Pointer, PointerOf(bb), alpha.Pointer, PointerOf(scaledBias), vectors, n);
-            }
-            if (_gemm.TryGatedResidual(mapping, batch, wb.Pointer, firstRow, cr.Pointer, PointerOf(alpha), PointerOf(scaledBias), name, xStride))
+            var (alpha, scaledBias) = gb is null ? (default(CuDevicePtr), PointerOf(bb)) : GateVectors(gb, bb, batch, n, prepared);
+            if (_gemm.TryGatedResidual(mapping, batch, wb.Pointer, firstRow, cr.Pointer, alpha, scaledBias, name, xStride))
                 return;
         }
         // No algorithm for the strided shape (warned once by the planner): the packed rows' path, with its own fallback.
-        SliceThenGated(residual, x, start, count, weight, bias, gate);
+        SliceThenGated(residual, x, start, count, weight, bias, gate, prepared);
     }
 
-    private void SliceThenGated(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate)
+    private void SliceThenGated(Tensor residual, Tensor x, int start, int count, Tensor weight, Tensor? bias, Tensor? gate, CudaGateVectors? prepared)
     {
         using var rows = Slice(x, 1, start, count);
-        LinearAddGatedInPlace(residual, rows, weight, bias, gate);
+        LinearAddGated(residual, rows, weight, bias, gate, prepared);
     }
 }

@@ -28,8 +28,8 @@ public sealed class CombinedTimestepTextProjEmbeddings
 
     public bool HasGuidanceEmbedder => _guidanceEmbedder is not null;
 
-    /// <param name="timestep">[B], already on the 0…1000 scale (the model multiplies the pipeline's σ by 1000).</param>
-    /// <param name="guidance">[B] on the same ×1000 scale; required exactly when the guidance embedder exists.</param>
+    /// <param name="timestep">[B]: σ ∈ [0, 1] as the pipeline passes it; embedded at 1000·σ.</param>
+    /// <param name="guidance">[B] guidance scale, embedded at 1000·g; required exactly when the guidance embedder exists.</param>
     /// <param name="pooledProjection">[B, pooled_projection_dim].</param>
     public Tensor Forward(Tensor timestep, Tensor? guidance, Tensor pooledProjection)
     {
@@ -38,11 +38,27 @@ public sealed class CombinedTimestepTextProjEmbeddings
                 ? "The guidance embedder needs a guidance value."
                 : "This embedding has no guidance embedder.");
         IBackend be = timestep.Backend;
-        Tensor temb = _timestepEmbedder.Forward(TimeProj(be, timestep));
-        if (guidance is not null) temb = be.Add(temb, _guidanceEmbedder!.Forward(TimeProj(be, guidance)));
-        return be.Add(temb, _textEmbedder.Forward(pooledProjection));
+        var (timeProj, guidanceProj) = guidance is null ? (TimeProj(be, timestep), null) : TimeProjPair(be, timestep, guidance);
+        Tensor temb = _timestepEmbedder.Forward(timeProj);
+        // The sums in the last Linear's epilogue of each embedder (issue 16: two launches fewer), in diffusers' order.
+        if (guidanceProj is not null) _guidanceEmbedder!.ForwardAddTo(temb, guidanceProj);
+        _textEmbedder.ForwardAddTo(temb, pooledProjection);
+        return temb;
     }
 
+    /// <summary>Timesteps(256) of 1000·t: FLUX scales σ and the guidance scale by 1000 before embedding them.</summary>
     private static Tensor TimeProj(IBackend be, Tensor t)
-        => be.TimestepEmbedding(t, TimeProjChannels, flipSinToCos: true, downscaleFreqShift: 0);
+        => be.TimestepEmbedding(be.Scale(t, 1000f), TimeProjChannels, flipSinToCos: true, downscaleFreqShift: 0);
+
+    /// <summary>
+    /// The timestep's and the guidance's Timesteps(256) as one batch of 2·B scalars (issue 16: one Scale and one embedding
+    /// launch instead of two each; the joined input and the two halves of the output are device copies). Each row is
+    /// computed alone, so the values are those of two separate calls.
+    /// </summary>
+    private static (Tensor Timestep, Tensor Guidance) TimeProjPair(IBackend be, Tensor timestep, Tensor guidance)
+    {
+        int batch = timestep.Shape[0];
+        Tensor both = TimeProj(be, be.Concat(0, timestep, guidance));
+        return (be.Slice(both, 0, 0, batch), be.Slice(both, 0, batch, batch));
+    }
 }

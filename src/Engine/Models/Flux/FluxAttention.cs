@@ -77,20 +77,27 @@ public sealed class FluxAttention
     /// <see cref="Forward(Tensor, Tensor, FluxRotaryTable, SparseForward?, int, FluxQueryRows?)"/> on a dense step whose
     /// outputs no cache keeps: <paramref name="imageResidual"/> += <paramref name="imageGate"/>[b] ⊙ to_out(…) and
     /// <paramref name="textResidual"/> += <paramref name="textGate"/>[b] ⊙ to_add_out(…), the gates in the projections'
-    /// GEMM epilogues (issue 16), the projected outputs never stored. <paramref name="sparse"/> may capture (AesMask), not
+    /// GEMM epilogues (issue 16), the projected outputs never stored; the gates prepared for <see cref="ImageOutput"/> and
+    /// <see cref="TextOutput"/>. <paramref name="sparse"/> may capture (AesMask), not
     /// fill or be sparse.
     /// </summary>
     public void ForwardAddGated(Tensor imageResidual, Tensor textResidual, Tensor image, Tensor text, FluxRotaryTable rope,
-        Tensor imageGate, Tensor textGate, SparseForward? sparse = null, int layer = 0)
+        PreparedGate imageGate, PreparedGate textGate, SparseForward? sparse = null, int layer = 0)
     {
         if (sparse is { IsSparse: true } or { WritesCaches: true })
             throw new InvalidOperationException("The gated projections run on dense steps that keep no cache.");
         Tensor o = JointHeads(image, text, rope, sparse, layer, queries: null);
         int l = text.Shape[1], s = o.Shape[1];
         // Each projection reads its rows of o in place (Fusion 6): no slice copies.
-        _toOut!.ForwardRowsAddGated(imageResidual, o, l, s - l, imageGate);
-        _toAddOut!.ForwardRowsAddGated(textResidual, o, 0, l, textGate);
+        _toOut!.ForwardRowsAddPreparedGate(imageResidual, o, l, s - l, imageGate);
+        _toAddOut!.ForwardRowsAddPreparedGate(textResidual, o, 0, l, textGate);
     }
+
+    /// <summary><c>to_out.0</c>, the image stream's gated projection (double-stream attention).</summary>
+    public LinearLayer ImageOutput => _toOut ?? throw new InvalidOperationException("A pre-only attention has no to_out.");
+
+    /// <summary><c>to_add_out</c>, the text stream's gated projection (double-stream attention).</summary>
+    public LinearLayer TextOutput => _toAddOut ?? throw new InvalidOperationException("This FluxAttention has no text projections.");
 
     /// <summary>The joint attention before its projections: heads flattened, [B, L + queries, heads·hd], text rows first.</summary>
     private Tensor JointHeads(Tensor image, Tensor text, FluxRotaryTable rope, SparseForward? sparse, int layer, FluxQueryRows? queries)

@@ -106,11 +106,8 @@ public sealed class FluxTransformer2DModel
         ValidateInputs(hiddenStates, encoderHiddenStates, pooledProjections, timestep, guidance, rope);
         IBackend be = hiddenStates.Backend;
         Tensor image = _xEmbedder.Forward(hiddenStates);
-        // The pipeline passes σ; the model scales timestep and guidance by 1000 in the activation dtype
-        // (architectures.md §0.4: in bf16, guidance 3.5 becomes 3504, not 3500).
-        Tensor t = be.Scale(timestep, 1000f);
-        Tensor? g = guidance is null ? null : be.Scale(guidance, 1000f);
-        Tensor temb = _timeTextEmbed.Forward(t, g, pooledProjections);
+        // The pipeline passes σ; the embeddings scale timestep and guidance by 1000 (in fp32 on every backend).
+        Tensor temb = _timeTextEmbed.Forward(timestep, guidance, pooledProjections);
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
         Tensor text = _contextEmbedder.Forward(encoderHiddenStates);
         return new FluxEmbeddedStep(image, text, siluTemb);

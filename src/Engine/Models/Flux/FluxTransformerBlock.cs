@@ -9,21 +9,20 @@ namespace AccelAes.Engine.Models.Flux;
 /// <summary>
 /// diffusers <c>FluxTransformerBlock</c>: the double-stream (MMDiT) block. Image and text tokens keep separate
 /// weights (<c>norm1</c> / <c>norm1_context</c>, <c>ff</c> / <c>ff_context</c>) and meet in one joint attention over
-/// [text, image]. Both modulations are <c>AdaLayerNormZero</c> (shift, scale, gate × 2); <c>norm2</c> and
+/// [text, image]. Both modulations are <c>AdaLayerNormZero</c> (shift, scale, gate × 2), their Linears joined into one
+/// GEMM (<see cref="AdaLayerNormZeroPair"/>); <c>norm2</c> and
 /// <c>norm2_context</c> are LayerNorm without affine, eps 1e-6.
 /// </summary>
 public sealed class FluxTransformerBlock
 {
-    private readonly AdaLayerNormZero _norm1;
-    private readonly AdaLayerNormZero _norm1Context;
+    private readonly AdaLayerNormZeroPair _norm1; // norm1 and norm1_context, one GEMM
     private readonly FluxAttention _attn;
     private readonly FeedForward _ff;
     private readonly FeedForward _ffContext;
 
     public FluxTransformerBlock(WeightReader w, int dim, int heads, int headDim)
     {
-        _norm1 = new AdaLayerNormZero(w.Scope("norm1"), dim);
-        _norm1Context = new AdaLayerNormZero(w.Scope("norm1_context"), dim);
+        _norm1 = new AdaLayerNormZeroPair(w.Scope("norm1"), w.Scope("norm1_context"), dim);
         _attn = new FluxAttention(w.Scope("attn"), dim, heads, headDim, joint: true, preOnly: false);
         _ff = new FeedForward(w.Scope("ff"), dim, 4 * dim);
         _ffContext = new FeedForward(w.Scope("ff_context"), dim, 4 * dim);
@@ -36,7 +35,7 @@ public sealed class FluxTransformerBlock
     /// <c>norm1(image, temb)[0]</c>: LayerNorm(image)·(1 + scale_msa) + shift_msa, the image input of this block's
     /// attention (TeaCache's signal, taken from block 0 without running the block).
     /// </summary>
-    public Tensor ModulatedImageInput(Tensor image, Tensor siluTemb) => _norm1.Forward(image, siluTemb).Normed;
+    public Tensor ModulatedImageInput(Tensor image, Tensor siluTemb) => _norm1.ModulatedImageInput(image, siluTemb);
 
     /// <summary>Updates <paramref name="image"/> [B, N, D] and <paramref name="text"/> [B, L, D] in place.</summary>
     /// <param name="sparse">AccelAes state of this forward (null: plain dense forward). Capture step: this block's joint
@@ -58,17 +57,19 @@ public sealed class FluxTransformerBlock
             ReuseOutputs(image, text, siluTemb, outputs, layer);
             return;
         }
-        var (mod, normedImage, _) = _norm1.Forward(image, siluTemb);
-        var (cmod, normedText, _) = _norm1Context.Forward(text, siluTemb);
+        var (mod, normedImage, cmod, normedText) = _norm1.Forward(image, text, siluTemb);
         if (outputs is null && sparse is not ({ IsSparse: true } or { WritesCaches: true }))
         {
-            // Dense step, no cache keeps a branch output: each gated residual is its projection's GEMM epilogue (issue 16).
-            // The text stream's update moves before the image FFN: the two streams' residuals are independent.
-            _attn.ForwardAddGated(image, text, normedImage, normedText, rope, mod[AdaLayerNormZero.GateMsa], cmod[AdaLayerNormZero.GateMsa], sparse, layer);
-            _ff.ForwardAddGated(image, be.LayerNormModulate(image, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]),
-                mod[AdaLayerNormZero.GateMlp]);
-            _ffContext.ForwardAddGated(text, be.LayerNormModulate(text, 1e-6f, cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]),
-                cmod[AdaLayerNormZero.GateMlp]);
+            // Dense step, no cache keeps a branch output: each gated residual is its projection's GEMM epilogue (issue 16),
+            // the four gates' epilogue vectors made in one op. The text stream's update moves before the image FFN: the two
+            // streams' residuals are independent.
+            var gates = be.PrepareGates([
+                _attn.ImageOutput.GateEntry(mod[AdaLayerNormZero.GateMsa]), _attn.TextOutput.GateEntry(cmod[AdaLayerNormZero.GateMsa]),
+                _ff.Output.GateEntry(mod[AdaLayerNormZero.GateMlp]), _ffContext.Output.GateEntry(cmod[AdaLayerNormZero.GateMlp])]);
+            _attn.ForwardAddGated(image, text, normedImage, normedText, rope, gates[0], gates[1], sparse, layer);
+            _ff.ForwardAddPreparedGate(image, be.LayerNormModulate(image, 1e-6f, mod[AdaLayerNormZero.ScaleMlp], mod[AdaLayerNormZero.ShiftMlp]), gates[2]);
+            _ffContext.ForwardAddPreparedGate(text, be.LayerNormModulate(text, 1e-6f, cmod[AdaLayerNormZero.ScaleMlp], cmod[AdaLayerNormZero.ShiftMlp]),
+                gates[3]);
             return;
         }
 
@@ -102,7 +103,7 @@ public sealed class FluxTransformerBlock
     private void ReuseOutputs(Tensor image, Tensor text, Tensor siluTemb, BlockOutputCache outputs, int layer)
     {
         IBackend be = image.Backend;
-        Modulation mod = _norm1.Chunks(siluTemb), cmod = _norm1Context.Chunks(siluTemb);
+        var (mod, cmod) = _norm1.Modulations(siluTemb);
         be.AddGatedInPlace(image, outputs.Get(layer, ForaAttention), mod[AdaLayerNormZero.GateMsa]);
         be.AddGatedInPlace(image, outputs.Get(layer, ForaFeedForward), mod[AdaLayerNormZero.GateMlp]);
         be.AddGatedInPlace(text, outputs.Get(layer, ForaAttentionContext), cmod[AdaLayerNormZero.GateMsa]);

@@ -19,4 +19,10 @@ public sealed class FeedForward
 
     /// <summary><paramref name="residual"/> += <paramref name="gate"/>[b] ⊙ Forward(<paramref name="x"/>), the gate in <c>net.2</c>'s epilogue.</summary>
     public void ForwardAddGated(Tensor residual, Tensor x, Tensor? gate) => _out.ForwardAddGated(residual, _proj.Forward(x, Activation.GeluTanh), gate);
+
+    /// <summary>As above with a gate prepared for <c>net.2</c> (<see cref="Output"/>).</summary>
+    public void ForwardAddPreparedGate(Tensor residual, Tensor x, PreparedGate gate) => _out.ForwardAddPreparedGate(residual, _proj.Forward(x, Activation.GeluTanh), gate);
+
+    /// <summary><c>net.2</c>, the gated projection.</summary>
+    public LinearLayer Output => _out;
 }

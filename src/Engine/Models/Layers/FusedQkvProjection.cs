@@ -26,17 +26,5 @@ public static class FusedQkvProjection
     }
 
     /// <summary>Joins three loaded projections (all with a bias or none); their tensors are disposed, the joined layer replaces them.</summary>
-    public static LinearLayer Join(IBackend be, LinearLayer q, LinearLayer k, LinearLayer v)
-    {
-        LinearLayer[] parts = [q, k, v];
-        Tensor weight = be.Concat(0, parts.Select(p => p.Weight).ToArray());
-        bool bias = q.Bias is not null;
-        Tensor? joinedBias = bias ? be.Concat(0, parts.Select(p => p.Bias!).ToArray()) : null;
-        foreach (var p in parts)
-        {
-            p.Weight.Dispose(); // the joined copy replaces them: the parts' memory goes back at once
-            p.Bias?.Dispose();
-        }
-        return LinearLayer.FromTensors(weight, joinedBias);
-    }
+    public static LinearLayer Join(IBackend be, LinearLayer q, LinearLayer k, LinearLayer v) => JoinedLinear.ByRows(be, q, k, v);
 }

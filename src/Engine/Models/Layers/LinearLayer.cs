@@ -33,6 +33,13 @@ public sealed class LinearLayer
     public void ForwardAddGated(Tensor residual, Tensor x, Tensor? gate)
         => x.Backend.LinearAddGatedInPlace(residual, x, Weight, Bias, gate);
 
+    /// <summary><see cref="ForwardAddGated"/> with a gate prepared for this layer (<see cref="IBackend.PrepareGates"/> with <see cref="Bias"/>).</summary>
+    public void ForwardAddPreparedGate(Tensor residual, Tensor x, PreparedGate gate)
+        => x.Backend.LinearAddPreparedGateInPlace(residual, x, Weight, PreparedFor(gate));
+
+    /// <summary>The (gate, bias) entry of <see cref="IBackend.PrepareGates"/> for this layer's gated projection.</summary>
+    public (Tensor Gate, Tensor? Bias) GateEntry(Tensor gate) => (gate, Bias);
+
     /// <summary>The layer over rows [start, start + count) of x [B, S, in], read in place (no slice copy): [B, count, out].</summary>
     public Tensor ForwardRows(Tensor x, int start, int count) => x.Backend.LinearOfRows(x, start, count, Weight, Bias);
 
@@ -42,6 +49,14 @@ public sealed class LinearLayer
     /// </summary>
     public void ForwardRowsAddGated(Tensor residual, Tensor x, int start, int count, Tensor? gate)
         => x.Backend.LinearOfRowsAddGatedInPlace(residual, x, start, count, Weight, Bias, gate);
+
+    /// <summary><see cref="ForwardRowsAddGated"/> with a gate prepared for this layer.</summary>
+    public void ForwardRowsAddPreparedGate(Tensor residual, Tensor x, int start, int count, PreparedGate gate)
+        => x.Backend.LinearOfRowsAddPreparedGateInPlace(residual, x, start, count, Weight, PreparedFor(gate));
+
+    // A prepared gate carries the bias it was prepared with: it must be this layer's.
+    private PreparedGate PreparedFor(PreparedGate gate)
+        => ReferenceEquals(gate.Bias, Bias) ? gate : throw new ArgumentException("The gate was prepared with another layer's bias.", nameof(gate));
 
     /// <summary>The same output written into columns [columnOffset, columnOffset + OutFeatures) of <paramref name="destination"/>.</summary>
     public void ForwardInto(Tensor destination, int columnOffset, Tensor x, Activation activation = Activation.None)

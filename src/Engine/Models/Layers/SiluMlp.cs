@@ -19,4 +19,10 @@ public sealed class SiluMlp
     }
 
     public Tensor Forward(Tensor x) => _linear2.Forward(_linear1.Forward(x, Activation.Silu));
+
+    /// <summary>
+    /// <paramref name="sum"/> += Forward(<paramref name="x"/>) in place, the addition in <c>linear_2</c>'s GEMM epilogue
+    /// (β = 1, C = the sum): an embedder's output added to a running sum without storing it (issue 16).
+    /// </summary>
+    public void ForwardAddTo(Tensor sum, Tensor x) => _linear2.ForwardAddGated(sum, _linear1.Forward(x, Activation.Silu), gate: null);
 }

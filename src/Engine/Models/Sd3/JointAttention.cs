@@ -75,10 +75,11 @@ public sealed class JointAttention
     /// <see cref="Forward"/> on a dense step whose outputs no cache keeps: <paramref name="imageResidual"/> +=
     /// <paramref name="imageGate"/>[b] ⊙ to_out(…) and, for a joint block that is not context_pre_only,
     /// <paramref name="textResidual"/> += <paramref name="textGate"/>[b] ⊙ to_add_out(…): the gates in the projections' GEMM
-    /// epilogues (issue 16), the projected outputs never stored. <paramref name="sparse"/> may capture (AesMask), not fill
+    /// epilogues (issue 16), the projected outputs never stored; the gates prepared for <see cref="ImageOutput"/> and
+    /// <see cref="TextOutput"/>. <paramref name="sparse"/> may capture (AesMask), not fill
     /// or be sparse.
     /// </summary>
-    public void ForwardAddGated(Tensor imageResidual, Tensor? textResidual, Tensor x, Tensor? context, Tensor imageGate, Tensor? textGate,
+    public void ForwardAddGated(Tensor imageResidual, Tensor? textResidual, Tensor x, Tensor? context, PreparedGate imageGate, PreparedGate? textGate,
         SparseForward? sparse = null, int layer = 0)
     {
         if (sparse is { IsSparse: true } or { WritesCaches: true })
@@ -87,12 +88,19 @@ public sealed class JointAttention
         int s = o.Shape[1];
         // Each projection reads its rows of o in place (Fusion 6): no slice copies.
         if (context is null)
-            _toOut.ForwardAddGated(imageResidual, o, imageGate);
+            _toOut.ForwardAddPreparedGate(imageResidual, o, imageGate);
         else
-            _toOut.ForwardRowsAddGated(imageResidual, o, 0, imageQueries, imageGate);
+            _toOut.ForwardRowsAddPreparedGate(imageResidual, o, 0, imageQueries, imageGate);
         if (context is not null && _toAddOut is not null && textResidual is not null)
-            _toAddOut.ForwardRowsAddGated(textResidual, o, imageQueries, s - imageQueries, textGate);
+            _toAddOut.ForwardRowsAddPreparedGate(textResidual, o, imageQueries, s - imageQueries,
+                textGate ?? throw new ArgumentNullException(nameof(textGate), "The text stream's gated projection needs its prepared gate."));
     }
+
+    /// <summary><c>to_out.0</c>, the image stream's gated projection.</summary>
+    public LinearLayer ImageOutput => _toOut;
+
+    /// <summary><c>to_add_out</c>, the text stream's gated projection (none in a context_pre_only block or attn2).</summary>
+    public LinearLayer? TextOutput => _toAddOut;
 
     /// <summary>The (joint) attention before its projections: heads flattened, [B, image queries + L, heads·hd], image rows first.</summary>
     private (Tensor O, int ImageQueries) Attend(Tensor x, Tensor? context, SparseForward? sparse, int layer, string cacheName = "attn")
