@@ -267,6 +267,24 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
             U(cos), U(sin), norm));
         return new AttentionInputs(W(r.Q), W(r.K), W(r.V));
     }
+
+    // ---- Attention over a packed QKV buffer (issue 16, Fusion 7) ----
+
+    /// <summary>Counted as a Linear by <see cref="BeforeMatmul"/> (same FLOPs); the destination is the written argument.</summary>
+    public void LinearIntoRows(Tensor destination, int rowOffset, Tensor x, Tensor weight, Tensor? bias)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
+        Call(nameof(LinearIntoRows), () => Inner.LinearIntoRows(U(destination)!, rowOffset, U(x)!, U(weight)!, U(bias)));
+    }
+
+    /// <summary>Counted as an Attention over the unpacked q, k, v shapes by <see cref="BeforeMatmul"/>.</summary>
+    public Tensor AttentionPacked(PackedQkv qkv, float scale)
+    {
+        int batch = qkv.Buffer.Shape.Rank == 3 ? qkv.Buffer.Shape[0] : 0, sequence = qkv.Buffer.Shape.Rank == 3 ? qkv.Buffer.Shape[1] : 0;
+        BeforeMatmul(nameof(Attention), new Shape(batch, sequence, qkv.Heads, qkv.HeadDim), new Shape(batch, sequence, qkv.KvHeads, qkv.HeadDim),
+            new Shape(batch, sequence, qkv.KvHeads, qkv.HeadDim));
+        return W(Call(nameof(AttentionPacked), () => Inner.AttentionPacked(qkv with { Buffer = U(qkv.Buffer)! }, scale)));
+    }
 }
 
 /// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>

@@ -291,4 +291,21 @@ public interface IBackend : IDisposable
     /// </summary>
     AttentionInputs PrepareAttentionInputs(IReadOnlyList<QkvPart> parts, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
         QkNorm norm = QkNorm.RmsPerHead);
+
+    // ---- Attention over a packed QKV buffer (issue 16, Fusion 7) ---------------------------------
+
+    /// <summary>
+    /// <see cref="Linear"/> of x [B, n, K] written into rows [<paramref name="rowOffset"/>, <paramref name="rowOffset"/> + n) of
+    /// every batch item of <paramref name="destination"/> [B, S, N] (N = the weight's rows: whole rows); the other rows are left
+    /// as they are. The values are exactly Linear's: two streams' fused QKV GEMMs fill one <see cref="PackedQkv"/> buffer, joined
+    /// along the sequence, without the join's copy.
+    /// </summary>
+    void LinearIntoRows(Tensor destination, int rowOffset, Tensor x, Tensor weight, Tensor? bias);
+
+    /// <summary>
+    /// <see cref="Attention"/> (no mask, causality or bias) of the q, k and v held in a packed buffer, read in place with the
+    /// buffer's row stride: the values of <c>Attention(Unpack(qkv).Q, .K, .V, scale)</c> (<see cref="PackedQkvOp.Unpack"/>)
+    /// without the copies. → [B, S, H, hd].
+    /// </summary>
+    Tensor AttentionPacked(PackedQkv qkv, float scale);
 }

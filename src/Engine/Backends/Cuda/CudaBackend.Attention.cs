@@ -109,11 +109,13 @@ public sealed partial class CudaBackend
         if (plan.Kernel == AttentionKernel.Flash)
             Launch(plan.KernelName, new(plan.GridX, plan.GridY, plan.GridZ), plan.BlockThreads, plan.SharedBytes,
                 qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
-                PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride);
+                PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
+                hq * d, hkv * d, hkv * dv);
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
                 qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
-                PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride);
+                PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
+                hq * d, hkv * d, hkv * dv);
         return (o!, lse, affinity);
     }
 }
