@@ -292,6 +292,7 @@ public static partial class OpSelfTest
         AddMemory(cases);
         AddErrors(cases);
         AddRowsGated(cases); // last: the earlier cases keep their seeds
+        AddPackedQkv(cases); // after the earlier cases: they keep their seeds
         return cases;
     }
 

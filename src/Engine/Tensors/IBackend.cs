@@ -308,4 +308,18 @@ public interface IBackend : IDisposable
     /// without the copies. → [B, S, H, hd].
     /// </summary>
     Tensor AttentionPacked(PackedQkv qkv, float scale);
+
+    /// <summary>
+    /// <see cref="AttentionPacked"/> written into columns [<paramref name="columnOffset"/>, <paramref name="columnOffset"/> + H·hd)
+    /// of <paramref name="destination"/> [B, S, C] (as <see cref="AttentionInto"/>): FLUX's single blocks, no copy on either side.
+    /// </summary>
+    void AttentionPackedInto(Tensor destination, int columnOffset, PackedQkv qkv, float scale);
+
+    /// <summary>
+    /// <see cref="PrepareAttentionInputs"/> (per-head RMSNorm) in place on a packed buffer: each part's rows of q and k
+    /// normalised with its weights, then q and k rotated over the whole sequence when <paramref name="cos"/>/<paramref name="sin"/>
+    /// are given, written back into their columns; v is not touched. The values are those of PrepareAttentionInputs on the
+    /// parts' row slices (<see cref="AttentionInputsOp.Compose"/>); a device rounds q and k once.
+    /// </summary>
+    void PrepareAttentionInputsInPlace(PackedQkv qkv, IReadOnlyList<QkvPartNorms> parts, float eps, Tensor? cos = null, Tensor? sin = null);
 }

@@ -1,3 +1,4 @@
+using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Backends.Counting;
@@ -41,14 +42,70 @@ public sealed partial class CountingBackend
     {
         const string op = "AttentionPacked";
         var (batch, sequence) = PackedQkvOp.Check(op, qkv);
+        var o = New(new Shape(batch, sequence, qkv.Heads, qkv.HeadDim), DType.BF16, op);
+        CountPackedAttention(op, qkv, batch, sequence);
+        return o;
+    }
+
+    /// <summary>CudaBackend.AttentionPackedInto: <see cref="AttentionPacked"/>'s launch, the output written into the slice.</summary>
+    public void AttentionPackedInto(Tensor destination, int columnOffset, PackedQkv qkv, float scale)
+    {
+        const string op = "AttentionPackedInto";
+        var (batch, sequence) = PackedQkvOp.Check(op, qkv);
+        var cd = C(destination, op);
+        if (destination.Shape.Rank != 3)
+            throw new ArgumentException($"{op}: destination {destination.Shape} must have rank 3.");
+        ColumnSlice.Check(op, cd, columnOffset, qkv.Heads * qkv.HeadDim, (long)batch * sequence);
+        CountPackedAttention(op, qkv, batch, sequence);
+    }
+
+    /// <summary>
+    /// CudaBackend.PrepareAttentionInputsInPlace: one launch of attention_inputs_inplace_bf16 that reads and writes back the q
+    /// and k columns (2·B·S·(H + Hkv)·hd bytes each way) and reads the norm weights and fp32 tables once; v is not touched.
+    /// Shapes the kernel does not take: the separate passes over the parts' row slices, then q and k copied into their columns.
+    /// </summary>
+    public void PrepareAttentionInputsInPlace(PackedQkv qkv, IReadOnlyList<QkvPartNorms> parts, float eps, Tensor? cos = null, Tensor? sin = null)
+    {
+        const string op = "PrepareAttentionInputsInPlace";
+        var (h, hkv, d) = (qkv.Heads, qkv.KvHeads, qkv.HeadDim);
+        var cb = C(qkv.Buffer, op);
+        bool fits = CudaBackend.FusedAttentionInputsFit(parts.Count, d) && cb.DType == DType.BF16;
+        var sliced = PackedQkvOp.Parts(this, qkv, parts, cos, sin, slice: !fits);
+        long tokens = (long)cb.Shape[0] * cb.Shape[1];
+        if (!fits)
+        {
+            AttentionInputsOp.Compose(this, sliced, h, hkv, d, eps, cos, sin);
+            Copy2d(op, tokens, (long)h * d, (long)h * d, qkv.Width, 2);
+            Copy2d(op, tokens, (long)hkv * d, (long)hkv * d, qkv.Width, 2);
+            return;
+        }
+        long read = 0;
+        foreach (var part in parts)
+        {
+            var (nq, nk) = (Optional(part.NormQ, op), Optional(part.NormK, op));
+            ToBf16(op, nq);
+            ToBf16(op, nk);
+            read += Bf16Bytes(nq) + Bf16Bytes(nk);
+        }
+        if (cos is not null)
+        {
+            var (cc, cs) = (C(cos, op), C(sin!, op));
+            ToF32(op, cc);
+            ToF32(op, cs);
+            read += F32Bytes(cc) + F32Bytes(cs);
+        }
+        long qk = 2L * tokens * (h + hkv) * d;
+        Kernel(op, "attention_inputs_inplace_bf16", qk / 2, read + qk, qk);
+    }
+
+    private void CountPackedAttention(string op, PackedQkv qkv, int batch, int sequence)
+    {
         var cb = C(qkv.Buffer, op);
         var (h, hkv, d) = (qkv.Heads, qkv.KvHeads, qkv.HeadDim);
-        var o = New(new Shape(batch, sequence, h, d), DType.BF16, op);
-        if ((long)batch * sequence * h == 0) return o;
+        if ((long)batch * sequence * h == 0) return;
         ToBf16(op, cb);
         long tokens = (long)batch * sequence;
         long read = 2L * tokens * (h + 2L * hkv) * d, written = 2L * tokens * h * d;
         Ledger.Add(op, "attention", TrafficKind.Attention, read, written, 2.0 * batch * h * sequence * sequence * (2L * d), 1);
-        return o;
     }
 }
