@@ -70,15 +70,26 @@ public sealed partial class CountingBackend
         var (h, hkv, d) = (qkv.Heads, qkv.KvHeads, qkv.HeadDim);
         var cb = C(qkv.Buffer, op);
         bool fits = CudaBackend.FusedAttentionInputsFit(parts.Count, d) && cb.DType == DType.BF16;
-        var sliced = PackedQkvOp.Parts(this, qkv, parts, cos, sin, slice: !fits);
-        long tokens = (long)cb.Shape[0] * cb.Shape[1];
-        if (!fits)
+        // The fallback's slices and passes run inside this op on the device: booked under its name (one op to the driver's counter).
+        var outer = Ledger.BookAs;
+        Ledger.BookAs ??= op;
+        try
         {
-            AttentionInputsOp.Compose(this, sliced, h, hkv, d, eps, cos, sin);
-            Copy2d(op, tokens, (long)h * d, (long)h * d, qkv.Width, 2);
-            Copy2d(op, tokens, (long)hkv * d, (long)hkv * d, qkv.Width, 2);
-            return;
+            var sliced = PackedQkvOp.Parts(this, qkv, parts, cos, sin, slice: !fits);
+            if (!fits)
+            {
+                long tokens = (long)cb.Shape[0] * cb.Shape[1];
+                AttentionInputsOp.Compose(this, sliced, h, hkv, d, eps, cos, sin);
+                Copy2d(op, tokens, (long)h * d, (long)h * d, qkv.Width, 2);
+                Copy2d(op, tokens, (long)hkv * d, (long)hkv * d, qkv.Width, 2);
+                return;
+            }
         }
+        finally
+        {
+            Ledger.BookAs = outer;
+        }
+        long qkTokens = (long)cb.Shape[0] * cb.Shape[1];
         long read = 0;
         foreach (var part in parts)
         {
@@ -94,7 +105,7 @@ public sealed partial class CountingBackend
             ToF32(op, cs);
             read += F32Bytes(cc) + F32Bytes(cs);
         }
-        long qk = 2L * tokens * (h + hkv) * d;
+        long qk = 2L * qkTokens * (h + hkv) * d;
         Kernel(op, "attention_inputs_inplace_bf16", qk / 2, read + qk, qk);
     }
 
