@@ -306,6 +306,38 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         Call(nameof(LinearOfRowsAddGatedInPlace),
             () => Inner.LinearOfRowsAddPreparedGateInPlace(U(residual)!, U(x)!, start, count, U(weight)!, (PreparedGate)gate.State!));
     }
+
+    // ---- Attention over a packed QKV buffer (issue 16, Fusion 7) ----
+
+    /// <summary>Counted as a Linear by <see cref="BeforeMatmul"/> (same FLOPs); the destination is the written argument.</summary>
+    public void LinearIntoRows(Tensor destination, int rowOffset, Tensor x, Tensor weight, Tensor? bias)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, weight.Shape, null);
+        Call(nameof(LinearIntoRows), () => Inner.LinearIntoRows(U(destination)!, rowOffset, U(x)!, U(weight)!, U(bias)));
+    }
+
+    /// <summary>Counted as an Attention over the unpacked q, k, v shapes by <see cref="BeforeMatmul"/>.</summary>
+    public Tensor AttentionPacked(PackedQkv qkv, float scale)
+    {
+        int batch = qkv.Buffer.Shape.Rank == 3 ? qkv.Buffer.Shape[0] : 0, sequence = qkv.Buffer.Shape.Rank == 3 ? qkv.Buffer.Shape[1] : 0;
+        BeforeMatmul(nameof(Attention), new Shape(batch, sequence, qkv.Heads, qkv.HeadDim), new Shape(batch, sequence, qkv.KvHeads, qkv.HeadDim),
+            new Shape(batch, sequence, qkv.KvHeads, qkv.HeadDim));
+        return W(Call(nameof(AttentionPacked), () => Inner.AttentionPacked(qkv with { Buffer = U(qkv.Buffer)! }, scale)));
+    }
+
+    /// <summary>Counted as an Attention over the unpacked shapes; the destination is the written argument.</summary>
+    public void AttentionPackedInto(Tensor destination, int columnOffset, PackedQkv qkv, float scale)
+    {
+        int batch = qkv.Buffer.Shape.Rank == 3 ? qkv.Buffer.Shape[0] : 0, sequence = qkv.Buffer.Shape.Rank == 3 ? qkv.Buffer.Shape[1] : 0;
+        BeforeMatmul(nameof(Attention), new Shape(batch, sequence, qkv.Heads, qkv.HeadDim), new Shape(batch, sequence, qkv.KvHeads, qkv.HeadDim),
+            new Shape(batch, sequence, qkv.KvHeads, qkv.HeadDim));
+        Call(nameof(AttentionPackedInto), () => Inner.AttentionPackedInto(U(destination)!, columnOffset, qkv with { Buffer = U(qkv.Buffer)! }, scale));
+    }
+
+    /// <summary>The buffer is the written argument.</summary>
+    public void PrepareAttentionInputsInPlace(PackedQkv qkv, IReadOnlyList<QkvPartNorms> parts, float eps, Tensor? cos = null, Tensor? sin = null) =>
+        Call(nameof(PrepareAttentionInputsInPlace), () => Inner.PrepareAttentionInputsInPlace(qkv with { Buffer = U(qkv.Buffer)! },
+            parts.Select(p => new QkvPartNorms(p.Tokens, U(p.NormQ), U(p.NormK))).ToArray(), eps, U(cos), U(sin)));
 }
 
 /// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>

@@ -294,6 +294,7 @@ public static partial class OpSelfTest
         AddErrors(cases);
         AddRowsGated(cases); // last: the earlier cases keep their seeds
         AddPreparedGates(cases); // after them, for the same reason
+        AddPackedQkv(cases); // after the earlier cases: they keep their seeds
         return cases;
     }
 

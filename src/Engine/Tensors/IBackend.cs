@@ -339,4 +339,35 @@ public interface IBackend : IDisposable
     /// <see cref="PrepareGates"/>: the same values, the prepared epilogue vectors used as they are.
     /// </summary>
     void LinearOfRowsAddPreparedGateInPlace(Tensor residual, Tensor x, int start, int count, Tensor weight, PreparedGate gate);
+
+    // ---- Attention over a packed QKV buffer (issue 16, Fusion 7) ---------------------------------
+
+    /// <summary>
+    /// <see cref="Linear"/> of x [B, n, K] written into rows [<paramref name="rowOffset"/>, <paramref name="rowOffset"/> + n) of
+    /// every batch item of <paramref name="destination"/> [B, S, N] (N = the weight's rows: whole rows); the other rows are left
+    /// as they are. The values are exactly Linear's: two streams' fused QKV GEMMs fill one <see cref="PackedQkv"/> buffer, joined
+    /// along the sequence, without the join's copy.
+    /// </summary>
+    void LinearIntoRows(Tensor destination, int rowOffset, Tensor x, Tensor weight, Tensor? bias);
+
+    /// <summary>
+    /// <see cref="Attention"/> (no mask, causality or bias) of the q, k and v held in a packed buffer, read in place with the
+    /// buffer's row stride: the values of <c>Attention(Unpack(qkv).Q, .K, .V, scale)</c> (<see cref="PackedQkvOp.Unpack"/>)
+    /// without the copies. → [B, S, H, hd].
+    /// </summary>
+    Tensor AttentionPacked(PackedQkv qkv, float scale);
+
+    /// <summary>
+    /// <see cref="AttentionPacked"/> written into columns [<paramref name="columnOffset"/>, <paramref name="columnOffset"/> + H·hd)
+    /// of <paramref name="destination"/> [B, S, C] (as <see cref="AttentionInto"/>): FLUX's single blocks, no copy on either side.
+    /// </summary>
+    void AttentionPackedInto(Tensor destination, int columnOffset, PackedQkv qkv, float scale);
+
+    /// <summary>
+    /// <see cref="PrepareAttentionInputs"/> (per-head RMSNorm) in place on a packed buffer: each part's rows of q and k
+    /// normalised with its weights, then q and k rotated over the whole sequence when <paramref name="cos"/>/<paramref name="sin"/>
+    /// are given, written back into their columns; v is not touched. The values are those of PrepareAttentionInputs on the
+    /// parts' row slices (<see cref="AttentionInputsOp.Compose"/>); a device rounds q and k once.
+    /// </summary>
+    void PrepareAttentionInputsInPlace(PackedQkv qkv, IReadOnlyList<QkvPartNorms> parts, float eps, Tensor? cos = null, Tensor? sin = null);
 }

@@ -4,7 +4,9 @@
 //   s_j = scale·(q_i · k_j) + bias[(b,) h, i, j]               (bias optional, [Hq,Sq,Sk] or [B,Hq,Sq,Sk])
 //   s_j = −∞ where key_mask[b, j] == 0, or (causal) j > i + (Sk − Sq), or j ≥ Sk (tile tail)
 //   o_i = Σ_j softmax(s)_j · v_j ; a row whose keys are all masked is written as zeros (lse = −∞)
-// with q [B,Sq,Hq,D], k [B,Sk,Hkv,D], v [B,Sk,Hkv,Dv] (row-major, contiguous), o [B,Sq,Hq,Dv] row-major with
+// with q [B,Sq,Hq,D], k [B,Sk,Hkv,D], v [B,Sk,Hkv,Dv] row-major with q_row_stride / k_row_stride / v_row_stride
+// elements between consecutive tokens (Hq·D, Hkv·D, Hkv·Dv when contiguous; larger when q, k and v are column slices
+// of one packed [B, S, (Hq + 2·Hkv)·D] QKV GEMM output, read in place: issue 16, Fusion 7), o [B,Sq,Hq,Dv] row-major with
 // out_stride elements between consecutive tokens (Hq·Dv when dense; larger when o is a column slice of a wider
 // [B, Sq, C] buffer, so that FLUX's cat(attention, mlp) needs no copy: issue 16) and
 // grouped-query attention: query head h reads key/value head h / (Hq / Hkv). Optionally writes the
@@ -34,9 +36,9 @@
 // stored). Lumina's 72 runs as 80, the tiny test models (8–32) as 32, 81–128 as 128 (a DP = 96 instance
 // spilled 8 bytes on sm_80 and cost 4 s of NVRTC time). Head dims above 128 use attention_ref.cu (a
 // 256-wide variant would need Q kept in shared memory to stay under 255 registers: a follow-up). Rows of
-// Q/K/V are copied 16 bytes at a time with cp.async when D (resp. Dv) is a multiple of 8 (then every row
-// start is 16-byte aligned, given the 256-byte-aligned tensor bases the CUDA backend guarantees); otherwise
-// element by element (slow, exact).
+// Q/K/V are copied 16 bytes at a time with cp.async when every row start is 16-byte aligned: D (resp. Dv) and
+// the row stride multiples of 8 elements and the base pointer 16-byte aligned (fa_rows_aligned; a packed QKV
+// buffer's k and v slices start Hq·D and (Hq + Hkv)·D elements in); otherwise element by element (slow, exact).
 //
 // K and V of a tile are separate cp.async groups (the order of issue: Q, K0, V0, then K(t+1), V(t+1) at the top of
 // iteration t): the kernel waits for K(t), computes S = Q·Kᵀ and the softmax, and only then waits for V(t) (one more
@@ -123,6 +125,12 @@ __device__ __forceinline__ bf16 fa_output(const bf16* dst, float o, bool accumul
     return f32_to_bf16(accumulate ? fmaf(s, o, bf16_to_f32(*dst)) : o);
 }
 
+// Whether every row start of a [tokens, heads, cols] view with `stride` elements between tokens is 16-byte aligned
+// (cp.async's 16-byte path): columns, stride and base all multiples of 8 bf16.
+__device__ __forceinline__ bool fa_rows_aligned(const bf16* base, int cols, int stride) {
+    return (cols & 7) == 0 && (stride & 7) == 0 && (reinterpret_cast<unsigned long long>(base) & 15) == 0;
+}
+
 template <int DP, int WARPS>
 __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
@@ -130,7 +138,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
                                               int d, int dv, float scale, int causal, int bias_per_batch,
-                                              int out_stride, const float* __restrict__ accumulate) {
+                                              int out_stride, const float* __restrict__ accumulate,
+                                              int q_row_stride, int k_row_stride, int v_row_stride) {
     constexpr int THREADS = 32 * WARPS;
     constexpr int BLOCK_M = 16 * WARPS;
     constexpr int STRIDE = DP + 8;
@@ -154,13 +163,13 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     const int kh = h / (hq / hkv);
     const int offset = sk - sq;  // causal: query i sees keys j <= i + offset
 
-    const u64 q_stride = (u64)hq * d;
-    const u64 k_stride = (u64)hkv * d;
-    const u64 v_stride = (u64)hkv * dv;
+    const u64 q_stride = (u64)q_row_stride;  // hq·d (resp. hkv·d, hkv·dv) when contiguous; more in a packed QKV buffer
+    const u64 k_stride = (u64)k_row_stride;
+    const u64 v_stride = (u64)v_row_stride;
     const u64 o_stride = (u64)out_stride;  // hq·dv for a dense o; more when o is a column slice of a wider buffer
-    const bf16* q_base = q + ((u64)b * sq * hq + h) * d;      // token i at q_base + i·q_stride
-    const bf16* k_base = k + ((u64)b * sk * hkv + kh) * d;
-    const bf16* v_base = v + ((u64)b * sk * hkv + kh) * dv;
+    const bf16* q_base = q + (u64)b * sq * q_stride + (u64)h * d;      // token i at q_base + i·q_stride
+    const bf16* k_base = k + (u64)b * sk * k_stride + (u64)kh * d;
+    const bf16* v_base = v + (u64)b * sk * v_stride + (u64)kh * dv;
     bf16* o_base = out + (u64)b * sq * o_stride + (u64)h * dv;
 
     // Key tiles this CTA visits: all of them, or under causal masking only those holding a key visible to
@@ -180,8 +189,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         return;
     }
 
-    const bool vec_qk = (d & 7) == 0;
-    const bool vec_v = (dv & 7) == 0;
+    const bool vec_qk = fa_rows_aligned(q, d, q_row_stride) && fa_rows_aligned(k, d, k_row_stride);
+    const bool vec_v = fa_rows_aligned(v, dv, v_row_stride);
     fa_load_tile<DP, BLOCK_M, THREADS>(sQ, q_base + (u64)q0 * q_stride, q_stride, sq - q0, d, vec_qk);
     cp_async_commit();
     fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem, k_base, k_stride, sk, d, vec_qk);
@@ -427,68 +436,78 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 // key_weights: fp32 [B, Sk] or null, with affinity: fp32 [B, Hq, Sq] (both or neither).
 // out_stride: elements from one query token's output row to the next (≥ Hq·Dv).
 // accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
+// q_row_stride, k_row_stride, v_row_stride: elements from one token's q (k, v) row to the next (≥ Hq·D, Hkv·D,
+// Hkv·Dv; larger when q/k/v are column slices of a packed QKV buffer).
 // (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<32, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d64_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<64, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d80_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<80, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d128_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<128, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d32_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<32, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d64_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<64, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d80_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<80, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d128_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
-    int bias_per_batch, int out_stride, const float* accumulate) {
+    int bias_per_batch, int out_stride, const float* accumulate,
+    int q_row_stride, int k_row_stride, int v_row_stride) {
     attention_fwd<128, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
 }

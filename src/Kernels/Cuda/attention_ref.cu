@@ -39,7 +39,8 @@ __device__ __forceinline__ float ref_score(const RefRow& r, int j, int lane) {
 }
 
 // Grid ceil(B·Sq·Hq / (blockDim.x / 32)), any block size that is a multiple of 32. out_stride: elements between
-// consecutive query tokens of out (Hq·Dv when dense, more when out is a column slice of a wider buffer).
+// consecutive query tokens of out (Hq·Dv when dense, more when out is a column slice of a wider buffer);
+// q/k/v_row_stride the same for the inputs (more than Hq·D / Hkv·D / Hkv·Dv in a packed QKV buffer).
 // accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
 extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
@@ -47,7 +48,8 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
                                               const bf16* __restrict__ bias, const float* __restrict__ key_weights,
                                               float* __restrict__ affinity, int batch, int sq, int sk, int hq,
                                               int hkv, int d, int dv, float scale, int causal, int bias_per_batch,
-                                              int out_stride, const float* __restrict__ accumulate) {
+                                              int out_stride, const float* __restrict__ accumulate,
+                                              int q_row_stride, int k_row_stride, int v_row_stride) {
     const int lane = threadIdx.x & 31;
     const u64 row = (u64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);  // ((b·Sq + i)·Hq + h)
     if (row >= (u64)batch * sq * hq) return;  // whole warps leave together
@@ -57,15 +59,15 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
     const int kh = h / (hq / hkv);
 
     RefRow r;
-    r.k = k + ((u64)b * sk * hkv + kh) * d;
-    r.k_stride = (u64)hkv * d;
+    r.k = k + (u64)b * sk * k_row_stride + (u64)kh * d;
+    r.k_stride = (u64)k_row_stride;
     r.key_mask = key_mask == nullptr ? nullptr : key_mask + (u64)b * sk;
     r.bias_row = bias == nullptr ? nullptr : bias + (((u64)(bias_per_batch ? b : 0) * hq + h) * sq + i) * sk;
     r.d = d;
     r.sk = sk;
     r.limit = causal ? i + (sk - sq) : sk - 1;
     r.scale = scale;
-    const bf16* qr = q + row * d;
+    const bf16* qr = q + ((u64)b * sq + i) * q_row_stride + (u64)h * d;
 #pragma unroll
     for (int e = 0; e < REF_MAX_PER_LANE; ++e) {
         const int dd = lane + 32 * e;
@@ -83,8 +85,8 @@ extern "C" __global__ void attention_ref_bf16(const bf16* __restrict__ q, const 
         return;
     }
 
-    const bf16* vb = v + ((u64)b * sk * hkv + kh) * dv;
-    const u64 v_stride = (u64)hkv * dv;
+    const bf16* vb = v + (u64)b * sk * v_row_stride + (u64)kh * dv;
+    const u64 v_stride = (u64)v_row_stride;
     float sum = 0.0f, weighted = 0.0f;
     float acc[REF_MAX_PER_LANE];
 #pragma unroll

@@ -26,6 +26,48 @@
 // Shape: one 256-thread block per token (the row, a few KiB, is re-read from L1/L2 per pass), 16-byte accesses.
 #include "common.cuh"
 
+// One lane's 8 features of a (token, slot) row: loaded, RMS-normalised with `norm` (null: not), rotated at position s when
+// `rotate` and the tables are given, stored to dst (which may be src: each lane reads its vector before writing it). Every
+// lane of the group calls it, active or not (the sum of squares is a butterfly over the group).
+__device__ __forceinline__ void rms_rope_vector(const bf16* src, bf16* dst, const bf16* norm, bool rotate, bool active, int group,
+                                                int col, int d, float eps, const float* cos_t, const float* sin_t, int pairs, int s) {
+    float f[8];
+    if (active) load_bf16x8(src, f);
+    else
+#pragma unroll
+        for (int e = 0; e < 8; ++e) f[e] = 0.0f;
+
+    // Every lane of the warp shuffles (rows of one warp may differ in whether they are normalised); only the
+    // rows with a norm weight use the sum.
+    float acc = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc += f[e] * f[e];
+    for (int offset = group >> 1; offset > 0; offset >>= 1) acc += __shfl_xor_sync(ACCELAES_FULL_MASK, acc, offset);
+    if (norm != nullptr) {
+        const float mul = 1.0f / sqrtf(acc / d + eps);
+        if (active) {
+            float w[8];
+            load_bf16x8(norm + col, w);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) f[e] = (f[e] * mul) * w[e];
+        }
+    }
+    if (!active) return;
+    if (cos_t != nullptr && rotate) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int pair = col / 2 + i;
+            if (pair < pairs) {
+                const float c = cos_t[s * pairs + pair], sn = sin_t[s * pairs + pair];
+                const float a = f[2 * i], bb = f[2 * i + 1];
+                f[2 * i] = a * c - bb * sn;
+                f[2 * i + 1] = bb * c + a * sn;
+            }
+        }
+    }
+    store_bf16x8(dst, f);
+}
+
 extern "C" __global__ __launch_bounds__(256) void attention_inputs_bf16(
     const bf16* __restrict__ part0, const bf16* __restrict__ part1, int n0, int n1,
     const bf16* __restrict__ norm_q0, const bf16* __restrict__ norm_k0,
@@ -58,41 +100,34 @@ extern "C" __global__ __launch_bounds__(256) void attention_inputs_bf16(
                      : v + (token * kv_heads + slot - heads - kv_heads) * d;
     dst += col;
 
-    float f[8];
-    if (active) load_bf16x8(src, f);
-    else
-#pragma unroll
-        for (int e = 0; e < 8; ++e) f[e] = 0.0f;
+    rms_rope_vector(src, dst, norm, is_q || is_k, active, group, col, d, eps, cos_t, sin_t, pairs, s);
+}
 
-    // Every lane of the warp shuffles (rows of one warp may differ in whether they are normalised); only the
-    // rows with a norm weight use the sum.
-    float acc = 0.0f;
-#pragma unroll
-    for (int e = 0; e < 8; ++e) acc += f[e] * f[e];
-    for (int offset = group >> 1; offset > 0; offset >>= 1) acc += __shfl_xor_sync(ACCELAES_FULL_MASK, acc, offset);
-    if (norm != nullptr) {
-        const float mul = 1.0f / sqrtf(acc / d + eps);
-        if (active) {
-            float w[8];
-            load_bf16x8(norm + col, w);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) f[e] = (f[e] * mul) * w[e];
-        }
-    }
-    if (!active) return;
-    if (cos_t != nullptr && (is_q || is_k)) {
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const int pair = col / 2 + i;
-            if (pair < pairs) {
-                const float c = cos_t[s * pairs + pair], sn = sin_t[s * pairs + pair];
-                const float a = f[2 * i], bb = f[2 * i + 1];
-                f[2 * i] = a * c - bb * sn;
-                f[2 * i + 1] = bb * c + a * sn;
-            }
-        }
-    }
-    store_bf16x8(dst, f);
+// attention_inputs_inplace_bf16 (Fusion 7): the same per-head RMSNorm and RoPE on the q and k columns of one packed buffer
+// qkv [B, S, (H + 2·Hkv)·D] (the parts' QKV GEMMs wrote their rows into it: part 0's n0 tokens, then part 1's n1, per batch
+// item), in place; the value columns are not touched. Rows = B·S·(H + Hkv) (token, q/k slot) pairs, same lane groups.
+extern "C" __global__ __launch_bounds__(256) void attention_inputs_inplace_bf16(
+    bf16* qkv, int n0, int n1,
+    const bf16* __restrict__ norm_q0, const bf16* __restrict__ norm_k0,
+    const bf16* __restrict__ norm_q1, const bf16* __restrict__ norm_k1,
+    const float* __restrict__ cos_t, const float* __restrict__ sin_t, int pairs,
+    int rows, int heads, int kv_heads, int d, int group_log2, float eps) {
+    const int group = 1 << group_log2;
+    const int lane = threadIdx.x & (group - 1);
+    const int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> group_log2);
+    const int qk_slots = heads + kv_heads;
+    const int seq = n0 + n1;
+    const int col = lane * 8;
+    const bool active = row < rows && col < d;
+
+    const int token = row / qk_slots;          // b·S + s
+    const int slot = row - token * qk_slots;
+    const int s = token % seq;
+    const bool second = s >= n0;
+    const bool is_q = slot < heads;
+    const bf16* norm = is_q ? (second ? norm_q1 : norm_q0) : (second ? norm_k1 : norm_k0);
+    bf16* at = qkv + (token * (qk_slots + kv_heads) + slot) * d + col;
+    rms_rope_vector(at, at, norm, true, active, group, col, d, eps, cos_t, sin_t, pairs, s);
 }
 
 // A section (q or k) of one token: LayerNorm over its `width` features when w is given, RoPE on each head's first

@@ -364,7 +364,7 @@ public class CudaHostLogicTests
             Assert.NotEmpty(widths);
             Assert.All(widths, w => Assert.True(w is 4 or 8));
         }
-        Assert.Equal([8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8], KernelSignature.Widths("attention_ref_bf16"));
+        Assert.Equal([8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 4, 4, 4], KernelSignature.Widths("attention_ref_bf16"));
         Assert.Equal([8, 8, 8, 8], KernelSignature.Widths("add_bf16"));
         Assert.Equal([8, 8, 8, 8, 4, 4, 4, 8, 8, 8, 8, 8, 8, 4, 4, 4], KernelSignature.Widths("gemm_bf16"));
     }

@@ -112,12 +112,12 @@ public sealed partial class CudaBackend
             Launch(plan.KernelName, new(plan.GridX, plan.GridY, plan.GridZ), plan.BlockThreads, plan.SharedBytes,
                 qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
                 PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
-                PointerOf(headScale));
+                PointerOf(headScale), hq * d, hkv * d, hkv * dv);
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
                 qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
                 PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
-                PointerOf(headScale));
+                PointerOf(headScale), hq * d, hkv * d, hkv * dv);
         return (o!, lse, affinity);
     }
 }

@@ -15,6 +15,9 @@ namespace AccelAes.Engine.Models.Flux;
 /// Issue 16: each stream's q/k/v is one GEMM over weights joined at load (<see cref="FusedQkvProjection"/>), and the
 /// head split, the per-head norms, the [text, image] join and RoPE are one op (<see cref="IBackend.PrepareAttentionInputs"/>).
 /// A sparse step projects every image row (the keys and values need them) and gathers the query rows from the joined q.
+/// Fusion 7: on a step that neither gathers query rows nor captures affinity, the QKV GEMMs write one packed
+/// [B, L + N, 3·H·hd] buffer (text rows, then image rows), the norms and RoPE rewrite its q and k columns in place
+/// (<see cref="IBackend.PrepareAttentionInputsInPlace"/>) and attention reads q, k and v there (v is never copied).
 /// </summary>
 public sealed class FluxAttention
 {
@@ -107,6 +110,16 @@ public sealed class FluxAttention
         int batch = image.Shape[0], l = text.Shape[1], n = image.Shape[1];
         bool sparseQueries = sparse is { IsSparse: true };
         if (sparseQueries && queries is null) throw new InvalidOperationException("A sparse FLUX attention needs the forward's query rows.");
+        if (!sparseQueries && !(sparse?.Capture is { } c && c.Captures(layer)))
+        {
+            var buffer = be.Allocate(new Shape(batch, l + n, _qkv.OutFeatures));
+            _addQkv.ForwardIntoRows(buffer, 0, text);
+            _qkv.ForwardIntoRows(buffer, l, image);
+            var packed = new PackedQkv(buffer, _heads, _heads, _headDim);
+            be.PrepareAttentionInputsInPlace(packed, [new QkvPartNorms(l, _normAddedQ, _normAddedK), new QkvPartNorms(n, _normQ, _normK)],
+                NormEps, rope.Cos, rope.Sin);
+            return be.AttentionPacked(packed, 1f / MathF.Sqrt(_headDim)).Reshape(batch, l + n, _heads * _headDim);
+        }
         QkvPart[] parts = [new(_addQkv.Forward(text), _normAddedQ, _normAddedK), new(_qkv.Forward(image), _normQ, _normK)];
         var (q, k, v) = be.PrepareAttentionInputs(parts, _heads, _heads, _headDim, NormEps, rope.Cos, rope.Sin);
         if (sparseQueries) q = QueryRows(q, queries!);
@@ -145,6 +158,12 @@ public sealed class FluxAttention
     /// </summary>
     public Tensor Forward(Tensor x, FluxRotaryTable rope, FluxQueryRows? queries = null)
     {
+        if (queries is null)
+        {
+            var packed = SelfPacked(x, rope);
+            Tensor heads = x.Backend.AttentionPacked(packed, 1f / MathF.Sqrt(_headDim)).Reshape(x.Shape[0], x.Shape[1], _heads * _headDim);
+            return _toOut is null ? heads : _toOut.Forward(heads);
+        }
         var (q, k, v) = SelfAttentionInputs(x, rope, queries);
         int batch = q.Shape[0], s = q.Shape[1];
         Tensor o = x.Backend.Attention(q, k, v, 1f / MathF.Sqrt(_headDim)).Reshape(batch, s, _heads * _headDim);
@@ -160,8 +179,21 @@ public sealed class FluxAttention
     public void ForwardInto(Tensor destination, int columnOffset, Tensor x, FluxRotaryTable rope, FluxQueryRows? queries = null)
     {
         if (_toOut is not null) throw new InvalidOperationException("ForwardInto is the pre-only attention of a single-stream block.");
+        if (queries is null)
+        {
+            x.Backend.AttentionPackedInto(destination, columnOffset, SelfPacked(x, rope), 1f / MathF.Sqrt(_headDim));
+            return;
+        }
         var (q, k, v) = SelfAttentionInputs(x, rope, queries);
         x.Backend.AttentionInto(destination, columnOffset, q, k, v, 1f / MathF.Sqrt(_headDim));
+    }
+
+    /// <summary>A dense step's self-attention inputs: the QKV GEMM's output, q and k normalised and rotated in place (Fusion 7).</summary>
+    private PackedQkv SelfPacked(Tensor x, FluxRotaryTable rope)
+    {
+        var packed = new PackedQkv(_qkv.Forward(x), _heads, _heads, _headDim);
+        x.Backend.PrepareAttentionInputsInPlace(packed, [new QkvPartNorms(x.Shape[1], _normQ, _normK)], NormEps, rope.Cos, rope.Sin);
+        return packed;
     }
 
     // RMSNorm first, then RoPE (FluxAttnProcessor); one table for every head and batch item.

@@ -58,6 +58,9 @@ public sealed class LinearLayer
     private PreparedGate PreparedFor(PreparedGate gate)
         => ReferenceEquals(gate.Bias, Bias) ? gate : throw new ArgumentException("The gate was prepared with another layer's bias.", nameof(gate));
 
+    /// <summary>The output of x [B, n, in] written into rows [rowOffset, rowOffset + n) of each batch item of <paramref name="destination"/> [B, S, out].</summary>
+    public void ForwardIntoRows(Tensor destination, int rowOffset, Tensor x) => x.Backend.LinearIntoRows(destination, rowOffset, x, Weight, Bias);
+
     /// <summary>The same output written into columns [columnOffset, columnOffset + OutFeatures) of <paramref name="destination"/>.</summary>
     public void ForwardInto(Tensor destination, int columnOffset, Tensor x, Activation activation = Activation.None)
         => x.Backend.LinearInto(destination, columnOffset, x, Weight, Bias, activation);

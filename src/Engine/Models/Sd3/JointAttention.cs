@@ -13,7 +13,10 @@ namespace AccelAes.Engine.Models.Sd3;
 /// plain self-attention over the image tokens. Issue 16: each stream's q/k/v is one GEMM over weights joined at load
 /// (<see cref="FusedQkvProjection"/>), and the head split, the optional norms and the [image, text] join are one op
 /// (<see cref="IBackend.PrepareAttentionInputs"/>); a sparse step projects every image row (keys and values need them)
-/// and gathers its query rows from the joined q.
+/// and gathers its query rows from the joined q. Fusion 7: on a step that neither gathers query rows, goes through a RAS
+/// key/value cache nor captures affinity, both GEMMs write one packed [B, N + L, 3·H·hd] buffer (image rows, then text rows)
+/// that attention reads in place (<see cref="IBackend.AttentionPacked"/>): without qk-norm (SD3-Medium) nothing is copied at
+/// all; SD3.5's norms rewrite q and k in place (<see cref="IBackend.PrepareAttentionInputsInPlace"/>), v never moves.
 /// </summary>
 public sealed class JointAttention
 {
@@ -107,6 +110,7 @@ public sealed class JointAttention
     {
         IBackend be = x.Backend;
         int batch = x.Shape[0], n = x.Shape[1];
+        if (ReadsPackedQkv(sparse, layer)) return (AttendPacked(x, context), n);
         bool sparseQueries = sparse is { IsSparse: true };
         var parts = new List<QkvPart> { new(_qkv.Forward(x), _normQ, _normK) };
         if (context is not null)
@@ -145,6 +149,33 @@ public sealed class JointAttention
             o = be.Attention(q, k, v, scale);
         }
         return (o.Reshape(batch, s, _heads * _headDim), imageQueries);
+    }
+
+    /// <summary>
+    /// Whether this step's attention can read q, k and v in place from the packed QKV buffer: none of the paths that need
+    /// the contiguous tensors (gathered focus queries, the RAS key/value cache, an affinity capture).
+    /// </summary>
+    private static bool ReadsPackedQkv(SparseForward? sparse, int layer) =>
+        sparse is not { IsSparse: true } && sparse?.KeyValues is null && !(sparse?.Capture is { } capture && capture.Captures(layer));
+
+    /// <summary>The image rows' and then the text rows' QKV GEMMs into one packed buffer, attention reading it in place.</summary>
+    private Tensor AttendPacked(Tensor x, Tensor? context)
+    {
+        IBackend be = x.Backend;
+        int batch = x.Shape[0], n = x.Shape[1], textTokens = context?.Shape[1] ?? 0;
+        var buffer = be.Allocate(new Shape(batch, n + textTokens, _qkv.OutFeatures));
+        _qkv.ForwardIntoRows(buffer, 0, x);
+        if (context is not null)
+            (_addQkv ?? throw new InvalidOperationException("This attention has no text projections.")).ForwardIntoRows(buffer, n, context);
+        var packed = new PackedQkv(buffer, _heads, _heads, _headDim);
+        if ((_normQ ?? _normK ?? _normAddedQ ?? _normAddedK) is not null)
+        {
+            var parts = new List<QkvPartNorms> { new(n, _normQ, _normK) };
+            if (context is not null) parts.Add(new QkvPartNorms(textTokens, _normAddedQ, _normAddedK));
+            be.PrepareAttentionInputsInPlace(packed, parts, NormEps);
+        }
+        var o = be.AttentionPacked(packed, 1f / MathF.Sqrt(_headDim));
+        return o.Reshape(batch, n + textTokens, _heads * _headDim);
     }
 
     /// <summary>
