@@ -223,6 +223,11 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         AssertSucceeded(Generate(auto, [.. quick, "--fp8-gemm", "auto"]));
         Assert.False(Record(auto).ContainsKey("fp8_gemm"));
 
+        // A recorded mode that is none of them is refused by key.
+        string bad = dir.File("bad.png");
+        File.WriteAllBytes(bad, PngChunkEditor.WithValue(File.ReadAllBytes(off), "fp8_gemm", "fast"));
+        AssertRefused(cache.Run("generate", "--from", bad, "--out", dir.File("bad-out.png")), ["bad.png", "'fp8_gemm' is 'fast'", "auto, on or off"]);
+
         // A mode set by ACCELAES_FP8_GEMM is recorded too: the PNG, not the shell that ran it, carries it to a rerun.
         var environment = new Dictionary<string, string>(cache.Environment) { ["ACCELAES_FP8_GEMM"] = "on" };
         AssertSucceeded(CliRunner.Run(environment, ["generate", "--out", env, .. quick]));
@@ -246,7 +251,6 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         { "accel_set", "[\"no_such_knob=1\"]", ["'accel_set'", "no_such_knob"] },
         { "accel_set", "[\"interval=often\"]", ["'accel_set'", "interval"] },
         { "backend", "gpu", ["'backend' is 'gpu'", "cpu, cuda"] },
-        { "fp8_gemm", "fast", ["'fp8_gemm' is 'fast'", "auto, on or off"] },
         { "model", "builtin:sd3-tiny-v0", ["'model' is 'builtin:sd3-tiny-v0'", "--model"] },
     };
 
