@@ -79,6 +79,58 @@ public class AllInOneCliTests(CliCache cache) : IClassFixture<CliCache>
     }
 
     [Fact]
+    public void A_bundled_scaled_fp8_t5_loads_as_its_dequantised_weights()
+    {
+        using var dir = new TempDirectory();
+        string folder = cache.MakeTiny("flux", dir);
+        // Comfy-Org's fp8 all-in-one files carry T5 as e4m3 codes; here in ComfyUI's scaled layout (codes, a per-tensor
+        // scale_weight, the scaled_fp8 marker). The folder gets the same weights dequantised (code × scale in fp32).
+        string t5File = AllInOneFileWriter.Weights(Path.Combine(folder, "text_encoder_2"));
+        string fp8File = dir.File("t5-fp8.safetensors");
+        var fp8 = new Loader.SafeTensors.SafeTensorsWriter();
+        var decoded = new Loader.SafeTensors.SafeTensorsWriter();
+        var random = new Random(11);
+        using (var set = Loader.SafeTensors.SafeTensorsSet.OpenFile(t5File))
+        {
+            foreach (var t in set.Tensors)
+            {
+                long[] shape = t.Shape.ToArray();
+                if (t.Rank != 2 || t.Name == "shared.weight" || t.Name.EndsWith("relative_attention_bias.weight", StringComparison.Ordinal))
+                {
+                    float[] values = set.ReadAsFloat32(t.Name);
+                    fp8.Add(t.Name, shape, values);
+                    decoded.Add(t.Name, shape, values);
+                    continue;
+                }
+                // Codes of either sign with exponents up to 14 (never the NaN code S.1111.111).
+                byte[] codes = Enumerable.Range(0, (int)t.ElementCount).Select(_ => (byte)(random.Next(0, 0x78) | (random.Next(2) << 7))).ToArray();
+                float scale = 0.02f + 0.01f * random.NextSingle();
+                float[] dequantised = Loader.SafeTensors.DTypeConversion.ToFloat32(codes, Loader.SafeTensors.SafeTensorDType.F8E4M3);
+                for (int i = 0; i < dequantised.Length; i++) dequantised[i] *= scale;
+                fp8.Add(t.Name, Loader.SafeTensors.SafeTensorDType.F8E4M3, shape, codes);
+                fp8.Add(t.Name[..^".weight".Length] + ".scale_weight", [], [scale]);
+                decoded.Add(t.Name, shape, dequantised);
+            }
+        }
+        fp8.Add("scaled_fp8", [0], []);
+        fp8.Save(fp8File);
+        decoded.Save(t5File);
+
+        string transformer = dir.File("bfl.safetensors"), vae = dir.File("ae.safetensors"), file = dir.File("flux1-tiny-fp8-aio.safetensors");
+        BflFluxFileWriter.Write(Path.Combine(folder, "transformer"), transformer);
+        SaiSd3FileWriter.WriteVae(Path.Combine(folder, "vae"), vae);
+        AllInOneFileWriter.Write(file,
+        [
+            (AllInOneFileWriter.DiffusionModel, transformer),
+            (AllInOneFileWriter.FluxVae, vae),
+            (AllInOneFileWriter.ClipL, AllInOneFileWriter.Weights(Path.Combine(folder, "text_encoder"))),
+            (AllInOneFileWriter.T5xxl, fp8File),
+        ]);
+        byte[] expected = Generate(dir, "folder", "--model", folder);
+        Assert.Equal(expected, Generate(dir, "aio-fp8", "--model", file, "--components", WithoutWeights(folder, dir.File("small"))));
+    }
+
+    [Fact]
     public void Without_components_the_error_names_only_what_no_single_file_holds()
     {
         using var dir = new TempDirectory();
