@@ -198,6 +198,42 @@ public class RunRecordCliTests(CliCache cache) : IClassFixture<CliCache>
         return File.ReadAllBytes(path);
     }
 
+    [Fact]
+    public void Fp8_gemm_is_recorded_when_not_auto_and_the_rerun_uses_it()
+    {
+        using var dir = new TempDirectory();
+        string[] quick = ["--steps", "1", "--width", "32", "--height", "32"];
+        string off = dir.File("off.png"), rerun = dir.File("rerun.png"), typed = dir.File("typed.png"), auto = dir.File("auto.png"), env = dir.File("env.png");
+        AssertSucceeded(Generate(off, [.. quick, "--fp8-gemm", "off"]));
+        Assert.Equal("off", Record(off)["fp8_gemm"]);
+
+        // --from runs with the recorded mode: the rerun's own record carries it again (the CPU backend ignores the mode, so
+        // the record is where it shows).
+        AssertSucceeded(cache.Run("generate", "--from", off, "--out", rerun));
+        Assert.Equal("off", Record(rerun)["fp8_gemm"]);
+        Assert.Equal(Pixels(off), Pixels(rerun));
+
+        // A typed --fp8-gemm replaces the recorded one and is named as taken from the command line.
+        var r = cache.Run("generate", "--from", off, "--fp8-gemm", "on", "--out", typed);
+        AssertSucceeded(r);
+        Assert.Equal("on", Record(typed)["fp8_gemm"]);
+        Assert.Contains("taken from the command line instead: --fp8-gemm", CliCache.Flat(r.Output));
+
+        // auto, the default, is not written: records of auto runs read as before the key existed.
+        AssertSucceeded(Generate(auto, [.. quick, "--fp8-gemm", "auto"]));
+        Assert.False(Record(auto).ContainsKey("fp8_gemm"));
+
+        // A recorded mode that is none of them is refused by key.
+        string bad = dir.File("bad.png");
+        File.WriteAllBytes(bad, PngChunkEditor.WithValue(File.ReadAllBytes(off), "fp8_gemm", "fast"));
+        AssertRefused(cache.Run("generate", "--from", bad, "--out", dir.File("bad-out.png")), ["bad.png", "'fp8_gemm' is 'fast'", "auto, on or off"]);
+
+        // A mode set by ACCELAES_FP8_GEMM is recorded too: the PNG, not the shell that ran it, carries it to a rerun.
+        var environment = new Dictionary<string, string>(cache.Environment) { ["ACCELAES_FP8_GEMM"] = "on" };
+        AssertSucceeded(CliRunner.Run(environment, ["generate", "--out", env, .. quick]));
+        Assert.Equal("on", Record(env)["fp8_gemm"]);
+    }
+
     public static TheoryData<string, string?, string[]> BadValues => new()
     {
         { "accelaes_record", null, ["no AccelAes run record", "'accelaes_record'"] },

@@ -26,6 +26,12 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
     /// <summary><c>--weights</c> as typed (bf16 / fp8); null in a record of a run with the stored weights.</summary>
     public string? Weights { get; init; }
 
+    /// <summary>
+    /// The CUDA backend's fp8 GEMM mode the run had when it was not <c>auto</c> (<c>on</c> / <c>off</c>, from <c>--fp8-gemm</c>
+    /// or ACCELAES_FP8_GEMM); null in a record of an <c>auto</c> run, and in records older than the key.
+    /// </summary>
+    public string? Fp8Gemm { get; init; }
+
     /// <summary>A single-file run's <c>--components</c> folder (full path); null for a folder model or none given.</summary>
     public string? Components { get; init; }
 
@@ -45,7 +51,7 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
     /// <paramref name="resolved"/> the acceleration options the run used (null when dense).
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string>> Write(GenerationResult result, string? modelFolder, string? variant, string backend,
-        AccelerationOptions? resolved, string? weights = null, string? components = null, string? config = null)
+        AccelerationOptions? resolved, string? weights = null, string? components = null, string? config = null, string? fp8Gemm = null)
     {
         GenerationRequest q = result.Request;
         yield return new(RunRecordKeys.Software, "AccelAes");
@@ -64,6 +70,9 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         if (components is not null) yield return new(RunRecordKeys.Components, Path.GetFullPath(components));
         if (config is not null) yield return new(RunRecordKeys.Config, Path.GetFullPath(config));
         if (weights == "fp8") yield return new(RunRecordKeys.Weights, weights); // absent: as stored, so older records read the same
+        // Only a mode that is not the default: on / off change the numbers of fp8 Linears on the CUDA device (FP8 GEMM or
+        // dequantised bf16), and an environment variable that set it would be gone on the machine that reruns the record.
+        if (fp8Gemm is not null and not "auto") yield return new(RunRecordKeys.Fp8Gemm, fp8Gemm);
         if (q.AesMaskClip is not null) yield return new(RunRecordKeys.AesMaskClip, Path.GetFullPath(q.AesMaskClip));
         yield return new(RunRecordKeys.Backend, backend);
         yield return new(RunRecordKeys.Accel, AccelerationOptions.PresetName(q.Acceleration.Preset));
@@ -143,9 +152,11 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
 
         string? weights = reader.Optional(RunRecordKeys.Weights);
         if (weights is not null and not ("bf16" or "fp8")) throw reader.Bad(RunRecordKeys.Weights, weights, "bf16 or fp8");
+        string? fp8Gemm = reader.Optional(RunRecordKeys.Fp8Gemm);
+        if (fp8Gemm is not null and not ("auto" or "on" or "off")) throw reader.Bad(RunRecordKeys.Fp8Gemm, fp8Gemm, "auto, on or off");
         return new RunRecord(request, folder, reader.Optional(RunRecordKeys.Variant), backend)
         {
-            Weights = weights, Components = reader.Optional(RunRecordKeys.Components), Config = reader.Optional(RunRecordKeys.Config),
+            Weights = weights, Fp8Gemm = fp8Gemm, Components = reader.Optional(RunRecordKeys.Components), Config = reader.Optional(RunRecordKeys.Config),
         };
     }
 
@@ -276,6 +287,7 @@ internal static class RunRecordKeys
     public const string Model = "model";
     public const string Variant = "variant";
     public const string Weights = "weights";
+    public const string Fp8Gemm = "fp8_gemm";
     public const string Components = "components";
     public const string Config = "config";
     public const string AesMaskClip = "aesmask_clip";

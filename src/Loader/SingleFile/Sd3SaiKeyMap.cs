@@ -23,7 +23,7 @@ public static partial class Sd3SaiKeyMap
 
     /// <summary>Whether a prefix-stripped key belongs to the MMDiT (not the bundled VAE or text encoders).</summary>
     public static bool IsTransformerKey(string key)
-        => !key.StartsWith(LdmVaeKeyMap.Prefix, StringComparison.Ordinal) && !key.StartsWith(SaiTextEncoderKeyMap.Prefix, StringComparison.Ordinal);
+        => !key.StartsWith(LdmVaeKeyMap.Prefix, StringComparison.Ordinal) && !key.StartsWith(BundledComponents.TextEncoderPrefix, StringComparison.Ordinal);
 
     /// <param name="tensors">Prefix-stripped file tensors (see <see cref="CheckpointFormatDetector.StripPrefix"/>).</param>
     /// <returns>The mapped transformer tensors and the transformer keys no rule consumed.</returns>

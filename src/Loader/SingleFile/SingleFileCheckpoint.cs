@@ -31,8 +31,8 @@ public sealed class SingleFileCheckpoint : IDisposable
     public CheckpointFormat Format { get; }
 
     /// <summary>
-    /// The components the file carries, by pipeline component name: always "transformer"; an SD3 file's "vae" and
-    /// "text_encoder" / "text_encoder_2" / "text_encoder_3" when it bundles them.
+    /// The components the file carries, by pipeline component name: always "transformer"; the "vae" and text encoders
+    /// ("text_encoder", "text_encoder_2", SD3's "text_encoder_3") an all-in-one file bundles (<see cref="BundledComponents"/>).
     /// </summary>
     public IReadOnlyDictionary<string, SingleFilePart> Parts { get; }
 
@@ -48,9 +48,10 @@ public sealed class SingleFileCheckpoint : IDisposable
     public IReadOnlyList<string> Unconsumed => Transformer.Unconsumed;
 
     /// <summary>
-    /// Keys of bundled components that are not loaded from the file: in a prefixed FLUX (ComfyUI "all-in-one") file the
-    /// keys outside <c>model.diffusion_model.</c> (its VAE and text encoders); in an SD3 file, <c>text_encoders.*</c> keys
-    /// of no encoder the SD3 pipeline has. They are not leftovers of the transformer.
+    /// Keys that are neither the transformer's nor a bundled component's, not loaded from the file: in a prefixed FLUX
+    /// (ComfyUI "all-in-one") file the keys outside <c>model.diffusion_model.</c> and every <see cref="BundledComponents"/>
+    /// prefix (CLIP's <c>logit_scale</c>, a VAE under another prefix); <c>text_encoders.*</c> keys of no encoder the
+    /// pipeline has. They are not leftovers of the transformer.
     /// </summary>
     public IReadOnlyList<string> OtherComponents { get; }
 
@@ -64,8 +65,8 @@ public sealed class SingleFileCheckpoint : IDisposable
     /// Opens <paramref name="path"/>, detects its format, maps its keys and settles each component's config: for the
     /// transformer, the config.json in <paramref name="configFolder"/> when given, else <paramref name="componentConfig"/>'s
     /// (a <c>--components</c> folder's <c>transformer/config.json</c>), else a <c>config.json</c> beside the file naming the
-    /// file's model class, else the one inferred from the tensors; for the VAE and text encoders, <paramref name="componentConfig"/>'s,
-    /// else the inferred one (none for text encoders). A given config is checked against the tensors.
+    /// file's model class, else the one inferred from the tensors; for a bundled VAE or text encoder, <paramref name="componentConfig"/>'s,
+    /// else the one its tensors give (<see cref="ComponentFileMap"/>). A given config is checked against the tensors.
     /// </summary>
     /// <param name="componentConfig">Component name → its config.json from a components folder, or null when it has none.</param>
     public static SingleFileCheckpoint Open(string path, string? configFolder = null, Func<string, JsonConfig?>? componentConfig = null)
@@ -86,15 +87,14 @@ public sealed class SingleFileCheckpoint : IDisposable
                     var result = FluxBflKeyMap.Map(stripped, source);
                     JsonConfig? given = GivenConfig(set.Files[0].Path, configFolder, componentConfig, FluxTransformerConfig.ClassName);
                     var config = FluxConfigInference.Resolve(FluxConfigInference.Infer(stripped, source), given, source);
-                    IReadOnlyList<string> unconsumed = result.Unconsumed;
-                    if (prefixed)
-                    {
-                        bool Outside(string key) => !stripped[key].Name.Contains(CheckpointFormatDetector.ComfyPrefix, StringComparison.Ordinal);
-                        others = unconsumed.Where(Outside).Select(k => stripped[k].Name).ToList();
-                        unconsumed = unconsumed.Where(k => !Outside(k)).ToList();
-                    }
-                    parts[TransformerComponent] = new SingleFilePart(TransformerComponent, FluxTransformerConfig.ClassName, result.Tensors, unconsumed,
-                        config, Origin(given));
+                    // In a prefixed (ComfyUI) file the transformer is exactly the keys under the prefix; in a plain BFL file every
+                    // key but a bundled component's.
+                    bool IsTransformerKey(string key) => prefixed
+                        ? stripped[key].Name.Contains(CheckpointFormatDetector.ComfyPrefix, StringComparison.Ordinal)
+                        : !BundledComponents.IsBundledKey(ComponentSlot.FluxPipeline, key);
+                    parts[TransformerComponent] = new SingleFilePart(TransformerComponent, FluxTransformerConfig.ClassName, result.Tensors,
+                        result.Unconsumed.Where(IsTransformerKey).ToList(), config, Origin(given));
+                    others = BundledComponents.Add(parts, stripped, ComponentSlot.FluxPipeline, source, componentConfig, IsTransformerKey);
                     break;
                 }
                 case CheckpointLayout.SaiSd3:
@@ -172,7 +172,7 @@ public sealed class SingleFileCheckpoint : IDisposable
         };
     }
 
-    /// <returns>The <c>text_encoders.*</c> keys of no encoder the SD3 pipeline has (not loaded from the file).</returns>
+    /// <returns>The keys of no component the SD3 pipeline has (<c>text_encoders.*</c> outside its encoders): not loaded from the file.</returns>
     private static IReadOnlyList<string> AddSd3Parts(Dictionary<string, SingleFilePart> parts, IReadOnlyDictionary<string, SafeTensorInfo> stripped, string filePath,
         string? configFolder, Func<string, JsonConfig?> componentConfig, string source)
     {
@@ -181,22 +181,7 @@ public sealed class SingleFileCheckpoint : IDisposable
         var config = Sd3ConfigInference.Resolve(Sd3ConfigInference.Infer(stripped, source), given, source);
         parts[TransformerComponent] = new SingleFilePart(TransformerComponent, Sd3TransformerConfig.ClassName, transformer, unconsumed, config, Origin(given));
 
-        if (LdmVaeKeyMap.Present(stripped.Keys))
-        {
-            var (vae, vaeUnconsumed) = LdmVaeKeyMap.Map(stripped, source);
-            JsonConfig? givenVae = componentConfig("vae");
-            var (vaeConfig, vaeOrigin) = LdmVaeConfigInference.Resolve(LdmVaeConfigInference.Infer(stripped, source), givenVae, source);
-            parts["vae"] = new SingleFilePart("vae", AutoencoderKLConfig.ClassName, vae, vaeUnconsumed, vaeConfig, vaeOrigin);
-        }
-
-        var (encoders, encoderUnconsumed) = SaiTextEncoderKeyMap.Map(stripped, source);
-        foreach (var (component, cls, label, tensors) in encoders)
-        {
-            JsonConfig? givenEncoder = componentConfig(component);
-            parts[component] = new SingleFilePart(component, cls, tensors, [], givenEncoder,
-                givenEncoder?.FilePath ?? $"none: a {label} text encoder's heads, activation and token ids leave no trace in the weights");
-        }
-        return encoderUnconsumed;
+        return BundledComponents.Add(parts, stripped, ComponentSlot.Sd3Pipeline, source, componentConfig, Sd3SaiKeyMap.IsTransformerKey);
     }
 
     private static string Origin(JsonConfig? given) => given is null ? "inferred from tensor shapes" : given.FilePath;

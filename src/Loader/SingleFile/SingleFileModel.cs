@@ -6,7 +6,9 @@ namespace AccelAes.Loader.SingleFile;
 
 /// <summary>
 /// A pipeline made of a single-file checkpoint and a components folder (<c>--model FILE --components DIR</c>): the
-/// file's transformer — and, for an SD3 file, the VAE and text encoders it bundles — in place of the folder's, the
+/// file's transformer — and the VAE and text encoders an all-in-one file bundles (<see cref="BundledComponents"/>) — in
+/// place of the folder's (the file's win over the folder's weights and component files, as ComfyUI's checkpoint loader
+/// takes what a checkpoint bundles), the
 /// tokenizers, scheduler and every other component from the folder: a diffusers pipeline folder (model_index.json;
 /// the components the file carries need no weights there, their config.json, when present, is the config they are
 /// built with, checked against the tensors), or a folder of single files (<see cref="ComponentFilesFolder"/>: text
@@ -87,7 +89,7 @@ public static class SingleFileModel
         foreach (var (name, part) in checkpoint.Parts)
             overrides[name] = ComponentFolder.FromSingleFile(new SingleFileComponent(Path.GetFullPath(file), name, configDir, root),
                 part.RequireConfig(source), part.ClassName);
-        var fromFiles = singleFiles ? AddComponentFiles(overrides, root, pipeline, folder, file, source) : new Dictionary<string, string>();
+        var fromFiles = singleFiles ? AddComponentFiles(overrides, root, pipeline, folder, file) : new Dictionary<string, string>();
         if (folder is not null)
         {
             RequireRest(folder, overrides.Keys, source, root);
@@ -98,14 +100,14 @@ public static class SingleFileModel
 
     /// <summary>The component files of a folder of single files, added to <paramref name="overrides"/>; returns component → file.</summary>
     private static IReadOnlyDictionary<string, string> AddComponentFiles(Dictionary<string, ComponentFolder> overrides, string root, string pipeline,
-        ModelFolder? folder, string modelFile, string source)
+        ModelFolder? folder, string modelFile)
     {
         var configs = ComponentConfigs(root);
         var assigned = ComponentFilesFolder.Assign(root, pipeline, Path.GetFullPath(modelFile), configs);
         foreach (var (name, componentFile) in assigned)
         {
-            if (overrides.ContainsKey(name))
-                throw new AccelAesException($"--components: {source} carries {name}, and so does '{componentFile}'; remove one of them.");
+            // The model file's bundled component wins: an all-in-one file is one model, whatever else lies in the folder.
+            if (overrides.ContainsKey(name)) continue;
             string dir = Path.Combine(root, name);
             if (folder is not null && Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*.safetensors*").Any())
                 throw new AccelAesException($"--components: '{componentFile}' and the weights in '{dir}' are both {name}; keep one of them.");

@@ -3,7 +3,7 @@ using AccelAes.Loader.Diffusers;
 namespace AccelAes.Loader.SingleFile;
 
 /// <summary>
-/// One pipeline component inside a single file (the transformer; an SD3 file's VAE and text encoders), under diffusers'
+/// One pipeline component inside a single file (the transformer; the VAE and text encoders a FLUX or SD3 file bundles), under diffusers'
 /// names as <see cref="MappedTensor"/> views.
 /// </summary>
 /// <param name="Component">The diffusers pipeline component it is ("transformer", "vae", "text_encoder", …).</param>
@@ -13,6 +13,12 @@ namespace AccelAes.Loader.SingleFile;
 public sealed record SingleFilePart(string Component, string ClassName, IReadOnlyDictionary<string, MappedTensor> Tensors,
     IReadOnlyList<string> Unconsumed, JsonConfig? Config, string ConfigOrigin)
 {
+    /// <summary>
+    /// Where a bundled component's keys start in the file (<c>vae.</c>, <c>text_encoders.clip_l.transformer.</c>, see
+    /// <see cref="BundledComponents"/>); empty for the transformer and a component file of its own.
+    /// </summary>
+    public string FilePrefix { get; init; } = "";
+
     /// <summary>The config, or an error naming what to pass.</summary>
     public JsonConfig RequireConfig(string source) => Config ?? throw new AccelAesException(
         $"{source}: the file carries {Component} ({ClassName}) but its config cannot be inferred from tensor shapes ({ConfigOrigin}); "

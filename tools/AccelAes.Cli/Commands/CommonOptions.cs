@@ -31,6 +31,10 @@ internal static class CommonOptions
         return BackendFactory.Create(name, cudaOptions: options);
     }
 
+    /// <summary>The fp8 GEMM mode a backend made with <paramref name="typed"/> runs (<see cref="CreateBackend"/>): typed, else ACCELAES_FP8_GEMM, else auto.</summary>
+    public static string Fp8GemmName(string? typed)
+        => (typed is null ? BackendFactory.DefaultCudaOptions().Fp8Gemm : BackendFactory.ParseFp8Gemm(typed, "--fp8-gemm")).ToString().ToLowerInvariant();
+
     public static Option<string> Backend()
     {
         var option = new Option<string>("--backend")

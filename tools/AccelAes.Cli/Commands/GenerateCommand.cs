@@ -49,7 +49,7 @@ internal static class GenerateCommand
         var from = new Option<string?>("--from")
         {
             Description = "Rerun the generation recorded in a PNG written by generate (its run record: prompt, seed, steps, guidance, size, cfg mode, "
-                + "true CFG, model, variant, backend, --weights, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
+                + "true CFG, model, variant, backend, --weights, --fp8-gemm when not auto, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
                 + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
         };
         var (variant, backend) = (shared.Variant, shared.Backend);
@@ -118,7 +118,7 @@ internal static class GenerateCommand
             string backendName = Pick(backend, record?.Backend!);
             if (record is not null)
             {
-                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend, weights }
+                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend, weights, fp8Gemm }
                     .Where(Given).Select(o => o.Name)];
                 Ui.Info($"Rerunning the record of {fromPath}" + (typed.Length == 0 ? "." : $"; taken from the command line instead: {string.Join(", ", typed)}."));
             }
@@ -136,7 +136,10 @@ internal static class GenerateCommand
             string weightsName = Pick(weights, record?.Weights ?? "bf16");
             WeightPrecision precision = CommonOptions.PrecisionOf(weightsName);
             long? memoryLimit = parse.GetValue(memory) is { } typedMemory ? ByteSize.Parse(typedMemory, "--memory") : null;
-            using IBackend be = CommonOptions.CreateBackend(backendName, parse.GetValue(fp8Gemm));
+            // The recorded fp8 GEMM mode reruns with the record (an ACCELAES_FP8_GEMM that set it is not part of the PNG);
+            // a record without one leaves the default (the environment, else auto) as a run without --fp8-gemm does.
+            string? fp8GemmName = Given(fp8Gemm) ? parse.GetValue(fp8Gemm) : record?.Fp8Gemm;
+            using IBackend be = CommonOptions.CreateBackend(backendName, fp8GemmName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             // The memory plan, before any weight loads: the policy to run under, or a refusal naming what would fit.
             ResidencyDecision residency = GenerationResidency.Decide(composed, variantName, request, be, requestedResidency, memoryLimit,
@@ -173,7 +176,8 @@ internal static class GenerateCommand
                 });
             var r = result!;
             CliCancellation.Token.ThrowIfCancellationRequested();
-            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration, weightsName, componentsDir, configDir));
+            PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration, weightsName, componentsDir, configDir,
+                CommonOptions.Fp8GemmName(fp8GemmName)));
             foreach (string w in r.Warnings) Ui.Warn(w);
             if (r.Acceleration is { } a)
             {

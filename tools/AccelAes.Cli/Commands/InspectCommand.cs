@@ -91,7 +91,8 @@ internal static class InspectCommand
 
     /// <summary>
     /// The single-file format the keys and dtypes show (diffusers / BFL / SAI / ComfyUI-prefixed / fp8 / scaled fp8) and,
-    /// for a BFL FLUX or SAI SD3 file, each component it maps to with its config. A file that is no transformer checkpoint says so
+    /// for a BFL FLUX or SAI SD3 file, each component it maps to (the transformer and every bundled VAE and text encoder, with
+    /// the key prefix it is under) with its config. A file that is no transformer checkpoint says so
     /// without failing the command: inspect lists any safetensors file.
     /// </summary>
     private static void SingleFileFormat(SafeTensorsSet set)
@@ -115,7 +116,8 @@ internal static class InspectCommand
             using var checkpoint = SingleFileCheckpoint.Open(set.Files[0].Path);
             foreach (var part in checkpoint.Parts.Values)
             {
-                Ui.Info($"  maps to: {part.Component} = {part.ClassName} ({part.Tensors.Count} diffusers tensors"
+                string bundled = part.FilePrefix.Length == 0 ? "" : $", bundled under '{part.FilePrefix}'";
+                Ui.Info($"  maps to: {part.Component} = {part.ClassName} ({part.Tensors.Count} diffusers tensors{bundled}"
                     + (part.Unconsumed.Count == 0 ? "" : $", {part.Unconsumed.Count} file tensors unused, e.g. {part.Unconsumed[0]}") + ")");
                 Ui.Info(part.Config is { } config
                     ? $"    config ({part.ConfigOrigin}): " + string.Join(", ", config.Keys.Where(k => !k.StartsWith('_')).Order()
@@ -123,7 +125,7 @@ internal static class InspectCommand
                     : $"    config: {part.ConfigOrigin}");
             }
             if (checkpoint.OtherComponents.Count > 0)
-                Ui.Info($"  other components in the file (not loaded from it): {checkpoint.OtherComponents.Count} tensors, e.g. {checkpoint.OtherComponents[0]}");
+                Ui.Info($"  other tensors in the file (of no component the pipeline takes, not loaded): {checkpoint.OtherComponents.Count}, e.g. {checkpoint.OtherComponents[0]}");
         }
         catch (AccelAesException e)
         {
