@@ -38,7 +38,7 @@ public sealed record CublasLtPathReport(bool Fp8Enabled, string? Fp8NotEnabledRe
         (true, 0, _) => "FP8 GEMM: enabled, but no fp8 Linear ran",
         (true, _, 0) => $"FP8 GEMM: cuBLASLt offered an FP8 algorithm for all {Fp8Shapes} shapes ({Fp8Matmuls} FP8 matmuls ran)",
         _ => $"FP8 GEMM: cuBLASLt offered no usable FP8 algorithm for {Fp8FallbackShapes} of {Fp8Shapes} shapes (they fell back to the " +
-             $"dequantise path: the \"FP8 GEMM fallback\" warnings name them); {Fp8Matmuls} FP8 matmuls ran",
+             $"dequantise path; the FP8 GEMM fallback warnings name them); {Fp8Matmuls} FP8 matmuls ran",
     };
 
     /// <summary>"gated-residual epilogue: …": accepted by cuBLASLt, or fell back to GEMM + add_gated_bf16.</summary>
