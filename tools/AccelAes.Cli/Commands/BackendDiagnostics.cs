@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AccelAes.Engine.Tensors;
 using AccelAes.Engine.Backends.Cuda;
+using AccelAes.Engine.Diagnostics;
 using AccelAes.Kernels.Interop;
 
 namespace AccelAes.Cli.Commands;
@@ -43,7 +44,30 @@ internal static class BackendDiagnostics
             Ui.Warn($"{cuda.GemmPlans.WithoutAlgorithm} of {cuda.GemmPlans.Planned} GEMM shapes ran on gemm.cu instead of cuBLASLt (see the warnings above)");
     }
 
-    /// <summary>"gemm_shapes", "gemm_fallback_shapes" and "warnings" (CUDA backend only; "gemm" too when <paramref name="engine"/>).</summary>
+    /// <summary>
+    /// Two lines after a run (<see cref="CublasLtPathReport"/>): whether cuBLASLt offered an FP8 algorithm for the fp8
+    /// Linears, and whether it accepted the gated-residual epilogue — what only a real cuBLASLt can answer. A fallback is a
+    /// warning (it costs speed, not correctness); the shapes are in the warnings above.
+    /// </summary>
+    public static void ShowCublasLtPaths(IBackend be)
+    {
+        if (be is not CudaBackend cuda)
+            return;
+        var report = CublasLtPathReport.Of(cuda);
+        Show(report.Fp8Line, report.Fp8Offered == false);
+        Show(report.GatedLine, report.GatedEpilogueAccepted == false);
+
+        static void Show(string line, bool fellBack)
+        {
+            if (fellBack) Ui.Warn(line);
+            else Ui.Info(line);
+        }
+    }
+
+    /// <summary>
+    /// "gemm_shapes", "gemm_fallback_shapes", "fp8_gemm" and "gated_residual_epilogue" (<see cref="CublasLtPathReport"/>) and
+    /// "warnings" (CUDA backend only; "gemm" too when <paramref name="engine"/>).
+    /// </summary>
     public static void WriteJson(Utf8JsonWriter w, IBackend be, bool engine)
     {
         if (be is not CudaBackend cuda)
@@ -52,9 +76,32 @@ internal static class BackendDiagnostics
             w.WriteString("gemm", cuda.GemmEngine);
         w.WriteNumber("gemm_shapes", cuda.GemmPlans.Planned);
         w.WriteNumber("gemm_fallback_shapes", cuda.GemmPlans.WithoutAlgorithm);
+        var paths = CublasLtPathReport.Of(cuda);
+        w.WriteStartObject("fp8_gemm");
+        w.WriteBoolean("enabled", paths.Fp8Enabled);
+        WriteOptional(w, "offered", paths.Fp8Offered);
+        w.WriteNumber("shapes", paths.Fp8Shapes);
+        w.WriteNumber("fallback_shapes", paths.Fp8FallbackShapes);
+        w.WriteNumber("matmuls", paths.Fp8Matmuls);
+        w.WriteString("summary", paths.Fp8Line);
+        w.WriteEndObject();
+        w.WriteStartObject("gated_residual_epilogue");
+        WriteOptional(w, "accepted", paths.GatedEpilogueAccepted);
+        w.WriteNumber("shapes", paths.GatedShapes);
+        w.WriteNumber("fallback_shapes", paths.GatedFallbackShapes);
+        w.WriteNumber("fallback_calls", paths.GatedFallbackCalls);
+        w.WriteString("summary", paths.GatedLine);
+        w.WriteEndObject();
         w.WriteStartArray("warnings");
         foreach (var warning in cuda.Warnings)
             w.WriteStringValue(warning);
         w.WriteEndArray();
+    }
+
+    /// <summary>A yes / no / not asked answer: true, false or null.</summary>
+    private static void WriteOptional(Utf8JsonWriter w, string name, bool? value)
+    {
+        if (value is { } known) w.WriteBoolean(name, known);
+        else w.WriteNull(name);
     }
 }

@@ -94,6 +94,7 @@ internal static class SelftestCommand
         var pool = cuda.Memory;
         Ui.Info($"{ops.Count} op checks, {models.Count} model forwards in {Ui.Seconds(elapsed)}; device memory peak {Ui.Bytes((long)pool.PeakBytesInUse)} in tensors");
         BackendDiagnostics.ShowGemmSummary(cuda);
+        BackendDiagnostics.ShowCublasLtPaths(cuda);
         if (jsonPath is not null)
             WriteJson(jsonPath, cuda, seed, filters, ops, models, elapsed);
         if (total == 0)

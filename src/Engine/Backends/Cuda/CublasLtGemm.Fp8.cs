@@ -29,6 +29,9 @@ internal sealed partial class CublasLtGemm
 
     private readonly Dictionary<Fp8Key, Plan> _fp8Plans = new();
 
+    /// <summary>FP8 Linear shapes planned (offered an algorithm or not).</summary>
+    public int Fp8ShapesPlanned => _fp8Plans.Count;
+
     /// <summary>FP8 Linear shapes that run dequantised because cuBLASLt could not (each warned about once).</summary>
     public int Fp8ShapesWithoutAlgorithm => _fp8Plans.Values.Count(p => p.Fallback is not null);
 

@@ -33,6 +33,9 @@ internal sealed partial class CublasLtGemm
 
     private readonly Dictionary<GatedKey, Plan> _gatedPlans = new();
 
+    /// <summary>Gated-residual shapes planned (accepted by cuBLASLt or not).</summary>
+    public int GatedShapesPlanned => _gatedPlans.Count;
+
     /// <summary>Gated-residual shapes that run as GEMM + add_gated_bf16 because cuBLASLt could not (each warned about once).</summary>
     public int GatedShapesWithoutAlgorithm => _gatedPlans.Values.Count(p => p.Fallback is not null);
 
