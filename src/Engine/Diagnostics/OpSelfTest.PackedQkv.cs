@@ -7,13 +7,14 @@ public static partial class OpSelfTest
 {
     /// <summary>
     /// Fusion 7 of issue 16: LinearIntoRows (two streams' QKV GEMMs filling one packed buffer by row ranges, batch 1 and 2,
-    /// K 12: rows off the 256-byte alignment, gemm.cu; the whole buffer in one GEMM) and AttentionPacked (q, k and v read in
+    /// K 12: rows off the 256-byte alignment, gemm.cu's batched entry; N = K = 128: every row start and batch stride on it, so
+    /// cuBLASLt's strided-batch matmul (Fusion 10); the whole buffer in one GEMM) and AttentionPacked (q, k and v read in
     /// place from the packed buffer) for head widths 16…256: 64 and 128 (FLUX, SD3), 72 (Lumina, the 80 path), 256 (the
     /// reference kernel), and widths whose rows are not 16-byte aligned (hd 20, 12: the element-wise loads).
     /// </summary>
     private static void AddPackedQkv(List<OpCase> cases)
     {
-        foreach (var (batch, seq, offset, rows, k, n, bias) in new[] { (2, 9, 3, 5, 16, 24, true), (1, 7, 4, 3, 40, 8, false), (2, 6, 0, 6, 12, 10, true) })
+        foreach (var (batch, seq, offset, rows, k, n, bias) in new[] { (2, 9, 3, 5, 16, 24, true), (1, 7, 4, 3, 40, 8, false), (2, 6, 0, 6, 12, 10, true), (2, 10, 4, 4, 128, 128, true) })
             cases.Add(new OpCase
             {
                 Op = "LinearIntoRows", Description = $"x{S(batch, rows, k)} w{S(n, k)}{(bias ? " +b" : "")} → rows {offset}…{offset + rows} of {S(batch, seq, n)}",

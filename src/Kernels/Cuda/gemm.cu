@@ -14,6 +14,10 @@
 // gemm_bf16_add_gated (issue 16, the gated residual of LinearAddGatedInPlace without cuBLASLt): the same product with
 // C a bf16 residual updated in place, C[m, n] = bf16(C[m, n] + g·(Σ_k … + bias[n])), g = gate[(m / gate_rows)·N + n]
 // (gate [B, N], one row of gates per batch item of gate_rows rows; null: g = 1). One rounding, of the final sum.
+//
+// gemm_bf16_batched (issue 16, LinearIntoRows without cuBLASLt): gemm_bf16 over gridDim.z batch items in one launch,
+// item z reading A at a + z·sab and B at b + z·sbb (0: shared, the weight) and writing C at c + z·scb (element strides).
+// Each item's outputs are computed exactly as gemm_bf16 computes them on the moved pointers: same bits as one launch per item.
 #include "common.cuh"
 
 #define GEMM_TILE 64
@@ -108,4 +112,16 @@ extern "C" __global__ __launch_bounds__(256) void gemm_bf16_add_gated(const bf16
                                                                       i64 gate_rows) {
     gemm_tiles<true>(a, b, c, bias, gate, m_total, n_total, k_total, sam, sak, sbn, sbk, scm, 1, bias == nullptr ? 0 : 1,
                      ACT_NONE, 0, gate_rows);
+}
+
+// gemm_bf16 for batch item blockIdx.z: pointers moved by the batch strides (elements; C's in elements of its type).
+extern "C" __global__ __launch_bounds__(256) void gemm_bf16_batched(const bf16* __restrict__ a, const bf16* __restrict__ b,
+                                                                    void* __restrict__ c, const bf16* __restrict__ bias,
+                                                                    int m_total, int n_total, int k_total, i64 sam, i64 sak,
+                                                                    i64 sbn, i64 sbk, i64 scm, i64 scn, int bias_mode,
+                                                                    int act, int out_f32, i64 sab, i64 sbb, i64 scb) {
+    const i64 z = blockIdx.z;
+    void* item_c = out_f32 ? static_cast<void*>(static_cast<float*>(c) + z * scb) : static_cast<void*>(static_cast<bf16*>(c) + z * scb);
+    gemm_tiles<false>(a + z * sab, b + z * sbb, item_c, bias, nullptr, m_total, n_total, k_total, sam, sak, sbn, sbk, scm, scn,
+                      bias_mode, act, out_f32, 1);
 }

@@ -62,7 +62,8 @@ public class CudaPackedQkvTests(CudaFixture fixture, ITestOutputHelper output) :
 
     /// <summary>
     /// Two streams' GEMMs into one buffer by row ranges hold the bits of the concatenated Linears: gemm.cu always, cuBLASLt
-    /// on the emulator's deterministic fake (N 128: 256-byte rows; N 24: rows off the alignment, gemm.cu).
+    /// on the emulator's deterministic fake (K 40: x's item strides off the 256-byte alignment, so both row ranges take
+    /// gemm.cu's batched entry; CudaStridedBatchTests has the aligned strided-batch matmul).
     /// </summary>
     [SkippableTheory]
     [InlineData(false, 128)]

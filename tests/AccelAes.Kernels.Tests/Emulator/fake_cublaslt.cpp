@@ -40,6 +40,9 @@
 //                                as a cuBLASLt build whose kernels for the types lack that pointer mode in their
 //                                CUBLASLT_ALGO_CAP_POINTER_MODE_MASK would; other GEMMs are unaffected
 //                                (fake_cublaslt_set_no_alpha_vector() sets it from a test)
+//   FAKE_CUBLASLT_NO_BATCH=1     the heuristic offers no algorithm for a strided batch (any layout's BATCH_COUNT > 1:
+//                                NOT_SUPPORTED), so the engine's per-item fallbacks run; single matrices are unaffected
+//                                (fake_cublaslt_set_no_batch() sets it from a test)
 // .NET's Environment.SetEnvironmentVariable does not change the C environment on Linux, hence the export.
 //
 // Streams and graphs: the product runs on the emulator's one stream, which may be capturing a CUDA graph. So the GEMM
@@ -79,7 +82,7 @@ constexpr int kAlgorithms = 4;                 // distinct algorithms the heuris
 constexpr uint64_t kAlgoMagic = 0xFA4EC0B1A5000000ull;  // marks an algo this library made (low byte: its index)
 
 // ---- knobs ------------------------------------------------------------------------------------------------
-std::atomic<int> g_refuse{-1}, g_no_algo{-1}, g_create_fails{-1}, g_version{-1}, g_no_alpha_vector{-1};
+std::atomic<int> g_refuse{-1}, g_no_algo{-1}, g_create_fails{-1}, g_version{-1}, g_no_alpha_vector{-1}, g_no_batch{-1};
 
 int knob(const std::atomic<int>& configured, const char* variable, int fallback) {
     int v = configured.load();
@@ -92,6 +95,7 @@ bool no_algorithm() { return knob(g_no_algo, "FAKE_CUBLASLT_NO_ALGO", 0) != 0; }
 bool create_fails() { return knob(g_create_fails, "FAKE_CUBLASLT_CREATE_FAILS", 0) != 0; }
 int version() { return knob(g_version, "FAKE_CUBLASLT_VERSION", 120400); }
 bool no_alpha_vector() { return knob(g_no_alpha_vector, "FAKE_CUBLASLT_NO_ALPHA_VECTOR", 0) != 0; }
+bool no_batch() { return knob(g_no_batch, "FAKE_CUBLASLT_NO_BATCH", 0) != 0; }
 bool alpha_vector_mode(int mode) { return mode == PM_ALPHA_VECTOR_BETA_ZERO || mode == PM_ALPHA_VECTOR_BETA_HOST; }
 
 // Counters for tests: matmuls run, refused, heuristic queries, index of the algorithm of the last matmul run.
@@ -339,6 +343,7 @@ void fake_cublaslt_configure(int refuse, int no_algo, int create_fails_, int ver
     g_create_fails = create_fails_;
     g_version = version_;
     g_no_alpha_vector = -1;
+    g_no_batch = -1;
     g_matmuls = 0;
     g_refusals = 0;
     g_heuristics = 0;
@@ -347,6 +352,9 @@ void fake_cublaslt_configure(int refuse, int no_algo, int create_fails_, int ver
 
 // FAKE_CUBLASLT_NO_ALPHA_VECTOR from a test (a negative value: the environment again; fake_cublaslt_configure resets it).
 void fake_cublaslt_set_no_alpha_vector(int no_alpha_vector) { g_no_alpha_vector = no_alpha_vector; }
+
+// FAKE_CUBLASLT_NO_BATCH from a test (a negative value: the environment again; fake_cublaslt_configure resets it).
+void fake_cublaslt_set_no_batch(int no_batch_) { g_no_batch = no_batch_; }
 
 // counters[0..3] = matmuls run, matmuls refused, heuristic queries, algorithm index of the last matmul run (-1: none).
 void fake_cublaslt_counters(long* counters) {
@@ -481,6 +489,7 @@ int cublasLtMatmulAlgoGetHeuristic(Handle* handle, Desc* desc, Layout* a, Layout
     if (int s = check_problem(desc, a, b, c, d); s != ST_SUCCESS) return s;
     if (no_algorithm()) return ST_NOT_SUPPORTED;  // what cuBLASLt answers when no algorithm fits
     if (no_alpha_vector() && alpha_vector_mode(desc->pointer_mode)) return ST_NOT_SUPPORTED;
+    if (no_batch() && (a->batch > 1 || b->batch > 1 || d->batch > 1)) return ST_NOT_SUPPORTED;
     int count = 0;
     for (int index = 0; index < kAlgorithms && count < requested; index++) {
         if (algorithm_workspace(index) > preference->max_workspace) continue;

@@ -8,17 +8,21 @@ namespace AccelAes.Engine.Backends.Counting;
 public sealed partial class CountingBackend
 {
     /// <summary>
-    /// CudaBackend.LinearIntoRows: one GEMM when the rows are the whole destination (its batch items are then one contiguous
-    /// [B·n, N] block), otherwise one GEMM per batch item writing its [n, N] rows in place; each reads its [n, K] rows of x and
-    /// the weight (and bias). Nothing is copied afterwards.
+    /// CudaBackend.LinearIntoRows (Fusion 10): one launch whatever the batch, reading x's B·n rows and the weight (and bias)
+    /// once and writing the B·n output rows in place; nothing is copied afterwards. The rows the whole destination: one GEMM
+    /// over the B·n rows. A row range: cuBLASLt's strided-batch matmul where the range's first row and the batch strides
+    /// n·K and S·N keep 256-byte alignment (the weight shared with batch stride 0), gemm.cu's <c>gemm_bf16_batched</c> off
+    /// it or without cuBLASLt. (cuBLASLt refusing the batched layout — one GEMM per item — is not modelled: it is a
+    /// property of the installed library, reported by the backend when it happens.)
     /// </summary>
     public void LinearIntoRows(Tensor destination, int rowOffset, Tensor x, Tensor weight, Tensor? bias)
     {
         const string op = "LinearIntoRows";
         PackedQkvOp.CheckRows(op, destination, rowOffset, x, weight);
         var (cd, cx, cw, cb) = (C(destination, op), C(x, op), C(weight, op), Optional(bias, op));
-        long batch = x.Shape[0], rows = x.Shape[1], n = weight.Shape[0], k = weight.Shape[1];
+        long batch = x.Shape[0], rows = x.Shape[1], n = weight.Shape[0], k = weight.Shape[1], sequence = cd.Shape[1];
         if (batch * rows * n == 0) return;
+        bool whole = rowOffset == 0 && rows == sequence;
         if (k == 0)
         {
             DeviceCopy(op, "memset", 0, 2 * batch * rows * n);
@@ -27,11 +31,12 @@ public sealed partial class CountingBackend
         ToBf16(op, cx);
         ToBf16(op, cw);
         ToBf16(op, cb);
-        bool whole = rowOffset == 0 && rows == cd.Shape[1];
-        long gemms = whole ? 1 : batch, m = whole ? batch * rows : rows;
-        for (long g = 0; g < gemms; g++)
-            Ledger.Add(op, GemmEngine == CountedGemmEngine.CublasLt ? "cuBLASLt matmul" : "gemm_bf16", TrafficKind.Gemm,
-                2 * m * k + 2 * n * k + Bf16Bytes(cb), 2 * m * n, 2.0 * m * n * k, 1);
+        bool aligned = rowOffset * n * 2 % 256 == 0 && (batch == 1 || (rows * k * 2 % 256 == 0 && sequence * n * 2 % 256 == 0));
+        bool cublasLt = GemmEngine == CountedGemmEngine.CublasLt && (whole || aligned);
+        string kernel = cublasLt ? (whole || batch == 1 ? "cuBLASLt matmul" : "cuBLASLt matmul (strided batch)")
+            : whole ? "gemm_bf16" : "gemm_bf16_batched";
+        long m = batch * rows;
+        Ledger.Add(op, kernel, TrafficKind.Gemm, 2 * m * k + 2 * n * k + Bf16Bytes(cb), 2 * m * n, 2.0 * m * n * k, 1);
     }
 
     /// <summary>

@@ -220,6 +220,7 @@ internal sealed partial class CublasLtGemm : IDisposable
         _plans.Clear();
         DisposeGatedPlans();
         DisposeFp8Plans();
+        DisposeBatchPlans();
         CublasLt.Destroy(_handle);
         _pool.Return(_workspace);
     }

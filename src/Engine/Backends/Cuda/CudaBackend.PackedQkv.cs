@@ -6,10 +6,19 @@ namespace AccelAes.Engine.Backends.Cuda;
 public sealed partial class CudaBackend
 {
     /// <summary>
-    /// The GEMM writes its output rows straight into the destination's row range: one GEMM over B·n rows when the range is
-    /// the whole destination (the batch items are then one contiguous block), otherwise one per batch item (its rows are
-    /// contiguous, [n, N] at row b·S + rowOffset). cuBLASLt where the moved pointers keep the pool's 256-byte alignment its
-    /// heuristics assume, gemm.cu otherwise (or without cuBLASLt).
+    /// LinearIntoRows calls whose strided-batch matmul cuBLASLt could not run (no algorithm for the layout, or every one
+    /// refused), so they ran one GEMM per batch item; each such shape is also reported once in <see cref="Warnings"/>.
+    /// </summary>
+    public int LinearIntoRowsFallbacks { get; private set; }
+
+    /// <summary>
+    /// The GEMM writes its output rows straight into the destination's row range, one launch whatever the batch (Fusion 10
+    /// of issue 16). The rows the whole destination: one GEMM over the B·n rows (the items are one contiguous block).
+    /// Otherwise item b's [n, N] rows sit at row b·S + rowOffset: cuBLASLt's strided-batch matmul (the weight shared with
+    /// batch stride 0, x's items n·K apart, D's S·N apart from the range's first row), where the moved pointer and both
+    /// strides keep the pool's 256-byte alignment its heuristics assume; when cuBLASLt has no algorithm for the batched
+    /// layout, one cuBLASLt GEMM per item (counted in <see cref="LinearIntoRowsFallbacks"/>). Off the alignment, or without
+    /// cuBLASLt: gemm.cu's <c>gemm_bf16_batched</c>, one launch (grid z = the items), each item's bits those of gemm_bf16.
     /// </summary>
     public void LinearIntoRows(Tensor destination, int rowOffset, Tensor x, Tensor weight, Tensor? bias)
     {
@@ -24,30 +33,52 @@ public sealed partial class CudaBackend
         if ((long)batch * rows * n == 0)
             return;
         bool whole = rowOffset == 0 && rows == sequence;
-        int gemms = whole ? 1 : batch, m = whole ? batch * rows : rows;
+        var first = cd.Pointer + (ulong)rowOffset * (ulong)n * 2;
+        long xStride = (long)rows * k, dStride = (long)sequence * n;
         if (k == 0)
         {
-            // K = 0: zeros, as Linear writes.
-            for (int b = 0; b < gemms; b++)
-            {
-                var target = cd.Pointer + (ulong)((long)b * sequence + rowOffset) * (ulong)n * 2;
-                CudaDriver.MemsetD8Async(target, 0, (ulong)m * (ulong)n * 2, _stream, name);
-            }
+            // K = 0: zeros, as Linear writes (no model has it: one memset per item's block is fine).
+            for (int b = 0; b < (whole ? 1 : batch); b++)
+                CudaDriver.MemsetD8Async(first + (ulong)(b * dStride) * 2, 0, (ulong)(whole ? batch : 1) * (ulong)rows * (ulong)n * 2, _stream, name);
             return;
         }
         var xb = Bf16(cx);
         var wb = Bf16(cw);
         var bb = cb is null ? null : Bf16(cb);
-        for (int b = 0; b < gemms; b++)
+        var epilogue = bb is null ? CublasLtEpilogue.Default : CublasLtEpilogue.Bias;
+        if (whole)
         {
-            var input = xb.Pointer + (ulong)((long)b * rows) * (ulong)k * 2;
-            var output = cd.Pointer + (ulong)((long)b * sequence + rowOffset) * (ulong)n * 2;
-            bool done = _gemm is not null && input.Address % 256 == 0 && output.Address % 256 == 0
-                && _gemm.TryMatmul(GemmMapping.ForLinear(m, n, k), wb.Pointer, input, output, CudaDataType.R16BF,
-                    bb is null ? CublasLtEpilogue.Default : CublasLtEpilogue.Bias, PointerOf(bb), name);
-            if (!done)
-                Gemm(input, k, 1, wb.Pointer, k, 1, output, n, 1, m, n, k, bb, biasPerRow: false, Activation.None, outF32: false);
+            LinearTo(xb, wb, bb, Activation.None, cd.Pointer, n, batch * rows, n, k, name);
+            return;
         }
+        bool aligned = first.Address % 256 == 0 && (batch == 1 || (xStride * 2 % 256 == 0 && dStride * 2 % 256 == 0));
+        if (_gemm is not null && aligned)
+        {
+            var mapping = GemmMapping.ForLinear(rows, n, k);
+            if (batch == 1
+                    ? _gemm.TryMatmul(mapping, wb.Pointer, xb.Pointer, first, CudaDataType.R16BF, epilogue, PointerOf(bb), name)
+                    : _gemm.TryStridedBatchMatmul(mapping, batch, xStride, dStride, wb.Pointer, xb.Pointer, first, epilogue, PointerOf(bb), name))
+                return;
+            if (batch > 1)
+            {
+                // The batched layout has no algorithm (reported once per shape by the planner): one GEMM per item, each
+                // cuBLASLt's where it has an algorithm for the single item, gemm.cu's otherwise.
+                LinearIntoRowsFallbacks++;
+                for (int b = 0; b < batch; b++)
+                {
+                    var input = xb.Pointer + (ulong)(b * xStride) * 2;
+                    var output = first + (ulong)(b * dStride) * 2;
+                    if (!_gemm.TryMatmul(mapping, wb.Pointer, input, output, CudaDataType.R16BF, epilogue, PointerOf(bb), name))
+                        Gemm(input, k, 1, wb.Pointer, k, 1, output, n, 1, rows, n, k, bb, biasPerRow: false, Activation.None, outF32: false);
+                }
+                return;
+            }
+        }
+        if (LaunchConfig.CeilDiv(rows, 64) > 65535 || batch > 65535)
+            throw new NotSupportedException($"gemm.cu: {batch} items of {rows} rows exceed its grid limits ({65535 * 64} rows, 65535 items).");
+        Launch("gemm_bf16_batched", new Dim3((uint)LaunchConfig.CeilDiv(n, 64), (uint)LaunchConfig.CeilDiv(rows, 64), (uint)batch), 256, 0,
+            xb.Pointer, wb.Pointer, first, PointerOf(bb), rows, n, k, (long)k, 1L, (long)k, 1L, (long)n, 1L, bb is null ? 0 : 1, (int)Activation.None, 0,
+            xStride, 0L, dStride);
     }
 
     /// <summary>

@@ -8,27 +8,59 @@ namespace AccelAes.Engine.Tests.Benchmarks.Accounting;
 /// <summary>The counting rules of Fusion 7 (issue 16: attention reads q/k/v in place from a packed QKV buffer), by hand.</summary>
 public class CountingPackedQkvTests
 {
+    /// <summary>Fusion 10: a row range of a batch is one strided-batch matmul, the weight read once for both items.</summary>
     [Fact]
-    public void LinearIntoRows_is_one_gemm_per_batch_item_into_a_row_range_and_one_over_the_whole_buffer()
+    public void LinearIntoRows_is_one_strided_batch_matmul_into_a_row_range()
     {
         using var be = new CountingBackend();
-        var dst = be.Allocate(new Shape(2, 10, 6));
-        var x = be.PlaceholderWeight(new Shape(2, 4, 8), "x");
-        var w = be.PlaceholderWeight(new Shape(6, 8), "w");
-        var b = be.PlaceholderWeight(new Shape(6), "b");
+        // B 2, rows 4 of S 10 at offset 6, N = K = 128: first row 6·128·2 = 1536 bytes in, strides 4·128·2 and 10·128·2
+        // bytes: all multiples of 256.
+        var dst = be.Allocate(new Shape(2, 10, 128));
+        var x = be.PlaceholderWeight(new Shape(2, 4, 128), "x");
+        var w = be.PlaceholderWeight(new Shape(128, 128), "w");
+        var b = be.PlaceholderWeight(new Shape(128), "b");
         be.Ledger.Take();
         be.LinearIntoRows(dst, 6, x, w, b);
         var k = Assert.Single(be.Ledger.Take().Classes);
-        // Per item: rows 2·4·8 + weight 2·6·8 + bias 2·6 read, 2·4·6 written, 2·4·6·8 FLOPs; two items, two launches, no copy.
-        Assert.Equal(("cuBLASLt matmul", TrafficKind.Gemm, 2 * (64L + 96 + 12), 2 * 48L, 2 * 384.0, 2L),
+        // Read: x 2·(2·4·128) = 2048, weight 2·128·128 = 32768 once, bias 2·128 = 256; written 2·(2·4·128) = 2048;
+        // FLOPs 2·8·128·128 = 262144; one launch.
+        Assert.Equal(("cuBLASLt matmul (strided batch)", TrafficKind.Gemm, 2048L + 32768 + 256, 2048L, 262144.0, 1L),
             (k.Kernel, k.Kind, k.BytesRead, k.BytesWritten, k.Flops, k.Launches));
+    }
 
+    /// <summary>Off the 256-byte alignment (and without cuBLASLt) the range is gemm.cu's batched entry: still one launch.</summary>
+    [Fact]
+    public void LinearIntoRows_off_the_alignment_or_on_gemm_cu_is_one_batched_gemm_cu_launch()
+    {
+        foreach (var engine in new[] { CountedGemmEngine.CublasLt, CountedGemmEngine.GemmCu })
+        {
+            using var be = new CountingBackend(engine);
+            // N 6: the range's first row is 6·6·2 = 72 bytes in, not a multiple of 256.
+            var dst = be.Allocate(new Shape(2, 10, 6));
+            var x = be.PlaceholderWeight(new Shape(2, 4, 8), "x");
+            var w = be.PlaceholderWeight(new Shape(6, 8), "w");
+            var b = be.PlaceholderWeight(new Shape(6), "b");
+            be.Ledger.Take();
+            be.LinearIntoRows(dst, 6, x, w, b);
+            var k = Assert.Single(be.Ledger.Take().Classes);
+            // Rows 2·(2·4·8) = 128 + weight 2·6·8 = 96 + bias 2·6 = 12 read, 2·(2·4·6) = 96 written, 2·8·6·8 FLOPs.
+            Assert.Equal(("gemm_bf16_batched", TrafficKind.Gemm, 128L + 96 + 12, 96L, 768.0, 1L),
+                (k.Kernel, k.Kind, k.BytesRead, k.BytesWritten, k.Flops, k.Launches));
+        }
+    }
+
+    [Fact]
+    public void LinearIntoRows_over_the_whole_buffer_is_one_gemm_over_every_row()
+    {
+        using var be = new CountingBackend();
+        var x = be.PlaceholderWeight(new Shape(2, 4, 8), "x");
+        var w = be.PlaceholderWeight(new Shape(6, 8), "w");
         var whole = be.Allocate(new Shape(2, 4, 6));
         be.Ledger.Take();
         be.LinearIntoRows(whole, 0, x, w, null);
-        k = Assert.Single(be.Ledger.Take().Classes);
+        var k = Assert.Single(be.Ledger.Take().Classes);
         // The rows are the whole buffer: one GEMM over 8 rows, 2·8·8 + 2·6·8 read, 2·8·6 written.
-        Assert.Equal((128L + 96, 96L, 768.0, 1L), (k.BytesRead, k.BytesWritten, k.Flops, k.Launches));
+        Assert.Equal(("cuBLASLt matmul", 128L + 96, 96L, 768.0, 1L), (k.Kernel, k.BytesRead, k.BytesWritten, k.Flops, k.Launches));
     }
 
     [Fact]
@@ -93,7 +125,8 @@ public class CountingPackedQkvTests
         var sd3 = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.Sd3Medium, 1024, 2));
         Assert.DoesNotContain(sd3.Forward.Classes, c => c.Op == AttentionInputsOp.Name);
         Assert.Equal(24, Assert.Single(sd3.Forward.Classes, c => c.Op == "AttentionPacked").Calls);
-        // 24 joint attentions × 2 streams × 2 batch items (CFG): each GEMM writes one item's rows.
-        Assert.Equal(96, Assert.Single(sd3.Forward.Classes, c => c.Op == "LinearIntoRows").Launches);
+        // 24 joint attentions × 2 streams, the CFG batch of 2 in one strided-batch matmul each (Fusion 10).
+        var gemms = Assert.Single(sd3.Forward.Classes, c => c.Op == "LinearIntoRows");
+        Assert.Equal(("cuBLASLt matmul (strided batch)", 48L), (gemms.Kernel, gemms.Launches));
     }
 }
