@@ -82,6 +82,18 @@
 // sees no key adds zero: the early-out path (no key tile) leaves the destination untouched. attention_ref.cu has the same
 // epilogue. Plain calls pass null and store exactly as before.
 //
+// Split-KV (issue 16, attention item 3; the last three parameters, split_o, split_lse, kv_splits): AccelAes's sparse
+// focus-query steps launch few CTAs (FLUX at 25 % focus: 12 × 24 = 288 CTAs of 128 rows, 2.2 waves on an H100's 132 SMs,
+// the third wave 18 % full). With kv_splits = n > 1 the grid's z is B·n (z = b·n + s) and CTA (tile, h, b·n + s) visits
+// only split s's share of its key tiles, [s·ceil(T/n), min((s+1)·ceil(T/n), T)) of its T tiles (T as above: all, or the
+// causal prefix, so causal masks are handled; a split with no tile writes lse −∞ and nothing else). Instead of the
+// epilogue above it writes its normalised fp32 o and its lse (natural log, the same formula as the lse output) to the
+// workspace split_o [n, B, Hq, Sq, Dv] / split_lse [n, B, Hq, Sq]; attention_splitkv.cu merges the splits with the
+// log-sum-exp weights into the bf16 output (out_stride, accumulate epilogue, lse). The affinity output is not merged: the
+// host never splits calls that ask for it (AttentionPlan; CudaBackend.SplitKv.cs). kv_splits = 1 with null workspaces is
+// the unsplit kernel, unchanged (t_begin = 0, t_end = T). The plan splits on its own only non-causal calls under 2.5
+// waves with at least 4 key tiles per split (AttentionPlan.ChooseKvSplits: FlashAttention-2's wave-efficiency rule).
+//
 // Tuning knobs (should not affect results, only speed): the variants above, FA_BLOCK_N. Performance targets
 // for the H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k
 // tokens.
@@ -473,6 +485,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 // accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
 // q_row_stride, k_row_stride, v_row_stride: elements from one token's q (k, v) row to the next (≥ Hq·D, Hkv·D,
 // Hkv·Dv; larger when q/k/v are column slices of a packed QKV buffer).
+// split_o, split_lse, kv_splits: split-KV (above); null, null, 1 for an unsplit call. Split: grid z = B·kv_splits, and
+// out, lse, affinity and accumulate are not used (attention_splitkv_combine_bf16 writes the output).
 // (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16(

@@ -14,8 +14,14 @@ public sealed partial class CountingBackend
     public DeviceLimits PlannedDevice { get; init; } = new(132, 232_448, 233_472, 1024, 2048, 32, 65_536);
 
     /// <summary>
-    /// One flash attention call as the CUDA backend plans it on <see cref="PlannedDevice"/> (split-KV chosen automatically;
-    /// never with an affinity output). Unsplit: one launch reading <paramref name="read"/> and writing the bf16 output
+    /// The split-KV setting counted (as <see cref="CudaBackend.AttentionKvSplits"/>): null lets the plan decide, 1 never
+    /// splits, n forces n splits on every flash call.
+    /// </summary>
+    public int? AttentionKvSplits { get; init; }
+
+    /// <summary>
+    /// One flash attention call as the CUDA backend plans it on <see cref="PlannedDevice"/> (split-KV chosen automatically unless
+    /// <see cref="AttentionKvSplits"/> says otherwise; never with an affinity output). Unsplit: one launch reading <paramref name="read"/> and writing the bf16 output
     /// (<paramref name="outputBytes"/>) plus <paramref name="otherWritten"/>; <paramref name="epilogueRead"/> (the accumulate
     /// epilogue's destination and head scale) is read there too. Split n ways: the attention launch reads the same inputs
     /// and writes n fp32 partials and lse per row, n·B·Hq·Sq·(Dv + 1)·4 bytes, instead of the output; then one
@@ -25,7 +31,7 @@ public sealed partial class CountingBackend
     private void CountFlashAttention(string op, long read, long outputBytes, long otherWritten, long epilogueRead, double flops,
         int batch, int sq, int sk, int hq, int d, int dv, bool causal, bool withAffinity)
     {
-        var plan = AttentionPlan.Create(batch, sq, hq, d, dv, PlannedDevice, sk: sk, causal: causal, kvSplits: withAffinity ? 1 : null);
+        var plan = AttentionPlan.Create(batch, sq, hq, d, dv, PlannedDevice, sk: sk, causal: causal, kvSplits: withAffinity ? 1 : AttentionKvSplits);
         if (!plan.IsSplitKv)
         {
             Ledger.Add(op, "attention", TrafficKind.Attention, read + epilogueRead, outputBytes + otherWritten, flops, 1);
