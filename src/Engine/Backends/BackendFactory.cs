@@ -51,7 +51,30 @@ public static class BackendFactory
         ulong? reclaimBytes = string.IsNullOrEmpty(reclaim) ? null : (ulong)ByteSize.Parse(reclaim, ReclaimVariable);
         string? fp8 = Environment.GetEnvironmentVariable(Fp8GemmVariable)?.Trim();
         var fp8Gemm = string.IsNullOrEmpty(fp8) ? Fp8GemmMode.Auto : ParseFp8Gemm(fp8, Fp8GemmVariable);
-        return new CudaBackendOptions { UseGraphs = graphs, ReclaimThresholdBytes = reclaimBytes, Fp8Gemm = fp8Gemm };
+        return new CudaBackendOptions
+        {
+            UseGraphs = graphs, ReclaimThresholdBytes = reclaimBytes, Fp8Gemm = fp8Gemm,
+            AttentionKvSplits = ParseKvSplits(Environment.GetEnvironmentVariable(KvSplitsVariable), KvSplitsVariable),
+        };
+    }
+
+    /// <summary>
+    /// The environment variable that sets <see cref="CudaBackendOptions.AttentionKvSplits"/>: <c>auto</c> (or unset: the
+    /// attention plan decides), <c>off</c> (never split), or a split count 2–16 forced on every flash attention call.
+    /// </summary>
+    public const string KvSplitsVariable = "ACCELAES_ATTENTION_KV_SPLITS";
+
+    /// <summary><c>auto</c> / empty → null, <c>off</c> → 1, or a whole number of splits (<paramref name="source"/> names the variable in errors).</summary>
+    public static int? ParseKvSplits(string? value, string source)
+    {
+        string v = value?.Trim().ToLowerInvariant() ?? "";
+        if (v is "" or "auto")
+            return null;
+        if (v is "off")
+            return 1;
+        if (!int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n))
+            throw new AccelAesException($"{source}='{value}' is not understood; use auto, off or a split count.");
+        return AccelAes.Loader.Validation.ValueChecks.Count(n, source, 1, AccelAes.Loader.Validation.InputLimits.MaxAttentionKvSplits);
     }
 
     /// <summary>

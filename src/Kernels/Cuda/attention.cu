@@ -82,6 +82,18 @@
 // sees no key adds zero: the early-out path (no key tile) leaves the destination untouched. attention_ref.cu has the same
 // epilogue. Plain calls pass null and store exactly as before.
 //
+// Split-KV (issue 16, attention item 3; the last three parameters, split_o, split_lse, kv_splits): AccelAes's sparse
+// focus-query steps launch few CTAs (FLUX at 25 % focus: 12 × 24 = 288 CTAs of 128 rows, 2.2 waves on an H100's 132 SMs,
+// the third wave 18 % full). With kv_splits = n > 1 the grid's z is B·n (z = b·n + s) and CTA (tile, h, b·n + s) visits
+// only split s's share of its key tiles, [s·ceil(T/n), min((s+1)·ceil(T/n), T)) of its T tiles (T as above: all, or the
+// causal prefix, so causal masks are handled; a split with no tile writes lse −∞ and nothing else). Instead of the
+// epilogue above it writes its normalised fp32 o and its lse (natural log, the same formula as the lse output) to the
+// workspace split_o [n, B, Hq, Sq, Dv] / split_lse [n, B, Hq, Sq]; attention_splitkv.cu merges the splits with the
+// log-sum-exp weights into the bf16 output (out_stride, accumulate epilogue, lse). The affinity output is not merged: the
+// host never splits calls that ask for it (AttentionPlan; CudaBackend.SplitKv.cs). kv_splits = 1 with null workspaces is
+// the unsplit kernel, unchanged (t_begin = 0, t_end = T). The plan splits on its own only non-causal calls under 2.5
+// waves with at least 4 key tiles per split (AttentionPlan.ChooseKvSplits: FlashAttention-2's wave-efficiency rule).
+//
 // Tuning knobs (should not affect results, only speed): the variants above, FA_BLOCK_N. Performance targets
 // for the H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k
 // tokens.
@@ -139,7 +151,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                                               float* __restrict__ affinity, int sq, int sk, int hq, int hkv,
                                               int d, int dv, float scale, int causal, int bias_per_batch,
                                               int out_stride, const float* __restrict__ accumulate,
-                                              int q_row_stride, int k_row_stride, int v_row_stride) {
+                                              int q_row_stride, int k_row_stride, int v_row_stride,
+                                              float* __restrict__ split_o, float* __restrict__ split_lse, int kv_splits) {
     constexpr int THREADS = 32 * WARPS;
     constexpr int BLOCK_M = 16 * WARPS;
     constexpr int STRIDE = DP + 8;
@@ -159,7 +172,8 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     const int tq = lane & 3;   // fragment column pair
     const int q0 = blockIdx.x * BLOCK_M;
     const int h = blockIdx.y;
-    const int b = blockIdx.z;
+    const int b = blockIdx.z / kv_splits;      // split-KV: z = b·kv_splits + split (kv_splits = 1: z = b)
+    const int split = blockIdx.z % kv_splits;
     const int kh = h / (hq / hkv);
     const int offset = sk - sq;  // causal: query i sees keys j <= i + offset
 
@@ -179,6 +193,15 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         const int last_key = min(q0 + BLOCK_M, sq) - 1 + offset;
         n_tiles = min(n_tiles, last_key < 0 ? 0 : last_key / FA_BLOCK_N + 1);
     }
+    // Split-KV: this CTA visits only its split's share of those tiles, [t_begin, t_end) (ceil(n_tiles / kv_splits) each;
+    // the last splits may get fewer or none), and writes its partial result to the fp32 workspace (epilogue below).
+    const int split_tiles = (n_tiles + kv_splits - 1) / kv_splits;
+    const int t_begin = min(split * split_tiles, n_tiles);
+    const int t_end = min(t_begin + split_tiles, n_tiles);
+    if (split_o != nullptr && t_begin == t_end) {  // an empty split: lse −∞ (weight 0; the merge never reads its O)
+        if (tid < BLOCK_M && q0 + tid < sq) split_lse[(((u64)split * (gridDim.z / kv_splits) + b) * hq + h) * sq + q0 + tid] = -ACCELAES_INF;
+        return;
+    }
     if (n_tiles == 0) {
         for (int e = tid; accumulate == nullptr && e < BLOCK_M * dv; e += THREADS) {  // accumulating: adds zero
             const int i = q0 + e / dv;
@@ -193,9 +216,10 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     const bool vec_v = fa_rows_aligned(v, dv, v_row_stride);
     fa_load_tile<DP, BLOCK_M, THREADS>(sQ, q_base + (u64)q0 * q_stride, q_stride, sq - q0, d, vec_qk);
     cp_async_commit();
-    fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem, k_base, k_stride, sk, d, vec_qk);
+    const int key_first = t_begin * FA_BLOCK_N;  // 0 unless split
+    fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem, k_base + (u64)key_first * k_stride, k_stride, sk - key_first, d, vec_qk);
     cp_async_commit();  // K and V of a tile are separate groups: S = Q·Kᵀ and the softmax need only K
-    fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem + FA_BLOCK_N * STRIDE, v_base, v_stride, sk, dv, vec_v);
+    fa_load_tile<DP, FA_BLOCK_N, THREADS>(smem + FA_BLOCK_N * STRIDE, v_base + (u64)key_first * v_stride, v_stride, sk - key_first, dv, vec_v);
     cp_async_commit();
 
     u32 qf[KSTEPS][4];
@@ -228,10 +252,10 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     }
     __syncthreads();
 
-    for (int t = 0; t < n_tiles; ++t) {
-        const int stage = t & 1;
-        if (t + 1 < n_tiles) {
-            const int next = (t + 1) & 1;
+    for (int t = t_begin; t < t_end; ++t) {
+        const int stage = (t - t_begin) & 1;
+        if (t + 1 < t_end) {
+            const int next = (t + 1 - t_begin) & 1;
             const int key0 = (t + 1) * FA_BLOCK_N;
             bf16* const sNext = smem + next * STAGE;
             fa_load_tile<DP, FA_BLOCK_N, THREADS>(sNext, k_base + (u64)key0 * k_stride, k_stride, sk - key0, d, vec_qk);
@@ -241,7 +265,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         }
         // Groups in flight, oldest first: K(t), V(t)[, K(t+1), V(t+1)]. Wait for K(t) only: V(t) may still be landing
         // while S and the softmax are computed.
-        if (t + 1 < n_tiles) cp_async_wait<3>();
+        if (t + 1 < t_end) cp_async_wait<3>();
         else cp_async_wait<1>();
         __syncthreads();
 
@@ -344,7 +368,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
         // 16kk..16kk+15. V is [key][d]: the "col" B operand needs it transposed, hence ldmatrix.trans;
         // one x4 gives the B fragments of head-dim columns 0-7 and 8-15 for these 16 keys.
         const bf16* sVs = smem + stage * STAGE + FA_BLOCK_N * STRIDE;
-        if (t + 1 < n_tiles) cp_async_wait<2>();  // V(t) has landed; tile t+1 may not have
+        if (t + 1 < t_end) cp_async_wait<2>();  // V(t) has landed; tile t+1 may not have
         else cp_async_wait<0>();
         __syncthreads();
 #pragma unroll
@@ -372,6 +396,29 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
     // stages its 16 normalised fp32 rows in shared memory (free now: the loop ended on a barrier; 16·(DP+8) floats per
     // warp fit the two stages exactly at 8 warps), then each lane stores 8 bf16 of a row at once. The math per element
     // is the element path's (the same fp32 value, the same rounding or fmaf), so the bits are the same.
+    if (split_o != nullptr) {
+        // Split-KV partial: the normalised fp32 o of this split's keys and its natural-log lse, to the workspace
+        // split_o [kv_splits, B, Hq, Sq, Dv] / split_lse [kv_splits, B, Hq, Sq]; attention_splitkv.cu merges them.
+        const u64 row_base = ((u64)split * (gridDim.z / kv_splits) + b) * hq + h;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            float l = l_run[r];
+            l += __shfl_xor_sync(ACCELAES_FULL_MASK, l, 1);
+            l += __shfl_xor_sync(ACCELAES_FULL_MASK, l, 2);
+            const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+            const int i = row0 + r * 8;
+            if (i >= sq) continue;
+            float* prow = split_o + ((row_base * sq) + i) * dv;
+#pragma unroll
+            for (int dt = 0; dt < DTILES; ++dt) {
+                const int c = dt * 8 + 2 * tq;
+                if (c < dv) prow[c] = o[dt][2 * r] * inv;
+                if (c + 1 < dv) prow[c + 1] = o[dt][2 * r + 1] * inv;
+            }
+            if (tq == 0) split_lse[row_base * sq + i] = l > 0.0f ? (m_run[r] * fold + log2f(l)) * FA_LN2 : -ACCELAES_INF;
+        }
+        return;
+    }
     const float acc_scale = accumulate != nullptr ? accumulate[h] : 0.0f;
     const bool vec_out = (dv & 7) == 0 && (out_stride & 7) == 0 && (reinterpret_cast<u64>(out) & 15) == 0;
     float* const sO = reinterpret_cast<float*>(fa_smem) + warp * 16 * STRIDE;  // this warp's rows, stride DP+8 floats
@@ -438,76 +485,86 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 // accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
 // q_row_stride, k_row_stride, v_row_stride: elements from one token's q (k, v) row to the next (≥ Hq·D, Hkv·D,
 // Hkv·Dv; larger when q/k/v are column slices of a packed QKV buffer).
+// split_o, split_lse, kv_splits: split-KV (above); null, null, 1 for an unsplit call. Split: grid z = B·kv_splits, and
+// out, lse, affinity and accumulate are not used (attention_splitkv_combine_bf16 writes the output).
 // (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<32, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d64_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<64, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d80_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<80, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d128_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<128, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d32_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<32, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d64_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<64, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d80_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<80, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d128_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
     attention_fwd<128, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
-        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride);
+        causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
+        split_o, split_lse, kv_splits);
 }

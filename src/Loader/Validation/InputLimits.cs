@@ -25,6 +25,9 @@ public static class InputLimits
     /// <summary>Benchmark repetitions and warm-up runs.</summary>
     public const int MaxRepeat = 100_000;
 
+    /// <summary>Split-KV attention's key splits (ACCELAES_ATTENTION_KV_SPLITS): the merge reads every split's partial per row.</summary>
+    public const int MaxAttentionKvSplits = 16;
+
     /// <summary>Prompts an evaluation runs (`eval --prompts`). Pick-a-Pic's test split has ~500; DrawBench 200; PartiPrompts 1 600.</summary>
     public const int MaxEvalPrompts = 1_000_000;
 

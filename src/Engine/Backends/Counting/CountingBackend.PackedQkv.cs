@@ -122,6 +122,7 @@ public sealed partial class CountingBackend
         ToBf16(op, cb);
         long tokens = (long)batch * sequence;
         long read = 2L * tokens * (h + 2L * hkv) * d, written = 2L * tokens * h * d;
-        Ledger.Add(op, "attention", TrafficKind.Attention, read, written, 2.0 * batch * h * sequence * sequence * (2L * d), 1);
+        CountFlashAttention(op, read, written, 0, 0, 2.0 * batch * h * sequence * sequence * (2L * d), batch, sequence, sequence, h, d, d,
+            causal: false, withAffinity: false);
     }
 }

@@ -155,7 +155,7 @@ public sealed partial class CountingBackend
     }
 
     public Tensor Attention(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null, bool causal = false, Tensor? bias = null) =>
-        AttentionCore("Attention", q, k, v, keyMask, bias, keyWeights: null).Output;
+        AttentionCore("Attention", q, k, v, keyMask, bias, keyWeights: null, causal: causal).Output;
 
     /// <summary>As <see cref="Attention"/>, the kernel writing the destination's column slice (its output row stride): no copy.</summary>
     public void AttentionInto(Tensor destination, int columnOffset, Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask = null)
@@ -179,7 +179,7 @@ public sealed partial class CountingBackend
     /// mask (fp32), bias (bf16) and key weights (fp32) read once, the output written once; no [Sq, Sk] matrix in memory.
     /// </summary>
     private (Tensor Output, Tensor? Affinity) AttentionCore(string op, Tensor q, Tensor k, Tensor v, Tensor? keyMask, Tensor? bias, Tensor? keyWeights,
-        bool into = false, long accumulateRead = 0)
+        bool into = false, long accumulateRead = 0, bool causal = false)
     {
         var (cq, ck, cv) = (C(q, op), C(k, op), C(v, op));
         var (cm, cbias, cw) = (Optional(keyMask, op), Optional(bias, op), Optional(keyWeights, op));
@@ -195,9 +195,9 @@ public sealed partial class CountingBackend
         ToF32(op, cm);      // "0 excludes a key" is compared exactly, in fp32
         ToBf16(op, cbias);
         ToF32(op, cw);
-        long read = Bf16Bytes(q) + Bf16Bytes(k) + Bf16Bytes(v) + F32Bytes(cm) + Bf16Bytes(cbias) + F32Bytes(cw) + accumulateRead;
-        long written = 2L * batch * sq * hq * dv + (affinity is null ? 0 : 4L * affinity.ElementCount);
-        Ledger.Add(op, "attention", TrafficKind.Attention, read, written, 2.0 * batch * hq * sq * sk * (d + dv), 1);
+        long read = Bf16Bytes(q) + Bf16Bytes(k) + Bf16Bytes(v) + F32Bytes(cm) + Bf16Bytes(cbias) + F32Bytes(cw);
+        CountFlashAttention(op, read, 2L * batch * sq * hq * dv, affinity is null ? 0 : 4L * affinity.ElementCount, accumulateRead,
+            2.0 * batch * hq * sq * sk * (d + dv), batch, sq, sk, hq, d, dv, causal, withAffinity: affinity is not null);
         return (o, affinity);
     }
 

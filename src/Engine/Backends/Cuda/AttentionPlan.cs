@@ -92,8 +92,18 @@ public sealed record AttentionPlan(
     uint BlockThreads,
     uint SharedBytes,
     FlashVariant? Variant = null,
-    Occupancy? Occupancy = null)
+    Occupancy? Occupancy = null,
+    int KvSplits = 1)
 {
+    /// <summary>Whether the call runs split-KV: <see cref="KvSplits"/> key ranges in parallel, merged by attention_splitkv.cu.</summary>
+    public bool IsSplitKv => KvSplits > 1;
+
+    /// <summary>The plan in words (kernel, grid, occupancy, split-KV), for reports and test messages.</summary>
+    public override string ToString() =>
+        $"{KernelName} grid ({GridX}, {GridY}, {GridZ}) × {BlockThreads} threads, {SharedBytes} B shared"
+        + (Occupancy is { } o ? $", {o.CtasPerSm} CTA/SM ({o.Limit})" : "")
+        + (IsSplitKv ? $", split-KV × {KvSplits} + attention_splitkv_combine_bf16" : "");
+
     public const int BlockN = FlashVariant.BlockN;
     public const int ReferenceWarpsPerBlock = 4;
 
@@ -146,8 +156,14 @@ public sealed record AttentionPlan(
     /// <paramref name="variant"/> a flash variant regardless of the device's occupancy (tests, benchmarks; it must
     /// still fit the device's shared memory).
     /// </summary>
+    /// <remarks>
+    /// Split-KV (<see cref="ChooseKvSplits"/>): with the key length <paramref name="sk"/> given (0: never split), the flash
+    /// kernel's grid gains <see cref="KvSplits"/> key ranges in z; <paramref name="kvSplits"/> null lets the plan choose (never
+    /// for causal masks, whose CTAs' key ranges differ), 1 turns it off, n &gt; 1 forces n (the kernel handles any mask: an
+    /// empty range is a split of weight 0). The reference kernel never splits.
+    /// </remarks>
     public static AttentionPlan Create(int batch, int sq, int hq, int d, int dv, DeviceLimits device, bool forceReference = false,
-        FlashVariant? variant = null)
+        FlashVariant? variant = null, int sk = 0, bool causal = false, int? kvSplits = null)
     {
         if (d > MaxHeadDim || dv > MaxHeadDim)
             throw new NotSupportedException($"Attention: head dims {d}/{dv} exceed the CUDA backend's maximum of {MaxHeadDim}.");
@@ -159,13 +175,58 @@ public sealed record AttentionPlan(
                     $"Attention: flash variant {variant} at head dim {p} needs {FlashVariant.SharedBytes(p)} B of shared memory; the device has {device}.");
             var v = variant ?? ChooseVariant(batch, sq, hq, p, device);
             if (v is not null)
+            {
+                var occupancy = FlashOccupancy(v, p, device);
+                long ctas = LaunchConfig.CeilDiv(sq, v.BlockM) * hq * batch;
+                int splits = sk <= 0 ? 1
+                    : kvSplits ?? (causal ? 1 : ChooseKvSplits(ctas, occupancy.CtasPerSm, sk, device.MultiprocessorCount));
+                splits = Math.Clamp(Math.Min(splits, 65535 / Math.Max(batch, 1)), 1, MaxKvSplits); // grid z = B·splits ≤ 65535
                 return new AttentionPlan(AttentionKernel.Flash, v.KernelName(p), p,
-                    (uint)LaunchConfig.CeilDiv(sq, v.BlockM), (uint)hq, (uint)batch, (uint)v.Threads, FlashVariant.SharedBytes(p),
-                    v, FlashOccupancy(v, p, device));
+                    (uint)LaunchConfig.CeilDiv(sq, v.BlockM), (uint)hq, (uint)(batch * splits), (uint)v.Threads, FlashVariant.SharedBytes(p),
+                    v, occupancy, splits);
+            }
         }
         long rows = (long)batch * sq * hq;
         return new AttentionPlan(AttentionKernel.Reference, "attention_ref_bf16", 0,
             (uint)LaunchConfig.CeilDiv(rows, ReferenceWarpsPerBlock), 1, 1, 32 * ReferenceWarpsPerBlock, 0);
+    }
+
+    /// <summary>Most key splits (the merge reads every split's partial of a row).</summary>
+    public const int MaxKvSplits = AccelAes.Loader.Validation.InputLimits.MaxAttentionKvSplits;
+
+    /// <summary>Fewest K/V tiles a split must have (4 × 64 keys): below that, the prologue and the merge outweigh the gain.</summary>
+    public const int MinKeyTilesPerSplit = 4;
+
+    /// <summary>Grids of this many waves or more are never split (the tail wave is then a small part of the run).</summary>
+    public const double MaxWavesToSplit = 2.5;
+
+    /// <summary>A split count is good enough when its wave efficiency is at least this share of the best one's.</summary>
+    public const double SplitEfficiencyShare = 0.85;
+
+    /// <summary>
+    /// Key splits for a flash grid of <paramref name="ctas"/> CTAs, <paramref name="ctasPerSm"/> resident per SM on
+    /// <paramref name="multiprocessors"/> SMs, over <paramref name="sk"/> keys: 1 unless the grid is under
+    /// <see cref="MaxWavesToSplit"/> waves (issue 16: "under ~2 waves"; FLUX's 25 % focus step is 2.2) and the keys give
+    /// every split at least <see cref="MinKeyTilesPerSplit"/> tiles. Then, as FlashAttention-2's num_splits_heuristic
+    /// (Dao-AILab/flash-attention, csrc/flash_attn/flash_api.cpp, read, not copied): the wave efficiency of n splits is
+    /// w / ceil(w) with w = n·ctas / (SMs·ctasPerSm) (the share of the last wave's slots that do work); the answer is the
+    /// smallest n whose efficiency is at least <see cref="SplitEfficiencyShare"/> of the best over n ≤ <see cref="MaxKvSplits"/>
+    /// — more splits add partial traffic and merge work for little gain.
+    /// </summary>
+    public static int ChooseKvSplits(long ctas, int ctasPerSm, int sk, int multiprocessors)
+    {
+        long slots = (long)ctasPerSm * multiprocessors;
+        int tiles = (int)LaunchConfig.CeilDiv(sk, BlockN);
+        int most = Math.Min(MaxKvSplits, tiles / MinKeyTilesPerSplit);
+        if (slots <= 0 || ctas <= 0 || most < 2 || ctas >= MaxWavesToSplit * slots)
+            return 1;
+        double Efficiency(int n)
+        {
+            double waves = (double)n * ctas / slots;
+            return waves / Math.Ceiling(waves);
+        }
+        double best = Enumerable.Range(1, most).Max(Efficiency);
+        return Enumerable.Range(1, most).First(n => Efficiency(n) >= SplitEfficiencyShare * best);
     }
 
     /// <summary>

@@ -57,9 +57,12 @@ public sealed partial class CudaBackend
         AttentionCore(q, k, v, scale, keyMask, false, null, null, withLse: false, ForceReferenceAttention, "AttentionInto", (cd, columnOffset));
     }
 
-    /// <summary>The plan (kernel, variant, grid, shared memory, occupancy) an attention call with these shapes would use.</summary>
-    public AttentionPlan PlanAttention(int batch, int sq, int hq, int d, int dv) =>
-        AttentionPlan.Create(batch, sq, hq, d, dv, Limits, ForceReferenceAttention, FlashAttentionVariant);
+    /// <summary>
+    /// The plan (kernel, variant, grid, shared memory, occupancy, split-KV) an attention call with these shapes would use;
+    /// without <paramref name="sk"/> the key length is unknown and the plan never splits.
+    /// </summary>
+    public AttentionPlan PlanAttention(int batch, int sq, int hq, int d, int dv, int sk = 0, bool causal = false) =>
+        AttentionPlan.Create(batch, sq, hq, d, dv, Limits, ForceReferenceAttention, FlashAttentionVariant, sk, causal, AttentionKvSplits);
 
     private (Tensor Output, Tensor? Lse, Tensor? Affinity) AttentionCore(Tensor q, Tensor k, Tensor v, float scale, Tensor? keyMask, bool causal,
         Tensor? bias, Tensor? keyWeights, bool withLse, bool forceReference, string name, (CudaTensor Tensor, int Column)? into = null,
@@ -88,7 +91,7 @@ public sealed partial class CudaBackend
         if (keyWeights is not null && (keyWeights.Shape.Rank != 2 || keyWeights.Shape[0] != batch || keyWeights.Shape[1] != sk))
             throw new ArgumentException($"Attention: key weights {keyWeights.Shape} must be [{batch}, {sk}].");
         var cw = keyWeights is null ? null : Float(keyWeights, name);
-        var plan = AttentionPlan.Create(batch, sq, hq, d, dv, Limits, forceReference, FlashAttentionVariant);
+        var plan = AttentionPlan.Create(batch, sq, hq, d, dv, Limits, forceReference, FlashAttentionVariant, sk, causal, KvSplitsFor(cw is not null));
         if (hq > 65535 || batch > 65535)
             throw new NotSupportedException($"Attention: {batch} batches × {hq} heads exceed the CUDA grid limits (65535 each).");
 
@@ -109,10 +112,9 @@ public sealed partial class CudaBackend
         var weights = cw is null ? null : F32(cw);
         var headScale = accumulateScale is null ? null : F32(accumulateScale); // AttentionAddScaledInto: o_dst += s[h]·o
         if (plan.Kernel == AttentionKernel.Flash)
-            Launch(plan.KernelName, new(plan.GridX, plan.GridY, plan.GridZ), plan.BlockThreads, plan.SharedBytes,
-                qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),
-                PointerOf(weights), PointerOf(affinity), sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
-                PointerOf(headScale), hq * d, hkv * d, hkv * dv);
+            LaunchFlashAttention(plan, new FlashAttentionCall(qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask),
+                PointerOf(biasb), PointerOf(weights), PointerOf(affinity), batch, sq, sk, hq, hkv, d, dv, scale, causal, perBatchBias, outStride,
+                PointerOf(headScale), hq * d, hkv * d, hkv * dv));
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
                 qb.Pointer, kb.Pointer, vb.Pointer, outPointer, PointerOf(lse), PointerOf(mask), PointerOf(biasb),

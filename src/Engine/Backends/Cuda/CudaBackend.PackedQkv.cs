@@ -115,7 +115,7 @@ public sealed partial class CudaBackend
     private void LaunchPackedAttention(string name, PackedQkv qkv, CudaTensor buffer, int batch, int sequence, float scale, CuDevicePtr output, int outStride)
     {
         var (h, hkv, d) = (qkv.Heads, qkv.KvHeads, qkv.HeadDim);
-        var plan = AttentionPlan.Create(batch, sequence, h, d, d, Limits, ForceReferenceAttention, FlashAttentionVariant);
+        var plan = AttentionPlan.Create(batch, sequence, h, d, d, Limits, ForceReferenceAttention, FlashAttentionVariant, sequence, false, AttentionKvSplits);
         if (h > 65535 || batch > 65535)
             throw new NotSupportedException($"{name}: {batch} batches × {h} heads exceed the CUDA grid limits (65535 each).");
         if ((long)batch * sequence * h * d == 0)
@@ -127,8 +127,8 @@ public sealed partial class CudaBackend
         var v = q + (ulong)(h + hkv) * (ulong)d * 2;
         CuDevicePtr none = default;
         if (plan.Kernel == AttentionKernel.Flash)
-            Launch(plan.KernelName, new(plan.GridX, plan.GridY, plan.GridZ), plan.BlockThreads, plan.SharedBytes,
-                q, k, v, output, none, none, none, none, none, sequence, sequence, h, hkv, d, d, scale, false, false, outStride, none, width, width, width);
+            LaunchFlashAttention(plan, new FlashAttentionCall(q, k, v, output, none, none, none, none, none, batch, sequence, sequence, h, hkv, d, d,
+                scale, false, false, outStride, none, width, width, width));
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
                 q, k, v, output, none, none, none, none, none, batch, sequence, sequence, h, hkv, d, d, scale, false, false, outStride, none, width, width, width);

@@ -95,6 +95,7 @@ public sealed partial class CudaBackend : IBackend
             SynchronizeEachOp = options.SynchronizeEachOp;
             ForceReferenceAttention = options.ForceReferenceAttention;
             FlashAttentionVariant = options.FlashAttentionVariant;
+            AttentionKvSplits = options.AttentionKvSplits;
             UseGraphs = options.UseGraphs;
             CudaDriver.MemsetD8Async(new CuDevicePtr(_scratch.Address), 0, 256, _stream, "scratch counters");
         }

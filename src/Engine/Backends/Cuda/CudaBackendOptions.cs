@@ -50,6 +50,13 @@ public sealed record CudaBackendOptions
     public FlashVariant? FlashAttentionVariant { get; init; }
 
     /// <summary>
+    /// Split-KV attention (issue 16): null lets the plan split the keys of calls whose grid is under ~2 waves
+    /// (<see cref="AttentionPlan.ChooseKvSplits"/>), 1 never splits, n (2–16) splits every flash call n ways (tests,
+    /// benchmarks). Environment: <c>ACCELAES_ATTENTION_KV_SPLITS</c> (<see cref="BackendFactory.KvSplitsVariable"/>).
+    /// </summary>
+    public int? AttentionKvSplits { get; init; }
+
+    /// <summary>
     /// How a Linear with an fp8 weight runs (<c>--fp8-gemm</c>): <see cref="Fp8GemmMode.Auto"/> uses cuBLASLt's FP8 GEMM on
     /// compute capability 8.9 and later (Ada, Hopper, Blackwell) and dequantises the weight to bf16 elsewhere.
     /// </summary>

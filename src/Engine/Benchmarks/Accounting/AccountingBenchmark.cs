@@ -1,5 +1,6 @@
 using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Acceleration.Runtime;
+using AccelAes.Engine.Backends;
 using AccelAes.Engine.Backends.Counting;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
@@ -48,7 +49,11 @@ public static class AccountingBenchmark
     public static AccountingResult Run(AccountingRequest request, Action<string>? progress = null)
     {
         var config = request.Config;
-        using var be = new CountingBackend(request.Gemm);
+        // Split-KV as the CUDA backend would run it: ACCELAES_ATTENTION_KV_SPLITS (auto / off / n) applies to the counting too.
+        using var be = new CountingBackend(request.Gemm)
+        {
+            AttentionKvSplits = BackendFactory.ParseKvSplits(Environment.GetEnvironmentVariable(BackendFactory.KvSplitsVariable), BackendFactory.KvSplitsVariable),
+        };
         var weights = new PlaceholderWeightSource(request.PublishedWeightTies);
         be.Ledger.Recording = false;
         var model = BenchModel.Build(config, weights, be, request.Resolution, request.Batch);
