@@ -59,23 +59,13 @@ internal sealed partial class CublasLtGemm
         if (epilogue is CublasLtEpilogue.Bias or CublasLtEpilogue.GeluBias)
             CublasLt.SetEpilogue(plan.Desc, epilogue, bias);
         var workspace = new CuDevicePtr(_workspace.Address);
-        var search = GemmDispatch.Search(plan.Current, plan.Algorithms.Length, i =>
-            CublasLt.TryMatmulAlphaVector(_handle, plan.Desc, weightScales, weightCodes, plan.A, inputCodes, plan.B, 0f, d, plan.D, d, plan.D,
-                plan.Algorithms[i].Algo, workspace, plan.Algorithms[i].WorkspaceSize, _stream));
-        Refusals += search.Refused;
-        if (search.Fatal is { } fatal)
-            CublasLt.Check(fatal, "cublasLtMatmul", $"{op} {plan.Shape}, algorithm {plan.Current + search.Refused} of {plan.Algorithms.Length}");
-        if (search.Chosen is { } chosen)
-        {
-            plan.Current = chosen;
-            Fp8Matmuls++;
-            return true;
-        }
-        plan.Current = plan.Algorithms.Length;
-        plan.Fallback = Fp8FallbackWarning(plan.Op, plan.Shape, $"cuBLASLt refused all {plan.Algorithms.Length} algorithm(s) its heuristic offered" +
-            (search.LastRefusal is { } last ? $" (last: {StatusNames.Cublas((int)last)})" : ""));
-        _warn(plan.Fallback);
-        return false;
+        if (!RunAlgorithms(plan, op, i =>
+                CublasLt.TryMatmulAlphaVector(_handle, plan.Desc, weightScales, weightCodes, plan.A, inputCodes, plan.B, 0f, d, plan.D, d, plan.D,
+                    plan.Algorithms[i].Algo, workspace, plan.Algorithms[i].WorkspaceSize, _stream),
+                search => Fp8FallbackWarning(plan.Op, plan.Shape, AllRefused(plan, search))))
+            return false;
+        Fp8Matmuls++;
+        return true;
     }
 
     /// <summary>The once-per-shape note of an FP8 Linear that runs dequantised: which op and shape, and why.</summary>
@@ -116,17 +106,5 @@ internal sealed partial class CublasLtGemm
             plan.Fallback = Fp8FallbackWarning(op, plan.Shape, "cuBLASLt's heuristic offered no algorithm" +
                 (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));
         return plan;
-    }
-
-    private void DisposeFp8Plans()
-    {
-        foreach (var plan in _fp8Plans.Values)
-        {
-            if (plan.D.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.D);
-            if (plan.B.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.B);
-            if (plan.A.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.A);
-            if (plan.Desc.Handle != 0) CublasLt.MatmulDescDestroy(plan.Desc);
-        }
-        _fp8Plans.Clear();
     }
 }

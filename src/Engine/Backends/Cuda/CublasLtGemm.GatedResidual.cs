@@ -70,24 +70,12 @@ internal sealed partial class CublasLtGemm
         if (!bias.IsNull)
             CublasLt.SetEpilogue(plan.Desc, CublasLtEpilogue.Bias, bias);
         var workspace = new CuDevicePtr(_workspace.Address);
-        var search = GemmDispatch.Search(plan.Current, plan.Algorithms.Length, i => alphaVector.IsNull
+        return RunAlgorithms(plan, op, i => alphaVector.IsNull
             ? CublasLt.TryMatmul(_handle, plan.Desc, 1f, weight, plan.A, x, plan.B, 1f, residual, plan.D, residual, plan.D,
                 plan.Algorithms[i].Algo, workspace, plan.Algorithms[i].WorkspaceSize, _stream)
             : CublasLt.TryMatmulAlphaVector(_handle, plan.Desc, alphaVector, weight, plan.A, x, plan.B, 1f, residual, plan.D,
-                residual, plan.D, plan.Algorithms[i].Algo, workspace, plan.Algorithms[i].WorkspaceSize, _stream));
-        Refusals += search.Refused;
-        if (search.Fatal is { } fatal)
-            CublasLt.Check(fatal, "cublasLtMatmul", $"{op} {plan.Shape}, algorithm {plan.Current + search.Refused} of {plan.Algorithms.Length}");
-        if (search.Chosen is { } chosen)
-        {
-            plan.Current = chosen;
-            return true;
-        }
-        plan.Current = plan.Algorithms.Length;
-        plan.Fallback = GatedFallbackWarning(plan.Op, plan.Shape, $"cuBLASLt refused all {plan.Algorithms.Length} algorithm(s) its heuristic offered" +
-            (search.LastRefusal is { } last ? $" (last: {StatusNames.Cublas((int)last)})" : ""));
-        _warn(plan.Fallback);
-        return false;
+                residual, plan.D, plan.Algorithms[i].Algo, workspace, plan.Algorithms[i].WorkspaceSize, _stream),
+            search => GatedFallbackWarning(plan.Op, plan.Shape, AllRefused(plan, search)));
     }
 
     /// <summary>The once-per-shape note of a gated residual that runs unfused: which op and shape, and why.</summary>
@@ -140,17 +128,5 @@ internal sealed partial class CublasLtGemm
             plan.Fallback = GatedFallbackWarning(op, plan.Shape, "cuBLASLt's heuristic offered no algorithm" +
                 (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));
         return plan;
-    }
-
-    private void DisposeGatedPlans()
-    {
-        foreach (var plan in _gatedPlans.Values)
-        {
-            if (plan.D.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.D);
-            if (plan.B.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.B);
-            if (plan.A.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.A);
-            if (plan.Desc.Handle != 0) CublasLt.MatmulDescDestroy(plan.Desc);
-        }
-        _gatedPlans.Clear();
     }
 }

@@ -43,22 +43,10 @@ internal sealed partial class CublasLtGemm
         if (epilogue is CublasLtEpilogue.Bias)
             CublasLt.SetEpilogue(plan.Desc, epilogue, bias);
         var workspace = new CuDevicePtr(_workspace.Address);
-        var search = GemmDispatch.Search(plan.Current, plan.Algorithms.Length, i =>
+        return RunAlgorithms(plan, op, i =>
             CublasLt.TryMatmul(_handle, plan.Desc, 1f, a, plan.A, b, plan.B, 0f, d, plan.D, d, plan.D, plan.Algorithms[i].Algo,
-                workspace, plan.Algorithms[i].WorkspaceSize, _stream));
-        Refusals += search.Refused;
-        if (search.Fatal is { } fatal)
-            CublasLt.Check(fatal, "cublasLtMatmul", $"{op} {plan.Shape}, algorithm {plan.Current + search.Refused} of {plan.Algorithms.Length}");
-        if (search.Chosen is { } chosen)
-        {
-            plan.Current = chosen;
-            return true;
-        }
-        plan.Current = plan.Algorithms.Length;
-        plan.Fallback = BatchFallbackWarning(plan.Op, plan.Shape, $"cuBLASLt refused all {plan.Algorithms.Length} algorithm(s) its heuristic offered" +
-            (search.LastRefusal is { } last ? $" (last: {StatusNames.Cublas((int)last)})" : ""));
-        _warn(plan.Fallback);
-        return false;
+                workspace, plan.Algorithms[i].WorkspaceSize, _stream),
+            search => BatchFallbackWarning(plan.Op, plan.Shape, AllRefused(plan, search)));
     }
 
     /// <summary>The once-per-shape note of a strided batch that runs per item: which op and shape, and why.</summary>
@@ -98,17 +86,5 @@ internal sealed partial class CublasLtGemm
             plan.Fallback = BatchFallbackWarning(op, plan.Shape, "cuBLASLt's heuristic offered no algorithm" +
                 (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));
         return plan;
-    }
-
-    private void DisposeBatchPlans()
-    {
-        foreach (var plan in _batchPlans.Values)
-        {
-            if (plan.D.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.D);
-            if (plan.B.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.B);
-            if (plan.A.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.A);
-            if (plan.Desc.Handle != 0) CublasLt.MatmulDescDestroy(plan.Desc);
-        }
-        _batchPlans.Clear();
     }
 }

@@ -151,9 +151,21 @@ internal sealed partial class CublasLtGemm : IDisposable
         var workspace = new CuDevicePtr(_workspace.Address);
         // From the algorithm that ran last time: one that refused once is not asked again (refusals are properties of
         // the algorithm and problem, and a refused call wrote nothing).
-        var search = GemmDispatch.Search(plan.Current, plan.Algorithms.Length, i =>
+        return RunAlgorithms(plan, op, i =>
             CublasLt.TryMatmul(_handle, plan.Desc, 1f, a, plan.A, b, plan.B, 0f, d, plan.D, d, plan.D, plan.Algorithms[i].Algo,
-                workspace, plan.Algorithms[i].WorkspaceSize, _stream));
+                workspace, plan.Algorithms[i].WorkspaceSize, _stream),
+            search => GemmDispatch.FallbackWarning(plan.Op, plan.Shape, plan.Algorithms.Length, plan.HeuristicStatus, search));
+    }
+
+    /// <summary>
+    /// Tries <paramref name="plan"/>'s algorithms from the one that ran last (<see cref="GemmDispatch.Search"/>): true when one
+    /// ran. A fatal status throws, naming the op, shape and algorithm; when every algorithm refused, the plan falls back for
+    /// good with <paramref name="fallbackWarning"/>'s note, written once. Shared by every cuBLASLt plan kind (plain, gated
+    /// residual, FP8, strided batch) so that refusals, fatal errors and fallbacks mean one thing.
+    /// </summary>
+    private bool RunAlgorithms(Plan plan, string op, Func<int, CublasStatus> tryAlgorithm, Func<AlgorithmSearch, string> fallbackWarning)
+    {
+        var search = GemmDispatch.Search(plan.Current, plan.Algorithms.Length, tryAlgorithm);
         Refusals += search.Refused;
         if (search.Fatal is { } fatal)
             CublasLt.Check(fatal, "cublasLtMatmul", $"{op} {plan.Shape}, algorithm {plan.Current + search.Refused} of {plan.Algorithms.Length}");
@@ -163,9 +175,27 @@ internal sealed partial class CublasLtGemm : IDisposable
             return true;
         }
         plan.Current = plan.Algorithms.Length;
-        plan.Fallback = GemmDispatch.FallbackWarning(plan.Op, plan.Shape, plan.Algorithms.Length, plan.HeuristicStatus, search);
+        plan.Fallback = fallbackWarning(search);
         _warn(plan.Fallback);
         return false;
+    }
+
+    /// <summary>The reason a plan's every algorithm refused, for the fallback notes of the plan kinds after the plain one.</summary>
+    private static string AllRefused(Plan plan, AlgorithmSearch search) =>
+        $"cuBLASLt refused all {plan.Algorithms.Length} algorithm(s) its heuristic offered" +
+        (search.LastRefusal is { } last ? $" (last: {StatusNames.Cublas((int)last)})" : "");
+
+    /// <summary>Destroys the descriptors of <paramref name="plans"/> (a handle a failed plan never created is skipped) and empties it.</summary>
+    private static void DestroyPlans<TKey>(Dictionary<TKey, Plan> plans) where TKey : notnull
+    {
+        foreach (var plan in plans.Values)
+        {
+            if (plan.D.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.D);
+            if (plan.B.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.B);
+            if (plan.A.Handle != 0) CublasLt.MatrixLayoutDestroy(plan.A);
+            if (plan.Desc.Handle != 0) CublasLt.MatmulDescDestroy(plan.Desc);
+        }
+        plans.Clear();
     }
 
     private Plan CreatePlan(GemmMapping g, CudaDataType dType, CublasLtEpilogue epilogue, CuDevicePtr bias, string op)
@@ -210,17 +240,10 @@ internal sealed partial class CublasLtGemm : IDisposable
 
     public void Dispose()
     {
-        foreach (var plan in _plans.Values)
-        {
-            CublasLt.MatrixLayoutDestroy(plan.D);
-            CublasLt.MatrixLayoutDestroy(plan.B);
-            CublasLt.MatrixLayoutDestroy(plan.A);
-            CublasLt.MatmulDescDestroy(plan.Desc);
-        }
-        _plans.Clear();
-        DisposeGatedPlans();
-        DisposeFp8Plans();
-        DisposeBatchPlans();
+        DestroyPlans(_plans);
+        DestroyPlans(_gatedPlans);
+        DestroyPlans(_fp8Plans);
+        DestroyPlans(_batchPlans);
         CublasLt.Destroy(_handle);
         _pool.Return(_workspace);
     }
