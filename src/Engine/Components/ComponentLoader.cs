@@ -77,6 +77,13 @@ public static class ComponentLoader
         string component = file.Component;
         using var range = backend.Range($"load {System.IO.Path.GetFileName(file.FilePath)}");
         using var checkpoint = SingleFileCheckpoint.OpenFor(file);
+        return LoadPart(checkpoint, component, backend, weights, streamBlocks);
+    }
+
+    /// <summary>Builds component <paramref name="component"/> of an open checkpoint (a model file, or a component file run on its own).</summary>
+    public static LoadedComponent LoadPart(SingleFileCheckpoint checkpoint, string component, IBackend backend, WeightPrecision weights = WeightPrecision.AsStored,
+        Backends.Cuda.BlockWeightStream? streamBlocks = null)
+    {
         if (!checkpoint.Parts.TryGetValue(component, out var part))
             throw new AccelAesException(
                 $"{checkpoint.Source} has no {component}; it holds {string.Join(", ", checkpoint.Parts.Keys)} ({checkpoint.Format.Describe()}).");

@@ -132,15 +132,18 @@ public sealed class SingleFileCheckpoint : IDisposable
     /// when there is one, else the config inferred from the tensors.
     /// </summary>
     public static SingleFileCheckpoint OpenComponentFile(string path, string pipeline, string component, Func<string, JsonConfig?>? componentConfig = null)
+        => OpenComponentFile(path, ComponentSlot.Require(pipeline, component), (componentConfig ?? (_ => null))(component));
+
+    /// <summary>Opens a component file as the place <paramref name="slot"/> (a pipeline's, or a file run on its own: <see cref="StandaloneComponentFile"/>).</summary>
+    public static SingleFileCheckpoint OpenComponentFile(string path, ComponentSlot slot, JsonConfig? given)
     {
-        var slot = ComponentSlot.Require(pipeline, component);
         var set = SafeTensorsSet.OpenFile(path);
         try
         {
             var tensors = set.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-            var part = ComponentFileMap.Map(tensors, set.Source, slot, (componentConfig ?? (_ => null))(component));
+            var part = ComponentFileMap.Map(tensors, set.Source, slot, given);
             var format = new CheckpointFormat(CheckpointLayout.ComponentFile, "", CheckpointFormatDetector.EncodingOf(tensors), slot.Kind);
-            return new SingleFileCheckpoint(set, format, new Dictionary<string, SingleFilePart>(StringComparer.Ordinal) { [component] = part }, []);
+            return new SingleFileCheckpoint(set, format, new Dictionary<string, SingleFilePart>(StringComparer.Ordinal) { [slot.Component] = part }, []);
         }
         catch
         {

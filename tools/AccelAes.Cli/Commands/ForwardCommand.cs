@@ -8,6 +8,7 @@ using AccelAes.Loader.Diffusers;
 using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Loader.Files;
 using AccelAes.Loader.Images;
+using AccelAes.Loader.SingleFile;
 
 namespace AccelAes.Cli.Commands;
 
@@ -49,13 +50,19 @@ internal static class ForwardCommand
         };
         var output = new Option<string>("--out") { Description = "Where to write the outputs (safetensors, F32).", Required = true };
         var compare = new Option<string?>("--compare") { Description = "A safetensors file of reference outputs: report the error of each output present in it." };
+        var pipeline = new Option<string?>("--pipeline")
+        {
+            Description = "With a VAE component file (ae.safetensors) as --model: the pipeline whose published latent scaling its config takes "
+                + "(flux: 0.3611 / 0.1159, sd3: 1.5305 / 0.0609; the decoder's forward takes z already unscaled). --config DIR gives a whole config.json instead.",
+        };
+        pipeline.AcceptOnlyFromAmong([.. StandaloneComponentFile.Pipelines.Keys]);
         var weights = CommonOptions.Weights();
         var fp8Gemm = CommonOptions.Fp8Gemm();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
         {
-            model, component, inputs, image, processor, output, compare, variant, backend, config, weights, fp8Gemm, components,
+            model, component, inputs, image, processor, output, compare, variant, backend, config, pipeline, weights, fp8Gemm, components,
         };
         command.SetAction(parse =>
         {
@@ -78,8 +85,9 @@ internal static class ForwardCommand
             using IBackend be = CommonOptions.CreateBackend(parse.GetValue(backend)!, parse.GetValue(fp8Gemm));
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
-            var (loaded, imageProcessor) = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetValue(variant), parse.GetValue(config),
-                parse.GetValue(components), imagePath, processorPath, CommonOptions.PrecisionOf(parse.GetValue(weights)!), be);
+            var (loaded, imageProcessor) = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetResult(component) is { Implicit: false },
+                parse.GetValue(variant), parse.GetValue(config), parse.GetValue(pipeline), parse.GetValue(components), imagePath, processorPath,
+                CommonOptions.PrecisionOf(parse.GetValue(weights)!), be);
             TimeSpan loadTime = watch.Elapsed;
             foreach (string unused in loaded.UnusedTensors.Take(10))
                 Ui.Warn($"checkpoint tensor '{unused}' is not used by this config");
@@ -124,10 +132,35 @@ internal static class ForwardCommand
     /// diffusers' names (<see cref="ComponentLoader.LoadSingleFile"/>). Options that only mean something for one of
     /// the two are refused for the other, by name.
     /// </summary>
-    private static (LoadedComponent Loaded, ClipImageProcessorConfig? Processor) Load(string model, string component, string? variant, string? config,
-        string? components, string? image, string? processor, WeightPrecision weights, IBackend be)
+    private static (LoadedComponent Loaded, ClipImageProcessorConfig? Processor) Load(string model, string component, bool componentGiven, string? variant,
+        string? config, string? pipeline, string? components, string? image, string? processor, WeightPrecision weights, IBackend be)
     {
-        if (InputFile.KindOf(model) == FileEntryKind.RegularFile)
+        bool file = InputFile.KindOf(model) == FileEntryKind.RegularFile;
+        ComponentFileKind? kind = file ? StandaloneComponentFile.KindOf(model) : null;
+        if (pipeline is not null && kind is null)
+            throw new AccelAesException($"--pipeline applies to a VAE component file only (it gives the latent scaling); '{model}' is "
+                + (file ? "a transformer checkpoint." : "a folder, which carries its own config.json."));
+        if (kind is { } fileKind)
+        {
+            // A component file holds one component, run as the model it is: options that choose or shape another are refused by name.
+            if (componentGiven)
+                throw new AccelAesException($"--component {component}: '{model}' is a component file holding one component, {ComponentFileDetector.Describe(fileKind)}; leave --component out.");
+            if (components is not null)
+                throw new AccelAesException($"--components: '{model}' is a component file; its config comes from --config DIR or its tensors.");
+            if (image is not null)
+                throw new AccelAesException($"--image: '{model}' is {ComponentFileDetector.Describe(fileKind)}, not a CLIP image tower.");
+            if (variant is not null)
+                throw new AccelAesException($"--variant {variant}: variants name files inside a diffusers folder; '{model}' is a single file.");
+            if (weights == WeightPrecision.Fp8)
+                throw new AccelAesException($"--weights fp8 quantises a transformer's Linear weights; '{model}' is {ComponentFileDetector.Describe(fileKind)}.");
+            using var checkpoint = StandaloneComponentFile.Open(model, fileKind, config, pipeline);
+            var part = checkpoint.Parts.Values.Single();
+            Ui.Info($"{Path.GetFileName(model)}: {ComponentFileDetector.Describe(fileKind)}, run as {part.ClassName}; config {part.ConfigOrigin}"
+                + (part.Config!.GetOptionalDouble("scaling_factor") is { } scaling
+                    ? $" (latent scaling {scaling.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : ""));
+            return (ComponentLoader.LoadPart(checkpoint, part.Component, be), null);
+        }
+        if (file)
         {
             if (image is not null)
                 throw new AccelAesException($"--image: the single file '{model}' holds no CLIP image tower; give a CLIP image tower's folder as --model.");
