@@ -109,6 +109,57 @@ public class ForwardComponentFileCliTests(CliCache cache) : IClassFixture<CliCac
         Assert.Contains("both give the VAE's latent scaling; give one", text);
     }
 
+    /// <summary>
+    /// A diffusers VAE folder whose config the tensors of its LDM file give with a pipeline's published values: the tiny
+    /// VAE (16 latent channels) widened to 32 channels at every level, so GroupNorm's published 32 groups fit.
+    /// </summary>
+    private static string Vae32Folder(string tinyVae, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var writer = new SafeTensorsWriter();
+        int seed = 0;
+        foreach (var (name, tensor) in GoldenTensors.Load(Weights(tinyVae)).OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            if (name.Contains("conv_shortcut", StringComparison.Ordinal)) continue; // equal widths: no shortcut convolutions
+            // conv_in's inputs are the 16 latent channels; every other 8 or 16 is a block width.
+            long[] shape = [.. tensor.Shape.Select((d, axis) => name == "decoder.conv_in.weight" && axis == 1 ? d : d is 8 or 16 ? 32 : d)];
+            int count = (int)shape.Aggregate(1L, (a, d) => a * d), offset = seed++;
+            writer.Add(name, shape, Enumerable.Range(0, count).Select(i => 0.2f * MathF.Sin(0.37f * i + offset)).ToArray());
+        }
+        writer.Save(Path.Combine(folder, "diffusion_pytorch_model.safetensors"));
+        string config = File.ReadAllText(Path.Combine(tinyVae, "config.json"))
+            .Replace("[8, 16, 32, 32]", "[32, 32, 32, 32]", StringComparison.Ordinal).Replace("\"norm_num_groups\": 4", "\"norm_num_groups\": 32", StringComparison.Ordinal);
+        Assert.Contains("\"norm_num_groups\": 32", config);
+        File.WriteAllText(Path.Combine(folder, "config.json"), config);
+        return folder;
+    }
+
+    [Fact]
+    public void A_vae_files_config_is_inferred_with_the_latent_scaling_of_pipeline()
+    {
+        using var dir = new TempDirectory();
+        string flux = cache.MakeTiny("flux", dir);
+        string folder = Vae32Folder(Path.Combine(flux, "vae"), dir.File("vae32"));
+        string vae = dir.File("ae.safetensors");
+        SaiSd3FileWriter.WriteVae(folder, vae);
+        var writer = new SafeTensorsWriter();
+        writer.Add("z", [1, 16, 2, 3], Enumerable.Range(0, 96).Select(i => MathF.Cos(i * 0.3f)).ToArray());
+        string z = dir.File("z.safetensors");
+        writer.Save(z);
+
+        var expected = Forward(dir, "folder", "--model", folder, "--inputs", z);
+        foreach (var (pipeline, scaling) in new[] { ("flux", "0.3611"), ("sd3", "1.5305") })
+        {
+            string output = dir.File(pipeline + ".safetensors");
+            var r = cache.Run("forward", "--model", vae, "--pipeline", pipeline, "--inputs", z, "--out", output);
+            Assert.True(r.ExitCode == 0, r.All);
+            string text = CliCache.Flat(r.All);
+            Assert.Contains("run as AutoencoderKL; config inferred from tensor shapes", text);
+            Assert.Contains($"(latent scaling {scaling})", text);
+            AssertSameOutputs(expected, GoldenTensors.Load(output));
+        }
+    }
+
     [Fact]
     public void Component_files_are_refused_where_they_cannot_run()
     {
