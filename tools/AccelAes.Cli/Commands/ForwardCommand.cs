@@ -156,7 +156,7 @@ internal static class ForwardCommand
             using var checkpoint = StandaloneComponentFile.Open(model, fileKind, config, pipeline);
             var part = checkpoint.Parts.Values.Single();
             Ui.Info($"{Path.GetFileName(model)}: {ComponentFileDetector.Describe(fileKind)}, run as {part.ClassName}; config {part.ConfigOrigin}"
-                + (part.Config!.GetOptionalDouble("scaling_factor") is { } scaling
+                + (fileKind == ComponentFileKind.LdmVae && part.Config!.GetDouble("scaling_factor", double.NaN) is var scaling && !double.IsNaN(scaling)
                     ? $" (latent scaling {scaling.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : ""));
             return (ComponentLoader.LoadPart(checkpoint, part.Component, be), null);
         }
