@@ -29,9 +29,12 @@ public static class ComfyQuantLayers
         ["float8_e5m2"] = SafeTensorDType.F8E5M2,
     };
 
-    /// <summary>True when the (prefix-stripped) keys have any <c>comfy_quant</c> layer.</summary>
+    /// <summary>
+    /// True when the (prefix-stripped) keys have any <c>comfy_quant</c> layer or <c>weight_scale</c> (one without its
+    /// config is then refused by <see cref="Check"/> rather than decoded without its scale).
+    /// </summary>
     public static bool IsMixedPrecision(IReadOnlyDictionary<string, SafeTensorInfo> tensors)
-        => tensors.Keys.Any(k => k.EndsWith(ConfigSuffix, StringComparison.Ordinal));
+        => tensors.Keys.Any(k => k.EndsWith(ConfigSuffix, StringComparison.Ordinal) || k.EndsWith(WeightScaleSuffix, StringComparison.Ordinal));
 
     /// <summary>
     /// The key of the scale multiplying <paramref name="module"/>'s weight, if the file has one: <c>weight_scale</c> for a
@@ -62,6 +65,13 @@ public static class ComfyQuantLayers
     /// <exception cref="AccelAesException">Names the layer and what is wrong (an unsupported format by its name).</exception>
     public static void Check(SafeTensorsSet set, IReadOnlyDictionary<string, SafeTensorInfo> tensors, string source)
     {
+        // Some writers list the layers only in the header's _quantization_metadata; the codes would then read unscaled.
+        string? orphan = tensors.Keys.Where(k => k.EndsWith(WeightScaleSuffix, StringComparison.Ordinal)
+            && !tensors.ContainsKey(k[..^WeightScaleSuffix.Length] + ConfigSuffix)).Order(StringComparer.Ordinal).FirstOrDefault();
+        if (orphan is not null)
+            throw new AccelAesException(
+                $"{source}: '{orphan}' has no '{orphan[..^WeightScaleSuffix.Length]}{ConfigSuffix}' beside it; AccelAes reads ComfyUI mixed-precision "
+                + "layers from their comfy_quant tensors, not from the header's _quantization_metadata alone.");
         foreach (var (key, info) in tensors.Where(t => t.Key.EndsWith(ConfigSuffix, StringComparison.Ordinal)).OrderBy(t => t.Key, StringComparer.Ordinal))
         {
             string module = key[..^ConfigSuffix.Length];

@@ -89,4 +89,19 @@ public class FluxComfyQuantTests
         Assert.Contains("'nvfp4'", error.Message);
         Assert.Contains("float8_e4m3fn", error.Message);
     }
+
+    [GoldenFact]
+    public void Weight_scale_without_its_config_is_refused_not_read_unscaled()
+    {
+        using var dir = new TempDirectory();
+        string mixed = dir.File("mixed.safetensors"), path = dir.File("no-config.safetensors");
+        ComfyQuantFileWriter.Write(Golden("flux1-tiny.safetensors"), mixed, dir.File("reference.safetensors"), MixedFormat);
+        var writer = new Loader.SafeTensors.SafeTensorsWriter();
+        using (var set = Loader.SafeTensors.SafeTensorsSet.OpenFile(mixed))
+            foreach (var t in set.Tensors.Where(t => !t.Name.EndsWith(".comfy_quant", StringComparison.Ordinal)))
+                writer.Add(t.Name, t.DType, t.Shape.ToArray(), set.GetBytes(t).ToArray());
+        writer.Save(path);
+        var error = Assert.Throws<AccelAesException>(() => ComponentLoader.LoadSingleFile(path, ConformanceHarness.Cpu, Golden()));
+        Assert.Contains("'double_blocks.0.img_attn.proj.weight_scale' has no 'double_blocks.0.img_attn.proj.comfy_quant'", error.Message);
+    }
 }
