@@ -45,6 +45,21 @@ public class SingleFileCliTests
     }
 
     [GoldenFact]
+    public void Inspect_names_the_comfyui_mixed_precision_format()
+    {
+        using var dir = new TempDirectory();
+        string file = dir.File("flux1-tiny-mixed.safetensors");
+        File.Copy(Case("flux_singlefile_tiny", "config.json"), dir.File("config.json"));
+        ComfyQuantFileWriter.Write(Case("flux_singlefile_tiny", "flux1-tiny.safetensors"), file, dir.File("reference.safetensors"),
+            module => module.StartsWith("double_blocks.", StringComparison.Ordinal) ? "float8_e4m3fn" : null);
+        var r = CliRunner.Run("inspect", file);
+        Assert.True(r.ExitCode == 0, r.All);
+        string text = CliCache.Flat(r.All);
+        Assert.Contains("ComfyUI mixed-precision fp8", text);
+        Assert.Contains("maps to: transformer = FluxTransformer2DModel", text);
+    }
+
+    [GoldenFact]
     public void Generate_with_a_single_file_names_what_is_missing()
     {
         using var dir = new TempDirectory();

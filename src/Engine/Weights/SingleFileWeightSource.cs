@@ -49,8 +49,8 @@ public sealed class SingleFileWeightSource(SingleFileCheckpoint checkpoint, Sing
         => !view.IsIdentity && LinearWeightNames.IsLinearWeight(name, shape.Rank) && view.Parts.All(p => p.Source.DType == SafeTensorDType.F8E4M3);
 
     /// <summary>
-    /// The file's codes (q / k / v rows or swapped halves joined in order) and the per-tensor <c>scale_weight</c> (1 for a
-    /// plain fp8 file) repeated per output row: <see cref="IBackend.UploadFp8Weight"/>'s values decode(code) · scale are
+    /// The file's codes (q / k / v rows or swapped halves joined in order) and the per-tensor scale (ComfyUI's
+    /// <c>scale_weight</c>, or a mixed-precision layer's <c>weight_scale</c>; 1 for a plain fp8 file) repeated per output row: <see cref="IBackend.UploadFp8Weight"/>'s values decode(code) · scale are
     /// exactly what <see cref="SingleFileCheckpoint.ReadFloat32"/> gives, so the CPU computes the same numbers and the
     /// CUDA backend keeps the fp8 bytes.
     /// </summary>

@@ -22,6 +22,11 @@ public enum WeightEncoding
     Fp8,
     /// <summary>ComfyUI "scaled fp8": fp8 codes times a per-tensor <c>&lt;module&gt;.scale_weight</c>.</summary>
     ScaledFp8,
+    /// <summary>
+    /// ComfyUI mixed precision: layers with a <c>&lt;module&gt;.comfy_quant</c> config hold fp8 codes times a per-tensor
+    /// <c>weight_scale</c>, the others their float values (<see cref="ComfyQuantLayers"/>).
+    /// </summary>
+    ComfyMixedPrecision,
 }
 
 /// <summary>What <see cref="CheckpointFormatDetector"/> found in a file's keys and dtypes.</summary>
@@ -44,6 +49,7 @@ public sealed record CheckpointFormat(CheckpointLayout Layout, string KeyPrefix,
         {
             WeightEncoding.Fp8 => ", fp8 weights (decoded exactly to fp32)",
             WeightEncoding.ScaledFp8 => ", ComfyUI scaled fp8 (decoded × scale_weight)",
+            WeightEncoding.ComfyMixedPrecision => ", ComfyUI mixed-precision fp8 (comfy_quant layers decoded × weight_scale)",
             _ => "",
         };
         return layout + prefix + encoding;

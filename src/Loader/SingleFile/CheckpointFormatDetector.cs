@@ -67,9 +67,13 @@ public static class CheckpointFormatDetector
             || tensors.Keys.Any(k => k.StartsWith("joint_blocks.", StringComparison.Ordinal))
             || tensors.ContainsKey("x_embedder.weight") || tensors.Keys.Any(k => k.StartsWith("transformer_blocks.", StringComparison.Ordinal));
 
-    /// <summary>How the file stores its weights: scaled fp8 (a marker or any <c>scale_weight</c>), plain fp8, or float.</summary>
+    /// <summary>
+    /// How the file stores its weights: ComfyUI mixed precision (any <c>comfy_quant</c> layer), scaled fp8 (a marker or any
+    /// <c>scale_weight</c>), plain fp8, or float.
+    /// </summary>
     public static WeightEncoding EncodingOf(IReadOnlyDictionary<string, SafeTensorInfo> tensors)
-        => tensors.ContainsKey(ScaledFp8Marker) || tensors.Keys.Any(k => k.EndsWith(ScaleWeightSuffix, StringComparison.Ordinal))
+        => ComfyQuantLayers.IsMixedPrecision(tensors) ? WeightEncoding.ComfyMixedPrecision
+            : tensors.ContainsKey(ScaledFp8Marker) || tensors.Keys.Any(k => k.EndsWith(ScaleWeightSuffix, StringComparison.Ordinal))
             ? WeightEncoding.ScaledFp8
             : tensors.Values.Any(t => t.DType is SafeTensorDType.F8E4M3 or SafeTensorDType.F8E5M2)
                 ? WeightEncoding.Fp8

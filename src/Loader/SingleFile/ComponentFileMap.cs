@@ -33,9 +33,8 @@ public static class ComponentFileMap
         var builder = new KeyMapBuilder(tensors, source, $"the {slot.Label} text encoder file");
         foreach (string key in tensors.Keys)
         {
-            if (key == CheckpointFormatDetector.ScaledFp8Marker || key.EndsWith(CheckpointFormatDetector.ScaleWeightSuffix, StringComparison.Ordinal)
-                || key.EndsWith(".scale_input", StringComparison.Ordinal))
-                continue; // the marker and input scales are consumed by Unconsumed, weight scales with their weight
+            if (ComfyQuantLayers.IsQuantisationParameter(key) || ComfyQuantLayers.IsWeightScale(tensors, key))
+                continue; // markers, configs and input scales are consumed by Unconsumed, weight scales with their weight
             bool projection = key == "text_projection.weight";
             // position_ids is a buffer some exports keep; CLIPTextModel has no projection, SD3's CLIP-L a generated one.
             if (key.EndsWith("embeddings.position_ids", StringComparison.Ordinal) || (projection && (slot.IdentityProjection || slot.ClassName != Diffusers.Configs.ClipTextConfig.WithProjectionClass)))

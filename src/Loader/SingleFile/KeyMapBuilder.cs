@@ -102,7 +102,7 @@ internal sealed class KeyMapBuilder(IReadOnlyDictionary<string, SafeTensorInfo> 
         SafeTensorInfo? scale = null;
         if (from.EndsWith(".weight", StringComparison.Ordinal))
         {
-            string scaleKey = from[..^".weight".Length] + CheckpointFormatDetector.ScaleWeightSuffix;
+            string scaleKey = ComfyQuantLayers.ScaleKeyOf(tensors, from[..^".weight".Length]);
             if (tensors.TryGetValue(scaleKey, out scale))
             {
                 ScaleCheck.RequireScalar(scale, scaleKey, source);
@@ -114,11 +114,14 @@ internal sealed class KeyMapBuilder(IReadOnlyDictionary<string, SafeTensorInfo> 
         _consumed.Add(from);
     }
 
-    /// <summary>The keys (among <paramref name="keys"/>, default all) that no rule consumed, sorted; ComfyUI's fp8 marker and input scales count as consumed.</summary>
+    /// <summary>
+    /// The keys (among <paramref name="keys"/>, default all) that no rule consumed, sorted; ComfyUI's quantisation
+    /// parameters (fp8 marker, <c>comfy_quant</c> configs, input scales) count as consumed.
+    /// </summary>
     public IReadOnlyList<string> Unconsumed(IEnumerable<string>? keys = null)
     {
         foreach (string key in tensors.Keys)
-            if (key == CheckpointFormatDetector.ScaledFp8Marker || key.EndsWith(".scale_input", StringComparison.Ordinal))
+            if (ComfyQuantLayers.IsQuantisationParameter(key))
                 _consumed.Add(key);
         return (keys ?? tensors.Keys).Where(k => !_consumed.Contains(k)).Order(StringComparer.Ordinal).ToList();
     }

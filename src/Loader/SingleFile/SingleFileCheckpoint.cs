@@ -78,6 +78,8 @@ public sealed class SingleFileCheckpoint : IDisposable
             componentConfig ??= _ => null;
             var stripped = CheckpointFormatDetector.StripPrefix(set.Tensors, source, out bool prefixed);
             var format = CheckpointFormatDetector.Detect(stripped, prefixed, source);
+            if (format.Encoding == WeightEncoding.ComfyMixedPrecision)
+                ComfyQuantLayers.Check(set, stripped, source);
             var parts = new Dictionary<string, SingleFilePart>(StringComparer.Ordinal);
             IReadOnlyList<string> others = [];
             switch (format.Layout)
@@ -141,6 +143,8 @@ public sealed class SingleFileCheckpoint : IDisposable
         try
         {
             var tensors = set.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            if (ComfyQuantLayers.IsMixedPrecision(tensors))
+                ComfyQuantLayers.Check(set, tensors, set.Source);
             var part = ComponentFileMap.Map(tensors, set.Source, slot, given);
             var format = new CheckpointFormat(CheckpointLayout.ComponentFile, "", CheckpointFormatDetector.EncodingOf(tensors), slot.Kind);
             return new SingleFileCheckpoint(set, format, new Dictionary<string, SingleFilePart>(StringComparer.Ordinal) { [slot.Component] = part }, []);
@@ -261,12 +265,11 @@ public sealed class SingleFileCheckpoint : IDisposable
         var mapped = new Dictionary<string, MappedTensor>(StringComparer.Ordinal);
         foreach (var (key, t) in tensors)
         {
-            if (key == CheckpointFormatDetector.ScaledFp8Marker || key.EndsWith(CheckpointFormatDetector.ScaleWeightSuffix, StringComparison.Ordinal)
-                || key.EndsWith(".scale_input", StringComparison.Ordinal))
+            if (ComfyQuantLayers.IsQuantisationParameter(key) || ComfyQuantLayers.IsWeightScale(tensors, key))
                 continue;
             SafeTensorInfo? scale = null;
             if (key.EndsWith(".weight", StringComparison.Ordinal)
-                && tensors.TryGetValue(key[..^".weight".Length] + CheckpointFormatDetector.ScaleWeightSuffix, out scale))
+                && tensors.TryGetValue(ComfyQuantLayers.ScaleKeyOf(tensors, key[..^".weight".Length]), out scale))
                 ScaleCheck.RequireScalar(scale, scale.Name, source);
             mapped.Add(key, new MappedTensor(key, t.Shape.ToArray(), [new RowSlice(t, 0, t.Rank == 0 ? 1 : t.Shape[0])], scale));
         }

@@ -78,6 +78,30 @@ public sealed class Sd3SingleFileTests : IDisposable
     }
 
     [Fact]
+    public void Comfyui_mixed_precision_file_gives_the_views_of_its_dequantised_weights()
+    {
+        string file = SaiFile("sd35", vae: false), mixed = _dir.File("sd35-mixed.safetensors"), dequantised = _dir.File("sd35-dequantised.safetensors");
+        // ComfyUI keeps the embedders in float and quantises the blocks' Linears (keys here under model.diffusion_model.).
+        ComfyQuantFileWriter.Write(file, mixed, dequantised, module => module.Contains("joint_blocks.", StringComparison.Ordinal) ? "float8_e4m3fn" : null);
+        using var ours = SingleFileCheckpoint.Open(mixed);
+        using var reference = SingleFileCheckpoint.Open(dequantised);
+        Assert.Equal(WeightEncoding.ComfyMixedPrecision, ours.Format.Encoding);
+        Assert.Empty(ours.Unconsumed);
+        Assert.Equal(reference.Tensors.Keys.Order(StringComparer.Ordinal), ours.Tensors.Keys.Order(StringComparer.Ordinal));
+        int scaled = 0;
+        foreach (var (name, view) in ours.Tensors)
+        {
+            var expected = new float[view.ElementCount];
+            var values = new float[view.ElementCount];
+            reference.ReadFloat32(reference.Tensors[name], expected);
+            ours.ReadFloat32(view, values);
+            Assert.True(expected.AsSpan().SequenceEqual(values), $"{name} differs from the dequantised file's");
+            if (view.Scale is not null) scaled++;
+        }
+        Assert.True(scaled > 0, "no view carries a weight_scale");
+    }
+
+    [Fact]
     public void Sd35_config_is_read_off_the_tensors()
     {
         string folder = Tiny("sd35");
