@@ -75,12 +75,9 @@ internal sealed partial class CublasLtGemm
     private Plan CreateFp8Plan(Fp8Key key, string op)
     {
         var g = key.Mapping;
-        var plan = new Plan
-        {
-            Op = op,
-            Shape = $"{GemmDispatch.DescribeShape(g, CudaDataType.R16BF, key.Epilogue)}, A/B e4m3, alpha device vector, B scale pointer",
-        };
-        try
+        string shape = $"{GemmDispatch.DescribeShape(g, CudaDataType.R16BF, key.Epilogue)}, A/B e4m3, alpha device vector, B scale pointer";
+        // A type or attribute this cuBLASLt does not know (FP8 arrived in 11.8): not an error, the dequantise path.
+        return CreateFallbackPlan(op, shape, plan =>
         {
             plan.Desc = CublasLt.MatmulDescCreate(CublasComputeType.Compute32F, CudaDataType.R32F);
             plan.A = CublasLt.MatrixLayoutCreate(CudaDataType.R8FE4M3, g.ARows, g.ACols, g.Lda);
@@ -93,18 +90,6 @@ internal sealed partial class CublasLtGemm
             var standIn = new CuDevicePtr(_workspace.Address);
             CublasLt.SetPointer(plan.Desc, CublasLtMatmulDescAttribute.BScalePointer, standIn);
             CublasLt.SetEpilogue(plan.Desc, key.Epilogue, key.Epilogue is CublasLtEpilogue.Bias or CublasLtEpilogue.GeluBias ? standIn : default);
-        }
-        catch (CudaException e)
-        {
-            // A type or attribute this cuBLASLt does not know (FP8 arrived in 11.8): not an error, the dequantise path.
-            plan.Algorithms = [];
-            plan.Fallback = Fp8FallbackWarning(op, plan.Shape, $"cuBLASLt refused the descriptor ({e.Message})");
-            return plan;
-        }
-        QueryAlgorithms(plan, op);
-        if (plan.Algorithms.Length == 0)
-            plan.Fallback = Fp8FallbackWarning(op, plan.Shape, "cuBLASLt's heuristic offered no algorithm" +
-                (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));
-        return plan;
+        }, reason => Fp8FallbackWarning(op, shape, reason));
     }
 }

@@ -85,13 +85,10 @@ internal sealed partial class CublasLtGemm
     private Plan CreateGatedPlan(GatedKey key, string op)
     {
         var g = key.Mapping;
-        var plan = new Plan
-        {
-            Op = op,
-            Shape = $"{GemmDispatch.DescribeShape(g, CudaDataType.R16BF, key.Bias ? CublasLtEpilogue.Bias : CublasLtEpilogue.Default)}, " +
-                    $"batch {key.Batch}{(key.XBatchStride != 0 ? $" (x stride {key.XBatchStride})" : "")}, alpha {(key.AlphaVector ? "device vector" : "1")}, beta 1, C = D",
-        };
-        try
+        string shape = $"{GemmDispatch.DescribeShape(g, CudaDataType.R16BF, key.Bias ? CublasLtEpilogue.Bias : CublasLtEpilogue.Default)}, " +
+            $"batch {key.Batch}{(key.XBatchStride != 0 ? $" (x stride {key.XBatchStride})" : "")}, alpha {(key.AlphaVector ? "device vector" : "1")}, beta 1, C = D";
+        // An attribute this cuBLASLt does not know (the pointer mode before 11.4.2): not an error, a fallback.
+        return CreateFallbackPlan(op, shape, plan =>
         {
             plan.Desc = CublasLt.MatmulDescCreate(CublasComputeType.Compute32F, CudaDataType.R32F);
             plan.A = CublasLt.MatrixLayoutCreate(CudaDataType.R16BF, g.ARows, g.ACols, g.Lda);
@@ -115,18 +112,6 @@ internal sealed partial class CublasLtGemm
             CublasLt.SetEpilogue(plan.Desc, key.Bias ? CublasLtEpilogue.Bias : CublasLtEpilogue.Default, new CuDevicePtr(_workspace.Address));
             if (key.Bias && key.Batch > 1)
                 CublasLt.SetInt64(plan.Desc, CublasLtMatmulDescAttribute.BiasBatchStride, key.AlphaVector ? g.M : 0);
-        }
-        catch (CudaException e)
-        {
-            // An attribute this cuBLASLt does not know (the pointer mode before 11.4.2): not an error, a fallback.
-            plan.Algorithms = [];
-            plan.Fallback = GatedFallbackWarning(op, plan.Shape, $"cuBLASLt refused the descriptor ({e.Message})");
-            return plan;
-        }
-        QueryAlgorithms(plan, op);
-        if (plan.Algorithms.Length == 0)
-            plan.Fallback = GatedFallbackWarning(op, plan.Shape, "cuBLASLt's heuristic offered no algorithm" +
-                (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));
-        return plan;
+        }, reason => GatedFallbackWarning(op, shape, reason));
     }
 }

@@ -56,12 +56,8 @@ internal sealed partial class CublasLtGemm
     private Plan CreateBatchPlan(BatchKey key, string op)
     {
         var g = key.Mapping;
-        var plan = new Plan
-        {
-            Op = op,
-            Shape = $"{GemmDispatch.DescribeShape(g, CudaDataType.R16BF, key.Epilogue)}, batch {key.Batch} (B stride {key.BStride}, D stride {key.DStride}, A shared)",
-        };
-        try
+        string shape = $"{GemmDispatch.DescribeShape(g, CudaDataType.R16BF, key.Epilogue)}, batch {key.Batch} (B stride {key.BStride}, D stride {key.DStride}, A shared)";
+        return CreateFallbackPlan(op, shape, plan =>
         {
             plan.Desc = CublasLt.MatmulDescCreate(CublasComputeType.Compute32F, CudaDataType.R32F);
             plan.A = CublasLt.MatrixLayoutCreate(CudaDataType.R16BF, g.ARows, g.ACols, g.Lda);
@@ -74,17 +70,6 @@ internal sealed partial class CublasLtGemm
             // The heuristic reads the bias pointer only for its alignment; the workspace (256-byte aligned, as every pool
             // block) stands in until the call sets the real vector.
             CublasLt.SetEpilogue(plan.Desc, key.Epilogue, new CuDevicePtr(_workspace.Address));
-        }
-        catch (CudaException e)
-        {
-            plan.Algorithms = [];
-            plan.Fallback = BatchFallbackWarning(op, plan.Shape, $"cuBLASLt refused the descriptor ({e.Message})");
-            return plan;
-        }
-        QueryAlgorithms(plan, op);
-        if (plan.Algorithms.Length == 0)
-            plan.Fallback = BatchFallbackWarning(op, plan.Shape, "cuBLASLt's heuristic offered no algorithm" +
-                (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));
-        return plan;
+        }, reason => BatchFallbackWarning(op, shape, reason));
     }
 }

@@ -1,3 +1,4 @@
+using AccelAes.Kernels;
 using AccelAes.Kernels.Interop;
 
 namespace AccelAes.Engine.Backends.Cuda;
@@ -178,6 +179,32 @@ internal sealed partial class CublasLtGemm : IDisposable
         plan.Fallback = fallbackWarning(search);
         _warn(plan.Fallback);
         return false;
+    }
+
+    /// <summary>
+    /// A plan of the kinds after the plain one (gated residual, FP8, strided batch), which fall back rather than fail:
+    /// <paramref name="describe"/> creates its descriptor and layouts, then the heuristic is asked for algorithms. A
+    /// descriptor this cuBLASLt refuses (an attribute or type it does not know) or a heuristic with no algorithm leaves
+    /// the plan fallen back for good, with <paramref name="fallbackWarning"/>'s note of the reason.
+    /// </summary>
+    private Plan CreateFallbackPlan(string op, string shape, Action<Plan> describe, Func<string, string> fallbackWarning)
+    {
+        var plan = new Plan { Op = op, Shape = shape };
+        try
+        {
+            describe(plan);
+        }
+        catch (CudaException e)
+        {
+            plan.Algorithms = [];
+            plan.Fallback = fallbackWarning($"cuBLASLt refused the descriptor ({e.Message})");
+            return plan;
+        }
+        QueryAlgorithms(plan, op);
+        if (plan.Algorithms.Length == 0)
+            plan.Fallback = fallbackWarning("cuBLASLt's heuristic offered no algorithm" +
+                (plan.HeuristicStatus == CublasStatus.CUBLAS_STATUS_SUCCESS ? " (0 results)" : $" ({StatusNames.Cublas((int)plan.HeuristicStatus)})"));
+        return plan;
     }
 
     /// <summary>The reason a plan's every algorithm refused, for the fallback notes of the plan kinds after the plain one.</summary>
