@@ -23,14 +23,18 @@
 //                   kernel's read of the residual and its launch.
 #include "common.cuh"
 
+// Entry e of one (gate, bias) pair's vectors, written at alpha[at] / scaled_bias[at]: the one definition both kernels use.
+__device__ __forceinline__ void gated_epilogue_entry(const bf16* gate, const bf16* bias, u64 e, int n, float* alpha,
+                                                     bf16* scaled_bias, u64 at) {
+    const float g = gate != nullptr ? bf16_to_f32(gate[e]) : 1.0f;
+    alpha[at] = g;
+    if (bias != nullptr) scaled_bias[at] = f32_to_bf16(g * bf16_to_f32(bias[e % (u64)n]));
+}
+
 extern "C" __global__ void gated_epilogue_vectors(const bf16* __restrict__ gate, const bf16* __restrict__ bias,
                                                   float* __restrict__ alpha, bf16* __restrict__ scaled_bias, u64 count,
                                                   int n) {
-    ACCELAES_GRID_STRIDE(i, count) {
-        const float g = gate != nullptr ? bf16_to_f32(gate[i]) : 1.0f;
-        alpha[i] = g;
-        if (bias != nullptr) scaled_bias[i] = f32_to_bf16(g * bf16_to_f32(bias[i % (u64)n]));
-    }
+    ACCELAES_GRID_STRIDE(i, count) gated_epilogue_entry(gate, bias, i, n, alpha, scaled_bias, i);
 }
 
 extern "C" __global__ void gated_epilogue_vectors_x4(const bf16* __restrict__ g0, const bf16* __restrict__ g1,
@@ -44,9 +48,7 @@ extern "C" __global__ void gated_epilogue_vectors_x4(const bf16* __restrict__ g0
         const u64 e = i - (u64)p * count;
         const bf16* gate = p == 0 ? g0 : p == 1 ? g1 : p == 2 ? g2 : g3;
         const bf16* bias = p == 0 ? b0 : p == 1 ? b1 : p == 2 ? b2 : b3;
-        const float g = bf16_to_f32(gate[e]);
-        alpha[(u64)p * stride + e] = g;
-        if (bias != nullptr) scaled_bias[(u64)p * stride + e] = f32_to_bf16(g * bf16_to_f32(bias[e % (u64)n]));
+        gated_epilogue_entry(gate, bias, e, n, alpha, scaled_bias, (u64)p * stride + e);
     }
 }
 
