@@ -69,6 +69,15 @@ public static class ModelBenchmark
         long parameters = source is BenchWeightSource b ? b.Parameters : 0;
 
         var phases = new List<PhaseTiming>();
+        if (model.HasGenerationWork)
+        {
+            progress?.Invoke("once per generation");
+            start = Stopwatch.GetTimestamp();
+            model.PrepareGeneration();
+            BenchTiming.Synchronize(device);
+            phases.Add(new("once per generation", Stopwatch.GetElapsedTime(start).TotalMilliseconds,
+                "Lumina's caption keys and values of every layer, before the first step (includes kernel compilation/loading)"));
+        }
         progress?.Invoke("first forward");
         start = Stopwatch.GetTimestamp();
         Tensor latest = model.Forward();

@@ -33,6 +33,13 @@ internal static class AccountingReports
         totals.AddCells("kernel launches", f.Launches, s.Launches, d.Launches);
         totals.AddCells("device copies and memsets", f.DeviceCopies, s.DeviceCopies, d.DeviceCopies);
         Ui.Show(totals);
+        if (r.PerGeneration.Classes.Count > 0)
+        {
+            var g = r.PerGeneration;
+            Ui.Info($"once per generation, before the first step (in no step above): {Tf(g.GemmFlops)} GEMM, {Gb(g.MemoryBoundBytes)} memory-bound, " +
+                    $"{Gb(g.GemmBytes + g.AttentionBytes)} GEMM + attention operands, {g.Launches} kernel launches — " +
+                    string.Join(", ", g.ByTraffic.Select(c => $"{c.Name} ×{c.Calls}")));
+        }
 
         // Biggest traffic first; the share column says what bounds each class (memory-bound ones: their share of that traffic).
         var classes = Ui.Table("op · kernel (dense step)", "calls", "traffic", "share", "launches");
@@ -129,6 +136,10 @@ internal static class AccountingReports
         w.WriteNumber("device_copies_per_step", step.DeviceCopies);
         w.WriteStartObject("forward");
         WriteTotals(w, r.Forward);
+        w.WriteEndObject();
+        // Once per generation, before the first step (Lumina's caption keys and values; zeros for SD3 and FLUX): in no step's numbers.
+        w.WriteStartObject("per_generation");
+        WriteTotals(w, r.PerGeneration);
         w.WriteEndObject();
         w.WriteString("roofline_formula", Formula);
         w.WriteStartObject("roofline_ms");

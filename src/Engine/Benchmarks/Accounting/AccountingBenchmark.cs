@@ -33,6 +33,12 @@ public sealed record AccountingResult(string Config, string Backend, int Resolut
 {
     public TrafficTotals DenseStep => Forward.Plus(StepRest);
 
+    /// <summary>
+    /// The work the pipeline does once per generation, before its first step (Lumina: every layer's caption keys and values);
+    /// empty for SD3 and FLUX. In no step's numbers, nor in <see cref="MixTotal"/>.
+    /// </summary>
+    public TrafficTotals PerGeneration { get; init; } = TrafficTotals.Empty;
+
     /// <summary>The whole sampling run of <see cref="Steps"/> steps: the preset's mix, or every step dense.</summary>
     public TrafficTotals MixTotal => PerStep is { } counted ? counted.Aggregate(TrafficTotals.Empty, (sum, s) => sum.Plus(s))
         : StepKinds.Count == 0 ? DenseStep.Scaled(Steps)
@@ -62,6 +68,9 @@ public static class AccountingBenchmark
 
         progress?.Invoke($"counting a dense forward of {config.Description} at {request.Resolution}², batch {request.Batch}");
         be.Ledger.Take();
+        // Once per generation, before the first step (Lumina's caption keys and values): counted apart, never in a step.
+        model.PrepareGeneration();
+        var perGeneration = be.Ledger.Take();
         Tensor velocity = model.Forward();
         var forward = be.Ledger.Take();
         ModelBenchmark.GuideAndStep(be, model, velocity, state);
@@ -82,7 +91,7 @@ public static class AccountingBenchmark
             var counts = PolicyAccounting.Count(be, model, state, policyOptions, steps, request.Schedule);
             return new AccountingResult(config.Description, be.Name, request.Resolution, request.Batch, model.ImageTokens, config.TextTokens,
                 weights.Parameters, forward, rest, request.Accel, steps, counts.Kinds, null, counts.PerStep, counts.Schedule,
-                MixDecidedAtRunTime: counts.Schedule is null);
+                MixDecidedAtRunTime: counts.Schedule is null) { PerGeneration = perGeneration };
         }
         if (request.Overrides is { Count: > 0 })
             throw new AccelAesException($"--set tunes a caching policy's knobs here (--accel teacache, fbcache, fora, taylorseer, delta-dit, ras), not {request.Accel}'s.");
@@ -127,6 +136,6 @@ public static class AccountingBenchmark
                 kinds.Add(new StepKindAccounting(group.Key, group.Count(), perKind[group.Key].Step, perKind[group.Key].Note));
         }
         return new AccountingResult(config.Description, be.Name, request.Resolution, request.Batch, model.ImageTokens, config.TextTokens,
-            weights.Parameters, forward, rest, request.Accel, steps, kinds, focusFraction);
+            weights.Parameters, forward, rest, request.Accel, steps, kinds, focusFraction) { PerGeneration = perGeneration };
     }
 }
