@@ -72,18 +72,21 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         _options = options ?? new LuminaPipelineOptions();
         _numTrainTimesteps = numTrainTimesteps;
         if (DoGuidance) CheckNegative(conditioning, guidanceScale);
+        IBackend be = conditioning.PromptEmbeds.Backend;
+        // A backend that could capture the steps as graphs but has graphs off streams its block weights (--offload sequential):
+        // there each layer's keys and values are computed inside the first step, where its block is uploaded anyway.
+        bool deferred = be is IGraphCapableBackend { GraphsEnabled: false };
         if (DoGuidance && mode == GuidanceMode.Batched)
         {
-            IBackend be = conditioning.PromptEmbeds.Backend;
             // [cond, uncond]: pipeline_lumina.py concatenates the prompt first.
             _captions = model.PrepareCaptions(be.Concat(0, conditioning.PromptEmbeds, conditioning.NegativePromptEmbeds!),
-                be.Concat(0, conditioning.PromptAttentionMask, conditioning.NegativePromptAttentionMask!));
+                be.Concat(0, conditioning.PromptAttentionMask, conditioning.NegativePromptAttentionMask!), deferred);
         }
         else
         {
-            _captions = model.PrepareCaptions(conditioning.PromptEmbeds, conditioning.PromptAttentionMask);
+            _captions = model.PrepareCaptions(conditioning.PromptEmbeds, conditioning.PromptAttentionMask, deferred);
             if (DoGuidance)
-                _negativeCaptions = model.PrepareCaptions(conditioning.NegativePromptEmbeds!, conditioning.NegativePromptAttentionMask!);
+                _negativeCaptions = model.PrepareCaptions(conditioning.NegativePromptEmbeds!, conditioning.NegativePromptAttentionMask!, deferred);
         }
         _graph = new StepGraph(conditioning.PromptEmbeds.Backend, "lumina step");
     }

@@ -197,8 +197,94 @@ public class LuminaCaptionContextTests
         Assert.True(TestData.MaxAbsDiff(first, second) > 1e-3, "the prompt must change the image");
     }
 
+    [Fact]
+    public void Without_step_graphs_the_denoiser_computes_each_layers_entry_in_the_first_step_once()
+    {
+        // A graph-capable backend with graphs off (the CUDA backend while it streams block weights, --offload sequential): each
+        // layer's keys and values are computed when the layer first runs, so a streamed block is uploaded once for both.
+        using var counter = new GraphCapableCaptionOps(_cpu, new Shape(2, Caption, CaptionDim)) { GraphsEnabled = false };
+        var model = LuminaSparseForwardTests.Model(_cpu, 2, sharedQuery: true);
+        var schedule = new FlowMatchEulerScheduler(Scheduler).SetTimesteps(3);
+        Tensor latents = counter.Slice(counter.Scale(MakeInputs(counter).Latents, 1f), 0, 0, 1);
+        using var denoiser = new LuminaDenoiser(model, Conditioning(counter, promptSeed: 2), 4f, 1000);
+        Assert.Equal((0, 0), (counter.CaptionNorms, counter.CaptionGemms));
+        var captionOps = new List<(int, int)>();
+        var velocities = new List<float[]>();
+        for (int step = 0; step < 3; step++)
+        {
+            counter.Reset();
+            Tensor v = denoiser.Predict(latents, step, schedule);
+            velocities.Add(counter.Download(v));
+            captionOps.Add((counter.CaptionNorms, counter.CaptionGemms));
+            counter.EulerStepInPlace(latents, v, schedule.StepSize(step));
+        }
+        Assert.Equal([(Layers, 2 * Layers), (0, 0), (0, 0)], captionOps);
+
+        // The same velocities as the eager context's (CPU, no graph-capable wrapper).
+        Tensor reference = _cpu.Slice(_cpu.Scale(MakeInputs(_cpu).Latents, 1f), 0, 0, 1);
+        using var eager = new LuminaDenoiser(model, Conditioning(_cpu, promptSeed: 2), 4f, 1000);
+        for (int step = 0; step < 3; step++)
+        {
+            Tensor v = eager.Predict(reference, step, schedule);
+            Assert.Equal(velocities[step], _cpu.Download(v));
+            _cpu.EulerStepInPlace(reference, v, schedule.StepSize(step));
+        }
+    }
+
+    [Fact]
+    public void A_deferred_entry_is_never_computed_inside_a_graph_capture_but_a_per_call_forward_is_captured_whole()
+    {
+        using var be = new GraphCapableCaptionOps(_cpu, new Shape(2, Caption, CaptionDim)) { GraphsEnabled = true };
+        var model = LuminaSparseForwardTests.Model(_cpu, 2, sharedQuery: true);
+        var x = MakeInputs(be);
+        using var deferred = model.PrepareCaptions(x.Captions, x.Mask, deferred: true);
+        var e = Assert.Throws<InvalidOperationException>(() => be.Capture("step", () =>
+            model.Forward(x.Latents, x.Timestep, deferred, x.Table, LuminaSparseForwardTests.BaseSequenceLength)));
+        Assert.Contains("while a step graph is captured", e.Message);
+
+        // Given raw captions inside a capture, the forward computes them in the captured work (every replay recomputes them).
+        be.Reset();
+        var graph = be.Capture("step", () => model.Forward(x.Latents, x.Timestep, x.Captions, x.Mask, x.Table, LuminaSparseForwardTests.BaseSequenceLength));
+        Assert.Equal((Layers, 2 * Layers), (be.CaptionNorms, be.CaptionGemms));
+        Assert.Equal(PerCall(model, MakeInputs(_cpu)), be.Download(graph.Output));
+    }
+
+    /// <summary>
+    /// <see cref="CaptionOps"/> that says it can capture step graphs: <see cref="Capture"/> runs the work with
+    /// <see cref="IsCapturing"/> set (no recording; the CPU has no graphs).
+    /// </summary>
+    private sealed class GraphCapableCaptionOps(IBackend inner, Shape captionShape) : CaptionOps(inner, captionShape), IGraphCapableBackend
+    {
+        public bool GraphsEnabled { get; init; }
+        public bool IsCapturing { get; private set; }
+        public GraphStatistics GraphStatistics => new(0, 0, 0, null);
+
+        public ICapturedGraph Capture(string name, Func<Tensor> work)
+        {
+            IsCapturing = true;
+            try
+            {
+                return new Ran(work());
+            }
+            finally
+            {
+                IsCapturing = false;
+            }
+        }
+
+        public void FillScalars(Tensor target, float value) => throw new NotSupportedException();
+        public void CountNonFiniteInto(Tensor x, Tensor counts, int slot) => throw new NotSupportedException();
+
+        private sealed class Ran(Tensor output) : ICapturedGraph
+        {
+            public Tensor Output { get; } = output;
+            public void Launch() => throw new NotSupportedException();
+            public void Dispose() { }
+        }
+    }
+
     /// <summary>Counts ops, and those that compute a caption's keys and values: RmsNorm and Linear over a [rows, L, 12] caption.</summary>
-    private sealed class CaptionOps(IBackend inner, Shape captionShape) : DelegatingBackend(inner)
+    private class CaptionOps(IBackend inner, Shape captionShape) : DelegatingBackend(inner)
     {
         public int Ops { get; private set; }
         public int CaptionNorms { get; private set; }

@@ -20,22 +20,34 @@ public sealed record LuminaCaptionKeyValues(Tensor Key, Tensor Value, Tensor Mas
 /// by whoever owns the conditioning (the denoiser of one generation, which builds a new one for each call). It is computed
 /// eagerly, before any step runs, so a CUDA graph captured from a step reads its tensors as fixed inputs; the owner keeps it
 /// alive while the graphs replay and disposes it after them.
+/// <para>A deferred context (<see cref="IsDeferred"/>, for backends that capture no step graphs: block weights streamed under
+/// <c>--offload sequential</c>) computes each layer's entry when that layer first runs, inside the first step, where its streamed
+/// block is resident anyway; computed eagerly it would stream every block once more per generation. The values are the same
+/// (the same ops on the same inputs), each computed once; asking for a missing entry while a graph is being captured throws.</para>
 /// </remarks>
 public sealed class LuminaCaptionContext : IDisposable
 {
     private readonly LuminaNextDiTBlock[] _blocks;
-    private readonly LuminaCaptionKeyValues[] _layers;
+    private readonly LuminaCaptionKeyValues?[] _layers;
     private bool _disposed;
 
-    internal LuminaCaptionContext(LuminaNextDiT2DModel model, Tensor captions, Tensor mask, LuminaNextDiTBlock[] blocks,
-        LuminaCaptionKeyValues[] layers)
+    internal LuminaCaptionContext(LuminaNextDiT2DModel model, Tensor captions, Tensor mask, LuminaNextDiTBlock[] blocks, bool deferred)
     {
         Model = model;
         Captions = captions;
         Mask = mask;
         _blocks = blocks;
-        _layers = layers;
+        _layers = new LuminaCaptionKeyValues?[blocks.Length];
+        IsDeferred = deferred;
+        if (deferred) return;
+        IBackend be = captions.Backend;
+        for (int i = 0; i < blocks.Length; i++)
+            using (be.Range($"layer {i} caption keys"))
+                _layers[i] = blocks[i].CaptionKeyValues(captions, mask);
     }
+
+    /// <summary>Each layer's entry is computed at its first use instead of when the context is made.</summary>
+    public bool IsDeferred { get; }
 
     /// <summary>The model whose layers computed the keys and values.</summary>
     public LuminaNextDiT2DModel Model { get; }
@@ -61,7 +73,12 @@ public sealed class LuminaCaptionContext : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)layer >= (uint)_layers.Length || !ReferenceEquals(_blocks[layer], block))
             throw new InvalidOperationException($"The caption context holds layer {layer} of another model (or no such layer); prepare it with the model that runs it.");
-        return _layers[layer];
+        if (_layers[layer] is { } ready) return ready;
+        // Only a deferred context has missing entries. Computed inside a capture, they would be the graph's own memory, written
+        // only when it replays: refused (the step graph then runs eagerly and says why).
+        if (Captions.Backend is IGraphCapableBackend { IsCapturing: true })
+            throw new InvalidOperationException($"Layer {layer}'s caption keys and values are computed while a step graph is captured; a context for graph capture is prepared eagerly.");
+        return _layers[layer] = block.CaptionKeyValues(Captions, Mask);
     }
 
     /// <summary>Frees the keys and values (the captions and mask belong to the caller).</summary>
@@ -71,8 +88,8 @@ public sealed class LuminaCaptionContext : IDisposable
         _disposed = true;
         foreach (var kv in _layers)
         {
-            kv.Key.Dispose();
-            kv.Value.Dispose();
+            kv?.Key.Dispose();
+            kv?.Value.Dispose();
         }
     }
 }

@@ -98,7 +98,7 @@ public sealed class LuminaNextDiT2DModel
         LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength, SparseForward? sparse = null)
     {
         ValidateInputs(hiddenStates, timestep, encoderHiddenStates, encoderMask);
-        using LuminaCaptionContext captions = PrepareCaptions(encoderHiddenStates, encoderMask);
+        using LuminaCaptionContext captions = PerCallCaptions(encoderHiddenStates, encoderMask);
         return Forward(hiddenStates, timestep, captions, imageRotaryEmb, baseSequenceLength, sparse);
     }
 
@@ -125,8 +125,15 @@ public sealed class LuminaNextDiT2DModel
         LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength)
     {
         ValidateInputs(hiddenStates, timestep, encoderHiddenStates, encoderMask);
-        return Embed(hiddenStates, timestep, PrepareCaptions(encoderHiddenStates, encoderMask), imageRotaryEmb, baseSequenceLength);
+        return Embed(hiddenStates, timestep, PerCallCaptions(encoderHiddenStates, encoderMask), imageRotaryEmb, baseSequenceLength);
     }
+
+    /// <summary>
+    /// The caption context of a call that is given raw captions: each layer computes its entry when it runs, as the layers always
+    /// did (and a streamed block is uploaded once); inside a graph capture, eagerly, so the graph recomputes it on every replay.
+    /// </summary>
+    private LuminaCaptionContext PerCallCaptions(Tensor encoderHiddenStates, Tensor encoderMask)
+        => PrepareCaptions(encoderHiddenStates, encoderMask, deferred: encoderHiddenStates.Backend is not IGraphCapableBackend { IsCapturing: true });
 
     /// <summary>
     /// <see cref="Embed(Tensor, Tensor, Tensor, Tensor, LuminaRotaryTable, int?)"/> over a caption context prepared once for the
@@ -161,19 +168,16 @@ public sealed class LuminaNextDiT2DModel
     /// </summary>
     /// <param name="encoderHiddenStates">Caption features [B, L, cross_attention_dim].</param>
     /// <param name="encoderMask">[B, L], 1 = token, 0 = padding.</param>
-    public LuminaCaptionContext PrepareCaptions(Tensor encoderHiddenStates, Tensor encoderMask)
+    /// <param name="deferred">Compute each layer's entry when the layer first runs (<see cref="LuminaCaptionContext.IsDeferred"/>):
+    /// only where no step is captured as a graph (streamed block weights).</param>
+    public LuminaCaptionContext PrepareCaptions(Tensor encoderHiddenStates, Tensor encoderMask, bool deferred = false)
     {
         var c = Config;
         ModelInputs.Require(encoderHiddenStates.Shape.Rank == 3 && encoderHiddenStates.Shape[0] > 0 && encoderHiddenStates.Shape[1] > 0
             && encoderHiddenStates.Shape[2] == c.CrossAttentionDim, "encoder_hidden_states", encoderHiddenStates.Shape, $"[B, L, {c.CrossAttentionDim}]");
         ModelInputs.Require(encoderMask.Shape == new Shape(encoderHiddenStates.Shape[0], encoderHiddenStates.Shape[1]), "encoder_mask", encoderMask.Shape,
             $"[{encoderHiddenStates.Shape[0]}, {encoderHiddenStates.Shape[1]}] (one entry per caption token)");
-        IBackend be = encoderHiddenStates.Backend;
-        var layers = new LuminaCaptionKeyValues[_layers.Length];
-        for (int i = 0; i < _layers.Length; i++)
-            using (be.Range($"layer {i} caption keys"))
-                layers[i] = _layers[i].CaptionKeyValues(encoderHiddenStates, encoderMask);
-        return new LuminaCaptionContext(this, encoderHiddenStates, encoderMask, _layers, layers);
+        return new LuminaCaptionContext(this, encoderHiddenStates, encoderMask, _layers, deferred);
     }
 
     /// <summary>Layer 0's modulated input RMSNorm(x)·(1 + scale_msa), without running the layer.</summary>
