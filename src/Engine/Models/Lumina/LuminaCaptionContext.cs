@@ -9,10 +9,11 @@ namespace AccelAes.Engine.Models.Lumina;
 public sealed record LuminaCaptionKeyValues(Tensor Key, Tensor Value, Tensor Mask);
 
 /// <summary>
-/// What every step of one Lumina generation reads from its caption and nothing else (issue 16): the raw caption features and
-/// mask (time_caption_embed pools them) and every layer's attn2 keys and values. None of it depends on the timestep or the
-/// latents, so <see cref="LuminaNextDiT2DModel.PrepareCaptions"/> computes it once and each step passes it on, instead of
-/// every layer of every step recomputing norm1_context, to_k, norm_k and to_v.
+/// What every step of one Lumina generation reads from its caption and nothing else (issue 16): temb's caption half
+/// (time_caption_embed's caption_embedder over the masked mean) and every layer's attn2 keys and values. None of it depends
+/// on the timestep or the latents, so <see cref="LuminaNextDiT2DModel.PrepareCaptions"/> computes it once and each step
+/// passes it on, instead of every step pooling the caption again and every layer of every step recomputing norm1_context,
+/// to_k, norm_k and to_v.
 /// </summary>
 /// <remarks>
 /// Stale values are ruled out by construction, not by a cache key: the context is immutable, holds the captions it was
@@ -31,11 +32,13 @@ public sealed class LuminaCaptionContext : IDisposable
     private readonly LuminaCaptionKeyValues?[] _layers;
     private bool _disposed;
 
-    internal LuminaCaptionContext(LuminaNextDiT2DModel model, Tensor captions, Tensor mask, LuminaNextDiTBlock[] blocks, bool deferred)
+    internal LuminaCaptionContext(LuminaNextDiT2DModel model, Tensor captions, Tensor mask, Tensor captionEmbedding, LuminaNextDiTBlock[] blocks,
+        bool deferred)
     {
         Model = model;
         Captions = captions;
         Mask = mask;
+        CaptionEmbedding = captionEmbedding;
         _blocks = blocks;
         _layers = new LuminaCaptionKeyValues?[blocks.Length];
         IsDeferred = deferred;
@@ -52,8 +55,12 @@ public sealed class LuminaCaptionContext : IDisposable
     /// <summary>The model whose layers computed the keys and values.</summary>
     public LuminaNextDiT2DModel Model { get; }
 
-    /// <summary>Raw caption features [B, L, cross_attention_dim] (time_caption_embed's pooled caption reads them every step).</summary>
+    /// <summary>Raw caption features [B, L, cross_attention_dim] the context was computed from.</summary>
     public Tensor Captions { get; }
+
+    /// <summary>temb's caption half [B, min(D, 1024)]: caption_embedder(masked mean of <see cref="Captions"/>), computed when the
+    /// context is made (its weights are not a block's, so it is never deferred).</summary>
+    public Tensor CaptionEmbedding { get; }
 
     /// <summary>[B, L] caption mask, 1 = token.</summary>
     public Tensor Mask { get; }
@@ -81,11 +88,12 @@ public sealed class LuminaCaptionContext : IDisposable
         return _layers[layer] = block.CaptionKeyValues(Captions, Mask);
     }
 
-    /// <summary>Frees the keys and values (the captions and mask belong to the caller).</summary>
+    /// <summary>Frees the caption embedding, keys and values (the captions and mask belong to the caller).</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        CaptionEmbedding.Dispose();
         foreach (var kv in _layers)
         {
             kv?.Key.Dispose();

@@ -154,14 +154,14 @@ public sealed class LuminaNextDiT2DModel
         IBackend be = hiddenStates.Backend;
         Tensor x = _patchEmbedder.Forward(hiddenStates);
         LuminaRotary rotary = Upload(be, imageRotaryEmb, hiddenStates);
-        Tensor temb = _timeCaptionEmbed.Forward(timestep, captions.Captions, captions.Mask);
+        Tensor temb = _timeCaptionEmbed.Forward(timestep, captions.CaptionEmbedding);
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
         return new LuminaEmbeddedStep(x, rotary, captions, siluTemb, baseSequenceLength, hiddenStates.Shape[2], hiddenStates.Shape[3]);
     }
 
     /// <summary>
-    /// What a generation's steps read from the caption alone (issue 16): every layer's attn2 keys and values
-    /// (norm1_context → to_k → norm_k, and to_v), computed here once instead of in every layer of every step. The caller owns
+    /// What a generation's steps read from the caption alone (issue 16): temb's caption half and every layer's attn2 keys and
+    /// values (norm1_context → to_k → norm_k, and to_v), computed here once instead of in every step. The caller owns
     /// the context: it passes it to each step's <see cref="Forward(Tensor, Tensor, LuminaCaptionContext, LuminaRotaryTable, int?, SparseForward?)"/>
     /// or <see cref="Embed(Tensor, Tensor, LuminaCaptionContext, LuminaRotaryTable, int?)"/>, keeps it alive while captured
     /// steps replay, and disposes it after the last.
@@ -177,7 +177,8 @@ public sealed class LuminaNextDiT2DModel
             && encoderHiddenStates.Shape[2] == c.CrossAttentionDim, "encoder_hidden_states", encoderHiddenStates.Shape, $"[B, L, {c.CrossAttentionDim}]");
         ModelInputs.Require(encoderMask.Shape == new Shape(encoderHiddenStates.Shape[0], encoderHiddenStates.Shape[1]), "encoder_mask", encoderMask.Shape,
             $"[{encoderHiddenStates.Shape[0]}, {encoderHiddenStates.Shape[1]}] (one entry per caption token)");
-        return new LuminaCaptionContext(this, encoderHiddenStates, encoderMask, _layers, deferred);
+        Tensor captionEmbedding = _timeCaptionEmbed.CaptionEmbedding(encoderHiddenStates, encoderMask);
+        return new LuminaCaptionContext(this, encoderHiddenStates, encoderMask, captionEmbedding, _layers, deferred);
     }
 
     /// <summary>Layer 0's modulated input RMSNorm(x)·(1 + scale_msa), without running the layer.</summary>
