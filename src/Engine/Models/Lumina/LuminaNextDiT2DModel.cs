@@ -143,15 +143,20 @@ public sealed class LuminaNextDiT2DModel
     /// <summary>
     /// Layers <paramref name="firstBlock"/> up to (not including) <paramref name="lastBlock"/> (default: every layer),
     /// updating <see cref="LuminaEmbeddedStep.Image"/> in place; returns it. With <paramref name="outputs"/> (FORA,
-    /// TaylorSeer) each layer stores or reuses its attention and FFN outputs.
+    /// TaylorSeer) each layer stores or reuses its attention and FFN outputs. Inside the range each layer's FFN residual
+    /// update is applied by the next layer's norm1 (<see cref="PendingResidual"/>); the range's last one is applied here,
+    /// so the image is complete on return whatever reads it next (norm_out, a caching policy, the next range).
     /// </summary>
     public Tensor RunBlocks(LuminaEmbeddedStep step, SparseForward? sparse = null, BlockOutputCache? outputs = null, int firstBlock = 0,
         int? lastBlock = null)
     {
         IBackend be = step.Image.Backend;
+        PendingResidual? pending = null;
         for (int i = firstBlock; i < (lastBlock ?? _layers.Length); i++)
             using (be.Range($"layer {i}"))
-                _layers[i].Forward(step.Image, step.Rotary, step.Captions, step.CaptionMask, step.SiluTemb, step.BaseSequenceLength, sparse, i, outputs);
+                pending = _layers[i].Forward(step.Image, step.Rotary, step.Captions, step.CaptionMask, step.SiluTemb, step.BaseSequenceLength,
+                    sparse, i, outputs, pending);
+        pending?.Apply(step.Image);
         return step.Image;
     }
 

@@ -60,7 +60,11 @@ public sealed class LuminaNextDiTBlock
     /// </summary>
     public bool SharesQuery { get; }
 
-    /// <summary>Updates <paramref name="x"/> [B, N, D] in place.</summary>
+    /// <summary>
+    /// Updates <paramref name="x"/> [B, N, D] in place, all but the FFN's residual update, which it returns, pending
+    /// (<see cref="PendingResidual"/>): the caller hands it to the next layer, whose norm1 applies it in its own row kernel,
+    /// or applies it itself. Null (x complete) with <paramref name="outputs"/>: FORA / TaylorSeer cache the normed branch.
+    /// </summary>
     /// <param name="rotary">RoPE table of the N image tokens.</param>
     /// <param name="captions">Raw caption features [B, L, cross_attention_dim].</param>
     /// <param name="captionMask">[B, L] key mask of the cross-attention.</param>
@@ -76,19 +80,21 @@ public sealed class LuminaNextDiTBlock
     /// <param name="outputs">FORA / TaylorSeer cache (null without them): a computing step stores the attention branch
     /// norm2(to_out(…)) and the FFN branch ffn_norm2(ffn(…)) (before their tanh gates); a reusing step adds what the
     /// cache gives back through this step's gates and runs neither attention nor FFN.</param>
-    public void Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength,
-        SparseForward? sparse = null, int layer = 0, BlockOutputCache? outputs = null)
+    /// <param name="incoming">The previous layer's pending residual update of <paramref name="x"/> (null: x is complete).</param>
+    public PendingResidual? Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength,
+        SparseForward? sparse = null, int layer = 0, BlockOutputCache? outputs = null, PendingResidual? incoming = null)
     {
         IBackend be = x.Backend;
         if (outputs is { Reusing: true })
         {
+            incoming?.Apply(x);
             Modulation m = _norm1.Chunks(siluTemb);
             be.AddGatedInPlace(x, outputs.Get(layer, ForaAttention), be.Activate(m[LuminaRMSNormZero.GateMsa], Activation.Tanh));
             be.AddGatedInPlace(x, outputs.Get(layer, ForaFeedForward), be.Activate(m[LuminaRMSNormZero.GateMlp], Activation.Tanh));
-            return;
+            return null;
         }
         int batch = x.Shape[0], n = x.Shape[1];
-        var (mod, normed) = _norm1.Forward(x, siluTemb);
+        var (mod, normed) = _norm1.Forward(x, siluTemb, incoming); // x is complete from here on
 
         // attn2 needs the query of every token (cross-attention stays dense), so it is computed in full even on
         // sparse steps; attn1 then takes its focus rows.
@@ -109,24 +115,22 @@ public sealed class LuminaNextDiTBlock
         }
         else
         {
-            AddNormedBranch(projected, _norm2, mod[LuminaRMSNormZero.GateMsa], ForaAttention);
+            AddCachedNormedBranch(outputs, projected, _norm2, mod[LuminaRMSNormZero.GateMsa], ForaAttention);
             ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
         }
-        AddNormedBranch(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _ffnNorm2,
-            mod[LuminaRMSNormZero.GateMlp], ForaFeedForward);
+        Tensor ffnOut = SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward);
+        // x += tanh(gate_mlp) ⊙ ffn_norm2(ffn_out), left to the next layer's norm1 (one row kernel for both, issue 16).
+        if (outputs is null)
+            return new PendingResidual(x, ffnOut, _eps, _ffnNorm2, mod[LuminaRMSNormZero.GateMlp]);
+        AddCachedNormedBranch(outputs, ffnOut, _ffnNorm2, mod[LuminaRMSNormZero.GateMlp], ForaFeedForward);
+        return null;
 
-        // x += tanh(gate) ⊙ RMSNorm(branch): one row kernel (issue 16). FORA / TaylorSeer keep the normed branch, so with
-        // their cache the norm, the tanh and the add stay three ops.
-        void AddNormedBranch(Tensor branch, Tensor norm, Tensor gate, string cacheKey)
+        // FORA / TaylorSeer keep the normed branch, so with their cache x += tanh(gate) ⊙ RMSNorm(branch) stays three ops.
+        void AddCachedNormedBranch(BlockOutputCache cache, Tensor branch, Tensor norm, Tensor gate, string cacheKey)
         {
-            if (outputs is null)
-            {
-                be.RmsNormAddTanhGatedInPlace(x, branch, _eps, norm, gate);
-                return;
-            }
             Tensor normed = be.RmsNorm(branch, _eps, norm);
             be.AddGatedInPlace(x, normed, be.Activate(gate, Activation.Tanh));
-            outputs.Store(layer, cacheKey, normed);
+            cache.Store(layer, cacheKey, normed);
         }
     }
 
