@@ -91,6 +91,24 @@ public class LuminaResidualBoundaryTests
         Assert.Equal(47, Kernel("rmsnorm_add_tanh_gated_modulate_bf16").Calls);
     }
 
+    /// <summary>
+    /// --offload sequential keeps two blocks' weights on the device and refills layer i's slot once layer i + 1 starts, so
+    /// a boundary kernel would read ffn_norm2's weight from a slot being overwritten: every layer completes x itself.
+    /// </summary>
+    [Fact]
+    public void With_streamed_block_weights_each_layer_applies_its_own_residual()
+    {
+        var recorder = new OpRecorder(new CpuBackend());
+        var streamed = BenchModel.Build(ThreeLayers, new StreamingWeights(new RandomWeightSource(5)), recorder, TinyRealConfigs.Resolution, Batch);
+        recorder.Calls.Clear();
+
+        Tensor image = streamed.SplitStep().RunBlocks();
+        Assert.Equal(Layers, recorder.Count(nameof(IBackend.RmsNormAddTanhGatedThenModulate)));
+        Assert.Equal(Layers, recorder.Count(nameof(IBackend.RmsNormModulate)));
+        Assert.Equal(Layers, recorder.Count(nameof(IBackend.RmsNormAddTanhGatedInPlace)));
+        Assert.Equal(recorder.Download(Build(recorder).SplitStep().RunBlocks()), recorder.Download(image));
+    }
+
     [Fact]
     public void A_pending_update_applies_once_and_only_to_its_own_stream()
     {
@@ -104,6 +122,20 @@ public class LuminaResidualBoundaryTests
         Assert.Throws<InvalidOperationException>(() => pending.ApplyThenModulate(x, 1e-6f, null, null));
         Assert.Equal(cpu.Download(Values(1, 2, 3, 8)), cpu.Download(other));
         Assert.NotEqual(cpu.Download(other), cpu.Download(x));
+    }
+
+    /// <summary>Weights that say they are streamed per block (as StreamedBlockWeightSource does), kept in host memory here.</summary>
+    private sealed class StreamingWeights(IWeightSource inner) : IWeightSource
+    {
+        public string Description => inner.Description;
+
+        public bool Contains(string name) => inner.Contains(name);
+
+        public IEnumerable<string> Names => inner.Names;
+
+        public Tensor Load(string name, Shape shape, IBackend backend) => inner.Load(name, shape, backend);
+
+        public bool StreamsBlocks => true;
     }
 
     /// <summary>Counts the IBackend ops a model calls.</summary>

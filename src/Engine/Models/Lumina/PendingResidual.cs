@@ -9,6 +9,8 @@ namespace AccelAes.Engine.Models.Lumina;
 /// else that reads x first applies it on its own (<see cref="Apply"/>). The branch and the gate are the layer's own
 /// tensors (the FFN output, or on AccelAes fill / sparse steps the layer's FFN cache, written only by that layer), so
 /// they are unchanged until the update is applied, which <see cref="LuminaNextDiT2DModel.RunBlocks"/> does before it returns.
+/// ffn_norm2's weight is the layer's own too: with streamed block weights (<c>--offload sequential</c>) it may leave the
+/// device once the next layer starts, so there RunBlocks applies each layer's update at once.
 /// </summary>
 public sealed class PendingResidual
 {
