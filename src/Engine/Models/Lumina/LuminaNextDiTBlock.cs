@@ -98,7 +98,7 @@ public sealed class LuminaNextDiTBlock
 
         // attn2 needs the query of every token (cross-attention stays dense), so it is computed in full even on
         // sparse steps; attn1 then takes its focus rows.
-        AttentionInputs selfInputs = _attn1.SelfInputs(normed, rotary);
+        PackedValueInputs selfInputs = _attn1.SelfInputs(normed, rotary);
         Tensor query = selfInputs.Q;
         Tensor selfAttn = SelfAttention(selfInputs, baseSequenceLength, sparse, layer);
 
@@ -145,19 +145,20 @@ public sealed class LuminaNextDiTBlock
     /// (rows of the RoPE'd full query) over the fresh keys/values of all tokens, with the proportional scale of the
     /// full sequence and GQA as in the dense path; background rows are the cached A_self of the last fill step.
     /// </summary>
-    private Tensor SelfAttention(AttentionInputs inputs, int? baseSequenceLength, SparseForward? sparse, int layer)
+    private Tensor SelfAttention(PackedValueInputs inputs, int? baseSequenceLength, SparseForward? sparse, int layer)
     {
         Tensor query = inputs.Q;
         int batch = query.Shape[0], n = query.Shape[1], heads = query.Shape[2], headDim = query.Shape[3];
         if (sparse is not { IsSparse: true })
         {
             // RAS: the rows are the active tokens; keys and values of every token come from its cache, and the
-            // proportional scale is that of the whole sequence (the official processor's key.shape[1]).
+            // proportional scale is that of the whole sequence (the official processor's key.shape[1]). The cache keeps v
+            // as a tensor, so only this path copies it out of the packed GEMM output.
             Tensor full;
             if (sparse?.KeyValues is { } ras)
             {
-                var (key, value) = ras.Resolve(sparse, layer, SelfAttentionCache, inputs.K, inputs.V);
-                full = _attn1.AttendPrepared(new AttentionInputs(query, key, value), query, baseSequenceLength, sparse.ImageTokens);
+                var (key, value) = ras.Resolve(sparse, layer, SelfAttentionCache, inputs.K, inputs.Value());
+                full = _attn1.AttendResolved(query, key, value, baseSequenceLength, sparse.ImageTokens);
             }
             else
             {
