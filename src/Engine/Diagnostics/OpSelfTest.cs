@@ -301,6 +301,7 @@ public static partial class OpSelfTest
         AddPreparedGates(cases); // after them, for the same reason
         AddPackedQkv(cases); // after the earlier cases: they keep their seeds
         AddFp8(cases);
+        AddSwiGlu(cases); // last: the earlier cases keep their seeds
         return cases;
     }
 
