@@ -137,6 +137,35 @@ public class CudaSwiGluTests(CudaFixture fixture, ITestOutputHelper output) : IC
         Assert.Equal((0L, 1L), (gpu.FusedSwiGluCount, gpu.SplitSwiGluCount));
     }
 
+    /// <summary>
+    /// The kernel's row strides: x read as rows of a wider buffer (K 40 of 56 columns) and out written into rows of a wider
+    /// one (F 70 of 73 columns: odd, so every store is one bf16) give the dense call's bits, and the columns past F are
+    /// left as they were.
+    /// </summary>
+    [SkippableFact]
+    public void The_kernel_reads_and_writes_row_views_with_the_dense_calls_bits()
+    {
+        Skip.If(fixture.Backend is null, fixture.SkipReason);
+        using var gpu = NewBackend(SwiGluGemm.Fused);
+        const int m = 131, k = 40, ldx = 56, f = 70, ldo = 73;
+        using var wide = Eighths(gpu, 7, m, ldx);
+        using var w = Eighths(gpu, 8, 2 * f, k);
+        using var x = gpu.Slice(wide, 1, 0, k); // the same rows, dense
+        float[] dense = gpu.Download(gpu.LinearSwiGlu(x, w));
+        var before = new float[m * ldo];
+        for (int i = 0; i < before.Length; i++) before[i] = i % 7 - 3;
+        using var output = gpu.UploadBf16(before, new Shape(m, ldo)); // small integers: exact in bf16
+        gpu.LinearSwiGluRows(wide, ldx, w, output, ldo);
+        float[] got = gpu.Download(output);
+        for (int r = 0; r < m; r++)
+            for (int j = 0; j < ldo; j++)
+            {
+                float expected = j < f ? dense[r * f + j] : before[r * ldo + j];
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(got[r * ldo + j]),
+                    $"row {r}, column {j}: {got[r * ldo + j]}, expected {expected}");
+            }
+    }
+
     [SkippableFact]
     public void What_the_kernel_cannot_serve_runs_the_split_path_and_is_counted()
     {

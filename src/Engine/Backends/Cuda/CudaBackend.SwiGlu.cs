@@ -121,10 +121,25 @@ public sealed partial class CudaBackend
         return decision.Fused;
     }
 
-    /// <summary>gemm_swiglu_bf16 over dense x [m, k], w [2f, k] and out [m, f].</summary>
-    private void LaunchSwiGlu(CuDevicePtr x, CuDevicePtr w, CuDevicePtr y, int m, int f, int k) =>
+    /// <summary>gemm_swiglu_bf16 over x [m, k] (rows <paramref name="ldx"/> elements apart; dense: k), w [2f, k] and out [m, f] (rows <paramref name="ldo"/> apart; dense: f).</summary>
+    private void LaunchSwiGlu(CuDevicePtr x, CuDevicePtr w, CuDevicePtr y, int m, int f, int k, long? ldx = null, long? ldo = null) =>
         Launch("gemm_swiglu_bf16", new Dim3((uint)LaunchConfig.CeilDiv(f, SwiGluFeaturesPerCta), (uint)LaunchConfig.CeilDiv(m, SwiGluRowsPerCta)),
-            SwiGluThreads, SwiGluSharedBytes, x, w, y, m, f, k, (long)k, (long)f);
+            SwiGluThreads, SwiGluSharedBytes, x, w, y, m, f, k, ldx ?? k, ldo ?? f);
+
+    /// <summary>
+    /// The fused kernel over row views (tests of its strides; no op reads row views yet): x [m, ≥ k] with rows
+    /// <paramref name="ldx"/> elements apart (a multiple of 8), out [m, ≥ f] with rows <paramref name="ldo"/> apart (any).
+    /// </summary>
+    internal void LinearSwiGluRows(Tensor x, long ldx, Tensor gateUpWeight, Tensor output, long ldo)
+    {
+        var (cx, cw, cy) = (Own(x), Own(gateUpWeight), Own(output));
+        int k = gateUpWeight.Shape[1], f = gateUpWeight.Shape[0] / 2, m = x.Shape.Rows;
+        if (cx.DType != DType.BF16 || cw.DType != DType.BF16 || cy.DType != DType.BF16 || ldx % 8 != 0 || k % 8 != 0 || ldx < k || ldo < f
+            || x.Shape.Last != ldx || output.Shape.Last != ldo || output.Shape.Rows != m || !Aligned16(cx.Pointer, cw.Pointer))
+            throw new ArgumentException($"LinearSwiGluRows: x {x.Shape} (ldx {ldx}), weight {gateUpWeight.Shape}, out {output.Shape} (ldo {ldo}) is not a bf16 row view the kernel reads.");
+        using var op = Enter("LinearSwiGluRows", x, gateUpWeight, output);
+        LaunchSwiGlu(cx.Pointer, cw.Pointer, cy.Pointer, m, f, k, ldx, ldo);
+    }
 
     /// <summary>The split path into given buffers: the GEMM of N = 2F into <paramref name="gateAndUp"/> [m, 2f], then silu_mul into y.</summary>
     private void SplitSwiGluTo(CudaTensor x, CudaTensor w, CuDevicePtr gateAndUp, CuDevicePtr y, int m, int f, int k)
