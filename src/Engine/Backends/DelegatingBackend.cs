@@ -252,6 +252,13 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
 
     public Tensor AddScaled(Tensor a, Tensor b, Tensor scale) => W(Call(nameof(AddScaled), () => Inner.AddScaled(U(a)!, U(b)!, U(scale)!)));
 
+    /// <summary>Counted as a Linear of the joined [2F, K] weight by <see cref="BeforeMatmul"/> (same FLOPs).</summary>
+    public Tensor LinearSwiGlu(Tensor x, Tensor gateUpWeight)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, gateUpWeight.Shape, null);
+        return W(Call(nameof(LinearSwiGlu), () => Inner.LinearSwiGlu(U(x)!, U(gateUpWeight)!)));
+    }
+
     // ---- Fused attention inputs (issue 16, QKV path) ----
 
     /// <summary>Counted as a Linear over the rows by <see cref="BeforeMatmul"/>.</summary>
@@ -338,6 +345,25 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
     public void PrepareAttentionInputsInPlace(PackedQkv qkv, IReadOnlyList<QkvPartNorms> parts, float eps, Tensor? cos = null, Tensor? sin = null) =>
         Call(nameof(PrepareAttentionInputsInPlace), () => Inner.PrepareAttentionInputsInPlace(qkv with { Buffer = U(qkv.Buffer)! },
             parts.Select(p => new QkvPartNorms(p.Tokens, U(p.NormQ), U(p.NormK))).ToArray(), eps, U(cos), U(sin)));
+
+    // ---- v read where the fused Q/K/V GEMM wrote it (issue 16, Fusion 13) ----
+
+    /// <summary>q and k wrapped; the packed buffer handed back is the caller's own (this backend's) tensor.</summary>
+    public PackedValueInputs PrepareQueryKey(QkvPart part, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
+        QkNorm norm = QkNorm.RmsPerHead)
+    {
+        var r = Call(nameof(PrepareQueryKey), () => Inner.PrepareQueryKey(
+            new QkvPart(U(part.Qkv)!, U(part.NormQ), U(part.NormK), U(part.NormQBias), U(part.NormKBias)), heads, kvHeads, headDim, eps, U(cos), U(sin), norm));
+        return new PackedValueInputs(W(r.Q), W(r.K), new PackedQkv(part.Qkv, heads, kvHeads, headDim));
+    }
+
+    /// <summary>Counted as an Attention over q, k and the value columns' shape by <see cref="BeforeMatmul"/>.</summary>
+    public Tensor AttentionPackedValue(Tensor q, Tensor k, PackedQkv qkv, float scale)
+    {
+        var b = qkv.Buffer.Shape;
+        BeforeMatmul(nameof(Attention), q.Shape, k.Shape, new Shape(b.Rank == 3 ? b[0] : 0, b.Rank == 3 ? b[1] : 0, qkv.KvHeads, qkv.HeadDim));
+        return W(Call(nameof(AttentionPackedValue), () => Inner.AttentionPackedValue(U(q)!, U(k)!, qkv with { Buffer = U(qkv.Buffer)! }, scale)));
+    }
 }
 
 /// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>

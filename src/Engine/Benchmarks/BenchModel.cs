@@ -52,15 +52,15 @@ public sealed class BenchModel
         return _forward(sparse);
     }
 
-    /// <summary>
-    /// The work a pipeline does once per generation, before its first step (Lumina: every layer's caption keys and values,
-    /// <see cref="LuminaNextDiT2DModel.PrepareCaptions"/>); nothing for SD3 and FLUX. Runs on the first call only (the first
-    /// <see cref="Forward"/> or <see cref="SplitStep"/> makes it), so the steps after it — and any graph captured from them —
-    /// read one context that stays alive; call it first to count or time it apart from the steps.
-    /// </summary>
     /// <summary>Whether the model has work of its own once per generation (<see cref="PrepareGeneration"/>): Lumina.</summary>
     public bool HasGenerationWork { get; }
 
+    /// <summary>
+    /// The work a pipeline does once per generation, before its first step (Lumina: every layer's caption keys and values,
+    /// <see cref="LuminaNextDiT2DModel.PrepareCaptions"/>); nothing for SD3 and FLUX. Runs on the first call only (<see cref="Build"/>
+    /// makes it unless told not to; else the first <see cref="Forward"/> or <see cref="SplitStep"/>), so every step after it —
+    /// and any graph captured from them — reads one context that stays alive.
+    /// </summary>
     public void PrepareGeneration()
     {
         var prepare = _prepareGeneration;
@@ -80,7 +80,17 @@ public sealed class BenchModel
 
     /// <summary>Builds <paramref name="config"/>'s transformer from <paramref name="weights"/> on <paramref name="backend"/>.</summary>
     /// <param name="resolution">Image side in pixels; must give a latent grid divisible by the patch size.</param>
-    public static BenchModel Build(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch)
+    /// <param name="prepareGeneration">Run <see cref="PrepareGeneration"/> now, as a pipeline does before its first step; false
+    /// leaves it to the caller (to count or time it apart from the build and the steps).</param>
+    public static BenchModel Build(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch,
+        bool prepareGeneration = true)
+    {
+        var model = BuildUnprepared(config, weights, backend, resolution, batch);
+        if (prepareGeneration) model.PrepareGeneration();
+        return model;
+    }
+
+    private static BenchModel BuildUnprepared(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch)
     {
         int latent = resolution / RealConfig.VaeFactor;
         if (resolution % (RealConfig.VaeFactor * 2) != 0 || latent < 2)

@@ -63,7 +63,7 @@ public static class ModelBenchmark
 
         progress?.Invoke($"generating and uploading the weights of {config.Description}");
         long start = Stopwatch.GetTimestamp();
-        var model = BenchModel.Build(config, source, profiler, request.Resolution, request.Batch);
+        var model = BenchModel.Build(config, source, profiler, request.Resolution, request.Batch, prepareGeneration: false);
         BenchTiming.Synchronize(device);
         double weightSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         long parameters = source is BenchWeightSource b ? b.Parameters : 0;

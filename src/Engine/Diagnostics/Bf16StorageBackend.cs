@@ -28,9 +28,9 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     /// <summary>The ops whose output the CUDA backend always allocates as bf16 (New(…, DType.BF16)).</summary>
     private static readonly HashSet<string> AlwaysBf16 = new(StringComparer.Ordinal)
     {
-        nameof(UploadWeight), nameof(UploadFp8Weight), nameof(Allocate), nameof(Linear), nameof(LinearOfRows), nameof(Attention), nameof(AttentionWithAffinity), nameof(AttentionPacked), nameof(LayerNorm),
+        nameof(UploadWeight), nameof(UploadFp8Weight), nameof(Allocate), nameof(Linear), nameof(LinearOfRows), nameof(Attention), nameof(AttentionWithAffinity), nameof(AttentionPacked), nameof(AttentionPackedValue), nameof(LayerNorm),
         nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(RmsNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
-        nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate), nameof(SiluMul), nameof(AddScaled),
+        nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate), nameof(SiluMul), nameof(AddScaled), nameof(LinearSwiGlu),
     };
 
     /// <summary>Ops that return a new tensor and also update their first argument in place (rounded like an in-place op's).</summary>
@@ -60,6 +60,10 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
                 break;
             case AttentionInputs qkv: // q, k and v are bf16 on the device (PrepareAttentionInputs)
                 foreach (var t in new[] { qkv.Q, qkv.K, qkv.V })
+                    if (t is CpuTensor c) Round(c);
+                break;
+            case PackedValueInputs qk: // PrepareQueryKey: q and k are bf16 on the device (v stays in the bf16 GEMM output)
+                foreach (var t in new[] { qk.Q, qk.K })
                     if (t is CpuTensor c) Round(c);
                 break;
             case ValueTuple<Tensor, Tensor> pair when pair.Item1 is CpuTensor output:

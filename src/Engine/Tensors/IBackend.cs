@@ -276,6 +276,17 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor AddScaled(Tensor a, Tensor b, Tensor scale);
 
+    // ---- SwiGLU in the GEMM epilogue (issue 16, Fusion 11) ---------------------------------------
+
+    /// <summary>
+    /// A bias-free SwiGLU's up-projections and gating in one op: <paramref name="gateUpWeight"/> [2F, K] holds the gate
+    /// weight in rows [0, F) and the up weight in rows [F, 2F) (joined at load); returns SiLU(x·W_gateᵀ) ⊙ (x·W_upᵀ) as
+    /// [..., F] for x [..., K]. The values of <c>SiluMul(Linear(x, gateUpWeight, null))</c>: a device rounds the gate and the
+    /// up product to bf16 (as that GEMM's output is) and the result once, and may differ from that pair of ops only by the
+    /// order of accumulation (CUDA: one tensor-core GEMM with a SiLU·mul epilogue, gemm_swiglu.cu, or that pair of ops).
+    /// </summary>
+    Tensor LinearSwiGlu(Tensor x, Tensor gateUpWeight);
+
     // ---- Accumulating attention (issue 16, attention epilogue) ----------------------------------
 
     /// <summary>
@@ -370,4 +381,24 @@ public interface IBackend : IDisposable
     /// parts' row slices (<see cref="AttentionInputsOp.Compose"/>); a device rounds q and k once.
     /// </summary>
     void PrepareAttentionInputsInPlace(PackedQkv qkv, IReadOnlyList<QkvPartNorms> parts, float eps, Tensor? cos = null, Tensor? sin = null);
+
+    // ---- v read where the fused Q/K/V GEMM wrote it (issue 16, Fusion 13: Lumina's self-attention) ----------
+
+    /// <summary>
+    /// <see cref="PrepareAttentionInputs"/> of one part without v: q [B, S, H, hd] and k [B, S, Hkv, hd] normalised and rotated
+    /// exactly as that op does (a device gives the same bits), written as contiguous tensors; v is neither read nor copied but
+    /// stays in <paramref name="part"/>'s buffer, returned as <see cref="PackedValueInputs.Packed"/> for
+    /// <see cref="AttentionPackedValue"/>. q and k stay ordinary tensors because other paths read them as such (a query
+    /// shared with another attention, a sparse step's row gather, RAS's key cache).
+    /// </summary>
+    PackedValueInputs PrepareQueryKey(QkvPart part, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null,
+        QkNorm norm = QkNorm.RmsPerHead);
+
+    /// <summary>
+    /// <see cref="Attention"/> (no mask, causality or bias) of q [B, Sq, H, hd] and k [B, S, Hkv, hd] with the values read in place
+    /// from the value columns of <paramref name="qkv"/> [B, S, (H + 2·Hkv)·hd] (its row stride): the values of
+    /// <c>Attention(q, k, PackedValueOp.Value(qkv), scale)</c> without v's copy. Sq may be any number of rows (a sparse step's
+    /// focus queries over every token's keys). → [B, Sq, H, hd].
+    /// </summary>
+    Tensor AttentionPackedValue(Tensor q, Tensor k, PackedQkv qkv, float scale);
 }

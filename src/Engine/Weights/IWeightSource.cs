@@ -18,4 +18,10 @@ public interface IWeightSource
     /// Throws <see cref="WeightShapeException"/> or a missing-tensor error naming the tensor.
     /// </summary>
     Tensor Load(string name, Shape shape, IBackend backend);
+
+    /// <summary>
+    /// Whether the transformer's block weights are on the device only around their own block (<c>--offload sequential</c>,
+    /// <see cref="StreamedBlockWeightSource"/>): then no kernel may read the weights of two blocks.
+    /// </summary>
+    bool StreamsBlocks => false;
 }

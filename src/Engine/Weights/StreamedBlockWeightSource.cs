@@ -18,6 +18,9 @@ public sealed partial class StreamedBlockWeightSource(IWeightSource inner, Block
 
     public IEnumerable<string> Names => inner.Names;
 
+    /// <summary>Two device slots: once block i + 1 runs, block i's slot may already be taking block i + 2.</summary>
+    public bool StreamsBlocks => true;
+
     public Tensor Load(string name, Shape shape, IBackend backend)
     {
         Tensor loaded = inner.Load(name, shape, backend);

@@ -27,6 +27,9 @@ public sealed class WeightReader
 
     public IBackend Backend { get; }
 
+    /// <summary>The source's <see cref="IWeightSource.StreamsBlocks"/>: no kernel may read two blocks' weights.</summary>
+    public bool StreamsBlocks => _source.StreamsBlocks;
+
     /// <summary>A reader whose names are relative to <paramref name="module"/> (e.g. "transformer_blocks.0").</summary>
     public WeightReader Scope(string module) => new(_source, Backend, _prefix + module + ".", _used);
 

@@ -24,6 +24,10 @@
 // (k's Hkv·D) of a token are LayerNormed together — mean, then biased variance of the deviations (two passes,
 // as layernorm_bf16), ((x − mean)·rstd)·w + b with w, b [H·D] ([Hkv·D]) — then split into heads and rotated.
 // Shape: one 256-thread block per token (the row, a few KiB, is re-read from L1/L2 per pass), 16-byte accesses.
+//
+// Both kernels take v = null (Fusion 13, PrepareQueryKey): q and k only, the value columns neither read nor written —
+// attention then reads v where the GEMM wrote it (row stride (H + 2·Hkv)·D). attention_inputs_bf16's rows are then the
+// B·S·(H + Hkv) (token, q/k slot) pairs; every q/k row's math is unchanged (the same bits).
 #include "common.cuh"
 
 // One lane's 8 features of a (token, slot) row: loaded, RMS-normalised with `norm` (null: not), rotated at position s when
@@ -79,13 +83,14 @@ extern "C" __global__ __launch_bounds__(256) void attention_inputs_bf16(
     const int lane = threadIdx.x & (group - 1);
     const int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> group_log2);
     const int slots = heads + 2 * kv_heads;
+    const int row_slots = v != nullptr ? slots : heads + kv_heads; // no v: the rows are the q/k slots only
     const int seq = n0 + n1;
     const int col = lane * 8;
     // Rows past the end and lanes past the row's width still take part in the group's shuffles.
     const bool active = row < rows && col < d;
 
-    const int token = row / slots;             // b·S + s
-    const int slot = row - token * slots;
+    const int token = row / row_slots;         // b·S + s
+    const int slot = row - token * row_slots;
     const int b = token / seq;
     const int s = token - b * seq;
     const bool second = s >= n0;
@@ -210,6 +215,7 @@ extern "C" __global__ __launch_bounds__(256) void attention_inputs_layernorm_bf1
                            pairs, s, scratch);
     layernorm_rope_section(row + qw, k + token * kw, kw, d, second ? norm_k1 : norm_k0, second ? bias_k1 : bias_k0, eps, cos_t,
                            sin_t, pairs, s, scratch);
+    if (v == nullptr) return;                  // PrepareQueryKey: v stays in the packed buffer
     for (int c = threadIdx.x * 8; c < kw; c += blockDim.x * 8)
         *reinterpret_cast<uint4*>(v + token * kw + c) = *reinterpret_cast<const uint4*>(row + qw + kw + c);
 }

@@ -18,6 +18,21 @@ internal static class AccountingReports
 
     private static string Tf(double flops) => (flops / 1e12).ToString("F2", Inv) + " TFLOP";
 
+    /// <summary>
+    /// One line under an accounting with <c>--swiglu-gemm auto</c> of a model with SwiGLU feed-forwards (Lumina): auto was
+    /// counted as the fused kernel (the CUDA backend chooses per shape on the card, which a count cannot), and what the split
+    /// path (<paramref name="split"/>, the same request counted with it) adds per dense step. Nothing when the two agree.
+    /// </summary>
+    public static void ShowSwiGluAuto(AccountingResult fused, AccountingResult split)
+    {
+        var (f, s) = (fused.DenseStep, split.DenseStep);
+        if (f.MemoryBoundBytes == s.MemoryBoundBytes && f.Launches == s.Launches && f.GemmBytes == s.GemmBytes)
+            return;
+        Ui.Info($"--swiglu-gemm auto is counted as fused (on the card it times both per shape and keeps the faster); the split path adds "
+            + $"{Gb(s.MemoryBoundBytes - f.MemoryBoundBytes)} of memory-bound traffic, {Gb(s.GemmBytes - f.GemmBytes)} of GEMM output "
+            + $"and {s.Launches - f.Launches} launches per dense step (--swiglu-gemm split counts it)");
+    }
+
     public static void Show(AccountingResult r)
     {
         Ui.Heading($"{r.Config}: {r.Resolution}², batch {r.Batch}, {r.ImageTokens} image + {r.TextTokens} text tokens");

@@ -115,23 +115,56 @@ public sealed partial class CudaBackend
     private void LaunchPackedAttention(string name, PackedQkv qkv, CudaTensor buffer, int batch, int sequence, float scale, CuDevicePtr output, int outStride)
     {
         var (h, hkv, d) = (qkv.Heads, qkv.KvHeads, qkv.HeadDim);
-        var plan = AttentionPlan.Create(batch, sequence, h, d, d, Limits, ForceReferenceAttention, FlashAttentionVariant, sequence, false, AttentionKvSplits);
-        if (h > 65535 || batch > 65535)
-            throw new NotSupportedException($"{name}: {batch} batches × {h} heads exceed the CUDA grid limits (65535 each).");
         if ((long)batch * sequence * h * d == 0)
             return;
-        var packed = Bf16(buffer);
+        var q = Bf16(buffer).Pointer;
         int width = qkv.Width;
-        var q = packed.Pointer;
-        var k = q + (ulong)h * (ulong)d * 2;
-        var v = q + (ulong)(h + hkv) * (ulong)d * 2;
+        LaunchStridedAttention(name, batch, sequence, sequence, h, hkv, d, scale, (q, width),
+            (q + (ulong)h * (ulong)d * 2, width), (q + (ulong)(h + hkv) * (ulong)d * 2, width), output, outStride);
+    }
+
+    /// <summary>
+    /// Fusion 13: q and k contiguous (<see cref="PrepareQueryKey"/>'s), v read in place from the buffer's value columns —
+    /// base pointer at column (H + Hkv)·hd, row stride W — by the attention kernel the plan picks (split-KV included: a
+    /// sparse step's few focus rows). The same kernel on the same values as <see cref="Attention"/> over a contiguous v, so
+    /// the same bits.
+    /// </summary>
+    public Tensor AttentionPackedValue(Tensor q, Tensor k, PackedQkv qkv, float scale)
+    {
+        const string name = PackedValueOp.AttentionName;
+        var (batch, rows, sequence) = PackedValueOp.CheckAttention(q, k, qkv);
+        var (cq, ck, buffer) = (Float(q, name), Float(k, name), Float(qkv.Buffer, name));
+        using var op = Enter(name, q, k, qkv.Buffer);
+        var (h, hkv, d) = (qkv.Heads, qkv.KvHeads, qkv.HeadDim);
+        var o = New(new Shape(batch, rows, h, d), DType.BF16);
+        if ((long)batch * rows * h * d == 0)
+            return o;
+        var packed = Bf16(buffer).Pointer;
+        LaunchStridedAttention(name, batch, rows, sequence, h, hkv, d, scale, (Bf16(cq).Pointer, h * d), (Bf16(ck).Pointer, hkv * d),
+            (packed + (ulong)(h + hkv) * (ulong)d * 2, qkv.Width), o.Pointer, h * d);
+        return o;
+    }
+
+    /// <summary>
+    /// One attention launch (the plan's flash kernel, split-KV included, or the reference kernel) of bf16 q, k and v given as
+    /// base pointers with row strides in elements; no mask, causality or bias.
+    /// </summary>
+    private void LaunchStridedAttention(string name, int batch, int sq, int sk, int h, int hkv, int d, float scale,
+        (CuDevicePtr Pointer, int Stride) q, (CuDevicePtr Pointer, int Stride) k, (CuDevicePtr Pointer, int Stride) v, CuDevicePtr output, int outStride)
+    {
+        var plan = AttentionPlan.Create(batch, sq, h, d, d, Limits, ForceReferenceAttention, FlashAttentionVariant, sk, false, AttentionKvSplits);
+        if (h > 65535 || batch > 65535)
+            throw new NotSupportedException($"{name}: {batch} batches × {h} heads exceed the CUDA grid limits (65535 each).");
+        if ((long)batch * sq * h * d == 0)
+            return;
         CuDevicePtr none = default;
         if (plan.Kernel == AttentionKernel.Flash)
-            LaunchFlashAttention(plan, new FlashAttentionCall(q, k, v, output, none, none, none, none, none, batch, sequence, sequence, h, hkv, d, d,
-                scale, false, false, outStride, none, width, width, width));
+            LaunchFlashAttention(plan, new FlashAttentionCall(q.Pointer, k.Pointer, v.Pointer, output, none, none, none, none, none, batch, sq, sk, h, hkv, d, d,
+                scale, false, false, outStride, none, q.Stride, k.Stride, v.Stride));
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
-                q, k, v, output, none, none, none, none, none, batch, sequence, sequence, h, hkv, d, d, scale, false, false, outStride, none, width, width, width);
+                q.Pointer, k.Pointer, v.Pointer, output, none, none, none, none, none, batch, sq, sk, h, hkv, d, d, scale, false, false, outStride, none,
+                q.Stride, k.Stride, v.Stride);
     }
 
     /// <summary>

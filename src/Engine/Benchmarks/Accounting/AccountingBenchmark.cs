@@ -2,6 +2,7 @@ using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Backends.Counting;
+using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 
@@ -12,9 +13,10 @@ namespace AccelAes.Engine.Benchmarks.Accounting;
 /// <param name="Schedule">A dynamic policy's executed mix as letters (F computed, X reused; `--schedule`), or null.</param>
 /// <param name="PublishedWeightTies">Weights equal where the published checkpoints' are (Lumina's shared query path,
 /// <see cref="PlaceholderWeightSource"/>); false: all distinct, as the generated weights a timed `bench --arch` runs.</param>
+/// <param name="SwiGlu">The SwiGLU GEMM path counted (<c>--swiglu-gemm</c>; auto is counted as fused: <see cref="CountingBackend.SwiGluGemm"/>).</param>
 public sealed record AccountingRequest(RealConfig Config, int Resolution, int Batch, AccelerationPreset Accel = AccelerationPreset.None,
     double? FocusFraction = null, int? Steps = null, CountedGemmEngine Gemm = CountedGemmEngine.CublasLt, bool PublishedWeightTies = true,
-    IReadOnlyList<KeyValuePair<string, string>>? Overrides = null, string? Schedule = null);
+    IReadOnlyList<KeyValuePair<string, string>>? Overrides = null, string? Schedule = null, SwiGluGemm SwiGlu = SwiGluGemm.Auto);
 
 /// <summary>One step kind of a mix: how many steps of the schedule have it, and what one such step does.</summary>
 public sealed record StepKindAccounting(StepKind Kind, int Count, TrafficTotals Step, string Note);
@@ -59,10 +61,11 @@ public static class AccountingBenchmark
         using var be = new CountingBackend(request.Gemm)
         {
             AttentionKvSplits = BackendFactory.ParseKvSplits(Environment.GetEnvironmentVariable(BackendFactory.KvSplitsVariable), BackendFactory.KvSplitsVariable),
+            SwiGluGemm = request.SwiGlu,
         };
         var weights = new PlaceholderWeightSource(request.PublishedWeightTies);
         be.Ledger.Recording = false;
-        var model = BenchModel.Build(config, weights, be, request.Resolution, request.Batch);
+        var model = BenchModel.Build(config, weights, be, request.Resolution, request.Batch, prepareGeneration: false);
         using Tensor state = be.Slice(model.Latents, 0, 0, config.UsesCfg && request.Batch >= 2 ? request.Batch / 2 : request.Batch);
         be.Ledger.Recording = true;
 

@@ -23,8 +23,8 @@ public sealed record LuminaRotary(Tensor Cos, Tensor Sin);
 /// the block mixes both outputs before <c>attn2.to_out.0</c>, which <see cref="ToOut"/> exposes.</item>
 /// </list>
 /// Issue 16: a self-attention (attn1: q, k and v from the same tokens) loads its q/k/v weights joined into one GEMM
-/// (<see cref="FusedQkvProjection"/>) and prepares q, k and v with one op (<see cref="SelfInputs"/>: the norms across
-/// heads, the head split and RoPE in one kernel).
+/// (<see cref="FusedQkvProjection"/>) and prepares q and k with one op (<see cref="SelfInputs"/>: the norms across
+/// heads, the head split and RoPE in one kernel); its attention reads v where the GEMM wrote it (Fusion 13).
 /// </summary>
 public sealed class LuminaAttention
 {
@@ -83,26 +83,36 @@ public sealed class LuminaAttention
         => Project(_toQ ?? throw JoinedProjections(), _normQWeight, _normQBias, hiddenStates, _heads, rotary);
 
     /// <summary>
-    /// A self-attention's q [B, N, H, hd], k and v [B, N, Hkv, hd] from <paramref name="hiddenStates"/> [B, N, D]: one GEMM over
+    /// A self-attention's q [B, N, H, hd] and k [B, N, Hkv, hd] from <paramref name="hiddenStates"/> [B, N, D]: one GEMM over
     /// the joined weights, then norm_q / norm_k across heads, the head split and RoPE on q and k (<paramref name="rotary"/>) in
-    /// one <see cref="IBackend.PrepareAttentionInputs"/>. The same values as <see cref="Query"/> and the key/value path of
-    /// <see cref="Attend"/>.
+    /// one <see cref="IBackend.PrepareQueryKey"/>; v stays in the GEMM's output (issue 16, Fusion 13: never copied), read
+    /// there by <see cref="AttendPrepared"/>. The same values as <see cref="Query"/> and the key/value path of <see cref="Attend"/>.
     /// </summary>
-    public AttentionInputs SelfInputs(Tensor hiddenStates, LuminaRotary rotary)
+    public PackedValueInputs SelfInputs(Tensor hiddenStates, LuminaRotary rotary)
     {
         if (_qkv is null) throw new InvalidOperationException("SelfInputs is the joined projection of a self-attention.");
         var part = new QkvPart(_qkv.Forward(hiddenStates), _normQWeight, _normKWeight, _normQBias, _normKBias);
-        return hiddenStates.Backend.PrepareAttentionInputs([part], _heads, _kvHeads, _headDim, QkNormEps, rotary.Cos, rotary.Sin, QkNorm.LayerNormAcrossHeads);
+        return hiddenStates.Backend.PrepareQueryKey(part, _heads, _kvHeads, _headDim, QkNormEps, rotary.Cos, rotary.Sin, QkNorm.LayerNormAcrossHeads);
     }
 
     /// <summary>
-    /// The attention over prepared inputs (<see cref="SelfInputs"/>; the query may be some of its rows), keys rotated, with the
-    /// proportional scale of <paramref name="sequenceLength"/> tokens (null: the query rows).
+    /// The attention over prepared inputs (<see cref="SelfInputs"/>; the query may be some of its rows), keys rotated, values read
+    /// in the packed GEMM output, with the proportional scale of <paramref name="sequenceLength"/> tokens (null: the query rows).
     /// </summary>
-    public Tensor AttendPrepared(AttentionInputs inputs, Tensor query, int? baseSequenceLength, int? sequenceLength = null)
+    public Tensor AttendPrepared(PackedValueInputs inputs, Tensor query, int? baseSequenceLength, int? sequenceLength = null)
     {
         float scale = SoftmaxScale(_headDim, sequenceLength ?? query.Shape[1], keysRotated: true, baseSequenceLength);
-        return query.Backend.Attention(query, inputs.K, inputs.V, scale);
+        return query.Backend.AttentionPackedValue(query, inputs.K, inputs.Packed, scale);
+    }
+
+    /// <summary>
+    /// <see cref="AttendPrepared"/> over keys and values given as tensors: RAS's resolved ones (every token's, from its cache,
+    /// which holds v as a tensor of its own).
+    /// </summary>
+    public Tensor AttendResolved(Tensor query, Tensor key, Tensor value, int? baseSequenceLength, int? sequenceLength = null)
+    {
+        float scale = SoftmaxScale(_headDim, sequenceLength ?? query.Shape[1], keysRotated: true, baseSequenceLength);
+        return query.Backend.Attention(query, key, value, scale);
     }
 
     private static InvalidOperationException JoinedProjections() =>

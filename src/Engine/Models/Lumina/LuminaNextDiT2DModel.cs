@@ -30,6 +30,10 @@ public sealed class LuminaNextDiT2DModel
     private readonly LuminaNextDiTBlock[] _layers;
     private readonly LuminaLayerNormContinuous _normOut;
 
+    // --offload sequential: a layer's weights leave the device while the next one runs, so its FFN residual (which reads
+    // ffn_norm2's weight) cannot wait for the next layer's norm1.
+    private readonly bool _completesEachLayer;
+
     // The last RoPE table uploaded, so a sampling loop (same grid, same factors) uploads it once.
     private LuminaRotaryTable? _cachedTable;
     private int _cachedHeight, _cachedWidth;
@@ -48,6 +52,7 @@ public sealed class LuminaNextDiT2DModel
             _layers[i] = new LuminaNextDiTBlock(w.Scope($"layers.{i}"), config);
         _normOut = new LuminaLayerNormContinuous(w.Scope("norm_out"), d, config.ConditioningDim,
             config.PatchSize * config.PatchSize * config.OutChannels);
+        _completesEachLayer = w.StreamsBlocks;
     }
 
     public LuminaNextDiTConfig Config { get; }
@@ -187,15 +192,28 @@ public sealed class LuminaNextDiT2DModel
     /// <summary>
     /// Layers <paramref name="firstBlock"/> up to (not including) <paramref name="lastBlock"/> (default: every layer),
     /// updating <see cref="LuminaEmbeddedStep.Image"/> in place; returns it. With <paramref name="outputs"/> (FORA,
-    /// TaylorSeer) each layer stores or reuses its attention and FFN outputs.
+    /// TaylorSeer) each layer stores or reuses its attention and FFN outputs. Inside the range each layer's FFN residual
+    /// update is applied by the next layer's norm1 (<see cref="PendingResidual"/>); the range's last one is applied here,
+    /// so the image is complete on return whatever reads it next (norm_out, a caching policy, the next range). With streamed
+    /// block weights (<see cref="WeightReader.StreamsBlocks"/>) every layer applies its own.
     /// </summary>
     public Tensor RunBlocks(LuminaEmbeddedStep step, SparseForward? sparse = null, BlockOutputCache? outputs = null, int firstBlock = 0,
         int? lastBlock = null)
     {
         IBackend be = step.Image.Backend;
+        PendingResidual? pending = null;
         for (int i = firstBlock; i < (lastBlock ?? _layers.Length); i++)
+        {
             using (be.Range($"layer {i}"))
-                _layers[i].Forward(step.Image, step.Rotary, step.Captions, step.SiluTemb, step.BaseSequenceLength, sparse, i, outputs);
+                pending = _layers[i].Forward(step.Image, step.Rotary, step.Captions, step.SiluTemb, step.BaseSequenceLength,
+                    sparse, i, outputs, pending);
+            if (_completesEachLayer)
+            {
+                pending?.Apply(step.Image);
+                pending = null;
+            }
+        }
+        pending?.Apply(step.Image);
         return step.Image;
     }
 

@@ -60,7 +60,11 @@ public sealed class LuminaNextDiTBlock
     /// </summary>
     public bool SharesQuery { get; }
 
-    /// <summary>Updates <paramref name="x"/> [B, N, D] in place.</summary>
+    /// <summary>
+    /// Updates <paramref name="x"/> [B, N, D] in place, all but the FFN's residual update, which it returns, pending
+    /// (<see cref="PendingResidual"/>): the caller hands it to the next layer, whose norm1 applies it in its own row kernel,
+    /// or applies it itself. Null (x complete) with <paramref name="outputs"/>: FORA / TaylorSeer cache the normed branch.
+    /// </summary>
     /// <param name="rotary">RoPE table of the N image tokens.</param>
     /// <param name="captions">The generation's caption context (<see cref="LuminaNextDiT2DModel.PrepareCaptions"/>): this layer's
     /// attn2 keys and values, computed once, and the caption mask.</param>
@@ -76,23 +80,25 @@ public sealed class LuminaNextDiTBlock
     /// <param name="outputs">FORA / TaylorSeer cache (null without them): a computing step stores the attention branch
     /// norm2(to_out(…)) and the FFN branch ffn_norm2(ffn(…)) (before their tanh gates); a reusing step adds what the
     /// cache gives back through this step's gates and runs neither attention nor FFN.</param>
-    public void Forward(Tensor x, LuminaRotary rotary, LuminaCaptionContext captions, Tensor siluTemb, int? baseSequenceLength,
-        SparseForward? sparse = null, int layer = 0, BlockOutputCache? outputs = null)
+    /// <param name="incoming">The previous layer's pending residual update of <paramref name="x"/> (null: x is complete).</param>
+    public PendingResidual? Forward(Tensor x, LuminaRotary rotary, LuminaCaptionContext captions, Tensor siluTemb, int? baseSequenceLength,
+        SparseForward? sparse = null, int layer = 0, BlockOutputCache? outputs = null, PendingResidual? incoming = null)
     {
         IBackend be = x.Backend;
         if (outputs is { Reusing: true })
         {
+            incoming?.Apply(x);
             Modulation m = _norm1.Chunks(siluTemb);
             be.AddGatedInPlace(x, outputs.Get(layer, ForaAttention), be.Activate(m[LuminaRMSNormZero.GateMsa], Activation.Tanh));
             be.AddGatedInPlace(x, outputs.Get(layer, ForaFeedForward), be.Activate(m[LuminaRMSNormZero.GateMlp], Activation.Tanh));
-            return;
+            return null;
         }
         int batch = x.Shape[0], n = x.Shape[1];
-        var (mod, normed) = _norm1.Forward(x, siluTemb);
+        var (mod, normed) = _norm1.Forward(x, siluTemb, incoming); // x is complete from here on
 
         // attn2 needs the query of every token (cross-attention stays dense), so it is computed in full even on
         // sparse steps; attn1 then takes its focus rows.
-        AttentionInputs selfInputs = _attn1.SelfInputs(normed, rotary);
+        PackedValueInputs selfInputs = _attn1.SelfInputs(normed, rotary);
         Tensor query = selfInputs.Q;
         Tensor selfAttn = SelfAttention(selfInputs, baseSequenceLength, sparse, layer);
 
@@ -108,24 +114,22 @@ public sealed class LuminaNextDiTBlock
         }
         else
         {
-            AddNormedBranch(projected, _norm2, mod[LuminaRMSNormZero.GateMsa], ForaAttention);
+            AddCachedNormedBranch(outputs, projected, _norm2, mod[LuminaRMSNormZero.GateMsa], ForaAttention);
             ffnIn = be.RmsNormModulate(x, _eps, _ffnNorm1, mod[LuminaRMSNormZero.ScaleMlp], shift: null);
         }
-        AddNormedBranch(SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward), _ffnNorm2,
-            mod[LuminaRMSNormZero.GateMlp], ForaFeedForward);
+        Tensor ffnOut = SparseRows.FeedForward(sparse, layer, FeedForwardCache, ffnIn, _feedForward.Forward);
+        // x += tanh(gate_mlp) ⊙ ffn_norm2(ffn_out), left to the next layer's norm1 (one row kernel for both, issue 16).
+        if (outputs is null)
+            return new PendingResidual(x, ffnOut, _eps, _ffnNorm2, mod[LuminaRMSNormZero.GateMlp]);
+        AddCachedNormedBranch(outputs, ffnOut, _ffnNorm2, mod[LuminaRMSNormZero.GateMlp], ForaFeedForward);
+        return null;
 
-        // x += tanh(gate) ⊙ RMSNorm(branch): one row kernel (issue 16). FORA / TaylorSeer keep the normed branch, so with
-        // their cache the norm, the tanh and the add stay three ops.
-        void AddNormedBranch(Tensor branch, Tensor norm, Tensor gate, string cacheKey)
+        // FORA / TaylorSeer keep the normed branch, so with their cache x += tanh(gate) ⊙ RMSNorm(branch) stays three ops.
+        void AddCachedNormedBranch(BlockOutputCache cache, Tensor branch, Tensor norm, Tensor gate, string cacheKey)
         {
-            if (outputs is null)
-            {
-                be.RmsNormAddTanhGatedInPlace(x, branch, _eps, norm, gate);
-                return;
-            }
             Tensor normed = be.RmsNorm(branch, _eps, norm);
             be.AddGatedInPlace(x, normed, be.Activate(gate, Activation.Tanh));
-            outputs.Store(layer, cacheKey, normed);
+            cache.Store(layer, cacheKey, normed);
         }
     }
 
@@ -151,19 +155,20 @@ public sealed class LuminaNextDiTBlock
     /// (rows of the RoPE'd full query) over the fresh keys/values of all tokens, with the proportional scale of the
     /// full sequence and GQA as in the dense path; background rows are the cached A_self of the last fill step.
     /// </summary>
-    private Tensor SelfAttention(AttentionInputs inputs, int? baseSequenceLength, SparseForward? sparse, int layer)
+    private Tensor SelfAttention(PackedValueInputs inputs, int? baseSequenceLength, SparseForward? sparse, int layer)
     {
         Tensor query = inputs.Q;
         int batch = query.Shape[0], n = query.Shape[1], heads = query.Shape[2], headDim = query.Shape[3];
         if (sparse is not { IsSparse: true })
         {
             // RAS: the rows are the active tokens; keys and values of every token come from its cache, and the
-            // proportional scale is that of the whole sequence (the official processor's key.shape[1]).
+            // proportional scale is that of the whole sequence (the official processor's key.shape[1]). The cache keeps v
+            // as a tensor, so only this path copies it out of the packed GEMM output.
             Tensor full;
             if (sparse?.KeyValues is { } ras)
             {
-                var (key, value) = ras.Resolve(sparse, layer, SelfAttentionCache, inputs.K, inputs.V);
-                full = _attn1.AttendPrepared(new AttentionInputs(query, key, value), query, baseSequenceLength, sparse.ImageTokens);
+                var (key, value) = ras.Resolve(sparse, layer, SelfAttentionCache, inputs.K, inputs.Value());
+                full = _attn1.AttendResolved(query, key, value, baseSequenceLength, sparse.ImageTokens);
             }
             else
             {

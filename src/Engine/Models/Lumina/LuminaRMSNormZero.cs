@@ -25,12 +25,16 @@ public sealed class LuminaRMSNormZero
     }
 
     /// <param name="siluTemb">SiLU(temb) [B, min(D, 1024)], computed once per forward and shared by every layer.</param>
+    /// <param name="pending">The previous layer's residual update of <paramref name="x"/>, not yet applied (null: x is
+    /// complete): applied here, in the norm's own row kernel.</param>
     /// <returns>The modulation chunks and RMSNorm(x)·(1 + scale_msa).</returns>
-    public (Modulation Mod, Tensor Normed) Forward(Tensor x, Tensor siluTemb)
+    public (Modulation Mod, Tensor Normed) Forward(Tensor x, Tensor siluTemb, PendingResidual? pending = null)
     {
         var mod = new Modulation(_linear.Forward(siluTemb), 4);
-        IBackend be = x.Backend;
-        return (mod, be.RmsNormModulate(x, _eps, _normWeight, mod[ScaleMsa], shift: null)); // one pass (issue 16)
+        Tensor normed = pending is null
+            ? x.Backend.RmsNormModulate(x, _eps, _normWeight, mod[ScaleMsa], shift: null) // one pass (issue 16)
+            : pending.ApplyThenModulate(x, _eps, _normWeight, mod[ScaleMsa]);     // and the layer boundary's residual too
+        return (mod, normed);
     }
 
     /// <summary>The modulation chunks alone (no RMSNorm of the input): what a layer that reuses cached outputs needs.</summary>
