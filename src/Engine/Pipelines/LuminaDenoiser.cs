@@ -55,9 +55,10 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
     private readonly GuidanceMode _mode;
     private readonly LuminaPipelineOptions _options;
     private readonly int _numTrainTimesteps;
-    // The caption's keys and values of every layer, computed once for this generation (issue 16) before any step (so before
-    // any graph capture), read by every step, disposed after the step graphs: the batched [cond, uncond] context under
-    // batched CFG, else the prompt's; two-pass CFG's negative prompt has its own.
+    // What every step reads from the caption alone (issue 16: every layer's attn2 keys and values, temb's caption half),
+    // computed once for this generation — before any step, so before any graph capture, or layer by layer in the first step
+    // where no step is captured — read by every step, disposed after the step graphs: the batched [cond, uncond] context
+    // under batched CFG, else the prompt's; two-pass CFG's negative prompt has its own.
     private readonly LuminaCaptionContext _captions;
     private readonly LuminaCaptionContext? _negativeCaptions;
     private (LuminaResolutionScaling Scaling, int Height, int Width, LuminaRotaryTable Table)? _lastTable;
@@ -73,8 +74,9 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         _numTrainTimesteps = numTrainTimesteps;
         if (DoGuidance) CheckNegative(conditioning, guidanceScale);
         IBackend be = conditioning.PromptEmbeds.Backend;
-        // A backend that could capture the steps as graphs but has graphs off streams its block weights (--offload sequential):
-        // there each layer's keys and values are computed inside the first step, where its block is uploaded anyway.
+        // A graph-capable backend with graphs off captures no step (it streams block weights under --offload sequential, or
+        // graphs were turned off): there each layer's entry is computed inside the first step, where a streamed block is
+        // uploaded anyway, instead of streaming every block once more before it.
         bool deferred = be is IGraphCapableBackend { GraphsEnabled: false };
         if (DoGuidance && mode == GuidanceMode.Batched)
         {
