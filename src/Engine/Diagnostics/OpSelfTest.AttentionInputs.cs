@@ -12,6 +12,15 @@ public static partial class OpSelfTest
     /// (weights and biases over the whole width, GQA, hd 72, with and without RoPE, two parts). The output is q, k and v
     /// flattened per batch item and joined, so one comparison covers all three.
     /// </summary>
+    /// <summary>
+    /// Tolerance floor of a q/k preparation case. Where the CUDA backend runs the norm and RoPE as separate passes (head
+    /// widths its fused kernel does not take, more than two parts), it stores the normalised q and k in bf16 before rotating
+    /// them: one rounding the low-precision reference, which rotates the unrounded values, does not have. RoPE mixes two such
+    /// values per output (|δ| ≤ √2 · 2⁻⁹ · max|x|), so those cases get one bf16 step (2⁻⁸) of the output scale; CI drew an
+    /// input where that rounding alone exceeded 2× the reference error. The fused kernels keep the default floor.
+    /// </summary>
+    private static double QkPreparationFloor(string what) => what.Contains("separate passes", StringComparison.Ordinal) ? 1.0 / 256 : OpCase.DefaultFloor;
+
     private static void AddAttentionInputs(List<OpCase> cases)
     {
         var shapes = new (string What, int B, int[] Tokens, int H, int Hkv, int Hd, bool NormQ, bool NormK, int Pairs, InputKind Tables, QkNorm Norm)[]
@@ -51,7 +60,7 @@ public static partial class OpSelfTest
             int norms = (c.NormQ ? 1 : 0) + (c.NormK ? 1 : 0), perPart = 1 + norms * (c.Norm == QkNorm.LayerNormAcrossHeads ? 2 : 1);
             cases.Add(new OpCase
             {
-                Op = AttentionInputsOp.Name,
+                Op = AttentionInputsOp.Name, Floor = QkPreparationFloor(c.What),
                 Description = $"{c.What}: {c.Norm} B {c.B} tokens {string.Join("+", c.Tokens)} H {c.H}/{c.Hkv} hd {c.Hd}{(c.NormQ ? " normQ" : "")}{(c.NormK ? " normK" : "")} " +
                               (c.Pairs > 0 ? $"RoPE P{c.Pairs} tables {c.Tables}" : "no RoPE"),
                 Inputs = inputs,

@@ -81,7 +81,7 @@ public static partial class OpSelfTest
             }
             cases.Add(new OpCase
             {
-                Op = "PrepareAttentionInputsInPlace", Inputs = inputs,
+                Op = "PrepareAttentionInputsInPlace", Inputs = inputs, Floor = QkPreparationFloor(what),
                 Description = $"{what}: B {batch} tokens {string.Join("+", tokens)} H {heads}/{kvHeads} hd {hd}{(pairs > 0 ? $" RoPE P{pairs}" : "")}",
                 Run = (be, t) =>
                 {

@@ -39,7 +39,7 @@ public static partial class OpSelfTest
             }
             cases.Add(new OpCase
             {
-                Op = PackedValueOp.PrepareName, Inputs = inputs,
+                Op = PackedValueOp.PrepareName, Inputs = inputs, Floor = QkPreparationFloor(what),
                 Description = $"{what}: {norm} B {batch} S {seq} H {heads}/{kvHeads} hd {hd}{(pairs > 0 ? $" RoPE P{pairs} tables {tables}" : "")}",
                 Run = (be, t) =>
                 {

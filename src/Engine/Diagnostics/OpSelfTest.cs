@@ -16,9 +16,10 @@ namespace AccelAes.Engine.Diagnostics;
 public sealed record OpCheckResult(string Op, string Case, double MaxError, double Bound, double LowPrecisionError, double ReferenceMax,
     bool Passed, int Seed, string? Error = null)
 {
+    // A failure names its case seed: OpSelfTest.Run(case, device, cpu, seed) draws the same inputs again.
     public override string ToString() => Error is null
-        ? string.Create(CultureInfo.InvariantCulture, $"{(Passed ? "ok  " : "FAIL")} {Op,-28} {Case,-60} err {MaxError:G3} ≤ {Bound:G3} (bf16 ref err {LowPrecisionError:G3}, |ref| {ReferenceMax:G3})")
-        : $"{(Passed ? "ok  " : "FAIL")} {Op,-28} {Case,-60} {Error}";
+        ? string.Create(CultureInfo.InvariantCulture, $"{(Passed ? "ok  " : "FAIL")} {Op,-28} {Case,-60} err {MaxError:G3} ≤ {Bound:G3} (bf16 ref err {LowPrecisionError:G3}, |ref| {ReferenceMax:G3}){(Passed ? "" : $" seed {Seed}")}")
+        : $"{(Passed ? "ok  " : "FAIL")} {Op,-28} {Case,-60} {Error}{(Passed ? "" : $" seed {Seed}")}";
 }
 
 /// <summary>How a case's input is made and uploaded.</summary>
@@ -61,7 +62,10 @@ public sealed class OpCase
     public Func<IBackend, IBackend, int, OpCheckResult>? Check { get; init; }
 
     /// <summary>Floor of the bound, relative to max(1, max |reference|).</summary>
-    public double Floor { get; init; } = 1e-5;
+    public double Floor { get; init; } = DefaultFloor;
+
+    /// <summary>The floor of a case that sets none: fp32 library functions' ulp-level differences.</summary>
+    public const double DefaultFloor = 1e-5;
 
     public override string ToString() => $"{Op} {Description}";
 }
