@@ -301,6 +301,7 @@ public static partial class OpSelfTest
         AddPreparedGates(cases); // after them, for the same reason
         AddPackedQkv(cases); // after the earlier cases: they keep their seeds
         AddPackedValue(cases); // after them, for the same reason
+        AddQueryOnLoad(cases); // after them, for the same reason
         AddFp8(cases);
         return cases;
     }

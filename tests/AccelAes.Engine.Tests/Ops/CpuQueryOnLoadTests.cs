@@ -1,4 +1,5 @@
 using AccelAes.Engine.Backends.Cpu;
+using AccelAes.Engine.Diagnostics;
 using AccelAes.Engine.Tensors;
 
 namespace AccelAes.Engine.Tests.Ops;
@@ -76,5 +77,16 @@ public class CpuQueryOnLoadTests
         e = Assert.Throws<ArgumentException>(() => _cpu.AttentionAddScaledIntoQueryOnLoad(Rand(13, Batch, Seq, Heads, Hd), Rand(14, Heads - 1),
             inputs.Query, Rand(15, Batch, 3, KvHeads, Hd), Rand(16, Batch, 3, KvHeads, Hd), 1f));
         Assert.Contains("one factor per query head", e.Message);
+    }
+
+    /// <summary>The op harness's cases of the three ops pass on the CPU (the bf16-storage run against fp32; the errors raise).</summary>
+    [Fact]
+    public void The_op_harness_cases_pass_on_the_cpu()
+    {
+        var results = OpSelfTest.RunAll(new CpuBackend(), _cpu, 7, c => c.Op.StartsWith("PrepareKeyQueryStatistics", StringComparison.Ordinal)
+                                                                        || c.Op.Contains("QueryOnLoad", StringComparison.Ordinal));
+        // 5 k cases, 4 statistics cases (hd 20 has none), attn1 and attn2 on 5 shapes and their 5 reference-kernel twins, 2 errors.
+        Assert.Equal(5 + 4 + 2 * (5 + 5) + 2, results.Count);
+        Assert.All(results, r => Assert.True(r.Passed, r.ToString()));
     }
 }
