@@ -158,28 +158,28 @@ __device__ __forceinline__ bool fa_rows_aligned(const bf16* base, int cols, int 
 // Fusion 15: the landed Q tile (rows [0, rows_valid) of queries q0.., columns [0, d) of head h) is the packed QKV GEMM's raw
 // output; each element becomes what attention_inputs_layernorm_bf16 would have written — LayerNorm across heads with the
 // row's statistics (stats [query] = (mean, rstd), from attention_inputs_layernorm_stats_bf16), this head's slice of the norm
-// weight and bias, RoPE at position q0 + r — by layernorm_rope.cuh's code, rounded once to bf16. One thread per adjacent
-// pair; the zero padding (rows past Sq, columns past d) stays zero.
+// weight and bias, RoPE at position q0 + r — by layernorm_rope.cuh's layernorm_rope_vector (qkv.cu's own code), rounded once
+// to bf16. One 16-byte vector of 8 features per thread and step (8 | d, as qkv.cu needs), the steps unrolled (a compile-time
+// count) so that their loads of weights, tables and statistics are in flight together; the zero padding (rows past Sq,
+// columns past d) stays zero.
 template <int DP, int ROWS, int THREADS>
 __device__ __forceinline__ void fa_normalise_query(bf16* s, const float* stats, const bf16* w, const bf16* bias,
                                                    const float* cos_t, const float* sin_t, int pairs, int q0, int rows_valid, int d) {
     constexpr int STRIDE = DP + 8;
-    const int half = d >> 1;  // d is even (qkv.cu's 8 | d)
-    const int rows = min(rows_valid, ROWS);
-    for (int e = threadIdx.x; e < rows * half; e += THREADS) {
-        const int r = e / half;
-        const int p = e - r * half;
-        bf16* at = s + r * STRIDE + 2 * p;
-        const float mean = stats[2 * (q0 + r)], rstd = stats[2 * (q0 + r) + 1];
-        const bool has_bias = bias != nullptr;
-        float a = layernorm_feature(bf16_to_f32(at[0]), mean, rstd, bf16_to_f32(w[2 * p]), has_bias, has_bias ? bf16_to_f32(bias[2 * p]) : 0.0f);
-        float c = layernorm_feature(bf16_to_f32(at[1]), mean, rstd, bf16_to_f32(w[2 * p + 1]), has_bias, has_bias ? bf16_to_f32(bias[2 * p + 1]) : 0.0f);
-        if (cos_t != nullptr && p < pairs) {
-            const u64 t = (u64)(q0 + r) * pairs + p;
-            rope_feature_pair(a, c, cos_t[t], sin_t[t]);
-        }
-        at[0] = f32_to_bf16(a);
-        at[1] = f32_to_bf16(c);
+    constexpr int CHUNKS = DP / 8;  // 16-byte vectors per row
+    constexpr int STEPS = (ROWS * CHUNKS + THREADS - 1) / THREADS;
+#pragma unroll
+    for (int step = 0; step < STEPS; ++step) {
+        const int c = threadIdx.x + step * THREADS;
+        const int r = c / CHUNKS;
+        const int col = (c - r * CHUNKS) * 8;
+        if (r >= ROWS || r >= rows_valid || col >= d) continue;
+        bf16* at = s + r * STRIDE + col;
+        float f[8];
+        load_bf16x8(at, f);
+        layernorm_rope_vector(f, w + col, bias != nullptr ? bias + col : nullptr, stats[2 * (q0 + r)], stats[2 * (q0 + r) + 1], cos_t, sin_t,
+                              pairs, q0 + r, col / 2);
+        store_bf16x8(at, f);
     }
 }
 

@@ -43,3 +43,25 @@ __device__ __forceinline__ void rope_feature_pair(float& a, float& b, float cs, 
     a = a0 * cs - b0 * sn;
     b = b0 * cs + a0 * sn;
 }
+
+// Eight consecutive features f of one head (8 | d: a vector never straddles two heads), in place: LayerNormed with the row's
+// mean / rstd and the weight w / bias (null: none) at these columns when w is given, then RoPE at position s on the pairs
+// first_pair … first_pair + 3 below `pairs` when the tables are given. qkv.cu applies it to the rows it writes, attention.cu to
+// the raw q tile it has loaded: the same code, so the same bits.
+__device__ __forceinline__ void layernorm_rope_vector(float (&f)[8], const bf16* w, const bf16* bias, float mean, float rstd,
+                                                      const float* cos_t, const float* sin_t, int pairs, int s, int first_pair) {
+    if (w != nullptr) {
+        float wf[8], bf[8];
+        load_bf16x8(w, wf);
+        if (bias != nullptr) load_bf16x8(bias, bf);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) f[e] = layernorm_feature(f[e], mean, rstd, wf[e], bias != nullptr, bias != nullptr ? bf[e] : 0.0f);
+    }
+    if (cos_t != nullptr) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int pair = first_pair + i;
+            if (pair < pairs) rope_feature_pair(f[2 * i], f[2 * i + 1], cos_t[s * pairs + pair], sin_t[s * pairs + pair]);
+        }
+    }
+}

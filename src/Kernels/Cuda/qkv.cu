@@ -147,21 +147,8 @@ __device__ __forceinline__ void layernorm_rope_section(const bf16* x, bf16* y, i
     for (int c = threadIdx.x * 8; c < width; c += blockDim.x * 8) {
         float f[8];
         load_bf16x8(x + c, f);
-        if (w != nullptr) {
-            float wf[8], bf[8];
-            load_bf16x8(w + c, wf);
-            if (bias != nullptr) load_bf16x8(bias + c, bf);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) f[e] = layernorm_feature(f[e], mean, rstd, wf[e], bias != nullptr, bias != nullptr ? bf[e] : 0.0f);
-        }
-        if (cos_t != nullptr) {
-            const int first_pair = (c % d) / 2;    // 8 | d: the vector lies inside one head
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int pair = first_pair + i;
-                if (pair < pairs) rope_feature_pair(f[2 * i], f[2 * i + 1], cos_t[s * pairs + pair], sin_t[s * pairs + pair]);
-            }
-        }
+        layernorm_rope_vector(f, w != nullptr ? w + c : nullptr, bias != nullptr ? bias + c : nullptr, mean, rstd, cos_t, sin_t, pairs, s,
+                              (c % d) / 2);
         store_bf16x8(y + c, f);
     }
 }
