@@ -102,8 +102,9 @@
 // w, b the [Hq·D] norm weight and bias (head h's slice; b may be null), RoPE at the query's position (tables [Sq, q_pairs]
 // fp32; null: none) — layernorm_rope.cuh's code, the same as qkv.cu's, so the tile holds exactly the q that
 // attention_inputs_layernorm_bf16 would have written (0.9 GB per dense Lumina step at 1024² neither written nor read back).
-// It costs each CTA one pass over its BLOCK_M × D tile (a few hundred FLOPs per row against Sk·D·4 for the row's attention).
-// The branch is uniform per launch and outside the key loop; null q_stats is the plain kernel. Split-KV CTAs each do it.
+// It costs each CTA one pass over its BLOCK_M × D tile (a few hundred FLOPs per row against Sk·D·4 for the row's attention);
+// at DP ≤ 80 the parameters' loads are issued before the wait for Q (FaQueryNorm below). The branch is uniform per launch
+// and outside the key loop; null q_stats is the plain kernel. Split-KV CTAs each do it.
 //
 // Tuning knobs (should not affect results, only speed): the variants above, FA_BLOCK_N. Performance targets
 // for the H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k
@@ -155,30 +156,67 @@ __device__ __forceinline__ bool fa_rows_aligned(const bf16* base, int cols, int 
     return (cols & 7) == 0 && (stride & 7) == 0 && (reinterpret_cast<unsigned long long>(base) & 15) == 0;
 }
 
-// Fusion 15: the landed Q tile (rows [0, rows_valid) of queries q0.., columns [0, d) of head h) is the packed QKV GEMM's raw
-// output; each element becomes what attention_inputs_layernorm_bf16 would have written — LayerNorm across heads with the
-// row's statistics (stats [query] = (mean, rstd), from attention_inputs_layernorm_stats_bf16), this head's slice of the norm
-// weight and bias, RoPE at position q0 + r — by layernorm_rope.cuh's layernorm_rope_vector (qkv.cu's own code), rounded once
-// to bf16. One 16-byte vector of 8 features per thread and step (8 | d, as qkv.cu needs), the steps unrolled (a compile-time
-// count) so that their loads of weights, tables and statistics are in flight together; the zero padding (rows past Sq,
-// columns past d) stays zero.
+// Fusion 15: the Q tile (rows [0, rows_valid) of queries q0.., columns [0, d) of head h) is the packed QKV GEMM's raw output;
+// each element becomes what attention_inputs_layernorm_bf16 would have written — LayerNorm across heads with the row's
+// statistics (stats [query] = (mean, rstd), from attention_inputs_layernorm_stats_bf16), this head's slice of the norm weight
+// and bias, RoPE at position q0 + r — by layernorm_rope.cuh's code (qkv.cu's own), rounded once to bf16. One 16-byte vector of
+// 8 features per thread and step (8 | d, as qkv.cu needs), STEPS a compile-time count. Two halves: fa_query_norm_params loads
+// each step's weights, bias, tables and statistics into registers before the tile has landed (their latency overlaps Q's),
+// fa_query_norm_apply then rewrites the landed tile in shared memory. The zero padding (rows past Sq, columns past d) stays zero.
 template <int DP, int ROWS, int THREADS>
-__device__ __forceinline__ void fa_normalise_query(bf16* s, const float* stats, const bf16* w, const bf16* bias,
-                                                   const float* cos_t, const float* sin_t, int pairs, int q0, int rows_valid, int d) {
-    constexpr int STRIDE = DP + 8;
-    constexpr int CHUNKS = DP / 8;  // 16-byte vectors per row
-    constexpr int STEPS = (ROWS * CHUNKS + THREADS - 1) / THREADS;
+struct FaQueryNorm {
+    static constexpr int CHUNKS = DP / 8;  // 16-byte vectors per row
+    static constexpr int STEPS = (ROWS * CHUNKS + THREADS - 1) / THREADS;
+    LayerNormRopeParams p[STEPS];
+    bool active[STEPS];
+};
+
+template <int DP, int ROWS, int THREADS>
+__device__ __forceinline__ void fa_query_norm_params(FaQueryNorm<DP, ROWS, THREADS>& n, const float* stats, const bf16* w, const bf16* bias,
+                                                     const float* cos_t, const float* sin_t, int pairs, int q0, int rows_valid, int d) {
+    constexpr int CHUNKS = FaQueryNorm<DP, ROWS, THREADS>::CHUNKS;
 #pragma unroll
-    for (int step = 0; step < STEPS; ++step) {
+    for (int step = 0; step < FaQueryNorm<DP, ROWS, THREADS>::STEPS; ++step) {
         const int c = threadIdx.x + step * THREADS;
         const int r = c / CHUNKS;
         const int col = (c - r * CHUNKS) * 8;
-        if (r >= ROWS || r >= rows_valid || col >= d) continue;
-        bf16* at = s + r * STRIDE + col;
+        n.active[step] = r < ROWS && r < rows_valid && col < d;
+        if (n.active[step])
+            n.p[step] = layernorm_rope_params(w + col, bias != nullptr ? bias + col : nullptr, stats[2 * (q0 + r)], stats[2 * (q0 + r) + 1],
+                                              cos_t, sin_t, pairs, q0 + r, col / 2);
+    }
+}
+
+// Without the prefetch (DP = 128): each step loads its parameters and rewrites its vector at once.
+template <int DP, int ROWS, int THREADS>
+__device__ __forceinline__ void fa_query_norm_direct(bf16* s, const float* stats, const bf16* w, const bf16* bias, const float* cos_t,
+                                                     const float* sin_t, int pairs, int q0, int rows_valid, int d) {
+    constexpr int CHUNKS = FaQueryNorm<DP, ROWS, THREADS>::CHUNKS;
+    for (int c = threadIdx.x; c < ROWS * CHUNKS; c += THREADS) {
+        const int r = c / CHUNKS;
+        const int col = (c - r * CHUNKS) * 8;
+        if (r >= rows_valid || col >= d) continue;
+        bf16* at = s + r * (DP + 8) + col;
         float f[8];
         load_bf16x8(at, f);
-        layernorm_rope_vector(f, w + col, bias != nullptr ? bias + col : nullptr, stats[2 * (q0 + r)], stats[2 * (q0 + r) + 1], cos_t, sin_t,
-                              pairs, q0 + r, col / 2);
+        layernorm_rope_apply(f, layernorm_rope_params(w + col, bias != nullptr ? bias + col : nullptr, stats[2 * (q0 + r)],
+                                                      stats[2 * (q0 + r) + 1], cos_t, sin_t, pairs, q0 + r, col / 2));
+        store_bf16x8(at, f);
+    }
+}
+
+template <int DP, int ROWS, int THREADS>
+__device__ __forceinline__ void fa_query_norm_apply(const FaQueryNorm<DP, ROWS, THREADS>& n, bf16* s) {
+    constexpr int CHUNKS = FaQueryNorm<DP, ROWS, THREADS>::CHUNKS;
+#pragma unroll
+    for (int step = 0; step < FaQueryNorm<DP, ROWS, THREADS>::STEPS; ++step) {
+        if (!n.active[step]) continue;
+        const int c = threadIdx.x + step * THREADS;
+        const int r = c / CHUNKS;
+        bf16* at = s + r * (DP + 8) + (c - r * CHUNKS) * 8;
+        float f[8];
+        load_bf16x8(at, f);
+        layernorm_rope_apply(f, n.p[step]);
         store_bf16x8(at, f);
     }
 }
@@ -284,12 +322,19 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 
     // Q → registers while tile 0 may still be landing: A fragments of this warp's 16 query rows, matrices
     // (rows 0-7 | 8-15) × (cols 0-7 | 8-15). The second barrier frees stage 1 for tile 1's prefetch.
+    // q normalised as it loads (uniform per launch): its weights, tables and statistics are fetched while Q lands — except at
+    // DP = 128 (8 steps per thread, not Lumina's width), where holding them would push the kernel to the 255-register cap.
+    constexpr bool prefetch_qnorm = DP <= 80;
+    const float* qn_stats = q_stats != nullptr ? q_stats + 2 * (u64)b * sq : nullptr;  // this batch item's tokens
+    const bf16* qn_w = q_norm != nullptr ? q_norm + (u64)h * d : nullptr;                // this head's slice of [Hq·D]
+    const bf16* qn_b = q_bias != nullptr ? q_bias + (u64)h * d : nullptr;
+    FaQueryNorm<DP, BLOCK_M, THREADS> qnorm;
+    if (prefetch_qnorm && q_stats != nullptr) fa_query_norm_params(qnorm, qn_stats, qn_w, qn_b, q_cos, q_sin, q_pairs, q0, sq - q0, d);
     cp_async_wait<2>();  // Q has landed (tile 0's K and V may not have)
     __syncthreads();
-    if (q_stats != nullptr) {  // uniform per launch: q is the packed buffer's raw columns, normalised and rotated here
-        fa_normalise_query<DP, BLOCK_M, THREADS>(sQ, q_stats + 2 * (u64)b * sq, q_norm + (u64)h * d,
-                                                 q_bias != nullptr ? q_bias + (u64)h * d : nullptr, q_cos, q_sin, q_pairs,
-                                                 q0, sq - q0, d);
+    if (q_stats != nullptr) {  // the raw q tile rewritten in place before the ldmatrix
+        if (prefetch_qnorm) fa_query_norm_apply(qnorm, sQ);
+        else fa_query_norm_direct<DP, BLOCK_M, THREADS>(sQ, qn_stats, qn_w, qn_b, q_cos, q_sin, q_pairs, q0, sq - q0, d);
         __syncthreads();
     }
     {

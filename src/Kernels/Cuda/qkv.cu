@@ -147,8 +147,8 @@ __device__ __forceinline__ void layernorm_rope_section(const bf16* x, bf16* y, i
     for (int c = threadIdx.x * 8; c < width; c += blockDim.x * 8) {
         float f[8];
         load_bf16x8(x + c, f);
-        layernorm_rope_vector(f, w != nullptr ? w + c : nullptr, bias != nullptr ? bias + c : nullptr, mean, rstd, cos_t, sin_t, pairs, s,
-                              (c % d) / 2);
+        layernorm_rope_apply(f, layernorm_rope_params(w != nullptr ? w + c : nullptr, bias != nullptr ? bias + c : nullptr, mean, rstd,
+                                                      cos_t, sin_t, pairs, s, (c % d) / 2));
         store_bf16x8(y + c, f);
     }
 }
