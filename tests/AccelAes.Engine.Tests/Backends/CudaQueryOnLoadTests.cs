@@ -79,4 +79,33 @@ public class CudaQueryOnLoadTests(CudaFixture fixture, ITestOutputHelper output)
             (gpu.FlashAttentionVariant, gpu.ForceReferenceAttention, gpu.AttentionKvSplits) = (savedVariant, savedReference, savedSplits);
         }
     }
+
+    /// <summary>hd 128 (DP 128: each vector loads its parameters after Q has landed, not before): attn1's bits, m128 and m64.</summary>
+    [SkippableFact]
+    public void At_head_width_128_the_query_normalised_on_load_gives_the_bits_of_q_written()
+    {
+        Skip.If(fixture.Backend is null, fixture.SkipReason);
+        var gpu = fixture.Backend!;
+        var savedVariant = gpu.FlashAttentionVariant;
+        try
+        {
+            const int seq = 140, heads = 2, kvHeads = 1, hd = 128, pairs = 64;
+            var part = new QkvPart(Bf16(gpu, 21, 1, seq, (heads + 2 * kvHeads) * hd), Bf16(gpu, 22, heads * hd), Bf16(gpu, 23, kvHeads * hd),
+                Bf16(gpu, 24, heads * hd), Bf16(gpu, 25, kvHeads * hd));
+            var cos = gpu.Upload(TestData.Random(seq * pairs, 26), new Shape(seq, pairs));
+            var sin = gpu.Upload(TestData.Random(seq * pairs, 27), new Shape(seq, pairs));
+            var written = gpu.PrepareQueryKey(part, heads, kvHeads, hd, 1e-5f, cos, sin, QkNorm.LayerNormAcrossHeads);
+            var onLoad = gpu.PrepareKeyQueryStatistics(part, heads, kvHeads, hd, 1e-5f, cos, sin);
+            foreach (var variant in FlashVariant.All)
+            {
+                gpu.FlashAttentionVariant = variant;
+                AssertSameBits(gpu.Download(gpu.AttentionPackedValue(written.Q, written.K, written.Packed, 0.09f)),
+                    gpu.Download(gpu.AttentionQueryOnLoad(onLoad, 0.09f)), $"{variant.Name}: hd 128");
+            }
+        }
+        finally
+        {
+            gpu.FlashAttentionVariant = savedVariant;
+        }
+    }
 }
