@@ -90,6 +90,28 @@ public class BenchAccountingCliTests
         Assert.True(mix < root.GetProperty("gemm_flops").GetDouble(), string.Create(CultureInfo.InvariantCulture, $"mix {mix}"));
     }
 
+    /// <summary>
+    /// Lumina's caption keys and values (norm1_context's convert and RMSNorm, to_k, norm_k, to_v: 5 launches a layer) and temb's
+    /// caption half (the pooling attention and its convert, LayerNorm, Linear: 4) are reported once per generation, apart from
+    /// the step; SD3 has no such work.
+    /// </summary>
+    [Fact]
+    public void Luminas_caption_keys_and_values_are_reported_once_per_generation_apart_from_the_step()
+    {
+        using var dir = new TempDirectory();
+        string json = Path.Combine(dir.Path, "lumina.json");
+        var r = CliRunner.Run("bench", "--arch", "lumina-next-sft", "--resolution", "512", "--layers", "2", "--accounting", "--json", json);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("once per generation, before the first step (in no step above)", CliCache.Flat(r.Output));
+        var generation = Json(json).GetProperty("per_generation");
+        Assert.Equal(2 * 5 + 4, generation.GetProperty("launches").GetInt64());
+        Assert.True(generation.GetProperty("gemm_flops").GetDouble() > 0 && generation.GetProperty("memory_bound_bytes").GetInt64() > 0);
+        Assert.DoesNotContain(Json(json).GetProperty("classes").EnumerateArray(), c => c.GetProperty("kernel").GetString() == "rmsnorm_bf16");
+
+        var sd3 = Account(dir, "sd3", "--arch", "sd3-medium", "--resolution", "512", "--layers", "2").GetProperty("per_generation");
+        Assert.Equal((0L, 0L), (sd3.GetProperty("launches").GetInt64(), sd3.GetProperty("memory_bound_bytes").GetInt64()));
+    }
+
     /// <summary>Lumina too: its generated weights have distinct query paths, and the count follows the forward that ran.</summary>
     [Theory]
     [InlineData("sd3-medium")]

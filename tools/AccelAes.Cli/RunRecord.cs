@@ -32,6 +32,12 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
     /// </summary>
     public string? Fp8Gemm { get; init; }
 
+    /// <summary>
+    /// The CUDA backend's SwiGLU GEMM path when it was not <c>auto</c> (<c>fused</c> / <c>split</c>, from <c>--swiglu-gemm</c> or
+    /// ACCELAES_SWIGLU_GEMM); null in a record of an <c>auto</c> run, and in records older than the key.
+    /// </summary>
+    public string? SwiGluGemm { get; init; }
+
     /// <summary>A single-file run's <c>--components</c> folder (full path); null for a folder model or none given.</summary>
     public string? Components { get; init; }
 
@@ -51,7 +57,8 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
     /// <paramref name="resolved"/> the acceleration options the run used (null when dense).
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string>> Write(GenerationResult result, string? modelFolder, string? variant, string backend,
-        AccelerationOptions? resolved, string? weights = null, string? components = null, string? config = null, string? fp8Gemm = null)
+        AccelerationOptions? resolved, string? weights = null, string? components = null, string? config = null, string? fp8Gemm = null,
+        string? swiGluGemm = null)
     {
         GenerationRequest q = result.Request;
         yield return new(RunRecordKeys.Software, "AccelAes");
@@ -73,6 +80,8 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         // Only a mode that is not the default: on / off change the numbers of fp8 Linears on the CUDA device (FP8 GEMM or
         // dequantised bf16), and an environment variable that set it would be gone on the machine that reruns the record.
         if (fp8Gemm is not null and not "auto") yield return new(RunRecordKeys.Fp8Gemm, fp8Gemm);
+        // Likewise: fused and split differ in the GEMM's order of accumulation (Lumina's SwiGLU), so a rerun takes the same path.
+        if (swiGluGemm is not null and not "auto") yield return new(RunRecordKeys.SwiGluGemm, swiGluGemm);
         if (q.AesMaskClip is not null) yield return new(RunRecordKeys.AesMaskClip, Path.GetFullPath(q.AesMaskClip));
         yield return new(RunRecordKeys.Backend, backend);
         yield return new(RunRecordKeys.Accel, AccelerationOptions.PresetName(q.Acceleration.Preset));
@@ -154,9 +163,11 @@ internal sealed record RunRecord(GenerationRequest Request, string? ModelFolder,
         if (weights is not null and not ("bf16" or "fp8")) throw reader.Bad(RunRecordKeys.Weights, weights, "bf16 or fp8");
         string? fp8Gemm = reader.Optional(RunRecordKeys.Fp8Gemm);
         if (fp8Gemm is not null and not ("auto" or "on" or "off")) throw reader.Bad(RunRecordKeys.Fp8Gemm, fp8Gemm, "auto, on or off");
+        string? swiGluGemm = reader.Optional(RunRecordKeys.SwiGluGemm);
+        if (swiGluGemm is not null and not ("auto" or "fused" or "split")) throw reader.Bad(RunRecordKeys.SwiGluGemm, swiGluGemm, "auto, fused or split");
         return new RunRecord(request, folder, reader.Optional(RunRecordKeys.Variant), backend)
         {
-            Weights = weights, Fp8Gemm = fp8Gemm, Components = reader.Optional(RunRecordKeys.Components), Config = reader.Optional(RunRecordKeys.Config),
+            Weights = weights, Fp8Gemm = fp8Gemm, SwiGluGemm = swiGluGemm, Components = reader.Optional(RunRecordKeys.Components), Config = reader.Optional(RunRecordKeys.Config),
         };
     }
 
@@ -288,6 +299,7 @@ internal static class RunRecordKeys
     public const string Variant = "variant";
     public const string Weights = "weights";
     public const string Fp8Gemm = "fp8_gemm";
+    public const string SwiGluGemm = "swiglu_gemm";
     public const string Components = "components";
     public const string Config = "config";
     public const string AesMaskClip = "aesmask_clip";

@@ -51,9 +51,11 @@ public static class BackendFactory
         ulong? reclaimBytes = string.IsNullOrEmpty(reclaim) ? null : (ulong)ByteSize.Parse(reclaim, ReclaimVariable);
         string? fp8 = Environment.GetEnvironmentVariable(Fp8GemmVariable)?.Trim();
         var fp8Gemm = string.IsNullOrEmpty(fp8) ? Fp8GemmMode.Auto : ParseFp8Gemm(fp8, Fp8GemmVariable);
+        string? swiglu = Environment.GetEnvironmentVariable(SwiGluGemmVariable)?.Trim();
+        var swigluGemm = string.IsNullOrEmpty(swiglu) ? SwiGluGemm.Auto : ParseSwiGluGemm(swiglu, SwiGluGemmVariable);
         return new CudaBackendOptions
         {
-            UseGraphs = graphs, ReclaimThresholdBytes = reclaimBytes, Fp8Gemm = fp8Gemm,
+            UseGraphs = graphs, ReclaimThresholdBytes = reclaimBytes, Fp8Gemm = fp8Gemm, SwiGluGemm = swigluGemm,
             AttentionKvSplits = ParseKvSplits(Environment.GetEnvironmentVariable(KvSplitsVariable), KvSplitsVariable),
         };
     }
@@ -90,6 +92,21 @@ public static class BackendFactory
         "on" => Fp8GemmMode.On,
         "off" => Fp8GemmMode.Off,
         _ => throw new AccelAesException($"{source}='{value}' is not understood; use auto, on or off."),
+    };
+
+    /// <summary>
+    /// The environment variable that sets <see cref="CudaBackendOptions.SwiGluGemm"/> (<c>auto</c> / <c>fused</c> / <c>split</c>)
+    /// for every host (the C ABI included); the CLI's <c>--swiglu-gemm</c> overrides it.
+    /// </summary>
+    public const string SwiGluGemmVariable = "ACCELAES_SWIGLU_GEMM";
+
+    /// <summary><c>auto</c>, <c>fused</c> or <c>split</c> (<paramref name="source"/> names the option or variable in the error).</summary>
+    public static SwiGluGemm ParseSwiGluGemm(string value, string source) => value.Trim().ToLowerInvariant() switch
+    {
+        "auto" => SwiGluGemm.Auto,
+        "fused" => SwiGluGemm.Fused,
+        "split" => SwiGluGemm.Split,
+        _ => throw new AccelAesException($"{source}='{value}' is not understood; use auto, fused or split."),
     };
 
     /// <summary>

@@ -252,6 +252,13 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
 
     public Tensor AddScaled(Tensor a, Tensor b, Tensor scale) => W(Call(nameof(AddScaled), () => Inner.AddScaled(U(a)!, U(b)!, U(scale)!)));
 
+    /// <summary>Counted as a Linear of the joined [2F, K] weight by <see cref="BeforeMatmul"/> (same FLOPs).</summary>
+    public Tensor LinearSwiGlu(Tensor x, Tensor gateUpWeight)
+    {
+        BeforeMatmul(nameof(Linear), x.Shape, gateUpWeight.Shape, null);
+        return W(Call(nameof(LinearSwiGlu), () => Inner.LinearSwiGlu(U(x)!, U(gateUpWeight)!)));
+    }
+
     // ---- Fused attention inputs (issue 16, QKV path) ----
 
     /// <summary>Counted as a Linear over the rows by <see cref="BeforeMatmul"/>.</summary>

@@ -19,11 +19,14 @@ public sealed class BenchModel
 {
     private readonly Func<SparseForward?, Tensor> _forward;
     private readonly Func<ISplitForward> _split;
+    private Action? _prepareGeneration;
 
     private BenchModel(RealConfig config, int imageTokens, int batch, Tensor latentShapeProbe, Func<SparseForward?, Tensor> forward,
-        Func<ISplitForward> split)
+        Func<ISplitForward> split, Action? prepareGeneration = null)
     {
         _split = split;
+        _prepareGeneration = prepareGeneration;
+        HasGenerationWork = prepareGeneration is not null;
         Config = config;
         ImageTokens = imageTokens;
         Batch = batch;
@@ -44,19 +47,50 @@ public sealed class BenchModel
     /// <summary>One forward (null: dense; otherwise the step kind <paramref name="sparse"/> was begun with).</summary>
     public Tensor Forward(SparseForward? sparse = null)
     {
+        PrepareGeneration();
         sparse?.BeginForward(0, null);
         return _forward(sparse);
+    }
+
+    /// <summary>Whether the model has work of its own once per generation (<see cref="PrepareGeneration"/>): Lumina.</summary>
+    public bool HasGenerationWork { get; }
+
+    /// <summary>
+    /// The work a pipeline does once per generation, before its first step (Lumina: every layer's caption keys and values,
+    /// <see cref="LuminaNextDiT2DModel.PrepareCaptions"/>); nothing for SD3 and FLUX. Runs on the first call only (<see cref="Build"/>
+    /// makes it unless told not to; else the first <see cref="Forward"/> or <see cref="SplitStep"/>), so every step after it —
+    /// and any graph captured from them — reads one context that stays alive.
+    /// </summary>
+    public void PrepareGeneration()
+    {
+        var prepare = _prepareGeneration;
+        _prepareGeneration = null;
+        prepare?.Invoke();
     }
 
     /// <summary>
     /// One step's embeddings run and its blocks pending, as the pipelines hand a step to a caching policy
     /// (<c>PredictWithCachePolicy</c>): the same inputs as <see cref="Forward"/>.
     /// </summary>
-    public ISplitForward SplitStep() => _split();
+    public ISplitForward SplitStep()
+    {
+        PrepareGeneration();
+        return _split();
+    }
 
     /// <summary>Builds <paramref name="config"/>'s transformer from <paramref name="weights"/> on <paramref name="backend"/>.</summary>
     /// <param name="resolution">Image side in pixels; must give a latent grid divisible by the patch size.</param>
-    public static BenchModel Build(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch)
+    /// <param name="prepareGeneration">Run <see cref="PrepareGeneration"/> now, as a pipeline does before its first step; false
+    /// leaves it to the caller (to count or time it apart from the build and the steps).</param>
+    public static BenchModel Build(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch,
+        bool prepareGeneration = true)
+    {
+        var model = BuildUnprepared(config, weights, backend, resolution, batch);
+        if (prepareGeneration) model.PrepareGeneration();
+        return model;
+    }
+
+    private static BenchModel BuildUnprepared(RealConfig config, IWeightSource weights, IBackend backend, int resolution, int batch)
     {
         int latent = resolution / RealConfig.VaeFactor;
         if (resolution % (RealConfig.VaeFactor * 2) != 0 || latent < 2)
@@ -87,8 +121,11 @@ public sealed class BenchModel
             // the host every call, which no sampling step does and no CUDA graph can).
             var scaling = LuminaResolutionScaling.ForPipeline(lumina, latent, latent, 0.5f);
             var table = model.RotaryTableFor(x, scaling);
-            return new BenchModel(config, n, batch, x, s => model.Forward(x, t, ctx, mask, table, scaling.BaseSequenceLength, s),
-                () => new LuminaSplitForward(model, model.Embed(x, t, ctx, mask, table, scaling.BaseSequenceLength)));
+            // The caption context once per generation, as LuminaDenoiser prepares it before its first step.
+            LuminaCaptionContext? captions = null;
+            return new BenchModel(config, n, batch, x, s => model.Forward(x, t, captions!, table, scaling.BaseSequenceLength, s),
+                () => new LuminaSplitForward(model, model.Embed(x, t, captions!, table, scaling.BaseSequenceLength)),
+                () => captions = model.PrepareCaptions(ctx, mask));
         }
         var flux = config.Flux!;
         var fluxModel = new FluxTransformer2DModel(reader, flux);

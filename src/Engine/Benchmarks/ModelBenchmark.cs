@@ -63,12 +63,21 @@ public static class ModelBenchmark
 
         progress?.Invoke($"generating and uploading the weights of {config.Description}");
         long start = Stopwatch.GetTimestamp();
-        var model = BenchModel.Build(config, source, profiler, request.Resolution, request.Batch);
+        var model = BenchModel.Build(config, source, profiler, request.Resolution, request.Batch, prepareGeneration: false);
         BenchTiming.Synchronize(device);
         double weightSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         long parameters = source is BenchWeightSource b ? b.Parameters : 0;
 
         var phases = new List<PhaseTiming>();
+        if (model.HasGenerationWork)
+        {
+            progress?.Invoke("once per generation");
+            start = Stopwatch.GetTimestamp();
+            model.PrepareGeneration();
+            BenchTiming.Synchronize(device);
+            phases.Add(new("once per generation", Stopwatch.GetElapsedTime(start).TotalMilliseconds,
+                "Lumina's caption keys and values of every layer, before the first step (includes kernel compilation/loading)"));
+        }
         progress?.Invoke("first forward");
         start = Stopwatch.GetTimestamp();
         Tensor latest = model.Forward();

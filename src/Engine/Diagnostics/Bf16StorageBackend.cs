@@ -30,7 +30,7 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     {
         nameof(UploadWeight), nameof(UploadFp8Weight), nameof(Allocate), nameof(Linear), nameof(LinearOfRows), nameof(Attention), nameof(AttentionWithAffinity), nameof(AttentionPacked), nameof(AttentionPackedValue), nameof(AttentionQueryOnLoad), nameof(LayerNorm),
         nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(RmsNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
-        nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate), nameof(SiluMul), nameof(AddScaled),
+        nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate), nameof(SiluMul), nameof(AddScaled), nameof(LinearSwiGlu),
     };
 
     /// <summary>Ops that return a new tensor and also update their first argument in place (rounded like an in-place op's).</summary>

@@ -51,12 +51,16 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
     public const int PipelineGuidedChannels = 3;
 
     private readonly LuminaNextDiT2DModel _model;
-    private readonly LuminaConditioning _cond;
     private readonly float _guidance;
     private readonly GuidanceMode _mode;
     private readonly LuminaPipelineOptions _options;
     private readonly int _numTrainTimesteps;
-    private readonly Tensor? _batchedEmbeds, _batchedMask;
+    // What every step reads from the caption alone (issue 16: every layer's attn2 keys and values, temb's caption half),
+    // computed once for this generation — before any step, so before any graph capture, or layer by layer in the first step
+    // where no step is captured — read by every step, disposed after the step graphs: the batched [cond, uncond] context
+    // under batched CFG, else the prompt's; two-pass CFG's negative prompt has its own.
+    private readonly LuminaCaptionContext _captions;
+    private readonly LuminaCaptionContext? _negativeCaptions;
     private (LuminaResolutionScaling Scaling, int Height, int Width, LuminaRotaryTable Table)? _lastTable;
     private readonly StepGraph _graph;
 
@@ -64,13 +68,33 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         LuminaPipelineOptions? options = null, GuidanceMode mode = GuidanceMode.Batched)
     {
         _model = model;
-        _cond = conditioning;
         _guidance = guidanceScale;
         _mode = mode;
         _options = options ?? new LuminaPipelineOptions();
         _numTrainTimesteps = numTrainTimesteps;
+        if (DoGuidance) CheckNegative(conditioning, guidanceScale);
+        IBackend be = conditioning.PromptEmbeds.Backend;
+        // A graph-capable backend with graphs off captures no step (it streams block weights under --offload sequential, or
+        // graphs were turned off): there each layer's entry is computed inside the first step, where a streamed block is
+        // uploaded anyway, instead of streaming every block once more before it.
+        bool deferred = be is IGraphCapableBackend { GraphsEnabled: false };
+        if (DoGuidance && mode == GuidanceMode.Batched)
+        {
+            // [cond, uncond]: pipeline_lumina.py concatenates the prompt first.
+            _captions = model.PrepareCaptions(be.Concat(0, conditioning.PromptEmbeds, conditioning.NegativePromptEmbeds!),
+                be.Concat(0, conditioning.PromptAttentionMask, conditioning.NegativePromptAttentionMask!), deferred);
+        }
+        else
+        {
+            _captions = model.PrepareCaptions(conditioning.PromptEmbeds, conditioning.PromptAttentionMask, deferred);
+            if (DoGuidance)
+                _negativeCaptions = model.PrepareCaptions(conditioning.NegativePromptEmbeds!, conditioning.NegativePromptAttentionMask!, deferred);
+        }
         _graph = new StepGraph(conditioning.PromptEmbeds.Backend, "lumina step");
-        if (!DoGuidance) return;
+    }
+
+    private static void CheckNegative(LuminaConditioning conditioning, float guidanceScale)
+    {
         if (conditioning.NegativePromptEmbeds is null || conditioning.NegativePromptAttentionMask is null)
             throw new AccelAesException(
                 $"Guidance scale {guidanceScale} needs negative_prompt_embeds and negative_prompt_attention_mask (the embeddings of \"\" padded to the prompt's length; set the guidance to 1 to sample without them).");
@@ -80,13 +104,6 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         if (conditioning.NegativePromptAttentionMask.Shape != conditioning.PromptAttentionMask.Shape)
             throw new AccelAesException(
                 $"negative_prompt_attention_mask {conditioning.NegativePromptAttentionMask.Shape} must have the shape of prompt_attention_mask {conditioning.PromptAttentionMask.Shape}.");
-        if (mode == GuidanceMode.Batched)
-        {
-            IBackend be = conditioning.PromptEmbeds.Backend;
-            // [cond, uncond]: pipeline_lumina.py concatenates the prompt first.
-            _batchedEmbeds = be.Concat(0, conditioning.PromptEmbeds, conditioning.NegativePromptEmbeds);
-            _batchedMask = be.Concat(0, conditioning.PromptAttentionMask, conditioning.NegativePromptAttentionMask);
-        }
     }
 
     private bool DoGuidance => _guidance > 1f;
@@ -142,9 +159,8 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         float modelTime = ModelTimestep(schedule.Timesteps[step], _numTrainTimesteps);
         var (scaling, table) = RotaryFor(latents, modelTime);
         Tensor timestep = _graph.Scalars(0, modelTime, DoGuidance ? 2 * batch : batch);
-        LuminaEmbeddedStep embedded = DoGuidance
-            ? _model.Embed(be.Concat(0, latents, latents), timestep, _batchedEmbeds!, _batchedMask!, table, scaling.BaseSequenceLength)
-            : _model.Embed(latents, timestep, _cond.PromptEmbeds, _cond.PromptAttentionMask, table, scaling.BaseSequenceLength);
+        LuminaEmbeddedStep embedded = _model.Embed(DoGuidance ? be.Concat(0, latents, latents) : latents, timestep, _captions, table,
+            scaling.BaseSequenceLength);
         return Guide(latents, policy.Velocity(new LuminaSplitForward(_model, embedded), step), null);
     }
 
@@ -153,9 +169,8 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
     {
         IBackend be = latents.Backend;
         sparse?.BeginForward(0, condBatchIndex: 0); // [cond, uncond]: the conditional rows come first
-        return DoGuidance
-            ? _model.Forward(be.Concat(0, latents, latents), timestep, _batchedEmbeds!, _batchedMask!, table, scaling.BaseSequenceLength, sparse)
-            : _model.Forward(latents, timestep, _cond.PromptEmbeds, _cond.PromptAttentionMask, table, scaling.BaseSequenceLength, sparse);
+        return _model.Forward(DoGuidance ? be.Concat(0, latents, latents) : latents, timestep, _captions, table, scaling.BaseSequenceLength,
+            sparse);
     }
 
     private Tensor Velocity(Tensor latents, Tensor timestep, LuminaRotaryTable table, LuminaResolutionScaling scaling, SparseForward? sparse,
@@ -164,10 +179,9 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         if (!DoGuidance || _mode == GuidanceMode.Batched)
             return Guide(latents, Forwards(latents, timestep, table, scaling, sparse), guidance);
         sparse?.BeginForward(0, condBatchIndex: 0);
-        Tensor cond = _model.Forward(latents, timestep, _cond.PromptEmbeds, _cond.PromptAttentionMask, table, scaling.BaseSequenceLength, sparse);
+        Tensor cond = _model.Forward(latents, timestep, _captions, table, scaling.BaseSequenceLength, sparse);
         sparse?.BeginForward(1, condBatchIndex: null);
-        Tensor uncond = _model.Forward(latents, timestep, _cond.NegativePromptEmbeds!, _cond.NegativePromptAttentionMask!, table,
-            scaling.BaseSequenceLength, sparse);
+        Tensor uncond = _model.Forward(latents, timestep, _negativeCaptions!, table, scaling.BaseSequenceLength, sparse);
         return Combine(latents, cond, uncond, guidance);
     }
 
@@ -193,8 +207,13 @@ public sealed class LuminaDenoiser : IVelocityPredictor, IAcceleratedPredictor, 
         return be.Scale(v, -1f);
     }
 
-    /// <summary>Frees the step graphs and their reserved memory (the pipeline calls this after the loop).</summary>
-    public void Dispose() => _graph.Dispose();
+    /// <summary>Frees the step graphs and their reserved memory, then the caption context they read (the pipeline calls this after the loop).</summary>
+    public void Dispose()
+    {
+        _graph.Dispose();
+        _captions.Dispose();
+        _negativeCaptions?.Dispose();
+    }
 
     /// <summary>The first in_channels output channels: <c>noise_pred.chunk(2, dim=1)[0]</c> with learn_sigma.</summary>
     private static Tensor Velocity(Tensor output, int channels)

@@ -276,6 +276,17 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor AddScaled(Tensor a, Tensor b, Tensor scale);
 
+    // ---- SwiGLU in the GEMM epilogue (issue 16, Fusion 11) ---------------------------------------
+
+    /// <summary>
+    /// A bias-free SwiGLU's up-projections and gating in one op: <paramref name="gateUpWeight"/> [2F, K] holds the gate
+    /// weight in rows [0, F) and the up weight in rows [F, 2F) (joined at load); returns SiLU(x·W_gateᵀ) ⊙ (x·W_upᵀ) as
+    /// [..., F] for x [..., K]. The values of <c>SiluMul(Linear(x, gateUpWeight, null))</c>: a device rounds the gate and the
+    /// up product to bf16 (as that GEMM's output is) and the result once, and may differ from that pair of ops only by the
+    /// order of accumulation (CUDA: one tensor-core GEMM with a SiLU·mul epilogue, gemm_swiglu.cu, or that pair of ops).
+    /// </summary>
+    Tensor LinearSwiGlu(Tensor x, Tensor gateUpWeight);
+
     // ---- Accumulating attention (issue 16, attention epilogue) ----------------------------------
 
     /// <summary>

@@ -21,12 +21,13 @@ namespace AccelAes.Engine.Tests.Cuda;
 public class CountingBackendEmulatorTests(ITestOutputHelper output)
 {
     [SkippableTheory]
-    [InlineData("sd3", true)]
-    [InlineData("flux", true)]
-    [InlineData("lumina", true)]
-    [InlineData("sd3", false)]
-    [InlineData("lumina", false)]
-    public void A_tiny_forward_launches_what_the_counting_backend_counts_op_by_op(string backbone, bool cublasLt)
+    [InlineData("sd3", true, SwiGluGemm.Fused)]
+    [InlineData("flux", true, SwiGluGemm.Fused)]
+    [InlineData("lumina", true, SwiGluGemm.Fused)]
+    [InlineData("lumina", true, SwiGluGemm.Split)]
+    [InlineData("sd3", false, SwiGluGemm.Auto)]
+    [InlineData("lumina", false, SwiGluGemm.Auto)]
+    public void A_tiny_forward_launches_what_the_counting_backend_counts_op_by_op(string backbone, bool cublasLt, SwiGluGemm swiGlu)
     {
         CudaTests.SkipUnless(CudaDevice.Detect().IsAvailable && NativeLibraries.Load(CudaLibrary.Nvrtc).IsLoaded,
             $"no GPU or no NVRTC: {CudaDevice.Detect().Reason}");
@@ -34,7 +35,8 @@ public class CountingBackendEmulatorTests(ITestOutputHelper output)
         var config = TinyRealConfigs.Named(backbone);
         int batch = config.UsesCfg ? 2 : 1;
 
-        using var gpu = new CudaBackend(new CudaBackendOptions { UseGraphs = false, UseCublasLt = cublasLt });
+        // SwiGLU's knob on both sides (auto with cuBLASLt would time both paths on the device: launches no count predicts).
+        using var gpu = new CudaBackend(new CudaBackendOptions { UseGraphs = false, UseCublasLt = cublasLt, SwiGluGemm = swiGlu });
         // The build is compared too: weight and input uploads (RandomWeightSource hands over bf16, so no conversion launches).
         var recorder = new DriverLaunchRecorder(gpu);
         var onDevice = BenchModel.Build(config, new RandomWeightSource(5), recorder, TinyRealConfigs.Resolution, batch);
@@ -42,7 +44,7 @@ public class CountingBackendEmulatorTests(ITestOutputHelper output)
         gpu.Synchronize();
 
         var engine = gpu.GemmEngine.StartsWith("cuBLASLt", StringComparison.Ordinal) ? CountedGemmEngine.CublasLt : CountedGemmEngine.GemmCu;
-        using var counting = new CountingBackend(engine);
+        using var counting = new CountingBackend(engine) { SwiGluGemm = swiGlu };
         var counted = BenchModel.Build(config, new RandomWeightSource(5), counting, TinyRealConfigs.Resolution, batch);
         counted.Forward();
         var predicted = counting.Ledger.Take().LaunchesByOp.Where(kv => kv.Value > 0).ToDictionary();

@@ -18,6 +18,21 @@ internal static class AccountingReports
 
     private static string Tf(double flops) => (flops / 1e12).ToString("F2", Inv) + " TFLOP";
 
+    /// <summary>
+    /// One line under an accounting with <c>--swiglu-gemm auto</c> of a model with SwiGLU feed-forwards (Lumina): auto was
+    /// counted as the fused kernel (the CUDA backend chooses per shape on the card, which a count cannot), and what the split
+    /// path (<paramref name="split"/>, the same request counted with it) adds per dense step. Nothing when the two agree.
+    /// </summary>
+    public static void ShowSwiGluAuto(AccountingResult fused, AccountingResult split)
+    {
+        var (f, s) = (fused.DenseStep, split.DenseStep);
+        if (f.MemoryBoundBytes == s.MemoryBoundBytes && f.Launches == s.Launches && f.GemmBytes == s.GemmBytes)
+            return;
+        Ui.Info($"--swiglu-gemm auto is counted as fused (on the card it times both per shape and keeps the faster); the split path adds "
+            + $"{Gb(s.MemoryBoundBytes - f.MemoryBoundBytes)} of memory-bound traffic, {Gb(s.GemmBytes - f.GemmBytes)} of GEMM output "
+            + $"and {s.Launches - f.Launches} launches per dense step (--swiglu-gemm split counts it)");
+    }
+
     public static void Show(AccountingResult r)
     {
         Ui.Heading($"{r.Config}: {r.Resolution}², batch {r.Batch}, {r.ImageTokens} image + {r.TextTokens} text tokens");
@@ -33,6 +48,13 @@ internal static class AccountingReports
         totals.AddCells("kernel launches", f.Launches, s.Launches, d.Launches);
         totals.AddCells("device copies and memsets", f.DeviceCopies, s.DeviceCopies, d.DeviceCopies);
         Ui.Show(totals);
+        if (r.PerGeneration.Classes.Count > 0)
+        {
+            var g = r.PerGeneration;
+            Ui.Info($"once per generation, before the first step (in no step above): {Tf(g.GemmFlops)} GEMM, {Gb(g.MemoryBoundBytes)} memory-bound, " +
+                    $"{Gb(g.GemmBytes + g.AttentionBytes)} GEMM + attention operands, {g.Launches} kernel launches — " +
+                    string.Join(", ", g.ByTraffic.Select(c => $"{c.Name} ×{c.Calls}")));
+        }
 
         // Biggest traffic first; the share column says what bounds each class (memory-bound ones: their share of that traffic).
         var classes = Ui.Table("op · kernel (dense step)", "calls", "traffic", "share", "launches");
@@ -129,6 +151,10 @@ internal static class AccountingReports
         w.WriteNumber("device_copies_per_step", step.DeviceCopies);
         w.WriteStartObject("forward");
         WriteTotals(w, r.Forward);
+        w.WriteEndObject();
+        // Once per generation, before the first step (Lumina's caption keys and values; zeros for SD3 and FLUX): in no step's numbers.
+        w.WriteStartObject("per_generation");
+        WriteTotals(w, r.PerGeneration);
         w.WriteEndObject();
         w.WriteString("roofline_formula", Formula);
         w.WriteStartObject("roofline_ms");

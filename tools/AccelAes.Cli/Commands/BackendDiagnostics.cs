@@ -45,6 +45,22 @@ internal static class BackendDiagnostics
     }
 
     /// <summary>
+    /// After a run that had SwiGLU feed-forwards (Lumina) on the CUDA backend: how many took the fused kernel and the split
+    /// path, each shape <c>--swiglu-gemm auto</c> timed (both times and the choice), and why calls the kernel could not serve
+    /// fell back (a warning: it costs speed, not correctness).
+    /// </summary>
+    public static void ShowSwiGluDecisions(IBackend be)
+    {
+        if (be is not CudaBackend cuda || cuda.FusedSwiGluCount + cuda.SplitSwiGluCount == 0)
+            return;
+        Ui.Info($"SwiGLU GEMM (--swiglu-gemm {cuda.Options.SwiGluGemm.ToString().ToLowerInvariant()}): {cuda.FusedSwiGluCount} fused, {cuda.SplitSwiGluCount} split");
+        foreach (var decision in cuda.SwiGluDecisions)
+            Ui.Info(decision.Describe());
+        foreach (var (reason, calls) in cuda.SwiGluFallbacks)
+            Ui.Warn($"SwiGLU: {calls} call(s) ran the split path: {reason}");
+    }
+
+    /// <summary>
     /// Two lines after a run (<see cref="CublasLtPathReport"/>): whether cuBLASLt offered an FP8 algorithm for the fp8
     /// Linears, and whether it accepted the gated-residual epilogue — what only a real cuBLASLt can answer. A fallback is a
     /// warning (it costs speed, not correctness); the shapes are in the warnings above.

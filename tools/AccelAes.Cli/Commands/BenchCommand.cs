@@ -75,12 +75,13 @@ internal static class BenchCommand
             DefaultValueFactory = _ => "none",
         };
         offload.AcceptOnlyFromAmong("none", "sequential");
+        var swiGluGemm = CommonOptions.SwiGluGemm();
         var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file." };
         var device = new Option<int>("--device") { Description = "CUDA device ordinal.", DefaultValueFactory = _ => 0 };
         var backend = CommonOptions.Backend();
         var command = new Command("bench", "Benchmarks: real model configs (--arch, --model), micro-benchmarks (--op), checkpoint reads (--read), sparse-forward cost (--sparse-cost).")
         {
-            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, overrides, schedule, steps, op, sizes, skipPeak, accounting, offload, json, device, backend,
+            read, repeat, warmup, sparseCost, focus, arch, model, layers, resolution, batch, accel, overrides, schedule, steps, op, sizes, skipPeak, accounting, offload, swiGluGemm, json, device, backend,
         };
         command.SetAction(parse =>
         {
@@ -118,9 +119,10 @@ internal static class BenchCommand
             var preset = request.Preset;
             string? letters = parse.GetValue(schedule);
             if (letters is not null) ValueChecks.Count(letters.Length, "--schedule's length (steps)", 1, InputLimits.MaxSteps);
+            var swiGlu = CommonOptions.SwiGluGemmMode(parse.GetValue(swiGluGemm));
             if (parse.GetValue(accounting))
                 return Accounting(architecture?.Config, modelDir, parse.GetValue(layers), side, parse.GetValue(batch), request,
-                    parse.GetValue(steps) ?? (letters is null ? architecture?.Defaults.Steps : null), parse.GetValue(focus), letters, jsonPath);
+                    parse.GetValue(steps) ?? (letters is null ? architecture?.Defaults.Steps : null), parse.GetValue(focus), letters, jsonPath, swiGlu);
             if (preset is AccelerationPreset.TeaCache or AccelerationPreset.FbCache or AccelerationPreset.Fora or AccelerationPreset.TaylorSeer
                 or AccelerationPreset.DeltaDit or AccelerationPreset.Ras)
                 throw new AccelAesException($"--accel {parse.GetValue(accel)}: a timed bench runs none, stepcache or accelaes; add --accounting to count a caching policy's steps.");
@@ -128,14 +130,15 @@ internal static class BenchCommand
                 throw new AccelAesException("--set and --schedule apply to --accounting with a caching policy (--accel teacache, fbcache, fora, taylorseer, delta-dit, ras).");
             var options = new ModelOptions(architecture?.Config, modelDir, parse.GetValue(layers), parse.GetValue(resolution), parse.GetValue(batch), preset,
                 parse.GetValue(steps) ?? architecture?.Defaults.Steps, parse.GetValue(focus), warm, reps, parse.GetValue(skipPeak), jsonPath,
-                MeasureSequential: parse.GetValue(offload) == "sequential");
+                MeasureSequential: parse.GetValue(offload) == "sequential", SwiGlu: swiGlu);
             return Model(backendName, parse.GetValue(device), options);
         });
         return command;
     }
 
     internal sealed record ModelOptions(RealConfig? Config, string? ModelDir, int? Layers, int Resolution, int? Batch, AccelerationPreset Accel,
-        int? Steps, double Focus, int Warmup, int Repeats, bool SkipPeak, string? JsonPath, bool MeasureSequential = false);
+        int? Steps, double Focus, int Warmup, int Repeats, bool SkipPeak, string? JsonPath, bool MeasureSequential = false,
+        Engine.Backends.Cuda.SwiGluGemm SwiGlu = Engine.Backends.Cuda.SwiGluGemm.Auto);
 
     private static int Model(string backendName, int deviceOrdinal, ModelOptions o)
     {
@@ -150,7 +153,7 @@ internal static class BenchCommand
                 $"{config.Description} at {o.Resolution}² (batch {batch}) is ≈ {gflop / 1000:F1} TFLOP per forward: minutes to hours on the CPU. " +
                 $"Use --backend cuda, or a smoke run such as --layers 1 --resolution 128 (the CPU limit is {CpuGflopLimit} GFLOP per forward)."));
 
-        using IBackend be = BackendFactory.Create(backendName, deviceOrdinal);
+        using IBackend be = CommonOptions.CreateBackend(backendName, null, o.SwiGlu.ToString().ToLowerInvariant(), deviceOrdinal);
         BackendDiagnostics.ShowEnvironment(be);
         BackendDiagnostics.ShowWarnings(be);
         Ui.Info($"{config.Description} on {be.Name}; {o.Resolution}², batch {batch}; weights: {(folder is null ? "generated on the host (uniform, bf16), uploaded" : folder.Description)}");
@@ -169,11 +172,12 @@ internal static class BenchCommand
         // The same step counted (a second on the host, done first so that a problem shows before the long run): the
         // measured time is reported next to the floor it cannot beat. Generated weights are all distinct (Lumina then
         // computes its cross-attention query too), so the count follows them; a folder's weights are taken as published.
-        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch, PublishedWeightTies: folder is not null));
+        var accounting = AccountingBenchmark.Run(new AccountingRequest(config, o.Resolution, batch, PublishedWeightTies: folder is not null, SwiGlu: o.SwiGlu));
         var result = ModelBenchmark.Run(be, request, folder?.WeightsFor(config), Ui.Info);
         BenchReports.ShowModel(result, peak);
         AccountingReports.ShowNextToMeasured(accounting, result.DenseMilliseconds / result.Steps);
         BackendDiagnostics.ShowGemmSummary(be);
+        BackendDiagnostics.ShowSwiGluDecisions(be);
         if (o.JsonPath is not null)
             JsonFiles.Write(o.JsonPath, w => BenchReports.WriteModelJson(w, result, peak, be, more: inner => AccountingReports.WriteJson(inner, accounting, "accounting")));
         return ExitCodes.Success;
@@ -184,15 +188,17 @@ internal static class BenchCommand
     /// timing options (--backend, --device, --repeat, --warmup, --skip-peak) do not apply.
     /// </summary>
     private static int Accounting(RealConfig? architecture, string? modelDir, int? layers, int resolution, int? batch, AccelerationRequest accel,
-        int? steps, double focus, string? schedule, string? jsonPath)
+        int? steps, double focus, string? schedule, string? jsonPath, Engine.Backends.Cuda.SwiGluGemm swiGlu)
     {
         using var folder = modelDir is null ? null : BenchModelFolder.Open(modelDir);
         RealConfig config = folder?.Config ?? architecture!;
         if (layers is int n) config = config.Truncated(n);
         var request = new AccountingRequest(config, resolution, batch ?? (config.UsesCfg ? 2 : 1), accel.Preset, focus,
-            steps ?? (schedule is null ? folder?.DefaultSteps : null), Overrides: accel.Overrides, Schedule: schedule);
+            steps ?? (schedule is null ? folder?.DefaultSteps : null), Overrides: accel.Overrides, Schedule: schedule, SwiGlu: swiGlu);
         var result = AccountingBenchmark.Run(request, Ui.Info);
         AccountingReports.Show(result);
+        if (swiGlu == Engine.Backends.Cuda.SwiGluGemm.Auto)
+            AccountingReports.ShowSwiGluAuto(result, AccountingBenchmark.Run(request with { SwiGlu = Engine.Backends.Cuda.SwiGluGemm.Split }));
         if (jsonPath is not null)
             JsonFiles.Write(jsonPath, w => AccountingReports.WriteJson(w, result));
         return ExitCodes.Success;

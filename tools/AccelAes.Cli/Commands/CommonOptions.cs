@@ -22,14 +22,40 @@ internal static class CommonOptions
         return option;
     }
 
-    /// <summary>The backend the user asked for; a typed <c>--fp8-gemm</c> overrides the CUDA backend's default (ACCELAES_FP8_GEMM, else auto).</summary>
-    public static IBackend CreateBackend(string name, string? fp8Gemm)
+    /// <summary><c>--swiglu-gemm auto|fused|split</c>: how a SwiGLU feed-forward's gate-and-up GEMM runs on the CUDA backend (<see cref="Engine.Backends.Cuda.SwiGluGemm"/>).</summary>
+    public static Option<string> SwiGluGemm()
+    {
+        var option = new Option<string>("--swiglu-gemm")
+        {
+            Description = "cuda: how Lumina's SwiGLU gate-and-up projection runs. fused: one tensor-core GEMM with a SiLU·mul epilogue "
+                + "(no [tokens, 2F] output, no silu_mul pass); split: the GEMM (cuBLASLt, else gemm.cu) then silu_mul; auto: fused without cuBLASLt, "
+                + "with cuBLASLt both timed on the card at each shape's first call and the faster kept. Default: ACCELAES_SWIGLU_GEMM, else auto. "
+                + "Ignored by the cpu backend.",
+        };
+        option.AcceptOnlyFromAmong("auto", "fused", "split");
+        return option;
+    }
+
+    /// <summary>
+    /// The backend the user asked for; a typed <c>--fp8-gemm</c> / <c>--swiglu-gemm</c> overrides the CUDA backend's default
+    /// (ACCELAES_FP8_GEMM / ACCELAES_SWIGLU_GEMM, else auto).
+    /// </summary>
+    public static IBackend CreateBackend(string name, string? fp8Gemm, string? swiGluGemm = null, int device = 0)
     {
         var options = BackendFactory.DefaultCudaOptions();
         if (fp8Gemm is not null)
             options = options with { Fp8Gemm = BackendFactory.ParseFp8Gemm(fp8Gemm, "--fp8-gemm") };
-        return BackendFactory.Create(name, cudaOptions: options);
+        if (swiGluGemm is not null)
+            options = options with { SwiGluGemm = BackendFactory.ParseSwiGluGemm(swiGluGemm, "--swiglu-gemm") };
+        return BackendFactory.Create(name, device, cudaOptions: options);
     }
+
+    /// <summary>The SwiGLU GEMM path a backend made with <paramref name="typed"/> runs: typed, else ACCELAES_SWIGLU_GEMM, else auto.</summary>
+    public static Engine.Backends.Cuda.SwiGluGemm SwiGluGemmMode(string? typed)
+        => typed is null ? BackendFactory.DefaultCudaOptions().SwiGluGemm : BackendFactory.ParseSwiGluGemm(typed, "--swiglu-gemm");
+
+    /// <summary><see cref="SwiGluGemmMode"/> as the option spells it (auto / fused / split).</summary>
+    public static string SwiGluGemmName(string? typed) => SwiGluGemmMode(typed).ToString().ToLowerInvariant();
 
     /// <summary>The fp8 GEMM mode a backend made with <paramref name="typed"/> runs (<see cref="CreateBackend"/>): typed, else ACCELAES_FP8_GEMM, else auto.</summary>
     public static string Fp8GemmName(string? typed)

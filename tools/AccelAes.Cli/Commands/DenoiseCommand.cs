@@ -71,11 +71,12 @@ internal static class DenoiseCommand
         var overrides = AccelerationOptionsCli.Overrides();
         var weights = CommonOptions.Weights();
         var fp8Gemm = CommonOptions.Fp8Gemm();
+        var swiGluGemm = CommonOptions.SwiGluGemm();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("denoise", "Run a pipeline's denoising loop from precomputed embeddings and initial latents; write the latents after every step.")
         {
-            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend, config, weights, fp8Gemm,
+            model, inputs, steps, guidance, scheduler, height, width, guidanceMode, output, accel, overrides, variant, backend, config, weights, fp8Gemm, swiGluGemm,
         };
         command.SetAction(parse =>
         {
@@ -89,7 +90,7 @@ internal static class DenoiseCommand
                 .Input(parse.GetValue(scheduler), "--scheduler")
                 .Output(parse.GetValue(output), "--out")
                 .Check();
-            using IBackend be = CommonOptions.CreateBackend(parse.GetValue(backend)!, parse.GetValue(fp8Gemm));
+            using IBackend be = CommonOptions.CreateBackend(parse.GetValue(backend)!, parse.GetValue(fp8Gemm), parse.GetValue(swiGluGemm));
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
             DenoisingSetup setup = Open(parse.GetValue(model)!, parse.GetValue(variant), parse.GetValue(config), parse.GetValue(scheduler),

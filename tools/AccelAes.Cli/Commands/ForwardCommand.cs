@@ -58,11 +58,12 @@ internal static class ForwardCommand
         pipeline.AcceptOnlyFromAmong([.. StandaloneComponentFile.Pipelines.Keys]);
         var weights = CommonOptions.Weights();
         var fp8Gemm = CommonOptions.Fp8Gemm();
+        var swiGluGemm = CommonOptions.SwiGluGemm();
         var variant = CommonOptions.Variant();
         var backend = CommonOptions.Backend();
         var command = new Command("forward", "Run one model component's forward on named inputs and write its named outputs.")
         {
-            model, component, inputs, image, processor, output, compare, variant, backend, config, pipeline, weights, fp8Gemm, components,
+            model, component, inputs, image, processor, output, compare, variant, backend, config, pipeline, weights, fp8Gemm, swiGluGemm, components,
         };
         command.SetAction(parse =>
         {
@@ -82,7 +83,7 @@ internal static class ForwardCommand
                 .Input(parse.GetValue(compare), "--compare")
                 .Output(parse.GetValue(output), "--out")
                 .Check();
-            using IBackend be = CommonOptions.CreateBackend(parse.GetValue(backend)!, parse.GetValue(fp8Gemm));
+            using IBackend be = CommonOptions.CreateBackend(parse.GetValue(backend)!, parse.GetValue(fp8Gemm), parse.GetValue(swiGluGemm));
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             var watch = Stopwatch.StartNew();
             var (loaded, imageProcessor) = Load(parse.GetValue(model)!, parse.GetValue(component)!, parse.GetResult(component) is { Implicit: false },

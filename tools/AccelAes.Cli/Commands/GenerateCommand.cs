@@ -49,7 +49,7 @@ internal static class GenerateCommand
         var from = new Option<string?>("--from")
         {
             Description = "Rerun the generation recorded in a PNG written by generate (its run record: prompt, seed, steps, guidance, size, cfg mode, "
-                + "true CFG, model, variant, backend, --weights, --fp8-gemm when not auto, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
+                + "true CFG, model, variant, backend, --weights, --fp8-gemm and --swiglu-gemm when not auto, --accel and --set). Options given here override the record's values: --model replaces the recorded model, "
                 + "--accel the recorded preset and its overrides, and --set alone adds overrides after the recorded ones. --out and --save-mask are never taken from the record.",
         };
         var (variant, backend) = (shared.Variant, shared.Backend);
@@ -63,6 +63,7 @@ internal static class GenerateCommand
         offload.AcceptOnlyFromAmong("auto", "none", "encoders", "sequential");
         var weights = CommonOptions.Weights();
         var fp8Gemm = CommonOptions.Fp8Gemm();
+        var swiGluGemm = CommonOptions.SwiGluGemm();
         var memory = new Option<string?>("--memory")
         {
             Description = "Plan against this much device memory (e.g. 24GiB) instead of the device's free memory; on the CPU backend, plan at all (it is not checked otherwise).",
@@ -70,7 +71,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate an image from a prompt: encode → denoise → VAE decode → PNG (the run record, every setting, stored in the PNG; --from reruns it).")
         {
             model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, output, accel, overrides, aesmaskClip, saveMask, variant, backend, from,
-            offload, memory, weights, fp8Gemm, components, config,
+            offload, memory, weights, fp8Gemm, swiGluGemm, components, config,
         };
         command.SetAction(parse =>
         {
@@ -118,7 +119,7 @@ internal static class GenerateCommand
             string backendName = Pick(backend, record?.Backend!);
             if (record is not null)
             {
-                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend, weights, fp8Gemm }
+                string[] typed = [.. new Option[] { model, prompt, negative, steps, guidance, trueCfg, seed, width, height, guidanceMode, accel, overrides, aesmaskClip, variant, backend, weights, fp8Gemm, swiGluGemm }
                     .Where(Given).Select(o => o.Name)];
                 Ui.Info($"Rerunning the record of {fromPath}" + (typed.Length == 0 ? "." : $"; taken from the command line instead: {string.Join(", ", typed)}."));
             }
@@ -139,7 +140,8 @@ internal static class GenerateCommand
             // The recorded fp8 GEMM mode reruns with the record (an ACCELAES_FP8_GEMM that set it is not part of the PNG);
             // a record without one leaves the default (the environment, else auto) as a run without --fp8-gemm does.
             string? fp8GemmName = Given(fp8Gemm) ? parse.GetValue(fp8Gemm) : record?.Fp8Gemm;
-            using IBackend be = CommonOptions.CreateBackend(backendName, fp8GemmName);
+            string? swiGluGemmName = Given(swiGluGemm) ? parse.GetValue(swiGluGemm) : record?.SwiGluGemm; // as the fp8 GEMM mode
+            using IBackend be = CommonOptions.CreateBackend(backendName, fp8GemmName, swiGluGemmName);
             BackendDiagnostics.ShowWarnings(be); // a bypassed cuBLASLt, GEMM shapes on gemm.cu, kernel target switches: never silent
             // The memory plan, before any weight loads: the policy to run under, or a refusal naming what would fit.
             ResidencyDecision residency = GenerationResidency.Decide(composed, variantName, request, be, requestedResidency, memoryLimit,
@@ -177,7 +179,8 @@ internal static class GenerateCommand
             var r = result!;
             CliCancellation.Token.ThrowIfCancellationRequested();
             PngOutput.Write(outPath, "--out", r.Image, RunRecord.Write(r, modelPath, variantName, backendName, resolved!.Acceleration, weightsName, componentsDir, configDir,
-                CommonOptions.Fp8GemmName(fp8GemmName)));
+                CommonOptions.Fp8GemmName(fp8GemmName), CommonOptions.SwiGluGemmName(swiGluGemmName)));
+            BackendDiagnostics.ShowSwiGluDecisions(be);
             foreach (string w in r.Warnings) Ui.Warn(w);
             if (r.Acceleration is { } a)
             {

@@ -62,6 +62,13 @@ public sealed record CudaBackendOptions
     /// </summary>
     public Fp8GemmMode Fp8Gemm { get; init; } = Fp8GemmMode.Auto;
 
+    /// <summary>
+    /// How a SwiGLU feed-forward's gate-and-up projection runs (<c>--swiglu-gemm</c>, issue 16 Fusion 11): one tensor-core GEMM
+    /// with a SiLU·mul epilogue (gemm_swiglu.cu), cuBLASLt (or gemm.cu) then silu_mul, or per shape the faster of the two
+    /// (<see cref="SwiGluGemm.Auto"/>). Environment: <c>ACCELAES_SWIGLU_GEMM</c> (<see cref="BackendFactory.SwiGluGemmVariable"/>).
+    /// </summary>
+    public SwiGluGemm SwiGluGemm { get; init; } = SwiGluGemm.Auto;
+
     /// <summary>The kernel compiler (and its disk cache); null: the default cache directory.</summary>
     public KernelCompiler? Compiler { get; init; }
 }
@@ -75,4 +82,18 @@ public enum Fp8GemmMode
     On,
     /// <summary>Always dequantise the weight to bf16 and run the bf16 GEMM: the bf16 numbers of the dequantised weight.</summary>
     Off,
+}
+
+/// <summary>Which path <see cref="Tensors.IBackend.LinearSwiGlu"/> takes on the CUDA backend.</summary>
+public enum SwiGluGemm
+{
+    /// <summary>
+    /// Without cuBLASLt the fused kernel (a tensor-core GEMM beats gemm.cu's CUDA cores); with cuBLASLt both paths are timed
+    /// on the card at the first call of each shape outside a graph capture and the faster one is kept for that shape.
+    /// </summary>
+    Auto,
+    /// <summary>gemm_swiglu.cu wherever it can serve the call (bf16 weight, K and the rows 16-byte aligned).</summary>
+    Fused,
+    /// <summary>The GEMM of N = 2F (cuBLASLt, else gemm.cu), then silu_mul: the path before the fusion.</summary>
+    Split,
 }

@@ -2,6 +2,7 @@ using AccelAes.Engine.Acceleration;
 using AccelAes.Engine.Acceleration.Runtime;
 using AccelAes.Engine.Backends;
 using AccelAes.Engine.Backends.Counting;
+using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Sampling;
 using AccelAes.Engine.Tensors;
 
@@ -12,9 +13,10 @@ namespace AccelAes.Engine.Benchmarks.Accounting;
 /// <param name="Schedule">A dynamic policy's executed mix as letters (F computed, X reused; `--schedule`), or null.</param>
 /// <param name="PublishedWeightTies">Weights equal where the published checkpoints' are (Lumina's shared query path,
 /// <see cref="PlaceholderWeightSource"/>); false: all distinct, as the generated weights a timed `bench --arch` runs.</param>
+/// <param name="SwiGlu">The SwiGLU GEMM path counted (<c>--swiglu-gemm</c>; auto is counted as fused: <see cref="CountingBackend.SwiGluGemm"/>).</param>
 public sealed record AccountingRequest(RealConfig Config, int Resolution, int Batch, AccelerationPreset Accel = AccelerationPreset.None,
     double? FocusFraction = null, int? Steps = null, CountedGemmEngine Gemm = CountedGemmEngine.CublasLt, bool PublishedWeightTies = true,
-    IReadOnlyList<KeyValuePair<string, string>>? Overrides = null, string? Schedule = null);
+    IReadOnlyList<KeyValuePair<string, string>>? Overrides = null, string? Schedule = null, SwiGluGemm SwiGlu = SwiGluGemm.Auto);
 
 /// <summary>One step kind of a mix: how many steps of the schedule have it, and what one such step does.</summary>
 public sealed record StepKindAccounting(StepKind Kind, int Count, TrafficTotals Step, string Note);
@@ -32,6 +34,12 @@ public sealed record AccountingResult(string Config, string Backend, int Resolut
     string? Schedule = null, bool MixDecidedAtRunTime = false)
 {
     public TrafficTotals DenseStep => Forward.Plus(StepRest);
+
+    /// <summary>
+    /// The work the pipeline does once per generation, before its first step (Lumina: every layer's caption keys and values);
+    /// empty for SD3 and FLUX. In no step's numbers, nor in <see cref="MixTotal"/>.
+    /// </summary>
+    public TrafficTotals PerGeneration { get; init; } = TrafficTotals.Empty;
 
     /// <summary>The whole sampling run of <see cref="Steps"/> steps: the preset's mix, or every step dense.</summary>
     public TrafficTotals MixTotal => PerStep is { } counted ? counted.Aggregate(TrafficTotals.Empty, (sum, s) => sum.Plus(s))
@@ -53,15 +61,19 @@ public static class AccountingBenchmark
         using var be = new CountingBackend(request.Gemm)
         {
             AttentionKvSplits = BackendFactory.ParseKvSplits(Environment.GetEnvironmentVariable(BackendFactory.KvSplitsVariable), BackendFactory.KvSplitsVariable),
+            SwiGluGemm = request.SwiGlu,
         };
         var weights = new PlaceholderWeightSource(request.PublishedWeightTies);
         be.Ledger.Recording = false;
-        var model = BenchModel.Build(config, weights, be, request.Resolution, request.Batch);
+        var model = BenchModel.Build(config, weights, be, request.Resolution, request.Batch, prepareGeneration: false);
         using Tensor state = be.Slice(model.Latents, 0, 0, config.UsesCfg && request.Batch >= 2 ? request.Batch / 2 : request.Batch);
         be.Ledger.Recording = true;
 
         progress?.Invoke($"counting a dense forward of {config.Description} at {request.Resolution}², batch {request.Batch}");
         be.Ledger.Take();
+        // Once per generation, before the first step (Lumina's caption keys and values): counted apart, never in a step.
+        model.PrepareGeneration();
+        var perGeneration = be.Ledger.Take();
         Tensor velocity = model.Forward();
         var forward = be.Ledger.Take();
         ModelBenchmark.GuideAndStep(be, model, velocity, state);
@@ -82,7 +94,7 @@ public static class AccountingBenchmark
             var counts = PolicyAccounting.Count(be, model, state, policyOptions, steps, request.Schedule);
             return new AccountingResult(config.Description, be.Name, request.Resolution, request.Batch, model.ImageTokens, config.TextTokens,
                 weights.Parameters, forward, rest, request.Accel, steps, counts.Kinds, null, counts.PerStep, counts.Schedule,
-                MixDecidedAtRunTime: counts.Schedule is null);
+                MixDecidedAtRunTime: counts.Schedule is null) { PerGeneration = perGeneration };
         }
         if (request.Overrides is { Count: > 0 })
             throw new AccelAesException($"--set tunes a caching policy's knobs here (--accel teacache, fbcache, fora, taylorseer, delta-dit, ras), not {request.Accel}'s.");
@@ -127,6 +139,6 @@ public static class AccountingBenchmark
                 kinds.Add(new StepKindAccounting(group.Key, group.Count(), perKind[group.Key].Step, perKind[group.Key].Note));
         }
         return new AccountingResult(config.Description, be.Name, request.Resolution, request.Batch, model.ImageTokens, config.TextTokens,
-            weights.Parameters, forward, rest, request.Accel, steps, kinds, focusFraction);
+            weights.Parameters, forward, rest, request.Accel, steps, kinds, focusFraction) { PerGeneration = perGeneration };
     }
 }

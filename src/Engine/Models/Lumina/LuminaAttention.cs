@@ -78,14 +78,6 @@ public sealed class LuminaAttention
     /// <summary><c>to_out.0</c>: the output projection (null for attn1, whose to_out is Identity).</summary>
     public LinearLayer? ToOut { get; }
 
-    /// <summary>The processor's math: per-head output [B, N, H, hd] (not projected).</summary>
-    /// <param name="hiddenStates">Query source [B, N, D].</param>
-    /// <param name="encoderHiddenStates">Key/value source [B, S, keyDim] (the same normed tokens for attn1).</param>
-    /// <param name="keyMask">[B, S], 0 = ignore the key (attn2's caption mask); null for none.</param>
-    public Tensor Forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor? keyMask,
-        LuminaRotary? queryRotary, LuminaRotary? keyRotary, int? baseSequenceLength)
-        => Attend(Query(hiddenStates, queryRotary), encoderHiddenStates, keyMask, keyRotary, baseSequenceLength);
-
     /// <summary>to_q → norm_q (full width) → heads [B, N, H, hd] → RoPE when a table is given.</summary>
     public Tensor Query(Tensor hiddenStates, LuminaRotary? rotary)
         => Project(_toQ ?? throw JoinedProjections(), _normQWeight, _normQBias, hiddenStates, _heads, rotary);
@@ -119,7 +111,7 @@ public sealed class LuminaAttention
     /// <summary>
     /// <see cref="SelfInputs"/> without writing q (issue 16, Fusion 15): k as there, and of q only its LayerNorm statistics —
     /// the attention kernels normalise and rotate q's raw GEMM columns as they load them (<see cref="AttendQueryOnLoad"/>, and
-    /// attn2's <see cref="AttendAddScaledInto(Tensor, Tensor, QueryOnLoad, Tensor, Tensor?, LuminaRotary?, int?)"/>).
+    /// attn2's <see cref="AttendAddScaledInto(Tensor, Tensor, QueryOnLoad, LuminaCaptionKeyValues, int?)"/>).
     /// </summary>
     public QueryOnLoadInputs SelfInputsQueryOnLoad(Tensor hiddenStates, LuminaRotary rotary)
     {
@@ -149,64 +141,53 @@ public sealed class LuminaAttention
     private static InvalidOperationException JoinedProjections() =>
         new("This attention's q/k/v are one joined projection: use SelfInputs.");
 
-    /// <summary>The rest of the processor, given a query from <see cref="Query"/> (possibly computed by another
-    /// attention with identical query weights).</summary>
-    /// <param name="sequenceLength">The processor's <c>sequence_length</c> for the proportional scale: the image tokens
-    /// of the forward. Null = the query rows, which is the same thing unless the query holds only some tokens
-    /// (SkipSparse's focus queries still attend with the scale of the full sequence).</param>
-    /// <param name="resolveKeyValues">RAS: maps the projected (normed, rotated) keys and values to those attention reads
-    /// (every token's, from its cache); null = the projected ones.</param>
-    public Tensor Attend(Tensor query, Tensor encoderHiddenStates, Tensor? keyMask, LuminaRotary? keyRotary, int? baseSequenceLength,
-        int? sequenceLength = null, Func<Tensor, Tensor, (Tensor Key, Tensor Value)>? resolveKeyValues = null)
+    /// <summary>
+    /// attn2's keys and values of a caption (issue 16: once per generation, <see cref="LuminaCaptionContext"/>): to_k → norm_k
+    /// across heads → [B, L, Hkv, hd], and to_v → [B, L, Hkv, hd]; no RoPE (text keys carry no position).
+    /// </summary>
+    /// <param name="normedCaptions">norm1_context(captions) [B, L, keyDim].</param>
+    public (Tensor Key, Tensor Value) CaptionKeyValues(Tensor normedCaptions)
     {
-        var (key, value, scale) = KeysAndScale(query, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength);
-        if (resolveKeyValues is not null) (key, value) = resolveKeyValues(key, value);
-        return query.Backend.Attention(query, key, value, scale, keyMask);
+        Tensor key = Project(_toK ?? throw JoinedProjections(), _normKWeight, _normKBias, normedCaptions, _kvHeads, null);
+        Tensor value = Project(_toV!, null, null, normedCaptions, _kvHeads, null);
+        return (key, value);
     }
+
+    /// <summary>The rest of attn2's processor, given a query from <see cref="Query"/> (possibly computed by another attention
+    /// with identical query weights) and the caption's prepared keys and values (<see cref="CaptionKeyValues"/>): plain
+    /// 1/√hd scale (the keys are not rotated), the caption mask on the keys.</summary>
+    public Tensor Attend(Tensor query, LuminaCaptionKeyValues caption, int? baseSequenceLength)
+        => query.Backend.Attention(query, caption.Key, caption.Value, CaptionScale(query, baseSequenceLength), caption.Mask);
 
     /// <summary>
     /// <paramref name="destination"/> [B, N, H, hd] += headScale[h] · <see cref="Attend"/>(…) in one
     /// <see cref="IBackend.AttentionAddScaledInto"/>: the attention's output is added where it is produced, not stored.
     /// </summary>
-    public void AttendAddScaledInto(Tensor destination, Tensor headScale, Tensor query, Tensor encoderHiddenStates, Tensor? keyMask,
-        LuminaRotary? keyRotary, int? baseSequenceLength)
-    {
-        var (key, value, scale) = KeysAndScale(query, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength: null);
-        query.Backend.AttentionAddScaledInto(destination, headScale, query, key, value, scale, keyMask);
-    }
+    public void AttendAddScaledInto(Tensor destination, Tensor headScale, Tensor query, LuminaCaptionKeyValues caption, int? baseSequenceLength)
+        => query.Backend.AttentionAddScaledInto(destination, headScale, query, caption.Key, caption.Value, CaptionScale(query, baseSequenceLength),
+            caption.Mask);
 
     /// <summary>
-    /// <see cref="AttendAddScaledInto(Tensor, Tensor, Tensor, Tensor, Tensor?, LuminaRotary?, int?)"/> with the query another
-    /// attention left unwritten (<see cref="SelfInputsQueryOnLoad"/>: the same values when <see cref="HasSameQueryPath"/>),
-    /// normalised as the attention kernel loads it.
+    /// <see cref="AttendAddScaledInto(Tensor, Tensor, Tensor, LuminaCaptionKeyValues, int?)"/> with the query another attention left
+    /// unwritten (<see cref="SelfInputsQueryOnLoad"/>: the same values when <see cref="HasSameQueryPath"/>), normalised as the
+    /// attention kernel loads it (issue 16, Fusion 15).
     /// </summary>
-    public void AttendAddScaledInto(Tensor destination, Tensor headScale, QueryOnLoad query, Tensor encoderHiddenStates, Tensor? keyMask,
-        LuminaRotary? keyRotary, int? baseSequenceLength)
-    {
-        var (key, value, scale) = KeysAndScale(destination, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength: null);
-        destination.Backend.AttentionAddScaledIntoQueryOnLoad(destination, headScale, query, key, value, scale, keyMask);
-    }
+    public void AttendAddScaledInto(Tensor destination, Tensor headScale, QueryOnLoad query, LuminaCaptionKeyValues caption, int? baseSequenceLength)
+        => destination.Backend.AttentionAddScaledIntoQueryOnLoad(destination, headScale, query, caption.Key, caption.Value,
+            CaptionScale(destination, baseSequenceLength), caption.Mask);
 
     /// <summary>
     /// <see cref="Attend"/> through <see cref="IBackend.AttentionWithAffinity"/>: the same output, plus per (batch, head,
-    /// query) the softmax probabilities reduced against <paramref name="keyWeights"/> [B, S] (AesMask's capture on
-    /// attn2: image queries × the caption's weighted text keys, padding masked by <paramref name="keyMask"/>).
+    /// query) the softmax probabilities reduced against <paramref name="keyWeights"/> [B, L] (AesMask's capture on
+    /// attn2: image queries × the caption's weighted text keys, padding masked by the caption mask).
     /// </summary>
-    public (Tensor Output, Tensor Affinity) AttendWithAffinity(Tensor query, Tensor encoderHiddenStates, Tensor? keyMask,
-        LuminaRotary? keyRotary, int? baseSequenceLength, Tensor keyWeights)
-    {
-        var (key, value, scale) = KeysAndScale(query, encoderHiddenStates, keyRotary, baseSequenceLength, sequenceLength: null);
-        return query.Backend.AttentionWithAffinity(query, key, value, scale, keyWeights, keyMask);
-    }
+    public (Tensor Output, Tensor Affinity) AttendWithAffinity(Tensor query, LuminaCaptionKeyValues caption, int? baseSequenceLength,
+        Tensor keyWeights)
+        => query.Backend.AttentionWithAffinity(query, caption.Key, caption.Value, CaptionScale(query, baseSequenceLength), keyWeights,
+            caption.Mask);
 
-    private (Tensor Key, Tensor Value, float Scale) KeysAndScale(Tensor query, Tensor encoderHiddenStates, LuminaRotary? keyRotary,
-        int? baseSequenceLength, int? sequenceLength)
-    {
-        Tensor key = Project(_toK ?? throw JoinedProjections(), _normKWeight, _normKBias, encoderHiddenStates, _kvHeads, keyRotary);
-        Tensor value = Project(_toV!, null, null, encoderHiddenStates, _kvHeads, null);
-        float scale = SoftmaxScale(_headDim, sequenceLength ?? query.Shape[1], keysRotated: keyRotary is not null, baseSequenceLength);
-        return (key, value, scale);
-    }
+    private float CaptionScale(Tensor query, int? baseSequenceLength)
+        => SoftmaxScale(_headDim, query.Shape[1], keysRotated: false, baseSequenceLength);
 
     /// <summary>
     /// True when <paramref name="other"/>'s query path (to_q and norm_q) holds exactly the same values, so its

@@ -36,13 +36,23 @@ public sealed class LuminaCombinedTimestepCaptionEmbedding
     /// <param name="captionMask">[B, L], 1 = real token, 0 = padding; every row needs a real token.</param>
     /// <returns>temb [B, min(D, 1024)] (SiLU not applied).</returns>
     public Tensor Forward(Tensor timestep, Tensor captionFeatures, Tensor captionMask)
+        => Forward(timestep, CaptionEmbedding(captionFeatures, captionMask));
+
+    /// <summary>temb from the timestep and a caption's <see cref="CaptionEmbedding"/> (computed once per generation: issue 16).</summary>
+    /// <param name="captionEmbedding">[B, min(D, 1024)].</param>
+    public Tensor Forward(Tensor timestep, Tensor captionEmbedding)
     {
         IBackend be = timestep.Backend;
         Tensor timeEmbed = _timestepEmbedder.Forward(
             be.TimestepEmbedding(timestep, FrequencyEmbeddingSize, flipSinToCos: true, downscaleFreqShift: 0));
+        return be.Add(timeEmbed, captionEmbedding);
+    }
+
+    /// <summary>temb's caption half, caption_embedder(masked mean of the caption): it depends on the caption alone.</summary>
+    public Tensor CaptionEmbedding(Tensor captionFeatures, Tensor captionMask)
+    {
         Tensor pooled = MaskedMean(captionFeatures, captionMask);
-        Tensor captionEmbed = _captionProj.Forward(be.LayerNorm(pooled, CaptionNormEps, _captionNormWeight, _captionNormBias));
-        return be.Add(timeEmbed, captionEmbed);
+        return _captionProj.Forward(captionFeatures.Backend.LayerNorm(pooled, CaptionNormEps, _captionNormWeight, _captionNormBias));
     }
 
     /// <summary>

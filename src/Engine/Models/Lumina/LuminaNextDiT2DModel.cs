@@ -96,17 +96,26 @@ public sealed class LuminaNextDiT2DModel
     /// SkipSparse; <see cref="LuminaNextDiTBlock.Forward"/>); null or a Full step: the plain dense forward. Its focus set
     /// is over the (H/p)·(W/p) token grid.</param>
     /// <returns>[B, out_channels, H, W].</returns>
+    /// <remarks>The caption's keys and values are computed by this call (<see cref="PrepareCaptions"/>) and freed after it; a
+    /// sampling loop prepares them once and calls
+    /// <see cref="Forward(Tensor, Tensor, LuminaCaptionContext, LuminaRotaryTable, int?, SparseForward?)"/> (the same values).</remarks>
     public Tensor Forward(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderMask,
         LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength, SparseForward? sparse = null)
     {
         ValidateInputs(hiddenStates, timestep, encoderHiddenStates, encoderMask);
-        if (imageRotaryEmb.HeadDim != Config.HeadDim)
-            throw new ModelInputException("image_rotary_emb",
-                $"The RoPE table is for head_dim {imageRotaryEmb.HeadDim}; this model's head_dim is {Config.HeadDim}.");
-        if (baseSequenceLength is int b && b < 2)
-            throw new ModelInputException("base_sequence_length",
-                $"base_sequence_length {b} is not a valid logarithm base; it must be at least 2 (or absent to turn proportional attention off).");
-        LuminaEmbeddedStep step = EmbedValidated(hiddenStates, timestep, encoderHiddenStates, encoderMask, imageRotaryEmb, baseSequenceLength);
+        using LuminaCaptionContext captions = PerCallCaptions(encoderHiddenStates, encoderMask);
+        return Forward(hiddenStates, timestep, captions, imageRotaryEmb, baseSequenceLength, sparse);
+    }
+
+    /// <summary>
+    /// The forward over a caption context prepared once for the generation (<see cref="PrepareCaptions"/>): every layer's
+    /// attn2 reads its keys and values instead of recomputing them. The same values as
+    /// <see cref="Forward(Tensor, Tensor, Tensor, Tensor, LuminaRotaryTable, int?, SparseForward?)"/> with the context's captions.
+    /// </summary>
+    public Tensor Forward(Tensor hiddenStates, Tensor timestep, LuminaCaptionContext captions, LuminaRotaryTable imageRotaryEmb,
+        int? baseSequenceLength, SparseForward? sparse = null)
+    {
+        LuminaEmbeddedStep step = Embed(hiddenStates, timestep, captions, imageRotaryEmb, baseSequenceLength);
         // temporal=teacache: TeaCache decides whether the layer stack runs (with this forward's AccelAes state) or is reused.
         Tensor image = sparse?.TeaCache is { } tea ? tea.BlockStack(new LuminaSplitForward(this, step, sparse)) : RunBlocks(step, sparse);
         return Output(image, step);
@@ -121,25 +130,60 @@ public sealed class LuminaNextDiT2DModel
         LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength)
     {
         ValidateInputs(hiddenStates, timestep, encoderHiddenStates, encoderMask);
+        return Embed(hiddenStates, timestep, PerCallCaptions(encoderHiddenStates, encoderMask), imageRotaryEmb, baseSequenceLength);
+    }
+
+    /// <summary>
+    /// The caption context of a call that is given raw captions: each layer computes its entry when it runs, as the layers always
+    /// did (and a streamed block is uploaded once); inside a graph capture, eagerly, so the graph recomputes it on every replay.
+    /// </summary>
+    private LuminaCaptionContext PerCallCaptions(Tensor encoderHiddenStates, Tensor encoderMask)
+        => PrepareCaptions(encoderHiddenStates, encoderMask, deferred: encoderHiddenStates.Backend is not IGraphCapableBackend { IsCapturing: true });
+
+    /// <summary>
+    /// <see cref="Embed(Tensor, Tensor, Tensor, Tensor, LuminaRotaryTable, int?)"/> over a caption context prepared once for the
+    /// generation (<see cref="PrepareCaptions"/>; its captions and mask are the step's).
+    /// </summary>
+    public LuminaEmbeddedStep Embed(Tensor hiddenStates, Tensor timestep, LuminaCaptionContext captions, LuminaRotaryTable imageRotaryEmb,
+        int? baseSequenceLength)
+    {
+        if (!ReferenceEquals(captions.Model, this))
+            throw new ArgumentException("The caption context was prepared by another model; prepare it with the model that runs it.", nameof(captions));
+        ValidateInputs(hiddenStates, timestep, captions.Captions, captions.Mask);
         if (imageRotaryEmb.HeadDim != Config.HeadDim)
             throw new ModelInputException("image_rotary_emb",
                 $"The RoPE table is for head_dim {imageRotaryEmb.HeadDim}; this model's head_dim is {Config.HeadDim}.");
         if (baseSequenceLength is int b && b < 2)
             throw new ModelInputException("base_sequence_length",
                 $"base_sequence_length {b} is not a valid logarithm base; it must be at least 2 (or absent to turn proportional attention off).");
-        return EmbedValidated(hiddenStates, timestep, encoderHiddenStates, encoderMask, imageRotaryEmb, baseSequenceLength);
-    }
-
-    private LuminaEmbeddedStep EmbedValidated(Tensor hiddenStates, Tensor timestep, Tensor encoderHiddenStates, Tensor encoderMask,
-        LuminaRotaryTable imageRotaryEmb, int? baseSequenceLength)
-    {
         IBackend be = hiddenStates.Backend;
         Tensor x = _patchEmbedder.Forward(hiddenStates);
         LuminaRotary rotary = Upload(be, imageRotaryEmb, hiddenStates);
-        Tensor temb = _timeCaptionEmbed.Forward(timestep, encoderHiddenStates, encoderMask);
+        Tensor temb = _timeCaptionEmbed.Forward(timestep, captions.CaptionEmbedding);
         Tensor siluTemb = be.Activate(temb, Activation.Silu);
-        return new LuminaEmbeddedStep(x, rotary, encoderHiddenStates, encoderMask, siluTemb, baseSequenceLength,
-            hiddenStates.Shape[2], hiddenStates.Shape[3]);
+        return new LuminaEmbeddedStep(x, rotary, captions, siluTemb, baseSequenceLength, hiddenStates.Shape[2], hiddenStates.Shape[3]);
+    }
+
+    /// <summary>
+    /// What a generation's steps read from the caption alone (issue 16): temb's caption half and every layer's attn2 keys and
+    /// values (norm1_context → to_k → norm_k, and to_v), computed here once instead of in every step. The caller owns
+    /// the context: it passes it to each step's <see cref="Forward(Tensor, Tensor, LuminaCaptionContext, LuminaRotaryTable, int?, SparseForward?)"/>
+    /// or <see cref="Embed(Tensor, Tensor, LuminaCaptionContext, LuminaRotaryTable, int?)"/>, keeps it alive while captured
+    /// steps replay, and disposes it after the last.
+    /// </summary>
+    /// <param name="encoderHiddenStates">Caption features [B, L, cross_attention_dim].</param>
+    /// <param name="encoderMask">[B, L], 1 = token, 0 = padding.</param>
+    /// <param name="deferred">Compute each layer's entry when the layer first runs (<see cref="LuminaCaptionContext.IsDeferred"/>):
+    /// only where no step is captured as a graph (streamed block weights).</param>
+    public LuminaCaptionContext PrepareCaptions(Tensor encoderHiddenStates, Tensor encoderMask, bool deferred = false)
+    {
+        var c = Config;
+        ModelInputs.Require(encoderHiddenStates.Shape.Rank == 3 && encoderHiddenStates.Shape[0] > 0 && encoderHiddenStates.Shape[1] > 0
+            && encoderHiddenStates.Shape[2] == c.CrossAttentionDim, "encoder_hidden_states", encoderHiddenStates.Shape, $"[B, L, {c.CrossAttentionDim}]");
+        ModelInputs.Require(encoderMask.Shape == new Shape(encoderHiddenStates.Shape[0], encoderHiddenStates.Shape[1]), "encoder_mask", encoderMask.Shape,
+            $"[{encoderHiddenStates.Shape[0]}, {encoderHiddenStates.Shape[1]}] (one entry per caption token)");
+        Tensor captionEmbedding = _timeCaptionEmbed.CaptionEmbedding(encoderHiddenStates, encoderMask);
+        return new LuminaCaptionContext(this, encoderHiddenStates, encoderMask, captionEmbedding, _layers, deferred);
     }
 
     /// <summary>Layer 0's modulated input RMSNorm(x)·(1 + scale_msa), without running the layer.</summary>
@@ -161,7 +205,7 @@ public sealed class LuminaNextDiT2DModel
         for (int i = firstBlock; i < (lastBlock ?? _layers.Length); i++)
         {
             using (be.Range($"layer {i}"))
-                pending = _layers[i].Forward(step.Image, step.Rotary, step.Captions, step.CaptionMask, step.SiluTemb, step.BaseSequenceLength,
+                pending = _layers[i].Forward(step.Image, step.Rotary, step.Captions, step.SiluTemb, step.BaseSequenceLength,
                     sparse, i, outputs, pending);
             if (_completesEachLayer)
             {

@@ -66,8 +66,8 @@ public sealed class LuminaNextDiTBlock
     /// or applies it itself. Null (x complete) with <paramref name="outputs"/>: FORA / TaylorSeer cache the normed branch.
     /// </summary>
     /// <param name="rotary">RoPE table of the N image tokens.</param>
-    /// <param name="captions">Raw caption features [B, L, cross_attention_dim].</param>
-    /// <param name="captionMask">[B, L] key mask of the cross-attention.</param>
+    /// <param name="captions">The generation's caption context (<see cref="LuminaNextDiT2DModel.PrepareCaptions"/>): this layer's
+    /// attn2 keys and values, computed once, and the caption mask.</param>
     /// <param name="siluTemb">SiLU(temb) [B, min(D, 1024)].</param>
     /// <param name="baseSequenceLength">Proportional-attention base of attn1; null = plain scale.</param>
     /// <param name="sparse">AccelAes state of this forward (null: the plain dense forward, as is Full). Capture step:
@@ -81,7 +81,7 @@ public sealed class LuminaNextDiTBlock
     /// norm2(to_out(…)) and the FFN branch ffn_norm2(ffn(…)) (before their tanh gates); a reusing step adds what the
     /// cache gives back through this step's gates and runs neither attention nor FFN.</param>
     /// <param name="incoming">The previous layer's pending residual update of <paramref name="x"/> (null: x is complete).</param>
-    public PendingResidual? Forward(Tensor x, LuminaRotary rotary, Tensor captions, Tensor captionMask, Tensor siluTemb, int? baseSequenceLength,
+    public PendingResidual? Forward(Tensor x, LuminaRotary rotary, LuminaCaptionContext captions, Tensor siluTemb, int? baseSequenceLength,
         SparseForward? sparse = null, int layer = 0, BlockOutputCache? outputs = null, PendingResidual? incoming = null)
     {
         IBackend be = x.Backend;
@@ -103,17 +103,16 @@ public sealed class LuminaNextDiTBlock
         Tensor selfAttn = onLoad is not null ? _attn1.AttendQueryOnLoad(onLoad, baseSequenceLength)
             : SelfAttention(selfInputs!, baseSequenceLength, sparse, layer);
 
-        Tensor normedCaptions = be.RmsNorm(captions, _eps, _norm1Context);
         Tensor mixed;
         if (onLoad is not null)
         {
-            _attn2.AttendAddScaledInto(selfAttn, _crossGatePerHead, onLoad.Query, normedCaptions, captionMask, keyRotary: null, baseSequenceLength);
+            _attn2.AttendAddScaledInto(selfAttn, _crossGatePerHead, onLoad.Query, captions.For(this, layer), baseSequenceLength);
             mixed = selfAttn;
         }
         else
         {
             Tensor crossQuery = SharesQuery ? selfInputs!.Q : _attn2.Query(normed, rotary);
-            mixed = MixCrossAttention(selfAttn, crossQuery, normedCaptions, captionMask, baseSequenceLength, sparse, layer);
+            mixed = MixCrossAttention(selfAttn, crossQuery, captions.For(this, layer), baseSequenceLength, sparse, layer);
         }
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
         // The attention branch's residual update and the FFN's input norm are one row kernel without a cache (issue 16).
@@ -142,6 +141,17 @@ public sealed class LuminaNextDiTBlock
             be.AddGatedInPlace(x, normed, be.Activate(gate, Activation.Tanh));
             cache.Store(layer, cacheKey, normed);
         }
+    }
+
+    /// <summary>
+    /// This layer's attn2 keys and values of a caption: norm1_context (RMSNorm) → to_k → norm_k, and to_v. They depend on the
+    /// caption only, so a generation computes them once (<see cref="LuminaNextDiT2DModel.PrepareCaptions"/>), not every step.
+    /// </summary>
+    internal LuminaCaptionKeyValues CaptionKeyValues(Tensor captions, Tensor captionMask)
+    {
+        using Tensor normedCaptions = captions.Backend.RmsNorm(captions, _eps, _norm1Context);
+        var (key, value) = _attn2.CaptionKeyValues(normedCaptions);
+        return new LuminaCaptionKeyValues(key, value, captionMask);
     }
 
     /// <summary>norm1(x, temb)'s RMSNorm(x)·(1 + scale_msa): the modulated input of this layer's attention.</summary>
@@ -201,17 +211,17 @@ public sealed class LuminaNextDiTBlock
     /// (fill and sparse steps hand back the cache itself) it must stay as it is, and an AesMask capture layer needs the
     /// affinity reduction: both keep the separate attention and one AddScaled into a new tensor.
     /// </summary>
-    private Tensor MixCrossAttention(Tensor selfAttn, Tensor crossQuery, Tensor normedCaptions, Tensor captionMask, int? baseSequenceLength,
+    private Tensor MixCrossAttention(Tensor selfAttn, Tensor crossQuery, LuminaCaptionKeyValues caption, int? baseSequenceLength,
         SparseForward? sparse, int layer)
     {
         bool selfAttnIsCache = sparse is { WritesCaches: true } or { IsSparse: true };
         bool captures = sparse?.Capture is { } capture && capture.Captures(layer);
         if (!selfAttnIsCache && !captures)
         {
-            _attn2.AttendAddScaledInto(selfAttn, _crossGatePerHead, crossQuery, normedCaptions, captionMask, keyRotary: null, baseSequenceLength);
+            _attn2.AttendAddScaledInto(selfAttn, _crossGatePerHead, crossQuery, caption, baseSequenceLength);
             return selfAttn;
         }
-        Tensor crossAttn = CrossAttention(crossQuery, normedCaptions, captionMask, baseSequenceLength, sparse?.Capture, layer);
+        Tensor crossAttn = CrossAttention(crossQuery, caption, baseSequenceLength, sparse?.Capture, layer);
         return crossQuery.Backend.AddScaled(selfAttn, crossAttn, _crossGate); // one pass (issue 16), not Multiply then Add
     }
 
@@ -220,15 +230,15 @@ public sealed class LuminaNextDiTBlock
     /// the affinity reduction: per head and image query, Σ_j softmax_j · w_j over the L caption keys, with w the token
     /// importance (masked padding has probability 0); the capture keeps the conditional branch's rows.
     /// </summary>
-    private Tensor CrossAttention(Tensor query, Tensor normedCaptions, Tensor captionMask, int? baseSequenceLength, AffinityCapture? capture, int layer)
+    private Tensor CrossAttention(Tensor query, LuminaCaptionKeyValues caption, int? baseSequenceLength, AffinityCapture? capture, int layer)
     {
         if (capture is null || !capture.Captures(layer))
-            return _attn2.Attend(query, normedCaptions, captionMask, keyRotary: null, baseSequenceLength);
-        int batch = query.Shape[0], textTokens = normedCaptions.Shape[1];
+            return _attn2.Attend(query, caption, baseSequenceLength);
+        int batch = query.Shape[0], textTokens = caption.Key.Shape[1];
         if (capture.TextTokens != textTokens)
             throw new InvalidOperationException(
                 $"AesMask capture: {capture.TextTokens} text weights given for a caption of {textTokens} tokens (layer {layer}).");
-        var (output, affinity) = _attn2.AttendWithAffinity(query, normedCaptions, captionMask, keyRotary: null, baseSequenceLength,
+        var (output, affinity) = _attn2.AttendWithAffinity(query, caption, baseSequenceLength,
             capture.KeyWeights(query.Backend, batch, before: 0, after: 0));
         capture.Add(layer, affinity, imageStart: 0);
         return output;

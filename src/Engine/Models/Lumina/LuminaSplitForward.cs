@@ -6,7 +6,7 @@ using AccelAes.Engine.Tensors;
 namespace AccelAes.Engine.Models.Lumina;
 
 /// <summary>
-/// One Lumina-Next forward after <see cref="LuminaNextDiT2DModel.Embed"/>, split for the caching policies;
+/// One Lumina-Next forward after <see cref="LuminaNextDiT2DModel.Embed(Tensor, Tensor, LuminaCaptionContext, LuminaRotaryTable, int?)"/>, split for the caching policies;
 /// <paramref name="sparse"/> (temporal=teacache) is the AccelAes state <see cref="RunBlocks()"/> runs with.
 /// </summary>
 public sealed class LuminaSplitForward(LuminaNextDiT2DModel model, LuminaEmbeddedStep embedded, SparseForward? sparse = null) : ISplitForward

@@ -1,4 +1,5 @@
 using AccelAes.Engine.Backends.Counting;
+using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Benchmarks;
 using AccelAes.Engine.Benchmarks.Accounting;
 using AccelAes.Engine.Tensors;
@@ -49,14 +50,15 @@ public class CountingFfnFusionTests
     }
 
     /// <summary>
-    /// Lumina-Next-SFT's 24 SwiGLUs are one GEMM and one silu_mul each, and its 24 gated cross-attention sums one add_scaled:
+    /// Lumina-Next-SFT's 24 SwiGLUs are one GEMM and one silu_mul each on the split path (<c>--swiglu-gemm split</c>; the fused
+    /// kernel's count is CountingSwiGluTests'), and its 24 gated cross-attention sums one add_scaled:
     /// the SwiGLU multiply, the per-head gate multiply (and its fp32 → bf16 conversion of the gate) and the fp32-output
     /// SiLU pass are gone; only the timestep MLP (M = batch) keeps its fp32-output SiLU linear and the caption embedding its Add.
     /// </summary>
     [Fact]
     public void Luminas_swiglu_and_gated_cross_attention_sum_are_one_pass_each()
     {
-        var r = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.LuminaNextSft, 1024, 2));
+        var r = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.LuminaNextSft, 1024, 2, SwiGlu: SwiGluGemm.Split));
         var classes = r.Forward.Classes;
         Assert.Equal(24, Assert.Single(classes, c => c.Kernel == "silu_mul_bf16").Calls);
         Assert.DoesNotContain(classes, c => c.Kernel == "add_scaled_bf16"); // since Fusion 8, in attn2's epilogue (CountingAttentionAccumulateTests)
