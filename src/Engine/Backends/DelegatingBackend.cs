@@ -364,6 +364,40 @@ public abstract class DelegatingBackend(IBackend inner, bool ownsInner = false) 
         BeforeMatmul(nameof(Attention), q.Shape, k.Shape, new Shape(b.Rank == 3 ? b[0] : 0, b.Rank == 3 ? b[1] : 0, qkv.KvHeads, qkv.HeadDim));
         return W(Call(nameof(AttentionPackedValue), () => Inner.AttentionPackedValue(U(q)!, U(k)!, qkv with { Buffer = U(qkv.Buffer)! }, scale)));
     }
+
+    // ---- q normalised as the attention loads it (issue 16, Fusion 15) ----
+
+    /// <summary>k and the statistics wrapped; the buffer, weights and tables handed back are the caller's own tensors.</summary>
+    public QueryOnLoadInputs PrepareKeyQueryStatistics(QkvPart part, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null)
+    {
+        var r = Call(nameof(PrepareKeyQueryStatistics), () => Inner.PrepareKeyQueryStatistics(
+            new QkvPart(U(part.Qkv)!, U(part.NormQ), U(part.NormK), U(part.NormQBias), U(part.NormKBias)), heads, kvHeads, headDim, eps, U(cos), U(sin)));
+        var query = new QueryOnLoad(new PackedQkv(part.Qkv, heads, kvHeads, headDim), r.Query.Statistics is { } s ? W(s) : null, part.NormQ!,
+            part.NormQBias, cos, sin, eps, r.Query.Materialised is { } q ? W(q) : null);
+        return new QueryOnLoadInputs(query, W(r.K));
+    }
+
+    /// <summary>Counted as an Attention over q's, k's and the value columns' shapes by <see cref="BeforeMatmul"/>.</summary>
+    public Tensor AttentionQueryOnLoad(QueryOnLoadInputs inputs, float scale)
+    {
+        var b = inputs.Packed.Buffer.Shape;
+        int batch = b.Rank == 3 ? b[0] : 0, sequence = b.Rank == 3 ? b[1] : 0;
+        var (_, heads, kvHeads, headDim) = inputs.Packed;
+        BeforeMatmul(nameof(Attention), new Shape(batch, sequence, heads, headDim), inputs.K.Shape, new Shape(batch, sequence, kvHeads, headDim));
+        return W(Call(nameof(AttentionQueryOnLoad), () => Inner.AttentionQueryOnLoad(new QueryOnLoadInputs(UnwrapQuery(inputs.Query), U(inputs.K)!), scale)));
+    }
+
+    /// <summary>The destination is the written argument.</summary>
+    public void AttentionAddScaledIntoQueryOnLoad(Tensor destination, Tensor headScale, QueryOnLoad query, Tensor k, Tensor v, float scale, Tensor? keyMask = null)
+    {
+        var b = query.Packed.Buffer.Shape;
+        BeforeMatmul(nameof(Attention), new Shape(b.Rank == 3 ? b[0] : 0, b.Rank == 3 ? b[1] : 0, query.Packed.Heads, query.Packed.HeadDim), k.Shape, v.Shape);
+        Call(nameof(AttentionAddScaledIntoQueryOnLoad), () => Inner.AttentionAddScaledIntoQueryOnLoad(U(destination)!, U(headScale)!, UnwrapQuery(query),
+            U(k)!, U(v)!, scale, U(keyMask)));
+    }
+
+    private QueryOnLoad UnwrapQuery(QueryOnLoad q) =>
+        new(q.Packed with { Buffer = U(q.Packed.Buffer)! }, U(q.Statistics), U(q.Weight)!, U(q.Bias), U(q.Cos), U(q.Sin), q.Eps, U(q.Materialised));
 }
 
 /// <summary>A tensor of a <see cref="DelegatingBackend"/>: the inner backend's tensor, seen through the decorator.</summary>

@@ -28,7 +28,7 @@ internal sealed class Bf16StorageBackend(IBackend cpu) : DelegatingBackend(cpu)
     /// <summary>The ops whose output the CUDA backend always allocates as bf16 (New(…, DType.BF16)).</summary>
     private static readonly HashSet<string> AlwaysBf16 = new(StringComparer.Ordinal)
     {
-        nameof(UploadWeight), nameof(UploadFp8Weight), nameof(Allocate), nameof(Linear), nameof(LinearOfRows), nameof(Attention), nameof(AttentionWithAffinity), nameof(AttentionPacked), nameof(AttentionPackedValue), nameof(LayerNorm),
+        nameof(UploadWeight), nameof(UploadFp8Weight), nameof(Allocate), nameof(Linear), nameof(LinearOfRows), nameof(Attention), nameof(AttentionWithAffinity), nameof(AttentionPacked), nameof(AttentionPackedValue), nameof(AttentionQueryOnLoad), nameof(LayerNorm),
         nameof(RmsNorm), nameof(GroupNorm), nameof(Modulate), nameof(LayerNormModulate), nameof(RmsNormModulate), nameof(Conv2d), nameof(Softmax), nameof(Rotary),
         nameof(TimestepEmbedding), nameof(RmsNormAddTanhGatedThenModulate), nameof(SiluMul), nameof(AddScaled), nameof(LinearSwiGlu),
     };

@@ -305,6 +305,7 @@ public static partial class OpSelfTest
         AddPreparedGates(cases); // after them, for the same reason
         AddPackedQkv(cases); // after the earlier cases: they keep their seeds
         AddPackedValue(cases); // after them, for the same reason
+        AddQueryOnLoad(cases); // after them, for the same reason
         AddFp8(cases);
         AddSwiGlu(cases); // last: the earlier cases keep their seeds
         return cases;

@@ -401,4 +401,28 @@ public interface IBackend : IDisposable
     /// focus queries over every token's keys). → [B, Sq, H, hd].
     /// </summary>
     Tensor AttentionPackedValue(Tensor q, Tensor k, PackedQkv qkv, float scale);
+
+    // ---- q normalised as the attention loads it (issue 16, Fusion 15: Lumina's dense self- and cross-attention) ----
+
+    /// <summary>
+    /// <see cref="PrepareQueryKey"/> with a LayerNorm across heads, without writing q: k [B, S, Hkv, hd] normalised and rotated
+    /// exactly as that op does, and of q only its per-token LayerNorm statistics (mean, rstd: fp32 [B, S, 2], computed as that
+    /// op computes them), handed back with the raw buffer, weight, bias and tables as a <see cref="QueryOnLoad"/> for
+    /// <see cref="AttentionQueryOnLoad"/> / <see cref="AttentionAddScaledIntoQueryOnLoad"/>. <paramref name="part"/>'s q norm
+    /// weight is required.
+    /// </summary>
+    QueryOnLoadInputs PrepareKeyQueryStatistics(QkvPart part, int heads, int kvHeads, int headDim, float eps, Tensor? cos = null, Tensor? sin = null);
+
+    /// <summary>
+    /// <see cref="AttentionPackedValue"/> with the query <see cref="QueryOnLoadOp.Materialise"/> would give, normalised and rotated
+    /// as the kernel loads it (a device gives the bits of PrepareQueryKey + AttentionPackedValue): every token's query over every
+    /// token's keys, values read in the buffer's value columns. → [B, S, H, hd].
+    /// </summary>
+    Tensor AttentionQueryOnLoad(QueryOnLoadInputs inputs, float scale);
+
+    /// <summary>
+    /// <see cref="AttentionAddScaledInto"/> with the query <see cref="QueryOnLoadOp.Materialise"/> would give (attn2 sharing attn1's
+    /// query): destination [B, S, H, Dv] += headScale[h] · attention(q, k, v), q normalised as the kernel loads it.
+    /// </summary>
+    void AttentionAddScaledIntoQueryOnLoad(Tensor destination, Tensor headScale, QueryOnLoad query, Tensor k, Tensor v, float scale, Tensor? keyMask = null);
 }

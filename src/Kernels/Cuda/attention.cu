@@ -94,11 +94,24 @@
 // the unsplit kernel, unchanged (t_begin = 0, t_end = T). The plan splits on its own only non-causal calls under 2.5
 // waves with at least 4 key tiles per split (AttentionPlan.ChooseKvSplits: FlashAttention-2's wave-efficiency rule).
 //
+// Query normalised as it loads (issue 16, Fusion 15; the last six parameters, q_stats, q_norm, q_bias, q_cos, q_sin,
+// q_pairs): Lumina's q is LayerNormed across all its heads (H·D features per token) and rotated before attention. With
+// q_stats given, q points at the packed QKV GEMM output's raw q columns and the kernel finishes q itself: once the Q tile
+// has landed in shared memory (stage 1) and before the ldmatrix into registers, every element becomes
+// bf16(rope(((x − mean)·rstd)·w + b)) with the row's (mean, rstd) from q_stats [B·Sq] (attention_inputs_layernorm_stats_bf16),
+// w, b the [Hq·D] norm weight and bias (head h's slice; b may be null), RoPE at the query's position (tables [Sq, q_pairs]
+// fp32; null: none) — layernorm_rope.cuh's code, the same as qkv.cu's, so the tile holds exactly the q that
+// attention_inputs_layernorm_bf16 would have written (0.9 GB per dense Lumina step at 1024² neither written nor read back).
+// It costs each CTA one pass over its BLOCK_M × D tile (a few hundred FLOPs per row against Sk·D·4 for the row's attention);
+// at DP ≤ 80 the parameters' loads are issued before the wait for Q (FaQueryNorm below). The branch is uniform per launch
+// and outside the key loop; null q_stats is the plain kernel. Split-KV CTAs each do it.
+//
 // Tuning knobs (should not affect results, only speed): the variants above, FA_BLOCK_N. Performance targets
 // for the H100 (later, measured by `accelaes bench`): ≥ 300 TFLOP/s at hd 128, ≥ 250 at hd 64 for 4k–4.6k
 // tokens.
 #include "common.cuh"
 #include "mma.cuh"
+#include "layernorm_rope.cuh"
 
 #define FA_BLOCK_N 64
 #define FA_LOG2E 1.4426950408889634f
@@ -143,6 +156,71 @@ __device__ __forceinline__ bool fa_rows_aligned(const bf16* base, int cols, int 
     return (cols & 7) == 0 && (stride & 7) == 0 && (reinterpret_cast<unsigned long long>(base) & 15) == 0;
 }
 
+// Fusion 15: the Q tile (rows [0, rows_valid) of queries q0.., columns [0, d) of head h) is the packed QKV GEMM's raw output;
+// each element becomes what attention_inputs_layernorm_bf16 would have written — LayerNorm across heads with the row's
+// statistics (stats [query] = (mean, rstd), from attention_inputs_layernorm_stats_bf16), this head's slice of the norm weight
+// and bias, RoPE at position q0 + r — by layernorm_rope.cuh's code (qkv.cu's own), rounded once to bf16. One 16-byte vector of
+// 8 features per thread and step (8 | d, as qkv.cu needs), STEPS a compile-time count. Two halves: fa_query_norm_params loads
+// each step's weights, bias, tables and statistics into registers before the tile has landed (their latency overlaps Q's),
+// fa_query_norm_apply then rewrites the landed tile in shared memory. The zero padding (rows past Sq, columns past d) stays zero.
+template <int DP, int ROWS, int THREADS>
+struct FaQueryNorm {
+    static constexpr int CHUNKS = DP / 8;  // 16-byte vectors per row
+    static constexpr int STEPS = (ROWS * CHUNKS + THREADS - 1) / THREADS;
+    LayerNormRopeParams p[STEPS];
+    bool active[STEPS];
+};
+
+template <int DP, int ROWS, int THREADS>
+__device__ __forceinline__ void fa_query_norm_params(FaQueryNorm<DP, ROWS, THREADS>& n, const float* stats, const bf16* w, const bf16* bias,
+                                                     const float* cos_t, const float* sin_t, int pairs, int q0, int rows_valid, int d) {
+    constexpr int CHUNKS = FaQueryNorm<DP, ROWS, THREADS>::CHUNKS;
+#pragma unroll
+    for (int step = 0; step < FaQueryNorm<DP, ROWS, THREADS>::STEPS; ++step) {
+        const int c = threadIdx.x + step * THREADS;
+        const int r = c / CHUNKS;
+        const int col = (c - r * CHUNKS) * 8;
+        n.active[step] = r < ROWS && r < rows_valid && col < d;
+        if (n.active[step])
+            n.p[step] = layernorm_rope_params(w + col, bias != nullptr ? bias + col : nullptr, stats[2 * (q0 + r)], stats[2 * (q0 + r) + 1],
+                                              cos_t, sin_t, pairs, q0 + r, col / 2);
+    }
+}
+
+// Without the prefetch (DP = 128): each step loads its parameters and rewrites its vector at once.
+template <int DP, int ROWS, int THREADS>
+__device__ __forceinline__ void fa_query_norm_direct(bf16* s, const float* stats, const bf16* w, const bf16* bias, const float* cos_t,
+                                                     const float* sin_t, int pairs, int q0, int rows_valid, int d) {
+    constexpr int CHUNKS = FaQueryNorm<DP, ROWS, THREADS>::CHUNKS;
+    for (int c = threadIdx.x; c < ROWS * CHUNKS; c += THREADS) {
+        const int r = c / CHUNKS;
+        const int col = (c - r * CHUNKS) * 8;
+        if (r >= rows_valid || col >= d) continue;
+        bf16* at = s + r * (DP + 8) + col;
+        float f[8];
+        load_bf16x8(at, f);
+        layernorm_rope_apply(f, layernorm_rope_params(w + col, bias != nullptr ? bias + col : nullptr, stats[2 * (q0 + r)],
+                                                      stats[2 * (q0 + r) + 1], cos_t, sin_t, pairs, q0 + r, col / 2));
+        store_bf16x8(at, f);
+    }
+}
+
+template <int DP, int ROWS, int THREADS>
+__device__ __forceinline__ void fa_query_norm_apply(const FaQueryNorm<DP, ROWS, THREADS>& n, bf16* s) {
+    constexpr int CHUNKS = FaQueryNorm<DP, ROWS, THREADS>::CHUNKS;
+#pragma unroll
+    for (int step = 0; step < FaQueryNorm<DP, ROWS, THREADS>::STEPS; ++step) {
+        if (!n.active[step]) continue;
+        const int c = threadIdx.x + step * THREADS;
+        const int r = c / CHUNKS;
+        bf16* at = s + r * (DP + 8) + (c - r * CHUNKS) * 8;
+        float f[8];
+        load_bf16x8(at, f);
+        layernorm_rope_apply(f, n.p[step]);
+        store_bf16x8(at, f);
+    }
+}
+
 template <int DP, int WARPS>
 __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const bf16* __restrict__ k,
                                               const bf16* __restrict__ v, bf16* __restrict__ out,
@@ -152,7 +230,10 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
                                               int d, int dv, float scale, int causal, int bias_per_batch,
                                               int out_stride, const float* __restrict__ accumulate,
                                               int q_row_stride, int k_row_stride, int v_row_stride,
-                                              float* __restrict__ split_o, float* __restrict__ split_lse, int kv_splits) {
+                                              float* __restrict__ split_o, float* __restrict__ split_lse, int kv_splits,
+                                              const float* __restrict__ q_stats, const bf16* __restrict__ q_norm,
+                                              const bf16* __restrict__ q_bias, const float* __restrict__ q_cos,
+                                              const float* __restrict__ q_sin, int q_pairs) {
     constexpr int THREADS = 32 * WARPS;
     constexpr int BLOCK_M = 16 * WARPS;
     constexpr int STRIDE = DP + 8;
@@ -241,8 +322,21 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 
     // Q → registers while tile 0 may still be landing: A fragments of this warp's 16 query rows, matrices
     // (rows 0-7 | 8-15) × (cols 0-7 | 8-15). The second barrier frees stage 1 for tile 1's prefetch.
+    // q normalised as it loads (uniform per launch): its weights, tables and statistics are fetched while Q lands — except at
+    // DP = 128 (8 steps per thread, not Lumina's width), where holding them would push the kernel to the 255-register cap.
+    constexpr bool prefetch_qnorm = DP <= 80;
+    const float* qn_stats = q_stats != nullptr ? q_stats + 2 * (u64)b * sq : nullptr;  // this batch item's tokens
+    const bf16* qn_w = q_norm != nullptr ? q_norm + (u64)h * d : nullptr;                // this head's slice of [Hq·D]
+    const bf16* qn_b = q_bias != nullptr ? q_bias + (u64)h * d : nullptr;
+    FaQueryNorm<DP, BLOCK_M, THREADS> qnorm;
+    if (prefetch_qnorm && q_stats != nullptr) fa_query_norm_params(qnorm, qn_stats, qn_w, qn_b, q_cos, q_sin, q_pairs, q0, sq - q0, d);
     cp_async_wait<2>();  // Q has landed (tile 0's K and V may not have)
     __syncthreads();
+    if (q_stats != nullptr) {  // the raw q tile rewritten in place before the ldmatrix
+        if (prefetch_qnorm) fa_query_norm_apply(qnorm, sQ);
+        else fa_query_norm_direct<DP, BLOCK_M, THREADS>(sQ, qn_stats, qn_w, qn_b, q_cos, q_sin, q_pairs, q0, sq - q0, d);
+        __syncthreads();
+    }
     {
         const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
         const int c = (lane >> 4) * 8;
@@ -485,6 +579,7 @@ __device__ __forceinline__ void attention_fwd(const bf16* __restrict__ q, const 
 // accumulate: fp32 [Hq] or null; when given, out is read and each element becomes bf16(out + accumulate[h]·o).
 // q_row_stride, k_row_stride, v_row_stride: elements from one token's q (k, v) row to the next (≥ Hq·D, Hkv·D,
 // Hkv·Dv; larger when q/k/v are column slices of a packed QKV buffer).
+// q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs: the query normalised as it loads (above); q_stats null: q is used as read.
 // split_o, split_lse, kv_splits: split-KV (above); null, null, 1 for an unsplit call. Split: grid z = B·kv_splits, and
 // out, lse, affinity and accumulate are not used (attention_splitkv_combine_bf16 writes the output).
 // (The entry points are spelled out: the kernel catalog and the CPU emulator read them from this text.)
@@ -493,78 +588,86 @@ extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d32_m128_bf16
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<32, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d64_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<64, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d80_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<80, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }
 
 extern "C" __global__ __launch_bounds__(256, 1) void attention_fwd_d128_m128_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<128, 8>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d32_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<32, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d64_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<64, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d80_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<80, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }
 
 extern "C" __global__ __launch_bounds__(128, 2) void attention_fwd_d128_m64_bf16(
     const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse, const float* key_mask, const bf16* bias,
     const float* key_weights, float* affinity, int sq, int sk, int hq, int hkv, int d, int dv, float scale, int causal,
     int bias_per_batch, int out_stride, const float* accumulate,
-    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits) {
+    int q_row_stride, int k_row_stride, int v_row_stride, float* split_o, float* split_lse, int kv_splits,
+    const float* q_stats, const bf16* q_norm, const bf16* q_bias, const float* q_cos, const float* q_sin, int q_pairs) {
     attention_fwd<128, 4>(q, k, v, out, lse, key_mask, bias, key_weights, affinity, sq, sk, hq, hkv, d, dv, scale,
         causal, bias_per_batch, out_stride, accumulate, q_row_stride, k_row_stride, v_row_stride,
-        split_o, split_lse, kv_splits);
+        split_o, split_lse, kv_splits, q_stats, q_norm, q_bias, q_cos, q_sin, q_pairs);
 }

@@ -29,6 +29,7 @@
 // attention then reads v where the GEMM wrote it (row stride (H + 2·Hkv)·D). attention_inputs_bf16's rows are then the
 // B·S·(H + Hkv) (token, q/k slot) pairs; every q/k row's math is unchanged (the same bits).
 #include "common.cuh"
+#include "layernorm_rope.cuh"
 
 // One lane's 8 features of a (token, slot) row: loaded, RMS-normalised with `norm` (null: not), rotated at position s when
 // `rotate` and the tables are given, stored to dst (which may be src: each lane reads its vector before writing it). Every
@@ -137,59 +138,17 @@ extern "C" __global__ __launch_bounds__(256) void attention_inputs_inplace_bf16(
 
 // A section (q or k) of one token: LayerNorm over its `width` features when w is given, RoPE on each head's first
 // `pairs` adjacent pairs when the tables are given, stored as bf16. Every thread of the block calls it (reductions).
+// The arithmetic is layernorm_rope.cuh's, which attention.cu shares (Fusion 15: q normalised as the attention loads it).
 __device__ __forceinline__ void layernorm_rope_section(const bf16* x, bf16* y, int width, int d, const bf16* w, const bf16* bias,
                                                        float eps, const float* cos_t, const float* sin_t, int pairs, int s,
                                                        float* scratch) {
     float mean = 0.0f, rstd = 1.0f;
-    if (w != nullptr) {
-        float acc = 0.0f;
-        for (int c = threadIdx.x * 8; c < width; c += blockDim.x * 8) {
-            float f[8];
-            load_bf16x8(x + c, f);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) acc += f[e];
-        }
-        mean = block_reduce_sum(acc, scratch) / width;
-        acc = 0.0f;
-        for (int c = threadIdx.x * 8; c < width; c += blockDim.x * 8) {
-            float f[8];
-            load_bf16x8(x + c, f);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) {
-                const float t = f[e] - mean;
-                acc += t * t;
-            }
-        }
-        rstd = 1.0f / sqrtf(block_reduce_sum(acc, scratch) / width + eps);
-    }
+    if (w != nullptr) layernorm_row_statistics(x, width, eps, scratch, mean, rstd);
     for (int c = threadIdx.x * 8; c < width; c += blockDim.x * 8) {
         float f[8];
         load_bf16x8(x + c, f);
-        if (w != nullptr) {
-            float wf[8], bf[8];
-            load_bf16x8(w + c, wf);
-            if (bias != nullptr) load_bf16x8(bias + c, bf);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) {
-                float t = (f[e] - mean) * rstd;
-                t *= wf[e];
-                if (bias != nullptr) t += bf[e];
-                f[e] = t;
-            }
-        }
-        if (cos_t != nullptr) {
-            const int first_pair = (c % d) / 2;    // 8 | d: the vector lies inside one head
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int pair = first_pair + i;
-                if (pair < pairs) {
-                    const float cs = cos_t[s * pairs + pair], sn = sin_t[s * pairs + pair];
-                    const float a = f[2 * i], b = f[2 * i + 1];
-                    f[2 * i] = a * cs - b * sn;
-                    f[2 * i + 1] = b * cs + a * sn;
-                }
-            }
-        }
+        layernorm_rope_apply(f, layernorm_rope_params(w != nullptr ? w + c : nullptr, bias != nullptr ? bias + c : nullptr, mean, rstd,
+                                                      cos_t, sin_t, pairs, s, (c % d) / 2));
         store_bf16x8(y + c, f);
     }
 }
@@ -218,4 +177,28 @@ extern "C" __global__ __launch_bounds__(256) void attention_inputs_layernorm_bf1
     if (v == nullptr) return;                  // PrepareQueryKey: v stays in the packed buffer
     for (int c = threadIdx.x * 8; c < kw; c += blockDim.x * 8)
         *reinterpret_cast<uint4*>(v + token * kw + c) = *reinterpret_cast<const uint4*>(row + qw + kw + c);
+}
+
+// attention_inputs_layernorm_stats_bf16 (issue 16, Fusion 15): attention_inputs_layernorm_bf16 of one part without q and v —
+// k is normalised, rotated and written as there, and of q only the LayerNorm statistics are written, q_stats [B·S] of
+// (mean, rstd) fp32 pairs computed by the same code (layernorm_row_statistics): the attention kernel normalises and rotates
+// q's tile as it loads it from the packed buffer (attention.cu, the q_stats parameters), so q is never written. Reads the
+// q and k columns of each token's row (the q columns once more for the variance, from L1/L2), writes k and 8 bytes.
+// Grid: B·S blocks; block: 256 threads.
+extern "C" __global__ __launch_bounds__(256) void attention_inputs_layernorm_stats_bf16(
+    const bf16* __restrict__ qkv, int seq, const bf16* __restrict__ norm_k, const bf16* __restrict__ bias_k,
+    const float* __restrict__ cos_t, const float* __restrict__ sin_t, int pairs,
+    float* __restrict__ q_stats, bf16* __restrict__ k, int heads, int kv_heads, int d, float eps) {
+    __shared__ float scratch[32];
+    const int token = blockIdx.x;              // b·S + s
+    const int s = token % seq;
+    const int qw = heads * d, kw = kv_heads * d;
+    const bf16* row = qkv + token * (qw + 2 * kw);
+    float mean, rstd;
+    layernorm_row_statistics(row, qw, eps, scratch, mean, rstd);
+    if (threadIdx.x == 0) {
+        q_stats[2 * token] = mean;
+        q_stats[2 * token + 1] = rstd;
+    }
+    layernorm_rope_section(row + qw, k + token * kw, kw, d, norm_k, bias_k, eps, cos_t, sin_t, pairs, s, scratch);
 }

@@ -150,7 +150,8 @@ public sealed partial class CudaBackend
     /// base pointers with row strides in elements; no mask, causality or bias.
     /// </summary>
     private void LaunchStridedAttention(string name, int batch, int sq, int sk, int h, int hkv, int d, float scale,
-        (CuDevicePtr Pointer, int Stride) q, (CuDevicePtr Pointer, int Stride) k, (CuDevicePtr Pointer, int Stride) v, CuDevicePtr output, int outStride)
+        (CuDevicePtr Pointer, int Stride) q, (CuDevicePtr Pointer, int Stride) k, (CuDevicePtr Pointer, int Stride) v, CuDevicePtr output, int outStride,
+        FlashQueryNorm queryNorm = default)
     {
         var plan = AttentionPlan.Create(batch, sq, h, d, d, Limits, ForceReferenceAttention, FlashAttentionVariant, sk, false, AttentionKvSplits);
         if (h > 65535 || batch > 65535)
@@ -160,7 +161,9 @@ public sealed partial class CudaBackend
         CuDevicePtr none = default;
         if (plan.Kernel == AttentionKernel.Flash)
             LaunchFlashAttention(plan, new FlashAttentionCall(q.Pointer, k.Pointer, v.Pointer, output, none, none, none, none, none, batch, sq, sk, h, hkv, d, d,
-                scale, false, false, outStride, none, q.Stride, k.Stride, v.Stride));
+                scale, false, false, outStride, none, q.Stride, k.Stride, v.Stride, queryNorm));
+        else if (queryNorm.Stats.Address != 0)
+            throw new InvalidOperationException($"{name}: the reference kernel does not normalise q as it loads it; the caller materialises q.");
         else
             Launch(plan.KernelName, plan.GridX, plan.BlockThreads, 0,
                 q.Pointer, k.Pointer, v.Pointer, output, none, none, none, none, none, batch, sq, sk, h, hkv, d, d, scale, false, false, outStride, none,

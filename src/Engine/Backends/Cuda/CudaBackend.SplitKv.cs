@@ -7,7 +7,15 @@ namespace AccelAes.Engine.Backends.Cuda;
 internal readonly record struct FlashAttentionCall(
     CuDevicePtr Q, CuDevicePtr K, CuDevicePtr V, CuDevicePtr Out, CuDevicePtr Lse, CuDevicePtr KeyMask, CuDevicePtr Bias,
     CuDevicePtr KeyWeights, CuDevicePtr Affinity, int Batch, int Sq, int Sk, int Hq, int Hkv, int D, int Dv, float Scale,
-    bool Causal, bool BiasPerBatch, int OutStride, CuDevicePtr Accumulate, int QRowStride, int KRowStride, int VRowStride);
+    bool Causal, bool BiasPerBatch, int OutStride, CuDevicePtr Accumulate, int QRowStride, int KRowStride, int VRowStride,
+    FlashQueryNorm QueryNorm = default);
+
+/// <summary>
+/// attention.cu's last six parameters (issue 16, Fusion 15): q's LayerNorm statistics [B·Sq] of (mean, rstd), its [Hq·D] norm
+/// weight and bias, the fp32 RoPE tables [Sq, Pairs]; the kernel normalises and rotates the raw q tile as it loads it.
+/// Default (all null): q is used as read.
+/// </summary>
+internal readonly record struct FlashQueryNorm(CuDevicePtr Stats, CuDevicePtr Weight, CuDevicePtr Bias, CuDevicePtr Cos, CuDevicePtr Sin, int Pairs);
 
 public sealed partial class CudaBackend
 {
@@ -36,7 +44,8 @@ public sealed partial class CudaBackend
         {
             Launch(plan.KernelName, grid, plan.BlockThreads, plan.SharedBytes,
                 c.Q, c.K, c.V, c.Out, c.Lse, c.KeyMask, c.Bias, c.KeyWeights, c.Affinity, c.Sq, c.Sk, c.Hq, c.Hkv, c.D, c.Dv, c.Scale,
-                c.Causal, c.BiasPerBatch, c.OutStride, c.Accumulate, c.QRowStride, c.KRowStride, c.VRowStride, none, none, 1);
+                c.Causal, c.BiasPerBatch, c.OutStride, c.Accumulate, c.QRowStride, c.KRowStride, c.VRowStride, none, none, 1,
+                c.QueryNorm.Stats, c.QueryNorm.Weight, c.QueryNorm.Bias, c.QueryNorm.Cos, c.QueryNorm.Sin, c.QueryNorm.Pairs);
             return;
         }
         if (c.Affinity.Address != 0)
@@ -47,7 +56,8 @@ public sealed partial class CudaBackend
         Launch(plan.KernelName, grid, plan.BlockThreads, plan.SharedBytes,
             c.Q, c.K, c.V, none, none, c.KeyMask, c.Bias, none, none, c.Sq, c.Sk, c.Hq, c.Hkv, c.D, c.Dv, c.Scale,
             c.Causal, c.BiasPerBatch, c.OutStride, none, c.QRowStride, c.KRowStride, c.VRowStride,
-            partialO.Pointer, partialLse.Pointer, splits);
+            partialO.Pointer, partialLse.Pointer, splits,
+            c.QueryNorm.Stats, c.QueryNorm.Weight, c.QueryNorm.Bias, c.QueryNorm.Cos, c.QueryNorm.Sin, c.QueryNorm.Pairs);
         long rows = (long)c.Batch * c.Hq * c.Sq;
         const int warps = 4;
         Launch("attention_splitkv_combine_bf16", new Dim3((uint)LaunchConfig.CeilDiv(rows, warps), 1, 1), 32 * warps, 0,

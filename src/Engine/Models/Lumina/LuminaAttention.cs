@@ -105,6 +105,29 @@ public sealed class LuminaAttention
         return query.Backend.AttentionPackedValue(query, inputs.K, inputs.Packed, scale);
     }
 
+    /// <summary>Whether q is LayerNormed (qk_norm), i.e. <see cref="SelfInputsQueryOnLoad"/> can leave it to the attention kernel.</summary>
+    public bool NormalisesQuery => _normQWeight is not null;
+
+    /// <summary>
+    /// <see cref="SelfInputs"/> without writing q (issue 16, Fusion 15): k as there, and of q only its LayerNorm statistics —
+    /// the attention kernels normalise and rotate q's raw GEMM columns as they load them (<see cref="AttendQueryOnLoad"/>, and
+    /// attn2's <see cref="AttendAddScaledInto(Tensor, Tensor, QueryOnLoad, LuminaCaptionKeyValues, int?)"/>).
+    /// </summary>
+    public QueryOnLoadInputs SelfInputsQueryOnLoad(Tensor hiddenStates, LuminaRotary rotary)
+    {
+        if (_qkv is null) throw new InvalidOperationException("SelfInputsQueryOnLoad is the joined projection of a self-attention.");
+        var part = new QkvPart(_qkv.Forward(hiddenStates), _normQWeight, _normKWeight, _normQBias, _normKBias);
+        return hiddenStates.Backend.PrepareKeyQueryStatistics(part, _heads, _kvHeads, _headDim, QkNormEps, rotary.Cos, rotary.Sin);
+    }
+
+    /// <summary><see cref="AttendPrepared"/> of every token over <see cref="SelfInputsQueryOnLoad"/>'s inputs.</summary>
+    public Tensor AttendQueryOnLoad(QueryOnLoadInputs inputs, int? baseSequenceLength)
+    {
+        var buffer = inputs.Packed.Buffer;
+        float scale = SoftmaxScale(_headDim, buffer.Shape[1], keysRotated: true, baseSequenceLength);
+        return buffer.Backend.AttentionQueryOnLoad(inputs, scale);
+    }
+
     /// <summary>
     /// <see cref="AttendPrepared"/> over keys and values given as tensors: RAS's resolved ones (every token's, from its cache,
     /// which holds v as a tensor of its own).
@@ -143,6 +166,15 @@ public sealed class LuminaAttention
     public void AttendAddScaledInto(Tensor destination, Tensor headScale, Tensor query, LuminaCaptionKeyValues caption, int? baseSequenceLength)
         => query.Backend.AttentionAddScaledInto(destination, headScale, query, caption.Key, caption.Value, CaptionScale(query, baseSequenceLength),
             caption.Mask);
+
+    /// <summary>
+    /// <see cref="AttendAddScaledInto(Tensor, Tensor, Tensor, LuminaCaptionKeyValues, int?)"/> with the query another attention left
+    /// unwritten (<see cref="SelfInputsQueryOnLoad"/>: the same values when <see cref="HasSameQueryPath"/>), normalised as the
+    /// attention kernel loads it (issue 16, Fusion 15).
+    /// </summary>
+    public void AttendAddScaledInto(Tensor destination, Tensor headScale, QueryOnLoad query, LuminaCaptionKeyValues caption, int? baseSequenceLength)
+        => destination.Backend.AttentionAddScaledIntoQueryOnLoad(destination, headScale, query, caption.Key, caption.Value,
+            CaptionScale(destination, baseSequenceLength), caption.Mask);
 
     /// <summary>
     /// <see cref="Attend"/> through <see cref="IBackend.AttentionWithAffinity"/>: the same output, plus per (batch, head,

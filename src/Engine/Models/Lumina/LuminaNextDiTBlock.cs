@@ -98,12 +98,22 @@ public sealed class LuminaNextDiTBlock
 
         // attn2 needs the query of every token (cross-attention stays dense), so it is computed in full even on
         // sparse steps; attn1 then takes its focus rows.
-        PackedValueInputs selfInputs = _attn1.SelfInputs(normed, rotary);
-        Tensor query = selfInputs.Q;
-        Tensor selfAttn = SelfAttention(selfInputs, baseSequenceLength, sparse, layer);
+        QueryOnLoadInputs? onLoad = LoadsQueryNormalised(sparse, layer) ? _attn1.SelfInputsQueryOnLoad(normed, rotary) : null;
+        PackedValueInputs? selfInputs = onLoad is null ? _attn1.SelfInputs(normed, rotary) : null;
+        Tensor selfAttn = onLoad is not null ? _attn1.AttendQueryOnLoad(onLoad, baseSequenceLength)
+            : SelfAttention(selfInputs!, baseSequenceLength, sparse, layer);
 
-        Tensor crossQuery = SharesQuery ? query : _attn2.Query(normed, rotary);
-        Tensor mixed = MixCrossAttention(selfAttn, crossQuery, captions.For(this, layer), baseSequenceLength, sparse, layer);
+        Tensor mixed;
+        if (onLoad is not null)
+        {
+            _attn2.AttendAddScaledInto(selfAttn, _crossGatePerHead, onLoad.Query, captions.For(this, layer), baseSequenceLength);
+            mixed = selfAttn;
+        }
+        else
+        {
+            Tensor crossQuery = SharesQuery ? selfInputs!.Q : _attn2.Query(normed, rotary);
+            mixed = MixCrossAttention(selfAttn, crossQuery, captions.For(this, layer), baseSequenceLength, sparse, layer);
+        }
         Tensor projected = _attn2.ToOut!.Forward(mixed.Reshape(batch, n, mixed.Shape[2] * mixed.Shape[3]));
         // The attention branch's residual update and the FFN's input norm are one row kernel without a cache (issue 16).
         Tensor ffnIn;
@@ -149,6 +159,17 @@ public sealed class LuminaNextDiTBlock
 
     // FORA's / TaylorSeer's cached outputs of this layer (pre-gate).
     private const string ForaAttention = "fora_attn", ForaFeedForward = "fora_ff";
+
+    /// <summary>
+    /// The one place choosing where q is normalised (issue 16, Fusion 15). On the dense plain path — no sparse step and no cache
+    /// fill (A_self is this forward's own tensor, so attn2 adds into it), no AesMask capture layer (the affinity attention reads a
+    /// query tensor), no RAS (its keys come from a cache and the rows may be a subset), attn2 sharing attn1's LayerNormed query
+    /// — q is never written: both attentions normalise and rotate its raw GEMM columns as they load them. Every other path
+    /// materialises q (PrepareQueryKey) and uses it as before.
+    /// </summary>
+    private bool LoadsQueryNormalised(SparseForward? sparse, int layer) =>
+        SharesQuery && _attn1.NormalisesQuery && sparse is not ({ IsSparse: true } or { WritesCaches: true })
+        && sparse?.KeyValues is null && !(sparse?.Capture is { } capture && capture.Captures(layer));
 
     /// <summary>
     /// attn1: every token's query over every token's keys/values, or on a sparse step the focus tokens' queries

@@ -64,8 +64,9 @@ public class CountingPackedValueTests
     }
 
     /// <summary>
-    /// Lumina-Next-SFT at 1024² (4,096 tokens, CFG batch 2, H 32, Hkv 8, hd 72): each of the 24 self-attentions prepares q and
-    /// k in one kernel that never touches v, and its attention reads v in the packed QKV output; no PrepareAttentionInputs is left.
+    /// Lumina-Next-SFT at 1024²: no self-attention copies v or runs PrepareAttentionInputs. (Since Fusion 15 the dense forward
+    /// does not write q either: PrepareKeyQueryStatistics and AttentionQueryOnLoad, counted in CountingQueryOnLoadTests; the
+    /// counts above still hold where q is materialised.)
     /// </summary>
     [Fact]
     public void Luminas_self_attention_never_copies_v()
@@ -73,14 +74,7 @@ public class CountingPackedValueTests
         var r = AccountingBenchmark.Run(new AccountingRequest(RealConfigs.LuminaNextSft, 1024, 2));
         var classes = r.Forward.Classes;
         Assert.DoesNotContain(classes, c => c.Op == AttentionInputsOp.Name);
-        var prepare = Assert.Single(classes, c => c.Op == PackedValueOp.PrepareName);
-        // Per call: q and k columns 2·(2·4096·(32 + 8)·72) = 47,185,920 bytes each way; norm weights and biases
-        // 2·2·(2304 + 576) = 11,520 and fp32 tables 2·4·4096·36 = 1,179,648 read.
-        Assert.Equal(("attention_inputs_layernorm_bf16", 24L, 24 * (47_185_920L + 11_520 + 1_179_648), 24 * 47_185_920L),
-            (prepare.Kernel, prepare.Calls, prepare.BytesRead, prepare.BytesWritten));
-        var attention = Assert.Single(classes, c => c.Op == PackedValueOp.AttentionName);
-        // Per call: q 2·2·4096·2304 + k and v 2·(2·2·4096·576) = 56,623,104 read, 2·2·4096·2304 = 37,748,736 written.
-        Assert.Equal(("attention", TrafficKind.Attention, 24L, 24 * 56_623_104L, 24 * 37_748_736L),
-            (attention.Kernel, attention.Kind, attention.Calls, attention.BytesRead, attention.BytesWritten));
+        Assert.DoesNotContain(classes, c => c.Kernel == "attention_inputs_layernorm_bf16");
+        Assert.Equal(24, Assert.Single(classes, c => c.Op == QueryOnLoadOp.AttentionName).Calls);
     }
 }
