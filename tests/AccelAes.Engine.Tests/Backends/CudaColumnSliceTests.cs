@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Tensors;
 using Xunit.Abstractions;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -21,14 +22,6 @@ public class CudaColumnSliceTests(CudaFixture fixture, ITestOutputHelper output)
     {
         var shape = new Shape(dims);
         return gpu.UploadWeight(MemoryMarshal.AsBytes(Random(shape.ElementCount, seed).AsSpan()), DType.F32, shape);
-    }
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}: element {i} is {actual[i]}, the unfused op wrote {expected[i]}");
     }
 
     /// <summary>

@@ -139,7 +139,7 @@ public class CudaFp8GemmTests(ITestOutputHelper output)
         float[] fp8 = gpu.Download(gpu.Linear(gx, gpu.UploadFp8Weight(codes, scales, shape), gb));
         float[] dequantised = gpu.Download(gpu.Linear(gx, CudaFp8WeightTests.DequantisedUpload(gpu, codes, scales, shape), gb));
         Assert.Equal(before, gpu.Fp8GemmCount);
-        CudaFp8WeightTests.AssertSameBits(dequantised, fp8, "dequantise path");
+        CudaTestTensors.AssertSameBits(dequantised, fp8, "fp8 GEMM off: the dequantise path against the bf16 upload of the dequantised weight");
     }
 
     private static void AssertClose(float[] expected, float[] actual, string what)

@@ -11,6 +11,7 @@ using AccelAes.Kernels.Interop;
 using AccelAes.Loader.Diffusers.Configs;
 using AccelAes.Loader.SafeTensors;
 using Xunit.Abstractions;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -53,14 +54,6 @@ public class CudaFp8WeightTests(ITestOutputHelper output)
     {
         float[] values = Fp8WeightValues.Dequantise(codes, scales, shape);
         return gpu.UploadWeight(MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, shape);
-    }
-
-    internal static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}: element {i} is {actual[i]}, the bf16 upload of the dequantised weight gives {expected[i]}");
     }
 
     public static TheoryData<int, int> Shapes => new()

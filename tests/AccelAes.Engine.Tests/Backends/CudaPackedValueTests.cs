@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Tensors;
 using Xunit.Abstractions;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -15,20 +16,6 @@ namespace AccelAes.Engine.Tests.Cuda;
 [Collection(CudaDeviceCollection.Name)]
 public class CudaPackedValueTests(CudaFixture fixture, ITestOutputHelper output) : IClassFixture<CudaFixture>
 {
-    private static Tensor Bf16(CudaBackend gpu, int seed, params int[] dims)
-    {
-        var shape = new Shape(dims);
-        return gpu.UploadWeight(MemoryMarshal.AsBytes(TestData.Random(shape.ElementCount, seed).AsSpan()), DType.F32, shape);
-    }
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}: element {i} is {actual[i]}, on today's path {expected[i]}");
-    }
-
     public static TheoryData<string> Kernels => new([.. FlashVariant.All.Select(v => v.Name), "reference"]);
 
     /// <summary>Lumina's layout scaled down: GQA (H 4, Hkv 2), hd 72, LayerNorm across heads with biases, RoPE on 36 pairs.</summary>

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Tensors;
 using Xunit.Abstractions;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -16,20 +17,6 @@ namespace AccelAes.Engine.Tests.Cuda;
 public class CudaQueryOnLoadTests(CudaFixture fixture, ITestOutputHelper output) : IClassFixture<CudaFixture>
 {
     private const int Batch = 2, Seq = 150, Heads = 4, KvHeads = 2, Hd = 72, Pairs = 36, Caption = 23;
-
-    private static Tensor Bf16(CudaBackend gpu, int seed, params int[] dims)
-    {
-        var shape = new Shape(dims);
-        return gpu.UploadWeight(MemoryMarshal.AsBytes(TestData.Random(shape.ElementCount, seed).AsSpan()), DType.F32, shape);
-    }
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}: element {i} is {actual[i]}, with q written {expected[i]}");
-    }
 
     public static TheoryData<string> Kernels => new([.. FlashVariant.All.Select(v => v.Name), "reference"]);
 

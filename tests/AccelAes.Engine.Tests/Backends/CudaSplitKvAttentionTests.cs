@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Tensors;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -16,12 +17,6 @@ namespace AccelAes.Engine.Tests.Cuda;
 [Collection(CudaDeviceCollection.Name)]
 public class CudaSplitKvAttentionTests(CudaFixture fixture) : IClassFixture<CudaFixture>
 {
-    private static Tensor Bf16(CudaBackend gpu, int seed, params int[] dims)
-    {
-        var shape = new Shape(dims);
-        return gpu.UploadWeight(MemoryMarshal.AsBytes(TestData.Random(shape.ElementCount, seed).AsSpan()), DType.F32, shape);
-    }
-
     public static TheoryData<string, int> Variants
     {
         get

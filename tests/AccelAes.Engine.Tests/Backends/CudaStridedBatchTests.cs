@@ -4,6 +4,7 @@ using AccelAes.Engine.Tensors;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Interop;
 using Xunit.Abstractions;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -16,20 +17,6 @@ namespace AccelAes.Engine.Tests.Cuda;
 [Collection(CudaDeviceCollection.Name)]
 public class CudaStridedBatchTests(CudaFixture fixture, ITestOutputHelper output) : IClassFixture<CudaFixture>
 {
-    private static Tensor Bf16(CudaBackend gpu, int seed, params int[] dims)
-    {
-        var shape = new Shape(dims);
-        return gpu.UploadWeight(MemoryMarshal.AsBytes(TestData.Random(shape.ElementCount, seed).AsSpan()), DType.F32, shape);
-    }
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}: element {i} is {actual[i]}, one Linear per item gives {expected[i]}");
-    }
-
     private sealed record Streams(Tensor Image, Tensor Text, Tensor W0, Tensor B0, Tensor W1);
 
     /// <summary>B 2: an image stream of 37 rows at row 0 and a text stream of 5 at row 37 of a [2, 42, N] buffer, K = k.</summary>

@@ -3,6 +3,7 @@ using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Diagnostics;
 using AccelAes.Engine.Tensors;
 using Xunit.Abstractions;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -36,14 +37,6 @@ public class CudaSwiGluTests(CudaFixture fixture, ITestOutputHelper output) : IC
         using var y = gpu.LinearSwiGlu(x, w);
         Assert.Equal([.. xDims[..^1], f], y.Shape.ToArray());
         return gpu.Download(y);
-    }
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}: element {i} is {actual[i]}, on the split path {expected[i]}");
     }
 
     public static TheoryData<SwiGluGemm, bool> Knobs => new()

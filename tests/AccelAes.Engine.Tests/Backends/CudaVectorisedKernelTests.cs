@@ -4,6 +4,7 @@ using AccelAes.Engine.Backends.Cuda;
 using AccelAes.Engine.Tensors;
 using AccelAes.Kernels;
 using AccelAes.Kernels.Interop;
+using static AccelAes.Engine.Tests.Cuda.CudaTestTensors;
 
 namespace AccelAes.Engine.Tests.Cuda;
 
@@ -29,14 +30,6 @@ public class CudaVectorisedKernelTests(CudaFixture fixture) : IClassFixture<Cuda
 
     private static Tensor Bf16(CudaBackend gpu, float[] values, params int[] dims) =>
         gpu.UploadWeight(MemoryMarshal.AsBytes(values.AsSpan()), DType.F32, new Shape(dims));
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}: element {i} is {actual[i]}, the scalar math gives {expected[i]}");
-    }
 
     private static float[] RoundAll(float[] v) => v.Select(BFloat16Bits.Round).ToArray();
 
