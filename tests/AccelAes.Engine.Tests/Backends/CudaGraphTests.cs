@@ -122,21 +122,9 @@ public class CudaGraphTests(ITestOutputHelper output)
     public void Lumina_denoise_with_graphs_is_bit_identical_and_replays()
     {
         using var gpu = Backend();
-        var config = new LuminaNextDiTConfig
-        {
-            SampleSize = 16, PatchSize = 2, InChannels = 4, HiddenSize = 32, NumLayers = 2, NumAttentionHeads = 4, NumKvHeads = 2,
-            MultipleOf = 16, LearnSigma = true, QkNorm = true, CrossAttentionDim = 12,
-        };
-        var pipeline = new LuminaPipeline(new LuminaNextDiT2DModel(new WeightReader(new RandomWeightSource(17), gpu), config));
-        var inputs = new Dictionary<string, Tensor>
-        {
-            ["prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 42), new Shape(1, 6, 12)),
-            ["prompt_attention_mask"] = gpu.Upload([1, 1, 1, 1, 1, 0], new Shape(1, 6)),
-            ["negative_prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 43), new Shape(1, 6, 12)),
-            ["negative_prompt_attention_mask"] = gpu.Upload([1, 1, 0, 0, 0, 0], new Shape(1, 6)),
-            ["latents"] = gpu.Upload(TestData.Random(4 * 8 * 8, 41, -2f, 2f), new Shape(1, 4, 8, 8)),
-        };
-        var settings = new DenoiseSettings { Steps = 4, GuidanceScale = 4f, Scheduler = new FlowMatchEulerSchedulerConfig() };
+        var pipeline = new LuminaPipeline(new LuminaNextDiT2DModel(new WeightReader(new RandomWeightSource(17), gpu), TinyLuminaDenoise.Config()));
+        var inputs = TinyLuminaDenoise.Inputs(gpu);
+        var settings = TinyLuminaDenoise.Settings(4);
         var (eager, graphs, stats) = RunBoth(gpu, () => pipeline.Denoise(inputs, settings));
         Assert.Equal(eager, graphs);
         // One capture, unless the RoPE scaling crosses the watershed (a new table: a second key, warmed then captured).

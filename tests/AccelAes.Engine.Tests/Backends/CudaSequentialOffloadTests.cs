@@ -81,21 +81,9 @@ public class CudaSequentialOffloadTests(ITestOutputHelper output)
 
     private static Backbone Lumina() => new(3, (weights, gpu) =>
     {
-        var config = new LuminaNextDiTConfig
-        {
-            SampleSize = 16, PatchSize = 2, InChannels = 4, HiddenSize = 32, NumLayers = 3, NumAttentionHeads = 4, NumKvHeads = 2,
-            MultipleOf = 16, LearnSigma = true, QkNorm = true, CrossAttentionDim = 12,
-        };
-        var pipeline = new LuminaPipeline(new LuminaNextDiT2DModel(new WeightReader(weights, gpu), config));
-        var inputs = new Dictionary<string, Tensor>
-        {
-            ["prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 42), new Shape(1, 6, 12)),
-            ["prompt_attention_mask"] = gpu.Upload([1, 1, 1, 1, 1, 0], new Shape(1, 6)),
-            ["negative_prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 43), new Shape(1, 6, 12)),
-            ["negative_prompt_attention_mask"] = gpu.Upload([1, 1, 0, 0, 0, 0], new Shape(1, 6)),
-            ["latents"] = gpu.Upload(TestData.Random(4 * 8 * 8, 41, -2f, 2f), new Shape(1, 4, 8, 8)),
-        };
-        return () => pipeline.Denoise(inputs, new DenoiseSettings { Steps = Steps, GuidanceScale = 4f, Scheduler = new FlowMatchEulerSchedulerConfig() });
+        var pipeline = new LuminaPipeline(new LuminaNextDiT2DModel(new WeightReader(weights, gpu), TinyLuminaDenoise.Config(layers: 3)));
+        var inputs = TinyLuminaDenoise.Inputs(gpu);
+        return () => pipeline.Denoise(inputs, TinyLuminaDenoise.Settings(Steps));
     });
 
     public static TheoryData<string> Backbones => new(["sd3", "flux", "lumina-next"]);

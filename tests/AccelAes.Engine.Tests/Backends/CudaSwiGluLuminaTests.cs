@@ -19,22 +19,9 @@ public class CudaSwiGluLuminaTests(CudaFixture fixture, ITestOutputHelper output
 {
     private static float[] Denoise(CudaBackend gpu)
     {
-        var config = new LuminaNextDiTConfig
-        {
-            SampleSize = 16, PatchSize = 2, InChannels = 4, HiddenSize = 32, NumLayers = 2, NumAttentionHeads = 4, NumKvHeads = 2,
-            MultipleOf = 16, LearnSigma = true, QkNorm = true, CrossAttentionDim = 12,
-        };
-        var pipeline = new LuminaPipeline(new LuminaNextDiT2DModel(new WeightReader(new RandomWeightSource(17), gpu), config));
-        var inputs = new Dictionary<string, Tensor>
-        {
-            ["prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 42), new Shape(1, 6, 12)),
-            ["prompt_attention_mask"] = gpu.Upload([1, 1, 1, 1, 1, 0], new Shape(1, 6)),
-            ["negative_prompt_embeds"] = gpu.Upload(TestData.Random(6 * 12, 43), new Shape(1, 6, 12)),
-            ["negative_prompt_attention_mask"] = gpu.Upload([1, 1, 0, 0, 0, 0], new Shape(1, 6)),
-            ["latents"] = gpu.Upload(TestData.Random(4 * 8 * 8, 41, -2f, 2f), new Shape(1, 4, 8, 8)),
-        };
-        var settings = new DenoiseSettings { Steps = 4, GuidanceScale = 4f, Scheduler = new FlowMatchEulerSchedulerConfig() };
-        return gpu.Download(pipeline.Denoise(inputs, settings));
+        var pipeline = new LuminaPipeline(new LuminaNextDiT2DModel(new WeightReader(new RandomWeightSource(17), gpu), TinyLuminaDenoise.Config()));
+        var inputs = TinyLuminaDenoise.Inputs(gpu);
+        return gpu.Download(pipeline.Denoise(inputs, TinyLuminaDenoise.Settings(4)));
     }
 
     private static CudaBackend NewBackend(SwiGluGemm mode, bool graphs = false) =>
