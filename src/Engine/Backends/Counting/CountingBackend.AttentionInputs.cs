@@ -23,23 +23,40 @@ public sealed partial class CountingBackend
         long read = 0;
         foreach (var part in parts)
         {
-            var (cx, nq, nk, bq, bk) = (C(part.Qkv, op), Optional(part.NormQ, op), Optional(part.NormK, op), Optional(part.NormQBias, op), Optional(part.NormKBias, op));
-            foreach (var t in new[] { cx, nq, nk, bq, bk }) ToBf16(op, t);
-            read += 2L * cx.ElementCount + Bf16Bytes(nq) + Bf16Bytes(nk) + Bf16Bytes(bq) + Bf16Bytes(bk);
+            var cx = C(part.Qkv, op);
+            ToBf16(op, cx);
+            read += 2L * cx.ElementCount + QkNormBytes(op, part);
         }
-        if (cos is not null)
-        {
-            var (cc, cs) = (C(cos, op), C(sin!, op));
-            ToF32(op, cc);
-            ToF32(op, cs);
-            read += F32Bytes(cc) + F32Bytes(cs);
-        }
+        read += TableBytes(op, cos, sin);
         var q = New(new Shape(batch, sequence, heads, headDim), DType.BF16, op);
         var k = New(new Shape(batch, sequence, kvHeads, headDim), DType.BF16, op);
         var v = New(new Shape(batch, sequence, kvHeads, headDim), DType.BF16, op);
         long written = 2L * (q.ElementCount + k.ElementCount + v.ElementCount);
         Kernel(op, norm == QkNorm.LayerNormAcrossHeads ? "attention_inputs_layernorm_bf16" : "attention_inputs_bf16", written / 2, read, written);
         return new AttentionInputs(q, k, v);
+    }
+
+    /// <summary>The bytes a q/k preparation kernel reads of a part's norm weights and biases (bf16; converted first where not).</summary>
+    private long QkNormBytes(string op, QkvPart part)
+    {
+        long bytes = 0;
+        foreach (var t in new[] { part.NormQ, part.NormK, part.NormQBias, part.NormKBias })
+        {
+            var ct = Optional(t, op);
+            ToBf16(op, ct);
+            bytes += Bf16Bytes(ct);
+        }
+        return bytes;
+    }
+
+    /// <summary>The bytes a kernel reads of the rotary tables (fp32; bf16 tables widened first); 0 without RoPE.</summary>
+    private long TableBytes(string op, Tensor? cos, Tensor? sin)
+    {
+        if (cos is null) return 0;
+        var (cc, cs) = (C(cos, op), C(sin!, op));
+        ToF32(op, cc);
+        ToF32(op, cs);
+        return F32Bytes(cc) + F32Bytes(cs);
     }
 
     /// <summary>

@@ -103,13 +103,7 @@ public sealed partial class CountingBackend
             ToBf16(op, nk);
             read += Bf16Bytes(nq) + Bf16Bytes(nk);
         }
-        if (cos is not null)
-        {
-            var (cc, cs) = (C(cos, op), C(sin!, op));
-            ToF32(op, cc);
-            ToF32(op, cs);
-            read += F32Bytes(cc) + F32Bytes(cs);
-        }
+        read += TableBytes(op, cos, sin);
         long qk = 2L * qkTokens * (h + hkv) * d;
         Kernel(op, "attention_inputs_inplace_bf16", qk / 2, read + qk, qk);
     }

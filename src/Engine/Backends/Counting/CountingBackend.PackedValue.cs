@@ -24,17 +24,9 @@ public sealed partial class CountingBackend
             var (cq, ck, _) = AttentionInputsOp.Compose(this, [part], heads, kvHeads, headDim, eps, cos, sin, norm);
             return new PackedValueInputs(cq, ck, packed);
         }
-        var (cx, nq, nk, bq, bk) = (C(part.Qkv, op), Optional(part.NormQ, op), Optional(part.NormK, op), Optional(part.NormQBias, op), Optional(part.NormKBias, op));
-        foreach (var t in new[] { cx, nq, nk, bq, bk }) ToBf16(op, t);
+        ToBf16(op, C(part.Qkv, op));
         long qkColumns = 2L * batch * sequence * (heads + kvHeads) * headDim;
-        long read = qkColumns + Bf16Bytes(nq) + Bf16Bytes(nk) + Bf16Bytes(bq) + Bf16Bytes(bk);
-        if (cos is not null)
-        {
-            var (cc, cs) = (C(cos, op), C(sin!, op));
-            ToF32(op, cc);
-            ToF32(op, cs);
-            read += F32Bytes(cc) + F32Bytes(cs);
-        }
+        long read = qkColumns + QkNormBytes(op, part) + TableBytes(op, cos, sin);
         var q = New(new Shape(batch, sequence, heads, headDim), DType.BF16, op);
         var k = New(new Shape(batch, sequence, kvHeads, headDim), DType.BF16, op);
         Kernel(op, norm == QkNorm.LayerNormAcrossHeads ? "attention_inputs_layernorm_bf16" : "attention_inputs_bf16", qkColumns / 2, read, qkColumns);

@@ -95,13 +95,4 @@ public sealed partial class CountingBackend
         ToBf16(op, cb);
         return F32Bytes(cs) + Bf16Bytes(cw) + Bf16Bytes(cb) + TableBytes(op, query.Cos, query.Sin);
     }
-
-    private long TableBytes(string op, Tensor? cos, Tensor? sin)
-    {
-        if (cos is null) return 0;
-        var (cc, cs) = (C(cos, op), C(sin!, op));
-        ToF32(op, cc);
-        ToF32(op, cs);
-        return F32Bytes(cc) + F32Bytes(cs);
-    }
 }
